@@ -1,0 +1,1 @@
+"""TensorLogic language server (pygls); translates between LSP and tl_core."""
