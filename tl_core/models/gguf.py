@@ -1,0 +1,327 @@
+"""GGUF v2/v3: a fast header reader of our own, and raw tensor bytes.
+
+Why our own reader: `gguf.GGUFReader` memory-maps the file and builds numpy objects for
+every element of every array (49k vocabulary strings, 49k merges in SmolLM2), about 2 s for
+SmolLM2. We walk the key/value section with `struct`, decode scalars, keep small arrays,
+and skip large arrays: fixed-size elements in one step, strings by hopping over their
+length prefixes without decoding them. The ggml type names and block sizes come from the
+`gguf` package (imported on first use); `gguf.GGUFReader` stays the test oracle
+(tests/models/test_gguf_models.py).
+
+Layout (little-endian): b"GGUF", u32 version, u64 tensor_count, u64 kv_count; kv_count
+times (string key, u32 value type, value); tensor_count times (string name, u32 n_dims,
+n_dims u64 dims (fastest-varying first), u32 ggml type, u64 offset); padding to
+`general.alignment` (default 32); data. Strings are a u64 length and UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from tl_core.models.errors import ModelFileError
+from tl_core.models.header import Source, TensorInfo
+
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+# GGUF value types: id -> (name, struct format or None)
+_VALUE_TYPES: dict[int, tuple[str, str | None]] = {
+    0: ("uint8", "<B"),
+    1: ("int8", "<b"),
+    2: ("uint16", "<H"),
+    3: ("int16", "<h"),
+    4: ("uint32", "<I"),
+    5: ("int32", "<i"),
+    6: ("float32", "<f"),
+    7: ("bool", "<?"),
+    8: ("string", None),
+    9: ("array", None),
+    10: ("uint64", "<Q"),
+    11: ("int64", "<q"),
+    12: ("float64", "<d"),
+}
+_SCALAR = {k: struct.Struct(f) for k, (_, f) in _VALUE_TYPES.items() if f is not None}
+_STRING, _ARRAY = 8, 9
+
+# Arrays up to this many elements are decoded into the metadata; longer ones become ArrayInfo.
+SMALL_ARRAY = 64
+MAX_DIMS = 4  # GGML_MAX_DIMS
+DEFAULT_ALIGNMENT = 32
+
+_FLOAT_TYPES = frozenset({"F32", "F16", "BF16", "F64"})
+_INT_TYPES = frozenset({"I8", "I16", "I32", "I64"})
+
+
+def ggml_types() -> dict[int, tuple[str, int, int]]:
+    """ggml type id -> (name, block size in elements, block size in bytes), from `gguf`."""
+    global _GGML_TYPES
+    if _GGML_TYPES is None:
+        from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+        _GGML_TYPES = {
+            int(t): (t.name, *GGML_QUANT_SIZES[t])
+            for t in GGMLQuantizationType
+            if t in GGML_QUANT_SIZES
+        }
+    return _GGML_TYPES
+
+
+_GGML_TYPES: dict[int, tuple[str, int, int]] | None = None  # a keyed cache of gguf's tables
+
+
+class _Reader:
+    __slots__ = ("src", "pos")
+
+    def __init__(self, src: Source):
+        self.src = src
+        self.pos = 0
+
+    def take(self, n: int, what: str) -> int:
+        """Ensure n bytes at pos; return the start and advance."""
+        p = self.pos
+        self.src.need(p, n, what)
+        self.pos = p + n
+        return p
+
+    def u32(self, what: str) -> int:
+        p = self.take(4, what)
+        return _U32.unpack_from(self.src.buf, p)[0]
+
+    def u64(self, what: str) -> int:
+        p = self.take(8, what)
+        return _U64.unpack_from(self.src.buf, p)[0]
+
+    def raw_string(self, what: str) -> tuple[bytes, int]:
+        start = self.pos
+        n = self.u64(f"the length of {what}")
+        if n > self.src.size - self.pos:
+            raise ModelFileError(
+                f"{what}: string length {n} at byte {start} reaches past the end of the file "
+                f"(byte {self.src.size}); the file is truncated or corrupt",
+                start,
+            )
+        p = self.take(n, what)
+        return self.src.buf[p : p + n], start
+
+    def name(self, what: str) -> str:
+        raw, start = self.raw_string(what)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ModelFileError(
+                f"{what} is not valid UTF-8 (byte {raw[exc.start]:#04x} at byte "
+                f"{start + 8 + exc.start}): {raw[:60]!r}",
+                start + 8 + exc.start,
+            ) from None
+
+    def value(self, vtype: int, what: str, depth: int = 0) -> object:
+        if vtype == _STRING:
+            raw, _ = self.raw_string(what)
+            return raw.decode("utf-8", errors="replace")
+        if vtype == _ARRAY:
+            return self.array(what, depth)
+        s = _SCALAR.get(vtype)
+        if s is None:
+            raise ModelFileError(
+                f"{what}: unknown GGUF value type {vtype} at byte {self.pos - 4} (known: 0..12)",
+                self.pos - 4,
+            )
+        p = self.take(s.size, what)
+        return s.unpack_from(self.src.buf, p)[0]
+
+    def array(self, what: str, depth: int) -> object:
+        from tl_core.models.header import ArrayInfo
+
+        if depth > 8:
+            raise ModelFileError(f"{what}: arrays nested too deeply", self.pos)
+        etype_at = self.pos
+        etype = self.u32(f"the element type of {what}")
+        if etype not in _VALUE_TYPES:
+            raise ModelFileError(
+                f"{what}: unknown GGUF array element type {etype} at byte {etype_at} "
+                f"(known: 0..12)",
+                etype_at,
+            )
+        count_at = self.pos
+        count = self.u64(f"the element count of {what}")
+        s = _SCALAR.get(etype)
+        min_size = s.size if s is not None else (8 if etype == _STRING else 12)
+        if count * min_size > self.src.size - self.pos:
+            raise ModelFileError(
+                f"{what}: array of {count} {_VALUE_TYPES[etype][0]} elements at byte "
+                f"{count_at} needs at least {count * min_size} bytes, but only "
+                f"{self.src.size - self.pos} remain in the file; the file is truncated or "
+                f"corrupt",
+                count_at,
+            )
+        if count <= SMALL_ARRAY:
+            return [self.value(etype, f"{what}[{i}]", depth + 1) for i in range(count)]
+        start = self.pos
+        if s is not None:
+            self.take(count * s.size, what)
+        elif etype == _STRING:
+            self.skip_strings(count, what)
+        else:
+            for i in range(count):
+                self.array(f"{what}[{i}]", depth + 1)
+        return ArrayInfo(_VALUE_TYPES[etype][0], count, start)
+
+    def skip_strings(self, count: int, what: str) -> None:
+        """Hop over `count` strings without decoding them (the vocabulary fast path)."""
+        src = self.src
+        unpack = _U64.unpack_from
+        pos = prev = self.pos
+        i = 0
+        while i < count:
+            buf = src.buf
+            limit = len(buf) - 8
+            # Hot loop: one bounds test and one unpack per string; no object per string
+            # beyond its length.
+            while i < count and pos <= limit:
+                prev = pos
+                pos = prev + 8 + unpack(buf, prev)[0]
+                i += 1
+            if pos > len(buf):
+                # The last string runs past the buffered bytes: read it properly, which grows
+                # the buffer or raises with its offset.
+                self.pos = prev
+                self.raw_string(f"{what}[{i - 1}]")
+                pos = self.pos
+            elif i < count:
+                self.pos = pos
+                src.need(pos, 8, f"the length of {what}[{i}]")
+        self.pos = pos
+
+
+def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]:
+    r = _Reader(src)
+    r.take(4, "the GGUF magic")
+    version = r.u32("the GGUF version")
+    if version not in (2, 3):
+        if version == 1:
+            why = "GGUF version 1 (from before August 2023) is not supported; convert the file with a current llama.cpp"
+        elif int.from_bytes(version.to_bytes(4, "little"), "big") in (2, 3):
+            why = "big-endian GGUF files are not supported; use a little-endian conversion"
+        else:
+            why = f"unknown GGUF version {version} (supported: 2 and 3)"
+        raise ModelFileError(why, 4)
+    n_tensors = r.u64("the tensor count")
+    n_kv = r.u64("the metadata key/value count")
+    # Every key/value takes at least 13 bytes and every tensor info at least 24: refuse
+    # impossible counts before looping over them.
+    if n_kv * 13 > src.size - r.pos:
+        raise ModelFileError(
+            f"metadata key/value count {n_kv} at byte 16 cannot fit in the "
+            f"{src.size - r.pos} bytes that follow; the file is corrupt",
+            16,
+        )
+    if n_tensors * 24 > src.size - r.pos:
+        raise ModelFileError(
+            f"tensor count {n_tensors} at byte 8 cannot fit in the {src.size - r.pos} "
+            f"bytes that follow; the file is corrupt",
+            8,
+        )
+    kv: dict[str, object] = {}
+    for i in range(n_kv):
+        key_at = r.pos
+        key = r.name(f"metadata key {i}")
+        if key in kv:
+            raise ModelFileError(f"duplicate metadata key {key!r} at byte {key_at}", key_at)
+        vtype = r.u32(f"the value type of metadata {key!r}")
+        kv[key] = r.value(vtype, f"metadata {key!r}")
+
+    alignment = kv.get("general.alignment", DEFAULT_ALIGNMENT)
+    if (
+        not isinstance(alignment, int)
+        or isinstance(alignment, bool)
+        or alignment <= 0
+        or alignment & (alignment - 1)
+    ):
+        raise ModelFileError(
+            f"general.alignment must be a power of two, found {alignment!r}", 0
+        )
+
+    types = ggml_types()
+    buf_unpack = struct.unpack_from
+    raw: list[tuple[str, tuple[int, ...], int, int, int]] = []
+    seen: set[str] = set()
+    for i in range(n_tensors):
+        at = r.pos
+        name = r.name(f"the name of tensor {i}")
+        if name in seen:
+            raise ModelFileError(f"duplicate tensor name {name!r} at byte {at}", at)
+        seen.add(name)
+        nd_at = r.pos
+        nd = r.u32(f"the dimension count of tensor {name!r}")
+        if nd > MAX_DIMS:
+            raise ModelFileError(
+                f"tensor {name!r}: {nd} dimensions at byte {nd_at}, at most {MAX_DIMS} allowed",
+                nd_at,
+            )
+        p = r.take(8 * nd, f"the dimensions of tensor {name!r}")
+        dims = buf_unpack(f"<{nd}Q", src.buf, p)
+        tt_at = r.pos
+        tt = r.u32(f"the ggml type of tensor {name!r}")
+        if tt not in types:
+            raise ModelFileError(
+                f"tensor {name!r}: unknown ggml type {tt} at byte {tt_at} (known: "
+                f"{', '.join(n for n, _, _ in types.values())}); the file may need a newer "
+                f"version of the `gguf` package",
+                tt_at,
+            )
+        off = r.u64(f"the data offset of tensor {name!r}")
+        raw.append((name, dims, tt, off, at))
+
+    data_start = -(-r.pos // alignment) * alignment
+    infos: list[TensorInfo] = []
+    counts: dict[str, int] = {}
+    for name, dims, tt, off, at in raw:
+        tname, block, tsize = types[tt]
+        numel = 1
+        for d in dims:
+            numel *= d
+        if dims and dims[0] % block:
+            raise ModelFileError(
+                f"tensor {name!r}: row length {dims[0]} is not a multiple of the {tname} block "
+                f"size {block}",
+                at,
+            )
+        nbytes = numel // block * tsize
+        start = data_start + off
+        if off % alignment:
+            raise ModelFileError(
+                f"tensor {name!r}: data offset {off} is not a multiple of the alignment "
+                f"{alignment}",
+                at,
+            )
+        if start + nbytes > src.size:
+            raise ModelFileError(
+                f"tensor {name!r}: data at bytes {start}..{start + nbytes} reaches past the "
+                f"end of the file (byte {src.size}); the file is truncated or corrupt",
+                at,
+            )
+        quant = None if tname in _FLOAT_TYPES or tname in _INT_TYPES else tname
+        if quant is not None:
+            counts[quant] = counts.get(quant, 0) + 1
+        infos.append(
+            TensorInfo(
+                name, tuple(reversed(dims)), tname, quant, start, nbytes, tname not in _INT_TYPES
+            )
+        )
+    ordered = sorted((t for t in infos if t.nbytes), key=lambda t: t.offset)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if a.offset + a.nbytes > b.offset:
+            raise ModelFileError(
+                f"tensors {a.name!r} and {b.name!r} overlap (bytes {a.offset}.."
+                f"{a.offset + a.nbytes} and {b.offset}..{b.offset + b.nbytes})",
+                b.offset,
+            )
+    metadata: dict[str, object] = {
+        "format": "gguf",
+        "architecture": kv.get("general.architecture"),
+        "quantization": max(counts, key=counts.__getitem__) if counts else None,
+        "gguf.version": version,
+    }
+    for k, v in kv.items():
+        metadata.setdefault(k, v)
+    return {t.name: t for t in infos}, metadata
