@@ -1,0 +1,86 @@
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tl_core.builtins import BUILTINS, REQUIRED, BindError, bind_arguments, signature_label
+
+SECTION_7 = """load_model save_model get_tensor model_from load_model_f32 tensor zeros ones full
+arange rand randn shape len reshape transpose permute flatten squeeze unsqueeze concat split
+slice slice_last broadcast_to matmul add sub mul div pow exp log sqrt abs sin cos tan tanh
+sigmoid relu gelu silu softmax sum mean max min argmax argmin linear rms_norm layer_norm
+embedding causal_mask apply_attention_mask rope einsum learnable print assert assert_eq env
+str range range_i""".split()
+
+
+def test_every_section_7_builtin_is_registered():
+    assert sorted(SECTION_7) == sorted(BUILTINS)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_entry_is_complete(name):
+    b = BUILTINS[name]
+    assert b.name == name
+    assert len(b.doc) > 30 and "\n" not in b.doc
+    assert b.category in {"model", "creation", "shape", "math", "nn", "training", "utility"}
+    assert callable(b.shape_rule)
+    for p in b.params:
+        assert re.fullmatch(r"[A-Za-z_]+", p.name)
+        assert p.kind in {"tensor", "indices", "int", "float", "bool", "string", "shape",
+                          "dims", "list", "model", "device", "spec", "any"}
+    names = [p.name for p in b.params]
+    assert len(set(names)) == len(names)
+    # required parameters come before optional ones
+    req = [p.default is REQUIRED for p in b.params]
+    assert req == sorted(req, reverse=True)
+
+
+def test_signature_labels():
+    assert signature_label(BUILTINS["softmax"]) == "softmax(x: tensor, dim: int = -1) -> tensor"
+    assert signature_label(BUILTINS["einsum"]) == \
+        "einsum(spec: spec, ...operands: tensor) -> tensor"
+    assert signature_label(BUILTINS["linear"]) == \
+        "linear(x: tensor, W: tensor, b: tensor = none) -> tensor"
+    assert signature_label(BUILTINS["model_from"]) == "model_from(**tensors: tensor) -> Model"
+    assert signature_label(BUILTINS["assert"]) == \
+        'assert(cond: bool, msg: string = "") -> void'
+
+
+def test_bind_positional_and_keyword():
+    assert bind_arguments(BUILTINS["softmax"], 1, ["dim"]) == {"x": 0, "dim": "dim"}
+    assert bind_arguments(BUILTINS["softmax"], 2, []) == {"x": 0, "dim": 1}
+    assert bind_arguments(BUILTINS["einsum"], 3, []) == {"spec": 0, "operands": 1}
+    assert bind_arguments(BUILTINS["print"], 0, []) == {}
+    assert bind_arguments(BUILTINS["model_from"], 0, ["layer.0.weight", "b"]) == \
+        {"layer.0.weight": "layer.0.weight", "b": "b"}
+
+
+def test_bind_errors_have_exact_messages():
+    with pytest.raises(BindError) as e:
+        bind_arguments(BUILTINS["softmax"], 3, [])
+    assert e.value.message == ("softmax() takes at most 2 arguments but 3 were given; "
+                               "signature: softmax(x: tensor, dim: int = -1) -> tensor")
+    assert e.value.position == 2
+    with pytest.raises(BindError) as e:
+        bind_arguments(BUILTINS["softmax"], 1, ["axis"])
+    assert e.value.message == "softmax() has no parameter named 'axis'; parameters: x, dim"
+    assert e.value.keyword == "axis"
+    with pytest.raises(BindError) as e:
+        bind_arguments(BUILTINS["reshape"], 0, [])
+    assert e.value.message == ("reshape() missing required arguments 'x', 'shape'; "
+                               "signature: reshape(x: tensor, shape: shape) -> tensor")
+    with pytest.raises(BindError) as e:
+        bind_arguments(BUILTINS["softmax"], 1, ["x"])
+    assert e.value.message == "softmax() got argument 'x' twice (by position and by name)"
+    with pytest.raises(BindError) as e:
+        bind_arguments(BUILTINS["einsum"], 0, [])
+    assert e.value.message.startswith("einsum() missing required arguments 'spec', 'operands'")
+
+
+def test_impl_is_lazy_and_registry_import_is_light():
+    code = ("import sys, tl_core.builtins, tl_core.types, tl_core.check; "
+            "print(any(m in sys.modules for m in ('mlx', 'gguf', 'coremltools')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

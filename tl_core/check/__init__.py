@@ -1,0 +1,31 @@
+"""The checker: scopes, name resolution, shape/type inference and unification -> Analysis.
+
+`analyze(text, path=None) -> Analysis` never raises. The implementation lives in
+`tl_core.check.analyzer`; this package imports it lazily so that `tl_core.builtins` can use
+`tl_core.check.shapes` without an import cycle.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tl_core.check.analyzer import Analysis
+
+
+def analyze(text: str, path: str | None = None) -> Analysis:
+    """Parse and check `text` (the document at `path`, used to resolve relative files)."""
+    from tl_core.check.analyzer import analyze as _analyze
+
+    return _analyze(text, path)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Analysis", "Binding", "Scope"):
+        from tl_core.check import analyzer
+
+        return getattr(analyzer, name)
+    raise AttributeError(name)
+
+
+__all__ = ["Analysis", "analyze"]
