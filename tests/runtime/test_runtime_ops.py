@@ -1,0 +1,368 @@
+"""Every built-in's MLX implementation against NumPy in float64 on random inputs."""
+
+from __future__ import annotations
+
+import math
+
+import mlx.core as mx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tl_core.runtime import ops
+from tl_core.runtime.errors import AssertionFailed, OpError
+
+RTOL = 4 * 2.0**-10  # a few float16 ulps
+ATOL = 2e-3
+
+rng = np.random.default_rng(1234)
+
+
+def f16(*shape: int, lo: float = -2.0, hi: float = 2.0) -> np.ndarray:
+    """Random float16 values, returned as float64 (exactly the values MLX sees)."""
+    return rng.uniform(lo, hi, size=shape).astype(np.float16).astype(np.float64)
+
+
+def mxa(a: np.ndarray) -> mx.array:
+    return mx.array(a.astype(np.float16))
+
+
+def close(got: mx.array, ref: np.ndarray, rtol: float = RTOL, atol: float = ATOL) -> None:
+    assert got.dtype == mx.float16, got.dtype
+    g = np.array(got.astype(mx.float32)).astype(np.float64)
+    assert g.shape == ref.shape, (g.shape, ref.shape)
+    err = np.abs(g - ref)
+    bound = atol + rtol * np.abs(ref)
+    assert np.all(err <= bound), f"max error {err.max()} (ref {ref.flat[np.argmax(err - bound)]})"
+
+
+# ---------------------------------------------------------------------------
+# element-wise, with broadcasting
+
+UNARY = {
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "log": np.log,
+    "abs": np.abs,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "tanh": np.tanh,
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "relu": lambda x: np.maximum(x, 0),
+    "gelu": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))),
+    "silu": lambda x: x / (1 + np.exp(-x)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_matches_numpy(ctx, name):
+    lo = 0.05 if name in ("sqrt", "log") else -2.0
+    hi = 1.2 if name == "tan" else 2.0
+    x = f16(3, 5, 7, lo=lo, hi=hi)
+    close(getattr(ops, f"op_{name}")(ctx, x=mxa(x)), UNARY[name](x))
+
+
+BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+          "pow": np.power}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("shapes", [((4, 5), (4, 5)), ((3, 1, 5), (4, 1)), ((5,), (2, 3, 5)),
+                                    ((), (3, 2))])
+def test_binary_broadcasts_like_numpy(ctx, name, shapes):
+    lo = 0.5 if name in ("div", "pow") else -2.0
+    a = f16(*shapes[0], lo=lo if name == "pow" else -2.0)
+    b = f16(*shapes[1], lo=lo, hi=2.0)
+    if name == "pow":
+        a = np.abs(a) + 0.25
+    got = getattr(ops, f"op_{name}")(ctx, a=mxa(a), b=mxa(b))
+    close(got, BINARY[name](np.float16(a).astype(np.float64) if a.ndim == 0 else a, b))
+
+
+def test_binary_with_python_number_keeps_float16(ctx):
+    a = f16(3, 4)
+    close(ops.op_mul(ctx, a=mxa(a), b=0.5), a * 0.5)
+    close(ops.op_sub(ctx, a=2, b=mxa(a)), 2 - a)
+
+
+def test_binary_shape_mismatch_message(ctx):
+    with pytest.raises(OpError) as e:
+        ops.op_add(ctx, a=mx.zeros((4, 3), mx.float16), b=mx.zeros((2, 3), mx.float16))
+    assert e.value.message == ("float16[4, 3] + float16[2, 3]: shapes do not broadcast "
+                               "(dimension -2: 4 vs 2)")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3),
+       st.lists(st.booleans(), min_size=3, max_size=3))
+def test_add_broadcasting_property(shape, ones):
+    # b takes the trailing dims of a, with some of them set to 1: always broadcastable.
+    b_shape = tuple(1 if o else d for d, o in zip(shape, ones, strict=False))
+    a = f16(*shape)
+    b = f16(*b_shape)
+    close(ops.op_add(None, a=mxa(a), b=mxa(b)), a + b)
+
+
+# ---------------------------------------------------------------------------
+# matmul, linear, einsum
+
+
+@pytest.mark.parametrize("sa,sb", [((4, 3), (3, 2)), ((2, 4, 3), (3, 5)), ((3,), (3, 2)),
+                                   ((2, 1, 4, 3), (5, 3, 2))])
+def test_matmul_matches_numpy(ctx, sa, sb):
+    a, b = f16(*sa), f16(*sb)
+    close(ops.op_matmul(ctx, a=mxa(a), b=mxa(b)), np.matmul(a, b), rtol=1e-2, atol=1e-2)
+
+
+def test_matmul_inner_dimension_message(ctx):
+    with pytest.raises(OpError) as e:
+        ops.op_matmul(ctx, a=mx.zeros((4, 3), mx.float16), b=mx.zeros((2, 3), mx.float16))
+    assert e.value.message == ("float16[4, 3] @ float16[2, 3]: inner dimensions 3 and 2 differ; "
+                               "did you mean transpose(...) of the right operand?")
+
+
+def test_linear_pytorch_convention(ctx):
+    x, w, b = f16(5, 3), f16(4, 3), f16(4)
+    close(ops.op_linear(ctx, x=mxa(x), weight=mxa(w), bias=mxa(b)), x @ w.T + b,
+          rtol=1e-2, atol=1e-2)
+    close(ops.op_linear(ctx, x=mxa(x), weight=mxa(w)), x @ w.T, rtol=1e-2, atol=1e-2)
+    x3 = f16(2, 5, 3)
+    close(ops.op_linear(ctx, x=mxa(x3), weight=mxa(w), bias=mxa(b)), x3 @ w.T + b,
+          rtol=1e-2, atol=1e-2)
+
+
+def test_linear_transposed_weight_message(ctx):
+    with pytest.raises(OpError) as e:
+        ops.op_linear(ctx, x=mx.zeros((5, 4), mx.float16), weight=mx.zeros((4, 3), mx.float16))
+    assert e.value.message == ("linear: input float16[5, 4] has 4 features but the weight "
+                               "float16[4, 3] expects 3 (weight is [out, in]); the weight looks "
+                               "transposed (use x @ W)")
+    assert e.value.arg == "weight"
+
+
+def test_einsum_matches_numpy(ctx):
+    a, b = f16(3, 4), f16(4, 5)
+    close(ops.op_einsum(ctx, "ij,jk->ik", mxa(a), mxa(b)), np.einsum("ij,jk->ik", a, b),
+          rtol=1e-2, atol=1e-2)
+    x = f16(2, 3, 4)
+    close(ops.op_einsum(ctx, "bij->bji", mxa(x)), np.einsum("bij->bji", x))
+
+
+def test_einsum_operand_count_message(ctx):
+    with pytest.raises(OpError) as e:
+        ops.op_einsum(ctx, "ij,jk->ik", mx.zeros((2, 2)))
+    assert e.value.message == 'einsum "ij,jk->ik" names 2 operands, found 1'
+
+
+# ---------------------------------------------------------------------------
+# reductions and softmax, negative axes
+
+
+@pytest.mark.parametrize("name,fn", [("sum", np.sum), ("mean", np.mean), ("max", np.max),
+                                     ("min", np.min)])
+@pytest.mark.parametrize("dim", [None, 0, 1, -1, -3])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_reductions(ctx, name, fn, dim, keepdim):
+    x = f16(3, 4, 5)
+    got = getattr(ops, f"op_{name}")(ctx, x=mxa(x), dim=dim, keepdim=keepdim)
+    close(got, np.asarray(fn(x, axis=dim, keepdims=keepdim)), rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("name,fn", [("argmax", np.argmax), ("argmin", np.argmin)])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_arg_reductions(ctx, name, fn, dim):
+    x = f16(4, 6)
+    got = getattr(ops, f"op_{name}")(ctx, x=mxa(x), dim=dim)
+    np.testing.assert_array_equal(np.array(got), fn(x, axis=dim))
+
+
+@pytest.mark.parametrize("dim", [-1, 0, 1, -2])
+def test_softmax(ctx, dim):
+    x = f16(4, 6, lo=-4, hi=4)
+    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    close(ops.op_softmax(ctx, x=mxa(x), dim=dim), e / e.sum(axis=dim, keepdims=True))
+
+
+def test_dim_out_of_range_message(ctx):
+    with pytest.raises(OpError) as e:
+        ops.op_softmax(ctx, x=mx.zeros((2, 3), mx.float16), dim=2)
+    assert e.value.message == ("dimension 2 is out of range for a tensor with 2 dimensions "
+                               "(valid: -2 to 1)")
+
+
+# ---------------------------------------------------------------------------
+# NN
+
+
+def test_rms_norm(ctx):
+    x, w = f16(3, 8), f16(8)
+    ref = x / np.sqrt((x**2).mean(-1, keepdims=True) + 1e-5) * w
+    close(ops.op_rms_norm(ctx, x=mxa(x), weight=mxa(w)), ref, rtol=1e-2, atol=1e-2)
+    close(ops.op_rms_norm(ctx, x=mxa(x), weight=mxa(w), eps=0.5),
+          x / np.sqrt((x**2).mean(-1, keepdims=True) + 0.5) * w, rtol=1e-2, atol=1e-2)
+
+
+def test_layer_norm(ctx):
+    x, w, b = f16(2, 3, 8), f16(8), f16(8)
+    mu = x.mean(-1, keepdims=True)
+    var = x.var(-1, keepdims=True)
+    close(ops.op_layer_norm(ctx, x=mxa(x), weight=mxa(w), bias=mxa(b)),
+          (x - mu) / np.sqrt(var + 1e-5) * w + b, rtol=1e-2, atol=1e-2)
+
+
+def test_embedding_and_out_of_range(ctx):
+    table = f16(10, 4)
+    ids = np.array([3, 0, 9, 3])
+    close(ops.op_embedding(ctx, table=mxa(table), ids=mx.array(ids, dtype=mx.int32)), table[ids])
+    with pytest.raises(OpError) as e:
+        ops.op_embedding(ctx, table=mxa(table), ids=mx.array([1, 10], dtype=mx.int32))
+    assert e.value.message == "index 10 is out of range for dimension 0 of float16[10, 4] (size 10)"
+
+
+def test_causal_mask_and_apply(ctx):
+    m = ops.op_causal_mask(ctx, n=3)
+    ref = np.where(np.tril(np.ones((3, 3))) > 0, 0.0, -np.inf)
+    np.testing.assert_array_equal(np.array(m.astype(mx.float32)), ref)
+    s = f16(3, 3)
+    got = ops.op_apply_attention_mask(ctx, scores=mxa(s), mask=m)
+    np.testing.assert_array_equal(np.array(got.astype(mx.float32)),
+                                  np.where(ref == 0, s, -np.inf).astype(np.float32))
+    got_bool = ops.op_apply_attention_mask(ctx, scores=mxa(s),
+                                           mask=mx.array(np.tril(np.ones((3, 3))) > 0))
+    np.testing.assert_array_equal(np.array(got_bool.astype(mx.float32)),
+                                  np.where(ref == 0, s, -np.inf).astype(np.float32))
+
+
+def rope_ref(x: np.ndarray, base: float, offset: int, traditional: bool) -> np.ndarray:
+    t, d = x.shape[-2], x.shape[-1]
+    inv = base ** (-np.arange(0, d, 2) / d)
+    ang = (np.arange(t) + offset)[:, None] * inv[None, :]
+    cos, sin = np.cos(ang), np.sin(ang)
+    if traditional:
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        out = np.empty_like(x)
+        out[..., 0::2] = x1 * cos - x2 * sin
+        out[..., 1::2] = x1 * sin + x2 * cos
+        return out
+    x1, x2 = x[..., : d // 2], x[..., d // 2:]
+    return np.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+
+
+@pytest.mark.parametrize("traditional", [False, True])
+@pytest.mark.parametrize("shape", [(5, 8), (2, 5, 8)])
+def test_rope(ctx, traditional, shape):
+    x = f16(*shape)
+    got = ops.op_rope(ctx, x=mxa(x), base=10000.0, offset=2, traditional=traditional)
+    close(got, rope_ref(x, 10000.0, 2, traditional), rtol=1e-2, atol=1e-2)
+
+
+# ---------------------------------------------------------------------------
+# creation and shape
+
+
+def test_creation(ctx):
+    assert ops.op_zeros(ctx, shape=[2, 3]).shape == (2, 3)
+    assert ops.op_ones(ctx, shape=[4]).dtype == mx.float16
+    close(ops.op_full(ctx, shape=[2, 2], value=1.5), np.full((2, 2), 1.5))
+    close(ops.op_arange(ctx, n=5), np.arange(5.0))
+    r = ops.op_rand(ctx, shape=[100])
+    assert r.dtype == mx.float16 and 0 <= mx.min(r).item() and mx.max(r).item() <= 1
+    assert ops.op_randn(ctx, shape=[3, 4]).shape == (3, 4)
+    with pytest.raises(OpError) as e:
+        ops.op_zeros(ctx, shape=[2, -1])
+    assert e.value.message == "shape [2, -1] has a negative dimension"
+
+
+def test_shape_ops(ctx):
+    x = f16(2, 3, 4)
+    a = mxa(x)
+    assert ops.op_shape(ctx, x=a) == [2, 3, 4]
+    assert ops.op_len(ctx, x=a) == 2
+    close(ops.op_reshape(ctx, x=a, shape=[6, -1]), x.reshape(6, -1))
+    close(ops.op_transpose(ctx, x=mxa(x[0])), x[0].T)
+    close(ops.op_permute(ctx, x=a, dims=[2, 0, -2]), x.transpose(2, 0, 1))
+    close(ops.op_flatten(ctx, x=a), x.reshape(-1))
+    close(ops.op_unsqueeze(ctx, x=a, dim=-1), x[..., None])
+    close(ops.op_squeeze(ctx, x=mxa(x[:, :1]), dim=1), x[:, 0])
+    close(ops.op_concat(ctx, tensors=[a, a], dim=-1), np.concatenate([x, x], axis=-1))
+    parts = ops.op_split(ctx, x=a, n=2, dim=-1)
+    close(parts[1], x[..., 2:])
+    close(ops.op_slice(ctx, x=a, dim=1, start=1, end=3), x[:, 1:3])
+    close(ops.op_slice_last(ctx, x=a, dim=-2), x[:, -1:, :])
+    close(ops.op_broadcast_to(ctx, x=mxa(x[0, 0]), shape=[3, 4]), np.broadcast_to(x[0, 0], (3, 4)))
+
+
+def test_shape_op_messages(ctx):
+    a = mx.zeros((2, 3), mx.float16)
+    cases = [
+        (lambda: ops.op_reshape(ctx, x=a, shape=[4, 2]),
+         "cannot reshape float16[2, 3] (6 elements) to [4, 2] (8 elements)"),
+        (lambda: ops.op_reshape(ctx, x=a, shape=[-1, -1]),
+         "reshape to [-1, -1]: only one -1 is allowed"),
+        (lambda: ops.op_transpose(ctx, x=mx.zeros((2, 3, 4))),
+         "transpose needs a 2-D tensor, found float32[2, 3, 4]; use permute(x, dims) for other "
+         "ranks"),
+        (lambda: ops.op_squeeze(ctx, x=a, dim=0),
+         "squeeze: dimension 0 of float16[2, 3] has size 2, not 1"),
+        (lambda: ops.op_split(ctx, x=a, n=2, dim=1),
+         "split: dimension 1 of float16[2, 3] (size 3) does not divide into 2 equal parts"),
+        (lambda: ops.op_broadcast_to(ctx, x=a, shape=[4, 3]),
+         "cannot broadcast float16[2, 3] to [4, 3]"),
+        (lambda: ops.op_concat(ctx, tensors=[a, mx.zeros((3, 2), mx.float16)], dim=0),
+         "concat along dimension 0: float16[2, 3] and float16[3, 2] differ in another dimension"),
+    ]
+    for fn, message in cases:
+        with pytest.raises(OpError) as e:
+            fn()
+        assert e.value.message == message
+
+
+# ---------------------------------------------------------------------------
+# utility
+
+
+def test_print_str_range_env(ctx, monkeypatch):
+    ops.op_print(ctx, "shape:", [4, 2], 3, 0.5, True)
+    assert ctx.out == ["shape: [4, 2] 3 0.5 true\n"]
+    assert ops.op_str(ctx, x=[1, 2]) == "[1, 2]"
+    assert ops.op_range(ctx, n=3) == [0, 1, 2]
+    assert ops.op_range_i(ctx, n=2) == [0, 1]
+    monkeypatch.setenv("TL_TEST_VAR", "hello")
+    assert ops.op_env(ctx, name="TL_TEST_VAR") == "hello"
+    monkeypatch.delenv("TL_TEST_VAR")
+    with pytest.raises(OpError) as e:
+        ops.op_env(ctx, name="TL_TEST_VAR")
+    assert e.value.message == "environment variable TL_TEST_VAR is not set"
+
+
+def test_assert_and_assert_eq(ctx):
+    ops.op_assert(ctx, cond=True)
+    with pytest.raises(AssertionFailed) as e:
+        ops.op_assert(ctx, cond=False, msg="bad")
+    assert e.value.message == "assertion failed: bad"
+    a = mx.array([1.0, 2.0], dtype=mx.float16)
+    ops.op_assert_eq(ctx, a=a, b=mx.array([1.0, 2.0005], dtype=mx.float16))
+    with pytest.raises(AssertionFailed) as e:
+        ops.op_assert_eq(ctx, a=a, b=mx.array([1.0, 2.5], dtype=mx.float16))
+    assert e.value.message.startswith("assert_eq: tensors differ: tensor([1., 2.], float16[2], cpu)")
+    with pytest.raises(AssertionFailed) as e:
+        ops.op_assert_eq(ctx, a=3, b=4)
+    assert e.value.message == "assert_eq: 3 != 4"
+    ops.op_learnable(ctx, x=a)
+
+
+def test_model_ops_round_trip(ctx, tmp_path):
+    w = mx.array(np.arange(6, dtype=np.float16).reshape(3, 2))
+    m = ops.op_model_from(ctx, **{"layer.0.weight": w})
+    assert ops.op_names(ctx, model=m) == ["layer.0.weight"]
+    ops.op_save_model(ctx, model=m, path="out.safetensors")
+    m2 = ops.op_load_model(ctx, path="out.safetensors")
+    got = ops.op_get_tensor(ctx, model=m2, name="layer.0.weight")
+    np.testing.assert_array_equal(np.array(got), np.array(w))
+    with pytest.raises(OpError) as e:
+        ops.op_get_tensor(ctx, model=m2, name="layer.0.weights")
+    assert e.value.message == ('no tensor named "layer.0.weights" in the model (1 tensors); '
+                               'did you mean "layer.0.weight"?')
+    assert ops.metadata_record(m2).items["format"] == "safetensors"

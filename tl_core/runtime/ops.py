@@ -1,0 +1,732 @@
+"""MLX implementations of the built-in functions: one `op_<name>` per registry entry.
+
+Calling convention (the interpreter's side of `tl_core.builtins`): every op takes the run
+context first, then the bound arguments by parameter name (positional for variadic ones):
+`op_softmax(ctx, x=t, dim=-1)`. Arguments already hold runtime values (`mx.array`, int,
+float, bool, str, list, Model). Ops raise `OpError(message, arg=<param name>)` for a bad
+argument so the interpreter can point at it.
+
+Numerics: tensors are float16; reductions and normalisations accumulate in float32 and
+return float16 (what MLX's fast kernels do too). NumPy in float64 is the oracle in
+tests/runtime/test_runtime_ops.py.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+import mlx.core as mx
+
+from tl_core.runtime.errors import AssertionFailed, OpError
+from tl_core.runtime.values import DTYPES, FLOAT, Record, shape_text, tensor_type, type_name
+
+
+class OpContext(Protocol):
+    """What ops need from the interpreter."""
+
+    device: str  # "gpu" | "cpu"
+
+    def write(self, text: str) -> None: ...
+    def resolve_path(self, path: str) -> Path: ...
+    def warn(self, message: str) -> None: ...
+    def format(self, value: Any) -> str: ...
+    def load_model(self, path: Path) -> Any: ...
+
+
+# ---------------------------------------------------------------------------
+# argument helpers
+
+
+def as_tensor(v: Any, arg: str = "x", dtype: Any = None) -> mx.array:
+    """A tensor from a tensor, a number or a (nested) list of numbers."""
+    if isinstance(v, mx.array):
+        return v if dtype is None or v.dtype == dtype else v.astype(dtype)
+    if isinstance(v, bool):
+        return mx.array(v)
+    if isinstance(v, (int, float)):
+        return mx.array(v, dtype=dtype or FLOAT)
+    if isinstance(v, (list, tuple)):
+        try:
+            return mx.array(_nested(v), dtype=dtype or FLOAT)
+        except (ValueError, TypeError) as exc:
+            raise OpError(f"expected a tensor, found a list that is not rectangular ({exc})",
+                          arg=arg) from None
+    raise OpError(f"expected a tensor, found {type_name(v)}", arg=arg)
+
+
+def _nested(v: Any) -> Any:
+    if isinstance(v, mx.array):
+        return v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_nested(x) for x in v]
+    return v
+
+
+def as_int(v: Any, arg: str) -> int:
+    if isinstance(v, bool):
+        raise OpError("expected an int, found bool", arg=arg)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, mx.array) and v.size == 1 and not mx.issubdtype(v.dtype, mx.floating):
+        return int(v.item())
+    raise OpError(f"expected an int, found {_describe(v)}", arg=arg)
+
+
+def as_float(v: Any, arg: str) -> float:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(v, mx.array) and v.size == 1:
+        return float(v.item())
+    raise OpError(f"expected a number, found {_describe(v)}", arg=arg)
+
+
+def as_shape(v: Any, arg: str = "shape") -> tuple[int, ...]:
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = [v]
+    if isinstance(v, mx.array) and v.ndim <= 1 and not mx.issubdtype(v.dtype, mx.floating):
+        v = v.tolist() if v.ndim == 1 else [v.item()]
+    if not isinstance(v, (list, tuple)):
+        raise OpError(f"expected a shape such as [2, 3], found {_describe(v)}", arg=arg)
+    dims = []
+    for d in v:
+        if isinstance(d, bool) or not isinstance(d, int):
+            if isinstance(d, float) and d.is_integer():
+                d = int(d)
+            else:
+                raise OpError(f"expected a shape of integers, found {_describe(d)} in it",
+                              arg=arg)
+        dims.append(d)
+    return tuple(dims)
+
+
+def as_str(v: Any, arg: str) -> str:
+    if not isinstance(v, str):
+        raise OpError(f"expected a string, found {_describe(v)}", arg=arg)
+    return v
+
+
+def _describe(v: Any) -> str:
+    t = type_name(v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return f"{t} {v}"
+    return t
+
+
+def norm_axis(dim: Any, ndim: int, arg: str = "dim", extra: int = 0) -> int:
+    """A dimension index, negative counting from the end; `extra` allows ndim+extra."""
+    d = as_int(dim, arg)
+    n = ndim + extra
+    if not -n <= d < n:
+        raise OpError(f"dimension {d} is out of range for a tensor with {ndim} "
+                      f"dimension{'s' if ndim != 1 else ''} (valid: {-n} to {n - 1})", arg=arg)
+    return d + n if d < 0 else d
+
+
+def _opt_axis(dim: Any, ndim: int) -> int | None:
+    return None if dim is None else norm_axis(dim, ndim)
+
+
+def _f32(x: mx.array) -> mx.array:
+    return x.astype(mx.float32) if x.dtype in (mx.float16, mx.bfloat16) else x
+
+
+def _back(y: mx.array, like: mx.array) -> mx.array:
+    return y.astype(like.dtype) if y.dtype != like.dtype else y
+
+
+def _floatify(x: mx.array) -> mx.array:
+    """Integer and bool tensors enter float math as float16."""
+    return x if mx.issubdtype(x.dtype, mx.inexact) else x.astype(FLOAT)
+
+
+def _broadcast_check(a: mx.array, b: mx.array, op: str) -> None:
+    sa, sb = a.shape, b.shape
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        x, y = sa[-i], sb[-i]
+        if x != y and x != 1 and y != 1:
+            raise OpError(f"{tensor_type(a)} {op} {tensor_type(b)}: shapes do not broadcast "
+                          f"(dimension {-i}: {x} vs {y})")
+
+
+def _binary_tensors(a: Any, b: Any) -> tuple[Any, Any]:
+    """Numbers stay Python numbers (MLX keeps the tensor's dtype for them)."""
+    if isinstance(a, list):
+        a = as_tensor(a, "a")
+    if isinstance(b, list):
+        b = as_tensor(b, "b")
+    for v, name in ((a, "a"), (b, "b")):
+        if not isinstance(v, (mx.array, int, float)):
+            raise OpError(f"expected a tensor or a number, found {type_name(v)}", arg=name)
+    return a, b
+
+
+def _elementwise(a: Any, b: Any, sym: str, fn: Any) -> Any:
+    a, b = _binary_tensors(a, b)
+    if not isinstance(a, mx.array) and not isinstance(b, mx.array):
+        return fn(mx.array(a, dtype=FLOAT), mx.array(b, dtype=FLOAT))
+    if isinstance(a, mx.array) and isinstance(b, mx.array):
+        _broadcast_check(a, b, sym)
+    return fn(a, b)
+
+
+# ---------------------------------------------------------------------------
+# Model
+
+
+def op_load_model(ctx: OpContext, path: Any) -> Any:
+    return ctx.load_model(ctx.resolve_path(as_str(path, "path")))
+
+
+def op_load_model_f32(ctx: OpContext, path: Any) -> Any:
+    return op_load_model(ctx, path)
+
+
+def _check_model(model: Any, arg: str = "model") -> Any:
+    if type(model).__name__ != "Model":
+        raise OpError(f"expected a Model (the value of load_model), found {type_name(model)}",
+                      arg=arg)
+    return model
+
+
+def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
+    _check_model(model)
+    name = as_str(name, "name")
+    names = model.names()
+    if name not in names:
+        import difflib
+
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean \"{close[0]}\"?" if close else ""
+        raise OpError(f"no tensor named \"{name}\" in the model ({len(names)} tensors){hint}",
+                      arg="name")
+    loaded = model.get_tensor(name)
+    if loaded.overflow:
+        ctx.warn(f"{loaded.overflow} value{'s' if loaded.overflow != 1 else ''} of \"{name}\" "
+                 f"overflowed float16 and became inf")
+    return loaded.array
+
+
+def op_save_model(ctx: OpContext, model: Any, path: Any) -> None:
+    from tl_core.models import save_model
+
+    _check_model(model)
+    save_model(model, ctx.resolve_path(as_str(path, "path")))
+
+
+def op_model_from(ctx: OpContext, *args: Any, **tensors: Any) -> Any:
+    from tl_core.models import model_from
+
+    if args:
+        raise OpError("model_from takes named tensors only: model_from(\"layer.0.weight\": W)")
+    mapping = {}
+    for name, value in tensors.items():
+        mapping[name] = as_tensor(value, name)
+    return model_from(mapping)
+
+
+# ---------------------------------------------------------------------------
+# Creation
+
+
+def op_tensor(ctx: OpContext, data: Any, dtype: Any = "float16", device: Any = None) -> mx.array:
+    dt = DTYPES.get(dtype) if isinstance(dtype, str) else dtype
+    if dt is None:
+        raise OpError(f"unknown element type {dtype!r}", arg="dtype")
+    return as_tensor(data, "data", dt)
+
+
+def op_zeros(ctx: OpContext, shape: Any) -> mx.array:
+    return mx.zeros(_creation_shape(shape), dtype=FLOAT)
+
+
+def op_ones(ctx: OpContext, shape: Any) -> mx.array:
+    return mx.ones(_creation_shape(shape), dtype=FLOAT)
+
+
+def op_full(ctx: OpContext, shape: Any, value: Any) -> mx.array:
+    return mx.full(_creation_shape(shape), as_float(value, "value"), dtype=FLOAT)
+
+
+def _creation_shape(shape: Any) -> tuple[int, ...]:
+    dims = as_shape(shape)
+    for d in dims:
+        if d < 0:
+            raise OpError(f"shape {shape_text(dims)} has a negative dimension", arg="shape")
+    return dims
+
+
+def op_arange(ctx: OpContext, n: Any) -> mx.array:
+    k = as_int(n, "n")
+    if k < 0:
+        raise OpError(f"arange needs n >= 0, found {k}", arg="n")
+    return mx.arange(k, dtype=FLOAT)
+
+
+def op_rand(ctx: OpContext, shape: Any) -> mx.array:
+    return mx.random.uniform(shape=_creation_shape(shape), dtype=FLOAT)
+
+
+def op_randn(ctx: OpContext, shape: Any) -> mx.array:
+    return mx.random.normal(shape=_creation_shape(shape), dtype=FLOAT)
+
+
+# ---------------------------------------------------------------------------
+# Shape
+
+
+def op_shape(ctx: OpContext, x: Any) -> list[int]:
+    return list(as_tensor(x).shape)
+
+
+def op_len(ctx: OpContext, x: Any) -> int:
+    if isinstance(x, (list, tuple, str)):
+        return len(x)
+    if isinstance(x, mx.array):
+        if x.ndim == 0:
+            raise OpError(f"len of a 0-dimensional tensor ({tensor_type(x)})", arg="x")
+        return x.shape[0]
+    if type(x).__name__ == "Model":
+        return len(x.names())
+    raise OpError(f"len needs a tensor, list or string, found {type_name(x)}", arg="x")
+
+
+def op_reshape(ctx: OpContext, x: Any, shape: Any) -> mx.array:
+    x = as_tensor(x)
+    dims = list(as_shape(shape))
+    if dims.count(-1) > 1:
+        raise OpError(f"reshape to {shape_text(dims)}: only one -1 is allowed", arg="shape")
+    known = math.prod(d for d in dims if d != -1)
+    if -1 in dims:
+        if known == 0 or x.size % known:
+            raise OpError(f"cannot reshape {tensor_type(x)} ({x.size} elements) to "
+                          f"{shape_text(dims)}", arg="shape")
+        dims[dims.index(-1)] = x.size // known
+    elif known != x.size:
+        raise OpError(f"cannot reshape {tensor_type(x)} ({x.size} elements) to "
+                      f"{shape_text(dims)} ({known} elements)", arg="shape")
+    return x.reshape(dims)
+
+
+def op_transpose(ctx: OpContext, x: Any) -> mx.array:
+    x = as_tensor(x)
+    if x.ndim != 2:
+        raise OpError(f"transpose needs a 2-D tensor, found {tensor_type(x)}; "
+                      f"use permute(x, dims) for other ranks", arg="x")
+    return x.T
+
+
+def op_permute(ctx: OpContext, x: Any, dims: Any) -> mx.array:
+    x = as_tensor(x)
+    axes = [norm_axis(d, x.ndim, "dims") for d in as_shape(dims, "dims")]
+    if sorted(axes) != list(range(x.ndim)):
+        raise OpError(f"permute of {tensor_type(x)} needs a permutation of "
+                      f"{list(range(x.ndim))}, found {list(as_shape(dims, 'dims'))}", arg="dims")
+    return mx.transpose(x, axes)
+
+
+def op_flatten(ctx: OpContext, x: Any) -> mx.array:
+    return as_tensor(x).reshape(-1)
+
+
+def op_squeeze(ctx: OpContext, x: Any, dim: Any = None) -> mx.array:
+    x = as_tensor(x)
+    if dim is None:
+        return mx.squeeze(x)
+    d = norm_axis(dim, x.ndim)
+    if x.shape[d] != 1:
+        raise OpError(f"squeeze: dimension {as_int(dim, 'dim')} of {tensor_type(x)} has size "
+                      f"{x.shape[d]}, not 1", arg="dim")
+    return mx.squeeze(x, d)
+
+
+def op_unsqueeze(ctx: OpContext, x: Any, dim: Any) -> mx.array:
+    x = as_tensor(x)
+    return mx.expand_dims(x, norm_axis(dim, x.ndim, extra=1))
+
+
+def op_concat(ctx: OpContext, tensors: Any, dim: Any = 0) -> mx.array:
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        raise OpError(f"concat needs a non-empty list of tensors, found {type_name(tensors)}",
+                      arg="tensors")
+    ts = [as_tensor(t, "tensors") for t in tensors]
+    d = norm_axis(dim, ts[0].ndim)
+    for t in ts[1:]:
+        if t.ndim != ts[0].ndim or any(
+            a != b for i, (a, b) in enumerate(zip(t.shape, ts[0].shape, strict=False)) if i != d
+        ):
+            raise OpError(f"concat along dimension {d}: {tensor_type(ts[0])} and "
+                          f"{tensor_type(t)} differ in another dimension", arg="tensors")
+    return mx.concatenate(ts, axis=d)
+
+
+def op_split(ctx: OpContext, x: Any, n: Any, dim: Any = 0) -> list[mx.array]:
+    x = as_tensor(x)
+    d = norm_axis(dim, x.ndim)
+    k = as_int(n, "n")
+    if k <= 0 or x.shape[d] % k:
+        raise OpError(f"split: dimension {d} of {tensor_type(x)} (size {x.shape[d]}) does not "
+                      f"divide into {k} equal parts", arg="n")
+    return list(mx.split(x, k, axis=d))
+
+
+def op_slice(ctx: OpContext, x: Any, dim: Any, start: Any, end: Any) -> mx.array:
+    x = as_tensor(x)
+    d = norm_axis(dim, x.ndim)
+    s = as_int(start, "start")
+    e = as_int(end, "end")
+    idx = [slice(None)] * x.ndim
+    idx[d] = slice(s, e)
+    return x[tuple(idx)]
+
+
+def op_slice_last(ctx: OpContext, x: Any, dim: Any = 0) -> mx.array:
+    """The last entry along `dim`, keeping the dimension (size 1)."""
+    x = as_tensor(x)
+    d = norm_axis(dim, x.ndim)
+    if x.shape[d] == 0:
+        raise OpError(f"slice_last: dimension {d} of {tensor_type(x)} is empty", arg="x")
+    idx = [slice(None)] * x.ndim
+    idx[d] = slice(-1, None)
+    return x[tuple(idx)]
+
+
+def op_broadcast_to(ctx: OpContext, x: Any, shape: Any) -> mx.array:
+    x = as_tensor(x)
+    dims = as_shape(shape)
+    try:
+        return mx.broadcast_to(x, dims)
+    except ValueError:
+        raise OpError(f"cannot broadcast {tensor_type(x)} to {shape_text(dims)}",
+                      arg="shape") from None
+
+
+# ---------------------------------------------------------------------------
+# Math
+
+
+def matmul_check(a: mx.array, b: mx.array) -> None:
+    if a.ndim == 0 or b.ndim == 0:
+        raise OpError(f"{tensor_type(a)} @ {tensor_type(b)}: matrix product needs tensors of "
+                      f"at least 1 dimension")
+    k1 = a.shape[-1]
+    k2 = b.shape[-2] if b.ndim >= 2 else b.shape[0]
+    if k1 != k2:
+        hint = ""
+        if b.ndim == 2 and b.shape[-1] == k1:
+            hint = "; did you mean transpose(...) of the right operand?"
+        raise OpError(f"{tensor_type(a)} @ {tensor_type(b)}: inner dimensions {k1} and {k2} "
+                      f"differ{hint}")
+    if a.ndim > 2 and b.ndim > 2:
+        _broadcast_check(a[..., :1, :1], b[..., :1, :1], "@")
+
+
+def op_matmul(ctx: OpContext, a: Any, b: Any) -> mx.array:
+    a = _floatify(as_tensor(a, "a"))
+    b = _floatify(as_tensor(b, "b"))
+    matmul_check(a, b)
+    return mx.matmul(a, b)
+
+
+def op_add(ctx: OpContext, a: Any, b: Any) -> Any:
+    return _elementwise(a, b, "+", mx.add)
+
+
+def op_sub(ctx: OpContext, a: Any, b: Any) -> Any:
+    return _elementwise(a, b, "-", mx.subtract)
+
+
+def op_mul(ctx: OpContext, a: Any, b: Any) -> Any:
+    return _elementwise(a, b, "*", mx.multiply)
+
+
+def op_div(ctx: OpContext, a: Any, b: Any) -> Any:
+    def div(x: Any, y: Any) -> mx.array:
+        if isinstance(x, mx.array) and not mx.issubdtype(x.dtype, mx.inexact):
+            x = x.astype(FLOAT)
+        return mx.divide(x, y)
+
+    return _elementwise(a, b, "/", div)
+
+
+def op_pow(ctx: OpContext, a: Any, b: Any) -> Any:
+    return _elementwise(a, b, "**", mx.power)
+
+
+def _unary(name: str, fn: Any) -> Any:
+    def op(ctx: OpContext, x: Any) -> mx.array:
+        t = _floatify(as_tensor(x))
+        return _back(fn(_f32(t)), t)
+
+    op.__name__ = f"op_{name}"
+    op.__doc__ = f"Element-wise {name} (computed in float32, returned in the input's type)."
+    return op
+
+
+def _gelu(x: mx.array) -> mx.array:
+    return 0.5 * x * (1.0 + mx.erf(x / math.sqrt(2.0)))
+
+
+op_exp = _unary("exp", mx.exp)
+op_log = _unary("log", mx.log)
+op_sqrt = _unary("sqrt", mx.sqrt)
+op_abs = _unary("abs", mx.abs)
+op_sin = _unary("sin", mx.sin)
+op_cos = _unary("cos", mx.cos)
+op_tan = _unary("tan", mx.tan)
+op_tanh = _unary("tanh", mx.tanh)
+op_sigmoid = _unary("sigmoid", mx.sigmoid)
+op_relu = _unary("relu", lambda x: mx.maximum(x, 0.0))
+op_gelu = _unary("gelu", _gelu)
+op_silu = _unary("silu", lambda x: x * mx.sigmoid(x))
+
+
+def op_softmax(ctx: OpContext, x: Any, dim: Any = -1) -> mx.array:
+    t = _floatify(as_tensor(x))
+    d = norm_axis(dim, max(t.ndim, 1))
+    return mx.softmax(t, axis=d, precise=True)
+
+
+def _reduce(name: str, fn: Any, index: bool = False) -> Any:
+    def op(ctx: OpContext, x: Any, dim: Any = None, keepdim: Any = False) -> mx.array:
+        t = as_tensor(x)
+        if t.size == 0:
+            raise OpError(f"{name} of an empty tensor ({tensor_type(t)})", arg="x")
+        axis = _opt_axis(dim, t.ndim)
+        keep = bool(keepdim)
+        if index:
+            return fn(t, axis=axis, keepdims=keep).astype(mx.int32)
+        if name in ("sum", "mean") and t.dtype in (mx.float16, mx.bfloat16):
+            return _back(fn(_f32(t), axis=axis, keepdims=keep), t)
+        return fn(t, axis=axis, keepdims=keep)
+
+    op.__name__ = f"op_{name}"
+    return op
+
+
+op_sum = _reduce("sum", mx.sum)
+op_mean = _reduce("mean", mx.mean)
+op_max = _reduce("max", mx.max)
+op_min = _reduce("min", mx.min)
+op_argmax = _reduce("argmax", mx.argmax, index=True)
+op_argmin = _reduce("argmin", mx.argmin, index=True)
+
+
+# ---------------------------------------------------------------------------
+# NN
+
+
+def op_linear(ctx: OpContext, x: Any, weight: Any, bias: Any = None) -> mx.array:
+    """PyTorch convention: y = x @ W.T + b with W of shape [out, in]."""
+    x = _floatify(as_tensor(x))
+    w = _floatify(as_tensor(weight, "weight"))
+    if w.ndim != 2:
+        raise OpError(f"linear needs a 2-D weight [out, in], found {tensor_type(w)}",
+                      arg="weight")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        hint = "; the weight looks transposed (use x @ W)" if x.ndim and x.shape[-1] == w.shape[0] else ""
+        raise OpError(f"linear: input {tensor_type(x)} has {x.shape[-1] if x.ndim else 0} "
+                      f"features but the weight {tensor_type(w)} expects {w.shape[1]} "
+                      f"(weight is [out, in]){hint}", arg="weight")
+    if bias is None:
+        return x @ w.T
+    b = _floatify(as_tensor(bias, "bias"))
+    if b.shape != (w.shape[0],):
+        raise OpError(f"linear: bias {tensor_type(b)} should be [{w.shape[0]}]", arg="bias")
+    return mx.addmm(b, x, w.T) if x.ndim == 2 else x @ w.T + b
+
+
+def _norm_weight(x: mx.array, w: Any, arg: str, what: str) -> mx.array:
+    w = _floatify(as_tensor(w, arg))
+    if w.shape != (x.shape[-1],):
+        raise OpError(f"{what}: weight {tensor_type(w)} should be [{x.shape[-1]}] for input "
+                      f"{tensor_type(x)}", arg=arg)
+    return w
+
+
+def op_rms_norm(ctx: OpContext, x: Any, weight: Any, eps: Any = 1e-5) -> mx.array:
+    x = _floatify(as_tensor(x))
+    w = _norm_weight(x, weight, "weight", "rms_norm")
+    return mx.fast.rms_norm(x, w.astype(x.dtype), as_float(eps, "eps"))
+
+
+def op_layer_norm(ctx: OpContext, x: Any, weight: Any, bias: Any, eps: Any = 1e-5) -> mx.array:
+    x = _floatify(as_tensor(x))
+    w = _norm_weight(x, weight, "weight", "layer_norm")
+    b = _norm_weight(x, bias, "bias", "layer_norm")
+    return mx.fast.layer_norm(x, w.astype(x.dtype), b.astype(x.dtype), as_float(eps, "eps"))
+
+
+def op_embedding(ctx: OpContext, table: Any, ids: Any) -> mx.array:
+    t = as_tensor(table, "table")
+    i = ids if isinstance(ids, mx.array) else as_tensor(ids, "ids", mx.int32)
+    if mx.issubdtype(i.dtype, mx.inexact):
+        raise OpError(f"embedding ids must be an integer tensor (tensor<int>(...)), "
+                      f"found {tensor_type(i)}", arg="ids")
+    check_gather(t, i, "ids")
+    return mx.take(t, i, axis=0)
+
+
+def check_gather(t: mx.array, ids: mx.array, arg: str) -> None:
+    if t.ndim == 0:
+        raise OpError(f"cannot gather from a 0-dimensional tensor {tensor_type(t)}", arg=arg)
+    if ids.size:
+        lo, hi = int(mx.min(ids).item()), int(mx.max(ids).item())
+        n = t.shape[0]
+        bad = hi if hi >= n else (lo if lo < -n else None)
+        if bad is not None:
+            raise OpError(f"index {bad} is out of range for dimension 0 of {tensor_type(t)} "
+                          f"(size {n})", arg=arg)
+
+
+def op_causal_mask(ctx: OpContext, n: Any) -> mx.array:
+    """[n, n] additive mask: 0 where key <= query, -inf above the diagonal."""
+    k = as_int(n, "n")
+    if k < 0:
+        raise OpError(f"causal_mask needs n >= 0, found {k}", arg="n")
+    allowed = mx.tril(mx.ones((k, k), dtype=mx.bool_))
+    return mx.where(allowed, mx.array(0.0, FLOAT), mx.array(-math.inf, FLOAT))
+
+
+def op_apply_attention_mask(ctx: OpContext, scores: Any, mask: Any) -> mx.array:
+    """Additive float mask (0 / -inf, as `causal_mask` makes) or boolean mask (true = keep)."""
+    s = _floatify(as_tensor(scores, "scores"))
+    m = as_tensor(mask, "mask")
+    _broadcast_check(s, m, "+")
+    if m.dtype == mx.bool_:
+        return mx.where(m, s, mx.array(-math.inf, s.dtype))
+    return s + m.astype(s.dtype)
+
+
+def op_rope(ctx: OpContext, x: Any, base: Any = 10000.0, offset: Any = 0,
+            traditional: Any = False) -> mx.array:
+    """Rotary position embedding over the last two axes [..., seq, head_dim].
+
+    traditional=false rotates the two halves of head_dim (HF/NeoX); true rotates
+    consecutive pairs (llama.cpp's GGUF llama layout).
+    """
+    t = _floatify(as_tensor(x))
+    if t.ndim < 2 or t.shape[-1] % 2:
+        raise OpError(f"rope needs a tensor [..., seq, head_dim] with an even head_dim, "
+                      f"found {tensor_type(t)}", arg="x")
+    shape = t.shape
+    t3 = t.reshape(1, *shape) if t.ndim == 2 else t
+    y = mx.fast.rope(t3, shape[-1], traditional=bool(traditional), base=as_float(base, "base"),
+                     scale=1.0, offset=as_int(offset, "offset"))
+    return y.reshape(shape)
+
+
+def op_einsum(ctx: OpContext, spec: Any, *operands: Any) -> mx.array:
+    spec = as_str(spec, "spec")
+    ts = [_floatify(as_tensor(o, "operands")) for o in operands]
+    lhs = spec.split("->")[0]
+    if lhs.count(",") + 1 != len(ts):
+        raise OpError(f"einsum \"{spec}\" names {lhs.count(',') + 1} operands, found {len(ts)}",
+                      arg="spec")
+    try:
+        return mx.einsum(spec, *ts)
+    except ValueError as exc:
+        shapes = ", ".join(tensor_type(t) for t in ts)
+        raise OpError(f"einsum \"{spec}\" on {shapes}: {exc}", arg="spec") from None
+
+
+# ---------------------------------------------------------------------------
+# Training marks
+
+
+def op_learnable(ctx: OpContext, x: Any) -> mx.array:
+    return as_tensor(x)
+
+
+# ---------------------------------------------------------------------------
+# Utility
+
+
+def op_print(ctx: OpContext, *values: Any) -> None:
+    ctx.write(" ".join(ctx.format(v) for v in values) + "\n")
+
+
+def op_assert(ctx: OpContext, cond: Any, msg: Any = None) -> None:
+    if not truth(cond):
+        text = "assertion failed" if msg is None else f"assertion failed: {ctx.format(msg)}"
+        raise AssertionFailed(text)
+
+
+def op_assert_eq(ctx: OpContext, a: Any, b: Any) -> None:
+    if isinstance(a, mx.array) or isinstance(b, mx.array):
+        ta, tb = as_tensor(a, "a"), as_tensor(b, "b")
+        if ta.shape != tb.shape:
+            raise AssertionFailed(f"assert_eq: shapes differ: {tensor_type(ta)} vs "
+                                  f"{tensor_type(tb)}")
+        if ta.size == 0:
+            return
+        fa, fb = _f32(_floatify(ta)), _f32(_floatify(tb))
+        # Equal within float16 rounding: |a - b| <= 1e-3 + 2^-9 |b|.
+        ok = mx.all(mx.abs(fa - fb) <= 1e-3 + (2.0 ** -9) * mx.abs(fb)).item()
+        if not ok:
+            diff = mx.abs(fa - fb)
+            worst = int(mx.argmax(diff.reshape(-1)).item())
+            raise AssertionFailed(
+                f"assert_eq: tensors differ: {ctx.format(ta)} vs {ctx.format(tb)} "
+                f"(largest difference {diff.reshape(-1)[worst].item():.4g} at flat index {worst})")
+        return
+    if a != b:
+        raise AssertionFailed(f"assert_eq: {ctx.format(a)} != {ctx.format(b)}")
+
+
+def truth(v: Any) -> bool:
+    if isinstance(v, mx.array):
+        if v.size != 1:
+            raise OpError(f"a condition must be a single value, found {tensor_type(v)}; "
+                          f"use all(...) or any(...)")
+        return bool(v.item())
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return v != 0
+    raise OpError(f"a condition must be a bool, found {type_name(v)}")
+
+
+def op_env(ctx: OpContext, name: Any) -> str:
+    key = as_str(name, "name")
+    value = os.environ.get(key)
+    if value is None:
+        raise OpError(f"environment variable {key} is not set", arg="name")
+    return value
+
+
+def op_str(ctx: OpContext, x: Any) -> str:
+    return ctx.format(x)
+
+
+def op_range(ctx: OpContext, n: Any) -> list[int]:
+    return list(range(as_int(n, "n")))
+
+
+def op_range_i(ctx: OpContext, n: Any) -> list[int]:
+    return op_range(ctx, n)
+
+
+# ---------------------------------------------------------------------------
+
+
+def metadata_record(model: Any) -> Record:
+    items: dict[str, Any] = {"format": model.header.format}
+    for k, v in model.metadata.items():
+        items.setdefault(k, v)
+    return Record("metadata", items)
+
+
+def op_names(ctx: OpContext, model: Any) -> list[str]:
+    return list(_check_model(model).names())
+
+
+def all_ops() -> dict[str, Any]:
+    return {k[3:]: v for k, v in globals().items() if k.startswith("op_") and callable(v)}
+
+
+__all__ = [k for k in globals() if k.startswith("op_")] + ["truth", "as_tensor", "all_ops"]

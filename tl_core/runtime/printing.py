@@ -1,0 +1,107 @@
+"""How values print: `print(...)`, `str(x)` and the value summaries of a run.
+
+Tensors print NumPy-style (abbreviated with `...` beyond 1000 elements, 3 edge items),
+followed by their type and device: `tensor([[2.21, 2.82], ...], float16[4, 2], gpu)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlx.core as mx
+import numpy as np
+
+from tl_core.runtime.values import Record, dtype_name, shape_text, type_name
+
+THRESHOLD = 1000
+EDGE_ITEMS = 3
+PRECISION = 4
+
+
+def to_numpy(a: mx.array) -> np.ndarray:
+    if a.dtype == mx.bfloat16:
+        a = a.astype(mx.float32)
+    return np.array(a, copy=False)
+
+
+def tensor_values(a: mx.array, prefix: str = "") -> str:
+    """The abbreviated values alone: `[[1, 2], [3, 4]]`."""
+    arr = to_numpy(a)
+    if arr.ndim == 0:
+        return _scalar_text(arr.item())
+    return np.array2string(
+        arr, separator=", ", prefix=prefix, threshold=THRESHOLD, edgeitems=EDGE_ITEMS,
+        precision=PRECISION, max_line_width=100,
+        formatter={"bool": lambda b: "true" if b else "false"},
+    )
+
+
+def format_tensor(a: mx.array, device: str) -> str:
+    body = tensor_values(a, prefix="tensor(")
+    return f"tensor({body}, {dtype_name(a.dtype)}{shape_text(a.shape)}, {device})"
+
+
+def _scalar_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if v != v:
+            return "nan"
+        if v in (float("inf"), float("-inf")):
+            return "inf" if v > 0 else "-inf"
+        text = repr(v)
+        return text
+    return str(v)
+
+
+def format_value(v: Any, device: str = "cpu", *, quote_strings: bool = False) -> str:
+    """The text `print` writes for one value (strings unquoted unless inside a list)."""
+    if isinstance(v, mx.array):
+        return format_tensor(v, device)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' if quote_strings else v
+    if isinstance(v, (bool, int, float)):
+        return _scalar_text(v)
+    if v is None:
+        return "void"
+    if isinstance(v, list):
+        return "[" + ", ".join(format_value(x, device, quote_strings=True) for x in v) + "]"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(format_value(x, device, quote_strings=True) for x in v) + ")"
+    if isinstance(v, Record):
+        shown = list(v.items.items())[:8]
+        parts = [f"{k}: {_short(x, device)}" for k, x in shown]
+        if len(v.items) > len(shown):
+            parts.append(f"... ({len(v.items) - len(shown)} more)")
+        return "{" + ", ".join(parts) + "}"
+    if type(v).__name__ == "Model":
+        return format_model(v)
+    return str(v)
+
+
+def _short(v: Any, device: str) -> str:
+    if isinstance(v, (list, tuple)) and len(v) > 8:
+        head = ", ".join(format_value(x, device, quote_strings=True) for x in v[:3])
+        return f"[{head}, ... ({len(v)} items)]"
+    text = format_value(v, device, quote_strings=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def format_model(model: Any) -> str:
+    header = model.header
+    names = list(header.tensors)
+    shown = []
+    for name in names[:3]:
+        info = header.tensors[name]
+        shown.append(f"{name}: {info.dtype}{shape_text(info.shape)}")
+    more = f", ... ({len(names) - 3} more)" if len(names) > 3 else ""
+    return f"Model({header.format}, {len(names)} tensors: {', '.join(shown)}{more})"
+
+
+def value_kind(v: Any) -> str:
+    if isinstance(v, mx.array):
+        return "tensor"
+    if isinstance(v, list):
+        return "list"
+    name = type_name(v)
+    return {"Model": "model", "void": "none"}.get(name, name)
