@@ -12,9 +12,23 @@ from tl_core.models.header import (
     clear_cache,
     read_header,
 )
+from tl_core.models.loader import (
+    LoadedTensor,
+    Model,
+    load_model,
+    load_tensor,
+    model_from,
+    save_model,
+)
 
 __all__ = [
     "HEADER_LIMIT",
+    "LoadedTensor",
+    "Model",
+    "load_model",
+    "load_tensor",
+    "model_from",
+    "save_model",
     "ArrayInfo",
     "ModelFileError",
     "ModelHeader",

@@ -226,9 +226,9 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
         key_at = r.pos
         key = r.name(f"metadata key {i}")
         if key in kv:
-            raise ModelFileError(f"duplicate metadata key {key!r} at byte {key_at}", key_at)
-        vtype = r.u32(f"the value type of metadata {key!r}")
-        kv[key] = r.value(vtype, f"metadata {key!r}")
+            raise ModelFileError(f"duplicate metadata key \"{key}\" at byte {key_at}", key_at)
+        vtype = r.u32(f"the value type of metadata \"{key}\"")
+        kv[key] = r.value(vtype, f"metadata \"{key}\"")
 
     alignment = kv.get("general.alignment", DEFAULT_ALIGNMENT)
     if (
@@ -249,27 +249,27 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
         at = r.pos
         name = r.name(f"the name of tensor {i}")
         if name in seen:
-            raise ModelFileError(f"duplicate tensor name {name!r} at byte {at}", at)
+            raise ModelFileError(f"duplicate tensor name \"{name}\" at byte {at}", at)
         seen.add(name)
         nd_at = r.pos
-        nd = r.u32(f"the dimension count of tensor {name!r}")
+        nd = r.u32(f"the dimension count of tensor \"{name}\"")
         if nd > MAX_DIMS:
             raise ModelFileError(
-                f"tensor {name!r}: {nd} dimensions at byte {nd_at}, at most {MAX_DIMS} allowed",
+                f"tensor \"{name}\": {nd} dimensions at byte {nd_at}, at most {MAX_DIMS} allowed",
                 nd_at,
             )
-        p = r.take(8 * nd, f"the dimensions of tensor {name!r}")
+        p = r.take(8 * nd, f"the dimensions of tensor \"{name}\"")
         dims = buf_unpack(f"<{nd}Q", src.buf, p)
         tt_at = r.pos
-        tt = r.u32(f"the ggml type of tensor {name!r}")
+        tt = r.u32(f"the ggml type of tensor \"{name}\"")
         if tt not in types:
             raise ModelFileError(
-                f"tensor {name!r}: unknown ggml type {tt} at byte {tt_at} (known: "
+                f"tensor \"{name}\": unknown ggml type {tt} at byte {tt_at} (known: "
                 f"{', '.join(n for n, _, _ in types.values())}); the file may need a newer "
                 f"version of the `gguf` package",
                 tt_at,
             )
-        off = r.u64(f"the data offset of tensor {name!r}")
+        off = r.u64(f"the data offset of tensor \"{name}\"")
         raw.append((name, dims, tt, off, at))
 
     data_start = -(-r.pos // alignment) * alignment
@@ -282,7 +282,7 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
             numel *= d
         if dims and dims[0] % block:
             raise ModelFileError(
-                f"tensor {name!r}: row length {dims[0]} is not a multiple of the {tname} block "
+                f"tensor \"{name}\": row length {dims[0]} is not a multiple of the {tname} block "
                 f"size {block}",
                 at,
             )
@@ -290,13 +290,13 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
         start = data_start + off
         if off % alignment:
             raise ModelFileError(
-                f"tensor {name!r}: data offset {off} is not a multiple of the alignment "
+                f"tensor \"{name}\": data offset {off} is not a multiple of the alignment "
                 f"{alignment}",
                 at,
             )
         if start + nbytes > src.size:
             raise ModelFileError(
-                f"tensor {name!r}: data at bytes {start}..{start + nbytes} reaches past the "
+                f"tensor \"{name}\": data at bytes {start}..{start + nbytes} reaches past the "
                 f"end of the file (byte {src.size}); the file is truncated or corrupt",
                 at,
             )
@@ -312,7 +312,7 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
     for a, b in zip(ordered, ordered[1:], strict=False):
         if a.offset + a.nbytes > b.offset:
             raise ModelFileError(
-                f"tensors {a.name!r} and {b.name!r} overlap (bytes {a.offset}.."
+                f"tensors \"{a.name}\" and \"{b.name}\" overlap (bytes {a.offset}.."
                 f"{a.offset + a.nbytes} and {b.offset}..{b.offset + b.nbytes})",
                 b.offset,
             )

@@ -99,18 +99,18 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
         at = where(name)
         if not isinstance(entry, dict):
             raise ModelFileError(
-                f"tensor {name!r}: expected an object with dtype, shape and data_offsets", at
+                f"tensor \"{name}\": expected an object with dtype, shape and data_offsets", at
             )
         dtype = entry.get("dtype")
         shape = entry.get("shape")
         offsets = entry.get("data_offsets")
         if not isinstance(dtype, str) or dtype not in DTYPES:
             raise ModelFileError(
-                f"tensor {name!r}: unknown dtype {dtype!r} (known: {', '.join(DTYPES)})", at
+                f"tensor \"{name}\": unknown dtype {dtype!r} (known: {', '.join(DTYPES)})", at
             )
         if not isinstance(shape, list) or not all(_is_uint(d) for d in shape):
             raise ModelFileError(
-                f"tensor {name!r}: shape must be a list of non-negative integers, found "
+                f"tensor \"{name}\": shape must be a list of non-negative integers, found "
                 f"{shape!r}",
                 at,
             )
@@ -121,14 +121,14 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
             or offsets[0] > offsets[1]
         ):
             raise ModelFileError(
-                f"tensor {name!r}: data_offsets must be [begin, end] with 0 <= begin <= end, "
+                f"tensor \"{name}\": data_offsets must be [begin, end] with 0 <= begin <= end, "
                 f"found {offsets!r}",
                 at,
             )
         begin, end = offsets
         if end > data_size:
             raise ModelFileError(
-                f"tensor {name!r}: data_offsets [{begin}, {end}] reach past the end of the "
+                f"tensor \"{name}\": data_offsets [{begin}, {end}] reach past the end of the "
                 f"data (the data section holds {data_size} bytes); the file is truncated or "
                 f"corrupt",
                 at,
@@ -139,7 +139,7 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
             numel *= d
         if numel * bits != (end - begin) * 8:
             raise ModelFileError(
-                f"tensor {name!r}: shape {shape} of {dtype} needs {numel * bits / 8:g} bytes, "
+                f"tensor \"{name}\": shape {shape} of {dtype} needs {numel * bits / 8:g} bytes, "
                 f"but data_offsets [{begin}, {end}] hold {end - begin}",
                 at,
             )
@@ -151,7 +151,7 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
     for t in infos:
         if prev is not None and t.nbytes and prev.offset + prev.nbytes > t.offset:
             raise ModelFileError(
-                f"tensors {prev.name!r} and {t.name!r} overlap (bytes {prev.offset}.."
+                f"tensors \"{prev.name}\" and \"{t.name}\" overlap (bytes {prev.offset}.."
                 f"{prev.offset + prev.nbytes} and {t.offset}..{t.offset + t.nbytes})",
                 where(t.name),
             )

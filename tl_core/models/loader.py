@@ -1,0 +1,369 @@
+"""Loading tensors to float16 MLX arrays, Models, and saving SafeTensors atomically.
+
+MLX is imported inside functions only: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tl_core.models.errors import ModelFileError
+from tl_core.models.header import ModelHeader, TensorInfo, read_header
+
+if TYPE_CHECKING:
+    import mlx.core as mx
+
+# Source dtypes the language loads (everything else that is_float is refused by name).
+PLAIN_FLOATS = ("F32", "F16", "BF16", "F64")
+# GGUF block quantizations dequantized with MLX ops here; other types go through gguf.quants.
+MLX_QUANTS = ("Q4_0", "Q4_1", "Q8_0")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedTensor:
+    """A tensor converted to float16, and how many finite source values became inf."""
+
+    array: mx.array
+    overflow: int
+
+
+class Model:
+    """A named table of tensors with metadata. Tensors load on first `get_tensor`, then stay
+    cached in this Model."""
+
+    def __init__(self, header: ModelHeader, loaded: dict[str, LoadedTensor] | None = None):
+        self.header = header
+        self._loaded: dict[str, LoadedTensor] = dict(loaded or {})
+
+    @property
+    def metadata(self) -> dict[str, object]:
+        return self.header.metadata
+
+    @property
+    def path(self) -> str:
+        return self.header.path
+
+    def names(self) -> list[str]:
+        return list(self.header.tensors)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.header.tensors
+
+    def __len__(self) -> int:
+        return len(self.header.tensors)
+
+    def get_tensor(self, name: str) -> LoadedTensor:
+        hit = self._loaded.get(name)
+        if hit is None:
+            hit = _load(self.header, name)
+            self._loaded[name] = hit
+        return hit
+
+    def __repr__(self) -> str:
+        return f"Model({self.header.format}, {len(self)} tensors, path={self.header.path!r})"
+
+
+def load_model(path: str | os.PathLike[str]) -> Model:
+    """A lazy Model over a file: the header is read now, tensors on `get_tensor`."""
+    return Model(read_header(path))
+
+
+def load_tensor(path: str | os.PathLike[str], name: str) -> LoadedTensor:
+    """One tensor of a file as a float16 MLX array."""
+    return _load(read_header(path), name)
+
+
+def model_from(mapping: dict[str, Any]) -> Model:
+    """A Model built from named arrays (converted to float16), e.g. to `save_model` it."""
+    import mlx.core as mx
+
+    tensors: dict[str, TensorInfo] = {}
+    loaded: dict[str, LoadedTensor] = {}
+    offset = 0
+    for name, value in mapping.items():
+        if not isinstance(name, str) or not name:
+            raise ModelFileError(f"model_from: tensor names must be non-empty strings, found \"{name}\"")
+        arr = value if isinstance(value, mx.array) else mx.array(value)
+        if not mx.issubdtype(arr.dtype, mx.floating):
+            raise ModelFileError(
+                f"model_from: tensor \"{name}\" is {_mx_name(arr.dtype)}; a Model holds "
+                f"floating-point tensors only (convert it with `as float16`)"
+            )
+        overflow = 0
+        if arr.dtype != mx.float16:
+            src = arr
+            arr = arr.astype(mx.float16)
+            overflow = _count_overflow(src, arr)
+        nbytes = arr.size * 2
+        tensors[name] = TensorInfo(name, tuple(arr.shape), "F16", None, offset, nbytes, True)
+        loaded[name] = LoadedTensor(arr, overflow)
+        offset += nbytes
+    header = ModelHeader(
+        "", "memory", tensors, {"format": "memory", "quantization": None, "architecture": None}, 0
+    )
+    return Model(header, loaded)
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def _load(header: ModelHeader, name: str) -> LoadedTensor:
+    info = header.tensors.get(name)
+    if info is None:
+        raise ModelFileError(_unknown_name(header, name), None, header.path or None)
+    where = f"tensor \"{name}\" ({info.dtype}{list(info.shape)})"
+    if not info.is_float:
+        raise ModelFileError(
+            f"{where} holds integers: TensorLogic loads floating-point tensors only "
+            f"(F32, F64, F16, BF16 and GGUF quantized types); integer tensors are listed but "
+            f"cannot be loaded",
+            None,
+            header.path,
+        )
+    if header.format in ("mlmodel", "mlpackage"):
+        from tl_core.models import coreml
+
+        return _from_numpy_float(coreml.load_array(header, info))
+    if info.quantization is None and info.dtype not in PLAIN_FLOATS:
+        raise ModelFileError(
+            f"{where}: dtype {info.dtype} cannot be loaded (supported: "
+            f"{', '.join(PLAIN_FLOATS)} and GGUF quantized types)",
+            info.offset,
+            header.path,
+        )
+    raw = read_bytes(header, info)
+    if info.quantization is None:
+        return _plain(raw, info)
+    return _dequantize(raw, info, header.path)
+
+
+def read_bytes(header: ModelHeader, info: TensorInfo) -> bytes:
+    """The raw bytes of one tensor, after checking the file is still the one the header
+    describes."""
+    path = info.data_file or header.path
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ModelFileError(f"cannot open the file: {exc.strerror}", None, path) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelFileError("is no longer a regular file", None, path)
+        if info.data_file is None and (
+            st.st_size != header.file_size or (header.mtime_ns and st.st_mtime_ns != header.mtime_ns)
+        ):
+            raise ModelFileError(
+                "the file changed since its header was read; call load_model again",
+                None,
+                path,
+            )
+        data = os.pread(fd, info.nbytes, info.offset)
+    finally:
+        os.close(fd)
+    if len(data) != info.nbytes:
+        raise ModelFileError(
+            f"truncated file: tensor \"{info.name}\" needs {info.nbytes} bytes at byte "
+            f"{info.offset}, only {len(data)} could be read",
+            info.offset + len(data),
+            path,
+        )
+    return data
+
+
+def _plain(raw: bytes, info: TensorInfo) -> LoadedTensor:
+    import mlx.core as mx
+    import numpy as np
+
+    shape = info.shape
+    if info.dtype == "F16":
+        return LoadedTensor(mx.array(np.frombuffer(raw, "<f2").reshape(shape)), 0)
+    if info.dtype == "F64":
+        # numpy rounds float64 -> float16 once (MLX would go through float32 and round twice).
+        return _from_numpy_float(np.frombuffer(raw, "<f8").reshape(shape))
+    if info.dtype == "BF16":
+        src = mx.array(np.frombuffer(raw, "<u2")).view(mx.bfloat16).reshape(shape)
+    else:
+        src = mx.array(np.frombuffer(raw, "<f4").reshape(shape))
+    out = src.astype(mx.float16)
+    return LoadedTensor(out, _count_overflow(src, out))
+
+
+def _from_numpy_float(a: Any) -> LoadedTensor:
+    import mlx.core as mx
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = a.astype(np.float16)
+    overflow = int(np.count_nonzero(np.isinf(h) & np.isfinite(a))) if a.dtype != np.float16 else 0
+    return LoadedTensor(mx.array(h), overflow)
+
+
+def _count_overflow(src: mx.array, out: mx.array) -> int:
+    import mlx.core as mx
+
+    return int(mx.sum(mx.logical_and(mx.isinf(out), mx.isfinite(src))).item())
+
+
+def _dequantize(raw: bytes, info: TensorInfo, path: str) -> LoadedTensor:
+    import mlx.core as mx
+    import numpy as np
+
+    qtype = info.quantization
+    if qtype in MLX_QUANTS:
+        src = _dequantize_mlx(mx.array(np.frombuffer(raw, np.uint8)), qtype)
+    else:
+        import gguf
+
+        q = gguf.GGMLQuantizationType[qtype]
+        rows = np.frombuffer(raw, np.uint8).reshape(-1, info.nbytes // max(1, _rows(info)))
+        try:
+            values = gguf.quants.dequantize(rows, q)
+        except NotImplementedError:
+            raise ModelFileError(
+                f"tensor \"{info.name}\" uses GGUF quantization {qtype}, which cannot be "
+                f"dequantized here (the gguf package has no dequantizer for it; supported: "
+                f"Q4_0, Q4_1, Q8_0 and the types gguf.quants implements, such as Q4_K, Q6_K)",
+                info.offset,
+                path,
+            ) from None
+        src = mx.array(np.ascontiguousarray(values, dtype=np.float32))
+    src = src.reshape(info.shape)
+    out = src.astype(mx.float16)
+    return LoadedTensor(out, _count_overflow(src, out))
+
+
+def _rows(info: TensorInfo) -> int:
+    n = 1
+    for d in info.shape[:-1]:
+        n *= d
+    return n
+
+
+def _dequantize_mlx(data: mx.array, qtype: str) -> mx.array:
+    """Q4_0 / Q4_1 / Q8_0 blocks -> float32 values, with MLX ops (runs on the GPU when MLX
+    has one). Arithmetic in float32 in the same order as ggml and gguf.quants:
+    Q8_0 d*q; Q4_0 d*(q-8); Q4_1 d*q + m; the low nibbles are elements 0..15 of a block,
+    the high nibbles 16..31."""
+    import mlx.core as mx
+
+    size = {"Q4_0": 18, "Q4_1": 20, "Q8_0": 34}[qtype]
+    blocks = data.reshape(-1, size)
+    d = mx.contiguous(blocks[:, 0:2]).view(mx.float16).astype(mx.float32)
+    if qtype == "Q8_0":
+        q = mx.contiguous(blocks[:, 2:]).view(mx.int8).astype(mx.float32)
+        return (d * q).reshape(-1)
+    first = 2 if qtype == "Q4_0" else 4
+    qs = blocks[:, first:]
+    nib = mx.concatenate([qs & 0x0F, qs >> 4], axis=1)
+    if qtype == "Q4_0":
+        return (d * (nib.astype(mx.int8) - 8).astype(mx.float32)).reshape(-1)
+    m = mx.contiguous(blocks[:, 2:4]).view(mx.float16).astype(mx.float32)
+    return (d * nib.astype(mx.float32) + m).reshape(-1)
+
+
+def _unknown_name(header: ModelHeader, name: str) -> str:
+    names = list(header.tensors)
+    msg = f"no tensor named \"{name}\" in this model ({len(names)} tensors)"
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        msg += f"; did you mean \"{close[0]}\"?"
+    elif names:
+        msg += f"; the first ones are {', '.join(_quote(n) for n in names[:3])}"
+    return msg
+
+
+def _quote(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False)
+
+
+def _mx_name(dtype: Any) -> str:
+    return str(dtype).replace("mlx.core.", "")
+
+
+# --- saving -----------------------------------------------------------------------------
+
+_READ_ONLY = {".gguf": "GGUF", ".mlmodel": "CoreML", ".mlpackage": "CoreML"}
+
+# int dtype names of GGUF -> SafeTensors (same names); integer tensors are copied unchanged.
+_INT_PASSTHROUGH = {"I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL"}
+
+
+def save_model(model: Model, path: str | os.PathLike[str]) -> None:
+    """Write `model` as SafeTensors: float tensors as float16, integer tensors copied
+    unchanged. Atomic: a temporary file in the same directory, flushed and fsynced, then
+    renamed over `path`; on any failure the old file is untouched and the temporary file is
+    removed."""
+    import numpy as np
+
+    spath = os.fspath(path)
+    ext = os.path.splitext(spath.rstrip("/"))[1].lower()
+    if ext in _READ_ONLY:
+        raise ModelFileError(
+            f"cannot save to a {ext} file: {_READ_ONLY[ext]} files are read-only sources; "
+            f"save_model writes SafeTensors (use a .safetensors path)",
+            None,
+            spath,
+        )
+    header: dict[str, object] = {
+        "__metadata__": {"format": "pt", "source_format": model.header.format}
+    }
+    plan: list[tuple[str, TensorInfo]] = []
+    offset = 0
+    for name in model.names():
+        info = model.header.tensors[name]
+        if info.is_float:
+            dtype, nbytes = "F16", info.numel * 2
+        elif info.dtype in _INT_PASSTHROUGH:
+            dtype, nbytes = info.dtype, info.nbytes
+        else:
+            raise ModelFileError(f"tensor \"{name}\" of dtype {info.dtype} cannot be saved", None, spath)
+        header[name] = {"dtype": dtype, "shape": list(info.shape), "data_offsets": [offset, offset + nbytes]}
+        plan.append((name, info))
+        offset += nbytes
+    blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    blob += b" " * (-len(blob) % 8)
+
+    directory = os.path.dirname(os.path.abspath(spath))
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{os.path.basename(spath)}.", suffix=".tmp", dir=directory
+        )
+    except OSError as exc:
+        raise ModelFileError(f"cannot write in {directory}: {exc.strerror}", None, spath) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write(f, len(blob).to_bytes(8, "little"))
+            _write(f, blob)
+            for name, info in plan:
+                if info.is_float:
+                    arr = np.asarray(model.get_tensor(name).array)
+                    _write(f, np.ascontiguousarray(arr, dtype="<f2").tobytes())
+                else:
+                    _write(f, read_bytes(model.header, info))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            mode = stat.S_IMODE(os.stat(spath).st_mode)
+        except OSError:
+            mode = 0o644
+        os.chmod(tmp, mode)
+        os.replace(tmp, spath)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise ModelFileError(f"cannot save the model: {exc.strerror or exc}", None, spath) from None
+        raise
+
+
+def _write(f: Any, data: bytes) -> None:
+    """One write of the save path (a seam for tests that simulate a failing disk)."""
+    f.write(data)
