@@ -219,6 +219,7 @@ def op_save_model(ctx: OpContext, model: Any, path: Any) -> None:
 
 
 def op_model_from(ctx: OpContext, *args: Any, **tensors: Any) -> Any:
+    """Named tensors arrive as Python keyword arguments (names may contain dots)."""
     from tl_core.models import model_from
 
     if args:
@@ -233,7 +234,9 @@ def op_model_from(ctx: OpContext, *args: Any, **tensors: Any) -> Any:
 # Creation
 
 
-def op_tensor(ctx: OpContext, data: Any, dtype: Any = "float16", device: Any = None) -> mx.array:
+def op_tensor(ctx: OpContext, data: Any, device: Any = "gpu", dtype: Any = "float16") -> mx.array:
+    """`tensor<T>(data, device: gpu)`; the interpreter passes T as `dtype`. MLX arrays have no
+    per-array device: where they compute is the run's device (see docs/kernel.md)."""
     dt = DTYPES.get(dtype) if isinstance(dtype, str) else dtype
     if dt is None:
         raise OpError(f"unknown element type {dtype!r}", arg="dtype")
@@ -385,13 +388,13 @@ def op_slice(ctx: OpContext, x: Any, dim: Any, start: Any, end: Any) -> mx.array
 
 
 def op_slice_last(ctx: OpContext, x: Any, dim: Any = 0) -> mx.array:
-    """The last entry along `dim`, keeping the dimension (size 1)."""
+    """The last entry along `dim`, with that dimension removed."""
     x = as_tensor(x)
     d = norm_axis(dim, x.ndim)
     if x.shape[d] == 0:
         raise OpError(f"slice_last: dimension {d} of {tensor_type(x)} is empty", arg="x")
     idx = [slice(None)] * x.ndim
-    idx[d] = slice(-1, None)
+    idx[d] = -1
     return x[tuple(idx)]
 
 
@@ -499,7 +502,7 @@ def _reduce(name: str, fn: Any, index: bool = False) -> Any:
         axis = _opt_axis(dim, t.ndim)
         keep = bool(keepdim)
         if index:
-            return fn(t, axis=axis, keepdims=keep).astype(mx.int32)
+            return fn(t, axis=axis, keepdims=keep).astype(mx.int64)
         if name in ("sum", "mean") and t.dtype in (mx.float16, mx.bfloat16):
             return _back(fn(_f32(t), axis=axis, keepdims=keep), t)
         return fn(t, axis=axis, keepdims=keep)
@@ -520,24 +523,23 @@ op_argmin = _reduce("argmin", mx.argmin, index=True)
 # NN
 
 
-def op_linear(ctx: OpContext, x: Any, weight: Any, bias: Any = None) -> mx.array:
+def op_linear(ctx: OpContext, x: Any, W: Any, b: Any = None) -> mx.array:  # noqa: N803
     """PyTorch convention: y = x @ W.T + b with W of shape [out, in]."""
     x = _floatify(as_tensor(x))
-    w = _floatify(as_tensor(weight, "weight"))
+    w = _floatify(as_tensor(W, "W"))
     if w.ndim != 2:
-        raise OpError(f"linear needs a 2-D weight [out, in], found {tensor_type(w)}",
-                      arg="weight")
+        raise OpError(f"linear needs a 2-D weight [out, in], found {tensor_type(w)}", arg="W")
     if x.ndim == 0 or x.shape[-1] != w.shape[1]:
         hint = "; the weight looks transposed (use x @ W)" if x.ndim and x.shape[-1] == w.shape[0] else ""
         raise OpError(f"linear: input {tensor_type(x)} has {x.shape[-1] if x.ndim else 0} "
                       f"features but the weight {tensor_type(w)} expects {w.shape[1]} "
-                      f"(weight is [out, in]){hint}", arg="weight")
-    if bias is None:
+                      f"(weight is [out, in]){hint}", arg="W")
+    if b is None:
         return x @ w.T
-    b = _floatify(as_tensor(bias, "bias"))
-    if b.shape != (w.shape[0],):
-        raise OpError(f"linear: bias {tensor_type(b)} should be [{w.shape[0]}]", arg="bias")
-    return mx.addmm(b, x, w.T) if x.ndim == 2 else x @ w.T + b
+    bias = _floatify(as_tensor(b, "b"))
+    if bias.shape != (w.shape[0],):
+        raise OpError(f"linear: bias {tensor_type(bias)} should be [{w.shape[0]}]", arg="b")
+    return mx.addmm(bias, x, w.T) if x.ndim == 2 else x @ w.T + bias
 
 
 def _norm_weight(x: mx.array, w: Any, arg: str, what: str) -> mx.array:
@@ -548,16 +550,16 @@ def _norm_weight(x: mx.array, w: Any, arg: str, what: str) -> mx.array:
     return w
 
 
-def op_rms_norm(ctx: OpContext, x: Any, weight: Any, eps: Any = 1e-5) -> mx.array:
+def op_rms_norm(ctx: OpContext, x: Any, w: Any, eps: Any = 1e-5) -> mx.array:
     x = _floatify(as_tensor(x))
-    w = _norm_weight(x, weight, "weight", "rms_norm")
+    w = _norm_weight(x, w, "w", "rms_norm")
     return mx.fast.rms_norm(x, w.astype(x.dtype), as_float(eps, "eps"))
 
 
-def op_layer_norm(ctx: OpContext, x: Any, weight: Any, bias: Any, eps: Any = 1e-5) -> mx.array:
+def op_layer_norm(ctx: OpContext, x: Any, w: Any, b: Any, eps: Any = 1e-5) -> mx.array:
     x = _floatify(as_tensor(x))
-    w = _norm_weight(x, weight, "weight", "layer_norm")
-    b = _norm_weight(x, bias, "bias", "layer_norm")
+    w = _norm_weight(x, w, "w", "layer_norm")
+    b = _norm_weight(x, b, "b", "layer_norm")
     return mx.fast.layer_norm(x, w.astype(x.dtype), b.astype(x.dtype), as_float(eps, "eps"))
 
 
@@ -602,25 +604,22 @@ def op_apply_attention_mask(ctx: OpContext, scores: Any, mask: Any) -> mx.array:
     return s + m.astype(s.dtype)
 
 
-def op_rope(ctx: OpContext, x: Any, base: Any = 10000.0, offset: Any = 0,
-            traditional: Any = False) -> mx.array:
-    """Rotary position embedding over the last two axes [..., seq, head_dim].
-
-    traditional=false rotates the two halves of head_dim (HF/NeoX); true rotates
-    consecutive pairs (llama.cpp's GGUF llama layout).
-    """
+def op_rope(ctx: OpContext, x: Any, offset: Any = 0, base: Any = 10000.0) -> mx.array:
+    """Rotary position embedding over the last two axes [..., seq, head_dim], rotating the
+    two halves of head_dim (the HuggingFace / NeoX layout)."""
     t = _floatify(as_tensor(x))
     if t.ndim < 2 or t.shape[-1] % 2:
         raise OpError(f"rope needs a tensor [..., seq, head_dim] with an even head_dim, "
                       f"found {tensor_type(t)}", arg="x")
     shape = t.shape
     t3 = t.reshape(1, *shape) if t.ndim == 2 else t
-    y = mx.fast.rope(t3, shape[-1], traditional=bool(traditional), base=as_float(base, "base"),
+    y = mx.fast.rope(t3, shape[-1], traditional=False, base=as_float(base, "base"),
                      scale=1.0, offset=as_int(offset, "offset"))
     return y.reshape(shape)
 
 
 def op_einsum(ctx: OpContext, spec: Any, *operands: Any) -> mx.array:
+    """Variadic: the operands arrive positionally after the spec."""
     spec = as_str(spec, "spec")
     ts = [_floatify(as_tensor(o, "operands")) for o in operands]
     lhs = spec.split("->")[0]
@@ -638,8 +637,8 @@ def op_einsum(ctx: OpContext, spec: Any, *operands: Any) -> mx.array:
 # Training marks
 
 
-def op_learnable(ctx: OpContext, x: Any) -> mx.array:
-    return as_tensor(x)
+def op_learnable(ctx: OpContext, t: Any) -> mx.array:
+    return as_tensor(t, "t")
 
 
 # ---------------------------------------------------------------------------
@@ -650,9 +649,9 @@ def op_print(ctx: OpContext, *values: Any) -> None:
     ctx.write(" ".join(ctx.format(v) for v in values) + "\n")
 
 
-def op_assert(ctx: OpContext, cond: Any, msg: Any = None) -> None:
+def op_assert(ctx: OpContext, cond: Any, msg: Any = "") -> None:
     if not truth(cond):
-        text = "assertion failed" if msg is None else f"assertion failed: {ctx.format(msg)}"
+        text = f"assertion failed: {ctx.format(msg)}" if msg not in (None, "") else "assertion failed"
         raise AssertionFailed(text)
 
 
@@ -693,10 +692,7 @@ def truth(v: Any) -> bool:
 
 def op_env(ctx: OpContext, name: Any) -> str:
     key = as_str(name, "name")
-    value = os.environ.get(key)
-    if value is None:
-        raise OpError(f"environment variable {key} is not set", arg="name")
-    return value
+    return os.environ.get(key, "")
 
 
 def op_str(ctx: OpContext, x: Any) -> str:

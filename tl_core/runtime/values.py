@@ -20,7 +20,7 @@ DTYPES: dict[str, Any] = {
     "float32": mx.float32, "f32": mx.float32,
     "float64": mx.float64, "f64": mx.float64,
     "bfloat16": mx.bfloat16, "bf16": mx.bfloat16,
-    "int32": mx.int32, "i32": mx.int32, "int": mx.int32,
+    "int32": mx.int32, "i32": mx.int32, "int": mx.int64,
     "int64": mx.int64, "i64": mx.int64,
     "int16": mx.int16, "i16": mx.int16,
     "int8": mx.int8, "uint8": mx.uint8,
