@@ -1,0 +1,309 @@
+"""tl_lsp.protocol: position encodings and conversions of ide answers (no server process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lsprotocol import types as lsp
+
+from tl_core.diagnostics import Diagnostic, Related, Severity
+from tl_core.syntax.span import LineIndex, Span
+from tl_lsp import protocol as proto
+
+# "가" is one UTF-16 unit and 3 UTF-8 bytes; "😀" (U+1F600) is 2 UTF-16 units, 4 bytes.
+LINE = "x = 1 // 가나 😀 y"
+TEXT = "let a = 1\n" + LINE + "\nend"
+
+
+def span_of(text: str, start: int, end: int) -> Span:
+    return LineIndex(text).span(start, end)
+
+
+def caps(*encodings: str) -> lsp.ClientCapabilities:
+    return lsp.ClientCapabilities(
+        general=lsp.GeneralClientCapabilities(position_encodings=list(encodings))
+    )
+
+
+def test_negotiation_prefers_the_clients_first_supported_encoding():
+    assert proto.negotiate_encoding(None) == "utf-16"
+    assert proto.negotiate_encoding(lsp.ClientCapabilities()) == "utf-16"
+    assert proto.negotiate_encoding(caps("utf-8", "utf-16")) == "utf-8"
+    assert proto.negotiate_encoding(caps("utf-32")) == "utf-32"
+    assert proto.negotiate_encoding(caps("utf-7", "utf-16")) == "utf-16"
+    assert proto.negotiate_encoding(caps("latin-1")) == "utf-16"
+
+
+@pytest.mark.parametrize(
+    "encoding, expected",
+    [
+        # column of "y" (code points: 14): 2 Hangul syllables and 1 emoji before it
+        ("utf-32", 14),
+        ("utf-16", 15),
+        ("utf-8", 9 + 3 + 3 + 1 + 4 + 1),
+    ],
+)
+def test_column_of_y_after_korean_and_emoji(encoding, expected):
+    col = LINE.index("y")
+    assert col == 14
+    assert proto.col_to_units(LINE, col, encoding) == expected
+    assert proto.units_to_col(LINE, expected, encoding) == col
+
+
+def test_positions_round_trip_on_korean_and_emoji_line():
+    y = TEXT.index("y")
+    for enc, char in (("utf-16", 15), ("utf-32", 14), ("utf-8", 21)):
+        pos = proto.Positions(TEXT, enc)
+        assert pos.position(y) == lsp.Position(line=1, character=char)
+        assert pos.offset(lsp.Position(line=1, character=char)) == y
+
+
+def test_position_inside_a_character_snaps_to_its_start():
+    emoji = LINE.index("😀")
+    u16 = proto.col_to_units(LINE, emoji, "utf-16")
+    assert proto.units_to_col(LINE, u16 + 1, "utf-16") == emoji  # between the surrogates
+    u8 = proto.col_to_units(LINE, LINE.index("가"), "utf-8")
+    assert proto.units_to_col(LINE, u8 + 2, "utf-8") == LINE.index("가")
+
+
+def test_positions_past_the_end_clamp():
+    pos = proto.Positions("ab\r\ncd", "utf-16")
+    assert pos.offset(lsp.Position(line=0, character=99)) == 2  # before the \r
+    assert pos.offset(lsp.Position(line=7, character=0)) == 6
+    assert pos.end_position() == lsp.Position(line=1, character=2)
+
+
+def test_incremental_change_after_emoji():
+    text = "a😀b\n"
+    change = lsp.TextDocumentContentChangePartial(
+        range=lsp.Range(start=lsp.Position(line=0, character=3), end=lsp.Position(0, 4)),
+        text="XY",
+    )
+    assert proto.apply_change(text, change, "utf-16") == "a😀XY\n"
+    change8 = lsp.TextDocumentContentChangePartial(
+        range=lsp.Range(start=lsp.Position(0, 5), end=lsp.Position(0, 6)), text="Z"
+    )
+    assert proto.apply_change(text, change8, "utf-8") == "a😀Z\n"
+    whole = lsp.TextDocumentContentChangeWholeDocument(text="new")
+    assert proto.apply_change(text, whole, "utf-16") == "new"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab \n가😀é\t")), max_size=40),
+    st.sampled_from(["utf-8", "utf-16", "utf-32"]),
+    st.data(),
+)
+def test_offset_position_round_trip(text, encoding, data):
+    pos = proto.Positions(text, encoding)
+    offset = data.draw(st.integers(0, len(text)))
+    assert pos.offset(pos.position(offset)) == offset
+
+
+def test_diagnostic_with_related_information_in_utf16():
+    d = Diagnostic(
+        span=span_of(TEXT, TEXT.index("y"), TEXT.index("y") + 1),
+        message="undefined name `y`",
+        severity=Severity.WARNING,
+        code="undefined-name",
+        related=(Related(span_of(TEXT, 4, 5), "`a` is defined here"),),
+    )
+    out = proto.diagnostic(d, proto.Positions(TEXT, "utf-16"), "file:///t.tl")
+    assert out.range == lsp.Range(start=lsp.Position(1, 15), end=lsp.Position(1, 16))
+    assert out.severity == lsp.DiagnosticSeverity.Warning
+    assert out.code == "undefined-name"
+    assert out.source == "tensorlogic"
+    assert out.related_information == [
+        lsp.DiagnosticRelatedInformation(
+            location=lsp.Location(
+                uri="file:///t.tl", range=lsp.Range(lsp.Position(0, 4), lsp.Position(0, 5))
+            ),
+            message="`a` is defined here",
+        )
+    ]
+
+
+# Plain stand-ins with the field names of the tl_core.ide contract.
+@dataclass(frozen=True)
+class Hover:
+    span: Span
+    markdown: str
+
+
+@dataclass(frozen=True)
+class Completion:
+    label: str
+    kind: str
+    detail: str = ""
+    doc: str = ""
+    insert_text: str = ""
+    is_snippet: bool = False
+    replace_span: Span | None = None
+    sort_text: str = ""
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    kind: str
+    span: Span
+    selection_span: Span
+    detail: str = ""
+    children: tuple = ()
+
+
+@dataclass(frozen=True)
+class Token:
+    span: Span
+    type: str
+    modifiers: tuple = ()
+
+
+@dataclass(frozen=True)
+class Fold:
+    start_line: int
+    end_line: int
+    kind: str | None
+
+
+@dataclass(frozen=True)
+class Lens:
+    span: Span
+    title: str
+    command: str
+    arguments: tuple
+
+
+@dataclass(frozen=True)
+class Edit:
+    span: Span
+    new_text: str
+
+
+def test_hover_is_markdown_with_range():
+    h = proto.hover(Hover(span_of(TEXT, 4, 5), "`a`: float16[2, 3]"), proto.Positions(TEXT))
+    assert h.contents == lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value="`a`: float16[2, 3]")
+    assert h.range == lsp.Range(lsp.Position(0, 4), lsp.Position(0, 5))
+
+
+def test_completion_item_kinds_snippets_and_replace_range():
+    text = 'w = m.get_tensor("blk.0.'
+    c = Completion(
+        label="blk.0.attn_q.weight",
+        kind="field",
+        detail="float16[576, 576]",
+        doc="Q4_1",
+        insert_text="blk.0.attn_q.weight",
+        replace_span=span_of(text, 18, 24),
+        sort_text="0001",
+    )
+    item = proto.completion_item(c, proto.Positions(text), data={"i": 0}, with_doc=False)
+    assert item.kind == lsp.CompletionItemKind.Field
+    assert item.text_edit == lsp.TextEdit(
+        range=lsp.Range(lsp.Position(0, 18), lsp.Position(0, 24)), new_text="blk.0.attn_q.weight"
+    )
+    assert item.documentation is None and item.data == {"i": 0}
+    assert item.insert_text_format == lsp.InsertTextFormat.PlainText
+    snip = proto.completion_item(
+        Completion("fn", "snippet", insert_text="fn ${1:name}() {\n}", is_snippet=True, doc="d"),
+        proto.Positions(text),
+    )
+    assert snip.insert_text_format == lsp.InsertTextFormat.Snippet
+    assert snip.kind == lsp.CompletionItemKind.Snippet
+    assert snip.documentation.value == "d"
+    for kind in ("function", "variable", "keyword", "module", "file"):
+        assert proto.completion_kind(kind).name.lower() == kind
+    assert proto.completion_kind("something-new") == lsp.CompletionItemKind.Text
+
+
+def test_document_symbols_are_hierarchical_and_selection_inside_range():
+    text = 'm = load_model("a.safetensors")\n'
+    child = Symbol("layer.0.weight", "field", span_of(text, 0, 1), span_of(text, 0, 1))
+    sym = Symbol("m", "module", span_of(text, 0, 31), span_of(text, 0, 40), "safetensors", (child,))
+    out = proto.document_symbol(sym, proto.Positions(text))
+    assert out.kind == lsp.SymbolKind.Module
+    assert out.children[0].name == "layer.0.weight"
+    assert out.selection_range.end.character <= out.range.end.character
+    flat = list(proto.flatten_symbols([sym]))
+    assert [(s.name, c) for s, c in flat] == [("m", None), ("layer.0.weight", "m")]
+
+
+def test_semantic_tokens_relative_encoding_in_utf16_and_delta():
+    text = "😀 ab\ncd  ef"
+    toks = [
+        Token(span_of(text, 2, 4), "variable"),
+        Token(span_of(text, 5, 7), "function", ("declaration",)),
+        Token(span_of(text, 9, 11), "variable", ("readonly", "declaration")),
+        Token(span_of(text, 0, 0), "variable"),  # empty: dropped
+        Token(span_of(text, 0, 1), "unknown-type"),  # not in legend: dropped
+    ]
+    types = ["function", "variable"]
+    mods = ["declaration", "readonly"]
+    data = proto.encode_semantic_tokens(toks, proto.Positions(text, "utf-16"), types, mods)
+    assert data == [0, 3, 2, 1, 0, 1, 0, 2, 0, 1, 0, 4, 2, 1, 3]
+    new = data[:5] + [1, 0, 2, 0, 1]
+    edits = proto.semantic_tokens_edits(data, new)
+    assert proto.apply_semantic_edits(data, edits) == new
+    assert proto.semantic_tokens_edits(data, data) == []
+
+
+def test_multiline_token_is_split_per_line():
+    text = "/* a\nbb */ x"
+    toks = [Token(span_of(text, 0, 10), "comment")]
+    data = proto.encode_semantic_tokens(toks, proto.Positions(text), ["comment"], [])
+    assert data == [0, 0, 4, 0, 0, 1, 0, 5, 0, 0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 50)), max_size=10), st.data())
+def test_semantic_delta_always_reproduces_new(pairs, data):
+    old = [a for a, _ in pairs]
+    new = [b for _, b in pairs] + data.draw(st.lists(st.integers(0, 5), max_size=5))
+    assert proto.apply_semantic_edits(old, proto.semantic_tokens_edits(old, new)) == new
+
+
+def test_folding_inlay_and_code_lens():
+    text = "// %%\nx = 1\n// %%\ny = 2\n"
+    assert proto.folding_range(Fold(0, 1, "region"), 5) == lsp.FoldingRange(
+        start_line=0, end_line=1, kind=lsp.FoldingRangeKind.Region
+    )
+    assert proto.folding_range(Fold(3, 3, None), 5) is None
+    assert proto.folding_range(Fold(2, 99, "comment"), 5).end_line == 4
+    pos = proto.Positions(text)
+
+    @dataclass(frozen=True)
+    class Hint:
+        offset: int
+        label: str
+        kind: str
+
+    hint = proto.inlay_hint(Hint(7, ": float16[]", "type"), pos)
+    assert hint.position == lsp.Position(1, 1) and hint.kind == lsp.InlayHintKind.Type
+    lens = proto.code_lens(
+        Lens(span_of(text, 0, 5), "Run cell", "tensorlogic.runCell", ({"line": 0},)), pos, "u"
+    )
+    assert lens.command == lsp.Command(
+        title="Run cell", command="tensorlogic.runCell", arguments=[{"uri": "u", "line": 0}]
+    )
+    whole = proto.code_lens(
+        Lens(span_of(text, 0, 0), "Run file", "tensorlogic.runFile", ()), pos, "u"
+    )
+    assert whole.command.arguments == [{"uri": "u"}]
+
+
+def test_text_edits_and_range_formatting_keep_edits_in_range():
+    text = "a  =  1\nb=2\nc   = 3\n"
+    formatted = "a = 1\nb = 2\nc = 3\n"
+    whole = Edit(span_of(text, 0, len(text)), formatted)
+    out = proto.text_edit(whole, proto.Positions(text))
+    assert out.range == lsp.Range(lsp.Position(0, 0), lsp.Position(3, 0))
+    line1 = text.index("b")
+    edits = proto.range_format_edits(text, [whole], line1, line1 + 3)
+    assert edits == [(line1, line1 + 4, "b = 2\n")]
+    new = text
+    for s, e, t in sorted(edits, reverse=True):
+        new = new[:s] + t + new[e:]
+    assert new == "a  =  1\nb = 2\nc   = 3\n"

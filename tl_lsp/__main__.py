@@ -1,0 +1,50 @@
+"""`tl-lsp`: start the TensorLogic language server (stdio by default)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tl-lsp", description="The TensorLogic language server (Language Server Protocol)."
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (default)")
+    mode.add_argument("--tcp", type=int, metavar="PORT", help="listen on 127.0.0.1:PORT")
+    parser.add_argument("--host", default="127.0.0.1", help="address for --tcp")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--log-file", metavar="PATH", help="append the server's log to PATH")
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    args = parser.parse_args(argv)
+
+    from tl_lsp.server import VERSION
+
+    if args.version:
+        print(f"tl-lsp {VERSION}")
+        return 0
+    if args.log_file:
+        logging.basicConfig(
+            filename=args.log_file,
+            level=getattr(logging, args.log_level),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    else:  # stdout is the protocol channel: logs may only go to stderr
+        logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+
+    from tl_lsp.server import create_server
+
+    server = create_server()
+    if args.tcp is not None:
+        server.start_tcp(args.host, args.tcp)
+    else:
+        server.start_io()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

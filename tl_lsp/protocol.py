@@ -1,0 +1,498 @@
+"""Conversions between LSP (lsprotocol types, client position encodings) and tl_core answers.
+
+Inside tl_core every column is a code point (a Python string index). The client counts
+columns in UTF-16 code units unless UTF-8 or UTF-32 was negotiated (`positionEncodings`).
+This module is the only place that converts between the two; nothing here knows the
+language: it only translates `tl_core.ide` / `tl_core.diagnostics` dataclasses.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from lsprotocol import types as lsp
+
+from tl_core.syntax.span import LineIndex, Span
+
+UTF8 = "utf-8"
+UTF16 = "utf-16"
+UTF32 = "utf-32"
+SUPPORTED_ENCODINGS = (UTF16, UTF8, UTF32)
+
+
+def negotiate_encoding(capabilities: lsp.ClientCapabilities | None) -> str:
+    """The position encoding for a client: its first listed encoding we support, else UTF-16.
+
+    This is the rule the LSP specification gives (the client lists encodings in order of
+    preference, UTF-16 is mandatory) and the same rule pygls uses to fill the
+    `positionEncoding` server capability, so the two always agree.
+    """
+    general = capabilities.general if capabilities is not None else None
+    offered = general.position_encodings if general is not None else None
+    for enc in offered or ():
+        value = enc.value if isinstance(enc, lsp.PositionEncodingKind) else str(enc)
+        if value in SUPPORTED_ENCODINGS:
+            return value
+    return UTF16
+
+
+# ---------------------------------------------------------------------------
+# Columns
+
+
+def _line_content(line_text: str) -> str:
+    """A line without its line break (LineIndex keeps the `\\r` of a `\\r\\n`)."""
+    return line_text[:-1] if line_text.endswith("\r") else line_text
+
+
+def col_to_units(line_text: str, col: int, encoding: str) -> int:
+    """Code-point column -> client units on one line."""
+    col = max(0, min(col, len(line_text)))
+    if encoding == UTF32 or line_text.isascii():
+        return col
+    head = line_text[:col]
+    if encoding == UTF8:
+        return len(head.encode("utf-8", "surrogatepass"))
+    return len(head.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def units_to_col(line_text: str, units: int, encoding: str) -> int:
+    """Client units -> code-point column on one line, clamped to the line's end.
+
+    A position inside a character (between the two halves of a surrogate pair, or inside a
+    multi-byte UTF-8 sequence) resolves to the start of that character.
+    """
+    content = _line_content(line_text)
+    units = max(0, units)
+    if encoding == UTF32 or content.isascii():
+        return min(units, len(content))
+    used = 0
+    for i, ch in enumerate(content):
+        if encoding == UTF8:
+            width = len(ch.encode("utf-8", "surrogatepass"))
+        else:
+            width = 2 if ord(ch) > 0xFFFF else 1
+        if used + width > units:
+            return i
+        used += width
+    return len(content)
+
+
+class Positions:
+    """Offset/Span <-> LSP Position/Range for one text in one client encoding."""
+
+    __slots__ = ("text", "encoding", "index", "_ascii")
+
+    def __init__(self, text: str, encoding: str = UTF16, index: LineIndex | None = None):
+        self.text = text
+        self.encoding = encoding
+        self.index = index if index is not None and index.text is text else LineIndex(text)
+        self._ascii = encoding == UTF32 or text.isascii()
+
+    # tl_core -> client
+    def position(self, offset: int) -> lsp.Position:
+        line, col = self.index.position(offset)
+        if not self._ascii:
+            col = col_to_units(self.index.line_text(line), col, self.encoding)
+        return lsp.Position(line=line, character=col)
+
+    def range(self, start: int, end: int) -> lsp.Range:
+        start = max(0, min(start, len(self.text)))
+        end = max(start, min(end, len(self.text)))
+        return lsp.Range(start=self.position(start), end=self.position(end))
+
+    def span_range(self, span: Span) -> lsp.Range:
+        return self.range(span.start, span.end)
+
+    # client -> tl_core
+    def offset(self, pos: lsp.Position) -> int:
+        line = pos.line
+        if line < 0:
+            return 0
+        if line >= len(self.index.starts):
+            return len(self.text)
+        line_text = self.index.line_text(line)
+        col = units_to_col(line_text, pos.character, self.encoding)
+        return self.index.starts[line] + col
+
+    def offsets(self, rng: lsp.Range) -> tuple[int, int]:
+        start, end = self.offset(rng.start), self.offset(rng.end)
+        return (start, end) if start <= end else (end, start)
+
+    def end_position(self) -> lsp.Position:
+        return self.position(len(self.text))
+
+
+def apply_change(text: str, change: Any, encoding: str) -> str:
+    """Apply one `TextDocumentContentChangeEvent` (incremental or whole) to `text`."""
+    rng = getattr(change, "range", None)
+    if rng is None:
+        return change.text
+    start, end = Positions(text, encoding).offsets(rng)
+    return text[:start] + change.text + text[end:]
+
+
+# ---------------------------------------------------------------------------
+# Kinds (plain strings from tl_core.ide -> LSP enums)
+
+COMPLETION_KINDS: dict[str, lsp.CompletionItemKind] = {
+    "function": lsp.CompletionItemKind.Function,
+    "builtin": lsp.CompletionItemKind.Function,
+    "method": lsp.CompletionItemKind.Method,
+    "variable": lsp.CompletionItemKind.Variable,
+    "parameter": lsp.CompletionItemKind.Variable,
+    "keyword": lsp.CompletionItemKind.Keyword,
+    "module": lsp.CompletionItemKind.Module,
+    "model": lsp.CompletionItemKind.Module,
+    "field": lsp.CompletionItemKind.Field,
+    "tensor": lsp.CompletionItemKind.Field,
+    "property": lsp.CompletionItemKind.Property,
+    "snippet": lsp.CompletionItemKind.Snippet,
+    "file": lsp.CompletionItemKind.File,
+    "folder": lsp.CompletionItemKind.Folder,
+    "struct": lsp.CompletionItemKind.Struct,
+    "class": lsp.CompletionItemKind.Class,
+    "type": lsp.CompletionItemKind.TypeParameter,
+    "type_parameter": lsp.CompletionItemKind.TypeParameter,
+    "constant": lsp.CompletionItemKind.Constant,
+    "value": lsp.CompletionItemKind.Value,
+    "enum": lsp.CompletionItemKind.Enum,
+    "enum_member": lsp.CompletionItemKind.EnumMember,
+    "text": lsp.CompletionItemKind.Text,
+}
+
+SYMBOL_KINDS: dict[str, lsp.SymbolKind] = {
+    "file": lsp.SymbolKind.File,
+    "module": lsp.SymbolKind.Module,
+    "model": lsp.SymbolKind.Module,
+    "namespace": lsp.SymbolKind.Namespace,
+    "class": lsp.SymbolKind.Class,
+    "struct": lsp.SymbolKind.Struct,
+    "impl": lsp.SymbolKind.Class,
+    "method": lsp.SymbolKind.Method,
+    "property": lsp.SymbolKind.Property,
+    "field": lsp.SymbolKind.Field,
+    "tensor": lsp.SymbolKind.Field,
+    "function": lsp.SymbolKind.Function,
+    "fn": lsp.SymbolKind.Function,
+    "test": lsp.SymbolKind.Method,
+    "bench": lsp.SymbolKind.Method,
+    "main": lsp.SymbolKind.Function,
+    "variable": lsp.SymbolKind.Variable,
+    "constant": lsp.SymbolKind.Constant,
+    "entity": lsp.SymbolKind.Enum,
+    "enum": lsp.SymbolKind.Enum,
+    "relation": lsp.SymbolKind.Interface,
+    "rule": lsp.SymbolKind.Event,
+    "event": lsp.SymbolKind.Event,
+    "object": lsp.SymbolKind.Object,
+    "key": lsp.SymbolKind.Key,
+    "type_parameter": lsp.SymbolKind.TypeParameter,
+}
+
+FOLDING_KINDS: dict[str, lsp.FoldingRangeKind] = {
+    "comment": lsp.FoldingRangeKind.Comment,
+    "imports": lsp.FoldingRangeKind.Imports,
+    "region": lsp.FoldingRangeKind.Region,
+}
+
+INLAY_KINDS: dict[str, lsp.InlayHintKind] = {
+    "type": lsp.InlayHintKind.Type,
+    "parameter": lsp.InlayHintKind.Parameter,
+}
+
+SEVERITIES: dict[str, lsp.DiagnosticSeverity] = {
+    "error": lsp.DiagnosticSeverity.Error,
+    "warning": lsp.DiagnosticSeverity.Warning,
+    "info": lsp.DiagnosticSeverity.Information,
+    "hint": lsp.DiagnosticSeverity.Hint,
+}
+
+
+def completion_kind(kind: str) -> lsp.CompletionItemKind:
+    return COMPLETION_KINDS.get(kind, lsp.CompletionItemKind.Text)
+
+
+def symbol_kind(kind: str) -> lsp.SymbolKind:
+    return SYMBOL_KINDS.get(kind, lsp.SymbolKind.Variable)
+
+
+# ---------------------------------------------------------------------------
+# Answers
+
+
+def diagnostic(d: Any, pos: Positions, uri: str) -> lsp.Diagnostic:
+    severity = getattr(d.severity, "value", d.severity)
+    related = [
+        lsp.DiagnosticRelatedInformation(
+            location=lsp.Location(uri=uri, range=pos.span_range(r.span)), message=r.message
+        )
+        for r in d.related
+    ]
+    return lsp.Diagnostic(
+        range=pos.span_range(d.span),
+        message=d.message,
+        severity=SEVERITIES.get(str(severity), lsp.DiagnosticSeverity.Error),
+        code=d.code,
+        source=d.source,
+        related_information=related or None,
+    )
+
+
+def hover(h: Any, pos: Positions) -> lsp.Hover:
+    return lsp.Hover(
+        contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=h.markdown),
+        range=pos.span_range(h.span) if h.span is not None else None,
+    )
+
+
+def completion_item(
+    c: Any, pos: Positions, data: Any = None, with_doc: bool = True
+) -> lsp.CompletionItem:
+    """One completion. Without `with_doc` the documentation is left to completionItem/resolve
+    (`data` then tells the server which item it was)."""
+    insert = c.insert_text or c.label
+    text_edit = None
+    if c.replace_span is not None:
+        text_edit = lsp.TextEdit(range=pos.span_range(c.replace_span), new_text=insert)
+    return lsp.CompletionItem(
+        label=c.label,
+        kind=completion_kind(c.kind),
+        detail=c.detail or None,
+        documentation=markdown(c.doc) if with_doc and c.doc else None,
+        insert_text=None if text_edit is not None else insert,
+        text_edit=text_edit,
+        insert_text_format=lsp.InsertTextFormat.Snippet
+        if c.is_snippet
+        else lsp.InsertTextFormat.PlainText,
+        sort_text=c.sort_text or None,
+        filter_text=c.label if text_edit is not None else None,
+        data=data,
+    )
+
+
+def markdown(text: str) -> lsp.MarkupContent:
+    return lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text)
+
+
+def signature_help(s: Any) -> lsp.SignatureHelp:
+    sigs = [
+        lsp.SignatureInformation(
+            label=sig.label,
+            documentation=markdown(sig.doc) if sig.doc else None,
+            parameters=[
+                lsp.ParameterInformation(label=label, documentation=doc or None)
+                for label, doc in sig.params
+            ],
+        )
+        for sig in s.signatures
+    ]
+    return lsp.SignatureHelp(
+        signatures=sigs,
+        active_signature=s.active_signature,
+        active_parameter=s.active_param,
+    )
+
+
+def text_edit(e: Any, pos: Positions) -> lsp.TextEdit:
+    return lsp.TextEdit(range=pos.span_range(e.span), new_text=e.new_text)
+
+
+def _inside(inner: lsp.Range, outer: lsp.Range) -> lsp.Range:
+    """`inner` clamped into `outer` (LSP requires selectionRange inside range)."""
+
+    def key(p: lsp.Position) -> tuple[int, int]:
+        return (p.line, p.character)
+
+    start = inner.start if key(inner.start) >= key(outer.start) else outer.start
+    end = inner.end if key(inner.end) <= key(outer.end) else outer.end
+    if key(start) > key(end):
+        start = end = outer.start
+    return lsp.Range(start=start, end=end)
+
+
+def document_symbol(s: Any, pos: Positions) -> lsp.DocumentSymbol:
+    rng = pos.span_range(s.span)
+    return lsp.DocumentSymbol(
+        name=s.name or "?",
+        kind=symbol_kind(s.kind),
+        range=rng,
+        selection_range=_inside(pos.span_range(s.selection_span), rng),
+        detail=s.detail or None,
+        children=[document_symbol(c, pos) for c in s.children] or None,
+    )
+
+
+def flatten_symbols(symbols: Iterable[Any], container: str | None = None):
+    """(symbol, container name) for every symbol of a tree, parents first."""
+    for s in symbols:
+        yield s, container
+        yield from flatten_symbols(s.children, s.name)
+
+
+def workspace_symbol(s: Any, container: str | None, uri: str, pos: Positions):
+    return lsp.WorkspaceSymbol(
+        name=s.name or "?",
+        kind=symbol_kind(s.kind),
+        location=lsp.Location(uri=uri, range=pos.span_range(s.selection_span)),
+        container_name=container,
+    )
+
+
+def folding_range(f: Any, line_count: int) -> lsp.FoldingRange | None:
+    last = max(0, line_count - 1)
+    start, end = max(0, min(f.start_line, last)), max(0, min(f.end_line, last))
+    if end <= start:
+        return None
+    return lsp.FoldingRange(
+        start_line=start, end_line=end, kind=FOLDING_KINDS.get(f.kind) if f.kind else None
+    )
+
+
+def inlay_hint(h: Any, pos: Positions) -> lsp.InlayHint:
+    label = h.label
+    return lsp.InlayHint(
+        position=pos.position(h.offset),
+        label=label,
+        kind=INLAY_KINDS.get(h.kind),
+        padding_left=label.startswith(("=", "→", "->", ":")) or None,
+    )
+
+
+def code_lens(lens: Any, pos: Positions, uri: str) -> lsp.CodeLens:
+    args = []
+    for a in lens.arguments:
+        if isinstance(a, dict):
+            a = {"uri": uri, **{k: v for k, v in a.items() if v is not None}}
+        args.append(a)
+    if not args:
+        args = [{"uri": uri}]
+    return lsp.CodeLens(
+        range=pos.span_range(lens.span),
+        command=lsp.Command(title=lens.title, command=lens.command, arguments=args),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Semantic tokens
+
+
+def encode_semantic_tokens(
+    tokens: Iterable[Any],
+    pos: Positions,
+    types: Sequence[str],
+    modifiers: Sequence[str],
+) -> list[int]:
+    """The LSP relative 5-integer encoding; multi-line tokens are split per line."""
+    type_index = {t: i for i, t in enumerate(types)}
+    mod_bit = {m: 1 << i for i, m in enumerate(modifiers)}
+    text_len = len(pos.text)
+    pieces: list[tuple[int, int, int, int, int]] = []
+    index = pos.index
+    for tok in tokens:
+        t = type_index.get(tok.type)
+        if t is None:
+            continue
+        bits = 0
+        for m in tok.modifiers:
+            bits |= mod_bit.get(m, 0)
+        start = max(0, min(tok.span.start, text_len))
+        end = max(start, min(tok.span.end, text_len))
+        if end <= start:
+            continue
+        line, _ = index.position(start)
+        while start < end:
+            line_end = index.starts[line + 1] - 1 if line + 1 < len(index.starts) else text_len
+            piece_end = min(end, line_end)
+            if piece_end > start:
+                p0 = pos.position(start)
+                p1 = pos.position(piece_end)
+                pieces.append((p0.line, p0.character, p1.character - p0.character, t, bits))
+            if line + 1 >= len(index.starts):
+                break
+            line += 1
+            start = max(start, index.starts[line])
+    pieces.sort()
+    data: list[int] = []
+    prev_line = prev_char = 0
+    last: tuple[int, int] | None = None
+    for line, char, length, t, bits in pieces:
+        if length <= 0 or (last is not None and (line, char) < last):
+            continue  # overlapping tokens are not allowed: keep the first
+        d_line = line - prev_line
+        d_char = char - prev_char if d_line == 0 else char
+        data += [d_line, d_char, length, t, bits]
+        prev_line, prev_char = line, char
+        last = (line, char + length)
+    return data
+
+
+def semantic_tokens_edits(old: Sequence[int], new: Sequence[int]) -> list[lsp.SemanticTokensEdit]:
+    """One edit replacing the differing middle of two token arrays (empty when equal)."""
+    if list(old) == list(new):
+        return []
+    n, m = len(old), len(new)
+    prefix = 0
+    while prefix < n and prefix < m and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while (
+        suffix < n - prefix and suffix < m - prefix and old[n - 1 - suffix] == new[m - 1 - suffix]
+    ):
+        suffix += 1
+    return [
+        lsp.SemanticTokensEdit(
+            start=prefix, delete_count=n - prefix - suffix, data=list(new[prefix : m - suffix])
+        )
+    ]
+
+
+def apply_semantic_edits(old: Sequence[int], edits: Iterable[lsp.SemanticTokensEdit]) -> list[int]:
+    """What a client does with a delta (used by tests)."""
+    data = list(old)
+    for e in sorted(edits, key=lambda e: e.start, reverse=True):
+        data[e.start : e.start + e.delete_count] = list(e.data or [])
+    return data
+
+
+# ---------------------------------------------------------------------------
+# Formatting
+
+
+def minimal_edits(text: str, start: int, end: int, new_text: str) -> list[tuple[int, int, str]]:
+    """Replace text[start:end] by new_text as small line-level edits (offsets into `text`).
+
+    A generic text diff (difflib), so range formatting can keep only the edits that touch
+    the requested range even when the formatter returns one whole-document edit.
+    """
+    old = text[start:end]
+    if old == new_text:
+        return []
+    a = old.splitlines(keepends=True)
+    b = new_text.splitlines(keepends=True)
+    offsets = [start]
+    for line in a:
+        offsets.append(offsets[-1] + len(line))
+    edits = []
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "replace" and i2 - i1 == j2 - j1:  # line by line, so ranges can pick
+            edits += [(offsets[i], offsets[i + 1], b[j1 + i - i1]) for i in range(i1, i2)]
+        elif tag != "equal":
+            edits.append((offsets[i1], offsets[i2], "".join(b[j1:j2])))
+    return edits
+
+
+def range_format_edits(
+    text: str, edits: Iterable[Any], start: int, end: int
+) -> list[tuple[int, int, str]]:
+    """The formatter's edits refined to line edits, keeping those that overlap [start, end]."""
+    kept = []
+    for e in edits:
+        for s, t, new in minimal_edits(text, e.span.start, e.span.end, e.new_text):
+            overlaps = s < end and t > start
+            if overlaps or (s == t and start <= s <= end) or (start == end and s <= start < t):
+                kept.append((s, t, new))
+    return kept

@@ -1,0 +1,700 @@
+"""The TensorLogic language server: registers LSP features and calls `tl_core.ide`.
+
+Every answer comes from `tl_core` (check, ide, kernel); this module only routes requests,
+schedules work, and converts through `tl_lsp.protocol`. Handlers never let an exception
+escape as anything but an LSP error response plus a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from tl_core import ide
+from tl_lsp import protocol as proto
+from tl_lsp.cells import cell_lines
+from tl_lsp.config import SECTION, Config
+from tl_lsp.documents import Documents, path_to_uri, uri_to_path
+from tl_lsp.kernel_client import KernelError
+from tl_lsp.runs import Runner, doc_name, log_text
+
+log = logging.getLogger("tl_lsp")
+
+VERSION = "0.1.0"
+COMPLETION_TRIGGERS = [".", '"', "/"]
+SIGNATURE_TRIGGERS = ["(", ","]
+CMD_RUN_SELECTION = "tensorlogic.runSelection"
+CMD_RUN_CELL = "tensorlogic.runCell"
+CMD_RUN_FILE = "tensorlogic.runFile"
+CMD_INTERRUPT = "tensorlogic.interrupt"
+CMD_RESTART = "tensorlogic.restartKernel"
+WATCH_GLOBS = ["**/*.tl", "**/*.safetensors", "**/*.gguf", "**/*.mlmodel", "**/*.mlpackage/**"]
+
+LEGEND = lsp.SemanticTokensLegend(
+    token_types=list(ide.SEMANTIC_TOKEN_TYPES), token_modifiers=list(ide.SEMANTIC_TOKEN_MODIFIERS)
+)
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+class TensorLogicServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("tl-lsp", VERSION)
+        self.docs = Documents()
+        self.config = Config()
+        self.runner = Runner(lambda: self.config.python, self._kernel_died, self._kernel_stderr)
+        self._diag_tasks: dict[str, asyncio.Task[Any]] = {}
+        self._sem_results: dict[str, tuple[str, list[int]]] = {}
+        self._completions: dict[int, Any] = {}
+        self._completion_id = 0
+
+    # ---- messages to the client
+    def log_line(self, message: str, kind: lsp.MessageType = lsp.MessageType.Log) -> None:
+        with contextlib.suppress(Exception):
+            self.window_log_message(lsp.LogMessageParams(type=kind, message=message))
+
+    def _kernel_died(self, message: str) -> None:
+        log.warning(message)
+        self.log_line(message, lsp.MessageType.Error)
+        with contextlib.suppress(Exception):
+            self.window_show_message(
+                lsp.ShowMessageParams(type=lsp.MessageType.Error, message=message)
+            )
+
+    def _kernel_stderr(self, line: str) -> None:
+        log.info("kernel: %s", line)
+
+    def capability(self, dotted: str) -> Any:
+        obj: Any = self.client_capabilities
+        for part in dotted.split("."):
+            obj = getattr(obj, part, None) if obj is not None else None
+        return obj
+
+    # ---- analyses with $/progress when they are slow (first read of a large header)
+    async def analysis(self, uri: str):
+        fut = self.docs.analysis_future(uri)
+        delay = self.config.progress_delay_ms / 1000
+        if not fut.done() and self.capability("window.work_done_progress"):
+            done, _ = await asyncio.wait({fut}, timeout=delay)
+            if not done:
+                doc = self.docs.get(uri)
+                async with self.progress(
+                    "TensorLogic", f"Analysing {doc_name(uri, doc.path)} (reading model headers)"
+                ):
+                    await asyncio.shield(fut)
+        return await self.docs.analysis(uri)
+
+    @contextlib.asynccontextmanager
+    async def progress(self, title: str, message: str):
+        token = str(uuid.uuid4())
+        created = False
+        try:
+            await asyncio.wait_for(self.work_done_progress.create_async(token), 5)
+            created = True
+            self.work_done_progress.begin(
+                token, lsp.WorkDoneProgressBegin(title=title, message=message, cancellable=False)
+            )
+        except Exception as exc:  # a client without progress support: just do the work
+            log.info("no progress: %s", exc)
+        try:
+            yield
+        finally:
+            if created:
+                self.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message="done"))
+
+    # ---- diagnostics
+    def schedule_diagnostics(self, uri: str, delay_ms: int | None = None) -> None:
+        old = self._diag_tasks.pop(uri, None)
+        if old is not None:
+            old.cancel()
+        delay = self.config.diagnostics_delay_ms if delay_ms is None else delay_ms
+        self._diag_tasks[uri] = asyncio.ensure_future(self._publish_diagnostics(uri, delay))
+
+    async def _publish_diagnostics(self, uri: str, delay_ms: int) -> None:
+        try:
+            if delay_ms:
+                await asyncio.sleep(delay_ms / 1000)
+            doc = self.docs.docs.get(uri)
+            if doc is None:
+                return
+            version = doc.version
+            doc, a, pos = await self.analysis(uri)
+            if self.docs.docs.get(uri) is not doc or doc.version != version:
+                return  # stale: a newer version is on its way
+            items = [proto.diagnostic(d, pos, uri) for d in a.diagnostics]
+            items += self.run_diagnostics(uri, pos)
+            self.text_document_publish_diagnostics(
+                lsp.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=items)
+            )
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:
+            log.exception("diagnostics failed for %s", uri)
+            self.log_line(f"tl-lsp: diagnostics failed for {uri}: {exc!r}", lsp.MessageType.Error)
+
+    def run_diagnostics(self, uri: str, pos: proto.Positions) -> list[lsp.Diagnostic]:
+        last = self.runner.last.get(uri)
+        if last is None:
+            return []
+        out = []
+        for d in last.errors:
+            start = pos.index.offset(d.span.line, d.span.col)
+            end = max(start, pos.index.offset(d.span.end_line, d.span.end_col))
+            rng = pos.range(start, end)
+            out.append(
+                lsp.Diagnostic(
+                    range=rng,
+                    message=d.message,
+                    severity=proto.SEVERITIES.get(d.severity.value, lsp.DiagnosticSeverity.Error),
+                    code=d.code,
+                    source=d.source,
+                )
+            )
+        return out
+
+
+def guarded(name: str, notification: bool = False) -> Callable[[F], F]:
+    """Turn any exception of a handler into a log line and (for requests) an error response."""
+
+    def deco(fn: F) -> F:
+        @functools.wraps(fn)
+        async def wrapper(ls: TensorLogicServer, *args: Any) -> Any:
+            try:
+                return await fn(ls, *args)
+            except asyncio.CancelledError:
+                raise
+            except JsonRpcException as exc:
+                ls.log_line(f"tl-lsp: {name}: {exc.message}", lsp.MessageType.Warning)
+                if notification:
+                    return None
+                raise
+            except Exception as exc:
+                log.exception("%s failed", name)
+                ls.log_line(
+                    f"tl-lsp: {name} failed: {type(exc).__name__}: {exc}", lsp.MessageType.Error
+                )
+                if notification:
+                    return None
+                raise JsonRpcInternalError(f"{name} failed: {type(exc).__name__}: {exc}") from exc
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+# ---------------------------------------------------------------------------
+# Lifecycle and configuration
+
+
+async def initialize(ls: TensorLogicServer, params: lsp.InitializeParams) -> None:
+    ls.docs.encoding = proto.negotiate_encoding(params.capabilities)
+    ls.config = ls.config.merged(params.initialization_options)
+    roots = [uri_to_path(f.uri) for f in params.workspace_folders or []]
+    if not roots and params.root_uri:
+        roots = [uri_to_path(params.root_uri)]
+    elif not roots and params.root_path:
+        roots = [params.root_path]
+    ls.docs.roots = [r for r in roots if r]
+
+
+@guarded("initialized", notification=True)
+async def initialized(ls: TensorLogicServer, params: lsp.InitializedParams) -> None:
+    if ls.capability("workspace.did_change_watched_files.dynamic_registration"):
+        watchers = [lsp.FileSystemWatcher(glob_pattern=g) for g in WATCH_GLOBS]
+        await ls.client_register_capability_async(
+            lsp.RegistrationParams(
+                registrations=[
+                    lsp.Registration(
+                        id="tl-watch",
+                        method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                        register_options=lsp.DidChangeWatchedFilesRegistrationOptions(
+                            watchers=watchers
+                        ),
+                    )
+                ]
+            )
+        )
+    await pull_configuration(ls)
+
+
+async def pull_configuration(ls: TensorLogicServer) -> None:
+    if not ls.capability("workspace.configuration"):
+        return
+    result = await asyncio.wait_for(
+        ls.workspace_configuration_async(
+            lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section=SECTION)])
+        ),
+        10,
+    )
+    if result:
+        ls.config = ls.config.merged(result[0])
+
+
+@guarded("didChangeConfiguration", notification=True)
+async def did_change_configuration(
+    ls: TensorLogicServer, params: lsp.DidChangeConfigurationParams
+) -> None:
+    ls.config = ls.config.merged(params.settings)
+    await pull_configuration(ls)
+    for uri in ls.docs.docs:
+        ls.schedule_diagnostics(uri)
+
+
+async def shutdown(ls: TensorLogicServer, params: Any) -> None:
+    await ls.runner.shutdown()
+    ls.docs.shutdown()
+
+
+# ---------------------------------------------------------------------------
+# Text sync
+
+
+@guarded("didOpen", notification=True)
+async def did_open(ls: TensorLogicServer, params: lsp.DidOpenTextDocumentParams) -> None:
+    td = params.text_document
+    ls.docs.open(td.uri, td.text, td.version)
+    ls.schedule_diagnostics(td.uri, delay_ms=0)
+
+
+@guarded("didChange", notification=True)
+async def did_change(ls: TensorLogicServer, params: lsp.DidChangeTextDocumentParams) -> None:
+    td = params.text_document
+    ls.docs.change(td.uri, list(params.content_changes), td.version)
+    ls.schedule_diagnostics(td.uri)
+
+
+@guarded("didClose", notification=True)
+async def did_close(ls: TensorLogicServer, params: lsp.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    task = ls._diag_tasks.pop(uri, None)
+    if task is not None:
+        task.cancel()
+    ls.docs.close(uri)
+    ls._sem_results.pop(uri, None)
+    ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+@guarded("didSave", notification=True)
+async def did_save(ls: TensorLogicServer, params: lsp.DidSaveTextDocumentParams) -> None:
+    path = uri_to_path(params.text_document.uri)
+    if path:
+        for uri in ls.docs.dependents(path):
+            if uri != params.text_document.uri:
+                ls.docs.invalidate(uri)
+                ls.schedule_diagnostics(uri, delay_ms=0)
+
+
+@guarded("didChangeWatchedFiles", notification=True)
+async def did_change_watched_files(
+    ls: TensorLogicServer, params: lsp.DidChangeWatchedFilesParams
+) -> None:
+    touched: set[str] = set()
+    for change in params.changes:
+        path = uri_to_path(change.uri)
+        if path:
+            touched.update(ls.docs.dependents(path))
+    for uri in touched:
+        ls.docs.invalidate(uri)
+        ls.schedule_diagnostics(uri, delay_ms=0)
+
+
+# ---------------------------------------------------------------------------
+# Questions about one position
+
+
+def _offset(pos: proto.Positions, position: lsp.Position) -> int:
+    return pos.offset(position)
+
+
+@guarded("hover")
+async def hover(ls: TensorLogicServer, params: lsp.HoverParams) -> lsp.Hover | None:
+    _, a, pos = await ls.analysis(params.text_document.uri)
+    h = ide.hover_at(a, _offset(pos, params.position))
+    return proto.hover(h, pos) if h is not None else None
+
+
+@guarded("completion")
+async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> lsp.CompletionList:
+    _, a, pos = await ls.analysis(params.text_document.uri)
+    items = ide.complete_at(a, _offset(pos, params.position))
+    resolve = ls.capability("text_document.completion.completion_item.resolve_support")
+    lazy = bool(resolve and "documentation" in (resolve.properties or []))
+    ls._completion_id += 1
+    cid = ls._completion_id
+    ls._completions = {cid: items}  # keep only the latest list for resolve
+    out = [
+        proto.completion_item(
+            c, pos, data={"cid": cid, "i": i} if lazy else None, with_doc=not lazy
+        )
+        for i, c in enumerate(items)
+    ]
+    return lsp.CompletionList(is_incomplete=False, items=out)
+
+
+@guarded("completionItem/resolve")
+async def completion_resolve(ls: TensorLogicServer, item: lsp.CompletionItem) -> lsp.CompletionItem:
+    data = item.data if isinstance(item.data, dict) else {}
+    items = ls._completions.get(data.get("cid"))
+    i = data.get("i")
+    if items is not None and isinstance(i, int) and 0 <= i < len(items) and items[i].doc:
+        item.documentation = proto.markdown(items[i].doc)
+    return item
+
+
+@guarded("signatureHelp")
+async def signature_help(
+    ls: TensorLogicServer, params: lsp.SignatureHelpParams
+) -> lsp.SignatureHelp | None:
+    _, a, pos = await ls.analysis(params.text_document.uri)
+    s = ide.signature_at(a, _offset(pos, params.position))
+    return proto.signature_help(s) if s is not None and s.signatures else None
+
+
+async def _locations(ls: TensorLogicServer, uri: str, pos: proto.Positions, locs) -> list:
+    out = []
+    for loc in locs:
+        if loc.path is None or path_to_uri(loc.path) == uri:
+            out.append(lsp.Location(uri=uri, range=pos.span_range(loc.span)))
+            continue
+        text = ls.docs.text_of(loc.path)
+        if text is None:
+            continue
+        other = proto.Positions(text, ls.docs.encoding)
+        out.append(lsp.Location(uri=path_to_uri(loc.path), range=other.span_range(loc.span)))
+    return out
+
+
+@guarded("definition")
+async def definition(ls: TensorLogicServer, params: lsp.DefinitionParams) -> list[lsp.Location]:
+    uri = params.text_document.uri
+    _, a, pos = await ls.analysis(uri)
+    return await _locations(ls, uri, pos, ide.definition_at(a, _offset(pos, params.position)))
+
+
+@guarded("references")
+async def references(ls: TensorLogicServer, params: lsp.ReferenceParams) -> list[lsp.Location]:
+    uri = params.text_document.uri
+    _, a, pos = await ls.analysis(uri)
+    locs = ide.references(
+        a, _offset(pos, params.position), include_declaration=params.context.include_declaration
+    )
+    return await _locations(ls, uri, pos, locs)
+
+
+@guarded("prepareRename")
+async def prepare_rename(
+    ls: TensorLogicServer, params: lsp.PrepareRenameParams
+) -> lsp.Range | None:
+    _, a, pos = await ls.analysis(params.text_document.uri)
+    span = ide.prepare_rename(a, _offset(pos, params.position))
+    return pos.span_range(span) if span is not None else None
+
+
+@guarded("rename")
+async def rename(ls: TensorLogicServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit:
+    uri = params.text_document.uri
+    _, a, pos = await ls.analysis(uri)
+    result = ide.rename(a, _offset(pos, params.position), params.new_name)
+    if result.error:
+        raise JsonRpcInvalidParams(result.error)
+    return lsp.WorkspaceEdit(changes={uri: [proto.text_edit(e, pos) for e in result.edits]})
+
+
+# ---------------------------------------------------------------------------
+# Whole-document answers
+
+
+@guarded("documentSymbol")
+async def document_symbol(
+    ls: TensorLogicServer, params: lsp.DocumentSymbolParams
+) -> list[lsp.DocumentSymbol]:
+    _, a, pos = await ls.analysis(params.text_document.uri)
+    return [proto.document_symbol(s, pos) for s in ide.document_symbols(a)]
+
+
+def _fuzzy(query: str, name: str) -> bool:
+    it = iter(name.lower())
+    return all(ch in it for ch in query.lower())
+
+
+@guarded("workspace/symbol")
+async def workspace_symbol(
+    ls: TensorLogicServer, params: lsp.WorkspaceSymbolParams
+) -> list[lsp.WorkspaceSymbol]:
+    out: list[lsp.WorkspaceSymbol] = []
+    seen: set[str] = set()
+    uris = list(ls.docs.docs)
+    for path in ls.docs.workspace_files():
+        uris.append(path_to_uri(path))
+    for uri in uris:
+        if uri in seen:
+            continue
+        seen.add(uri)
+        if uri in ls.docs.docs:
+            _, a, pos = await ls.analysis(uri)
+        else:
+            path = uri_to_path(uri)
+            got = await ls.docs.file_analysis(path) if path else None
+            if got is None:
+                continue
+            a, pos = got
+        for s, container in proto.flatten_symbols(ide.document_symbols(a)):
+            if _fuzzy(params.query, s.name):
+                out.append(proto.workspace_symbol(s, container, uri, pos))
+        if len(out) > 2000:
+            break
+    return out
+
+
+@guarded("semanticTokens/full")
+async def semantic_tokens_full(
+    ls: TensorLogicServer, params: lsp.SemanticTokensParams
+) -> lsp.SemanticTokens:
+    uri = params.text_document.uri
+    data = await _semantic_data(ls, uri)
+    result_id = str(uuid.uuid4())
+    ls._sem_results[uri] = (result_id, data)
+    return lsp.SemanticTokens(data=data, result_id=result_id)
+
+
+@guarded("semanticTokens/full/delta")
+async def semantic_tokens_delta(
+    ls: TensorLogicServer, params: lsp.SemanticTokensDeltaParams
+) -> lsp.SemanticTokens | lsp.SemanticTokensDelta:
+    uri = params.text_document.uri
+    data = await _semantic_data(ls, uri)
+    result_id = str(uuid.uuid4())
+    previous = ls._sem_results.get(uri)
+    ls._sem_results[uri] = (result_id, data)
+    if previous is None or previous[0] != params.previous_result_id:
+        return lsp.SemanticTokens(data=data, result_id=result_id)
+    return lsp.SemanticTokensDelta(
+        edits=proto.semantic_tokens_edits(previous[1], data), result_id=result_id
+    )
+
+
+async def _semantic_data(ls: TensorLogicServer, uri: str) -> list[int]:
+    _, a, pos = await ls.analysis(uri)
+    return proto.encode_semantic_tokens(
+        ide.semantic_tokens(a), pos, ide.SEMANTIC_TOKEN_TYPES, ide.SEMANTIC_TOKEN_MODIFIERS
+    )
+
+
+@guarded("foldingRange")
+async def folding_range(
+    ls: TensorLogicServer, params: lsp.FoldingRangeParams
+) -> list[lsp.FoldingRange]:
+    _, a, pos = await ls.analysis(params.text_document.uri)
+    n = len(pos.index.starts)
+    return [r for f in ide.folding_ranges(a) if (r := proto.folding_range(f, n)) is not None]
+
+
+@guarded("inlayHint")
+async def inlay_hint(ls: TensorLogicServer, params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
+    uri = params.text_document.uri
+    _, a, pos = await ls.analysis(uri)
+    start, end = pos.offsets(params.range)
+    hints = [proto.inlay_hint(h, pos) for h in ide.inlay_hints(a, start, end)]
+    last = ls.runner.last.get(uri)
+    if last is not None and ls.config.inlay_run_results:
+        first_line, last_line = params.range.start.line, params.range.end.line
+        for h in last.hints:
+            if first_line <= h.line <= last_line and h.line < len(pos.index.starts):
+                off = pos.index.offset(h.line, 1 << 30)
+                hints.append(
+                    lsp.InlayHint(position=pos.position(off), label=h.label, padding_left=True)
+                )
+    return hints
+
+
+@guarded("codeLens")
+async def code_lens(ls: TensorLogicServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
+    uri = params.text_document.uri
+    _, a, pos = await ls.analysis(uri)
+    return [proto.code_lens(lens, pos, uri) for lens in ide.code_lenses(a)]
+
+
+def _apply_edits_to_proto(pos: proto.Positions, edits) -> list[lsp.TextEdit]:
+    return [lsp.TextEdit(range=pos.range(s, e), new_text=t) for s, e, t in edits]
+
+
+@guarded("formatting")
+async def formatting(
+    ls: TensorLogicServer, params: lsp.DocumentFormattingParams
+) -> list[lsp.TextEdit]:
+    _, a, pos = await ls.analysis(params.text_document.uri)
+    return [proto.text_edit(e, pos) for e in ide.format_document(a)]
+
+
+@guarded("rangeFormatting")
+async def range_formatting(
+    ls: TensorLogicServer, params: lsp.DocumentRangeFormattingParams
+) -> list[lsp.TextEdit]:
+    _, a, pos = await ls.analysis(params.text_document.uri)
+    start, end = pos.offsets(params.range)
+    edits = proto.range_format_edits(a.text, ide.format_document(a), start, end)
+    return _apply_edits_to_proto(pos, edits)
+
+
+# ---------------------------------------------------------------------------
+# Run commands
+
+
+def _command_args(args: tuple[Any, ...]) -> dict[str, Any]:
+    """Accept `{uri, ...}` as one object, or positional `uri, range|line`."""
+    if len(args) == 1 and isinstance(args[0], dict):
+        return dict(args[0])
+    if args and isinstance(args[0], str):
+        out: dict[str, Any] = {"uri": args[0]}
+        if len(args) > 1:
+            out["line" if isinstance(args[1], int) else "range"] = args[1]
+        return out
+    return {}
+
+
+def _require_doc(ls: TensorLogicServer, args: dict[str, Any]):
+    uri = args.get("uri")
+    if not isinstance(uri, str):
+        raise JsonRpcInvalidParams('expected an argument {"uri": ...} naming an open document')
+    doc = ls.docs.docs.get(uri)
+    if doc is None:
+        raise JsonRpcInvalidParams(f"the document {uri} is not open in the language server")
+    return uri, doc
+
+
+async def _run(ls: TensorLogicServer, uri: str, start: int | None, end: int | None) -> dict:
+    doc = ls.docs.get(uri)
+    text = doc.text
+    pos = ls.docs.positions(doc)
+    name = doc_name(uri, doc.path)
+    first = pos.index.position(start or 0)[0]
+    last = pos.index.position(end if end is not None else len(text))[0]
+    async with ls.progress("TensorLogic", f"Running {name}:{first + 1}-{last + 1}"):
+        try:
+            result = await ls.runner.run(uri, text, doc.path, start, end, ls.config.device)
+        except KernelError as exc:
+            ls.log_line(f"[run {name}] {exc.message}", lsp.MessageType.Error)
+            raise JsonRpcInternalError(exc.message) from exc
+    ls.log_line(log_text(name, first, last, result), lsp.MessageType.Info)
+    # errors in the client's encoding, for the command's caller
+    run_pos = proto.Positions(text, ls.docs.encoding)
+    last_run = ls.runner.last[uri]
+    result["errors"] = [
+        {**err, "range": _to_json(run_pos.span_range(d.span))}
+        for err, d in zip(result.get("errors") or [], last_run.errors, strict=False)
+    ]
+    ls.schedule_diagnostics(uri, delay_ms=0)
+    if ls.capability("workspace.inlay_hint.refresh_support"):
+        with contextlib.suppress(Exception):
+            ls.workspace_inlay_hint_refresh(None)
+    return result
+
+
+def _to_json(rng: lsp.Range) -> dict[str, Any]:
+    return {
+        "start": {"line": rng.start.line, "character": rng.start.character},
+        "end": {"line": rng.end.line, "character": rng.end.character},
+    }
+
+
+@guarded(CMD_RUN_SELECTION)
+async def run_selection(ls: TensorLogicServer, *args: Any) -> dict:
+    a = _command_args(args)
+    uri, doc = _require_doc(ls, a)
+    rng = a.get("range")
+    if not isinstance(rng, dict):
+        raise JsonRpcInvalidParams('expected {"uri": ..., "range": {"start": ..., "end": ...}}')
+    lrange = ls.protocol._converter.structure(rng, lsp.Range)
+    start, end = ls.docs.positions(doc).offsets(lrange)
+    return await _run(ls, uri, start, end)
+
+
+@guarded(CMD_RUN_CELL)
+async def run_cell(ls: TensorLogicServer, *args: Any) -> dict:
+    a = _command_args(args)
+    uri, doc = _require_doc(ls, a)
+    line = a.get("line")
+    if not isinstance(line, int):
+        raise JsonRpcInvalidParams('expected {"uri": ..., "line": <0-based line in the cell>}')
+    first, after = cell_lines(doc.text, line, ls.config.cell_marker)
+    pos = ls.docs.positions(doc)
+    return await _run(
+        ls,
+        uri,
+        pos.index.offset(first, 0),
+        pos.index.offset(after, 0) if after < len(pos.index.starts) else len(doc.text),
+    )
+
+
+@guarded(CMD_RUN_FILE)
+async def run_file(ls: TensorLogicServer, *args: Any) -> dict:
+    uri, _ = _require_doc(ls, _command_args(args))
+    return await _run(ls, uri, None, None)
+
+
+@guarded(CMD_INTERRUPT)
+async def interrupt(ls: TensorLogicServer, *args: Any) -> dict:
+    return {"interrupted": await ls.runner.interrupt()}
+
+
+@guarded(CMD_RESTART)
+async def restart_kernel(ls: TensorLogicServer, *args: Any) -> dict:
+    await ls.runner.restart()
+    for uri in ls.docs.docs:
+        ls.schedule_diagnostics(uri, delay_ms=0)
+    kernel = ls.runner.kernel
+    return {"restarted": True, "pid": kernel.pid if kernel is not None else None}
+
+
+def create_server() -> TensorLogicServer:
+    """A new server with every feature and command registered."""
+    ls = TensorLogicServer()
+    ls.feature(lsp.INITIALIZE)(initialize)
+    ls.feature(lsp.INITIALIZED)(initialized)
+    ls.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)(did_change_configuration)
+    ls.feature(lsp.SHUTDOWN)(shutdown)
+    ls.feature(lsp.TEXT_DOCUMENT_DID_OPEN)(did_open)
+    ls.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)(did_change)
+    ls.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)(did_close)
+    ls.feature(lsp.TEXT_DOCUMENT_DID_SAVE)(did_save)
+    ls.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)(did_change_watched_files)
+    ls.feature(lsp.TEXT_DOCUMENT_HOVER)(hover)
+    ls.feature(
+        lsp.TEXT_DOCUMENT_COMPLETION,
+        lsp.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS, resolve_provider=True),
+    )(completion)
+    ls.feature(lsp.COMPLETION_ITEM_RESOLVE)(completion_resolve)
+    ls.feature(
+        lsp.TEXT_DOCUMENT_SIGNATURE_HELP,
+        lsp.SignatureHelpOptions(trigger_characters=SIGNATURE_TRIGGERS, retrigger_characters=[","]),
+    )(signature_help)
+    ls.feature(lsp.TEXT_DOCUMENT_DEFINITION)(definition)
+    ls.feature(lsp.TEXT_DOCUMENT_REFERENCES)(references)
+    ls.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)(prepare_rename)
+    ls.feature(lsp.TEXT_DOCUMENT_RENAME)(rename)
+    ls.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)(document_symbol)
+    ls.feature(lsp.WORKSPACE_SYMBOL)(workspace_symbol)
+    ls.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, LEGEND)(semantic_tokens_full)
+    ls.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL_DELTA, LEGEND)(semantic_tokens_delta)
+    ls.feature(lsp.TEXT_DOCUMENT_FOLDING_RANGE)(folding_range)
+    ls.feature(lsp.TEXT_DOCUMENT_INLAY_HINT, lsp.InlayHintOptions(resolve_provider=False))(
+        inlay_hint
+    )
+    ls.feature(lsp.TEXT_DOCUMENT_CODE_LENS, lsp.CodeLensOptions(resolve_provider=False))(code_lens)
+    ls.feature(lsp.TEXT_DOCUMENT_FORMATTING)(formatting)
+    ls.feature(lsp.TEXT_DOCUMENT_RANGE_FORMATTING)(range_formatting)
+    ls.command(CMD_RUN_SELECTION)(run_selection)
+    ls.command(CMD_RUN_CELL)(run_cell)
+    ls.command(CMD_RUN_FILE)(run_file)
+    ls.command(CMD_INTERRUPT)(interrupt)
+    ls.command(CMD_RESTART)(restart_kernel)
+    return ls
