@@ -130,7 +130,7 @@ def read_header(path: str | os.PathLike[str]) -> ModelHeader:
         st = os.stat(spath)
         resolved = str(Path(spath).resolve())
     except OSError as exc:
-        raise ModelFileError(_os_message(exc), None, spath) from None
+        raise ModelFileError(_os_message(exc), _os_offset(exc), spath) from None
     key = (resolved, st.st_size, st.st_mtime_ns)
     cached = _CACHE.get(key)
     if cached is not None:
@@ -148,6 +148,13 @@ def read_header(path: str | os.PathLike[str]) -> ModelHeader:
 
 def clear_cache() -> None:
     _CACHE.clear()
+
+
+def _os_offset(exc: OSError) -> int | None:
+    """0 (reading stopped before the first byte) except for a missing file (no offset)."""
+    import errno
+
+    return None if exc.errno == errno.ENOENT else 0
 
 
 def _os_message(exc: OSError) -> str:
@@ -173,24 +180,24 @@ def _read_uncached(path: str, st: os.stat_result) -> ModelHeader:
         raise ModelFileError(
             "is a directory, not a model file (expected a .safetensors, .gguf or .mlmodel "
             "file or an .mlpackage directory)",
-            None,
+            0,
         )
     if not stat.S_ISREG(st.st_mode):
         raise ModelFileError(
             f"is not a regular file (it is {_file_kind(st.st_mode)}); model files must be "
             f"regular files",
-            None,
+            0,
         )
     try:
         # O_NONBLOCK: if the path was swapped for a FIFO after the stat, open must not block.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise ModelFileError(_os_message(exc), None) from None
+        raise ModelFileError(_os_message(exc), _os_offset(exc)) from None
     try:
         st2 = os.fstat(fd)
         if not stat.S_ISREG(st2.st_mode):
             raise ModelFileError(
-                f"is not a regular file (it is {_file_kind(st2.st_mode)})", None
+                f"is not a regular file (it is {_file_kind(st2.st_mode)})", 0
             )
         size = st2.st_size
         if size == 0:
