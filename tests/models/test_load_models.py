@@ -1,0 +1,252 @@
+"""Loading to float16 MLX arrays, Models, model_from and atomic save_model."""
+
+from __future__ import annotations
+
+import os
+
+import gguf
+import mlx.core as mx
+import numpy as np
+import pytest
+import safetensors.numpy
+
+from tests.models.builders import write_gguf, write_safetensors
+from tl_core.models import (
+    ModelFileError,
+    load_model,
+    load_tensor,
+    model_from,
+    read_header,
+    save_model,
+)
+from tl_core.models import loader as loader_module
+from tl_core.models.loader import read_bytes
+
+
+def f16(t) -> np.ndarray:
+    assert t.array.dtype == mx.float16
+    return np.array(t.array)
+
+
+def test_safetensors_float_types_and_overflow(tmp_path):
+    a32 = np.array([[1.5, -2.0], [1e5, -7e4]], np.float32)
+    a64 = np.array([0.1, 1e300, -1e-9], np.float64)
+    a16 = np.array([1, 2, 3], np.float16)
+    path = write_safetensors(tmp_path / "m.safetensors", {"a32": a32, "a64": a64, "a16": a16})
+    t = load_tensor(path, "a32")
+    with np.errstate(over="ignore"):
+        assert np.array_equal(f16(t), a32.astype(np.float16)) and t.overflow == 2
+    t = load_tensor(path, "a64")
+    with np.errstate(over="ignore"):
+        assert np.array_equal(f16(t), a64.astype(np.float16)) and t.overflow == 1
+    t = load_tensor(path, "a16")
+    assert np.array_equal(f16(t), a16) and t.overflow == 0
+
+
+def test_inf_in_source_is_not_overflow(tmp_path):
+    a = np.array([np.inf, -np.inf, np.nan, 7e4], np.float32)
+    path = write_safetensors(tmp_path / "m.safetensors", {"a": a})
+    assert load_tensor(path, "a").overflow == 1
+
+
+def test_bf16(tmp_path):
+    values = np.array([1.0, -3.5, 1e30, 0.15625], np.float32)
+    bits = (values.view(np.uint32) >> 16).astype(np.uint16)
+    header = {"b": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [0, 8]}}
+    from tests.models.builders import safetensors_bytes
+
+    path = tmp_path / "b.safetensors"
+    path.write_bytes(safetensors_bytes(header, bits.tobytes()))
+    t = load_tensor(path, "b")
+    with np.errstate(over="ignore"):
+        expected = (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float16).reshape(2, 2)
+    assert np.array_equal(f16(t), expected)
+    assert t.overflow == 1
+
+
+@pytest.mark.parametrize("qtype", ["Q4_0", "Q4_1", "Q8_0"])
+def test_gguf_mlx_dequantization_matches_gguf_quants(tmp_path, qtype):
+    rng = np.random.default_rng(3)
+    arr = rng.standard_normal((3, 5, 64)).astype(np.float32) * 4
+    path = write_gguf(tmp_path / "q.gguf", {"w": (arr, qtype)})
+    h = read_header(path)
+    info = h.tensors["w"]
+    raw = np.frombuffer(read_bytes(h, info), np.uint8).reshape(15, -1)
+    expected = gguf.quants.dequantize(raw, gguf.GGMLQuantizationType[qtype])
+    t = load_tensor(path, "w")
+    assert t.array.shape == (3, 5, 64)
+    assert np.array_equal(f16(t), expected.reshape(3, 5, 64).astype(np.float16))
+
+
+def test_gguf_k_quant_through_gguf_quants(tmp_path):
+    rng = np.random.default_rng(4)
+    blocks = rng.integers(0, 255, (4, 210), dtype=np.uint8)
+    blocks[:, 208:210] = np.frombuffer(np.float16(0.01).tobytes(), np.uint8)  # finite scale
+    path = write_gguf(tmp_path / "k.gguf", {"w": (blocks, "Q6_K")})
+    expected = gguf.quants.dequantize(blocks, gguf.GGMLQuantizationType.Q6_K)
+    t = load_tensor(path, "w")
+    assert t.array.shape == (4, 256)
+    assert np.array_equal(f16(t), expected.astype(np.float16))
+
+
+def test_gguf_plain_types(tmp_path):
+    a = np.linspace(-1, 1, 64, dtype=np.float32).reshape(2, 32)
+    path = write_gguf(tmp_path / "p.gguf", {"f32": (a, None), "f16": (a.astype(np.float16), None),
+                                            "f64": (a.astype(np.float64), None)})
+    for name in ("f32", "f16", "f64"):
+        assert np.array_equal(f16(load_tensor(path, name)), a.astype(np.float16)), name
+
+
+def test_undequantizable_type_names_it(tmp_path):
+    blocks = np.zeros((1, 40), np.uint8)
+    path = write_gguf(tmp_path / "q81.gguf", {"w": (blocks, "Q8_1")})
+    with pytest.raises(ModelFileError) as e:
+        load_tensor(path, "w")
+    assert e.value.message.startswith(
+        'tensor "w" uses GGUF quantization Q8_1, which cannot be dequantized here'
+    )
+
+
+def test_integer_tensor_is_listed_but_refused(tmp_path):
+    path = write_safetensors(tmp_path / "i.safetensors", {"ids": np.arange(4, dtype=np.int64)})
+    assert load_model(path).names() == ["ids"]
+    with pytest.raises(ModelFileError) as e:
+        load_tensor(path, "ids")
+    assert e.value.message == (
+        'tensor "ids" (I64[4]) holds integers: TensorLogic loads floating-point tensors only '
+        "(F32, F64, F16, BF16 and GGUF quantized types); integer tensors are listed but cannot "
+        "be loaded"
+    )
+    assert str(e.value) == f"{path}: {e.value.message}"
+
+
+def test_unknown_name_suggests(tmp_path):
+    path = write_safetensors(tmp_path / "n.safetensors", {"layer.0.weight": np.ones(2, np.float32)})
+    with pytest.raises(ModelFileError) as e:
+        load_model(path).get_tensor("layer.0.wieght")
+    assert e.value.message == (
+        'no tensor named "layer.0.wieght" in this model (1 tensors); did you mean '
+        '"layer.0.weight"?'
+    )
+
+
+def test_model_is_lazy_and_caches(tmp_path, monkeypatch):
+    path = write_safetensors(tmp_path / "m.safetensors",
+                             {"a": np.ones(2, np.float32), "b": np.zeros(3, np.float32)})
+    calls = []
+    real = loader_module.read_bytes
+    monkeypatch.setattr(loader_module, "read_bytes", lambda h, i: calls.append(i.name) or real(h, i))
+    m = load_model(path)
+    assert calls == [] and m.names() == ["a", "b"] and "a" in m and len(m) == 2
+    assert m.metadata["format"] == "safetensors"
+    first = m.get_tensor("a")
+    assert m.get_tensor("a") is first
+    assert calls == ["a"]
+
+
+def test_changed_file_is_detected(tmp_path):
+    path = write_safetensors(tmp_path / "m.safetensors", {"a": np.ones(2, np.float32)})
+    m = load_model(path)
+    write_safetensors(path, {"a": np.ones(4, np.float32)})
+    with pytest.raises(ModelFileError) as e:
+        m.get_tensor("a")
+    assert e.value.message == "the file changed since its header was read; call load_model again"
+
+
+def test_model_from_and_save_round_trip(tmp_path):
+    w = mx.array(np.arange(6, dtype=np.float32).reshape(2, 3) * 2e4)
+    m = model_from({"layer.0.weight": w, "layer.0.bias": mx.array([0.5, 1.5], mx.float16)})
+    assert m.names() == ["layer.0.weight", "layer.0.bias"]
+    assert m.get_tensor("layer.0.weight").overflow == 2  # 8e4 and 1e5 > 65504
+    out = tmp_path / "out.safetensors"
+    save_model(m, out)
+    back = safetensors.numpy.load_file(str(out))
+    assert back["layer.0.weight"].dtype == np.float16
+    assert np.array_equal(back["layer.0.weight"], np.array(m.get_tensor("layer.0.weight").array))
+    assert np.array_equal(back["layer.0.bias"], np.array([0.5, 1.5], np.float16))
+    h = read_header(out)
+    assert h.metadata["source_format"] == "memory"
+    assert oct(os.stat(out).st_mode & 0o777) == oct(0o644)
+
+
+def test_model_from_refuses_integers():
+    with pytest.raises(ModelFileError) as e:
+        model_from({"ids": mx.array([1, 2, 3])})
+    assert e.value.message == (
+        'model_from: tensor "ids" is int32; a Model holds floating-point tensors only '
+        "(convert it with `as float16`)"
+    )
+
+
+def test_save_gguf_model_to_safetensors(tmp_path):
+    rng = np.random.default_rng(5)
+    src = write_gguf(tmp_path / "s.gguf", {"w": (rng.standard_normal((2, 32)), "Q8_0"),
+                                          "n": (np.arange(3, dtype=np.int32), None)})
+    m = load_model(src)
+    out = tmp_path / "s.safetensors"
+    save_model(m, out)
+    back = safetensors.numpy.load_file(str(out))
+    assert np.array_equal(back["w"], np.array(m.get_tensor("w").array))
+    assert np.array_equal(back["n"], np.arange(3, dtype=np.int32))  # integers copied unchanged
+    assert read_header(out).metadata["source_format"] == "gguf"
+
+
+def test_save_over_its_own_source(tmp_path):
+    path = write_safetensors(tmp_path / "m.safetensors", {"a": np.ones(2, np.float32),
+                                                          "b": np.full(2, 3, np.float32)})
+    save_model(load_model(path), path)
+    back = safetensors.numpy.load_file(str(path))
+    assert back["a"].dtype == np.float16 and np.array_equal(back["b"], np.full(2, 3, np.float16))
+
+
+@pytest.mark.parametrize("ext,kind", [(".gguf", "GGUF"), (".mlmodel", "CoreML"), (".mlpackage", "CoreML")])
+def test_save_to_read_only_format_is_refused(tmp_path, ext, kind):
+    m = model_from({"a": mx.ones((2,), mx.float16)})
+    with pytest.raises(ModelFileError) as e:
+        save_model(m, tmp_path / f"out{ext}")
+    assert e.value.message == (
+        f"cannot save to a {ext} file: {kind} files are read-only sources; save_model writes "
+        f"SafeTensors (use a .safetensors path)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_save_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    out = tmp_path / "out.safetensors"
+    out.write_bytes(b"old contents")
+    m = model_from({"a": mx.ones((4,), mx.float16), "b": mx.zeros((4,), mx.float16)})
+    writes = []
+
+    def failing_write(f, data):
+        writes.append(len(data))
+        if len(writes) == 3:
+            raise OSError(28, "No space left on device")
+        f.write(data)
+
+    monkeypatch.setattr(loader_module, "_write", failing_write)
+    with pytest.raises(ModelFileError) as e:
+        save_model(m, out)
+    assert e.value.message == "cannot save the model: No space left on device"
+    assert out.read_bytes() == b"old contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.safetensors"]
+
+
+def test_interrupted_save_leaves_no_temp(tmp_path, monkeypatch):
+    m = model_from({"a": mx.ones((4,), mx.float16)})
+
+    def interrupted(f, data):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loader_module, "_write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(m, tmp_path / "x.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_torch_reads_saved_file_bit_exact(tmp_path):
+    torch_st = pytest.importorskip("safetensors.torch")
+    pytest.importorskip("torch")
+    m = model_from({"a": mx.array([1.0, 2.5, -3.0], mx.float16)})
+    save_model(m, tmp_path / "t.safetensors")
+    back = torch_st.load_file(str(tmp_path / "t.safetensors"))
+    assert back["a"].numpy().tobytes() == np.array([1.0, 2.5, -3.0], np.float16).tobytes()
