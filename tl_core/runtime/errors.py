@@ -20,6 +20,10 @@ class TLRuntimeError(Exception):
         self.span = span
         self.arg = arg  # positional index or parameter name of the offending argument
 
+    def with_code(self, code: str) -> TLRuntimeError:
+        self.code = code
+        return self
+
 
 class OpError(TLRuntimeError):
     """Raised by `tl_core.runtime.ops` for a bad argument value or shape."""

@@ -204,6 +204,9 @@ def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
         hint = f"; did you mean \"{close[0]}\"?" if close else ""
         raise OpError(f"no tensor named \"{name}\" in the model ({len(names)} tensors){hint}",
                       arg="name")
+    before = getattr(ctx, "before_tensor_load", None)
+    if before is not None:
+        before(model, name)
     loaded = model.get_tensor(name)
     if loaded.overflow:
         ctx.warn(f"{loaded.overflow} value{'s' if loaded.overflow != 1 else ''} of \"{name}\" "

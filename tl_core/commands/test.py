@@ -1,0 +1,55 @@
+"""`tl test FILE`: run the program's `test` blocks and report each as passed or failed.
+
+The file's top-level statements run first (as setup; `main` blocks do not), then each test
+block in a scope of its own. The last line is `N passed, N failed`; the exit status is 1
+when a test failed or the setup did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tl_core.runtime.program import add_common
+
+    add_common(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    from tl_core.runtime.program import make_interpreter, read_program, report
+
+    loaded = read_program(args.file)
+    if loaded is None:
+        return 1
+    _text, parsed = loaded
+    from tl_core.runtime.errors import TLRuntimeError
+    from tl_core.syntax import ast
+
+    interp = make_interpreter(args.file, args.device)
+    items = parsed.program.items
+    tests = [i for i in items if isinstance(i, ast.TestDecl)]
+    try:
+        interp.define_functions(parsed.program)
+        interp.run_items([i for i in items if not isinstance(i, ast.MainBlock)])
+    except TLRuntimeError as exc:
+        print("setup failed (the file's top-level statements):", file=sys.stderr)
+        report(exc, args.file, args.debug)
+        print(f"0 passed, {len(tests)} failed")
+        return 1
+    passed = failed = 0
+    for t in tests:
+        try:
+            interp.run_block_items(t.body)
+        except TLRuntimeError as exc:
+            failed += 1
+            print(f"test {t.name} ... failed")
+            sys.stdout.flush()
+            report(exc, args.file, args.debug)
+        else:
+            passed += 1
+            print(f"test {t.name} ... passed")
+        sys.stdout.flush()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0

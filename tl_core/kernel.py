@@ -1,0 +1,430 @@
+"""The kernel: runs TensorLogic code for an editor over JSON lines (docs/kernel.md).
+
+Two processes. The kernel process (this module's `main`) reads requests on stdin, answers on
+stdout and never imports MLX. It starts a worker process (`python -m tl_core.kernel
+--worker`) that holds one `Session` per document URI and runs code. An interrupt first asks
+the worker to stop cooperatively (SIGINT sets the session's interrupt flag, checked between
+statements and loop iterations); when the worker does not answer within `GRACE` seconds
+(a long native MLX operation), the kernel kills it and starts a fresh one. Either way the
+kernel keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+GRACE = 0.8  # seconds the worker gets to stop cooperatively before it is killed
+METHODS = ("run", "interrupt", "reset", "shutdown")
+
+
+def _dumps(msg: dict[str, Any]) -> str:
+    return json.dumps(msg, ensure_ascii=False, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------------
+# the kernel process
+
+
+class Kernel:
+    def __init__(self, out: Any = None, worker_cmd: list[str] | None = None) -> None:
+        self.out = out or sys.stdout
+        self.out_lock = threading.Lock()
+        self.worker_cmd = worker_cmd or [sys.executable, "-m", "tl_core.kernel", "--worker"]
+        self.jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.worker: subprocess.Popen[str] | None = None
+        self.worker_lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.running: dict[str, Any] | None = None  # the request the worker is running
+        self.interrupt_at: float | None = None
+        self.state_lock = threading.Lock()
+        self.restarts = 0
+
+    # -- output -------------------------------------------------------------------------
+
+    def send(self, msg: dict[str, Any]) -> None:
+        line = _dumps(msg) + "\n"
+        with self.out_lock:
+            try:
+                self.out.write(line)
+                self.out.flush()
+            except (BrokenPipeError, ValueError):
+                pass
+
+    def respond(self, req_id: Any, result: Any = None, error: dict[str, str] | None = None
+                ) -> None:
+        if error is not None:
+            self.send({"id": req_id, "error": error})
+        else:
+            self.send({"id": req_id, "result": result})
+
+    # -- worker ---------------------------------------------------------------------------
+
+    def start_worker(self, restarted: bool = False) -> None:
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        if restarted:
+            env["TL_KERNEL_RESTARTED"] = "1"
+        self.worker = subprocess.Popen(
+            self.worker_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
+            text=True, encoding="utf-8", bufsize=1, env=env,
+        )
+        lines: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.worker_lines = lines
+        proc = self.worker
+
+        def pump() -> None:
+            # The only reader of this worker's stdout: forwards `ready`, queues the rest.
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                try:
+                    msg = json.loads(line)
+                except json.JSONDecodeError:
+                    print(f"kernel: worker wrote a non-JSON line: {line[:200]!r}",
+                          file=sys.stderr)
+                    continue
+                if isinstance(msg, dict) and msg.get("method") == "ready":
+                    params = dict(msg.get("params") or {})
+                    params["restarted"] = restarted
+                    params["pid"] = os.getpid()
+                    self.send({"method": "ready", "params": params})
+                else:
+                    lines.put(msg)
+            lines.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def kill_worker(self) -> None:
+        proc = self.worker
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    # -- the job loop (one run at a time) ----------------------------------------------------
+
+    def job_loop(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            self.do_job(job)
+
+    def do_job(self, req: dict[str, Any]) -> None:
+        proc = self.worker
+        assert proc is not None and proc.stdin is not None
+        with self.state_lock:
+            self.running = req
+            self.interrupt_at = None
+        try:
+            proc.stdin.write(_dumps(req) + "\n")
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the worker is gone: the read below sees its end
+        while True:
+            try:
+                msg = self.worker_lines.get(timeout=0.05)
+            except queue.Empty:
+                with self.state_lock:
+                    late = (self.interrupt_at is not None
+                            and time.monotonic() - self.interrupt_at > GRACE)
+                if late:
+                    self.kill_worker()
+                    self.finish_killed(req)
+                    return
+                continue
+            if msg is None:  # the worker died
+                with self.state_lock:
+                    interrupted = self.interrupt_at is not None
+                if interrupted:
+                    self.finish_killed(req)
+                    return
+                code = proc.poll()
+                self.respond(req.get("id"), error={
+                    "code": "kernel_restarted",
+                    "message": f"the worker process died (status {code}) while running this "
+                               f"request; it was restarted and every document's variables "
+                               f"are lost"})
+                self.after_restart()
+                return
+            if msg.get("id") == req.get("id"):
+                with self.state_lock:
+                    self.running = None
+                    self.interrupt_at = None
+                self.send(msg)
+                return
+
+    def finish_killed(self, req: dict[str, Any]) -> None:
+        with self.state_lock:
+            self.running = None
+            self.interrupt_at = None
+        if req.get("method") == "run":
+            self.respond(req.get("id"), {
+                "stdout": "", "value": None, "elapsed_ms": 0.0, "device": None,
+                "errors": [{
+                    "range": _range_of(req),
+                    "message": "interrupted: the run did not stop within "
+                               f"{GRACE:.1f} s, so the kernel restarted its worker; the "
+                               "variables of every document were lost",
+                    "severity": "error", "code": "interrupted"}],
+                "interrupted": True})
+        else:
+            self.respond(req.get("id"), {"reset": True})
+        self.after_restart()
+
+    def after_restart(self) -> None:
+        self.restarts += 1
+        self.kill_worker()
+        self.start_worker(restarted=True)
+
+    # -- requests -----------------------------------------------------------------------
+
+    def handle(self, line: str) -> bool:
+        """One request line; False when the kernel should stop."""
+        try:
+            req = json.loads(line)
+        except json.JSONDecodeError as exc:
+            self.respond(None, error={"code": "bad_request", "message": f"not JSON: {exc}"})
+            return True
+        if not isinstance(req, dict):
+            self.respond(None, error={"code": "bad_request", "message": "a request must be a "
+                                                                         "JSON object"})
+            return True
+        req_id = req.get("id")
+        method = req.get("method")
+        params = req.get("params") or {}
+        if method not in METHODS:
+            self.respond(req_id, error={
+                "code": "bad_request",
+                "message": f"unknown method {method!r}; methods: {', '.join(METHODS)}"})
+            return True
+        if not isinstance(params, dict):
+            self.respond(req_id, error={"code": "bad_request",
+                                        "message": "params must be a JSON object"})
+            return True
+        if method == "interrupt":
+            with self.state_lock:
+                running = self.running is not None and self.running.get("method") == "run"
+                if running and self.interrupt_at is None:
+                    self.interrupt_at = time.monotonic()
+                    if self.worker is not None and self.worker.poll() is None:
+                        self.worker.send_signal(signal.SIGINT)
+            self.respond(req_id, {"interrupted": running})
+            return True
+        if method == "shutdown":
+            self.respond(req_id, {})
+            return False
+        if method == "run":
+            problem = _check_run_params(params)
+            if problem:
+                self.respond(req_id, error={"code": "bad_request", "message": problem})
+                return True
+        self.jobs.put({"id": req_id, "method": method, "params": params})
+        return True
+
+    def serve(self, stdin: Any = None) -> int:
+        stdin = stdin or sys.stdin
+        self.start_worker()
+        worker_thread = threading.Thread(target=self.job_loop, daemon=True)
+        worker_thread.start()
+        try:
+            for line in stdin:
+                if line.strip() and not self.handle(line):
+                    break
+        except KeyboardInterrupt:
+            pass
+        self.jobs.put(None)
+        with self.state_lock:
+            busy = self.running is not None
+        if busy and self.worker is not None and self.worker.poll() is None:
+            self.worker.send_signal(signal.SIGINT)
+        worker_thread.join(timeout=GRACE + 0.5)
+        self.stop_worker()
+        return 0
+
+    def stop_worker(self) -> None:
+        proc = self.worker
+        if proc is None:
+            return
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(timeout=2)
+        except (subprocess.TimeoutExpired, OSError):
+            self.kill_worker()
+
+
+def _check_run_params(params: dict[str, Any]) -> str | None:
+    if not isinstance(params.get("uri"), str):
+        return "run needs params.uri (a string)"
+    if not isinstance(params.get("text"), str):
+        return "run needs params.text (the document text)"
+    rng = params.get("range")
+    if rng is not None:
+        try:
+            for end in ("start", "end"):
+                int(rng[end]["line"])
+                int(rng[end]["character"])
+        except (KeyError, TypeError, ValueError):
+            return ("params.range must be {\"start\": {\"line\", \"character\"}, \"end\": "
+                    "{\"line\", \"character\"}} or null")
+    dev = params.get("device")
+    if dev not in (None, "gpu", "cpu"):
+        return f"params.device must be \"gpu\", \"cpu\" or null, found {dev!r}"
+    return None
+
+
+def _range_of(req: dict[str, Any]) -> dict[str, Any]:
+    rng = (req.get("params") or {}).get("range")
+    if isinstance(rng, dict):
+        return rng
+    return {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
+
+
+# ---------------------------------------------------------------------------
+# the worker process
+
+
+def path_of(params: dict[str, Any]) -> Path | None:
+    path = params.get("path")
+    if isinstance(path, str) and path:
+        return Path(path)
+    uri = params.get("uri", "")
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    return None
+
+
+def diag_json(d: Any) -> dict[str, Any]:
+    s = d.span
+    return {"range": {"start": {"line": s.line, "character": s.col},
+                      "end": {"line": s.end_line, "character": s.end_col}},
+            "message": d.message, "severity": d.severity.value, "code": d.code}
+
+
+class Worker:
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.sessions: dict[str, Any] = {}
+        self.current: Any = None
+
+    def send(self, msg: dict[str, Any]) -> None:
+        self.out.write(_dumps(msg) + "\n")
+        self.out.flush()
+
+    def on_sigint(self, signum: int, frame: Any) -> None:
+        if self.current is not None:
+            self.current.interrupt()
+
+    def session(self, uri: str, base: Path | None, device: str | None) -> Any:
+        from tl_core.runtime.session import Session
+
+        s = self.sessions.get(uri)
+        if s is None or s.device_request != device or (base is not None
+                                                         and s.base_dir != base):
+            if s is not None and s.base_dir != base and s.device_request == device:
+                s.base_dir = base  # a renamed file keeps its variables
+                if s._interp is not None:
+                    s._interp.base_dir = base
+            else:
+                s = Session(base, device)
+                self.sessions[uri] = s
+        return s
+
+    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+        from tl_core.syntax.span import LineIndex
+
+        text = params["text"]
+        path = path_of(params)
+        base = path.parent if path is not None else Path.cwd()
+        session = self.session(params["uri"], base, params.get("device"))
+        rng = params.get("range")
+        sel = None
+        if rng:
+            index = LineIndex(text)
+            sel = (index.offset(int(rng["start"]["line"]), int(rng["start"]["character"])),
+                   index.offset(int(rng["end"]["line"]), int(rng["end"]["character"])))
+        self.current = session
+        try:
+            r = session.run(text, sel)
+        finally:
+            self.current = None
+        return {"stdout": r.stdout, "value": r.value.to_json() if r.value else None,
+                "elapsed_ms": round(r.elapsed_ms, 3), "device": r.device,
+                "errors": [diag_json(d) for d in r.errors], "interrupted": r.interrupted}
+
+    def serve(self, stdin: Any) -> int:
+        signal.signal(signal.SIGINT, self.on_sigint)
+        from tl_core.runtime.interpreter import gpu_available
+
+        self.send({"method": "ready", "params": {
+            "device": "gpu" if gpu_available() else "cpu", "worker_pid": os.getpid(),
+            "version": _version()}})
+        for line in stdin:
+            if not line.strip():
+                continue
+            req = json.loads(line)
+            method = req.get("method")
+            params = req.get("params") or {}
+            try:
+                if method == "run":
+                    result: Any = self.run(params)
+                elif method == "reset":
+                    uri = params.get("uri")
+                    if uri is None:
+                        self.sessions.clear()
+                    else:
+                        self.sessions.pop(uri, None)
+                    result = {"reset": True}
+                else:
+                    result = {}
+                self.send({"id": req.get("id"), "result": result})
+            except Exception as exc:  # noqa: BLE001 - a bug must not end the worker
+                import traceback
+
+                traceback.print_exc(file=sys.stderr)
+                self.send({"id": req.get("id"), "error": {
+                    "code": "internal", "message": f"internal error: {type(exc).__name__}: "
+                                                   f"{exc}"}})
+        return 0
+
+
+def _version() -> str:
+    from tl_core import __version__
+
+    return __version__
+
+
+def worker_main() -> int:
+    # Keep the protocol stream to ourselves: anything else written to fd 1 (MLX warnings,
+    # a stray print) goes to stderr.
+    proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    stdin = open(sys.stdin.fileno(), encoding="utf-8", closefd=False)  # noqa: SIM115
+    return Worker(proto).serve(stdin)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        return worker_main()
+    proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    stdin = open(sys.stdin.fileno(), encoding="utf-8", closefd=False)  # noqa: SIM115
+    return Kernel(proto).serve(stdin)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

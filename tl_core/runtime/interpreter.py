@@ -1,0 +1,1335 @@
+"""The tree-walking interpreter: runs a parsed `ast.Program` on MLX.
+
+One `Interpreter` holds a persistent global environment (a Session keeps it between runs),
+the user functions, and the run's device. Built-ins are bound with the registry's
+`bind_arguments` and run through `tl_core.runtime.ops`.
+
+Evaluation is lazy inside MLX; the interpreter evaluates the tensors a statement produced
+at the end of that statement (outside traced functions), so errors and interrupts point at
+the right statement and graphs stay bounded in loops.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+
+from tl_core.builtins import BUILTINS, BindError, bind_arguments
+from tl_core.diagnostics import Diagnostic, Severity
+from tl_core.runtime import ops
+from tl_core.runtime.errors import Interrupted, NotSupported, OpError, Panic, TLRuntimeError
+from tl_core.runtime.printing import format_value
+from tl_core.runtime.values import (
+    DTYPES,
+    BuiltinValue,
+    FnValue,
+    Record,
+    dtype_name,
+    tensor_type,
+    type_name,
+)
+from tl_core.syntax import ast
+from tl_core.syntax.span import Span
+
+# Built-ins that are safe inside mx.compile: no side effects, no host reads, no randomness.
+_IMPURE = {"print", "assert", "assert_eq", "env", "str", "load_model", "load_model_f32",
+           "save_model", "get_tensor", "model_from", "rand", "randn", "range", "range_i",
+           "len", "learnable"}
+_DEVICE_NAMES = ("gpu", "cpu")
+_UNSUPPORTED_ITEMS = {
+    ast.StructDecl: "struct declarations",
+    ast.ImplDecl: "impl blocks",
+    ast.EntityDecl: "entity declarations",
+    ast.RelationDecl: "relation declarations",
+    ast.LearnBlock: "learn blocks",
+    ast.Rule: "rules",
+    ast.Query: "queries",
+    ast.Infer: "infer",
+}
+
+
+def gpu_available() -> bool:
+    try:
+        return bool(mx.is_available(mx.gpu))
+    except Exception:  # noqa: BLE001 - older MLX without is_available
+        return False
+
+
+def compile_enabled() -> bool:
+    return os.environ.get("TL_NO_COMPILE", "") in ("", "0")
+
+
+# ---------------------------------------------------------------------------
+# control-flow signals
+
+
+class _Return(Exception):  # noqa: N818 - a signal, not an error
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _Break(Exception):  # noqa: N818
+    pass
+
+
+class _Continue(Exception):  # noqa: N818
+    pass
+
+
+# ---------------------------------------------------------------------------
+# environments
+
+
+class Env:
+    """One scope. `frame` marks a function's outermost scope: assignments do not cross it."""
+
+    __slots__ = ("vars", "parent", "frame")
+
+    def __init__(self, parent: Env | None = None, frame: bool = False) -> None:
+        self.vars: dict[str, Any] = {}
+        self.parent = parent
+        self.frame = frame
+
+    def lookup(self, name: str) -> tuple[bool, Any]:
+        env: Env | None = self
+        while env is not None:
+            if name in env.vars:
+                return True, env.vars[name]
+            env = env.parent
+        return False, None
+
+    def assign(self, name: str, value: Any) -> None:
+        env: Env | None = self
+        while env is not None:
+            if name in env.vars:
+                env.vars[name] = value
+                return
+            if env.frame:
+                break
+            env = env.parent
+        self.vars[name] = value
+
+    def names(self) -> Iterator[str]:
+        env: Env | None = self
+        while env is not None:
+            yield from env.vars
+            env = env.parent
+
+
+@dataclass
+class FnInfo:
+    decl: ast.FnDecl
+    base_dir: Path
+    compiled: Any = None
+    compilable: bool | None = None  # None: not analysed yet
+
+
+@dataclass
+class RunOutput:
+    """What a run produced besides stdout."""
+
+    last_value: Any = None
+    last_value_span: Span | None = None
+    has_value: bool = False
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+class Interpreter:
+    def __init__(
+        self,
+        base_dir: Path | str | None = None,
+        device: str | None = None,
+        write: Callable[[str], None] | None = None,
+        warn: Callable[[Diagnostic], None] | None = None,
+        interrupt: threading.Event | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        self.globals = Env(frame=True)
+        self.fns: dict[str, FnInfo] = {}
+        self._write = write or (lambda s: None)
+        self._warn = warn
+        self.interrupt = interrupt or threading.Event()
+        self.progress = progress
+        self.warned: set[str] = set()
+        self.tracing = 0
+        self.depth = 0
+        self.compile = compile_enabled()
+        self._call_span: Span | None = None
+        self._imported: set[Path] = set()
+        self.out = RunOutput()
+        self.device = "cpu"
+        self.set_device(device)
+
+    # -- device -----------------------------------------------------------------------
+
+    def set_device(self, device: str | None, span: Span | None = None) -> None:
+        want = device or ("gpu" if gpu_available() else "cpu")
+        if want == "gpu" and not gpu_available():
+            self.warn_once("device-fallback",
+                           "device gpu is not available (MLX found no GPU on this machine); "
+                           "running on the CPU", span)
+            want = "cpu"
+        self.device = want
+
+    @property
+    def mx_device(self) -> Any:
+        return mx.gpu if self.device == "gpu" else mx.cpu
+
+    # -- the op context ---------------------------------------------------------------
+
+    def write(self, text: str) -> None:
+        self._write(text)
+
+    def format(self, value: Any) -> str:
+        return format_value(value, self.device)
+
+    def resolve_path(self, path: str) -> Path:
+        p = Path(os.path.expanduser(path))
+        return p if p.is_absolute() else self.base_dir / p
+
+    def warn(self, message: str, span: Span | None = None) -> None:
+        d = Diagnostic(span or self._call_span or _NOWHERE, message, Severity.WARNING, "warning")
+        self.out.warnings.append(d)
+        if self._warn is not None:
+            self._warn(d)
+
+    def warn_once(self, key: str, message: str, span: Span | None = None) -> None:
+        if key not in self.warned:
+            self.warned.add(key)
+            self.warn(message, span)
+
+    def load_model(self, path: Path) -> Any:
+        from tl_core.models import load_model
+
+        return load_model(path)
+
+    def before_tensor_load(self, model: Any, name: str) -> None:
+        if self.progress:
+            from tl_core.runtime.progress import prefetch
+
+            prefetch(model, name)
+
+    # -- programs ---------------------------------------------------------------------
+
+    def define_functions(self, program: ast.Program, base_dir: Path | None = None) -> None:
+        for item in program.items:
+            if isinstance(item, ast.FnDecl):
+                old = self.fns.get(item.name)
+                if old is None or old.decl != item:
+                    self.fns[item.name] = FnInfo(item, base_dir or self.base_dir)
+
+    def run_items(self, items: tuple[Any, ...] | list[Any], env: Env | None = None,
+                  top: bool = True) -> None:
+        """Run top-level items in order (fn declarations are already defined)."""
+        env = env or self.globals
+        with mx.stream(self.mx_device):
+            for item in items:
+                try:
+                    self.run_item(item, env, top)
+                except (TLRuntimeError, _Return, _Break, _Continue):
+                    raise
+                except RecursionError:
+                    raise TLRuntimeError("recursion too deep", item.span) from None
+                except Exception as exc:  # noqa: BLE001 - a bug or an MLX failure
+                    raise TLRuntimeError(f"internal error: {type(exc).__name__}: {exc}",
+                                         item.span) from exc
+
+    def run_item(self, item: Any, env: Env, top: bool = True) -> None:
+        if isinstance(item, (ast.FnDecl, ast.TestDecl, ast.BenchDecl)):
+            return
+        if isinstance(item, ast.MainBlock):
+            self.exec_block(item.body, Env(env))
+            return
+        if isinstance(item, ast.Import):
+            self.run_import(item)
+            return
+        if isinstance(item, ast.EmbeddingDecl):
+            raise NotSupported(f"{item.kind} declarations", item.span)
+        kind = _UNSUPPORTED_ITEMS.get(type(item))
+        if kind is not None:
+            raise NotSupported(kind, item.span)
+        self.exec_stmt(item, env, top=top)
+
+    def run_block_items(self, block: ast.Block) -> None:
+        """A `test` or `bench` body, in a scope of its own under the globals."""
+        with mx.stream(self.mx_device):
+            self.exec_block(block, Env(self.globals))
+
+    def run_import(self, item: ast.Import) -> None:
+        from tl_core.syntax import parse
+
+        path = self.resolve_path(item.path).resolve()
+        if path in self._imported:
+            return
+        if not path.is_file():
+            raise TLRuntimeError(f"cannot import \"{item.path}\": no such file ({path})",
+                                 item.path_span)
+        self._imported.add(path)
+        text = path.read_text(encoding="utf-8")
+        result = parse(text)
+        if result.errors:
+            first = result.errors[0]
+            raise TLRuntimeError(f"cannot import \"{item.path}\": {path.name}:"
+                                 f"{first.span.line + 1}:{first.span.col + 1}: {first.message}",
+                                 item.path_span)
+        self.define_functions(result.program, path.parent)
+        saved = self.base_dir
+        self.base_dir = path.parent
+        try:
+            for sub in result.program.items:
+                if isinstance(sub, ast.Import):
+                    self.run_import(sub)
+                elif isinstance(sub, ast.TensorDecl):
+                    self.exec_stmt(sub, self.globals)
+        except TLRuntimeError as exc:
+            if exc.span is not None and exc.span is not item.path_span:
+                exc.message = (f"in \"{item.path}\" line {exc.span.line + 1}: {exc.message}")
+                exc.args = (exc.message,)
+            exc.span = item.path_span
+            raise
+        finally:
+            self.base_dir = saved
+
+    # -- statements -------------------------------------------------------------------
+
+    def check_interrupt(self, span: Span) -> None:
+        if self.interrupt.is_set():
+            self.interrupt.clear()
+            raise Interrupted(span)
+
+    def exec_block(self, block: ast.Block, env: Env) -> None:
+        for stmt in block.stmts:
+            self.exec_stmt(stmt, env)
+
+    def exec_stmt(self, s: Any, env: Env, top: bool = False) -> None:
+        self.check_interrupt(s.span)
+        t = type(s)
+        if t is ast.ExprStmt:
+            value = self.eval(s.expr, env)
+            self._settle(value)
+            if top:
+                self.out.last_value = value
+                self.out.last_value_span = s.span
+                self.out.has_value = True
+            return
+        if top:
+            self.out.last_value = None
+            self.out.has_value = False
+            self.out.last_value_span = None
+        if t is ast.Let:
+            value = self.eval(s.value, env)
+            if s.type is not None:
+                value = self.check_declared(value, s.type, s.value.span, s.name)
+            env.vars[s.name] = value
+            self._settle(value)
+        elif t is ast.Assign:
+            self.exec_assign(s, env)
+        elif t is ast.TensorDecl:
+            self.exec_tensor_decl(s, env)
+        elif t is ast.Return:
+            raise _Return(None if s.value is None else self.eval(s.value, env))
+        elif t is ast.If:
+            self.exec_if(s, env)
+        elif t is ast.For:
+            self.exec_for(s, env)
+        elif t is ast.While:
+            while ops.truth(self._cond(s.cond, env)):
+                try:
+                    self.exec_block(s.body, Env(env))
+                except _Break:
+                    break
+                except _Continue:
+                    pass
+                self.check_interrupt(s.span)
+        elif t is ast.Loop:
+            while True:
+                try:
+                    self.exec_block(s.body, Env(env))
+                except _Break:
+                    break
+                except _Continue:
+                    pass
+                self.check_interrupt(s.span)
+        elif t is ast.Break:
+            raise _Break()
+        elif t is ast.Continue:
+            raise _Continue()
+        elif t is ast.BlockStmt:
+            self.exec_block(s.block, Env(env))
+        elif t is ast.ErrorStmt:
+            raise TLRuntimeError("this statement did not parse", s.span)
+        elif t in _UNSUPPORTED_ITEMS:
+            raise NotSupported(_UNSUPPORTED_ITEMS[t], s.span)
+        else:
+            raise NotSupported(type(s).__name__, s.span)
+
+    def _cond(self, e: Any, env: Env) -> Any:
+        v = self.eval(e, env)
+        if isinstance(v, mx.array) and v.size != 1:
+            raise TLRuntimeError(f"a condition must be a single value, found {tensor_type(v)}",
+                                 e.span)
+        if not isinstance(v, (bool, int, float, mx.array)):
+            raise TLRuntimeError(f"a condition must be a bool, found {type_name(v)}", e.span)
+        return v
+
+    def exec_if(self, s: ast.If, env: Env) -> None:
+        node: Any = s
+        while node is not None:
+            if isinstance(node, ast.If):
+                if ops.truth(self._cond(node.cond, env)):
+                    self.exec_block(node.then, Env(env))
+                    return
+                node = node.orelse
+            else:  # the final else block
+                self.exec_block(node, Env(env))
+                return
+
+    def exec_for(self, s: ast.For, env: Env) -> None:
+        iterable = self.eval(s.iterable, env)
+        if isinstance(iterable, mx.array):
+            if iterable.ndim == 0:
+                raise TLRuntimeError(f"cannot iterate over a 0-dimensional tensor "
+                                     f"{tensor_type(iterable)}", s.iterable.span)
+            items: Any = (iterable[i] for i in range(iterable.shape[0]))
+        elif isinstance(iterable, (list, tuple, str)):
+            items = iter(list(iterable))
+        elif isinstance(iterable, int) and not isinstance(iterable, bool):
+            items = iter(range(iterable))
+        else:
+            raise TLRuntimeError(f"cannot iterate over {type_name(iterable)}; use range(n) or "
+                                 f"a list", s.iterable.span)
+        for item in items:
+            scope = Env(env)
+            scope.vars[s.var] = item
+            try:
+                self.exec_block(s.body, scope)
+            except _Break:
+                break
+            except _Continue:
+                pass
+            self.check_interrupt(s.span)
+
+    def exec_assign(self, s: ast.Assign, env: Env) -> None:
+        value = self.eval(s.value, env)
+        target = s.target
+        if isinstance(target, ast.Name):
+            env.assign(target.id, value)
+        elif isinstance(target, ast.Index):
+            self.assign_index(target, value, env)
+        elif isinstance(target, ast.Field):
+            raise NotSupported("assignment to a field (structs)", target.span)
+        else:
+            raise TLRuntimeError("cannot assign to this expression", target.span)
+        self._settle(value)
+
+    def assign_index(self, target: ast.Index, value: Any, env: Env) -> None:
+        obj = self.eval(target.obj, env)
+        if isinstance(obj, list):
+            if len(target.items) != 1:
+                raise TLRuntimeError("a list takes one index", target.span)
+            i = self.eval(target.items[0], env)
+            n = len(obj)
+            if not isinstance(i, int) or not -n <= i < n:
+                raise TLRuntimeError(f"list index {i} is out of range (length {n})",
+                                     target.items[0].span)
+            obj[i] = value
+            return
+        if not isinstance(obj, mx.array):
+            raise TLRuntimeError(f"cannot assign into {type_name(obj)}", target.obj.span)
+        idx = self.index_tuple(obj, target, env)
+        new = mx.array(obj)  # tensors are values: update a copy, then rebind the name
+        try:
+            new[idx] = value if not isinstance(value, mx.array) else value.astype(obj.dtype)
+        except ValueError as exc:
+            raise TLRuntimeError(f"cannot assign {type_name(value)} into {tensor_type(obj)}"
+                                 f"[...]: {exc}", target.span) from None
+        if isinstance(target.obj, ast.Name):
+            env.assign(target.obj.id, new)
+        else:
+            raise TLRuntimeError("index assignment needs a variable on the left", target.span)
+
+    def exec_tensor_decl(self, s: ast.TensorDecl, env: Env) -> None:
+        if s.value is None:
+            dims = []
+            for d in s.type.dims or ():
+                if d.kind != "int":
+                    raise TLRuntimeError(f"tensor {s.name} without a value needs fixed sizes, "
+                                         f"found {d.value if d.kind == 'var' else '?'}", d.span)
+                dims.append(int(d.value))  # type: ignore[arg-type]
+            value: Any = mx.zeros(dims, dtype=self.dtype_of(s.type.dtype, s.type.span))
+        else:
+            value = self.eval(s.value, env)
+        value = self.check_declared(value, s.type, s.value.span if s.value else s.span, s.name)
+        env.vars[s.name] = value
+        self._settle(value)
+
+    def dtype_of(self, name: str, span: Span) -> Any:
+        dt = DTYPES.get(name)
+        if dt is None:
+            raise TLRuntimeError(f"unknown element type {name}", span)
+        return dt
+
+    def check_declared(self, value: Any, texpr: Any, span: Span, what: str) -> Any:
+        """A `let x: T = e` or `tensor x: T = e`: convert numbers/lists, check the shape."""
+        if not isinstance(texpr, ast.TensorTypeExpr):
+            return value
+        dt = self.dtype_of(texpr.dtype, texpr.span)
+        if not isinstance(value, mx.array):
+            value = self.to_tensor(value, span, dt)
+        elif value.dtype != dt:
+            value = value.astype(dt)
+        if texpr.dims is not None:
+            bindings: dict[str, tuple[int, str]] = {}
+            self.match_dims(value, texpr, bindings, span, f"'{what}'")
+        return value
+
+    # -- evaluation helpers ---------------------------------------------------------------
+
+    def _settle(self, value: Any) -> None:
+        """Evaluate the tensors a statement produced (not while tracing for mx.compile)."""
+        if self.tracing:
+            return
+        if isinstance(value, mx.array):
+            mx.eval(value)
+        elif isinstance(value, (list, tuple)) and value and isinstance(value[0], mx.array):
+            mx.eval([v for v in value if isinstance(v, mx.array)])
+
+    def to_tensor(self, value: Any, span: Span, dtype: Any = None) -> mx.array:
+        try:
+            return ops.as_tensor(value, "x", dtype)
+        except OpError as exc:
+            raise TLRuntimeError(exc.message, span) from None
+
+    # -- expressions ------------------------------------------------------------------
+
+    def eval(self, e: Any, env: Env) -> Any:
+        method = _EVAL.get(type(e))
+        if method is None:
+            if isinstance(e, ast.SetLiteral):
+                raise NotSupported("set literals (entities)", e.span)
+            raise NotSupported(type(e).__name__, e.span)
+        return method(self, e, env)
+
+    def eval_name(self, e: ast.Name, env: Env) -> Any:
+        found, value = env.lookup(e.id)
+        if found:
+            return value
+        if e.id in self.fns:
+            return FnValue(e.id)
+        if e.id in BUILTINS:
+            return BuiltinValue(e.id)
+        if e.id in _DEVICE_NAMES:
+            return e.id
+        candidates = list(dict.fromkeys([*env.names(), *self.fns, *BUILTINS]))
+        close = difflib.get_close_matches(e.id, candidates, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise TLRuntimeError(f"undefined name '{e.id}'{hint}", e.span)
+
+    def eval_number(self, e: ast.Number, env: Env) -> Any:
+        return e.value
+
+    def eval_string(self, e: ast.String, env: Env) -> Any:
+        return e.value
+
+    def eval_bool(self, e: ast.Bool, env: Env) -> Any:
+        return e.value
+
+    def eval_array(self, e: ast.ArrayLiteral, env: Env) -> Any:
+        return [self.eval(x, env) for x in e.items]
+
+    def eval_tuple(self, e: ast.TupleExpr, env: Env) -> Any:
+        return tuple(self.eval(x, env) for x in e.items)
+
+    def eval_block_expr(self, e: ast.BlockExpr, env: Env) -> Any:
+        scope = Env(env)
+        value = None
+        for stmt in e.block.stmts:
+            if isinstance(stmt, ast.ExprStmt):
+                self.check_interrupt(stmt.span)
+                value = self.eval(stmt.expr, scope)
+            else:
+                self.exec_stmt(stmt, scope)
+                value = None
+        return value
+
+    def eval_unary(self, e: ast.Unary, env: Env) -> Any:
+        v = self.eval(e.operand, env)
+        if e.op == "-":
+            if isinstance(v, bool) or not isinstance(v, (int, float, mx.array, list)):
+                raise TLRuntimeError(f"cannot negate {type_name(v)}", e.operand.span)
+            if isinstance(v, list):
+                v = self.to_tensor(v, e.operand.span)
+            return -v
+        if e.op == "!":
+            if isinstance(v, mx.array):
+                return mx.logical_not(v)
+            if isinstance(v, bool):
+                return not v
+            raise TLRuntimeError(f"! needs a bool, found {type_name(v)}", e.operand.span)
+        raise NotSupported(f"unary operator {e.op}", e.span)
+
+    def eval_binary(self, e: ast.Binary, env: Env) -> Any:
+        op = e.op
+        if op in ("&&", "||"):
+            left = self._cond(e.left, env)
+            lt = ops.truth(left)
+            if op == "&&" and not lt:
+                return False
+            if op == "||" and lt:
+                return True
+            return ops.truth(self._cond(e.right, env))
+        if op == "~":
+            raise NotSupported("tensor equations (~)", e.span)
+        a = self.eval(e.left, env)
+        b = self.eval(e.right, env)
+        try:
+            return binary_op(op, a, b)
+        except OpError as exc:
+            raise TLRuntimeError(exc.message, e.span) from None
+        except (ValueError, TypeError) as exc:
+            raise TLRuntimeError(f"{type_name(a)} {op} {type_name(b)}: {exc}", e.span) from None
+
+    def eval_cast(self, e: ast.Cast, env: Env) -> Any:
+        v = self.eval(e.expr, env)
+        t = e.type
+        name = t.dtype if isinstance(t, ast.TensorTypeExpr) else t.name
+        if not isinstance(v, (mx.array, list)):
+            if name in ("int", "i32", "i64", "int32", "int64", "int16"):
+                return int(v)
+            if name in ("float", "f16", "f32", "f64", "float16", "float32", "float64"):
+                return float(v)
+            if name == "bool":
+                return bool(v)
+            if name == "string":
+                return self.format(v)
+        dt = self.dtype_of(name, t.span)
+        tv = self.to_tensor(v, e.expr.span)
+        return tv.astype(dt)
+
+    def eval_field(self, e: ast.Field, env: Env) -> Any:
+        obj = self.eval(e.obj, env)
+        name = e.name
+        if isinstance(obj, mx.array):
+            if name == "shape":
+                return list(obj.shape)
+            if name == "T":
+                return ops.op_transpose(self, obj) if obj.ndim == 2 else obj.T
+            if name == "dtype":
+                return dtype_name(obj.dtype)
+            if name == "ndim":
+                return obj.ndim
+            if name == "size":
+                return obj.size
+            raise TLRuntimeError(f"a tensor has no field '{name}' (fields: shape, T, dtype, "
+                                 f"ndim, size)", e.name_span)
+        if type(obj).__name__ == "Model":
+            if name == "metadata":
+                return ops.metadata_record(obj)
+            if name == "path":
+                return obj.path
+            raise TLRuntimeError(f"a Model has no field '{name}' (fields: metadata, path; "
+                                 f"methods: get_tensor, names)", e.name_span)
+        if isinstance(obj, Record):
+            if name in obj.items:
+                return obj.items[name]
+            close = difflib.get_close_matches(name, list(obj.items), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise TLRuntimeError(f"{obj.title} has no key '{name}'{hint}", e.name_span)
+        if isinstance(obj, (list, tuple)) and name in ("len", "length"):
+            return len(obj)
+        raise TLRuntimeError(f"{type_name(obj)} has no field '{name}'", e.name_span)
+
+    def eval_path(self, e: ast.Path, env: Env) -> Any:
+        raise NotSupported(f"associated items ({e.base}::{e.member})", e.span)
+
+    def eval_struct(self, e: ast.StructLit, env: Env) -> Any:
+        raise NotSupported("struct literals", e.span)
+
+    # -- indexing -----------------------------------------------------------------------
+
+    def eval_index(self, e: ast.Index, env: Env) -> Any:
+        obj = self.eval(e.obj, env)
+        if isinstance(obj, (list, tuple, str)):
+            if len(e.items) != 1:
+                raise TLRuntimeError(f"a {type_name(obj)} takes one index", e.span)
+            item = e.items[0]
+            if isinstance(item, ast.Slice):
+                return obj[self._slice(item, env)]
+            i = self.eval(item, env)
+            if isinstance(i, mx.array) and i.size == 1:
+                i = i.item()
+            if isinstance(i, bool) or not isinstance(i, int):
+                raise TLRuntimeError(f"a {type_name(obj)} index must be an int, found "
+                                     f"{type_name(i)}", item.span)
+            if not -len(obj) <= i < len(obj):
+                raise TLRuntimeError(f"index {i} is out of range for a {type_name(obj)} of "
+                                     f"length {len(obj)}", item.span)
+            return obj[i]
+        if isinstance(obj, Record):
+            key = self.eval(e.items[0], env) if len(e.items) == 1 else None
+            if isinstance(key, str) and key in obj.items:
+                return obj.items[key]
+            raise TLRuntimeError(f"{obj.title} has no key {key!r}", e.span)
+        if not isinstance(obj, mx.array):
+            raise TLRuntimeError(f"cannot index {type_name(obj)}", e.obj.span)
+        return obj[self.index_tuple(obj, e, env)]
+
+    def _slice(self, s: ast.Slice, env: Env) -> slice:
+        parts = []
+        for part in (s.start, s.stop, s.step):
+            if part is None:
+                parts.append(None)
+                continue
+            v = self.eval(part, env)
+            if isinstance(v, mx.array) and v.size == 1 and not mx.issubdtype(v.dtype,
+                                                                              mx.inexact):
+                v = int(v.item())
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TLRuntimeError(f"slice bounds must be ints, found {type_name(v)}",
+                                     part.span)
+            parts.append(v)
+        if parts[2] == 0:
+            raise TLRuntimeError("slice step cannot be 0", s.span)
+        return slice(*parts)
+
+    def index_tuple(self, obj: mx.array, e: ast.Index, env: Env) -> tuple[Any, ...]:
+        if len(e.items) > obj.ndim:
+            raise TLRuntimeError(f"too many indices: {tensor_type(obj)} has {obj.ndim} "
+                                 f"dimension{'s' if obj.ndim != 1 else ''}, found "
+                                 f"{len(e.items)} indices", e.span)
+        idx: list[Any] = []
+        for axis, item in enumerate(e.items):
+            size = obj.shape[axis]
+            if isinstance(item, ast.Slice):
+                idx.append(self._slice(item, env))
+                continue
+            v = self.eval(item, env)
+            if isinstance(v, list):
+                v = self.to_tensor(v, item.span, mx.int32)
+            if isinstance(v, mx.array):
+                if mx.issubdtype(v.dtype, mx.inexact) or v.dtype == mx.bool_:
+                    raise TLRuntimeError(
+                        f"indices must be integers (tensor<int>(...)), found {tensor_type(v)}",
+                        item.span)
+                if v.size:
+                    lo, hi = int(mx.min(v).item()), int(mx.max(v).item())
+                    bad = hi if hi >= size else (lo if lo < -size else None)
+                    if bad is not None:
+                        raise TLRuntimeError(f"index {bad} is out of range for dimension "
+                                             f"{axis} of {tensor_type(obj)} (size {size})",
+                                             item.span)
+                idx.append(v)
+                continue
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TLRuntimeError(f"an index must be an int, a slice a:b or an integer "
+                                     f"tensor, found {type_name(v)}", item.span)
+            if not -size <= v < size:
+                raise TLRuntimeError(f"index {v} is out of range for dimension {axis} of "
+                                     f"{tensor_type(obj)} (size {size})", item.span)
+            idx.append(v)
+        return tuple(idx)
+
+    # -- match ----------------------------------------------------------------------------
+
+    def eval_match(self, e: ast.Match, env: Env) -> Any:
+        value = self.eval(e.scrutinee, env)
+        for arm in e.arms:
+            scope = Env(env)
+            if self.match_pattern(arm.pattern, value, scope):
+                if arm.guard is not None and not ops.truth(self._cond(arm.guard, scope)):
+                    continue
+                return self.eval(arm.body, scope)
+        raise TLRuntimeError(f"no match arm matches {self.format(value)}", e.scrutinee.span)
+
+    def match_pattern(self, p: Any, value: Any, scope: Env) -> bool:
+        if isinstance(p, ast.PatWildcard):
+            return True
+        if isinstance(p, ast.PatBind):
+            scope.vars[p.name] = value
+            return True
+        if isinstance(p, ast.PatLiteral):
+            lit = self.eval(p.value, scope)
+            if isinstance(value, mx.array):
+                return value.size == 1 and value.item() == lit
+            return type(value) is type(lit) and value == lit or (
+                isinstance(value, (int, float)) and isinstance(lit, (int, float))
+                and not isinstance(value, bool) and not isinstance(lit, bool) and value == lit)
+        if isinstance(p, ast.PatTuple):
+            if not isinstance(value, (tuple, list)) or len(value) != len(p.items):
+                return False
+            return all(self.match_pattern(q, v, scope)
+                       for q, v in zip(p.items, value, strict=True))
+        if isinstance(p, ast.PatOr):
+            return any(self.match_pattern(q, value, scope) for q in p.alternatives)
+        raise NotSupported("struct patterns", p.span)
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def eval_tensor_ctor(self, e: ast.TensorCtor, env: Env) -> Any:
+        b = BUILTINS["tensor"]
+        positional = [a for a in e.args if a.name is None]
+        keywords = {a.name: a for a in e.args if a.name is not None}
+        try:
+            bound = bind_arguments(b, len(positional), list(keywords))
+        except BindError as exc:
+            raise TLRuntimeError(exc.message, self._bind_span(e, exc, positional,
+                                                              keywords)) from None
+        data_arg = positional[bound["data"]] if isinstance(bound["data"], int) \
+            else keywords[bound["data"]]  # type: ignore[index]
+        dev_ref = bound.get("device")
+        if dev_ref is not None:
+            dev_arg = positional[dev_ref] if isinstance(dev_ref, int) else keywords[dev_ref]
+            dev = self.eval(dev_arg.value, env)
+            if dev not in _DEVICE_NAMES:
+                raise TLRuntimeError(f"device must be gpu or cpu, found {self.format(dev)}",
+                                     dev_arg.value.span)
+            if dev == "gpu" and self.device == "cpu" and not gpu_available():
+                self.warn_once("device-fallback",
+                               "device gpu is not available (MLX found no GPU on this "
+                               "machine); running on the CPU", dev_arg.value.span)
+        dt = self.dtype_of(e.dtype, e.dtype_span)
+        self.check_rectangular(data_arg.value, env)
+        data = self.eval(data_arg.value, env)
+        return self.to_tensor(data, data_arg.value.span, dt)
+
+    def check_rectangular(self, lit: Any, env: Env) -> None:
+        """Point at the first row of a literal whose length differs from the first row's."""
+        if not isinstance(lit, ast.ArrayLiteral) or not lit.items:
+            return
+        rows = [x for x in lit.items if isinstance(x, ast.ArrayLiteral)]
+        if not rows:
+            scalars = [x for x in lit.items if not isinstance(x, ast.ArrayLiteral)]
+            if len(scalars) != len(lit.items):
+                pass
+            return
+        if len(rows) != len(lit.items):
+            bad = next(x for x in lit.items if not isinstance(x, ast.ArrayLiteral))
+            raise TLRuntimeError("ragged tensor literal: expected a row [...] here like the "
+                                 "others", bad.span)
+        n = len(rows[0].items)
+        for i, row in enumerate(rows[1:], start=2):
+            if len(row.items) != n:
+                raise TLRuntimeError(f"ragged tensor literal: row {i} has {len(row.items)} "
+                                     f"element{'s' if len(row.items) != 1 else ''}, the first "
+                                     f"row has {n}", row.span)
+        for row in rows:
+            self.check_rectangular(row, env)
+
+    def _bind_span(self, call: Any, exc: BindError, positional: list[ast.Arg],
+                   keywords: dict[str, ast.Arg]) -> Span:
+        if exc.position is not None and exc.position < len(positional):
+            return positional[exc.position].span
+        if exc.keyword is not None and exc.keyword in keywords:
+            arg = keywords[exc.keyword]
+            return arg.name_span or arg.span
+        return call.span
+
+    def eval_call(self, e: ast.Call, env: Env) -> Any:
+        func = e.func
+        if isinstance(func, ast.Field):
+            return self.call_method(e, func, env)
+        if isinstance(func, ast.Path):
+            return self.call_path(e, func, env)
+        if isinstance(func, ast.Name):
+            found, value = env.lookup(func.id)
+            if not found:
+                if func.id in self.fns:
+                    return self.call_fn(self.fns[func.id], e, env)
+                if func.id in BUILTINS:
+                    return self.call_builtin(func.id, e, env)
+                if func.id == "panic":
+                    return self.call_panic(e, env)
+                self.eval_name(func, env)  # raises the undefined-name error
+            callee = value
+        else:
+            callee = self.eval(func, env)
+        if isinstance(callee, FnValue):
+            return self.call_fn(self.fns[callee.name], e, env)
+        if isinstance(callee, BuiltinValue):
+            return self.call_builtin(callee.name, e, env)
+        raise TLRuntimeError(f"{type_name(callee)} is not callable", func.span)
+
+    def call_panic(self, e: ast.Call, env: Env) -> Any:
+        values = [self.eval(a.value, env) for a in e.args]
+        if not values:
+            raise Panic("panic", e.span)
+        fmt = values[0] if isinstance(values[0], str) else self.format(values[0])
+        rest = values[1:]
+        out = []
+        parts = fmt.split("{}")
+        for i, part in enumerate(parts):
+            out.append(part)
+            if i < len(parts) - 1:
+                out.append(self.format(rest.pop(0)) if rest else "{}")
+        raise Panic("panic: " + "".join(out), e.span)
+
+    def call_method(self, e: ast.Call, func: ast.Field, env: Env) -> Any:
+        obj = self.eval(func.obj, env)
+        name = func.name
+        if type(obj).__name__ == "Model" and name == "names":
+            if e.args:
+                raise TLRuntimeError("names() takes no arguments", e.args[0].span)
+            return ops.op_names(self, obj)
+        if name in BUILTINS:
+            return self.call_builtin(name, e, env, receiver=(obj, func.obj.span))
+        if name in self.fns:
+            return self.call_fn(self.fns[name], e, env, receiver=(obj, func.obj.span))
+        raise TLRuntimeError(f"{type_name(obj)} has no method '{name}'", func.name_span)
+
+    def call_path(self, e: ast.Call, func: ast.Path, env: Env) -> Any:
+        casts = {"f16": mx.float16, "f32": mx.float32, "f64": mx.float64,
+                 "bf16": mx.bfloat16, "i32": mx.int32, "i64": mx.int64, "Tensor": None}
+        if func.base in casts and func.member in BUILTINS:
+            value = self.call_builtin(func.member, e, env)
+            dt = casts[func.base]
+            if dt is not None and isinstance(value, mx.array):
+                value = value.astype(dt)
+            return value
+        if func.base == "KVCache":
+            raise NotSupported("KVCache", e.span)
+        raise NotSupported(f"associated functions ({func.base}::{func.member})", e.span)
+
+    def call_builtin(self, name: str, e: ast.Call, env: Env,
+                     receiver: tuple[Any, Span] | None = None) -> Any:
+        b = BUILTINS[name]
+        positional = [a for a in e.args if a.name is None]
+        keywords = {a.name: a for a in e.args if a.name is not None}
+        n_pos = len(positional) + (1 if receiver else 0)
+        try:
+            bound = bind_arguments(b, n_pos, list(keywords))
+        except BindError as exc:
+            if receiver and exc.position is not None:
+                exc.position -= 1
+            raise TLRuntimeError(exc.message, self._bind_span(e, exc, positional,
+                                                              keywords)) from None
+        # values and spans by positional index (receiver first) and keyword
+        pos_vals: list[Any] = []
+        pos_spans: list[Span] = []
+        if receiver:
+            pos_vals.append(receiver[0])
+            pos_spans.append(receiver[1])
+        for a in positional:
+            pos_vals.append(self.eval(a.value, env))
+            pos_spans.append(a.value.span)
+        kw_vals = {k: self.eval(a.value, env) for k, a in keywords.items()}
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        arg_spans: dict[str, Span] = {}
+        fixed = b.params[:-1] if (b.variadic or b.var_keyword) else b.params
+        for p in fixed:
+            ref = bound.get(p.name)
+            if ref is None:
+                continue
+            if isinstance(ref, int):
+                kwargs[p.name] = pos_vals[ref]
+                arg_spans[p.name] = pos_spans[ref]
+            else:
+                kwargs[p.name] = kw_vals[ref]
+                arg_spans[p.name] = keywords[ref].value.span
+        if b.variadic:
+            start = len(fixed)
+            args = pos_vals[start:]
+            for i, sp in enumerate(pos_spans[start:]):
+                arg_spans[f"#{i}"] = sp
+            if b.params[-1].name in keywords:
+                args.append(kw_vals[b.params[-1].name])
+        if b.var_keyword:
+            extra = {k: v for k, v in kw_vals.items() if k not in {p.name for p in fixed}}
+            for k in extra:
+                arg_spans[k] = keywords[k].value.span
+        else:
+            extra = {}
+        op = b.impl()
+        saved = self._call_span
+        self._call_span = e.span
+        try:
+            if b.variadic and not fixed:
+                return op(self, *args)
+            if b.variadic:
+                return op(self, *[kwargs[p.name] for p in fixed if p.name in kwargs], *args)
+            return op(self, **kwargs, **extra)
+        except TLRuntimeError as exc:
+            if exc.span is None:
+                exc.span = arg_spans.get(exc.arg) if isinstance(exc.arg, str) else None
+                exc.span = exc.span or e.span
+            raise
+        except _model_error() as exc:
+            raise TLRuntimeError(str(exc), arg_spans.get("path") or e.span) from None
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise TLRuntimeError(f"{name}: {exc}", e.span) from None
+        finally:
+            self._call_span = saved
+
+    # -- user functions ---------------------------------------------------------------
+
+    def call_fn(self, info: FnInfo, e: ast.Call, env: Env,
+                receiver: tuple[Any, Span] | None = None) -> Any:
+        decl = info.decl
+        params = decl.params
+        vals: list[Any] = []
+        spans: list[Span] = []
+        if receiver:
+            vals.append(receiver[0])
+            spans.append(receiver[1])
+        positional = [a for a in e.args if a.name is None]
+        for a in positional:
+            vals.append(self.eval(a.value, env))
+            spans.append(a.value.span)
+        if len(vals) > len(params):
+            raise TLRuntimeError(
+                f"{decl.name}() takes {len(params)} argument{'s' if len(params) != 1 else ''} "
+                f"but {len(vals)} were given", positional[len(params) - len(vals)].span
+                if len(positional) >= len(vals) - len(params) else e.span)
+        bound: dict[str, tuple[Any, Span]] = {}
+        for p, v, sp in zip(params, vals, spans, strict=False):
+            bound[p.name] = (v, sp)
+        for a in e.args:
+            if a.name is None:
+                continue
+            if a.name not in {p.name for p in params}:
+                raise TLRuntimeError(f"{decl.name}() has no parameter named '{a.name}'; "
+                                     f"parameters: {', '.join(p.name for p in params)}",
+                                     a.name_span or a.span)
+            if a.name in bound:
+                raise TLRuntimeError(f"{decl.name}() got argument '{a.name}' twice",
+                                     a.name_span or a.span)
+            bound[a.name] = (self.eval(a.value, env), a.value.span)
+        missing = [p.name for p in params if p.name not in bound]
+        if missing:
+            m = ", ".join(f"'{x}'" for x in missing)
+            raise TLRuntimeError(f"{decl.name}() missing argument{'s' if len(missing) > 1 else ''}"
+                                 f" {m}", e.span)
+        shapes: dict[str, tuple[int, str]] = {}
+        args: list[Any] = []
+        for p in params:
+            v, sp = bound[p.name]
+            args.append(self.check_param(decl, p, v, sp, shapes))
+        if self.depth > 200:
+            raise TLRuntimeError(f"recursion too deep in {decl.name}()", e.span)
+        result = self.invoke(info, args, e.span)
+        if decl.ret is not None and isinstance(decl.ret, ast.TensorTypeExpr):
+            result = self.check_return(decl, result, shapes, e.span)
+        return result
+
+    def check_param(self, decl: ast.FnDecl, p: ast.Param, v: Any, span: Span,
+                    shapes: dict[str, tuple[int, str]]) -> Any:
+        t = p.type
+        if isinstance(t, ast.TensorTypeExpr):
+            if isinstance(v, (int, float, list)) and not isinstance(v, bool):
+                v = self.to_tensor(v, span, self.dtype_of(t.dtype, t.span))
+            if not isinstance(v, mx.array):
+                raise TLRuntimeError(f"argument '{p.name}' of {decl.name}: expected "
+                                     f"{_type_text(t)}, found {type_name(v)}", span)
+            want_int = t.dtype in ("int", "int32", "int64", "int16", "i32", "i64")
+            is_int = not mx.issubdtype(v.dtype, mx.inexact)
+            if want_int != is_int and v.dtype != mx.bool_:
+                raise TLRuntimeError(f"argument '{p.name}' of {decl.name}: expected "
+                                     f"{_type_text(t)}, found {tensor_type(v)}", span)
+            if t.dims is not None:
+                self.match_dims(v, t, shapes, span, f"argument '{p.name}' of {decl.name}")
+            return v
+        if isinstance(t, ast.NamedTypeExpr):
+            ok = {
+                "int": lambda x: isinstance(x, int) and not isinstance(x, bool),
+                "float": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
+                "bool": lambda x: isinstance(x, bool),
+                "string": lambda x: isinstance(x, str),
+            }.get(t.name)
+            if ok is not None and not ok(v):
+                if isinstance(v, mx.array) and v.size == 1 and t.name in ("int", "float"):
+                    return v
+                raise TLRuntimeError(f"argument '{p.name}' of {decl.name}: expected {t.name}, "
+                                     f"found {type_name(v)}", span)
+        return v
+
+    def match_dims(self, v: mx.array, t: ast.TensorTypeExpr, shapes: dict[str, tuple[int, str]],
+                   span: Span, what: str) -> None:
+        dims = t.dims or ()
+        if len(dims) != v.ndim:
+            raise TLRuntimeError(f"{what}: expected {_type_text(t)} ({len(dims)} "
+                                 f"dimension{'s' if len(dims) != 1 else ''}), found "
+                                 f"{tensor_type(v)}", span, arg=None).with_code("shape")
+        for i, d in enumerate(dims):
+            size = v.shape[i]
+            if d.kind == "int" and size != d.value:
+                raise TLRuntimeError(f"{what}: expected {_type_text(t)}, found {tensor_type(v)} "
+                                     f"(dimension {i} is {size}, not {d.value})",
+                                     span).with_code("shape")
+            if d.kind == "var":
+                name = str(d.value)
+                prev = shapes.get(name)
+                if prev is None:
+                    shapes[name] = (size, f"{what.split(' of ')[0]} ({tensor_type(v)})")
+                elif prev[0] != size:
+                    raise TLRuntimeError(
+                        f"{what}: expected {_type_text(t)}, found {tensor_type(v)}: shape "
+                        f"variable {name} is {size} here but {prev[0]} from {prev[1]}",
+                        span).with_code("shape")
+
+    def check_return(self, decl: ast.FnDecl, result: Any, shapes: dict[str, tuple[int, str]],
+                     span: Span) -> Any:
+        t = decl.ret
+        assert isinstance(t, ast.TensorTypeExpr)
+        if not isinstance(result, mx.array):
+            if isinstance(result, (int, float)) and not isinstance(result, bool):
+                return result
+            raise TLRuntimeError(f"{decl.name}() returned {type_name(result)} but its signature "
+                                 f"says {_type_text(t)}", span)
+        if t.dims is None:
+            return result
+        bound = ", ".join(f"{k}={v[0]}" for k, v in shapes.items())
+        dims = t.dims
+        expect = []
+        ok = len(dims) == result.ndim
+        for i, d in enumerate(dims):
+            if d.kind == "int":
+                expect.append(str(d.value))
+                ok = ok and i < result.ndim and result.shape[i] == d.value
+            elif d.kind == "var" and str(d.value) in shapes:
+                n = shapes[str(d.value)][0]
+                expect.append(str(n))
+                ok = ok and i < result.ndim and result.shape[i] == n
+            else:
+                expect.append(str(d.value) if d.value is not None else "?")
+        if not ok:
+            raise TLRuntimeError(f"{decl.name}() returned {tensor_type(result)} but its "
+                                 f"signature says {_type_text(t)}"
+                                 + (f" ({bound})" if bound else ""), span).with_code("shape")
+        return result
+
+    def invoke(self, info: FnInfo, args: list[Any], span: Span) -> Any:
+        if (self.compile and not self.tracing and args
+                and all(isinstance(a, mx.array) for a in args) and self.is_compilable(info)):
+            if info.compiled is None:
+                info.compiled = mx.compile(self._traced(info))
+            try:
+                self.tracing += 1
+                try:
+                    out = info.compiled(*args)
+                finally:
+                    self.tracing -= 1
+                return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+            except TLRuntimeError:
+                pass  # rerun uncompiled below: it raises the same error with its own span
+            except Exception:  # noqa: BLE001 - e.g. a host read inside the trace
+                info.compilable = False
+                info.compiled = None
+        return self.run_body(info, args)
+
+    def _traced(self, info: FnInfo) -> Callable[..., Any]:
+        def traced(*arrays: mx.array) -> Any:
+            out = self.run_body(info, list(arrays))
+            if not isinstance(out, mx.array):
+                raise _NotArray()
+            return out
+        return traced
+
+    def run_body(self, info: FnInfo, args: list[Any]) -> Any:
+        decl = info.decl
+        frame = Env(self.globals, frame=True)
+        for p, v in zip(decl.params, args, strict=True):
+            frame.vars[p.name] = v
+        saved = self.base_dir
+        self.base_dir = info.base_dir
+        self.depth += 1
+        try:
+            stmts = decl.body.stmts
+            for i, stmt in enumerate(stmts):
+                if (i == len(stmts) - 1 and isinstance(stmt, ast.ExprStmt)
+                        and decl.ret is not None and not _is_void(decl.ret)):
+                    self.check_interrupt(stmt.span)
+                    return self.eval(stmt.expr, frame)
+                self.exec_stmt(stmt, frame)
+        except _Return as r:
+            return r.value
+        except (_Break, _Continue):
+            raise TLRuntimeError("break or continue outside a loop", decl.span) from None
+        finally:
+            self.depth -= 1
+            self.base_dir = saved
+        return None
+
+    def is_compilable(self, info: FnInfo, seen: set[str] | None = None) -> bool:
+        if info.compilable is not None:
+            return info.compilable
+        seen = seen or set()
+        seen.add(info.decl.name)
+        result = _pure_fn(info.decl, self, seen)
+        info.compilable = result
+        return result
+
+
+class _NotArray(Exception):  # noqa: N818
+    pass
+
+
+def _is_void(t: Any) -> bool:
+    return isinstance(t, ast.NamedTypeExpr) and t.name == "void"
+
+
+def _type_text(t: Any) -> str:
+    if isinstance(t, ast.TensorTypeExpr):
+        if t.dims is None:
+            return t.dtype
+        return t.dtype + "[" + ", ".join(
+            "?" if d.kind == "unknown" else str(d.value) for d in t.dims) + "]"
+    return getattr(t, "name", "?")
+
+
+def _model_error() -> type[Exception]:
+    from tl_core.models import ModelFileError
+
+    return ModelFileError
+
+
+_NOWHERE = Span(0, 0, 0, 0, 0, 0)
+
+
+def _pure_fn(decl: ast.FnDecl, interp: Interpreter, seen: set[str]) -> bool:
+    """True when a function may run through mx.compile: tensor-only parameters, no side
+    effects, no randomness, and no free variables (a captured global would be frozen)."""
+    if not decl.params or not all(isinstance(p.type, ast.TensorTypeExpr) for p in decl.params):
+        return False
+    bound = {p.name for p in decl.params}
+    for node in ast.walk(decl.body):
+        if isinstance(node, (ast.Let, ast.For)):
+            bound.add(node.name if isinstance(node, ast.Let) else node.var)
+        elif isinstance(node, ast.Assign) and isinstance(node.target, ast.Name):
+            bound.add(node.target.id)
+        elif isinstance(node, ast.MatchArm):
+            for sub in ast.walk(node.pattern):
+                if isinstance(sub, ast.PatBind):
+                    bound.add(sub.name)
+    for node in ast.walk(decl.body):
+        if isinstance(node, (ast.TensorCtor, ast.Path, ast.StructLit, ast.Rule, ast.Query,
+                             ast.Infer, ast.ErrorExpr, ast.ErrorStmt, ast.SetLiteral)):
+            return False
+        if isinstance(node, ast.Assign) and not isinstance(node.target, ast.Name):
+            return False
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.name if isinstance(f, ast.Field) \
+                else None
+            if name is None or name in _IMPURE or name == "panic" or name == "names":
+                return False
+            if name in interp.fns and name not in seen:
+                callee = interp.fns[name]
+                seen.add(name)
+                if not _pure_fn(callee.decl, interp, seen):
+                    return False
+        if isinstance(node, ast.Name) and node.id not in bound:
+            if node.id not in interp.fns and node.id not in BUILTINS \
+                    and node.id not in _DEVICE_NAMES:
+                return False
+    return True
+
+
+def binary_op(op: str, a: Any, b: Any) -> Any:
+    """The operators of LANGUAGE.md section 4 on runtime values."""
+    if isinstance(a, str) or isinstance(b, str):
+        if op == "+" and isinstance(a, str) and isinstance(b, str):
+            return a + b
+        if op == "==":
+            return a == b
+        if op == "!=":
+            return a != b
+        raise OpError(f"{type_name(a)} {op} {type_name(b)}: not defined for strings")
+    if isinstance(a, list) and isinstance(b, list) and op in ("==", "!="):
+        return (a == b) == (op == "==")
+    if isinstance(a, list):
+        a = ops.as_tensor(a, "a")
+    if isinstance(b, list):
+        b = ops.as_tensor(b, "b")
+    scalar = not isinstance(a, mx.array) and not isinstance(b, mx.array)
+    for v in (a, b):
+        if not isinstance(v, (int, float, bool, mx.array)):
+            raise OpError(f"{type_name(a)} {op} {type_name(b)}: not defined for {type_name(v)}")
+    if scalar:
+        return _scalar_binary(op, a, b)
+    if op in ("+", "-", "*", "/", "⊙", "**", "%"):
+        fn = {"+": ops.op_add, "-": ops.op_sub, "*": ops.op_mul, "⊙": ops.op_mul,
+              "/": ops.op_div, "**": ops.op_pow}.get(op)
+        if fn is not None:
+            if op in ("*", "⊙", "+", "-") and isinstance(a, mx.array) and isinstance(b, mx.array):
+                ops._broadcast_check(a, b, op)
+            return fn(None, a, b)
+        if isinstance(a, mx.array) and isinstance(b, mx.array):
+            ops._broadcast_check(a, b, op)
+        return mx.remainder(a, b)
+    if op == "@":
+        return ops.op_matmul(None, a, b)
+    if op == "⊗":
+        ta, tb = ops.as_tensor(a, "a"), ops.as_tensor(b, "b")
+        return ta.reshape(*ta.shape, *([1] * tb.ndim)) * tb
+    cmp = {"==": mx.equal, "!=": mx.not_equal, "<": mx.less, "<=": mx.less_equal,
+           ">": mx.greater, ">=": mx.greater_equal}.get(op)
+    if cmp is not None:
+        if isinstance(a, mx.array) and isinstance(b, mx.array):
+            ops._broadcast_check(a, b, op)
+        return cmp(a, b)
+    raise OpError(f"unknown operator {op}")
+
+
+def _scalar_binary(op: str, a: Any, b: Any) -> Any:
+    if op in ("+", "-", "*", "⊙", "%", "**") and (isinstance(a, bool) or isinstance(b, bool)):
+        raise OpError(f"{type_name(a)} {op} {type_name(b)}: arithmetic on bool")
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op in ("*", "⊙"):
+        return a * b
+    if op == "/":
+        if b == 0:
+            raise OpError(f"division by zero ({a} / {b})")
+        return a / b
+    if op == "%":
+        if b == 0:
+            raise OpError(f"division by zero ({a} % {b})")
+        return a % b
+    if op == "**":
+        return a**b
+    if op == "==":
+        return a == b
+    if op == "!=":
+        return a != b
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    if op in ("@", "⊗"):
+        raise OpError(f"{type_name(a)} {op} {type_name(b)}: needs tensors")
+    raise OpError(f"unknown operator {op}")
+
+
+_EVAL: dict[type, Callable[[Interpreter, Any, Env], Any]] = {
+    ast.Name: Interpreter.eval_name,
+    ast.Number: Interpreter.eval_number,
+    ast.String: Interpreter.eval_string,
+    ast.Bool: Interpreter.eval_bool,
+    ast.ArrayLiteral: Interpreter.eval_array,
+    ast.TupleExpr: Interpreter.eval_tuple,
+    ast.Call: Interpreter.eval_call,
+    ast.TensorCtor: Interpreter.eval_tensor_ctor,
+    ast.Field: Interpreter.eval_field,
+    ast.Path: Interpreter.eval_path,
+    ast.Index: Interpreter.eval_index,
+    ast.Unary: Interpreter.eval_unary,
+    ast.Binary: Interpreter.eval_binary,
+    ast.Cast: Interpreter.eval_cast,
+    ast.StructLit: Interpreter.eval_struct,
+    ast.Match: Interpreter.eval_match,
+    ast.BlockExpr: Interpreter.eval_block_expr,
+}

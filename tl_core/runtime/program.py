@@ -1,0 +1,66 @@
+"""What `tl run`, `tl test` and `tl bench` share: reading a program, making an interpreter,
+and reporting errors as `path:line:col: error: message`."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from tl_core.diagnostics import Diagnostic, Severity
+
+
+def read_program(file: str) -> tuple[Any, Any] | None:
+    """(text, ParseResult), or None after printing why the file cannot run."""
+    from tl_core.syntax import parse
+
+    path = Path(file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        print(f"{file}: error: no such file", file=sys.stderr)
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{file}: error: cannot read the file: {exc}", file=sys.stderr)
+        return None
+    result = parse(text)
+    if result.errors:
+        for d in result.errors:
+            print(d.format(file), file=sys.stderr)
+        return None
+    return text, result
+
+
+def make_interpreter(file: str, device: str | None, quiet: bool = False) -> Any:
+    from tl_core.runtime.interpreter import Interpreter
+    from tl_core.runtime.progress import is_terminal
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def warn(d: Diagnostic) -> None:
+        print(d.format(file), file=sys.stderr)
+
+    return Interpreter(Path(file).resolve().parent, device, write=write, warn=warn,
+                       progress=is_terminal(sys.stderr) and not quiet)
+
+
+def report(exc: Any, file: str, debug: bool) -> None:
+    """Print a runtime error; the Python traceback only with --debug."""
+    if debug:
+        traceback.print_exception(exc)
+    d = Diagnostic(exc.span, exc.message, Severity.ERROR, exc.code) if exc.span else None
+    if d is not None:
+        print(d.format(file), file=sys.stderr)
+    else:
+        print(f"{file}: error: {exc.message}", file=sys.stderr)
+
+
+def add_common(parser: Any) -> None:
+    parser.add_argument("file", help="the .tl program")
+    parser.add_argument("--device", choices=("gpu", "cpu"), default=None,
+                        help="where tensors live (default: the GPU when MLX has one)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of runtime errors")
