@@ -132,6 +132,10 @@ def read_header(path: str | os.PathLike[str]) -> ModelHeader:
     except OSError as exc:
         raise ModelFileError(_os_message(exc), _os_offset(exc), spath) from None
     key = (resolved, st.st_size, st.st_mtime_ns)
+    if stat.S_ISDIR(st.st_mode):  # an .mlpackage: key by the files inside
+        from tl_core.models.coreml import package_stamp
+
+        key = (resolved, *package_stamp(spath))
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)

@@ -1,0 +1,118 @@
+"""CoreML .mlmodel (neural network) and .mlpackage (ML program) through coremltools' spec."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+
+from tl_core.models import ModelFileError, clear_cache, load_model, read_header
+
+logging.getLogger("coremltools").setLevel(logging.ERROR)
+
+W = np.arange(12, dtype=np.float32).reshape(3, 4) / 4
+BIG = np.linspace(-3, 3, 64 * 32, dtype=np.float32).reshape(64, 32)
+
+
+@pytest.fixture(scope="module")
+def mlmodel(tmp_path_factory):
+    from coremltools.models import datatypes
+    from coremltools.models.neural_network import NeuralNetworkBuilder
+    from coremltools.models.utils import save_spec
+
+    b = NeuralNetworkBuilder([("x", datatypes.Array(4))], [("y", datatypes.Array(3))])
+    b.add_inner_product("fc1", W=W, b=np.ones(3, np.float32), input_channels=4,
+                        output_channels=3, has_bias=True, input_name="x", output_name="y")
+    b.add_embedding("emb", W=np.ones((5, 10), np.float32), b=None, input_dim=10,
+                    output_channels=5, has_bias=False, input_name="x", output_name="e")
+    b.add_convolution("conv", kernel_channels=2, output_channels=3, height=2, width=2,
+                      stride_height=1, stride_width=1, border_mode="valid", groups=1,
+                      W=np.ones((2, 2, 2, 3), np.float32), b=np.zeros(3, np.float32),
+                      has_bias=True, input_name="x", output_name="c")
+    b.add_batchnorm("bn", channels=3, gamma=np.full(3, 2.0), beta=np.zeros(3), mean=np.zeros(3),
+                    variance=np.ones(3), input_name="c", output_name="bno")
+    b.add_load_constant("const", "k", constant_value=np.ones((1, 2, 3)), shape=[1, 2, 3])
+    path = tmp_path_factory.mktemp("cm") / "t.mlmodel"
+    save_spec(b.spec, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def mlpackage(tmp_path_factory):
+    import coremltools as ct
+    from coremltools.converters.mil import Builder as mb
+
+    @mb.program(input_specs=[mb.TensorSpec(shape=(1, 32))])
+    def prog(x):
+        h = mb.linear(x=x, weight=mb.const(val=BIG, name="big"), name="h")
+        return mb.linear(x=h, weight=mb.const(val=np.ones((3, 64), np.float32), name="small"),
+                         bias=mb.const(val=np.ones(3, np.float32), name="b"), name="out")
+
+    m = ct.convert(prog, convert_to="mlprogram", compute_precision=ct.precision.FLOAT16,
+                   skip_model_load=True)
+    path = tmp_path_factory.mktemp("cm") / "t.mlpackage"
+    m.save(str(path))
+    return path
+
+
+def test_mlmodel_names_and_shapes(mlmodel):
+    h = read_header(mlmodel)
+    assert h.format == "mlmodel"
+    assert {n: t.shape for n, t in h.tensors.items()} == {
+        "fc1.weight": (3, 4), "fc1.bias": (3,), "emb.weight": (5, 10),
+        "conv.weight": (3, 2, 2, 2), "conv.bias": (3,),
+        "bn.weight": (3,), "bn.bias": (3,), "bn.running_mean": (3,), "bn.running_var": (3,),
+        "const.data": (1, 2, 3),
+    }
+    assert h.metadata["architecture"] == "neuralNetwork"
+
+
+def test_mlmodel_values(mlmodel):
+    m = load_model(mlmodel)
+    assert np.array_equal(np.array(m.get_tensor("fc1.weight").array), W.astype(np.float16))
+    assert np.array_equal(np.array(m.get_tensor("bn.weight").array), np.full(3, 2, np.float16))
+
+
+def test_mlpackage_blob_and_immediate_weights(mlpackage):
+    h = read_header(mlpackage)
+    assert h.format == "mlpackage"
+    assert h.metadata["architecture"] == "mlProgram"
+    by_shape = {t.shape: t for t in h.tensors.values()}
+    big = by_shape[(64, 32)]
+    assert big.dtype == "F16" and big.data_file and big.data_file.endswith("weight.bin")
+    m = load_model(mlpackage)
+    assert np.array_equal(np.array(m.get_tensor(big.name).array), BIG.astype(np.float16))
+    small = by_shape[(3, 64)]
+    assert np.array_equal(np.array(m.get_tensor(small.name).array), np.ones((3, 64), np.float16))
+
+
+def test_mlpackage_corrupt_blob_metadata(mlpackage, tmp_path):
+    copy = tmp_path / "c.mlpackage"
+    shutil.copytree(mlpackage, copy)
+    blob = copy / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+    data = bytearray(blob.read_bytes())
+    meta_at = 64  # the first blob's metadata record follows the 64-byte file header
+    data[meta_at:meta_at + 4] = b"\0\0\0\0"
+    blob.write_bytes(bytes(data))
+    clear_cache()
+    with pytest.raises(ModelFileError) as e:
+        read_header(copy)
+    assert "expected the sentinel 0xdeadbeef, found 0x0" in e.value.message
+    assert e.value.offset == meta_at
+
+
+def test_garbage_mlmodel(tmp_path):
+    p = tmp_path / "g.mlmodel"
+    p.write_bytes(b"\xff" * 64)
+    with pytest.raises(ModelFileError) as e:
+        read_header(p)
+    assert e.value.message.startswith("not a valid CoreML model")
+    assert e.value.offset == 0
+
+
+def test_plain_directory_is_not_a_package(tmp_path):
+    with pytest.raises(ModelFileError) as e:
+        read_header(tmp_path)
+    assert e.value.message.startswith("is a directory")
