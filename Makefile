@@ -34,5 +34,9 @@ test-quick: $(STAMP) lint
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# The VS Code extension: npm ci (into vscode-extension/node_modules), esbuild, vsce.
+vsix:
+	cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error && npm run package
+
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

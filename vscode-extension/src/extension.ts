@@ -1,0 +1,407 @@
+// The TensorLogic extension: starts `tl-lsp --stdio`, sends the run commands to it, shows
+// their results in the "TensorLogic" output channel, inline, and in the status bar.
+// Everything the language knows lives in the server; this file only configures and displays.
+
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  ErrorAction,
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  RevealOutputChannelOn,
+  ServerOptions,
+  State,
+} from "vscode-languageclient/node";
+import { InlineResults } from "./inline";
+import { cellAt, LineSpan, resultLine } from "./placement";
+import {
+  formatInline,
+  formatOutput,
+  formatStatus,
+  isErrorResult,
+  KernelState,
+  RunResult,
+} from "./results";
+import { isError, resolveServerCommand, ServerCommand } from "./serverCommand";
+
+const LANGUAGE = "tensorlogic";
+
+/**
+ * The server announces the run commands in `executeCommandProvider`; the stock client would
+ * register each of them as a VS Code command that only forwards to the server. This extension
+ * registers those ids itself (so code lenses and keybindings show results), so that one
+ * feature is left out.
+ */
+class TensorLogicClient extends LanguageClient {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  public registerFeature(feature: any): void {
+    if (feature?.registrationType?.method === ExecuteCommandRequest.method) {
+      return;
+    }
+    super.registerFeature(feature);
+  }
+}
+
+let client: TensorLogicClient | undefined;
+let output: vscode.OutputChannel;
+let inline: InlineResults;
+let status: vscode.StatusBarItem;
+let kernelState: KernelState = "stopped";
+let kernelDevice = "gpu";
+let runsInFlight = 0;
+
+function config(): vscode.WorkspaceConfiguration {
+  return vscode.workspace.getConfiguration(LANGUAGE);
+}
+
+function updateStatus(state?: KernelState, device?: string): void {
+  if (state) {
+    kernelState = state;
+  }
+  if (device) {
+    kernelDevice = device;
+  }
+  status.text = formatStatus(kernelState, kernelDevice);
+  status.tooltip =
+    kernelState === "running"
+      ? "TensorLogic kernel is running code: click to interrupt"
+      : "TensorLogic kernel: click to show the output";
+  status.command = kernelState === "running" ? "tensorlogic.interrupt" : "tensorlogic.showOutput";
+  const editor = vscode.window.activeTextEditor;
+  if (editor && editor.document.languageId === LANGUAGE) {
+    status.show();
+  } else {
+    status.hide();
+  }
+}
+
+async function notifyServerProblem(message: string, setting: string): Promise<void> {
+  output.appendLine(`[server] ${message}`);
+  const choice = await vscode.window.showErrorMessage(message, "Open Setting", "Show Output");
+  if (choice === "Open Setting") {
+    await vscode.commands.executeCommand("workbench.action.openSettings", setting);
+  } else if (choice === "Show Output") {
+    output.show(true);
+  }
+}
+
+/** Runs `<server> --version`: a Python without tensorlogic-tools fails here, clearly. */
+function preflight(cmd: ServerCommand): Promise<string | undefined> {
+  const args = cmd.args.filter((a) => a !== "--stdio").concat("--version");
+  return new Promise((resolve) => {
+    execFile(cmd.command, args, { timeout: 30000 }, (err, stdout, stderr) => {
+      if (!err) {
+        resolve(undefined);
+        return;
+      }
+      const detail = (stderr || stdout || String(err.message)).trim().split("\n").slice(-1)[0];
+      resolve(
+        `The TensorLogic language server could not start: \`${cmd.command} ${args.join(" ")}\` failed (${detail}).`,
+      );
+    });
+  });
+}
+
+function serverCommand() {
+  const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+  return resolveServerCommand(
+    {
+      serverPath: config().get<string>("server.path", ""),
+      pythonPath: config().get<string>("pythonPath", ""),
+    },
+    {
+      isFile: (p) => {
+        try {
+          return fs.statSync(p).isFile();
+        } catch {
+          return false;
+        }
+      },
+      pathDirs: (process.env.PATH ?? "").split(path.delimiter).filter(Boolean),
+      workspaceFolders: folders,
+      home: os.homedir(),
+    },
+  );
+}
+
+async function startClient(context: vscode.ExtensionContext): Promise<void> {
+  const resolved = serverCommand();
+  // Notifications are not awaited: activation must not wait for a click.
+  if (isError(resolved)) {
+    void notifyServerProblem(resolved.message, resolved.setting);
+    return;
+  }
+  const problem = await preflight(resolved);
+  if (problem) {
+    void notifyServerProblem(problem, resolved.setting);
+    return;
+  }
+  const serverOptions: ServerOptions = {
+    command: resolved.command,
+    args: resolved.args,
+    options: { env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+  };
+  let failures = 0;
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [
+      { scheme: "file", language: LANGUAGE },
+      { scheme: "untitled", language: LANGUAGE },
+    ],
+    synchronize: {
+      configurationSection: LANGUAGE,
+      fileEvents: vscode.workspace.createFileSystemWatcher(
+        "**/*.{tl,safetensors,gguf,mlmodel,mlpackage}",
+      ),
+    },
+    initializationOptions: {
+      // the kernel runs under the same Python as the server
+      python: resolved.python,
+      device: config().get<string>("device", "gpu"),
+      // this extension draws run results itself (decorations), not as inlay hints
+      inlayRunResults: false,
+    },
+    revealOutputChannelOn: RevealOutputChannelOn.Never,
+    errorHandler: {
+      error: () => ({ action: ErrorAction.Continue, handled: true }),
+      closed: () => {
+        failures += 1;
+        updateStatus("stopped");
+        if (failures <= 3) {
+          return { action: CloseAction.Restart, handled: true };
+        }
+        void notifyServerProblem(
+          "The TensorLogic language server stopped 4 times and will not be restarted. See the TensorLogic Language Server output for why.",
+          resolved.setting,
+        );
+        return { action: CloseAction.DoNotRestart, handled: true };
+      },
+    },
+  };
+  client = new TensorLogicClient(
+    LANGUAGE,
+    "TensorLogic Language Server",
+    serverOptions,
+    clientOptions,
+  );
+  try {
+    await client.start();
+  } catch (err) {
+    client = undefined;
+    void notifyServerProblem(
+      `The TensorLogic language server could not start: ${err instanceof Error ? err.message : String(err)}`,
+      resolved.setting,
+    );
+  }
+}
+
+async function stopClient(): Promise<void> {
+  const c = client;
+  client = undefined;
+  if (c) {
+    try {
+      await c.stop(2000);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function docName(doc: vscode.TextDocument): string {
+  return path.basename(doc.uri.path) || doc.uri.toString();
+}
+
+function lines(doc: vscode.TextDocument): string[] {
+  return doc.getText().split(/\r?\n/);
+}
+
+async function editorFor(uri: string | undefined): Promise<vscode.TextEditor | undefined> {
+  const active = vscode.window.activeTextEditor;
+  if (!uri) {
+    return active && active.document.languageId === LANGUAGE ? active : undefined;
+  }
+  const visible = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri);
+  if (visible) {
+    return visible;
+  }
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+  return vscode.window.showTextDocument(doc, { preserveFocus: true });
+}
+
+type RunKind = "runSelection" | "runCell" | "runFile";
+
+async function run(kind: RunKind, editor: vscode.TextEditor, args: object, span: LineSpan) {
+  if (!client || client.state !== State.Running) {
+    void notifyServerProblem(
+      "The TensorLogic language server is not running, so code cannot run. Check the setting, then run 'TensorLogic: Restart Language Server'.",
+      "tensorlogic.pythonPath",
+    );
+    return;
+  }
+  const doc = editor.document;
+  const name = docName(doc);
+  runsInFlight += 1;
+  updateStatus("running");
+  try {
+    const result = (await client.sendRequest(ExecuteCommandRequest.type, {
+      command: `tensorlogic.${kind}`,
+      arguments: [args],
+    })) as RunResult | null;
+    const r: RunResult = result ?? {};
+    const text = formatOutput(name, span.first, span.last, r);
+    output.appendLine(text);
+    output.show(true);
+    inline.show(doc, resultLine(lines(doc), span), formatInline(r), isErrorResult(r), text);
+    runsInFlight -= 1;
+    updateStatus(runsInFlight > 0 ? "running" : "idle", r.device);
+  } catch (err) {
+    runsInFlight -= 1;
+    const message = err instanceof Error ? err.message : String(err);
+    output.appendLine(`[run ${name}:${span.first + 1}-${span.last + 1}] failed: ${message}`);
+    output.show(true);
+    inline.show(doc, resultLine(lines(doc), span), `⇒ error: ${message}`, true, message);
+    updateStatus(runsInFlight > 0 ? "running" : "stopped");
+  }
+}
+
+/** Command arguments: `{uri, range|line}` from a code lens, or nothing from a keybinding. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function lensArgs(args: any[]): { uri?: string; line?: number } {
+  const a = args[0];
+  if (a && typeof a === "object" && !(a instanceof vscode.Uri)) {
+    return a;
+  }
+  if (a instanceof vscode.Uri) {
+    return { uri: a.toString() };
+  }
+  return {};
+}
+
+async function runSelection(): Promise<void> {
+  const editor = await editorFor(undefined);
+  if (!editor) {
+    return;
+  }
+  const sel = editor.selection;
+  if (sel.isEmpty) {
+    // nothing selected: run the current line
+    const line = sel.active.line;
+    const end = editor.document.lineAt(line).range.end.character;
+    return run(
+      "runSelection",
+      editor,
+      {
+        uri: editor.document.uri.toString(),
+        range: { start: { line, character: 0 }, end: { line, character: end } },
+      },
+      { first: line, last: line },
+    );
+  }
+  const lastLine = sel.end.character === 0 && sel.end.line > sel.start.line ? sel.end.line - 1 : sel.end.line;
+  return run(
+    "runSelection",
+    editor,
+    {
+      uri: editor.document.uri.toString(),
+      range: {
+        start: { line: sel.start.line, character: sel.start.character },
+        end: { line: sel.end.line, character: sel.end.character },
+      },
+    },
+    { first: sel.start.line, last: lastLine },
+  );
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function runCell(...args: any[]): Promise<void> {
+  const a = lensArgs(args);
+  const editor = await editorFor(a.uri);
+  if (!editor) {
+    return;
+  }
+  const line = typeof a.line === "number" ? a.line : editor.selection.active.line;
+  const span = cellAt(lines(editor.document), line);
+  return run("runCell", editor, { uri: editor.document.uri.toString(), line }, span);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function runFile(...args: any[]): Promise<void> {
+  const a = lensArgs(args);
+  const editor = await editorFor(a.uri);
+  if (!editor) {
+    return;
+  }
+  const span = { first: 0, last: editor.document.lineCount - 1 };
+  return run("runFile", editor, { uri: editor.document.uri.toString() }, span);
+}
+
+async function simpleCommand(command: string, args: object): Promise<unknown> {
+  if (!client || client.state !== State.Running) {
+    vscode.window.showWarningMessage("The TensorLogic language server is not running.");
+    return undefined;
+  }
+  return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] });
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  output = vscode.window.createOutputChannel("TensorLogic");
+  inline = new InlineResults();
+  status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  kernelDevice = config().get<string>("device", "gpu");
+  context.subscriptions.push(output, inline, status);
+  updateStatus("stopped");
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand("tensorlogic.runSelection", runSelection),
+    vscode.commands.registerCommand("tensorlogic.runCell", runCell),
+    vscode.commands.registerCommand("tensorlogic.runFile", runFile),
+    vscode.commands.registerCommand("tensorlogic.interrupt", async () => {
+      const editor = await editorFor(undefined);
+      const r = (await simpleCommand("tensorlogic.interrupt", {
+        uri: editor?.document.uri.toString(),
+      })) as { interrupted?: boolean } | undefined;
+      if (r) {
+        output.appendLine(r.interrupted ? "[interrupt] stopped the running code" : "[interrupt] nothing was running");
+      }
+    }),
+    vscode.commands.registerCommand("tensorlogic.restartKernel", async () => {
+      updateStatus("starting");
+      try {
+        const r = await simpleCommand("tensorlogic.restartKernel", {});
+        output.appendLine(r ? "[kernel] restarted: variables are cleared" : "[kernel] not restarted");
+        updateStatus(r ? "idle" : "stopped");
+        inline.clear();
+      } catch (err) {
+        output.appendLine(`[kernel] restart failed: ${err instanceof Error ? err.message : err}`);
+        updateStatus("stopped");
+      }
+    }),
+    vscode.commands.registerCommand("tensorlogic.restartServer", async () => {
+      await stopClient();
+      await startClient(context);
+    }),
+    vscode.commands.registerCommand("tensorlogic.showOutput", () => output.show(true)),
+    vscode.window.onDidChangeActiveTextEditor(() => updateStatus()),
+    vscode.workspace.onDidChangeConfiguration(async (e) => {
+      if (e.affectsConfiguration("tensorlogic.device")) {
+        updateStatus(undefined, config().get<string>("device", "gpu"));
+      }
+      if (
+        e.affectsConfiguration("tensorlogic.server.path") ||
+        e.affectsConfiguration("tensorlogic.pythonPath")
+      ) {
+        await stopClient();
+        await startClient(context);
+      }
+    }),
+  );
+  await startClient(context);
+}
+
+export async function deactivate(): Promise<void> {
+  await stopClient();
+}
