@@ -1,0 +1,67 @@
+"""`tl inspect FILE` and `tl inspect --json FILE`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from tests.models.builders import write_gguf, write_safetensors
+from tl_core.cli import main
+
+
+def test_table(tmp_path, capsys):
+    path = write_safetensors(
+        tmp_path / "m.safetensors",
+        {"layer.0.weight": np.ones((2, 3), np.float32), "ids": np.arange(4, dtype=np.int64)},
+        metadata={"note": "héllo"},
+    )
+    assert main(["inspect", str(path)]) == 0
+    assert capsys.readouterr().out == (
+        f"{path}: safetensors, 2 tensors, 10 parameters, 247 B\n"
+        "\n"
+        "metadata:\n"
+        '  format        "safetensors"\n'
+        "  quantization  None\n"
+        '  note          "héllo"\n'
+        "  architecture  None\n"
+        "\n"
+        "tensors:\n"
+        "  name            shape   dtype                        size\n"
+        "  layer.0.weight  [2, 3]  F32                          24 B\n"
+        "  ids             [4]     I64 (integer: not loadable)  32 B\n"
+    )
+
+
+def test_gguf_table_and_json(tmp_path, capsys):
+    path = write_gguf(tmp_path / "g.gguf", {"w": (np.ones((4, 64), np.float32), "Q4_1")},
+                      {"llama.embedding_length": 64}, vocab=100)
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "  tokenizer.ggml.tokens      [100 x string]\n" in out
+    assert "  w     [4, 64]  Q4_1   160 B\n" in out
+    assert main(["inspect", "--json", str(path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["format"] == "gguf"
+    assert doc["metadata"]["llama.embedding_length"] == 64
+    assert doc["metadata"]["tokenizer.ggml.tokens"] == {"array": "string", "count": 100}
+    assert doc["tensors"] == [{"name": "w", "shape": [4, 64], "dtype": "Q4_1",
+                               "quantization": "Q4_1", "offset": doc["tensors"][0]["offset"],
+                               "nbytes": 160, "is_float": True}]
+
+
+def test_error_exit_status(tmp_path, capsys):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF\x01\x00\x00\x00")
+    assert main(["inspect", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{bad}: error: GGUF version 1 (from before August 2023)")
+
+
+def test_import_is_light():
+    code = ("import sys, tl_core.commands.inspect, tl_core.models; "
+            "print([m for m in ('mlx', 'gguf', 'coremltools', 'numpy') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
