@@ -434,10 +434,11 @@ def _linear(a: RuleArgs) -> Type:
         raise ShapeError(f"linear: x must have at least 1 dimension; found {x}", param="x")
     if S.differ(x.dims[-1], w.dims[1]):
         hint = None
-        if not S.differ(x.dims[-1], w.dims[0]):
-            hint = "W looks like [in, out]; did you mean x @ W?"
-        wt = a.get("W")
+        wt, xt = a.get("W"), a.get("x")
         wname = wt.text if wt and wt.text else "W"
+        xname = xt.text if xt and xt.text else "x"
+        if not S.differ(x.dims[-1], w.dims[0]):
+            hint = f"{wname} looks like [in, out]; did you mean {xname} @ {wname}?"
         raise ShapeError(f"linear: x is {x} but {wname} is {w}; W must be [out, in] with "
                          f"in = {S.dstr(x.dims[-1])} (PyTorch nn.Linear convention)",
                          param="W", hint=hint)
@@ -460,8 +461,8 @@ def _norm(a: RuleArgs) -> Type:
         if t is None or t.dims is None or not x.dims:
             continue
         if len(t.dims) != 1 or S.differ(t.dims[0], x.dims[-1]):
-            raise ShapeError(f"{p} is {t} but x is {x}; it must be [{S.dstr(x.dims[-1])}], "
-                             f"the size of the last dimension", param=p)
+            raise ShapeError(f"{a.name}: {p} is {t} but x is {x}; {p} must be "
+                             f"[{S.dstr(x.dims[-1])}], the size of x's last dimension", param=p)
     return x
 
 

@@ -486,13 +486,13 @@ def index(x: TensorType, items: list[IndexItem]) -> TensorType:
 # Models
 
 
-def closest(name: str, names: list[str], n: int = 3) -> list[str]:
+def closest(name: str, names: list[str], n: int = 3, cutoff: float = 0.5) -> list[str]:
     """Up to `n` names closest to `name` (difflib ratio), best first."""
-    return difflib.get_close_matches(name, names, n=n, cutoff=0.5)
+    return difflib.get_close_matches(name, names, n=n, cutoff=cutoff)
 
 
-def did_you_mean(name: str, names: list[str]) -> str | None:
-    close = closest(name, names)
+def did_you_mean(name: str, names: list[str], cutoff: float = 0.5) -> str | None:
+    close = closest(name, names, cutoff=cutoff)
     if not close:
         return None
     return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"

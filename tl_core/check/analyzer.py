@@ -1,0 +1,44 @@
+"""`analyze(text, path)`: parse, resolve names, infer types and shapes -> Analysis.
+
+Never raises: an internal error in the checker becomes one diagnostic instead of a crash,
+and what was gathered up to that point is kept.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tl_core.check.checker import Checker
+from tl_core.check.model import Analysis, Binding, Ref, Scope
+from tl_core.diagnostics import Diagnostic, Severity
+from tl_core.syntax.span import LineIndex, Span
+
+__all__ = ["Analysis", "Binding", "Ref", "Scope", "analyze"]
+
+
+def _parse(text: str):  # noqa: ANN202 - ParseResult
+    from tl_core.syntax import parse
+
+    return parse(text)
+
+
+def analyze(text: str, path: str | None = None, parse_result: object = None) -> Analysis:
+    """Check `text` (the document at `path`; relative model and import paths resolve
+    against its directory, or the working directory when `path` is None)."""
+    li = LineIndex(text)
+    pr = parse_result if parse_result is not None else _parse(text)
+    base = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+    checker = Checker(text, path, base, li)
+    try:
+        checker.check_program(pr.program)
+    except Exception as exc:  # noqa: BLE001 - the checker must never take the editor down
+        checker.diags.append(Diagnostic(Span(0, 0, 0, 0, 0, 0),
+                                        f"internal checker error: {type(exc).__name__}: {exc}",
+                                        Severity.WARNING, "internal"))
+    diags = tuple(pr.errors) + tuple(checker.finish())
+    a = Analysis(text=text, path=path, parse=pr, diagnostics=diags, line_index=li,
+                 types=checker.types, bindings=checker.all_bindings,
+                 refs=sorted(checker.refs.values(), key=lambda r: r.span.start),
+                 scopes=checker.scopes, functions=checker.functions,
+                 imports=checker.imports, point_types=checker.point_types)
+    return a

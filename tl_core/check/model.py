@@ -1,0 +1,139 @@
+"""What the checker produces: bindings, scopes, name occurrences and the Analysis itself."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from tl_core.diagnostics import Diagnostic
+from tl_core.syntax.span import LineIndex, Span
+from tl_core.types import UNKNOWN, Type
+
+
+@dataclass(eq=False)
+class Binding:
+    """One named thing: a variable, parameter, function, tensor declaration, struct, ...
+
+    `span` is the name at the declaration, `decl_span` the whole declaration; `path` is the
+    defining file when it is not the analysed document (imports). `refs` maps the start
+    offset of every use (read or write) in this document to its span.
+    """
+
+    name: str
+    kind: str  # variable | parameter | function | tensor | struct | for | entity | relation ...
+    span: Span
+    decl_span: Span
+    type: Type = UNKNOWN
+    path: str | None = None
+    node: object = None
+    scope: Scope | None = None
+    refs: dict[int, Span] = field(default_factory=dict)
+    reads: int = 0
+    int_literal: bool = False
+    written_type: bool = False
+    doc: str = ""
+
+    @property
+    def is_local(self) -> bool:
+        return self.path is None
+
+
+@dataclass(eq=False)
+class Scope:
+    span: Span
+    parent: Scope | None
+    kind: str  # script | fn | block | loop | main | test | bench
+    names: dict[str, Binding] = field(default_factory=dict)
+    bindings: list[Binding] = field(default_factory=list)
+
+    def lookup(self, name: str, stop_at_fn: bool = False) -> Binding | None:
+        s: Scope | None = self
+        while s is not None:
+            b = s.names.get(name)
+            if b is not None:
+                return b
+            if stop_at_fn and s.kind == "fn":
+                return None
+            s = s.parent
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """One occurrence of a name: a binding's declaration or use, or a built-in's use."""
+
+    span: Span
+    binding: Binding | None
+    builtin: str | None = None
+    is_def: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ImportInfo:
+    span: Span
+    path_span: Span
+    written: str
+    resolved: str | None
+    ok: bool
+
+
+@dataclass(eq=False)
+class Analysis:
+    text: str
+    path: str | None
+    parse: object  # ParseResult
+    diagnostics: tuple[Diagnostic, ...]
+    line_index: LineIndex
+    types: dict[int, Type] = field(default_factory=dict)
+    bindings: list[Binding] = field(default_factory=list)
+    refs: list[Ref] = field(default_factory=list)  # sorted by span.start
+    scopes: list[Scope] = field(default_factory=list)
+    functions: dict[str, Binding] = field(default_factory=dict)
+    imports: list[ImportInfo] = field(default_factory=list)
+    point_types: dict[int, Type] = field(default_factory=dict)
+    _starts: list[int] = field(default_factory=list)
+
+    @property
+    def program(self) -> object:
+        return self.parse.program  # type: ignore[attr-defined]
+
+    def type_of(self, node: object) -> Type | None:
+        return self.types.get(id(node))
+
+    def ref_at(self, offset: int) -> Ref | None:
+        """The name occurrence whose span holds `offset` (touching its end counts)."""
+        if not self._starts:
+            self._starts = [r.span.start for r in self.refs]
+        i = bisect_right(self._starts, offset) - 1
+        for j in (i, i - 1):
+            if 0 <= j < len(self.refs):
+                r = self.refs[j]
+                if r.span.start <= offset <= r.span.end:
+                    return r
+        return None
+
+    def scope_at(self, offset: int) -> Scope | None:
+        """The innermost scope whose span holds `offset`."""
+        best: Scope | None = None
+        for s in self.scopes:
+            if s.span.start <= offset <= s.span.end and (
+                    best is None or s.span.end - s.span.start <= best.span.end - best.span.start):
+                best = s
+        return best
+
+    def visible(self, offset: int) -> dict[str, Binding]:
+        """Names visible at `offset`: each scope's bindings declared before `offset`, inner
+        scopes first; functions and other file-wide declarations are visible everywhere."""
+        out: dict[str, Binding] = {}
+        s = self.scope_at(offset)
+        while s is not None:
+            for b in reversed(s.bindings):
+                if b.name in out:
+                    continue
+                if b.kind in ("function", "struct", "entity", "relation", "embedding") or \
+                        b.path is not None or b.span.start < offset:
+                    out[b.name] = b
+            s = s.parent
+        for name, b in self.functions.items():
+            out.setdefault(name, b)
+        return out

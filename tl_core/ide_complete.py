@@ -1,0 +1,487 @@
+"""Completion and signature help, asked while the user types (the text rarely parses).
+
+Both read the tokens between the start of the top-level item around the cursor and the
+cursor (`tl_core.ide_lex`), and the analysis of the last good parts of the document for
+types, scopes and model headers.
+"""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_right
+
+from tl_core.builtins import BUILTINS, signature_label
+from tl_core.check.model import Analysis, Binding
+from tl_core.ide import (
+    Completion,
+    Signature,
+    SignatureHelp,
+    fn_label,
+)
+from tl_core.ide_lex import RESERVED, Tok, tokenize
+from tl_core.syntax import ast as A
+from tl_core.syntax.span import Span
+from tl_core.types import (
+    UNKNOWN,
+    FnType,
+    ListType,
+    MetadataType,
+    ModelType,
+    ShapeType,
+    StructType,
+    TensorType,
+    Type,
+)
+
+MODEL_EXTENSIONS = (".safetensors", ".gguf", ".mlmodel", ".mlpackage")
+SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".cache", ".hg", "venv"}
+EXTRA_KEYWORDS = ("test", "bench", "learn", "entity", "relation", "embedding", "gpu", "cpu")
+SNIPPETS = (
+    ("fn", "fn ${1:name}(${2:x}: float16[${3:N}]) -> float16[${3:N}] {\n\t$0\n}",
+     "function declaration"),
+    ("for", "for ${1:i} in range(${2:n}) {\n\t$0\n}", "for loop over range(n)"),
+    ("main", "main {\n\t$0\n}", "main block"),
+    ("if", "if ${1:cond} {\n\t$0\n}", "if block"),
+    ("let", "let ${1:name} = $0", "new binding"),
+)
+
+
+def window_start(a: Analysis, offset: int) -> int:
+    """The start of the top-level item holding (or preceding) `offset`."""
+    items = a.program.items  # type: ignore[attr-defined]
+    if not items:
+        return 0
+    starts = getattr(a, "_item_starts", None)
+    if starts is None or len(starts) != len(items):
+        starts = [it.span.start for it in items]
+        a._item_starts = starts  # type: ignore[attr-defined]
+    i = bisect_right(starts, offset) - 1
+    if i < 0:
+        return 0
+    return items[i].span.start
+
+
+def tokens_before(a: Analysis, offset: int) -> list[Tok]:
+    return tokenize(a.text, window_start(a, offset), offset)
+
+
+# ---------------------------------------------------------------------------
+# Types of receivers
+
+
+def binding_type_at(a: Analysis, name: str, offset: int) -> Type:
+    b = a.visible(offset).get(name)
+    if b is None:
+        return UNKNOWN
+    best = b.type
+    # the type at the last occurrence before the cursor
+    last = -1
+    for start, _span in b.refs.items():
+        if last < start < offset and start in a.point_types:
+            last = start
+    if last >= 0:
+        best = a.point_types[last]
+    elif b.span.start in a.point_types and b.path is None:
+        best = a.point_types[b.span.start]
+    return best
+
+
+def receiver_type(a: Analysis, toks: list[Tok], dot_index: int, offset: int) -> Type:
+    """The type of the expression ending right before the `.` token at `dot_index`."""
+    end = toks[dot_index].start
+    # 1. an expression node of the partial tree ending exactly there
+    for n in reversed(A.node_at(a.program, max(end - 1, 0))):
+        sp = getattr(n, "span", None)
+        if sp is not None and sp.end == end and id(n) in a.types:
+            t = a.types[id(n)]
+            if not isinstance(t, type(UNKNOWN)):
+                return t
+    # 2. a chain of names, fields and calls: model.metadata / m.get_tensor("x")
+    parts: list[tuple[str, str | None]] = []  # (name, string arg of a call)
+    i = dot_index - 1
+    while i >= 0:
+        t = toks[i]
+        call_arg: str | None = None
+        if t.text == ")":
+            depth = 0
+            j = i
+            while j >= 0:
+                if toks[j].text == ")":
+                    depth += 1
+                elif toks[j].text == "(":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j -= 1
+            if j <= 0:
+                return UNKNOWN
+            if j + 1 < i and toks[j + 1].kind == "string":
+                call_arg = _string_value(toks[j + 1])
+            i = j - 1
+            if i < 0 or toks[i].kind != "ident":
+                return UNKNOWN
+            parts.append((toks[i].text + "()", call_arg))
+        elif t.kind == "ident":
+            parts.append((t.text, None))
+        else:
+            return UNKNOWN
+        if i - 1 >= 0 and toks[i - 1].text == ".":
+            i -= 2
+            continue
+        break
+    if not parts:
+        return UNKNOWN
+    parts.reverse()
+    first = parts[0][0]
+    if first.endswith("()"):
+        return UNKNOWN
+    cur = binding_type_at(a, first, offset)
+    for name, arg in parts[1:]:
+        cur = member_type(cur, name, arg)
+    return cur
+
+
+def member_type(t: Type, name: str, arg: str | None) -> Type:
+    if isinstance(t, ModelType):
+        if name == "metadata":
+            return MetadataType(t.header)
+        if name == "get_tensor()" and t.header is not None and arg in t.header.tensors:
+            info = t.header.tensors[arg]
+            return TensorType("float16", tuple(info.shape))
+        if name == "get_tensor()":
+            return TensorType("float16", None)
+        if name == "names()":
+            return ListType()
+    if isinstance(t, TensorType):
+        if name == "shape":
+            return ShapeType(t.dims)
+        if name == "T":
+            return TensorType(t.dtype, tuple(reversed(t.dims)) if t.dims else None)
+    return UNKNOWN
+
+
+def _string_value(tok: Tok) -> str:
+    body = tok.text[1:-1] if tok.closed else tok.text[1:]
+    return body.replace('\\"', '"').replace("\\\\", "\\")
+
+
+def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
+    out: list[Completion] = []
+
+    def add(label: str, kind: str, detail: str, doc: str = "", insert: str | None = None,
+            snippet: bool = False) -> None:
+        out.append(Completion(label, kind, detail, doc, insert if insert is not None else label,
+                              snippet, replace, f"{len(out):04d}"))
+
+    if isinstance(t, TensorType):
+        add("shape", "property", str(ShapeType(t.dims)), "The sizes of the tensor.")
+        add("T", "property", str(member_type(t, "T", None)) if t.dims is not None and
+            len(t.dims) == 2 else "tensor", "The transpose of a 2-D tensor.")
+        add("dtype", "property", "string", "The element type name.")
+        add("ndim", "property", "int", "The number of dimensions.")
+    elif isinstance(t, ModelType):
+        add("get_tensor", "method", "get_tensor(name: string) -> tensor",
+            BUILTINS["get_tensor"].doc, 'get_tensor("$1")', True)
+        add("names", "method", "names() -> list[string]", "The tensor names, in file order.",
+            "names()")
+        add("metadata", "property", "Metadata", "The file's metadata: format, quantization, "
+            "architecture and every key of the header.")
+    elif isinstance(t, MetadataType):
+        add("format", "property", "string", "The file format.")
+        h = t.header
+        if h is not None:
+            for k, v in h.metadata.items():
+                if k.isidentifier() and k != "format":
+                    text = str(v)
+                    add(k, "property", text if len(text) < 60 else text[:57] + "...")
+    elif isinstance(t, StructType):
+        for b in a.bindings:
+            if b.kind == "struct" and b.name == t.name and isinstance(b.node, A.StructDecl):
+                for f in b.node.fields:
+                    add(f.name, "field", a.text[f.type.span.start:f.type.span.end])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Completion
+
+
+def complete(a: Analysis, offset: int) -> list[Completion]:
+    toks = tokens_before(a, offset)
+    last = toks[-1] if toks else None
+    if last is not None and last.kind == "comment" and last.end >= offset:
+        if last.text.startswith("//") or not last.closed or offset < last.end:
+            return []
+    if last is not None and last.kind == "string" and last.start < offset and \
+            (not last.closed or offset < last.end):
+        return complete_string(a, toks, offset)
+    prefix = last if last is not None and last.kind == "ident" and last.end == offset else None
+    replace = a.line_index.span(prefix.start if prefix else offset, offset)
+    k = len(toks) - (2 if prefix else 1)
+    before = toks[k] if k >= 0 else None
+    if before is not None and before.text == "." and before.end == (
+            prefix.start if prefix else offset) or before is not None and before.text == ".":
+        if k - 1 >= 0 and toks[k - 1].kind == "number":
+            return []
+        t = receiver_type(a, toks, k, offset)
+        return members(a, t, replace)
+    if before is not None and before.text == "::":
+        return [Completion(name, "function", signature_label(b), b.doc, name, False, replace,
+                           f"2{name}") for name, b in BUILTINS.items()]
+    return general(a, offset, replace, toks)
+
+
+def general(a: Analysis, offset: int, replace: Span, toks: list[Tok]) -> list[Completion]:
+    out: list[Completion] = []
+    seen: set[str] = set()
+    for name, b in sorted(a.visible(offset).items()):
+        if name in seen:
+            continue
+        seen.add(name)
+        out.append(binding_completion(a, b, replace, offset))
+    for name, bi in BUILTINS.items():
+        if name in seen:
+            continue
+        out.append(Completion(name, "function", signature_label(bi), bi.doc, name, False,
+                              replace, f"2{name}"))
+    for kw in sorted(RESERVED) + list(EXTRA_KEYWORDS):
+        out.append(Completion(kw, "keyword", "keyword", "", kw, False, replace, f"3{kw}"))
+    for label, body, detail in SNIPPETS:
+        out.append(Completion(label, "snippet", detail, "", body, True, replace, f"4{label}"))
+    return out
+
+
+def binding_completion(a: Analysis, b: Binding, replace: Span, offset: int) -> Completion:
+    if b.kind == "function":
+        return Completion(b.name, "function", fn_label(b), b.doc, b.name, False, replace,
+                          f"1{b.name}")
+    t = binding_type_at(a, b.name, offset)
+    kind = {"parameter": "parameter", "struct": "struct", "entity": "enum",
+            "relation": "function"}.get(b.kind, "variable")
+    if isinstance(t, ModelType):
+        kind = "model"
+    return Completion(b.name, kind, str(t), "", b.name, False, replace, f"0{b.name}")
+
+
+def call_before(toks: list[Tok], idx: int) -> tuple[int, str, bool] | None:
+    """For a string token at `idx`: (index of the '(' token, callee name, is_method)."""
+    depth = 0
+    i = idx - 1
+    while i >= 0:
+        t = toks[i].text
+        if t in (")", "]", "}"):
+            depth += 1
+        elif t in ("(", "[", "{"):
+            if depth == 0:
+                if t != "(":
+                    return None
+                if i - 1 >= 0 and toks[i - 1].kind == "ident":
+                    is_method = i - 2 >= 0 and toks[i - 2].text == "."
+                    return i, toks[i - 1].text, is_method
+                if i - 1 >= 0 and toks[i - 1].text == ">":
+                    return i, "tensor", False
+                return None
+            depth -= 1
+        i -= 1
+    return None
+
+
+def complete_string(a: Analysis, toks: list[Tok], offset: int) -> list[Completion]:
+    s = toks[-1]
+    typed = a.text[s.start + 1:offset]
+    replace = a.line_index.span(s.start + 1, offset)
+    if len(toks) >= 2 and toks[-2].text == "import":
+        return file_completions(a, typed, replace, (".tl",))
+    found = call_before(toks, len(toks) - 1)
+    if found is None:
+        return []
+    paren, callee, is_method = found
+    if callee in ("load_model", "load_model_f32"):
+        return file_completions(a, typed, replace, MODEL_EXTENSIONS)
+    if callee != "get_tensor":
+        return []
+    if is_method:
+        model = receiver_type(a, toks, paren - 2, offset)
+    else:
+        args = toks[paren + 1:len(toks) - 1]
+        model = UNKNOWN
+        if args and args[0].kind == "ident":
+            model = binding_type_at(a, args[0].text, offset)
+    if not isinstance(model, ModelType) or model.header is None:
+        return []
+    out = []
+    for i, (name, info) in enumerate(model.header.tensors.items()):
+        if not name.startswith(typed):
+            continue
+        detail = f"float16{list(info.shape)} · {info.dtype}"
+        if not info.is_float:
+            detail = f"{info.dtype}{list(info.shape)} · integer (cannot be loaded)"
+        out.append(Completion(name, "field", detail, "", name, False, replace, f"{i:06d}"))
+    return out
+
+
+def file_completions(a: Analysis, typed: str, replace: Span,
+                     exts: tuple[str, ...]) -> list[Completion]:
+    base = os.path.dirname(os.path.abspath(a.path)) if a.path else os.getcwd()
+    found: list[str] = []
+    _walk(base, "", exts, found, 0)
+    out = []
+    for rel in sorted(found):
+        if not rel.startswith(typed):
+            continue
+        try:
+            full = os.path.join(base, rel)
+            size = os.path.getsize(full) if os.path.isfile(full) else 0
+        except OSError:
+            size = 0
+        from tl_core.ide import human_size
+
+        out.append(Completion(rel, "file", human_size(size) if size else "", "", rel, False,
+                              replace, rel))
+    return out
+
+
+def _walk(root: str, rel: str, exts: tuple[str, ...], out: list[str], depth: int) -> None:
+    if depth > 4 or len(out) >= 500:
+        return
+    try:
+        entries = sorted(os.scandir(os.path.join(root, rel)), key=lambda e: e.name)
+    except OSError:
+        return
+    for e in entries:
+        name = e.name
+        path = f"{rel}/{name}" if rel else name
+        if name.endswith(exts):
+            out.append(path)
+            continue
+        if name.startswith(".") or name in SKIP_DIRS:
+            continue
+        try:
+            is_dir = e.is_dir(follow_symlinks=False)
+        except OSError:
+            continue
+        if is_dir:
+            _walk(root, path, exts, out, depth + 1)
+
+
+# ---------------------------------------------------------------------------
+# Signature help
+
+
+def signature(a: Analysis, offset: int) -> SignatureHelp | None:
+    toks = tokens_before(a, offset)
+    if toks and toks[-1].kind == "string" and not toks[-1].closed:
+        pass  # typing inside a string argument: still inside the call
+    elif toks and toks[-1].kind == "comment" and toks[-1].end >= offset:
+        return None
+    depth = 0
+    commas = 0
+    seg_start = len(toks)
+    i = len(toks) - 1
+    while i >= 0:
+        t = toks[i]
+        x = t.text
+        if t.kind in ("string", "comment", "number"):
+            i -= 1
+            continue
+        if x in (")", "]", "}"):
+            depth += 1
+        elif x in ("(", "[", "{"):
+            if depth > 0:
+                depth -= 1
+            else:
+                callee = _callee(toks, i) if x == "(" else None
+                if callee is not None:
+                    return _help(a, callee, commas, toks[i + 1:seg_start] if seg_start > i
+                                 else [], toks, i, offset)
+                if x == "{":
+                    return None
+                commas = 0
+                seg_start = i
+        elif x == "," and depth == 0:
+            if commas == 0:
+                seg_start = i
+            commas += 1
+        i -= 1
+    return None
+
+
+def _callee(toks: list[Tok], paren: int) -> tuple[str, bool, str | None] | None:
+    """(name, is_method, namespace) of the call whose '(' is toks[paren]."""
+    if paren == 0:
+        return None
+    prev = toks[paren - 1]
+    if prev.text == ">":
+        return ("tensor", False, None)
+    if prev.kind != "ident" or prev.text in RESERVED:
+        return None
+    if paren >= 2 and toks[paren - 2].text == "fn":
+        return None
+    if paren >= 2 and toks[paren - 2].text == ".":
+        return (prev.text, True, None)
+    if paren >= 3 and toks[paren - 2].text == "::":
+        return (prev.text, False, toks[paren - 3].text)
+    return (prev.text, False, None)
+
+
+def _current_keyword(toks: list[Tok], paren: int, offset: int) -> str | None:
+    """The keyword name of the argument being typed (`dim: |`), if any."""
+    depth = 0
+    j = len(toks) - 1
+    start = paren + 1
+    while j > paren:
+        x = toks[j].text
+        if x in (")", "]", "}"):
+            depth += 1
+        elif x in ("(", "[", "{"):
+            depth -= 1
+        elif x == "," and depth == 0:
+            start = j + 1
+            break
+        j -= 1
+    seg = toks[start:]
+    if len(seg) >= 2 and seg[0].kind in ("ident", "string") and seg[1].text in (":", "="):
+        return seg[0].text.strip('"')
+    return None
+
+
+def _help(a: Analysis, callee: tuple[str, bool, str | None], commas: int, _seg: list[Tok],
+          toks: list[Tok], paren: int, offset: int) -> SignatureHelp | None:
+    name, is_method, ns = callee
+    kw = _current_keyword(toks, paren, offset)
+    fb = a.functions.get(name) if not is_method and ns is None else None
+    visible = a.visible(offset).get(name) if not is_method and ns is None else None
+    if visible is not None and visible.kind == "function":
+        fb = visible
+    if fb is not None and isinstance(fb.type, FnType):
+        ft = fb.type
+        params = tuple((f"{n}: {t}", "") for n, t in ft.params)
+        label = fn_label(fb)[3:]
+        active = commas
+        if kw is not None:
+            names = [n for n, _ in ft.params]
+            active = names.index(kw) if kw in names else active
+        return SignatureHelp((Signature(label, fb.doc, params),), 0,
+                             min(active, max(len(params) - 1, 0)))
+    if visible is not None:
+        return None
+    b = BUILTINS.get(name)
+    if b is None:
+        return None
+    if is_method and name != "get_tensor" and not (b.params and b.params[0].kind == "tensor"):
+        return None
+    plist = []
+    for i, p in enumerate(b.params):
+        if b.var_keyword and i == len(b.params) - 1:
+            plist.append((f"**{p.name}: {p.kind}", p.doc))
+        else:
+            plist.append((p.label(b.variadic and i == len(b.params) - 1), p.doc))
+    active = commas + (1 if is_method else 0)
+    if kw is not None:
+        names = [p.name for p in b.params]
+        active = names.index(kw) if kw in names else active
+    if b.variadic or b.var_keyword:
+        active = min(active, len(plist) - 1)
+    elif active >= len(plist):
+        active = len(plist)  # past the last parameter: nothing highlighted
+    return SignatureHelp((Signature(signature_label(b), b.doc, tuple(plist)),), 0, active)
