@@ -167,7 +167,28 @@ class _Reader:
         return ArrayInfo(_VALUE_TYPES[etype][0], count, start)
 
     def skip_strings(self, count: int, what: str) -> None:
-        """Hop over `count` strings without decoding them (the vocabulary fast path)."""
+        """Hop over `count` strings without decoding them (the vocabulary fast path).
+
+        Fast path: read ahead a generous guess of the array's size, then one unpack per
+        string with no bounds test (struct raises past the buffer's end). If that fails (the
+        guess was short, or the file is broken), walk again with checks."""
+        src = self.src
+        start = self.pos
+        src.prefetch(start + count * 32)
+        buf = src.buf
+        unpack = _U64.unpack_from
+        pos = start
+        try:
+            for _ in range(count):
+                pos += 8 + unpack(buf, pos)[0]
+        except (struct.error, OverflowError):  # past the buffer: a huge or corrupt length
+            pos = len(buf) + 1
+        if pos <= len(buf):
+            self.pos = pos
+            return
+        self._skip_strings_checked(count, what)
+
+    def _skip_strings_checked(self, count: int, what: str) -> None:
         src = self.src
         unpack = _U64.unpack_from
         pos = prev = self.pos
@@ -175,8 +196,6 @@ class _Reader:
         while i < count:
             buf = src.buf
             limit = len(buf) - 8
-            # Hot loop: one bounds test and one unpack per string; no object per string
-            # beyond its length.
             while i < count and pos <= limit:
                 prev = pos
                 pos = prev + 8 + unpack(buf, prev)[0]

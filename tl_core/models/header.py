@@ -87,6 +87,12 @@ class Source:
         self.limit = limit
         self.buf = b""
 
+    def prefetch(self, end: int) -> None:
+        """Read ahead up to `end` (clamped to the file size and the limit), never raising."""
+        end = min(end, self.size, self.limit)
+        if end > len(self.buf):
+            self.buf += os.pread(self.fd, end - len(self.buf), len(self.buf))
+
     def need(self, pos: int, n: int, what: str) -> None:
         end = pos + n
         if end <= len(self.buf):
@@ -104,7 +110,7 @@ class Source:
                 f"limit of {self.limit} bytes ({self.limit // (1024 * 1024)} MiB)",
                 pos,
             )
-        want = max(end, 2 * len(self.buf), 256 * 1024)
+        want = max(end, 2 * len(self.buf), 64 * 1024)
         want = min(want, self.size, self.limit)
         self.buf += os.pread(self.fd, want - len(self.buf), len(self.buf))
         if len(self.buf) < end:  # the file shrank while we read it

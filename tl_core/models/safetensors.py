@@ -96,23 +96,24 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
 
     infos: list[TensorInfo] = []
     for name, entry in obj.items():
-        at = where(name)
         if not isinstance(entry, dict):
             raise ModelFileError(
-                f"tensor \"{name}\": expected an object with dtype, shape and data_offsets", at
+                f"tensor \"{name}\": expected an object with dtype, shape and data_offsets",
+                where(name),
             )
         dtype = entry.get("dtype")
         shape = entry.get("shape")
         offsets = entry.get("data_offsets")
         if not isinstance(dtype, str) or dtype not in DTYPES:
             raise ModelFileError(
-                f"tensor \"{name}\": unknown dtype {dtype!r} (known: {', '.join(DTYPES)})", at
+                f"tensor \"{name}\": unknown dtype {dtype!r} (known: {', '.join(DTYPES)})",
+                where(name),
             )
         if not isinstance(shape, list) or not all(_is_uint(d) for d in shape):
             raise ModelFileError(
                 f"tensor \"{name}\": shape must be a list of non-negative integers, found "
                 f"{shape!r}",
-                at,
+                where(name),
             )
         if (
             not isinstance(offsets, list)
@@ -123,7 +124,7 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
             raise ModelFileError(
                 f"tensor \"{name}\": data_offsets must be [begin, end] with 0 <= begin <= end, "
                 f"found {offsets!r}",
-                at,
+                where(name),
             )
         begin, end = offsets
         if end > data_size:
@@ -131,7 +132,7 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
                 f"tensor \"{name}\": data_offsets [{begin}, {end}] reach past the end of the "
                 f"data (the data section holds {data_size} bytes); the file is truncated or "
                 f"corrupt",
-                at,
+                where(name),
             )
         bits, is_float = DTYPES[dtype]
         numel = 1
@@ -141,7 +142,7 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
             raise ModelFileError(
                 f"tensor \"{name}\": shape {shape} of {dtype} needs {numel * bits / 8:g} bytes, "
                 f"but data_offsets [{begin}, {end}] hold {end - begin}",
-                at,
+                where(name),
             )
         infos.append(
             TensorInfo(name, tuple(shape), dtype, None, data_start + begin, end - begin, is_float)
