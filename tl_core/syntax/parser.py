@@ -1,0 +1,1175 @@
+"""The TensorLogic parser: lark's LALR(1) tables and contextual lexer, driven by our own loop.
+
+lark builds the tables from `grammar.lark` and calls the callbacks of `_Builder` (an inline
+transformer) on every reduction, so the AST is built directly, without a `Tree`. We drive
+the parser ourselves, token by token (`_Run`), because that makes error recovery simple:
+
+1. Repair by insertion: when the offending token starts a line, closes a bracket, or is the
+   end of the chunk, we try inserting up to three tokens (closing brackets for the open ones,
+   an `ErrorExpr`, an empty name) and keep the insertion if the offending token is then
+   accepted. `let y = model.` then a new line keeps the `let` with a field named "".
+2. Otherwise panic mode: pop the parser stack back to a statement boundary and skip tokens
+   (bracket-aware) to the next line that starts a statement, the `}` of the enclosing block,
+   a `;` or the end; the popped and skipped text becomes one `ErrorStmt`.
+
+Either way one error is reported, and the parse goes on. The file is parsed chunk by chunk
+(see scanner.py), so an error never spreads past its top-level item.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path as _FsPath
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+from lark.lexer import LexerState, LineCounter
+from lark.parsers.lalr_analysis import Shift
+from lark.parsers.lalr_parser_state import ParseConf, ParserState
+from lark.utils import TextSlice
+
+from tl_core.diagnostics import Diagnostic
+from tl_core.syntax import ast as A
+from tl_core.syntax.span import Span
+
+MAX_BRACKET_DEPTH = 128  # deeper nesting is an error (keeps later recursive passes safe)
+MAX_CHAIN = 256  # operators/fields/calls chained in one expression spine
+
+ELEMENT_TYPES = frozenset(
+    {"float16", "float32", "float64", "bfloat16", "int32", "int64", "int16", "complex16"}
+)
+
+_NL_TYPES = frozenset({"NL_LPAR", "NL_LSQB", "NL_LBRACE"})
+_OPEN = {
+    "LPAR": "RPAR", "NL_LPAR": "RPAR", "LSQB": "RSQB", "NL_LSQB": "RSQB",
+    "LBRACE": "RBRACE", "NL_LBRACE": "RBRACE",
+}
+_CLOSERS = frozenset({"RPAR", "RSQB", "RBRACE"})
+
+
+class _Ctx(threading.local):
+    """Per-thread sink for errors found inside callbacks (escapes, invalid targets)."""
+
+    def __init__(self) -> None:
+        self.errors: list[Diagnostic] = []
+        self.text = ""
+
+
+_ctx = _Ctx()
+
+
+def _err(span: Span, message: str) -> None:
+    _ctx.errors.append(Diagnostic(span, message, code="syntax"))
+
+
+# ---------------------------------------------------------------------------
+# spans
+
+
+def _ts(t: Token) -> Span:
+    if t.type in _NL_TYPES:  # a bracket that starts a line: the span is the bracket only
+        e = t.end_pos
+        return Span(e - 1, e, t.end_line - 1, t.end_column - 2, t.end_line - 1, t.end_column - 1)
+    return Span(t.start_pos, t.end_pos, t.line - 1, t.column - 1, t.end_line - 1, t.end_column - 1)
+
+
+def _sp(x) -> Span:  # noqa: ANN001 - token or node
+    return _ts(x) if type(x) is Token else x.span
+
+
+def _cover(a, b) -> Span:  # noqa: ANN001
+    sa = _ts(a) if type(a) is Token else a.span
+    sb = _ts(b) if type(b) is Token else b.span
+    return Span(sa.start, sb.end, sa.line, sa.col, sb.end_line, sb.end_col)
+
+
+def _is_tok(x, type_: str) -> bool:  # noqa: ANN001
+    return type(x) is Token and x.type == type_
+
+
+def _error_stmt(t: Token) -> A.ErrorStmt:
+    return A.ErrorStmt(_ts(t), t.value)
+
+
+def _stmts(items) -> tuple:  # noqa: ANN001
+    return tuple(_error_stmt(x) if type(x) is Token else x for x in items)
+
+
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+
+
+def _unescape(t: Token) -> str:
+    raw = t.value[1:-1]
+    if "\\" not in raw:
+        return raw
+    out = []
+    i = 0
+    n = len(raw)
+    while i < n:
+        ch = raw[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = raw[i + 1]
+            rep = _ESCAPES.get(nxt)
+            if rep is None:
+                s = t.start_pos + 1 + i
+                c = t.column + i  # 0-based column of the backslash
+                _err(
+                    Span(s, s + 2, t.line - 1, c, t.line - 1, c + 2),
+                    f"unknown escape '\\{_show(nxt)}' in a string; the escapes are "
+                    "\\\" \\\\ \\n \\t \\r (write \\\\ for a backslash)",
+                )
+                rep = nxt
+            out.append(rep)
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _show(s: str, limit: int = 24) -> str:
+    """Text for a message: non-printable characters as \\uXXXX, long text cut."""
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in s)
+
+
+def _spine(x, limit: int) -> int:  # noqa: ANN001
+    """Length of the chain of operators/fields/calls below `x`, counting up to `limit`."""
+    d = 0
+    while d < limit:
+        tx = type(x)
+        if tx is A.Binary:
+            x = x.right if x.op == "**" or x.op == "⊗" else x.left
+        elif tx is A.Unary:
+            x = x.operand
+        elif tx is A.Field or tx is A.Index:
+            x = x.obj
+        elif tx is A.Call:
+            x = x.func
+        else:
+            break
+        d += 1
+    return d
+
+
+def _too_long(span: Span, *parts) -> A.ErrorExpr | None:  # noqa: ANN002
+    for p in parts:
+        if type(p) is A.ErrorExpr and _ctx.errors and _ctx.errors[-1].span.start == p.span.start:
+            if _ctx.errors[-1].message.startswith("expression too long"):
+                return A.ErrorExpr(Span(p.span.start, span.end, p.span.line, p.span.col,
+                                        span.end_line, span.end_col))
+    for p in parts:
+        if _spine(p, MAX_CHAIN) >= MAX_CHAIN:
+            _err(span, f"expression too long: more than {MAX_CHAIN} operators, fields or "
+                       "calls chained; split it with `let`")
+            return A.ErrorExpr(span)
+    return None
+
+
+# ---------------------------------------------------------------------------
+# the callbacks (one per rule or alias of grammar.lark)
+
+
+class _Builder:
+    # ---- program and declarations
+    def start(self, c):
+        return _stmts(c)
+
+    def fn_decl(self, c):
+        fn, name = c[0], c[1]
+        i = 2
+        tps: tuple[str, ...] = ()
+        if type(c[2]) is tuple:
+            tps = c[2]
+            i = 3
+        i += 1  # LPAR
+        params = []
+        while not _is_tok(c[i], "RPAR"):
+            params.append(c[i])
+            i += 1
+        i += 1
+        ret = c[i + 1] if _is_tok(c[i], "ARROW") else None
+        body = c[-1]
+        return A.FnDecl(_cover(fn, body), name.value, _ts(name), tps, tuple(params), ret, body)
+
+    def type_params(self, c):
+        return tuple(t.value for t in c[1:-1])
+
+    def param(self, c):
+        name = c[0]
+        if len(c) == 1:
+            return A.Param(_ts(name), name.value, _ts(name), None)
+        return A.Param(_cover(name, c[1]), name.value, _ts(name), c[1])
+
+    def main_block(self, c):
+        return A.MainBlock(_cover(c[0], c[1]), c[1])
+
+    def test_decl(self, c):
+        return A.TestDecl(_cover(c[0], c[2]), c[1].value, _ts(c[1]), c[2])
+
+    def bench_decl(self, c):
+        return A.BenchDecl(_cover(c[0], c[2]), c[1].value, _ts(c[1]), c[2])
+
+    def import_decl(self, c):
+        return A.Import(_cover(c[0], c[1]), _unescape(c[1]), _ts(c[1]))
+
+    def struct_decl(self, c):
+        name = c[1]
+        tps: tuple[str, ...] = ()
+        rest = c[3:-1]
+        if type(c[2]) is tuple:
+            tps = c[2]
+            rest = c[4:-1]
+        return A.StructDecl(_cover(c[0], c[-1]), name.value, _ts(name), tps, tuple(rest))
+
+    def struct_field(self, c):
+        return A.StructField(_cover(c[0], c[1]), c[0].value, _ts(c[0]), c[1])
+
+    def impl_decl(self, c):
+        i = 1
+        tps: tuple[str, ...] = ()
+        if type(c[1]) is tuple:
+            tps = c[1]
+            i = 2
+        first = c[i]
+        i += 1
+        trait = None
+        target = first
+        if _is_tok(c[i], "FOR"):
+            trait = first.name
+            target = c[i + 1]
+            i += 2
+        methods = tuple(c[i + 1 : -1])
+        return A.ImplDecl(_cover(c[0], c[-1]), tps, trait, target, methods)
+
+    def entity_decl(self, c):
+        members = c[2] if len(c) > 2 else None
+        return A.EntityDecl(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), members)
+
+    def set_lit(self, c):
+        return A.SetLiteral(_cover(c[0], c[-1]), tuple(A.Name(_ts(t), t.value) for t in c[1:-1]))
+
+    def relation_decl(self, c):
+        i = 3
+        params = []
+        while not _is_tok(c[i], "RPAR"):
+            params.append(c[i])
+            i += 1
+        embed = c[i + 2] if len(c) > i + 2 else None
+        return A.RelationDecl(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), tuple(params), embed)
+
+    def embedding_decl(self, c):
+        kind = "relation_embedding" if c[0].type == "RELATION_EMBEDDING" else "embedding"
+        return A.EmbeddingDecl(_cover(c[0], c[-1]), kind, c[2 - 1].value, _ts(c[1]),
+                               tuple(c[3:-1]))
+
+    def config_field(self, c):
+        return A.ConfigField(_cover(c[0], c[1]), c[0].value, _ts(c[0]), c[1])
+
+    def learn_block(self, c):
+        return A.LearnBlock(_cover(c[0], c[-1]), _stmts(c[2:-1]))
+
+    # ---- types
+    def type_plain(self, c):
+        name = c[0]
+        dims = None
+        qual = None
+        last = c[-1]
+        if type(last) is Token and (last.type == "LEARNABLE" or last.type == "FROZEN"):
+            qual = last.value
+        if len(c) > 1 and _is_tok(c[1], "LSQB"):
+            j = 2
+            ds = []
+            while not _is_tok(c[j], "RSQB"):
+                ds.append(c[j])
+                j += 1
+            dims = tuple(ds)
+        span = _cover(name, last)
+        if dims is not None or name.value in ELEMENT_TYPES:
+            return A.TensorTypeExpr(span, name.value, dims, qual)
+        return A.NamedTypeExpr(span, name.value)
+
+    def qualifier(self, c):
+        return c[0]
+
+    def dim(self, c):
+        t = c[0]
+        if t.type == "NUMBER":
+            try:
+                return A.DimExpr(_ts(t), "int", int(t.value))
+            except ValueError:
+                _err(_ts(t), f"a dimension must be a whole number, found '{t.value}'")
+                return A.DimExpr(_ts(t), "unknown", None)
+        if t.type == "QMARK":
+            return A.DimExpr(_ts(t), "unknown", None)
+        return A.DimExpr(_ts(t), "var", t.value)
+
+    def type_generic(self, c):
+        return A.NamedTypeExpr(_cover(c[0], c[-1]), c[0].value, tuple(c[2:-1]))
+
+    def named_type(self, c):
+        return A.NamedTypeExpr(_cover(c[0], c[-1]), c[0].value, tuple(c[2:-1]))
+
+    # ---- statements
+    def block(self, c):
+        return A.Block(_cover(c[0], c[-1]), _stmts(c[1:-1]))
+
+    def let_stmt(self, c):
+        type_ = c[2] if len(c) == 4 else None
+        return A.Let(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), type_, c[-1])
+
+    def tensor_decl(self, c):
+        type_ = c[2]
+        if type(type_) is A.NamedTypeExpr:
+            type_ = A.TensorTypeExpr(type_.span, type_.name, None)
+        value = c[3] if len(c) > 3 else None
+        return A.TensorDecl(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), type_, value)
+
+    def return_stmt(self, c):
+        return A.Return(_cover(c[0], c[-1]), c[1] if len(c) > 1 else None)
+
+    def if_stmt(self, c):
+        orelse = c[4] if len(c) > 4 else None
+        return A.If(_cover(c[0], c[-1]), c[1], c[2], orelse)
+
+    def for_stmt(self, c):
+        return A.For(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), c[3], c[4])
+
+    def while_stmt(self, c):
+        return A.While(_cover(c[0], c[-1]), c[1], c[2])
+
+    def loop_stmt(self, c):
+        return A.Loop(_cover(c[0], c[-1]), c[1])
+
+    def break_stmt(self, c):
+        return A.Break(_ts(c[0]))
+
+    def continue_stmt(self, c):
+        return A.Continue(_ts(c[0]))
+
+    def block_stmt(self, c):
+        return A.BlockStmt(c[0].span, c[0])
+
+    def expr_stmt(self, c):
+        return A.ExprStmt(c[0].span, c[0])
+
+    def assign_stmt(self, c):
+        target, op, value = c
+        span = _cover(target, value)
+        if type(target) not in (A.Name, A.Field, A.Index, A.ErrorExpr):
+            _err(target.span, f"cannot assign to {_what(target)}: the left side of "
+                              f"'{op.value}' must be a name, a field or an index")
+        return A.Assign(span, target, op.value, value)
+
+    def rule_stmt(self, c):
+        head = c[0]
+        span = _cover(head, c[-1])
+        if type(head) is not A.Call:
+            _err(head.span, f"the head of a rule must be an atom such as "
+                            f"Grandparent(X, Z), found {_what(head)}")
+            return A.ErrorStmt(span, _ctx.text[span.start : span.end])
+        return A.Rule(span, head, tuple(c[2:]))
+
+    def _query(self, atom, rest, span):  # noqa: ANN001
+        constraints = tuple(x for x in rest if type(x) is not Token)
+        if type(atom) is not A.Call:
+            _err(atom.span, f"a query must be an atom such as Parent(alice, X)?, found {_what(atom)}")
+            return None
+        return A.Query(span, atom, constraints)
+
+    def query_stmt(self, c):
+        span = _cover(c[0], c[-1])
+        q = self._query(c[0], c[2:], span)
+        return q if q is not None else A.ErrorStmt(span, _ctx.text[span.start : span.end])
+
+    def infer_stmt(self, c):
+        items = tuple(x for x in c[1:] if type(x) is not Token)
+        return A.Infer(_cover(c[0], c[-1]), items)
+
+    def infer_item(self, c):
+        mode = c[0]
+        qspan = _cover(c[1], c[-1])
+        q = self._query(c[1], c[3:], qspan)
+        if q is None:
+            q = A.Query(qspan, A.Call(c[1].span, c[1], (), c[1].span))
+        return A.InferItem(_cover(mode, c[-1]), mode.value, _ts(mode), q)
+
+    # ---- expressions
+    def binary(self, c):
+        left, op, right = c
+        span = _cover(left, right)
+        bad = _too_long(span, left, right)
+        if bad is not None:
+            return bad
+        return A.Binary(span, op.value, left, right, _ts(op))
+
+    def unary(self, c):
+        op, operand = c
+        span = _cover(op, operand)
+        bad = _too_long(span, operand)
+        if bad is not None:
+            return bad
+        return A.Unary(span, op.value, operand)
+
+    def cast(self, c):
+        e, _as, name = c
+        tspan = _ts(name)
+        if name.value in ELEMENT_TYPES:
+            type_ = A.TensorTypeExpr(tspan, name.value, None)
+        else:
+            type_ = A.NamedTypeExpr(tspan, name.value)
+        return A.Cast(_cover(e, name), e, type_)
+
+    def call(self, c):
+        func = c[0]
+        span = _cover(func, c[-1])
+        bad = _too_long(span, func)
+        if bad is not None:
+            return bad
+        return A.Call(span, func, tuple(c[2:-1]), _ts(c[1]))
+
+    def field(self, c):
+        obj, _dot, name = c
+        span = _cover(obj, name)
+        bad = _too_long(span, obj)
+        if bad is not None:
+            return bad
+        return A.Field(span, obj, name.value, _ts(name))
+
+    def index(self, c):
+        obj = c[0]
+        span = _cover(obj, c[-1])
+        bad = _too_long(span, obj)
+        if bad is not None:
+            return bad
+        return A.Index(span, obj, tuple(c[2:-1]))
+
+    def slice(self, c):
+        parts = [None, None, None]
+        k = 0
+        for x in c:
+            if type(x) is Token:
+                k += 1
+            else:
+                parts[k] = x
+        return A.Slice(_cover(c[0], c[-1]), parts[0], parts[1], parts[2])
+
+    def struct_lit(self, c):
+        return A.StructLit(_cover(c[0], c[-1]), c[0].value, _ts(c[0]), tuple(c[2:-1]))
+
+    def field_init(self, c):
+        return A.FieldInit(_cover(c[0], c[2]), c[0].value, _ts(c[0]), c[2])
+
+    def arg(self, c):
+        return A.Arg(c[0].span, c[0])
+
+    def kwarg(self, c):
+        name, _sep, value = c
+        text = _unescape(name) if name.type == "STRING" else name.value
+        return A.Arg(_cover(name, value), value, text, _ts(name))
+
+    def name(self, c):
+        t = c[0]
+        return A.Name(_ts(t), t.value)
+
+    def number(self, c):
+        t = c[0]
+        text = t.value
+        if "." in text or "e" in text or "E" in text:
+            return A.Number(_ts(t), float(text), text, True)
+        return A.Number(_ts(t), int(text), text, False)
+
+    def string(self, c):
+        return A.String(_ts(c[0]), _unescape(c[0]))
+
+    def true(self, c):
+        return A.Bool(_ts(c[0]), True)
+
+    def false(self, c):
+        return A.Bool(_ts(c[0]), False)
+
+    def paren(self, c):
+        return c[1]
+
+    def tuple(self, c):
+        return A.TupleExpr(_cover(c[0], c[-1]), tuple(c[1:-1]))
+
+    def array(self, c):
+        return A.ArrayLiteral(_cover(c[0], c[-1]), tuple(c[1:-1]))
+
+    def tensor_ctor(self, c):
+        return A.TensorCtor(_cover(c[0], c[-1]), c[2].value, _ts(c[2]), tuple(c[5:-1]), _ts(c[4]))
+
+    def path(self, c):
+        base, _cc, member = c
+        return A.Path(_cover(base, member), base.value, _ts(base), member.value, _ts(member))
+
+    def error_expr(self, c):
+        return A.ErrorExpr(_ts(c[0]))
+
+    def match_expr(self, c):
+        return A.Match(_cover(c[0], c[-1]), c[1], tuple(c[3:-1]))
+
+    def match_arm(self, c):
+        pattern = c[0]
+        guard = c[2] if len(c) == 4 else None
+        body = c[-1]
+        if type(body) is A.Block:
+            body = A.BlockExpr(body.span, body)
+        return A.MatchArm(_cover(pattern, body), pattern, guard, body)
+
+    # ---- patterns
+    def pat_number(self, c):
+        t = c[-1]
+        neg = len(c) == 2
+        text = ("-" if neg else "") + t.value
+        if "." in text or "e" in text or "E" in text:
+            value: int | float = float(text)
+            is_float = True
+        else:
+            value = int(text)
+            is_float = False
+        span = _cover(c[0], t)
+        return A.PatLiteral(span, A.Number(span, value, text, is_float))
+
+    def pat_string(self, c):
+        s = A.String(_ts(c[0]), _unescape(c[0]))
+        return A.PatLiteral(s.span, s)
+
+    def pat_bool(self, c):
+        b = A.Bool(_ts(c[0]), c[0].type == "TRUE")
+        return A.PatLiteral(b.span, b)
+
+    def pat_name(self, c):
+        t = c[0]
+        if t.value == "_":
+            return A.PatWildcard(_ts(t))
+        return A.PatBind(_ts(t), t.value)
+
+    def pat_paren(self, c):
+        return c[1]
+
+    def pat_tuple(self, c):
+        return A.PatTuple(_cover(c[0], c[-1]), tuple(c[1:-1]))
+
+    def pat_struct(self, c):
+        return A.PatStruct(_cover(c[0], c[-1]), c[0].value, _ts(c[0]), tuple(c[2:-1]))
+
+    def pat_field(self, c):
+        pattern = c[2] if len(c) == 3 else None
+        return A.PatField(_cover(c[0], c[-1]), c[0].value, _ts(c[0]), pattern)
+
+    def pat_or(self, c):
+        return A.PatOr(_cover(c[0], c[-1]), tuple(x for x in c if type(x) is not Token))
+
+
+def _what(node) -> str:  # noqa: ANN001
+    names = {
+        A.Call: "a call", A.Number: "a number", A.String: "a string", A.Bool: "a boolean",
+        A.Binary: "an operator expression", A.Unary: "an operator expression",
+        A.ArrayLiteral: "a list", A.TupleExpr: "a tuple", A.Name: "a name",
+        A.Field: "a field", A.Index: "an index", A.StructLit: "a struct literal",
+        A.Match: "a match", A.Cast: "a cast", A.TensorCtor: "a tensor constructor",
+        A.Path: "a path", A.ErrorExpr: "an invalid expression",
+    }
+    return names.get(type(node), "an expression")
+
+
+# ---------------------------------------------------------------------------
+# plain-words descriptions of tokens
+
+_WORDS = {
+    "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "$END": "end of file",
+    "NL_LPAR": "'('", "NL_LSQB": "'['", "NL_LBRACE": "'{'",
+    "TEST": "'test'", "BENCH": "'bench'", "ENTITY": "'entity'", "RELATION": "'relation'",
+    "EMBEDDING": "'embedding'", "RELATION_EMBEDDING": "'relation_embedding'",
+    "LEARN": "'learn'", "INFER": "'infer'",
+}
+_EXPR_START = frozenset(
+    {"NAME", "NUMBER", "STRING", "LPAR", "NL_LPAR", "LSQB", "NL_LSQB", "MINUS", "BANG",
+     "TRUE", "FALSE", "TENSOR", "MATCH", "ERREXPR"}
+)
+_STMT_START = frozenset(
+    {"LET", "RETURN", "IF", "FOR", "WHILE", "LOOP", "BREAK", "CONTINUE", "LBRACE",
+     "NL_LBRACE", "INFER", "ERRSTMT", "_SEMI"}
+)
+_ITEM_START = frozenset(
+    {"FN", "MAIN", "TEST", "BENCH", "IMPORT", "STRUCT", "IMPL", "ENTITY", "RELATION",
+     "EMBEDDING", "RELATION_EMBEDDING", "LEARN"}
+)
+_KEYWORDS = frozenset(
+    "fn let return if else for in while loop break continue main true false tensor import "
+    "struct impl match as".split()
+)
+_ORDER = ["RPAR", "RSQB", "RBRACE", "COMMA", "COLON", "EQUAL", "LBRACE", "LPAR", "LSQB",
+          "ARROW", "FATARROW", "QMARK", "NAME", "NUMBER", "STRING"]
+_BINOPS = frozenset(
+    {"OROR", "ANDAND", "EQEQ", "NOTEQ", "LT", "LE", "GT", "GE", "PLUS", "MINUS", "STAR",
+     "SLASH", "PERCENT", "AT", "ODOT", "POW", "OTIMES", "AS", "DOT"}
+)
+
+
+def _found(t: Token, next_word: str) -> str:
+    ty = t.type
+    if ty == "$END":
+        return f"'{next_word}'" if next_word else "end of file"
+    if ty == "STRING":
+        return f"the string {_show(t.value)}"
+    return f"'{_show(t.value if ty not in _NL_TYPES else t.value.strip())}'"
+
+
+class _Terminals:
+    """Display names of terminals ("')'", "'let'") from the grammar's patterns."""
+
+    def __init__(self, lark: Lark) -> None:
+        self.words = dict(_WORDS)
+        for term in lark.terminals:
+            if term.name in self.words:
+                continue
+            if term.pattern.type == "str":
+                self.words[term.name] = f"'{term.pattern.value}'"
+            else:
+                m = re.match(r"^([a-z_]+)\(\?!", term.pattern.value)
+                if m:
+                    self.words[term.name] = f"'{m.group(1)}'"
+        self.words["COMMA"] = "','"
+        self.words["_SEMI"] = "';'"
+
+    def word(self, ty: str) -> str:
+        return self.words.get(ty, ty.lower())
+
+
+# ---------------------------------------------------------------------------
+# the engine
+
+
+class _Engine:
+    def __init__(self) -> None:
+        grammar = (_FsPath(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
+        self.lark = Lark(
+            grammar, parser="lalr", lexer="contextual", transformer=_Builder(),
+            maybe_placeholders=False, start="start",
+        )
+        frontend = self.lark.parser
+        lalr = frontend.parser
+        self.table = lalr.parser.parse_table
+        self.conf = ParseConf(self.table, lalr.parser.callbacks, "start")
+        self.states = self.table.states
+        self.end_state = self.table.end_states["start"]
+        self.lexer = frontend.lexer
+        self.terms = _Terminals(self.lark)
+        # comma terminal name as lark named it
+        for term in self.lark.terminals:
+            if term.pattern.type == "str" and term.pattern.value == ",":
+                self.comma = term.name
+                self.terms.words[term.name] = "','"
+            if term.pattern.type == "str" and term.pattern.value == ";":
+                self.semi = term.name
+                self.terms.words[term.name] = "';'"
+
+    def sim(self, stack: list, types: list[str]) -> bool:
+        """Would the parser accept `types` in order from `stack`? (tables only, no callbacks)"""
+        st = list(stack)
+        states = self.states
+        for ty in types:
+            while True:
+                act = states[st[-1]].get(ty)
+                if act is None:
+                    return False
+                a, arg = act
+                if a is Shift:
+                    st.append(arg)
+                    break
+                n = len(arg.expansion)
+                if n:
+                    del st[-n:]
+                goto = states[st[-1]].get(arg.origin.name)
+                if goto is None:
+                    return False
+                st.append(goto[1])
+                if ty == "$END" and st[-1] == self.end_state:
+                    break
+        return True
+
+
+_engine: _Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def engine() -> _Engine:
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                _engine = _Engine()
+    return _engine
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    items: tuple
+    errors: tuple[Diagnostic, ...]
+
+
+_INVALID_RUN = re.compile(r"[^ \t\f\r\nA-Za-z0-9_\"/(){}\[\]|&=!<>+\-*%@⊙⊗~:.,?;]+")
+
+
+def parse_chunk(text: str, start: int, end: int, line: int, next_word: str = "") -> ChunkResult:
+    """Parse `text[start:end]` (which begins at column 0 of `line`) into items.
+
+    Spans are document positions. Never raises for any input.
+    """
+    eng = engine()
+    old_errors, old_text = _ctx.errors, _ctx.text
+    _ctx.errors = []
+    _ctx.text = text
+    try:
+        run = _Run(eng, text, start, end, line, next_word)
+        items = run.parse()
+        errors = run.errors + _ctx.errors
+    finally:
+        _ctx.errors, _ctx.text = old_errors, old_text
+    errors.sort(key=lambda d: (d.span.start, d.span.end))
+    return ChunkResult(tuple(items), tuple(errors))
+
+
+class _Run:
+    """One chunk parse: the driver loop, the bracket stack and error recovery."""
+
+    def __init__(self, eng: _Engine, text: str, start: int, end: int, line: int,
+                 next_word: str) -> None:
+        self.eng = eng
+        self.text = text
+        self.start = start
+        self.end = end
+        self.next_word = next_word
+        ctr = LineCounter("\n")
+        ctr.char_pos = start
+        ctr.line = line + 1
+        ctr.column = 1
+        ctr.line_start_pos = start
+        self.ctr = ctr
+        self.ls = LexerState(TextSlice(text, start, end), ctr)
+        self.ps = ParserState(eng.conf, None)
+        self.errors: list[Diagnostic] = []
+        self.opens: list[tuple[Token, str, str]] = []  # (open token, closer type, what)
+        self.prev: Token | None = None  # last token fed
+        self.prev_end_line = 0  # 1-based line where the last seen token ended
+        self.line0 = line + 1
+        self.quiet = False  # an error was reported and no token was accepted since
+
+    # ---- lexing
+    def _lex(self) -> Token | None:
+        """Next token for the current parser state; None at the end of the chunk."""
+        eng = self.eng
+        try:
+            return eng.lexer.lexers[self.ps.state_stack[-1]].next_token(self.ls, self.ps)
+        except EOFError:
+            return None
+        except UnexpectedCharacters:
+            return self._lex_root()
+
+    def _lex_root(self) -> Token | None:
+        """Next token by the whole lexer (any terminal), or a BAD_* / INVALID token."""
+        try:
+            return self.eng.lexer.root_lexer.next_token(self.ls, self.ps)
+        except EOFError:
+            return None
+        except UnexpectedCharacters:
+            pass
+        ctr = self.ctr
+        p = ctr.char_pos
+        text = self.text
+        if text[p] == '"':
+            nl = text.find("\n", p, self.end)
+            e = self.end if nl == -1 else nl
+            if text[e - 1] == "\r" and e - 1 > p:
+                e -= 1
+            ty = "BAD_STRING"
+        elif text.startswith("/*", p):
+            e = self.end
+            ty = "BAD_COMMENT"
+        else:
+            m = _INVALID_RUN.match(text, p, self.end)
+            e = m.end() if m else p + 1
+            ty = "INVALID"
+        value = text[p:e]
+        t = Token(ty, value, p, ctr.line, ctr.column)
+        ctr.feed(value)
+        t.end_line = ctr.line
+        t.end_column = ctr.column
+        t.end_pos = ctr.char_pos
+        return t
+
+    def _first_on_line(self, t: Token) -> bool:
+        line = t.end_line if t.type in _NL_TYPES else t.line
+        return line > self.prev_end_line
+
+    # ---- main loop
+    def parse(self) -> tuple:
+        ps = self.ps
+        feed = ps.feed_token
+        opens = self.opens
+        tok = self._lex()
+        while tok is not None:
+            try:
+                feed(tok)
+            except UnexpectedToken:
+                tok = self._recover(tok)
+                continue
+            self.quiet = False
+            ty = tok.type
+            self.prev = tok
+            self.prev_end_line = tok.end_line
+            if ty in _OPEN:
+                opens.append((tok, _OPEN[ty], self._what_open(tok)))
+                if len(opens) > MAX_BRACKET_DEPTH:
+                    self._report(tok, f"too deeply nested: more than {MAX_BRACKET_DEPTH} "
+                                      "brackets open at once")
+                    self.quiet = True
+                    tok = self._panic(self._lex_root())
+                    continue
+            elif ty in _CLOSERS and opens:
+                opens.pop()
+            tok = self._lex()
+        return self._finish()
+
+    def _what_open(self, tok: Token) -> str:
+        st = self.eng.states[self.ps.state_stack[-1]]
+        ty = tok.type
+        prev = self.ps.value_stack[-2] if len(self.ps.value_stack) > 1 else None
+        if ty == "LPAR" or ty == "NL_LPAR":
+            if "RPAR" in st and "NUMBER" in st:
+                return "call"
+            if "RPAR" in st:
+                return "parameter list"
+            return "parentheses"
+        if ty == "LSQB" or ty == "NL_LSQB":
+            if "QMARK" in st:
+                return "tensor type"
+            if "COLON" in st:
+                return "index"
+            return "list"
+        if "LET" in st:
+            return "block"
+        if "FN" in st:
+            return "impl block"
+        if "FORWARD" in st:
+            return "infer block"
+        if "MINUS" in st:
+            return "match"
+        if type(prev) is Token and prev.type == "NAME":
+            pprev = self.ps.value_stack[-3] if len(self.ps.value_stack) > 2 else None
+            if type(pprev) is Token and pprev.type == "STRUCT":
+                return "struct declaration"
+            if type(pprev) is Token and pprev.type in ("EMBEDDING", "RELATION_EMBEDDING"):
+                return "embedding declaration"
+            if type(pprev) is not Token or pprev.type not in _ITEM_START:
+                return "struct literal"
+        return "braces"
+
+    # ---- errors
+    def _message(self, tok: Token) -> str:
+        ty = tok.type
+        if ty == "INVALID":
+            return _invalid_message(tok.value)
+        if ty == "BAD_STRING":
+            return "unterminated string: add a closing '\"' before the end of the line"
+        if ty == "BAD_COMMENT":
+            return "unterminated block comment: add '*/' to close the comment started here"
+        eng = self.eng
+        states = eng.states[self.ps.state_stack[-1]]
+        expected = {k for k in states if k.isupper() or k == eng.comma or k == eng.semi}
+        found = _found(tok, self.next_word)
+        if tok.type == "NAME" and tok.value in _KEYWORDS:
+            found += " (a reserved word)"
+        if self.opens:
+            open_tok, closer, what = self.opens[-1]
+            if closer in expected:
+                s = _ts(open_tok)
+                where = f"the {what} started at {s.line + 1}:{s.col + 1}"
+                word = eng.terms.word(closer)
+                if (eng.comma in expected and ty != "$END" and not self._first_on_line(tok)
+                        and ty not in _STMT_START and ty not in _ITEM_START):
+                    return f"expected ',' or {word} to close {where}, found {found}"
+                return f"expected {word} to close {where}, found {found}"
+        return f"expected {self._expected_words(expected)}, found {found}{self._hint(tok, expected)}"
+
+    def _expected_words(self, expected: set[str]) -> str:
+        eng = self.eng
+        exp = set(expected) - {"ERRSTMT", "ERREXPR", eng.semi}
+        words: list[str] = []
+        if "LET" in exp or "FN" in exp:
+            words.append("a statement" if "FN" not in exp else "a statement or declaration")
+            exp -= _STMT_START | _ITEM_START | _EXPR_START
+        elif "NUMBER" in exp and "NAME" in exp:
+            words.append("an expression")
+            exp -= _EXPR_START
+        if len(exp & _BINOPS) > 3:
+            words.append("an operator")
+            exp -= _BINOPS
+        exp -= {"NL_LPAR", "NL_LSQB", "NL_LBRACE"} if "LPAR" in exp or "LBRACE" in exp else set()
+        order = {t: i for i, t in enumerate(_ORDER)}
+        rest = sorted(exp, key=lambda t: (order.get(t, len(order)), t))
+        words.extend(dict.fromkeys(eng.terms.word(t) for t in rest))
+        if not words:
+            return "nothing more"
+        if len(words) > 6:
+            words = words[:5] + ["..."]
+        if len(words) == 1:
+            return words[0]
+        return ", ".join(words[:-1]) + " or " + words[-1]
+
+    def _hint(self, tok: Token, expected: set[str]) -> str:
+        if tok.type == "EQUAL" and "EQEQ" in expected:
+            return "; to compare, write '=='"
+        if tok.type == "NAME" and tok.value in _KEYWORDS:
+            return ""
+        if tok.type == "LBRACE" and "RPAR" not in expected and "NL_LBRACE" not in expected:
+            return ""
+        return ""
+
+    def _report(self, tok: Token, message: str | None = None) -> None:
+        if tok.type == "$END":
+            if self.next_word:
+                e = self.end
+                line = self.ctr.line - 1
+                span = Span(e, e + len(self.next_word), line, 0, line, len(self.next_word))
+            else:
+                span = Span(tok.start_pos, tok.start_pos, tok.line - 1, tok.column - 1,
+                            tok.line - 1, tok.column - 1)
+        else:
+            span = _ts(tok)
+        self.errors.append(Diagnostic(span, message or self._message(tok), code="syntax"))
+
+    # ---- recovery
+    def _synthetic(self, ty: str) -> Token:
+        p = self.prev
+        if p is None:
+            t = Token(ty, "", self.start, self.line0, 1)
+            t.end_line, t.end_column, t.end_pos = self.line0, 1, self.start
+            return t
+        t = Token(ty, "", p.end_pos, p.end_line, p.end_column)
+        t.end_line, t.end_column, t.end_pos = p.end_line, p.end_column, p.end_pos
+        return t
+
+    def _repair(self, tok: Token) -> bool:
+        """Insert up to three tokens so that `tok` is accepted; True when done."""
+        eng = self.eng
+        ty = tok.type
+        at_end = ty == "$END"
+        line_start = at_end or self._first_on_line(tok)
+        closing = ty in _CLOSERS
+        if not (line_start or closing or ty == eng.comma or ty == eng.semi):
+            return False
+        closers = [c for _, c, _ in reversed(self.opens)]
+        fillers: list[list[str]] = [[], ["ERREXPR"]]
+        if line_start or closing:
+            fillers.append(["NAME"])
+        if at_end:
+            max_close = len(closers)
+        elif line_start or closing:
+            max_close = min(len(closers), 3)
+        else:
+            max_close = 0
+        stack = self.ps.state_stack
+        for k in range(0, max_close + 1):
+            for fill in fillers:
+                seq = fill + closers[:k]
+                if not seq:
+                    continue
+                if eng.sim(stack, seq + [ty]):
+                    for s in seq:
+                        self._feed_synthetic(s)
+                    return True
+        return False
+
+    def _feed_synthetic(self, ty: str) -> None:
+        t = self._synthetic(ty)
+        self.ps.feed_token(t)
+        if ty in _CLOSERS and self.opens:
+            self.opens.pop()
+        self.prev = t
+
+    def _recover(self, tok: Token) -> Token | None:
+        """Handle a token the parser refused; returns the next token to feed."""
+        ty = tok.type
+        if ty == "INVALID" or ty == "BAD_STRING":
+            # a stray character or a broken string: report it, skip it, go on
+            self._report(tok)
+            self.quiet = True
+            self.prev_end_line = tok.end_line
+            return self._lex()
+        if not self.quiet:
+            self._report(tok)
+        self.quiet = True
+        if ty != "BAD_COMMENT" and self._repair(tok):
+            return tok
+        return self._panic(tok)
+
+    def _panic(self, tok: Token | None) -> Token | None:
+        """Pop to a statement boundary, skip to a restart point, feed an ERRSTMT."""
+        eng = self.eng
+        ps = self.ps
+        states = eng.states
+        region_start = None  # (offset, line, col), 0-based
+        region_end = None
+        depth = 0  # brackets opened in the popped region and not closed
+        if not eng.sim(ps.state_stack, ["ERRSTMT"]):
+            while len(ps.state_stack) > 1:
+                v = ps.value_stack.pop()
+                ps.state_stack.pop()
+                if type(v) is Token:
+                    if v.type in _OPEN:
+                        depth += 1
+                    elif v.type in _CLOSERS:
+                        depth -= 1
+                pos = _start_of(v)
+                if pos is not None:
+                    region_start = pos
+                    if region_end is None:
+                        region_end = _end_of(v)
+                act = states[ps.state_stack[-1]].get("ERRSTMT")
+                if act is not None and act[0] is Shift:
+                    break
+        if region_start is not None:
+            rs = region_start[0]
+            self.opens = [o for o in self.opens if o[0].start_pos < rs]
+        t = tok
+        last_skipped = None
+        while t is not None:
+            ty = t.type
+            if ty == "BAD_COMMENT" and t is not tok:
+                self._report(t)
+            restart_ok = self._sync_ok(t, depth, t is tok)
+            if restart_ok and not (t is tok and region_start is None and last_skipped is None
+                                   and not eng.sim(ps.state_stack, ["ERRSTMT"])):
+                if t is not tok or region_start is not None:
+                    break
+            if ty in _OPEN:
+                depth += 1
+            elif ty in _CLOSERS:
+                depth -= 1
+            last_skipped = t
+            self.prev_end_line = t.end_line
+            t = self._lex_root()
+        if last_skipped is not None:
+            region_end = (last_skipped.end_pos, last_skipped.end_line - 1,
+                          last_skipped.end_column - 1)
+            if region_start is None:
+                region_start = (tok.start_pos, tok.line - 1, tok.column - 1)
+        if region_start is not None and region_end is not None and region_end[0] > region_start[0]:
+            s, sl, sc = region_start
+            e, el, ec = region_end
+            errt = Token("ERRSTMT", self.text[s:e], s, sl + 1, sc + 1)
+            errt.end_line, errt.end_column, errt.end_pos = el + 1, ec + 1, e
+            if eng.sim(ps.state_stack, ["ERRSTMT"]):
+                ps.feed_token(errt)
+                self.prev = errt
+        if t is None:
+            return None
+        # re-lex the restart token in the parser's new state
+        ctr = self.ctr
+        ctr.char_pos = t.start_pos
+        ctr.line = t.line
+        ctr.column = t.column
+        ctr.line_start_pos = t.start_pos - t.column + 1
+        return self._lex()
+
+    def _sync_ok(self, t: Token, depth: int, is_first: bool) -> bool:
+        """Can the parse restart at `t` after an ErrorStmt?"""
+        ty = t.type
+        stack = self.ps.state_stack
+        eng = self.eng
+        if ty == "RBRACE":
+            return depth <= 0 and eng.sim(stack, ["ERRSTMT", "RBRACE"])
+        if ty == eng.semi:
+            return depth <= 0
+        if not self._first_on_line(t):
+            return False
+        if depth > 0 and not is_first and ty not in _ITEM_START and ty not in _STRONG:
+            return False
+        if ty in _STMT_START or ty in _ITEM_START or ty in _EXPR_START:
+            return eng.sim(stack, ["ERRSTMT", _BASE.get(ty, ty)]) or eng.sim(stack, [_BASE.get(ty, ty)])
+        return False
+
+    def _finish(self) -> tuple:
+        ps = self.ps
+        end = self.end
+        ctr = self.ctr
+        end_tok = Token("$END", "", end, ctr.line, ctr.column)
+        end_tok.end_line, end_tok.end_column, end_tok.end_pos = ctr.line, ctr.column, end
+        for _ in range(2):
+            try:
+                return ps.feed_token(end_tok, True)
+            except UnexpectedToken:
+                pass
+            if not self.quiet:
+                self._report(end_tok)
+            self.quiet = True
+            if not self._repair(end_tok):
+                break
+        return self._salvage(end_tok)
+
+    def _salvage(self, end_tok: Token) -> tuple:
+        """Pop until the rest can be one ErrorStmt at the end of the chunk, then finish."""
+        ps = self.ps
+        eng = self.eng
+        region = None
+        while len(ps.state_stack) > 1 and not eng.sim(ps.state_stack, ["ERRSTMT", "$END"]):
+            v = ps.value_stack.pop()
+            ps.state_stack.pop()
+            pos = _start_of(v)
+            if pos is not None:
+                region = pos
+        if region is not None and region[0] < self.end:
+            s, sl, sc = region
+            errt = Token("ERRSTMT", self.text[s:self.end], s, sl + 1, sc + 1)
+            errt.end_line, errt.end_column, errt.end_pos = (
+                end_tok.end_line, end_tok.end_column, end_tok.end_pos)
+            ps.feed_token(errt)
+        return ps.feed_token(end_tok, True)
+
+
+_STRONG = frozenset({"LET", "RETURN", "IF", "FOR", "WHILE", "LOOP"})
+_BASE = {"NL_LPAR": "LPAR", "NL_LSQB": "LSQB", "NL_LBRACE": "LBRACE"}
+
+
+def _start_of(v) -> tuple[int, int, int] | None:  # noqa: ANN001
+    if type(v) is Token:
+        s = _ts(v)
+        return s.start, s.line, s.col
+    span = getattr(v, "span", None)
+    if span is not None:
+        return span.start, span.line, span.col
+    return None
+
+
+def _end_of(v) -> tuple[int, int, int] | None:  # noqa: ANN001
+    if type(v) is Token:
+        return v.end_pos, v.end_line - 1, v.end_column - 1
+    span = getattr(v, "span", None)
+    if span is not None:
+        return span.end, span.end_line, span.end_col
+    return None
+
+
+def _invalid_message(value: str) -> str:
+    ch = value[0]
+    if len(value) == 1:
+        shown = f"'{ch}'" if ch.isprintable() else f"U+{ord(ch):04X}"
+        msg = f"unexpected character {shown}"
+    else:
+        msg = f"unexpected characters '{_show(value)}'"
+    if ch == "'":
+        msg += "; strings use double quotes"
+    elif ch == "#":
+        msg += "; comments start with //"
+    elif ch == "&" or ch == "|":
+        msg += f"; did you mean '{ch}{ch}'?"
+    return msg

@@ -1,0 +1,158 @@
+"""A fast pre-scan that splits a document into top-level chunks and finds its comments.
+
+The parser parses each chunk on its own (`parser.parse_chunk`), and the incremental parser
+caches those parses by chunk text, so an edit inside one `fn` re-parses only that chunk.
+A full parse uses the same chunks, so incremental and full parses agree by construction.
+
+The scanner knows strings, comments and bracket nesting. A chunk boundary is placed at the
+start of a line whose first token, at bracket depth 0, begins a new statement or item
+after a token that can end one (a name, a literal, `)`, `]`, `}`, `?`, `break`,
+`continue`). Words that only continue a construct (`else`, `where`, `embed`, `learnable`,
+`frozen`, the `infer` modes) never start a chunk, nor does anything inside an `impl` header.
+A declaration keyword (`fn`, `struct`, `impl`, `main`, `test`, ...) at column 0 starts a chunk
+even inside unclosed brackets, so a missing `}` does not swallow the rest of the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Patterns shared with grammar.lark (tests check that they agree).
+STRING_RE = r'"(?:[^"\\\n]|\\.)*"?'
+LINE_COMMENT_RE = r"//[^\n]*"
+BLOCK_COMMENT_RE = r"/\*(?:[^*]|\*(?!/))*(?:\*/)?"
+
+_TOKEN = re.compile(
+    "|".join(
+        [
+            r"(?P<nl>\n)",
+            r"(?P<ws>[ \t\f\r]+)",
+            rf"(?P<str>{STRING_RE})",
+            rf"(?P<lc>{LINE_COMMENT_RE})",
+            rf"(?P<bc>{BLOCK_COMMENT_RE})",
+            r"(?P<word>[A-Za-z_][A-Za-z0-9_]*)",
+            r"(?P<num>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)",
+            r"(?P<open>[(\[{])",
+            r"(?P<close>[)\]}])",
+            r"(?P<op>.)",
+        ]
+    ),
+    re.S,
+)
+
+_COMMENT = re.compile(rf"{STRING_RE}|{LINE_COMMENT_RE}|{BLOCK_COMMENT_RE}", re.S)
+
+# Words that start a chunk when they begin a line after a complete statement.
+_NEVER_START = frozenset(
+    {"else", "where", "embed", "learnable", "frozen", "forward", "backward", "gradient",
+     "symbolic", "as", "in"}
+)
+# Declaration keywords that start a chunk at column 0 even inside open brackets.
+_DECL_WORDS = frozenset(
+    {"fn", "struct", "impl", "main", "test", "bench", "import", "entity", "relation",
+     "embedding", "relation_embedding"}
+)
+_NEEDS_NAME_AFTER = frozenset(
+    {"test", "bench", "entity", "relation", "embedding", "relation_embedding"}
+)
+# Words after which a statement cannot be complete (an expression must follow).
+_CONTINUES = frozenset(
+    {"fn", "let", "return", "if", "else", "for", "in", "while", "loop", "tensor", "import",
+     "struct", "impl", "match", "as", "main", "infer"}
+)
+_NAME_AFTER = re.compile(r"[ \t]+[A-Za-z_]")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """`text[start:end]` is one chunk; it starts at column 0 of `line` (or at offset 0).
+
+    `next_word` is the declaration keyword that forced the next chunk to start inside
+    unclosed brackets ("" when the chunk ended normally); the parser names it in the
+    "expected '}'" message.
+    """
+
+    start: int
+    end: int
+    line: int
+    next_word: str = ""
+
+
+def split_chunks(text: str) -> list[Chunk]:
+    """Split `text` into top-level chunks that cover it exactly, in order."""
+    chunks: list[Chunk] = []
+    depth = 0
+    line = 0
+    line_start = 0
+    chunk_start = 0
+    chunk_line = 0
+    first_on_line = True
+    prev_ends = False  # the previous significant token can end a statement
+    in_impl_header = False
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        if kind == "nl":
+            line += 1
+            line_start = m.end()
+            first_on_line = True
+            continue
+        if kind == "ws" or kind == "lc":
+            continue
+        if kind == "bc":
+            value = m.group()
+            n = value.count("\n")
+            if n:
+                line += n
+                line_start = m.start() + value.rindex("\n") + 1
+                # a token after a multi-line comment is not first on its line for splitting
+                first_on_line = False
+            continue
+        start = m.start()
+        if kind == "word":
+            word = m.group()
+            if first_on_line and line_start > chunk_start:
+                split = False
+                forced = ""
+                if depth > 0:
+                    if start == line_start and word in _DECL_WORDS and (
+                        word not in _NEEDS_NAME_AFTER or _NAME_AFTER.match(text, m.end())
+                    ):
+                        split = True
+                        forced = word
+                elif prev_ends and not in_impl_header and word not in _NEVER_START:
+                    split = True
+                if split:
+                    chunks.append(Chunk(chunk_start, line_start, chunk_line, forced))
+                    chunk_start = line_start
+                    chunk_line = line
+                    depth = 0
+                    in_impl_header = False
+            if word == "impl" and depth == 0:
+                in_impl_header = True
+            prev_ends = word not in _CONTINUES
+        elif kind == "open":
+            if m.group() == "{":
+                in_impl_header = False
+            depth += 1
+            prev_ends = False
+        elif kind == "close":
+            if depth > 0:
+                depth -= 1
+            prev_ends = True
+        elif kind == "str" or kind == "num":
+            prev_ends = True
+        else:  # operators and any other character
+            prev_ends = m.group() == "?"
+        first_on_line = False
+    chunks.append(Chunk(chunk_start, len(text), chunk_line, ""))
+    return chunks
+
+
+def comment_matches(text: str, start: int = 0, end: int | None = None):
+    """(start, end) of every comment in `text[start:end]`, skipping strings."""
+    if end is None:
+        end = len(text)
+    for m in _COMMENT.finditer(text, start, end):
+        if text[m.start()] != '"':
+            yield m.start(), m.end()
