@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -9,7 +10,15 @@ import sys
 import numpy as np
 
 from tests.models.builders import write_gguf, write_safetensors
-from tl_core.cli import main
+from tl_core.commands import inspect
+
+
+def main(argv: list[str]) -> int:
+    """`tl inspect ...` through this command's own parser (independent of other commands)."""
+    assert argv[0] == "inspect"
+    parser = argparse.ArgumentParser(prog="tl inspect")
+    inspect.add_arguments(parser)
+    return inspect.main(parser.parse_args(argv[1:]))
 
 
 def test_table(tmp_path, capsys):
@@ -65,3 +74,11 @@ def test_import_is_light():
             "print([m for m in ('mlx', 'gguf', 'coremltools', 'numpy') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_through_tl_cli(tmp_path, capsys):
+    from tl_core.cli import main as tl_main
+
+    path = write_safetensors(tmp_path / "m.safetensors", {"w": np.ones(2, np.float32)})
+    assert tl_main(["inspect", "--json", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["tensors"][0]["name"] == "w"
