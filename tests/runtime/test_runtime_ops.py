@@ -327,8 +327,9 @@ def test_print_str_range_env(ctx, monkeypatch):
     ops.op_print(ctx, "shape:", [4, 2], 3, 0.5, True)
     assert ctx.out == ["shape: [4, 2] 3 0.5 true\n"]
     assert ops.op_str(ctx, x=[1, 2]) == "[1, 2]"
-    assert ops.op_range(ctx, n=3) == [0, 1, 2]
-    assert ops.op_range_i(ctx, n=2) == [0, 1]
+    assert list(ops.op_range(ctx, n=3)) == [0, 1, 2]
+    assert list(ops.op_range_i(ctx, n=2)) == [0, 1]
+    assert ctx.format(ops.op_range(ctx, n=100)) == "[0, 1, 2, ..., 99]"
     monkeypatch.setenv("TL_TEST_VAR", "hello")
     assert ops.op_env(ctx, name="TL_TEST_VAR") == "hello"
     monkeypatch.delenv("TL_TEST_VAR")

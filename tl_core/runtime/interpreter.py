@@ -399,6 +399,8 @@ class Interpreter:
                 raise TLRuntimeError(f"cannot iterate over a 0-dimensional tensor "
                                      f"{tensor_type(iterable)}", s.iterable.span)
             items: Any = (iterable[i] for i in range(iterable.shape[0]))
+        elif isinstance(iterable, range):
+            items = iter(iterable)
         elif isinstance(iterable, (list, tuple, str)):
             items = iter(list(iterable))
         elif isinstance(iterable, int) and not isinstance(iterable, bool):
@@ -529,7 +531,7 @@ class Interpreter:
         if e.id in _DEVICE_NAMES:
             return e.id
         candidates = list(dict.fromkeys([*env.names(), *self.fns, *BUILTINS]))
-        close = difflib.get_close_matches(e.id, candidates, n=1)
+        close = difflib.get_close_matches(e.id, candidates, n=1, cutoff=0.75)
         hint = f"; did you mean {close[0]}?" if close else ""
         raise TLRuntimeError(f"undefined name '{e.id}'{hint}", e.span)
 
@@ -657,7 +659,7 @@ class Interpreter:
 
     def eval_index(self, e: ast.Index, env: Env) -> Any:
         obj = self.eval(e.obj, env)
-        if isinstance(obj, (list, tuple, str)):
+        if isinstance(obj, (list, tuple, str, range)):
             if len(e.items) != 1:
                 raise TLRuntimeError(f"a {type_name(obj)} takes one index", e.span)
             item = e.items[0]

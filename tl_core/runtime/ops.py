@@ -48,6 +48,8 @@ def as_tensor(v: Any, arg: str = "x", dtype: Any = None) -> mx.array:
         return mx.array(v)
     if isinstance(v, (int, float)):
         return mx.array(v, dtype=dtype or FLOAT)
+    if isinstance(v, range):
+        v = list(v)
     if isinstance(v, (list, tuple)):
         try:
             return mx.array(_nested(v), dtype=dtype or FLOAT)
@@ -290,7 +292,7 @@ def op_shape(ctx: OpContext, x: Any) -> list[int]:
 
 
 def op_len(ctx: OpContext, x: Any) -> int:
-    if isinstance(x, (list, tuple, str)):
+    if isinstance(x, (list, tuple, str, range)):
         return len(x)
     if isinstance(x, mx.array):
         if x.ndim == 0:
@@ -702,11 +704,12 @@ def op_str(ctx: OpContext, x: Any) -> str:
     return ctx.format(x)
 
 
-def op_range(ctx: OpContext, n: Any) -> list[int]:
-    return list(range(as_int(n, "n")))
+def op_range(ctx: OpContext, n: Any) -> range:
+    """A lazy Python range (a list of ints to the language: len, index, iterate, print)."""
+    return range(as_int(n, "n"))
 
 
-def op_range_i(ctx: OpContext, n: Any) -> list[int]:
+def op_range_i(ctx: OpContext, n: Any) -> range:
     return op_range(ctx, n)
 
 

@@ -27,8 +27,6 @@ def to_numpy(a: mx.array) -> np.ndarray:
 def tensor_values(a: mx.array, prefix: str = "") -> str:
     """The abbreviated values alone: `[[1, 2], [3, 4]]`."""
     arr = to_numpy(a)
-    if arr.ndim == 0:
-        return _scalar_text(arr.item())
     return np.array2string(
         arr, separator=", ", prefix=prefix, threshold=THRESHOLD, edgeitems=EDGE_ITEMS,
         precision=PRECISION, max_line_width=100,
@@ -64,6 +62,10 @@ def format_value(v: Any, device: str = "cpu", *, quote_strings: bool = False) ->
         return _scalar_text(v)
     if v is None:
         return "void"
+    if isinstance(v, range):
+        if len(v) > 20:
+            return f"[{v.start}, {v.start + 1}, {v.start + 2}, ..., {v.stop - 1}]"
+        v = list(v)
     if isinstance(v, list):
         return "[" + ", ".join(format_value(x, device, quote_strings=True) for x in v) + "]"
     if isinstance(v, tuple):
@@ -101,7 +103,7 @@ def format_model(model: Any) -> str:
 def value_kind(v: Any) -> str:
     if isinstance(v, mx.array):
         return "tensor"
-    if isinstance(v, list):
+    if isinstance(v, (list, range)):
         return "list"
     name = type_name(v)
     return {"Model": "model", "void": "none"}.get(name, name)

@@ -50,13 +50,10 @@ class RunResult:
 
 
 def blank_outside(text: str, start: int, end: int) -> str:
-    """The text with everything outside [start, end) replaced by spaces (newlines kept), so
-    a selection parses alone with the document's own offsets, lines and columns."""
-
-    def blank(s: str) -> str:
-        return "".join(c if c == "\n" else " " for c in s)
-
-    return blank(text[:start]) + text[start:end] + blank(text[end:])
+    """The text up to `end` with everything before `start` replaced by spaces (newlines
+    kept), so a selection parses alone with the document's own offsets, lines and columns,
+    and a half statement's error sits at the end of the selection."""
+    return "".join(c if c == "\n" else " " for c in text[:start]) + text[start:end]
 
 
 class Session:

@@ -90,7 +90,7 @@ def type_name(v: object) -> str:
         return "float"
     if isinstance(v, str):
         return "string"
-    if isinstance(v, list):
+    if isinstance(v, (list, range)):
         return "list"
     if isinstance(v, tuple):
         return "tuple"

@@ -1,0 +1,109 @@
+"""`tl run`, `tl test`, `tl bench` as a user runs them (subprocesses), and `make run`'s
+quick start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.runtime.test_runtime_interpreter import SEED
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def tl(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    e = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "tl_core", *args], cwd=cwd,
+                          capture_output=True, text=True, env=e, timeout=120)
+
+
+def test_tl_run_seed(tmp_path):
+    f = tmp_path / "seed.tl"
+    f.write_text(SEED)
+    r = tl("run", str(f), "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Output shape: [4, 2]\nOutput: tensor([[ 2.209,  2.82 ],")
+
+
+def test_tl_run_runtime_error_format_and_debug(tmp_path):
+    f = tmp_path / "bad.tl"
+    f.write_text('print("start")\nlet a = ones([4, 3])\nlet c = a @ ones([2, 3])\n')
+    r = tl("run", "bad.tl", "--device", "cpu", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout == "start\n"
+    assert r.stderr == ("bad.tl:3:9: error: float16[4, 3] @ float16[2, 3]: inner dimensions 3 "
+                        "and 2 differ; did you mean transpose(...) of the right operand?\n")
+    r = tl("run", "bad.tl", "--device", "cpu", "--debug", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "Traceback (most recent call last)" in r.stderr
+    assert r.stderr.endswith("bad.tl:3:9: error: float16[4, 3] @ float16[2, 3]: inner "
+                             "dimensions 3 and 2 differ; did you mean transpose(...) of the "
+                             "right operand?\n")
+
+
+def test_tl_run_syntax_error_and_missing_file(tmp_path):
+    f = tmp_path / "syn.tl"
+    f.write_text("let x = (1 + \n")
+    r = tl("run", "syn.tl", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.startswith("syn.tl:")
+    assert ": error: " in r.stderr and "Traceback" not in r.stderr
+    r = tl("run", "nope.tl", cwd=tmp_path)
+    assert (r.returncode, r.stderr) == (1, "nope.tl: error: no such file\n")
+
+
+def test_tl_run_gpu_without_gpu_warns_once(tmp_path):
+    f = tmp_path / "g.tl"
+    f.write_text("let a = tensor<float16>([1.0], device: gpu)\n"
+                 "let b = tensor<float16>([2.0], device: gpu)\nprint(a + b)\n")
+    r = tl("run", "g.tl", "--device", "gpu", cwd=tmp_path)
+    import mlx.core as mx
+
+    if mx.is_available(mx.gpu):
+        return
+    assert r.returncode == 0
+    assert r.stdout == "tensor([3.], float16[1], cpu)\n"
+    assert r.stderr.count("warning: device gpu is not available") == 1
+
+
+def test_tl_test_reports_each_block(tmp_path):
+    f = tmp_path / "t.tl"
+    f.write_text("""\
+fn double(x: float16[N]) -> float16[N] { return x * 2.0 }
+let base = ones([2])
+test doubles { assert_eq(double(base), tensor<float16>([2.0, 2.0])) }
+test fails { assert(sum(base) > 5.0, "too small") }
+test shapes { assert_eq(double(base).shape, [2]) }
+main { print("main does not run under tl test") }
+""")
+    r = tl("test", "t.tl", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout == ("test doubles ... passed\ntest fails ... failed\n"
+                        "test shapes ... passed\n2 passed, 1 failed\n")
+    assert r.stderr == "t.tl:4:14: error: assertion failed: too small\n"
+
+
+def test_tl_bench_reports_times(tmp_path):
+    f = tmp_path / "b.tl"
+    f.write_text("let a = ones([64, 64])\nbench mm { let c = a @ a }\n")
+    r = tl("bench", "b.tl", "--seconds", "0.2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("bench mm: median ")
+    assert " runs, cpu)" in r.stdout
+
+
+def test_quickstart_make_run(tmp_path):
+    """What `make run` does: build the model, then run linear.tl on it."""
+    qs = ROOT / "examples" / "quickstart"
+    r = subprocess.run([sys.executable, str(qs / "make_model.py")], cwd=ROOT,
+                       capture_output=True, text=True, check=True)
+    assert "model.safetensors" in r.stdout
+    r = tl("run", "examples/quickstart/linear.tl")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[:3] == [
+        'Loaded: ["layer.0.weight", "layer.0.bias"] from a safetensors file',
+        "Output shape: [4, 2]",
+        "Output: tensor([[ 2.209,  2.82 ],",
+    ]

@@ -1,0 +1,391 @@
+"""The interpreter on whole programs, through `Session` (stdout, values, errors)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import mlx.core as mx
+import numpy as np
+
+from tl_core.runtime import Session
+
+SEED = """\
+fn forward(input: float16[N, D_in],
+                 weights: float16[D_in, D_out],
+                 bias: float16[D_out]) -> float16[N, D_out] {
+    // linear map: output = input @ weights + bias
+    let output = input @ weights
+    return output + bias
+}
+
+let X = tensor<float16>([
+    [1.0, 2.0, 3.0],
+    [4.0, 5.0, 6.0],
+    [7.0, 8.0, 9.0],
+    [10.0, 11.0, 12.0]
+], device: gpu)
+let W = tensor<float16>([
+    [0.1, 0.2],
+    [0.3, 0.4],
+    [0.5, 0.6]
+], device: gpu)
+let b = tensor<float16>([0.01, 0.02], device: gpu)
+let output = forward(X, W, b)
+print("Output shape:", output.shape)
+print("Output:", output)
+"""
+
+SEED_OUT = """\
+Output shape: [4, 2]
+Output: tensor([[ 2.209,  2.82 ],
+        [ 4.91 ,  6.418],
+        [ 7.613, 10.02 ],
+        [10.305, 13.625]], float16[4, 2], cpu)
+"""
+
+
+def run(src: str, base: Path | None = None, session: Session | None = None):
+    s = session or Session(base_dir=base, device="cpu")
+    return s.run(textwrap.dedent(src))
+
+
+def errors(r) -> list[tuple[int, int, str]]:
+    return [(d.span.line, d.span.col, d.message) for d in r.errors
+            if d.severity.value == "error"]
+
+
+def warnings(r) -> list[str]:
+    return [d.message for d in r.errors if d.severity.value == "warning"]
+
+
+def test_seed_program_prints_shape_and_values():
+    r = run(SEED)
+    assert errors(r) == []
+    assert r.stdout == SEED_OUT
+    assert r.device == "cpu"
+
+
+def test_seed_gpu_request_falls_back_with_one_warning(monkeypatch):
+    monkeypatch.setattr("tl_core.runtime.interpreter.gpu_available", lambda: False)
+    r = run(SEED)
+    assert warnings(r) == ["device gpu is not available (MLX found no GPU on this machine); "
+                           "running on the CPU"]
+    w = [d for d in r.errors if d.severity.value == "warning"][0]
+    assert (w.span.line, w.span.col) == (13, 11)  # the first `gpu` of the program
+
+
+def test_shape_variable_conflict_points_at_the_argument():
+    src = SEED.replace("let b = tensor<float16>([0.01, 0.02], device: gpu)",
+                       "let b = tensor<float16>([0.01, 0.02, 0.03], device: gpu)")
+    r = run(src)
+    assert errors(r) == [(20, 27, "argument 'bias' of forward: expected float16[D_out], found "
+                                  "float16[3]: shape variable D_out is 3 here but 2 from "
+                                  "argument 'weights' (float16[3, 2])")]
+    assert r.stdout == ""
+
+
+def test_rank_mismatch_and_return_check():
+    r = run("""
+        fn f(x: float16[N, M]) -> float16[N] { return x }
+        let y = f(ones([2, 3]))
+    """)
+    assert errors(r) == [(2, 8, "f() returned float16[2, 3] but its signature says "
+                                "float16[N] (N=2, M=3)")]
+    r = run("""
+        fn f(x: float16[N, M]) -> float16[N] { return sum(x, dim: 1) }
+        f(ones([4]))
+    """)
+    assert errors(r) == [(2, 2, "argument 'x' of f: expected float16[N, M] (2 dimensions), "
+                                "found float16[4]")]
+
+
+def test_matmul_error_message_and_range():
+    r = run("""
+        let a = ones([4, 3])
+        let b = ones([2, 3])
+        let c = a @ b
+    """)
+    assert errors(r) == [(3, 8, "float16[4, 3] @ float16[2, 3]: inner dimensions 3 and 2 "
+                                "differ; did you mean transpose(...) of the right operand?")]
+
+
+def test_value_of_last_expression():
+    r = run("let a = ones([2, 2])\na * 3.0\n")
+    assert r.value is not None
+    assert (r.value.kind, r.value.shape, r.value.dtype, r.value.device, r.value.line) == \
+        ("tensor", (2, 2), "float16", "cpu", 1)
+    assert r.value.text == "[[3., 3.],\n [3., 3.]]"
+    assert run("let a = 1").value is None
+    v = run("1 + 2").value
+    assert (v.kind, v.text) == ("int", "3")
+
+
+def test_control_flow():
+    r = run("""
+        let total = 0
+        for i in range(10) {
+            if i == 3 { continue }
+            if i > 6 { break }
+            total = total + i
+        }
+        print("for:", total)
+        let n = 0
+        while n < 5 { n = n + 2 }
+        print("while:", n)
+        let k = 0
+        loop {
+            k = k + 1
+            if k >= 4 { break } else if k == 100 { print("never") } else { }
+        }
+        print("loop:", k)
+        main {
+            let msg = match k { 1 | 2 => "small", 4 if true => "four", _ => "other" }
+            print("match:", msg)
+        }
+        for row in tensor<float16>([[1.0, 2.0], [3.0, 4.0]]) { print(sum(row)) }
+    """)
+    assert errors(r) == []
+    assert r.stdout == ("for: 18\nwhile: 6\nloop: 4\nmatch: four\n"
+                        "tensor(3., float16[], cpu)\ntensor(7., float16[], cpu)\n")
+
+
+def test_functions_recursion_kwargs_and_implicit_return():
+    r = run("""
+        fn fact(n: int) -> int {
+            if n <= 1 { return 1 }
+            return n * fact(n - 1)
+        }
+        fn scale(x: float16[N], by: float) -> float16[N] { x * by }
+        print(fact(5), later(2))
+        print(scale(by: 2.0, x: ones([2])))
+        fn later(a: int) -> int { return a + 1 }
+    """)
+    assert errors(r) == []
+    assert r.stdout == "120 3\ntensor([2., 2.], float16[2], cpu)\n"
+
+
+def test_builtin_keyword_arguments_and_bind_errors():
+    r = run("""
+        let x = tensor<float16>([[1.0, 2.0], [3.0, 4.0]])
+        print(sum(x, dim: 0), sum(x, dim = -1, keepdim: true).shape)
+        softmax(x, axis: 0)
+    """)
+    assert r.stdout == "tensor([4., 6.], float16[2], cpu) [2, 1]\n"
+    assert errors(r) == [(3, 11, "softmax() has no parameter named 'axis'; parameters: x, dim")]
+    r = run("let y = reshape(ones([4]))")
+    assert errors(r) == [(0, 8, "reshape() missing required argument 'shape'; signature: "
+                                "reshape(x: tensor, shape: shape) -> tensor")]
+
+
+def test_indexing_slicing_gather():
+    r = run("""
+        let e = tensor<float16>([[0.0, 1.0], [10.0, 11.0], [20.0, 21.0], [30.0, 31.0]])
+        print(e[1, :], e[-1, 0], e[1:3].shape, e[:, 1], e[::2, :].shape)
+        let ids = tensor<int>([3, 0, 3], device: gpu)
+        print(e[ids, :])
+        print(embedding(e, ids).shape, e.T.shape, e.shape[0])
+        let xs = [1, 2, 3]
+        print(xs[-1], len(xs))
+        e[4, 0]
+    """)
+    assert r.stdout.splitlines()[0] == ("tensor([10., 11.], float16[2], cpu) tensor(30., "
+                                        "float16[], cpu) [2, 2] tensor([ 1., 11., 21., 31.], "
+                                        "float16[4], cpu) [2, 2]")
+    assert "tensor([[30., 31.],\n        [ 0.,  1.],\n        [30., 31.]], float16[3, 2], cpu)" \
+        in r.stdout
+    assert "[3, 2] [2, 4] 4\n3 3\n" in r.stdout
+    assert errors(r) == [(8, 2, "index 4 is out of range for dimension 0 of float16[4, 2] "
+                                "(size 4)")]
+    r = run("let e = ones([3, 2])\ne[tensor<float16>([1.0]), :]")
+    assert errors(r) == [(1, 2, "indices must be integers (tensor<int>(...)), found "
+                                "float16[1]")]
+
+
+def test_index_assignment_and_shadowing():
+    r = run("""
+        let t = zeros([2, 3])
+        t[1, 2] = 5.0
+        let t = t + 1.0
+        print(t)
+        { let inner = 1 }
+        inner
+    """)
+    assert r.stdout == "tensor([[1., 1., 1.],\n        [1., 1., 6.]], float16[2, 3], cpu)\n"
+    assert errors(r) == [(6, 0, "undefined name 'inner'")]
+
+
+def test_ragged_literal_points_at_row():
+    r = run("let t = tensor<float16>([[1.0, 2.0], [3.0]])")
+    assert errors(r) == [(0, 37, "ragged tensor literal: row 2 has 1 element, the first row "
+                                 "has 2")]
+
+
+def test_print_abbreviates_like_numpy():
+    r = run("print(zeros([100, 100]))")
+    assert r.stdout.startswith("tensor([[0., 0., 0., ..., 0., 0., 0.],")
+    assert r.stdout.endswith("float16[100, 100], cpu)\n")
+    assert r.stdout.count("\n") == 7
+
+
+def test_assert_and_assert_eq_and_panic():
+    assert errors(run('assert(1 > 2, "math is broken")')) == [
+        (0, 0, "assertion failed: math is broken")]
+    assert errors(run("assert_eq(ones([2]), zeros([2]))"))[0][2].startswith(
+        "assert_eq: tensors differ: tensor([1., 1.], float16[2], cpu) vs "
+        "tensor([0., 0.], float16[2], cpu)")
+    assert errors(run('panic("bad {} and {}", 1, "x")')) == [(0, 0, "panic: bad 1 and x")]
+    assert errors(run("assert_eq(ones([2]), ones([2]))\nassert(true)")) == []
+
+
+def test_casts_and_scalars():
+    r = run("""
+        let x = tensor<float16>([1.5, 2.5]) as float32
+        print(x.dtype, 7 / 2, 7 % 3, 2 ** 10, (3.9 as int), "a" + "b", !true, -x)
+    """)
+    assert errors(r) == []
+    assert r.stdout == ("float32 3.5 1 1024 3 ab false tensor([-1.5, -2.5], float32[2], "
+                        "cpu)\n")
+
+
+def test_unsupported_constructs_stop_at_their_range():
+    cases = {
+        "struct Point { x: float, y: float }": "not supported yet: struct declarations",
+        "entity Person = {alice, bob}": "not supported yet: entity declarations",
+        "relation Parent(x: entity, y: entity)": "not supported yet: relation declarations",
+        "Grandparent(X, Z) <- Parent(X, Y), Parent(Y, Z)": "not supported yet: rules",
+        "Parent(alice, X)?": "not supported yet: queries",
+        "infer forward Parent(alice, X)?": "not supported yet: infer",
+        "learn { epochs: 3 }": "not supported yet: learn blocks",
+        "embedding e { entities: auto, dimension: 8 }":
+            "not supported yet: embedding declarations",
+        "let c = KVCache::new_f32(22)": "not supported yet: KVCache",
+    }
+    for src, message in cases.items():
+        r = run('print("before")\n' + src + '\nprint("after")')
+        assert r.stdout == "before\n", src
+        errs = errors(r)
+        assert len(errs) == 1 and errs[0][2] == message, (src, errs)
+        assert errs[0][0] == 1
+
+
+def test_associated_calls_on_builtin_namespaces():
+    r = run("let a = f32::ones([2, 3])\nprint(a.dtype, a.shape)")
+    assert r.stdout == "float32 [2, 3]\n"
+
+
+def test_undefined_name_suggests():
+    assert errors(run("let weights = 1\nweigths + 1")) == [
+        (1, 0, "undefined name 'weigths'; did you mean weights?")]
+
+
+def test_models_relative_paths_metadata_save_and_overflow(tmp_path):
+    from safetensors.numpy import save_file
+
+    (tmp_path / "m").mkdir()
+    save_file({"layer.0.weight": np.array([[1.0, 2.0], [3.0, 1e6]], dtype=np.float32),
+               "layer.0.bias": np.array([0.5, 0.25], dtype=np.float32)},
+              str(tmp_path / "m" / "model.safetensors"))
+    r = run("""
+        model = load_model("m/model.safetensors")
+        print(model.names(), model.metadata.format, len(model.names()))
+        let w = model.get_tensor("layer.0.weight")
+        let b = get_tensor(model, "layer.0.bias")
+        print(w, b)
+        let m2 = model_from("layer.0.weight": w * 0.5, "layer.0.bias": b)
+        save_model(m2, "out.safetensors")
+        let again = load_model("out.safetensors")
+        print(again.get_tensor("layer.0.bias"))
+        model.get_tensor("layer.0.weights")
+    """, base=tmp_path)
+    lines = r.stdout.splitlines()
+    assert lines[0] == '["layer.0.bias", "layer.0.weight"] safetensors 2'  # file order
+    assert "inf" in lines[1] + lines[2]
+    assert lines[-1] == "tensor([0.5 , 0.25], float16[2], cpu)"
+    assert warnings(r) == ['1 value of "layer.0.weight" overflowed float16 and became inf']
+    assert errors(r) == [(10, 17, 'no tensor named "layer.0.weights" in the model (2 tensors); '
+                                  'did you mean "layer.0.weight"?')]
+    assert (tmp_path / "out.safetensors").is_file()
+
+
+def test_load_model_missing_file_is_an_error_at_the_call(tmp_path):
+    r = run('let m = load_model("nope.safetensors")', base=tmp_path)
+    (line, col, message), = errors(r)
+    assert (line, col) == (0, 19)
+    assert "nope.safetensors" in message
+
+
+def test_compiled_and_uncompiled_paths_agree(monkeypatch):
+    src = """
+        fn block(x: float16[N, D], w: float16[D, D]) -> float16[N, D] {
+            let h = x @ w
+            let g = gelu(h) * sigmoid(h) + tanh(h) / 3.0
+            return softmax(g, dim: -1) + exp(-abs(h))
+        }
+        let x = randn([8, 16])
+        let w = randn([16, 16]) * 0.3
+        let y = block(x, w)
+    """
+    s = Session(device="cpu")
+    assert errors(s.run(textwrap.dedent(src))) == []
+    interp = s.interpreter
+    assert interp.compile and interp.fns["block"].compiled is not None
+    x, w, y = (interp.globals.vars[k] for k in ("x", "w", "y"))
+    interp.compile = False
+    plain = interp.run_body(interp.fns["block"], [x, w])
+    assert mx.allclose(y.astype(mx.float32), plain.astype(mx.float32), rtol=2e-3,
+                       atol=2e-3).item()
+    monkeypatch.setenv("TL_NO_COMPILE", "1")
+    s2 = Session(device="cpu")
+    assert errors(s2.run(textwrap.dedent(src))) == []
+    assert not s2.interpreter.compile
+    assert s2.interpreter.fns["block"].compiled is None
+
+
+def test_impure_functions_are_not_compiled():
+    s = Session(device="cpu")
+    r = s.run(textwrap.dedent("""
+        fn noisy(x: float16[N]) -> float16[N] {
+            print("called")
+            return x + 1.0
+        }
+        fn uses_global(x: float16[N]) -> float16[N] { return x + g }
+        let g = ones([2])
+        noisy(ones([2]))
+        noisy(ones([2]))
+        uses_global(ones([2]))
+    """))
+    assert r.stdout == "called\ncalled\n"
+    assert s.interpreter.fns["noisy"].compiled is None
+    assert s.interpreter.fns["uses_global"].compiled is None
+    assert r.value.text == "[2., 2.]"
+
+
+def test_errors_inside_compiled_functions_point_into_the_body():
+    r = run("""
+        fn f(a: float16[N, M], b: float16[K, L]) -> float16[N, L] {
+            return a @ b
+        }
+        f(ones([2, 3]), ones([4, 5]))
+    """)
+    assert errors(r) == [(2, 11, "float16[2, 3] @ float16[4, 5]: inner dimensions 3 and 4 "
+                                 "differ")]
+
+
+def test_imports_bring_functions_and_tensor_declarations(tmp_path):
+    (tmp_path / "lib.tl").write_text(
+        "fn double(x: float16[N]) -> float16[N] { return x * 2.0 }\n"
+        "tensor bias: float16[2] = [1.0, 2.0]\n")
+    r = run('import "lib.tl"\nprint(double(bias))', base=tmp_path)
+    assert errors(r) == []
+    assert r.stdout == "tensor([2., 4.], float16[2], cpu)\n"
+    r = run('import "missing.tl"', base=tmp_path)
+    assert errors(r)[0][2].startswith('cannot import "missing.tl": no such file')
+
+
+def test_tensor_declaration_checks_its_type():
+    r = run("tensor w: float16[2, 3] learnable = ones([3, 2])")
+    assert errors(r) == [(0, 36, "'w': expected float16[2, 3], found float16[3, 2] (dimension "
+                                 "0 is 3, not 2)")]
+    r = run("tensor w: float32[2] = [1, 2]\nprint(w)")
+    assert r.stdout == "tensor([1., 2.], float32[2], cpu)\n"

@@ -1,0 +1,182 @@
+"""The kernel process over JSON lines (docs/kernel.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class KernelProc:
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.p = subprocess.Popen([sys.executable, "-m", "tl_core.kernel"], cwd=ROOT,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env)
+        self.q: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        self.next_id = 0
+
+    def _pump(self) -> None:
+        for line in self.p.stdout:
+            self.q.put(json.loads(line))
+        self.q.put(None)
+
+    def send(self, method: str, params: dict | None = None, raw: str | None = None) -> int:
+        self.next_id += 1
+        line = raw if raw is not None else json.dumps(
+            {"id": self.next_id, "method": method, "params": params or {}})
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+        return self.next_id
+
+    def get(self, timeout: float = 30.0):
+        return self.q.get(timeout=timeout)
+
+    def wait_for(self, pred, timeout: float = 30.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.get(max(0.01, deadline - time.monotonic()))
+            if pred(msg):
+                return msg
+
+    def response(self, req_id: int, timeout: float = 30.0):
+        return self.wait_for(lambda m: m is not None and m.get("id") == req_id, timeout)
+
+    def close(self) -> None:
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait()
+
+
+@pytest.fixture
+def kernel():
+    k = KernelProc()
+    ready = k.wait_for(lambda m: m.get("method") == "ready")
+    k.ready = ready["params"]
+    yield k
+    k.close()
+
+
+def run_params(text: str, **extra) -> dict:
+    return {"uri": "file:///tmp/doc.tl", "text": text, **extra}
+
+
+def test_ready_run_value_and_persistence(kernel):
+    assert kernel.ready["device"] in ("cpu", "gpu")
+    assert kernel.ready["restarted"] is False
+    assert kernel.ready["pid"] == kernel.p.pid
+    r = kernel.response(kernel.send("run", run_params("let a = ones([2])\nprint(a)\na * 2.0")))
+    res = r["result"]
+    assert res["stdout"] == "tensor([1., 1.], float16[2], cpu)\n"
+    assert res["value"] == {"kind": "tensor", "text": "[2., 2.]", "shape": [2],
+                            "dtype": "float16", "device": "cpu", "line": 2}
+    assert res["errors"] == [] and res["interrupted"] is False and res["device"] == "cpu"
+    r = kernel.response(kernel.send("run", run_params("a + 1.0")))
+    assert r["result"]["value"]["text"] == "[2., 2.]"
+
+
+def test_range_and_errors_use_code_points(kernel):
+    text = "let s = \"한국어\"; let z = ones([2]) @ ones([3])\n"
+    r = kernel.response(kernel.send("run", run_params(text)))
+    (err,) = r["result"]["errors"]
+    assert err["range"]["start"] == {"line": 0, "character": 23}
+    assert err["severity"] == "error" and err["code"] == "runtime"
+    text = "let x = 1\nlet y = x + 1\ny * 10\n"
+    r = kernel.response(kernel.send("run", run_params(
+        text, range={"start": {"line": 2, "character": 0}, "end": {"line": 2, "character": 6}})))
+    assert r["result"]["errors"][0]["message"] == "undefined name 'y'"
+    r = kernel.response(kernel.send("run", run_params(
+        text, range={"start": {"line": 0, "character": 0}, "end": {"line": 3, "character": 0}})))
+    assert r["result"]["value"]["text"] == "20"
+
+
+def test_interrupt_loop_within_a_second_and_kernel_stays_usable(kernel):
+    run_id = kernel.send("run", run_params("loop { }"))
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    int_id = kernel.send("interrupt")
+    assert kernel.response(int_id, 1.0)["result"] == {"interrupted": True}
+    r = kernel.response(run_id, 1.0)
+    assert time.monotonic() - t0 < 1.0
+    assert r["result"]["interrupted"] is True
+    assert r["result"]["errors"][0]["message"] == "interrupted"
+    r = kernel.response(kernel.send("run", run_params("1 + 1")))
+    assert r["result"]["value"]["text"] == "2"
+
+
+def test_interrupt_when_idle(kernel):
+    assert kernel.response(kernel.send("interrupt"))["result"] == {"interrupted": False}
+
+
+def test_interrupt_of_a_long_native_operation_restarts_the_worker(kernel):
+    kernel.response(kernel.send("run", run_params("let keep = 1")))
+    # one statement whose MLX evaluation takes several seconds on a CPU
+    src = "let a = randn([3000, 3000])\nlet c = ((a @ a) @ a) @ a @ a @ a @ a @ a"
+    run_id = kernel.send("run", run_params(src))
+    time.sleep(0.8)
+    t0 = time.monotonic()
+    kernel.send("interrupt")
+    r = kernel.response(run_id, 2.0)
+    assert time.monotonic() - t0 < 1.5
+    assert r["result"]["interrupted"] is True
+    ready = kernel.wait_for(lambda m: m.get("method") == "ready", 30)
+    assert ready["params"]["restarted"] is True
+    r = kernel.response(kernel.send("run", run_params("keep")))
+    # either the cooperative path kept the variable, or the restart lost it: both are usable
+    assert r["result"]["value"] is not None or r["result"]["errors"]
+
+
+def test_worker_crash_is_reported_and_recovered(kernel):
+    run_id = kernel.send("run", run_params("loop { }"))
+    time.sleep(0.5)
+    os.kill(kernel.ready["worker_pid"], signal.SIGKILL)
+    r = kernel.response(run_id, 5)
+    assert r["error"]["code"] == "kernel_restarted"
+    kernel.wait_for(lambda m: m.get("method") == "ready", 30)
+    assert kernel.response(kernel.send("run", run_params("2 * 3")))["result"]["value"]["text"] \
+        == "6"
+
+
+def test_reset_bad_requests_and_shutdown(kernel):
+    kernel.response(kernel.send("run", run_params("let a = 1")))
+    assert kernel.response(kernel.send("reset", {"uri": "file:///tmp/doc.tl"}))["result"] == \
+        {"reset": True}
+    r = kernel.response(kernel.send("run", run_params("a")))
+    assert r["result"]["errors"][0]["message"] == "undefined name 'a'"
+    r = kernel.response(kernel.send("frobnicate"))
+    assert r["error"] == {"code": "bad_request", "message": "unknown method 'frobnicate'; "
+                                                            "methods: run, interrupt, reset, "
+                                                            "shutdown"}
+    r = kernel.response(kernel.send("run", {"uri": "x"}))
+    assert r["error"]["message"] == "run needs params.text (the document text)"
+    kernel.send("", raw="this is not json")
+    r = kernel.wait_for(lambda m: m.get("id") is None and "error" in m)
+    assert r["error"]["code"] == "bad_request"
+    assert kernel.response(kernel.send("shutdown"))["result"] == {}
+    assert kernel.p.wait(timeout=10) == 0
+
+
+def test_kernel_death_is_visible_to_the_parent(kernel):
+    kernel.p.kill()
+    assert kernel.wait_for(lambda m: m is None, 5) is None  # end of stdout
+    assert kernel.p.wait(timeout=5) != 0
+
+
+def test_importing_the_kernel_does_not_import_mlx():
+    code = ("import sys, tl_core.kernel, tl_core.runtime, tl_core.runtime.session, "
+            "tl_core.commands.run, tl_core.commands.test, tl_core.commands.bench; "
+            "print('mlx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "False"

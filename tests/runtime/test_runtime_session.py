@@ -1,0 +1,101 @@
+"""Session: persistent variables, running a selection, half statements, interrupts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tl_core.runtime import Session
+from tl_core.runtime.session import blank_outside
+
+DOC = """\
+fn double(x: float16[N]) -> float16[N] { return x * 2.0 }
+// %%
+let a = ones([3])
+// %%
+let b = double(a)
+print(b)
+"""
+
+
+def test_variables_persist_between_runs():
+    s = Session(device="cpu")
+    assert s.run("let a = 2").errors == ()
+    r = s.run("print(a + 1)")
+    assert r.stdout == "3\n"
+
+
+def test_selection_defines_every_fn_and_runs_only_the_selection():
+    s = Session(device="cpu")
+    start = DOC.index("let a")
+    r = s.run(DOC, (start, DOC.index("// %%", start)))
+    assert r.errors == () and r.stdout == ""
+    start = DOC.index("let b")
+    r = s.run(DOC, (start, len(DOC)))
+    assert r.errors == ()
+    assert r.stdout == "tensor([2., 2., 2.], float16[3], cpu)\n"
+
+
+def test_selected_expression_gives_its_value():
+    s = Session(device="cpu")
+    s.run("let a = ones([2])")
+    text = "let c = a + 41.0\n"
+    r = s.run(text, (8, 16))  # `a + 41.0`
+    assert r.value is not None and r.value.text == "[42., 42.]"
+    assert r.value.line == 0
+
+
+def test_half_a_statement_is_a_clean_syntax_error():
+    s = Session(device="cpu")
+    text = "let x = reshape(ones([4]), [2, 2])\n"
+    r = s.run(text, (0, 20))
+    assert r.stdout == ""
+    assert r.errors and all(d.code == "syntax" or d.severity.value == "error"
+                            for d in r.errors)
+    assert (r.errors[0].span.line, r.errors[0].span.start) == (0, 20)
+    assert r.errors[0].message == "expected ')' to close the call started at 1:16, found end of file"
+    # and the session still works
+    assert s.run("1 + 1").value.text == "2"
+
+
+def test_syntax_errors_in_the_document_stop_a_whole_run():
+    r = Session(device="cpu").run("print(0)\nlet x = (1 +\nprint(1)")
+    assert r.stdout == "" and r.errors
+
+
+def test_blank_outside_keeps_offsets():
+    text = "ab\ncd\nef"
+    assert blank_outside(text, 3, 5) == "  \ncd"
+
+
+def test_runtime_error_keeps_output_before_it():
+    r = Session(device="cpu").run('print("one")\nlet z = ones([2]) @ ones([3])\nprint("two")')
+    assert r.stdout == "one\n"
+    assert r.errors[0].span.line == 1 and r.errors[0].severity.value == "error"
+    assert not r.ok
+
+
+@pytest.mark.parametrize("body", ["loop { }", "let i = 0\nwhile true { i = i + 1 }",
+                                  "for i in range(100000000) { let y = ones([2]) + 1.0 }"])
+def test_interrupt_stops_a_running_cell_within_a_second(body):
+    s = Session(device="cpu")
+    results = []
+    t = threading.Thread(target=lambda: results.append(s.run(body)))
+    t.start()
+    time.sleep(0.3)
+    s.interrupt()
+    t.join(timeout=10)  # it stops at the next statement; no wall-clock assertion here
+    assert not t.is_alive()
+    r = results[0]
+    assert r.interrupted
+    assert [d.message for d in r.errors] == ["interrupted"]
+    assert s.run("1 + 1").value.text == "2"  # still usable
+
+
+def test_reset_forgets_variables():
+    s = Session(device="cpu")
+    s.run("let a = 1")
+    s.reset()
+    assert s.run("a").errors[0].message == "undefined name 'a'"
