@@ -162,3 +162,18 @@ def test_big_endian_is_refused(tmp_path):
         read_header(path)
     assert e.value.message == "big-endian GGUF files are not supported; use a little-endian conversion"
     assert e.value.offset == 4
+
+
+def test_concurrent_reads_agree(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [write_gguf(tmp_path / f"c{i}.gguf", {"a": (np.ones(4 * (i + 1), np.float32), None)},
+                        vocab=80) for i in range(3)]
+
+    def read(i):
+        clear_cache()
+        return read_header(paths[i % 3]).tensors["a"].shape
+
+    with ThreadPoolExecutor(6) as pool:
+        shapes = list(pool.map(read, range(60)))
+    assert shapes == [(4 * (i % 3 + 1),) for i in range(60)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,7 @@ class Source:
 
 _CACHE: OrderedDict[tuple[str, int, int], ModelHeader] = OrderedDict()
 _CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()  # the language server reads headers from worker threads
 
 
 def read_header(path: str | os.PathLike[str]) -> ModelHeader:
@@ -142,22 +144,25 @@ def read_header(path: str | os.PathLike[str]) -> ModelHeader:
         from tl_core.models.coreml import package_stamp
 
         key = (resolved, *package_stamp(spath))
-    cached = _CACHE.get(key)
-    if cached is not None:
-        _CACHE.move_to_end(key)
-        return cached
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            _CACHE.move_to_end(key)
+            return cached
     try:
         header = _read_uncached(spath, st)
     except ModelFileError as exc:
         raise exc.with_path(spath) from None
-    _CACHE[key] = header
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:
+        _CACHE[key] = header
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return header
 
 
 def clear_cache() -> None:
-    _CACHE.clear()
+    with _CACHE_LOCK:
+        _CACHE.clear()
 
 
 def _os_offset(exc: OSError) -> int | None:
