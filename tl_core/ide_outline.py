@@ -218,14 +218,23 @@ def folding_ranges(a: Analysis) -> list[Fold]:
             seen.add((s, e))
             out.append(Fold(s, e, kind))
 
+    ends: set[int] = set()
     for it in a.program.items:  # type: ignore[attr-defined]
         for n in A.walk(it):
-            if isinstance(n, (A.Block, A.ArrayLiteral, A.StructDecl, A.ImplDecl, A.LearnBlock,
-                              A.EmbeddingDecl, A.Call, A.TensorCtor, A.Match)):
+            if isinstance(n, (A.FnDecl, A.MainBlock, A.TestDecl, A.BenchDecl, A.If, A.For,
+                              A.While, A.Loop, A.Block, A.ArrayLiteral, A.StructDecl,
+                              A.ImplDecl, A.LearnBlock, A.EmbeddingDecl, A.Call, A.TensorCtor,
+                              A.Match)):
                 sp = n.span
                 if sp.end_line > sp.line:
-                    add(sp.line, sp.end_line - 1 if a.line_index.line_text(sp.end_line)
-                        .strip().startswith(("}", "]", ")")) else sp.end_line)
+                    end = sp.end_line - 1 if a.line_index.line_text(sp.end_line).strip() \
+                        .startswith(("}", "]", ")")) else sp.end_line
+                    # a construct and its body block end on the same line: fold once, from
+                    # the construct's first line (walk visits the outer one first)
+                    if end in ends:
+                        continue
+                    ends.add(end)
+                    add(sp.line, end)
     # comments: block comments and runs of // lines
     run_start = None
     last_line = -2

@@ -53,6 +53,8 @@ MODEL_METHODS = ("get_tensor", "names")
 MODEL_FIELDS = ("metadata",)
 NAMESPACES = {"f16": "float16", "f32": "float32", "Tensor": None, "KVCache": None}
 CONSTANTS: dict[str, Type] = {"gpu": DEVICE, "cpu": DEVICE}
+# Statement forms of LANGUAGE.md section 5 that look like calls but are not built-ins.
+STATEMENT_CALLS: dict[str, Type] = {"panic": VOID}
 
 
 def join(a: Type, b: Type) -> Type:
@@ -774,6 +776,9 @@ class Checker:
                 return StructType(f.id)
             if b is None and f.id in self.relations:
                 return UNKNOWN
+            if b is None and f.id in STATEMENT_CALLS:
+                self.arg_infos(e.args, scope)
+                return STATEMENT_CALLS[f.id]
             if b is None:
                 if not self.import_failed and f.id not in NAMESPACES:
                     msg = f"undefined function '{f.id}'"
