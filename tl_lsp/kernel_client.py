@@ -196,9 +196,10 @@ class KernelClient:
     async def run(self, params: dict[str, Any]) -> dict[str, Any]:
         return await self.request("run", params)
 
-    async def interrupt(self, timeout: float = 1.0) -> bool:
-        """Ask the kernel to stop the running cell; kill the kernel when it does not answer
-        within `timeout` seconds (the pending run then fails with KernelDied)."""
+    async def interrupt(self, timeout: float = 3.0) -> bool:
+        """Ask the kernel to stop the running cell (it promises to within 1 s, killing its
+        own worker if needed). A kernel process that does not even answer within `timeout`
+        seconds is wedged: it is killed, and the pending run fails with KernelDied."""
         if not self.alive:
             return False
         try:

@@ -56,6 +56,7 @@ class TensorLogicServer(LanguageServer):
         self._sem_results: dict[str, tuple[str, list[int]]] = {}
         self._completions: dict[int, Any] = {}
         self._completion_id = 0
+        self._progress_shown: set[int] = set()
 
     # ---- messages to the client
     def log_line(self, message: str, kind: lsp.MessageType = lsp.MessageType.Log) -> None:
@@ -85,12 +86,15 @@ class TensorLogicServer(LanguageServer):
         delay = self.config.progress_delay_ms / 1000
         if not fut.done() and self.capability("window.work_done_progress"):
             done, _ = await asyncio.wait({fut}, timeout=delay)
-            if not done:
+            if not done and id(fut) not in self._progress_shown:
+                # one progress per slow analysis, however many requests wait for it
+                self._progress_shown.add(id(fut))
                 doc = self.docs.get(uri)
-                async with self.progress(
-                    "TensorLogic", f"Analysing {doc_name(uri, doc.path)} (reading model headers)"
-                ):
-                    await asyncio.shield(fut)
+                try:
+                    async with self.progress("TensorLogic", f"Analysing {doc_name(uri, doc.path)}"):
+                        await asyncio.shield(fut)
+                finally:
+                    self._progress_shown.discard(id(fut))
         return await self.docs.analysis(uri)
 
     @contextlib.asynccontextmanager

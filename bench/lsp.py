@@ -1,0 +1,203 @@
+"""Language server benchmark: the real `tl-lsp --stdio` process, driven over its pipes.
+
+Measures start -> initialize answered, hover / completion / signature help and
+edit -> diagnostics on generated 1,000- and 10,000-line files (p50/p95), and a warm small
+cell round trip through the kernel. Baselines measured in the same run: a bare Python
+start-up, and `tl_core` answering the same questions in-process (the server's overhead is
+the difference). Budgets from ARCHITECTURE.md are printed next to each number.
+
+    .venv/bin/python bench/lsp.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.lsp.stdio_client import StdioClient  # noqa: E402
+
+BLOCK = """\
+// block {i}: 가중치 😀
+let x{i} = tensor<float16>([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], device: cpu)
+let w{i} = tensor<float16>([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], device: cpu)
+let y{i} = softmax(x{i} @ w{i}, -1)
+fn f{i}(a: float16[N, D]) -> float16[N, D] {{
+    return a + a
+}}
+let z{i} = f{i}(y{i})
+print(z{i}.shape)
+
+"""  # 10 lines
+
+
+def program(lines: int) -> str:
+    return "".join(BLOCK.format(i=i) for i in range(lines // 10))
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def fmt(values: list[float]) -> str:
+    return f"p50 {pct(values, 0.5):7.2f} ms  p95 {pct(values, 0.95):7.2f} ms  (n={len(values)})"
+
+
+def u16(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+def position(text: str, offset: int) -> dict:
+    line = text.count("\n", 0, offset)
+    start = text.rfind("\n", 0, offset) + 1
+    return {"line": line, "character": u16(text[start:offset])}
+
+
+def bench_start(n: int) -> tuple[list[float], list[float]]:
+    base, server = [], []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        base.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        c = StdioClient()
+        c.initialize(None)
+        server.append((time.perf_counter() - t) * 1000)
+        c.close()
+    return base, server
+
+
+def bench_file(client: StdioClient, root: Path, lines: int, n: int) -> dict[str, list[float]]:
+    from tl_core import ide
+    from tl_core.check import analyze
+
+    text = program(lines)
+    path = root / f"bench{lines}.tl"
+    path.write_text(text, encoding="utf-8")
+    uri = path.as_uri()
+    t = time.perf_counter()
+    client.open(uri, text)
+    client.wait_notification("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)
+    out: dict[str, list[float]] = {"open -> diagnostics": [(time.perf_counter() - t) * 1000]}
+
+    rnd = random.Random(lines)
+    doc = {"textDocument": {"uri": uri}}
+    names = [text.index(f"z{i} = f") for i in rnd.sample(range(lines // 10), min(n, lines // 10))]
+    for key, method, inside_call in (
+        ("hover", "textDocument/hover", False),
+        ("completion", "textDocument/completion", False),
+        ("signature help", "textDocument/signatureHelp", True),
+    ):
+        times = []
+        for off in names:
+            at = text.index("(", off) + 1 if inside_call else off + 1
+            params = {**doc, "position": position(text, at)}
+            t = time.perf_counter()
+            client.request(method, params)
+            times.append((time.perf_counter() - t) * 1000)
+        out[key] = times
+
+    # in-process baselines on the same text
+    t = time.perf_counter()
+    a = analyze(text, str(path))
+    out["analyze in-process (baseline)"] = [(time.perf_counter() - t) * 1000]
+    hov = []
+    for off in names:
+        t = time.perf_counter()
+        ide.hover_at(a, off + 1)
+        hov.append((time.perf_counter() - t) * 1000)
+    out["hover in-process (baseline)"] = hov
+
+    # edit -> diagnostics: change one digit in a random line, wait for that version
+    times = []
+    version = 1
+    for _ in range(max(10, n // 4)):
+        i = rnd.randrange(lines // 10)
+        off = text.index("[[1.0, 2.0, 3.0]", text.index(f"let x{i} ="))
+        off += 2  # the first digit
+        digit = "7" if text[off] != "7" else "1"
+        change = {
+            "range": {"start": position(text, off), "end": position(text, off + 1)},
+            "text": digit,
+        }
+        text = text[:off] + digit + text[off + 1 :]
+        version += 1
+        t = time.perf_counter()
+        client.notify(
+            "textDocument/didChange",
+            {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]},
+        )
+        client.wait_notification(
+            "textDocument/publishDiagnostics",
+            lambda p, v=version: p["uri"] == uri and p.get("version") == v,
+        )
+        times.append((time.perf_counter() - t) * 1000)
+    out["edit -> diagnostics"] = times
+    return out
+
+
+def bench_cell(client: StdioClient, root: Path, n: int) -> list[float] | str:
+    text = "// %%\nlet a = tensor<float16>([[1.0, 2.0], [3.0, 4.0]], device: cpu)\na @ a\n"
+    path = root / "cell.tl"
+    path.write_text(text)
+    uri = path.as_uri()
+    client.open(uri, text)
+    args = {"command": "tensorlogic.runCell", "arguments": [{"uri": uri, "line": 1}]}
+    try:
+        client.request("workspace/executeCommand", args)  # starts the kernel
+    except Exception as exc:  # noqa: BLE001 - report, don't crash the benchmark
+        return f"not measured: {exc}"
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        client.request("workspace/executeCommand", args)
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer samples")
+    args = parser.parse_args()
+    n = 20 if args.quick else 100
+
+    print(f"tl-lsp benchmark ({sys.platform}, Python {sys.version.split()[0]})")
+    base, start = bench_start(3 if args.quick else 7)
+    print(f"python -c pass (baseline)        {fmt(base)}")
+    print(f"start -> initialize answered     {fmt(start)}   budget 300 ms")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        client = StdioClient()
+        client.initialize(root, {"device": "cpu"})
+        try:
+            for lines in (1000, 10000):
+                print(f"-- {lines}-line file")
+                res = bench_file(client, root, lines, n)
+                for key, values in res.items():
+                    budget = ""
+                    if key == "edit -> diagnostics":
+                        budget = "  budget 30 ms" if lines == 1000 else "  budget 100 ms"
+                    elif key in ("hover", "completion", "signature help") and lines == 10000:
+                        budget = "  budget p95 10 ms"
+                    print(f"{key:32} {fmt(values)}{budget}")
+            cell = bench_cell(client, root, 10 if args.quick else 30)
+            if isinstance(cell, str):
+                print(f"warm small cell round trip       {cell}")
+            else:
+                print(f"warm small cell round trip       {fmt(cell)}   budget 50 ms")
+        finally:
+            client.close()
+    print(f"(median python start-up in this run: {statistics.median(base):.1f} ms)")
+
+
+if __name__ == "__main__":
+    main()

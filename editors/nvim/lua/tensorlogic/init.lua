@@ -1,0 +1,291 @@
+-- TensorLogic for Neovim (0.7+): starts `tl-lsp --stdio` for *.tl buffers, adds
+-- :TLRunCell, :TLRunSelection, :TLRunFile, :TLInterrupt, :TLRestartKernel, and shows run
+-- results as virtual text. Works with the built-in client only (no plugins needed); with
+-- nvim-lspconfig installed, `require("tensorlogic").lspconfig()` registers it there too.
+--
+--   require("tensorlogic").setup({
+--     cmd = { "tl-lsp", "--stdio" },          -- the server command
+--     settings = { tensorlogic = { device = "gpu", python = "python3" } },
+--     on_attach = function(client, bufnr) end,
+--   })
+
+local M = {}
+
+local defaults = {
+  cmd = { "tl-lsp", "--stdio" },
+  filetypes = { "tensorlogic" },
+  root_markers = { ".git", "pyproject.toml" },
+  -- sent as `initializationOptions` and answered to `workspace/configuration`
+  settings = { tensorlogic = {} },
+  on_attach = nil,
+  on_exit = nil, -- function(code, signal, client_id) when the server process ends
+  capabilities = nil,
+  virtual_text = true, -- show run results at the end of the run's last line
+  cell_marker = "// %%",
+  create_commands = true,
+}
+
+M.config = vim.deepcopy(defaults)
+M.clients = {} -- root dir -> client id
+M.last_result = {} -- bufnr -> last run result table
+M.ns = vim.api.nvim_create_namespace("tensorlogic_run")
+
+local function find_root(path)
+  local dir = vim.fn.fnamemodify(path, ":p:h")
+  for _, marker in ipairs(M.config.root_markers) do
+    local found = vim.fn.finddir(marker, dir .. ";")
+    if found == "" then
+      found = vim.fn.findfile(marker, dir .. ";")
+    end
+    if found ~= "" then
+      return vim.fn.fnamemodify(found, ":p:h:h")
+    end
+  end
+  return dir
+end
+
+--- Start (or reuse) the client for the buffer's workspace and attach it. Returns the id.
+function M.attach(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  local root = find_root(name ~= "" and name or vim.fn.getcwd() .. "/x")
+  local id = M.clients[root]
+  if id == nil or vim.lsp.get_client_by_id(id) == nil then
+    local settings = M.config.settings or {}
+    id = vim.lsp.start_client({
+      name = "tl-lsp",
+      cmd = M.config.cmd,
+      root_dir = root,
+      workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
+      init_options = settings.tensorlogic or {},
+      settings = settings,
+      capabilities = M.config.capabilities,
+      on_attach = M.config.on_attach,
+      on_exit = function(code, signal, client_id)
+        M.clients[root] = nil
+        if M.config.on_exit then
+          M.config.on_exit(code, signal, client_id)
+        end
+      end,
+    })
+    if id == nil then
+      vim.notify("tensorlogic: could not start " .. table.concat(M.config.cmd, " "), vim.log.levels.ERROR)
+      return nil
+    end
+    M.clients[root] = id
+  end
+  vim.lsp.buf_attach_client(bufnr, id)
+  return id
+end
+
+--- The tl-lsp client attached to a buffer (nil when none).
+function M.get_client(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  for _, client in pairs(vim.lsp.buf_get_clients(bufnr)) do
+    if client.name == "tl-lsp" then
+      return client
+    end
+  end
+  return nil
+end
+
+local function summary(result)
+  local parts = {}
+  if result.value and result.value ~= vim.NIL and result.value.kind ~= "none" then
+    local v = result.value
+    if v.kind == "tensor" and v.shape and v.shape ~= vim.NIL then
+      local dims = {}
+      for _, d in ipairs(v.shape) do
+        table.insert(dims, tostring(d))
+      end
+      table.insert(parts, string.format("= %s[%s]", v.dtype or "float16", table.concat(dims, ", ")))
+    else
+      table.insert(parts, "= " .. tostring(v.text):gsub("%s+", " "):sub(1, 60))
+    end
+  end
+  local errors = result.errors or {}
+  if #errors > 0 then
+    table.insert(parts, "✗ " .. tostring(errors[1].message):sub(1, 80))
+  else
+    local out = tostring(result.stdout or ""):gsub("%s+$", "")
+    local last = out:match("([^\n]*)$") or ""
+    if last ~= "" then
+      table.insert(parts, "» " .. last:sub(1, 60))
+    end
+  end
+  table.insert(parts, string.format("(%.1f ms %s)", tonumber(result.elapsed_ms) or 0, tostring(result.device or "")))
+  return table.concat(parts, "  ")
+end
+M.summary = summary
+
+--- Show a run result as virtual text at the end of `line` (0-based).
+function M.show_result(bufnr, result, line)
+  vim.api.nvim_buf_clear_namespace(bufnr, M.ns, 0, -1)
+  if not M.config.virtual_text then
+    return
+  end
+  local last = math.max(0, math.min(line, vim.api.nvim_buf_line_count(bufnr) - 1))
+  local hl = (result.errors and #result.errors > 0) and "ErrorMsg" or "Comment"
+  vim.api.nvim_buf_set_extmark(bufnr, M.ns, last, 0, {
+    virt_text = { { summary(result), hl } },
+    virt_text_pos = "eol",
+  })
+end
+
+--- Run `command` with one argument table; `callback(err, result)` when it answers.
+function M.execute(bufnr, command, arg, callback)
+  local client = M.get_client(bufnr)
+  if client == nil then
+    local err = { message = "tensorlogic: no tl-lsp client attached to this buffer" }
+    if callback then
+      callback(err, nil)
+    else
+      vim.notify(err.message, vim.log.levels.ERROR)
+    end
+    return nil
+  end
+  local ok, request_id = client.request("workspace/executeCommand", {
+    command = command,
+    arguments = { arg },
+  }, function(err, result)
+    if callback then
+      callback(err, result)
+    end
+  end, bufnr)
+  return ok and request_id or nil
+end
+
+local function report(bufnr, show_line)
+  return function(err, result)
+    if err then
+      vim.notify("tensorlogic: " .. tostring(err.message or err), vim.log.levels.ERROR)
+      return
+    end
+    M.last_result[bufnr] = result
+    M.show_result(bufnr, result, show_line)
+    local out = tostring(result.stdout or ""):gsub("%s+$", "")
+    if out ~= "" then
+      vim.notify(out, vim.log.levels.INFO)
+    end
+  end
+end
+
+local function cell_end(bufnr, line)
+  local lines = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
+  local marker = M.config.cell_marker
+  for i = line + 2, #lines do
+    if vim.startswith(vim.trim(lines[i]), marker) then
+      return i - 2
+    end
+  end
+  return #lines - 1
+end
+
+--- Run the cell holding `line` (0-based; default: the cursor's).
+function M.run_cell(bufnr, line, callback)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  line = line or (vim.api.nvim_win_get_cursor(0)[1] - 1)
+  local uri = vim.uri_from_bufnr(bufnr)
+  return M.execute(bufnr, "tensorlogic.runCell", { uri = uri, line = line },
+    callback or report(bufnr, cell_end(bufnr, line)))
+end
+
+--- Run lines first..last (1-based, inclusive), as :'<,'>TLRunSelection does.
+function M.run_selection(bufnr, first, last, callback)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local uri = vim.uri_from_bufnr(bufnr)
+  local range = {
+    start = { line = first - 1, character = 0 },
+    ["end"] = { line = last, character = 0 },
+  }
+  return M.execute(bufnr, "tensorlogic.runSelection", { uri = uri, range = range },
+    callback or report(bufnr, last - 1))
+end
+
+function M.run_file(bufnr, callback)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local uri = vim.uri_from_bufnr(bufnr)
+  return M.execute(bufnr, "tensorlogic.runFile", { uri = uri },
+    callback or report(bufnr, vim.api.nvim_buf_line_count(bufnr) - 1))
+end
+
+function M.interrupt(bufnr, callback)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  return M.execute(bufnr, "tensorlogic.interrupt", { uri = vim.uri_from_bufnr(bufnr) }, callback)
+end
+
+function M.restart_kernel(bufnr, callback)
+  return M.execute(bufnr, "tensorlogic.restartKernel", {}, callback)
+end
+
+local function create_commands()
+  vim.api.nvim_create_user_command("TLRunCell", function()
+    M.run_cell(0)
+  end, { desc = "TensorLogic: run the cell under the cursor" })
+  vim.api.nvim_create_user_command("TLRunSelection", function(opts)
+    M.run_selection(0, opts.line1, opts.line2)
+  end, { range = true, desc = "TensorLogic: run the selected lines" })
+  vim.api.nvim_create_user_command("TLRunFile", function()
+    M.run_file(0)
+  end, { desc = "TensorLogic: run the whole file" })
+  vim.api.nvim_create_user_command("TLInterrupt", function()
+    M.interrupt(0)
+  end, { desc = "TensorLogic: interrupt the running cell" })
+  vim.api.nvim_create_user_command("TLRestartKernel", function()
+    M.restart_kernel(0)
+  end, { desc = "TensorLogic: start a fresh kernel" })
+end
+
+--- Configure and enable: *.tl files get filetype `tensorlogic` and the server.
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
+  if vim.filetype and vim.filetype.add then
+    vim.filetype.add({ extension = { tl = "tensorlogic" } })
+  end
+  local group = vim.api.nvim_create_augroup("tensorlogic", { clear = true })
+  vim.api.nvim_create_autocmd({ "BufRead", "BufNewFile" }, {
+    group = group,
+    pattern = "*.tl",
+    callback = function(args)
+      if vim.bo[args.buf].filetype == "" then
+        vim.bo[args.buf].filetype = "tensorlogic"
+      end
+    end,
+  })
+  vim.api.nvim_create_autocmd("FileType", {
+    group = group,
+    pattern = M.config.filetypes,
+    callback = function(args)
+      M.attach(args.buf)
+    end,
+  })
+  if M.config.create_commands then
+    create_commands()
+  end
+  return M
+end
+
+--- Register `tensorlogic` with nvim-lspconfig (when installed); then
+--- `require("lspconfig").tensorlogic.setup({})` works as for any other server.
+function M.lspconfig()
+  local ok, configs = pcall(require, "lspconfig.configs")
+  if not ok then
+    return false
+  end
+  if not configs.tensorlogic then
+    configs.tensorlogic = {
+      default_config = {
+        cmd = M.config.cmd,
+        filetypes = M.config.filetypes,
+        root_dir = function(fname)
+          return find_root(fname)
+        end,
+        settings = M.config.settings,
+        init_options = (M.config.settings or {}).tensorlogic or {},
+      },
+    }
+  end
+  return true
+end
+
+return M

@@ -1,0 +1,98 @@
+"""Real Neovim 0.7 (headless) with editors/nvim's Lua module against the real tl-lsp.
+
+Opens a .tl file that loads a generated SafeTensors model, waits for diagnostics, hovers a
+variable (shape text), completes inside `get_tensor("` (the model's real names), and runs a
+cell through workspace/executeCommand (printed output and virtual text).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.lsp.lsp_util import pos_of, write_model
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("nvim_lsp_e2e.lua")
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("nvim") is None, reason="needs Neovim (`.ci/run` installs it)"),
+]
+
+PROGRAM = """\
+// 모델을 읽는다 😀
+model = load_model("tiny.safetensors")
+/* 가중치 */ weight = model.get_tensor("layer.0.weight")
+name = model.get_tensor("")
+let oops = undefined_thing + 1
+// %%
+m2 = load_model("tiny.safetensors")
+let x = tensor<float16>([[1.0, 2.0, 3.0]], device: cpu)
+print("from nvim:", (x @ m2.get_tensor("layer.0.weight")).shape)
+"""
+
+TENSORS = {"layer.0.weight": (3, 2), "layer.0.bias": (2,), "layer.1.weight": (2, 2)}
+
+
+def run_nvim(tmp_path: Path, env_extra: dict[str, str]) -> tuple[int, dict, str]:
+    out = tmp_path / "result.json"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "TL_E2E_OUT": str(out),
+        "TL_NVIM_RTP": str(ROOT / "editors" / "nvim"),
+        "TL_LSP_CMD": json.dumps([sys.executable, "-m", "tl_lsp", "--stdio"]),
+        **env_extra,
+    }
+    proc = subprocess.run(
+        ["nvim", "--headless", "--clean", "-u", "NONE", "-c", f"luafile {SCRIPT}"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    result = json.loads(out.read_text()) if out.exists() else {}
+    return proc.returncode, result, proc.stdout + proc.stderr
+
+
+def test_neovim_diagnostics_hover_completion_and_run_cell(tmp_path: Path):
+    write_model(tmp_path / "tiny.safetensors", TENSORS)
+    tl = tmp_path / "model.tl"
+    tl.write_text(PROGRAM, encoding="utf-8")
+    hover = pos_of(PROGRAM, "weight = model")
+    complete = pos_of(PROGRAM, 'get_tensor("")', len('get_tensor("'))
+    code, result, output = run_nvim(
+        tmp_path,
+        {
+            "TL_E2E_FILE": str(tl),
+            "TL_HOVER_LINE": str(hover.line),
+            "TL_HOVER_COL": str(hover.character),
+            "TL_COMPLETE_LINE": str(complete.line),
+            "TL_COMPLETE_COL": str(complete.character),
+            "TL_CELL_LINE": str(PROGRAM.split("\n").index("// %%") + 1),
+        },
+    )
+    assert code == 0, f"nvim exited {code}: {result.get('error')}\n{output}"
+    assert result["attached"] == "tl-lsp"
+    assert any("undefined_thing" in d["message"] and d["lnum"] == 4 for d in result["diagnostics"])
+    assert "float16[3, 2]" in result["hover"]
+    assert set(TENSORS) <= set(result["completion"])
+    run = result["run"]
+    assert "from nvim:" in run["stdout"] and "[1, 2]" in run["stdout"]
+    assert run["errors"] == []
+    assert any("ms cpu" in v for v in result["virtual_text"])
+    assert result["commands"] is True

@@ -1,0 +1,135 @@
+"""A small synchronous LSP client over a subprocess' stdio (for the fuzz test and bench/lsp.py).
+
+pytest-lsp drives the feature tests; this one exists so hypothesis (synchronous) and the
+benchmark can talk to one long-lived real server with no event loop in between.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class LspError(Exception):
+    def __init__(self, error: dict[str, Any]):
+        super().__init__(f"{error.get('code')}: {error.get('message')}")
+        self.error = error
+
+
+class StdioClient:
+    def __init__(self, cmd: list[str] | None = None, cwd: str | None = None):
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            cmd or [sys.executable, "-m", "tl_lsp", "--stdio"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+        )
+        self._id = 0
+        self.notifications: list[dict[str, Any]] = []
+
+    # ---- wire
+    def send(self, msg: dict[str, Any]) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **msg}).encode("utf-8")
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.flush()
+
+    def read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        length = None
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise EOFError(f"server exited with {self.proc.poll()}")
+            line = line.strip()
+            if not line:
+                break
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        assert length is not None
+        return json.loads(self.proc.stdout.read(length))
+
+    # ---- messages
+    def notify(self, method: str, params: Any) -> None:
+        self.send({"method": method, "params": params})
+
+    def request(self, method: str, params: Any) -> Any:
+        self._id += 1
+        my_id = self._id
+        self.send({"id": my_id, "method": method, "params": params})
+        while True:
+            msg = self.read()
+            if "method" in msg and "id" in msg:  # a request from the server
+                self.send({"id": msg["id"], "result": None})
+            elif "method" in msg:
+                self.notifications.append(msg)
+            elif msg.get("id") == my_id:
+                if "error" in msg and msg["error"] is not None:
+                    raise LspError(msg["error"])
+                return msg.get("result")
+
+    def wait_notification(self, method: str, predicate=lambda p: True, timeout: float = 60.0):
+        """Read until a notification `method` whose params satisfy `predicate`."""
+        for i, n in enumerate(self.notifications):
+            if n["method"] == method and predicate(n["params"]):
+                return self.notifications.pop(i)["params"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = self.read()
+            if "method" in msg and "id" in msg:
+                self.send({"id": msg["id"], "result": None})
+            elif msg.get("method") == method and predicate(msg.get("params")):
+                return msg["params"]
+            elif "method" in msg:
+                self.notifications.append(msg)
+        raise TimeoutError(method)
+
+    def initialize(self, root: Path | None = None, options: Any = None) -> dict[str, Any]:
+        result = self.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": root.as_uri() if root else None,
+                "capabilities": {"textDocument": {"hover": {"contentFormat": ["markdown"]}}},
+                "initializationOptions": options,
+            },
+        )
+        self.notify("initialized", {})
+        return result
+
+    def open(self, uri: str, text: str, version: int = 1) -> None:
+        self.notify(
+            "textDocument/didOpen",
+            {
+                "textDocument": {
+                    "uri": uri,
+                    "languageId": "tensorlogic",
+                    "version": version,
+                    "text": text,
+                }
+            },
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        try:
+            if self.alive():
+                self.request("shutdown", None)
+                self.notify("exit", None)
+                self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait(10)

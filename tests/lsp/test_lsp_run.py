@@ -1,0 +1,180 @@
+"""Run commands over LSP against the real server and the real kernel process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import LanguageClient
+
+from tests.lsp.lsp_util import (
+    CONFIG,
+    child_cmdlines,
+    diagnostics_for,
+    init_params,
+    open_doc,
+    pos_of,
+    server_pid,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
+
+CELLS = """\
+// %%
+let a = tensor<float16>([[1.0, 2.0], [3.0, 4.0]], device: cpu)
+print("hello from cell", a.shape)
+// %%
+let b = a @ a
+b
+// %%
+/* 커널 😀 */ print("selected")
+"""
+
+
+@pytest_lsp.fixture(config=CONFIG, scope="module")
+async def client(lsp_client: LanguageClient, tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    lsp_client.root = root
+    await lsp_client.initialize_session(init_params(root, options={"device": "cpu"}))
+    yield
+    await lsp_client.shutdown_session()
+
+
+def doc(client: LanguageClient, name: str, text: str) -> str:
+    path = client.root / name
+    path.write_text(text, encoding="utf-8")
+    return open_doc(client, path, text)
+
+
+async def command(client: LanguageClient, name: str, arg) -> dict:
+    return await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command=name, arguments=[arg])
+    )
+
+
+def kernels(client: LanguageClient) -> list[str]:
+    return [c for c in child_cmdlines(server_pid(client)) if "tl_core.kernel" in c]
+
+
+async def test_no_kernel_before_the_first_run(client: LanguageClient):
+    uri = doc(client, "idle.tl", CELLS)
+    await diagnostics_for(client, uri)
+    await client.text_document_hover_async(
+        lsp.HoverParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(1, 4)
+        )
+    )
+    assert kernels(client) == []
+
+
+async def test_run_cells_keep_variables_and_show_results(client: LanguageClient):
+    uri = doc(client, "cells.tl", CELLS)
+    await diagnostics_for(client, uri)
+    first = await command(client, "tensorlogic.runCell", {"uri": uri, "line": 1})
+    assert "hello from cell" in first["stdout"]
+    assert first["errors"] == [] and first["device"] == "cpu"
+    assert kernels(client), "the first run starts the kernel"
+    assert any("hello from cell" in m.message for m in client.log_messages)
+
+    second = await command(client, "tensorlogic.runCell", {"uri": uri, "line": 4})
+    assert second["value"]["kind"] == "tensor" and second["value"]["shape"] == [2, 2]
+    assert second["elapsed_ms"] >= 0
+
+    hints = await client.text_document_inlay_hint_async(
+        lsp.InlayHintParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            range=lsp.Range(start=lsp.Position(0, 0), end=lsp.Position(8, 0)),
+        )
+    )
+    labels = [h.label for h in hints if isinstance(h.label, str)]
+    assert any(label.startswith("= float16[2, 2]") for label in labels)
+    assert any(label.startswith("✓") and "cpu" in label for label in labels)
+
+    # the selection starts after Korean text and an emoji on its line (UTF-16 columns)
+    start = pos_of(CELLS, 'print("selected")')
+    end = pos_of(CELLS, 'print("selected")', len('print("selected")'))
+    sel = await command(
+        client,
+        "tensorlogic.runSelection",
+        {
+            "uri": uri,
+            "range": {
+                "start": {"line": start.line, "character": start.character},
+                "end": {"line": end.line, "character": end.character},
+            },
+        },
+    )
+    assert sel["stdout"] == "selected\n"
+
+
+async def test_runtime_error_becomes_a_diagnostic(client: LanguageClient):
+    text = CELLS + "// %%\nlet c = a @ tensor<float16>([[1.0, 2.0, 3.0]], device: cpu)\n"
+    uri = doc(client, "err.tl", text)
+    await diagnostics_for(client, uri)
+    await command(client, "tensorlogic.runCell", {"uri": uri, "line": 1})
+    result = await command(client, "tensorlogic.runCell", {"uri": uri, "line": 9})
+    assert result["errors"], result
+    message = result["errors"][0]["message"]
+    assert "float16[2, 2]" in message
+    diags = await diagnostics_for(client, uri)
+    run_diags = [d for d in diags if d.source == "tensorlogic run"]
+    assert [d.message for d in run_diags] == [message]
+    assert run_diags[0].range.start.line == 9
+
+
+async def test_interrupt_runaway_cell_while_hover_answers(client: LanguageClient):
+    text = "// %%\nlet i = 0\nloop {\n    i = i + 1\n}\n"
+    uri = doc(client, "loop.tl", text)
+    await diagnostics_for(client, uri)
+    run = asyncio.ensure_future(command(client, "tensorlogic.runFile", {"uri": uri}))
+    await asyncio.sleep(0.5)
+    assert not run.done()
+    hover = await client.text_document_hover_async(
+        lsp.HoverParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(1, 4)
+        )
+    )
+    assert hover is not None and "i" in hover.contents.value
+    answer = await command(client, "tensorlogic.interrupt", {"uri": uri})
+    assert answer == {"interrupted": True}
+    result = await asyncio.wait_for(run, 30)
+    assert result["interrupted"] is True
+    # the kernel still works afterwards
+    again = await command(
+        client,
+        "tensorlogic.runSelection",
+        {
+            "uri": uri,
+            "range": {"start": {"line": 1, "character": 0}, "end": {"line": 2, "character": 0}},
+        },
+    )
+    assert again["errors"] == []
+
+
+async def test_dead_kernel_is_reported_and_restarted(client: LanguageClient):
+    uri = doc(client, "dead.tl", CELLS)
+    await command(client, "tensorlogic.runCell", {"uri": uri, "line": 1})
+    restarted = await command(client, "tensorlogic.restartKernel", {})
+    pid = restarted["pid"]
+    assert restarted["restarted"] is True and pid
+    os.kill(pid, signal.SIGKILL)
+    msg = await wait_for(
+        lambda: [m for m in client.messages if "kernel exited" in m.message], what="showMessage"
+    )
+    assert msg[0].type == lsp.MessageType.Error
+    assert "starts again on the next run" in msg[0].message
+    result = await command(client, "tensorlogic.runCell", {"uri": uri, "line": 1})
+    assert "hello from cell" in result["stdout"]
+    assert len(kernels(client)) == 1
+
+
+@pytest.mark.parametrize("bad", [{"uri": "file:///x.tl", "line": 0}, {"uri": 3}])
+async def test_bad_run_arguments_are_errors(client: LanguageClient, bad):
+    with pytest.raises(Exception) as err:
+        await command(client, "tensorlogic.runCell", bad)
+    assert "not open" in str(err.value) or "expected" in str(err.value)
