@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-GRACE = 0.8  # seconds the worker gets to stop cooperatively before it is killed
+# Seconds the worker gets to stop cooperatively before it is killed (TL_KERNEL_GRACE
+# overrides it; tests use a short grace to exercise the kill path).
+GRACE = float(os.environ.get("TL_KERNEL_GRACE", "0.8"))
 METHODS = ("run", "interrupt", "reset", "shutdown")
 
 
