@@ -3,14 +3,21 @@
 The document is split into top-level chunks by `scanner.split_chunks`; each chunk is parsed
 by `parser.parse_chunk` (lark LALR tables, our recovery driver). `IncrementalParser` caches
 chunk parses by their text, so its results equal `parse` by construction.
+
+Importing this package is cheap and imports neither lark nor `tl_core.diagnostics` (which
+imports `tl_core.syntax.span`, so either module may be imported first).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from tl_core.diagnostics import Diagnostic
 from tl_core.syntax import ast
+
+if TYPE_CHECKING:
+    from tl_core.diagnostics import Diagnostic
+    from tl_core.syntax.incremental import IncrementalParser
 
 __all__ = ["ParseResult", "parse", "IncrementalParser"]
 
@@ -22,9 +29,16 @@ class ParseResult:
     comments: tuple[ast.Comment, ...]
 
 
-from tl_core.syntax.incremental import IncrementalParser, parse_uncached  # noqa: E402
-
-
 def parse(text: str) -> ParseResult:
     """Parse a whole document. Never raises; syntax errors are in `errors`."""
+    from tl_core.syntax.incremental import parse_uncached
+
     return parse_uncached(text)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "IncrementalParser":
+        from tl_core.syntax.incremental import IncrementalParser
+
+        return IncrementalParser
+    raise AttributeError(name)

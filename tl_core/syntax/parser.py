@@ -171,6 +171,13 @@ def _too_long(span: Span, *parts) -> A.ErrorExpr | None:  # noqa: ANN002
     return None
 
 
+def _bad_comment(t: Token) -> Token:
+    s = t.start_pos
+    _err(Span(s, s + 2, t.line - 1, t.column - 1, t.line - 1, t.column + 1),
+         "unterminated block comment: add '*/' to close the comment started here")
+    return t
+
+
 # ---------------------------------------------------------------------------
 # the callbacks (one per rule or alias of grammar.lark)
 
@@ -654,6 +661,7 @@ class _Engine:
         self.lark = Lark(
             grammar, parser="lalr", lexer="contextual", transformer=_Builder(),
             maybe_placeholders=False, start="start",
+            lexer_callbacks={"BAD_COMMENT": _bad_comment},
         )
         frontend = self.lark.parser
         lalr = frontend.parser
@@ -791,9 +799,11 @@ class _Run:
             if text[e - 1] == "\r" and e - 1 > p:
                 e -= 1
             ty = "BAD_STRING"
-        elif text.startswith("/*", p):
-            e = self.end
-            ty = "BAD_COMMENT"
+        elif text[p] == "'":
+            q = text.find("'", p + 1, self.end)
+            nl = text.find("\n", p + 1, self.end)
+            e = q + 1 if q != -1 and (nl == -1 or q < nl) else p + 1
+            ty = "INVALID"
         else:
             m = _INVALID_RUN.match(text, p, self.end)
             e = m.end() if m else p + 1
@@ -874,28 +884,44 @@ class _Run:
         return "braces"
 
     # ---- errors
+    def _expected(self) -> set[str]:
+        """Terminals the parser would really accept now (LALR lookaheads can over-state)."""
+        eng = self.eng
+        stack = self.ps.state_stack
+        out = set()
+        for k in eng.states[stack[-1]]:
+            if (k.isupper() or k == eng.comma or k == eng.semi) and k not in ("ERRSTMT", "ERREXPR"):
+                if eng.sim(stack, [k]):
+                    out.add(k)
+        return out
+
     def _message(self, tok: Token) -> str:
         ty = tok.type
         if ty == "INVALID":
             return _invalid_message(tok.value)
         if ty == "BAD_STRING":
             return "unterminated string: add a closing '\"' before the end of the line"
-        if ty == "BAD_COMMENT":
-            return "unterminated block comment: add '*/' to close the comment started here"
         eng = self.eng
-        states = eng.states[self.ps.state_stack[-1]]
-        expected = {k for k in states if k.isupper() or k == eng.comma or k == eng.semi}
+        expected = self._expected()
         found = _found(tok, self.next_word)
-        if tok.type == "NAME" and tok.value in _KEYWORDS:
-            found += " (a reserved word)"
+        if ("NAME" in expected and "NUMBER" not in expected and tok.value in _KEYWORDS
+                and ty != "$END"):
+            found += " (a reserved word, which cannot be used as a name)"
+        if ty in _CLOSERS and not any(c == ty for _, c, _ in self.opens):
+            opener = {"RPAR": "(", "RSQB": "[", "RBRACE": "{"}[ty]
+            return f"unexpected {found}: there is no open '{opener}' for it to close"
         if self.opens:
             open_tok, closer, what = self.opens[-1]
             if closer in expected:
                 s = _ts(open_tok)
                 where = f"the {what} started at {s.line + 1}:{s.col + 1}"
                 word = eng.terms.word(closer)
-                if (eng.comma in expected and ty != "$END" and not self._first_on_line(tok)
-                        and ty not in _STMT_START and ty not in _ITEM_START):
+                plain = (ty == "$END" or self._first_on_line(tok) or ty in _STMT_START
+                         or ty in _ITEM_START)
+                if not plain and ("NUMBER" in expected or "NAME" in expected):
+                    what_item = "an expression" if "NUMBER" in expected else "a name"
+                    return f"expected {what_item} or {word} to close {where}, found {found}"
+                if not plain and eng.comma in expected:
                     return f"expected ',' or {word} to close {where}, found {found}"
                 return f"expected {word} to close {where}, found {found}"
         return f"expected {self._expected_words(expected)}, found {found}{self._hint(tok, expected)}"
@@ -911,9 +937,10 @@ class _Run:
             words.append("an expression")
             exp -= _EXPR_START
         if len(exp & _BINOPS) > 3:
-            words.append("an operator")
-            exp -= _BINOPS
-        exp -= {"NL_LPAR", "NL_LSQB", "NL_LBRACE"} if "LPAR" in exp or "LBRACE" in exp else set()
+            words.insert(0, "an operator")
+            exp -= _BINOPS | {"LPAR", "LSQB", "COLONCOLON", "QMARK", "LARROW", "DOT", "EQUAL",
+                              "COLONEQ", "TILDE", eng.comma}
+        exp -= {"NL_LPAR", "NL_LSQB", "NL_LBRACE"}
         order = {t: i for i, t in enumerate(_ORDER)}
         rest = sorted(exp, key=lambda t: (order.get(t, len(order)), t))
         words.extend(dict.fromkeys(eng.terms.word(t) for t in rest))
@@ -928,10 +955,10 @@ class _Run:
     def _hint(self, tok: Token, expected: set[str]) -> str:
         if tok.type == "EQUAL" and "EQEQ" in expected:
             return "; to compare, write '=='"
-        if tok.type == "NAME" and tok.value in _KEYWORDS:
-            return ""
-        if tok.type == "LBRACE" and "RPAR" not in expected and "NL_LBRACE" not in expected:
-            return ""
+        if "STRING" in expected and self.prev is not None and self.prev.type == "IMPORT":
+            return f'; write the path in quotes: import "{_show(tok.value)}.tl"'
+        if tok.type == "COLONEQ" and "EQUAL" in expected:
+            return "; after 'let', write '='"
         return ""
 
     def _report(self, tok: Token, message: str | None = None) -> None:
@@ -1167,7 +1194,8 @@ def _invalid_message(value: str) -> str:
     else:
         msg = f"unexpected characters '{_show(value)}'"
     if ch == "'":
-        msg += "; strings use double quotes"
+        inner = value[1:-1] if len(value) > 1 and value.endswith("'") else value[1:]
+        return f"strings use double quotes: write \"{_show(inner)}\" instead of {_show(value)}"
     elif ch == "#":
         msg += "; comments start with //"
     elif ch == "&" or ch == "|":
