@@ -411,3 +411,18 @@ def test_mutated_safetensors_headers(tmp_path, valid_safetensors, mutations, cut
     if cut is not None:
         data = data[: cut % len(data)]
     _check_mutant(tmp_path, "m.safetensors", bytes(data))
+
+
+def test_safetensors_deeply_nested_json(tmp_path):
+    blob = b'{"a": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    err = fail(put(tmp_path, "n.safetensors", struct.pack("<Q", len(blob)) + blob))
+    assert err.message == "SafeTensors header is not valid: its JSON is nested too deeply"
+    assert err.offset == 8
+
+
+def test_safetensors_lone_surrogate_name(tmp_path):
+    blob = b'{"\\udcff": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}}'
+    err = fail(put(tmp_path, "s.safetensors", struct.pack("<Q", len(blob)) + blob))
+    assert err.message == (
+        "tensor name '\\udcff' is not valid Unicode (it escapes a lone surrogate)"
+    )

@@ -69,6 +69,10 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
         raise ModelFileError(
             f"SafeTensors header is not valid JSON: {exc.msg} at byte {at}", at
         ) from None
+    except RecursionError:
+        raise ModelFileError(
+            "SafeTensors header is not valid: its JSON is nested too deeply", 8
+        ) from None
     if not isinstance(obj, dict):
         raise ModelFileError(
             f"SafeTensors header must be a JSON object, found {type(obj).__name__}", 8
@@ -96,6 +100,13 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
 
     infos: list[TensorInfo] = []
     for name, entry in obj.items():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ModelFileError(
+                f"tensor name {name!r} is not valid Unicode (it escapes a lone surrogate)",
+                8,
+            ) from None
         if not isinstance(entry, dict):
             raise ModelFileError(
                 f"tensor \"{name}\": expected an object with dtype, shape and data_offsets",
