@@ -103,7 +103,7 @@ def test_quickstart_make_run(tmp_path):
     r = tl("run", "examples/quickstart/linear.tl")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[:3] == [
-        'Loaded: ["layer.0.weight", "layer.0.bias"] from a safetensors file',
+        'Loaded: ["layer.0.bias", "layer.0.weight"] from a safetensors file',
         "Output shape: [4, 2]",
         "Output: tensor([[ 2.209,  2.82 ],",
     ]
