@@ -250,3 +250,25 @@ def test_torch_reads_saved_file_bit_exact(tmp_path):
     save_model(m, tmp_path / "t.safetensors")
     back = torch_st.load_file(str(tmp_path / "t.safetensors"))
     assert back["a"].numpy().tobytes() == np.array([1.0, 2.5, -3.0], np.float16).tobytes()
+
+
+def test_empty_tensors(tmp_path):
+    path = write_safetensors(tmp_path / "z.safetensors", {"z": np.zeros((0, 3), np.float32)})
+    t = load_tensor(path, "z")
+    assert t.array.shape == (0, 3) and t.array.dtype == mx.float16
+
+
+def test_save_into_missing_directory(tmp_path):
+    m = model_from({"a": mx.ones((2,), mx.float16)})
+    with pytest.raises(ModelFileError) as e:
+        save_model(m, tmp_path / "nope" / "out.safetensors")
+    assert e.value.message == f"cannot write in {tmp_path / 'nope'}: No such file or directory"
+
+
+def test_save_onto_a_directory(tmp_path):
+    (tmp_path / "d.safetensors").mkdir()
+    m = model_from({"a": mx.ones((2,), mx.float16)})
+    with pytest.raises(ModelFileError) as e:
+        save_model(m, tmp_path / "d.safetensors")
+    assert e.value.message == "cannot save the model: Is a directory"
+    assert [p.name for p in tmp_path.iterdir()] == ["d.safetensors"]

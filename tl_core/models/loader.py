@@ -126,6 +126,10 @@ def _load(header: ModelHeader, name: str) -> LoadedTensor:
             None,
             header.path,
         )
+    if info.numel == 0:
+        import mlx.core as mx
+
+        return LoadedTensor(mx.zeros(info.shape, mx.float16), 0)
     if header.format in ("mlmodel", "mlpackage"):
         from tl_core.models import coreml
 
