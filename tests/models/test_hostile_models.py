@@ -426,3 +426,47 @@ def test_safetensors_lone_surrogate_name(tmp_path):
     assert err.message == (
         "tensor name '\\udcff' is not valid Unicode (it escapes a lone surrogate)"
     )
+
+
+def test_gguf_misaligned_offset(tmp_path):
+    data = gguf_bytes(tensors=[("w", (4,), 0, 4)], data=b"\0" * 64)
+    err = fail(put(tmp_path, "a.gguf", data))
+    assert err.message == 'tensor "w": data offset 4 is not a multiple of the alignment 32'
+    assert err.offset == 24
+
+
+def test_gguf_duplicate_tensor_name(tmp_path):
+    data = gguf_bytes(tensors=[("w", (8,), 0, 0), ("w", (8,), 0, 32)], data=b"\0" * 64)
+    err = fail(put(tmp_path, "d.gguf", data))
+    assert err.message == 'duplicate tensor name "w" at byte 57'
+    assert err.offset == 57
+
+
+def test_gguf_duplicate_key(tmp_path):
+    kv = ("a.b", 4, struct.pack("<I", 1))
+    err = fail(put(tmp_path, "d.gguf", gguf_bytes(kvs=[kv, kv])))
+    assert err.message == 'duplicate metadata key "a.b" at byte 43'
+    assert err.offset == 43
+
+
+def test_gguf_bad_alignment(tmp_path):
+    data = gguf_bytes(kvs=[("general.alignment", 4, struct.pack("<I", 24))])
+    err = fail(put(tmp_path, "a.gguf", data))
+    assert err.message == "general.alignment must be a power of two, found 24"
+
+
+def test_safetensors_header_not_an_object(tmp_path):
+    err = fail(put(tmp_path, "l.safetensors", safetensors_bytes([1, 2])))  # type: ignore[arg-type]
+    assert err.message == "SafeTensors header must be a JSON object, found list"
+    assert err.offset == 8
+
+
+def test_safetensors_bad_metadata(tmp_path):
+    err = fail(_st(tmp_path, {"__metadata__": {"n": 1}}))
+    assert err.message == "SafeTensors __metadata__ must be an object of string values"
+    assert err.offset == 9
+
+
+def test_safetensors_entry_not_an_object(tmp_path):
+    err = fail(_st(tmp_path, {"w": [1, 2]}))
+    assert err.message == 'tensor "w": expected an object with dtype, shape and data_offsets'
