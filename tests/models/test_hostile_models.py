@@ -453,6 +453,7 @@ def test_gguf_bad_alignment(tmp_path):
     data = gguf_bytes(kvs=[("general.alignment", 4, struct.pack("<I", 24))])
     err = fail(put(tmp_path, "a.gguf", data))
     assert err.message == "general.alignment must be a power of two, found 24"
+    assert err.offset == 24
 
 
 def test_safetensors_header_not_an_object(tmp_path):

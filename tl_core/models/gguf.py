@@ -241,6 +241,7 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
             8,
         )
     kv: dict[str, object] = {}
+    alignment_at = 0
     for i in range(n_kv):
         key_at = r.pos
         key = r.name(f"metadata key {i}")
@@ -248,6 +249,8 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
             raise ModelFileError(f"duplicate metadata key \"{key}\" at byte {key_at}", key_at)
         vtype = r.u32(f"the value type of metadata \"{key}\"")
         kv[key] = r.value(vtype, f"metadata \"{key}\"")
+        if key == "general.alignment":
+            alignment_at = key_at
 
     alignment = kv.get("general.alignment", DEFAULT_ALIGNMENT)
     if (
@@ -257,7 +260,7 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
         or alignment & (alignment - 1)
     ):
         raise ModelFileError(
-            f"general.alignment must be a power of two, found {alignment!r}", 0
+            f"general.alignment must be a power of two, found {alignment!r}", alignment_at
         )
 
     types = ggml_types()
