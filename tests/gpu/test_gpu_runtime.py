@@ -1,0 +1,170 @@
+"""The runtime on a GPU (NVIDIA through MLX's CUDA build, or Metal): the seed program, a
+SmolLM2-shaped block, and every built-in against the CPU. Skipped without a GPU."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+mx = pytest.importorskip("mlx.core")
+
+from tests.runtime import smollm2_ref  # noqa: E402
+from tl_core.builtins import BUILTINS  # noqa: E402
+from tl_core.runtime import Session, ops  # noqa: E402
+from tl_core.runtime.interpreter import gpu_available  # noqa: E402
+
+needs_gpu = pytest.mark.skipif(not gpu_available(), reason="MLX has no GPU here")
+pytestmark = pytest.mark.gpu
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SEED = (ROOT / "examples" / "seed_linear.tl")
+
+rng = np.random.default_rng(7)
+
+
+def r16(*shape: int) -> mx.array:
+    return mx.array(rng.uniform(-2, 2, size=shape).astype(np.float16))
+
+
+def pos16(*shape: int) -> mx.array:
+    return mx.array(rng.uniform(0.1, 2, size=shape).astype(np.float16))
+
+
+# name -> (positional args, keyword args), built fresh for each call
+CASES: dict[str, Callable[[], tuple[list[Any], dict[str, Any]]]] = {
+    "tensor": lambda: ([[[1.0, 2.0], [3.0, 4.0]]], {}),
+    "zeros": lambda: ([[3, 4]], {}),
+    "ones": lambda: ([[3, 4]], {}),
+    "full": lambda: ([[3, 4], 2.5], {}),
+    "arange": lambda: ([17], {}),
+    "reshape": lambda: ([r16(4, 6), [3, -1]], {}),
+    "transpose": lambda: ([r16(4, 6)], {}),
+    "permute": lambda: ([r16(2, 3, 4), [2, 0, 1]], {}),
+    "flatten": lambda: ([r16(2, 3, 4)], {}),
+    "squeeze": lambda: ([r16(2, 1, 4)], {"dim": 1}),
+    "unsqueeze": lambda: ([r16(2, 4)], {"dim": -1}),
+    "concat": lambda: ([[r16(2, 4), r16(3, 4)]], {"dim": 0}),
+    "split": lambda: ([r16(4, 6), 3], {"dim": -1}),
+    "slice": lambda: ([r16(5, 6), 1, 1, 4], {}),
+    "slice_last": lambda: ([r16(5, 6)], {"dim": 0}),
+    "broadcast_to": lambda: ([r16(1, 4), [3, 4]], {}),
+    "matmul": lambda: ([r16(64, 96), r16(96, 32)], {}),
+    "add": lambda: ([r16(3, 1, 4), r16(5, 4)], {}),
+    "sub": lambda: ([r16(3, 4), r16(4)], {}),
+    "mul": lambda: ([r16(3, 4), 1.5], {}),
+    "div": lambda: ([r16(3, 4), pos16(3, 4)], {}),
+    "pow": lambda: ([pos16(3, 4), r16(3, 4)], {}),
+    "exp": lambda: ([r16(8, 8)], {}),
+    "log": lambda: ([pos16(8, 8)], {}),
+    "sqrt": lambda: ([pos16(8, 8)], {}),
+    "abs": lambda: ([r16(8, 8)], {}),
+    "sin": lambda: ([r16(8, 8)], {}),
+    "cos": lambda: ([r16(8, 8)], {}),
+    "tan": lambda: ([r16(8, 8) * 0.5], {}),
+    "tanh": lambda: ([r16(8, 8)], {}),
+    "sigmoid": lambda: ([r16(8, 8)], {}),
+    "relu": lambda: ([r16(8, 8)], {}),
+    "gelu": lambda: ([r16(8, 8)], {}),
+    "silu": lambda: ([r16(8, 8)], {}),
+    "softmax": lambda: ([r16(6, 9)], {"dim": -2}),
+    "sum": lambda: ([r16(6, 9)], {"dim": 1}),
+    "mean": lambda: ([r16(6, 9)], {"dim": -1, "keepdim": True}),
+    "max": lambda: ([r16(6, 9)], {}),
+    "min": lambda: ([r16(6, 9)], {"dim": 0}),
+    "argmax": lambda: ([r16(6, 9)], {"dim": 1}),
+    "argmin": lambda: ([r16(6, 9)], {"dim": 0}),
+    "linear": lambda: ([r16(5, 16), r16(8, 16), r16(8)], {}),
+    "rms_norm": lambda: ([r16(5, 64), r16(64)], {"eps": 1e-5}),
+    "layer_norm": lambda: ([r16(5, 64), r16(64), r16(64)], {}),
+    "embedding": lambda: ([r16(50, 8), mx.array([3, 49, 0, 3], dtype=mx.int32)], {}),
+    "causal_mask": lambda: ([6], {}),
+    "apply_attention_mask": lambda: ([r16(2, 6, 6), ops.op_causal_mask(None, 6)], {}),
+    "rope": lambda: ([r16(3, 7, 16)], {"offset": 2, "base": 10000.0}),
+    "einsum": lambda: (["bij,bjk->bik", r16(2, 4, 5), r16(2, 5, 3)], {}),
+    "learnable": lambda: ([r16(3, 3)], {}),
+}
+# Built-ins with no tensor computation to compare (files, printing, host values).
+NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "model_from",
+               "print", "assert", "assert_eq", "env", "str", "range", "range_i", "shape",
+               "len", "rand", "randn"}
+
+
+def test_cases_cover_every_numeric_builtin():
+    assert set(CASES) | NOT_NUMERIC == set(BUILTINS)
+
+
+def _as_list(v: Any) -> list[np.ndarray]:
+    vs = v if isinstance(v, list) else [v]
+    return [np.array(x.astype(mx.float32)) if x.dtype != mx.bool_ else np.array(x) for x in vs]
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_builtin_on_gpu_matches_cpu(name):
+    args, kwargs = CASES[name]()
+    op = BUILTINS[name].impl()
+    results = []
+    for dev in (mx.gpu, mx.cpu):
+        with mx.stream(dev):
+            out = op(None, *args, **kwargs)
+            mx.eval(out)
+        results.append(_as_list(out))
+    for g, c in zip(*results, strict=True):
+        assert g.shape == c.shape
+        np.testing.assert_allclose(g, c, rtol=4e-3, atol=4e-3)
+
+
+@needs_gpu
+def test_seed_program_on_gpu():
+    text = SEED.read_text(encoding="utf-8")
+    g = Session(device="gpu")
+    rg = g.run(text)
+    assert [d.message for d in rg.errors] == []
+    assert rg.device == "gpu"
+    assert "Output shape: [4, 2]" in rg.stdout and "float16[4, 2], gpu)" in rg.stdout
+    c = Session(device="cpu")
+    c.run(text)
+    out_g = np.array(g.interpreter.globals.vars["output"])
+    out_c = np.array(c.interpreter.globals.vars["output"])
+    np.testing.assert_allclose(out_g.astype(np.float32), out_c.astype(np.float32), rtol=2e-3)
+
+
+@needs_gpu
+def test_smollm2_shaped_block_on_gpu(tmp_path, monkeypatch):
+    from tl_core.models import load_model
+
+    path = smollm2_ref.write_smollm2_like(tmp_path / "smollm2_like.gguf")
+    monkeypatch.setenv("TL_SMOLLM2", str(path))
+    text = smollm2_ref.EXAMPLE.read_text(encoding="utf-8")
+    outs = {}
+    for device in ("gpu", "cpu"):
+        s = Session(base_dir=smollm2_ref.EXAMPLE.parent, device=device)
+        r = s.run(text)
+        assert [d.message for d in r.errors if d.severity.value == "error"] == []
+        outs[device] = np.array(s.interpreter.globals.vars["out"].astype(mx.float32))
+    model = load_model(path)
+    meta = model.metadata
+    ref = smollm2_ref.reference_block(
+        smollm2_ref.weights_f32(model), smollm2_ref.IDS, meta["llama.attention.head_count"],
+        meta["llama.attention.head_count_kv"], meta["llama.attention.layer_norm_rms_epsilon"],
+        meta["llama.rope.freq_base"])
+    assert outs["gpu"].shape == (len(smollm2_ref.IDS), 576)
+    assert smollm2_ref.relative_error(outs["gpu"], ref) < 1e-2
+    assert smollm2_ref.relative_error(outs["gpu"], outs["cpu"].astype(np.float64)) < 1e-2
+
+
+@needs_gpu
+def test_compiled_function_on_gpu_equals_uncompiled():
+    text = SEED.read_text(encoding="utf-8")
+    s = Session(device="gpu")
+    s.run(text)
+    interp = s.interpreter
+    info = interp.fns["forward"]
+    assert info.compiled is not None
+    args = [interp.globals.vars[k] for k in ("X", "W", "b")]
+    plain = interp.run_body(info, args)
+    np.testing.assert_array_equal(np.array(plain), np.array(interp.globals.vars["output"]))
