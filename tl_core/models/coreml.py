@@ -107,7 +107,8 @@ def read_mlpackage_header(path: str, st: os.stat_result) -> ModelHeader:
 def package_stamp(path: str) -> tuple[int, int]:
     """(total size, latest mtime) of the files of a package: its cache key."""
     size, mtime = 0, 0
-    for root, _dirs, files in os.walk(path):
+    walk = [(path, [], ["Manifest.json"]), *os.walk(os.path.join(path, "Data"))]
+    for root, _dirs, files in walk:
         for name in files:
             try:
                 s = os.stat(os.path.join(root, name))

@@ -140,7 +140,7 @@ def read_header(path: str | os.PathLike[str]) -> ModelHeader:
     except OSError as exc:
         raise ModelFileError(_os_message(exc), _os_offset(exc), spath) from None
     key = (resolved, st.st_size, st.st_mtime_ns)
-    if stat.S_ISDIR(st.st_mode):  # an .mlpackage: key by the files inside
+    if stat.S_ISDIR(st.st_mode) and _is_package(spath):  # key by the files inside
         from tl_core.models.coreml import package_stamp
 
         key = (resolved, *package_stamp(spath))
@@ -165,6 +165,12 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
+def _is_package(path: str) -> bool:
+    return path.rstrip("/").endswith(".mlpackage") or os.path.isfile(
+        os.path.join(path, "Manifest.json")
+    )
+
+
 def _os_offset(exc: OSError) -> int | None:
     """0 (reading stopped before the first byte) except for a missing file (no offset)."""
     import errno
@@ -186,9 +192,7 @@ def _os_message(exc: OSError) -> str:
 
 def _read_uncached(path: str, st: os.stat_result) -> ModelHeader:
     if stat.S_ISDIR(st.st_mode):
-        if path.rstrip("/").endswith(".mlpackage") or os.path.isfile(
-            os.path.join(path, "Manifest.json")
-        ):
+        if _is_package(path):
             from tl_core.models import coreml
 
             return coreml.read_mlpackage_header(path, st)
