@@ -116,3 +116,34 @@ def test_plain_directory_is_not_a_package(tmp_path):
     with pytest.raises(ModelFileError) as e:
         read_header(tmp_path)
     assert e.value.message.startswith("is a directory")
+
+
+def test_mlmodel_float16_and_quantized_weights(tmp_path):
+    from coremltools.models import datatypes
+    from coremltools.models.neural_network import NeuralNetworkBuilder
+    from coremltools.models.utils import save_spec
+
+    b = NeuralNetworkBuilder([("x", datatypes.Array(4))], [("y", datatypes.Array(3))])
+    b.add_inner_product("q", W=np.arange(12, dtype=np.uint8).tobytes(), b=None,
+                        input_channels=4, output_channels=3, has_bias=False, input_name="x",
+                        output_name="y", quantization_type="linear", nbits=8,
+                        quant_scale=[0.5], quant_bias=[0.0])
+    b.add_inner_product("h", W=np.ones((3, 4), np.float32), b=None, input_channels=4,
+                        output_channels=3, has_bias=False, input_name="x", output_name="z")
+    w = b.spec.neuralNetwork.layers[1].innerProduct.weights
+    w.ClearField("floatValue")
+    w.float16Value = (W * 2).astype(np.float16).tobytes()
+    path = tmp_path / "q.mlmodel"
+    save_spec(b.spec, str(path))
+    h = read_header(path)
+    q = h.tensors["q.weight"]
+    assert (q.shape, q.dtype, q.quantization) == ((3, 4), "Q8", "coreml-linearQuantization-8bit")
+    assert h.tensors["h.weight"].dtype == "F16"
+    m = load_model(path)
+    assert np.array_equal(np.array(m.get_tensor("h.weight").array), (W * 2).astype(np.float16))
+    with pytest.raises(ModelFileError) as e:
+        m.get_tensor("q.weight")
+    assert e.value.message == (
+        'tensor "q.weight" holds quantized CoreML weights (Q8), which cannot be loaded; '
+        "convert the model with float weights"
+    )
