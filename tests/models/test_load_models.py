@@ -9,6 +9,8 @@ import mlx.core as mx
 import numpy as np
 import pytest
 import safetensors.numpy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.models.builders import write_gguf, write_safetensors
 from tl_core.models import (
@@ -272,3 +274,30 @@ def test_save_onto_a_directory(tmp_path):
         save_model(m, tmp_path / "d.safetensors")
     assert e.value.message == "cannot save the model: Is a directory"
     assert [p.name for p in tmp_path.iterdir()] == ["d.safetensors"]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    tensors=st.dictionaries(
+        st.text(st.characters(min_codepoint=33, max_codepoint=0x10FFFF, exclude_categories=("Cs",)),
+                min_size=1, max_size=10),
+        st.lists(st.integers(0, 3), min_size=0, max_size=3).flatmap(
+            lambda shape: st.binary(min_size=2 * int(np.prod(shape)),
+                                    max_size=2 * int(np.prod(shape))).map(
+                lambda raw, shape=shape: np.frombuffer(raw, np.float16).reshape(shape))),
+        max_size=4,
+    )
+)
+def test_save_is_bit_exact(tmp_path, tensors):
+    """Any float16 bit pattern (NaN payloads included) survives model_from -> save_model ->
+    safetensors.numpy.load_file, and names of any Unicode."""
+    path = tmp_path / "p.safetensors"
+    save_model(model_from({k: mx.array(v) for k, v in tensors.items()}), path)
+    back = safetensors.numpy.load_file(str(path))
+    assert set(back) == set(tensors)
+    for k, v in tensors.items():
+        assert back[k].dtype == np.float16 and back[k].shape == v.shape
+        assert back[k].tobytes() == v.tobytes()
+    again = load_model(path)
+    for k, v in tensors.items():
+        assert np.array(again.get_tensor(k).array).tobytes() == v.tobytes()
