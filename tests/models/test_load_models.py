@@ -301,3 +301,11 @@ def test_save_is_bit_exact(tmp_path, tensors):
     again = load_model(path)
     for k, v in tensors.items():
         assert np.array(again.get_tensor(k).array).tobytes() == v.tobytes()
+
+
+def test_model_from_reserved_name():
+    with pytest.raises(ModelFileError) as e:
+        model_from({"__metadata__": mx.ones((1,), mx.float16)})
+    assert e.value.message == (
+        'model_from: "__metadata__" is reserved by SafeTensors; choose another name'
+    )
