@@ -88,7 +88,13 @@ def model_from(mapping: dict[str, Any]) -> Model:
     offset = 0
     for name, value in mapping.items():
         if not isinstance(name, str) or not name:
-            raise ModelFileError(f"model_from: tensor names must be non-empty strings, found \"{name}\"")
+            raise ModelFileError(
+                f"model_from: tensor names must be non-empty strings, found {name!r}"
+            )
+        if name == "__metadata__":
+            raise ModelFileError(
+                'model_from: "__metadata__" is reserved by SafeTensors; choose another name'
+            )
         arr = value if isinstance(value, mx.array) else mx.array(value)
         if not mx.issubdtype(arr.dtype, mx.floating):
             raise ModelFileError(
