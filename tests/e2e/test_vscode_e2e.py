@@ -1,0 +1,266 @@
+"""End to end in a real VS Code: code-server with the built .vsix, driven by Playwright in
+Debian's Chromium (tests/e2e/vscode_driver.js). Screenshots of every step land in
+tests/e2e/artifacts/vscode/.
+
+The first run installs code-server and Node 24 into .cache/code-server/ (minutes); later runs
+reuse it. A failed install fails these tests: they never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.e2e.vscode_install import InstallError, ensure_installed
+from tests.vscode.node_tools import NodeToolError, build_vsix
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts" / "vscode"
+DRIVER = Path(__file__).resolve().parent / "vscode_driver.js"
+
+# The program opened in the editor. Cell 1 runs (Ctrl+Enter on its 4th line); the last cell
+# holds a static shape error: X is float16[2, 3] and W (PyTorch [out, in]) is float16[2, 3].
+PROGRAM = """\
+// %% linear layer
+model = load_model("model.safetensors")
+W = model.get_tensor("layer.0.weight")
+X = tensor<float16>([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], device: cpu)
+Y = X @ transpose(W)
+print("Y shape:", Y.shape)
+Y
+
+// %% shape error
+bad = X @ W
+"""
+HOVER_AT = (5, 1)  # 1-based line:column of `Y` in `Y = X @ transpose(W)`
+RUN_AT = (4, 1)
+INLINE_LINE_TEXT = "Y"  # the cell's last code line is `Y`
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write_workspace(ws: Path) -> None:
+    from safetensors.numpy import save_file
+
+    ws.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {
+            "layer.0.weight": np.arange(6, dtype=np.float16).reshape(2, 3) / 10,
+            "layer.0.bias": np.array([0.5, -0.5], dtype=np.float16),
+            "embed.tokens": np.ones((8, 4), dtype=np.float32),
+        },
+        str(ws / "model.safetensors"),
+    )
+    (ws / "program.tl").write_text(PROGRAM, encoding="utf-8")
+
+
+def _python() -> str:
+    venv = ROOT / ".venv" / "bin" / "python"
+    return str(venv if venv.exists() else Path(sys.executable))
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"code-server exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"code-server did not answer {url} within {timeout:.0f} s")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        pgid = os.getpgid(proc.pid)
+    except ProcessLookupError:
+        return
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def vscode_run() -> dict:
+    try:
+        tools = ensure_installed()
+        vsix = build_vsix()
+    except (InstallError, NodeToolError) as exc:
+        pytest.fail(f"could not set up the VS Code e2e environment: {exc}")
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+    tmp = Path(tempfile.mkdtemp(prefix="tl-vscode-"))
+    ws = tmp / "workspace"
+    _write_workspace(ws)
+    user_data, extensions = tmp / "user-data", tmp / "extensions"
+    (user_data / "User").mkdir(parents=True)
+    (user_data / "User" / "settings.json").write_text(
+        json.dumps(
+            {
+                "workbench.startupEditor": "none",
+                "chat.disableAIFeatures": True,
+                "security.workspace.trust.enabled": False,
+                "telemetry.telemetryLevel": "off",
+                "update.mode": "none",
+                "extensions.ignoreRecommendations": True,
+                "workbench.tips.enabled": False,
+                "editor.minimap.enabled": False,
+                "workbench.secondarySideBar.defaultVisibility": "hidden",
+                "editor.hover.delay": 200,
+                "editor.quickSuggestionsDelay": 50,
+                "tensorlogic.pythonPath": _python(),
+                "tensorlogic.device": "cpu",
+            },
+            indent=2,
+        )
+    )
+    env = dict(os.environ)
+    env.update(
+        XDG_CONFIG_HOME=str(tmp / "xdg-config"),
+        XDG_DATA_HOME=str(tmp / "xdg-data"),
+        PATH=f"{tools.node.parent}{os.pathsep}{env.get('PATH', '')}",
+    )
+    env.pop("NODE_OPTIONS", None)
+    base = [
+        str(tools.node),
+        str(tools.code_server),
+        "--user-data-dir",
+        str(user_data),
+        "--extensions-dir",
+        str(extensions),
+    ]
+    install = subprocess.run(
+        [*base, "--install-extension", str(vsix)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    (ARTIFACTS / "install-extension.log").write_text(install.stdout + install.stderr)
+    if install.returncode != 0:
+        pytest.fail(f"code-server --install-extension failed:\n{install.stdout}{install.stderr}")
+    port = _free_port()
+    log = open(ARTIFACTS / "code-server.log", "w")
+    server = subprocess.Popen(
+        [
+            *base,
+            "--bind-addr",
+            f"127.0.0.1:{port}",
+            "--auth",
+            "none",
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--reconnection-grace-time",
+            "5",
+            str(ws),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, killed as a whole below
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", server, 120)
+        config = {
+            "url": f"http://127.0.0.1:{port}",
+            "workspace": str(ws),
+            "programName": "program.tl",
+            "profile": str(tmp / "chromium-profile"),
+            "chromium": str(tools.chromium),
+            "artifacts": str(ARTIFACTS),
+            "problemPatterns": [
+                r"program\.tl",
+                r"float16\[2, 3\] @ float16\[2, 3\]: inner dimensions 3 and 2 differ",
+                r"\[Ln 10, Col 7\]",
+            ],
+            "hoverAt": list(HOVER_AT),
+            "hoverPattern": r"float16\[2, 2\]",
+            "completionPrefix": 'extra = model.get_tensor("',
+            "completionNames": ["layer.0.weight", "layer.0.bias", "embed.tokens"],
+            "runAt": list(RUN_AT),
+            "outputPatterns": [r"Y shape: \[2, 2\]", r"\[run program\.tl:1-"],
+            "inlinePattern": r"⇒ float16\[2, 2\] on cpu · [0-9.]+ m?s",
+            "inlineLineText": INLINE_LINE_TEXT,
+        }
+        cfg_path = tmp / "driver.json"
+        cfg_path.write_text(json.dumps(config))
+        node_env = dict(env, NODE_PATH=str(tools.node_path))
+        proc = subprocess.run(
+            [str(tools.node), str(DRIVER), str(cfg_path)],
+            env=node_env,
+            capture_output=True,
+            text=True,
+            timeout=540,
+        )
+        (ARTIFACTS / "driver.log").write_text(proc.stderr + "\n--- stdout\n" + proc.stdout)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if not lines:
+            pytest.fail(f"the Playwright driver printed no result:\n{proc.stderr[-4000:]}")
+        result = json.loads(lines[-1])
+    finally:
+        _kill_group(server)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result["checks"]
+
+
+def _assert_check(checks: dict, name: str) -> None:
+    if "driver" in checks:
+        pytest.fail(f"the driver stopped: {checks['driver']['detail']}")
+    assert name in checks, f"check {name} did not run; ran: {sorted(checks)}"
+    assert checks[name]["ok"], f"{name}: {checks[name]['detail']} (screenshots: {ARTIFACTS})"
+
+
+def test_language_mode_is_tensorlogic(vscode_run):
+    _assert_check(vscode_run, "language_mode")
+
+
+def test_shape_error_in_problems_panel(vscode_run):
+    _assert_check(vscode_run, "problems_shape_error")
+
+
+def test_hover_shows_tensor_shape(vscode_run):
+    _assert_check(vscode_run, "hover_shape")
+
+
+def test_completion_lists_tensor_names(vscode_run):
+    _assert_check(vscode_run, "completion_tensor_names")
+
+
+def test_run_cell_prints_to_output_channel(vscode_run):
+    _assert_check(vscode_run, "run_cell_output")
+
+
+def test_run_cell_shows_inline_result(vscode_run):
+    _assert_check(vscode_run, "run_cell_inline")

@@ -1,0 +1,247 @@
+// Drives code-server (a real VS Code in the browser) with Playwright and Debian's Chromium.
+// Usage: node vscode_driver.js CONFIG.json   (written by tests/e2e/test_vscode_e2e.py)
+// Prints one JSON object on the last line of stdout: {checks: {name: {ok, detail}}}.
+// Every check runs even when an earlier one failed; a screenshot is saved after each.
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const { chromium } = require("playwright-core");
+
+const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const checks = {};
+const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Monaco renders spaces as no-break spaces; compare text as a person reads it.
+const text = async (locator) =>
+  (await locator.count()) ? (await locator.first().innerText()).replace(/\u00a0/g, " ") : "";
+
+async function poll(fn, timeoutMs, everyMs = 250) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last && last.ok) {
+        return last;
+      }
+    } catch (e) {
+      last = { ok: false, detail: String(e && e.message ? e.message : e) };
+    }
+    await sleep(everyMs);
+  }
+  return last || { ok: false, detail: "timed out" };
+}
+
+async function shot(page, name) {
+  try {
+    await page.screenshot({ path: path.join(cfg.artifacts, `${name}.png`) });
+  } catch (e) {
+    log("screenshot failed", name, e.message);
+  }
+}
+
+async function check(page, name, fn) {
+  log("check", name);
+  let result;
+  try {
+    result = await fn();
+  } catch (e) {
+    result = { ok: false, detail: String(e && e.stack ? e.stack : e) };
+  }
+  checks[name] = { ok: !!result.ok, detail: String(result.detail ?? "").slice(0, 2000) };
+  log(name, result.ok ? "OK" : "FAILED", checks[name].detail.slice(0, 300));
+  await shot(page, name);
+  return result.ok;
+}
+
+async function runCommand(page, title) {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: 15000 });
+  await input.fill(">" + title);
+  await sleep(500);
+  await page.keyboard.press("Enter");
+  await sleep(300);
+}
+
+async function goToLine(page, line, column) {
+  // Ctrl+G opens "go to line"; `line:column` is 1-based
+  await page.keyboard.press("Control+G");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: 15000 });
+  await input.fill(`:${line}:${column}`);
+  await page.keyboard.press("Enter");
+  await sleep(300);
+}
+
+/** Text of the editor line that starts with `prefix` (a Locator), from Monaco's view lines. */
+function editorLine(page, prefix) {
+  return page
+    .locator(".editor-instance .monaco-editor .view-lines .view-line")
+    .filter({ hasText: prefix })
+    .first();
+}
+
+async function main() {
+  const context = await chromium.launchPersistentContext(cfg.profile, {
+    executablePath: cfg.chromium,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const page = context.pages()[0] || (await context.newPage());
+  page.on("pageerror", (e) => log("pageerror", e.message));
+  try {
+    const url = `${cfg.url}/?folder=${encodeURIComponent(cfg.workspace)}`;
+    log("open", url);
+    await page.goto(url, { waitUntil: "domcontentloaded", timeout: 120000 });
+    await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: 120000 });
+    await shot(page, "00-workbench");
+
+    // Open the program by clicking it in the explorer.
+    const row = page
+      .locator(".explorer-folders-view .monaco-list-row")
+      .filter({ hasText: cfg.programName });
+    await row.first().waitFor({ state: "visible", timeout: 60000 });
+    await row.first().click();
+    await page.locator(".editor-instance .monaco-editor .view-lines").first().waitFor({
+      state: "visible",
+      timeout: 60000,
+    });
+    await page.locator(".editor-instance .monaco-editor").first().click({ position: { x: 200, y: 10 } });
+    await shot(page, "01-opened");
+
+    await check(page, "language_mode", async () =>
+      poll(async () => {
+        const t = (await page.locator('[id="status.editor.mode"]').innerText()).trim();
+        return { ok: t === "TensorLogic", detail: `status bar language mode: ${JSON.stringify(t)}` };
+      }, 60000),
+    );
+
+    await check(page, "problems_shape_error", async () => {
+      await page.keyboard.press("Control+Shift+M");
+      return poll(async () => {
+        const shown = await text(page.locator(".markers-panel"));
+        const ok = cfg.problemPatterns.every((p) => new RegExp(p).test(shown));
+        return { ok, detail: `Problems panel: ${JSON.stringify(shown.slice(0, 800))}` };
+      }, 90000, 1000);
+    });
+
+    await check(page, "hover_shape", async () => {
+      const [line, col] = cfg.hoverAt;
+      return poll(async () => {
+        await page.keyboard.press("Escape");
+        await goToLine(page, line, col);
+        // hover with the mouse over the cursor's token
+        const cursor = page.locator(".editor-instance .monaco-editor .cursor").first();
+        const box = await cursor.boundingBox();
+        if (box) {
+          await page.mouse.move(box.x + 4, box.y + box.height / 2);
+          await page.mouse.move(box.x + 5, box.y + box.height / 2);
+        }
+        const hover = page.locator(".monaco-hover:visible, .monaco-resizable-hover:visible");
+        try {
+          await hover.first().waitFor({ state: "visible", timeout: 4000 });
+        } catch {
+          // fall back to the keyboard: "Show or Focus Hover"
+          await page.keyboard.press("Control+K");
+          await page.keyboard.press("Control+I");
+          await hover.first().waitFor({ state: "visible", timeout: 4000 }).catch(() => {});
+        }
+        const shown = await text(hover);
+        return {
+          ok: new RegExp(cfg.hoverPattern).test(shown),
+          detail: `hover: ${JSON.stringify(shown.slice(0, 500))}`,
+        };
+      }, 45000, 1000);
+    });
+    await page.keyboard.press("Escape");
+
+    await check(page, "completion_tensor_names", async () => {
+      await page.keyboard.press("Control+End");
+      await page.keyboard.press("End");
+      await page.keyboard.press("Enter");
+      await page.keyboard.type(cfg.completionPrefix, { delay: 30 });
+      const widget = page.locator(".suggest-widget.visible, .editor-widget.suggest-widget.visible");
+      const result = await poll(async () => {
+        if (!(await widget.count()) || !(await widget.first().isVisible())) {
+          await page.keyboard.press("Control+Space");
+          await sleep(1500);
+        }
+        const shown = await text(widget);
+        const ok = cfg.completionNames.every((n) => shown.includes(n));
+        return { ok, detail: `suggestions: ${JSON.stringify(shown.slice(0, 800))}` };
+      }, 45000, 1000);
+      await shot(page, "04b-completion-list");
+      await page.keyboard.press("Escape");
+      return result;
+    });
+
+    // Run the first cell with Ctrl+Enter, from a line inside it.
+    await page.keyboard.press("Escape");
+    const [runLine, runCol] = cfg.runAt;
+    await goToLine(page, runLine, runCol);
+    await page.keyboard.press("Control+Enter");
+
+    await check(page, "run_cell_output", async () =>
+      poll(async () => {
+        const shown = await text(page.locator(".output-view .monaco-editor .view-lines"));
+        // the channel picker must show "TensorLogic" (not the server's log channel)
+        const channel = await page
+          .locator(".output-view select, .panel select.monaco-select-box")
+          .first()
+          .evaluate((s) => s.options[s.selectedIndex].text)
+          .catch((e) => `? (${e.message.split("\n")[0]})`);
+        const ok =
+          channel === "TensorLogic" && cfg.outputPatterns.every((p) => new RegExp(p).test(shown));
+        return {
+          ok,
+          detail: `output channel ${JSON.stringify(channel)}: ${JSON.stringify(shown.slice(0, 800))}`,
+        };
+      }, 150000, 1000),
+    );
+
+    await check(page, "run_cell_inline", async () =>
+      poll(async () => {
+        const found = await page.evaluate(() => {
+          const out = [];
+          for (const el of document.querySelectorAll(".editor-instance .view-lines .view-line span")) {
+            const c = getComputedStyle(el, "::after").content;
+            if (c && c !== "none" && c !== "normal" && c.includes("⇒")) {
+              const line = el.closest(".view-line");
+              out.push({ after: c, line: line ? line.innerText : "" });
+            }
+          }
+          return out;
+        });
+        const ok = found.some(
+          (f) => new RegExp(cfg.inlinePattern).test(f.after) && f.line.includes(cfg.inlineLineText),
+        );
+        return { ok, detail: `inline decorations: ${JSON.stringify(found).slice(0, 800)}` };
+      }, 60000, 1000),
+    );
+    await shot(page, "99-final");
+  } catch (e) {
+    checks.driver = { ok: false, detail: String(e && e.stack ? e.stack : e) };
+    await shot(page, "driver-error");
+  } finally {
+    await context.close();
+  }
+}
+
+main()
+  .catch((e) => {
+    checks.driver = { ok: false, detail: String(e && e.stack ? e.stack : e) };
+  })
+  .finally(() => {
+    process.stdout.write("\n" + JSON.stringify({ checks }) + "\n");
+  });
