@@ -24,14 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path as _FsPath
 
 from lark import Lark, Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedToken
-from lark.lexer import LexerState, LineCounter
 from lark.parsers.lalr_analysis import Shift
-from lark.parsers.lalr_parser_state import ParseConf, ParserState
-from lark.utils import TextSlice
 
 from tl_core.diagnostics import Diagnostic
 from tl_core.syntax import ast as A
+from tl_core.syntax.fastnew import N
+from tl_core.syntax.lexer import FastLexer, Tok
 from tl_core.syntax.span import Span
 
 MAX_BRACKET_DEPTH = 128  # deeper nesting is an error (keeps later recursive passes safe)
@@ -41,6 +39,7 @@ ELEMENT_TYPES = frozenset(
     {"float16", "float32", "float64", "bfloat16", "int32", "int64", "int16", "complex16"}
 )
 
+_TT = (Tok, Token)  # our tokens, and lark's (when lark parses, as the test oracle)
 _NL_TYPES = frozenset({"NL_LPAR", "NL_LSQB", "NL_LBRACE"})
 _OPEN = {
     "LPAR": "RPAR", "NL_LPAR": "RPAR", "LSQB": "RSQB", "NL_LSQB": "RSQB",
@@ -71,30 +70,36 @@ def _err(span: Span, message: str) -> None:
 def _ts(t: Token) -> Span:
     if t.type in _NL_TYPES:  # a bracket that starts a line: the span is the bracket only
         e = t.end_pos
-        return Span(e - 1, e, t.end_line - 1, t.end_column - 2, t.end_line - 1, t.end_column - 1)
-    return Span(t.start_pos, t.end_pos, t.line - 1, t.column - 1, t.end_line - 1, t.end_column - 1)
+        return N.Span(e - 1, e, t.end_line - 1, t.end_column - 2, t.end_line - 1, t.end_column - 1)
+    return N.Span(t.start_pos, t.end_pos, t.line - 1, t.column - 1, t.end_line - 1, t.end_column - 1)
 
 
 def _sp(x) -> Span:  # noqa: ANN001 - token or node
-    return _ts(x) if type(x) is Token else x.span
+    return _ts(x) if type(x) in _TT else x.span
 
 
 def _cover(a, b) -> Span:  # noqa: ANN001
-    sa = _ts(a) if type(a) is Token else a.span
-    sb = _ts(b) if type(b) is Token else b.span
-    return Span(sa.start, sb.end, sa.line, sa.col, sb.end_line, sb.end_col)
+    if type(a) is Tok and a.type not in _NL_TYPES:
+        start, line, col = a.start_pos, a.line - 1, a.column - 1
+    else:
+        sa = _ts(a) if type(a) in _TT else a.span
+        start, line, col = sa.start, sa.line, sa.col
+    if type(b) is Tok:
+        return N.Span(start, b.end_pos, line, col, b.end_line - 1, b.end_column - 1)
+    sb = _ts(b) if type(b) in _TT else b.span
+    return N.Span(start, sb.end, line, col, sb.end_line, sb.end_col)
 
 
 def _is_tok(x, type_: str) -> bool:  # noqa: ANN001
-    return type(x) is Token and x.type == type_
+    return type(x) in _TT and x.type == type_
 
 
 def _error_stmt(t: Token) -> A.ErrorStmt:
-    return A.ErrorStmt(_ts(t), t.value)
+    return N.ErrorStmt(_ts(t), t.value)
 
 
 def _stmts(items) -> tuple:  # noqa: ANN001
-    return tuple(_error_stmt(x) if type(x) is Token else x for x in items)
+    return tuple(_error_stmt(x) if type(x) in _TT else x for x in items)
 
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
@@ -116,7 +121,7 @@ def _unescape(t: Token) -> str:
                 s = t.start_pos + 1 + i
                 c = t.column + i  # 0-based column of the backslash
                 _err(
-                    Span(s, s + 2, t.line - 1, c, t.line - 1, c + 2),
+                    N.Span(s, s + 2, t.line - 1, c, t.line - 1, c + 2),
                     f"unknown escape '\\{_show(nxt)}' in a string; the escapes are "
                     "\\\" \\\\ \\n \\t \\r (write \\\\ for a backslash)",
                 )
@@ -161,19 +166,19 @@ def _too_long(span: Span, *parts) -> A.ErrorExpr | None:  # noqa: ANN002
     for p in parts:
         if type(p) is A.ErrorExpr and _ctx.errors and _ctx.errors[-1].span.start == p.span.start:
             if _ctx.errors[-1].message.startswith("expression too long"):
-                return A.ErrorExpr(Span(p.span.start, span.end, p.span.line, p.span.col,
+                return N.ErrorExpr(N.Span(p.span.start, span.end, p.span.line, p.span.col,
                                         span.end_line, span.end_col))
     for p in parts:
         if _spine(p, MAX_CHAIN) >= MAX_CHAIN:
             _err(span, f"expression too long: more than {MAX_CHAIN} operators, fields or "
                        "calls chained; split it with `let`")
-            return A.ErrorExpr(span)
+            return N.ErrorExpr(span)
     return None
 
 
 def _bad_comment(t: Token) -> Token:
     s = t.start_pos
-    _err(Span(s, s + 2, t.line - 1, t.column - 1, t.line - 1, t.column + 1),
+    _err(N.Span(s, s + 2, t.line - 1, t.column - 1, t.line - 1, t.column + 1),
          "unterminated block comment: add '*/' to close the comment started here")
     return t
 
@@ -202,7 +207,7 @@ class _Builder:
         i += 1
         ret = c[i + 1] if _is_tok(c[i], "ARROW") else None
         body = c[-1]
-        return A.FnDecl(_cover(fn, body), name.value, _ts(name), tps, tuple(params), ret, body)
+        return N.FnDecl(_cover(fn, body), name.value, _ts(name), tps, tuple(params), ret, body)
 
     def type_params(self, c):
         return tuple(t.value for t in c[1:-1])
@@ -210,20 +215,20 @@ class _Builder:
     def param(self, c):
         name = c[0]
         if len(c) == 1:
-            return A.Param(_ts(name), name.value, _ts(name), None)
-        return A.Param(_cover(name, c[1]), name.value, _ts(name), c[1])
+            return N.Param(_ts(name), name.value, _ts(name), None)
+        return N.Param(_cover(name, c[1]), name.value, _ts(name), c[1])
 
     def main_block(self, c):
-        return A.MainBlock(_cover(c[0], c[1]), c[1])
+        return N.MainBlock(_cover(c[0], c[1]), c[1])
 
     def test_decl(self, c):
-        return A.TestDecl(_cover(c[0], c[2]), c[1].value, _ts(c[1]), c[2])
+        return N.TestDecl(_cover(c[0], c[2]), c[1].value, _ts(c[1]), c[2])
 
     def bench_decl(self, c):
-        return A.BenchDecl(_cover(c[0], c[2]), c[1].value, _ts(c[1]), c[2])
+        return N.BenchDecl(_cover(c[0], c[2]), c[1].value, _ts(c[1]), c[2])
 
     def import_decl(self, c):
-        return A.Import(_cover(c[0], c[1]), _unescape(c[1]), _ts(c[1]))
+        return N.Import(_cover(c[0], c[1]), _unescape(c[1]), _ts(c[1]))
 
     def struct_decl(self, c):
         name = c[1]
@@ -232,10 +237,10 @@ class _Builder:
         if type(c[2]) is tuple:
             tps = c[2]
             rest = c[4:-1]
-        return A.StructDecl(_cover(c[0], c[-1]), name.value, _ts(name), tps, tuple(rest))
+        return N.StructDecl(_cover(c[0], c[-1]), name.value, _ts(name), tps, tuple(rest))
 
     def struct_field(self, c):
-        return A.StructField(_cover(c[0], c[1]), c[0].value, _ts(c[0]), c[1])
+        return N.StructField(_cover(c[0], c[1]), c[0].value, _ts(c[0]), c[1])
 
     def impl_decl(self, c):
         i = 1
@@ -252,14 +257,14 @@ class _Builder:
             target = c[i + 1]
             i += 2
         methods = tuple(c[i + 1 : -1])
-        return A.ImplDecl(_cover(c[0], c[-1]), tps, trait, target, methods)
+        return N.ImplDecl(_cover(c[0], c[-1]), tps, trait, target, methods)
 
     def entity_decl(self, c):
         members = c[2] if len(c) > 2 else None
-        return A.EntityDecl(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), members)
+        return N.EntityDecl(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), members)
 
     def set_lit(self, c):
-        return A.SetLiteral(_cover(c[0], c[-1]), tuple(A.Name(_ts(t), t.value) for t in c[1:-1]))
+        return N.SetLiteral(_cover(c[0], c[-1]), tuple(N.Name(_ts(t), t.value) for t in c[1:-1]))
 
     def relation_decl(self, c):
         i = 3
@@ -268,18 +273,18 @@ class _Builder:
             params.append(c[i])
             i += 1
         embed = c[i + 2] if len(c) > i + 2 else None
-        return A.RelationDecl(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), tuple(params), embed)
+        return N.RelationDecl(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), tuple(params), embed)
 
     def embedding_decl(self, c):
         kind = "relation_embedding" if c[0].type == "RELATION_EMBEDDING" else "embedding"
-        return A.EmbeddingDecl(_cover(c[0], c[-1]), kind, c[2 - 1].value, _ts(c[1]),
+        return N.EmbeddingDecl(_cover(c[0], c[-1]), kind, c[2 - 1].value, _ts(c[1]),
                                tuple(c[3:-1]))
 
     def config_field(self, c):
-        return A.ConfigField(_cover(c[0], c[1]), c[0].value, _ts(c[0]), c[1])
+        return N.ConfigField(_cover(c[0], c[1]), c[0].value, _ts(c[0]), c[1])
 
     def learn_block(self, c):
-        return A.LearnBlock(_cover(c[0], c[-1]), _stmts(c[2:-1]))
+        return N.LearnBlock(_cover(c[0], c[-1]), _stmts(c[2:-1]))
 
     # ---- types
     def type_plain(self, c):
@@ -287,7 +292,7 @@ class _Builder:
         dims = None
         qual = None
         last = c[-1]
-        if type(last) is Token and (last.type == "LEARNABLE" or last.type == "FROZEN"):
+        if type(last) in _TT and (last.type == "LEARNABLE" or last.type == "FROZEN"):
             qual = last.value
         if len(c) > 1 and _is_tok(c[1], "LSQB"):
             j = 2
@@ -298,8 +303,8 @@ class _Builder:
             dims = tuple(ds)
         span = _cover(name, last)
         if dims is not None or name.value in ELEMENT_TYPES:
-            return A.TensorTypeExpr(span, name.value, dims, qual)
-        return A.NamedTypeExpr(span, name.value)
+            return N.TensorTypeExpr(span, name.value, dims, qual)
+        return N.NamedTypeExpr(span, name.value)
 
     def qualifier(self, c):
         return c[0]
@@ -308,62 +313,62 @@ class _Builder:
         t = c[0]
         if t.type == "NUMBER":
             try:
-                return A.DimExpr(_ts(t), "int", int(t.value))
+                return N.DimExpr(_ts(t), "int", int(t.value))
             except ValueError:
                 _err(_ts(t), f"a dimension must be a whole number, found '{t.value}'")
-                return A.DimExpr(_ts(t), "unknown", None)
+                return N.DimExpr(_ts(t), "unknown", None)
         if t.type == "QMARK":
-            return A.DimExpr(_ts(t), "unknown", None)
-        return A.DimExpr(_ts(t), "var", t.value)
+            return N.DimExpr(_ts(t), "unknown", None)
+        return N.DimExpr(_ts(t), "var", t.value)
 
     def type_generic(self, c):
-        return A.NamedTypeExpr(_cover(c[0], c[-1]), c[0].value, tuple(c[2:-1]))
+        return N.NamedTypeExpr(_cover(c[0], c[-1]), c[0].value, tuple(c[2:-1]))
 
     def named_type(self, c):
-        return A.NamedTypeExpr(_cover(c[0], c[-1]), c[0].value, tuple(c[2:-1]))
+        return N.NamedTypeExpr(_cover(c[0], c[-1]), c[0].value, tuple(c[2:-1]))
 
     # ---- statements
     def block(self, c):
-        return A.Block(_cover(c[0], c[-1]), _stmts(c[1:-1]))
+        return N.Block(_cover(c[0], c[-1]), _stmts(c[1:-1]))
 
     def let_stmt(self, c):
         type_ = c[2] if len(c) == 4 else None
-        return A.Let(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), type_, c[-1])
+        return N.Let(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), type_, c[-1])
 
     def tensor_decl(self, c):
         type_ = c[2]
         if type(type_) is A.NamedTypeExpr:
-            type_ = A.TensorTypeExpr(type_.span, type_.name, None)
+            type_ = N.TensorTypeExpr(type_.span, type_.name, None)
         value = c[3] if len(c) > 3 else None
-        return A.TensorDecl(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), type_, value)
+        return N.TensorDecl(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), type_, value)
 
     def return_stmt(self, c):
-        return A.Return(_cover(c[0], c[-1]), c[1] if len(c) > 1 else None)
+        return N.Return(_cover(c[0], c[-1]), c[1] if len(c) > 1 else None)
 
     def if_stmt(self, c):
         orelse = c[4] if len(c) > 4 else None
-        return A.If(_cover(c[0], c[-1]), c[1], c[2], orelse)
+        return N.If(_cover(c[0], c[-1]), c[1], c[2], orelse)
 
     def for_stmt(self, c):
-        return A.For(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), c[3], c[4])
+        return N.For(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), c[3], c[4])
 
     def while_stmt(self, c):
-        return A.While(_cover(c[0], c[-1]), c[1], c[2])
+        return N.While(_cover(c[0], c[-1]), c[1], c[2])
 
     def loop_stmt(self, c):
-        return A.Loop(_cover(c[0], c[-1]), c[1])
+        return N.Loop(_cover(c[0], c[-1]), c[1])
 
     def break_stmt(self, c):
-        return A.Break(_ts(c[0]))
+        return N.Break(_ts(c[0]))
 
     def continue_stmt(self, c):
-        return A.Continue(_ts(c[0]))
+        return N.Continue(_ts(c[0]))
 
     def block_stmt(self, c):
-        return A.BlockStmt(c[0].span, c[0])
+        return N.BlockStmt(c[0].span, c[0])
 
     def expr_stmt(self, c):
-        return A.ExprStmt(c[0].span, c[0])
+        return N.ExprStmt(c[0].span, c[0])
 
     def assign_stmt(self, c):
         target, op, value = c
@@ -371,7 +376,7 @@ class _Builder:
         if type(target) not in (A.Name, A.Field, A.Index, A.ErrorExpr):
             _err(target.span, f"cannot assign to {_what(target)}: the left side of "
                               f"'{op.value}' must be a name, a field or an index")
-        return A.Assign(span, target, op.value, value)
+        return N.Assign(span, target, op.value, value)
 
     def rule_stmt(self, c):
         head = c[0]
@@ -379,32 +384,32 @@ class _Builder:
         if type(head) is not A.Call:
             _err(head.span, f"the head of a rule must be an atom such as "
                             f"Grandparent(X, Z), found {_what(head)}")
-            return A.ErrorStmt(span, _ctx.text[span.start : span.end])
-        return A.Rule(span, head, tuple(c[2:]))
+            return N.ErrorStmt(span, _ctx.text[span.start : span.end])
+        return N.Rule(span, head, tuple(c[2:]))
 
     def _query(self, atom, rest, span):  # noqa: ANN001
-        constraints = tuple(x for x in rest if type(x) is not Token)
+        constraints = tuple(x for x in rest if type(x) not in _TT)
         if type(atom) is not A.Call:
             _err(atom.span, f"a query must be an atom such as Parent(alice, X)?, found {_what(atom)}")
             return None
-        return A.Query(span, atom, constraints)
+        return N.Query(span, atom, constraints)
 
     def query_stmt(self, c):
         span = _cover(c[0], c[-1])
         q = self._query(c[0], c[2:], span)
-        return q if q is not None else A.ErrorStmt(span, _ctx.text[span.start : span.end])
+        return q if q is not None else N.ErrorStmt(span, _ctx.text[span.start : span.end])
 
     def infer_stmt(self, c):
-        items = tuple(x for x in c[1:] if type(x) is not Token)
-        return A.Infer(_cover(c[0], c[-1]), items)
+        items = tuple(x for x in c[1:] if type(x) not in _TT)
+        return N.Infer(_cover(c[0], c[-1]), items)
 
     def infer_item(self, c):
         mode = c[0]
         qspan = _cover(c[1], c[-1])
         q = self._query(c[1], c[3:], qspan)
         if q is None:
-            q = A.Query(qspan, A.Call(c[1].span, c[1], (), c[1].span))
-        return A.InferItem(_cover(mode, c[-1]), mode.value, _ts(mode), q)
+            q = N.Query(qspan, N.Call(c[1].span, c[1], (), c[1].span))
+        return N.InferItem(_cover(mode, c[-1]), mode.value, _ts(mode), q)
 
     # ---- expressions
     def binary(self, c):
@@ -413,7 +418,7 @@ class _Builder:
         bad = _too_long(span, left, right)
         if bad is not None:
             return bad
-        return A.Binary(span, op.value, left, right, _ts(op))
+        return N.Binary(span, op.value, left, right, _ts(op))
 
     def unary(self, c):
         op, operand = c
@@ -421,16 +426,16 @@ class _Builder:
         bad = _too_long(span, operand)
         if bad is not None:
             return bad
-        return A.Unary(span, op.value, operand)
+        return N.Unary(span, op.value, operand)
 
     def cast(self, c):
         e, _as, name = c
         tspan = _ts(name)
         if name.value in ELEMENT_TYPES:
-            type_ = A.TensorTypeExpr(tspan, name.value, None)
+            type_ = N.TensorTypeExpr(tspan, name.value, None)
         else:
-            type_ = A.NamedTypeExpr(tspan, name.value)
-        return A.Cast(_cover(e, name), e, type_)
+            type_ = N.NamedTypeExpr(tspan, name.value)
+        return N.Cast(_cover(e, name), e, type_)
 
     def call(self, c):
         func = c[0]
@@ -438,7 +443,7 @@ class _Builder:
         bad = _too_long(span, func)
         if bad is not None:
             return bad
-        return A.Call(span, func, tuple(c[2:-1]), _ts(c[1]))
+        return N.Call(span, func, tuple(c[2:-1]), _ts(c[1]))
 
     def field(self, c):
         obj, _dot, name = c
@@ -446,7 +451,7 @@ class _Builder:
         bad = _too_long(span, obj)
         if bad is not None:
             return bad
-        return A.Field(span, obj, name.value, _ts(name))
+        return N.Field(span, obj, name.value, _ts(name))
 
     def index(self, c):
         obj = c[0]
@@ -454,81 +459,81 @@ class _Builder:
         bad = _too_long(span, obj)
         if bad is not None:
             return bad
-        return A.Index(span, obj, tuple(c[2:-1]))
+        return N.Index(span, obj, tuple(c[2:-1]))
 
     def slice(self, c):
         parts = [None, None, None]
         k = 0
         for x in c:
-            if type(x) is Token:
+            if type(x) in _TT:
                 k += 1
             else:
                 parts[k] = x
-        return A.Slice(_cover(c[0], c[-1]), parts[0], parts[1], parts[2])
+        return N.Slice(_cover(c[0], c[-1]), parts[0], parts[1], parts[2])
 
     def struct_lit(self, c):
-        return A.StructLit(_cover(c[0], c[-1]), c[0].value, _ts(c[0]), tuple(c[2:-1]))
+        return N.StructLit(_cover(c[0], c[-1]), c[0].value, _ts(c[0]), tuple(c[2:-1]))
 
     def field_init(self, c):
-        return A.FieldInit(_cover(c[0], c[2]), c[0].value, _ts(c[0]), c[2])
+        return N.FieldInit(_cover(c[0], c[2]), c[0].value, _ts(c[0]), c[2])
 
     def arg(self, c):
-        return A.Arg(c[0].span, c[0])
+        return N.Arg(c[0].span, c[0])
 
     def kwarg(self, c):
         name, _sep, value = c
         text = _unescape(name) if name.type == "STRING" else name.value
-        return A.Arg(_cover(name, value), value, text, _ts(name))
+        return N.Arg(_cover(name, value), value, text, _ts(name))
 
     def name(self, c):
         t = c[0]
-        return A.Name(_ts(t), t.value)
+        return N.Name(_ts(t), t.value)
 
     def number(self, c):
         t = c[0]
         text = t.value
         if "." in text or "e" in text or "E" in text:
-            return A.Number(_ts(t), float(text), text, True)
-        return A.Number(_ts(t), int(text), text, False)
+            return N.Number(_ts(t), float(text), text, True)
+        return N.Number(_ts(t), int(text), text, False)
 
     def string(self, c):
-        return A.String(_ts(c[0]), _unescape(c[0]))
+        return N.String(_ts(c[0]), _unescape(c[0]))
 
     def true(self, c):
-        return A.Bool(_ts(c[0]), True)
+        return N.Bool(_ts(c[0]), True)
 
     def false(self, c):
-        return A.Bool(_ts(c[0]), False)
+        return N.Bool(_ts(c[0]), False)
 
     def paren(self, c):
         return c[1]
 
     def tuple(self, c):
-        return A.TupleExpr(_cover(c[0], c[-1]), tuple(c[1:-1]))
+        return N.TupleExpr(_cover(c[0], c[-1]), tuple(c[1:-1]))
 
     def array(self, c):
-        return A.ArrayLiteral(_cover(c[0], c[-1]), tuple(c[1:-1]))
+        return N.ArrayLiteral(_cover(c[0], c[-1]), tuple(c[1:-1]))
 
     def tensor_ctor(self, c):
-        return A.TensorCtor(_cover(c[0], c[-1]), c[2].value, _ts(c[2]), tuple(c[5:-1]), _ts(c[4]))
+        return N.TensorCtor(_cover(c[0], c[-1]), c[2].value, _ts(c[2]), tuple(c[5:-1]), _ts(c[4]))
 
     def path(self, c):
         base, _cc, member = c
-        return A.Path(_cover(base, member), base.value, _ts(base), member.value, _ts(member))
+        return N.Path(_cover(base, member), base.value, _ts(base), member.value, _ts(member))
 
     def error_expr(self, c):
-        return A.ErrorExpr(_ts(c[0]))
+        return N.ErrorExpr(_ts(c[0]))
 
     def match_expr(self, c):
-        return A.Match(_cover(c[0], c[-1]), c[1], tuple(c[3:-1]))
+        return N.Match(_cover(c[0], c[-1]), c[1], tuple(c[3:-1]))
 
     def match_arm(self, c):
         pattern = c[0]
         guard = c[2] if len(c) == 4 else None
         body = c[-1]
         if type(body) is A.Block:
-            body = A.BlockExpr(body.span, body)
-        return A.MatchArm(_cover(pattern, body), pattern, guard, body)
+            body = N.BlockExpr(body.span, body)
+        return N.MatchArm(_cover(pattern, body), pattern, guard, body)
 
     # ---- patterns
     def pat_number(self, c):
@@ -542,37 +547,37 @@ class _Builder:
             value = int(text)
             is_float = False
         span = _cover(c[0], t)
-        return A.PatLiteral(span, A.Number(span, value, text, is_float))
+        return N.PatLiteral(span, N.Number(span, value, text, is_float))
 
     def pat_string(self, c):
-        s = A.String(_ts(c[0]), _unescape(c[0]))
-        return A.PatLiteral(s.span, s)
+        s = N.String(_ts(c[0]), _unescape(c[0]))
+        return N.PatLiteral(s.span, s)
 
     def pat_bool(self, c):
-        b = A.Bool(_ts(c[0]), c[0].type == "TRUE")
-        return A.PatLiteral(b.span, b)
+        b = N.Bool(_ts(c[0]), c[0].type == "TRUE")
+        return N.PatLiteral(b.span, b)
 
     def pat_name(self, c):
         t = c[0]
         if t.value == "_":
-            return A.PatWildcard(_ts(t))
-        return A.PatBind(_ts(t), t.value)
+            return N.PatWildcard(_ts(t))
+        return N.PatBind(_ts(t), t.value)
 
     def pat_paren(self, c):
         return c[1]
 
     def pat_tuple(self, c):
-        return A.PatTuple(_cover(c[0], c[-1]), tuple(c[1:-1]))
+        return N.PatTuple(_cover(c[0], c[-1]), tuple(c[1:-1]))
 
     def pat_struct(self, c):
-        return A.PatStruct(_cover(c[0], c[-1]), c[0].value, _ts(c[0]), tuple(c[2:-1]))
+        return N.PatStruct(_cover(c[0], c[-1]), c[0].value, _ts(c[0]), tuple(c[2:-1]))
 
     def pat_field(self, c):
         pattern = c[2] if len(c) == 3 else None
-        return A.PatField(_cover(c[0], c[-1]), c[0].value, _ts(c[0]), pattern)
+        return N.PatField(_cover(c[0], c[-1]), c[0].value, _ts(c[0]), pattern)
 
     def pat_or(self, c):
-        return A.PatOr(_cover(c[0], c[-1]), tuple(x for x in c if type(x) is not Token))
+        return N.PatOr(_cover(c[0], c[-1]), tuple(x for x in c if type(x) not in _TT))
 
 
 def _what(node) -> str:  # noqa: ANN001
@@ -656,6 +661,8 @@ class _Terminals:
 
 
 class _Engine:
+    """The grammar compiled once: lark's LALR tables as plain dicts, and the fast lexer."""
+
     def __init__(self) -> None:
         grammar = (_FsPath(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
         self.lark = Lark(
@@ -663,45 +670,72 @@ class _Engine:
             maybe_placeholders=False, start="start",
             lexer_callbacks={"BAD_COMMENT": _bad_comment},
         )
-        frontend = self.lark.parser
-        lalr = frontend.parser
-        self.table = lalr.parser.parse_table
-        self.conf = ParseConf(self.table, lalr.parser.callbacks, "start")
-        self.states = self.table.states
-        self.end_state = self.table.end_states["start"]
-        self.lexer = frontend.lexer
+        lalr = self.lark.parser.parser
+        table = lalr.parser.parse_table
+        callbacks = lalr.parser.callbacks
+        self.start_state = table.start_states["start"]
+        self.end_state = table.end_states["start"]
+        # act[state][terminal] is a shift target (int) or a reduction (size, origin, callback);
+        # goto[state][rule name] is the state after a reduction. A callback of None marks a
+        # `?rule` with one child, whose value is that child.
+        infos: dict = {}
+        self.act: dict[int, dict] = {}
+        self.goto: dict[int, dict] = {}
+        for state, row in table.states.items():
+            a: dict = {}
+            g: dict = {}
+            for key, (kind, arg) in row.items():
+                key = str.__str__(key)  # lark's names may be Token (slow __eq__): plain str
+                if kind is Shift:
+                    (a if key.isupper() else g)[key] = arg
+                else:
+                    info = infos.get(arg)
+                    if info is None:
+                        passthrough = (arg.options.expand1 and len(arg.expansion) == 1
+                                       and not arg.alias)
+                        info = (len(arg.expansion), str.__str__(arg.origin.name),
+                                None if passthrough else callbacks[arg])
+                        infos[arg] = info
+                    a[key] = info
+            self.act[state] = a
+            self.goto[state] = g
+        self.chains: dict[tuple[int, int, str], int] = {}  # memo of unit_chain
+        self.lexer = FastLexer.from_terminals(self.lark.terminals, self.lark.ignore_tokens)
+        self.keywords = self.lexer.keywords
         self.terms = _Terminals(self.lark)
-        # comma terminal name as lark named it
-        for term in self.lark.terminals:
-            if term.pattern.type == "str" and term.pattern.value == ",":
-                self.comma = term.name
-                self.terms.words[term.name] = "','"
-            if term.pattern.type == "str" and term.pattern.value == ";":
-                self.semi = term.name
-                self.terms.words[term.name] = "';'"
+
+    def unit_chain(self, below: int, top: int, ty: str) -> int:
+        """The top state after every one-child reduction that lookahead `ty` triggers."""
+        act = self.act
+        goto = self.goto
+        a = act[top].get(ty)
+        while a is not None and a.__class__ is tuple and a[2] is None:
+            top = goto[below][a[1]]
+            a = act[top].get(ty)
+        return top
 
     def sim(self, stack: list, types: list[str]) -> bool:
         """Would the parser accept `types` in order from `stack`? (tables only, no callbacks)"""
         st = list(stack)
-        states = self.states
+        act = self.act
+        goto = self.goto
         for ty in types:
             while True:
-                act = states[st[-1]].get(ty)
-                if act is None:
+                a = act[st[-1]].get(ty)
+                if a is None:
                     return False
-                a, arg = act
-                if a is Shift:
-                    st.append(arg)
+                if a.__class__ is int:
+                    st.append(a)
                     break
-                n = len(arg.expansion)
-                if n:
-                    del st[-n:]
-                goto = states[st[-1]].get(arg.origin.name)
-                if goto is None:
+                size, origin, _cb = a
+                if size:
+                    del st[-size:]
+                g = goto[st[-1]].get(origin)
+                if g is None:
                     return False
-                st.append(goto[1])
-                if ty == "$END" and st[-1] == self.end_state:
-                    break
+                st.append(g)
+                if ty == "$END" and g == self.end_state:
+                    return True
         return True
 
 
@@ -724,9 +758,6 @@ class ChunkResult:
     errors: tuple[Diagnostic, ...]
 
 
-_INVALID_RUN = re.compile(r"[^ \t\f\r\nA-Za-z0-9_\"/(){}\[\]|&=!<>+\-*%@⊙⊗~:.,?;]+")
-
-
 def parse_chunk(text: str, start: int, end: int, line: int, next_word: str = "") -> ChunkResult:
     """Parse `text[start:end]` (which begins at column 0 of `line`) into items.
 
@@ -746,8 +777,34 @@ def parse_chunk(text: str, start: int, end: int, line: int, next_word: str = "")
     return ChunkResult(tuple(items), tuple(errors))
 
 
+def lark_parse_chunk(text: str) -> tuple:
+    """The oracle: lark's own contextual lexer and LALR parser on `text` (raises on errors)."""
+    old = _ctx.errors, _ctx.text
+    _ctx.errors, _ctx.text = [], text
+    try:
+        return tuple(engine().lark.parse(text))
+    finally:
+        _ctx.errors, _ctx.text = old
+
+
+_NL_BASE = {"NL_LPAR": "LPAR", "NL_LSQB": "LSQB", "NL_LBRACE": "LBRACE"}
+_SOFT_KW = frozenset({"TEST", "BENCH", "ENTITY", "RELATION", "EMBEDDING", "RELATION_EMBEDDING",
+                      "LEARN", "INFER"})
+_SPLIT = {
+    "LARROW": ("LT", "MINUS"), "COLONCOLON": ("COLON", "COLON"), "COLONEQ": ("COLON", "EQUAL"),
+    "FATARROW": ("EQUAL", "GT"), "ARROW": ("MINUS", "GT"), "POW": ("STAR", "STAR"),
+    "OROR": ("BAR", "BAR"), "LE": ("LT", "EQUAL"), "GE": ("GT", "EQUAL"),
+    "EQEQ": ("EQUAL", "EQUAL"), "NOTEQ": ("BANG", "EQUAL"),
+}
+_STRONG = frozenset({"LET", "RETURN", "IF", "FOR", "WHILE", "LOOP"})
+
+
+def _retype(t: Tok, ty: str) -> Tok:
+    return Tok(ty, t.value, t.start_pos, t.line, t.column, t.end_line, t.end_column, t.end_pos)
+
+
 class _Run:
-    """One chunk parse: the driver loop, the bracket stack and error recovery."""
+    """One chunk parse: the LR loop over lark's tables, the bracket stack, error recovery."""
 
     def __init__(self, eng: _Engine, text: str, start: int, end: int, line: int,
                  next_word: str) -> None:
@@ -755,147 +812,193 @@ class _Run:
         self.text = text
         self.start = start
         self.end = end
+        self.line0 = line + 1  # 1-based
         self.next_word = next_word
-        ctr = LineCounter("\n")
-        ctr.char_pos = start
-        ctr.line = line + 1
-        ctr.column = 1
-        ctr.line_start_pos = start
-        self.ctr = ctr
-        self.ls = LexerState(TextSlice(text, start, end), ctr)
-        self.ps = ParserState(eng.conf, None)
         self.errors: list[Diagnostic] = []
-        self.opens: list[tuple[Token, str, str]] = []  # (open token, closer type, what)
-        self.prev: Token | None = None  # last token fed
-        self.prev_end_line = 0  # 1-based line where the last seen token ended
-        self.line0 = line + 1
+        toks, bad = eng.lexer.tokens(text, start, end, line)
+        for b in bad:
+            _bad_comment(b)
+        self.toks = toks
+        self.st: list[int] = [eng.start_state]
+        self.vs: list = []
+        self.opens: list[tuple[Tok, str, str]] = []  # (open token, closer type, what)
+        self.prev: Tok | None = None  # last token fed (real or synthetic)
         self.quiet = False  # an error was reported and no token was accepted since
 
-    # ---- lexing
-    def _lex(self) -> Token | None:
-        """Next token for the current parser state; None at the end of the chunk."""
-        eng = self.eng
-        try:
-            return eng.lexer.lexers[self.ps.state_stack[-1]].next_token(self.ls, self.ps)
-        except EOFError:
-            return None
-        except UnexpectedCharacters:
-            return self._lex_root()
-
-    def _lex_root(self) -> Token | None:
-        """Next token by the whole lexer (any terminal), or a BAD_* / INVALID token."""
-        try:
-            return self.eng.lexer.root_lexer.next_token(self.ls, self.ps)
-        except EOFError:
-            return None
-        except UnexpectedCharacters:
-            pass
-        ctr = self.ctr
-        p = ctr.char_pos
-        text = self.text
-        if text[p] == '"':
-            nl = text.find("\n", p, self.end)
-            e = self.end if nl == -1 else nl
-            if text[e - 1] == "\r" and e - 1 > p:
-                e -= 1
-            ty = "BAD_STRING"
-        elif text[p] == "'":
-            q = text.find("'", p + 1, self.end)
-            nl = text.find("\n", p + 1, self.end)
-            e = q + 1 if q != -1 and (nl == -1 or q < nl) else p + 1
-            ty = "INVALID"
-        else:
-            m = _INVALID_RUN.match(text, p, self.end)
-            e = m.end() if m else p + 1
-            ty = "INVALID"
-        value = text[p:e]
-        t = Token(ty, value, p, ctr.line, ctr.column)
-        ctr.feed(value)
-        t.end_line = ctr.line
-        t.end_column = ctr.column
-        t.end_pos = ctr.char_pos
-        return t
-
-    def _first_on_line(self, t: Token) -> bool:
-        line = t.end_line if t.type in _NL_TYPES else t.line
-        return line > self.prev_end_line
-
-    # ---- main loop
+    # ---- the main loop
     def parse(self) -> tuple:
-        ps = self.ps
-        feed = ps.feed_token
+        act = self.eng.act
+        goto = self.eng.goto
+        keywords = self.eng.keywords
+        chains = self.eng.chains
+        toks = self.toks
+        st = self.st
+        vs = self.vs
         opens = self.opens
-        tok = self._lex()
-        while tok is not None:
-            try:
-                feed(tok)
-            except UnexpectedToken:
-                tok = self._recover(tok)
-                continue
-            self.quiet = False
+        i = 0
+        while i < len(toks):
+            tok = toks[i]
             ty = tok.type
-            self.prev = tok
-            self.prev_end_line = tok.end_line
-            if ty in _OPEN:
-                opens.append((tok, _OPEN[ty], self._what_open(tok)))
-                if len(opens) > MAX_BRACKET_DEPTH:
-                    self._report(tok, f"too deeply nested: more than {MAX_BRACKET_DEPTH} "
-                                      "brackets open at once")
-                    self.quiet = True
-                    tok = self._panic(self._lex_root())
+            row = act[st[-1]]
+            if ty == "NAME":
+                k = keywords.get(tok.value)
+                if k is not None and (k in row or "NAME" not in row):
+                    ty = k
+                    tok = _retype(tok, k)
+            elif ty not in row or ty in _NL_BASE:
+                tok = self._adjust(i, tok, row)
+                ty = tok.type
+            while True:
+                a = row.get(ty)
+                if a is None:
+                    i = self._recover(i, tok)
+                    break
+                if a.__class__ is int:
+                    st.append(a)
+                    vs.append(tok)
+                    self.prev = tok
+                    self.quiet = False
+                    i += 1
+                    if ty in _OPEN:
+                        opens.append((tok, _OPEN[ty], self._what_open(tok)))
+                        if len(opens) > MAX_BRACKET_DEPTH:
+                            self._report(tok, f"too deeply nested: more than "
+                                              f"{MAX_BRACKET_DEPTH} brackets open at once")
+                            self.quiet = True
+                            i = self._panic(i, None)
+                    elif ty in _CLOSERS and opens:
+                        opens.pop()
+                    break
+                size, origin, cb = a
+                if cb is None:
+                    # a chain of one-child `?rule` reductions: the value stays, only the
+                    # state on top changes; memoized per (state below, top, lookahead)
+                    key = (st[-2], st[-1], ty)
+                    top = chains.get(key)
+                    if top is None:
+                        top = self.eng.unit_chain(st[-2], st[-1], ty)
+                        chains[key] = top
+                    st[-1] = top
+                    row = act[top]
                     continue
-            elif ty in _CLOSERS and opens:
-                opens.pop()
-            tok = self._lex()
+                if size:
+                    args = vs[-size:]
+                    del vs[-size:]
+                    del st[-size:]
+                    v = cb(args)
+                else:
+                    v = cb([])
+                st.append(goto[st[-1]][origin])
+                vs.append(v)
+                row = act[st[-1]]
         return self._finish()
 
-    def _what_open(self, tok: Token) -> str:
-        st = self.eng.states[self.ps.state_stack[-1]]
+    def _adjust(self, i: int, tok: Tok, row: dict) -> Tok:
+        """What lark's contextual lexer would have made of `tok` in this state."""
         ty = tok.type
-        prev = self.ps.value_stack[-2] if len(self.ps.value_stack) > 1 else None
+        base = _NL_BASE.get(ty)
+        if base is not None:
+            if ty in row or base not in row:
+                return tok
+            e = tok.end_pos
+            return Tok(base, tok.value[-1], e - 1, tok.end_line, tok.end_column - 1,
+                       tok.end_line, tok.end_column, e)
+        if ty in _SOFT_KW:
+            return _retype(tok, "NAME") if "NAME" in row else tok
+        parts = _SPLIT.get(ty)
+        if parts is not None and parts[0] in row:
+            s, ln, c = tok.start_pos, tok.line, tok.column
+            first = Tok(parts[0], tok.value[0], s, ln, c, ln, c + 1, s + 1)
+            second = Tok(parts[1], tok.value[1], s + 1, ln, c + 1, ln, c + 2, s + 2)
+            self.toks[i] = first
+            self.toks.insert(i + 1, second)
+            return first
+        return tok
+
+    def _feed(self, tok: Tok) -> None:
+        """Feed one token through the tables (used for synthetic tokens; must be valid)."""
+        act = self.eng.act
+        goto = self.eng.goto
+        st = self.st
+        vs = self.vs
+        ty = tok.type
+        while True:
+            a = act[st[-1]][ty]
+            if a.__class__ is int:
+                st.append(a)
+                vs.append(tok)
+                self.prev = tok
+                return
+            size, origin, cb = a
+            if size:
+                args = vs[-size:]
+                del vs[-size:]
+                del st[-size:]
+                v = args[0] if cb is None else cb(args)
+            else:
+                v = cb([])
+            st.append(goto[st[-1]][origin])
+            vs.append(v)
+            if ty == "$END" and st[-1] == self.eng.end_state:
+                return
+
+    def _first_on_line(self, i: int, t: Tok | None = None) -> bool:
+        """Is the token at index `i` (or `t`, standing there) the first on its line?"""
+        if t is None:
+            if i >= len(self.toks):
+                return True
+            t = self.toks[i]
+        line = t.end_line if t.type in _NL_TYPES else t.line
+        if i == 0:
+            return True
+        return line > self.toks[i - 1].end_line
+
+    def _what_open(self, tok: Tok) -> str:
+        row = self.eng.act[self.st[-1]]
+        ty = tok.type
+        vs = self.vs
         if ty == "LPAR" or ty == "NL_LPAR":
-            if "RPAR" in st and "NUMBER" in st:
+            if "RPAR" in row and "NUMBER" in row:
                 return "call"
-            if "RPAR" in st:
+            if "RPAR" in row:
                 return "parameter list"
             return "parentheses"
         if ty == "LSQB" or ty == "NL_LSQB":
-            if "QMARK" in st:
+            if "QMARK" in row:
                 return "tensor type"
-            if "COLON" in st:
+            if "COLON" in row:
                 return "index"
             return "list"
-        if "LET" in st:
+        if "LET" in row:
             return "block"
-        if "FN" in st:
+        if "FN" in row:
             return "impl block"
-        if "FORWARD" in st:
+        if "FORWARD" in row:
             return "infer block"
-        if "MINUS" in st:
+        if "MINUS" in row:
             return "match"
-        if type(prev) is Token and prev.type == "NAME":
-            pprev = self.ps.value_stack[-3] if len(self.ps.value_stack) > 2 else None
-            if type(pprev) is Token and pprev.type == "STRUCT":
+        prev = vs[-2] if len(vs) > 1 else None
+        if type(prev) is Tok and prev.type == "NAME":
+            pprev = vs[-3] if len(vs) > 2 else None
+            if type(pprev) is Tok and pprev.type == "STRUCT":
                 return "struct declaration"
-            if type(pprev) is Token and pprev.type in ("EMBEDDING", "RELATION_EMBEDDING"):
+            if type(pprev) is Tok and pprev.type in ("EMBEDDING", "RELATION_EMBEDDING"):
                 return "embedding declaration"
-            if type(pprev) is not Token or pprev.type not in _ITEM_START:
+            if type(pprev) is not Tok or pprev.type not in _ITEM_START:
                 return "struct literal"
         return "braces"
 
-    # ---- errors
+    # ---- messages
     def _expected(self) -> set[str]:
         """Terminals the parser would really accept now (LALR lookaheads can over-state)."""
         eng = self.eng
-        stack = self.ps.state_stack
         out = set()
-        for k in eng.states[stack[-1]]:
-            if (k.isupper() or k == eng.comma or k == eng.semi) and k not in ("ERRSTMT", "ERREXPR"):
-                if eng.sim(stack, [k]):
-                    out.add(k)
+        for k in eng.act[self.st[-1]]:
+            if k not in ("ERRSTMT", "ERREXPR") and eng.sim(self.st, [k]):
+                out.add(k)
         return out
 
-    def _message(self, tok: Token) -> str:
+    def _message(self, i: int, tok: Tok) -> str:
         ty = tok.type
         if ty == "INVALID":
             return _invalid_message(tok.value)
@@ -916,19 +1019,19 @@ class _Run:
                 s = _ts(open_tok)
                 where = f"the {what} started at {s.line + 1}:{s.col + 1}"
                 word = eng.terms.word(closer)
-                plain = (ty == "$END" or self._first_on_line(tok) or ty in _STMT_START
+                plain = (ty == "$END" or self._first_on_line(i, tok) or ty in _STMT_START
                          or ty in _ITEM_START)
                 if not plain and ("NUMBER" in expected or "NAME" in expected):
                     what_item = "an expression" if "NUMBER" in expected else "a name"
                     return f"expected {what_item} or {word} to close {where}, found {found}"
-                if not plain and eng.comma in expected:
+                if not plain and "COMMA" in expected:
                     return f"expected ',' or {word} to close {where}, found {found}"
                 return f"expected {word} to close {where}, found {found}"
         return f"expected {self._expected_words(expected)}, found {found}{self._hint(tok, expected)}"
 
     def _expected_words(self, expected: set[str]) -> str:
         eng = self.eng
-        exp = set(expected) - {"ERRSTMT", "ERREXPR", eng.semi}
+        exp = set(expected) - {"ERRSTMT", "ERREXPR", "_SEMI"}
         words: list[str] = []
         if "LET" in exp or "FN" in exp:
             words.append("a statement" if "FN" not in exp else "a statement or declaration")
@@ -939,7 +1042,7 @@ class _Run:
         if len(exp & _BINOPS) > 3:
             words.insert(0, "an operator")
             exp -= _BINOPS | {"LPAR", "LSQB", "COLONCOLON", "QMARK", "LARROW", "DOT", "EQUAL",
-                              "COLONEQ", "TILDE", eng.comma}
+                              "COLONEQ", "TILDE", "COMMA"}
         exp -= {"NL_LPAR", "NL_LSQB", "NL_LBRACE"}
         order = {t: i for i, t in enumerate(_ORDER)}
         rest = sorted(exp, key=lambda t: (order.get(t, len(order)), t))
@@ -952,47 +1055,55 @@ class _Run:
             return words[0]
         return ", ".join(words[:-1]) + " or " + words[-1]
 
-    def _hint(self, tok: Token, expected: set[str]) -> str:
+    def _hint(self, tok: Tok, expected: set[str]) -> str:
         if tok.type == "EQUAL" and "EQEQ" in expected:
             return "; to compare, write '=='"
         if "STRING" in expected and self.prev is not None and self.prev.type == "IMPORT":
             return f'; write the path in quotes: import "{_show(tok.value)}.tl"'
-        if tok.type == "COLONEQ" and "EQUAL" in expected:
-            return "; after 'let', write '='"
         return ""
 
-    def _report(self, tok: Token, message: str | None = None) -> None:
+    def _report(self, tok: Tok, message: str | None = None, i: int = 0) -> None:
         if tok.type == "$END":
+            e = self.end
             if self.next_word:
-                e = self.end
-                line = self.ctr.line - 1
-                span = Span(e, e + len(self.next_word), line, 0, line, len(self.next_word))
+                line = tok.line - 1
+                span = N.Span(e, e + len(self.next_word), line, 0, line, len(self.next_word))
             else:
-                span = Span(tok.start_pos, tok.start_pos, tok.line - 1, tok.column - 1,
-                            tok.line - 1, tok.column - 1)
+                span = N.Span(e, e, tok.line - 1, tok.column - 1, tok.line - 1, tok.column - 1)
         else:
             span = _ts(tok)
-        self.errors.append(Diagnostic(span, message or self._message(tok), code="syntax"))
+        self.errors.append(Diagnostic(span, message or self._message(i, tok), code="syntax"))
 
     # ---- recovery
-    def _synthetic(self, ty: str) -> Token:
+    def _synthetic(self, ty: str) -> Tok:
         p = self.prev
         if p is None:
-            t = Token(ty, "", self.start, self.line0, 1)
-            t.end_line, t.end_column, t.end_pos = self.line0, 1, self.start
-            return t
-        t = Token(ty, "", p.end_pos, p.end_line, p.end_column)
-        t.end_line, t.end_column, t.end_pos = p.end_line, p.end_column, p.end_pos
-        return t
+            return Tok(ty, "", self.start, self.line0, 1, self.line0, 1, self.start)
+        return Tok(ty, "", p.end_pos, p.end_line, p.end_column, p.end_line, p.end_column,
+                   p.end_pos)
 
-    def _repair(self, tok: Token) -> bool:
+    def _recover(self, i: int, tok: Tok) -> int:
+        """Handle a token the parser refused; returns the index of the next token to feed."""
+        ty = tok.type
+        if ty == "INVALID" or ty == "BAD_STRING":
+            # a stray character or a broken string: report it, skip it, go on
+            self._report(tok, i=i)
+            self.quiet = True
+            return i + 1
+        if not self.quiet:
+            self._report(tok, i=i)
+        self.quiet = True
+        if self._repair(i, tok):
+            return i
+        return self._panic(i, tok)
+
+    def _repair(self, i: int, tok: Tok) -> bool:
         """Insert up to three tokens so that `tok` is accepted; True when done."""
-        eng = self.eng
         ty = tok.type
         at_end = ty == "$END"
-        line_start = at_end or self._first_on_line(tok)
+        line_start = at_end or self._first_on_line(i, tok)
         closing = ty in _CLOSERS
-        if not (line_start or closing or ty == eng.comma or ty == eng.semi):
+        if not (line_start or closing or ty == "COMMA" or ty == "_SEMI"):
             return False
         closers = [c for _, c, _ in reversed(self.opens)]
         fillers: list[list[str]] = [[], ["ERREXPR"]]
@@ -1004,54 +1115,35 @@ class _Run:
             max_close = min(len(closers), 3)
         else:
             max_close = 0
-        stack = self.ps.state_stack
         for k in range(0, max_close + 1):
             for fill in fillers:
                 seq = fill + closers[:k]
-                if not seq:
-                    continue
-                if eng.sim(stack, seq + [ty]):
+                if seq and self.eng.sim(self.st, seq + [ty]):
                     for s in seq:
-                        self._feed_synthetic(s)
+                        self._feed(self._synthetic(s))
+                        if s in _CLOSERS and self.opens:
+                            self.opens.pop()
                     return True
         return False
 
-    def _feed_synthetic(self, ty: str) -> None:
-        t = self._synthetic(ty)
-        self.ps.feed_token(t)
-        if ty in _CLOSERS and self.opens:
-            self.opens.pop()
-        self.prev = t
+    def _panic(self, i: int, tok: Tok | None) -> int:
+        """Pop to a statement boundary, skip to a restart point, feed an ERRSTMT.
 
-    def _recover(self, tok: Token) -> Token | None:
-        """Handle a token the parser refused; returns the next token to feed."""
-        ty = tok.type
-        if ty == "INVALID" or ty == "BAD_STRING":
-            # a stray character or a broken string: report it, skip it, go on
-            self._report(tok)
-            self.quiet = True
-            self.prev_end_line = tok.end_line
-            return self._lex()
-        if not self.quiet:
-            self._report(tok)
-        self.quiet = True
-        if ty != "BAD_COMMENT" and self._repair(tok):
-            return tok
-        return self._panic(tok)
-
-    def _panic(self, tok: Token | None) -> Token | None:
-        """Pop to a statement boundary, skip to a restart point, feed an ERRSTMT."""
+        `tok` is the refused token at index `i` (None: restart from index `i`, nothing
+        refused). Returns the index of the restart token.
+        """
         eng = self.eng
-        ps = self.ps
-        states = eng.states
+        st = self.st
+        vs = self.vs
+        act = eng.act
         region_start = None  # (offset, line, col), 0-based
         region_end = None
         depth = 0  # brackets opened in the popped region and not closed
-        if not eng.sim(ps.state_stack, ["ERRSTMT"]):
-            while len(ps.state_stack) > 1:
-                v = ps.value_stack.pop()
-                ps.state_stack.pop()
-                if type(v) is Token:
+        if tok is None or not eng.sim(st, ["ERRSTMT"]):
+            while len(st) > 1:
+                v = vs.pop()
+                st.pop()
+                if type(v) is Tok:
                     if v.type in _OPEN:
                         depth += 1
                     elif v.type in _CLOSERS:
@@ -1061,110 +1153,105 @@ class _Run:
                     region_start = pos
                     if region_end is None:
                         region_end = _end_of(v)
-                act = states[ps.state_stack[-1]].get("ERRSTMT")
-                if act is not None and act[0] is Shift:
+                a = act[st[-1]].get("ERRSTMT")
+                if a is not None and a.__class__ is int:
                     break
         if region_start is not None:
             rs = region_start[0]
             self.opens = [o for o in self.opens if o[0].start_pos < rs]
-        t = tok
+        toks = self.toks
+        n = len(toks)
+        j = i
         last_skipped = None
-        while t is not None:
-            ty = t.type
-            if ty == "BAD_COMMENT" and t is not tok:
-                self._report(t)
-            restart_ok = self._sync_ok(t, depth, t is tok)
-            if restart_ok and not (t is tok and region_start is None and last_skipped is None
-                                   and not eng.sim(ps.state_stack, ["ERRSTMT"])):
-                if t is not tok or region_start is not None:
-                    break
-            if ty in _OPEN:
+        while j < n:
+            t = toks[j]
+            if self._sync_ok(j, t, depth, t is tok) and (j > i or region_start is not None):
+                break
+            if t.type in _OPEN:
                 depth += 1
-            elif ty in _CLOSERS:
+            elif t.type in _CLOSERS:
                 depth -= 1
             last_skipped = t
-            self.prev_end_line = t.end_line
-            t = self._lex_root()
+            j += 1
         if last_skipped is not None:
             region_end = (last_skipped.end_pos, last_skipped.end_line - 1,
                           last_skipped.end_column - 1)
             if region_start is None:
-                region_start = (tok.start_pos, tok.line - 1, tok.column - 1)
+                t0 = toks[i]
+                region_start = (t0.start_pos, t0.line - 1, t0.column - 1)
         if region_start is not None and region_end is not None and region_end[0] > region_start[0]:
             s, sl, sc = region_start
             e, el, ec = region_end
-            errt = Token("ERRSTMT", self.text[s:e], s, sl + 1, sc + 1)
-            errt.end_line, errt.end_column, errt.end_pos = el + 1, ec + 1, e
-            if eng.sim(ps.state_stack, ["ERRSTMT"]):
-                ps.feed_token(errt)
-                self.prev = errt
-        if t is None:
-            return None
-        # re-lex the restart token in the parser's new state
-        ctr = self.ctr
-        ctr.char_pos = t.start_pos
-        ctr.line = t.line
-        ctr.column = t.column
-        ctr.line_start_pos = t.start_pos - t.column + 1
-        return self._lex()
+            if eng.sim(st, ["ERRSTMT"]):
+                self._feed(Tok("ERRSTMT", self.text[s:e], s, sl + 1, sc + 1, el + 1, ec + 1, e))
+        return j
 
-    def _sync_ok(self, t: Token, depth: int, is_first: bool) -> bool:
+    def _sync_ok(self, j: int, t: Tok, depth: int, is_first: bool) -> bool:
         """Can the parse restart at `t` after an ErrorStmt?"""
         ty = t.type
-        stack = self.ps.state_stack
         eng = self.eng
         if ty == "RBRACE":
-            return depth <= 0 and eng.sim(stack, ["ERRSTMT", "RBRACE"])
-        if ty == eng.semi:
+            return depth <= 0 and eng.sim(self.st, ["ERRSTMT", "RBRACE"])
+        if ty == "_SEMI":
             return depth <= 0
-        if not self._first_on_line(t):
+        if not self._first_on_line(j, t):
             return False
         if depth > 0 and not is_first and ty not in _ITEM_START and ty not in _STRONG:
             return False
         if ty in _STMT_START or ty in _ITEM_START or ty in _EXPR_START:
-            return eng.sim(stack, ["ERRSTMT", _BASE.get(ty, ty)]) or eng.sim(stack, [_BASE.get(ty, ty)])
+            base = _NL_BASE.get(ty, ty)
+            return eng.sim(self.st, ["ERRSTMT", ty]) or eng.sim(self.st, ["ERRSTMT", base])
         return False
 
+    def _end_token(self) -> Tok:
+        toks = self.toks
+        if toks:
+            last = toks[-1]
+            # the end of the chunk: count the lines after the last token
+            tail = self.text[last.end_pos:self.end]
+            k = tail.count("\n")
+            if k:
+                col = len(tail) - tail.rindex("\n")
+                return Tok("$END", "", self.end, last.end_line + k, col, last.end_line + k, col,
+                           self.end)
+            col = last.end_column + len(tail)
+            return Tok("$END", "", self.end, last.end_line, col, last.end_line, col, self.end)
+        seg = self.text[self.start:self.end]
+        k = seg.count("\n")
+        col = len(seg) - seg.rindex("\n") if k else len(seg) + 1
+        return Tok("$END", "", self.end, self.line0 + k, col, self.line0 + k, col, self.end)
+
     def _finish(self) -> tuple:
-        ps = self.ps
-        end = self.end
-        ctr = self.ctr
-        end_tok = Token("$END", "", end, ctr.line, ctr.column)
-        end_tok.end_line, end_tok.end_column, end_tok.end_pos = ctr.line, ctr.column, end
+        end_tok = self._end_token()
         for _ in range(2):
-            try:
-                return ps.feed_token(end_tok, True)
-            except UnexpectedToken:
-                pass
+            if self.eng.sim(self.st, ["$END"]):
+                self._feed(end_tok)
+                return self.vs[-1]
             if not self.quiet:
                 self._report(end_tok)
             self.quiet = True
-            if not self._repair(end_tok):
+            if not self._repair(len(self.toks), end_tok):
                 break
         return self._salvage(end_tok)
 
-    def _salvage(self, end_tok: Token) -> tuple:
+    def _salvage(self, end_tok: Tok) -> tuple:
         """Pop until the rest can be one ErrorStmt at the end of the chunk, then finish."""
-        ps = self.ps
+        st = self.st
+        vs = self.vs
         eng = self.eng
         region = None
-        while len(ps.state_stack) > 1 and not eng.sim(ps.state_stack, ["ERRSTMT", "$END"]):
-            v = ps.value_stack.pop()
-            ps.state_stack.pop()
+        while len(st) > 1 and not eng.sim(st, ["ERRSTMT", "$END"]):
+            v = vs.pop()
+            st.pop()
             pos = _start_of(v)
             if pos is not None:
                 region = pos
         if region is not None and region[0] < self.end:
             s, sl, sc = region
-            errt = Token("ERRSTMT", self.text[s:self.end], s, sl + 1, sc + 1)
-            errt.end_line, errt.end_column, errt.end_pos = (
-                end_tok.end_line, end_tok.end_column, end_tok.end_pos)
-            ps.feed_token(errt)
-        return ps.feed_token(end_tok, True)
-
-
-_STRONG = frozenset({"LET", "RETURN", "IF", "FOR", "WHILE", "LOOP"})
-_BASE = {"NL_LPAR": "LPAR", "NL_LSQB": "LSQB", "NL_LBRACE": "LBRACE"}
+            self._feed(Tok("ERRSTMT", self.text[s:self.end], s, sl + 1, sc + 1,
+                           end_tok.end_line, end_tok.end_column, self.end))
+        self._feed(end_tok)
+        return self.vs[-1]
 
 
 def _start_of(v) -> tuple[int, int, int] | None:  # noqa: ANN001
