@@ -35,16 +35,22 @@ fn forward(input: float16[N, D_in],
 """
 
 
-def timeit(fn: Callable[[], Any], repeat: int, warmup: int = 2) -> float:
-    """Median seconds per call."""
+def interleaved(fns: dict[str, Callable[[], Any]], iters: int, warmup: int = 3
+                ) -> dict[str, float]:
+    """Median seconds per call of each function, timed in alternation (one call of each per
+    round, the order rotating) so that clock and temperature drift hit all of them alike."""
+    names = list(fns)
     for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name in names:
+            fns[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(iters):
+        order = names[i % len(names):] + names[:i % len(names)]
+        for name in order:
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def card_name(device: str) -> str:
@@ -103,15 +109,12 @@ def main() -> int:
     def tl_mm() -> None:
         interp.run_items(stmt)
 
-    # interleave the two measurements so clock drift hits both alike
-    raw_t, tl_t = [], []
-    for _ in range(3):
-        raw_t.append(timeit(raw_mm, repeat))
-        tl_t.append(timeit(tl_mm, repeat))
-    raw, tl = min(raw_t), min(tl_t)
+    med = interleaved({"raw": raw_mm, "tl": tl_mm}, repeat * 3)
+    raw, tl = med["raw"], med["tl"]
     flops = 2 * n_mm**3
-    print(f"matmul f16 {n_mm}x{n_mm}: raw MLX {raw * 1e3:.3f} ms ({flops / raw / 1e12:.1f} "
-          f"TFLOP/s), through the runtime {tl * 1e3:.3f} ms; ratio {tl / raw:.3f}")
+    print(f"matmul f16 {n_mm}x{n_mm} (medians of {repeat * 3} alternating runs): raw MLX "
+          f"{raw * 1e3:.3f} ms ({flops / raw / 1e12:.1f} TFLOP/s), through the runtime "
+          f"{tl * 1e3:.3f} ms; runtime/raw {tl / raw:.3f}")
     results["matmul_ratio"] = tl / raw
     for k in ("a", "b", "c"):
         interp.globals.vars.pop(k, None)
@@ -126,22 +129,20 @@ def main() -> int:
     call = [i for i in prog.items if not hasattr(i, "body")]
     interp.globals.vars.update(X=x, W=w, B=bias)
 
-    def run_forward() -> None:
+    def run_compiled() -> None:
+        interp.compile = True
         interp.run_items(call)
 
-    interp.compile = True
-    compiled = timeit(run_forward, repeat)
-    y_compiled = interp.globals.vars["y"]
-    interp.compile = False
-    uncompiled = timeit(run_forward, repeat)
-    y_plain = interp.globals.vars["y"]
-    same = bool(mx.array_equal(y_compiled, y_plain).item())
-    raw_fwd = timeit(lambda: mx.eval(x @ w + bias), repeat)
-    line = (f"seed forward {n_layer}x{n_layer}: compiled {compiled * 1e3:.3f} ms, uncompiled "
-            f"{uncompiled * 1e3:.3f} ms (compiled/uncompiled {compiled / uncompiled:.3f}, "
-            f"results equal: {same}), raw MLX {raw_fwd * 1e3:.3f} ms")
-    results["forward_compiled_ms"] = compiled * 1e3
-    results["forward_uncompiled_ms"] = uncompiled * 1e3
+    def run_uncompiled() -> None:
+        interp.compile = False
+        interp.run_items(call)
+
+    def raw_forward() -> None:
+        mx.eval(x @ w + bias)
+
+    fns: dict[str, Callable[[], Any]] = {"compiled": run_compiled, "uncompiled": run_uncompiled,
+                                         "raw": raw_forward}
+    torch_note = ", PyTorch not installed"
     try:
         import numpy as np
         import torch
@@ -155,12 +156,30 @@ def main() -> int:
                 _ = tx @ tw + tb
                 torch.cuda.synchronize()
 
-            t_torch = timeit(torch_fwd, repeat)
-            line += f", PyTorch eager {t_torch * 1e3:.3f} ms (compiled/torch " \
-                    f"{compiled / t_torch:.3f})"
-            results["forward_torch_ms"] = t_torch * 1e3
+            fns["torch"] = torch_fwd
+        else:
+            torch_note = ", PyTorch has no GPU here"
     except ImportError:
-        line += ", PyTorch not installed"
+        pass
+    run_compiled()
+    y_compiled = interp.globals.vars["y"]
+    run_uncompiled()
+    y_plain = interp.globals.vars["y"]
+    same = bool(mx.array_equal(y_compiled, y_plain).item())
+    med = interleaved(fns, repeat * 3)
+    compiled, uncompiled, raw_fwd = med["compiled"], med["uncompiled"], med["raw"]
+    line = (f"seed forward {n_layer}x{n_layer} (medians of {repeat * 3} alternating runs): "
+            f"compiled {compiled * 1e3:.3f} ms, uncompiled {uncompiled * 1e3:.3f} ms "
+            f"(compiled/uncompiled {compiled / uncompiled:.3f}, results equal: {same}), "
+            f"raw MLX {raw_fwd * 1e3:.3f} ms (compiled/raw {compiled / raw_fwd:.3f})")
+    if "torch" in med:
+        line += (f", PyTorch eager {med['torch'] * 1e3:.3f} ms (compiled/torch "
+                 f"{compiled / med['torch']:.3f})")
+        results["forward_torch_ms"] = med["torch"] * 1e3
+    else:
+        line += torch_note
+    results["forward_compiled_ms"] = compiled * 1e3
+    results["forward_uncompiled_ms"] = uncompiled * 1e3
     print(line)
     interp.compile = True
     for k in ("X", "W", "B", "y"):
@@ -170,14 +189,14 @@ def main() -> int:
     n_iter = 2000
     loop = parse(f"let x = ones([4, 4])\nlet y = x\nfor i in range({n_iter}) {{ y = x + x }}"
                  ).program.items
-    t_loop = timeit(lambda: interp.run_items(loop), 3, warmup=1)
     xs = mx.ones((4, 4), dtype=mx.float16)
 
     def raw_loop() -> None:
         for _ in range(n_iter):
             mx.eval(xs + xs)
 
-    t_raw = timeit(raw_loop, 3, warmup=1)
+    med = interleaved({"tl": lambda: interp.run_items(loop), "raw": raw_loop}, 5, warmup=1)
+    t_loop, t_raw = med["tl"], med["raw"]
     per_stmt = (t_loop - t_raw) / n_iter
     print(f"per-statement overhead (tiny tensors, {n_iter} loop iterations of `y = x + x`): "
           f"{t_loop / n_iter * 1e6:.1f} us per iteration vs raw MLX {t_raw / n_iter * 1e6:.1f} "

@@ -489,7 +489,7 @@ class Interpreter:
         elif value.dtype != dt:
             value = value.astype(dt)
         if texpr.dims is not None:
-            bindings: dict[str, tuple[int, str]] = {}
+            bindings: dict[str, tuple[Any, ...]] = {}
             self.match_dims(value, texpr, bindings, span, f"'{what}'")
         return value
 
@@ -1009,7 +1009,7 @@ class Interpreter:
             m = ", ".join(f"'{x}'" for x in missing)
             raise TLRuntimeError(f"{decl.name}() missing argument{'s' if len(missing) > 1 else ''}"
                                  f" {m}", e.span)
-        shapes: dict[str, tuple[int, str]] = {}
+        shapes: dict[str, tuple[Any, ...]] = {}
         args: list[Any] = []
         for p in params:
             v, sp = bound[p.name]
@@ -1022,7 +1022,7 @@ class Interpreter:
         return result
 
     def check_param(self, decl: ast.FnDecl, p: ast.Param, v: Any, span: Span,
-                    shapes: dict[str, tuple[int, str]]) -> Any:
+                    shapes: dict[str, tuple[Any, ...]]) -> Any:
         t = p.type
         if isinstance(t, ast.TensorTypeExpr):
             if isinstance(v, (int, float, list)) and not isinstance(v, bool):
@@ -1052,31 +1052,35 @@ class Interpreter:
                                      f"found {type_name(v)}", span)
         return v
 
-    def match_dims(self, v: mx.array, t: ast.TensorTypeExpr, shapes: dict[str, tuple[int, str]],
+    def match_dims(self, v: mx.array, t: ast.TensorTypeExpr, shapes: dict[str, tuple[Any, ...]],
                    span: Span, what: str) -> None:
+        """Bind and check shape variables. Runs on every call: messages are built only on
+        failure (`shapes` keeps the array and the argument name for them)."""
         dims = t.dims or ()
-        if len(dims) != v.ndim:
+        shape = v.shape
+        if len(dims) != len(shape):
             raise TLRuntimeError(f"{what}: expected {_type_text(t)} ({len(dims)} "
                                  f"dimension{'s' if len(dims) != 1 else ''}), found "
                                  f"{tensor_type(v)}", span, arg=None).with_code("shape")
         for i, d in enumerate(dims):
-            size = v.shape[i]
-            if d.kind == "int" and size != d.value:
-                raise TLRuntimeError(f"{what}: expected {_type_text(t)}, found {tensor_type(v)} "
-                                     f"(dimension {i} is {size}, not {d.value})",
-                                     span).with_code("shape")
-            if d.kind == "var":
-                name = str(d.value)
-                prev = shapes.get(name)
+            kind = d.kind
+            if kind == "int":
+                if shape[i] != d.value:
+                    raise TLRuntimeError(f"{what}: expected {_type_text(t)}, found "
+                                         f"{tensor_type(v)} (dimension {i} is {shape[i]}, not "
+                                         f"{d.value})", span).with_code("shape")
+            elif kind == "var":
+                prev = shapes.get(d.value)  # type: ignore[arg-type]
                 if prev is None:
-                    shapes[name] = (size, f"{what.split(' of ')[0]} ({tensor_type(v)})")
-                elif prev[0] != size:
+                    shapes[d.value] = (shape[i], what, v)  # type: ignore[index]
+                elif prev[0] != shape[i]:
+                    source = f"{prev[1].split(' of ')[0]} ({tensor_type(prev[2])})"
                     raise TLRuntimeError(
                         f"{what}: expected {_type_text(t)}, found {tensor_type(v)}: shape "
-                        f"variable {name} is {size} here but {prev[0]} from {prev[1]}",
+                        f"variable {d.value} is {shape[i]} here but {prev[0]} from {source}",
                         span).with_code("shape")
 
-    def check_return(self, decl: ast.FnDecl, result: Any, shapes: dict[str, tuple[int, str]],
+    def check_return(self, decl: ast.FnDecl, result: Any, shapes: dict[str, tuple[Any, ...]],
                      span: Span) -> Any:
         t = decl.ret
         assert isinstance(t, ast.TensorTypeExpr)
@@ -1085,23 +1089,24 @@ class Interpreter:
                 return result
             raise TLRuntimeError(f"{decl.name}() returned {type_name(result)} but its signature "
                                  f"says {_type_text(t)}", span)
-        if t.dims is None:
-            return result
-        bound = ", ".join(f"{k}={v[0]}" for k, v in shapes.items())
         dims = t.dims
-        expect = []
-        ok = len(dims) == result.ndim
-        for i, d in enumerate(dims):
-            if d.kind == "int":
-                expect.append(str(d.value))
-                ok = ok and i < result.ndim and result.shape[i] == d.value
-            elif d.kind == "var" and str(d.value) in shapes:
-                n = shapes[str(d.value)][0]
-                expect.append(str(n))
-                ok = ok and i < result.ndim and result.shape[i] == n
-            else:
-                expect.append(str(d.value) if d.value is not None else "?")
+        if dims is None:
+            return result
+        shape = result.shape
+        ok = len(dims) == len(shape)
+        if ok:
+            for i, d in enumerate(dims):
+                if d.kind == "int":
+                    want = d.value
+                elif d.kind == "var" and d.value in shapes:
+                    want = shapes[d.value][0]  # type: ignore[index]
+                else:
+                    continue
+                if shape[i] != want:
+                    ok = False
+                    break
         if not ok:
+            bound = ", ".join(f"{k}={v[0]}" for k, v in shapes.items())
             raise TLRuntimeError(f"{decl.name}() returned {tensor_type(result)} but its "
                                  f"signature says {_type_text(t)}"
                                  + (f" ({bound})" if bound else ""), span).with_code("shape")
