@@ -843,8 +843,12 @@ class _Run:
             if ty == "NAME":
                 k = keywords.get(tok.value)
                 if k is not None and (k in row or "NAME" not in row):
-                    ty = k
-                    tok = _retype(tok, k)
+                    # a contextual keyword where a name could also stand: a keyword only if
+                    # the parser really accepts it here (LALR lookaheads over-state; lark
+                    # would take the keyword and fail on `Q(x)? where x > 1` + `forward = 2`)
+                    if "NAME" not in row or self.eng.sim(st, [k]):
+                        ty = k
+                        tok = _retype(tok, k)
             elif ty not in row or ty in _NL_BASE:
                 tok = self._adjust(i, tok, row)
                 ty = tok.type
@@ -1285,6 +1289,8 @@ def _invalid_message(value: str) -> str:
         return f"strings use double quotes: write \"{_show(inner)}\" instead of {_show(value)}"
     elif ch == "#":
         msg += "; comments start with //"
+    elif ch.isalpha():
+        msg += "; names use ASCII letters, digits and '_' only (comments and strings may hold any text)"
     elif ch == "&" or ch == "|":
         msg += f"; did you mean '{ch}{ch}'?"
     return msg

@@ -1,0 +1,77 @@
+"""Our lexer and LR loop against lark's own contextual lexer and LALR parser (the oracle).
+
+lark parses with the same grammar and the same callbacks, so on valid text the trees must
+be identical; chunking must not change the tree of a valid file either.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tl_core.syntax import ast as A
+from tl_core.syntax import parse
+from tl_core.syntax.fastnew import N
+from tl_core.syntax.parser import lark_parse_chunk, parse_chunk
+from tl_core.syntax.scanner import split_chunks
+from tl_core.syntax.span import Span
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.tl")) + sorted((ROOT / "examples" / "syntax").glob("*.tl"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_whole_file_equals_lark(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert parse(text).program.items == lark_parse_chunk(text)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_each_chunk_equals_lark(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    for c in split_chunks(text):
+        chunk = text[c.start : c.end]
+        ours = parse_chunk(chunk, 0, len(chunk), 0)
+        assert ours.errors == ()
+        assert ours.items == lark_parse_chunk(chunk)
+
+
+CONTEXTUAL = [
+    "if x<-1 { y = 1 }",  # `<-` split where a rule arrow cannot stand
+    "let t = x[::2]",
+    "where = 3\nembed = where",
+    "let a = b\n(c)\n[d]\n{ e }",
+    "infer { forward Q(x)? backward R(y)? where y != 1 }",
+    "learnable(w)\ntensor v: float16[2] learnable = w",
+    "test = 1\ntest t { x }",
+    "embedding(t, ids)\nembedding e { dimension: 3 }",
+]
+
+
+@pytest.mark.parametrize("text", CONTEXTUAL)
+def test_contextual_lexing_equals_lark(text: str) -> None:
+    ours = parse_chunk(text, 0, len(text), 0)
+    assert ours.errors == ()
+    assert ours.items == lark_parse_chunk(text)
+
+
+def test_fast_constructors_make_equal_objects() -> None:
+    s = Span(1, 2, 3, 4, 5, 6)
+    assert N.Span(1, 2, 3, 4, 5, 6) == s
+    assert hash(N.Span(1, 2, 3, 4, 5, 6)) == hash(s)
+    assert N.TensorTypeExpr(s, "float16", None) == A.TensorTypeExpr(s, "float16", None)
+    assert N.Arg(s, A.Name(s, "x")) == A.Arg(s, A.Name(s, "x"))
+    with pytest.raises(AttributeError):
+        N.Span(1, 2, 3, 4, 5, 6).start = 9  # still frozen
+
+
+def test_contextual_keyword_only_where_really_accepted() -> None:
+    # LALR merges the state after `1` with the one inside `infer { ... }`, so lark's
+    # contextual lexer takes `forward` as the infer mode here and fails; we do not.
+    text = "Q(x)? where x > 1\nforward = 2"
+    ours = parse_chunk(text, 0, len(text), 0)
+    assert ours.errors == ()
+    assert isinstance(ours.items[1], A.Assign) and ours.items[1].target.id == "forward"
+    with pytest.raises(Exception):  # noqa: B017 - any lark error
+        lark_parse_chunk(text)
