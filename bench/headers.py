@@ -69,6 +69,7 @@ def main() -> int:
         "gguf.GGUFReader", timed(lambda: gguf_reader(smol), 2))
     fresh = _fresh_process_ms(smol)
     print(f"{'SmolLM2, one read in a fresh process':38s} {fresh:9.2f} ms   (budget 30 ms)")
+    _bench_dequantize(smol)
     mini = minilm_path()
     row("MiniLM SafeTensors (90 MB)", timed(lambda: ours(mini)),
         "safetensors.safe_open", timed(lambda: safe_open_keys(mini)))
@@ -93,6 +94,29 @@ def main() -> int:
         worst = max(worst, timed(lambda: _expect_error(Path("/dev/zero"))))
         print(f"{'hostile files, slowest error':38s} {worst:9.2f} ms   (budget 100 ms)")
     return 0
+
+
+def _bench_dequantize(path: Path) -> None:
+    """Loading (read + dequantize to float16) with MLX ops vs gguf.quants (numpy)."""
+    import mlx.core as mx
+
+    from tl_core.models import load_tensor
+    from tl_core.models.loader import read_bytes
+
+    header = read_header(path)
+    for name in ("token_embd.weight", "blk.0.ffn_down.weight"):
+        info = header.tensors[name]
+        qtype = gguf.GGMLQuantizationType[info.dtype]
+
+        def ours(name=name):
+            mx.eval(load_tensor(path, name).array)
+
+        def reference(info=info, qtype=qtype):
+            raw = np.frombuffer(read_bytes(header, info), np.uint8)
+            gguf.quants.dequantize(raw.reshape(info.shape[0], -1), qtype).astype(np.float16)
+
+        ours()  # MLX warm-up
+        row(f"load {name} ({info.dtype})", timed(ours), "gguf.quants + astype", timed(reference))
 
 
 def _fresh_process_ms(path: Path) -> float:

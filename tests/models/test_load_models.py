@@ -309,3 +309,16 @@ def test_model_from_reserved_name():
     assert e.value.message == (
         'model_from: "__metadata__" is reserved by SafeTensors; choose another name'
     )
+
+
+def test_quantized_overflow_is_counted(tmp_path):
+    d = np.frombuffer(np.float16(1000).tobytes(), np.uint8)
+    q_big = np.full(32, 100, np.int8).view(np.uint8)  # 100 * 1000 > 65504
+    q_small = np.arange(-16, 16, dtype=np.int8).view(np.uint8)  # at most 16000
+    blocks = np.stack([np.concatenate([d, q_big]), np.concatenate([d, q_small])])
+    path = write_gguf(tmp_path / "o.gguf", {"w": (blocks, "Q8_0")})
+    t = load_tensor(path, "w")
+    assert t.overflow == 32
+    values = np.array(t.array).reshape(-1)
+    assert np.isinf(values[:32]).all()
+    assert np.array_equal(values[32:], (np.arange(-16, 16) * 1000).astype(np.float16))

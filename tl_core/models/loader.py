@@ -214,9 +214,17 @@ def _from_numpy_float(a: Any) -> LoadedTensor:
     return LoadedTensor(mx.array(h), overflow)
 
 
+F16_MAX = 65504.0  # the largest finite float16; values from 65520 up round to inf
+
+
 def _count_overflow(src: mx.array, out: mx.array) -> int:
+    """Finite source values that became inf in float16."""
     import mlx.core as mx
 
+    # Cheap test first (two passes instead of four): if the largest magnitude is below
+    # float16's largest finite value, nothing overflowed. NaN or inf fall to the full count.
+    if mx.max(mx.abs(src)).item() < F16_MAX:
+        return 0
     return int(mx.sum(mx.logical_and(mx.isinf(out), mx.isfinite(src))).item())
 
 
@@ -226,26 +234,48 @@ def _dequantize(raw: bytes, info: TensorInfo, path: str) -> LoadedTensor:
 
     qtype = info.quantization
     if qtype in MLX_QUANTS:
-        src = _dequantize_mlx(mx.array(np.frombuffer(raw, np.uint8)), qtype)
-    else:
-        import gguf
+        blocks = mx.array(np.frombuffer(raw, np.uint8)).reshape(-1, _BLOCK_BYTES[qtype])
+        src = _dequantize_mlx(blocks, qtype).reshape(info.shape)
+        out = src.astype(mx.float16)
+        if _quant_bound(blocks, qtype) < F16_MAX:  # no block can reach inf: skip the count
+            return LoadedTensor(out, 0)
+        return LoadedTensor(out, _count_overflow(src, out))
+    import gguf
 
-        q = gguf.GGMLQuantizationType[qtype]
-        rows = np.frombuffer(raw, np.uint8).reshape(-1, info.nbytes // max(1, _rows(info)))
-        try:
-            values = gguf.quants.dequantize(rows, q)
-        except NotImplementedError:
-            raise ModelFileError(
-                f"tensor \"{info.name}\" uses GGUF quantization {qtype}, which cannot be "
-                f"dequantized here (the gguf package has no dequantizer for it; supported: "
-                f"Q4_0, Q4_1, Q8_0 and the types gguf.quants implements, such as Q4_K, Q6_K)",
-                info.offset,
-                path,
-            ) from None
-        src = mx.array(np.ascontiguousarray(values, dtype=np.float32))
-    src = src.reshape(info.shape)
+    q = gguf.GGMLQuantizationType[qtype]
+    rows = np.frombuffer(raw, np.uint8).reshape(-1, info.nbytes // max(1, _rows(info)))
+    try:
+        values = gguf.quants.dequantize(rows, q)
+    except NotImplementedError:
+        raise ModelFileError(
+            f"tensor \"{info.name}\" uses GGUF quantization {qtype}, which cannot be "
+            f"dequantized here (the gguf package has no dequantizer for it; supported: "
+            f"Q4_0, Q4_1, Q8_0 and the types gguf.quants implements, such as Q4_K, Q6_K)",
+            info.offset,
+            path,
+        ) from None
+    src = mx.array(np.ascontiguousarray(values, dtype=np.float32)).reshape(info.shape)
     out = src.astype(mx.float16)
     return LoadedTensor(out, _count_overflow(src, out))
+
+
+_BLOCK_BYTES = {"Q4_0": 18, "Q4_1": 20, "Q8_0": 34}
+
+
+def _quant_bound(blocks: mx.array, qtype: str) -> float:
+    """The largest magnitude any value of these blocks can have, from the block scales
+    (|q| <= 128 for Q8_0, <= 8 for Q4_0, <= 15 plus |m| for Q4_1). NaN if a scale is NaN."""
+    import mlx.core as mx
+
+    def peak(col: int) -> float:
+        scales = mx.contiguous(blocks[:, col : col + 2]).view(mx.float16).astype(mx.float32)
+        return mx.max(mx.abs(scales)).item()
+
+    if qtype == "Q8_0":
+        return peak(0) * 128
+    if qtype == "Q4_0":
+        return peak(0) * 8
+    return peak(0) * 15 + peak(2)
 
 
 def _rows(info: TensorInfo) -> int:
@@ -255,15 +285,13 @@ def _rows(info: TensorInfo) -> int:
     return n
 
 
-def _dequantize_mlx(data: mx.array, qtype: str) -> mx.array:
-    """Q4_0 / Q4_1 / Q8_0 blocks -> float32 values, with MLX ops (runs on the GPU when MLX
-    has one). Arithmetic in float32 in the same order as ggml and gguf.quants:
+def _dequantize_mlx(blocks: mx.array, qtype: str) -> mx.array:
+    """Q4_0 / Q4_1 / Q8_0 blocks (rows of bytes) -> float32 values, with MLX ops (on the GPU
+    when MLX has one). Arithmetic in float32 in the same order as ggml and gguf.quants:
     Q8_0 d*q; Q4_0 d*(q-8); Q4_1 d*q + m; the low nibbles are elements 0..15 of a block,
     the high nibbles 16..31."""
     import mlx.core as mx
 
-    size = {"Q4_0": 18, "Q4_1": 20, "Q8_0": 34}[qtype]
-    blocks = data.reshape(-1, size)
     d = mx.contiguous(blocks[:, 0:2]).view(mx.float16).astype(mx.float32)
     if qtype == "Q8_0":
         q = mx.contiguous(blocks[:, 2:]).view(mx.int8).astype(mx.float32)
