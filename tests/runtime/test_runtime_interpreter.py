@@ -79,9 +79,8 @@ def test_shape_variable_conflict_points_at_the_argument():
     src = SEED.replace("let b = tensor<float16>([0.01, 0.02], device: gpu)",
                        "let b = tensor<float16>([0.01, 0.02, 0.03], device: gpu)")
     r = run(src)
-    assert errors(r) == [(20, 27, "argument 'bias' of forward: expected float16[D_out], found "
-                                  "float16[3]: shape variable D_out is 3 here but 2 from "
-                                  "argument 'weights' (float16[3, 2])")]
+    assert errors(r) == [(20, 27, "forward(): shape variable D_out is 2 from argument 'weights' "
+                                  "(float16[3, 2]) but 3 from argument 'bias' (float16[3])")]
     assert r.stdout == ""
 
 
@@ -90,14 +89,29 @@ def test_rank_mismatch_and_return_check():
         fn f(x: float16[N, M]) -> float16[N] { return x }
         let y = f(ones([2, 3]))
     """)
-    assert errors(r) == [(2, 8, "f() returned float16[2, 3] but its signature says "
-                                "float16[N] (N=2, M=3)")]
+    assert errors(r) == [(2, 8, "f() is declared to return float16[N] but returned "
+                                "float16[2, 3] (N=2, M=3)")]
     r = run("""
         fn f(x: float16[N, M]) -> float16[N] { return sum(x, dim: 1) }
         f(ones([4]))
     """)
-    assert errors(r) == [(2, 2, "argument 'x' of f: expected float16[N, M] (2 dimensions), "
-                                "found float16[4]")]
+    assert errors(r) == [(2, 2, "f(): argument 'x' must be float16[N, M] (2 dimensions); "
+                                "found float16[4] (1 dimension)")]
+    r = run("""
+        fn g(x: float16[2, M], n: int) -> float16[M] { return x[0] }
+        g(ones([3, 4]), 1)
+        g(ones([2, 4]), 1.5)
+        g(ones([2, 4]))
+        g(ones([2, 4]), 1, 2)
+    """)
+    assert errors(r) == [(2, 2, "g(): argument 'x' must be float16[2, M]; found float16[3, 4] "
+                                "(dimension 0 is 3, not 2)")]
+    assert errors(run("fn g(n: int) -> int { return n }\ng(1.5)")) == [
+        (1, 2, "g(): argument 'n' must be int; found float")]
+    assert errors(run("fn g(a: int, b: int) -> int { return a }\ng(1)")) == [
+        (1, 0, "g() takes 2 arguments but 1 was given; missing 'b'")]
+    assert errors(run("fn g(a: int) -> int { return a }\ng(1, 2, 3)")) == [
+        (1, 5, "g() takes 1 argument but 3 were given")]
 
 
 def test_matmul_error_message_and_range():
@@ -385,7 +399,7 @@ def test_imports_bring_functions_and_tensor_declarations(tmp_path):
 
 def test_tensor_declaration_checks_its_type():
     r = run("tensor w: float16[2, 3] learnable = ones([3, 2])")
-    assert errors(r) == [(0, 36, "'w': expected float16[2, 3], found float16[3, 2] (dimension "
-                                 "0 is 3, not 2)")]
+    assert errors(r) == [(0, 36, "tensor w: float16[2, 3] does not match its value "
+                                 "float16[3, 2]")]
     r = run("tensor w: float32[2] = [1, 2]\nprint(w)")
     assert r.stdout == "tensor([1., 2.], float32[2], cpu)\n"

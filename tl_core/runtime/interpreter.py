@@ -327,7 +327,7 @@ class Interpreter:
         if t is ast.Let:
             value = self.eval(s.value, env)
             if s.type is not None:
-                value = self.check_declared(value, s.type, s.value.span, s.name)
+                value = self.check_declared(value, s.type, s.value.span, f"let {s.name}")
             env.vars[s.name] = value
             self._settle(value)
         elif t is ast.Assign:
@@ -469,7 +469,8 @@ class Interpreter:
             value: Any = mx.zeros(dims, dtype=self.dtype_of(s.type.dtype, s.type.span))
         else:
             value = self.eval(s.value, env)
-        value = self.check_declared(value, s.type, s.value.span if s.value else s.span, s.name)
+        value = self.check_declared(value, s.type, s.value.span if s.value else s.span,
+                                    f"tensor {s.name}")
         env.vars[s.name] = value
         self._settle(value)
 
@@ -489,8 +490,12 @@ class Interpreter:
         elif value.dtype != dt:
             value = value.astype(dt)
         if texpr.dims is not None:
-            bindings: dict[str, tuple[Any, ...]] = {}
-            self.match_dims(value, texpr, bindings, span, f"'{what}'")
+            dims = texpr.dims
+            if len(dims) != value.ndim or any(
+                    d.kind == "int" and d.value != n for d, n in zip(dims, value.shape,
+                                                                       strict=False)):
+                raise TLRuntimeError(f"{what}: {_type_text(texpr)} does not match its value "
+                                     f"{tensor_type(value)}", span).with_code("shape")
         return value
 
     # -- evaluation helpers ---------------------------------------------------------------
@@ -986,10 +991,11 @@ class Interpreter:
             vals.append(self.eval(a.value, env))
             spans.append(a.value.span)
         if len(vals) > len(params):
+            first_extra = len(params) - (1 if receiver else 0)
             raise TLRuntimeError(
                 f"{decl.name}() takes {len(params)} argument{'s' if len(params) != 1 else ''} "
-                f"but {len(vals)} were given", positional[len(params) - len(vals)].span
-                if len(positional) >= len(vals) - len(params) else e.span)
+                f"but {len(vals)} were given",
+                positional[first_extra].span if 0 <= first_extra < len(positional) else e.span)
         bound: dict[str, tuple[Any, Span]] = {}
         for p, v, sp in zip(params, vals, spans, strict=False):
             bound[p.name] = (v, sp)
@@ -1006,9 +1012,11 @@ class Interpreter:
             bound[a.name] = (self.eval(a.value, env), a.value.span)
         missing = [p.name for p in params if p.name not in bound]
         if missing:
-            m = ", ".join(f"'{x}'" for x in missing)
-            raise TLRuntimeError(f"{decl.name}() missing argument{'s' if len(missing) > 1 else ''}"
-                                 f" {m}", e.span)
+            given = len(params) - len(missing)
+            raise TLRuntimeError(f"{decl.name}() takes {len(params)} argument"
+                                 f"{'s' if len(params) != 1 else ''} but {given} "
+                                 f"{'were' if given != 1 else 'was'} given; missing "
+                                 + ", ".join(f"'{m}'" for m in missing), e.span)
         shapes: dict[str, tuple[Any, ...]] = {}
         args: list[Any] = []
         for p in params:
@@ -1023,20 +1031,21 @@ class Interpreter:
 
     def check_param(self, decl: ast.FnDecl, p: ast.Param, v: Any, span: Span,
                     shapes: dict[str, tuple[Any, ...]]) -> Any:
+        """Check one argument against its parameter type (the checker's messages)."""
         t = p.type
         if isinstance(t, ast.TensorTypeExpr):
             if isinstance(v, (int, float, list)) and not isinstance(v, bool):
                 v = self.to_tensor(v, span, self.dtype_of(t.dtype, t.span))
             if not isinstance(v, mx.array):
-                raise TLRuntimeError(f"argument '{p.name}' of {decl.name}: expected "
-                                     f"{_type_text(t)}, found {type_name(v)}", span)
+                raise TLRuntimeError(f"{decl.name}(): argument '{p.name}' must be "
+                                     f"{_type_text(t)}; found {type_name(v)}", span)
             want_int = t.dtype in ("int", "int32", "int64", "int16", "i32", "i64")
             is_int = not mx.issubdtype(v.dtype, mx.inexact)
             if want_int != is_int and v.dtype != mx.bool_:
-                raise TLRuntimeError(f"argument '{p.name}' of {decl.name}: expected "
-                                     f"{_type_text(t)}, found {tensor_type(v)}", span)
+                raise TLRuntimeError(f"{decl.name}(): argument '{p.name}' must be "
+                                     f"{_type_text(t)}; found {tensor_type(v)}", span)
             if t.dims is not None:
-                self.match_dims(v, t, shapes, span, f"argument '{p.name}' of {decl.name}")
+                self.match_dims(v, t, shapes, span, decl.name, p.name)
             return v
         if isinstance(t, ast.NamedTypeExpr):
             ok = {
@@ -1048,37 +1057,36 @@ class Interpreter:
             if ok is not None and not ok(v):
                 if isinstance(v, mx.array) and v.size == 1 and t.name in ("int", "float"):
                     return v
-                raise TLRuntimeError(f"argument '{p.name}' of {decl.name}: expected {t.name}, "
+                raise TLRuntimeError(f"{decl.name}(): argument '{p.name}' must be {t.name}; "
                                      f"found {type_name(v)}", span)
         return v
 
     def match_dims(self, v: mx.array, t: ast.TensorTypeExpr, shapes: dict[str, tuple[Any, ...]],
-                   span: Span, what: str) -> None:
+                   span: Span, fn: str, param: str) -> None:
         """Bind and check shape variables. Runs on every call: messages are built only on
-        failure (`shapes` keeps the array and the argument name for them)."""
+        failure (`shapes` keeps the array and the parameter name for them)."""
         dims = t.dims or ()
         shape = v.shape
         if len(dims) != len(shape):
-            raise TLRuntimeError(f"{what}: expected {_type_text(t)} ({len(dims)} "
-                                 f"dimension{'s' if len(dims) != 1 else ''}), found "
-                                 f"{tensor_type(v)}", span, arg=None).with_code("shape")
+            raise TLRuntimeError(f"{fn}(): argument '{param}' must be {_type_text(t)} "
+                                 f"({_plural(len(dims), 'dimension')}); found {tensor_type(v)} "
+                                 f"({_plural(len(shape), 'dimension')})", span).with_code("shape")
         for i, d in enumerate(dims):
             kind = d.kind
             if kind == "int":
                 if shape[i] != d.value:
-                    raise TLRuntimeError(f"{what}: expected {_type_text(t)}, found "
-                                         f"{tensor_type(v)} (dimension {i} is {shape[i]}, not "
-                                         f"{d.value})", span).with_code("shape")
+                    raise TLRuntimeError(f"{fn}(): argument '{param}' must be {_type_text(t)}; "
+                                         f"found {tensor_type(v)} (dimension {i} is {shape[i]}, "
+                                         f"not {d.value})", span).with_code("shape")
             elif kind == "var":
                 prev = shapes.get(d.value)  # type: ignore[arg-type]
                 if prev is None:
-                    shapes[d.value] = (shape[i], what, v)  # type: ignore[index]
+                    shapes[d.value] = (shape[i], param, v)  # type: ignore[index]
                 elif prev[0] != shape[i]:
-                    source = f"{prev[1].split(' of ')[0]} ({tensor_type(prev[2])})"
                     raise TLRuntimeError(
-                        f"{what}: expected {_type_text(t)}, found {tensor_type(v)}: shape "
-                        f"variable {d.value} is {shape[i]} here but {prev[0]} from {source}",
-                        span).with_code("shape")
+                        f"{fn}(): shape variable {d.value} is {prev[0]} from argument "
+                        f"'{prev[1]}' ({tensor_type(prev[2])}) but {shape[i]} from argument "
+                        f"'{param}' ({tensor_type(v)})", span).with_code("shape")
 
     def check_return(self, decl: ast.FnDecl, result: Any, shapes: dict[str, tuple[Any, ...]],
                      span: Span) -> Any:
@@ -1087,8 +1095,8 @@ class Interpreter:
         if not isinstance(result, mx.array):
             if isinstance(result, (int, float)) and not isinstance(result, bool):
                 return result
-            raise TLRuntimeError(f"{decl.name}() returned {type_name(result)} but its signature "
-                                 f"says {_type_text(t)}", span)
+            raise TLRuntimeError(f"{decl.name}() is declared to return {_type_text(t)} but "
+                                 f"returned {type_name(result)}", span)
         dims = t.dims
         if dims is None:
             return result
@@ -1107,8 +1115,8 @@ class Interpreter:
                     break
         if not ok:
             bound = ", ".join(f"{k}={v[0]}" for k, v in shapes.items())
-            raise TLRuntimeError(f"{decl.name}() returned {tensor_type(result)} but its "
-                                 f"signature says {_type_text(t)}"
+            raise TLRuntimeError(f"{decl.name}() is declared to return {_type_text(t)} but "
+                                 f"returned {tensor_type(result)}"
                                  + (f" ({bound})" if bound else ""), span).with_code("shape")
         return result
 
@@ -1176,6 +1184,10 @@ class Interpreter:
 
 class _NotArray(Exception):  # noqa: N818
     pass
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 def _is_void(t: Any) -> bool:
