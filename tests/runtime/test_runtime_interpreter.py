@@ -403,3 +403,70 @@ def test_tensor_declaration_checks_its_type():
                                  "float16[3, 2]")]
     r = run("tensor w: float32[2] = [1, 2]\nprint(w)")
     assert r.stdout == "tensor([1., 2.], float32[2], cpu)\n"
+
+
+def test_language_md_section_9_first_snippet_verbatim(tmp_path):
+    """The model snippet of LANGUAGE.md section 9, on small files at those paths."""
+    import gguf
+    from safetensors.numpy import save_file
+
+    (tmp_path / "path" / "to").mkdir(parents=True)
+    w = np.arange(64, dtype=np.float32).reshape(2, 32) / 64
+    b = np.array([0.5, -0.5], dtype=np.float32)
+    save_file({"layer.0.weight": w, "layer.0.bias": b},
+              str(tmp_path / "path/to/model.safetensors"))
+    g = gguf.GGUFWriter(str(tmp_path / "path/to/llama-7b-q4.gguf"), "llama")
+    g.add_tensor("layer.0.weight", gguf.quants.quantize(w, gguf.GGMLQuantizationType.Q4_1),
+                 raw_dtype=gguf.GGMLQuantizationType.Q4_1)
+    g.add_tensor("layer.0.bias", b)
+    g.write_header_to_file()
+    g.write_kv_data_to_file()
+    g.write_tensors_to_file()
+    g.close()
+    snippet = """\
+model = load_model("path/to/model.safetensors")
+model = load_model("path/to/llama-7b-q4.gguf")
+weights = model.get_tensor("layer.0.weight")
+bias = model.get_tensor("layer.0.bias")
+save_model(model, "output.safetensors")
+print(model.metadata.format, weights.shape, bias)
+"""
+    r = run(snippet, base=tmp_path)
+    assert errors(r) == []
+    assert r.stdout == "gguf [2, 32] tensor([ 0.5, -0.5], float16[2], cpu)\n"
+    from safetensors.numpy import load_file
+
+    saved = load_file(str(tmp_path / "output.safetensors"))
+    assert saved["layer.0.bias"].dtype == np.float16
+    assert saved["layer.0.weight"].shape == (2, 32)
+
+
+def test_save_model_to_gguf_is_an_error(tmp_path):
+    r = run('let m = model_from(w: ones([2]))\nsave_model(m, "out.gguf")', base=tmp_path)
+    (line, col, message), = errors(r)
+    assert line == 1 and "gguf" in message.lower()
+
+
+def test_progress_bar_for_large_tensor_loads(tmp_path, monkeypatch):
+    import io
+
+    from safetensors.numpy import save_file
+
+    from tl_core.models import load_model
+    from tl_core.runtime import progress
+
+    save_file({"big": np.zeros((256, 256), np.float32)}, str(tmp_path / "m.safetensors"))
+    model = load_model(tmp_path / "m.safetensors")
+    monkeypatch.setattr(progress, "MIN_BYTES", 1024)
+    monkeypatch.setattr(progress, "CHUNK", 65536)
+    out = io.StringIO()
+    progress.prefetch(model, "big", out)
+    text = out.getvalue()
+    assert "\rloading big [###############...............] 0/0 MB" in text
+    assert "\rloading big [##############################] 0/0 MB" in text
+    assert text.endswith("\r\033[K")
+    assert not progress.is_terminal(out)
+    quiet = io.StringIO()
+    monkeypatch.setattr(progress, "MIN_BYTES", 10**9)
+    progress.prefetch(model, "big", quiet)
+    assert quiet.getvalue() == ""

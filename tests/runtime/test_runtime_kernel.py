@@ -193,3 +193,18 @@ def test_importing_the_kernel_does_not_import_mlx():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_relative_paths_resolve_against_the_document(kernel, tmp_path):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    (tmp_path / "sub").mkdir()
+    save_file({"w": np.ones((2,), np.float32)}, str(tmp_path / "sub" / "m.safetensors"))
+    text = 'let m = load_model("m.safetensors")\nm.get_tensor("w")'
+    uri = (tmp_path / "sub" / "doc.tl").as_uri()
+    r = kernel.response(kernel.send("run", {"uri": uri, "text": text}))
+    assert r["result"]["errors"] == [] and r["result"]["value"]["text"] == "[1., 1.]"
+    r = kernel.response(kernel.send("run", {"uri": "untitled:1", "text": text,
+                                            "path": str(tmp_path / "sub" / "x.tl")}))
+    assert r["result"]["value"]["text"] == "[1., 1.]"
