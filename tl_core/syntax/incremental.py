@@ -154,7 +154,13 @@ for _name in dir(A):
 
 def _shift_diag(dg: Diagnostic, d: int, dl: int) -> Diagnostic:
     related = tuple(Related(_sspan(r.span, d, dl), r.message) for r in dg.related)
-    return Diagnostic(_sspan(dg.span, d, dl), dg.message, dg.severity, dg.code, related, dg.source)
+    message = dg.message
+    if dl and dg.related:
+        # "expected ')' to close the call started at 3:14": the position moves with the chunk
+        old, new = dg.related[0].span, related[0].span
+        message = message.replace(f"started at {old.line + 1}:{old.col + 1}",
+                                  f"started at {new.line + 1}:{new.col + 1}")
+    return Diagnostic(_sspan(dg.span, d, dl), message, dg.severity, dg.code, related, dg.source)
 
 
 def shift_entry(entry: _Entry, d: int, dl: int) -> _Entry:

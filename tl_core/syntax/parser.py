@@ -26,7 +26,7 @@ from pathlib import Path as _FsPath
 from lark import Lark, Token
 from lark.parsers.lalr_analysis import Shift
 
-from tl_core.diagnostics import Diagnostic
+from tl_core.diagnostics import Diagnostic, Related
 from tl_core.syntax import ast as A
 from tl_core.syntax.fastnew import N
 from tl_core.syntax.lexer import FastLexer, Tok
@@ -824,6 +824,7 @@ class _Run:
         self.opens: list[tuple[Tok, str, str]] = []  # (open token, closer type, what)
         self.prev: Tok | None = None  # last token fed (real or synthetic)
         self.quiet = False  # an error was reported and no token was accepted since
+        self._related: tuple[Related, ...] = ()
 
     # ---- the main loop
     def parse(self) -> tuple:
@@ -1021,6 +1022,7 @@ class _Run:
             open_tok, closer, what = self.opens[-1]
             if closer in expected:
                 s = _ts(open_tok)
+                self._related = (Related(s, f"the {what} starts here"),)
                 where = f"the {what} started at {s.line + 1}:{s.col + 1}"
                 word = eng.terms.word(closer)
                 plain = (ty == "$END" or self._first_on_line(i, tok) or ty in _STMT_START
@@ -1076,7 +1078,9 @@ class _Run:
                 span = N.Span(e, e, tok.line - 1, tok.column - 1, tok.line - 1, tok.column - 1)
         else:
             span = _ts(tok)
-        self.errors.append(Diagnostic(span, message or self._message(i, tok), code="syntax"))
+        self._related = ()
+        message = message or self._message(i, tok)
+        self.errors.append(Diagnostic(span, message, code="syntax", related=self._related))
 
     # ---- recovery
     def _synthetic(self, ty: str) -> Tok:
