@@ -471,3 +471,19 @@ def test_safetensors_bad_metadata(tmp_path):
 def test_safetensors_entry_not_an_object(tmp_path):
     err = fail(_st(tmp_path, {"w": [1, 2]}))
     assert err.message == 'tensor "w": expected an object with dtype, shape and data_offsets'
+
+
+def test_header_size_limit(tmp_path, valid_gguf):
+    from tl_core.models import gguf as gguf_reader
+    from tl_core.models.header import Source
+
+    p = put(tmp_path, "big.gguf", valid_gguf)
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        with pytest.raises(ModelFileError) as e:
+            gguf_reader.parse_header(Source(fd, len(valid_gguf), str(p), limit=1000))
+    finally:
+        os.close(fd)
+    assert e.value.message.startswith("header too large: ")
+    assert e.value.message.endswith("reaches past the header size limit of 1000 bytes")
+    assert e.value.offset < 1000

@@ -108,7 +108,7 @@ class Source:
         if end > self.limit:
             raise ModelFileError(
                 f"header too large: {what} at byte {pos} reaches past the header size "
-                f"limit of {self.limit} bytes ({self.limit // (1024 * 1024)} MiB)",
+                f"limit of {_size_text(self.limit)}",
                 pos,
             )
         want = max(end, 2 * len(self.buf), 64 * 1024)
@@ -120,6 +120,11 @@ class Source:
                 f"{len(self.buf)} bytes could be read (was the file changed while reading?)",
                 min(pos, len(self.buf)),
             )
+
+
+def _size_text(n: int) -> str:
+    mib = 1024 * 1024
+    return f"{n} bytes ({n // mib} MiB)" if n >= mib else f"{n} bytes"
 
 
 _CACHE: OrderedDict[tuple[str, int, int], ModelHeader] = OrderedDict()
