@@ -470,3 +470,9 @@ def test_progress_bar_for_large_tensor_loads(tmp_path, monkeypatch):
     monkeypatch.setattr(progress, "MIN_BYTES", 10**9)
     progress.prefetch(model, "big", quiet)
     assert quiet.getvalue() == ""
+
+
+def test_return_break_continue_outside_their_place():
+    assert errors(run("return 1")) == [(0, 0, "return outside a function")]
+    assert errors(run("if true { break }")) == [(0, 0, "break or continue outside a loop")]
+    assert errors(run("main { continue }")) == [(0, 0, "break or continue outside a loop")]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tl_core.runtime import Session
 from tl_core.runtime.session import blank_outside
@@ -99,3 +102,17 @@ def test_reset_forgets_variables():
     s.run("let a = 1")
     s.reset()
     assert s.run("a").errors[0].message == "undefined name 'a'"
+
+
+SEED_TEXT = (Path(__file__).resolve().parent.parent.parent / "examples" / "seed_linear.tl"
+             ).read_text(encoding="utf-8")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(SEED_TEXT)), st.integers(0, len(SEED_TEXT)))
+def test_any_selection_runs_or_reports_never_raises(a, b):
+    s = Session(device="cpu")
+    r = s.run(SEED_TEXT, (min(a, b), max(a, b)))
+    assert isinstance(r.stdout, str)
+    for d in r.errors:
+        assert 0 <= d.span.start <= len(SEED_TEXT)

@@ -234,8 +234,13 @@ class Interpreter:
             for item in items:
                 try:
                     self.run_item(item, env, top)
-                except (TLRuntimeError, _Return, _Break, _Continue):
+                except TLRuntimeError:
                     raise
+                except _Return:
+                    raise TLRuntimeError("return outside a function", item.span) from None
+                except (_Break, _Continue):
+                    raise TLRuntimeError("break or continue outside a loop",
+                                         item.span) from None
                 except RecursionError:
                     raise TLRuntimeError("recursion too deep", item.span) from None
                 except Exception as exc:  # noqa: BLE001 - a bug or an MLX failure
@@ -260,8 +265,7 @@ class Interpreter:
 
     def run_block_items(self, block: ast.Block) -> None:
         """A `test` or `bench` body, in a scope of its own under the globals."""
-        with mx.stream(self.mx_device):
-            self.exec_block(block, Env(self.globals))
+        self.run_items([ast.BlockStmt(block.span, block)], top=False)
 
     def run_import(self, item: ast.Import) -> None:
         from tl_core.syntax import parse
