@@ -116,3 +116,10 @@ def test_any_selection_runs_or_reports_never_raises(a, b):
     assert isinstance(r.stdout, str)
     for d in r.errors:
         assert 0 <= d.span.start <= len(SEED_TEXT)
+
+
+def test_value_is_null_after_calls_returning_nothing():
+    s = Session(device="cpu")
+    assert s.run('print("x")').value is None
+    assert s.run("let m = model_from(w: ones([2]))\nm.metadata").value.kind == "record"
+    assert s.run("ones([2]).shape").value.kind == "list"

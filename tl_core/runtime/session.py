@@ -104,7 +104,7 @@ class Session:
 
         def result(errors: list[Diagnostic], interrupted: bool = False) -> RunResult:
             value = None
-            if interp.out.has_value and not any(
+            if interp.out.has_value and interp.out.last_value is not None and not any(
                     d.severity == Severity.ERROR for d in errors):
                 value = summarize(interp.out.last_value, interp.device,
                                   interp.out.last_value_span)
