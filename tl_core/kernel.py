@@ -308,10 +308,15 @@ def path_of(params: dict[str, Any]) -> Path | None:
 
 
 def diag_json(d: Any) -> dict[str, Any]:
-    s = d.span
-    return {"range": {"start": {"line": s.line, "character": s.col},
-                      "end": {"line": s.end_line, "character": s.end_col}},
-            "message": d.message, "severity": d.severity.value, "code": d.code}
+    return {"range": _range_json(d.span),
+            "message": d.message, "severity": d.severity.value, "code": d.code,
+            "related": [{"range": _range_json(r.span), "message": r.message}
+                        for r in d.related]}
+
+
+def _range_json(s: Any) -> dict[str, Any]:
+    return {"start": {"line": s.line, "character": s.col},
+            "end": {"line": s.end_line, "character": s.end_col}}
 
 
 class Worker:

@@ -81,6 +81,9 @@ def test_shape_variable_conflict_points_at_the_argument():
     r = run(src)
     assert errors(r) == [(20, 27, "forward(): shape variable D_out is 2 from argument 'weights' "
                                   "(float16[3, 2]) but 3 from argument 'bias' (float16[3])")]
+    (related,) = r.errors[-1].related
+    assert (related.span.line, related.span.col, related.message) == (20, 24,
+                                                                      "D_out = 2 bound here")
     assert r.stdout == ""
 
 

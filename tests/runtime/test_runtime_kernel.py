@@ -97,6 +97,7 @@ def test_range_and_errors_use_code_points(kernel):
     (err,) = r["result"]["errors"]
     assert err["range"]["start"] == {"line": 0, "character": 23}
     assert err["severity"] == "error" and err["code"] == "runtime"
+    assert err["related"] == []
     text = "let x = 1\nlet y = x + 1\ny * 10\n"
     r = kernel.response(kernel.send("run", run_params(
         text, range={"start": {"line": 2, "character": 0}, "end": {"line": 2, "character": 6}})))

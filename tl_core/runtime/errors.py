@@ -19,6 +19,7 @@ class TLRuntimeError(Exception):
         self.message = message
         self.span = span
         self.arg = arg  # positional index or parameter name of the offending argument
+        self.related: tuple[tuple[Span, str], ...] = ()  # secondary locations
 
     def with_code(self, code: str) -> TLRuntimeError:
         self.code = code

@@ -1085,12 +1085,14 @@ class Interpreter:
             elif kind == "var":
                 prev = shapes.get(d.value)  # type: ignore[arg-type]
                 if prev is None:
-                    shapes[d.value] = (shape[i], param, v)  # type: ignore[index]
+                    shapes[d.value] = (shape[i], param, v, span)  # type: ignore[index]
                 elif prev[0] != shape[i]:
-                    raise TLRuntimeError(
+                    err = TLRuntimeError(
                         f"{fn}(): shape variable {d.value} is {prev[0]} from argument "
                         f"'{prev[1]}' ({tensor_type(prev[2])}) but {shape[i]} from argument "
                         f"'{param}' ({tensor_type(v)})", span).with_code("shape")
+                    err.related = ((prev[3], f"{d.value} = {prev[0]} bound here"),)
+                    raise err
 
     def check_return(self, decl: ast.FnDecl, result: Any, shapes: dict[str, tuple[Any, ...]],
                      span: Span) -> Any:

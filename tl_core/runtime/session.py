@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tl_core.diagnostics import Diagnostic, Severity
+from tl_core.diagnostics import Diagnostic, Related, Severity
 from tl_core.syntax.span import LineIndex, Span
 
 
@@ -132,7 +132,8 @@ class Session:
             interp.run_items(items)
         except TLRuntimeError as exc:
             span = exc.span or _first_span(text)
-            diag = Diagnostic(span, exc.message, Severity.ERROR, exc.code)
+            diag = Diagnostic(span, exc.message, Severity.ERROR, exc.code,
+                              tuple(Related(s, m) for s, m in exc.related))
             return result([diag], interrupted=exc.code == "interrupted")
         except RecursionError:
             return result([Diagnostic(_first_span(text), "recursion too deep",
