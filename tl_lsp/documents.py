@@ -62,7 +62,7 @@ class Documents:
         self.encoding = UTF16
         self.docs: dict[str, Document] = {}
         self.roots: list[str] = []
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tl-analyze")
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tl-analyze")
         self._file_cache: dict[str, tuple[tuple[int, int], Any]] = {}  # path -> (stat, analysis)
 
     # ---- text sync
@@ -127,7 +127,7 @@ class Documents:
         if doc.job is not None and doc.job[0] is doc.text and not doc.job[1].cancelled():
             return doc.job[1]
         text = doc.text
-        fut = loop.run_in_executor(self._executor, _analyze, text, doc.path)
+        fut = loop.run_in_executor(self.executor, _analyze, text, doc.path)
 
         def done(f: asyncio.Future[Any]) -> None:
             if f.cancelled() or f.exception() is not None:
@@ -159,7 +159,7 @@ class Documents:
             else:
                 text = Path(path).read_text(encoding="utf-8", errors="replace")
                 loop = asyncio.get_running_loop()
-                a = await loop.run_in_executor(self._executor, _analyze, text, path)
+                a = await loop.run_in_executor(self.executor, _analyze, text, path)
                 self._file_cache[path] = (key, a)
         except OSError:
             return None
@@ -206,4 +206,4 @@ class Documents:
         return out
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
-from tl_core.syntax.span import LineIndex, Span
+if TYPE_CHECKING:
+    from tl_core.syntax.span import LineIndex, Span
 
 UTF8 = "utf-8"
 UTF16 = "utf-16"
@@ -86,6 +87,10 @@ class Positions:
     __slots__ = ("text", "encoding", "index", "_ascii")
 
     def __init__(self, text: str, encoding: str = UTF16, index: LineIndex | None = None):
+        # imported here: `tl_core.syntax` loads the whole AST module, which `tl-lsp` must not
+        # pay for before answering `initialize`
+        from tl_core.syntax.span import LineIndex
+
         self.text = text
         self.encoding = encoding
         self.index = index if index is not None and index.text is text else LineIndex(text)

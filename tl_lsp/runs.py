@@ -11,11 +11,13 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tl_core.diagnostics import Diagnostic, Severity
-from tl_core.syntax.span import LineIndex
 from tl_lsp.kernel_client import KernelClient
+
+if TYPE_CHECKING:  # tl_core loads lazily: `tl-lsp` answers `initialize` before importing it
+    from tl_core.diagnostics import Diagnostic, Severity
+    from tl_core.syntax.span import LineIndex
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class LastRun:
 
 
 def _severity(value: Any) -> Severity:
+    from tl_core.diagnostics import Severity
+
     try:
         return Severity(str(value))
     except ValueError:
@@ -45,6 +49,8 @@ def kernel_range(index: LineIndex, start: int, end: int) -> dict[str, Any]:
 
 
 def errors_from_result(result: dict[str, Any], index: LineIndex) -> tuple[Diagnostic, ...]:
+    from tl_core.diagnostics import Diagnostic
+
     out = []
     for err in result.get("errors") or ():
         rng = err.get("range") or {}
@@ -163,6 +169,8 @@ class Runner:
         end: int | None,
         device: str | None,
     ) -> dict[str, Any]:
+        from tl_core.syntax.span import LineIndex
+
         kernel = await self.ensure_kernel()
         index = LineIndex(text)
         params: dict[str, Any] = {"uri": uri, "text": text}

@@ -19,7 +19,6 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from tl_core import ide
 from tl_lsp import protocol as proto
 from tl_lsp.cells import cell_lines
 from tl_lsp.config import SECTION, Config
@@ -39,9 +38,38 @@ CMD_INTERRUPT = "tensorlogic.interrupt"
 CMD_RESTART = "tensorlogic.restartKernel"
 WATCH_GLOBS = ["**/*.tl", "**/*.safetensors", "**/*.gguf", "**/*.mlmodel", "**/*.mlpackage/**"]
 
+# A copy of tl_core.ide.SEMANTIC_TOKEN_TYPES / _MODIFIERS, for speed: the legend must be in
+# the `initialize` answer, and importing tl_core.ide (the checker, the AST) would more than
+# double the time to that answer. tests/lsp/test_lsp_features.py asserts they are equal.
+TOKEN_TYPES = (
+    "namespace", "type", "struct", "typeParameter", "parameter", "variable", "property",
+    "function", "method", "keyword", "comment", "string", "number", "operator", "enumMember",
+)  # fmt: skip
+TOKEN_MODIFIERS = ("declaration", "readonly", "defaultLibrary", "modification")
 LEGEND = lsp.SemanticTokensLegend(
-    token_types=list(ide.SEMANTIC_TOKEN_TYPES), token_modifiers=list(ide.SEMANTIC_TOKEN_MODIFIERS)
+    token_types=list(TOKEN_TYPES), token_modifiers=list(TOKEN_MODIFIERS)
 )
+
+
+class _LazyIde:
+    """`tl_core.ide`, imported on first use (after `initialize` was answered)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from tl_core import ide as module
+
+        return getattr(module, name)
+
+
+ide: Any = _LazyIde()
+
+
+def warm_up() -> None:
+    """Import the checker and ide in the analysis thread right after `initialized`."""
+    from tl_core import ide  # noqa: F401
+    from tl_core.check import analyze
+
+    analyze("", None)
+
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -212,6 +240,7 @@ async def initialize(ls: TensorLogicServer, params: lsp.InitializeParams) -> Non
 
 @guarded("initialized", notification=True)
 async def initialized(ls: TensorLogicServer, params: lsp.InitializedParams) -> None:
+    asyncio.get_running_loop().run_in_executor(ls.docs.executor, warm_up)
     if ls.capability("workspace.did_change_watched_files.dynamic_registration"):
         watchers = [lsp.FileSystemWatcher(glob_pattern=g) for g in WATCH_GLOBS]
         await ls.client_register_capability_async(
@@ -488,9 +517,7 @@ async def semantic_tokens_delta(
 
 async def _semantic_data(ls: TensorLogicServer, uri: str) -> list[int]:
     _, a, pos = await ls.analysis(uri)
-    return proto.encode_semantic_tokens(
-        ide.semantic_tokens(a), pos, ide.SEMANTIC_TOKEN_TYPES, ide.SEMANTIC_TOKEN_MODIFIERS
-    )
+    return proto.encode_semantic_tokens(ide.semantic_tokens(a), pos, TOKEN_TYPES, TOKEN_MODIFIERS)
 
 
 @guarded("foldingRange")

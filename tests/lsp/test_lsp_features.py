@@ -101,7 +101,8 @@ async def test_initialize_advertises_every_feature(client: LanguageClient, workd
     assert caps.rename_provider.prepare_provider is True
     assert caps.document_symbol_provider and caps.workspace_symbol_provider
     legend = caps.semantic_tokens_provider.legend
-    assert list(legend.token_types) == list(ide.SEMANTIC_TOKEN_TYPES)
+    assert list(legend.token_types) == list(ide.SEMANTIC_TOKEN_TYPES)  # the server's copy
+    assert list(legend.token_modifiers) == list(ide.SEMANTIC_TOKEN_MODIFIERS)
     assert caps.semantic_tokens_provider.full.delta is True
     assert caps.folding_range_provider and caps.inlay_hint_provider and caps.code_lens_provider
     assert caps.document_formatting_provider and caps.document_range_formatting_provider
@@ -572,16 +573,34 @@ async def test_progress_and_configuration(tmp_path: Path):
         await client.stop()
 
 
-def test_version_and_startup_imports():
+async def test_version_and_startup_imports():
     out = subprocess.run(
         [*SERVER_CMD[:-1], "--version"], capture_output=True, text=True, env=ENV, check=True
     )
     assert out.stdout.strip() == "tl-lsp 0.1.0"
     code = (
         "import sys, tl_lsp.__main__, tl_lsp.server as s; s.create_server();"
-        "bad = [m for m in ('mlx', 'gguf', 'coremltools') if m in sys.modules]; print(bad)"
+        "bad = [m for m in ('mlx', 'gguf', 'coremltools', 'tl_core.ide') if m in sys.modules];"
+        "print(bad)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=ENV, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+async def test_server_process_never_loads_native_ml_libraries(
+    client: LanguageClient, workdir: Path
+):
+    """After answering about a document that loads a model, the server process has not
+    mapped MLX or CoreML native code (static analysis reads headers only)."""
+    uri, _ = new_doc(client, workdir)
+    await client.text_document_hover_async(
+        lsp.HoverParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=pos_of(PROGRAM, "w = model")
+        )
+    )
+    from tests.lsp.lsp_util import server_pid
+
+    maps = Path(f"/proc/{server_pid(client)}/maps").read_text()
+    assert "/mlx/" not in maps and "coremltools" not in maps

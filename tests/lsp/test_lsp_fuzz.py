@@ -118,6 +118,7 @@ _uris = (f"file:///fuzz/doc{i}.tl" for i in itertools.count())
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
         HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
     ],
 )
 @given(

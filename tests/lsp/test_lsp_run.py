@@ -121,8 +121,15 @@ async def test_runtime_error_becomes_a_diagnostic(client: LanguageClient):
     assert result["errors"], result
     message = result["errors"][0]["message"]
     assert "float16[2, 2]" in message
-    diags = await diagnostics_for(client, uri)
-    run_diags = [d for d in diags if d.source == "tensorlogic run"]
+    published = await wait_for(
+        lambda: [
+            p
+            for p in client.published
+            if p.uri == uri and any(d.source == "tensorlogic run" for d in p.diagnostics)
+        ],
+        what="run diagnostics",
+    )
+    run_diags = [d for d in published[-1].diagnostics if d.source == "tensorlogic run"]
     assert [d.message for d in run_diags] == [message]
     assert run_diags[0].range.start.line == 9
 
