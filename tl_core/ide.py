@@ -231,7 +231,7 @@ def binding_markdown(b: Binding, t: Type | None = None) -> str:
 
 
 def chain_at(a: Analysis, offset: int) -> list[object]:
-    return A.node_at(a.program, offset)
+    return a.chain_at(offset)
 
 
 def string_call_context(a: Analysis, offset: int) -> tuple[str, A.String, A.Call] | None:

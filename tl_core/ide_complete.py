@@ -69,8 +69,10 @@ def tokens_before(a: Analysis, offset: int) -> list[Tok]:
 # Types of receivers
 
 
-def binding_type_at(a: Analysis, name: str, offset: int) -> Type:
-    b = a.visible(offset).get(name)
+def binding_type_at(a: Analysis, name: str, offset: int, b: Binding | None = None) -> Type:
+    """The type of `name` as of `offset`: at its last occurrence before the cursor."""
+    if b is None:
+        b = a.lookup(name, offset)
     if b is None:
         return UNKNOWN
     best = b.type
@@ -90,7 +92,7 @@ def receiver_type(a: Analysis, toks: list[Tok], dot_index: int, offset: int) -> 
     """The type of the expression ending right before the `.` token at `dot_index`."""
     end = toks[dot_index].start
     # 1. an expression node of the partial tree ending exactly there
-    for n in reversed(A.node_at(a.program, max(end - 1, 0))):
+    for n in reversed(a.chain_at(max(end - 1, 0))):
         sp = getattr(n, "span", None)
         if sp is not None and sp.end == end and id(n) in a.types:
             t = a.types[id(n)]
@@ -232,35 +234,58 @@ def complete(a: Analysis, offset: int) -> list[Completion]:
 
 
 def general(a: Analysis, offset: int, replace: Span, toks: list[Tok]) -> list[Completion]:
+    """Names in scope, built-ins, keywords and snippets. With a typed prefix only labels
+    starting with its first letter (any case) are returned, as editors filter that way."""
+    typed = a.text[replace.start:replace.end]
+    first = typed[:1].lower()
+
+    def keep(label: str) -> bool:
+        return not first or label[:1].lower() == first
+
     out: list[Completion] = []
-    seen: set[str] = set()
-    for name, b in sorted(a.visible(offset).items()):
-        if name in seen:
-            continue
-        seen.add(name)
-        out.append(binding_completion(a, b, replace, offset))
+    visible = a.visible(offset)
+    for name, b in visible.items():
+        if keep(name):
+            out.append(binding_completion(a, b, replace, offset))
     for name, bi in BUILTINS.items():
-        if name in seen:
-            continue
-        out.append(Completion(name, "function", signature_label(bi), bi.doc, name, False,
-                              replace, f"2{name}"))
-    for kw in sorted(RESERVED) + list(EXTRA_KEYWORDS):
-        out.append(Completion(kw, "keyword", "keyword", "", kw, False, replace, f"3{kw}"))
+        if name not in visible and keep(name):
+            out.append(Completion(name, "function", signature_label(bi), bi.doc, name, False,
+                                  replace, f"2{name}"))
+    for kw in KEYWORD_LIST:
+        if keep(kw):
+            out.append(Completion(kw, "keyword", "keyword", "", kw, False, replace, f"3{kw}"))
     for label, body, detail in SNIPPETS:
-        out.append(Completion(label, "snippet", detail, "", body, True, replace, f"4{label}"))
+        if keep(label):
+            out.append(Completion(label, "snippet", detail, "", body, True, replace,
+                                  f"4{label}"))
     return out
 
 
+KEYWORD_LIST = tuple(sorted(RESERVED)) + EXTRA_KEYWORDS
+
+
 def binding_completion(a: Analysis, b: Binding, replace: Span, offset: int) -> Completion:
-    if b.kind == "function":
-        return Completion(b.name, "function", fn_label(b), b.doc, b.name, False, replace,
-                          f"1{b.name}")
-    t = binding_type_at(a, b.name, offset)
-    kind = {"parameter": "parameter", "struct": "struct", "entity": "enum",
-            "relation": "function"}.get(b.kind, "variable")
-    if isinstance(t, ModelType):
-        kind = "model"
-    return Completion(b.name, kind, str(t), "", b.name, False, replace, f"0{b.name}")
+    info = _binding_info(a, b)
+    return Completion(b.name, info[0], info[1], info[2], b.name, False, replace, info[3])
+
+
+def _binding_info(a: Analysis, b: Binding) -> tuple[str, str, str, str]:
+    """(kind, detail, doc, sort text) of a binding, memoized per analysis: a file with
+    thousands of names would otherwise format thousands of types on every keystroke."""
+    cache = a.__dict__.setdefault("_completion_info", {})
+    info = cache.get(id(b))
+    if info is None:
+        if b.kind == "function":
+            info = ("function", fn_label(b), b.doc, f"1{b.name}")
+        else:
+            t = b.type
+            kind = {"parameter": "parameter", "struct": "struct", "entity": "enum",
+                    "relation": "function"}.get(b.kind, "variable")
+            if isinstance(t, ModelType):
+                kind = "model"
+            info = (kind, str(t), "", f"0{b.name}")
+        cache[id(b)] = info
+    return info
 
 
 def call_before(toks: list[Tok], idx: int) -> tuple[int, str, bool] | None:
@@ -450,7 +475,7 @@ def _help(a: Analysis, callee: tuple[str, bool, str | None], commas: int, _seg: 
     name, is_method, ns = callee
     kw = _current_keyword(toks, paren, offset)
     fb = a.functions.get(name) if not is_method and ns is None else None
-    visible = a.visible(offset).get(name) if not is_method and ns is None else None
+    visible = a.lookup(name, offset) if not is_method and ns is None else None
     if visible is not None and visible.kind == "function":
         fb = visible
     if fb is not None and isinstance(fb.type, FnType):

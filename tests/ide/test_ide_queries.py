@@ -148,9 +148,9 @@ def test_complete_members_after_dot(model_dir):
 
 
 def test_complete_general_scope_builtins_keywords_snippets():
-    text = "fn f(x: float16[N]) -> float16[N] {\n    let inner = x\n    re\n}\nlet top = 1\n"
+    text = "fn f(x: float16[N]) -> float16[N] {\n    let inner = x\n    \n}\nlet top = 1\n"
     a = analyze(text)
-    items = ide.complete_at(a, at(text, "    re", 6))
+    items = ide.complete_at(a, at(text, "x\n    \n", 6))
     by = {(c.label, c.kind): c for c in items}
     assert ("x", "parameter") in by and ("inner", "variable") in by
     assert ("f", "function") in by
@@ -161,7 +161,17 @@ def test_complete_general_scope_builtins_keywords_snippets():
     assert snip.is_snippet and "${1:name}" in snip.insert_text
     assert ("for", "snippet") in by and ("main", "snippet") in by
     rs = by[("x", "parameter")].replace_span
-    assert text[rs.start:rs.end] == "re"
+    assert rs.start == rs.end == at(text, "x\n    \n", 6)
+
+
+def test_complete_with_prefix_filters_by_first_letter_and_replaces_it():
+    text = "let inner = 1\nlet x = in"
+    a = analyze(text)
+    items = ide.complete_at(a, len(text))
+    assert {c.label[0].lower() for c in items} == {"i"}
+    assert "inner" in labels(items) and "in" in labels(items)
+    rs = items[0].replace_span
+    assert text[rs.start:rs.end] == "in"
 
 
 def test_complete_nothing_in_comments():

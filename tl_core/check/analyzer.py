@@ -6,7 +6,10 @@ and what was gathered up to that point is kept.
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
+from collections import OrderedDict
 
 from tl_core.check.checker import Checker
 from tl_core.check.model import Analysis, Binding, Ref, Scope
@@ -16,25 +19,49 @@ from tl_core.syntax.span import LineIndex, Span
 __all__ = ["Analysis", "Binding", "Ref", "Scope", "analyze"]
 
 
-def _parse(text: str):  # noqa: ANN202 - ParseResult
-    from tl_core.syntax import parse
+_PARSERS: OrderedDict[str | None, tuple[threading.Lock, object]] = OrderedDict()
+_PARSERS_LOCK = threading.Lock()
 
-    return parse(text)
+
+def _parse(text: str, path: str | None):  # noqa: ANN202 - ParseResult
+    """Parse with one `IncrementalParser` per document path (a keyed, bounded cache), so an
+    edit re-parses only the top-level items it touched."""
+    from tl_core.syntax import IncrementalParser
+
+    with _PARSERS_LOCK:
+        entry = _PARSERS.get(path)
+        if entry is None:
+            entry = (threading.Lock(), IncrementalParser())
+            _PARSERS[path] = entry
+            while len(_PARSERS) > 32:
+                _PARSERS.popitem(last=False)
+        else:
+            _PARSERS.move_to_end(path)
+    lock, parser = entry
+    with lock:
+        return parser.parse(text)  # type: ignore[attr-defined]
 
 
 def analyze(text: str, path: str | None = None, parse_result: object = None) -> Analysis:
     """Check `text` (the document at `path`; relative model and import paths resolve
     against its directory, or the working directory when `path` is None)."""
     li = LineIndex(text)
-    pr = parse_result if parse_result is not None else _parse(text)
+    pr = parse_result if parse_result is not None else _parse(text, path)
     base = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     checker = Checker(text, path, base, li)
+    # The checker allocates many small objects and frees none of them until the Analysis
+    # goes: cyclic GC passes over the (large) syntax tree would only cost time.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         checker.check_program(pr.program)
     except Exception as exc:  # noqa: BLE001 - the checker must never take the editor down
         checker.diags.append(Diagnostic(Span(0, 0, 0, 0, 0, 0),
                                         f"internal checker error: {type(exc).__name__}: {exc}",
                                         Severity.WARNING, "internal"))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     diags = tuple(pr.errors) + tuple(checker.finish())
     a = Analysis(text=text, path=path, parse=pr, diagnostics=diags, line_index=li,
                  types=checker.types, bindings=checker.all_bindings,

@@ -92,6 +92,9 @@ class Analysis:
     imports: list[ImportInfo] = field(default_factory=list)
     point_types: dict[int, Type] = field(default_factory=dict)
     _starts: list[int] = field(default_factory=list)
+    _scope_starts: list[int] = field(default_factory=list)
+    _sorted_scopes: list[Scope] = field(default_factory=list)
+    _item_starts: list[int] = field(default_factory=list)
 
     @property
     def program(self) -> object:
@@ -112,14 +115,57 @@ class Analysis:
                     return r
         return None
 
+    def chain_at(self, offset: int) -> list[object]:
+        """The nodes whose span holds `offset`, outermost (the Program) first. Finds the
+        top-level item by bisection, so it costs the depth of the tree, not its width."""
+        program = self.program
+        items = program.items  # type: ignore[attr-defined]
+        if len(self._item_starts) != len(items):
+            self._item_starts = [it.span.start for it in items]
+        i = bisect_right(self._item_starts, offset) - 1
+        for j in (i, i - 1):
+            if 0 <= j < len(items) and items[j].span.start <= offset <= items[j].span.end:
+                from tl_core.syntax.ast import node_at
+
+                return [program] + node_at(items[j], offset)
+        return [program]
+
     def scope_at(self, offset: int) -> Scope | None:
-        """The innermost scope whose span holds `offset`."""
-        best: Scope | None = None
-        for s in self.scopes:
-            if s.span.start <= offset <= s.span.end and (
-                    best is None or s.span.end - s.span.start <= best.span.end - best.span.start):
-                best = s
-        return best
+        """The innermost scope whose span holds `offset`.
+
+        Scopes nest, so it is the scope with the greatest start <= offset, or the nearest
+        ancestor of that scope that still holds `offset`.
+        """
+        if len(self._sorted_scopes) != len(self.scopes):
+            self._sorted_scopes = sorted(self.scopes, key=lambda s: (s.span.start,
+                                                                     -s.span.end))
+            self._scope_starts = [s.span.start for s in self._sorted_scopes]
+        i = bisect_right(self._scope_starts, offset) - 1
+        if i < 0:
+            return None
+        s: Scope | None = self._sorted_scopes[i]
+        while s is not None and not (s.span.start <= offset <= s.span.end):
+            s = s.parent
+        return s
+
+    def lookup(self, name: str, offset: int) -> Binding | None:
+        """The binding `name` refers to at `offset` (declared before it, or file-wide)."""
+        s = self.scope_at(offset)
+        while s is not None:
+            b = s.names.get(name)
+            if b is not None:
+                if self._visible_at(b, offset):
+                    return b
+                for other in reversed(s.bindings):
+                    if other.name == name and self._visible_at(other, offset):
+                        return other
+            s = s.parent
+        return self.functions.get(name)
+
+    @staticmethod
+    def _visible_at(b: Binding, offset: int) -> bool:
+        return b.kind in ("function", "struct", "entity", "relation", "embedding") or \
+            b.path is not None or b.span.start < offset
 
     def visible(self, offset: int) -> dict[str, Binding]:
         """Names visible at `offset`: each scope's bindings declared before `offset`, inner
@@ -128,10 +174,7 @@ class Analysis:
         s = self.scope_at(offset)
         while s is not None:
             for b in reversed(s.bindings):
-                if b.name in out:
-                    continue
-                if b.kind in ("function", "struct", "entity", "relation", "embedding") or \
-                        b.path is not None or b.span.start < offset:
+                if b.name not in out and self._visible_at(b, offset):
                     out[b.name] = b
             s = s.parent
         for name, b in self.functions.items():
