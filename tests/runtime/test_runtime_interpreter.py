@@ -124,7 +124,28 @@ def test_matmul_error_message_and_range():
         let c = a @ b
     """)
     assert errors(r) == [(3, 8, "float16[4, 3] @ float16[2, 3]: inner dimensions 3 and 2 "
-                                "differ; did you mean transpose(...) of the right operand?")]
+                                "differ; did you mean transpose(b)?")]
+
+
+def test_runtime_failures_read_like_the_checker():
+    """On failure the built-in's shape rule (tl_core.check) words the message."""
+    cases = {
+        "let a = ones([4, 3])\nlet d = linear(a, ones([3, 2]))":
+            (1, 18, "linear: x is float16[4, 3] but ones([3, 2]) is float16[3, 2]; W must be "
+                    "[out, in] with in = 3 (PyTorch nn.Linear convention); ones([3, 2]) looks "
+                    "like [in, out]; did you mean a @ ones([3, 2])?"),
+        "let a = ones([4, 3])\nlet e = a + ones([2, 3])":
+            (1, 8, "float16[4, 3] + float16[2, 3]: dimensions 4 and 2 cannot be broadcast "
+                   "together"),
+        "let a = ones([4, 3])\nlet g = softmax(a, dim: 2)":
+            (1, 24, "dim 2 is out of range for float16[4, 3] (2 dimensions); valid: -2 to 1"),
+        "let a = ones([4, 3])\nlet f = reshape(a, [5, 2])":
+            (1, 19, "cannot reshape float16[4, 3] (12 elements) to [5, 2] (10 elements)"),
+        "let a = ones([4, 3])\nlet h = a.sum(dim: 5)":
+            (1, 19, "dim 5 is out of range for float16[4, 3] (2 dimensions); valid: -2 to 1"),
+    }
+    for src, want in cases.items():
+        assert errors(run(src)) == [want], src
 
 
 def test_value_of_last_expression():

@@ -17,10 +17,11 @@ def main(args: argparse.Namespace) -> int:
     loaded = read_program(args.file)
     if loaded is None:
         return 1
-    _text, parsed = loaded
+    text, parsed = loaded
     from tl_core.runtime.errors import TLRuntimeError
 
     interp = make_interpreter(args.file, args.device)
+    interp.text = text
     try:
         interp.define_functions(parsed.program)
         interp.run_items(parsed.program.items)

@@ -23,11 +23,12 @@ def main(args: argparse.Namespace) -> int:
     loaded = read_program(args.file)
     if loaded is None:
         return 1
-    _text, parsed = loaded
+    text, parsed = loaded
     from tl_core.runtime.errors import TLRuntimeError
     from tl_core.syntax import ast
 
     interp = make_interpreter(args.file, args.device)
+    interp.text = text
     items = parsed.program.items
     tests = [i for i in items if isinstance(i, ast.TestDecl)]
     try:

@@ -127,6 +127,7 @@ class Env:
 class FnInfo:
     decl: ast.FnDecl
     base_dir: Path
+    text: str | None = None  # the source the spans index (error hints quote it)
     compiled: Any = None
     compilable: bool | None = None  # None: not analysed yet
 
@@ -165,6 +166,7 @@ class Interpreter:
         self._call_span: Span | None = None
         self._imported: set[Path] = set()
         self.out = RunOutput()
+        self.text: str | None = None  # the source being run (error hints quote it)
         self.device = "cpu"
         self.set_device(device)
 
@@ -219,12 +221,15 @@ class Interpreter:
 
     # -- programs ---------------------------------------------------------------------
 
-    def define_functions(self, program: ast.Program, base_dir: Path | None = None) -> None:
+    def define_functions(self, program: ast.Program, base_dir: Path | None = None,
+                         text: str | None = None) -> None:
+        """Define every `fn` of a program; `text` is its source (for quoting in errors)."""
+        text = text if text is not None else self.text
         for item in program.items:
             if isinstance(item, ast.FnDecl):
                 old = self.fns.get(item.name)
-                if old is None or old.decl != item:
-                    self.fns[item.name] = FnInfo(item, base_dir or self.base_dir)
+                if old is None or old.decl != item or old.text != text:
+                    self.fns[item.name] = FnInfo(item, base_dir or self.base_dir, text)
 
     def run_items(self, items: tuple[Any, ...] | list[Any], env: Env | None = None,
                   top: bool = True) -> None:
@@ -284,9 +289,9 @@ class Interpreter:
             raise TLRuntimeError(f"cannot import \"{item.path}\": {path.name}:"
                                  f"{first.span.line + 1}:{first.span.col + 1}: {first.message}",
                                  item.path_span)
-        self.define_functions(result.program, path.parent)
-        saved = self.base_dir
-        self.base_dir = path.parent
+        self.define_functions(result.program, path.parent, text)
+        saved, saved_text = self.base_dir, self.text
+        self.base_dir, self.text = path.parent, text
         try:
             for sub in result.program.items:
                 if isinstance(sub, ast.Import):
@@ -300,7 +305,7 @@ class Interpreter:
             exc.span = item.path_span
             raise
         finally:
-            self.base_dir = saved
+            self.base_dir, self.text = saved, saved_text
 
     # -- statements -------------------------------------------------------------------
 
@@ -604,9 +609,82 @@ class Interpreter:
         try:
             return binary_op(op, a, b)
         except OpError as exc:
-            raise TLRuntimeError(exc.message, e.span) from None
+            message = self.checker_binary_message(op, a, b, e) or exc.message
+            raise TLRuntimeError(message, e.span) from None
         except (ValueError, TypeError) as exc:
-            raise TLRuntimeError(f"{type_name(a)} {op} {type_name(b)}: {exc}", e.span) from None
+            message = self.checker_binary_message(op, a, b, e) or \
+                f"{type_name(a)} {op} {type_name(b)}: {exc}"
+            raise TLRuntimeError(message, e.span) from None
+
+    # -- the checker's messages for runtime failures ----------------------------------
+    # Only on the error path: the shape rules of tl_core.check see the concrete shapes,
+    # so a failing call reads exactly as the checker would have put it.
+
+    def source_of(self, node: Any) -> str:
+        if isinstance(node, ast.Name):
+            return node.id
+        span = getattr(node, "span", None)
+        if self.text is not None and span is not None and span.end <= len(self.text):
+            return self.text[span.start:span.end]
+        return ""
+
+    def arg_info(self, v: Any, node: Any) -> Any:
+        from tl_core.check.shapes import ArgInfo
+        from tl_core.types import UNKNOWN, ListType, ScalarType, TensorType
+
+        def static(x: Any) -> tuple[Any, Any]:
+            if isinstance(x, mx.array):
+                return TensorType(dtype_name(x.dtype), tuple(x.shape)), None
+            if isinstance(x, bool):
+                return ScalarType("bool", x), x
+            if isinstance(x, int):
+                return ScalarType("int", x), x
+            if isinstance(x, float):
+                return ScalarType("float", x), x
+            if isinstance(x, str):
+                return ScalarType("string", x), x
+            if isinstance(x, (list, tuple, range)):
+                items = [static(y) for y in x]
+                return ListType(), [t if isinstance(y, mx.array) else val
+                                    for (t, val), y in zip(items, x, strict=True)]
+            return UNKNOWN, None
+
+        t, value = static(v)
+        return ArgInfo(t, value, self.source_of(node) if node is not None else "")
+
+    def checker_binary_message(self, op: str, a: Any, b: Any, e: ast.Binary) -> str | None:
+        from tl_core.check import shapes as S
+
+        try:
+            ta = self.arg_info(a, e.left).type
+            tb = self.arg_info(b, e.right).type
+            if op == "@":
+                if isinstance(ta, S.TensorType) and isinstance(tb, S.TensorType):
+                    S.matmul(ta, tb, self.source_of(e.left), self.source_of(e.right))
+            else:
+                S.broadcast(ta, tb, op)
+        except S.ShapeError as err:
+            return err.full_message()
+        except Exception:  # noqa: BLE001 - a message helper must never fail a run
+            return None
+        return None
+
+    def checker_call_message(self, name: str, named: dict[str, tuple[Any, Any]],
+                             rest: list[tuple[Any, Any]], dtype: str | None = None
+                             ) -> tuple[str, str | None] | None:
+        """(message, parameter) from the built-in's shape rule, or None when it passes."""
+        from tl_core.check.shapes import RuleArgs, ShapeError
+
+        try:
+            rule_args = RuleArgs(
+                name, {k: self.arg_info(v, node) for k, (v, node) in named.items()},
+                tuple(self.arg_info(v, node) for v, node in rest), {}, dtype)
+            BUILTINS[name].shape_rule(rule_args)
+        except ShapeError as err:
+            return err.full_message(), err.param
+        except Exception:  # noqa: BLE001 - a message helper must never fail a run
+            return None
+        return None
 
     def eval_cast(self, e: ast.Cast, env: Env) -> Any:
         v = self.eval(e.expr, env)
@@ -924,16 +1002,21 @@ class Interpreter:
         # values and spans by positional index (receiver first) and keyword
         pos_vals: list[Any] = []
         pos_spans: list[Span] = []
+        pos_nodes: list[Any] = []
         if receiver:
             pos_vals.append(receiver[0])
             pos_spans.append(receiver[1])
+            pos_nodes.append(e.func.obj if isinstance(e.func, ast.Field) else None)
         for a in positional:
             pos_vals.append(self.eval(a.value, env))
             pos_spans.append(a.value.span)
+            pos_nodes.append(a.value)
         kw_vals = {k: self.eval(a.value, env) for k, a in keywords.items()}
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         arg_spans: dict[str, Span] = {}
+        arg_nodes: dict[str, Any] = {}
+        rest_nodes: list[Any] = []
         fixed = b.params[:-1] if (b.variadic or b.var_keyword) else b.params
         for p in fixed:
             ref = bound.get(p.name)
@@ -942,16 +1025,20 @@ class Interpreter:
             if isinstance(ref, int):
                 kwargs[p.name] = pos_vals[ref]
                 arg_spans[p.name] = pos_spans[ref]
+                arg_nodes[p.name] = pos_nodes[ref]
             else:
                 kwargs[p.name] = kw_vals[ref]
                 arg_spans[p.name] = keywords[ref].value.span
+                arg_nodes[p.name] = keywords[ref].value
         if b.variadic:
             start = len(fixed)
             args = pos_vals[start:]
+            rest_nodes = pos_nodes[start:]
             for i, sp in enumerate(pos_spans[start:]):
                 arg_spans[f"#{i}"] = sp
             if b.params[-1].name in keywords:
                 args.append(kw_vals[b.params[-1].name])
+                rest_nodes.append(keywords[b.params[-1].name].value)
         if b.var_keyword:
             extra = {k: v for k, v in kw_vals.items() if k not in {p.name for p in fixed}}
             for k in extra:
@@ -968,6 +1055,13 @@ class Interpreter:
                 return op(self, *[kwargs[p.name] for p in fixed if p.name in kwargs], *args)
             return op(self, **kwargs, **extra)
         except TLRuntimeError as exc:
+            if isinstance(exc, OpError):
+                better = self.checker_call_message(
+                    name, {k: (kwargs[k], arg_nodes.get(k)) for k in kwargs},
+                    list(zip(args, rest_nodes, strict=False)))
+                if better is not None:
+                    exc.message, exc.args = better[0], (better[0],)
+                    exc.arg = better[1]
             if exc.span is None:
                 exc.span = arg_spans.get(exc.arg) if isinstance(exc.arg, str) else None
                 exc.span = exc.span or e.span
@@ -975,6 +1069,12 @@ class Interpreter:
         except _model_error() as exc:
             raise TLRuntimeError(str(exc), arg_spans.get("path") or e.span) from None
         except (ValueError, TypeError, RuntimeError) as exc:
+            better = self.checker_call_message(
+                name, {k: (kwargs[k], arg_nodes.get(k)) for k in kwargs},
+                list(zip(args, rest_nodes, strict=False)))
+            if better is not None:
+                raise TLRuntimeError(better[0], arg_spans.get(better[1] or "") or e.span
+                                     ) from None
             raise TLRuntimeError(f"{name}: {exc}", e.span) from None
         finally:
             self._call_span = saved
@@ -1159,7 +1259,9 @@ class Interpreter:
         for p, v in zip(decl.params, args, strict=True):
             frame.vars[p.name] = v
         saved = self.base_dir
+        saved_text = self.text
         self.base_dir = info.base_dir
+        self.text = info.text
         self.depth += 1
         try:
             stmts = decl.body.stmts
@@ -1176,6 +1278,7 @@ class Interpreter:
         finally:
             self.depth -= 1
             self.base_dir = saved
+            self.text = saved_text
         return None
 
     def is_compilable(self, info: FnInfo, seen: set[str] | None = None) -> bool:

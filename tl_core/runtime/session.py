@@ -113,6 +113,7 @@ class Session:
                              tuple(interp.out.warnings) + tuple(errors), interrupted)
 
         full = parse(text)
+        interp.text = text
         if sel is None:
             if full.errors:
                 return result(list(full.errors))
