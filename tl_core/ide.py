@@ -16,7 +16,7 @@ from tl_core.check.model import Analysis, Binding
 from tl_core.ide_lex import RESERVED
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import Span
-from tl_core.types import FnType, ModelType, Type
+from tl_core.types import DimVar, FnType, ModelType, TensorType, Type
 
 SEMANTIC_TOKEN_TYPES: tuple[str, ...] = (
     "namespace", "type", "struct", "typeParameter", "parameter", "variable", "property",
@@ -197,6 +197,20 @@ def tensor_markdown(info: object) -> str:
     return "\n".join(lines)
 
 
+def bound_signature(t: FnType, bound: dict[str, int]) -> str:
+    """`forward(input: float16[N=4, D_in=3], ...) -> float16[N=4, D_out=2]`."""
+
+    def show(x: Type) -> str:
+        if isinstance(x, TensorType) and x.dims is not None:
+            return str(TensorType(x.dtype, tuple(
+                DimVar(d.name, bound.get(d.name)) if isinstance(d, DimVar) else d
+                for d in x.dims)))
+        return str(x)
+
+    ps = ", ".join(f"{n}: {show(pt)}" for n, pt in t.params)
+    return f"{t.name}({ps}) -> {show(t.ret)}"
+
+
 def builtin_markdown(name: str) -> str:
     b = BUILTINS[name]
     parts = [code(signature_label(b)), "", b.doc]
@@ -302,7 +316,11 @@ def _hover(a: Analysis, offset: int) -> Hover | None:
         if r.binding is not None:
             b = r.binding
             # A variable's type where it is used (after reassignments) is the type there.
-            return Hover(r.span, binding_markdown(b, a.point_types.get(r.span.start)))
+            md = binding_markdown(b, a.point_types.get(r.span.start))
+            bound = a.call_bindings.get(r.span.start)
+            if bound and isinstance(b.type, FnType):
+                md += "\n\nat this call:\n" + code(bound_signature(b.type, bound))
+            return Hover(r.span, md)
     chain = chain_at(a, offset)
     for n in reversed(chain):
         t = a.types.get(id(n))

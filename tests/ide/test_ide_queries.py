@@ -35,6 +35,8 @@ def test_hover_symbolic_inside_fn_and_on_function_and_builtin():
     h = ide.hover_at(a, at(SEED, "forward(X", 2))
     assert "fn forward(input: float16[N, D_in], weights: float16[D_in, D_out], " \
            "bias: float16[D_out]) -> float16[N, D_out]" in h.markdown
+    assert "forward(input: float16[N=4, D_in=3], weights: float16[D_in=3, D_out=2], " \
+           "bias: float16[D_out=2]) -> float16[N=4, D_out=2]" in h.markdown
     h = ide.hover_at(a, at(SEED, "print(", 1))
     assert "print(...values: any) -> void" in h.markdown and "Print values" in h.markdown
 

@@ -67,5 +67,6 @@ def analyze(text: str, path: str | None = None, parse_result: object = None) -> 
                  types=checker.types, bindings=checker.all_bindings,
                  refs=sorted(checker.refs.values(), key=lambda r: r.span.start),
                  scopes=checker.scopes, functions=checker.functions,
-                 imports=checker.imports, point_types=checker.point_types)
+                 imports=checker.imports, point_types=checker.point_types,
+                 call_bindings=checker.call_bindings)
     return a

@@ -106,6 +106,7 @@ class Checker:
         self.types: dict[int, Type] = {}
         self.refs: dict[tuple[int, int], Ref] = {}
         self.point_types: dict[int, Type] = {}  # name occurrence start -> type there
+        self.call_bindings: dict[int, dict[str, int]] = {}  # fn name at a call -> N=4 ...
         self.scopes: list[Scope] = []
         self.all_bindings: list[Binding] = []
         self.functions: dict[str, Binding] = {}
@@ -1021,6 +1022,9 @@ class Checker:
             arg = e.args[i]
             if not self.unify_arg(ft, k, pname, pt, info, arg, binds, infos, e):
                 return self.subst(ft.ret, {v: d for v, (d, _, _) in binds.items()})
+        values = {v: dim_value(d) for v, (d, _, _) in binds.items() if dim_value(d) is not None}
+        if values and isinstance(e.func, A.Name):
+            self.call_bindings[e.func.span.start] = values  # type: ignore[assignment]
         return self.subst(ft.ret, {v: d for v, (d, _, _) in binds.items()})
 
     def unify_arg(self, ft: FnType, k: int, pname: str, pt: Type, info: ArgInfo, arg: A.Arg,

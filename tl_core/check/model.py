@@ -91,6 +91,7 @@ class Analysis:
     functions: dict[str, Binding] = field(default_factory=dict)
     imports: list[ImportInfo] = field(default_factory=list)
     point_types: dict[int, Type] = field(default_factory=dict)
+    call_bindings: dict[int, dict[str, int]] = field(default_factory=dict)
     _starts: list[int] = field(default_factory=list)
     _scope_starts: list[int] = field(default_factory=list)
     _sorted_scopes: list[Scope] = field(default_factory=list)
