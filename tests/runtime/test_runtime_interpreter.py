@@ -143,6 +143,8 @@ def test_runtime_failures_read_like_the_checker():
             (1, 19, "cannot reshape float16[4, 3] (12 elements) to [5, 2] (10 elements)"),
         "let a = ones([4, 3])\nlet h = a.sum(dim: 5)":
             (1, 19, "dim 5 is out of range for float16[4, 3] (2 dimensions); valid: -2 to 1"),
+        "let a = ones([4, 3])\na[0, 1, 2]":
+            (1, 0, "float16[4, 3] has 2 dimensions but 3 indices were given"),
     }
     for src, want in cases.items():
         assert errors(run(src)) == [want], src

@@ -791,9 +791,8 @@ class Interpreter:
 
     def index_tuple(self, obj: mx.array, e: ast.Index, env: Env) -> tuple[Any, ...]:
         if len(e.items) > obj.ndim:
-            raise TLRuntimeError(f"too many indices: {tensor_type(obj)} has {obj.ndim} "
-                                 f"dimension{'s' if obj.ndim != 1 else ''}, found "
-                                 f"{len(e.items)} indices", e.span)
+            raise TLRuntimeError(f"{tensor_type(obj)} has {_plural(obj.ndim, 'dimension')} but "
+                                 f"{len(e.items)} indices were given", e.span)
         idx: list[Any] = []
         for axis, item in enumerate(e.items):
             size = obj.shape[axis]
