@@ -62,18 +62,23 @@ def position(text: str, offset: int) -> dict:
     return {"line": line, "character": u16(text[start:offset])}
 
 
-def bench_start(n: int) -> tuple[list[float], list[float]]:
-    base, server = [], []
+def bench_start(n: int) -> tuple[list[float], list[float], list[float]]:
+    base, lib, server = [], [], []
     for _ in range(n):
         t = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         base.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", "import lsprotocol.types, pygls.lsp.server"], check=True
+        )
+        lib.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
         c = StdioClient()
         c.initialize(None)
         server.append((time.perf_counter() - t) * 1000)
         c.close()
-    return base, server
+    return base, lib, server
 
 
 def bench_file(client: StdioClient, root: Path, lines: int, n: int) -> dict[str, list[float]]:
@@ -116,6 +121,12 @@ def bench_file(client: StdioClient, root: Path, lines: int, n: int) -> dict[str,
         ide.hover_at(a, off + 1)
         hov.append((time.perf_counter() - t) * 1000)
     out["hover in-process (baseline)"] = hov
+    comp = []
+    for off in names:
+        t = time.perf_counter()
+        ide.complete_at(a, off + 1)
+        comp.append((time.perf_counter() - t) * 1000)
+    out["completion in-process (baseline)"] = comp
 
     # edit -> diagnostics: change one digit in a random line, wait for that version
     times = []
@@ -171,8 +182,9 @@ def main() -> None:
     n = 20 if args.quick else 100
 
     print(f"tl-lsp benchmark ({sys.platform}, Python {sys.version.split()[0]})")
-    base, start = bench_start(3 if args.quick else 7)
+    base, lib, start = bench_start(3 if args.quick else 7)
     print(f"python -c pass (baseline)        {fmt(base)}")
+    print(f"import lsprotocol+pygls (base.)  {fmt(lib)}")
     print(f"start -> initialize answered     {fmt(start)}   budget 300 ms")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -48,21 +48,32 @@ def kernel_range(index: LineIndex, start: int, end: int) -> dict[str, Any]:
     return {"start": {"line": l0, "character": c0}, "end": {"line": l1, "character": c1}}
 
 
+def _kernel_span(index: LineIndex, rng: dict[str, Any] | None):
+    rng = rng or {}
+    s, e = rng.get("start") or {}, rng.get("end") or {}
+    start = index.offset(int(s.get("line", 0)), int(s.get("character", 0)))
+    end = max(start, index.offset(int(e.get("line", 0)), int(e.get("character", 0))))
+    return index.span(start, end)
+
+
 def errors_from_result(result: dict[str, Any], index: LineIndex) -> tuple[Diagnostic, ...]:
-    from tl_core.diagnostics import Diagnostic
+    """The run's `errors` (code-point ranges, docs/kernel.md) as tl_core Diagnostics."""
+    from tl_core.diagnostics import Diagnostic, Related
 
     out = []
     for err in result.get("errors") or ():
-        rng = err.get("range") or {}
-        s, e = rng.get("start") or {}, rng.get("end") or {}
-        start = index.offset(int(s.get("line", 0)), int(s.get("character", 0)))
-        end = max(start, index.offset(int(e.get("line", 0)), int(e.get("character", 0))))
+        related = tuple(
+            Related(_kernel_span(index, r.get("range")), str(r.get("message", "")))
+            for r in err.get("related") or ()
+            if isinstance(r, dict)
+        )
         out.append(
             Diagnostic(
-                span=index.span(start, end),
+                span=_kernel_span(index, err.get("range")),
                 message=str(err.get("message", "")),
                 severity=_severity(err.get("severity", "error")),
                 code=str(err.get("code", "runtime")),
+                related=related,
                 source="tensorlogic run",
             )
         )

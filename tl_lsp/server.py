@@ -85,6 +85,7 @@ class TensorLogicServer(LanguageServer):
         self._completions: dict[int, Any] = {}
         self._completion_id = 0
         self._progress_shown: set[int] = set()
+        self._last_change: dict[str, float] = {}
 
     # ---- messages to the client
     def log_line(self, message: str, kind: lsp.MessageType = lsp.MessageType.Log) -> None:
@@ -145,11 +146,20 @@ class TensorLogicServer(LanguageServer):
 
     # ---- diagnostics
     def schedule_diagnostics(self, uri: str, delay_ms: int | None = None) -> None:
+        """Analyse and publish soon. Debounced on the trailing edge of a burst: a change that
+        comes within `diagnosticsDelayMs` of the previous one waits that long (and replaces
+        the pending job); a lone change is analysed at once."""
         old = self._diag_tasks.pop(uri, None)
         if old is not None:
             old.cancel()
-        delay = self.config.diagnostics_delay_ms if delay_ms is None else delay_ms
-        self._diag_tasks[uri] = asyncio.ensure_future(self._publish_diagnostics(uri, delay))
+        now = asyncio.get_running_loop().time()
+        previous = self._last_change.get(uri)
+        self._last_change[uri] = now
+        if delay_ms is None:
+            delay_ms = self.config.diagnostics_delay_ms
+            if previous is None or (now - previous) * 1000 >= delay_ms:
+                delay_ms = 0
+        self._diag_tasks[uri] = asyncio.ensure_future(self._publish_diagnostics(uri, delay_ms))
 
     async def _publish_diagnostics(self, uri: str, delay_ms: int) -> None:
         try:
@@ -174,24 +184,32 @@ class TensorLogicServer(LanguageServer):
             self.log_line(f"tl-lsp: diagnostics failed for {uri}: {exc!r}", lsp.MessageType.Error)
 
     def run_diagnostics(self, uri: str, pos: proto.Positions) -> list[lsp.Diagnostic]:
+        """The last run's errors, placed by line and column on the current text."""
         last = self.runner.last.get(uri)
         if last is None:
             return []
-        out = []
-        for d in last.errors:
-            start = pos.index.offset(d.span.line, d.span.col)
-            end = max(start, pos.index.offset(d.span.end_line, d.span.end_col))
-            rng = pos.range(start, end)
-            out.append(
-                lsp.Diagnostic(
-                    range=rng,
-                    message=d.message,
-                    severity=proto.SEVERITIES.get(d.severity.value, lsp.DiagnosticSeverity.Error),
-                    code=d.code,
-                    source=d.source,
-                )
+
+        def moved(span) -> lsp.Range:
+            start = pos.index.offset(span.line, span.col)
+            return pos.range(start, max(start, pos.index.offset(span.end_line, span.end_col)))
+
+        return [
+            lsp.Diagnostic(
+                range=moved(d.span),
+                message=d.message,
+                severity=proto.SEVERITIES.get(d.severity.value, lsp.DiagnosticSeverity.Error),
+                code=d.code,
+                source=d.source,
+                related_information=[
+                    lsp.DiagnosticRelatedInformation(
+                        location=lsp.Location(uri=uri, range=moved(r.span)), message=r.message
+                    )
+                    for r in d.related
+                ]
+                or None,
             )
-        return out
+            for d in last.errors
+        ]
 
 
 def guarded(name: str, notification: bool = False) -> Callable[[F], F]:
@@ -608,7 +626,9 @@ async def _run(ls: TensorLogicServer, uri: str, start: int | None, end: int | No
     pos = ls.docs.positions(doc)
     name = doc_name(uri, doc.path)
     first = pos.index.position(start or 0)[0]
-    last = pos.index.position(end if end is not None else len(text))[0]
+    last, last_col = pos.index.position(end if end is not None else len(text))
+    if last_col == 0 and last > first:  # a range ending at a line start ends on the line before
+        last -= 1
     async with ls.progress("TensorLogic", f"Running {name}:{first + 1}-{last + 1}"):
         try:
             result = await ls.runner.run(uri, text, doc.path, start, end, ls.config.device)
@@ -620,7 +640,14 @@ async def _run(ls: TensorLogicServer, uri: str, start: int | None, end: int | No
     run_pos = proto.Positions(text, ls.docs.encoding)
     last_run = ls.runner.last[uri]
     result["errors"] = [
-        {**err, "range": _to_json(run_pos.span_range(d.span))}
+        {
+            **err,
+            "range": _to_json(run_pos.span_range(d.span)),
+            "related": [
+                {"range": _to_json(run_pos.span_range(r.span)), "message": r.message}
+                for r in d.related
+            ],
+        }
         for err, d in zip(result.get("errors") or [], last_run.errors, strict=False)
     ]
     ls.schedule_diagnostics(uri, delay_ms=0)

@@ -152,9 +152,9 @@ async def test_incremental_and_full_sync_and_stale_versions_dropped(
     assert any("zzz_undefined" in d.message for d in got)
     start = text.index("zzz")
     assert any(d.range == span_to_range16(text, start, start + 13) for d in got)
-    # versions are never published out of order: nothing older than `last` came after it
+    # versions are published in order (older ones only before `last` arrived)
     versions = [p.version for p in client.published if p.uri == uri]
-    assert all(v is None or v >= last for v in versions)
+    assert versions == sorted(versions) and all(v < last for v in versions)
     # a whole-document change
     client.text_document_did_change(
         lsp.DidChangeTextDocumentParams(
@@ -163,6 +163,28 @@ async def test_incremental_and_full_sync_and_stale_versions_dropped(
         )
     )
     assert await diagnostics_for(client, uri, version=100) == []
+
+
+async def test_stale_analysis_is_not_published(client: LanguageClient, workdir: Path):
+    """A change arriving while version 1 of a large file is being analysed: version 1's
+    diagnostics are dropped, only version 2's are published."""
+    big = PROGRAM + "".join(f"let v{i} = x @ w + b\n" for i in range(3000))
+    uri, _ = new_doc(client, workdir, big)
+    await asyncio.sleep(0.05)  # version 1's analysis is running now
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                lsp.TextDocumentContentChangePartial(
+                    range=lsp.Range(start=lsp.Position(0, 0), end=lsp.Position(0, 0)),
+                    text="let stale_check = nope_undefined\n",
+                )
+            ],
+        )
+    )
+    got = await diagnostics_for(client, uri, version=2, timeout=120)
+    assert any("nope_undefined" in d.message for d in got)
+    assert [p.version for p in client.published if p.uri == uri] == []
 
 
 async def test_hover_after_korean_and_emoji_on_the_same_line(client: LanguageClient, workdir: Path):

@@ -40,7 +40,11 @@ b
 async def client(lsp_client: LanguageClient, tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
     lsp_client.root = root
-    await lsp_client.initialize_session(init_params(root, options={"device": "cpu"}))
+    params = init_params(root, options={"device": "cpu"})
+    params.capabilities.workspace.inlay_hint = lsp.InlayHintWorkspaceClientCapabilities(
+        refresh_support=True
+    )
+    await lsp_client.initialize_session(params)
     yield
     await lsp_client.shutdown_session()
 
@@ -80,6 +84,12 @@ async def test_run_cells_keep_variables_and_show_results(client: LanguageClient)
     assert first["errors"] == [] and first["device"] == "cpu"
     assert kernels(client), "the first run starts the kernel"
     assert any("hello from cell" in m.message for m in client.log_messages)
+    assert client.inlay_refreshes >= 1  # inlay hints re-requested to show the result
+    begins = [r for rs in client.progress_reports.values() for r in rs]
+    assert any(
+        isinstance(r, lsp.WorkDoneProgressBegin) and r.message == "Running cells.tl:1-3"
+        for r in begins
+    )
 
     second = await command(client, "tensorlogic.runCell", {"uri": uri, "line": 4})
     assert second["value"]["kind"] == "tensor" and second["value"]["shape"] == [2, 2]
@@ -185,3 +195,45 @@ async def test_bad_run_arguments_are_errors(client: LanguageClient, bad):
     with pytest.raises(Exception) as err:
         await command(client, "tensorlogic.runCell", bad)
     assert "not open" in str(err.value) or "expected" in str(err.value)
+
+
+SHAPE = """\
+// %%
+fn forward(input: float16[N, D_in], weights: float16[D_in, D_out], bias: float16[D_out]) -> float16[N, D_out] {
+    return input @ weights + bias
+}
+let X = tensor<float16>([[1.0, 2.0, 3.0]], device: cpu)
+let W = tensor<float16>([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], device: cpu)
+/* 😀 */ let out = forward(X, W, tensor<float16>([0.1, 0.2, 0.3], device: cpu))
+"""
+
+
+async def test_run_errors_carry_related_locations(client: LanguageClient):
+    uri = doc(client, "shape.tl", SHAPE)
+    result = await command(client, "tensorlogic.runFile", {"uri": uri})
+    err = result["errors"][0]
+    assert err["message"] == (
+        "forward(): shape variable D_out is 2 from argument 'weights' (float16[3, 2]) "
+        "but 3 from argument 'bias' (float16[3])"
+    )
+    w = pos_of(SHAPE, "W, tensor")
+    assert err["related"] == [
+        {
+            "range": {
+                "start": {"line": w.line, "character": w.character},
+                "end": {"line": w.line, "character": w.character + 1},
+            },
+            "message": "D_out = 2 bound here",
+        }
+    ]
+    published = await wait_for(
+        lambda: [
+            p
+            for p in client.published
+            if p.uri == uri and any(d.source == "tensorlogic run" for d in p.diagnostics)
+        ],
+        what="run diagnostics",
+    )
+    diag = next(d for d in published[-1].diagnostics if d.source == "tensorlogic run")
+    assert diag.related_information[0].message == "D_out = 2 bound here"
+    assert diag.related_information[0].location.range.start == w
