@@ -49,6 +49,7 @@ class Kernel:
         self.interrupt_at: float | None = None
         self.state_lock = threading.Lock()
         self.restarts = 0
+        self.let_go: set[int] = set()  # pids of workers the kernel itself stopped
 
     # -- output -------------------------------------------------------------------------
 
@@ -88,6 +89,7 @@ class Kernel:
         def pump() -> None:
             # The only reader of this worker's stdout: forwards `ready`, queues the rest.
             assert proc.stdout is not None
+            ready = False
             for line in proc.stdout:
                 try:
                     msg = json.loads(line)
@@ -96,19 +98,33 @@ class Kernel:
                           file=sys.stderr)
                     continue
                 if isinstance(msg, dict) and msg.get("method") == "ready":
+                    ready = True
                     params = dict(msg.get("params") or {})
                     params["restarted"] = restarted
                     params["pid"] = os.getpid()
                     self.send({"method": "ready", "params": params})
                 else:
                     lines.put(msg)
+            if not ready and proc.pid not in self.let_go:
+                # A worker that dies before it is ready (MLX missing, a broken install) would
+                # die again on every restart: end the kernel so the parent sees it.
+                code = proc.wait()
+                print(f"kernel: the worker process exited with status {code} before it was "
+                      f"ready; see the messages above", file=sys.stderr)
+                self.die(3)
             lines.put(None)
 
         threading.Thread(target=pump, daemon=True).start()
 
+    def die(self, status: int) -> None:
+        """End the kernel process at once (from any thread)."""
+        sys.stderr.flush()
+        os._exit(status)
+
     def kill_worker(self) -> None:
         proc = self.worker
         if proc is not None and proc.poll() is None:
+            self.let_go.add(proc.pid)
             proc.kill()
             proc.wait()
 
@@ -257,6 +273,7 @@ class Kernel:
         proc = self.worker
         if proc is None:
             return
+        self.let_go.add(proc.pid)
         try:
             if proc.stdin is not None:
                 proc.stdin.close()

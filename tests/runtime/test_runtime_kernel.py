@@ -209,3 +209,22 @@ def test_relative_paths_resolve_against_the_document(kernel, tmp_path):
     r = kernel.response(kernel.send("run", {"uri": "untitled:1", "text": text,
                                             "path": str(tmp_path / "sub" / "x.tl")}))
     assert r["result"]["value"]["text"] == "[1., 1.]"
+
+
+def test_a_worker_that_cannot_start_ends_the_kernel():
+    from tl_core.kernel import Kernel
+
+    class Probe(Kernel):
+        def die(self, status: int) -> None:
+            self.died = status  # the real kernel calls os._exit here
+
+    import io
+
+    k = Probe(out=io.StringIO(), worker_cmd=[sys.executable, "-c", "raise SystemExit(5)"])
+    k.died = None
+    k.start_worker()
+    deadline = time.monotonic() + 20
+    while k.died is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert k.died == 3
+    assert k.out.getvalue() == ""  # no ready was sent
