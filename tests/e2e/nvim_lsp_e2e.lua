@@ -145,8 +145,14 @@ local function main()
   end
   step("virtual_text", virt)
 
-  -- :TLRunSelection exists and runs through the same command
+  -- :TLRunSelection over lines (1-based, inclusive), result shown by the module
   step("commands", vim.fn.exists(":TLRunCell") == 2 and vim.fn.exists(":TLRunSelection") == 2)
+  tl.last_result[bufnr] = nil
+  vim.cmd(string.format("%d,%dTLRunSelection", tonumber(env.TL_SEL_FIRST), tonumber(env.TL_SEL_LAST)))
+  wait(120000, ":TLRunSelection", function()
+    return tl.last_result[bufnr] ~= nil
+  end)
+  step("selection", tl.last_result[bufnr])
 
   local stopping = client
   client.stop()

@@ -84,6 +84,8 @@ def test_neovim_diagnostics_hover_completion_and_run_cell(tmp_path: Path):
             "TL_COMPLETE_LINE": str(complete.line),
             "TL_COMPLETE_COL": str(complete.character),
             "TL_CELL_LINE": str(PROGRAM.split("\n").index("// %%") + 1),
+            "TL_SEL_FIRST": str(PROGRAM.split("\n").index("// %%") + 2),  # 1-based lines
+            "TL_SEL_LAST": str(PROGRAM.split("\n").index("// %%") + 4),
         },
     )
     assert code == 0, f"nvim exited {code}: {result.get('error')}\n{output}"
@@ -96,3 +98,4 @@ def test_neovim_diagnostics_hover_completion_and_run_cell(tmp_path: Path):
     assert run["errors"] == []
     assert any("ms cpu" in v for v in result["virtual_text"])
     assert result["commands"] is True
+    assert "from nvim:" in result["selection"]["stdout"]

@@ -237,3 +237,29 @@ async def test_run_errors_carry_related_locations(client: LanguageClient):
     diag = next(d for d in published[-1].diagnostics if d.source == "tensorlogic run")
     assert diag.related_information[0].message == "D_out = 2 bound here"
     assert diag.related_information[0].location.range.start == w
+
+
+async def test_did_change_configuration_turns_run_hints_off(client: LanguageClient):
+    uri = doc(client, "config.tl", CELLS)
+    await command(client, "tensorlogic.runCell", {"uri": uri, "line": 1})
+    whole = lsp.Range(start=lsp.Position(0, 0), end=lsp.Position(8, 0))
+    td = lsp.TextDocumentIdentifier(uri=uri)
+    hints = await client.text_document_inlay_hint_async(
+        lsp.InlayHintParams(text_document=td, range=whole)
+    )
+    assert any(str(h.label).startswith("✓") for h in hints)
+    client.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(settings={"tensorlogic": {"inlayRunResults": False}})
+    )
+
+    async def run_hints():
+        hs = await client.text_document_inlay_hint_async(
+            lsp.InlayHintParams(text_document=td, range=whole)
+        )
+        return [h for h in hs if str(h.label).startswith("✓")]
+
+    for _ in range(100):
+        if not await run_hints():
+            break
+        await asyncio.sleep(0.05)
+    assert await run_hints() == []
