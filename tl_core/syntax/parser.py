@@ -756,6 +756,7 @@ def engine() -> _Engine:
 class ChunkResult:
     items: tuple
     errors: tuple[Diagnostic, ...]
+    uses_next_word: bool = False  # an error names the word after the chunk
 
 
 def parse_chunk(text: str, start: int, end: int, line: int, next_word: str = "") -> ChunkResult:
@@ -774,15 +775,20 @@ def parse_chunk(text: str, start: int, end: int, line: int, next_word: str = "")
     finally:
         _ctx.errors, _ctx.text = old_errors, old_text
     errors.sort(key=lambda d: (d.span.start, d.span.end))
-    return ChunkResult(tuple(items), tuple(errors))
+    return ChunkResult(tuple(items), tuple(errors), run.used_next_word)
 
 
-def lark_parse_chunk(text: str) -> tuple:
-    """The oracle: lark's own contextual lexer and LALR parser on `text` (raises on errors)."""
+def lark_parse_chunk(text: str) -> tuple[tuple, tuple[Diagnostic, ...]]:
+    """The oracle: lark's own contextual lexer and LALR parser on `text`.
+
+    Returns (items, errors found by the callbacks); raises on a syntax error.
+    """
     old = _ctx.errors, _ctx.text
     _ctx.errors, _ctx.text = [], text
     try:
-        return tuple(engine().lark.parse(text))
+        items = tuple(engine().lark.parse(text))
+        errors = sorted(_ctx.errors, key=lambda d: (d.span.start, d.span.end))
+        return items, tuple(errors)
     finally:
         _ctx.errors, _ctx.text = old
 
@@ -825,6 +831,7 @@ class _Run:
         self.prev: Tok | None = None  # last token fed (real or synthetic)
         self.quiet = False  # an error was reported and no token was accepted since
         self._related: tuple[Related, ...] = ()
+        self.used_next_word = False
 
     # ---- the main loop
     def parse(self) -> tuple:
@@ -1072,6 +1079,7 @@ class _Run:
         if tok.type == "$END":
             e = self.end
             if self.next_word:
+                self.used_next_word = True
                 line = tok.line - 1
                 span = N.Span(e, e + len(self.next_word), line, 0, line, len(self.next_word))
             else:

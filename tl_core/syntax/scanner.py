@@ -68,9 +68,8 @@ _NAME_AFTER = re.compile(r"[ \t]+[A-Za-z_]")
 class Chunk:
     """`text[start:end]` is one chunk; it starts at column 0 of `line` (or at offset 0).
 
-    `next_word` is the declaration keyword that forced the next chunk to start inside
-    unclosed brackets ("" when the chunk ended normally); the parser names it in the
-    "expected '}'" message.
+    `next_word` is the word that starts the next chunk ("" for the last chunk); the parser
+    names it when the chunk ends too early ("expected '}' ..., found 'fn'").
     """
 
     start: int
@@ -79,18 +78,23 @@ class Chunk:
     next_word: str = ""
 
 
-def split_chunks(text: str) -> list[Chunk]:
-    """Split `text` into top-level chunks that cover it exactly, in order."""
+def split_chunks(text: str, start: int = 0, line: int = 0, stop=None) -> list[Chunk]:  # noqa: ANN001
+    """Split `text[start:]` into top-level chunks that cover it exactly, in order.
+
+    `start` must be 0 or the start of a chunk of `text` (on line `line`): the split from a
+    chunk start does not depend on the text before it. `stop(offset, line)` is asked at each
+    new boundary after the first; when it returns True the scan ends there and the last
+    chunk returned ends at that offset (its `next_word` is still set).
+    """
     chunks: list[Chunk] = []
     depth = 0
-    line = 0
-    line_start = 0
-    chunk_start = 0
-    chunk_line = 0
+    line_start = start
+    chunk_start = start
+    chunk_line = line
     first_on_line = True
     prev_ends = False  # the previous significant token can end a statement
     in_impl_header = False
-    for m in _TOKEN.finditer(text):
+    for m in _TOKEN.finditer(text, start):
         kind = m.lastgroup
         if kind == "nl":
             line += 1
@@ -108,22 +112,22 @@ def split_chunks(text: str) -> list[Chunk]:
                 # a token after a multi-line comment is not first on its line for splitting
                 first_on_line = False
             continue
-        start = m.start()
+        tstart = m.start()
         if kind == "word":
             word = m.group()
             if first_on_line and line_start > chunk_start:
                 split = False
-                forced = ""
                 if depth > 0:
-                    if start == line_start and word in _DECL_WORDS and (
+                    if tstart == line_start and word in _DECL_WORDS and (
                         word not in _NEEDS_NAME_AFTER or _NAME_AFTER.match(text, m.end())
                     ):
                         split = True
-                        forced = word
                 elif prev_ends and not in_impl_header and word not in _NEVER_START:
                     split = True
                 if split:
-                    chunks.append(Chunk(chunk_start, line_start, chunk_line, forced))
+                    chunks.append(Chunk(chunk_start, line_start, chunk_line, word))
+                    if stop is not None and stop(line_start, line):
+                        return chunks
                     chunk_start = line_start
                     chunk_line = line
                     depth = 0

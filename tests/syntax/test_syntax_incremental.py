@@ -1,0 +1,96 @@
+"""The incremental parser re-parses only what changed and always equals a full parse."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tl_core.syntax import IncrementalParser, parse
+
+from .test_syntax_properties import EXAMPLES, PIECES
+
+PROGRAM = """fn a(x: float16[N]) -> float16[N] {
+    let y = x * 2.0
+    return y
+}
+
+fn b(x: float16[N]) -> float16[N] {
+    return a(x) + 1.0
+}
+
+let v = ones([3])
+print(b(v))
+"""
+
+
+def test_edit_inside_fn_reparses_one_chunk() -> None:
+    inc = IncrementalParser()
+    inc.parse(PROGRAM)
+    edited = PROGRAM.replace("x * 2.0", "x * 3.0")
+    result = inc.parse(edited)
+    assert inc.reparsed == 1
+    assert result == parse(edited)
+
+
+def test_unchanged_text_reparses_nothing() -> None:
+    inc = IncrementalParser()
+    first = inc.parse(PROGRAM)
+    assert inc.parse(PROGRAM) == first
+    assert inc.reparsed == 0
+
+
+def test_lines_added_above_shift_later_items() -> None:
+    inc = IncrementalParser()
+    inc.parse(PROGRAM)
+    edited = "// a new comment\n\n" + PROGRAM
+    result = inc.parse(edited)
+    assert result == parse(edited)
+    assert inc.reparsed <= 1
+    fn_b = result.program.items[1]
+    assert (fn_b.span.line, fn_b.name_span.line) == (7, 7)
+
+
+def test_error_message_positions_move_with_the_chunk() -> None:
+    broken = "let z = 1\n\nfn f() {\n    g(1,\n}\n"
+    inc = IncrementalParser()
+    inc.parse(broken)
+    edited = "let w = 0\n" + broken
+    result = inc.parse(edited)
+    assert result == parse(edited)
+    assert [e.message for e in result.errors] == [
+        "expected ')' to close the call started at 5:6, found '}'"]
+
+
+def test_typing_a_program_character_by_character() -> None:
+    inc = IncrementalParser()
+    text = ""
+    for ch in PROGRAM:
+        text += ch
+        assert inc.parse(text) == parse(text)
+
+
+def test_deleting_a_program_from_the_top() -> None:
+    inc = IncrementalParser()
+    text = PROGRAM
+    while text:
+        text = text[3:]
+        assert inc.parse(text) == parse(text)
+
+
+big = "\n".join(EXAMPLES)
+edit = st.tuples(st.floats(0, 1), st.integers(0, 40),
+                 st.lists(st.sampled_from(PIECES), max_size=4).map("".join))
+
+
+@pytest.mark.slow
+@settings(max_examples=15, deadline=None)
+@given(st.lists(edit, min_size=1, max_size=6))
+def test_edit_sequences_on_a_large_file(edits) -> None:  # noqa: ANN001
+    inc = IncrementalParser()
+    text = big
+    inc.parse(text)
+    for where, cut, insert in edits:
+        pos = int(where * len(text))
+        text = text[:pos] + insert + text[pos + cut:]
+        assert inc.parse(text) == parse(text)
