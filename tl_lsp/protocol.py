@@ -9,6 +9,7 @@ language: it only translates `tl_core.ide` / `tl_core.diagnostics` dataclasses.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -253,12 +254,25 @@ def hover(h: Any, pos: Positions) -> lsp.Hover:
     )
 
 
+_PLACEHOLDER = re.compile(r"\$\{\d+:([^}]*)\}|\$\{\d+\}|\$\d+")
+
+
+def snippet_to_text(snippet: str) -> str:
+    """A snippet as plain text for clients without snippet support (placeholders keep their
+    default text, tab stops vanish, `\\$` becomes `$`)."""
+    return _PLACEHOLDER.sub(lambda m: m.group(1) or "", snippet).replace("\\$", "$")
+
+
 def completion_item(
-    c: Any, pos: Positions, data: Any = None, with_doc: bool = True
+    c: Any, pos: Positions, data: Any = None, with_doc: bool = True, snippets: bool = True
 ) -> lsp.CompletionItem:
     """One completion. Without `with_doc` the documentation is left to completionItem/resolve
-    (`data` then tells the server which item it was)."""
+    (`data` then tells the server which item it was). Without `snippets` (the client's
+    `snippetSupport`) snippet items become plain text."""
     insert = c.insert_text or c.label
+    is_snippet = c.is_snippet and snippets
+    if c.is_snippet and not snippets:
+        insert = snippet_to_text(insert)
     text_edit = None
     if c.replace_span is not None:
         text_edit = lsp.TextEdit(range=pos.span_range(c.replace_span), new_text=insert)
@@ -270,7 +284,7 @@ def completion_item(
         insert_text=None if text_edit is not None else insert,
         text_edit=text_edit,
         insert_text_format=lsp.InsertTextFormat.Snippet
-        if c.is_snippet
+        if is_snippet
         else lsp.InsertTextFormat.PlainText,
         sort_text=c.sort_text or None,
         filter_text=c.label if text_edit is not None else None,

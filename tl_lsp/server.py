@@ -382,9 +382,14 @@ async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> lsp
     ls._completion_id += 1
     cid = ls._completion_id
     ls._completions = {cid: items}  # keep only the latest list for resolve
+    snippets = bool(ls.capability("text_document.completion.completion_item.snippet_support"))
     out = [
         proto.completion_item(
-            c, pos, data={"cid": cid, "i": i} if lazy else None, with_doc=not lazy
+            c,
+            pos,
+            data={"cid": cid, "i": i} if lazy else None,
+            with_doc=not lazy,
+            snippets=snippets,
         )
         for i, c in enumerate(items)
     ]

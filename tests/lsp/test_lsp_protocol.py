@@ -214,6 +214,13 @@ def test_completion_item_kinds_snippets_and_replace_range():
     assert snip.insert_text_format == lsp.InsertTextFormat.Snippet
     assert snip.kind == lsp.CompletionItemKind.Snippet
     assert snip.documentation.value == "d"
+    plain = proto.completion_item(
+        Completion("fn", "snippet", insert_text="fn ${1:name}($2) {\n\t$0\n}", is_snippet=True),
+        proto.Positions(text),
+        snippets=False,
+    )
+    assert plain.insert_text == "fn name() {\n\t\n}"
+    assert plain.insert_text_format == lsp.InsertTextFormat.PlainText
     for kind in ("function", "variable", "keyword", "module", "file"):
         assert proto.completion_kind(kind).name.lower() == kind
     assert proto.completion_kind("something-new") == lsp.CompletionItemKind.Text

@@ -157,6 +157,14 @@ async def test_interrupt_runaway_cell_while_hover_answers(client: LanguageClient
         )
     )
     assert hover is not None and "i" in hover.contents.value
+    items = await client.text_document_completion_async(
+        lsp.CompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(3, 8)
+        )
+    )
+    labels = [i.label for i in (items.items if isinstance(items, lsp.CompletionList) else items)]
+    assert "i" in labels
+    assert not run.done()  # both answered while the cell was still running
     answer = await command(client, "tensorlogic.interrupt", {"uri": uri})
     assert answer == {"interrupted": True}
     result = await asyncio.wait_for(run, 30)
