@@ -158,7 +158,7 @@ def member_type(t: Type, name: str, arg: str | None) -> Type:
         if name == "shape":
             return ShapeType(t.dims)
         if name == "T":
-            return TensorType(t.dtype, tuple(reversed(t.dims)) if t.dims else None)
+            return TensorType(t.dtype, tuple(reversed(t.dims)) if t.dims is not None else None)
     return UNKNOWN
 
 
@@ -181,6 +181,7 @@ def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
             len(t.dims) == 2 else "tensor", "The transpose of a 2-D tensor.")
         add("dtype", "property", "string", "The element type name.")
         add("ndim", "property", "int", "The number of dimensions.")
+        add("size", "property", "int", "The number of elements.")
     elif isinstance(t, ModelType):
         add("get_tensor", "method", "get_tensor(name: string) -> tensor",
             BUILTINS["get_tensor"].doc, 'get_tensor("$1")', True)
@@ -188,6 +189,7 @@ def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
             "names()")
         add("metadata", "property", "Metadata", "The file's metadata: format, quantization, "
             "architecture and every key of the header.")
+        add("path", "property", "string", "The model file's path.")
     elif isinstance(t, MetadataType):
         add("format", "property", "string", "The file format.")
         h = t.header
@@ -493,7 +495,7 @@ def _help(a: Analysis, callee: tuple[str, bool, str | None], commas: int, _seg: 
     b = BUILTINS.get(name)
     if b is None:
         return None
-    if is_method and name != "get_tensor" and not (b.params and b.params[0].kind == "tensor"):
+    if is_method and not b.params:
         return None
     plist = []
     for i, p in enumerate(b.params):

@@ -138,11 +138,11 @@ def test_complete_members_after_dot(model_dir):
     text = 'm = load_model("tiny.safetensors")\nx = ones([2, 3])\nprint(x.'
     a = analyze(text, str(model_dir / "prog.tl"))
     items = ide.complete_at(a, len(text))
-    assert labels(items) == ["shape", "T", "dtype", "ndim"]
+    assert labels(items) == ["shape", "T", "dtype", "ndim", "size"]
     assert items[0].detail == "shape[2, 3]" and items[1].detail == "float16[3, 2]"
     text2 = text[:-2] + "m."
     a = analyze(text2, str(model_dir / "prog.tl"))
-    assert labels(ide.complete_at(a, len(text2))) == ["get_tensor", "names", "metadata"]
+    assert labels(ide.complete_at(a, len(text2))) == ["get_tensor", "names", "metadata", "path"]
     text3 = text[:-2] + "m.metadata."
     a = analyze(text3, str(model_dir / "prog.tl"))
     assert "format" in labels(ide.complete_at(a, len(text3)))

@@ -48,10 +48,11 @@ from tl_core.types import (
 W = Severity.WARNING
 ARITH = {"+", "-", "*", "/", "%", "**", "⊙"}
 COMPARE = {"==", "!=", "<", "<=", ">", ">="}
-TENSOR_FIELDS = ("shape", "T", "dtype", "ndim")
+TENSOR_FIELDS = ("shape", "T", "dtype", "ndim", "size")
 MODEL_METHODS = ("get_tensor", "names")
-MODEL_FIELDS = ("metadata",)
-NAMESPACES = {"f16": "float16", "f32": "float32", "Tensor": None, "KVCache": None}
+MODEL_FIELDS = ("metadata", "path")
+NAMESPACES = {"f16": "float16", "f32": "float32", "f64": "float64", "bf16": "bfloat16",
+              "i32": "int32", "i64": "int64", "Tensor": None, "KVCache": None}
 CONSTANTS: dict[str, Type] = {"gpu": DEVICE, "cpu": DEVICE}
 # Statement forms of LANGUAGE.md section 5 that look like calls but are not built-ins.
 STATEMENT_CALLS: dict[str, Type] = {"panic": VOID}
@@ -801,12 +802,17 @@ class Checker:
                 if f.name == "names":
                     self.arg_infos(e.args, scope)
                     return ListType(STRING)
-                self.arg_infos(e.args, scope)
-                self.error(f.name_span, f"Model has no method '{f.name}'; methods: "
-                                        f"{', '.join(MODEL_METHODS)}", "unknown-member")
-                return UNKNOWN
-            if isinstance(obj_t, TensorType) and f.name in BUILTINS and \
-                    BUILTINS[f.name].params and BUILTINS[f.name].params[0].kind == "tensor":
+                if f.name not in BUILTINS:
+                    self.arg_infos(e.args, scope)
+                    hint = S.did_you_mean(f.name, list(MODEL_METHODS), 0.6)
+                    self.error(f.name_span, f"Model has no method '{f.name}'; methods: "
+                                            f"{', '.join(MODEL_METHODS)}, or a built-in taking "
+                                            f"the model first" + (f"; {hint}" if hint else ""),
+                               "unknown-member")
+                    return UNKNOWN
+            # Any built-in may be called as a method on its first argument (`x.sum(dim: 0)`).
+            if isinstance(obj_t, (TensorType, ModelType)) and f.name in BUILTINS and \
+                    BUILTINS[f.name].params:
                 self.refs[(f.name_span.start, f.name_span.end)] = Ref(f.name_span, None, f.name)
                 return self.call_builtin(BUILTINS[f.name], e.args, e.span, scope,
                                          receiver=(obj_t, f.obj))
@@ -1141,28 +1147,30 @@ class Checker:
             if e.name == "shape":
                 return ShapeType(t.dims)
             if e.name == "T":
-                if t.dims is None:
-                    return t
-                try:
-                    return S.transpose(t, "x.T")
-                except ShapeError as err:
-                    self.error(e.name_span, err.message.replace("x.T needs", ".T needs"),
-                               "shape")
-                    return TensorType(t.dtype, None)
+                # as the runtime (MLX/NumPy): the axes reversed, for any rank
+                return t if t.dims is None else TensorType(t.dtype, tuple(reversed(t.dims)))
             if e.name == "dtype":
                 return STRING
             if e.name == "ndim":
                 return ScalarType("int", len(t.dims) if t.dims is not None else None)
+            if e.name == "size":
+                n = S._numel(t)
+                return ScalarType("int", n)
+            hint = S.did_you_mean(e.name, list(TENSOR_FIELDS), 0.6)
             self.error(e.name_span, f"a tensor has no field '{e.name}'; fields: "
-                                    f"{', '.join(TENSOR_FIELDS)}", "unknown-member")
+                                    f"{', '.join(TENSOR_FIELDS)}" + (f"; {hint}" if hint else ""),
+                       "unknown-member")
             return UNKNOWN
         if isinstance(t, ModelType):
             if e.name == "metadata":
                 return MetadataType(t.header)
+            if e.name == "path":
+                return ScalarType("string", t.path)
             if e.name in MODEL_METHODS:
                 return UNKNOWN
-            self.error(e.name_span, f"Model has no field '{e.name}'; fields: metadata; "
-                                    f"methods: {', '.join(MODEL_METHODS)}", "unknown-member")
+            self.error(e.name_span, f"Model has no field '{e.name}'; fields: "
+                                    f"{', '.join(MODEL_FIELDS)}; methods: "
+                                    f"{', '.join(MODEL_METHODS)}", "unknown-member")
             return UNKNOWN
         if isinstance(t, MetadataType):
             if t.header is not None:
