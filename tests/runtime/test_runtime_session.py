@@ -123,3 +123,12 @@ def test_value_is_null_after_calls_returning_nothing():
     assert s.run('print("x")').value is None
     assert s.run("let m = model_from(w: ones([2]))\nm.metadata").value.kind == "record"
     assert s.run("ones([2]).shape").value.kind == "list"
+
+
+def test_imports_reload_on_every_run(tmp_path):
+    lib = tmp_path / "lib.tl"
+    lib.write_text("tensor k: float16[1] = [1.0]\n")
+    s = Session(base_dir=tmp_path, device="cpu")
+    assert s.run('import "lib.tl"\nk').value.text == "[1.]"
+    lib.write_text("tensor k: float16[1] = [2.0]\n")
+    assert s.run('import "lib.tl"\nk').value.text == "[2.]"

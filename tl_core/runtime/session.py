@@ -114,6 +114,7 @@ class Session:
 
         full = parse(text)
         interp.text = text
+        interp._imported.clear()  # imports load afresh on every run (edited libraries)
         if sel is None:
             if full.errors:
                 return result(list(full.errors))
