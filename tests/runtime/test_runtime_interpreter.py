@@ -237,6 +237,8 @@ def test_indexing_slicing_gather():
     assert "[3, 2] [2, 4] 4\n3 3\n" in r.stdout
     assert errors(r) == [(8, 2, "index 4 is out of range for dimension 0 of float16[4, 2] "
                                 "(size 4)")]
+    r = run("let e = tensor<float16>([[1.0], [2.0], [3.0]])\ne[tensor<int>([-1, 0]), 0]")
+    assert r.value.text == "[3., 1.]"
     r = run("let e = ones([3, 2])\ne[tensor<float16>([1.0]), :]")
     assert errors(r) == [(1, 2, "indices must be integers (tensor<int>(...)), found "
                                 "float16[1]")]

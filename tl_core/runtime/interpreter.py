@@ -814,6 +814,8 @@ class Interpreter:
                         raise TLRuntimeError(f"index {bad} is out of range for dimension "
                                              f"{axis} of {tensor_type(obj)} (size {size})",
                                              item.span)
+                    if lo < 0:  # count from the end, as NumPy does
+                        v = mx.where(v < 0, v + size, v)
                 idx.append(v)
                 continue
             if isinstance(v, bool) or not isinstance(v, int):
