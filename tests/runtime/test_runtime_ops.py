@@ -216,6 +216,8 @@ def test_embedding_and_out_of_range(ctx):
     table = f16(10, 4)
     ids = np.array([3, 0, 9, 3])
     close(ops.op_embedding(ctx, table=mxa(table), ids=mx.array(ids, dtype=mx.int32)), table[ids])
+    close(ops.op_embedding(ctx, table=mxa(table), ids=mx.array([-1, 2], dtype=mx.int32)),
+          table[[-1, 2]])
     with pytest.raises(OpError) as e:
         ops.op_embedding(ctx, table=mxa(table), ids=mx.array([1, 10], dtype=mx.int32))
     assert e.value.message == "index 10 is out of range for dimension 0 of float16[10, 4] (size 10)"

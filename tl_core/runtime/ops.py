@@ -575,6 +575,7 @@ def op_embedding(ctx: OpContext, table: Any, ids: Any) -> mx.array:
         raise OpError(f"embedding ids must be an integer tensor (tensor<int>(...)), "
                       f"found {tensor_type(i)}", arg="ids")
     check_gather(t, i, "ids")
+    i = mx.where(i < 0, i + t.shape[0], i)  # negative ids count from the end
     return mx.take(t, i, axis=0)
 
 
