@@ -49,6 +49,24 @@ bad = X @ W
 HOVER_AT = (5, 1)  # 1-based line:column of `Y` in `Y = X @ transpose(W)`
 RUN_AT = (4, 1)
 INLINE_LINE_TEXT = "Y"  # the cell's last code line is `Y`
+RUN_RESULT_LINE = 7  # 1-based line of that `Y`
+
+
+UI_SETTINGS = {
+    "workbench.startupEditor": "none",
+    "chat.disableAIFeatures": True,
+    "security.workspace.trust.enabled": False,
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "extensions.ignoreRecommendations": True,
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "workbench.tips.enabled": False,
+    "workbench.secondarySideBar.defaultVisibility": "hidden",
+    "editor.minimap.enabled": False,
+    "editor.hover.delay": 200,
+    "editor.quickSuggestionsDelay": 50,
+}
 
 
 def _free_port() -> int:
@@ -123,27 +141,12 @@ def vscode_run() -> dict:
     ws = tmp / "workspace"
     _write_workspace(ws)
     user_data, extensions = tmp / "user-data", tmp / "extensions"
-    (user_data / "User").mkdir(parents=True)
-    (user_data / "User" / "settings.json").write_text(
-        json.dumps(
-            {
-                "workbench.startupEditor": "none",
-                "chat.disableAIFeatures": True,
-                "security.workspace.trust.enabled": False,
-                "telemetry.telemetryLevel": "off",
-                "update.mode": "none",
-                "extensions.ignoreRecommendations": True,
-                "workbench.tips.enabled": False,
-                "editor.minimap.enabled": False,
-                "workbench.secondarySideBar.defaultVisibility": "hidden",
-                "editor.hover.delay": 200,
-                "editor.quickSuggestionsDelay": 50,
-                "tensorlogic.pythonPath": _python(),
-                "tensorlogic.device": "cpu",
-            },
-            indent=2,
-        )
-    )
+    # The extension's settings are machine-scoped (paths on the machine that runs the
+    # server): in code-server they come from the remote machine's settings, Machine/.
+    ext_settings = {"tensorlogic.pythonPath": _python(), "tensorlogic.device": "cpu"}
+    for folder, settings in (("User", {**UI_SETTINGS, **ext_settings}), ("Machine", ext_settings)):
+        (user_data / folder).mkdir(parents=True)
+        (user_data / folder / "settings.json").write_text(json.dumps(settings, indent=2))
     env = dict(os.environ)
     env.update(
         XDG_CONFIG_HOME=str(tmp / "xdg-config"),
@@ -212,6 +215,11 @@ def vscode_run() -> dict:
             "outputPatterns": [r"Y shape: \[2, 2\]", r"\[run program\.tl:1-"],
             "inlinePattern": r"⇒ float16\[2, 2\] on cpu · [0-9.]+ m?s",
             "inlineLineText": INLINE_LINE_TEXT,
+            "runResultLine": RUN_RESULT_LINE,
+            "statusPattern": r"TensorLogic: idle · cpu",
+            "readmeShot": str(ARTIFACTS / "readme-hover-inline.png"),
+            "readmeClip": {"x": 345, "y": 40, "width": 740, "height": 330},
+            "machineSettingsFile": str(user_data / "Machine" / "settings.json"),
         }
         cfg_path = tmp / "driver.json"
         cfg_path.write_text(json.dumps(config))
@@ -264,3 +272,15 @@ def test_run_cell_prints_to_output_channel(vscode_run):
 
 def test_run_cell_shows_inline_result(vscode_run):
     _assert_check(vscode_run, "run_cell_inline")
+
+
+def test_status_bar_shows_kernel_state_and_device(vscode_run):
+    _assert_check(vscode_run, "status_bar_kernel")
+
+
+def test_inline_result_cleared_when_its_line_is_edited(vscode_run):
+    _assert_check(vscode_run, "inline_cleared_on_edit")
+
+
+def test_server_failure_shows_one_notification_that_opens_the_setting(vscode_run):
+    _assert_check(vscode_run, "server_failure_notification")

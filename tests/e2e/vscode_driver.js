@@ -229,6 +229,102 @@ async function main() {
         return { ok, detail: `inline decorations: ${JSON.stringify(found).slice(0, 800)}` };
       }, 60000, 1000),
     );
+    await check(page, "status_bar_kernel", async () =>
+      poll(async () => {
+        const items = await page.locator(".statusbar-item").allInnerTexts();
+        const shown = items.map((t) => t.trim()).filter((t) => t.includes("TensorLogic:"));
+        return {
+          ok: shown.some((t) => new RegExp(cfg.statusPattern).test(t)),
+          detail: `status bar: ${JSON.stringify(shown)}`,
+        };
+      }, 30000),
+    );
+
+    // A picture for the README: hover over Y with the inline result below it.
+    if (cfg.readmeShot) {
+      await page.keyboard.press("Escape");
+      await goToLine(page, cfg.hoverAt[0], cfg.hoverAt[1]);
+      const cursor = page.locator(".editor-instance .monaco-editor .cursor").first();
+      const box = await cursor.boundingBox();
+      if (box) {
+        await page.mouse.move(box.x + 4, box.y + box.height / 2);
+        await page.mouse.move(box.x + 5, box.y + box.height / 2);
+        await page
+          .locator(".monaco-hover:visible, .monaco-resizable-hover:visible")
+          .first()
+          .waitFor({ state: "visible", timeout: 5000 })
+          .catch(() => {});
+      }
+      await page.screenshot({ path: cfg.readmeShot, clip: cfg.readmeClip });
+    }
+
+    await check(page, "inline_cleared_on_edit", async () => {
+      const inlineLines = () =>
+        page.evaluate(() => {
+          const out = [];
+          for (const el of document.querySelectorAll(".editor-instance .view-lines .view-line span")) {
+            const c = getComputedStyle(el, "::after").content;
+            if (c && c.includes("⇒")) {
+              out.push(c);
+            }
+          }
+          return out;
+        });
+      const before = await inlineLines();
+      await page.keyboard.press("Escape");
+      await goToLine(page, cfg.runResultLine, 2);
+      await page.keyboard.type(" ");
+      const after = await poll(async () => {
+        const now = await inlineLines();
+        return { ok: now.length === 0, detail: JSON.stringify(now) };
+      }, 10000);
+      await page.keyboard.press("Control+Z");
+      return {
+        ok: before.length > 0 && after.ok,
+        detail: `before the edit: ${JSON.stringify(before)}; after: ${after.detail}`,
+      };
+    });
+
+    // A server that cannot start: one notification, whose button opens the setting.
+    await check(page, "server_failure_notification", async () => {
+      // tensorlogic.pythonPath is machine-scoped: in code-server it lives in the remote
+      // machine's settings file, which VS Code watches
+      const settings = JSON.parse(fs.readFileSync(cfg.machineSettingsFile, "utf8"));
+      settings["tensorlogic.pythonPath"] = "/nonexistent/bin/python";
+      fs.writeFileSync(cfg.machineSettingsFile, JSON.stringify(settings, null, 2));
+      const toasts = page.locator(".notifications-toasts .notification-toast");
+      const seen = await poll(async () => {
+        const all = (await toasts.allInnerTexts()).filter((t) => t.includes("/nonexistent/bin/python"));
+        return { ok: all.length > 0, detail: JSON.stringify(all), count: all.length };
+      }, 30000);
+      if (!seen.ok) {
+        return { ok: false, detail: `no notification; toasts: ${seen.detail}` };
+      }
+      await sleep(2000); // a second notification would show up by now
+      const texts = (await toasts.allInnerTexts()).filter((t) => t.includes("TensorLogic") || t.includes("tensorlogic"));
+      await shot(page, "notification");
+      await toasts.filter({ hasText: "/nonexistent/bin/python" }).first()
+        .locator(".monaco-button", { hasText: "Open Setting" }).first().click();
+      const opened = await poll(async () => {
+        const search = page.locator(".settings-editor .suggest-input-container .view-lines");
+        const q = await text(search);
+        // the setting itself must be listed, with the bad value
+        const item = page
+          .locator(".settings-editor .setting-item-contents")
+          .filter({ hasText: "Python Path" });
+        const value = (await item.count())
+          ? await item.first().locator("input").first().inputValue()
+          : "";
+        return {
+          ok: q.includes("tensorlogic.pythonPath") && value === "/nonexistent/bin/python",
+          detail: `settings search: ${JSON.stringify(q)}, Python Path field: ${JSON.stringify(value)}`,
+        };
+      }, 20000);
+      return {
+        ok: texts.length === 1 && opened.ok,
+        detail: `notifications: ${JSON.stringify(texts)}; ${opened.detail}`,
+      };
+    });
     await shot(page, "99-final");
   } catch (e) {
     checks.driver = { ok: false, detail: String(e && e.stack ? e.stack : e) };

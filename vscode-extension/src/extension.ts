@@ -84,7 +84,15 @@ async function notifyServerProblem(message: string, setting: string): Promise<vo
   output.appendLine(`[server] ${message}`);
   const choice = await vscode.window.showErrorMessage(message, "Open Setting", "Show Output");
   if (choice === "Open Setting") {
-    await vscode.commands.executeCommand("workbench.action.openSettings", setting);
+    // The server settings are machine-scoped: in a remote window (code-server, SSH) they
+    // live in the remote machine's settings, which the plain Settings editor hides.
+    if (vscode.env.remoteName) {
+      await vscode.commands.executeCommand("workbench.action.openRemoteSettings", {
+        query: setting,
+      });
+    } else {
+      await vscode.commands.executeCommand("workbench.action.openSettings", setting);
+    }
   } else if (choice === "Show Output") {
     output.show(true);
   }
