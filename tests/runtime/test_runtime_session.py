@@ -132,3 +132,15 @@ def test_imports_reload_on_every_run(tmp_path):
     assert s.run('import "lib.tl"\nk').value.text == "[1.]"
     lib.write_text("tensor k: float16[1] = [2.0]\n")
     assert s.run('import "lib.tl"\nk').value.text == "[2.]"
+
+
+def test_redefining_a_function_recompiles_its_callers():
+    s = Session(device="cpu")
+    outer = "fn outer(x: float16[N]) -> float16[N] { return inner(x) * 2.0 }\n"
+    r = s.run(outer + "fn inner(x: float16[N]) -> float16[N] { return x + 1.0 }\n"
+              "outer(ones([2]))")
+    assert r.value.text == "[4., 4.]"
+    assert s.interpreter.fns["outer"].compiled is not None
+    r = s.run(outer + "fn inner(x: float16[N]) -> float16[N] { return x + 10.0 }\n"
+              "outer(ones([2]))")
+    assert r.value.text == "[22., 22.]"

@@ -225,11 +225,17 @@ class Interpreter:
                          text: str | None = None) -> None:
         """Define every `fn` of a program; `text` is its source (for quoting in errors)."""
         text = text if text is not None else self.text
+        changed = False
         for item in program.items:
             if isinstance(item, ast.FnDecl):
                 old = self.fns.get(item.name)
                 if old is None or old.decl != item or old.text != text:
                     self.fns[item.name] = FnInfo(item, base_dir or self.base_dir, text)
+                    changed = True
+        if changed:  # compiled callers inlined the old bodies: trace them again
+            for info in self.fns.values():
+                info.compiled = None
+                info.compilable = None
 
     def run_items(self, items: tuple[Any, ...] | list[Any], env: Env | None = None,
                   top: bool = True) -> None:
