@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts" / "vscode"
 DRIVER = Path(__file__).resolve().parent / "vscode_driver.js"
 
-# The program opened in the editor. Cell 1 runs (Ctrl+Enter on its 4th line); the last cell
-# holds a static shape error: X is float16[2, 3] and W (PyTorch [out, in]) is float16[2, 3].
+# The program opened in the editor. Cell 1 runs (Ctrl+Enter on its 4th line), cell 2 runs
+# until interrupted, the last cell holds a static shape error: X is float16[2, 3] and W
+# (PyTorch [out, in]) is float16[2, 3].
 PROGRAM = """\
 // %% linear layer
 model = load_model("model.safetensors")
@@ -43,6 +44,10 @@ Y = X @ transpose(W)
 print("Y shape:", Y.shape)
 Y
 
+// %% spin until interrupted
+i = 0
+loop { i = i + 1 }
+
 // %% shape error
 bad = X @ W
 """
@@ -50,6 +55,8 @@ HOVER_AT = (5, 1)  # 1-based line:column of `Y` in `Y = X @ transpose(W)`
 RUN_AT = (4, 1)
 INLINE_LINE_TEXT = "Y"  # the cell's last code line is `Y`
 RUN_RESULT_LINE = 7  # 1-based line of that `Y`
+SELECTION_LINE = 6  # `print("Y shape:", Y.shape)`, run with Shift+Enter
+SPIN_LINE = 11  # `loop { i = i + 1 }`
 
 
 UI_SETTINGS = {
@@ -205,7 +212,7 @@ def vscode_run() -> dict:
             "problemPatterns": [
                 r"program\.tl",
                 r"float16\[2, 3\] @ float16\[2, 3\]: inner dimensions 3 and 2 differ",
-                r"\[Ln 10, Col 7\]",
+                r"\[Ln 14, Col 7\]",
             ],
             "hoverAt": list(HOVER_AT),
             "hoverPattern": r"float16\[2, 2\]",
@@ -216,6 +223,8 @@ def vscode_run() -> dict:
             "inlinePattern": r"⇒ float16\[2, 2\] on cpu · [0-9.]+ m?s",
             "inlineLineText": INLINE_LINE_TEXT,
             "runResultLine": RUN_RESULT_LINE,
+            "selectionLine": SELECTION_LINE,
+            "spinLine": SPIN_LINE,
             "statusPattern": r"TensorLogic: idle · cpu",
             "readmeShot": str(ARTIFACTS / "readme-hover-inline.png"),
             "readmeClip": {"x": 345, "y": 40, "width": 740, "height": 330},
@@ -284,3 +293,15 @@ def test_inline_result_cleared_when_its_line_is_edited(vscode_run):
 
 def test_server_failure_shows_one_notification_that_opens_the_setting(vscode_run):
     _assert_check(vscode_run, "server_failure_notification")
+
+
+def test_run_selection_with_shift_enter(vscode_run):
+    _assert_check(vscode_run, "run_selection")
+
+
+def test_interrupt_stops_a_running_cell(vscode_run):
+    _assert_check(vscode_run, "interrupt")
+
+
+def test_restart_kernel(vscode_run):
+    _assert_check(vscode_run, "restart_kernel")

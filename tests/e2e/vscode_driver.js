@@ -285,6 +285,58 @@ async function main() {
       };
     });
 
+    const outputText = () => text(page.locator(".output-view .monaco-editor .view-lines"));
+
+    await check(page, "run_selection", async () => {
+      await page.keyboard.press("Escape");
+      await goToLine(page, cfg.selectionLine, 1);
+      await page.keyboard.press("Home");
+      await page.keyboard.press("Shift+End");
+      await page.keyboard.press("Shift+Enter");
+      return poll(async () => {
+        const shown = await outputText();
+        const ok = shown.includes(`[run ${cfg.programName}:${cfg.selectionLine}-${cfg.selectionLine}]`);
+        return { ok, detail: `output: ${JSON.stringify(shown.slice(-600))}` };
+      }, 60000, 1000);
+    });
+
+    await check(page, "interrupt", async () => {
+      await page.keyboard.press("Escape");
+      await goToLine(page, cfg.spinLine, 1);
+      await page.keyboard.press("Control+Enter");
+      const running = await poll(async () => {
+        const items = await page.locator(".statusbar-item").allInnerTexts();
+        const shown = items.filter((t) => t.includes("TensorLogic:"));
+        return { ok: shown.some((t) => t.includes("running on cpu")), detail: JSON.stringify(shown) };
+      }, 30000);
+      await sleep(1500); // let it spin
+      await page.keyboard.press("Control+Alt+C");
+      const stopped = await poll(async () => {
+        const shown = await outputText();
+        const ok =
+          shown.includes("(interrupted)") && shown.includes("[interrupt] stopped the running code");
+        return { ok, detail: `output: ${JSON.stringify(shown.slice(-600))}` };
+      }, 30000, 500);
+      return {
+        ok: running.ok && stopped.ok,
+        detail: `status while running: ${running.detail}; ${stopped.detail}`,
+      };
+    });
+
+    await check(page, "restart_kernel", async () => {
+      await page.keyboard.press("Escape");
+      await runCommand(page, "TensorLogic: Restart Kernel");
+      return poll(async () => {
+        const shown = await outputText();
+        const items = await page.locator(".statusbar-item").allInnerTexts();
+        const bar = items.filter((t) => t.includes("TensorLogic:"));
+        const ok =
+          shown.includes("[kernel] restarted: variables are cleared") &&
+          bar.some((t) => t.includes("idle · cpu"));
+        return { ok, detail: `status: ${JSON.stringify(bar)}; output: ${JSON.stringify(shown.slice(-300))}` };
+      }, 60000, 1000);
+    });
+
     // A server that cannot start: one notification, whose button opens the setting.
     await check(page, "server_failure_notification", async () => {
       // tensorlogic.pythonPath is machine-scoped: in code-server it lives in the remote
