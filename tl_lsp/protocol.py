@@ -292,6 +292,53 @@ def completion_item(
     )
 
 
+def _range_json(r: lsp.Range) -> dict[str, Any]:
+    return {
+        "start": {"line": r.start.line, "character": r.start.character},
+        "end": {"line": r.end.line, "character": r.end.character},
+    }
+
+
+def completion_list_json(
+    items: Sequence[Any], pos: Positions, lazy: bool, snippets: bool, cid: int
+) -> dict[str, Any]:
+    """The same CompletionList as `completion_item` builds, as plain JSON-ready dicts.
+
+    Written out by hand for speed: a list of ~1,000 names (no prefix typed in a 10,000-line
+    file) costs about 45 ms through lsprotocol objects and cattrs, and a few ms this way.
+    tests/lsp/test_lsp_protocol.py checks it against cattrs' output for `completion_item`.
+    """
+    ranges: dict[tuple[int, int], dict[str, Any]] = {}
+    out = []
+    for i, c in enumerate(items):
+        insert = c.insert_text or c.label
+        is_snippet = c.is_snippet and snippets
+        if c.is_snippet and not snippets:
+            insert = snippet_to_text(insert)
+        item: dict[str, Any] = {"label": c.label, "kind": completion_kind(c.kind).value}
+        if c.detail:
+            item["detail"] = c.detail
+        if c.doc and not lazy:
+            item["documentation"] = {"kind": "markdown", "value": c.doc}
+        if c.sort_text:
+            item["sortText"] = c.sort_text
+        if c.replace_span is not None:
+            key = (c.replace_span.start, c.replace_span.end)
+            rng = ranges.get(key)
+            if rng is None:
+                rng = ranges[key] = _range_json(pos.span_range(c.replace_span))
+            item["filterText"] = c.label
+            item["insertTextFormat"] = 2 if is_snippet else 1
+            item["textEdit"] = {"range": rng, "newText": insert}
+        else:
+            item["insertText"] = insert
+            item["insertTextFormat"] = 2 if is_snippet else 1
+        if lazy:
+            item["data"] = {"cid": cid, "i": i}
+        out.append(item)
+    return {"isIncomplete": False, "items": out}
+
+
 def markdown(text: str) -> lsp.MarkupContent:
     return lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text)
 

@@ -374,7 +374,7 @@ async def hover(ls: TensorLogicServer, params: lsp.HoverParams) -> lsp.Hover | N
 
 
 @guarded("completion")
-async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> lsp.CompletionList:
+async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> dict[str, Any]:
     _, a, pos = await ls.analysis(params.text_document.uri)
     items = ide.complete_at(a, _offset(pos, params.position))
     resolve = ls.capability("text_document.completion.completion_item.resolve_support")
@@ -383,17 +383,7 @@ async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> lsp
     cid = ls._completion_id
     ls._completions = {cid: items}  # keep only the latest list for resolve
     snippets = bool(ls.capability("text_document.completion.completion_item.snippet_support"))
-    out = [
-        proto.completion_item(
-            c,
-            pos,
-            data={"cid": cid, "i": i} if lazy else None,
-            with_doc=not lazy,
-            snippets=snippets,
-        )
-        for i, c in enumerate(items)
-    ]
-    return lsp.CompletionList(is_incomplete=False, items=out)
+    return proto.completion_list_json(items, pos, lazy, snippets, cid)
 
 
 @guarded("completionItem/resolve")

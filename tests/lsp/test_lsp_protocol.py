@@ -314,3 +314,32 @@ def test_text_edits_and_range_formatting_keep_edits_in_range():
     for s, e, t in sorted(edits, reverse=True):
         new = new[:s] + t + new[e:]
     assert new == "a  =  1\nb = 2\nc   = 3\n"
+
+
+@pytest.mark.parametrize("lazy, snippets", [(False, True), (True, False)])
+def test_fast_completion_json_equals_cattrs_output(lazy, snippets):
+    """The hand-written JSON of completion lists against lsprotocol + cattrs (the oracle)."""
+    from pygls.protocol import default_converter
+
+    text = '/* 가 😀 */ m.get_tensor("blk.'
+    items = [
+        Completion("blk.0.w", "field", "float16[2, 3]", "doc **0**", "blk.0.w", False,
+                   span_of(text, 25, 29), "0001"),
+        Completion("fn", "snippet", "", "a fn", "fn ${1:name}() {\n}", True, None, ""),
+        Completion("softmax", "function", "", "", "", False, None, "s"),
+    ]  # fmt: skip
+    pos = proto.Positions(text)
+    fast = proto.completion_list_json(items, pos, lazy, snippets, cid=7)
+    slow = default_converter().unstructure(
+        lsp.CompletionList(
+            is_incomplete=False,
+            items=[
+                proto.completion_item(
+                    c, pos, data={"cid": 7, "i": i} if lazy else None, with_doc=not lazy,
+                    snippets=snippets,
+                )
+                for i, c in enumerate(items)
+            ],
+        )
+    )  # fmt: skip
+    assert fast == slow
