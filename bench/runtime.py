@@ -1,8 +1,8 @@
 """Runtime benchmarks: interpreter overheads against raw MLX (and PyTorch where installed).
 
 1. float16 N x N matmul (`let c = a @ b`) through the interpreter vs `mx.eval(a @ b)`
-   (goal: within 5%); N = 8192 on a GPU, 1024 on the CPU (or --matmul-size).
-2. The seed's `forward` (input @ weights + bias) on a 4096 x 4096 layer (1024 on the CPU):
+   (goal: within 5%); N = 8192 on a GPU, 512 on the CPU (or --matmul-size).
+2. The seed's `forward` (input @ weights + bias) on a 4096 x 4096 layer (512 on the CPU):
    compiled (mx.compile) vs uncompiled (TL_NO_COMPILE) vs PyTorch eager on the same card.
 3. Per-statement interpreter overhead on tiny tensors (`y = x + x` in a loop).
 
@@ -85,8 +85,8 @@ def main() -> int:
     args = ap.parse_args()
     device = args.device or ("gpu" if gpu_available() else "cpu")
     on_gpu = device == "gpu"
-    n_mm = args.matmul_size or (8192 if on_gpu else 1024)
-    n_layer = args.layer_size or (4096 if on_gpu else 1024)
+    n_mm = args.matmul_size or (8192 if on_gpu else 512)
+    n_layer = args.layer_size or (4096 if on_gpu else 512)
     repeat = args.repeat or (20 if on_gpu else 5)
     dev = mx.gpu if on_gpu else mx.cpu
     mx.set_default_device(dev)
@@ -158,7 +158,7 @@ def main() -> int:
 
             fns["torch"] = torch_fwd
         else:
-            torch_note = ", PyTorch has no GPU here"
+            torch_note = ", PyTorch compared on a GPU only"
     except ImportError:
         pass
     run_compiled()
