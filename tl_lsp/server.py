@@ -331,6 +331,7 @@ async def did_close(ls: TensorLogicServer, params: lsp.DidCloseTextDocumentParam
         task.cancel()
     ls.docs.close(uri)
     ls._sem_results.pop(uri, None)
+    ls._last_change.pop(uri, None)
     ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
