@@ -239,6 +239,10 @@ def test_indexing_slicing_gather():
                                 "(size 4)")]
     r = run("let e = tensor<float16>([[1.0], [2.0], [3.0]])\ne[tensor<int>([-1, 0]), 0]")
     assert r.value.text == "[3., 1.]"
+    assert errors(run("let e = ones([3])\ne[e > 0.0]")) == [
+        (1, 2, "indices must be integers (tensor<int>(...)), found bool[3]; a boolean mask "
+               "cannot index (the result's shape would depend on the values): multiply by the "
+               "mask instead")]
     r = run("let e = ones([3, 2])\ne[tensor<float16>([1.0]), :]")
     assert errors(r) == [(1, 2, "indices must be integers (tensor<int>(...)), found "
                                 "float16[1]")]

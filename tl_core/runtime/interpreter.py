@@ -810,9 +810,12 @@ class Interpreter:
                 v = self.to_tensor(v, item.span, mx.int32)
             if isinstance(v, mx.array):
                 if mx.issubdtype(v.dtype, mx.inexact) or v.dtype == mx.bool_:
+                    why = ("; a boolean mask cannot index (the result's shape would depend on "
+                           "the values): multiply by the mask instead"
+                           if v.dtype == mx.bool_ else "")
                     raise TLRuntimeError(
-                        f"indices must be integers (tensor<int>(...)), found {tensor_type(v)}",
-                        item.span)
+                        f"indices must be integers (tensor<int>(...)), found "
+                        f"{tensor_type(v)}{why}", item.span)
                 if v.size:
                     lo, hi = int(mx.min(v).item()), int(mx.max(v).item())
                     bad = hi if hi >= size else (lo if lo < -size else None)
