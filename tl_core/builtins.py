@@ -144,7 +144,6 @@ def bind_arguments(builtin: Builtin, n_positional: int,
     b = builtin
     params = list(b.params)
     fixed = params[:-1] if (b.variadic or b.var_keyword) else params
-    names = ", ".join(p.name for p in b.params)
     out: dict[str, int | str] = {}
     if n_positional > len(fixed) and not b.variadic:
         most = len(fixed)
@@ -168,6 +167,7 @@ def bind_arguments(builtin: Builtin, n_positional: int,
         elif b.var_keyword:
             out[kw] = kw
         else:
+            names = ", ".join(p.name for p in b.params)
             raise BindError(f"{b.name}() has no parameter named '{kw}'; parameters: {names}",
                             keyword=kw)
     missing = [p.name for p in fixed if p.required and p.name not in out]

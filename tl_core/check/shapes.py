@@ -40,7 +40,7 @@ class ShapeError(Exception):
         return self.message if not self.hint else f"{self.message}; {self.hint}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ArgInfo:
     """What the checker knows about one argument: its type, its compile-time value (an int,
     float, str, bool, or a list of those / None for unknown entries) and its source text."""
@@ -51,7 +51,7 @@ class ArgInfo:
     is_int_literal: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RuleArgs:
     """The bound arguments of one built-in call, as a shape rule sees them."""
 
