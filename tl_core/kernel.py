@@ -103,6 +103,8 @@ class Kernel:
                     params["restarted"] = restarted
                     params["pid"] = os.getpid()
                     self.send({"method": "ready", "params": params})
+                elif isinstance(msg, dict) and msg.get("method") == "output":
+                    self.send(msg)
                 else:
                     lines.put(msg)
             if not ready and proc.pid not in self.let_go:
@@ -365,7 +367,7 @@ class Worker:
                 self.sessions[uri] = s
         return s
 
-    def run(self, params: dict[str, Any]) -> dict[str, Any]:
+    def run(self, params: dict[str, Any], req_id: Any = None) -> dict[str, Any]:
         from tl_core.syntax.span import LineIndex
 
         text = params["text"]
@@ -379,10 +381,12 @@ class Worker:
             sel = (index.offset(int(rng["start"]["line"]), int(rng["start"]["character"])),
                    index.offset(int(rng["end"]["line"]), int(rng["end"]["character"])))
         self.current = session
+        out = OutputStream(self, req_id, params["uri"])
         try:
-            r = session.run(text, sel)
+            r = session.run(text, sel, on_output=out.write)
         finally:
             self.current = None
+            out.flush()
         return {"stdout": r.stdout, "value": r.value.to_json() if r.value else None,
                 "elapsed_ms": round(r.elapsed_ms, 3), "device": r.device,
                 "errors": [diag_json(d) for d in r.errors], "interrupted": r.interrupted}
@@ -402,7 +406,7 @@ class Worker:
             params = req.get("params") or {}
             try:
                 if method == "run":
-                    result: Any = self.run(params)
+                    result: Any = self.run(params, req.get("id"))
                 elif method == "reset":
                     uri = params.get("uri")
                     if uri is None:
@@ -421,6 +425,33 @@ class Worker:
                     "code": "internal", "message": f"internal error: {type(exc).__name__}: "
                                                    f"{exc}"}})
         return 0
+
+
+class OutputStream:
+    """Printed text of a running cell as `output` notifications, at most every
+    `INTERVAL` seconds (the first print goes out at once)."""
+
+    INTERVAL = 0.1
+
+    def __init__(self, worker: Worker, req_id: Any, uri: str) -> None:
+        self.worker = worker
+        self.req_id = req_id
+        self.uri = uri
+        self.buffer: list[str] = []
+        self.last = 0.0
+
+    def write(self, text: str) -> None:
+        self.buffer.append(text)
+        if time.monotonic() - self.last >= self.INTERVAL:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            text = "".join(self.buffer)
+            self.buffer.clear()
+            self.worker.send({"method": "output",
+                              "params": {"id": self.req_id, "uri": self.uri, "text": text}})
+        self.last = time.monotonic()
 
 
 def _version() -> str:

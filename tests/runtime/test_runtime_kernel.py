@@ -228,3 +228,18 @@ def test_a_worker_that_cannot_start_ends_the_kernel():
         time.sleep(0.05)
     assert k.died == 3
     assert k.out.getvalue() == ""  # no ready was sent
+
+
+def test_output_streams_before_the_result(kernel):
+    src = 'print("first")\nlet n = 0\nfor i in range(30000) { n = n + 1 }\nprint("last", n)'
+    run_id = kernel.send("run", run_params(src))
+    msgs = []
+    while True:
+        m = kernel.get(60)
+        msgs.append(m)
+        if m.get("id") == run_id:
+            break
+    outputs = [m["params"] for m in msgs if m.get("method") == "output"]
+    assert outputs[0] == {"id": run_id, "uri": "file:///tmp/doc.tl", "text": "first\n"}
+    assert "".join(o["text"] for o in outputs) == "first\nlast 30000\n"
+    assert msgs[-1]["result"]["stdout"] == "first\nlast 30000\n"

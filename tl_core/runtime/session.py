@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,11 +85,15 @@ class Session:
     def reset(self) -> None:
         self._interp = None
 
-    def run(self, text: str, range: tuple[int, int] | Span | None = None) -> RunResult:  # noqa: A002
+    def run(self, text: str, range: tuple[int, int] | Span | None = None,  # noqa: A002
+            on_output: Callable[[str], None] | None = None) -> RunResult:
+        """Run `text` (or the `range` of it); `on_output` sees printed text as it is
+        printed (the result's `stdout` holds all of it too)."""
         with self._lock:
-            return self._run(text, range)
+            return self._run(text, range, on_output)
 
-    def _run(self, text: str, sel: tuple[int, int] | Span | None) -> RunResult:
+    def _run(self, text: str, sel: tuple[int, int] | Span | None,
+             on_output: Callable[[str], None] | None = None) -> RunResult:
         from tl_core.runtime.errors import TLRuntimeError
         from tl_core.syntax import parse
 
@@ -96,7 +101,14 @@ class Session:
         interp = self.interpreter
         self._interrupt.clear()
         out: list[str] = []
-        interp._write = out.append
+        if on_output is None:
+            interp._write = out.append
+        else:
+            def write(chunk: str) -> None:
+                out.append(chunk)
+                on_output(chunk)
+
+            interp._write = write
         interp.out.warnings.clear()
         interp.out.last_value = None
         interp.out.has_value = False
