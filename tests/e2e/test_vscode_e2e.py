@@ -224,6 +224,11 @@ def vscode_run() -> dict:
             "inlineLineText": INLINE_LINE_TEXT,
             "runResultLine": RUN_RESULT_LINE,
             "selectionLine": SELECTION_LINE,
+            "lensOutputPattern": (
+                r"\[run program\.tl:13-\d+\] .*\n(.*\n)*program\.tl:14:7: error: "
+                r"float16\[2, 3\] @ float16\[2, 3\]: inner dimensions 3 and 2 differ"
+            ),
+            "lensInlinePattern": r"⇒ error: float16\[2, 3\] @ float16\[2, 3\]: inner dimensions",
             "spinLine": SPIN_LINE,
             "statusPattern": r"TensorLogic: idle · cpu",
             "readmeShot": str(ARTIFACTS / "readme-hover-inline.png"),
@@ -281,6 +286,10 @@ def test_run_cell_prints_to_output_channel(vscode_run):
 
 def test_run_cell_shows_inline_result(vscode_run):
     _assert_check(vscode_run, "run_cell_inline")
+
+
+def test_code_lens_runs_cell_and_shows_runtime_error(vscode_run):
+    _assert_check(vscode_run, "code_lens_run_cell_runtime_error")
 
 
 def test_status_bar_shows_kernel_state_and_device(vscode_run):

@@ -229,6 +229,34 @@ async function main() {
         return { ok, detail: `inline decorations: ${JSON.stringify(found).slice(0, 800)}` };
       }, 60000, 1000),
     );
+    // Code lenses come from the server; clicking one runs this extension's command.
+    await check(page, "code_lens_run_cell_runtime_error", async () => {
+      await page.keyboard.press("Escape");
+      const lens = page.locator(".editor-instance .codelens-decoration a").filter({ hasText: "Run cell" });
+      await lens.last().click();
+      return poll(async () => {
+        const shown = await text(page.locator(".output-view .monaco-editor .view-lines"));
+        const problems = await page.locator(".markers-panel").count();
+        const inlineErrors = await page.evaluate(() => {
+          const out = [];
+          for (const el of document.querySelectorAll(".editor-instance .view-lines .view-line span")) {
+            const c = getComputedStyle(el, "::after").content;
+            if (c && c.includes("⇒ error:")) {
+              out.push(c);
+            }
+          }
+          return out;
+        });
+        const ok =
+          new RegExp(cfg.lensOutputPattern).test(shown) &&
+          inlineErrors.some((c) => new RegExp(cfg.lensInlinePattern).test(c));
+        return {
+          ok,
+          detail: `output: ${JSON.stringify(shown.slice(-400))}; inline: ${JSON.stringify(inlineErrors)} (${problems})`,
+        };
+      }, 60000, 1000);
+    });
+
     await check(page, "status_bar_kernel", async () =>
       poll(async () => {
         const items = await page.locator(".statusbar-item").allInnerTexts();
@@ -274,13 +302,17 @@ async function main() {
       await page.keyboard.press("Escape");
       await goToLine(page, cfg.runResultLine, 2);
       await page.keyboard.type(" ");
+      // the result of the edited line goes; results on other lines stay
+      const edited = (c) => new RegExp(cfg.inlinePattern).test(c);
       const after = await poll(async () => {
         const now = await inlineLines();
-        return { ok: now.length === 0, detail: JSON.stringify(now) };
+        const others = before.filter((c) => !edited(c));
+        const ok = !now.some(edited) && others.every((c) => now.includes(c));
+        return { ok, detail: JSON.stringify(now) };
       }, 10000);
       await page.keyboard.press("Control+Z");
       return {
-        ok: before.length > 0 && after.ok,
+        ok: before.some(edited) && after.ok,
         detail: `before the edit: ${JSON.stringify(before)}; after: ${after.detail}`,
       };
     });

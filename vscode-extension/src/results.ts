@@ -89,6 +89,11 @@ export function formatInline(result: RunResult): string {
   if (value && value.kind !== "none" && value.text !== undefined) {
     return `⇒ ${oneLine(value.text, 60)} · ${time}`;
   }
+  // no value: the last line the run printed, if any
+  const printed = (result.stdout ?? "").split("\n").filter((l) => l.trim() !== "");
+  if (printed.length > 0) {
+    return `⇒ ${oneLine(printed[printed.length - 1], 60)} · ${time}`;
+  }
   return `⇒ done on ${device} · ${time}`;
 }
 

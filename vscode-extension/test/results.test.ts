@@ -53,7 +53,11 @@ test("non-tensor values show their text, cut to one short line", () => {
   assert.equal(text, "⇒ " + "x".repeat(59) + "… · 3.0 ms");
 });
 
-test("no value: done on the device", () => {
+test("no value: the last printed line, else done on the device", () => {
+  assert.equal(
+    formatInline({ stdout: "a\nY shape: [2, 2]\n\n", value: null, elapsed_ms: 1.4, device: "cpu" }),
+    "⇒ Y shape: [2, 2] · 1.4 ms",
+  );
   assert.equal(formatInline({ value: null, elapsed_ms: 1.5, device: "cpu" }), "⇒ done on cpu · 1.5 ms");
   assert.equal(formatInline({ value: { kind: "none" }, elapsed_ms: 1.5, device: "cpu" }), "⇒ done on cpu · 1.5 ms");
 });
