@@ -391,3 +391,28 @@ def test_every_registry_entry_has_an_op_with_matching_parameters():
                 assert pp.default is inspect.Parameter.empty, (name, rp.name)
             else:
                 assert pp.default == rp.default, (name, rp.name, pp.default, rp.default)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=4), st.data())
+def test_reductions_and_softmax_property(shape, data):
+    """Random shapes and (negative) axes against NumPy float64."""
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    keep = data.draw(st.booleans())
+    x = f16(*shape)
+    for name, fn in (("sum", np.sum), ("mean", np.mean), ("max", np.max)):
+        got = getattr(ops, f"op_{name}")(None, x=mxa(x), dim=axis, keepdim=keep)
+        close(got, np.asarray(fn(x, axis=axis, keepdims=keep)), rtol=1e-2, atol=1e-2)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    close(ops.op_softmax(None, x=mxa(x), dim=axis), e / e.sum(axis=axis, keepdims=True))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 3), min_size=0, max_size=2), st.lists(st.booleans(), min_size=2,
+       max_size=2), st.integers(1, 6), st.integers(1, 6), st.integers(1, 6))
+def test_batched_matmul_broadcasting_property(batch, ones, n, k, m):
+    """Batch dimensions broadcast like numpy.matmul."""
+    ba = tuple(batch)
+    bb = tuple(1 if o else d for d, o in zip(batch, ones, strict=False))
+    a, b = f16(*ba, n, k), f16(*bb, k, m)
+    close(ops.op_matmul(None, a=mxa(a), b=mxa(b)), np.matmul(a, b), rtol=1e-2, atol=1e-2)
