@@ -305,6 +305,9 @@ def _hover(a: Analysis, offset: int) -> Hover | None:
             t = a.type_of(call)
             if isinstance(t, ModelType) and t.header is not None:
                 return Hover(s.span, model_markdown(s.value, t.header))
+    kw = keyword_arg_hover(a, offset)
+    if kw is not None:
+        return kw
     for imp in a.imports:
         if imp.path_span.start <= offset <= imp.path_span.end:
             return Hover(imp.path_span, code(f'import "{imp.written}"') +
@@ -326,6 +329,36 @@ def _hover(a: Analysis, offset: int) -> Hover | None:
         t = a.types.get(id(n))
         if t is not None:
             return Hover(n.span, code(str(t)))  # type: ignore[attr-defined]
+    return None
+
+
+def keyword_arg_hover(a: Analysis, offset: int) -> Hover | None:
+    """On the name of a keyword argument (`dim:` in `softmax(x, dim: 0)`): that parameter."""
+    chain = chain_at(a, offset)
+    for i in range(len(chain) - 1, 0, -1):
+        arg = chain[i]
+        if isinstance(arg, A.Arg) and arg.name_span is not None and \
+                arg.name_span.start <= offset <= arg.name_span.end:
+            call = chain[i - 1]
+            func = getattr(call, "func", None)
+            name = "tensor" if isinstance(call, A.TensorCtor) else func.id if isinstance(
+                func, A.Name) else func.name if isinstance(func, A.Field) else \
+                func.member if isinstance(func, A.Path) else None
+            fb = a.functions.get(name) if isinstance(func, A.Name) else None
+            if fb is not None and isinstance(fb.type, FnType):
+                for pname, pt in fb.type.params:
+                    if pname == arg.name:
+                        return Hover(arg.name_span, code(f"param {pname}: {pt}") +
+                                     f"\n\nof `{fb.name}`")
+                return None
+            b = BUILTINS.get(name or "")
+            if b is not None:
+                for p in b.params:
+                    if p.name == arg.name:
+                        return Hover(arg.name_span, code(p.label()) +
+                                     (f"\n\n{p.doc}" if p.doc else "") +
+                                     f"\n\nparameter of `{b.name}`")
+            return None
     return None
 
 

@@ -229,10 +229,52 @@ def complete(a: Analysis, offset: int) -> list[Completion]:
             return []
         t = receiver_type(a, toks, k, offset)
         return members(a, t, replace)
+    if before is not None and _type_position(toks, k):
+        return type_completions(a, replace)
     if before is not None and before.text == "::":
         return [Completion(name, "function", signature_label(b), b.doc, name, False, replace,
                            f"2{name}") for name, b in BUILTINS.items()]
     return general(a, offset, replace, toks)
+
+
+TYPE_WORDS = ("float16", "float32", "float64", "bfloat16", "int32", "int64", "int16", "bool",
+              "int", "float", "string", "void", "Model")
+
+
+def _type_position(toks: list[Tok], k: int) -> bool:
+    """Is the token at k (`:`, `->`, `<`, `as`) followed by a type here?"""
+    t = toks[k].text
+    if t in ("->", "as"):
+        return True
+    if t == "<":
+        return k >= 1 and toks[k - 1].text == "tensor"
+    if t != ":" or k < 1 or toks[k - 1].kind != "ident":
+        return False
+    if k >= 2 and toks[k - 2].text in ("let", "tensor"):
+        return True
+    # a parameter of `fn name(...)`: the unmatched '(' before is preceded by `fn name`
+    depth = 0
+    for i in range(k - 1, -1, -1):
+        x = toks[i].text
+        if x in (")", "]"):
+            depth += 1
+        elif x in ("(", "["):
+            if depth == 0:
+                return x == "(" and i >= 2 and toks[i - 2].text == "fn"
+            depth -= 1
+        elif x in ("{", "}"):
+            return False
+    return False
+
+
+def type_completions(a: Analysis, replace: Span) -> list[Completion]:
+    out = [Completion(w, "type", "element type" if w[0].islower() and w not in (
+        "int", "float", "string", "void", "bool") else "type", "", w, False, replace, f"0{w}")
+        for w in TYPE_WORDS]
+    for name, b in a.visible(replace.start).items():
+        if b.kind == "struct":
+            out.append(Completion(name, "struct", "struct", "", name, False, replace, f"1{name}"))
+    return out
 
 
 def general(a: Analysis, offset: int, replace: Span, toks: list[Tok]) -> list[Completion]:

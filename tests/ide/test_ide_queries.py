@@ -75,6 +75,18 @@ def test_hover_get_tensor_real_gguf_quantization():
     assert "general.architecture: llama" in h.markdown
 
 
+def test_hover_on_keyword_argument_name():
+    text = "let x = ones([2, 3])\nlet y = softmax(x, dim: 0)\nlet z = tensor<float16>([1.0], device: gpu)\n"
+    a = analyze(text)
+    h = ide.hover_at(a, at(text, "dim:", 1))
+    assert "dim: int = -1" in h.markdown and "the axis that sums to 1" in h.markdown
+    h = ide.hover_at(a, at(text, "device:", 1))
+    assert "device: device = gpu" in h.markdown
+    text = SEED + "let o2 = forward(X, W, bias: b)\n"
+    h = ide.hover_at(analyze(text), at(text, "bias: b", 1))
+    assert "param bias: float16[D_out]" in h.markdown
+
+
 def test_hover_never_raises_on_garbage():
     text = "let = = ( [ fn {"
     a = analyze(text)
@@ -174,6 +186,16 @@ def test_complete_with_prefix_filters_by_first_letter_and_replaces_it():
     assert "inner" in labels(items) and "in" in labels(items)
     rs = items[0].replace_span
     assert text[rs.start:rs.end] == "in"
+
+
+def test_complete_types_in_type_positions():
+    for text in ("fn f(x: ", "fn f(x: float16[N]) -> ", "let y: ", "let z = ones([2]) as ",
+                 "let t = tensor<"):
+        a = analyze(text)
+        items = ide.complete_at(a, len(text))
+        assert "float16" in labels(items) and "softmax" not in labels(items), text
+    text = "let x = softmax(ones([2]), dim: "
+    assert "float16" not in labels(ide.complete_at(analyze(text), len(text)))
 
 
 def test_complete_nothing_in_comments():

@@ -951,8 +951,8 @@ class Checker:
                     isinstance(t, ScalarType) and t.name in ("int", "float", "bool")):
                 return "a string"
         elif kind == "int":
-            if isinstance(t, (ModelType, TensorType)) or (
-                    isinstance(t, ScalarType) and t.name in ("string",)):
+            # not tensors: a 0-d tensor (a reduction's result) may serve as an integer
+            if isinstance(t, ModelType) or (isinstance(t, ScalarType) and t.name == "string"):
                 return "an integer"
         return None
 
