@@ -162,8 +162,11 @@ def bench_file(client: StdioClient, root: Path, lines: int, n: int) -> dict[str,
     return out
 
 
-def bench_cell(client: StdioClient, root: Path, n: int) -> list[float] | str:
-    text = "// %%\nlet a = tensor<float16>([[1.0, 2.0], [3.0, 4.0]], device: cpu)\na @ a\n"
+def bench_cell(client: StdioClient, root: Path, n: int) -> dict[str, list[float]] | str:
+    text = (
+        "// %%\nlet a = tensor<float16>([[1.0, 2.0], [3.0, 4.0]], device: cpu)\na @ a\n"
+        "// %%\nlet i = 0\nloop {\n    i = i + 1\n}\n"
+    )
     path = root / "cell.tl"
     path.write_text(text)
     uri = path.as_uri()
@@ -173,12 +176,31 @@ def bench_cell(client: StdioClient, root: Path, n: int) -> list[float] | str:
         client.request("workspace/executeCommand", args)  # starts the kernel
     except Exception as exc:  # noqa: BLE001 - report, don't crash the benchmark
         return f"not measured: {exc}"
-    times = []
+    out: dict[str, list[float]] = {"warm small cell round trip": []}
     for _ in range(n):
         t = time.perf_counter()
         client.request("workspace/executeCommand", args)
-        times.append((time.perf_counter() - t) * 1000)
-    return times
+        out["warm small cell round trip"].append((time.perf_counter() - t) * 1000)
+    # a runaway cell: hovers while it runs, then interrupt -> the run answers
+    out["hover while a cell runs"] = []
+    out["interrupt -> run answered"] = []
+    loop_args = {"command": "tensorlogic.runCell", "arguments": [{"uri": uri, "line": 5}]}
+    hover = {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}}
+    for _ in range(3):
+        run_id = client.send_request("workspace/executeCommand", loop_args)
+        time.sleep(0.3)
+        for _ in range(n):
+            t = time.perf_counter()
+            client.request("textDocument/hover", hover)
+            out["hover while a cell runs"].append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        client.request(
+            "workspace/executeCommand",
+            {"command": "tensorlogic.interrupt", "arguments": [{"uri": uri}]},
+        )
+        client.response(run_id)
+        out["interrupt -> run answered"].append((time.perf_counter() - t) * 1000)
+    return out
 
 
 def main() -> None:
@@ -211,7 +233,13 @@ def main() -> None:
             if isinstance(cell, str):
                 print(f"warm small cell round trip       {cell}")
             else:
-                print(f"warm small cell round trip       {fmt(cell)}   budget 50 ms")
+                budgets = {
+                    "warm small cell round trip": "budget 50 ms",
+                    "hover while a cell runs": "budget p95 10 ms",
+                    "interrupt -> run answered": "goal under 1 s",
+                }
+                for key, values in cell.items():
+                    print(f"{key:32} {fmt(values)}   {budgets[key]}")
         finally:
             client.close()
     print(f"(median python start-up in this run: {statistics.median(base):.1f} ms)")

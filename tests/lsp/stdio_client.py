@@ -36,6 +36,7 @@ class StdioClient:
         )
         self._id = 0
         self.notifications: list[dict[str, Any]] = []
+        self.responses: dict[Any, dict[str, Any]] = {}
 
     # ---- wire
     def send(self, msg: dict[str, Any]) -> None:
@@ -64,20 +65,28 @@ class StdioClient:
     def notify(self, method: str, params: Any) -> None:
         self.send({"method": method, "params": params})
 
-    def request(self, method: str, params: Any) -> Any:
+    def send_request(self, method: str, params: Any) -> int:
+        """Send a request without waiting; `response(id)` collects its answer later."""
         self._id += 1
-        my_id = self._id
-        self.send({"id": my_id, "method": method, "params": params})
-        while True:
+        self.send({"id": self._id, "method": method, "params": params})
+        return self._id
+
+    def response(self, my_id: int) -> Any:
+        while my_id not in self.responses:
             msg = self.read()
             if "method" in msg and "id" in msg:  # a request from the server
                 self.send({"id": msg["id"], "result": None})
             elif "method" in msg:
                 self.notifications.append(msg)
-            elif msg.get("id") == my_id:
-                if "error" in msg and msg["error"] is not None:
-                    raise LspError(msg["error"])
-                return msg.get("result")
+            else:
+                self.responses[msg.get("id")] = msg
+        msg = self.responses.pop(my_id)
+        if "error" in msg and msg["error"] is not None:
+            raise LspError(msg["error"])
+        return msg.get("result")
+
+    def request(self, method: str, params: Any) -> Any:
+        return self.response(self.send_request(method, params))
 
     def wait_notification(self, method: str, predicate=lambda p: True, timeout: float = 60.0):
         """Read until a notification `method` whose params satisfy `predicate`."""
