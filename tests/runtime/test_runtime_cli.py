@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.runtime.test_runtime_interpreter import SEED
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -107,3 +109,35 @@ def test_quickstart_make_run(tmp_path):
         "Output shape: [4, 2]",
         "Output: tensor([[ 2.209,  2.82 ],",
     ]
+
+
+@pytest.mark.slow
+def test_progress_bar_on_a_terminal_only(tmp_path):
+    import pty
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file({"big": np.zeros((5, 1024, 1024), np.float32)}, str(tmp_path / "big.safetensors"))
+    (tmp_path / "p.tl").write_text('let m = load_model("big.safetensors")\n'
+                                   'print(m.get_tensor("big").shape)\n')
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "tl_core", "run", "p.tl", "--device", "cpu"]
+    master, slave = pty.openpty()
+    p = subprocess.run(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=slave, env=env,
+                       timeout=120)
+    os.close(slave)
+    seen = b""
+    try:
+        while True:
+            chunk = os.read(master, 65536)
+            if not chunk:
+                break
+            seen += chunk
+    except OSError:
+        pass  # EIO once the terminal's other end is closed
+    os.close(master)
+    assert p.returncode == 0 and p.stdout == b"[5, 1024, 1024]\n"
+    assert b"loading big [" in seen and b"20/20 MB" in seen
+    piped = tl("run", "p.tl", "--device", "cpu", cwd=tmp_path)
+    assert piped.returncode == 0 and "loading" not in piped.stderr
