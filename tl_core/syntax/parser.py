@@ -665,10 +665,13 @@ class _Engine:
 
     def __init__(self) -> None:
         grammar = (_FsPath(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
+        # lark caches its grammar analysis in the temp directory, keyed by a hash of the
+        # grammar and options (1 s to build here, 0.1 s to load); a broken cache file is
+        # rebuilt by lark.
         self.lark = Lark(
             grammar, parser="lalr", lexer="contextual", transformer=_Builder(),
             maybe_placeholders=False, start="start",
-            lexer_callbacks={"BAD_COMMENT": _bad_comment},
+            lexer_callbacks={"BAD_COMMENT": _bad_comment}, cache=True,
         )
         lalr = self.lark.parser.parser
         table = lalr.parser.parse_table
@@ -700,7 +703,7 @@ class _Engine:
             self.act[state] = a
             self.goto[state] = g
         self.chains: dict[tuple[int, int, str], int] = {}  # memo of unit_chain
-        self.lexer = FastLexer.from_terminals(self.lark.terminals, self.lark.ignore_tokens)
+        self.lexer = FastLexer.from_terminals(self.lark.terminals, self.lark.lexer_conf.ignore)
         self.keywords = self.lexer.keywords
         self.terms = _Terminals(self.lark)
 
