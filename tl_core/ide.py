@@ -326,7 +326,7 @@ def _hover(a: Analysis, offset: int) -> Hover | None:
             return Hover(r.span, md)
     chain = chain_at(a, offset)
     for n in reversed(chain):
-        t = a.types.get(id(n))
+        t = a.type_of(n)
         if t is not None:
             return Hover(n.span, code(str(t)))  # type: ignore[attr-defined]
     return None

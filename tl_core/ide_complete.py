@@ -94,9 +94,9 @@ def receiver_type(a: Analysis, toks: list[Tok], dot_index: int, offset: int) -> 
     # 1. an expression node of the partial tree ending exactly there
     for n in reversed(a.chain_at(max(end - 1, 0))):
         sp = getattr(n, "span", None)
-        if sp is not None and sp.end == end and id(n) in a.types:
-            t = a.types[id(n)]
-            if not isinstance(t, type(UNKNOWN)):
+        if sp is not None and sp.end == end:
+            t = a.type_of(n)
+            if t is not None and not isinstance(t, type(UNKNOWN)):
                 return t
     # 2. a chain of names, fields and calls: model.metadata / m.get_tensor("x")
     parts: list[tuple[str, str | None]] = []  # (name, string arg of a call)

@@ -13,7 +13,7 @@ import os
 from tl_core.builtins import BUILTINS, BindError, Builtin, bind_arguments
 from tl_core.check import shapes as S
 from tl_core.check.imports import ImportResolver
-from tl_core.check.model import Binding, ImportInfo, Ref, Scope
+from tl_core.check.model import Binding, ImportInfo, Ref, Scope, node_key
 from tl_core.check.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
 from tl_core.diagnostics import Diagnostic, Related, Severity
 from tl_core.syntax import ast as A
@@ -101,7 +101,7 @@ class Checker:
         self.base_dir = base_dir
         self.li = li
         self.diags: list[Diagnostic] = []
-        self.types: dict[int, Type] = {}
+        self.types: dict[tuple, Type] = {}  # node_key(node) -> type
         self.refs: dict[tuple[int, int], Ref] = {}
         self.point_types: dict[int, Type] = {}  # name occurrence start -> type there
         self.call_bindings: dict[int, dict[str, int]] = {}  # fn name at a call -> N=4 ...
@@ -394,7 +394,7 @@ class Checker:
                     self.set_type(b, t)
                     self.point_types[tgt.span.start] = t
                     b.int_literal = self.is_int_literal(st.value, scope)
-                self.types[id(tgt)] = t
+                self.types[node_key(tgt)] = t
             else:
                 self.infer(tgt, scope)
         elif isinstance(st, A.TensorDecl):
@@ -558,10 +558,10 @@ class Checker:
     def is_int_literal(self, e: object, scope: Scope) -> bool:
         """An integer tensor written as a literal (or a name bound to one)."""
         if isinstance(e, A.ArrayLiteral):
-            t = self.types.get(id(e))
+            t = self.types.get(node_key(e))
             return isinstance(t, TensorType) and is_int_dtype(t.dtype) and bool(t.dims)
         if isinstance(e, A.TensorCtor):
-            t = self.types.get(id(e))
+            t = self.types.get(node_key(e))
             return isinstance(t, TensorType) and is_int_dtype(t.dtype)
         if isinstance(e, A.Name):
             b = scope.lookup(e.id)
@@ -577,7 +577,7 @@ class Checker:
 
     def infer(self, e: object, scope: Scope) -> Type:
         t = self._infer(e, scope)
-        self.types[id(e)] = t
+        self.types[node_key(e)] = t
         return t
 
     def _infer(self, e: object, scope: Scope) -> Type:  # noqa: C901 - one dispatch
@@ -657,7 +657,7 @@ class Checker:
             for st in e.block.stmts:
                 self.check_stmt(st, s)
                 if isinstance(st, A.ExprStmt):
-                    last = self.types.get(id(st.expr), UNKNOWN)
+                    last = self.types.get(node_key(st.expr), UNKNOWN)
             return last
         return UNKNOWN
 
@@ -736,7 +736,7 @@ class Checker:
         if isinstance(e, A.ArrayLiteral):
             vals = []
             for x in e.items:
-                xt = self.types.get(id(x), UNKNOWN)
+                xt = self.types.get(node_key(x), UNKNOWN)
                 if isinstance(xt, ScalarType) and xt.name in ("int", "float"):
                     vals.append(xt.value)
                 elif isinstance(xt, TensorType) or isinstance(x, A.ArrayLiteral):
@@ -764,7 +764,7 @@ class Checker:
             b = scope.lookup(f.id)
             if b is not None and b.kind == "function":
                 self.use(b, f.span)
-                self.types[id(f)] = b.type
+                self.types[node_key(f)] = b.type
                 return self.call_fn(b, e, scope)
             if b is None and f.id in BUILTINS:
                 self.refs[(f.span.start, f.span.end)] = Ref(f.span, None, f.id)

@@ -10,6 +10,13 @@ from tl_core.syntax.span import LineIndex, Span
 from tl_core.types import UNKNOWN, Type
 
 
+def node_key(node: object) -> tuple:
+    """The key of a syntax node in `Analysis.types`: its span and class (positions, not
+    object identity, so results of unchanged items can be reused after a re-parse)."""
+    sp = node.span  # type: ignore[attr-defined]
+    return (sp.start, sp.end, node.__class__)
+
+
 @dataclass(eq=False)
 class Binding:
     """One named thing: a variable, parameter, function, tensor declaration, struct, ...
@@ -84,7 +91,7 @@ class Analysis:
     parse: object  # ParseResult
     diagnostics: tuple[Diagnostic, ...]
     line_index: LineIndex
-    types: dict[int, Type] = field(default_factory=dict)
+    types: dict[tuple, Type] = field(default_factory=dict)
     bindings: list[Binding] = field(default_factory=list)
     refs: list[Ref] = field(default_factory=list)  # sorted by span.start
     scopes: list[Scope] = field(default_factory=list)
@@ -102,7 +109,9 @@ class Analysis:
         return self.parse.program  # type: ignore[attr-defined]
 
     def type_of(self, node: object) -> Type | None:
-        return self.types.get(id(node))
+        if getattr(node, "span", None) is None:
+            return None
+        return self.types.get(node_key(node))
 
     def ref_at(self, offset: int) -> Ref | None:
         """The name occurrence whose span holds `offset` (touching its end counts)."""
