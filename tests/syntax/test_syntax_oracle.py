@@ -46,6 +46,8 @@ CONTEXTUAL = [
     "learnable(w)\ntensor v: float16[2] learnable = w",
     "test = 1\ntest t { x }",
     "embedding(t, ids)\nembedding e { dimension: 3 }",
+    "fn classify(v: inferat) -> string { return \"x\" }\nlet learner = inferx",
+    "let testing = 1\nlet entity_count = 2\nlet relations = 3",
 ]
 
 

@@ -835,6 +835,7 @@ class _Run:
         self.quiet = False  # an error was reported and no token was accepted since
         self._related: tuple[Related, ...] = ()
         self.used_next_word = False
+        self._repairs = (-1, 0)  # (token index, repairs tried there)
 
     # ---- the main loop
     def parse(self) -> tuple:
@@ -1112,7 +1113,11 @@ class _Run:
         if not self.quiet:
             self._report(tok, i=i)
         self.quiet = True
-        if self._repair(i, tok):
+        # repair by insertion at most twice at one token (the token is re-lexed for the new
+        # state, so a repair is re-checked), then skip
+        n = self._repairs[1] + 1 if self._repairs[0] == i else 1
+        self._repairs = (i, n)
+        if n <= 2 and self._repair(i, tok):
             return i
         return self._panic(i, tok)
 
