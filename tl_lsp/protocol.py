@@ -299,6 +299,16 @@ def _range_json(r: lsp.Range) -> dict[str, Any]:
     }
 
 
+class RawJSON:
+    """A result that is already JSON-ready: pygls hands objects that are not attrs classes to
+    `json.dumps` through `__dict__` (pygls 2 `_serialize_message`), so cattrs does not walk
+    every nested dict again (about 10 ms for a 1,000-item completion list). Tested through
+    the completion tests, which parse what the server sent."""
+
+    def __init__(self, payload: dict[str, Any]):
+        self.__dict__ = payload
+
+
 def completion_list_json(
     items: Sequence[Any], pos: Positions, lazy: bool, snippets: bool, cid: int
 ) -> dict[str, Any]:

@@ -375,7 +375,7 @@ async def hover(ls: TensorLogicServer, params: lsp.HoverParams) -> lsp.Hover | N
 
 
 @guarded("completion")
-async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> dict[str, Any]:
+async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> proto.RawJSON:
     _, a, pos = await ls.analysis(params.text_document.uri)
     items = ide.complete_at(a, _offset(pos, params.position))
     resolve = ls.capability("text_document.completion.completion_item.resolve_support")
@@ -384,7 +384,7 @@ async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> dic
     cid = ls._completion_id
     ls._completions = {cid: items}  # keep only the latest list for resolve
     snippets = bool(ls.capability("text_document.completion.completion_item.snippet_support"))
-    return proto.completion_list_json(items, pos, lazy, snippets, cid)
+    return proto.RawJSON(proto.completion_list_json(items, pos, lazy, snippets, cid))
 
 
 @guarded("completionItem/resolve")

@@ -1,7 +1,7 @@
 """10,000 random edits (hypothesis) with requests between them, against one real server.
 
 20 examples x 500 incremental edits, sent in UTF-16 positions computed here independently,
-through lines holding Korean text and emoji. After every 50 edits a round of requests: the
+through lines holding Korean text and emoji. After every 100 edits a round of requests: the
 server must answer each (no internal error), stay alive, and every range it returns must lie
 inside the document as the client knows it.
 """
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 EXAMPLES = 20
 EDITS = 500
-ROUND = 50
+ROUND = 100
 
 SEED = """\
 // 시작 😀
