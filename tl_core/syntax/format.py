@@ -34,6 +34,10 @@ _OPERAND_END = {"NAME", "NUMBER", "STRING", "RPAR", "RSQB", "RBRACE", "TRUE", "F
 # lines ending with these continue the expression on the next line
 _CONT_END = _BINARY - {"BAR"} | {"AS", "DOT"}
 _CONT_START = (_BINARY - {"BAR", "EQUAL", "COLONEQ", "LARROW", "FATARROW", "MINUS"}) | {"DOT", "AS"}
+# a `(` or `[` right after these is a call or an index (words that are keywords only in
+# their own place, like `learnable` or `embedding`, are names before a bracket)
+_CALLABLE = {"NAME", "RPAR", "RSQB", "GGT", "STRING", "FORWARD", "BACKWARD", "GRADIENT",
+             "SYMBOLIC", "WHERE", "EMBED", "LEARNABLE", "FROZEN"}
 # pairs that would lex as one token if written together
 _GLUE = {(":", ":"), (":", "="), ("<", "-"), ("-", ">"), ("=", ">"), ("*", "*"), ("|", "|"),
          ("=", "="), ("!", "="), ("<", "="), (">", "="), ("/", "/"), ("/", "*"), ("-", "-")}
@@ -193,7 +197,7 @@ def _space(prev, item, prev2_type, stack, generic_lt, generic_depth) -> str:  # 
     if p_ty in ("MINUS", "BANG") and _is_unary(prev2_type):
         return ""
     # calls and indexing
-    if ty in ("LPAR", "LSQB") and p_ty in ("NAME", "RPAR", "RSQB", "GGT", "STRING"):
+    if ty in ("LPAR", "LSQB") and p_ty in _CALLABLE:
         return ""
     if ty == "LBRACE":
         return " "

@@ -806,6 +806,8 @@ _SPLIT = {
     "EQEQ": ("EQUAL", "EQUAL"), "NOTEQ": ("BANG", "EQUAL"),
 }
 _STRONG = frozenset({"LET", "RETURN", "IF", "FOR", "WHILE", "LOOP"})
+_CTX_KW = frozenset({"FORWARD", "BACKWARD", "GRADIENT", "SYMBOLIC", "WHERE", "EMBED",
+                     "LEARNABLE", "FROZEN"})
 
 
 def _retype(t: Tok, ty: str) -> Tok:
@@ -841,7 +843,6 @@ class _Run:
     def parse(self) -> tuple:
         act = self.eng.act
         goto = self.eng.goto
-        keywords = self.eng.keywords
         chains = self.eng.chains
         toks = self.toks
         st = self.st
@@ -852,15 +853,14 @@ class _Run:
             tok = toks[i]
             ty = tok.type
             row = act[st[-1]]
-            if ty == "NAME":
-                k = keywords.get(tok.value)
-                if k is not None and (k in row or "NAME" not in row):
-                    # a contextual keyword where a name could also stand: a keyword only if
-                    # the parser really accepts it here (LALR lookaheads over-state; lark
-                    # would take the keyword and fail on `Q(x)? where x > 1` + `forward = 2`)
-                    if "NAME" not in row or self.eng.sim(st, [k]):
-                        ty = k
-                        tok = _retype(tok, k)
+            if ty in _CTX_KW:
+                # `where`, `forward`, ...: a keyword where the parser accepts it, else a
+                # name. Where both could stand, a keyword only if the parser really accepts
+                # it (LALR lookaheads over-state: lark would take `forward` as the infer
+                # mode after `Q(x)? where x > 1` and fail on `forward = 2`).
+                if "NAME" in row and (ty not in row or not self.eng.sim(st, [ty])):
+                    ty = "NAME"
+                    tok = _retype(tok, ty)
             elif ty not in row or ty in _NL_BASE:
                 tok = self._adjust(i, tok, row)
                 ty = tok.type
