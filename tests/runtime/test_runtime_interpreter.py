@@ -508,3 +508,14 @@ def test_return_break_continue_outside_their_place():
     assert errors(run("return 1")) == [(0, 0, "return outside a function")]
     assert errors(run("if true { break }")) == [(0, 0, "break or continue outside a loop")]
     assert errors(run("main { continue }")) == [(0, 0, "break or continue outside a loop")]
+
+
+def test_fast_call_path_converts_and_reports_like_the_full_path():
+    src = "fn f(x: float16[N], y: float16[N]) -> float16[N] { return x + y }\n"
+    r = run(src + "f([1.0, 2.0], ones([2]))")
+    assert r.value.text == "[2., 3.]"
+    assert errors(run(src + "f(tensor<int>([1, 2]), ones([2]))")) == [
+        (1, 2, "f(): argument 'x' must be float16[N]; found int64[2]")]
+    assert errors(run(src + "f(ones([2]), ones([3]))")) == [
+        (1, 13, "f(): shape variable N is 2 from argument 'x' (float16[2]) but 3 from "
+                "argument 'y' (float16[3])")]

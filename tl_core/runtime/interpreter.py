@@ -130,6 +130,21 @@ class FnInfo:
     text: str | None = None  # the source the spans index (error hints quote it)
     compiled: Any = None
     compilable: bool | None = None  # None: not analysed yet
+    # For the fast call path: per parameter (want_int, dims as (kind, value) pairs), or None
+    # when a parameter is not a tensor with known rank.
+    plan: tuple[tuple[bool, tuple[tuple[str, Any], ...]], ...] | None = None
+    planned: bool = False
+
+    def make_plan(self) -> None:
+        self.planned = True
+        plan = []
+        for p in self.decl.params:
+            t = p.type
+            if not isinstance(t, ast.TensorTypeExpr) or t.dims is None or t.dtype not in DTYPES:
+                return
+            want_int = t.dtype in ("int", "int32", "int64", "int16", "i32", "i64")
+            plan.append((want_int, tuple((d.kind, d.value) for d in t.dims)))
+        self.plan = tuple(plan)
 
 
 @dataclass
@@ -1093,6 +1108,12 @@ class Interpreter:
 
     def call_fn(self, info: FnInfo, e: ast.Call, env: Env,
                 receiver: tuple[Any, Span] | None = None) -> Any:
+        if not info.planned:
+            info.make_plan()
+        plan = info.plan
+        if (receiver is None and plan is not None and len(e.args) == len(plan)
+                and all(a.name is None for a in e.args)):
+            return self.call_fn_fast(info, plan, e, env)
         decl = info.decl
         params = decl.params
         vals: list[Any] = []
@@ -1140,6 +1161,48 @@ class Interpreter:
             raise TLRuntimeError(f"recursion too deep in {decl.name}()", e.span)
         result = self.invoke(info, args, e.span)
         if decl.ret is not None and isinstance(decl.ret, ast.TensorTypeExpr):
+            result = self.check_return(decl, result, shapes, e.span)
+        return result
+
+    def call_fn_fast(self, info: FnInfo, plan: Any, e: ast.Call, env: Env) -> Any:
+        """All-positional calls of functions whose parameters are all tensors: the same
+        checks as `call_fn` without its bookkeeping (this runs on every call). An argument
+        that needs a conversion or fails a check goes through `finish_slow`, which converts
+        or reports with the full messages."""
+        args = [self.eval(a.value, env) for a in e.args]
+        shapes: dict[str, tuple[Any, ...]] = {}
+        decl = info.decl
+        for v, (want_int, dims), a, p in zip(args, plan, e.args, decl.params, strict=True):
+            if type(v) is not mx.array or (v.dtype in _FLOATS) == want_int \
+                    or len(v.shape) != len(dims):
+                return self.finish_slow(info, args, e)
+            shape = v.shape
+            for i, (kind, value) in enumerate(dims):
+                if kind == "var":
+                    prev = shapes.get(value)
+                    if prev is None:
+                        shapes[value] = (shape[i], p.name, v, a.value.span)
+                    elif prev[0] != shape[i]:
+                        return self.finish_slow(info, args, e)
+                elif kind == "int" and shape[i] != value:
+                    return self.finish_slow(info, args, e)
+        if self.depth > 200:
+            raise TLRuntimeError(f"recursion too deep in {decl.name}()", e.span)
+        result = self.invoke(info, args, e.span, all_tensors=True)
+        if isinstance(decl.ret, ast.TensorTypeExpr):
+            result = self.check_return(decl, result, shapes, e.span)
+        return result
+
+    def finish_slow(self, info: FnInfo, args: list[Any], e: ast.Call) -> Any:
+        """The full checks (and their messages) on already evaluated arguments."""
+        decl = info.decl
+        shapes: dict[str, tuple[Any, ...]] = {}
+        checked = [self.check_param(decl, p, v, a.value.span, shapes)
+                   for p, v, a in zip(decl.params, args, e.args, strict=True)]
+        if self.depth > 200:
+            raise TLRuntimeError(f"recursion too deep in {decl.name}()", e.span)
+        result = self.invoke(info, checked, e.span)
+        if isinstance(decl.ret, ast.TensorTypeExpr):
             result = self.check_return(decl, result, shapes, e.span)
         return result
 
@@ -1236,9 +1299,11 @@ class Interpreter:
                                  + (f" ({bound})" if bound else ""), span).with_code("shape")
         return result
 
-    def invoke(self, info: FnInfo, args: list[Any], span: Span) -> Any:
+    def invoke(self, info: FnInfo, args: list[Any], span: Span, all_tensors: bool = False
+               ) -> Any:
         if (self.compile and not self.tracing and args
-                and all(isinstance(a, mx.array) for a in args) and self.is_compilable(info)):
+                and (all_tensors or all(isinstance(a, mx.array) for a in args))
+                and self.is_compilable(info)):
             if info.compiled is None:
                 info.compiled = mx.compile(self._traced(info))
             try:
@@ -1303,6 +1368,9 @@ class Interpreter:
 
 class _NotArray(Exception):  # noqa: N818
     pass
+
+
+_FLOATS = frozenset((mx.float16, mx.float32, mx.float64, mx.bfloat16, mx.complex64))
 
 
 def _plural(n: int, word: str) -> str:
