@@ -231,3 +231,9 @@ def test_spans_use_code_points_on_unicode_lines() -> None:
     assert (let_t.span.line, let_t.span.col) == (1, 0)
     s = result.program.items[0].value.span
     assert text[s.start:s.end] == '"한국어 🚀"' and (s.col, s.end_col) == (8, 15)
+
+
+def test_byte_order_mark_is_whitespace() -> None:
+    result = parse("\ufefflet x = 1\n")
+    assert result.errors == ()
+    assert result.program.items[0].span.col == 1

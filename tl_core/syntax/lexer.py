@@ -44,7 +44,7 @@ class Tok:
 _ERROR_PATTERNS = [
     ("BAD_STRING", r'"(?:[^"\\\n]|\\.)*\\?'),
     ("BAD_SQUOTE", r"'[^'\n]*'?"),
-    ("INVALID", r"[^ \t\f\r\nA-Za-z0-9_\"/(){}\[\]|=!<>+\-*%@⊙⊗~:.,?;]+"),
+    ("INVALID", r"[^ \t\f\r\n\ufeffA-Za-z0-9_\"/(){}\[\]|=!<>+\-*%@⊙⊗~:.,?;]+"),
     ("INVALID1", r"."),
 ]
 _MULTILINE = frozenset({"WS", "BLOCK_COMMENT", "BAD_COMMENT", "NL_LPAR", "NL_LSQB",
@@ -75,7 +75,7 @@ class FastLexer:
         alts += [f"(?P<{n}>{p})" for n, p in _ERROR_PATTERNS]
         # Spaces before a token are skipped by the same match (fewer matches to loop over);
         # a token's own start is then `m.start(group)`.
-        master = r"[ \t\f\r]*(?:" + "|".join(alts) + ")"
+        master = r"[ \t\f\r\ufeff]*(?:" + "|".join(alts) + ")"
         return cls(re.compile(master, re.S), frozenset(ignore), keywords)
 
     def tokens(self, text: str, start: int, end: int, line: int) -> tuple[list[Tok], list[Tok]]:

@@ -10,7 +10,8 @@ after a token that can end one (a name, a literal, `)`, `]`, `}`, `?`, `break`,
 `continue`). Words that only continue a construct (`else`, `where`, `embed`, `learnable`,
 `frozen`, the `infer` modes) never start a chunk, nor does anything inside an `impl` header.
 A declaration keyword (`fn`, `struct`, `impl`, `main`, `test`, ...) at column 0 starts a chunk
-even inside unclosed brackets, so a missing `}` does not swallow the rest of the file.
+even inside unclosed brackets, so a missing `}` does not swallow the rest of the file (except
+a `fn` directly inside an `impl` body, which is a method).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _TOKEN = re.compile(
     "|".join(
         [
             r"(?P<nl>\n)",
-            r"(?P<ws>[ \t\f\r]+)",
+            r"(?P<ws>[ \t\f\r\ufeff]+)",
             rf"(?P<str>{STRING_RE})",
             rf"(?P<lc>{LINE_COMMENT_RE})",
             rf"(?P<bc>{BLOCK_COMMENT_RE})",
@@ -94,6 +95,7 @@ def split_chunks(text: str, start: int = 0, line: int = 0, stop=None) -> list[Ch
     first_on_line = True
     prev_ends = False  # the previous significant token can end a statement
     in_impl_header = False
+    braces: list[bool] = []  # open brackets: is it the `{` of an impl body?
     for m in _TOKEN.finditer(text, start):
         kind = m.lastgroup
         if kind == "nl":
@@ -120,7 +122,7 @@ def split_chunks(text: str, start: int = 0, line: int = 0, stop=None) -> list[Ch
                 if depth > 0:
                     if tstart == line_start and word in _DECL_WORDS and (
                         word not in _NEEDS_NAME_AFTER or _NAME_AFTER.match(text, m.end())
-                    ):
+                    ) and not (word == "fn" and braces and braces[-1]):
                         split = True
                 elif prev_ends and not in_impl_header and word not in _NEVER_START:
                     split = True
@@ -131,11 +133,14 @@ def split_chunks(text: str, start: int = 0, line: int = 0, stop=None) -> list[Ch
                     chunk_start = line_start
                     chunk_line = line
                     depth = 0
+                    braces.clear()
                     in_impl_header = False
             if word == "impl" and depth == 0:
                 in_impl_header = True
             prev_ends = word not in _CONTINUES
         elif kind == "open":
+            # True for the `{` of an `impl` body: a `fn` at column 0 there is a method
+            braces.append(m.group() == "{" and in_impl_header)
             if m.group() == "{":
                 in_impl_header = False
             depth += 1
@@ -143,6 +148,7 @@ def split_chunks(text: str, start: int = 0, line: int = 0, stop=None) -> list[Ch
         elif kind == "close":
             if depth > 0:
                 depth -= 1
+                braces.pop()
             prev_ends = True
         elif kind == "str" or kind == "num":
             prev_ends = True
