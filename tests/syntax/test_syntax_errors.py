@@ -213,3 +213,13 @@ def test_error_in_one_fn_leaves_the_next_fn_intact() -> None:
     assert len(result.errors) == 1
     assert [type(i).__name__ for i in result.program.items] == ["FnDecl", "FnDecl"]
     assert result.program.items[1].name == "b"
+
+
+def test_unterminated_string_inside_a_call_is_one_error() -> None:
+    text = 'let y = model.get_tensor("w\nprint(y)\n'
+    result = parse(text)
+    assert [e.message for e in result.errors] == [
+        "unterminated string: add a closing '\"' before the end of the line"]
+    let = result.program.items[0]
+    assert let.value.args[0].value.value == "w"
+    assert [type(i).__name__ for i in result.program.items] == ["Let", "ExprStmt"]

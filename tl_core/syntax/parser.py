@@ -838,6 +838,7 @@ class _Run:
         self._related: tuple[Related, ...] = ()
         self.used_next_word = False
         self._repairs = (-1, 0)  # (token index, repairs tried there)
+        self.quiet_until = -1  # accepting tokens up to this index does not end `quiet`
 
     # ---- the main loop
     def parse(self) -> tuple:
@@ -873,7 +874,8 @@ class _Run:
                     st.append(a)
                     vs.append(tok)
                     self.prev = tok
-                    self.quiet = False
+                    if i > self.quiet_until:
+                        self.quiet = False
                     i += 1
                     if ty in _OPEN:
                         opens.append((tok, _OPEN[ty], self._what_open(tok)))
@@ -1105,8 +1107,18 @@ class _Run:
     def _recover(self, i: int, tok: Tok) -> int:
         """Handle a token the parser refused; returns the index of the next token to feed."""
         ty = tok.type
-        if ty == "INVALID" or ty == "BAD_STRING":
-            # a stray character or a broken string: report it, skip it, go on
+        if ty == "BAD_STRING":
+            # a string without its closing quote: report it, then read it as a string (so
+            # `f("w` + a new line does not also leave the call open), and keep quiet until
+            # a token after it is accepted
+            self._report(tok, i=i)
+            self.quiet = True
+            self.quiet_until = i
+            self.toks[i] = Tok("STRING", tok.value.rstrip("\\") + '"', tok.start_pos, tok.line,
+                               tok.column, tok.end_line, tok.end_column, tok.end_pos)
+            return i
+        if ty == "INVALID":
+            # a stray character: report it, skip it, go on
             self._report(tok, i=i)
             self.quiet = True
             return i + 1
