@@ -42,31 +42,55 @@ def _parse(text: str, path: str | None):  # noqa: ANN202 - ParseResult
         return parser.parse(text)  # type: ignore[attr-defined]
 
 
-def analyze(text: str, path: str | None = None, parse_result: object = None) -> Analysis:
+def analyze(text: str, path: str | None = None, parse_result: object = None,
+            use_cache: bool | None = None) -> Analysis:
     """Check `text` (the document at `path`; relative model and import paths resolve
-    against its directory, or the working directory when `path` is None)."""
+    against its directory, or the working directory when `path` is None).
+
+    Items unchanged since the last analysis of the same `path` are not checked again: their
+    recorded effects are replayed (`tl_core.check.memo`; `TL_NO_CHECK_CACHE=1` turns that
+    off). Should anything go wrong on that path, the document is checked from scratch.
+    """
+    from tl_core.check import memo as M
+
     li = LineIndex(text)
     pr = parse_result if parse_result is not None else _parse(text, path)
+    if use_cache is None:
+        use_cache = M.enabled()
+    if use_cache:
+        try:
+            return _analyze(text, path, pr, li, M.ItemMemo(path))
+        except Exception:  # noqa: BLE001 - fall back to a check without the cache
+            pass
+    return _analyze(text, path, pr, li, None)
+
+
+def _analyze(text: str, path: str | None, pr: object, li: LineIndex, memo: object) -> Analysis:
     base = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     checker = Checker(text, path, base, li)
+    checker.memo = memo
     # The checker allocates many small objects and frees none of them until the Analysis
     # goes: cyclic GC passes over the (large) syntax tree would only cost time.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        checker.check_program(pr.program)
-    except Exception as exc:  # noqa: BLE001 - the checker must never take the editor down
-        checker.diags.append(Diagnostic(Span(0, 0, 0, 0, 0, 0),
-                                        f"internal checker error: {type(exc).__name__}: {exc}",
-                                        Severity.WARNING, "internal"))
+        try:
+            checker.check_program(pr.program)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - the checker must never take the editor down
+            if memo is not None:
+                raise
+            checker.diags.append(Diagnostic(Span(0, 0, 0, 0, 0, 0),
+                                            f"internal checker error: {type(exc).__name__}: "
+                                            f"{exc}", Severity.WARNING, "internal"))
     finally:
         if gc_was_enabled:
             gc.enable()
-    diags = tuple(pr.errors) + tuple(checker.finish())
-    a = Analysis(text=text, path=path, parse=pr, diagnostics=diags, line_index=li,
-                 types=checker.types, bindings=checker.all_bindings,
-                 refs=sorted(checker.refs.values(), key=lambda r: r.span.start),
-                 scopes=checker.scopes, functions=checker.functions,
-                 imports=checker.imports, point_types=checker.point_types,
-                 call_bindings=checker.call_bindings)
-    return a
+    if memo is not None:
+        memo.commit()  # type: ignore[attr-defined]
+    diags = tuple(pr.errors) + tuple(checker.finish())  # type: ignore[attr-defined]
+    return Analysis(text=text, path=path, parse=pr, diagnostics=diags, line_index=li,
+                    types=checker.types, bindings=checker.all_bindings,
+                    refs=sorted(checker.refs.values(), key=lambda r: r.span.start),
+                    scopes=checker.scopes, functions=checker.functions,
+                    imports=checker.imports, point_types=checker.point_types,
+                    call_bindings=checker.call_bindings)

@@ -105,6 +105,13 @@ class Checker:
         self.refs: dict[tuple[int, int], Ref] = {}
         self.point_types: dict[int, Type] = {}  # name occurrence start -> type there
         self.call_bindings: dict[int, dict[str, int]] = {}  # fn name at a call -> N=4 ...
+        # for the per-item cache (tl_core.check.memo)
+        self.serial = 0
+        self.use_log: list[tuple[Binding, Span, bool]] = []
+        self.dep_log: list[tuple[str, bool, Binding | None]] = []
+        self.uncacheable = False
+        self.memo: object = None
+        self.env_key: tuple = ()
         self.scopes: list[Scope] = []
         self.all_bindings: list[Binding] = []
         self.functions: dict[str, Binding] = {}
@@ -134,6 +141,8 @@ class Checker:
     def declare(self, scope: Scope, name: str, kind: str, span: Span, decl_span: Span,
                 t: Type, node: object = None, path: str | None = None) -> Binding:
         b = Binding(name, kind, span, decl_span, t, path=path, node=node, scope=scope)
+        b.serial = self.serial
+        self.serial += 1
         scope.names[name] = b
         scope.bindings.append(b)
         self.all_bindings.append(b)
@@ -146,8 +155,16 @@ class Checker:
         b.refs[span.start] = span
         if read:
             b.reads += 1
+        self.use_log.append((b, span, read))
         self.refs[(span.start, span.end)] = Ref(span, b)
         self.point_types[span.start] = b.type
+
+    def resolve(self, scope: Scope, name: str, stop_at_fn: bool = False) -> Binding | None:
+        """`scope.lookup`, remembered as a dependency of the item being checked."""
+        b = scope.lookup(name, stop_at_fn)
+        if not (stop_at_fn and self.in_fn_scope(scope)):
+            self.dep_log.append((name, stop_at_fn, b))
+        return b
 
     def set_type(self, b: Binding, t: Type) -> None:
         self.journal.append((b, b.type))
@@ -230,16 +247,45 @@ class Checker:
                         self.declare(script, m.id, "entity", m.span, m.span, UNKNOWN, it)
             elif isinstance(it, A.EmbeddingDecl):
                 self.declare(script, it.name, "embedding", it.name_span, it.span, UNKNOWN, it)
+        self.env_key = (self.import_failed, tuple(sorted(self.structs)),
+                        tuple(sorted(self.relations)), self.base_dir)
         # Pass 2: the script, in order.
         for it in items:
-            self.check_item(it, script)
+            if isinstance(it, (A.FnDecl, A.StructDecl, A.ImplDecl, A.Import, A.RelationDecl,
+                               A.EntityDecl, A.EmbeddingDecl)):
+                continue
+            self.memoized("item", it, script, lambda it=it: self.check_item(it, script))
         # Pass 3: fn bodies (symbolic shapes) and impl methods.
         for it in items:
             if isinstance(it, A.FnDecl):
-                self.check_fn_body(it, script)
+                self.memoized("fn", it, script, lambda it=it: self.check_fn_body(it, script))
             elif isinstance(it, A.ImplDecl):
                 for m in it.methods:
                     self.check_fn_body(m, script, self_type=StructType(it.target.name))
+
+    def memoized(self, kind: str, node: object, outer: Scope, run: object) -> None:
+        """Check one top-level item, or replay its recorded effects (tl_core.check.memo)."""
+        memo = self.memo
+        if memo is None:
+            run()  # type: ignore[operator]
+            return
+        from tl_core.check import memo as M
+
+        span = node.span  # type: ignore[attr-defined]
+        key = (kind, self.text[span.start:span.end], span.col, self.env_key)
+        rec = memo.old.get(key) or memo.new.get(key)  # type: ignore[attr-defined]
+        if rec is not None:
+            found = M.resolve_deps(rec, outer)
+            if found is not None:
+                memo.new[key] = M.replay(self, rec, span, outer, found)  # type: ignore[attr-defined]
+                memo.hits += 1  # type: ignore[attr-defined]
+                return
+        memo.misses += 1  # type: ignore[attr-defined]
+        snap = M.snapshot(self)
+        run()  # type: ignore[operator]
+        rec = M.record(self, snap, span, outer)
+        if rec is not None:
+            memo.new[key] = rec  # type: ignore[attr-defined]
 
     def check_import(self, it: A.Import, resolver: ImportResolver,
                      seen: dict[str, A.Import], script: Scope) -> None:
@@ -369,7 +415,7 @@ class Checker:
                                       f"let {st.name}: {declared}")
                 if not isinstance(declared, UnknownType):
                     t = self.refine(declared, t)
-            prev = scope.lookup(st.name, stop_at_fn=True)
+            prev = self.resolve(scope, st.name, stop_at_fn=True)
             if prev is not None and prev.kind in ("variable", "parameter", "tensor", "for") \
                     and prev.path is None and prev.span.start < st.span.start:
                 self.error(st.name_span,
@@ -383,7 +429,7 @@ class Checker:
             t = self.infer(st.value, scope)
             tgt = st.target
             if isinstance(tgt, A.Name):
-                b = scope.lookup(tgt.id, stop_at_fn=self.in_fn_scope(scope))
+                b = self.resolve(scope, tgt.id, stop_at_fn=self.in_fn_scope(scope))
                 if b is not None and b.kind in ("function", "struct", "relation", "entity"):
                     b = None
                 if b is None:
@@ -564,7 +610,7 @@ class Checker:
             t = self.types.get(node_key(e))
             return isinstance(t, TensorType) and is_int_dtype(t.dtype)
         if isinstance(e, A.Name):
-            b = scope.lookup(e.id)
+            b = self.resolve(scope, e.id)
             return b is not None and b.int_literal
         return False
 
@@ -687,7 +733,7 @@ class Checker:
         return sorted(names)
 
     def infer_name(self, e: A.Name, scope: Scope) -> Type:
-        b = scope.lookup(e.id)
+        b = self.resolve(scope, e.id)
         if b is not None:
             self.use(b, e.span)
             return b.type
@@ -698,6 +744,7 @@ class Checker:
             return UNKNOWN
         if self.import_failed or e.id in NAMESPACES or e.id == "self":
             return UNKNOWN
+        self.uncacheable = True
         msg = f"undefined name '{e.id}'"
         hint = S.did_you_mean(e.id, self.visible_names(scope) + list(BUILTINS), 0.7)
         self.error(e.span, f"{msg}; {hint}" if hint else msg, "undefined-name")
@@ -761,7 +808,7 @@ class Checker:
     def infer_call(self, e: A.Call, scope: Scope) -> Type:
         f = e.func
         if isinstance(f, A.Name):
-            b = scope.lookup(f.id)
+            b = self.resolve(scope, f.id)
             if b is not None and b.kind == "function":
                 self.use(b, f.span)
                 self.types[node_key(f)] = b.type
@@ -780,6 +827,7 @@ class Checker:
                 return STATEMENT_CALLS[f.id]
             if b is None:
                 if not self.import_failed and f.id not in NAMESPACES:
+                    self.uncacheable = True
                     msg = f"undefined function '{f.id}'"
                     hint = S.did_you_mean(f.id, list(self.functions) + list(BUILTINS), 0.7)
                     self.error(f.span, f"{msg}; {hint}" if hint else msg, "undefined-name")
@@ -959,6 +1007,7 @@ class Checker:
     def load_model(self, info: ArgInfo | None, span: Span) -> Type:
         from tl_core.models import ModelFileError, read_header
 
+        self.uncacheable = True  # the file may change between two checks
         if info is None or not isinstance(info.value, str):
             return ModelType()
         written = info.value

@@ -39,6 +39,7 @@ class Binding:
     int_literal: bool = False
     written_type: bool = False
     doc: str = ""
+    serial: int = 0  # creation order within one check (tells outer from local bindings)
 
     @property
     def is_local(self) -> bool:

@@ -1,0 +1,98 @@
+"""The per-item check cache gives exactly the analysis a check from scratch gives."""
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tl_core.check.analyzer import analyze
+from tl_core.check.memo import ItemMemo, type_sig
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+FILES = sorted((ROOT / "examples").rglob("*.tl")) + sorted(
+    p for p in (Path(__file__).parent / "golden").rglob("*.tl") if p.parent.name != "real")
+
+
+def summary(a):
+    def span(s):
+        return (s.start, s.end, s.line, s.col, s.end_line, s.end_col)
+
+    scope_ids = {id(s): i for i, s in enumerate(sorted(a.scopes, key=lambda s: (
+        s.span.start, -s.span.end, s.kind)))}
+    return {
+        "diags": [(span(d.span), d.message, d.severity, d.code,
+                   [(span(r.span), r.message) for r in d.related]) for d in a.diagnostics],
+        "types": {k[:2] + (k[2].__name__,): (str(t), type_sig(t)) for k, t in a.types.items()},
+        "refs": [(span(r.span), r.builtin, r.is_def,
+                  None if r.binding is None else (r.binding.name, span(r.binding.span)))
+                 for r in a.refs],
+        "bindings": sorted((b.name, b.kind, span(b.span), span(b.decl_span), str(b.type),
+                            sorted(span(s) for s in b.refs.values()), b.reads, b.int_literal,
+                            b.path, scope_ids.get(id(b.scope)))
+                           for b in a.bindings),
+        "points": {k: str(t) for k, t in a.point_types.items()},
+        "calls": a.call_bindings,
+        "scopes": sorted((span(s.span), s.kind, None if s.parent is None else
+                          scope_ids.get(id(s.parent))) for s in a.scopes),
+    }
+
+
+def edits(text: str, rng: random.Random) -> list[str]:
+    lines = text.split("\n")
+    out = []
+    for _ in range(4):
+        i = rng.randrange(len(lines) + 1)
+        out.append("\n".join(lines[:i] + ["", "let inserted_" + str(i) + " = ones([2, 3])"] +
+                             lines[i:]))
+        j = rng.randrange(len(lines))
+        out.append("\n".join(lines[:j] + lines[j + 1:]))
+        k = rng.randrange(len(text))
+        out.append(text[:k] + rng.choice([" ", "1", "x", "(", "\n", ""]) + text[k:])
+    return out
+
+
+@pytest.mark.parametrize("p", FILES, ids=lambda p: p.name)
+def test_cached_analysis_equals_fresh_one(p, tmp_path):
+    text = p.read_text(encoding="utf-8")
+    rng = random.Random(p.name)
+    path = str(p)
+    for new in [text] + edits(text, rng):
+        analyze(text, path)  # the previous version of the document
+        cached = analyze(new, path)
+        fresh = analyze(new, path, use_cache=False)
+        assert summary(cached) == summary(fresh)
+
+
+def test_cache_is_used_and_an_edit_rechecks_only_its_item():
+    body = "".join(f"fn f{i}(x: float16[N]) -> float16[N] {{\n    return x * 2.0\n}}\n"
+                   f"let y{i} = f{i}(ones([{i + 1}]))\n" for i in range(20))
+    memo = ItemMemo("/tmp/cache-count.tl")
+    assert memo.old == {}
+    analyze(body, "/tmp/cache-count.tl")
+    edited = body.replace("let y5 = f5(ones([6]))", "let y5 = f5(ones([7]))")
+    from tl_core.check import memo as M
+
+    seen = {}
+    real = M.ItemMemo
+
+    class Spy(real):
+        def commit(self):
+            seen["hits"], seen["misses"] = self.hits, self.misses
+            super().commit()
+
+    M.ItemMemo = Spy
+    try:
+        a = analyze(edited, "/tmp/cache-count.tl")
+    finally:
+        M.ItemMemo = real
+    assert seen == {"hits": 39, "misses": 1}
+    y5 = next(b for b in a.bindings if b.name == "y5")
+    assert str(y5.type) == "float16[7]"
+
+
+def test_dependency_change_invalidates_the_users():
+    text = "let n = 4\nlet t = zeros([n, 2])\n"
+    analyze(text, "/tmp/dep.tl")
+    a = analyze(text.replace("n = 4", "n = 5"), "/tmp/dep.tl")
+    t = next(b for b in a.bindings if b.name == "t")
+    assert str(t.type) == "float16[5, 2]"

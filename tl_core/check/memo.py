@@ -1,0 +1,310 @@
+"""Per-item check cache: an edit re-checks only the top-level items it changed.
+
+Checking one top-level item (a script statement, or a `fn` body) has effects on the
+Checker: diagnostics, scopes, bindings, types of nodes, name occurrences, uses and type
+changes of bindings declared before the item. `record` captures those effects relative to
+the item's start; `replay` applies them to another Checker where the same text stands at
+another place (offsets and lines shift, columns do not).
+
+A record is reused only when the item's text, its column and the file-wide environment
+(structs, relations, import state) are the same, and every name the item looked up outside
+itself resolves to a binding of the same kind and type (its "dependencies"). Items whose
+results depend on more than that are never recorded: those that load a model file (the
+file may change), report an undefined name (the hint lists every visible name), or
+produce a diagnostic that points outside the item. The language server re-checks on every
+keystroke, so a 10,000-line file costs only the edited item plus replays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from tl_core.diagnostics import Diagnostic, Related
+from tl_core.syntax.span import Span
+from tl_core.types import MetadataType, ModelType, ScalarType, Type
+
+if TYPE_CHECKING:
+    from tl_core.check.checker import Checker
+    from tl_core.check.model import Binding
+
+OUTER = -1
+
+_CACHES: OrderedDict[str | None, dict] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def enabled() -> bool:
+    return os.environ.get("TL_NO_CHECK_CACHE", "") in ("", "0")
+
+
+class ItemMemo:
+    """The records of one document: those of its previous analysis (`old`) and those made
+    or reused by the current one (`new`, which replaces `old` when the analysis ends)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        with _LOCK:
+            self.old: dict = _CACHES.get(path, {})
+        self.new: dict = {}
+        self.hits = 0
+        self.misses = 0
+
+    def commit(self) -> None:
+        with _LOCK:
+            _CACHES[self.path] = self.new
+            _CACHES.move_to_end(self.path)
+            while len(_CACHES) > 16:
+                _CACHES.popitem(last=False)
+
+
+def type_sig(t: Type) -> Any:
+    """A key that differs whenever two types could check differently (constant values and
+    model headers included, which type equality ignores)."""
+    if isinstance(t, ScalarType):
+        return (t, type(t.value).__name__, repr(t.value))
+    if isinstance(t, (ModelType, MetadataType)):
+        return (type(t).__name__, getattr(t, "path", None), id(t.header))
+    return t
+
+
+def binding_sig(b: Binding | None) -> Any:
+    if b is None:
+        return None
+    return (b.kind, type_sig(b.type), b.int_literal, b.path)
+
+
+def _abs(r: tuple, base: int, line: int) -> Span:
+    return Span(r[0] + base, r[1] + base, r[2] + line, r[3], r[4] + line, r[5])
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    diags: int
+    scopes: int
+    bindings: int
+    types: int
+    refs: int
+    points: int
+    calls: int
+    uses: int
+    deps: int
+    journal: int
+    serial: int
+
+
+def snapshot(c: Checker) -> Snapshot:
+    c.uncacheable = False
+    return Snapshot(len(c.diags), len(c.scopes), len(c.all_bindings), len(c.types),
+                    len(c.refs), len(c.point_types), len(c.call_bindings), len(c.use_log),
+                    len(c.dep_log), len(c.journal), c.serial)
+
+
+def _last(d: dict, n: int) -> list:
+    """The last `n` entries of a dict, in insertion order."""
+    out = list(islice(reversed(d.items()), n))
+    out.reverse()
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    deps: tuple  # (name, stop_at_fn, binding signature)
+    diags: tuple
+    scopes: tuple  # (rel span, parent index or OUTER, kind)
+    bindings: tuple
+    types: tuple
+    refs: tuple
+    points: tuple
+    calls: tuple
+    outer_uses: tuple  # (name, rel span, read)
+    outer_sets: tuple  # (name, type, int_literal)
+    origin: tuple = (0, 0)  # (offset, line) where `spans` hold
+    spans: Any = None  # rel span -> the Span at `origin` (replays there create none)
+
+
+def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemRecord | None:
+    if c.uncacheable:
+        return None
+    base, line = span.start, span.line
+    start, end = span.start, span.end
+    spans: dict[tuple, Span] = {}
+
+    def _rel(sp: Span, base: int, line: int) -> tuple:
+        r = (sp.start - base, sp.end - base, sp.line - line, sp.col, sp.end_line - line,
+             sp.end_col)
+        spans[r] = sp
+        return r
+
+    def inside(sp: Span) -> bool:
+        return start <= sp.start and sp.end <= end
+
+    diags = []
+    for d in c.diags[snap.diags:]:
+        if not inside(d.span) or any(not inside(r.span) for r in d.related):
+            return None
+        diags.append((_rel(d.span, base, line), d.message, d.severity, d.code,
+                      tuple((_rel(r.span, base, line), r.message) for r in d.related)))
+    scopes = c.scopes[snap.scopes:]
+    scope_index = {id(s): i for i, s in enumerate(scopes)}
+    scope_recs = []
+    for s in scopes:
+        if s.parent is None:
+            return None
+        parent = scope_index.get(id(s.parent))
+        if parent is None:
+            if s.parent is not outer_scope:
+                return None
+            parent = OUTER
+        scope_recs.append((_rel(s.span, base, line), parent, s.kind))
+    bindings = c.all_bindings[snap.bindings:]
+    bind_index = {id(b): i for i, b in enumerate(bindings)}
+    bind_recs = []
+    for b in bindings:
+        if b.path is not None or not inside(b.span):
+            return None
+        si = scope_index.get(id(b.scope))
+        if si is None:
+            if b.scope is not outer_scope:
+                return None
+            si = OUTER
+        bind_recs.append((b.name, b.kind, _rel(b.span, base, line), _rel(b.decl_span, base, line),
+                          b.type, si, tuple(_rel(sp, base, line) for sp in b.refs.values()),
+                          b.reads, b.int_literal, b.written_type, b.doc))
+    types = tuple((k[0] - base, k[1] - base, k[2], t)
+                  for k, t in _last(c.types, len(c.types) - snap.types))
+    refs = []
+    for _k, r in _last(c.refs, len(c.refs) - snap.refs):
+        if r.binding is None:
+            who: Any = None
+        elif id(r.binding) in bind_index:
+            who = bind_index[id(r.binding)]
+        elif r.binding.serial < snap.serial:
+            who = r.binding.name
+        else:
+            return None  # a binding the loop re-check dropped; do not trust this record
+        refs.append((_rel(r.span, base, line), who, r.builtin, r.is_def))
+    points = tuple((k - base, t) for k, t in _last(c.point_types,
+                                                   len(c.point_types) - snap.points))
+    calls = tuple((k - base, v) for k, v in _last(c.call_bindings,
+                                                  len(c.call_bindings) - snap.calls))
+    outer_uses = []
+    for b, sp, read in c.use_log[snap.uses:]:
+        if b.serial < snap.serial:
+            outer_uses.append((b.name, _rel(sp, base, line), read))
+    sets: dict[str, tuple] = {}
+    for b, _old in c.journal[snap.journal:]:
+        if b.serial < snap.serial:
+            sets[b.name] = (b.name, b.type, b.int_literal)
+    deps = []
+    seen = set()
+    for name, stop, b in c.dep_log[snap.deps:]:
+        if b is not None and b.serial >= snap.serial:
+            continue  # resolved inside the item
+        key = (name, stop)
+        if key in seen:
+            continue
+        seen.add(key)
+        deps.append((name, stop, binding_sig(b)))
+    # every outer binding used or changed must be a dependency (resolved by name on replay)
+    names = {d[0] for d in deps}
+    for n in [u[0] for u in outer_uses] + list(sets) + [r[1] for r in refs
+                                                         if isinstance(r[1], str)]:
+        if n not in names:
+            return None
+    return ItemRecord(tuple(deps), tuple(diags), tuple(scope_recs), tuple(bind_recs), types,
+                      tuple(refs), points, calls, tuple(outer_uses), tuple(sets.values()),
+                      (base, line), spans)
+
+
+def resolve_deps(rec: ItemRecord, outer_scope: Any) -> dict[str, Binding] | None:
+    """The outer bindings the record refers to, when every dependency still holds."""
+    out: dict[str, Binding] = {}
+    for name, stop, sig in rec.deps:
+        b = outer_scope.lookup(name, stop_at_fn=stop)
+        if binding_sig(b) != sig:
+            return None
+        if b is not None:
+            out[name] = b
+    return out
+
+
+def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
+           outer: dict[str, Binding]) -> ItemRecord:
+    """Apply `rec` at `span`; returns the record to keep (one whose spans are at `span`)."""
+    from tl_core.check.model import Binding, Ref, Scope
+
+    base, line = span.start, span.line
+    if rec.origin == (base, line):
+        at = rec.spans.__getitem__  # Spans are immutable: share them
+        made = None
+    else:
+        made = {}  # one Span per occurrence (refs, uses, bindings share it)
+
+        def at(r: tuple) -> Span:
+            sp = made.get(r)
+            if sp is None:
+                sp = made[r] = Span(r[0] + base, r[1] + base, r[2] + line, r[3], r[4] + line,
+                                    r[5])
+            return sp
+
+    for r, msg, sev, code, related in rec.diags:
+        c.diags.append(Diagnostic(at(r), msg, sev, code,
+                                  tuple(Related(at(x), m) for x, m in related)))
+    scopes: list[Scope] = []
+    for r, parent, kind in rec.scopes:
+        s = Scope(at(r), outer_scope if parent == OUTER else scopes[parent], kind)
+        scopes.append(s)
+        c.scopes.append(s)
+    # uses and type changes of outer bindings first: a local `let x` may shadow them
+    for name, r, read in rec.outer_uses:
+        b = outer[name]
+        sp = at(r)
+        b.refs[sp.start] = sp
+        if read:
+            b.reads += 1
+    for name, t, int_lit in rec.outer_sets:
+        b = outer[name]
+        c.journal.append((b, b.type))
+        b.type = t
+        b.int_literal = int_lit
+    bindings: list[Binding] = []
+    for (name, kind, r, dr, t, si, refs, reads, int_lit, written, doc) in rec.bindings:
+        scope = outer_scope if si == OUTER else scopes[si]
+        b = Binding(name, kind, at(r), at(dr), t, scope=scope)
+        brefs = b.refs
+        for x in refs:
+            sp = at(x)
+            brefs[sp.start] = sp
+        b.reads = reads
+        b.int_literal = int_lit
+        b.written_type = written
+        b.doc = doc
+        b.serial = c.serial
+        c.serial += 1
+        scope.names[name] = b
+        scope.bindings.append(b)
+        c.all_bindings.append(b)
+        bindings.append(b)
+    types = c.types
+    for s, e, cls, t in rec.types:
+        types[(s + base, e + base, cls)] = t
+    refs = c.refs
+    for r, who, builtin, is_def in rec.refs:
+        sp = at(r)
+        b = None if who is None else bindings[who] if isinstance(who, int) else outer[who]
+        refs[(sp.start, sp.end)] = Ref(sp, b, builtin, is_def)
+    for k, t in rec.points:
+        c.point_types[k + base] = t
+    for k, v in rec.calls:
+        c.call_bindings[k + base] = v
+    if made is None:
+        return rec
+    for r in rec.spans:
+        at(r)
+    return dataclasses.replace(rec, origin=(base, line), spans=made)
