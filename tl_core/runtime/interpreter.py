@@ -920,9 +920,6 @@ class Interpreter:
             return
         rows = [x for x in lit.items if isinstance(x, ast.ArrayLiteral)]
         if not rows:
-            scalars = [x for x in lit.items if not isinstance(x, ast.ArrayLiteral)]
-            if len(scalars) != len(lit.items):
-                pass
             return
         if len(rows) != len(lit.items):
             bad = next(x for x in lit.items if not isinstance(x, ast.ArrayLiteral))
