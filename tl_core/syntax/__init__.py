@@ -4,8 +4,8 @@ The document is split into top-level chunks by `scanner.split_chunks`; each chun
 by `parser.parse_chunk` (lark LALR tables, our recovery driver). `IncrementalParser` caches
 chunk parses by their text, so its results equal `parse` by construction.
 
-Importing this package is cheap and imports neither lark nor `tl_core.diagnostics` (which
-imports `tl_core.syntax.span`, so either module may be imported first).
+Importing this package is cheap: it imports neither lark, nor the AST module, nor
+`tl_core.diagnostics` (which imports `tl_core.syntax.span`, so either may be imported first).
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tl_core.syntax import ast
-
 if TYPE_CHECKING:
     from tl_core.diagnostics import Diagnostic
+    from tl_core.syntax import ast
     from tl_core.syntax.incremental import IncrementalParser
 
 __all__ = ["ParseResult", "parse", "IncrementalParser"]
