@@ -77,3 +77,34 @@ def test_contextual_keyword_only_where_really_accepted() -> None:
     assert isinstance(ours.items[1], A.Assign) and ours.items[1].target.id == "forward"
     with pytest.raises(Exception):  # noqa: B017 - any lark error
         lark_parse_chunk(text)
+
+
+def test_only_the_intended_shift_reduce_conflicts() -> None:
+    # grammar.lark's header lists them; a new one means a new ambiguity
+    import logging
+
+    from lark import Lark, logger
+
+    grammar = (ROOT / "tl_core" / "syntax" / "grammar.lark").read_text(encoding="utf-8")
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    handler = Keep()
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        Lark(grammar, parser="lalr", lexer="contextual", maybe_placeholders=False, debug=True)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    conflicts = {m.split("terminal ")[1].split(":")[0] for m in records if "Shift/Reduce" in m}
+    assert not any("Reduce/Reduce" in m for m in records)
+    # return + expression; operators and brackets continuing an expression; `,` continuing
+    # a rule body or constraint list; `[` after a type name
+    assert conflicts == {
+        "COMMA", "LSQB", "MINUS", "LPAR", "LBRACE", "TRUE", "FALSE", "TENSOR", "STRING",
+        "NUMBER", "NL_LSQB", "NL_LPAR", "NAME", "MATCH", "ERREXPR", "BANG"}
