@@ -17,6 +17,7 @@ _KEYS = {
     "inlayRunResults": "inlay_run_results",
     "diagnosticsDelayMs": "diagnostics_delay_ms",
     "progressDelayMs": "progress_delay_ms",
+    "completionLimit": "completion_limit",
 }
 
 
@@ -28,6 +29,7 @@ class Config:
     inlay_run_results: bool = True
     diagnostics_delay_ms: int = 20  # debounce before analysing a changed document
     progress_delay_ms: int = 300  # analysis longer than this shows $/progress
+    completion_limit: int = 200  # longer lists are cut (best first) and marked incomplete
 
     def merged(self, options: Any) -> Config:
         """This config updated from a client's settings object; bad values are ignored."""

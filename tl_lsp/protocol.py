@@ -309,8 +309,22 @@ class RawJSON:
         self.__dict__ = payload
 
 
+def limit_completions(items: Sequence[Any], limit: int) -> tuple[list[Any], bool]:
+    """At most `limit` items, the best first by sort text (the client filters and sorts what
+    it gets; `True` marks the list incomplete so typing more asks again)."""
+    if limit <= 0 or len(items) <= limit:
+        return list(items), False
+    best = sorted(items, key=lambda c: (c.sort_text or c.label, c.label))[:limit]
+    return best, True
+
+
 def completion_list_json(
-    items: Sequence[Any], pos: Positions, lazy: bool, snippets: bool, cid: int
+    items: Sequence[Any],
+    pos: Positions,
+    lazy: bool,
+    snippets: bool,
+    cid: int,
+    incomplete: bool = False,
 ) -> dict[str, Any]:
     """The same CompletionList as `completion_item` builds, as plain JSON-ready dicts.
 
@@ -346,7 +360,7 @@ def completion_list_json(
         if lazy:
             item["data"] = {"cid": cid, "i": i}
         out.append(item)
-    return {"isIncomplete": False, "items": out}
+    return {"isIncomplete": incomplete, "items": out}
 
 
 def markdown(text: str) -> lsp.MarkupContent:

@@ -377,14 +377,16 @@ async def hover(ls: TensorLogicServer, params: lsp.HoverParams) -> lsp.Hover | N
 @guarded("completion")
 async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> proto.RawJSON:
     _, a, pos = await ls.analysis(params.text_document.uri)
-    items = ide.complete_at(a, _offset(pos, params.position))
+    items, incomplete = proto.limit_completions(
+        ide.complete_at(a, _offset(pos, params.position)), ls.config.completion_limit
+    )
     resolve = ls.capability("text_document.completion.completion_item.resolve_support")
     lazy = bool(resolve and "documentation" in (resolve.properties or []))
     ls._completion_id += 1
     cid = ls._completion_id
     ls._completions = {cid: items}  # keep only the latest list for resolve
     snippets = bool(ls.capability("text_document.completion.completion_item.snippet_support"))
-    return proto.RawJSON(proto.completion_list_json(items, pos, lazy, snippets, cid))
+    return proto.RawJSON(proto.completion_list_json(items, pos, lazy, snippets, cid, incomplete))
 
 
 @guarded("completionItem/resolve")

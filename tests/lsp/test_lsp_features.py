@@ -626,3 +626,16 @@ async def test_server_process_never_loads_native_ml_libraries(
 
     maps = Path(f"/proc/{server_pid(client)}/maps").read_text()
     assert "/mlx/" not in maps and "coremltools" not in maps
+
+
+async def test_long_completion_lists_are_cut_and_incomplete(client: LanguageClient, workdir: Path):
+    text = "".join(f"let v{i} = 1\n" for i in range(300)) + "let q = \n"
+    uri, path = new_doc(client, workdir, text)
+    end = lsp.Position(line=300, character=8)
+    got = await client.text_document_completion_async(
+        lsp.CompletionParams(text_document=lsp.TextDocumentIdentifier(uri=uri), position=end)
+    )
+    expected = ide.complete_at(oracle(path, text), len(text) - 1)
+    assert len(expected) > 200
+    assert got.is_incomplete is True and len(got.items) == 200
+    assert {i.label for i in got.items} <= {c.label for c in expected}

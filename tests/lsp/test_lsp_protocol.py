@@ -343,3 +343,13 @@ def test_fast_completion_json_equals_cattrs_output(lazy, snippets):
         )
     )  # fmt: skip
     assert fast == slow
+
+
+def test_long_completion_lists_are_cut_best_first():
+    items = [Completion(f"n{i:04d}", "variable", sort_text=f"{9999 - i:04d}") for i in range(1000)]
+    kept, incomplete = proto.limit_completions(items, 200)
+    assert incomplete and len(kept) == 200
+    assert kept[0].label == "n0999" and kept[-1].label == "n0800"
+    assert proto.limit_completions(items[:5], 200) == (items[:5], False)
+    out = proto.completion_list_json(kept, proto.Positions(""), False, True, 1, incomplete)
+    assert out["isIncomplete"] is True and len(out["items"]) == 200
