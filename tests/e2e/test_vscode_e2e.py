@@ -161,6 +161,11 @@ def vscode_run() -> dict:
         PATH=f"{tools.node.parent}{os.pathsep}{env.get('PATH', '')}",
     )
     env.pop("NODE_OPTIONS", None)
+    # No extension gallery: code-server would query one on the internet at start-up; point
+    # it at a closed loopback port instead, so the test never leaves this machine.
+    env["EXTENSIONS_GALLERY"] = json.dumps(
+        {"serviceUrl": "http://127.0.0.1:9/gallery", "itemUrl": "http://127.0.0.1:9/item"}
+    )
     base = [
         str(tools.node),
         str(tools.code_server),
