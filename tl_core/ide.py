@@ -16,7 +16,7 @@ from tl_core.check.model import Analysis, Binding
 from tl_core.ide_lex import RESERVED
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import Span
-from tl_core.types import DimVar, FnType, ModelType, TensorType, Type
+from tl_core.types import DimVar, FnType, ModelType, ScalarType, TensorType, Type
 
 SEMANTIC_TOKEN_TYPES: tuple[str, ...] = (
     "namespace", "type", "struct", "typeParameter", "parameter", "variable", "property",
@@ -220,6 +220,17 @@ def builtin_markdown(name: str) -> str:
     return "\n".join(parts)
 
 
+def type_text(t: Type) -> str:
+    """The type, with a known constant value: `int = 4`, `string = "gguf"`."""
+    v = getattr(t, "value", None)
+    if isinstance(t, ScalarType) and v is not None and t.name != "void":
+        shown = f'"{v}"' if isinstance(v, str) else ("true" if v is True else "false"
+                                                      if v is False else repr(v))
+        if len(shown) <= 60:
+            return f"{t} = {shown}"
+    return str(t)
+
+
 def binding_markdown(b: Binding, t: Type | None = None) -> str:
     if b.kind == "function":
         md = code(fn_label(b))
@@ -237,7 +248,7 @@ def binding_markdown(b: Binding, t: Type | None = None) -> str:
         return code(f"struct {b.name}")
     if b.kind in ("entity", "relation", "embedding"):
         return code(f"{b.kind} {b.name}")
-    return code(f"{word}{b.name}: {t}")
+    return code(f"{word}{b.name}: {type_text(t)}")
 
 
 # ---------------------------------------------------------------------------
@@ -328,7 +339,7 @@ def _hover(a: Analysis, offset: int) -> Hover | None:
     for n in reversed(chain):
         t = a.type_of(n)
         if t is not None:
-            return Hover(n.span, code(str(t)))  # type: ignore[attr-defined]
+            return Hover(n.span, code(type_text(t)))  # type: ignore[attr-defined]
     return None
 
 

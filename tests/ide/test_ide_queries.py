@@ -75,6 +75,13 @@ def test_hover_get_tensor_real_gguf_quantization():
     assert "general.architecture: llama" in h.markdown
 
 
+def test_hover_shows_constant_values():
+    text = 'let n = 4\nlet m = n * 2\nlet s = "gguf"\nprint(m, s)\n'
+    a = analyze(text)
+    assert "m: int = 8" in ide.hover_at(a, at(text, "let m", 4)).markdown
+    assert 's: string = "gguf"' in ide.hover_at(a, at(text, "let s", 4)).markdown
+
+
 def test_hover_on_keyword_argument_name():
     text = "let x = ones([2, 3])\nlet y = softmax(x, dim: 0)\nlet z = tensor<float16>([1.0], device: gpu)\n"
     a = analyze(text)
