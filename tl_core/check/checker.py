@@ -13,6 +13,7 @@ import os
 from tl_core.builtins import BUILTINS, BindError, Builtin, bind_arguments
 from tl_core.check import shapes as S
 from tl_core.check.imports import ImportResolver
+from tl_core.check.memo import type_sig
 from tl_core.check.model import Binding, ImportInfo, Ref, Scope, node_key
 from tl_core.check.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
 from tl_core.diagnostics import Diagnostic, Related, Severity
@@ -188,7 +189,7 @@ class Checker:
 
     # ------------------------------------------------------------------ types
 
-    def type_of_expr(self, te: object, fn_vars: bool = True) -> Type:
+    def type_of_expr(self, te: object) -> Type:
         if isinstance(te, A.TensorTypeExpr):
             dtype = canonical_dtype(te.dtype) or te.dtype
             if te.dims is None:
@@ -452,7 +453,6 @@ class Checker:
                 t = self.refine(declared, vt)
             b = self.declare(scope, st.name, "tensor", st.name_span, st.span, t, st)
             b.written_type = True
-            b.reads += 0
         elif isinstance(st, A.Return):
             if not self.fn_stack:
                 self.error(st.span, "'return' outside a function; return is allowed only "
@@ -537,9 +537,10 @@ class Checker:
             changed: dict[int, tuple[Binding, Type]] = {}
             for b, old in self.journal[mark:]:
                 changed.setdefault(id(b), (b, old))
+            # compare with the constant values too: `n = n + 1` must not leave n = 1
             redo = [(b, old) for b, old in changed.values()
-                    if b.scope is not None and b.scope is not None and
-                    self.scope_outside(b.scope, body) and join(old, b.type) != old]
+                    if b.scope is not None and self.scope_outside(b.scope, body) and
+                    type_sig(join(old, b.type)) != type_sig(old)]
             if redo:
                 del self.diags[snap[0]:]
                 del self.scopes[snap[1]:]
