@@ -23,7 +23,7 @@ local function step(name, value)
 end
 
 local watchdog = vim.loop.new_timer()
-watchdog:start(tonumber(env.TL_E2E_WATCHDOG_MS or "120000"), 0, vim.schedule_wrap(function()
+watchdog:start(tonumber(env.TL_E2E_WATCHDOG_MS or "270000"), 0, vim.schedule_wrap(function()
   results.error = "watchdog: the test took too long (last step: " .. tostring(results.steps[#results.steps]) .. ")"
   for _, client in pairs(vim.lsp.get_active_clients()) do
     client.stop(true)
@@ -128,7 +128,7 @@ local function main()
   tl.run_cell(bufnr, tonumber(env.TL_CELL_LINE), function(e, r)
     ran = { err = e, result = r }
   end)
-  wait(120000, "run cell", function()
+  wait(200000, "run cell", function()
     return ran ~= nil
   end)
   if ran.err then

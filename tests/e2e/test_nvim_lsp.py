@@ -62,7 +62,7 @@ def run_nvim(tmp_path: Path, env_extra: dict[str, str]) -> tuple[int, dict, str]
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=330,
         stdin=subprocess.DEVNULL,
     )
     result = json.loads(out.read_text()) if out.exists() else {}

@@ -19,7 +19,7 @@ async def test_requests_errors_death_and_shutdown():
     client = KernelClient(sys.executable, on_exit=lambda c, rc, msg: exits.append((rc, msg)))
     await client.start()
     try:
-        await asyncio.wait_for(client.ready.wait(), 60)
+        await asyncio.wait_for(client.ready.wait(), 180)  # cold MLX import on a busy CI box
         assert client.alive and client.ready_params.get("pid")
         with pytest.raises(KernelError) as err:
             await asyncio.wait_for(client.request("no_such_method"), 30)

@@ -148,6 +148,8 @@ async def test_interrupt_runaway_cell_while_hover_answers(client: LanguageClient
     text = "// %%\nlet i = 0\nloop {\n    i = i + 1\n}\n"
     uri = doc(client, "loop.tl", text)
     await diagnostics_for(client, uri)
+    warm = {"start": {"line": 1, "character": 0}, "end": {"line": 2, "character": 0}}
+    await command(client, "tensorlogic.runSelection", {"uri": uri, "range": warm})  # kernel up
     run = asyncio.ensure_future(command(client, "tensorlogic.runFile", {"uri": uri}))
     await asyncio.sleep(0.5)
     assert not run.done()
