@@ -17,7 +17,7 @@ from tl_core.check.model import Analysis, Binding
 from tl_core.ide_lex import RESERVED
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import Span
-from tl_core.types import DimVar, FnType, ModelType, ScalarType, TensorType, Type
+from tl_core.types import DimVar, FnType, MetadataType, ModelType, ScalarType, TensorType, Type
 
 SEMANTIC_TOKEN_TYPES: tuple[str, ...] = (
     "namespace", "type", "struct", "typeParameter", "parameter", "variable", "property",
@@ -317,7 +317,7 @@ def _hover(a: Analysis, offset: int) -> Hover | None:
             t = a.type_of(call)
             if isinstance(t, ModelType) and t.header is not None:
                 return Hover(s.span, model_markdown(s.value, t.header))
-    kw = keyword_arg_hover(a, offset)
+    kw = keyword_arg_hover(a, offset) or metadata_key_hover(a, offset)
     if kw is not None:
         return kw
     for imp in a.imports:
@@ -372,6 +372,23 @@ def keyword_arg_hover(a: Analysis, offset: int) -> Hover | None:
                                      f"\n\nparameter of `{b.name}`")
             return None
     return None
+
+
+def metadata_key_hover(a: Analysis, offset: int) -> Hover | None:
+    """On the key of `model.metadata["general.name"]`: the value in the file's header."""
+    chain = chain_at(a, offset)
+    if len(chain) < 2 or not isinstance(chain[-1], A.String) or \
+            not isinstance(chain[-2], A.Index):
+        return None
+    s, ix = chain[-1], chain[-2]
+    t = a.type_of(ix.obj)
+    if not isinstance(t, MetadataType) or t.header is None:
+        return None
+    meta = t.header.metadata
+    if s.value not in meta:
+        return Hover(s.span, f"no metadata key `{s.value}` in this file")
+    v = str(meta[s.value])
+    return Hover(s.span, code(f'"{s.value}"') + "\n\n" + (v if len(v) < 400 else v[:397] + "..."))
 
 
 def definition_at(a: Analysis, offset: int) -> list[Location]:

@@ -361,6 +361,19 @@ def complete_string(a: Analysis, toks: list[Tok], offset: int) -> list[Completio
     replace = a.line_index.span(s.start + 1, offset)
     if len(toks) >= 2 and toks[-2].text == "import":
         return file_completions(a, typed, replace, (".tl",))
+    if len(toks) >= 3 and toks[-2].text == "[":
+        # model.metadata["general.  -> the header's metadata keys
+        t = receiver_type(a, toks, len(toks) - 2, offset)
+        if isinstance(t, MetadataType) and t.header is not None:
+            out = []
+            for i, (k, v) in enumerate(t.header.metadata.items()):
+                if k.startswith(typed):
+                    text = str(v)
+                    out.append(Completion(k, "property", text if len(text) < 60 else
+                                          text[:57] + "...", "", k, False, replace,
+                                          f"{i:06d}"))
+            return out
+        return []
     found = call_before(toks, len(toks) - 1)
     if found is None:
         return []

@@ -168,6 +168,23 @@ def test_complete_members_after_dot(model_dir):
     assert "architecture" in labels(ide.complete_at(a, len(text3)))
 
 
+def test_complete_metadata_keys_in_brackets():
+    from tests.model_files import smollm2_path
+
+    p = smollm2_path()
+    text = f'model = load_model("{p.name}")\nmeta = model.metadata\nn = meta["llama.attention.'
+    a = analyze(text, str(p.parent / "x.tl"))
+    items = ide.complete_at(a, len(text))
+    assert "llama.attention.head_count" in labels(items)
+    assert all(c.label.startswith("llama.attention.") for c in items)
+    hc = next(c for c in items if c.label == "llama.attention.head_count")
+    assert hc.detail == "9"
+    text2 = text + 'head_count"]\n'
+    a = analyze(text2, str(p.parent / "x.tl"))
+    h = ide.hover_at(a, at(text2, "llama.attention.head", 3))
+    assert h is not None and h.markdown.endswith("\n\n9")
+
+
 def test_complete_general_scope_builtins_keywords_snippets():
     text = "fn f(x: float16[N]) -> float16[N] {\n    let inner = x\n    \n}\nlet top = 1\n"
     a = analyze(text)
