@@ -223,3 +223,11 @@ def test_unterminated_string_inside_a_call_is_one_error() -> None:
     let = result.program.items[0]
     assert let.value.args[0].value.value == "w"
     assert [type(i).__name__ for i in result.program.items] == ["Let", "ExprStmt"]
+
+
+def test_backslash_newline_does_not_continue_a_string() -> None:
+    text = 'let s = "a\\\nlet t = 1\n'
+    result = parse(text)
+    assert [(e.message, e.span.line) for e in result.errors] == [
+        ("unterminated string: add a closing '\"' before the end of the line", 0)]
+    assert result.program.items[1].span.line == 1

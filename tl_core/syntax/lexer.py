@@ -45,7 +45,7 @@ _ERROR_PATTERNS = [
     ("BAD_STRING", r'"(?:[^"\\\n]|\\.)*\\?'),
     ("BAD_SQUOTE", r"'[^'\n]*'?"),
     ("INVALID", r"[^ \t\f\r\n\ufeffA-Za-z0-9_\"/(){}\[\]|=!<>+\-*%@⊙⊗~:.,?;]+"),
-    ("INVALID1", r"."),
+    ("INVALID1", r"[\s\S]"),
 ]
 _MULTILINE = frozenset({"WS", "BLOCK_COMMENT", "BAD_COMMENT", "NL_LPAR", "NL_LSQB",
                         "NL_LBRACE"})
@@ -76,7 +76,8 @@ class FastLexer:
         # Spaces before a token are skipped by the same match (fewer matches to loop over);
         # a token's own start is then `m.start(group)`.
         master = r"[ \t\f\r\ufeff]*(?:" + "|".join(alts) + ")"
-        return cls(re.compile(master, re.S), frozenset(ignore), keywords)
+        # no re.S: as in lark, `.` in a terminal (the escape in STRING) never matches a newline
+        return cls(re.compile(master), frozenset(ignore), keywords)
 
     def tokens(self, text: str, start: int, end: int, line: int) -> tuple[list[Tok], list[Tok]]:
         """Tokens of `text[start:end]`, which begins at column 0 of `line` (0-based).

@@ -39,10 +39,10 @@ _TOKEN = re.compile(
             r"(?P<op>.)",
         ]
     ),
-    re.S,
 )
 
-_COMMENT = re.compile(rf"{STRING_RE}|{LINE_COMMENT_RE}|{BLOCK_COMMENT_RE}", re.S)
+# no re.S anywhere: as in the grammar, `\.` in a string never takes a newline
+_COMMENT = re.compile(rf"{STRING_RE}|{LINE_COMMENT_RE}|{BLOCK_COMMENT_RE}")
 
 # Words that start a chunk when they begin a line after a complete statement.
 _NEVER_START = frozenset(
