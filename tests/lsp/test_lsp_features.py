@@ -563,6 +563,32 @@ async def test_negotiated_encoding_is_used(tmp_path: Path, encodings, expected):
         )
         assert "float16[2]" in hover.contents.value
         assert hover.range.start == lsp.Position(line, col)
+        # an incremental edit in the same encoding: replace `b` (after the emoji) by a typo
+        client.text_document_did_change(
+            lsp.DidChangeTextDocumentParams(
+                text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                content_changes=[
+                    lsp.TextDocumentContentChangePartial(
+                        range=lsp.Range(lsp.Position(line, col), lsp.Position(line, col + 1)),
+                        text="bb",
+                    )
+                ],
+            )
+        )
+        text = PROGRAM[:i] + "bb" + PROGRAM[i + 1 :]
+        got = await diagnostics_for(client, uri, version=2)
+        use = text.index("+ b") + 2  # `let y = x @ w + b` now names an undefined `b`
+        use_line = text.count("\n", 0, use)
+        assert any(
+            d.range.start == lsp.Position(use_line, use - text.rfind("\n", 0, use) - 1)
+            and "'b'" in d.message
+            for d in got
+        ), got
+        symbols = await client.text_document_document_symbol_async(
+            lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+        )
+        bb = next(sym for sym in symbols if sym.name == "bb")  # the edit landed exactly
+        assert bb.selection_range.start == lsp.Position(line, col)
         await client.shutdown_session()
     finally:
         await client.stop()
