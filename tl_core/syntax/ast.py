@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Union
 
 from tl_core.syntax.span import Span
 
@@ -56,7 +55,7 @@ class NamedTypeExpr:
     args: tuple[TypeExpr, ...] = ()
 
 
-TypeExpr = Union[TensorTypeExpr, NamedTypeExpr]
+TypeExpr = TensorTypeExpr | NamedTypeExpr
 
 # ---------------------------------------------------------------------------
 # Expressions
@@ -280,7 +279,7 @@ class PatOr:
     alternatives: tuple[Pattern, ...]
 
 
-Pattern = Union[PatLiteral, PatWildcard, PatBind, PatTuple, PatStruct, PatOr]
+Pattern = PatLiteral | PatWildcard | PatBind | PatTuple | PatStruct | PatOr
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,10 +313,10 @@ class ErrorExpr:
     span: Span
 
 
-Expr = Union[
-    Name, Number, String, Bool, ArrayLiteral, SetLiteral, TupleExpr, Call, TensorCtor, Field,
-    Path, Index, Unary, Binary, Cast, StructLit, Match, BlockExpr, ErrorExpr,
-]
+Expr = (
+    Name | Number | String | Bool | ArrayLiteral | SetLiteral | TupleExpr | Call | TensorCtor
+    | Field | Path | Index | Unary | Binary | Cast | StructLit | Match | BlockExpr | ErrorExpr
+)
 
 # ---------------------------------------------------------------------------
 # Statements
@@ -467,10 +466,10 @@ class ErrorStmt:
     text: str
 
 
-Stmt = Union[
-    Let, Assign, TensorDecl, Return, If, For, While, Loop, Break, Continue, ExprStmt,
-    BlockStmt, Rule, Query, Infer, ErrorStmt,
-]
+Stmt = (
+    Let | Assign | TensorDecl | Return | If | For | While | Loop | Break | Continue | ExprStmt
+    | BlockStmt | Rule | Query | Infer | ErrorStmt
+)
 
 # ---------------------------------------------------------------------------
 # Top-level items
@@ -603,10 +602,10 @@ class LearnBlock:
     items: tuple[Stmt | ConfigField, ...]
 
 
-Item = Union[
-    FnDecl, MainBlock, TestDecl, BenchDecl, Import, StructDecl, ImplDecl, EntityDecl,
-    RelationDecl, EmbeddingDecl, LearnBlock, Stmt,
-]
+Item = (
+    FnDecl | MainBlock | TestDecl | BenchDecl | Import | StructDecl | ImplDecl | EntityDecl
+    | RelationDecl | EmbeddingDecl | LearnBlock | Stmt
+)
 
 
 @dataclass(frozen=True, slots=True)
