@@ -34,15 +34,18 @@ local function find_root(path)
   local dir = vim.fn.fnamemodify(path, ":p:h")
   for _, marker in ipairs(M.config.root_markers) do
     local found = vim.fn.finddir(marker, dir .. ";")
-    if found == "" then
-      found = vim.fn.findfile(marker, dir .. ";")
-    end
-    if found ~= "" then
+    if found ~= "" then -- a directory: ":p" ends in "/", so ":h" twice is its parent
       return vim.fn.fnamemodify(found, ":p:h:h")
+    end
+    found = vim.fn.findfile(marker, dir .. ";")
+    if found ~= "" then
+      return vim.fn.fnamemodify(found, ":p:h")
     end
   end
   return dir
 end
+
+M.find_root = find_root
 
 --- Start (or reuse) the client for the buffer's workspace and attach it. Returns the id.
 function M.attach(bufnr)
@@ -247,7 +250,10 @@ function M.setup(opts)
     group = group,
     pattern = "*.tl",
     callback = function(args)
-      if vim.bo[args.buf].filetype == "" then
+      -- Neovim's own detection calls *.tl "teal" (and 0.7's default filetype.vim ignores
+      -- vim.filetype.add), so claim the extension here.
+      local ft = vim.bo[args.buf].filetype
+      if ft == "" or ft == "teal" then
         vim.bo[args.buf].filetype = "tensorlogic"
       end
     end,
