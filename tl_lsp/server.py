@@ -570,7 +570,7 @@ async def code_lens(ls: TensorLogicServer, params: lsp.CodeLensParams) -> list[l
     return [proto.code_lens(lens, pos, uri) for lens in ide.code_lenses(a)]
 
 
-def _apply_edits_to_proto(pos: proto.Positions, edits) -> list[lsp.TextEdit]:
+def _offset_edits(pos: proto.Positions, edits) -> list[lsp.TextEdit]:
     return [lsp.TextEdit(range=pos.range(s, e), new_text=t) for s, e, t in edits]
 
 
@@ -589,7 +589,7 @@ async def range_formatting(
     _, a, pos = await ls.analysis(params.text_document.uri)
     start, end = pos.offsets(params.range)
     edits = proto.range_format_edits(a.text, ide.format_document(a), start, end)
-    return _apply_edits_to_proto(pos, edits)
+    return _offset_edits(pos, edits)
 
 
 # ---------------------------------------------------------------------------
