@@ -47,6 +47,34 @@ _ERROR_PATTERNS = [
     ("INVALID", r"[^ \t\f\r\n\ufeffA-Za-z0-9_\"/(){}\[\]|=!<>+\-*%@⊙⊗~:.,?;]+"),
     ("INVALID1", r"[\s\S]"),
 ]
+_GUARDS = {"space": r"[ \t\f\r\n\ufeff]", "slash": "/", "word": "[A-Za-z_]",
+           "digit": "[0-9]", "quote": '"', "punct": ""}
+
+
+def _first_chars(t) -> str:  # noqa: ANN001 - a lark TerminalDef
+    """Which group of characters a terminal of grammar.lark can start with."""
+    v = t.pattern.value
+    if t.pattern.type == "str":
+        c = v[0]
+        if c.isalpha() or c == "_":
+            return "word"
+        if c.isdigit():
+            return "digit"
+        return {"/": "slash", '"': "quote"}.get(c, "punct")
+    if v.startswith("\\/"):
+        return "slash"
+    if v.startswith('"'):
+        return "quote"
+    if v.startswith("[0-9]"):
+        return "digit"
+    if v[0].isalpha() or t.name == "NAME":
+        return "word"
+    if v.startswith("[ "):
+        return "space"
+    raise ValueError(f"grammar terminal {t.name} /{v}/: add it to lexer._first_chars")
+
+
+_WHOLE_WORD = re.compile(r"([a-z_]+)\(\?!\[A-Za-z0-9_\]\)")
 _MULTILINE = frozenset({"WS", "BLOCK_COMMENT", "BAD_COMMENT", "NL_LPAR", "NL_LSQB",
                         "NL_LBRACE"})
 
@@ -55,7 +83,8 @@ _MULTILINE = frozenset({"WS", "BLOCK_COMMENT", "BAD_COMMENT", "NL_LPAR", "NL_LSQ
 class FastLexer:
     regex: re.Pattern
     ignore: frozenset[str]
-    keywords: dict[str, str]  # contextual keyword text -> terminal (e.g. "where" -> WHERE)
+    keywords: dict[str, str]  # lark "unless" keywords (none in grammar.lark today)
+    words: dict[str, str]  # whole-word keywords, reserved or contextual: "fn" -> FN
 
     @classmethod
     def from_terminals(cls, terminals, ignore) -> FastLexer:  # noqa: ANN001 - lark TerminalDefs
@@ -64,20 +93,48 @@ class FastLexer:
             if t.name == "NAME":
                 name_re = re.compile(t.pattern.to_regexp())
         keywords: dict[str, str] = {}
-        alts = []
+        words: dict[str, str] = {}  # whole-word keywords: "fn" -> FN, "where" -> WHERE
+        groups: dict[str, list[str]] = {g: [] for g in _GUARDS}
+        soft_first: set[str] = set()
         ordered = sorted(terminals, key=lambda t: (-t.priority, -t.pattern.max_width,
                                                    -len(t.pattern.value), t.name))
         for t in ordered:
             if t.pattern.type == "str" and name_re is not None and name_re.fullmatch(t.pattern.value):
                 keywords[t.pattern.value] = t.name  # lark's "unless" keywords: lexed as NAME
                 continue
-            alts.append(f"(?P<{t.name}>{t.pattern.to_regexp()})")
-        alts += [f"(?P<{n}>{p})" for n, p in _ERROR_PATTERNS]
+            m = _WHOLE_WORD.fullmatch(t.pattern.value) if t.pattern.type == "re" else None
+            if m is not None:
+                # `fn(?![A-Za-z0-9_])`: the word itself; NAME excludes these words, so a
+                # word is this keyword exactly when it equals it (mapped after the match)
+                words[m.group(1)] = t.name
+                continue
+            if t.name == "NAME":
+                groups["word"].append("(?P<WORD>[A-Za-z_][A-Za-z0-9_]*)")
+                continue
+            group = _first_chars(t)
+            if group == "word":
+                soft_first.add(t.pattern.value[0])
+            groups[group].append(f"(?P<{t.name}>{t.pattern.to_regexp()})")
+        # the word group: the keywords with a lookahead (`test(?=[ \t]+[A-Za-z_])`) behind
+        # their own first-letter guard, then any word
+        word_alts = [a for a in groups["word"] if not a.startswith("(?P<WORD>")]
+        if word_alts:
+            guard = "[" + "".join(sorted(soft_first)) + "]"
+            groups["word"] = [f"(?={guard})(?:{'|'.join(word_alts)})",
+                              "(?P<WORD>[A-Za-z_][A-Za-z0-9_]*)"]
+        groups["quote"] += [f"(?P<{n}>{p})" for n, p in _ERROR_PATTERNS[:1]]
+        # Python's `re` tries alternatives in order at each position: the alternatives are
+        # grouped by the characters they can start with, each group behind a one-character
+        # lookahead, in lark's order within a group. The groups are disjoint, so the first
+        # match is still the one lark's lexer makes, found after a few tests instead of ~80.
+        alts = [f"(?={_GUARDS[g]})(?:{'|'.join(a)})" if _GUARDS[g] else "|".join(a)
+                for g, a in groups.items() if a]
+        alts += [f"(?P<{n}>{p})" for n, p in _ERROR_PATTERNS[1:]]
         # Spaces before a token are skipped by the same match (fewer matches to loop over);
         # a token's own start is then `m.start(group)`.
         master = r"[ \t\f\r\ufeff]*(?:" + "|".join(alts) + ")"
         # no re.S: as in lark, `.` in a terminal (the escape in STRING) never matches a newline
-        return cls(re.compile(master), frozenset(ignore), keywords)
+        return cls(re.compile(master), frozenset(ignore), keywords, words)
 
     def tokens(self, text: str, start: int, end: int, line: int) -> tuple[list[Tok], list[Tok]]:
         """Tokens of `text[start:end]`, which begins at column 0 of `line` (0-based).
@@ -88,6 +145,7 @@ class FastLexer:
         bad: list[Tok] = []
         append = out.append
         ignore = self.ignore
+        words = self.words
         multiline = _MULTILINE
         ln = line + 1  # 1-based, like lark
         line_start = start
@@ -116,7 +174,10 @@ class FastLexer:
             elif ty in ignore:
                 continue
             c = s - line_start + 1
-            if ty == "INVALID1" or ty == "BAD_SQUOTE":
+            value = text[s:e]
+            if ty == "WORD":
+                ty = words.get(value, "NAME")
+            elif ty == "INVALID1" or ty == "BAD_SQUOTE":
                 ty = "INVALID"
-            append(Tok(ty, text[s:e], s, ln, c, ln, c + e - s, e))
+            append(Tok(ty, value, s, ln, c, ln, c + e - s, e))
         return out, bad
