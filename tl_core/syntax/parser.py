@@ -703,6 +703,7 @@ class _Engine:
             self.act[state] = a
             self.goto[state] = g
         self.chains: dict[tuple[int, int, str], int] = {}  # memo of unit_chain
+        self.sim_memo: dict[tuple, bool] = {}  # memo of sim for short stacks
         self.lexer = FastLexer.from_terminals(self.lark.terminals, self.lark.lexer_conf.ignore)
         self.keywords = self.lexer.keywords
         self.terms = _Terminals(self.lark)
@@ -718,7 +719,19 @@ class _Engine:
         return top
 
     def sim(self, stack: list, types: list[str]) -> bool:
-        """Would the parser accept `types` in order from `stack`? (tables only, no callbacks)"""
+        """Would the parser accept `types` in order from `stack`? (tables only, no callbacks)
+
+        Memoized for short stacks (every chunk ends with a check of `$END`).
+        """
+        if len(stack) <= 12:
+            key = (tuple(stack), tuple(types))
+            hit = self.sim_memo.get(key)
+            if hit is None:
+                hit = self.sim_memo[key] = self._sim(stack, types)
+            return hit
+        return self._sim(stack, types)
+
+    def _sim(self, stack: list, types: list[str]) -> bool:
         st = list(stack)
         act = self.act
         goto = self.goto
@@ -730,7 +743,14 @@ class _Engine:
                 if a.__class__ is int:
                     st.append(a)
                     break
-                size, origin, _cb = a
+                size, origin, cb = a
+                if cb is None:  # one-child reductions: memoized chain, as in the main loop
+                    key = (st[-2], st[-1], ty)
+                    top = self.chains.get(key)
+                    if top is None:
+                        top = self.chains[key] = self.unit_chain(st[-2], st[-1], ty)
+                    st[-1] = top
+                    continue
                 if size:
                     del st[-size:]
                 g = goto[st[-1]].get(origin)
@@ -948,11 +968,19 @@ class _Run:
                 self.prev = tok
                 return
             size, origin, cb = a
+            if cb is None:  # one-child reductions: memoized chain, as in the main loop
+                chains = self.eng.chains
+                key = (st[-2], st[-1], ty)
+                top = chains.get(key)
+                if top is None:
+                    top = chains[key] = self.eng.unit_chain(st[-2], st[-1], ty)
+                st[-1] = top
+                continue
             if size:
                 args = vs[-size:]
                 del vs[-size:]
                 del st[-size:]
-                v = args[0] if cb is None else cb(args)
+                v = cb(args)
             else:
                 v = cb([])
             st.append(goto[st[-1]][origin])
