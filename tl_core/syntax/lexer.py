@@ -83,7 +83,6 @@ _MULTILINE = frozenset({"WS", "BLOCK_COMMENT", "BAD_COMMENT", "NL_LPAR", "NL_LSQ
 class FastLexer:
     regex: re.Pattern
     ignore: frozenset[str]
-    keywords: dict[str, str]  # lark "unless" keywords (none in grammar.lark today)
     words: dict[str, str]  # whole-word keywords, reserved or contextual: "fn" -> FN
 
     @classmethod
@@ -92,7 +91,6 @@ class FastLexer:
         for t in terminals:
             if t.name == "NAME":
                 name_re = re.compile(t.pattern.to_regexp())
-        keywords: dict[str, str] = {}
         words: dict[str, str] = {}  # whole-word keywords: "fn" -> FN, "where" -> WHERE
         groups: dict[str, list[str]] = {g: [] for g in _GUARDS}
         soft_first: set[str] = set()
@@ -100,8 +98,10 @@ class FastLexer:
                                                    -len(t.pattern.value), t.name))
         for t in ordered:
             if t.pattern.type == "str" and name_re is not None and name_re.fullmatch(t.pattern.value):
-                keywords[t.pattern.value] = t.name  # lark's "unless" keywords: lexed as NAME
-                continue
+                # lark would lex this as NAME and retype it; we do not: keywords are written
+                # as whole-word regexes in grammar.lark (`WHERE.2: /where(?![A-Za-z0-9_])/`)
+                raise ValueError(f"grammar terminal {t.name} \"{t.pattern.value}\": write it "
+                                 f"as /{t.pattern.value}(?![A-Za-z0-9_])/")
             m = _WHOLE_WORD.fullmatch(t.pattern.value) if t.pattern.type == "re" else None
             if m is not None:
                 # `fn(?![A-Za-z0-9_])`: the word itself; NAME excludes these words, so a
@@ -134,7 +134,7 @@ class FastLexer:
         # a token's own start is then `m.start(group)`.
         master = r"[ \t\f\r\ufeff]*(?:" + "|".join(alts) + ")"
         # no re.S: as in lark, `.` in a terminal (the escape in STRING) never matches a newline
-        return cls(re.compile(master), frozenset(ignore), keywords, words)
+        return cls(re.compile(master), frozenset(ignore), words)
 
     def tokens(self, text: str, start: int, end: int, line: int) -> tuple[list[Tok], list[Tok]]:
         """Tokens of `text[start:end]`, which begins at column 0 of `line` (0-based).

@@ -74,10 +74,6 @@ def _ts(t: Token) -> Span:
     return N.Span(t.start_pos, t.end_pos, t.line - 1, t.column - 1, t.end_line - 1, t.end_column - 1)
 
 
-def _sp(x) -> Span:  # noqa: ANN001 - token or node
-    return _ts(x) if type(x) in _TT else x.span
-
-
 def _cover(a, b) -> Span:  # noqa: ANN001
     if type(a) is Tok and a.type not in _NL_TYPES:
         start, line, col = a.start_pos, a.line - 1, a.column - 1
@@ -705,7 +701,6 @@ class _Engine:
         self.chains: dict[tuple[int, int, str], int] = {}  # memo of unit_chain
         self.sim_memo: dict[tuple, bool] = {}  # memo of sim for short stacks
         self.lexer = FastLexer.from_terminals(self.lark.terminals, self.lark.lexer_conf.ignore)
-        self.keywords = self.lexer.keywords
         self.terms = _Terminals(self.lark)
 
     def unit_chain(self, below: int, top: int, ty: str) -> int:
