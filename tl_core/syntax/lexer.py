@@ -74,6 +74,7 @@ def _first_chars(t) -> str:  # noqa: ANN001 - a lark TerminalDef
     raise ValueError(f"grammar terminal {t.name} /{v}/: add it to lexer._first_chars")
 
 
+_PLAIN, _WORD, _SKIP, _LINES, _OTHER = range(5)  # how `tokens` treats a regex group
 _WHOLE_WORD = re.compile(r"([a-z_]+)\(\?!\[A-Za-z0-9_\]\)")
 _MULTILINE = frozenset({"WS", "BLOCK_COMMENT", "BAD_COMMENT", "NL_LPAR", "NL_LSQB",
                         "NL_LBRACE"})
@@ -144,40 +145,62 @@ class FastLexer:
         out: list[Tok] = []
         bad: list[Tok] = []
         append = out.append
-        ignore = self.ignore
         words = self.words
-        multiline = _MULTILINE
+        names, cats = self._groups()
         ln = line + 1  # 1-based, like lark
         line_start = start
         for m in self.regex.finditer(text, start, end):
-            ty = m.lastgroup
-            s, e = m.span(ty)
-            if ty in multiline:
+            i = m.lastindex
+            s, e = m.span(i)
+            cat = cats[i]
+            if cat == _PLAIN:
+                c = s - line_start + 1
+                append(Tok(names[i], text[s:e], s, ln, c, ln, c + e - s, e))
+            elif cat == _WORD:
+                c = s - line_start + 1
                 value = text[s:e]
-                k = value.count("\n")
+                append(Tok(words.get(value, "NAME"), value, s, ln, c, ln, c + e - s, e))
+            elif cat == _SKIP:
+                continue
+            else:
+                ty = names[i]
+                value = text[s:e]
+                k = value.count("\n") if cat == _LINES else 0
                 if k:
                     nl = s + value.rindex("\n")
                     tok = Tok(ty, value, s, ln, s - line_start + 1, ln + k, e - nl, e)
                     ln += k
                     line_start = nl + 1
-                    if ty in ignore:
-                        if ty == "BAD_COMMENT":
-                            bad.append(tok)
-                        continue
-                    append(tok)
-                    continue
-                if ty in ignore:
+                else:
+                    c = s - line_start + 1
+                    tok = Tok(ty, value, s, ln, c, ln, c + e - s, e)
+                if ty in self.ignore:
                     if ty == "BAD_COMMENT":
-                        bad.append(Tok(ty, value, s, ln, s - line_start + 1, ln,
-                                       e - line_start + 1, e))
+                        bad.append(tok)
                     continue
-            elif ty in ignore:
-                continue
-            c = s - line_start + 1
-            value = text[s:e]
-            if ty == "WORD":
-                ty = words.get(value, "NAME")
-            elif ty == "INVALID1" or ty == "BAD_SQUOTE":
-                ty = "INVALID"
-            append(Tok(ty, value, s, ln, c, ln, c + e - s, e))
+                if ty == "INVALID1" or ty == "BAD_SQUOTE":
+                    tok.type = "INVALID"
+                append(tok)
         return out, bad
+
+    def _groups(self) -> tuple[list[str], list[int]]:
+        """Per regex group number: the terminal name and how `tokens` treats it."""
+        cached = self.__dict__.get("_group_table")
+        if cached is not None:
+            return cached
+        n = self.regex.groups
+        names = [""] * (n + 1)
+        cats = [_PLAIN] * (n + 1)
+        for name, idx in self.regex.groupindex.items():
+            names[idx] = name
+            if name == "WORD":
+                cats[idx] = _WORD
+            elif name in _MULTILINE:
+                cats[idx] = _LINES
+            elif name in self.ignore:
+                cats[idx] = _SKIP if name == "LINE_COMMENT" else _OTHER
+            elif name in ("INVALID1", "BAD_SQUOTE", "INVALID", "BAD_STRING"):
+                cats[idx] = _OTHER
+        table = (names, cats)
+        object.__setattr__(self, "_group_table", table)
+        return table
