@@ -96,3 +96,74 @@ def test_dependency_change_invalidates_the_users():
     a = analyze(text.replace("n = 4", "n = 5"), "/tmp/dep.tl")
     t = next(b for b in a.bindings if b.name == "t")
     assert str(t.type) == "float16[5, 2]"
+
+
+@pytest.mark.parametrize("p", FILES[::3], ids=lambda p: p.name)
+def test_chained_edits_and_queries_equal_a_fresh_check(p):
+    """Edits applied one after another (each analysis reuses records made or refreshed by
+    the one before); diagnostics are compared before anything is materialized, then the
+    whole analysis and the answers of the offset queries."""
+    from tl_core import ide
+
+    text = p.read_text(encoding="utf-8")
+    rng = random.Random("chain" + p.name)
+    path = str(p) + ".chain"
+    analyze(text, path)
+    for _ in range(4):
+        k = rng.randrange(len(text) + 1)
+        text = text[:k] + rng.choice([" ", "\n", "1", "x", ""]) + text[k:]
+        cached = analyze(text, path)
+        fresh = analyze(text, path, use_cache=False)
+        assert cached.diagnostics == fresh.diagnostics
+        offsets = sorted(rng.sample(range(len(text) + 1), min(40, len(text) + 1)))
+        for off in offsets:
+            assert ide.hover_at(cached, off) == ide.hover_at(fresh, off)
+            assert ide.definition_at(cached, off) == ide.definition_at(fresh, off)
+        assert summary(cached) == summary(fresh)
+        for off in offsets:
+            assert ide.references(cached, off) == ide.references(fresh, off)
+
+
+def test_diagnostics_come_without_materializing_reused_items():
+    body = "".join(f"fn f{i}(x: float16[N]) -> float16[N] {{\n    let unused{i} = x\n"
+                   f"    return x * 2.0\n}}\nlet y{i} = f{i}(ones([{i + 1}]))\n"
+                   for i in range(10))
+    path = "/tmp/cache-lazy.tl"
+    analyze(body, path)
+    edited = body.replace("ones([4])", "ones([5])")
+    a = analyze(edited, path)
+    assert a._pending  # reused items wait until a query needs them
+    fresh = analyze(edited, path, use_cache=False)
+    assert a.diagnostics == fresh.diagnostics
+    assert sum(d.code == "unused-variable" for d in a.diagnostics) == 10
+    assert summary(a) == summary(fresh)
+    assert not a._pending
+
+
+def test_an_equal_type_from_a_rechecked_dependency_keeps_its_users():
+    """A re-checked item gives its binding a new (equal) type object; its users are still
+    reused (the signature is compared), and the refreshed records match by identity."""
+    text = "".join(f"let n{i} = zeros([{i + 1}, 2])\nlet t{i} = n{i} + 1.0\n" for i in range(5))
+    path = "/tmp/dep-equal.tl"
+    analyze(text, path)
+    from tl_core.check import memo as M
+
+    seen = []
+    real = M.ItemMemo
+
+    class Spy(real):
+        def commit(self):
+            seen.append((self.hits, self.misses))
+            super().commit()
+
+    M.ItemMemo = Spy
+    try:
+        new = text.replace("let n2 = zeros([3, 2])", "let n2 = zeros([3,  2])")
+        a = analyze(new, path)
+        b = analyze(new.replace("let n4", "let  n4"), path)
+    finally:
+        M.ItemMemo = real
+    assert seen == [(9, 1), (9, 1)]
+    assert summary(a) == summary(analyze(new, path, use_cache=False))
+    assert summary(b) == summary(analyze(new.replace("let n4", "let  n4"), path,
+                                         use_cache=False))

@@ -89,8 +89,8 @@ def _analyze(text: str, path: str | None, pr: object, li: LineIndex, memo: objec
         memo.commit()  # type: ignore[attr-defined]
     diags = tuple(pr.errors) + tuple(checker.finish())  # type: ignore[attr-defined]
     return Analysis(text=text, path=path, parse=pr, diagnostics=diags, line_index=li,
-                    types=checker.types, bindings=checker.all_bindings,
-                    refs=sorted(checker.refs.values(), key=lambda r: r.span.start),
-                    scopes=checker.scopes, functions=checker.functions,
-                    imports=checker.imports, point_types=checker.point_types,
-                    call_bindings=checker.call_bindings)
+                    _types=checker.types, _bindings=checker.all_bindings,
+                    _refs=checker.refs, _scopes=checker.scopes,
+                    _functions=checker.functions, imports=checker.imports,
+                    _point_types=checker.point_types, _call_bindings=checker.call_bindings,
+                    _pending=checker.pending)

@@ -9,8 +9,10 @@ only what it can prove.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from tl_core.builtins import BUILTINS, BindError, Builtin, bind_arguments
+from tl_core.check import memo as M
 from tl_core.check import shapes as S
 from tl_core.check.imports import ImportResolver
 from tl_core.check.memo import type_sig
@@ -112,6 +114,7 @@ class Checker:
         self.dep_log: list[tuple[str, bool, Binding | None]] = []
         self.uncacheable = False
         self.memo: object = None
+        self.pending: list = []  # reused items not yet materialized (tl_core.check.memo)
         self.env_key: tuple = ()
         self.scopes: list[Scope] = []
         self.all_bindings: list[Binding] = []
@@ -172,12 +175,11 @@ class Checker:
         b.type = t
 
     def finish(self) -> list[Diagnostic]:
+        # (reused items bring their warnings with them: ItemRecord.late_diags)
         for b in self.all_bindings:
-            if b.kind == "variable" and b.reads == 0 and b.path is None and \
-                    b.scope is not None and b.scope.kind != "script" and \
-                    not b.name.startswith("_"):
-                self.error(b.span, f"variable '{b.name}' is assigned but never used; remove "
-                                   f"it or name it _{b.name}", "unused-variable", W)
+            if M.unused_warned(b):
+                self.error(b.span, M.unused_message(b.name), "unused-variable",
+                           M.UNUSED_SEVERITY)
         seen: set[tuple[int, int, str]] = set()
         out = []
         for d in sorted(self.diags, key=lambda d: (d.span.start, d.span.end)):
@@ -251,39 +253,41 @@ class Checker:
         self.env_key = (self.import_failed, tuple(sorted(self.structs)),
                         tuple(sorted(self.relations)), self.base_dir)
         # Pass 2: the script, in order.
+        skip = (A.FnDecl, A.StructDecl, A.ImplDecl, A.Import, A.RelationDecl, A.EntityDecl,
+                A.EmbeddingDecl)
+        memoized = self.memoized
+        check_item = self.check_item
         for it in items:
-            if isinstance(it, (A.FnDecl, A.StructDecl, A.ImplDecl, A.Import, A.RelationDecl,
-                               A.EntityDecl, A.EmbeddingDecl)):
-                continue
-            self.memoized("item", it, script, lambda it=it: self.check_item(it, script))
+            if not isinstance(it, skip):
+                memoized("item", it, script, check_item)
         # Pass 3: fn bodies (symbolic shapes) and impl methods.
+        check_fn_body = self.check_fn_body
         for it in items:
             if isinstance(it, A.FnDecl):
-                self.memoized("fn", it, script, lambda it=it: self.check_fn_body(it, script))
+                memoized("fn", it, script, check_fn_body)
             elif isinstance(it, A.ImplDecl):
                 for m in it.methods:
                     self.check_fn_body(m, script, self_type=StructType(it.target.name))
 
-    def memoized(self, kind: str, node: object, outer: Scope, run: object) -> None:
-        """Check one top-level item, or replay its recorded effects (tl_core.check.memo)."""
+    def memoized(self, kind: str, node: object, outer: Scope, run: Any) -> None:
+        """`run(node, outer)`: check one top-level item, or replay its recorded effects
+        (tl_core.check.memo). Runs for every item on every edit: kept lean."""
         memo = self.memo
         if memo is None:
-            run()  # type: ignore[operator]
+            run(node, outer)
             return
-        from tl_core.check import memo as M
-
         span = node.span  # type: ignore[attr-defined]
         key = (kind, self.text[span.start:span.end], span.col, self.env_key)
         rec = memo.old.get(key) or memo.new.get(key)  # type: ignore[attr-defined]
         if rec is not None:
-            found = M.resolve_deps(rec, outer)
-            if found is not None:
-                memo.new[key] = M.replay(self, rec, span, outer, found)  # type: ignore[attr-defined]
+            kept = M.reuse(self, rec, span, outer)
+            if kept is not None:
+                memo.new[key] = kept  # type: ignore[attr-defined]
                 memo.hits += 1  # type: ignore[attr-defined]
                 return
         memo.misses += 1  # type: ignore[attr-defined]
         snap = M.snapshot(self)
-        run()  # type: ignore[operator]
+        run(node, outer)
         rec = M.record(self, snap, span, outer)
         if rec is not None:
             memo.new[key] = rec  # type: ignore[attr-defined]
@@ -326,6 +330,20 @@ class Checker:
         ret = self.type_of_expr(fn.ret) if fn.ret is not None else VOID
         return FnType(params, ret, fn.name)
 
+    def memo_fn_type(self, fn: A.FnDecl) -> FnType:
+        """`fn_type`, the same object again while the fn's header (and the structs declared
+        before it) are unchanged: the per-item cache then sees its users' dependency on the
+        fn unchanged by identity (tl_core.check.memo.reuse)."""
+        memo = self.memo
+        if memo is None:
+            return self.fn_type(fn)
+        key = ("fn_type", self.text[fn.span.start:fn.body.span.start], tuple(self.structs))
+        ft = memo.old.get(key) or memo.new.get(key)  # type: ignore[attr-defined]
+        if ft is None:
+            ft = self.fn_type(fn)
+        memo.new[key] = ft  # type: ignore[attr-defined]
+        return ft
+
     def declare_fn(self, script: Scope, fn: A.FnDecl) -> None:
         prev = self.functions.get(fn.name)
         if prev is not None and prev.path is None:
@@ -339,8 +357,8 @@ class Checker:
                            "duplicate-param",
                            related=(Related(seen[p.name].name_span, "first declared here"),))
             seen[p.name] = p
-        b = self.declare(script, fn.name, "function", fn.name_span, fn.span, self.fn_type(fn),
-                         fn)
+        b = self.declare(script, fn.name, "function", fn.name_span, fn.span,
+                         self.memo_fn_type(fn), fn)
         b.doc = self.doc_comment(fn.span)
         self.functions[fn.name] = b
 

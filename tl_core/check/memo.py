@@ -17,7 +17,6 @@ keystroke, so a 10,000-line file costs only the edited item plus replays.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from collections import OrderedDict
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from tl_core.diagnostics import Diagnostic, Related
+from tl_core.diagnostics import Diagnostic, Related, Severity
 from tl_core.syntax.span import Span
 from tl_core.types import MetadataType, ModelType, ScalarType, Type
 
@@ -114,8 +113,12 @@ def _last(d: dict, n: int) -> list:
 
 @dataclass(frozen=True, slots=True)
 class ItemRecord:
-    deps: tuple  # (name, stop_at_fn, binding signature)
-    diags: tuple
+    """Everything one item did to the Checker, relative to the item's start (offsets and
+    lines; columns are absolute, the item's column is part of the cache key). Immutable and
+    shared by every analysis in which the item stands unchanged."""
+
+    deps: tuple  # (name, stop_at_fn, binding signature, the Type object it held)
+    diags: tuple  # (rel span, message, severity, code, ((rel span, message), ...))
     scopes: tuple  # (rel span, parent index or OUTER, kind)
     bindings: tuple
     types: tuple
@@ -124,8 +127,8 @@ class ItemRecord:
     calls: tuple
     outer_uses: tuple  # (name, rel span, read)
     outer_sets: tuple  # (name, type, int_literal)
-    origin: tuple = (0, 0)  # (offset, line) where `spans` hold
-    spans: Any = None  # rel span -> the Span at `origin` (replays there create none)
+    outer_binds: tuple = ()  # indices into `bindings` declared in the outer (script) scope
+    late_diags: tuple = ()  # the unused-variable warnings `Checker.finish` gives its locals
 
 
 def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemRecord | None:
@@ -133,13 +136,10 @@ def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemR
         return None
     base, line = span.start, span.line
     start, end = span.start, span.end
-    spans: dict[tuple, Span] = {}
 
     def _rel(sp: Span, base: int, line: int) -> tuple:
-        r = (sp.start - base, sp.end - base, sp.line - line, sp.col, sp.end_line - line,
-             sp.end_col)
-        spans[r] = sp
-        return r
+        return (sp.start - base, sp.end - base, sp.line - line, sp.col, sp.end_line - line,
+                sp.end_col)
 
     def inside(sp: Span) -> bool:
         return start <= sp.start and sp.end <= end
@@ -210,22 +210,26 @@ def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemR
         if key in seen:
             continue
         seen.add(key)
-        deps.append((name, stop, binding_sig(b)))
+        deps.append((name, stop, binding_sig(b), None if b is None else b.type))
     # every outer binding used or changed must be a dependency (resolved by name on replay)
     names = {d[0] for d in deps}
     for n in [u[0] for u in outer_uses] + list(sets) + [r[1] for r in refs
                                                          if isinstance(r[1], str)]:
         if n not in names:
             return None
+    outer_binds = tuple(i for i, br in enumerate(bind_recs) if br[5] == OUTER)
+    late = tuple((br[2], unused_message(br[0]), UNUSED_SEVERITY, "unused-variable")
+                 for br, b in zip(bind_recs, bindings, strict=True)
+                 if br[5] != OUTER and unused_warned(b))
     return ItemRecord(tuple(deps), tuple(diags), tuple(scope_recs), tuple(bind_recs), types,
                       tuple(refs), points, calls, tuple(outer_uses), tuple(sets.values()),
-                      (base, line), spans)
+                      outer_binds, late)
 
 
 def resolve_deps(rec: ItemRecord, outer_scope: Any) -> dict[str, Binding] | None:
     """The outer bindings the record refers to, when every dependency still holds."""
     out: dict[str, Binding] = {}
-    for name, stop, sig in rec.deps:
+    for name, stop, sig, _t in rec.deps:
         b = outer_scope.lookup(name, stop_at_fn=stop)
         if binding_sig(b) != sig:
             return None
@@ -234,77 +238,209 @@ def resolve_deps(rec: ItemRecord, outer_scope: Any) -> dict[str, Binding] | None
     return out
 
 
-def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
-           outer: dict[str, Binding]) -> ItemRecord:
-    """Apply `rec` at `span`; returns the record to keep (one whose spans are at `span`)."""
-    from tl_core.check.model import Binding, Ref, Scope
+def reuse(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any) -> ItemRecord | None:
+    """Replay `rec` at `span` when its dependencies still hold; returns the record to keep
+    (`rec`, or a copy whose dependencies name this check's type objects), else None.
 
-    base, line = span.start, span.line
-    if rec.origin == (base, line):
-        at = rec.spans.__getitem__  # Spans are immutable: share them
-        made = None
-    else:
-        made = {}  # one Span per occurrence (refs, uses, bindings share it)
+    This runs for every unchanged item on every edit, so it is written for speed: in the
+    script scope a lookup is one dict access, and a dependency whose binding holds the very
+    Type object recorded (types are immutable) needs no signature; only when the object
+    differs is the signature compared (`binding_sig`, the oracle)."""
+    out: dict[str, Binding] | None = None
+    names = outer_scope.names if outer_scope.parent is None else None
+    stale = False
+    for name, stop, sig, t in rec.deps:
+        b = names.get(name) if names is not None else outer_scope.lookup(name, stop)
+        if b is None:
+            if sig is not None:
+                return None
+            continue
+        if sig is None:
+            return None
+        if not (b.type is t and b.kind == sig[0] and b.int_literal == sig[2] and
+                b.path == sig[3]):
+            if binding_sig(b) != sig:
+                return None
+            stale = True
+        if out is None:
+            out = {}
+        out[name] = b
+    if out is None:
+        out = _NO_DEPS
+    replay(c, rec, span, outer_scope, out)
+    if stale:
+        rec = ItemRecord(tuple((n, st, sg, out[n].type if n in out else None)
+                               for n, st, sg, _t in rec.deps),
+                         *(getattr(rec, f) for f in _FIELDS[1:]))
+    return rec
 
-        def at(r: tuple) -> Span:
-            sp = made.get(r)
+
+_FIELDS = ItemRecord.__slots__
+_NO_DEPS: dict = {}  # shared, never written: an item without dependencies
+
+
+def unused_warned(b: Binding) -> bool:
+    """Whether `Checker.finish` warns that `b` is never used (the one rule for both)."""
+    return (b.kind == "variable" and b.reads == 0 and b.path is None and
+            b.scope is not None and b.scope.kind != "script" and not b.name.startswith("_"))
+
+
+def unused_message(name: str) -> str:
+    return f"variable '{name}' is assigned but never used; remove it or name it _{name}"
+
+
+UNUSED_SEVERITY = Severity.WARNING
+
+
+_LAZY: list = []
+
+
+def _lazy_binding() -> Any:
+    """A constructor of `Binding`s whose spans are made on first use.
+
+    A reused item's outer bindings must exist at once (later items look them up), but most
+    are never asked for their spans; building two frozen `Span`s and running the dataclass
+    `__init__` for each of thousands of them was most of an edit's cost. The subclass keeps
+    the relative span and makes the `Span` when `span`/`decl_span` is read."""
+    if _LAZY:
+        return _LAZY[0]
+    from tl_core.check.model import Binding
+
+    class LazySpanBinding(Binding):
+        @property  # type: ignore[override]
+        def span(self) -> Span:  # noqa: D102
+            sp = self.__dict__.get("_span")
             if sp is None:
-                sp = made[r] = Span(r[0] + base, r[1] + base, r[2] + line, r[3], r[4] + line,
-                                    r[5])
+                sp = self.__dict__["_span"] = _abs(self._r, self._base, self._line)
             return sp
 
+        @span.setter
+        def span(self, value: Span) -> None:
+            self.__dict__["_span"] = value
+
+        @property  # type: ignore[override]
+        def decl_span(self) -> Span:  # noqa: D102
+            sp = self.__dict__.get("_decl_span")
+            if sp is None:
+                sp = self.__dict__["_decl_span"] = _abs(self._dr, self._base, self._line)
+            return sp
+
+        @decl_span.setter
+        def decl_span(self, value: Span) -> None:
+            self.__dict__["_decl_span"] = value
+
+    new_object = object.__new__
+
+    def new(name: str, kind: str, r: tuple, dr: tuple, base: int, line: int, t: Type,
+            scope: Any, reads: int, int_lit: bool, written: bool, doc: str,
+            serial: int) -> Binding:
+        b = new_object(LazySpanBinding)
+        b.__dict__ = {"name": name, "kind": kind, "_r": r, "_dr": dr, "_base": base,
+                      "_line": line, "type": t, "path": None, "node": None, "scope": scope,
+                      "refs": {}, "reads": reads, "int_literal": int_lit,
+                      "written_type": written, "doc": doc, "serial": serial}
+        return b
+
+    _LAZY.append(new)
+    return new
+
+
+def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
+           outer: dict[str, Binding]) -> None:
+    """Apply what later items and the diagnostics need of `rec` at `span` now: its
+    diagnostics, the bindings it declares in the outer scope and its type changes of outer
+    bindings. The rest (scopes, locals, types of nodes, occurrences) waits in `c.pending`
+    for `materialize`, which the Analysis runs when a query first needs it."""
+    base, line = span.start, span.line
+    diags = c.diags
     for r, msg, sev, code, related in rec.diags:
-        c.diags.append(Diagnostic(at(r), msg, sev, code,
-                                  tuple(Related(at(x), m) for x, m in related)))
-    scopes: list[Scope] = []
-    for r, parent, kind in rec.scopes:
-        s = Scope(at(r), outer_scope if parent == OUTER else scopes[parent], kind)
-        scopes.append(s)
-        c.scopes.append(s)
-    # uses and type changes of outer bindings first: a local `let x` may shadow them
-    for name, r, read in rec.outer_uses:
-        b = outer[name]
-        sp = at(r)
-        b.refs[sp.start] = sp
-        if read:
-            b.reads += 1
+        diags.append(Diagnostic(_abs(r, base, line), msg, sev, code,
+                                tuple(Related(_abs(x, base, line), m) for x, m in related)))
+    for r, msg, sev, code in rec.late_diags:
+        diags.append(Diagnostic(_abs(r, base, line), msg, sev, code))
     for name, t, int_lit in rec.outer_sets:
         b = outer[name]
         c.journal.append((b, b.type))
         b.type = t
         b.int_literal = int_lit
-    bindings: list[Binding] = []
-    for (name, kind, r, dr, t, si, refs, reads, int_lit, written, doc) in rec.bindings:
-        scope = outer_scope if si == OUTER else scopes[si]
-        b = Binding(name, kind, at(r), at(dr), t, scope=scope)
-        brefs = b.refs
-        for x in refs:
-            sp = at(x)
-            brefs[sp.start] = sp
-        b.reads = reads
-        b.int_literal = int_lit
-        b.written_type = written
-        b.doc = doc
-        b.serial = c.serial
-        c.serial += 1
-        scope.names[name] = b
-        scope.bindings.append(b)
-        c.all_bindings.append(b)
-        bindings.append(b)
-    types = c.types
-    for s, e, cls, t in rec.types:
-        types[(s + base, e + base, cls)] = t
-    refs = c.refs
-    for r, who, builtin, is_def in rec.refs:
-        sp = at(r)
-        b = None if who is None else bindings[who] if isinstance(who, int) else outer[who]
-        refs[(sp.start, sp.end)] = Ref(sp, b, builtin, is_def)
-    for k, t in rec.points:
-        c.point_types[k + base] = t
-    for k, v in rec.calls:
-        c.call_bindings[k + base] = v
-    if made is None:
-        return rec
-    for r in rec.spans:
-        at(r)
-    return dataclasses.replace(rec, origin=(base, line), spans=made)
+    eager: Any = ()
+    if rec.outer_binds:
+        eager = []
+        recs = rec.bindings
+        names = outer_scope.names
+        blist = outer_scope.bindings
+        new = _lazy_binding()
+        for i in rec.outer_binds:
+            name, kind, r, dr, t, _si, _refs, reads, int_lit, written, doc = recs[i]
+            b = new(name, kind, r, dr, base, line, t, outer_scope, reads, int_lit, written, doc,
+                    c.serial)
+            c.serial += 1
+            names[name] = b
+            blist.append(b)
+            c.all_bindings.append(b)
+            eager.append(b)
+    c.pending.append((rec, base, line, outer_scope, outer, eager))
+
+
+def materialize(a: Any, pending: list[tuple]) -> None:
+    """Place the pending items' scopes, locals, node types and occurrences into the
+    Analysis `a` (its private containers), as a check of each item would have."""
+    from tl_core.check.model import Binding, Ref, Scope
+
+    all_bindings = a._bindings
+    all_scopes = a._scopes
+    types = a._types
+    refs = a._refs
+    points = a._point_types
+    calls = a._call_bindings
+    for rec, base, line, outer_scope, outer, eager_list in pending:
+        made: dict[tuple, Span] = {}  # one Span per occurrence (refs, uses, bindings share it)
+
+        def at(r: tuple, made: dict = made, base: int = base, line: int = line) -> Span:
+            sp = made.get(r)
+            if sp is None:
+                sp = made[r] = Span(r[0] + base, r[1] + base, r[2] + line, r[3],
+                                    r[4] + line, r[5])
+            return sp
+
+        scopes: list[Scope] = []
+        for r, parent, kind in rec.scopes:
+            s = Scope(at(r), outer_scope if parent == OUTER else scopes[parent], kind)
+            scopes.append(s)
+            all_scopes.append(s)
+        for name, r, read in rec.outer_uses:
+            b = outer[name]
+            sp = at(r)
+            b.refs[sp.start] = sp
+            if read:
+                b.reads += 1
+        bindings: list[Binding] = []
+        eager = iter(eager_list)
+        for (name, kind, r, dr, t, si, brefs, reads, int_lit, written, doc) in rec.bindings:
+            if si == OUTER:
+                b = next(eager)
+            else:
+                scope = scopes[si]
+                b = Binding(name, kind, at(r), at(dr), t, scope=scope)
+                b.reads = reads
+                b.int_literal = int_lit
+                b.written_type = written
+                b.doc = doc
+                scope.names[name] = b
+                scope.bindings.append(b)
+                all_bindings.append(b)
+            d = b.refs
+            for x in brefs:
+                sp = at(x)
+                d[sp.start] = sp
+            bindings.append(b)
+        for s, e, cls, t in rec.types:
+            types[(s + base, e + base, cls)] = t
+        for r, who, builtin, is_def in rec.refs:
+            sp = at(r)
+            b = None if who is None else bindings[who] if isinstance(who, int) else outer[who]
+            refs[(sp.start, sp.end)] = Ref(sp, b, builtin, is_def)
+        for k, t in rec.points:
+            points[k + base] = t
+        for k, v in rec.calls:
+            calls[k + base] = v

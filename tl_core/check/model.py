@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
@@ -87,23 +88,95 @@ class ImportInfo:
 
 @dataclass(eq=False)
 class Analysis:
+    """One checked document.
+
+    `diagnostics` (and the text, parse, imports) are complete when `analyze` returns. The
+    per-node results (`types`, `bindings`, `refs`, `scopes`, `functions`, `point_types`,
+    `call_bindings`) of top-level items reused from the previous analysis are rebuilt at
+    their new positions only when one of those is first read (`materialize`), so an edit
+    costs the changed items plus a small constant per unchanged one.
+    """
+
     text: str
     path: str | None
     parse: object  # ParseResult
     diagnostics: tuple[Diagnostic, ...]
     line_index: LineIndex
-    types: dict[tuple, Type] = field(default_factory=dict)
-    bindings: list[Binding] = field(default_factory=list)
-    refs: list[Ref] = field(default_factory=list)  # sorted by span.start
-    scopes: list[Scope] = field(default_factory=list)
-    functions: dict[str, Binding] = field(default_factory=dict)
+    _types: dict[tuple, Type] = field(default_factory=dict)
+    _bindings: list[Binding] = field(default_factory=list)
+    _refs: dict[tuple[int, int], Ref] = field(default_factory=dict)
+    _scopes: list[Scope] = field(default_factory=list)
+    _functions: dict[str, Binding] = field(default_factory=dict)
     imports: list[ImportInfo] = field(default_factory=list)
-    point_types: dict[int, Type] = field(default_factory=dict)
-    call_bindings: dict[int, dict[str, int]] = field(default_factory=dict)
+    _point_types: dict[int, Type] = field(default_factory=dict)
+    _call_bindings: dict[int, dict[str, int]] = field(default_factory=dict)
+    _pending: list = field(default_factory=list)  # tl_core.check.memo.Pending, in order
+    _sorted_refs: list[Ref] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _starts: list[int] = field(default_factory=list)
     _scope_starts: list[int] = field(default_factory=list)
     _sorted_scopes: list[Scope] = field(default_factory=list)
     _item_starts: list[int] = field(default_factory=list)
+
+    def materialize(self) -> None:
+        """Rebuild the reused items' results at their positions in this text (once;
+        thread-safe: queries may run while the next version is being analysed)."""
+        if self._sorted_refs is not None:
+            return
+        with self._lock:
+            if self._sorted_refs is not None:
+                return
+            if self._pending:
+                import gc
+
+                from tl_core.check.memo import materialize
+
+                # many small objects, none freed: cyclic GC passes would only cost time
+                gc_was_enabled = gc.isenabled()
+                gc.disable()
+                try:
+                    materialize(self, self._pending)
+                finally:
+                    if gc_was_enabled:
+                        gc.enable()
+                self._pending = []
+            self._sorted_refs = sorted(self._refs.values(), key=lambda r: r.span.start)
+
+    @property
+    def types(self) -> dict[tuple, Type]:
+        self.materialize()
+        return self._types
+
+    @property
+    def bindings(self) -> list[Binding]:
+        self.materialize()
+        return self._bindings
+
+    @property
+    def refs(self) -> list[Ref]:
+        """Every name occurrence, sorted by start."""
+        self.materialize()
+        return self._sorted_refs  # type: ignore[return-value]
+
+    @property
+    def scopes(self) -> list[Scope]:
+        self.materialize()
+        return self._scopes
+
+    @property
+    def functions(self) -> dict[str, Binding]:
+        self.materialize()
+        return self._functions
+
+    @property
+    def point_types(self) -> dict[int, Type]:
+        self.materialize()
+        return self._point_types
+
+    @property
+    def call_bindings(self) -> dict[int, dict[str, int]]:
+        self.materialize()
+        return self._call_bindings
 
     @property
     def program(self) -> object:
