@@ -1,19 +1,26 @@
-"""The TensorLogic parser: lark's LALR(1) tables and contextual lexer, driven by our own loop.
+"""The TensorLogic parser: lark's LALR(1) tables, driven by our own loop.
 
-lark builds the tables from `grammar.lark` and calls the callbacks of `_Builder` (an inline
-transformer) on every reduction, so the AST is built directly, without a `Tree`. We drive
-the parser ourselves, token by token (`_Run`), because that makes error recovery simple:
+lark builds the tables from `grammar.lark`, and its callbacks for `_Builder` (an inline
+transformer) run on every reduction, so the AST is built directly, without a `Tree`. We
+drive the tables ourselves (`_Run`) with our own lexer (lexer.py) instead of lark's parser
+loop and contextual lexer: it is several times faster (see docs/benchmarks.md) and makes
+error recovery simple. lark's own parser stays the test oracle (`lark_parse_chunk`): on
+valid text both give the same tree. The contextual lexing is done at feed time: a token
+the current state does not accept is re-read the way lark's contextual lexer would
+(`_adjust`: layout brackets, declaration keywords, split operators; contextual keywords).
+
+Error recovery, one error reported per problem:
 
 1. Repair by insertion: when the offending token starts a line, closes a bracket, or is the
    end of the chunk, we try inserting up to three tokens (closing brackets for the open ones,
    an `ErrorExpr`, an empty name) and keep the insertion if the offending token is then
-   accepted. `let y = model.` then a new line keeps the `let` with a field named "".
+   accepted. `let y = model.get_tensor(` then a new line keeps the `let`.
 2. Otherwise panic mode: pop the parser stack back to a statement boundary and skip tokens
    (bracket-aware) to the next line that starts a statement, the `}` of the enclosing block,
    a `;` or the end; the popped and skipped text becomes one `ErrorStmt`.
 
-Either way one error is reported, and the parse goes on. The file is parsed chunk by chunk
-(see scanner.py), so an error never spreads past its top-level item.
+The file is parsed chunk by chunk (see scanner.py), so an error never spreads past its
+top-level item.
 """
 
 from __future__ import annotations
