@@ -22,6 +22,7 @@ from dataclasses import dataclass
 # Patterns shared with grammar.lark (tests check that they agree).
 STRING_RE = r'"(?:[^"\\\n]|\\.)*"?'
 LINE_COMMENT_RE = r"//[^\n]*"
+SQUOTE_RE = r"'[^'\n]*'?"  # not a string (an error), but the lexer reads it as one token
 BLOCK_COMMENT_RE = r"/\*(?:[^*]|\*(?!/))*(?:\*/)?"
 
 _TOKEN = re.compile(
@@ -29,7 +30,7 @@ _TOKEN = re.compile(
         [
             r"(?P<nl>\n)",
             r"(?P<ws>[ \t\f\r\ufeff]+)",
-            rf"(?P<str>{STRING_RE})",
+            rf"(?P<str>{STRING_RE}|{SQUOTE_RE})",
             rf"(?P<lc>{LINE_COMMENT_RE})",
             rf"(?P<bc>{BLOCK_COMMENT_RE})",
             r"(?P<word>[A-Za-z_][A-Za-z0-9_]*)",
@@ -42,7 +43,7 @@ _TOKEN = re.compile(
 )
 
 # no re.S anywhere: as in the grammar, `\.` in a string never takes a newline
-_COMMENT = re.compile(rf"{STRING_RE}|{LINE_COMMENT_RE}|{BLOCK_COMMENT_RE}")
+_COMMENT = re.compile(rf"{STRING_RE}|{SQUOTE_RE}|{LINE_COMMENT_RE}|{BLOCK_COMMENT_RE}")
 
 # Words that start a chunk when they begin a line after a complete statement.
 _NEVER_START = frozenset(
@@ -164,5 +165,5 @@ def comment_matches(text: str, start: int = 0, end: int | None = None):
     if end is None:
         end = len(text)
     for m in _COMMENT.finditer(text, start, end):
-        if text[m.start()] != '"':
+        if text[m.start()] not in "\"'":
             yield m.start(), m.end()
