@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -82,10 +83,18 @@ def units_to_col(line_text: str, units: int, encoding: str) -> int:
     return len(content)
 
 
-class Positions:
-    """Offset/Span <-> LSP Position/Range for one text in one client encoding."""
+_EOL = re.compile(r"\r\n|\r|\n")
 
-    __slots__ = ("text", "encoding", "index", "_ascii")
+
+class Positions:
+    """Offset/Span <-> LSP Position/Range for one text in one client encoding.
+
+    Lines are the client's: LSP ends a line at `\n`, `\r\n` or a lone `\r`. `index` is
+    tl_core's `LineIndex` (lines end at `\n` only), for line/column numbers that come from
+    tl_core or the kernel; the two agree on every text without a lone `\r`.
+    """
+
+    __slots__ = ("text", "encoding", "index", "_ascii", "_starts", "_ends")
 
     def __init__(self, text: str, encoding: str = UTF16, index: LineIndex | None = None):
         # imported here: `tl_core.syntax` loads the whole AST module, which `tl-lsp` must not
@@ -96,12 +105,39 @@ class Positions:
         self.encoding = encoding
         self.index = index if index is not None and index.text is text else LineIndex(text)
         self._ascii = encoding == UTF32 or text.isascii()
+        if "\r" in text:
+            starts, ends = [0], []
+            for m in _EOL.finditer(text):
+                ends.append(m.start())
+                starts.append(m.end())
+            ends.append(len(text))
+            self._starts: list[int] = starts
+            self._ends: list[int] | None = ends
+        else:
+            self._starts = self.index.starts
+            self._ends = None
+
+    def line_count(self) -> int:
+        return len(self._starts)
+
+    def line_bounds(self, line: int) -> tuple[int, int]:
+        """Offsets of the first code point of client line `line` and of its line break."""
+        start = self._starts[line]
+        if self._ends is not None:
+            return start, self._ends[line]
+        return start, self._starts[line + 1] - 1 if line + 1 < len(self._starts) else len(self.text)
+
+    def line_of(self, offset: int) -> int:
+        return bisect_right(self._starts, offset) - 1
 
     # tl_core -> client
     def position(self, offset: int) -> lsp.Position:
-        line, col = self.index.position(offset)
+        offset = max(0, min(offset, len(self.text)))
+        line = self.line_of(offset)
+        start, end = self.line_bounds(line)
+        col = min(offset, end) - start  # inside a `\r\n`: the end of the line
         if not self._ascii:
-            col = col_to_units(self.index.line_text(line), col, self.encoding)
+            col = col_to_units(self.text[start:end], col, self.encoding)
         return lsp.Position(line=line, character=col)
 
     def range(self, start: int, end: int) -> lsp.Range:
@@ -117,11 +153,10 @@ class Positions:
         line = pos.line
         if line < 0:
             return 0
-        if line >= len(self.index.starts):
+        if line >= len(self._starts):
             return len(self.text)
-        line_text = self.index.line_text(line)
-        col = units_to_col(line_text, pos.character, self.encoding)
-        return self.index.starts[line] + col
+        start, end = self.line_bounds(line)
+        return start + units_to_col(self.text[start:end], pos.character, self.encoding)
 
     def offsets(self, rng: lsp.Range) -> tuple[int, int]:
         start, end = self.offset(rng.start), self.offset(rng.end)
@@ -431,9 +466,11 @@ def workspace_symbol(s: Any, container: str | None, uri: str, pos: Positions):
     )
 
 
-def folding_range(f: Any, line_count: int) -> lsp.FoldingRange | None:
-    last = max(0, line_count - 1)
-    start, end = max(0, min(f.start_line, last)), max(0, min(f.end_line, last))
+def folding_range(f: Any, pos: Positions) -> lsp.FoldingRange | None:
+    """A fold; its lines are tl_core's (ending at `\n`), turned into the client's."""
+    last = max(0, len(pos.index.starts) - 1)
+    start = pos.line_of(pos.index.offset(max(0, min(f.start_line, last)), 0))
+    end = pos.line_of(pos.index.offset(max(0, min(f.end_line, last)), 0))
     if end <= start:
         return None
     return lsp.FoldingRange(
@@ -480,7 +517,6 @@ def encode_semantic_tokens(
     mod_bit = {m: 1 << i for i, m in enumerate(modifiers)}
     text_len = len(pos.text)
     pieces: list[tuple[int, int, int, int, int]] = []
-    index = pos.index
     for tok in tokens:
         t = type_index.get(tok.type)
         if t is None:
@@ -492,18 +528,18 @@ def encode_semantic_tokens(
         end = max(start, min(tok.span.end, text_len))
         if end <= start:
             continue
-        line, _ = index.position(start)
+        line = pos.line_of(start)
         while start < end:
-            line_end = index.starts[line + 1] - 1 if line + 1 < len(index.starts) else text_len
+            line_end = pos.line_bounds(line)[1]
             piece_end = min(end, line_end)
             if piece_end > start:
                 p0 = pos.position(start)
                 p1 = pos.position(piece_end)
                 pieces.append((p0.line, p0.character, p1.character - p0.character, t, bits))
-            if line + 1 >= len(index.starts):
+            if line + 1 >= pos.line_count():
                 break
             line += 1
-            start = max(start, index.starts[line])
+            start = max(start, pos.line_bounds(line)[0])
     pieces.sort()
     data: list[int] = []
     prev_line = prev_char = 0

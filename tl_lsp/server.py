@@ -541,8 +541,7 @@ async def folding_range(
     ls: TensorLogicServer, params: lsp.FoldingRangeParams
 ) -> list[lsp.FoldingRange]:
     _, a, pos = await ls.analysis(params.text_document.uri)
-    n = len(pos.index.starts)
-    return [r for f in ide.folding_ranges(a) if (r := proto.folding_range(f, n)) is not None]
+    return [r for f in ide.folding_ranges(a) if (r := proto.folding_range(f, pos)) is not None]
 
 
 @guarded("inlayHint")

@@ -1,7 +1,8 @@
 """10,000 random edits (hypothesis) with requests between them, against one real server.
 
 20 examples x 500 incremental edits, sent in UTF-16 positions computed here independently,
-through lines holding Korean text and emoji. After every 100 edits a round of requests: the
+through lines holding Korean text and emoji, ending in `\n`, `\r\n` or a lone `\r` (all
+line breaks for LSP). After every 100 edits a round of requests: the
 server must answer each (no internal error), stay alive, and every range it returns must lie
 inside the document as the client knows it.
 """
@@ -9,9 +10,10 @@ inside the document as the client knows it.
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.lsp.stdio_client import LspError, StdioClient
@@ -37,7 +39,7 @@ print(y)
 PIECES = [
     "a", "x", " ", "\n", "(", ")", "{", "}", "[", "]", ",", '"', "/", ".", "@", "+", "=",
     "let ", "fn ", "if ", "loop ", "return ", "model.get_tensor(\"", "softmax(", "// %%\n",
-    "/*", "*/", "//", "가", "😀", "é", "1.5", "float16[2, 3]", "\t", "::", "->", "x.shape",
+    "/*", "*/", "//", "가", "😀", "é", "1.5", "float16[2, 3]", "\t", "::", "->", "x.shape", "\r\n",
 ]  # fmt: skip
 
 edit = st.tuples(
@@ -51,10 +53,27 @@ def u16(s: str) -> int:
     return len(s.encode("utf-16-le")) // 2
 
 
+EOL = re.compile(r"\r\n|\r|\n")  # LSP: a line ends at \n, \r\n or a lone \r
+
+
+def client_lines(text: str) -> list[str]:
+    return EOL.split(text)
+
+
 def lsp_pos(text: str, offset: int) -> dict:
-    line = text.count("\n", 0, offset)
-    start = text.rfind("\n", 0, offset) + 1
+    """The client's position of `offset` (never between the \r and \n of a \r\n)."""
+    line, start = 0, 0
+    for m in EOL.finditer(text, 0, offset):
+        if m.end() > offset:
+            break
+        line, start = line + 1, m.end()
     return {"line": line, "character": u16(text[start:offset])}
+
+
+def valid_offset(text: str, offset: int) -> int:
+    return (
+        offset - 1 if 0 < offset < len(text) and text[offset - 1 : offset + 1] == "\r\n" else offset
+    )
 
 
 def check_range(lines: list[str], rng: dict, what: str) -> None:
@@ -114,6 +133,7 @@ _uris = (f"file:///fuzz/doc{i}.tl" for i in itertools.count())
     max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),  # shrinking 500 edits takes minutes
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
@@ -132,8 +152,8 @@ def test_random_edits_keep_the_server_alive_and_ranges_inside(server, edits, pro
     doc = {"textDocument": {"uri": uri}}
     version = 1
     for n, (where, delete, insert) in enumerate(edits, 1):
-        start = int(where * len(text))
-        end = min(len(text), start + delete)
+        start = valid_offset(text, int(where * len(text)))
+        end = valid_offset(text, min(len(text), start + delete))
         change = {
             "range": {"start": lsp_pos(text, start), "end": lsp_pos(text, end)},
             "text": insert,
@@ -146,8 +166,8 @@ def test_random_edits_keep_the_server_alive_and_ranges_inside(server, edits, pro
         )
         if n % ROUND:
             continue
-        lines = text.split("\n")
-        at = lsp_pos(text, int(probes[(n // ROUND) % len(probes)] * len(text)))
+        lines = client_lines(text)
+        at = lsp_pos(text, valid_offset(text, int(probes[(n // ROUND) % len(probes)] * len(text))))
         here = {**doc, "position": at}
         whole = {"start": {"line": 0, "character": 0}, "end": lsp_pos(text, len(text))}
         asks = [
@@ -178,5 +198,5 @@ def test_random_edits_keep_the_server_alive_and_ranges_inside(server, edits, pro
     diags = server.wait_notification(
         "textDocument/publishDiagnostics", lambda p: p["uri"] == uri and p.get("version") == version
     )
-    walk_ranges(diags, text.split("\n"), "diagnostics")
+    walk_ranges(diags, client_lines(text), "diagnostics")
     server.notify("textDocument/didClose", doc)

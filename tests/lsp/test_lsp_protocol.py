@@ -69,6 +69,22 @@ def test_position_inside_a_character_snaps_to_its_start():
     assert proto.units_to_col(LINE, u8 + 2, "utf-8") == LINE.index("가")
 
 
+def test_client_lines_end_at_lf_crlf_and_lone_cr():
+    text = "a😀\r\nb\rc가\nd"
+    pos = proto.Positions(text, "utf-16")
+    assert pos.line_count() == 4
+    assert pos.position(text.index("b")) == lsp.Position(1, 0)
+    assert pos.position(text.index("c")) == lsp.Position(2, 0)  # after the lone \r
+    assert pos.position(text.index("d")) == lsp.Position(3, 0)
+    assert pos.position(text.index("\n")) == lsp.Position(0, 3)  # inside \r\n: end of line
+    assert pos.offset(lsp.Position(2, 2)) == text.index("가") + 1
+    assert pos.offset(lsp.Position(0, 99)) == text.index("\r")
+    change = lsp.TextDocumentContentChangePartial(
+        range=lsp.Range(lsp.Position(2, 0), lsp.Position(2, 1)), text="C"
+    )
+    assert proto.apply_change(text, change, "utf-16") == text.replace("c", "C")
+
+
 def test_positions_past_the_end_clamp():
     pos = proto.Positions("ab\r\ncd", "utf-16")
     assert pos.offset(lsp.Position(line=0, character=99)) == 2  # before the \r
@@ -93,14 +109,15 @@ def test_incremental_change_after_emoji():
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.text(alphabet=st.sampled_from(list("ab \n가😀é\t")), max_size=40),
+    st.text(alphabet=st.sampled_from(list("ab \n가😀é\t\r")), max_size=40),
     st.sampled_from(["utf-8", "utf-16", "utf-32"]),
     st.data(),
 )
 def test_offset_position_round_trip(text, encoding, data):
     pos = proto.Positions(text, encoding)
     offset = data.draw(st.integers(0, len(text)))
-    assert pos.offset(pos.position(offset)) == offset
+    inside_crlf = 0 < offset < len(text) and text[offset - 1 : offset + 1] == "\r\n"
+    assert pos.offset(pos.position(offset)) == (offset - 1 if inside_crlf else offset)
 
 
 def test_diagnostic_with_related_information_in_utf16():
@@ -274,12 +291,15 @@ def test_semantic_delta_always_reproduces_new(pairs, data):
 
 def test_folding_inlay_and_code_lens():
     text = "// %%\nx = 1\n// %%\ny = 2\n"
-    assert proto.folding_range(Fold(0, 1, "region"), 5) == lsp.FoldingRange(
+    pos = proto.Positions(text)
+    assert proto.folding_range(Fold(0, 1, "region"), pos) == lsp.FoldingRange(
         start_line=0, end_line=1, kind=lsp.FoldingRangeKind.Region
     )
-    assert proto.folding_range(Fold(3, 3, None), 5) is None
-    assert proto.folding_range(Fold(2, 99, "comment"), 5).end_line == 4
-    pos = proto.Positions(text)
+    assert proto.folding_range(Fold(3, 3, None), pos) is None
+    assert proto.folding_range(Fold(2, 99, "comment"), pos).end_line == 4
+    # a lone \r is a line break for the client, not for tl_core: fold lines move down
+    cr = proto.Positions("a\rb\nc\nd")
+    assert proto.folding_range(Fold(1, 2, None), cr) == lsp.FoldingRange(start_line=2, end_line=3)
 
     @dataclass(frozen=True)
     class Hint:
