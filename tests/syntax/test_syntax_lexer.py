@@ -68,3 +68,21 @@ def test_scanner_patterns_are_the_grammars() -> None:
     assert "LINE_COMMENT: /\\/\\/[^\\n]*/" in grammar and LINE_COMMENT_RE == "//[^\\n]*"
     assert "BLOCK_COMMENT.2: /\\/\\*(?:[^*]|\\*(?!\\/))*\\*\\//" in grammar
     assert BLOCK_COMMENT_RE == r"/\*(?:[^*]|\*(?!/))*(?:\*/)?"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PIECES + ["'", "'a // b'"]), max_size=60).map("".join))
+def test_comments_and_tokens_never_overlap(text: str) -> None:
+    from tl_core.syntax import parse
+
+    toks, bad = engine().lexer.tokens(text, 0, len(text), 0)
+    comments = [(c.span.start, c.span.end) for c in parse(text).comments]
+    covered = [(t.end_pos - 1 if t.type.startswith("NL_") else t.start_pos, t.end_pos)
+               for t in toks]
+    for cs, ce in comments:
+        assert text[cs:cs + 2] in ("//", "/*")
+        for ts, te in covered:
+            assert te <= cs or ts >= ce, (text[cs:ce], text[ts:te])
+    # every unterminated block comment the lexer saw is a comment of the result
+    for b in bad:
+        assert any(cs == b.start_pos for cs, _ in comments)
