@@ -27,6 +27,7 @@ from tests.lsp.lsp_util import (
     open_doc,
     pos_of,
     span_to_range16,
+    wait_for,
     write_model,
 )
 from tl_core import ide
@@ -474,15 +475,18 @@ async def test_model_file_change_refreshes_dependent_diagnostics(
     text = 'm = load_model("watched.safetensors")\nw = m.get_tensor("a")\nlet y = w @ w\n'
     uri, path = new_doc(client, workdir, text)
     before = await diagnostics_for(client, uri, version=1)
-    assert before, "w @ w with w: float16[3, 2] must be a shape error"
+    assert any("float16[3, 2]" in d.message for d in before), before
     write_model(model, {"a": (3, 3)})
     client.workspace_did_change_watched_files(
         lsp.DidChangeWatchedFilesParams(
             changes=[lsp.FileEvent(uri=model.as_uri(), type=lsp.FileChangeType.Changed)]
         )
     )
-    after = await diagnostics_for(client, uri, version=1)
-    assert after == []
+    # the next publish for the document is clean (wait past any repeat of the old one)
+    await wait_for(
+        lambda: any(p.uri == uri and not p.diagnostics for p in client.published),
+        what=f"clean diagnostics; got {[p.diagnostics for p in client.published if p.uri == uri]}",
+    )
 
 
 async def test_errors_become_responses_and_the_server_lives(client: LanguageClient, workdir: Path):
