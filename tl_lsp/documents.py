@@ -132,7 +132,8 @@ class Documents:
         def done(f: asyncio.Future[Any]) -> None:
             if f.cancelled() or f.exception() is not None:
                 return
-            if doc.text is text:
+            # only the current job of the current text (not one invalidated meanwhile)
+            if doc.text is text and doc.job is not None and doc.job[1] is f:
                 doc.analysis = f.result()
 
         fut.add_done_callback(done)
