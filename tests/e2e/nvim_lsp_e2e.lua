@@ -124,6 +124,29 @@ local function main()
   end
   step("completion", labels)
 
+  -- Positions made by Neovim itself (UTF-16 from byte columns): the cursor on `weight`,
+  -- after Korean text on its line; then definition from its use, and a rename applied.
+  local function cursor_at(needle, delta)
+    for lnum, line in ipairs(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)) do
+      local i = string.find(line, needle, 1, true)
+      if i then
+        vim.api.nvim_win_set_cursor(0, { lnum, i - 1 + (delta or 0) })
+        return vim.lsp.util.make_position_params(0, client.offset_encoding)
+      end
+    end
+    error("not in the buffer: " .. needle)
+  end
+  local params = cursor_at(env.TL_CURSOR_NEEDLE)
+  step("cursor_position", params.position)
+  local h2 = request(client, bufnr, "textDocument/hover", params)
+  step("cursor_hover", h2 and h2.contents and h2.contents.value or vim.NIL)
+  local defs = request(client, bufnr, "textDocument/definition", cursor_at(env.TL_USE_NEEDLE, 12))
+  step("definition", defs)
+  local edit = request(client, bufnr, "textDocument/rename",
+    vim.tbl_extend("force", cursor_at(env.TL_CURSOR_NEEDLE), { newName = "renamed" }))
+  vim.lsp.util.apply_workspace_edit(edit, client.offset_encoding)
+  step("after_rename", vim.api.nvim_buf_get_lines(bufnr, 0, -1, false))
+
   local ran = nil
   tl.run_cell(bufnr, tonumber(env.TL_CELL_LINE), function(e, r)
     ran = { err = e, result = r }

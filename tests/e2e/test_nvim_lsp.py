@@ -30,9 +30,10 @@ pytestmark = [
 PROGRAM = """\
 // 모델을 읽는다 😀
 model = load_model("tiny.safetensors")
-/* 가중치 */ weight = model.get_tensor("layer.0.weight")
+/* 가중치 😀 */ weight = model.get_tensor("layer.0.weight")
 name = model.get_tensor("")
 let oops = undefined_thing + 1
+let again = weight
 // %%
 m2 = load_model("tiny.safetensors")
 let x = tensor<float16>([[1.0, 2.0, 3.0]], device: cpu)
@@ -86,6 +87,8 @@ def test_neovim_diagnostics_hover_completion_and_run_cell(tmp_path: Path):
             "TL_CELL_LINE": str(PROGRAM.split("\n").index("// %%") + 1),
             "TL_SEL_FIRST": str(PROGRAM.split("\n").index("// %%") + 2),  # 1-based lines
             "TL_SEL_LAST": str(PROGRAM.split("\n").index("// %%") + 4),
+            "TL_CURSOR_NEEDLE": "weight = model",
+            "TL_USE_NEEDLE": "let again = weight",
         },
     )
     assert code == 0, f"nvim exited {code}: {result.get('error')}\n{output}"
@@ -99,3 +102,13 @@ def test_neovim_diagnostics_hover_completion_and_run_cell(tmp_path: Path):
     assert any("ms cpu" in v for v in result["virtual_text"])
     assert result["commands"] is True
     assert "from nvim:" in result["selection"]["stdout"]
+    # positions Neovim computed itself agree with ours, and rename edits apply in Neovim
+    assert result["cursor_position"] == {"line": hover.line, "character": hover.character}
+    assert result["cursor_hover"] == result["hover"]
+    weight_line = PROGRAM.split("\n")[hover.line]
+    assert [d["range"]["start"] for d in result["definition"]] == [
+        {"line": hover.line, "character": hover.character}
+    ], weight_line
+    lines = result["after_rename"]
+    assert lines[hover.line] == weight_line.replace("weight =", "renamed =")
+    assert "let again = renamed" in lines
