@@ -177,6 +177,24 @@ local function main()
   end)
   step("selection", tl.last_result[bufnr])
 
+  -- a runaway cell stopped by :TLInterrupt
+  local spun = nil
+  tl.run_cell(bufnr, tonumber(env.TL_LOOP_LINE), function(e, r)
+    spun = { err = e, result = r }
+  end)
+  vim.wait(1000, function()
+    return spun ~= nil
+  end, 20)
+  step("loop_still_running", spun == nil)
+  vim.cmd("TLInterrupt")
+  wait(60000, ":TLInterrupt", function()
+    return spun ~= nil
+  end)
+  if spun.err then
+    error("interrupted run failed: " .. vim.inspect(spun.err))
+  end
+  step("interrupted", spun.result.interrupted)
+
   local stopping = client
   client.stop()
   vim.wait(10000, function()

@@ -38,6 +38,11 @@ let again = weight
 m2 = load_model("tiny.safetensors")
 let x = tensor<float16>([[1.0, 2.0, 3.0]], device: cpu)
 print("from nvim:", (x @ m2.get_tensor("layer.0.weight")).shape)
+// %%
+let spin = 0
+loop {
+    spin = spin + 1
+}
 """
 
 TENSORS = {"layer.0.weight": (3, 2), "layer.0.bias": (2,), "layer.1.weight": (2, 2)}
@@ -88,6 +93,7 @@ def test_neovim_diagnostics_hover_completion_and_run_cell(tmp_path: Path):
             "TL_SEL_FIRST": str(PROGRAM.split("\n").index("// %%") + 2),  # 1-based lines
             "TL_SEL_LAST": str(PROGRAM.split("\n").index("// %%") + 4),
             "TL_CURSOR_NEEDLE": "weight = model",
+            "TL_LOOP_LINE": str(PROGRAM.split("\n").index("let spin = 0")),
             "TL_USE_NEEDLE": "let again = weight",
         },
     )
@@ -112,3 +118,4 @@ def test_neovim_diagnostics_hover_completion_and_run_cell(tmp_path: Path):
     lines = result["after_rename"]
     assert lines[hover.line] == weight_line.replace("weight =", "renamed =")
     assert "let again = renamed" in lines
+    assert result["loop_still_running"] is True and result["interrupted"] is True
