@@ -669,3 +669,23 @@ async def test_long_completion_lists_are_cut_and_incomplete(client: LanguageClie
     assert len(expected) > 200
     assert got.is_incomplete is True and len(got.items) == 200
     assert {i.label for i in got.items} <= {c.label for c in expected}
+
+
+async def test_untitled_documents_work_without_a_path(client: LanguageClient):
+    uri = "untitled:Untitled-1"
+    text = "let a = tensor<float16>([1.0, 2.0], device: cpu)\nlet b = a + nope\n"
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(
+            text_document=lsp.TextDocumentItem(
+                uri=uri, language_id="tensorlogic", version=1, text=text
+            )
+        )
+    )
+    got = await diagnostics_for(client, uri, version=1)
+    assert [d.message for d in got] == [d.message for d in analyze(text, None).diagnostics]
+    hover = await client.text_document_hover_async(
+        lsp.HoverParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(0, 4)
+        )
+    )
+    assert "float16[2]" in hover.contents.value
