@@ -729,6 +729,8 @@ class _Engine:
             key = (tuple(stack), tuple(types))
             hit = self.sim_memo.get(key)
             if hit is None:
+                if len(self.sim_memo) > 200_000:  # a keyed cache, kept bounded
+                    self.sim_memo.clear()
                 hit = self.sim_memo[key] = self._sim(stack, types)
             return hit
         return self._sim(stack, types)
