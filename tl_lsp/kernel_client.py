@@ -52,11 +52,13 @@ class KernelClient:
         on_exit: Callable[[KernelClient, int | None, str], None] | None = None,
         on_stderr: Callable[[str], None] | None = None,
         cwd: str | None = None,
+        on_restart: Callable[[dict[str, Any]], None] | None = None,
     ):
         self.python = python or sys.executable
         self.cwd = cwd
         self._on_exit = on_exit
         self._on_stderr = on_stderr
+        self._on_restart = on_restart
         self._proc: asyncio.subprocess.Process | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count(1)
@@ -130,6 +132,8 @@ class KernelClient:
             if msg.get("method") == "ready":
                 self.ready_params = msg.get("params") or {}
                 self.ready.set()
+                if self.ready_params.get("restarted") and self._on_restart is not None:
+                    self._on_restart(self.ready_params)  # the worker died: variables lost
             return
         fut = self._pending.pop(msg["id"], None)
         if fut is None or fut.done():

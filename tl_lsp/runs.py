@@ -149,10 +149,12 @@ class Runner:
         python: Callable[[], str],
         on_dead: Callable[[str], None],
         on_stderr: Callable[[str], None] | None = None,
+        on_restart: Callable[[str], None] | None = None,
     ):
         self._python = python
         self._on_dead = on_dead
         self._on_stderr = on_stderr
+        self._on_restart = on_restart
         self.kernel: KernelClient | None = None
         self.last: dict[str, LastRun] = {}
         self._lock = asyncio.Lock()
@@ -162,10 +164,20 @@ class Runner:
         async with self._lock:
             if self.kernel is None or not self.kernel.alive:
                 self.kernel = KernelClient(
-                    self._python(), on_exit=self._exited, on_stderr=self._on_stderr
+                    self._python(),
+                    on_exit=self._exited,
+                    on_stderr=self._on_stderr,
+                    on_restart=self._worker_restarted,
                 )
                 await self.kernel.start()
             return self.kernel
+
+    def _worker_restarted(self, params: dict[str, Any]) -> None:
+        if self._on_restart is not None:
+            self._on_restart(
+                "the TensorLogic kernel restarted its worker process: the variables of every "
+                "document are gone; run the cells they come from again"
+            )
 
     def _exited(self, client: KernelClient, returncode: int | None, message: str) -> None:
         if client is self.kernel:

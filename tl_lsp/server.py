@@ -79,7 +79,12 @@ class TensorLogicServer(LanguageServer):
         super().__init__("tl-lsp", VERSION)
         self.docs = Documents()
         self.config = Config()
-        self.runner = Runner(lambda: self.config.python, self._kernel_died, self._kernel_stderr)
+        self.runner = Runner(
+            lambda: self.config.python,
+            self._kernel_died,
+            self._kernel_stderr,
+            self._kernel_restarted,
+        )
         self._diag_tasks: dict[str, asyncio.Task[Any]] = {}
         self._sem_results: dict[str, tuple[str, list[int]]] = {}
         self._completions: dict[int, Any] = {}
@@ -98,6 +103,13 @@ class TensorLogicServer(LanguageServer):
         with contextlib.suppress(Exception):
             self.window_show_message(
                 lsp.ShowMessageParams(type=lsp.MessageType.Error, message=message)
+            )
+
+    def _kernel_restarted(self, message: str) -> None:
+        self.log_line(message, lsp.MessageType.Warning)
+        with contextlib.suppress(Exception):
+            self.window_show_message(
+                lsp.ShowMessageParams(type=lsp.MessageType.Warning, message=message)
             )
 
     def _kernel_stderr(self, line: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import pytest
 import pytest_lsp
@@ -273,3 +274,51 @@ async def test_did_change_configuration_turns_run_hints_off(client: LanguageClie
             break
         await asyncio.sleep(0.05)
     assert await run_hints() == []
+
+
+async def test_worker_crash_is_reported_and_the_kernel_keeps_serving(client: LanguageClient):
+    uri = doc(client, "worker.tl", CELLS)
+    await command(client, "tensorlogic.runCell", {"uri": uri, "line": 1})
+    kernel_pid = int(
+        next(
+            e.name
+            for e in Path("/proc").iterdir()
+            if e.name.isdigit()
+            and "tl_core.kernel" in _cmdline(e)
+            and "--worker" not in _cmdline(e)
+            and _ppid(e) == server_pid(client)
+        )
+    )
+    worker = next(
+        int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit() and _ppid(e) == kernel_pid
+    )
+    os.kill(worker, signal.SIGKILL)
+    # the kernel notices at the next run: that run fails, the worker restarts, we warn
+    with pytest.raises(Exception) as err:
+        await command(client, "tensorlogic.runCell", {"uri": uri, "line": 1})
+    assert "the worker process died (status -9) while running this request" in str(err.value)
+    msg = await wait_for(
+        lambda: [m for m in client.messages if "restarted its worker" in m.message],
+        what="worker restart message",
+    )
+    assert msg[0].type == lsp.MessageType.Warning
+    assert msg[0].message == (
+        "the TensorLogic kernel restarted its worker process: the variables of every "
+        "document are gone; run the cells they come from again"
+    )
+    result = await command(client, "tensorlogic.runCell", {"uri": uri, "line": 1})
+    assert "hello from cell" in result["stdout"]
+
+
+def _cmdline(entry: Path) -> str:
+    try:
+        return (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _ppid(entry: Path) -> int:
+    try:
+        return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
