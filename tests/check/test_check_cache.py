@@ -167,3 +167,11 @@ def test_an_equal_type_from_a_rechecked_dependency_keeps_its_users():
     assert summary(a) == summary(analyze(new, path, use_cache=False))
     assert summary(b) == summary(analyze(new.replace("let n4", "let  n4"), path,
                                          use_cache=False))
+
+
+def test_fast_span_equals_the_constructor():
+    from tl_core.check.memo import _new_span
+    from tl_core.syntax.span import Span
+
+    a, b = _new_span(3, 9, 1, 2, 4, 0), Span(3, 9, 1, 2, 4, 0)
+    assert a == b and hash(a) == hash(b) and repr(a) == repr(b) and type(a) is Span
