@@ -873,6 +873,10 @@ class _Run:
         st = self.st
         vs = self.vs
         opens = self.opens
+        # `prev` and `quiet` live in locals here and are written back to `self` around the
+        # calls that read or change them (recovery, the end)
+        prev = self.prev
+        quiet = self.quiet
         i = 0
         while i < len(toks):
             tok = toks[i]
@@ -892,22 +896,27 @@ class _Run:
             while True:
                 a = row.get(ty)
                 if a is None:
+                    self.prev, self.quiet = prev, quiet
                     i = self._recover(i, tok)
+                    prev, quiet = self.prev, self.quiet
+                    opens = self.opens
                     break
                 if a.__class__ is int:
                     st.append(a)
                     vs.append(tok)
-                    self.prev = tok
-                    if i > self.quiet_until:
-                        self.quiet = False
+                    prev = tok
+                    if quiet and i > self.quiet_until:
+                        quiet = False
                     i += 1
                     if ty in _OPEN:
                         opens.append((tok, _OPEN[ty], self._what_open(tok)))
                         if len(opens) > MAX_BRACKET_DEPTH:
+                            self.prev = prev
                             self._report(tok, f"too deeply nested: more than "
                                               f"{MAX_BRACKET_DEPTH} brackets open at once")
-                            self.quiet = True
                             i = self._panic(i, None)
+                            prev, quiet = self.prev, True
+                            opens = self.opens
                     elif ty in _CLOSERS and opens:
                         opens.pop()
                     break
@@ -933,6 +942,7 @@ class _Run:
                 st.append(goto[st[-1]][origin])
                 vs.append(v)
                 row = act[st[-1]]
+        self.prev, self.quiet = prev, quiet
         return self._finish()
 
     def _adjust(self, i: int, tok: Tok, row: dict) -> Tok:
@@ -1226,7 +1236,7 @@ class _Run:
                     break
         if region_start is not None:
             rs = region_start[0]
-            self.opens = [o for o in self.opens if o[0].start_pos < rs]
+            self.opens[:] = [o for o in self.opens if o[0].start_pos < rs]
         toks = self.toks
         n = len(toks)
         j = i
