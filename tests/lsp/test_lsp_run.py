@@ -296,7 +296,8 @@ async def test_worker_crash_is_reported_and_the_kernel_keeps_serving(client: Lan
     # the kernel notices at the next run: that run fails, the worker restarts, we warn
     with pytest.raises(Exception) as err:
         await command(client, "tensorlogic.runCell", {"uri": uri, "line": 1})
-    assert "the worker process died (status -9) while running this request" in str(err.value)
+    assert "the worker process died (status " in str(err.value)  # -9, or None (kernel race)
+    assert "every document's variables are lost" in str(err.value)
     msg = await wait_for(
         lambda: [m for m in client.messages if "restarted its worker" in m.message],
         what="worker restart message",
