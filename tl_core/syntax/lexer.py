@@ -44,7 +44,7 @@ class Tok:
 _ERROR_PATTERNS = [
     ("BAD_STRING", r'"(?:[^"\\\n]|\\.)*\\?'),
     ("BAD_SQUOTE", r"'[^'\n]*'?"),
-    ("INVALID", r"[^ \t\f\r\n\ufeffA-Za-z0-9_\"/(){}\[\]|=!<>+\-*%@⊙⊗~:.,?;]+"),
+    ("INVALID", r"[^ \t\f\r\n\ufeffA-Za-z0-9_\"'/(){}\[\]|=!<>+\-*%@⊙⊗~:.,?;]+"),
     ("INVALID1", r"[\s\S]"),
 ]
 _GUARDS = {"space": r"[ \t\f\r\n\ufeff]", "slash": "/", "word": "[A-Za-z_]",
