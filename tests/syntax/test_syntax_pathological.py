@@ -56,3 +56,14 @@ def test_long_chain_message() -> None:
     (err,) = result.errors
     assert err.message.startswith("expression too long: more than 256 operators")
     assert result.program.items[1].target.id == "y"
+
+
+def test_depth_limit_across_calls_and_chains() -> None:
+    # 100 nested calls, each with a 20-operator chain around the next: neither limit on
+    # brackets nor on chains is reached, but the tree would be ~2,000 levels deep
+    text = "x = " + "f(" * 100 + "a" + (" + a" * 20 + ")") * 100 + "\ny = 2\n"
+    result = parse(text)
+    assert [e.message for e in result.errors] == [
+        "nested too deeply: more than 400 levels in one statement; split it with `let`"]
+    assert [type(i).__name__ for i in result.program.items] == ["ErrorStmt", "Assign"]
+    assert IncrementalParser().parse(text) == result

@@ -41,6 +41,7 @@ from tl_core.syntax.span import Span
 
 MAX_BRACKET_DEPTH = 128  # deeper nesting is an error (keeps later recursive passes safe)
 MAX_CHAIN = 256  # operators/fields/calls chained in one expression spine
+MAX_TREE_DEPTH = 400  # deeper items become ErrorStmts (brackets x chains can multiply)
 
 ELEMENT_TYPES = frozenset(
     {"float16", "float32", "float64", "bfloat16", "int32", "int64", "int16", "complex16"}
@@ -801,8 +802,39 @@ def parse_chunk(text: str, start: int, end: int, line: int, next_word: str = "")
         errors = run.errors + _ctx.errors
     finally:
         _ctx.errors, _ctx.text = old_errors, old_text
+    if len(run.toks) > MAX_TREE_DEPTH:  # only a chunk this long can make a tree this deep
+        items = _flatten_deep(items, text, errors)
     errors.sort(key=lambda d: (d.span.start, d.span.end))
     return ChunkResult(tuple(items), tuple(errors), run.used_next_word)
+
+
+def _depth(node) -> int:  # noqa: ANN001
+    """The depth of a tree, without recursion."""
+    best = 0
+    stack = [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        if d > best:
+            best = d
+        for c in A.children(n):
+            stack.append((c, d + 1))
+    return best
+
+
+def _flatten_deep(items, text: str, errors: list) -> tuple:  # noqa: ANN001
+    """Items nested deeper than MAX_TREE_DEPTH become ErrorStmts (with an error), so that
+    every later pass may recurse over the tree safely."""
+    out = []
+    for item in items:
+        if _depth(item) > MAX_TREE_DEPTH:
+            sp = item.span
+            errors.append(Diagnostic(
+                N.Span(sp.start, min(sp.end, sp.start + 1), sp.line, sp.col, sp.line, sp.col + 1),
+                f"nested too deeply: more than {MAX_TREE_DEPTH} levels in one statement; "
+                "split it with `let`", code="syntax"))
+            item = N.ErrorStmt(sp, text[sp.start:sp.end])
+        out.append(item)
+    return tuple(out)
 
 
 def lark_parse_chunk(text: str) -> tuple[tuple, tuple[Diagnostic, ...]]:
