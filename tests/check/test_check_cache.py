@@ -175,3 +175,19 @@ def test_fast_span_equals_the_constructor():
 
     a, b = _new_span(3, 9, 1, 2, 4, 0), Span(3, 9, 1, 2, 4, 0)
     assert a == b and hash(a) == hash(b) and repr(a) == repr(b) and type(a) is Span
+
+
+def test_a_failing_materialization_falls_back_to_a_check_from_scratch(monkeypatch):
+    from tl_core.check import memo as M
+
+    text = "fn f(x: float16[N]) -> float16[N] {\n    return x * 2.0\n}\nlet y = f(ones([3]))\n"
+    path = "/tmp/cache-fallback.tl"
+    analyze(text, path)
+    a = analyze(text + "\n", path)
+    assert a._pending
+
+    def broken(*_args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(M, "materialize", broken)
+    assert summary(a) == summary(analyze(text + "\n", path, use_cache=False))

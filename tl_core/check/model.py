@@ -136,11 +136,21 @@ class Analysis:
                 gc.disable()
                 try:
                     materialize(self, self._pending)
+                except Exception:  # noqa: BLE001 - never let a query fail on the cache:
+                    self._from_fresh_check()  # take the results of a check from scratch
                 finally:
                     if gc_was_enabled:
                         gc.enable()
                 self._pending = []
             self._sorted_refs = sorted(self._refs.values(), key=lambda r: r.span.start)
+
+    def _from_fresh_check(self) -> None:
+        from tl_core.check.analyzer import analyze
+
+        fresh = analyze(self.text, self.path, self.parse, use_cache=False)
+        for name in ("_types", "_bindings", "_refs", "_scopes", "_functions", "imports",
+                     "_point_types", "_call_bindings"):
+            setattr(self, name, getattr(fresh, name))
 
     @property
     def types(self) -> dict[tuple, Type]:
