@@ -113,3 +113,19 @@ def test_format_reindented(k: int, spaces: int, blanks: int) -> None:
     if "/*" in text:
         return  # stripping lines would change the inside of a block comment
     assert format_text(messy) == format_text(text)
+
+
+def test_same_tree_ignores_positions_only() -> None:
+    from tl_core.syntax.format import same_tree
+
+    a = parse("let x = f(1, y)\n").program
+    b = parse("\n\nlet   x =  f( 1,y )\n").program
+    c = parse("let x = f(2, y)\n").program
+    assert same_tree(a, b)
+    assert not same_tree(a, c)
+
+
+def test_infer_needs_its_mode_on_the_same_line() -> None:
+    text = "let e = 1\ninfer\nlet big = 2\n"
+    assert parse(text).errors == ()
+    assert format_text(text) == text

@@ -16,11 +16,17 @@ errors is returned unchanged.
   a call's `(` or an index's `[`, or after a unary `-`/`!`; one inside `{ ... }` on one line.
 - Comments keep their text (trailing spaces of `//` comments removed); one space before a
   comment that follows code on its line.
+
+The result is parsed again and compared with the input's tree; should they ever differ,
+the text is returned unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from tl_core.syntax import ast as A
+from tl_core.syntax.span import Span
 
 INDENT = "    "
 
@@ -64,7 +70,34 @@ def format_text(text: str) -> str:
         items.append((c.span.start, c.span.line, c.span.end_line, "COMMENT", body))
     items.sort(key=lambda x: x[0])
     generic_lt = _generic_openers(result.program, text)
-    return _emit(items, generic_lt)
+    out = _emit(items, generic_lt)
+    # a safety net: whitespace can matter to the lexer in corner cases (a byte-order mark
+    # inside a line, say); if the result does not parse to the same tree, keep the text
+    after = parse(out)
+    if after.errors or not same_tree(result.program, after.program):
+        return text
+    return out
+
+
+def same_tree(a: object, b: object) -> bool:
+    """Are two trees equal when positions are ignored? (iterative: deep trees are fine)"""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if type(x) is not type(y):
+            return False
+        if isinstance(x, tuple):
+            if len(x) != len(y):
+                return False
+            stack.extend(zip(x, y, strict=True))
+        elif dataclasses.is_dataclass(x):
+            if isinstance(x, Span):
+                continue
+            for f in dataclasses.fields(x):
+                stack.append((getattr(x, f.name), getattr(y, f.name)))
+        elif x != y:
+            return False
+    return True
 
 
 def _generic_openers(program: A.Program, text: str) -> set[int]:
