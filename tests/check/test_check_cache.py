@@ -191,3 +191,12 @@ def test_a_failing_materialization_falls_back_to_a_check_from_scratch(monkeypatc
 
     monkeypatch.setattr(M, "materialize", broken)
     assert summary(a) == summary(analyze(text + "\n", path, use_cache=False))
+
+
+def test_fast_ref_equals_the_constructor():
+    from tl_core.check.memo import _ref_maker
+    from tl_core.check.model import Ref
+    from tl_core.syntax.span import Span
+
+    sp = Span(3, 9, 1, 2, 4, 0)
+    assert _ref_maker()(sp, None, "relu", True) == Ref(sp, None, "relu", True)

@@ -326,6 +326,25 @@ def _span_maker():  # noqa: ANN202
 _new_span = _span_maker()
 
 
+def _ref_maker():  # noqa: ANN202
+    """`Ref(span, binding, builtin, is_def)` through slot descriptors (see _span_maker)."""
+    from tl_core.check.model import Ref
+
+    new = object.__new__
+    d = Ref.__dict__
+    s0, s1, s2, s3 = (d[f].__set__ for f in ("span", "binding", "builtin", "is_def"))
+
+    def make(span: Span, binding: Any, builtin: str | None, is_def: bool) -> Any:
+        r = new(Ref)
+        s0(r, span)
+        s1(r, binding)
+        s2(r, builtin)
+        s3(r, is_def)
+        return r
+
+    return make
+
+
 _LAZY: list = []
 
 
@@ -421,8 +440,9 @@ def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
 def materialize(a: Any, pending: list[tuple]) -> None:
     """Place the pending items' scopes, locals, node types and occurrences into the
     Analysis `a` (its private containers), as a check of each item would have."""
-    from tl_core.check.model import Binding, Ref, Scope
+    from tl_core.check.model import Binding, Scope
 
+    new_ref = _ref_maker()
     all_bindings = a._bindings
     all_scopes = a._scopes
     types = a._types
@@ -471,7 +491,7 @@ def materialize(a: Any, pending: list[tuple]) -> None:
         for r, who, builtin, is_def in rec.refs:
             sp = at(r)
             b = None if who is None else bindings[who] if isinstance(who, int) else outer[who]
-            refs[(sp.start, sp.end)] = Ref(sp, b, builtin, is_def)
+            refs[(sp.start, sp.end)] = new_ref(sp, b, builtin, is_def)
         for k, t in rec.points:
             points[k + base] = t
         for k, v in rec.calls:
