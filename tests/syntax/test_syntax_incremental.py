@@ -94,3 +94,15 @@ def test_edit_sequences_on_a_large_file(edits) -> None:  # noqa: ANN001
         pos = int(where * len(text))
         text = text[:pos] + insert + text[pos + cut:]
         assert inc.parse(text) == parse(text)
+
+
+def test_end_of_chunk_error_follows_the_next_word() -> None:
+    # an unclosed call: at the end of the file "found end of file"; once a `fn` follows
+    # at column 0 the same chunk says "found 'fn'"
+    text = "let out = f(q, k\n"
+    inc = IncrementalParser()
+    first = inc.parse(text)
+    assert first.errors[0].message.endswith("found end of file")
+    edited = text + "fn"
+    assert inc.parse(edited) == parse(edited)
+    assert parse(edited).errors[0].message.endswith("found 'fn'")

@@ -1158,8 +1158,8 @@ class _Run:
     def _report(self, tok: Tok, message: str | None = None, i: int = 0) -> None:
         if tok.type == "$END":
             e = self.end
+            self.used_next_word = True  # "found 'fn'" or "found end of file": both depend on it
             if self.next_word:
-                self.used_next_word = True
                 line = tok.line - 1
                 span = N.Span(e, e + len(self.next_word), line, 0, line, len(self.next_word))
             else:
