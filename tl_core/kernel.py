@@ -168,7 +168,10 @@ class Kernel:
                 if interrupted:
                     self.finish_killed(req)
                     return
-                code = proc.poll()
+                try:  # its stdout closed: it is exiting; wait for the status
+                    code: int | None = proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    code = None
                 self.respond(req.get("id"), error={
                     "code": "kernel_restarted",
                     "message": f"the worker process died (status {code}) while running this "

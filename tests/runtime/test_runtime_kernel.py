@@ -157,6 +157,7 @@ def test_worker_crash_is_reported_and_recovered(kernel):
     os.kill(kernel.ready["worker_pid"], signal.SIGKILL)
     r = kernel.response(run_id, 5)
     assert r["error"]["code"] == "kernel_restarted"
+    assert r["error"]["message"].startswith("the worker process died (status -9) while running")
     kernel.wait_for(lambda m: m.get("method") == "ready", 30)
     assert kernel.response(kernel.send("run", run_params("2 * 3")))["result"]["value"]["text"] \
         == "6"
