@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from tl_lsp.server import VERSION
+    from tl_lsp.capabilities import VERSION
 
     if args.version:
         print(f"tl-lsp {VERSION}")
@@ -35,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:  # stdout is the protocol channel: logs may only go to stderr
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+
+    if args.tcp is None and os.environ.get("TL_LSP_FAST_INIT", "1") != "0":
+        # answers `initialize` before importing pygls (why: tl_lsp/fast_start.py)
+        from tl_lsp.fast_start import serve_stdio
+
+        return serve_stdio()
 
     from tl_lsp.server import create_server
 

@@ -20,6 +20,20 @@ from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInva
 from pygls.lsp.server import LanguageServer
 
 from tl_lsp import protocol as proto
+from tl_lsp.capabilities import (
+    CMD_INTERRUPT,
+    CMD_RESTART,
+    CMD_RUN_CELL,
+    CMD_RUN_FILE,
+    CMD_RUN_SELECTION,
+    COMPLETION_TRIGGERS,
+    NAME,
+    SIGNATURE_RETRIGGERS,
+    SIGNATURE_TRIGGERS,
+    TOKEN_MODIFIERS,
+    TOKEN_TYPES,
+    VERSION,
+)
 from tl_lsp.cells import cell_lines
 from tl_lsp.config import SECTION, Config
 from tl_lsp.documents import Documents, path_to_uri, uri_to_path
@@ -28,24 +42,9 @@ from tl_lsp.runs import Runner, doc_name, log_text
 
 log = logging.getLogger("tl_lsp")
 
-VERSION = "0.1.0"
-COMPLETION_TRIGGERS = [".", '"', "/"]
-SIGNATURE_TRIGGERS = ["(", ","]
-CMD_RUN_SELECTION = "tensorlogic.runSelection"
-CMD_RUN_CELL = "tensorlogic.runCell"
-CMD_RUN_FILE = "tensorlogic.runFile"
-CMD_INTERRUPT = "tensorlogic.interrupt"
-CMD_RESTART = "tensorlogic.restartKernel"
+# names, triggers, commands and the token legend are in tl_lsp.capabilities (plain data):
+# the early `initialize` answer (tl_lsp/fast_start.py) is built from the same values
 WATCH_GLOBS = ["**/*.tl", "**/*.safetensors", "**/*.gguf", "**/*.mlmodel", "**/*.mlpackage/**"]
-
-# A copy of tl_core.ide.SEMANTIC_TOKEN_TYPES / _MODIFIERS, for speed: the legend must be in
-# the `initialize` answer, and importing tl_core.ide (the checker, the AST) would more than
-# double the time to that answer. tests/lsp/test_lsp_features.py asserts they are equal.
-TOKEN_TYPES = (
-    "namespace", "type", "struct", "typeParameter", "parameter", "variable", "property",
-    "function", "method", "keyword", "comment", "string", "number", "operator", "enumMember",
-)  # fmt: skip
-TOKEN_MODIFIERS = ("declaration", "readonly", "defaultLibrary", "modification")
 LEGEND = lsp.SemanticTokensLegend(
     token_types=list(TOKEN_TYPES), token_modifiers=list(TOKEN_MODIFIERS)
 )
@@ -76,7 +75,7 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 class TensorLogicServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("tl-lsp", VERSION)
+        super().__init__(NAME, VERSION)
         self.docs = Documents()
         self.config = Config()
         self.runner = Runner(
@@ -742,7 +741,9 @@ def create_server() -> TensorLogicServer:
     ls.feature(lsp.COMPLETION_ITEM_RESOLVE)(completion_resolve)
     ls.feature(
         lsp.TEXT_DOCUMENT_SIGNATURE_HELP,
-        lsp.SignatureHelpOptions(trigger_characters=SIGNATURE_TRIGGERS, retrigger_characters=[","]),
+        lsp.SignatureHelpOptions(
+            trigger_characters=SIGNATURE_TRIGGERS, retrigger_characters=SIGNATURE_RETRIGGERS
+        ),
     )(signature_help)
     ls.feature(lsp.TEXT_DOCUMENT_DEFINITION)(definition)
     ls.feature(lsp.TEXT_DOCUMENT_REFERENCES)(references)

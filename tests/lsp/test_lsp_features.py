@@ -639,6 +639,15 @@ async def test_version_and_startup_imports():
         [sys.executable, "-c", code], capture_output=True, text=True, env=ENV, check=True
     )
     assert out.stdout.strip() == "[]"
+    # the early `initialize` answer (tl_lsp/fast_start.py) is built without the LSP libraries
+    code = (
+        "import sys, tl_lsp.__main__, tl_lsp.fast_start, tl_lsp.capabilities;"
+        "print([m for m in ('pygls', 'lsprotocol', 'cattrs', 'tl_core') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=ENV, check=True
+    )
+    assert out.stdout.strip() == "[]"
 
 
 async def test_server_process_never_loads_native_ml_libraries(

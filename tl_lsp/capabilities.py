@@ -1,0 +1,190 @@
+"""What the server advertises, as plain data: no pygls, no lsprotocol, no tl_core.
+
+`tl_lsp.server` registers its features with these names and options, and pygls computes
+the `initialize` answer from that registration. `tl_lsp.fast_start` answers `initialize`
+from `initialize_result` below before pygls and lsprotocol are imported (see there for
+why). tests/lsp/test_lsp_fast_start.py asserts that both answers are equal for many client
+capability sets, so a feature registered in `server.create_server` but missing here fails
+a test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME = "tl-lsp"
+VERSION = "0.1.0"
+
+COMPLETION_TRIGGERS = [".", '"', "/"]
+SIGNATURE_TRIGGERS = ["(", ","]
+SIGNATURE_RETRIGGERS = [","]
+CMD_RUN_SELECTION = "tensorlogic.runSelection"
+CMD_RUN_CELL = "tensorlogic.runCell"
+CMD_RUN_FILE = "tensorlogic.runFile"
+CMD_INTERRUPT = "tensorlogic.interrupt"
+CMD_RESTART = "tensorlogic.restartKernel"
+COMMANDS = (CMD_RUN_SELECTION, CMD_RUN_CELL, CMD_RUN_FILE, CMD_INTERRUPT, CMD_RESTART)
+
+# A copy of tl_core.ide.SEMANTIC_TOKEN_TYPES / _MODIFIERS, for speed: the legend must be in
+# the `initialize` answer, and importing tl_core.ide (the checker, the AST) would more than
+# double the time to that answer. tests/lsp/test_lsp_features.py asserts they are equal.
+TOKEN_TYPES = (
+    "namespace", "type", "struct", "typeParameter", "parameter", "variable", "property",
+    "function", "method", "keyword", "comment", "string", "number", "operator", "enumMember",
+)  # fmt: skip
+TOKEN_MODIFIERS = ("declaration", "readonly", "defaultLibrary", "modification")
+
+UTF8 = "utf-8"
+UTF16 = "utf-16"
+UTF32 = "utf-32"
+SUPPORTED_ENCODINGS = (UTF16, UTF8, UTF32)
+
+TEXT_DOCUMENT_SYNC_INCREMENTAL = 2
+
+
+class NotChecked(Exception):
+    """The params hold something the fast path does not check: let pygls answer."""
+
+
+def _field(obj: Any, *path: str) -> Any:
+    """`obj[path[0]][path[1]]...`; None when a key is missing or null; NotChecked when a
+    step is not a JSON object."""
+    for key in path:
+        if obj is None:
+            return None
+        if not isinstance(obj, dict):
+            raise NotChecked(key)
+        obj = obj.get(key)
+    return obj
+
+
+def negotiate_encoding(capabilities: dict[str, Any]) -> str:
+    """`general.positionEncodings`: the first one we support, else UTF-16 (the rule of the
+    LSP specification, of pygls' `choose_position_encoding` and of
+    `tl_lsp.protocol.negotiate_encoding`). A list with anything but strings is NotChecked
+    (pygls accepts some such entries and rejects others)."""
+    offered = _field(capabilities, "general", "positionEncodings")
+    if offered is None:
+        return UTF16
+    if not isinstance(offered, list) or not all(isinstance(enc, str) for enc in offered):
+        raise NotChecked("positionEncodings")
+    for enc in offered:
+        if enc in SUPPORTED_ENCODINGS:
+            return enc
+    return UTF16
+
+
+def server_capabilities(
+    encoding: str, prepare_rename: bool, will_save: tuple[bool, bool] = (False, False)
+) -> dict[str, Any]:
+    """`ServerCapabilities` as JSON, in the key order pygls writes them. `will_save`: whether
+    the client stated `willSave` / `willSaveWaitUntil` at all (pygls then answers `false`
+    for each, as the server registers neither)."""
+    sync: dict[str, Any] = {"openClose": True, "change": TEXT_DOCUMENT_SYNC_INCREMENTAL}
+    if will_save[0]:
+        sync["willSave"] = False
+    if will_save[1]:
+        sync["willSaveWaitUntil"] = False
+    sync["save"] = True
+    return {
+        "positionEncoding": encoding,
+        "textDocumentSync": sync,
+        "completionProvider": {
+            "triggerCharacters": list(COMPLETION_TRIGGERS),
+            "resolveProvider": True,
+        },
+        "hoverProvider": True,
+        "signatureHelpProvider": {
+            "triggerCharacters": list(SIGNATURE_TRIGGERS),
+            "retriggerCharacters": list(SIGNATURE_RETRIGGERS),
+        },
+        "definitionProvider": True,
+        "referencesProvider": True,
+        "documentSymbolProvider": True,
+        "codeLensProvider": {"resolveProvider": False},
+        "workspaceSymbolProvider": {"resolveProvider": False},
+        "documentFormattingProvider": True,
+        "documentRangeFormattingProvider": True,
+        # the spec: RenameOptions only for a client that announced prepareSupport
+        "renameProvider": {"prepareProvider": True} if prepare_rename else True,
+        "foldingRangeProvider": True,
+        "executeCommandProvider": {"commands": list(COMMANDS)},
+        "semanticTokensProvider": {
+            "legend": {
+                "tokenTypes": list(TOKEN_TYPES),
+                "tokenModifiers": list(TOKEN_MODIFIERS),
+            },
+            "full": {"delta": True},
+        },
+        "inlayHintProvider": {"resolveProvider": False},
+        "workspace": {
+            "workspaceFolders": {"supported": True, "changeNotifications": True},
+            "fileOperations": {},
+        },
+    }
+
+
+def _check_top_level(params: dict[str, Any]) -> None:
+    """Raise NotChecked unless the top-level fields have the types LSP gives them (a
+    stricter test than pygls' own, which accepts e.g. `"rootUri": 5`: a stricter one only
+    sends more clients down the normal path)."""
+
+    def optional(key: str, *types: type) -> Any:
+        value = params.get(key)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            raise NotChecked(key)
+        return value
+
+    if not isinstance(params.get("capabilities"), dict):
+        raise NotChecked("capabilities")
+    optional("processId", int)
+    optional("rootUri", str)
+    optional("rootPath", str)
+    optional("locale", str)
+    optional("workDoneToken", int, str)
+    trace = params.get("trace")
+    if trace is not None and trace not in ("off", "messages", "verbose"):
+        raise NotChecked("trace")
+    info = optional("clientInfo", dict)
+    if info is not None and (
+        not isinstance(info.get("name"), str)
+        or not isinstance(info.get("version", ""), (str, type(None)))
+    ):
+        raise NotChecked("clientInfo")
+    for folder in optional("workspaceFolders", list) or ():
+        if not (
+            isinstance(folder, dict)
+            and isinstance(folder.get("uri"), str)
+            and isinstance(folder.get("name"), str)
+        ):
+            raise NotChecked("workspaceFolders")
+
+
+def initialize_result(params: Any) -> dict[str, Any] | None:
+    """The `InitializeResult` (JSON) pygls answers for `create_server()` and these params,
+    or None where the params hold something this function does not check (then pygls must
+    answer). Only these client capabilities change the answer: the position encodings,
+    `textDocument.rename.prepareSupport`, and whether `textDocument.synchronization` states
+    `willSave` / `willSaveWaitUntil`."""
+    if not isinstance(params, dict):
+        return None
+    try:
+        _check_top_level(params)
+        caps = params["capabilities"]
+        encoding = negotiate_encoding(caps)
+        flags = [
+            _field(caps, "textDocument", "rename", "prepareSupport"),
+            _field(caps, "textDocument", "synchronization", "willSave"),
+            _field(caps, "textDocument", "synchronization", "willSaveWaitUntil"),
+        ]
+        if any(flag is not None and not isinstance(flag, bool) for flag in flags):
+            raise NotChecked("a flag that is not a boolean")
+    except NotChecked:
+        return None
+    prepare, will_save, will_save_wait = flags
+    return {
+        "capabilities": server_capabilities(
+            encoding, bool(prepare), (will_save is not None, will_save_wait is not None)
+        ),
+        "serverInfo": {"name": NAME, "version": VERSION},
+    }
