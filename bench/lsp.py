@@ -1,17 +1,19 @@
 """Language server benchmark: the real `tl-lsp --stdio` process, driven over its pipes.
 
-Measures start -> initialize answered, hover / completion / signature help and
-edit -> diagnostics on generated 1,000- and 10,000-line files (p50/p95), and a warm small
-cell round trip through the kernel. Baselines measured in the same run: a bare Python
+Measures start -> initialize answered (also with the early answer turned off by
+TL_LSP_FAST_INIT=0, as pygls alone answers it), start -> the next request answered,
+hover / completion / signature help and edit -> diagnostics on generated 1,000- and
+10,000-line files (p50/p95), and a warm small cell round trip through the kernel. Baselines measured in the same run: a bare Python
 start-up, and `tl_core` answering the same questions in-process (the server's overhead is
 the difference). Budgets from ARCHITECTURE.md are printed next to each number.
 
-    .venv/bin/python bench/lsp.py [--quick]
+    .venv/bin/python bench/lsp.py [--quick] [--start-only] [--starts N]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import subprocess
@@ -62,23 +64,44 @@ def position(text: str, offset: int) -> dict:
     return {"line": line, "character": u16(text[start:offset])}
 
 
-def bench_start(n: int) -> tuple[list[float], list[float], list[float]]:
-    base, lib, server = [], [], []
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} CPUs)"
+
+
+def bench_start(n: int) -> dict[str, list[float]]:
+    """Start-up, interleaved so that load changes hit every variant alike. `fast`: the
+    default start (initialize answered before pygls is imported, tl_lsp/fast_start.py);
+    `TL_LSP_FAST_INIT=0`: pygls answers it, as before that path existed. "next request" is
+    `shutdown` sent right after `initialized`: answered once pygls runs."""
+    out: dict[str, list[float]] = {}
+
+    def add(key: str, t: float) -> None:
+        out.setdefault(key, []).append((time.perf_counter() - t) * 1000)
+
     for _ in range(n):
         t = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
-        base.append((time.perf_counter() - t) * 1000)
+        add("base", t)
         t = time.perf_counter()
         subprocess.run(
             [sys.executable, "-c", "import lsprotocol.types, pygls.lsp.server"], check=True
         )
-        lib.append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
-        c = StdioClient()
-        c.initialize(None)
-        server.append((time.perf_counter() - t) * 1000)
-        c.close()
-    return base, lib, server
+        add("lib", t)
+        for key, env in (("fast", {}), ("slow", {"TL_LSP_FAST_INIT": "0"})):
+            t = time.perf_counter()
+            c = StdioClient(env=env)
+            c.initialize(None)
+            add(f"{key} init", t)
+            c.request("shutdown", None)
+            add(f"{key} next", t)
+            c.notify("exit", None)
+            try:
+                c.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                c.proc.kill()
+                c.proc.wait(10)
+    return out
 
 
 def bench_file(client: StdioClient, root: Path, lines: int, n: int) -> dict[str, list[float]]:
@@ -206,14 +229,25 @@ def bench_cell(client: StdioClient, root: Path, n: int) -> dict[str, list[float]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer samples")
+    parser.add_argument("--start-only", action="store_true", help="only the start-up numbers")
+    parser.add_argument("--starts", type=int, default=0, help="server starts per variant")
     args = parser.parse_args()
     n = 20 if args.quick else 100
 
     print(f"tl-lsp benchmark ({sys.platform}, Python {sys.version.split()[0]})")
-    base, lib, start = bench_start(3 if args.quick else 7)
-    print(f"python -c pass (baseline)        {fmt(base)}")
-    print(f"import lsprotocol+pygls (base.)  {fmt(lib)}")
-    print(f"start -> initialize answered     {fmt(start)}   budget 300 ms")
+    print(load())
+    st = bench_start(args.starts or (3 if args.quick else 7))
+    print(f"python -c pass (baseline)        {fmt(st['base'])}")
+    print(f"import lsprotocol+pygls (base.)  {fmt(st['lib'])}")
+    print(f"start -> initialize answered     {fmt(st['fast init'])}   budget 300 ms")
+    print(f"  same, TL_LSP_FAST_INIT=0       {fmt(st['slow init'])}")
+    print(f"start -> next request answered   {fmt(st['fast next'])}")
+    print(f"  same, TL_LSP_FAST_INIT=0       {fmt(st['slow next'])}")
+    ratio = statistics.median(st["fast init"]) / statistics.median(st["slow init"])
+    print(f"initialize answered, fast / TL_LSP_FAST_INIT=0 (medians): {ratio:.2f}x")
+    if args.start_only:
+        print(load())
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         client = StdioClient()
@@ -242,7 +276,8 @@ def main() -> None:
                     print(f"{key:32} {fmt(values)}   {budgets[key]}")
         finally:
             client.close()
-    print(f"(median python start-up in this run: {statistics.median(base):.1f} ms)")
+    print(f"(median python start-up in this run: {statistics.median(st['base']):.1f} ms)")
+    print(load())
 
 
 if __name__ == "__main__":

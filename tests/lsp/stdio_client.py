@@ -24,8 +24,13 @@ class LspError(Exception):
 
 
 class StdioClient:
-    def __init__(self, cmd: list[str] | None = None, cwd: str | None = None):
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    def __init__(
+        self,
+        cmd: list[str] | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         self.proc = subprocess.Popen(
             cmd or [sys.executable, "-m", "tl_lsp", "--stdio"],
             stdin=subprocess.PIPE,
