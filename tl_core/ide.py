@@ -331,8 +331,8 @@ def _hover(a: Analysis, offset: int) -> Hover | None:
         if r.binding is not None:
             b = r.binding
             # A variable's type where it is used (after reassignments) is the type there.
-            md = binding_markdown(b, a.point_types.get(r.span.start))
-            bound = a.call_bindings.get(r.span.start)
+            md = binding_markdown(b, a.point_type(r.span.start))
+            bound = a.call_binding(r.span.start)
             if bound and isinstance(b.type, FnType):
                 md += "\n\nat this call:\n" + code(bound_signature(b.type, bound))
             return Hover(r.span, md)

@@ -79,12 +79,12 @@ def binding_type_at(a: Analysis, name: str, offset: int, b: Binding | None = Non
     # the type at the last occurrence before the cursor
     last = -1
     for start, _span in b.refs.items():
-        if last < start < offset and start in a.point_types:
+        if last < start < offset and a.point_type(start) is not None:
             last = start
     if last >= 0:
-        best = a.point_types[last]
-    elif b.span.start in a.point_types and b.path is None:
-        best = a.point_types[b.span.start]
+        best = a.point_type(last)  # type: ignore[assignment]
+    elif b.path is None and a.point_type(b.span.start) is not None:
+        best = a.point_type(b.span.start)  # type: ignore[assignment]
     return best
 
 

@@ -88,7 +88,7 @@ def _stmt_symbol(a: Analysis, st: object) -> Symbol | None:
         name, name_span = st.target.id, st.target.span
     if name is None or name_span is None:
         return None
-    t = a.point_types.get(name_span.start)
+    t = a.point_type(name_span.start)
     detail = "" if t is None or isinstance(t, UnknownType) else str(t)
     if isinstance(t, ModelType) and t.header is not None:
         kids = tuple(
@@ -128,7 +128,7 @@ def inlay_hints(a: Analysis, start: int, end: int) -> list[InlayHint]:
                 name_span = n.target.span
             if name_span is None or not (start <= name_span.end <= end):
                 continue
-            t = a.point_types.get(name_span.start)
+            t = a.point_type(name_span.start)
             if t is None or isinstance(t, UnknownType) or (
                     isinstance(t, ScalarType) and t.name == "void"):
                 continue

@@ -121,10 +121,10 @@ class ItemRecord:
     diags: tuple  # (rel span, message, severity, code, ((rel span, message), ...))
     scopes: tuple  # (rel span, parent index or OUTER, kind)
     bindings: tuple
-    types: tuple
+    types: dict  # (rel start, rel end, node class) -> Type (read, never written)
     refs: tuple
-    points: tuple
-    calls: tuple
+    points: dict  # rel offset of a name occurrence -> Type
+    calls: dict  # rel offset of a called fn's name -> its shape-variable bindings
     outer_uses: tuple  # (name, rel span, read)
     outer_sets: tuple  # (name, type, int_literal)
     outer_binds: tuple = ()  # indices into `bindings` declared in the outer (script) scope
@@ -185,8 +185,8 @@ def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemR
         bind_recs.append((b.name, b.kind, _rel(b.span, base, line), _rel(b.decl_span, base, line),
                           b.type, si, tuple(_rel(sp, base, line) for sp in b.refs.values()),
                           b.reads, b.int_literal, b.written_type, b.doc))
-    types = tuple((k[0] - base, k[1] - base, k[2], t)
-                  for k, t in _last(c.types, len(c.types) - snap.types))
+    types = {(k[0] - base, k[1] - base, k[2]): t
+             for k, t in _last(c.types, len(c.types) - snap.types)}
     refs = []
     for _k, r in _last(c.refs, len(c.refs) - snap.refs):
         if r.binding is None:
@@ -198,10 +198,10 @@ def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemR
         else:
             return None  # a binding the loop re-check dropped; do not trust this record
         refs.append((_rel(r.span, base, line), who, r.builtin, r.is_def))
-    points = tuple((k - base, t) for k, t in _last(c.point_types,
-                                                   len(c.point_types) - snap.points))
-    calls = tuple((k - base, v) for k, v in _last(c.call_bindings,
-                                                  len(c.call_bindings) - snap.calls))
+    points = {k - base: t for k, t in _last(c.point_types,
+                                            len(c.point_types) - snap.points)}
+    calls = {k - base: v for k, v in _last(c.call_bindings,
+                                           len(c.call_bindings) - snap.calls)}
     outer_uses = []
     for b, sp, read in c.use_log[snap.uses:]:
         if b.serial < snap.serial:
@@ -434,23 +434,20 @@ def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
             blist.append(b)
             c.all_bindings.append(b)
             eager.append(b)
-    c.pending.append((rec, base, line, outer_scope, outer, eager))
+    c.pending.append((rec, base, line, outer_scope, outer, eager, span.end))
 
 
 def materialize(a: Any, pending: list[tuple]) -> None:
-    """Place the pending items' scopes, locals, node types and occurrences into the
-    Analysis `a` (its private containers), as a check of each item would have."""
+    """Place the pending items' scopes, locals and name occurrences into the Analysis `a`
+    (its private containers), as a check of each item would have."""
     from tl_core.check.model import Binding, Scope
 
     new_ref = _ref_maker()
     all_bindings = a._bindings
     all_scopes = a._scopes
-    types = a._types
     refs = a._refs
-    points = a._point_types
-    calls = a._call_bindings
     new_span = _new_span
-    for rec, base, line, outer_scope, outer, eager_list in pending:
+    for rec, base, line, outer_scope, outer, eager_list, _end in pending:
         # one Span per distinct relative span (refs, uses, bindings share it)
         sp_of = [new_span(r0 + base, r1 + base, r2 + line, r3, r4 + line, r5)
                  for r0, r1, r2, r3, r4, r5 in rec.rels]
@@ -486,13 +483,23 @@ def materialize(a: Any, pending: list[tuple]) -> None:
                 sp = at(x)
                 d[sp.start] = sp
             bindings.append(b)
-        for s, e, cls, t in rec.types:
-            types[(s + base, e + base, cls)] = t
         for r, who, builtin, is_def in rec.refs:
             sp = at(r)
             b = None if who is None else bindings[who] if isinstance(who, int) else outer[who]
             refs[(sp.start, sp.end)] = new_ref(sp, b, builtin, is_def)
-        for k, t in rec.points:
+
+
+def materialize_maps(a: Any, pending: list[tuple]) -> None:
+    """Place the pending items' node types, types at name occurrences and call bindings
+    into the Analysis' dicts (`Analysis.type_of` and friends read one item's record without
+    this; only whole-document readers of the dicts need it)."""
+    types = a._types
+    points = a._point_types
+    calls = a._call_bindings
+    for rec, base, _line, _outer_scope, _outer, _eager, _end in pending:
+        for (s, e, cls), t in rec.types.items():
+            types[(s + base, e + base, cls)] = t
+        for k, t in rec.points.items():
             points[k + base] = t
-        for k, v in rec.calls:
+        for k, v in rec.calls.items():
             calls[k + base] = v

@@ -111,7 +111,8 @@ class Analysis:
     _point_types: dict[int, Type] = field(default_factory=dict)
     _call_bindings: dict[int, dict[str, int]] = field(default_factory=dict)
     _pending: list = field(default_factory=list)  # tl_core.check.memo.Pending, in order
-    _sorted_refs: list[Ref] | None = None
+    _sorted_refs: list[Ref] | None = None  # set once the reused items' structure is placed
+    _maps_done: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _starts: list[int] = field(default_factory=list)
     _scope_starts: list[int] = field(default_factory=list)
@@ -119,30 +120,73 @@ class Analysis:
     _item_starts: list[int] = field(default_factory=list)
 
     def materialize(self) -> None:
-        """Rebuild the reused items' results at their positions in this text (once;
+        """Place the reused items' results at their positions in this text (once;
         thread-safe: queries may run while the next version is being analysed)."""
-        if self._sorted_refs is not None:
+        self._place(maps=True)
+
+    def _place(self, maps: bool) -> None:
+        """Scopes, bindings and occurrences of the reused items; with `maps` also the
+        `types`, `point_types` and `call_bindings` dicts (which `type_of`, `point_type`
+        and `call_binding` do without)."""
+        if self._sorted_refs is not None and (self._maps_done or not maps):
             return
         with self._lock:
-            if self._sorted_refs is not None:
+            if self._sorted_refs is not None and (self._maps_done or not maps):
                 return
-            if self._pending:
-                import gc
+            import gc
 
-                from tl_core.check.memo import materialize
+            from tl_core.check import memo
 
-                # many small objects, none freed: cyclic GC passes would only cost time
-                gc_was_enabled = gc.isenabled()
-                gc.disable()
-                try:
-                    materialize(self, self._pending)
-                except Exception:  # noqa: BLE001 - never let a query fail on the cache:
-                    self._from_fresh_check()  # take the results of a check from scratch
-                finally:
-                    if gc_was_enabled:
-                        gc.enable()
-                self._pending = []
-            self._sorted_refs = sorted(self._refs.values(), key=lambda r: r.span.start)
+            # many small objects, none freed: cyclic GC passes would only cost time
+            gc_was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                if self._sorted_refs is None:
+                    memo.materialize(self, self._pending)
+                if maps and not self._maps_done:
+                    memo.materialize_maps(self, self._pending)
+                    self._maps_done = True
+            except Exception:  # noqa: BLE001 - never let a query fail on the cache:
+                self._from_fresh_check()  # take the results of a check from scratch
+                self._maps_done = True
+                self._sorted_refs = None
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
+            if self._sorted_refs is None:
+                self._sorted_refs = sorted(self._refs.values(), key=lambda r: r.span.start)
+
+    def _pending_at(self, offset: int) -> tuple | None:
+        """The reused item (memo pending entry) whose span holds `offset`, if any."""
+        idx = self.__dict__.get("_pending_index")
+        if idx is None:
+            entries = sorted(self._pending, key=lambda p: p[1])
+            idx = self.__dict__["_pending_index"] = ([p[1] for p in entries], entries)
+        starts, entries = idx
+        i = bisect_right(starts, offset) - 1
+        if i >= 0 and offset <= entries[i][6]:
+            return entries[i]
+        return None
+
+    def point_type(self, offset: int) -> Type | None:
+        """The type at the name occurrence starting at `offset` (`point_types.get`)."""
+        if not self._maps_done:
+            p = self._pending_at(offset)
+            if p is not None:
+                t = p[0].points.get(offset - p[1])
+                if t is not None:
+                    return t
+        return self._point_types.get(offset)
+
+    def call_binding(self, offset: int) -> dict[str, int] | None:
+        """The shape variables bound by the call whose fn name starts at `offset`."""
+        if not self._maps_done:
+            p = self._pending_at(offset)
+            if p is not None:
+                v = p[0].calls.get(offset - p[1])
+                if v is not None:
+                    return v
+        return self._call_bindings.get(offset)
 
     def _from_fresh_check(self) -> None:
         from tl_core.check.analyzer import analyze
@@ -159,23 +203,23 @@ class Analysis:
 
     @property
     def bindings(self) -> list[Binding]:
-        self.materialize()
+        self._place(maps=False)
         return self._bindings
 
     @property
     def refs(self) -> list[Ref]:
         """Every name occurrence, sorted by start."""
-        self.materialize()
+        self._place(maps=False)
         return self._sorted_refs  # type: ignore[return-value]
 
     @property
     def scopes(self) -> list[Scope]:
-        self.materialize()
+        self._place(maps=False)
         return self._scopes
 
     @property
     def functions(self) -> dict[str, Binding]:
-        self.materialize()
+        self._place(maps=False)
         return self._functions
 
     @property
@@ -195,7 +239,17 @@ class Analysis:
     def type_of(self, node: object) -> Type | None:
         if getattr(node, "span", None) is None:
             return None
-        return self.types.get(node_key(node))
+        key = node_key(node)
+        if not self._maps_done:
+            # a reused item's record answers for its nodes (it wins over pass-1 entries
+            # in its range, as its check came after them)
+            p = self._pending_at(key[0])
+            if p is not None:
+                base = p[1]
+                t = p[0].types.get((key[0] - base, key[1] - base, key[2]))
+                if t is not None:
+                    return t
+        return self._types.get(key)
 
     def ref_at(self, offset: int) -> Ref | None:
         """The name occurrence whose span holds `offset` (touching its end counts)."""
