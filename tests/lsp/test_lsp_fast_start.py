@@ -24,7 +24,7 @@ from pytest_lsp import client_capabilities
 
 from tests.lsp.lsp_util import ENV
 from tl_lsp import capabilities as fast
-from tl_lsp.fast_start import ReplayReader, frame, read_first_message
+from tl_lsp.fast_start import DropReplayedAnswer, ReplayReader, frame, read_first_message
 from tl_lsp.server import create_server
 
 MISSING = object()
@@ -289,6 +289,42 @@ def test_property_replay_reader_reads_like_the_whole_stream(data, split, calls):
     assert replay.read() == whole.read()
 
 
+def _frames(data: bytes) -> list[dict[str, Any]]:
+    out = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        out.append(json.loads(rest[:length]))
+        data = rest[length:]
+    return out
+
+
+def test_pygls_duplicate_answer_is_dropped_and_compared():
+    early = fast.initialize_result({"capabilities": {}})
+    note = {"jsonrpc": "2.0", "method": "window/logMessage", "params": {"type": 4, "message": "x"}}
+    server_request = {"jsonrpc": "2.0", "id": "s1", "method": "client/registerCapability"}
+    later = {"jsonrpc": "2.0", "id": 1, "result": None}
+    for pygls_answer, matched in (
+        ({"jsonrpc": "2.0", "id": "a", "result": early}, True),
+        ({"jsonrpc": "2.0", "id": "a", "result": {**early, "serverInfo": None}}, False),
+        ({"jsonrpc": "2.0", "id": "a", "error": {"code": -32603, "message": "boom"}}, False),
+    ):
+        out = io.BytesIO()
+        writer = DropReplayedAnswer(out, "a", early)
+        for msg in (note, {**server_request, "id": "a"}, pygls_answer, later, pygls_answer):
+            writer.write(frame(msg))
+        assert writer.matched is matched and not writer.pending
+        written = _frames(out.getvalue())
+        expected = [note, {**server_request, "id": "a"}, later, pygls_answer]
+        if not matched:  # the difference is reported to the client's log, in place
+            report = written.pop(2)
+            assert report["method"] == "window/logMessage" and report["params"]["type"] == 1
+            assert report["params"]["message"].startswith(
+                "tl-lsp: the early initialize answer differs from pygls' own: sent {"
+            )
+        assert written == expected
+
+
 # ---------------------------------------------------------------------------
 # Real processes
 
@@ -298,13 +334,7 @@ def _exchange(payload: bytes, env: dict[str, str], log: Path | None = None) -> t
     if log is not None:
         cmd += ["--log-file", str(log), "--log-level", "INFO"]
     proc = subprocess.run(cmd, input=payload, capture_output=True, env=env, timeout=120)
-    out, messages = proc.stdout, []
-    while out:
-        head, _, rest = out.partition(b"\r\n\r\n")
-        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
-        messages.append(json.loads(rest[:length]))
-        out = rest[length:]
-    return proc.returncode, messages
+    return proc.returncode, _frames(proc.stdout)
 
 
 def _session(params: dict[str, Any], before: bytes = b"") -> bytes:
