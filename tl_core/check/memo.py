@@ -3,16 +3,24 @@
 Checking one top-level item (a script statement, or a `fn` body) has effects on the
 Checker: diagnostics, scopes, bindings, types of nodes, name occurrences, uses and type
 changes of bindings declared before the item. `record` captures those effects relative to
-the item's start; `replay` applies them to another Checker where the same text stands at
-another place (offsets and lines shift, columns do not).
+the item's start (an immutable `ItemRecord`, shared by every analysis where the item stands
+unchanged); `reuse` applies them where the same text stands at another place (offsets and
+lines shift, columns do not).
+
+Applying is split so that an edit costs O(changed items) plus a small constant per
+unchanged one: `replay` does at once only what diagnostics and later items need (the
+diagnostics, shifted; the bindings the item declares in the script scope, with spans made
+on first use; its type changes of outer bindings), and queues the rest. `materialize`
+places the queued scopes, locals and occurrences when a query first needs them, and
+`materialize_maps` the node types; `Analysis.type_of` and friends read one item's record
+without either (tl_core/check/model.py).
 
 A record is reused only when the item's text, its column and the file-wide environment
 (structs, relations, import state) are the same, and every name the item looked up outside
 itself resolves to a binding of the same kind and type (its "dependencies"). Items whose
 results depend on more than that are never recorded: those that load a model file (the
 file may change), report an undefined name (the hint lists every visible name), or
-produce a diagnostic that points outside the item. The language server re-checks on every
-keystroke, so a 10,000-line file costs only the edited item plus replays.
+produce a diagnostic that points outside the item.
 """
 
 from __future__ import annotations
@@ -233,18 +241,6 @@ def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemR
     return ItemRecord(tuple(deps), tuple(diags), tuple(scope_recs), tuple(bind_recs), types,
                       tuple(refs), points, calls, tuple(outer_uses), tuple(sets.values()),
                       outer_binds, late, tuple(rels))
-
-
-def resolve_deps(rec: ItemRecord, outer_scope: Any) -> dict[str, Binding] | None:
-    """The outer bindings the record refers to, when every dependency still holds."""
-    out: dict[str, Binding] = {}
-    for name, stop, sig, _t in rec.deps:
-        b = outer_scope.lookup(name, stop_at_fn=stop)
-        if binding_sig(b) != sig:
-            return None
-        if b is not None:
-            out[name] = b
-    return out
 
 
 def reuse(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any) -> ItemRecord | None:
