@@ -10,7 +10,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="tl-lsp", description="The TensorLogic language server (Language Server Protocol)."
+        prog="tl-lsp",
+        description="The TensorLogic language server (Language Server Protocol).",
+        epilog="Environment: TL_LSP_FAST_INIT=0 lets pygls answer `initialize` (a slower "
+        "start; by default it is answered before pygls is imported).",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (default)")

@@ -169,8 +169,12 @@ def serve_stdio(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -
     raw, request = read_first_message(stdin)
     result = initialize_result(request["params"]) if request is not None else None
     if request is not None and result is not None:
-        stdout.write(frame({"id": request["id"], "jsonrpc": "2.0", "result": result}))
-        stdout.flush()
+        try:
+            stdout.write(frame({"id": request["id"], "jsonrpc": "2.0", "result": result}))
+            stdout.flush()
+        except BrokenPipeError:  # as pygls reports it
+            log.error("Connection to the client is lost! Shutting down the server.")
+            return 0
         log.info(
             "initialize answered before importing pygls (lsprotocol loaded: %s)",
             "lsprotocol" in sys.modules,
@@ -186,8 +190,9 @@ def serve_stdio(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -
             # pygls would not have answered at all (it only shows a message); the client
             # now believes the server is initialized, so stop instead of limping on
             text = (
-                "tl-lsp: the initialize request's params are not valid LSP, the server "
-                f"stops: {problem}"
+                f"tl-lsp: the client's initialize params are not valid LSP: {problem}. "
+                "They were answered before this check, so the server stops; the client "
+                "must send capabilities of the types the LSP specification gives."
             )
             log.error(text)
             notify(stdout, "window/showMessage", {"type": 1, "message": text})
@@ -205,5 +210,10 @@ def _rejected_by_pygls(server: Any, raw: bytes) -> str | None:
         json.loads(body, object_hook=server.protocol.structure_message)
     except Exception as exc:  # noqa: BLE001 - any failure here is pygls refusing the message
         cause = exc.__cause__ or exc
-        return f"{type(cause).__name__}: {cause}"
+        try:
+            from cattrs import transform_error  # pygls' converter is a cattrs one
+
+            return "; ".join(transform_error(cause))  # e.g. "invalid value ... @ $.params.x"
+        except Exception:  # noqa: BLE001 - not a cattrs error
+            return f"{type(cause).__name__}: {cause}"
     return None

@@ -24,7 +24,13 @@ from pytest_lsp import client_capabilities
 
 from tests.lsp.lsp_util import ENV
 from tl_lsp import capabilities as fast
-from tl_lsp.fast_start import DropReplayedAnswer, ReplayReader, frame, read_first_message
+from tl_lsp.fast_start import (
+    DropReplayedAnswer,
+    ReplayReader,
+    frame,
+    read_first_message,
+    serve_stdio,
+)
 from tl_lsp.server import create_server
 
 MISSING = object()
@@ -325,6 +331,15 @@ def test_pygls_duplicate_answer_is_dropped_and_compared():
         assert written == expected
 
 
+def test_client_gone_before_the_early_answer(caplog):
+    class Closed(io.BytesIO):
+        def write(self, data: bytes) -> int:
+            raise BrokenPipeError
+
+    assert serve_stdio(io.BytesIO(frame(_request())), Closed()) == 0
+    assert "Connection to the client is lost! Shutting down the server." in caplog.text
+
+
 # ---------------------------------------------------------------------------
 # Real processes
 
@@ -404,7 +419,10 @@ def test_params_pygls_rejects_after_an_early_answer_stop_the_server():
     assert rc == 1
     assert messages[0]["id"] == 1
     assert messages[1]["method"] == "window/showMessage"
-    assert messages[1]["params"]["message"].startswith(
-        "tl-lsp: the initialize request's params are not valid LSP, the server stops: "
+    assert messages[1]["params"]["message"] == (
+        "tl-lsp: the client's initialize params are not valid LSP: invalid value for type, "
+        "expected Optional @ $.params.capabilities.text_document.hover.content_format. They "
+        "were answered before this check, so the server stops; the client must send "
+        "capabilities of the types the LSP specification gives."
     )
     assert len(messages) == 2
