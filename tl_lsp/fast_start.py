@@ -3,8 +3,8 @@
 Why: importing `lsprotocol.types` (one module of ~560 attrs classes) and `pygls.lsp.server`
 takes 250-600 ms on a loaded machine, longer than the 300 ms budget from start to
 `initialize` answered (ARCHITECTURE.md), and nothing in the answer needs them: the
-capabilities are fixed data (`tl_lsp.capabilities`) plus two choices made from the client's
-capabilities. So this module, with the standard library only, reads the first framed
+capabilities are fixed data (`tl_lsp.capabilities`) plus a few choices made from the
+client's capabilities (position encoding, rename options). So this module, with the standard library only, reads the first framed
 message from stdin; if it is an `initialize` request whose params it can check, it writes
 the answer at once, then imports pygls and starts the real server on a reader that replays
 the same bytes first. pygls thus handles that very `initialize` itself (client capabilities,
@@ -12,7 +12,9 @@ position encoding, workspace folders, `initializationOptions` all land in the se
 exactly as before); only its duplicate response is dropped, after comparing it with the
 early answer (a difference is logged as an error). Anything else (another first message, an
 odd header, params with unexpected types) is replayed the same way with no early answer, so
-pygls sees the byte stream it always saw. pygls stays the oracle:
+pygls sees the byte stream it always saw. Before the replay the request is also read with
+pygls' converter: params pygls would refuse (it then never answers) after an early answer
+stop the server with a message naming the bad field. pygls stays the oracle:
 tests/lsp/test_lsp_fast_start.py compares both answers for many capability sets.
 
 Requests that follow `initialize` wait for the import as before; only the first answer
