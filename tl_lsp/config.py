@@ -18,6 +18,7 @@ _KEYS = {
     "diagnosticsDelayMs": "diagnostics_delay_ms",
     "progressDelayMs": "progress_delay_ms",
     "completionLimit": "completion_limit",
+    "warmDelayMs": "warm_delay_ms",
 }
 
 
@@ -30,6 +31,7 @@ class Config:
     diagnostics_delay_ms: int = 20  # debounce before analysing a changed document
     progress_delay_ms: int = 300  # analysis longer than this shows $/progress
     completion_limit: int = 200  # longer lists are cut (best first) and marked incomplete
+    warm_delay_ms: int = 150  # pause in typing after which a fresh analysis is fully built
 
     def merged(self, options: Any) -> Config:
         """This config updated from a client's settings object; bad values are ignored."""
