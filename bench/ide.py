@@ -60,6 +60,30 @@ def timed(f, *args) -> float:  # noqa: ANN001
     return (time.perf_counter() - t0) * 1000
 
 
+def tokens_and_folds(text: str, mid: int) -> None:
+    """Semantic tokens and folding ranges, as an editor asks for them after each edit: on a
+    fresh analysis of the edited text (edits of growing length, as when typing, so every
+    later item moves). Baseline in the same run: the plain whole-document versions
+    (`ide.semantic_tokens_plain` / `folding_ranges_plain`, the code before the per-segment
+    caches) on the same analyses."""
+    st, fo, st_plain, fo_plain = [], [], [], []
+    for k in range(7):
+        new = text[:mid] + f"let g = relu(h) * {'1' * (k + 1)}.0" + text[mid + 15:]
+        edited = analyze(new, "/tmp/bench-tokens.tl")
+        st.append(timed(ide.semantic_tokens, edited))
+        fo.append(timed(ide.folding_ranges, edited))
+        if k >= 2:  # the first edits fill the caches: compare in the steady state
+            st_plain.append(timed(ide.semantic_tokens_plain, edited))
+            fo_plain.append(timed(ide.folding_ranges_plain, edited))
+    st, fo = st[2:], fo[2:]
+    for name, fast, plain in (("semantic tokens", st, st_plain),
+                              ("folding ranges", fo, fo_plain)):
+        print(f"{name} after an edit: median {statistics.median(fast):.1f} ms, max "
+              f"{max(fast):.1f} ms (plain whole-document version "
+              f"{statistics.median(plain):.1f} ms = "
+              f"{statistics.median(plain) / statistics.median(fast):.0f}x)")
+
+
 def main() -> int:
     text = make_text()
     n_lines = text.count("\n")
@@ -121,6 +145,7 @@ def main() -> int:
           f"{statistics.median(uncached):.1f} ms = {statistics.median(uncached) / b:.0f}x)")
     print(f"first hover after that edit (places the reused items' results): median "
           f"{statistics.median(first_hover):.1f} ms; later hovers: see above")
+    tokens_and_folds(text, mid)
     small = make_text(1_000)
     smid = small.index("let g = relu(h)", len(small) // 2)
     analyze(small, "/tmp/bench-1k.tl")

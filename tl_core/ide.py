@@ -537,6 +537,20 @@ def inlay_hints(a: Analysis, start: int, end: int) -> list[InlayHint]:
 
 @_without_gc
 def semantic_tokens(a: Analysis) -> list[SemanticToken]:
+    # per-segment caches (tl_core.ide_tokens); the plain version is the oracle and the
+    # fallback
+    from tl_core import ide_tokens
+
+    try:
+        fast = ide_tokens.semantic_tokens(a)
+    except Exception:  # noqa: BLE001
+        fast = None
+    return fast if fast is not None else semantic_tokens_plain(a)
+
+
+@_without_gc
+def semantic_tokens_plain(a: Analysis) -> list[SemanticToken]:
+    """Whole-document semantic tokens, computed from scratch (the oracle of the above)."""
     from tl_core.ide_outline import semantic_tokens as f
 
     return f(a)
@@ -544,6 +558,18 @@ def semantic_tokens(a: Analysis) -> list[SemanticToken]:
 
 @_without_gc
 def folding_ranges(a: Analysis) -> list[Fold]:
+    from tl_core import ide_tokens
+
+    try:
+        fast = ide_tokens.folding_ranges(a)
+    except Exception:  # noqa: BLE001
+        fast = None
+    return fast if fast is not None else folding_ranges_plain(a)
+
+
+@_without_gc
+def folding_ranges_plain(a: Analysis) -> list[Fold]:
+    """Folding ranges computed from scratch (the oracle of the above)."""
     from tl_core.ide_outline import folding_ranges as f
 
     return f(a)

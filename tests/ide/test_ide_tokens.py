@@ -1,0 +1,137 @@
+"""Semantic tokens and folding ranges from the per-segment caches (tl_core.ide_tokens) equal
+the plain whole-document versions (tl_core.ide_outline), the oracle, on the examples and
+along chains of edits of generated files."""
+
+import random
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tl_core import ide, ide_tokens
+from tl_core.check.analyzer import analyze
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+FILES = sorted((ROOT / "examples").rglob("*.tl"))
+
+BLOCK = """// layer {i}
+// second comment line
+fn layer{i}(x: float16[N, D], w: float16[D, H]) -> float16[N, H] {{
+    let h = x @ w
+    return softmax(relu(h), dim: -1)
+}}
+/* a block
+   comment */ let x{i} = randn([4, 8])
+let w{i} = randn([8,
+                  16]); let s{i} = "a \\"q\\" {i}"
+let y{i} = layer{i}(x{i}, w{i})
+print(y{i}.shape, sum(y{i}), y{i}.
+  shape)
+// %% cell {i}
+if true {{ print(1) }} else {{ print(2) }}
+"""
+
+HEAD = 'import "a.tl"\nimport "b.tl"\nstruct P { a: int }\n'
+
+
+def big(n: int = 12) -> str:
+    return HEAD + "".join(BLOCK.format(i=i) for i in range(n))
+
+
+def check_equal(a) -> None:
+    fast_toks = ide_tokens.semantic_tokens(a)
+    fast_folds = ide_tokens.folding_ranges(a)
+    assert fast_toks is not None and fast_folds is not None
+    # through the public entry points too (they answer from the analysis' cache now)
+    assert ide.semantic_tokens(a) == fast_toks and ide.folding_ranges(a) == fast_folds
+    assert fast_toks == ide.semantic_tokens_plain(a)
+    assert fast_folds == ide.folding_ranges_plain(a)
+
+
+def test_examples_fresh_and_reused():
+    for f in FILES:
+        text = f.read_text(encoding="utf-8")
+        path = f"/tmp/tokens-{f.name}"
+        check_equal(analyze(text, path, use_cache=False))
+        analyze(text.replace("let", "let ", 1), path)
+        check_equal(analyze(text, path))
+
+
+def test_an_edit_does_not_materialize_the_reused_items():
+    text = big(20)
+    path = "/tmp/tokens-lazy.tl"
+    analyze(text, path)
+    a = analyze(text.replace("relu(h)", "relu(h) * 2.0", 1), path)
+    assert a._pending  # items were reused
+    toks = ide_tokens.semantic_tokens(a)
+    folds = ide_tokens.folding_ranges(a)
+    assert a._sorted_refs is None  # answered from the records, nothing placed
+    assert toks == ide.semantic_tokens_plain(a) and folds == ide.folding_ranges_plain(a)
+
+
+def test_after_a_hover_placed_the_reused_items():
+    text = big(8)
+    path = "/tmp/tokens-placed.tl"
+    analyze(text, path)
+    a = analyze(text.replace("relu(h)", "relu(h) + 1.0", 1), path)
+    ide.hover_at(a, text.index("layer3"))
+    assert a._sorted_refs is not None
+    check_equal(a)
+
+
+EDITS = ["", "x", "1", " ", "\n", ".", "::", "//", "/*", "*/", '"', "\\", "{", "}", "(", ")",
+         "let z = 2\n", "fn f() {\n", "// %% c\n", "relu", "y0.", "@", "\n\n"]
+
+
+def chain(seed: int, steps: int, path: str) -> None:
+    rng = random.Random(seed)
+    text = big(10)
+    for _ in range(steps):
+        i = rng.randrange(len(text) + 1)
+        j = min(len(text), i + rng.choice([0, 0, 1, 3, 12]))
+        text = text[:i] + rng.choice(EDITS) + text[j:]
+        check_equal(analyze(text, path))
+
+
+def test_chained_random_edits_equal_the_plain_answers():
+    chain(1, 25, "/tmp/tokens-chain-1.tl")
+
+
+def test_chained_edits_with_a_fresh_cache_path():
+    # the same chains, on a path whose item cache starts empty
+    chain(2, 15, "/tmp/tokens-chain-2.tl")
+
+
+def test_tokens_running_over_a_segment_end_are_merged():
+    # a string continued by a backslash-newline and an unclosed block comment: the
+    # tokenizer does not stop at the next item's line
+    text = 'let a = "x\\\nlet b = 1"\nlet c = 2\n/* open\nlet d = 3\n'
+    a = analyze(text, "/tmp/tokens-straddle.tl")
+    segs = ide_tokens._segments(a)
+    assert len(segs) < len(a.program.items)
+    check_equal(a)
+
+
+def test_a_dot_or_path_before_a_segment_classifies_its_first_name():
+    # the token before an item's first name lies in the previous segment
+    text = "let a = ones([2])\n.\nprint(a)\nlet b = 1 ::\nzz\nlet c = 2\n.\nzz\n"
+    a = analyze(text, "/tmp/tokens-prev.tl")
+    assert len(ide_tokens._segments(a)) > 3
+    types = {t.span.start: t.type for t in ide.semantic_tokens(a)}
+    assert types[text.index("print")] == "method"
+    assert types[text.index("zz")] == "function"
+    assert types[text.rindex("zz")] == "property"
+    check_equal(a)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 6), st.sampled_from(EDITS)),
+                min_size=1, max_size=6))
+def test_hypothesis_edits(edits):
+    text = big(4)
+    path = "/tmp/tokens-hypothesis.tl"
+    analyze(text, path)
+    for pos, cut, ins in edits:
+        i = pos % (len(text) + 1)
+        text = text[:i] + ins + text[i + cut:]
+        check_equal(analyze(text, path))

@@ -1,0 +1,428 @@
+"""Semantic tokens and folding ranges after an edit: O(changed items), not O(document).
+
+The plain versions (`tl_core.ide_outline.semantic_tokens` / `folding_ranges`) tokenize the
+whole text, materialize every name occurrence and walk every syntax tree on each request:
+~0.5 s on a 10,000-line file. They stay the oracle (tests/ide/test_ide_tokens.py); this
+module gives the same lists from caches:
+
+- The text is cut into *segments* at line starts: each begins on the first line of a
+  top-level item (or at 0) and runs to the line where the next segment begins. Segments
+  start at line starts, so columns inside them are the document's columns, and the
+  tokenizer is at a token boundary there (checked: a token reaching the end of a segment,
+  which only a string or block comment spanning lines can do, merges it with the next).
+- Per segment text: its tokens (relative), its comments and its syntax folds.
+- Per segment text plus what its names resolve to: its semantic tokens, relative. The
+  resolution of a reused item is its memo record (`tl_core.check.memo.ItemRecord`, keyed
+  by identity: a record is reused only when the kinds of the bindings it refers to are
+  unchanged); of a re-checked item, its occurrences in `Analysis._refs`. Reading those
+  does not materialize the reused items' results.
+- The document's list is the segments' lists shifted to where they stand now; a segment
+  that did not move gives the very objects of the previous answer (they are immutable).
+
+Any failure falls back to the plain version.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left
+from typing import Any
+
+from tl_core.ide import Fold, SemanticToken
+from tl_core.ide_lex import KEYWORDS, TYPE_NAMES, tokenize
+from tl_core.syntax import ast as A
+from tl_core.syntax.span import LineIndex, Span
+
+_LIMIT = 60_000  # entries per cache; cleared when exceeded (keyed caches, no other state)
+_TOKS: dict[str, tuple] = {}  # segment text -> (toks, straddles, last text, comments, li)
+_SEM: dict[tuple, list] = {}  # (text, prev, refs key) -> [rel tokens, recs, placed]
+_FOLDS: dict[tuple, list] = {}  # (text, item rel spans) -> [(rel s, rel e)]
+_RECS: dict[int, tuple] = {}  # id(record) -> (record, classified occurrences)
+_LOCK = threading.Lock()
+
+_KIND_TYPES = {"function": "function", "parameter": "parameter", "variable": "variable",
+               "for": "variable", "tensor": "variable", "struct": "struct",
+               "entity": "enumMember", "relation": "function", "embedding": "variable"}
+_DECL = ("declaration",)
+_LIB = ("defaultLibrary",)
+_RO_LIB = ("readonly", "defaultLibrary")
+_FOLD_NODES = (A.FnDecl, A.MainBlock, A.TestDecl, A.BenchDecl, A.If, A.For, A.While, A.Loop,
+               A.Block, A.ArrayLiteral, A.StructDecl, A.ImplDecl, A.LearnBlock,
+               A.EmbeddingDecl, A.Call, A.TensorCtor, A.Match)
+
+
+def _put(cache: dict, key: Any, value: Any) -> None:
+    if len(cache) > _LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+def _ref_class(builtin: str | None, kind: str | None, is_def: bool) -> str:
+    """What `semantic_tokens` needs of one occurrence: "B" a built-in, "-" nothing, else the
+    token type, with "+" when it declares."""
+    if builtin is not None:
+        return "B"
+    if kind is None:
+        return "-"
+    t = _KIND_TYPES.get(kind, "variable")
+    return t + "+" if is_def else t
+
+
+def _span_maker():  # noqa: ANN202
+    """`Span(...)` through slot descriptors, about twice as fast as the frozen dataclass'
+    `__init__` (same technique as tl_core.check.memo; the tests compare with the plain
+    answer, built with the constructors)."""
+    new = object.__new__
+    d = Span.__dict__
+    s0, s1, s2, s3, s4, s5 = (d[f].__set__ for f in ("start", "end", "line", "col",
+                                                    "end_line", "end_col"))
+    t = SemanticToken.__dict__
+    t0, t1, t2 = (t[f].__set__ for f in ("span", "type", "modifiers"))
+
+    def make(start: int, end: int, line: int, col: int, end_line: int, end_col: int,
+             kind: str, mods: tuple) -> SemanticToken:
+        sp = new(Span)
+        s0(sp, start)
+        s1(sp, end)
+        s2(sp, line)
+        s3(sp, col)
+        s4(sp, end_line)
+        s5(sp, end_col)
+        tok = new(SemanticToken)
+        t0(tok, sp)
+        t1(tok, kind)
+        t2(tok, mods)
+        return tok
+
+    return make
+
+
+_new_token = _span_maker()
+
+
+# ---------------------------------------------------------------------------
+# segments
+
+
+def _seg_tokens(seg: str) -> tuple:
+    hit = _TOKS.get(seg)
+    if hit is None:
+        toks = tokenize(seg)
+        n = len(seg)
+        straddles = bool(toks) and toks[-1].end == n and seg.endswith("\n")
+        li = LineIndex(seg)
+        comments = []
+        from tl_core.ide_outline import CELL
+
+        for t in toks:
+            if t.kind == "comment":
+                line, _ = li.position(t.start)
+                end_line, _ = li.position(t.end)
+                comments.append((line, end_line, t.text.startswith("/*"),
+                                 bool(CELL.match(li.line_text(line)))))
+        hit = (toks, straddles, toks[-1].text if toks else None, tuple(comments), li)
+        _put(_TOKS, seg, hit)
+    return hit
+
+
+def _segments(a: Any) -> list[tuple[int, int, int, str, list]] | None:
+    """[(start, end, line, text, items)] covering the text, or None when the items are
+    not in order (then the plain version answers)."""
+    cached = a.__dict__.get("_ide_segments")
+    if cached is not None:
+        return cached
+    text = a.text
+    starts = a.line_index.starts
+    items = a.program.items
+    bounds: list[tuple[int, int]] = [(0, 0)]  # (offset, line)
+    groups: list[list] = [[]]
+    prev_end_line = -1
+    prev_end = 0
+    for it in items:
+        sp = it.span
+        if sp.start < prev_end:
+            return None
+        if sp.line > prev_end_line and sp.line > bounds[-1][1]:
+            bounds.append((starts[sp.line], sp.line))
+            groups.append([])
+        groups[-1].append(it)
+        prev_end_line = sp.end_line
+        prev_end = sp.end
+    segs = []
+    for k, (s, line) in enumerate(bounds):
+        e = bounds[k + 1][0] if k + 1 < len(bounds) else len(text)
+        segs.append([s, e, line, groups[k]])
+    # merge a segment with the next while a token runs over its end
+    out: list[tuple[int, int, int, str, list]] = []
+    k = 0
+    while k < len(segs):
+        s, e, line, its = segs[k]
+        while True:
+            seg = text[s:e]
+            if not _seg_tokens(seg)[1] or k + 1 >= len(segs):
+                break
+            k += 1
+            e = segs[k][1]
+            its = its + segs[k][3]
+        out.append((s, e, line, seg, its))
+        k += 1
+    a.__dict__["_ide_segments"] = out
+    return out
+
+
+# ---------------------------------------------------------------------------
+# semantic tokens
+
+
+def _rec_refs(rec: Any, outer: dict) -> tuple:
+    """The record's occurrences as (rel start, rel end, class), in its order."""
+    hit = _RECS.get(id(rec))
+    if hit is not None and hit[0] is rec:
+        return hit[1]
+    rels = rec.rels
+    out = []
+    for r, who, builtin, is_def in rec.refs:
+        x = rels[r]
+        if who is None:
+            kind = None
+        elif isinstance(who, int):
+            kind = rec.bindings[who][1]
+        else:
+            kind = outer[who].kind
+        out.append((x[0], x[1], _ref_class(builtin, kind, is_def)))
+    res = tuple(out)
+    _put(_RECS, id(rec), (rec, res))
+    return res
+
+
+def _classify(seg: str, prev_text: str | None, refs: list[tuple]) -> list[tuple]:
+    """Relative semantic tokens of one segment, as the plain version classifies them.
+    `refs`: (rel start, rel end, class) in the order `Analysis.refs` has them."""
+    toks, _straddles, _last, _comments, li = _seg_tokens(seg)
+    refmap: dict[int, tuple] = {}
+    for s, e, c in refs:
+        refmap[s] = (e, c)
+    out: list[tuple] = []
+    pos = li.position
+    for t in toks:
+        kind: str | None = None
+        mods: tuple[str, ...] = ()
+        tk = t.kind
+        if tk == "comment":
+            kind = "comment"
+        elif tk == "string":
+            kind = "string"
+        elif tk == "number":
+            kind = "number"
+        elif tk == "ident":
+            r = refmap.get(t.start)
+            if r is not None and r[0] == t.end:
+                c = r[1]
+                if c == "B":
+                    kind = "method" if prev_text == "." else "function"
+                    mods = _LIB
+                elif c != "-":
+                    if c.endswith("+"):
+                        kind, mods = c[:-1], _DECL
+                    else:
+                        kind = c
+            elif prev_text == ".":
+                kind = "property"
+            elif prev_text == "::":
+                kind = "function"
+            elif t.text in TYPE_NAMES:
+                kind = "type"
+            elif t.text in KEYWORDS:
+                kind = "keyword"
+            elif t.text in ("gpu", "cpu"):
+                kind = "variable"
+                mods = _RO_LIB
+        elif tk == "op" and t.text in ("@", "⊙", "⊗"):
+            kind = "operator"
+        if kind is not None:
+            if tk == "comment" and "\n" in t.text:
+                p = t.start
+                for line in t.text.split("\n"):
+                    if line:
+                        out.append((p, p + len(line)) + pos(p) + pos(p + len(line)) +
+                                   (kind, mods))
+                    p += len(line) + 1
+            else:
+                out.append((t.start, t.end) + pos(t.start) + pos(t.end) + (kind, mods))
+        prev_text = t.text
+    return out
+
+
+def _resolution(a: Any) -> tuple:
+    """("pending", base refs sorted by start, pending entries) while the reused items are
+    not materialized, else ("all", every occurrence sorted by start)."""
+    hit = a.__dict__.get("_ide_resolution")
+    if hit is not None:
+        return hit
+    with a._lock:
+        if a._sorted_refs is None:
+            base = sorted(a._refs.values(), key=lambda r: r.span.start)
+            res: tuple = ("pending", base, list(a._pending))
+        else:
+            res = ("all", a._sorted_refs, None)
+    a.__dict__["_ide_resolution"] = res
+    return res
+
+
+def _classes(refs: list, s: int) -> tuple:
+    """(rel start, rel end, class) of occurrences, relative to `s`."""
+    return tuple((r.span.start - s, r.span.end - s,
+                  _ref_class(r.builtin, None if r.binding is None else r.binding.kind,
+                             r.is_def)) for r in refs)
+
+
+def semantic_tokens(a: Any) -> list[SemanticToken] | None:
+    """The document's semantic tokens, equal to the plain version's; None when this path
+    cannot answer (the caller then uses the plain version)."""
+    cached = a.__dict__.get("_ide_semantic_tokens")
+    if cached is not None:
+        return list(cached)
+    segs = _segments(a)
+    if segs is None:
+        return None
+    mode, refs, pending = _resolution(a)
+    seg_starts = [s[0] for s in segs]
+    ref_starts = [r.span.start for r in refs]
+    per_seg: list[list] = [[] for _ in segs]
+    if pending:
+        for p in pending:
+            i = bisect_left(seg_starts, p[1] + 1) - 1
+            per_seg[i].append(p)
+    out: list[SemanticToken] = []
+    extend = out.extend
+    make = _new_token
+    prev_text: str | None = None
+    for k, (s, e, line, seg, _its) in enumerate(segs):
+        lo = bisect_left(ref_starts, s)
+        hi = bisect_left(ref_starts, e) if k + 1 < len(segs) else len(ref_starts)
+        base = _classes(refs[lo:hi], s) if hi > lo else ()
+        recs = tuple(p[0] for p in per_seg[k])
+        prev = prev_text if prev_text in (".", "::") else None
+        key = (seg, prev, base, tuple((p[1] - s, id(p[0])) for p in per_seg[k]))
+        entry = _SEM.get(key)
+        if entry is None:
+            occ = {}
+            for x0, x1, c in base:
+                occ[(x0, x1)] = c
+            for p in per_seg[k]:
+                d = p[1] - s
+                for x0, x1, c in _rec_refs(p[0], p[4]):
+                    occ[(x0 + d, x1 + d)] = c
+            ordered = sorted(((x0, x1, c) for (x0, x1), c in occ.items()),
+                             key=lambda x: x[0])
+            entry = [_classify(seg, prev, ordered), recs, None]
+            _put(_SEM, key, entry)
+        placed = entry[2]
+        if placed is not None and placed[0] == s and placed[1] == line:
+            extend(placed[2])
+        else:
+            toks = [make(t0 + s, t1 + s, t2 + line, t3, t4 + line, t5, kind, mods)
+                    for t0, t1, t2, t3, t4, t5, kind, mods in entry[0]]
+            entry[2] = (s, line, toks)
+            extend(toks)
+        prev_text = _seg_tokens(seg)[2] or prev_text
+    a.__dict__["_ide_semantic_tokens"] = out
+    return list(out)
+
+
+# ---------------------------------------------------------------------------
+# folding ranges
+
+
+def _item_folds(seg: str, its: list, s: int, line: int) -> list[tuple[int, int]]:
+    key = (seg, tuple((it.span.start - s, it.span.end - s, it.span.line - line,
+                       it.__class__) for it in its))
+    hit = _FOLDS.get(key)
+    if hit is None:
+        li = _seg_tokens(seg)[4]
+        hit = []
+        ends: set[int] = set()
+        for it in its:
+            for n in A.walk(it):
+                if isinstance(n, _FOLD_NODES):
+                    sp = n.span
+                    if sp.end_line > sp.line:
+                        el = sp.end_line - line
+                        end = el - 1 if li.line_text(el).strip().startswith(
+                            ("}", "]", ")")) else el
+                        if end in ends:
+                            continue
+                        ends.add(end)
+                        if end > sp.line - line:
+                            hit.append((sp.line - line, end))
+        _put(_FOLDS, key, hit)
+    return hit
+
+
+def folding_ranges(a: Any) -> list[Fold] | None:
+    """The document's folding ranges, equal to the plain version's; None when this path
+    cannot answer."""
+    cached = a.__dict__.get("_ide_folds")
+    if cached is not None:
+        return list(cached)
+    segs = _segments(a)
+    if segs is None:
+        return None
+    found: dict[tuple[int, int], str | None] = {}  # first kind added wins (as `seen`)
+
+    def add(s: int, e: int, kind: str | None = None) -> None:
+        if e > s and (s, e) not in found:
+            found[(s, e)] = kind
+
+    for s, _e, line, seg, its in segs:
+        for fs, fe in _item_folds(seg, its, s, line):
+            add(fs + line, fe + line)
+    run_start = None
+    last_line = -2
+    for _s, _e, base_line, seg, _its in segs:
+        for rl, rel_end, block, cell in _seg_tokens(seg)[3]:
+            ln = rl + base_line
+            if block:
+                add(ln, rel_end + base_line, "comment")
+                continue
+            if cell:
+                continue
+            if ln == last_line + 1 and run_start is not None:
+                last_line = ln
+                continue
+            if run_start is not None:
+                add(run_start, last_line, "comment")
+            run_start = ln
+            last_line = ln
+    if run_start is not None:
+        add(run_start, last_line, "comment")
+    li = a.line_index
+    text = a.text
+    starts = li.starts
+    cells = [bisect_left(starts, m.start() + 1) - 1
+             for m in _CELL_RE.finditer(text)]
+    n_lines = len(starts)
+    for k, ln in enumerate(cells):
+        end = (cells[k + 1] - 1) if k + 1 < len(cells) else n_lines - 1
+        while end > ln and not li.line_text(end).strip():
+            end -= 1
+        add(ln, end, "region")
+    imps = [it.span.line for it in a.program.items if isinstance(it, A.Import)]
+    if len(imps) > 1:
+        add(imps[0], imps[-1], "imports")
+    out = [Fold(s, e, kind) for (s, e), kind in found.items()]
+    out.sort(key=lambda f: (f.start_line, -f.end_line))
+    a.__dict__["_ide_folds"] = out
+    return list(out)
+
+
+def _cell_re():  # noqa: ANN202
+    import re
+
+    from tl_core.ide_outline import CELL
+
+    # CELL matched at every line start: `^` after each "\n", as LineIndex splits lines
+    return re.compile(CELL.pattern, re.MULTILINE)
+
+
+_CELL_RE = _cell_re()
