@@ -68,38 +68,6 @@ def _ref_class(builtin: str | None, kind: str | None, is_def: bool) -> str:
     return t + "+" if is_def else t
 
 
-def _span_maker():  # noqa: ANN202
-    """`Span(...)` through slot descriptors, about twice as fast as the frozen dataclass'
-    `__init__` (same technique as tl_core.check.memo; the tests compare with the plain
-    answer, built with the constructors)."""
-    new = object.__new__
-    d = Span.__dict__
-    s0, s1, s2, s3, s4, s5 = (d[f].__set__ for f in ("start", "end", "line", "col",
-                                                    "end_line", "end_col"))
-    t = SemanticToken.__dict__
-    t0, t1, t2 = (t[f].__set__ for f in ("span", "type", "modifiers"))
-
-    def make(start: int, end: int, line: int, col: int, end_line: int, end_col: int,
-             kind: str, mods: tuple) -> SemanticToken:
-        sp = new(Span)
-        s0(sp, start)
-        s1(sp, end)
-        s2(sp, line)
-        s3(sp, col)
-        s4(sp, end_line)
-        s5(sp, end_col)
-        tok = new(SemanticToken)
-        t0(tok, sp)
-        t1(tok, kind)
-        t2(tok, mods)
-        return tok
-
-    return make
-
-
-_new_token = _span_maker()
-
-
 # ---------------------------------------------------------------------------
 # segments
 
@@ -125,47 +93,37 @@ def _seg_tokens(seg: str) -> tuple:
     return hit
 
 
-def _segments(a: Any) -> list[tuple[int, int, int, str, list]] | None:
-    """[(start, end, line, text, items)] covering the text, or None when the items are
-    not in order (then the plain version answers)."""
+def _segments(a: Any) -> list[tuple[int, int, int, str, list, str | None]] | None:
+    """[(start, end, line, text, items, text of its last token)] covering the text, or
+    None when the items are not in order (then the plain version answers)."""
     cached = a.__dict__.get("_ide_segments")
     if cached is not None:
         return cached
     text = a.text
     starts = a.line_index.starts
-    items = a.program.items
-    bounds: list[tuple[int, int]] = [(0, 0)]  # (offset, line)
-    groups: list[list] = [[]]
+    out: list[tuple[int, int, int, str, list, str | None]] = []
+    cur_s = cur_line = 0
+    cur: list = []
     prev_end_line = -1
     prev_end = 0
-    for it in items:
+    get = _TOKS.get
+    for it in a.program.items:
         sp = it.span
         if sp.start < prev_end:
             return None
-        if sp.line > prev_end_line and sp.line > bounds[-1][1]:
-            bounds.append((starts[sp.line], sp.line))
-            groups.append([])
-        groups[-1].append(it)
+        ln = sp.line
+        if ln > prev_end_line and ln > cur_line:
+            b = starts[ln]
+            seg = text[cur_s:b]
+            info = get(seg) or _seg_tokens(seg)
+            if not info[1]:  # no token runs over its end: cut here
+                out.append((cur_s, b, cur_line, seg, cur, info[2]))
+                cur_s, cur_line, cur = b, ln, []
+        cur.append(it)
         prev_end_line = sp.end_line
         prev_end = sp.end
-    segs = []
-    for k, (s, line) in enumerate(bounds):
-        e = bounds[k + 1][0] if k + 1 < len(bounds) else len(text)
-        segs.append([s, e, line, groups[k]])
-    # merge a segment with the next while a token runs over its end
-    out: list[tuple[int, int, int, str, list]] = []
-    k = 0
-    while k < len(segs):
-        s, e, line, its = segs[k]
-        while True:
-            seg = text[s:e]
-            if not _seg_tokens(seg)[1] or k + 1 >= len(segs):
-                break
-            k += 1
-            e = segs[k][1]
-            its = its + segs[k][3]
-        out.append((s, e, line, seg, its))
-        k += 1
+    seg = text[cur_s:]
+    out.append((cur_s, len(text), cur_line, seg, cur, _seg_tokens(seg)[2]))
     a.__dict__["_ide_segments"] = out
     return out
 
@@ -285,47 +243,87 @@ def semantic_tokens(a: Any) -> list[SemanticToken] | None:
     segs = _segments(a)
     if segs is None:
         return None
-    mode, refs, pending = _resolution(a)
-    seg_starts = [s[0] for s in segs]
-    ref_starts = [r.span.start for r in refs]
+    _mode, refs, pending = _resolution(a)
+    n_segs = len(segs)
     per_seg: list[list] = [[] for _ in segs]
     if pending:
+        seg_starts = [x[0] for x in segs]
         for p in pending:
-            i = bisect_left(seg_starts, p[1] + 1) - 1
-            per_seg[i].append(p)
+            per_seg[bisect_left(seg_starts, p[1] + 1) - 1].append(p)
+    ref_starts = [r.span.start for r in refs]
+    n_refs = len(ref_starts)
+    j = 0
     out: list[SemanticToken] = []
     extend = out.extend
-    make = _new_token
+    # Tokens are built through the slots' descriptors, inline: about twice as fast as the
+    # frozen dataclasses' `__init__` (as in tl_core.check.memo), and ~45,000 objects are
+    # made when every segment after the edit moved. The tests compare with the plain
+    # answer, built with the constructors.
+    new = object.__new__
+    d = Span.__dict__
+    s0, s1, s2, s3, s4, s5 = (d[f].__set__ for f in ("start", "end", "line", "col",
+                                                    "end_line", "end_col"))
+    t = SemanticToken.__dict__
+    u0, u1, u2 = (t[f].__set__ for f in ("span", "type", "modifiers"))
     prev_text: str | None = None
-    for k, (s, e, line, seg, _its) in enumerate(segs):
-        lo = bisect_left(ref_starts, s)
-        hi = bisect_left(ref_starts, e) if k + 1 < len(segs) else len(ref_starts)
-        base = _classes(refs[lo:hi], s) if hi > lo else ()
-        recs = tuple(p[0] for p in per_seg[k])
-        prev = prev_text if prev_text in (".", "::") else None
-        key = (seg, prev, base, tuple((p[1] - s, id(p[0])) for p in per_seg[k]))
-        entry = _SEM.get(key)
+    get = _SEM.get
+    for k in range(n_segs):
+        s, e, line, seg, _its, last = segs[k]
+        if j < n_refs and (ref_starts[j] < e or k + 1 == n_segs):
+            lo = j
+            if k + 1 == n_segs:
+                j = n_refs
+            else:
+                while j < n_refs and ref_starts[j] < e:
+                    j += 1
+            base = _classes(refs[lo:j], s)
+        else:
+            base = ()
+        ps = per_seg[k]
+        prev = prev_text if prev_text == "." or prev_text == "::" else None
+        if len(ps) == 1:
+            p = ps[0]
+            pkey: tuple = (p[1] - s, id(p[0]))
+        else:
+            pkey = tuple((p[1] - s, id(p[0])) for p in ps)
+        key = (seg, prev, base, pkey)
+        entry = get(key)
         if entry is None:
             occ = {}
             for x0, x1, c in base:
                 occ[(x0, x1)] = c
-            for p in per_seg[k]:
-                d = p[1] - s
+            for p in ps:
+                dd = p[1] - s
                 for x0, x1, c in _rec_refs(p[0], p[4]):
-                    occ[(x0 + d, x1 + d)] = c
+                    occ[(x0 + dd, x1 + dd)] = c
             ordered = sorted(((x0, x1, c) for (x0, x1), c in occ.items()),
                              key=lambda x: x[0])
-            entry = [_classify(seg, prev, ordered), recs, None]
+            # the records are held so that their ids in the key stay theirs
+            entry = [_classify(seg, prev, ordered), tuple(p[0] for p in ps), None]
             _put(_SEM, key, entry)
         placed = entry[2]
         if placed is not None and placed[0] == s and placed[1] == line:
             extend(placed[2])
         else:
-            toks = [make(t0 + s, t1 + s, t2 + line, t3, t4 + line, t5, kind, mods)
-                    for t0, t1, t2, t3, t4, t5, kind, mods in entry[0]]
+            toks = []
+            add = toks.append
+            for t0, t1, t2, t3, t4, t5, kind, mods in entry[0]:
+                sp = new(Span)
+                s0(sp, t0 + s)
+                s1(sp, t1 + s)
+                s2(sp, t2 + line)
+                s3(sp, t3)
+                s4(sp, t4 + line)
+                s5(sp, t5)
+                tok = new(SemanticToken)
+                u0(tok, sp)
+                u1(tok, kind)
+                u2(tok, mods)
+                add(tok)
             entry[2] = (s, line, toks)
             extend(toks)
-        prev_text = _seg_tokens(seg)[2] or prev_text
+        if last is not None:
+            prev_text = last
     a.__dict__["_ide_semantic_tokens"] = out
     return list(out)
 
@@ -335,8 +333,12 @@ def semantic_tokens(a: Any) -> list[SemanticToken] | None:
 
 
 def _item_folds(seg: str, its: list, s: int, line: int) -> list[tuple[int, int]]:
-    key = (seg, tuple((it.span.start - s, it.span.end - s, it.span.line - line,
-                       it.__class__) for it in its))
+    if len(its) == 1:
+        sp = its[0].span
+        key: tuple = (seg, sp.start - s, sp.end - s, sp.line - line, its[0].__class__)
+    else:
+        key = (seg, tuple((it.span.start - s, it.span.end - s, it.span.line - line,
+                           it.__class__) for it in its))
     hit = _FOLDS.get(key)
     if hit is None:
         li = _seg_tokens(seg)[4]
@@ -374,12 +376,12 @@ def folding_ranges(a: Any) -> list[Fold] | None:
         if e > s and (s, e) not in found:
             found[(s, e)] = kind
 
-    for s, _e, line, seg, its in segs:
+    for s, _e, line, seg, its, _last in segs:
         for fs, fe in _item_folds(seg, its, s, line):
             add(fs + line, fe + line)
     run_start = None
     last_line = -2
-    for _s, _e, base_line, seg, _its in segs:
+    for _s, _e, base_line, seg, _its, _last in segs:
         for rl, rel_end, block, cell in _seg_tokens(seg)[3]:
             ln = rl + base_line
             if block:
