@@ -3,7 +3,8 @@
 Prints p50/p95 of hover, completion and signature help on one analysis, the full check
 time (parse + check), and the edit-to-diagnostics time (one line changed in the middle,
 then `analyze` of the new text, as the language server does on each change; then the first
-hover on that analysis, which pays for placing the reused items' results). Baseline in the
+hover on that analysis, which pays for placing the reused items' results), and semantic
+tokens and folding ranges after an edit against the plain whole-document versions. Baseline in the
 same run: `LineIndex` construction of the same text (a pure-Python pass over it), so the
 ratios say how the queries compare with touching the text once.
 

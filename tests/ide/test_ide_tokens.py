@@ -102,6 +102,13 @@ def test_chained_edits_with_a_fresh_cache_path():
     chain(2, 15, "/tmp/tokens-chain-2.tl")
 
 
+def test_crlf_and_non_ascii_text():
+    text = big(5).replace("// layer", "// 레이어 😀 layer").replace("\n", "\r\n")
+    path = "/tmp/tokens-crlf.tl"
+    check_equal(analyze(text, path))
+    check_equal(analyze(text.replace("relu(h)", "relu(h) * 3.0", 2), path))
+
+
 def test_tokens_running_over_a_segment_end_are_merged():
     # a string continued by a backslash-newline and an unclosed block comment: the
     # tokenizer does not stop at the next item's line
