@@ -3,7 +3,9 @@
 Offsets are code-point offsets into `analysis.text`. Every query works on documents that do
 not parse: they use the partial tree the parser recovered and the tokens around the cursor.
 Completion and signature help live in `tl_core.ide_complete`; outline-like answers
-(symbols, semantic tokens, folding, lenses, inlay hints) in `tl_core.ide_outline`.
+(symbols, semantic tokens, folding, lenses, inlay hints) in `tl_core.ide_outline`; semantic
+tokens and folding are answered from per-segment caches by `tl_core.ide_tokens` (the
+`ide_outline` versions, `*_plain` here, are its oracle and fallback).
 """
 
 from __future__ import annotations
