@@ -26,22 +26,17 @@ def _ms(seconds: float) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from tl_core.runtime.program import make_interpreter, read_program, report
-
-    loaded = read_program(args.file)
-    if loaded is None:
-        return 1
-    text, parsed = loaded
     from tl_core.runtime.errors import TLRuntimeError
+    from tl_core.runtime.program import prepare, report, run_setup
     from tl_core.syntax import ast
 
-    interp = make_interpreter(args.file, args.device)
-    interp.text = text
-    items = parsed.program.items
-    benches = [i for i in items if isinstance(i, ast.BenchDecl)]
+    prepared = prepare(args)
+    if prepared is None:
+        return 1
+    interp, program = prepared
+    benches = [i for i in program.items if isinstance(i, ast.BenchDecl)]
     try:
-        interp.define_functions(parsed.program)
-        interp.run_items([i for i in items if not isinstance(i, ast.MainBlock)])
+        run_setup(interp, program)
     except TLRuntimeError as exc:
         report(exc, args.file, args.debug)
         return 1

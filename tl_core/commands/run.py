@@ -12,19 +12,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from tl_core.runtime.program import make_interpreter, read_program, report
-
-    loaded = read_program(args.file)
-    if loaded is None:
-        return 1
-    text, parsed = loaded
     from tl_core.runtime.errors import TLRuntimeError
+    from tl_core.runtime.program import prepare, report
 
-    interp = make_interpreter(args.file, args.device)
-    interp.text = text
+    prepared = prepare(args)
+    if prepared is None:
+        return 1
+    interp, program = prepared
     try:
-        interp.define_functions(parsed.program)
-        interp.run_items(parsed.program.items)
+        interp.define_functions(program)
+        interp.run_items(program.items)
     except TLRuntimeError as exc:
         report(exc, args.file, args.debug)
         return 1

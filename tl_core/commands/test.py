@@ -18,22 +18,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from tl_core.runtime.program import make_interpreter, read_program, report
-
-    loaded = read_program(args.file)
-    if loaded is None:
-        return 1
-    text, parsed = loaded
     from tl_core.runtime.errors import TLRuntimeError
+    from tl_core.runtime.program import prepare, report, run_setup
     from tl_core.syntax import ast
 
-    interp = make_interpreter(args.file, args.device)
-    interp.text = text
-    items = parsed.program.items
-    tests = [i for i in items if isinstance(i, ast.TestDecl)]
+    prepared = prepare(args)
+    if prepared is None:
+        return 1
+    interp, program = prepared
+    tests = [i for i in program.items if isinstance(i, ast.TestDecl)]
     try:
-        interp.define_functions(parsed.program)
-        interp.run_items([i for i in items if not isinstance(i, ast.MainBlock)])
+        run_setup(interp, program)
     except TLRuntimeError as exc:
         print("setup failed (the file's top-level statements):", file=sys.stderr)
         report(exc, args.file, args.debug)

@@ -47,6 +47,28 @@ def make_interpreter(file: str, device: str | None, quiet: bool = False) -> Any:
                        progress=is_terminal(sys.stderr) and not quiet)
 
 
+def prepare(args: Any) -> tuple[Any, tuple[Any, ...]] | None:
+    """Read and parse `args.file` and make its interpreter (on `args.device`): what
+    `tl run`, `tl test` and `tl bench` do first. Returns (interpreter, ast.Program), or
+    None after printing why the file cannot run."""
+    loaded = read_program(args.file)
+    if loaded is None:
+        return None
+    text, parsed = loaded
+    interp = make_interpreter(args.file, args.device)
+    interp.text = text
+    return interp, parsed.program
+
+
+def run_setup(interp: Any, program: Any) -> None:
+    """Define the functions and run every top-level item but `main` blocks (the setup of
+    `tl test` and `tl bench`)."""
+    from tl_core.syntax import ast
+
+    interp.define_functions(program)
+    interp.run_items([i for i in program.items if not isinstance(i, ast.MainBlock)])
+
+
 def report(exc: Any, file: str, debug: bool) -> None:
     """Print a runtime error; the Python traceback only with --debug."""
     if debug:
