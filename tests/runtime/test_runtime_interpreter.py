@@ -8,33 +8,10 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 
+from tests.syntax.test_syntax_examples import SEED_LINEAR
 from tl_core.runtime import Session
 
-SEED = """\
-fn forward(input: float16[N, D_in],
-                 weights: float16[D_in, D_out],
-                 bias: float16[D_out]) -> float16[N, D_out] {
-    // linear map: output = input @ weights + bias
-    let output = input @ weights
-    return output + bias
-}
-
-let X = tensor<float16>([
-    [1.0, 2.0, 3.0],
-    [4.0, 5.0, 6.0],
-    [7.0, 8.0, 9.0],
-    [10.0, 11.0, 12.0]
-], device: gpu)
-let W = tensor<float16>([
-    [0.1, 0.2],
-    [0.3, 0.4],
-    [0.5, 0.6]
-], device: gpu)
-let b = tensor<float16>([0.01, 0.02], device: gpu)
-let output = forward(X, W, b)
-print("Output shape:", output.shape)
-print("Output:", output)
-"""
+SEED = SEED_LINEAR  # LANGUAGE.md section 9, verbatim
 
 SEED_OUT = """\
 Output shape: [4, 2]
