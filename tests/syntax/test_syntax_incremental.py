@@ -106,3 +106,51 @@ def test_end_of_chunk_error_follows_the_next_word() -> None:
     edited = text + "fn"
     assert inc.parse(edited) == parse(edited)
     assert parse(edited).errors[0].message.endswith("found 'fn'")
+
+
+BROKEN_FN = "fn f() {\n    g(1,\n}\n\n"
+
+
+def test_the_same_item_twice_gets_two_trees_with_their_own_positions() -> None:
+    text = "let a = 1\n\n" + BROKEN_FN * 3
+    inc = IncrementalParser()
+    result = inc.parse(text)
+    assert inc.copied == 2  # parsed once, copied to the two other places
+    assert result == parse(text)
+    starts = [it.span.line for it in result.program.items]
+    assert starts == [0, 2, 6, 10]
+    assert [e.message for e in result.errors] == [
+        f"expected ')' to close the call started at {line}:6, found '}}'" for line in (4, 8, 12)]
+    edited = "// moved\n" + text
+    again = inc.parse(edited)
+    assert again == parse(edited)
+    assert [it.span.line for it in again.program.items] == [1, 3, 7, 11]
+    assert [e.message for e in again.errors] == [
+        f"expected ')' to close the call started at {line}:6, found '}}'" for line in (5, 9, 13)]
+
+
+def test_swapping_two_items_moves_their_trees_without_parsing() -> None:
+    one = "fn one() -> int32 {\n    return 1\n}\n\n"
+    two = "fn two() -> int32 {\n    return 2\n}\n\n"
+    inc = IncrementalParser()
+    inc.parse("let a = 1\n\n" + one + two + "let z = 2\n")
+    swapped = "let a = 1\n\n" + two + one + "let z = 2\n"
+    result = inc.parse(swapped)
+    assert result == parse(swapped)
+    assert (inc.reparsed, inc.copied) == (0, 0)
+    assert [getattr(it, "name", None) for it in result.program.items][1:3] == ["two", "one"]
+
+
+def test_a_tree_reads_the_positions_of_the_parsers_latest_text() -> None:
+    # the contract of anchored spans (tl_core/syntax/span.py): the chunks after an edit
+    # keep their trees, which now read the new positions
+    inc = IncrementalParser()
+    first = inc.parse(PROGRAM)
+    last = first.program.items[-1]
+    assert last.span.line == 10
+    inc.parse("\n\n" + PROGRAM)
+    assert last.span.line == 12
+    # a full parse's trees never move
+    fixed = parse(PROGRAM)
+    inc.parse("\n" + PROGRAM)
+    assert fixed.program.items[-1].span.line == 10

@@ -33,7 +33,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from tl_core.diagnostics import Diagnostic, Related, Severity
-from tl_core.syntax.span import Span
+from tl_core.syntax.span import Span, new_span
 from tl_core.types import MetadataType, ModelType, ScalarType, Type
 
 if TYPE_CHECKING:
@@ -297,33 +297,11 @@ def unused_message(name: str) -> str:
 UNUSED_SEVERITY = Severity.WARNING
 
 
-def _span_maker():  # noqa: ANN202
-    """A constructor equal to `Span(...)` at about twice the speed: it fills the slots
-    through their descriptors instead of the frozen dataclass' `__init__`. Materializing a
-    large file makes tens of thousands; tests/check compare it with the constructor."""
-    new = object.__new__
-    d = Span.__dict__
-    s0, s1, s2, s3, s4, s5 = (d[f].__set__ for f in ("start", "end", "line", "col",
-                                                    "end_line", "end_col"))
-
-    def make(start: int, end: int, line: int, col: int, end_line: int, end_col: int) -> Span:
-        sp = new(Span)
-        s0(sp, start)
-        s1(sp, end)
-        s2(sp, line)
-        s3(sp, col)
-        s4(sp, end_line)
-        s5(sp, end_col)
-        return sp
-
-    return make
-
-
-_new_span = _span_maker()
+_new_span = new_span  # the fast constructor (materializing makes tens of thousands)
 
 
 def _ref_maker():  # noqa: ANN202
-    """`Ref(span, binding, builtin, is_def)` through slot descriptors (see _span_maker)."""
+    """`Ref(span, binding, builtin, is_def)` through slot descriptors (see span.new_span)."""
     from tl_core.check.model import Ref
 
     new = object.__new__

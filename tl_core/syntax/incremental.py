@@ -7,8 +7,8 @@ The incremental parser keeps the previous text, its chunks and their parses. For
 it finds the edited region (common prefix and suffix), re-splits only from the chunk before
 the edit until a boundary lines up with an old one after the edit, re-parses the chunks in
 between (or takes them from a cache keyed by chunk text), and reuses the chunks after the
-edit with their spans shifted. Chunks start at column 0, so a shift moves only offsets and
-line numbers.
+edit by moving their anchors (tl_core/syntax/span.py): a chunk's spans are relative to its
+anchor, so text inserted before it costs two additions per chunk, not a new tree.
 """
 
 from __future__ import annotations
@@ -23,20 +23,24 @@ from tl_core.syntax import ast as A
 from tl_core.syntax.fastnew import N
 from tl_core.syntax.parser import parse_chunk
 from tl_core.syntax.scanner import Chunk, comment_matches, split_chunks
-from tl_core.syntax.span import Span
+from tl_core.syntax.span import Anchor, AnchoredSpan, Span, new_anchored_span
 
-# One parsed chunk: (start, line, items, errors, comments, uses_next_word)
+# One parsed chunk: (anchor, items, errors, comments, uses_next_word). The anchor is the
+# chunk's (start, line); every span in the entry hangs from it.
 _Entry = tuple
+
+_mk = new_anchored_span
 
 
 def _parse_one(text: str, c: Chunk) -> _Entry:
     start, end, line = c.start, c.end, c.line
     res = parse_chunk(text, start, end, line, c.next_word)
+    anchor = res.anchor
     comments = []
     for s, e in comment_matches(text, start, end):
         nl = text.rfind("\n", start, s)
         col = s - (nl + 1 if nl != -1 else start)
-        ln = line + text.count("\n", start, s)
+        ln = text.count("\n", start, s)
         body = text[s:e]
         k = body.count("\n")
         if k:
@@ -45,8 +49,9 @@ def _parse_one(text: str, c: Chunk) -> _Entry:
         else:
             end_line = ln
             end_col = col + len(body)
-        comments.append(N.Comment(N.Span(s, e, ln, col, end_line, end_col), body))
-    return (start, line, res.items, res.errors, tuple(comments), res.uses_next_word)
+        comments.append(N.Comment(_mk(anchor, s - start, e - start, ln, col, end_line, end_col),
+                                  body))
+    return (anchor, res.items, res.errors, tuple(comments), res.uses_next_word)
 
 
 def _program(text: str, entries: list):  # noqa: ANN202 - ParseResult (import cycle)
@@ -56,9 +61,9 @@ def _program(text: str, entries: list):  # noqa: ANN202 - ParseResult (import cy
     errors: list = []
     comments: list = []
     for e in entries:
-        items.extend(e[2])
-        errors.extend(e[3])
-        comments.extend(e[4])
+        items.extend(e[1])
+        errors.extend(e[2])
+        comments.extend(e[3])
     n = len(text)
     last = text.rfind("\n")
     program = N.Program(N.Span(0, n, 0, 0, text.count("\n"), n - (last + 1)), tuple(items))
@@ -133,7 +138,9 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
 class IncrementalParser:
     """`parse(text)` equal to `tl_core.syntax.parse(text)`, re-parsing only what changed.
 
-    Keep one instance per open document. Not thread-safe (use one per thread).
+    Keep one instance per open document. Not thread-safe (use one per thread). The trees it
+    returns read the positions of the latest text it parsed (their anchors move; see
+    tl_core/syntax/span.py): keep a tree only while its text is current.
     """
 
     def __init__(self) -> None:
@@ -143,6 +150,7 @@ class IncrementalParser:
         self._by_text: dict[tuple[str, str], _Entry] = {}
         self.reparsed = 0  # chunks parsed (not reused) by the last call
         self.rescanned = 0  # chunks re-split by the last call
+        self.copied = 0  # chunks reused by text at a second place (a tree copied)
 
     def parse(self, text: str):  # noqa: ANN201 - ParseResult
         with gc_paused():
@@ -150,9 +158,10 @@ class IncrementalParser:
 
     def _parse(self, text: str):  # noqa: ANN202
         old = self._text
+        self.copied = 0
         if old is None or not self._chunks:
             chunks = split_chunks(text)
-            entries = self._fill(text, chunks, 0, len(chunks))
+            entries = self._fill(text, chunks, {}, set())
             self.rescanned = len(chunks)
             return self._done(text, chunks, entries)
         if old == text:
@@ -190,154 +199,172 @@ class IncrementalParser:
 
         start_chunk = old_chunks[k]
         mid_chunks = split_chunks(text, start_chunk.start, start_chunk.line, stop)
-        if resume:
-            i = resume[0]
-            tail = [Chunk(c.start + delta, c.end + delta, c.line + dlines, c.next_word)
-                    for c in old_chunks[i:]]
-            tail_entries = [self._shift(e, delta, dlines) for e in self._entries[i:]]
-        else:
-            tail = []
-            tail_entries = []
+        i = resume[0] if resume else len(old_chunks)
+        tail = [Chunk(c.start + delta, c.end + delta, c.line + dlines, c.next_word)
+                for c in old_chunks[i:]]
+        # the chunks after the edit keep their trees: their anchors move
+        tail_entries = [_move(e, delta, dlines) for e in self._entries[i:]]
         chunks = old_chunks[:k] + mid_chunks + tail
         self.rescanned = len(mid_chunks)
-        mid_entries = self._fill(text, mid_chunks, 0, len(mid_chunks))
+        # the replaced chunks' trees are free to move to a new place; any other tree found
+        # by its text is in use and gets copied
+        free = {}
+        for c, e in zip(old_chunks[k:i], self._entries[k:i], strict=True):
+            free.setdefault(_key(old, c, e), e)
+        taken = {id(e[0]) for e in self._entries[:k]}
+        taken.update(id(e[0]) for e in tail_entries)
+        mid_entries = self._fill(text, mid_chunks, free, taken)
         entries = self._entries[:k] + mid_entries + tail_entries
         return self._done(text, chunks, entries)
 
-    def _fill(self, text: str, chunks: list[Chunk], a: int, b: int) -> list[_Entry]:
+    def _fill(self, text: str, chunks: list[Chunk], free: dict, taken: set[int]) -> list[_Entry]:
+        """Entries for `chunks`: a free tree of the same text moved here, else a copy of a
+        cached one, else a new parse."""
         out = []
         reparsed = 0
         by_text = self._by_text
-        for c in chunks[a:b]:
+        for c in chunks:
             body = text[c.start : c.end]
-            entry = by_text.get((body, ""))
-            if entry is not None and entry[5]:
-                entry = by_text.get((body, c.next_word))
+            entry = None
+            for cache in (free, by_text):
+                entry = cache.get((body, ""))
+                if entry is not None and entry[4]:
+                    entry = cache.get((body, c.next_word))
+                if entry is not None:
+                    break
             if entry is None:
                 entry = _parse_one(text, c)
                 reparsed += 1
-                by_text[(body, c.next_word if entry[5] else "")] = entry
+                by_text[(body, c.next_word if entry[4] else "")] = entry
+            elif id(entry[0]) in taken:
+                entry = _copy_entry(entry, c) or _parse_one(text, c)
+                self.copied += 1
             else:
-                entry = self._shift(entry, c.start - entry[0], c.line - entry[1])
+                a = entry[0]
+                entry = _move(entry, c.start - a.start, c.line - a.line)
+            taken.add(id(entry[0]))
             out.append(entry)
         self.reparsed = reparsed
         return out
 
-    def _shift(self, entry: _Entry, d: int, dl: int) -> _Entry:
-        if d == 0 and dl == 0:
-            return entry
-        try:
-            return shift_entry(entry, d, dl)
-        except RecursionError:  # a pathological tree: parse its text again instead
-            return None  # type: ignore[return-value]
-
     def _done(self, text: str, chunks: list[Chunk], entries: list):  # noqa: ANN202
-        if any(e is None for e in entries):
-            entries = [e if e is not None else _parse_one(text, c) for c, e in zip(chunks, entries, strict=True)]
         self._text = text
         self._chunks = chunks
         self._entries = entries
         # keep the text cache to what this document holds now
-        keep = {}
-        for c, e in zip(chunks, entries, strict=True):
-            keep[(text[c.start : c.end], c.next_word if e[5] else "")] = e
-        self._by_text = keep
+        self._by_text = {_key(text, c, e): e for c, e in zip(chunks, entries, strict=True)}
         return _program(text, entries)
 
 
+def _key(text: str, c: Chunk, e: _Entry) -> tuple[str, str]:
+    return (text[c.start : c.end], c.next_word if e[4] else "")
+
+
 # ---------------------------------------------------------------------------
-# shifting spans (generated per node class, for speed)
+# moving and copying chunk trees
 
 
-def _shift(x, d: int, dl: int):  # noqa: ANN001, ANN202
-    return _SHIFTERS[type(x)](x, d, dl)
+def _move(entry: _Entry, d: int, dl: int) -> _Entry:
+    """The entry, its anchor moved by `d` code points and `dl` lines. The tree stays; only
+    the messages that quote a position ("... started at 3:14") are written again."""
+    if d == 0 and dl == 0:
+        return entry
+    anchor, items, errors, comments, uses_next = entry
+    quoted = [(dg, dg.related[0].span) for dg in errors if dg.related] if dl else []
+    before = [(sp.line, sp.col) for _dg, sp in quoted]
+    anchor.start += d
+    anchor.line += dl
+    if not quoted:
+        return entry
+    fixed = {id(dg): _requote(dg, old) for (dg, _sp), old in zip(quoted, before, strict=True)}
+    return (anchor, items, tuple(fixed.get(id(dg), dg) for dg in errors), comments, uses_next)
 
 
-def _shift_tuple(x: tuple, d: int, dl: int) -> tuple:
-    sh = _SHIFTERS
-    return tuple([sh[type(v)](v, d, dl) for v in x])
+def _requote(dg: Diagnostic, old: tuple[int, int]) -> Diagnostic:
+    new = dg.related[0].span
+    message = dg.message.replace(f"started at {old[0] + 1}:{old[1] + 1}",
+                                 f"started at {new.line + 1}:{new.col + 1}")
+    return Diagnostic(dg.span, message, dg.severity, dg.code, dg.related, dg.source)
 
 
-def _same(x, d: int, dl: int):  # noqa: ANN001, ANN202
+def _copy_entry(entry: _Entry, c: Chunk) -> _Entry | None:
+    """A copy of the entry's tree hanging from a new anchor at chunk `c` (the same text
+    stands at two places). None for a tree too deep to copy (parse it again instead)."""
+    anchor, items, errors, comments, uses_next = entry
+    new = Anchor(c.start, c.line)
+    try:
+        copied = (
+            new,
+            tuple([_rebind(x, new) for x in items]),
+            tuple([_rebind_diag(e, new) for e in errors]),
+            tuple([N.Comment(_rebind(x.span, new), x.text) for x in comments]),
+            uses_next,
+        )
+    except RecursionError:
+        return None
+    if c.line != anchor.line:  # messages quote the original's place: write them again
+        fixed = []
+        for dg, orig in zip(copied[2], errors, strict=True):
+            if dg.related:
+                rs = orig.related[0].span
+                dg = _requote(dg, (rs.line, rs.col))
+            fixed.append(dg)
+        copied = (new, copied[1], tuple(fixed), copied[3], uses_next)
+    return copied
+
+
+def _rebind(x, anchor: Anchor):  # noqa: ANN001, ANN202
+    return _REBINDERS[type(x)](x, anchor)
+
+
+def _rebind_tuple(x: tuple, anchor: Anchor) -> tuple:
+    rb = _REBINDERS
+    return tuple([rb[type(v)](v, anchor) for v in x])
+
+
+def _same(x, anchor: Anchor):  # noqa: ANN001, ANN202
     return x
 
 
-_SPAN_FIELDS = ("start", "end", "line", "col", "end_line", "end_col")
+def _rebind_span(s: AnchoredSpan, anchor: Anchor) -> AnchoredSpan:
+    return new_anchored_span(anchor, *s.relative())
 
 
-def _make_shifter(cls):  # noqa: ANN001, ANN202
-    """Generated code: a new node with every span moved, built slot by slot (fast)."""
-    env: dict = {"_new": object.__new__, "_C": cls, "_S": Span, "SH": None}
-    for i, name in enumerate(_SPAN_FIELDS):
-        env[f"_p{i}"] = Span.__dict__[name].__set__
-    lines = ["def shift(n, d, dl):", "    o = _new(_C)"]
-
-    def span_code(expr: str, target: str) -> list[str]:
-        return [
-            f"    s = {expr}",
-            "    t = _new(_S)",
-            "    _p0(t, s.start + d); _p1(t, s.end + d); _p2(t, s.line + dl)",
-            "    _p3(t, s.col); _p4(t, s.end_line + dl); _p5(t, s.end_col)",
-            f"    {target}(o, t)",
-        ]
-
+def _make_rebinder(cls):  # noqa: ANN001, ANN202
+    """Generated code: a new node of `cls` whose spans hang from another anchor, built slot
+    by slot (fast; the dataclass constructor costs about 3x as much)."""
+    env: dict = {"_new": object.__new__, "_C": cls, "RB": None}
+    lines = ["def rebind(n, a):", "    o = _new(_C)"]
     for i, f in enumerate(dataclasses.fields(cls)):
         env[f"_f{i}"] = cls.__dict__[f.name].__set__
         ann = str(f.type).replace(" ", "")
         v = f"n.{f.name}"
-        if ann == "Span":
-            lines += span_code(v, f"_f{i}")
-        elif ann == "Span|None":
-            lines.append(f"    if {v} is None:")
-            lines.append(f"        _f{i}(o, None)")
-            lines.append("    else:")
-            lines += ["    " + x for x in span_code(v, f"_f{i}")]
-        elif ann in ("str", "int", "bool", "str|None", "int|float", "int|str|None"):
+        if ann in ("str", "int", "bool", "str|None", "int|float", "int|str|None"):
             lines.append(f"    _f{i}(o, {v})")
         else:
             lines.append(f"    x = {v}")
-            lines.append(f"    _f{i}(o, SH[type(x)](x, d, dl))")
+            lines.append(f"    _f{i}(o, RB[type(x)](x, a))")
     lines.append("    return o")
     exec("\n".join(lines) + "\n", env)  # noqa: S102 - generated from the dataclass fields
     return env
 
 
-_SHIFTERS: dict = {tuple: _shift_tuple, type(None): _same, str: _same, int: _same,
-                   float: _same, bool: _same}
+_REBINDERS: dict = {tuple: _rebind_tuple, type(None): _same, str: _same, int: _same,
+                    float: _same, bool: _same, AnchoredSpan: _rebind_span,
+                    Span: _same}  # a plain Span holds document positions: nothing to move
 _envs = []
 for _name in dir(A):
     _cls = getattr(A, _name)
     if (isinstance(_cls, type) and dataclasses.is_dataclass(_cls)
             and _cls.__module__ == A.__name__):
-        _env = _make_shifter(_cls)
+        _env = _make_rebinder(_cls)
         _envs.append(_env)
-        _SHIFTERS[_cls] = _env["shift"]
+        _REBINDERS[_cls] = _env["rebind"]
 for _env in _envs:
-    _env["SH"] = _SHIFTERS
-_SHIFTERS[Span] = lambda s, d, dl: N.Span(s.start + d, s.end + d, s.line + dl, s.col,
-                                         s.end_line + dl, s.end_col)
+    _env["RB"] = _REBINDERS
 
 
-def _shift_diag(dg: Diagnostic, d: int, dl: int) -> Diagnostic:
-    related = tuple(Related(_shift(r.span, d, dl), r.message) for r in dg.related)
-    message = dg.message
-    if dl and dg.related:
-        # "expected ')' to close the call started at 3:14": the position moves with the chunk
-        old, new = dg.related[0].span, related[0].span
-        message = message.replace(f"started at {old.line + 1}:{old.col + 1}",
-                                  f"started at {new.line + 1}:{new.col + 1}")
-    return Diagnostic(_shift(dg.span, d, dl), message, dg.severity, dg.code, related, dg.source)
-
-
-def shift_entry(entry: _Entry, d: int, dl: int) -> _Entry:
-    start, line, items, errors, comments, uses_next = entry
-    if d == 0 and dl == 0:
-        return entry
-    return (
-        start + d,
-        line + dl,
-        tuple([_shift(x, d, dl) for x in items]),
-        tuple([_shift_diag(e, d, dl) for e in errors]),
-        tuple([N.Comment(_shift(c.span, d, dl), c.text) for c in comments]),
-        uses_next,
-    )
+def _rebind_diag(dg: Diagnostic, anchor: Anchor) -> Diagnostic:
+    related = tuple(Related(_rebind(r.span, anchor), r.message) for r in dg.related)
+    return Diagnostic(_rebind(dg.span, anchor), dg.message, dg.severity, dg.code, related,
+                      dg.source)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path as _FsPath
 
 from lark import Lark, Token
@@ -37,7 +37,7 @@ from tl_core.diagnostics import Diagnostic, Related
 from tl_core.syntax import ast as A
 from tl_core.syntax.fastnew import N
 from tl_core.syntax.lexer import FastLexer, Tok
-from tl_core.syntax.span import Span
+from tl_core.syntax.span import Anchor, Span, new_anchored_span
 
 MAX_BRACKET_DEPTH = 128  # deeper nesting is an error (keeps later recursive passes safe)
 MAX_CHAIN = 256  # operators/fields/calls chained in one expression spine
@@ -57,14 +57,21 @@ _CLOSERS = frozenset({"RPAR", "RSQB", "RBRACE"})
 
 
 class _Ctx(threading.local):
-    """Per-thread sink for errors found inside callbacks (escapes, invalid targets)."""
+    """Per-thread state of the chunk being parsed: the sink for errors found inside
+    callbacks (escapes, invalid targets), its text, and the anchor its spans hang from."""
 
     def __init__(self) -> None:
         self.errors: list[Diagnostic] = []
         self.text = ""
+        self.anchor = Anchor()
 
 
 _ctx = _Ctx()
+
+
+def _S(start: int, end: int, line: int, col: int, end_line: int, end_col: int) -> Span:
+    """A span of the chunk being parsed, relative to its anchor (see tl_core/syntax/span)."""
+    return new_anchored_span(_ctx.anchor, start, end, line, col, end_line, end_col)
 
 
 def _err(span: Span, message: str) -> None:
@@ -78,8 +85,8 @@ def _err(span: Span, message: str) -> None:
 def _ts(t: Token) -> Span:
     if t.type in _NL_TYPES:  # a bracket that starts a line: the span is the bracket only
         e = t.end_pos
-        return N.Span(e - 1, e, t.end_line - 1, t.end_column - 2, t.end_line - 1, t.end_column - 1)
-    return N.Span(t.start_pos, t.end_pos, t.line - 1, t.column - 1, t.end_line - 1, t.end_column - 1)
+        return _S(e - 1, e, t.end_line - 1, t.end_column - 2, t.end_line - 1, t.end_column - 1)
+    return _S(t.start_pos, t.end_pos, t.line - 1, t.column - 1, t.end_line - 1, t.end_column - 1)
 
 
 def _cover(a, b) -> Span:  # noqa: ANN001
@@ -89,9 +96,9 @@ def _cover(a, b) -> Span:  # noqa: ANN001
         sa = _ts(a) if type(a) in _TT else a.span
         start, line, col = sa.start, sa.line, sa.col
     if type(b) is Tok:
-        return N.Span(start, b.end_pos, line, col, b.end_line - 1, b.end_column - 1)
+        return _S(start, b.end_pos, line, col, b.end_line - 1, b.end_column - 1)
     sb = _ts(b) if type(b) in _TT else b.span
-    return N.Span(start, sb.end, line, col, sb.end_line, sb.end_col)
+    return _S(start, sb.end, line, col, sb.end_line, sb.end_col)
 
 
 def _is_tok(x, type_: str) -> bool:  # noqa: ANN001
@@ -125,7 +132,7 @@ def _unescape(t: Token) -> str:
                 s = t.start_pos + 1 + i
                 c = t.column + i  # 0-based column of the backslash
                 _err(
-                    N.Span(s, s + 2, t.line - 1, c, t.line - 1, c + 2),
+                    _S(s, s + 2, t.line - 1, c, t.line - 1, c + 2),
                     f"unknown escape '\\{_show(nxt)}' in a string; the escapes are "
                     "\\\" \\\\ \\n \\t \\r (write \\\\ for a backslash)",
                 )
@@ -170,7 +177,7 @@ def _too_long(span: Span, *parts) -> A.ErrorExpr | None:  # noqa: ANN002
     for p in parts:
         if type(p) is A.ErrorExpr and _ctx.errors and _ctx.errors[-1].span.start == p.span.start:
             if _ctx.errors[-1].message.startswith("expression too long"):
-                return N.ErrorExpr(N.Span(p.span.start, span.end, p.span.line, p.span.col,
+                return N.ErrorExpr(_S(p.span.start, span.end, p.span.line, p.span.col,
                                         span.end_line, span.end_col))
     for p in parts:
         if _spine(p, MAX_CHAIN) >= MAX_CHAIN:
@@ -182,7 +189,7 @@ def _too_long(span: Span, *parts) -> A.ErrorExpr | None:  # noqa: ANN002
 
 def _bad_comment(t: Token) -> Token:
     s = t.start_pos
-    _err(N.Span(s, s + 2, t.line - 1, t.column - 1, t.line - 1, t.column + 1),
+    _err(_S(s, s + 2, t.line - 1, t.column - 1, t.line - 1, t.column + 1),
          "unterminated block comment: add '*/' to close the comment started here")
     return t
 
@@ -785,27 +792,35 @@ class ChunkResult:
     items: tuple
     errors: tuple[Diagnostic, ...]
     uses_next_word: bool = False  # an error names the word after the chunk
+    anchor: Anchor = field(default_factory=Anchor)  # the spans' anchor: (start, line)
 
 
 def parse_chunk(text: str, start: int, end: int, line: int, next_word: str = "") -> ChunkResult:
     """Parse `text[start:end]` (which begins at column 0 of `line`) into items.
 
-    Spans are document positions. Never raises for any input.
+    Spans read as document positions; they hang from a new anchor at (`start`, `line`)
+    (`ChunkResult.anchor`), which `IncrementalParser` moves when text before it changes.
+    Never raises for any input.
     """
     eng = engine()
-    old_errors, old_text = _ctx.errors, _ctx.text
+    chunk = text[start:end]
+    anchor = Anchor(0, 0)  # the chunk is parsed at 0:0, then the anchor moves to its place
+    old = _ctx.errors, _ctx.text, _ctx.anchor
     _ctx.errors = []
-    _ctx.text = text
+    _ctx.text = chunk
+    _ctx.anchor = anchor
     try:
-        run = _Run(eng, text, start, end, line, next_word)
+        run = _Run(eng, chunk, 0, len(chunk), 0, next_word, line)
         items = run.parse()
         errors = run.errors + _ctx.errors
+        if len(run.toks) > MAX_TREE_DEPTH:  # only a chunk this long can make a tree this deep
+            items = _flatten_deep(items, chunk, errors)
     finally:
-        _ctx.errors, _ctx.text = old_errors, old_text
-    if len(run.toks) > MAX_TREE_DEPTH:  # only a chunk this long can make a tree this deep
-        items = _flatten_deep(items, text, errors)
+        _ctx.errors, _ctx.text, _ctx.anchor = old
+    anchor.start = start
+    anchor.line = line
     errors.sort(key=lambda d: (d.span.start, d.span.end))
-    return ChunkResult(tuple(items), tuple(errors), run.used_next_word)
+    return ChunkResult(tuple(items), tuple(errors), run.used_next_word, anchor)
 
 
 def _depth(node) -> int:  # noqa: ANN001
@@ -829,7 +844,7 @@ def _flatten_deep(items, text: str, errors: list) -> tuple:  # noqa: ANN001
         if _depth(item) > MAX_TREE_DEPTH:
             sp = item.span
             errors.append(Diagnostic(
-                N.Span(sp.start, min(sp.end, sp.start + 1), sp.line, sp.col, sp.line, sp.col + 1),
+                _S(sp.start, min(sp.end, sp.start + 1), sp.line, sp.col, sp.line, sp.col + 1),
                 f"nested too deeply: more than {MAX_TREE_DEPTH} levels in one statement; "
                 "split it with `let`", code="syntax"))
             item = N.ErrorStmt(sp, text[sp.start:sp.end])
@@ -842,14 +857,14 @@ def lark_parse_chunk(text: str) -> tuple[tuple, tuple[Diagnostic, ...]]:
 
     Returns (items, errors found by the callbacks); raises on a syntax error.
     """
-    old = _ctx.errors, _ctx.text
-    _ctx.errors, _ctx.text = [], text
+    old = _ctx.errors, _ctx.text, _ctx.anchor
+    _ctx.errors, _ctx.text, _ctx.anchor = [], text, Anchor()
     try:
         items = tuple(engine().lark.parse(text))
         errors = sorted(_ctx.errors, key=lambda d: (d.span.start, d.span.end))
         return items, tuple(errors)
     finally:
-        _ctx.errors, _ctx.text = old
+        _ctx.errors, _ctx.text, _ctx.anchor = old
 
 
 _NL_BASE = {"NL_LPAR": "LPAR", "NL_LSQB": "LSQB", "NL_LBRACE": "LBRACE"}
@@ -874,12 +889,13 @@ class _Run:
     """One chunk parse: the LR loop over lark's tables, the bracket stack, error recovery."""
 
     def __init__(self, eng: _Engine, text: str, start: int, end: int, line: int,
-                 next_word: str) -> None:
+                 next_word: str, message_line: int = 0) -> None:
         self.eng = eng
         self.text = text
         self.start = start
         self.end = end
         self.line0 = line + 1  # 1-based
+        self.message_line = message_line  # added to lines written into messages
         self.next_word = next_word
         self.errors: list[Diagnostic] = []
         toks, bad = eng.lexer.tokens(text, start, end, line)
@@ -1110,7 +1126,7 @@ class _Run:
             if closer in expected:
                 s = _ts(open_tok)
                 self._related = (Related(s, f"the {what} starts here"),)
-                where = f"the {what} started at {s.line + 1}:{s.col + 1}"
+                where = f"the {what} started at {s.line + self.message_line + 1}:{s.col + 1}"
                 word = eng.terms.word(closer)
                 plain = (ty == "$END" or self._first_on_line(i, tok) or ty in _STMT_START
                          or ty in _ITEM_START)
@@ -1161,9 +1177,9 @@ class _Run:
             self.used_next_word = True  # "found 'fn'" or "found end of file": both depend on it
             if self.next_word:
                 line = tok.line - 1
-                span = N.Span(e, e + len(self.next_word), line, 0, line, len(self.next_word))
+                span = _S(e, e + len(self.next_word), line, 0, line, len(self.next_word))
             else:
-                span = N.Span(e, e, tok.line - 1, tok.column - 1, tok.line - 1, tok.column - 1)
+                span = _S(e, e, tok.line - 1, tok.column - 1, tok.line - 1, tok.column - 1)
         else:
             span = _ts(tok)
         self._related = ()
