@@ -481,7 +481,29 @@ def _rename_clash(a: Analysis, b: Binding, new: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class CompletionList:
+    """The completions at a position, at most a limit of them: the best first by
+    `(sort_text or label, label)` when some were left out (`incomplete`: typing more should
+    ask again), else all in their usual order."""
+
+    items: tuple[Completion, ...]
+    incomplete: bool = False
+
+
 def complete_at(a: Analysis, offset: int) -> list[Completion]:
+    """Every completion at `offset`."""
+    return _complete(a, offset, 0)[0]
+
+
+def complete_list_at(a: Analysis, offset: int, limit: int) -> CompletionList:
+    """The completions at `offset`, cut to the best `limit` (no cut when `limit` <= 0).
+    Equal to cutting `complete_at`'s list, but only the kept items are built."""
+    items, incomplete = _complete(a, offset, limit)
+    return CompletionList(tuple(items), incomplete)
+
+
+def _complete(a: Analysis, offset: int, limit: int) -> tuple[list[Completion], bool]:
     from tl_core.ide_complete import complete
 
     # A completion list can hold thousands of items: cyclic GC passes triggered by those
@@ -489,9 +511,9 @@ def complete_at(a: Analysis, offset: int) -> list[Completion]:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return complete(a, offset)
+        return complete(a, offset, limit)
     except Exception:  # noqa: BLE001
-        return []
+        return [], False
     finally:
         if was_enabled:
             gc.enable()
@@ -507,7 +529,7 @@ def signature_at(a: Analysis, offset: int) -> SignatureHelp | None:
 
 
 def _without_gc(f):  # noqa: ANN001, ANN202 - a decorator
-    """Run a whole-document query with cyclic GC paused (see complete_at)."""
+    """Run a whole-document query with cyclic GC paused (see _complete)."""
     import functools
 
     @functools.wraps(f)

@@ -7,10 +7,12 @@ types, scopes and model headers.
 
 from __future__ import annotations
 
+import heapq
 import os
 from bisect import bisect_right
+from collections.abc import Iterable
 
-from tl_core.builtins import BUILTINS, signature_label
+from tl_core.builtins import BUILTINS, Builtin, signature_label
 from tl_core.check.model import Analysis, Binding
 from tl_core.ide import (
     Completion,
@@ -210,15 +212,31 @@ def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
 # Completion
 
 
-def complete(a: Analysis, offset: int) -> list[Completion]:
+def best_completions(items: list[Completion], limit: int) -> tuple[list[Completion], bool]:
+    """At most `limit` (> 0) of `items`, the best first by `(sort_text or label, label)`
+    (ties keep their order), and whether any were left out; all of them, in their order,
+    when they fit or `limit` <= 0. The client filters and sorts what it gets; an incomplete
+    list makes it ask again as the user types."""
+    if limit <= 0 or len(items) <= limit:
+        return items, False
+    return heapq.nsmallest(limit, items, key=_sort_key), True
+
+
+def _sort_key(c: Completion) -> tuple[str, str]:
+    return (c.sort_text or c.label, c.label)
+
+
+def complete(a: Analysis, offset: int, limit: int = 0) -> tuple[list[Completion], bool]:
+    """The completions at `offset`, cut by `best_completions(..., limit)`. Names in scope
+    (thousands in a large file) are ranked before their items are built."""
     toks = tokens_before(a, offset)
     last = toks[-1] if toks else None
     if last is not None and last.kind == "comment" and last.end >= offset:
         if last.text.startswith("//") or not last.closed or offset < last.end:
-            return []
+            return [], False
     if last is not None and last.kind == "string" and last.start < offset and \
             (not last.closed or offset < last.end):
-        return complete_string(a, toks, offset)
+        return best_completions(complete_string(a, toks, offset), limit)
     prefix = last if last is not None and last.kind == "ident" and last.end == offset else None
     replace = a.line_index.span(prefix.start if prefix else offset, offset)
     k = len(toks) - (2 if prefix else 1)
@@ -226,15 +244,15 @@ def complete(a: Analysis, offset: int) -> list[Completion]:
     if before is not None and before.text == "." and before.end == (
             prefix.start if prefix else offset) or before is not None and before.text == ".":
         if k - 1 >= 0 and toks[k - 1].kind == "number":
-            return []
+            return [], False
         t = receiver_type(a, toks, k, offset)
-        return members(a, t, replace)
+        return best_completions(members(a, t, replace), limit)
     if before is not None and _type_position(toks, k):
-        return type_completions(a, replace)
+        return best_completions(type_completions(a, replace), limit)
     if before is not None and before.text == "::":
-        return [Completion(name, "function", signature_label(b), b.doc, name, False, replace,
-                           f"2{name}") for name, b in BUILTINS.items()]
-    return general(a, offset, replace, toks)
+        return best_completions([_builtin_completion(name, b, replace)
+                                 for name, b in BUILTINS.items()], limit)
+    return general(a, offset, replace, limit)
 
 
 TYPE_WORDS = ("float16", "float32", "float64", "bfloat16", "int32", "int64", "int16", "bool",
@@ -277,40 +295,62 @@ def type_completions(a: Analysis, replace: Span) -> list[Completion]:
     return out
 
 
-def general(a: Analysis, offset: int, replace: Span, toks: list[Tok]) -> list[Completion]:
-    """Names in scope, built-ins, keywords and snippets. With a typed prefix only labels
-    starting with its first letter (any case) are returned, as editors filter that way."""
+def general(a: Analysis, offset: int, replace: Span,
+            limit: int = 0) -> tuple[list[Completion], bool]:
+    """Names in scope, built-ins, keywords and snippets, cut as `best_completions` cuts.
+    With a typed prefix only labels starting with its first letter (any case) are
+    returned, as editors filter that way.
+
+    The hot path of completion: with nothing typed in a large file thousands of names are
+    in scope and the server keeps only `limit` of them. So they are ranked as memoized
+    tuples (`_binding_rank`), looked up and sorted in C, and only the kept ones become
+    `Completion`s. tests/ide/test_completion_limit.py compares every answer with building
+    all items and sorting them."""
     typed = a.text[replace.start:replace.end]
     first = typed[:1].lower()
 
     def keep(label: str) -> bool:
         return not first or label[:1].lower() == first
 
-    out: list[Completion] = []
     visible = a.visible(offset)
-    # the hot loop of completion (thousands of names in a large file): binding_completion
-    # inlined, with its memoized (kind, detail, doc, sort text)
-    cache = a.__dict__.setdefault("_completion_info", {})
-    append = out.append
+    scope_names: Iterable[Binding] = visible.values() if not first else [
+        b for name, b in visible.items() if name[:1].lower() == first]
+    ranks = a.__dict__.setdefault("_completion_rank", {})
+    found = list(map(ranks.get, map(id, scope_names)))
+    if None in found:
+        found = [r if r is not None else _binding_rank(a, b)
+                 for r, b in zip(found, scope_names, strict=True)]
     new = _new_completion
-    for name, b in visible.items():
-        if not first or name[:1].lower() == first:
-            info = cache.get(id(b))
-            if info is None:
-                info = _binding_info(a, b)
-            append(new(name, info[0], info[1], info[2], name, replace, info[3]))
-    for name, bi in BUILTINS.items():
-        if name not in visible and keep(name):
-            out.append(Completion(name, "function", signature_label(bi), bi.doc, name, False,
-                                  replace, f"2{name}"))
-    for kw in KEYWORD_LIST:
-        if keep(kw):
-            out.append(Completion(kw, "keyword", "keyword", "", kw, False, replace, f"3{kw}"))
-    for label, body, detail in SNIPPETS:
-        if keep(label):
-            out.append(Completion(label, "snippet", detail, "", body, True, replace,
-                                  f"4{label}"))
-    return out
+    rest = [_builtin_completion(name, bi, replace) for name, bi in BUILTINS.items()
+            if name not in visible and keep(name)]
+    rest += [new(kw, "keyword", "keyword", "", kw, replace, f"3{kw}")
+             for kw in KEYWORD_LIST if keep(kw)]
+    rest += [Completion(label, "snippet", detail, "", body, True, replace, f"4{label}")
+             for label, body, detail in SNIPPETS if keep(label)]
+    if not 0 < limit < len(found) + len(rest):
+        return [new(name, i[0], i[1], i[2], name, replace, i[3])
+                for _, name, _, i, _ in found] + rest, False
+    # the other items get 1, 2, ... in the third place (the names 0): their list order
+    ranked = sorted([*found, *((c.sort_text or c.label, c.label, n, c, None)
+                               for n, c in enumerate(rest, 1))])[:limit]
+    return [new(name, i[0], i[1], i[2], name, replace, i[3]) if n == 0 else i
+            for _, name, n, i, _ in ranked], True
+
+
+_Rank = tuple[str, str, int, tuple[str, str, str, str], Binding]
+
+
+def _binding_rank(a: Analysis, b: Binding) -> _Rank:
+    """`(sort text or label, label, 0, (kind, detail, doc, sort text), b)` of a binding,
+    memoized per analysis by `id(b)` (holding `b`, so that id is never reused while the
+    entry lives). Sorting these orders completions as `best_completions` does: visible
+    names are unique, so two names never tie on the first two places; a name and one of
+    the other items may, and then the name (0) comes first, as it does in the full list.
+    """
+    info = _binding_info(a, b)
+    rank: _Rank = (info[3] or b.name, b.name, 0, info, b)
+    a.__dict__.setdefault("_completion_rank", {})[id(b)] = rank
+    return rank
 
 
 KEYWORD_LIST = tuple(sorted(RESERVED)) + EXTRA_KEYWORDS
@@ -345,6 +385,17 @@ def _completion_maker():  # noqa: ANN202
 
 
 _new_completion = _completion_maker()
+
+
+def _builtin_completion(name: str, b: Builtin, replace: Span) -> Completion:
+    label = _BUILTIN_LABELS.get(name)
+    if label is None or label[0] is not b:
+        # formatted once per built-in: completion lists every built-in on each keystroke
+        label = _BUILTIN_LABELS[name] = (b, signature_label(b))
+    return _new_completion(name, "function", label[1], b.doc, name, replace, f"2{name}")
+
+
+_BUILTIN_LABELS: dict[str, tuple[Builtin, str]] = {}
 
 
 def binding_completion(a: Analysis, b: Binding, replace: Span, offset: int) -> Completion:

@@ -256,6 +256,11 @@ def completion_kind(kind: str) -> lsp.CompletionItemKind:
     return COMPLETION_KINDS.get(kind, lsp.CompletionItemKind.Text)
 
 
+# the plain numbers, for completion_list_json: an enum's `.value` is a descriptor call, paid
+# per item of every list
+_COMPLETION_KIND_VALUES: dict[str, int] = {k: v.value for k, v in COMPLETION_KINDS.items()}
+
+
 def symbol_kind(kind: str) -> lsp.SymbolKind:
     return SYMBOL_KINDS.get(kind, lsp.SymbolKind.Variable)
 
@@ -344,15 +349,6 @@ class RawJSON:
         self.__dict__ = payload
 
 
-def limit_completions(items: Sequence[Any], limit: int) -> tuple[list[Any], bool]:
-    """At most `limit` items, the best first by sort text (the client filters and sorts what
-    it gets; `True` marks the list incomplete so typing more asks again)."""
-    if limit <= 0 or len(items) <= limit:
-        return list(items), False
-    best = sorted(items, key=lambda c: (c.sort_text or c.label, c.label))[:limit]
-    return best, True
-
-
 def completion_list_json(
     items: Sequence[Any],
     pos: Positions,
@@ -369,12 +365,13 @@ def completion_list_json(
     """
     ranges: dict[tuple[int, int], dict[str, Any]] = {}
     out = []
+    kinds, text_kind = _COMPLETION_KIND_VALUES, lsp.CompletionItemKind.Text.value
     for i, c in enumerate(items):
         insert = c.insert_text or c.label
         is_snippet = c.is_snippet and snippets
         if c.is_snippet and not snippets:
             insert = snippet_to_text(insert)
-        item: dict[str, Any] = {"label": c.label, "kind": completion_kind(c.kind).value}
+        item: dict[str, Any] = {"label": c.label, "kind": kinds.get(c.kind, text_kind)}
         if c.detail:
             item["detail"] = c.detail
         if c.doc and not lazy:

@@ -415,9 +415,9 @@ async def hover(ls: TensorLogicServer, params: lsp.HoverParams) -> lsp.Hover | N
 @guarded("completion")
 async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> proto.RawJSON:
     _, a, pos = await ls.analysis(params.text_document.uri)
-    items, incomplete = proto.limit_completions(
-        ide.complete_at(a, _offset(pos, params.position)), ls.config.completion_limit
-    )
+    # tl_core ranks and cuts before it builds the items (thousands of names in scope)
+    found = ide.complete_list_at(a, _offset(pos, params.position), ls.config.completion_limit)
+    items, incomplete = found.items, found.incomplete
     resolve = ls.capability("text_document.completion.completion_item.resolve_support")
     lazy = bool(resolve and "documentation" in (resolve.properties or []))
     ls._completion_id += 1

@@ -7,6 +7,11 @@ from safetensors.numpy import save_file
 def model_dir(tmp_path):
     """A directory with a small SafeTensors model (float and integer tensors) and a
     sub-folder with a GGUF-named file, for path completion."""
+    return write_tiny_model(tmp_path)
+
+
+def write_tiny_model(tmp_path):
+    """`model_dir`'s files, written into `tmp_path` (returned)."""
     save_file({
         "layer.0.weight": np.zeros((2, 3), np.float32),
         "layer.0.bias": np.zeros((2,), np.float32),

@@ -347,6 +347,8 @@ def test_fast_completion_json_equals_cattrs_output(lazy, snippets):
                    span_of(text, 25, 29), "0001"),
         Completion("fn", "snippet", "", "a fn", "fn ${1:name}() {\n}", True, None, ""),
         Completion("softmax", "function", "", "", "", False, None, "s"),
+        # every kind, and one the protocol does not know (Text)
+        *(Completion(f"k_{k}", k) for k in [*proto.COMPLETION_KINDS, "mystery"]),
     ]  # fmt: skip
     pos = proto.Positions(text)
     fast = proto.completion_list_json(items, pos, lazy, snippets, cid=7)
@@ -366,10 +368,13 @@ def test_fast_completion_json_equals_cattrs_output(lazy, snippets):
 
 
 def test_long_completion_lists_are_cut_best_first():
+    # the cut is tl_core's (tests/ide/test_completion_limit.py compares it with the old one)
+    from tl_core.ide_complete import best_completions
+
     items = [Completion(f"n{i:04d}", "variable", sort_text=f"{9999 - i:04d}") for i in range(1000)]
-    kept, incomplete = proto.limit_completions(items, 200)
+    kept, incomplete = best_completions(items, 200)
     assert incomplete and len(kept) == 200
     assert kept[0].label == "n0999" and kept[-1].label == "n0800"
-    assert proto.limit_completions(items[:5], 200) == (items[:5], False)
+    assert best_completions(items[:5], 200) == (items[:5], False)
     out = proto.completion_list_json(kept, proto.Positions(""), False, True, 1, incomplete)
     assert out["isIncomplete"] is True and len(out["items"]) == 200
