@@ -154,3 +154,21 @@ def test_a_tree_reads_the_positions_of_the_parsers_latest_text() -> None:
     fixed = parse(PROGRAM)
     inc.parse("\n" + PROGRAM)
     assert fixed.program.items[-1].span.line == 10
+
+
+def test_undo_finds_the_previous_tree_without_parsing() -> None:
+    inc = IncrementalParser()
+    inc.parse(PROGRAM)
+    edited = PROGRAM.replace("x * 2.0", "x * 2.5")
+    inc.parse(edited)
+    assert inc.reparsed == 1
+    result = inc.parse(PROGRAM)  # undo
+    assert (inc.reparsed, inc.copied) == (0, 0)
+    assert result == parse(PROGRAM)
+
+
+def test_an_edit_in_the_last_chunk_and_after_it() -> None:
+    inc = IncrementalParser()
+    for text in (PROGRAM, PROGRAM + "let w = 1", PROGRAM + "let w = 12\n", PROGRAM[:-1],
+                 "", "fn", PROGRAM):
+        assert inc.parse(text) == parse(text)

@@ -25,8 +25,9 @@ from tl_core.syntax.parser import parse_chunk
 from tl_core.syntax.scanner import Chunk, comment_matches, split_chunks
 from tl_core.syntax.span import Anchor, AnchoredSpan, Span, new_anchored_span
 
-# One parsed chunk: (anchor, items, errors, comments, uses_next_word). The anchor is the
-# chunk's (start, line); every span in the entry hangs from it.
+# One parsed chunk: (anchor, items, errors, comments, uses_next_word, next_word). The anchor
+# is the chunk's (start, line); every span in the entry hangs from it. The chunk ends where
+# the next one starts (chunks cover the text).
 _Entry = tuple
 
 _mk = new_anchored_span
@@ -51,7 +52,7 @@ def _parse_one(text: str, c: Chunk) -> _Entry:
             end_col = col + len(body)
         comments.append(N.Comment(_mk(anchor, s - start, e - start, ln, col, end_line, end_col),
                                   body))
-    return (anchor, res.items, res.errors, tuple(comments), res.uses_next_word)
+    return (anchor, res.items, res.errors, tuple(comments), res.uses_next_word, c.next_word)
 
 
 def _program(text: str, entries: list):  # noqa: ANN202 - ParseResult (import cycle)
@@ -141,12 +142,17 @@ class IncrementalParser:
     Keep one instance per open document. Not thread-safe (use one per thread). The trees it
     returns read the positions of the latest text it parsed (their anchors move; see
     tl_core/syntax/span.py): keep a tree only while its text is current.
+
+    An edit costs the re-parse of the chunks it touched plus O(chunks) additions (moving
+    the anchors after it); finding the chunks is a binary search over the anchors.
     """
 
     def __init__(self) -> None:
         self._text: str | None = None
-        self._chunks: list[Chunk] = []
         self._entries: list[_Entry] = []
+        # chunk parses by (text, next word when the parse names it): those of the document
+        # and recent ones no longer in it (so an undo finds its chunk again); pruned to
+        # about twice the document's chunks
         self._by_text: dict[tuple[str, str], _Entry] = {}
         self.reparsed = 0  # chunks parsed (not reused) by the last call
         self.rescanned = 0  # chunks re-split by the last call
@@ -159,70 +165,76 @@ class IncrementalParser:
     def _parse(self, text: str):  # noqa: ANN202
         old = self._text
         self.copied = 0
-        if old is None or not self._chunks:
+        entries = self._entries
+        if old is None or not entries:
             chunks = split_chunks(text)
-            entries = self._fill(text, chunks, {}, set())
             self.rescanned = len(chunks)
-            return self._done(text, chunks, entries)
+            self._by_text = {}
+            new = self._fill(text, chunks, {}, lambda e: False)
+            return self._done(text, new)
         if old == text:
             self.reparsed = self.rescanned = 0
-            return _program(text, self._entries)
+            return _program(text, entries)
         p = _common_prefix(old, text)
         s = _common_suffix(old, text, min(len(old), len(text)) - p)
         old_end = len(old) - s  # the edit replaced old[p:old_end] by text[p:new_end]
         new_end = len(text) - s
         delta = len(text) - len(old)
         dlines = text.count("\n", p, new_end) - old.count("\n", p, old_end)
-        old_chunks = self._chunks
+        n = len(entries)
         # the chunk holding offset p, and one before it (its boundary may depend on p)
-        k = 0
-        lo, hi = 0, len(old_chunks) - 1
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            if old_chunks[mid].start <= p:
-                k = mid
-                lo = mid + 1
-            else:
-                hi = mid - 1
-        k = max(0, k - 1)
-        old_starts = {c.start: i for i, c in enumerate(old_chunks)}
+        k = max(0, _index_at(entries, 0, n, p) - 1)
         resume: list[int] = []
 
         def stop(offset: int, _line: int) -> bool:
-            if offset < new_end:
+            if offset < new_end or k + 1 >= n:
                 return False
-            i = old_starts.get(offset - delta)
-            if i is None:
-                return False
-            resume.append(i)
+            j = _index_at(entries, k + 1, n, offset - delta)
+            if j <= k or entries[j][0].start != offset - delta:
+                return False  # not where an old chunk started
+            resume.append(j)
             return True
 
-        start_chunk = old_chunks[k]
-        mid_chunks = split_chunks(text, start_chunk.start, start_chunk.line, stop)
-        i = resume[0] if resume else len(old_chunks)
-        tail = [Chunk(c.start + delta, c.end + delta, c.line + dlines, c.next_word)
-                for c in old_chunks[i:]]
-        # the chunks after the edit keep their trees: their anchors move
-        tail_entries = [_move(e, delta, dlines) for e in self._entries[i:]]
-        chunks = old_chunks[:k] + mid_chunks + tail
+        first = entries[k][0]
+        mid_chunks = split_chunks(text, first.start, first.line, stop)
+        i = resume[0] if resume else n
         self.rescanned = len(mid_chunks)
-        # the replaced chunks' trees are free to move to a new place; any other tree found
-        # by its text is in use and gets copied
+        # the replaced chunks' trees are free to move to their new place
         free = {}
-        for c, e in zip(old_chunks[k:i], self._entries[k:i], strict=True):
-            free.setdefault(_key(old, c, e), e)
-        taken = {id(e[0]) for e in self._entries[:k]}
-        taken.update(id(e[0]) for e in tail_entries)
-        mid_entries = self._fill(text, mid_chunks, free, taken)
-        entries = self._entries[:k] + mid_entries + tail_entries
-        return self._done(text, chunks, entries)
+        for j in range(k, i):
+            end = entries[j + 1][0].start if j + 1 < n else len(old)
+            e = entries[j]
+            free.setdefault((old[e[0].start:end], e[5] if e[4] else ""), e)
+        # the chunks after the edit keep their trees: their anchors move
+        tail = [_move(e, delta, dlines) for e in entries[i:]]
+        prefix = entries[:k]
+        claimed: set[int] = set()
 
-    def _fill(self, text: str, chunks: list[Chunk], free: dict, taken: set[int]) -> list[_Entry]:
+        def in_use(e: _Entry) -> bool:
+            """Is this tree (found by its text) already placed in the new document?"""
+            a = e[0]
+            if id(a) in claimed:
+                return True
+            for part in (prefix, tail):
+                j = _index_at(part, 0, len(part), a.start)
+                if part and part[j] is e:
+                    return True
+            return False
+
+        def place(e: _Entry) -> None:
+            claimed.add(id(e[0]))
+
+        mid = self._fill(text, mid_chunks, free, in_use, place)
+        return self._done(text, prefix + mid + tail)
+
+    def _fill(self, text: str, chunks: list[Chunk], free: dict, in_use,  # noqa: ANN001
+              place=None) -> list[_Entry]:  # noqa: ANN001
         """Entries for `chunks`: a free tree of the same text moved here, else a copy of a
-        cached one, else a new parse."""
+        tree in use, else a new parse."""
         out = []
         reparsed = 0
         by_text = self._by_text
+        seen: set[int] = set()  # trees placed by this call
         for c in chunks:
             body = text[c.start : c.end]
             entry = None
@@ -236,28 +248,45 @@ class IncrementalParser:
                 entry = _parse_one(text, c)
                 reparsed += 1
                 by_text[(body, c.next_word if entry[4] else "")] = entry
-            elif id(entry[0]) in taken:
+            elif id(entry[0]) in seen or in_use(entry):
                 entry = _copy_entry(entry, c) or _parse_one(text, c)
                 self.copied += 1
             else:
                 a = entry[0]
                 entry = _move(entry, c.start - a.start, c.line - a.line)
-            taken.add(id(entry[0]))
+                if entry[5] != c.next_word:  # a tree whose parse ignores the next word
+                    entry = (*entry[:5], c.next_word)
+            seen.add(id(entry[0]))
+            if place is not None:
+                place(entry)
             out.append(entry)
         self.reparsed = reparsed
         return out
 
-    def _done(self, text: str, chunks: list[Chunk], entries: list):  # noqa: ANN202
+    def _done(self, text: str, entries: list):  # noqa: ANN202
         self._text = text
-        self._chunks = chunks
         self._entries = entries
-        # keep the text cache to what this document holds now
-        self._by_text = {_key(text, c, e): e for c, e in zip(chunks, entries, strict=True)}
+        if len(self._by_text) > 2 * len(entries) + 256:  # keep the cache to about the document
+            by_text = {}
+            for j, e in enumerate(entries):
+                end = entries[j + 1][0].start if j + 1 < len(entries) else len(text)
+                by_text[(text[e[0].start:end], e[5] if e[4] else "")] = e
+            self._by_text = by_text
         return _program(text, entries)
 
 
-def _key(text: str, c: Chunk, e: _Entry) -> tuple[str, str]:
-    return (text[c.start : c.end], c.next_word if e[4] else "")
+def _index_at(entries: list[_Entry], lo: int, hi: int, offset: int) -> int:
+    """The last index in [lo, hi) whose chunk starts at or before `offset` (lo if none)."""
+    best = lo
+    hi -= 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if entries[mid][0].start <= offset:
+            best = mid
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return best
 
 
 # ---------------------------------------------------------------------------
@@ -269,15 +298,20 @@ def _move(entry: _Entry, d: int, dl: int) -> _Entry:
     the messages that quote a position ("... started at 3:14") are written again."""
     if d == 0 and dl == 0:
         return entry
-    anchor, items, errors, comments, uses_next = entry
-    quoted = [(dg, dg.related[0].span) for dg in errors if dg.related] if dl else []
+    anchor = entry[0]
+    errors = entry[2]
+    if not (dl and errors):
+        anchor.start += d
+        anchor.line += dl
+        return entry
+    quoted = [(dg, dg.related[0].span) for dg in errors if dg.related]
     before = [(sp.line, sp.col) for _dg, sp in quoted]
     anchor.start += d
     anchor.line += dl
     if not quoted:
         return entry
     fixed = {id(dg): _requote(dg, old) for (dg, _sp), old in zip(quoted, before, strict=True)}
-    return (anchor, items, tuple(fixed.get(id(dg), dg) for dg in errors), comments, uses_next)
+    return (anchor, entry[1], tuple(fixed.get(id(dg), dg) for dg in errors), *entry[3:])
 
 
 def _requote(dg: Diagnostic, old: tuple[int, int]) -> Diagnostic:
@@ -290,7 +324,7 @@ def _requote(dg: Diagnostic, old: tuple[int, int]) -> Diagnostic:
 def _copy_entry(entry: _Entry, c: Chunk) -> _Entry | None:
     """A copy of the entry's tree hanging from a new anchor at chunk `c` (the same text
     stands at two places). None for a tree too deep to copy (parse it again instead)."""
-    anchor, items, errors, comments, uses_next = entry
+    anchor, items, errors, comments, uses_next, _next_word = entry
     new = Anchor(c.start, c.line)
     try:
         copied = (
@@ -299,6 +333,7 @@ def _copy_entry(entry: _Entry, c: Chunk) -> _Entry | None:
             tuple([_rebind_diag(e, new) for e in errors]),
             tuple([N.Comment(_rebind(x.span, new), x.text) for x in comments]),
             uses_next,
+            c.next_word,
         )
     except RecursionError:
         return None
@@ -309,7 +344,7 @@ def _copy_entry(entry: _Entry, c: Chunk) -> _Entry | None:
                 rs = orig.related[0].span
                 dg = _requote(dg, (rs.line, rs.col))
             fixed.append(dg)
-        copied = (new, copied[1], tuple(fixed), copied[3], uses_next)
+        copied = (new, copied[1], tuple(fixed), copied[3], uses_next, c.next_word)
     return copied
 
 
