@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import islice
@@ -363,7 +364,7 @@ def _lazy_binding() -> Any:
             serial: int) -> Binding:
         b = new_object(LazySpanBinding)
         b.__dict__ = {"name": name, "kind": kind, "_r": r, "_dr": dr, "_base": base,
-                      "_line": line, "type": t, "path": None, "node": None, "scope": scope,
+                      "_line": line, "type": t, "path": None, "node": None, "_scope": weakref.ref(scope),
                       "refs": {}, "reads": reads, "int_literal": int_lit,
                       "written_type": written, "doc": doc, "serial": serial}
         return b

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
@@ -45,6 +46,24 @@ class Binding:
     @property
     def is_local(self) -> bool:
         return self.path is None
+
+
+def _get_scope(b: Binding) -> Scope | None:
+    ref = b.__dict__.get("_scope")
+    return None if ref is None else ref()
+
+
+def _set_scope(b: Binding, scope: Scope | None) -> None:
+    b.__dict__["_scope"] = None if scope is None else weakref.ref(scope)
+
+
+# A binding refers to its scope weakly. Why: the scope holds its bindings (`names`,
+# `bindings`), so a strong back-reference made every analysis a cycle that only Python's
+# cyclic GC could free; on a large file those passes (~200 ms) were the slow edits
+# (bench/lsp.py). Without the cycle an analysis is freed as soon as it is replaced. The
+# Analysis holds every scope (`scopes`), so `scope` is None only for a binding kept longer
+# than its analysis.
+Binding.scope = property(_get_scope, _set_scope)  # type: ignore[assignment]
 
 
 @dataclass(eq=False)
