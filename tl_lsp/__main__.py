@@ -13,7 +13,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="tl-lsp",
         description="The TensorLogic language server (Language Server Protocol).",
         epilog="Environment: TL_LSP_FAST_INIT=0 lets pygls answer `initialize` (a slower "
-        "start; by default it is answered before pygls is imported).",
+        "start; by default it is answered before pygls is imported). TL_LSP_GC=python "
+        "keeps Python's automatic garbage collection (by default it runs in pauses).",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (default)")
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from tl_lsp.server import create_server
 
     server = create_server()
+    server.gc.install()  # cyclic GC in pauses only (why: tl_lsp/gc_policy.py)
     if args.tcp is not None:
         server.start_tcp(args.host, args.tcp)
     else:

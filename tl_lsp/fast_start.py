@@ -185,6 +185,7 @@ def serve_stdio(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -
     from tl_lsp.server import create_server
 
     server = create_server()
+    server.gc.install()  # cyclic GC in pauses only (why: tl_lsp/gc_policy.py)
     writer: Any = stdout
     if request is not None and result is not None:
         problem = _rejected_by_pygls(server, raw)

@@ -37,6 +37,7 @@ from tl_lsp.capabilities import (
 from tl_lsp.cells import cell_lines
 from tl_lsp.config import SECTION, Config
 from tl_lsp.documents import Documents, path_to_uri, uri_to_path
+from tl_lsp.gc_policy import IdleCollector
 from tl_lsp.kernel_client import KernelError
 from tl_lsp.runs import Runner, doc_name, log_text
 
@@ -91,6 +92,8 @@ class TensorLogicServer(LanguageServer):
         self._completion_id = 0
         self._progress_shown: set[int] = set()
         self._last_change: dict[str, float] = {}
+        self.gc = IdleCollector()  # inert until `install` (tl_lsp/__main__.py)
+        self._gc_task: asyncio.Future[Any] | None = None
 
     # ---- messages to the client
     def log_line(self, message: str, kind: lsp.MessageType = lsp.MessageType.Log) -> None:
@@ -190,6 +193,7 @@ class TensorLogicServer(LanguageServer):
             self.text_document_publish_diagnostics(
                 lsp.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=items)
             )
+            self.gc.touch()  # an analysis just ended: wait a pause before collecting
             self.warm_later(uri, doc, a)
         except asyncio.CancelledError:
             pass
@@ -255,6 +259,7 @@ def guarded(name: str, notification: bool = False) -> Callable[[F], F]:
     def deco(fn: F) -> F:
         @functools.wraps(fn)
         async def wrapper(ls: TensorLogicServer, *args: Any) -> Any:
+            ls.gc.touch()
             try:
                 return await fn(ls, *args)
             except asyncio.CancelledError:
@@ -296,6 +301,8 @@ async def initialize(ls: TensorLogicServer, params: lsp.InitializeParams) -> Non
 @guarded("initialized", notification=True)
 async def initialized(ls: TensorLogicServer, params: lsp.InitializedParams) -> None:
     asyncio.get_running_loop().run_in_executor(ls.docs.executor, warm_up)
+    if ls.gc.active and ls._gc_task is None:
+        ls._gc_task = asyncio.ensure_future(ls.gc.run())
     if ls.capability("workspace.did_change_watched_files.dynamic_registration"):
         watchers = [lsp.FileSystemWatcher(glob_pattern=g) for g in WATCH_GLOBS]
         await ls.client_register_capability_async(
