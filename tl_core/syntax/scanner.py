@@ -25,21 +25,28 @@ LINE_COMMENT_RE = r"//[^\n]*"
 SQUOTE_RE = r"'[^'\n]*'?"  # not a string (an error), but the lexer reads it as one token
 BLOCK_COMMENT_RE = r"/\*(?:[^*]|\*(?!/))*(?:\*/)?"
 
+# One match per token, white space before it included (a token's own start is
+# `m.start(m.lastindex)`); line breaks with the indentation after them are one match, and so
+# is a run of operator characters (only its last character matters: `?` ends a statement).
+# Most frequent first; a comment or string start (`/`, `"`, `'`) is never part of a run.
+_WORD, _OPEN, _CLOSE, _OPS, _NL, _NUM, _STR, _LC, _BC, _OP1 = range(1, 11)
 _TOKEN = re.compile(
-    "|".join(
+    r"[ \t\f\r\ufeff]*(?:"
+    + "|".join(
         [
-            r"(?P<nl>\n)",
-            r"(?P<ws>[ \t\f\r\ufeff]+)",
-            rf"(?P<str>{STRING_RE}|{SQUOTE_RE})",
-            rf"(?P<lc>{LINE_COMMENT_RE})",
-            rf"(?P<bc>{BLOCK_COMMENT_RE})",
-            r"(?P<word>[A-Za-z_][A-Za-z0-9_]*)",
-            r"(?P<num>[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)",
-            r"(?P<open>[(\[{])",
-            r"(?P<close>[)\]}])",
-            r"(?P<op>.)",
+            r"([A-Za-z_][A-Za-z0-9_]*)",
+            r"([(\[{])",
+            r"([)\]}])",
+            r"([^\sA-Za-z0-9_\"'/()\[\]{}]+)",
+            r"((?:\n[ \t\f\r\ufeff]*)+)",
+            r"([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)",
+            rf"({STRING_RE}|{SQUOTE_RE})",
+            rf"({LINE_COMMENT_RE})",
+            rf"({BLOCK_COMMENT_RE})",
+            r"(.)",
         ]
-    ),
+    )
+    + ")",
 )
 
 # no re.S anywhere: as in the grammar, `\.` in a string never takes a newline
@@ -98,30 +105,13 @@ def split_chunks(text: str, start: int = 0, line: int = 0, stop=None) -> list[Ch
     in_impl_header = False
     braces: list[bool] = []  # open brackets: is it the `{` of an impl body?
     for m in _TOKEN.finditer(text, start):
-        kind = m.lastgroup
-        if kind == "nl":
-            line += 1
-            line_start = m.end()
-            first_on_line = True
-            continue
-        if kind == "ws" or kind == "lc":
-            continue
-        if kind == "bc":
-            value = m.group()
-            n = value.count("\n")
-            if n:
-                line += n
-                line_start = m.start() + value.rindex("\n") + 1
-                # a token after a multi-line comment is not first on its line for splitting
-                first_on_line = False
-            continue
-        tstart = m.start()
-        if kind == "word":
-            word = m.group()
+        kind = m.lastindex
+        if kind == _WORD:
+            word = m.group(kind)
             if first_on_line and line_start > chunk_start:
                 split = False
                 if depth > 0:
-                    if tstart == line_start and word in _DECL_WORDS and (
+                    if m.start(kind) == line_start and word in _DECL_WORDS and (
                         word not in _NEEDS_NAME_AFTER or _NAME_AFTER.match(text, m.end())
                     ) and not (word == "fn" and braces and braces[-1]):
                         split = True
@@ -139,22 +129,40 @@ def split_chunks(text: str, start: int = 0, line: int = 0, stop=None) -> list[Ch
             if word == "impl" and depth == 0:
                 in_impl_header = True
             prev_ends = word not in _CONTINUES
-        elif kind == "open":
+        elif kind == _OPS or kind == _OP1:
+            prev_ends = text[m.end() - 1] == "?"
+        elif kind == _NL:
+            value = m.group(kind)
+            line += value.count("\n")
+            line_start = m.start(kind) + value.rindex("\n") + 1
+            first_on_line = True
+            continue
+        elif kind == _OPEN:
             # True for the `{` of an `impl` body: a `fn` at column 0 there is a method
-            braces.append(m.group() == "{" and in_impl_header)
-            if m.group() == "{":
+            brace = text[m.end() - 1] == "{"
+            braces.append(brace and in_impl_header)
+            if brace:
                 in_impl_header = False
             depth += 1
             prev_ends = False
-        elif kind == "close":
+        elif kind == _CLOSE:
             if depth > 0:
                 depth -= 1
                 braces.pop()
             prev_ends = True
-        elif kind == "str" or kind == "num":
+        elif kind == _NUM or kind == _STR:
             prev_ends = True
-        else:  # operators and any other character
-            prev_ends = m.group() == "?"
+        elif kind == _LC or kind is None:
+            continue  # a comment to the end of the line, or spaces at the end of the text
+        else:  # _BC
+            value = m.group(kind)
+            n = value.count("\n")
+            if n:
+                line += n
+                line_start = m.start(kind) + value.rindex("\n") + 1
+                # a token after a multi-line comment is not first on its line for splitting
+                first_on_line = False
+            continue
         first_on_line = False
     chunks.append(Chunk(chunk_start, len(text), chunk_line, ""))
     return chunks
