@@ -75,14 +75,24 @@ _gc_lock = threading.Lock()
 _gc_state = {"depth": 0, "was_enabled": False}  # guarded by _gc_lock
 
 
+PROMOTE_MIN_CHARS = 20_000  # a parse of at least this much text promotes its tree
+
+
 @contextmanager
-def gc_paused():
+def gc_paused(promote: bool = False):
     """Pause the cyclic garbage collector while building trees.
 
     Why: a parse allocates ~10 objects per token and a document's tree holds ~10^5 of them;
     the collector's generational passes over them cost more than the parse itself (measured
     1.6x on a full parse, 4x on shifting; see bench/parse.py). The trees hold no cycles, so
     pausing loses nothing; the previous setting comes back when the outermost parse ends.
+
+    `promote` (a large tree was built): before the collector comes back, move everything
+    it tracks to its oldest generation (`gc.freeze()` then `gc.unfreeze()`), so the new
+    tree is not walked by the next young-generation passes (~10% of a 10,000-line parse,
+    bench/parse.py). Objects of the caller's still in the young generations move too: any
+    cycles among them are then freed by the next full collection instead of a young one.
+    Skipped when the process has frozen objects of its own (unfreezing would undo that).
     """
     with _gc_lock:
         if _gc_state["depth"] == 0:
@@ -95,11 +105,14 @@ def gc_paused():
         with _gc_lock:
             _gc_state["depth"] -= 1
             if _gc_state["depth"] == 0 and _gc_state["was_enabled"]:
+                if promote and gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
 
 
 def parse_uncached(text: str):  # noqa: ANN201 - ParseResult
-    with gc_paused():
+    with gc_paused(promote=len(text) >= PROMOTE_MIN_CHARS):
         return _program(text, [_parse_one(text, c) for c in split_chunks(text)])
 
 
@@ -159,7 +172,8 @@ class IncrementalParser:
         self.copied = 0  # chunks reused by text at a second place (a tree copied)
 
     def parse(self, text: str):  # noqa: ANN201 - ParseResult
-        with gc_paused():
+        first = self._text is None and len(text) >= PROMOTE_MIN_CHARS
+        with gc_paused(promote=first):
             return self._parse(text)
 
     def _parse(self, text: str):  # noqa: ANN202
