@@ -323,11 +323,9 @@ def completion_item(
         documentation=markdown(c.doc) if with_doc and c.doc else None,
         insert_text=None if text_edit is not None else insert,
         text_edit=text_edit,
-        insert_text_format=lsp.InsertTextFormat.Snippet
-        if is_snippet
-        else lsp.InsertTextFormat.PlainText,
+        # plain text and filtering by the label are the protocol's defaults: not sent
+        insert_text_format=lsp.InsertTextFormat.Snippet if is_snippet else None,
         sort_text=c.sort_text or None,
-        filter_text=c.label if text_edit is not None else None,
         data=data,
     )
 
@@ -356,13 +354,24 @@ def completion_list_json(
     snippets: bool,
     cid: int,
     incomplete: bool = False,
+    edit_range_default: bool = False,
 ) -> dict[str, Any]:
     """The same CompletionList as `completion_item` builds, as plain JSON-ready dicts.
 
     Written out by hand for speed: a list of ~1,000 names (no prefix typed in a 10,000-line
     file) costs about 45 ms through lsprotocol objects and cattrs, and a few ms this way.
     tests/lsp/test_lsp_protocol.py checks it against cattrs' output for `completion_item`.
+
+    `edit_range_default` (the client lists "editRange" in `completionList.itemDefaults`,
+    LSP 3.17): when every item replaces the same range, it is sent once as
+    `itemDefaults.editRange` and the items carry only their text when it is not the label
+    (less than half the bytes to write, send and read for a 200-item list).
     """
+    if edit_range_default and items:
+        spans = {(c.replace_span.start, c.replace_span.end) if c.replace_span is not None
+                 else None for c in items}
+        if len(spans) == 1 and None not in spans:
+            return _completion_list_with_defaults(items, pos, lazy, snippets, cid, incomplete)
     ranges: dict[tuple[int, int], dict[str, Any]] = {}
     out = []
     kinds, text_kind = _COMPLETION_KIND_VALUES, lsp.CompletionItemKind.Text.value
@@ -383,16 +392,42 @@ def completion_list_json(
             rng = ranges.get(key)
             if rng is None:
                 rng = ranges[key] = _range_json(pos.span_range(c.replace_span))
-            item["filterText"] = c.label
-            item["insertTextFormat"] = 2 if is_snippet else 1
             item["textEdit"] = {"range": rng, "newText": insert}
         else:
             item["insertText"] = insert
-            item["insertTextFormat"] = 2 if is_snippet else 1
+        if is_snippet:
+            item["insertTextFormat"] = 2
         if lazy:
             item["data"] = {"cid": cid, "i": i}
         out.append(item)
     return {"isIncomplete": incomplete, "items": out}
+
+
+def _completion_list_with_defaults(items: Sequence[Any], pos: Positions, lazy: bool,
+                                   snippets: bool, cid: int, incomplete: bool) -> dict[str, Any]:
+    """`completion_list_json` for items that all replace one range, sent once."""
+    out = []
+    kinds, text_kind = _COMPLETION_KIND_VALUES, lsp.CompletionItemKind.Text.value
+    for i, c in enumerate(items):
+        insert = c.insert_text or c.label
+        if c.is_snippet and not snippets:
+            insert = snippet_to_text(insert)
+        item: dict[str, Any] = {"label": c.label, "kind": kinds.get(c.kind, text_kind)}
+        if c.detail:
+            item["detail"] = c.detail
+        if c.doc and not lazy:
+            item["documentation"] = {"kind": "markdown", "value": c.doc}
+        if c.sort_text:
+            item["sortText"] = c.sort_text
+        if insert != c.label:
+            item["textEditText"] = insert
+        if c.is_snippet and snippets:
+            item["insertTextFormat"] = 2
+        if lazy:
+            item["data"] = {"cid": cid, "i": i}
+        out.append(item)
+    rng = _range_json(pos.span_range(items[0].replace_span))
+    return {"isIncomplete": incomplete, "itemDefaults": {"editRange": rng}, "items": out}
 
 
 def markdown(text: str) -> lsp.MarkupContent:

@@ -431,7 +431,9 @@ async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> pro
     cid = ls._completion_id
     ls._completions = {cid: items}  # keep only the latest list for resolve
     snippets = bool(ls.capability("text_document.completion.completion_item.snippet_support"))
-    return proto.RawJSON(proto.completion_list_json(items, pos, lazy, snippets, cid, incomplete))
+    defaults = ls.capability("text_document.completion.completion_list.item_defaults")
+    return proto.RawJSON(proto.completion_list_json(
+        items, pos, lazy, snippets, cid, incomplete, "editRange" in (defaults or ())))
 
 
 @guarded("completionItem/resolve")

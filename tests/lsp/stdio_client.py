@@ -109,13 +109,16 @@ class StdioClient:
                 self.notifications.append(msg)
         raise TimeoutError(method)
 
-    def initialize(self, root: Path | None = None, options: Any = None) -> dict[str, Any]:
+    def initialize(
+        self, root: Path | None = None, options: Any = None, capabilities: Any = None
+    ) -> dict[str, Any]:
         result = self.request(
             "initialize",
             {
                 "processId": os.getpid(),
                 "rootUri": root.as_uri() if root else None,
-                "capabilities": {"textDocument": {"hover": {"contentFormat": ["markdown"]}}},
+                "capabilities": capabilities
+                or {"textDocument": {"hover": {"contentFormat": ["markdown"]}}},
                 "initializationOptions": options,
             },
         )

@@ -223,7 +223,8 @@ def test_completion_item_kinds_snippets_and_replace_range():
         range=lsp.Range(lsp.Position(0, 18), lsp.Position(0, 24)), new_text="blk.0.attn_q.weight"
     )
     assert item.documentation is None and item.data == {"i": 0}
-    assert item.insert_text_format == lsp.InsertTextFormat.PlainText
+    assert item.insert_text_format is None  # plain text: the protocol's default
+    assert item.filter_text is None  # the label: the protocol's default
     snip = proto.completion_item(
         Completion("fn", "snippet", insert_text="fn ${1:name}() {\n}", is_snippet=True, doc="d"),
         proto.Positions(text),
@@ -237,7 +238,7 @@ def test_completion_item_kinds_snippets_and_replace_range():
         snippets=False,
     )
     assert plain.insert_text == "fn name() {\n\t\n}"
-    assert plain.insert_text_format == lsp.InsertTextFormat.PlainText
+    assert plain.insert_text_format is None
     for kind in ("function", "variable", "keyword", "module", "file"):
         assert proto.completion_kind(kind).name.lower() == kind
     assert proto.completion_kind("something-new") == lsp.CompletionItemKind.Text
