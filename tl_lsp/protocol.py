@@ -367,11 +367,12 @@ def completion_list_json(
     `itemDefaults.editRange` and the items carry only their text when it is not the label
     (less than half the bytes to write, send and read for a 200-item list).
     """
+    shared = None  # the one range every item replaces, sent once (itemDefaults.editRange)
     if edit_range_default and items:
         spans = {(c.replace_span.start, c.replace_span.end) if c.replace_span is not None
                  else None for c in items}
         if len(spans) == 1 and None not in spans:
-            return _completion_list_with_defaults(items, pos, lazy, snippets, cid, incomplete)
+            shared = _range_json(pos.span_range(items[0].replace_span))
     ranges: dict[tuple[int, int], dict[str, Any]] = {}
     out = []
     kinds, text_kind = _COMPLETION_KIND_VALUES, lsp.CompletionItemKind.Text.value
@@ -387,7 +388,10 @@ def completion_list_json(
             item["documentation"] = {"kind": "markdown", "value": c.doc}
         if c.sort_text:
             item["sortText"] = c.sort_text
-        if c.replace_span is not None:
+        if shared is not None:
+            if insert != c.label:
+                item["textEditText"] = insert
+        elif c.replace_span is not None:
             key = (c.replace_span.start, c.replace_span.end)
             rng = ranges.get(key)
             if rng is None:
@@ -400,34 +404,9 @@ def completion_list_json(
         if lazy:
             item["data"] = {"cid": cid, "i": i}
         out.append(item)
+    if shared is not None:
+        return {"isIncomplete": incomplete, "itemDefaults": {"editRange": shared}, "items": out}
     return {"isIncomplete": incomplete, "items": out}
-
-
-def _completion_list_with_defaults(items: Sequence[Any], pos: Positions, lazy: bool,
-                                   snippets: bool, cid: int, incomplete: bool) -> dict[str, Any]:
-    """`completion_list_json` for items that all replace one range, sent once."""
-    out = []
-    kinds, text_kind = _COMPLETION_KIND_VALUES, lsp.CompletionItemKind.Text.value
-    for i, c in enumerate(items):
-        insert = c.insert_text or c.label
-        if c.is_snippet and not snippets:
-            insert = snippet_to_text(insert)
-        item: dict[str, Any] = {"label": c.label, "kind": kinds.get(c.kind, text_kind)}
-        if c.detail:
-            item["detail"] = c.detail
-        if c.doc and not lazy:
-            item["documentation"] = {"kind": "markdown", "value": c.doc}
-        if c.sort_text:
-            item["sortText"] = c.sort_text
-        if insert != c.label:
-            item["textEditText"] = insert
-        if c.is_snippet and snippets:
-            item["insertTextFormat"] = 2
-        if lazy:
-            item["data"] = {"cid": cid, "i": i}
-        out.append(item)
-    rng = _range_json(pos.span_range(items[0].replace_span))
-    return {"isIncomplete": incomplete, "itemDefaults": {"editRange": rng}, "items": out}
 
 
 def markdown(text: str) -> lsp.MarkupContent:
