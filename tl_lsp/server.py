@@ -194,6 +194,7 @@ class TensorLogicServer(LanguageServer):
                 lsp.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=items)
             )
             self.gc.touch()  # an analysis just ended: wait a pause before collecting
+            asyncio.get_running_loop().call_soon(self.docs.free_retired)
             self.warm_later(uri, doc, a)
         except asyncio.CancelledError:
             pass

@@ -1,0 +1,40 @@
+"""tl_lsp.documents: a replaced analysis is kept until the new diagnostics are out, then
+freed (freeing a large one is not on the way from an edit to its diagnostics)."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from pathlib import Path
+
+from lsprotocol import types as lsp
+
+from tl_lsp.documents import Documents
+
+
+def change(text: str) -> lsp.TextDocumentContentChangeWholeDocument:
+    return lsp.TextDocumentContentChangeWholeDocument(text=text)
+
+
+def test_a_replaced_analysis_waits_for_free_retired(tmp_path: Path) -> None:
+    async def main() -> None:
+        docs = Documents()
+        uri = (tmp_path / "a.tl").as_uri()
+        docs.open(uri, "let a = 1\n", 1)
+        first = await docs.analysis_future(uri)
+        ref = weakref.ref(first)
+        del first
+        docs.change(uri, [change("let a = 2\n")], 2)
+        assert docs.get(uri).analysis is None
+        assert docs.retired and ref() is not None  # kept: not freed during the edit
+        second = await docs.analysis_future(uri)
+        assert docs.get(uri).analysis is second
+        docs.free_retired()
+        assert ref() is None  # no cycles: freed at once
+        docs.invalidate(uri)
+        assert docs.retired == [second]
+        docs.close(uri)
+        assert docs.retired == []
+        docs.shutdown()
+
+    asyncio.run(main())
