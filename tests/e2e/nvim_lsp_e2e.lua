@@ -1,78 +1,11 @@
 -- Driven by tests/e2e/test_nvim_lsp.py: real Neovim 0.7 headless + editors/nvim + tl-lsp.
--- Arguments come from environment variables; the outcome is a JSON file; the exit code is
--- 0 on success (`cquit 0`) and non-zero otherwise. Never hangs: a watchdog timer quits.
+-- Arguments, outcome, exit code and watchdog: see nvim_e2e_lib.lua.
+local lib = dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "nvim_e2e_lib.lua")
 local env = vim.env
-local out_path = env.TL_E2E_OUT
-local results = { steps = {} }
-local exited = false
-
-local function write_out()
-  local f = io.open(out_path, "w")
-  f:write(vim.fn.json_encode(results))
-  f:close()
-end
-
-local function finish(code)
-  write_out()
-  vim.cmd("cquit " .. code)
-end
-
-local function step(name, value)
-  results.steps[#results.steps + 1] = name
-  results[name] = value
-end
-
-local watchdog = vim.loop.new_timer()
-watchdog:start(tonumber(env.TL_E2E_WATCHDOG_MS or "270000"), 0, vim.schedule_wrap(function()
-  results.error = "watchdog: the test took too long (last step: " .. tostring(results.steps[#results.steps]) .. ")"
-  for _, client in pairs(vim.lsp.get_active_clients()) do
-    client.stop(true)
-  end
-  finish(3)
-end))
-
-local function wait(ms, what, predicate)
-  local ok = vim.wait(ms, function()
-    return exited or predicate()
-  end, 20)
-  if exited then
-    error("the language server exited while waiting for " .. what)
-  end
-  if not ok then
-    error("timed out waiting for " .. what)
-  end
-end
-
--- A request through client.request + vim.wait (never buf_request_sync: it blocks until its
--- timeout when the server dies).
-local function request(client, bufnr, method, params, ms)
-  local done, err, result = false, nil, nil
-  client.request(method, params, function(e, r)
-    err, result, done = e, r, true
-  end, bufnr)
-  wait(ms or 30000, method, function()
-    return done
-  end)
-  if err then
-    error(method .. " failed: " .. vim.inspect(err))
-  end
-  return result
-end
+local step, wait, request = lib.step, lib.wait, lib.request
 
 local function main()
-  vim.opt.runtimepath:prepend(env.TL_NVIM_RTP)
-  local tl = require("tensorlogic")
-  tl.setup({
-    cmd = vim.fn.json_decode(env.TL_LSP_CMD),
-    settings = { tensorlogic = { device = "cpu" } },
-    on_attach = function(client)
-      results.attached = client.name
-    end,
-    on_exit = function(code)
-      exited = true
-      results.server_exit_code = code
-    end,
-  })
+  local tl = lib.setup_module()
   local got_diags = false
   local orig_diag = vim.lsp.handlers["textDocument/publishDiagnostics"]
   vim.lsp.handlers["textDocument/publishDiagnostics"] = function(e, r, ctx, c)
@@ -82,17 +15,7 @@ local function main()
     return orig_diag(e, r, ctx, c)
   end
 
-  vim.cmd("edit " .. vim.fn.fnameescape(env.TL_E2E_FILE))
-  local bufnr = vim.api.nvim_get_current_buf()
-  vim.bo[bufnr].filetype = "tensorlogic" -- -u NONE: no filetype detection; also runs attach
-  local client
-  wait(30000, "client", function()
-    client = tl.get_client(bufnr)
-    return client ~= nil
-  end)
-  wait(30000, "initialize", function()
-    return client.initialized == true
-  end)
+  local bufnr, client = lib.open(tl, env.TL_E2E_FILE)
   step("initialized", true)
 
   wait(60000, "diagnostics", function()
@@ -127,14 +50,7 @@ local function main()
   -- Positions made by Neovim itself (UTF-16 from byte columns): the cursor on `weight`,
   -- after Korean text on its line; then definition from its use, and a rename applied.
   local function cursor_at(needle, delta)
-    for lnum, line in ipairs(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)) do
-      local i = string.find(line, needle, 1, true)
-      if i then
-        vim.api.nvim_win_set_cursor(0, { lnum, i - 1 + (delta or 0) })
-        return vim.lsp.util.make_position_params(0, client.offset_encoding)
-      end
-    end
-    error("not in the buffer: " .. needle)
+    return lib.cursor_at(bufnr, client, needle, delta)
   end
   local params = cursor_at(env.TL_CURSOR_NEEDLE)
   step("cursor_position", params.position)
@@ -147,26 +63,12 @@ local function main()
   vim.lsp.util.apply_workspace_edit(edit, client.offset_encoding)
   step("after_rename", vim.api.nvim_buf_get_lines(bufnr, 0, -1, false))
 
-  local ran = nil
-  tl.run_cell(bufnr, tonumber(env.TL_CELL_LINE), function(e, r)
-    ran = { err = e, result = r }
+  local ran = lib.run("run cell", function(callback)
+    tl.run_cell(bufnr, tonumber(env.TL_CELL_LINE), callback)
   end)
-  wait(200000, "run cell", function()
-    return ran ~= nil
-  end)
-  if ran.err then
-    error("run cell failed: " .. vim.inspect(ran.err))
-  end
-  step("run", ran.result)
-  tl.show_result(bufnr, ran.result, tonumber(env.TL_CELL_LINE))
-  local marks = vim.api.nvim_buf_get_extmarks(bufnr, tl.ns, 0, -1, { details = true })
-  local virt = {}
-  for _, m in ipairs(marks) do
-    for _, chunk in ipairs(m[4].virt_text or {}) do
-      virt[#virt + 1] = chunk[1]
-    end
-  end
-  step("virtual_text", virt)
+  step("run", ran)
+  tl.show_result(bufnr, ran, tonumber(env.TL_CELL_LINE))
+  step("virtual_text", (lib.virtual_text(tl, bufnr)))
 
   -- :TLRunSelection over lines (1-based, inclusive), result shown by the module
   step("commands", vim.fn.exists(":TLRunCell") == 2 and vim.fn.exists(":TLRunSelection") == 2)
@@ -195,18 +97,8 @@ local function main()
   end
   step("interrupted", spun.result.interrupted)
 
-  local stopping = client
-  client.stop()
-  vim.wait(10000, function()
-    return stopping.is_stopped()
-  end, 20)
+  lib.stop(client)
   return 0
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-  results.error = tostring(err)
-  finish(1)
-else
-  finish(0)
-end
+lib.main(main)

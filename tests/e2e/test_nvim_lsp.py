@@ -21,11 +21,13 @@ from tests.lsp.lsp_util import pos_of, write_model
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("nvim_lsp_e2e.lua")
 
-pytestmark = [
+# the marks of every test that runs Neovim against the server (test_nvim_features.py too)
+NVIM_E2E = [
     pytest.mark.e2e,
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("nvim") is None, reason="needs Neovim (`.ci/run` installs it)"),
 ]
+pytestmark = NVIM_E2E
 
 PROGRAM = """\
 // 모델을 읽는다 😀
@@ -48,7 +50,11 @@ loop {
 TENSORS = {"layer.0.weight": (3, 2), "layer.0.bias": (2,), "layer.1.weight": (2, 2)}
 
 
-def run_nvim(tmp_path: Path, env_extra: dict[str, str]) -> tuple[int, dict, str]:
+def run_nvim(
+    tmp_path: Path, env_extra: dict[str, str], script: Path = SCRIPT
+) -> tuple[int, dict, str]:
+    """Headless Neovim running the Lua driver `script` (see nvim_e2e_lib.lua) in `tmp_path`:
+    its exit code, its JSON outcome and its output."""
     out = tmp_path / "result.json"
     env = {
         **os.environ,
@@ -63,7 +69,7 @@ def run_nvim(tmp_path: Path, env_extra: dict[str, str]) -> tuple[int, dict, str]
         **env_extra,
     }
     proc = subprocess.run(
-        ["nvim", "--headless", "--clean", "-u", "NONE", "-c", f"luafile {SCRIPT}"],
+        ["nvim", "--headless", "--clean", "-u", "NONE", "-c", f"luafile {script}"],
         env=env,
         cwd=tmp_path,
         capture_output=True,

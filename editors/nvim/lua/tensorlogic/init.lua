@@ -158,10 +158,14 @@ function M.execute(bufnr, command, arg, callback)
   return ok and request_id or nil
 end
 
+local function notify_error(err)
+  vim.notify("tensorlogic: " .. tostring(err.message or err), vim.log.levels.ERROR)
+end
+
 local function report(bufnr, show_line)
   return function(err, result)
     if err then
-      vim.notify("tensorlogic: " .. tostring(err.message or err), vim.log.levels.ERROR)
+      notify_error(err)
       return
     end
     M.last_result[bufnr] = result
@@ -212,13 +216,27 @@ function M.run_file(bufnr, callback)
     callback or report(bufnr, vim.api.nvim_buf_line_count(bufnr) - 1))
 end
 
+-- The default answer to commands without a run result: an error, else `done` (when given),
+-- as a message.
+local function acknowledge(done)
+  return function(err)
+    if err then
+      notify_error(err)
+    elseif done then
+      vim.notify(done, vim.log.levels.INFO)
+    end
+  end
+end
+
 function M.interrupt(bufnr, callback)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
-  return M.execute(bufnr, "tensorlogic.interrupt", { uri = vim.uri_from_bufnr(bufnr) }, callback)
+  return M.execute(bufnr, "tensorlogic.interrupt", { uri = vim.uri_from_bufnr(bufnr) },
+    callback or acknowledge(nil))
 end
 
 function M.restart_kernel(bufnr, callback)
-  return M.execute(bufnr, "tensorlogic.restartKernel", {}, callback)
+  return M.execute(bufnr, "tensorlogic.restartKernel", {},
+    callback or acknowledge("tensorlogic: kernel restarted"))
 end
 
 local function create_commands()
