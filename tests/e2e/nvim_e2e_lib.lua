@@ -76,13 +76,15 @@ function M.run(what, start, ms)
   return ran.result
 end
 
--- editors/nvim's module, set up as a user would, against TL_LSP_CMD on the CPU.
+-- editors/nvim's module, set up as a user would, against TL_LSP_CMD on the CPU (plus the
+-- JSON object TL_SETTINGS in `settings.tensorlogic`, when set).
 function M.setup_module()
   vim.opt.runtimepath:prepend(env.TL_NVIM_RTP)
   local tl = require("tensorlogic")
+  local settings = vim.tbl_extend("force", { device = "cpu" }, vim.fn.json_decode(env.TL_SETTINGS or "{}"))
   tl.setup({
     cmd = vim.fn.json_decode(env.TL_LSP_CMD),
-    settings = { tensorlogic = { device = "cpu" } },
+    settings = { tensorlogic = settings },
     on_attach = function(client)
       results.attached = client.name
     end,

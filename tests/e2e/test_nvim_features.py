@@ -332,3 +332,23 @@ def test_module_run_file_and_restart_kernel_commands(nvim: dict):
     (text,) = after["virtual_text"]
     assert after["virtual_text_lines"] == [5]
     assert re.fullmatch(r"✗ undefined name 'kept'  \(\d+\.\d ms cpu\)", text), text
+
+
+def test_module_command_errors_show_as_messages(tmp_path: Path):
+    """:TLRestartKernel when the kernel cannot start: the server's error as a message."""
+    (tmp_path / "cmds.tl").write_text(COMMANDS, encoding="utf-8")
+    code, result, output = run_nvim(
+        tmp_path,
+        {
+            "TL_E2E_FILE": str(tmp_path / "cmds.tl"),
+            "TL_SETTINGS": json.dumps({"python": "/nonexistent/python3"}),
+            "TL_COMMAND": "TLRestartKernel",
+        },
+        script=SCRIPT.with_name("nvim_command_error_e2e.lua"),
+    )
+    assert code == 0, f"nvim exited {code}: {result.get('error')}\n{output}"
+    assert result["messages"].split("\n")[-1] == (
+        "tensorlogic: tensorlogic.restartKernel failed: KernelDied: cannot start the kernel"
+        " with '/nonexistent/python3': No such file or directory; set `tensorlogic.python` to a"
+        " Python that has tensorlogic-tools installed"
+    )
