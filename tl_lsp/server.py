@@ -74,6 +74,15 @@ def warm_up() -> None:
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
+def debounce_ms(configured: int, busy: bool, since_previous_ms: float | None) -> int:
+    """How long a change waits before its analysis: `configured` (diagnosticsDelayMs) when
+    it comes that soon after the previous change while that one's diagnostics are still on
+    their way (`busy`: a burst), else nothing."""
+    if not busy or since_previous_ms is None or since_previous_ms >= configured:
+        return 0
+    return configured
+
+
 class TensorLogicServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__(NAME, VERSION)
@@ -162,19 +171,21 @@ class TensorLogicServer(LanguageServer):
     # ---- diagnostics
     def schedule_diagnostics(self, uri: str, delay_ms: int | None = None) -> None:
         """Analyse and publish soon. Debounced on the trailing edge of a burst: a change that
-        comes within `diagnosticsDelayMs` of the previous one waits that long (and replaces
-        the pending job); a lone change is analysed at once."""
+        comes within `diagnosticsDelayMs` of the previous one while that one's diagnostics
+        are still on their way waits that long (and replaces the pending job); a change
+        after the last diagnostics went out is analysed at once, however soon it comes."""
+        busy = False
         for pending in (self._diag_tasks, self._warm_tasks):
             old = pending.pop(uri, None)
             if old is not None:
+                busy = busy or (pending is self._diag_tasks and not old.done())
                 old.cancel()
         now = asyncio.get_running_loop().time()
         previous = self._last_change.get(uri)
         self._last_change[uri] = now
         if delay_ms is None:
-            delay_ms = self.config.diagnostics_delay_ms
-            if previous is None or (now - previous) * 1000 >= delay_ms:
-                delay_ms = 0
+            since = None if previous is None else (now - previous) * 1000
+            delay_ms = debounce_ms(self.config.diagnostics_delay_ms, busy, since)
         self._diag_tasks[uri] = asyncio.ensure_future(self._publish_diagnostics(uri, delay_ms))
 
     async def _publish_diagnostics(self, uri: str, delay_ms: int) -> None:
