@@ -42,7 +42,11 @@ def _item_symbol(a: Analysis, it: object) -> Symbol | None:
         if b is not None and isinstance(b.type, FnType) and b.node is it:
             t = b.type
             detail = "(" + ", ".join(f"{n}: {pt}" for n, pt in t.params) + f") -> {t.ret}"
-        return Symbol(it.name, "function", it.span, it.name_span, detail)
+        params = tuple(Symbol(p.name, "variable", p.span, p.name_span,
+                              _src(a, p.type.span) if p.type is not None else "")
+                       for p in it.params)
+        return Symbol(it.name, "function", it.span, it.name_span, detail,
+                      params + _block_symbols(a, it.body))
     if isinstance(it, A.StructDecl):
         kids = tuple(Symbol(f.name, "field", f.span, f.name_span, _src(a, f.type.span))
                      for f in it.fields)

@@ -182,12 +182,6 @@ def test_document_symbols_and_workspace_symbols(nvim: dict):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tl_core.ide_outline._item_symbol gives a `fn` no children: documentSymbol's "
-    "`scale` has no `children` (its parameters t, k and its local s are missing), while "
-    "`main` blocks and models do get theirs",
-)
 def test_document_symbols_of_a_fn_hold_its_parameters_and_locals(nvim: dict):
     scale = next(s for s in answer(nvim, "document_symbols") if s["name"] == "scale")
     assert [(c["name"], c["kind"]) for c in scale.get("children", [])] == [

@@ -326,6 +326,16 @@ def test_document_symbols_models_with_tensors(model_dir):
     assert [c.name for c in syms[4].children] == ["a"]
 
 
+def test_a_fn_symbol_holds_its_parameters_and_locals():
+    text = ("fn scale(t: float16[N], k: float16[N]) -> float16[N] {\n"
+            "    let s = t * k\n    return s\n}\n")
+    (fn,) = ide.document_symbols(analyze(text))
+    assert [(c.name, c.kind, c.detail) for c in fn.children] == [
+        ("t", "variable", "float16[N]"), ("k", "variable", "float16[N]"),
+        ("s", "variable", "float16[N]")]
+    assert fn.children[0].selection_span.start == text.index("t:")
+
+
 def test_inlay_hints_only_without_written_type():
     text = "let a = ones([2, 3])\nlet b: float16[2, 3] = a\nc = a @ ones([3, 4])\n"
     a = analyze(text)
