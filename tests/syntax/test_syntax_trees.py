@@ -237,3 +237,21 @@ def test_byte_order_mark_is_whitespace() -> None:
     result = parse("\ufefflet x = 1\n")
     assert result.errors == ()
     assert result.program.items[0].span.col == 1
+
+
+def test_double_colon_before_a_number_is_two_slice_colons() -> None:
+    # a bug fixed: `x[a::2]` read `a::` as a path and failed ("expected a name, found '2'")
+    from tl_core.syntax import parse
+
+    def slice_of(text: str):  # noqa: ANN202
+        result = parse(text)
+        assert result.errors == ()
+        (item,) = result.program.items
+        (sl,) = item.value.items
+        return (type(sl).__name__, sl.start.id, sl.stop, sl.step.value)
+
+    assert slice_of("let y = x[a::2]\n") == slice_of("let y = x[a: :2]\n") == (
+        "Slice", "a", None, 2)
+    assert parse("let y = x[a::-1]\n").errors == ()
+    path = parse("let y = E::b\n").program.items[0].value
+    assert type(path).__name__ == "Path"

@@ -910,6 +910,9 @@ def lark_parse_chunk(text: str) -> tuple[tuple, tuple[Diagnostic, ...]]:
 
 
 _NL_BASE = {"NL_LPAR": "LPAR", "NL_LSQB": "LSQB", "NL_LBRACE": "LBRACE"}
+# tokens `_adjust` looks at even where the state accepts them: `::` is a path only before a
+# name (`a::b`); in `x[a::2]` it is two slice colons
+_ADJUST_ALWAYS = frozenset(_NL_BASE) | {"COLONCOLON"}
 _SOFT_KW = frozenset({"TEST", "BENCH", "ENTITY", "RELATION", "EMBEDDING", "RELATION_EMBEDDING",
                       "LEARN", "INFER"})
 _SPLIT = {
@@ -980,7 +983,7 @@ class _Run:
                 if "NAME" in row and (ty not in row or not self.eng.sim(st, [ty])):
                     ty = "NAME"
                     tok = _retype(tok, ty)
-            elif ty not in row or ty in _NL_BASE:
+            elif ty not in row or ty in _ADJUST_ALWAYS:
                 tok = self._adjust(i, tok, row)
                 ty = tok.type
             while True:
@@ -1047,6 +1050,10 @@ class _Run:
                        tok.end_line, tok.end_column, e)
         if ty in _SOFT_KW:
             return _retype(tok, "NAME") if "NAME" in row else tok
+        if ty == "COLONCOLON" and ty in row:
+            nxt = self.toks[i + 1] if i + 1 < len(self.toks) else None
+            if (nxt is not None and nxt.type == "NAME") or "COLON" not in row:
+                return tok  # a path (the only place the grammar takes `::`), or an error
         parts = _SPLIT.get(ty)
         if parts is not None and parts[0] in row:
             s, ln, c = tok.start_pos, tok.line, tok.column
