@@ -11,6 +11,7 @@ import heapq
 import os
 from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import islice
 
 from tl_core.builtins import BUILTINS, Builtin, signature_label
 from tl_core.check.model import Analysis, Binding
@@ -313,6 +314,10 @@ def general(a: Analysis, offset: int, replace: Span,
         return not first or label[:1].lower() == first
 
     visible = a.visible(offset)
+    if limit > 0:
+        cut = _general_cut(a, visible, first, replace, limit)
+        if cut is not None:
+            return cut, True
     scope_names: Iterable[Binding] = visible.values() if not first else [
         b for name, b in visible.items() if name[:1].lower() == first]
     ranks = a.__dict__.setdefault("_completion_rank", {})
@@ -338,6 +343,89 @@ def general(a: Analysis, offset: int, replace: Span,
 
 
 _Rank = tuple[str, str, int, tuple[str, str, str, str], Binding]
+
+
+def _general_cut(a: Analysis, visible: dict[str, Binding], first: str, replace: Span,
+                 limit: int) -> list[Completion] | None:
+    """`general`'s answer when more than `limit` items qualify (None otherwise), without
+    ranking all of them: every binding of the analysis is ranked once (`_ranked_bindings`),
+    so the best visible names are the first visible ones in that order, and the built-ins,
+    keywords and snippets are ranked as keys and built only when they make the cut.
+    Same order and ties as `general`'s full sort (tests/ide/test_completion_limit.py)."""
+    n_names = len(visible) if not first else sum(
+        1 for name in visible if name[:1].lower() == first)
+    rest = _rest_keys(visible, first)
+    if n_names + len(rest) <= limit:
+        return None
+    get = visible.get
+    names = (r for r in _ranked_bindings(a) if get(r[1]) is r[4]
+             and (not first or r[1][:1].lower() == first))
+    best = list(islice(heapq.merge(names, rest, key=_key3), limit))
+    new = _new_completion
+    out = []
+    for r in best:
+        if r[2] == 0:
+            i = r[3]
+            out.append(new(r[1], i[0], i[1], i[2], r[1], replace, i[3]))
+        else:
+            out.append(_rest_item(r[3], replace))
+    return out
+
+
+def _key3(r: tuple) -> tuple:
+    return (r[0], r[1], r[2])
+
+
+def _ranked_bindings(a: Analysis) -> list[_Rank]:
+    """The rank of every binding a completion can show (each scope's and the functions),
+    sorted by (sort text, label); memoized per analysis."""
+    scopes = a.scopes
+    n = sum(len(s.bindings) for s in scopes) + len(a.functions)
+    hit = a.__dict__.get("_completion_order")
+    if hit is not None and hit[0] == (len(scopes), n):
+        return hit[1]
+    ranks = a.__dict__.setdefault("_completion_rank", {})
+    seen: set[int] = set()
+    order = []
+    for b in [x for s in scopes for x in s.bindings] + list(a.functions.values()):
+        if id(b) not in seen:
+            seen.add(id(b))
+            r = ranks.get(id(b))
+            order.append(r if r is not None else _binding_rank(a, b))
+    order.sort(key=lambda r: (r[0], r[1]))
+    a.__dict__["_completion_order"] = ((len(scopes), n), order)
+    return order
+
+
+def _rest_keys(visible: dict[str, Binding], first: str) -> list[tuple]:
+    """(sort text, label, position among the others, what to build) of the built-ins
+    not shadowed, the keywords and the snippets that `general` lists, sorted."""
+    out: list[tuple] = []
+    n = 0
+    for name, bi in BUILTINS.items():
+        if name not in visible and (not first or name[:1].lower() == first):
+            n += 1
+            out.append((f"2{name}", name, n, ("builtin", name, bi)))
+    for kw in KEYWORD_LIST:
+        if not first or kw[:1].lower() == first:
+            n += 1
+            out.append((f"3{kw}", kw, n, ("keyword", kw)))
+    for label, body, detail in SNIPPETS:
+        if not first or label[:1].lower() == first:
+            n += 1
+            out.append((f"4{label}", label, n, ("snippet", label, body, detail)))
+    out.sort(key=_key3)
+    return out
+
+
+def _rest_item(what: tuple, replace: Span) -> Completion:
+    if what[0] == "builtin":
+        return _builtin_completion(what[1], what[2], replace)
+    if what[0] == "keyword":
+        return _new_completion(what[1], "keyword", "keyword", "", what[1], replace,
+                               f"3{what[1]}")
+    _kind, label, body, detail = what
+    return Completion(label, "snippet", detail, "", body, True, replace, f"4{label}")
 
 
 def _binding_rank(a: Analysis, b: Binding) -> _Rank:
