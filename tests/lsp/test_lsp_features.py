@@ -238,10 +238,21 @@ async def test_completion_of_tensor_names_with_resolve(client: LanguageClient, w
     assert item.kind == lsp.CompletionItemKind.__members__.get(
         {"field": "Field", "variable": "Variable"}.get(exp.kind, "Field"), item.kind
     )
-    if exp.replace_span is not None:
-        assert item.text_edit.range == span_to_range16(
-            text, exp.replace_span.start, exp.replace_span.end
+    assert exp.replace_span is not None and exp.replace_span.start == exp.replace_span.end
+    # nothing typed yet: a plain insertion at the cursor (no textEdit, the label inserted)
+    assert item.text_edit is None and (item.insert_text or item.label) == "layer.0.weight"
+    typed = text.replace('get_tensor("")', 'get_tensor("lay")')
+    uri2, path2 = new_doc(client, workdir, typed)
+    got2 = await client.text_document_completion_async(
+        lsp.CompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri2),
+            position=pos_of(typed, 'get_tensor("lay")', len('get_tensor("lay')),
         )
+    )
+    item2 = next(i for i in got2.items if i.label == "layer.0.weight")
+    start = offset_of(typed, 'get_tensor("lay")', len('get_tensor("'))
+    assert item2.text_edit.range == span_to_range16(typed, start, start + 3)
+    assert item2.text_edit.new_text == "layer.0.weight"
     resolved = await client.completion_item_resolve_async(item)
     if exp.doc:
         assert resolved.documentation.value == exp.doc
