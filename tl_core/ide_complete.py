@@ -358,8 +358,11 @@ def _general_cut(a: Analysis, visible: dict[str, Binding], first: str, replace: 
     if n_names + len(rest) <= limit:
         return None
     get = visible.get
-    names = (r for r in _ranked_bindings(a) if get(r[1]) is r[4]
-             and (not first or r[1][:1].lower() == first))
+    order, by_letter = _ranked_bindings(a)
+    if first:
+        names = (r for r in by_letter.get(first, ()) if get(r[1]) is r[4])
+    else:
+        names = (r for r in order if get(r[1]) is r[4])
     best = list(islice(heapq.merge(names, rest, key=_key3), limit))
     new = _new_completion
     out = []
@@ -376,25 +379,31 @@ def _key3(r: tuple) -> tuple:
     return (r[0], r[1], r[2])
 
 
-def _ranked_bindings(a: Analysis) -> list[_Rank]:
-    """The rank of every binding a completion can show (each scope's and the functions),
-    sorted by (sort text, label); memoized per analysis."""
-    scopes = a.scopes
-    n = sum(len(s.bindings) for s in scopes) + len(a.functions)
+def _ranked_bindings(a: Analysis) -> tuple[list[_Rank], dict[str, list[_Rank]]]:
+    """The rank of every binding `visible` can answer with (each scope's and the
+    functions'), sorted by (sort text, label), and the same by the label's first letter
+    (lower case); memoized per analysis. Before the reused items are placed, the scopes
+    made so far (`visible` answers from those then)."""
+    scopes = a.scopes if a.placed() else a._scopes
+    functions = a._functions
+    n = sum(len(s.bindings) for s in scopes) + len(functions)
     hit = a.__dict__.get("_completion_order")
     if hit is not None and hit[0] == (len(scopes), n):
         return hit[1]
     ranks = a.__dict__.setdefault("_completion_rank", {})
     seen: set[int] = set()
     order = []
-    for b in [x for s in scopes for x in s.bindings] + list(a.functions.values()):
+    for b in [x for s in scopes for x in s.bindings] + list(functions.values()):
         if id(b) not in seen:
             seen.add(id(b))
             r = ranks.get(id(b))
             order.append(r if r is not None else _binding_rank(a, b))
     order.sort(key=lambda r: (r[0], r[1]))
-    a.__dict__["_completion_order"] = ((len(scopes), n), order)
-    return order
+    by_letter: dict[str, list[_Rank]] = {}
+    for r in order:
+        by_letter.setdefault(r[1][:1].lower(), []).append(r)
+    a.__dict__["_completion_order"] = ((len(scopes), n), (order, by_letter))
+    return order, by_letter
 
 
 def _rest_keys(visible: dict[str, Binding], first: str) -> list[tuple]:
@@ -497,17 +506,31 @@ def _binding_info(a: Analysis, b: Binding) -> tuple[str, str, str, str]:
     cache = a.__dict__.setdefault("_completion_info", {})
     info = cache.get(id(b))
     if info is None:
-        if b.kind == "function":
-            info = ("function", fn_label(b), b.doc, f"1{b.name}")
+        # the same name, kind and (immutable, shared) type object as in the last analysis
+        # formats the same: an edit re-checks a few items and reuses the others' types
+        t = b.type
+        key = (b.name, b.kind, b.doc, isinstance(b.node, A.FnDecl), id(t))
+        hit = _INFO_BY_TYPE.get(key)
+        if hit is not None and hit[0] is t:
+            info = hit[1]
         else:
-            t = b.type
-            kind = {"parameter": "parameter", "struct": "struct", "entity": "enum",
-                    "relation": "function"}.get(b.kind, "variable")
-            if isinstance(t, ModelType):
-                kind = "model"
-            info = (kind, str(t), "", f"0{b.name}")
+            if b.kind == "function":
+                info = ("function", fn_label(b), b.doc, f"1{b.name}")
+            else:
+                kind = {"parameter": "parameter", "struct": "struct", "entity": "enum",
+                        "relation": "function"}.get(b.kind, "variable")
+                if isinstance(t, ModelType):
+                    kind = "model"
+                info = (kind, str(t), "", f"0{b.name}")
+            if len(_INFO_BY_TYPE) > 200_000:  # a keyed cache, kept bounded
+                _INFO_BY_TYPE.clear()
+            _INFO_BY_TYPE[key] = (t, info)
         cache[id(b)] = info
     return info
+
+
+# (name, kind, doc, is a fn declaration, id of the type) -> (the type, its info)
+_INFO_BY_TYPE: dict[tuple, tuple[object, tuple[str, str, str, str]]] = {}
 
 
 def call_before(toks: list[Tok], idx: int) -> tuple[int, str, bool] | None:

@@ -88,7 +88,7 @@ def binding_sig(b: Binding | None) -> Any:
 
 
 def _abs(r: tuple, base: int, line: int) -> Span:
-    return Span(r[0] + base, r[1] + base, r[2] + line, r[3], r[4] + line, r[5])
+    return new_span(r[0] + base, r[1] + base, r[2] + line, r[3], r[4] + line, r[5])
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +345,11 @@ def _lazy_binding() -> Any:
         @span.setter
         def span(self, value: Span) -> None:
             self.__dict__["_span"] = value
+
+        def name_start(self) -> int:  # noqa: D102 - without making the span
+            d = self.__dict__
+            sp = d.get("_span")
+            return sp.start if sp is not None else d["_r"][0] + d["_base"]
 
         @property  # type: ignore[override]
         def decl_span(self) -> Span:  # noqa: D102

@@ -1,0 +1,61 @@
+"""Completion right after an edit: outside the reused items' own scopes it answers from the
+scopes made at once, without placing the reused items (`Analysis.placed`), and it answers
+exactly what the placed analysis answers (the oracle)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tl_core import ide
+from tl_core.check.analyzer import analyze
+
+BLOCK = """\
+let x{i} = tensor<float16>([[1.0, 2.0], [3.0, 4.0]], device: cpu)
+fn f{i}(a: float16[N, D]) -> float16[N, D] {{
+    let b{i} = a + a
+    return b{i}
+}}
+let z{i} = f{i}(x{i})
+"""
+
+
+def edited_pair(tmp_path: Path, n: int = 300) -> tuple[str, object]:
+    """An analysis after a one-character edit (most items reused, not placed)."""
+    path = str(tmp_path / "doc.tl")
+    text = "".join(BLOCK.format(i=i) for i in range(n)) + "let q = \n"
+    analyze(text, path)
+    text = text.replace("[[1.0, 2.0], [3.0, 4.0]]", "[[1.5, 2.0], [3.0, 4.0]]", 1)
+    return text, analyze(text, path)
+
+
+def answers(a, offsets: list[int], limit: int) -> list[tuple]:  # noqa: ANN001
+    out = []
+    for off in offsets:
+        got = ide.complete_list_at(a, off, limit)
+        out.append((tuple((c.label, c.kind, c.detail, c.sort_text, c.replace_span)
+                          for c in got.items), got.incomplete))
+    return out
+
+
+def test_top_level_completion_needs_no_placing_and_equals_the_placed_answer(tmp_path):
+    text, a = edited_pair(tmp_path)
+    placed = a.placed()
+    assert placed is False
+    end = len(text) - 1  # after `let q = `
+    tops = [end, text.index("let z150"), text.index("let x299") + 4, text.index("let z7")]
+    got = {limit: answers(a, tops, limit) for limit in (200, 10**6, 5)}
+    placed = a.placed()
+    assert placed is False  # answered from the scopes made at once
+    fresh = analyze(text, None, use_cache=False)  # checked from scratch: placed
+    assert {limit: answers(fresh, tops, limit) for limit in got} == got
+
+
+def test_inside_a_reused_fn_the_analysis_is_placed_first(tmp_path):
+    text, a = edited_pair(tmp_path)
+    inside = text.index("return b150") + len("return ")
+    got = answers(a, [inside], 200)
+    placed = a.placed()
+    assert placed is True
+    assert "b150" in [label for label, *_ in got[0][0]]
+    fresh = analyze(text, None, use_cache=False)
+    assert answers(fresh, [inside], 200) == got
