@@ -159,6 +159,7 @@ def bench_file(client: StdioClient, root: Path, lines: int, n: int) -> dict[str,
 
     # edit -> diagnostics: change one digit in a random line, wait for that version
     times = []
+    after: list[float] = []
     version = 1
     for _ in range(max(10, n // 4)):
         i = rnd.randrange(lines // 10)
@@ -181,7 +182,14 @@ def bench_file(client: StdioClient, root: Path, lines: int, n: int) -> dict[str,
             lambda p, v=version: p["uri"] == uri and p.get("version") == v,
         )
         times.append((time.perf_counter() - t) * 1000)
+        # typing: the first completion on the new version (no prefix, every name in scope)
+        at = text.index(f"z{i} = f")
+        at += len(text[at:].split("=")[0]) + 2
+        t = time.perf_counter()
+        client.request("textDocument/completion", {**doc, "position": position(text, at)})
+        after.append((time.perf_counter() - t) * 1000)
     out["edit -> diagnostics"] = times
+    out["completion right after an edit"] = after
     return out
 
 

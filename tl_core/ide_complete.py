@@ -54,14 +54,16 @@ def window_start(a: Analysis, offset: int) -> int:
     items = a.program.items  # type: ignore[attr-defined]
     if not items:
         return 0
-    starts = getattr(a, "_item_starts", None)
-    if starts is None or len(starts) != len(items):
-        starts = [it.span.start for it in items]
-        a._item_starts = starts  # type: ignore[attr-defined]
-    i = bisect_right(starts, offset) - 1
+    # a search over the items themselves: a list of their starts would cost a read of
+    # every item's (anchored) span on the first completion after each edit
+    i = bisect_right(items, offset, key=_item_start) - 1
     if i < 0:
         return 0
     return items[i].span.start
+
+
+def _item_start(it: object) -> int:
+    return it.span.start  # type: ignore[attr-defined]
 
 
 def tokens_before(a: Analysis, offset: int) -> list[Tok]:
@@ -360,15 +362,18 @@ def _general_cut(a: Analysis, visible: dict[str, Binding], first: str, replace: 
     get = visible.get
     order, by_letter = _ranked_bindings(a)
     if first:
-        names = (r for r in by_letter.get(first, ()) if get(r[1]) is r[4])
+        some = by_letter.get(first)
+        if some is None:
+            some = by_letter[first] = [r for r in order if r[1][:1].lower() == first]
+        names = (r for r in some if get(r[1]) is r[3])
     else:
-        names = (r for r in order if get(r[1]) is r[4])
+        names = (r for r in order if get(r[1]) is r[3])
     best = list(islice(heapq.merge(names, rest, key=_key3), limit))
     new = _new_completion
     out = []
     for r in best:
         if r[2] == 0:
-            i = r[3]
+            i = _binding_info(a, r[3])
             out.append(new(r[1], i[0], i[1], i[2], r[1], replace, i[3]))
         else:
             out.append(_rest_item(r[3], replace))
@@ -379,29 +384,23 @@ def _key3(r: tuple) -> tuple:
     return (r[0], r[1], r[2])
 
 
-def _ranked_bindings(a: Analysis) -> tuple[list[_Rank], dict[str, list[_Rank]]]:
-    """The rank of every binding `visible` can answer with (each scope's and the
-    functions'), sorted by (sort text, label), and the same by the label's first letter
-    (lower case); memoized per analysis. Before the reused items are placed, the scopes
-    made so far (`visible` answers from those then)."""
+def _ranked_bindings(a: Analysis) -> tuple[list[tuple], dict[str, list[tuple]]]:
+    """`(sort text, label, 0, binding)` of every binding `visible` can answer with (each
+    scope's and the functions'), sorted, and the same by the label's first letter (lower
+    case); memoized per analysis. Before the reused items are placed, the scopes made so
+    far (`visible` answers from those then). Only the sort text is made here (details
+    are formatted for the kept items only: this runs once after every edit)."""
     scopes = a.scopes if a.placed() else a._scopes
     functions = a._functions
     n = sum(len(s.bindings) for s in scopes) + len(functions)
     hit = a.__dict__.get("_completion_order")
     if hit is not None and hit[0] == (len(scopes), n):
         return hit[1]
-    ranks = a.__dict__.setdefault("_completion_rank", {})
-    seen: set[int] = set()
-    order = []
-    for b in [x for s in scopes for x in s.bindings] + list(functions.values()):
-        if id(b) not in seen:
-            seen.add(id(b))
-            r = ranks.get(id(b))
-            order.append(r if r is not None else _binding_rank(a, b))
-    order.sort(key=lambda r: (r[0], r[1]))
-    by_letter: dict[str, list[_Rank]] = {}
-    for r in order:
-        by_letter.setdefault(r[1][:1].lower(), []).append(r)
+    unique = {id(b): b for s in scopes for b in s.bindings}
+    unique.update((id(b), b) for b in functions.values())
+    order = [(_sort_text(b) or b.name, b.name, 0, b) for b in unique.values()]
+    order.sort(key=_key3)
+    by_letter: dict[str, list[tuple]] = {}  # filled per letter when first asked
     a.__dict__["_completion_order"] = ((len(scopes), n), (order, by_letter))
     return order, by_letter
 
@@ -515,18 +514,23 @@ def _binding_info(a: Analysis, b: Binding) -> tuple[str, str, str, str]:
             info = hit[1]
         else:
             if b.kind == "function":
-                info = ("function", fn_label(b), b.doc, f"1{b.name}")
+                info = ("function", fn_label(b), b.doc, _sort_text(b))
             else:
                 kind = {"parameter": "parameter", "struct": "struct", "entity": "enum",
                         "relation": "function"}.get(b.kind, "variable")
                 if isinstance(t, ModelType):
                     kind = "model"
-                info = (kind, str(t), "", f"0{b.name}")
+                info = (kind, str(t), "", _sort_text(b))
             if len(_INFO_BY_TYPE) > 200_000:  # a keyed cache, kept bounded
                 _INFO_BY_TYPE.clear()
             _INFO_BY_TYPE[key] = (t, info)
         cache[id(b)] = info
     return info
+
+
+def _sort_text(b: Binding) -> str:
+    """Functions after the other names, each group by name."""
+    return ("1" if b.kind == "function" else "0") + b.name
 
 
 # (name, kind, doc, is a fn declaration, id of the type) -> (the type, its info)

@@ -178,12 +178,16 @@ def test_ties_keep_the_list_order(monkeypatch: pytest.MonkeyPatch):
     one label make some, and the cut must still keep the full list's order, as the stable
     sort does."""
     info = ide_complete._binding_info
+    sort_text = ide_complete._sort_text
+    ties = {"test": "3test", "plain": ""}
 
     def tied(a: Analysis, b: Any) -> tuple[str, str, str, str]:
         kind, detail, doc, sort = info(a, b)
-        return (kind, detail, doc, {"test": "3test", "plain": ""}.get(b.name, sort))
+        return (kind, detail, doc, ties.get(b.name, sort))
 
     monkeypatch.setattr(ide_complete, "_binding_info", tied)
+    # the cut ranks every binding by its sort text alone (`_sort_text`, the same text)
+    monkeypatch.setattr(ide_complete, "_sort_text", lambda b: ties.get(b.name, sort_text(b)))
     monkeypatch.setattr(ide_complete, "KEYWORD_LIST",
                         ide_complete.KEYWORD_LIST + ("test", "while", "test"))
     monkeypatch.setattr(ide_complete, "SNIPPETS", ide_complete.SNIPPETS + (
