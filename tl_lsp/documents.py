@@ -64,8 +64,9 @@ class Documents:
         self.roots: list[str] = []
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tl-analyze")
         self._file_cache: dict[str, tuple[tuple[int, int], Any]] = {}  # path -> (stat, analysis)
-        # analyses just replaced, freed by `free_retired` once the new diagnostics are out
-        # (freeing one of a 10,000-line file takes ~6 ms: not on the way to the diagnostics)
+        # analyses just replaced, freed by `free_retired` in the next pause (the server's
+        # IdleCollector.later): freeing one of a 10,000-line file takes ~6-10 ms, which
+        # should delay neither the diagnostics nor the completion that follows them
         self.retired: list[Any] = []
 
     # ---- text sync
@@ -93,6 +94,8 @@ class Documents:
         if doc.analysis is not None:
             self.retired.append(doc.analysis)
             doc.analysis = None
+            if len(self.retired) > 4:  # a burst without pauses: keep the memory bounded
+                del self.retired[0]
 
     def free_retired(self) -> None:
         self.retired.clear()

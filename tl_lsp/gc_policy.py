@@ -11,7 +11,7 @@ The policy, for the server process only (`install`; tests that create a server i
 keep Python's default):
 - automatic collection is off (tl_core pauses and restores the collector around its own
   work, so it stays off);
-- `tick` runs four times a second on the event loop. Once nothing has happened for
+- `tick` runs twenty times a second on the event loop. Once nothing has happened for
   `idle_s`, it collects the objects made since the last collection and freezes the
   survivors (`gc.freeze`), so the next collection walks only newer objects;
 - at most every `full_every_s`, when idle, it unfreezes and collects everything, so cycles
@@ -20,6 +20,9 @@ keep Python's default):
   of typing), it collects the new objects at once.
 
 `TL_LSP_GC=python` keeps Python's automatic collection (for comparison and debugging).
+
+`later(fn)` runs housekeeping (freeing a replaced analysis: ~6-10 ms on a 10,000-line file)
+at the next short pause (`quiet_s`), not on the way to the next answer.
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ log = logging.getLogger(__name__)
 class IdleCollector:
     def __init__(self, idle_s: float = 1.0, full_every_s: float = 600.0,
                  max_young: int = 1_000_000, min_young: int = 1_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, quiet_s: float = 0.1) -> None:
         self.idle_s = idle_s
+        self.quiet_s = quiet_s
+        self._later: list[Callable[[], None]] = []
         self.full_every_s = full_every_s
         self.max_young = max_young
         self.min_young = min_young  # fewer new objects than this: not worth a pass
@@ -63,11 +68,23 @@ class IdleCollector:
         """Something happened (a message from the client): not idle now."""
         self.last_activity = self.clock()
 
+    def later(self, fn: Callable[[], None]) -> None:
+        """Run `fn` at the next pause of `quiet_s` (at once when the policy is off)."""
+        if not self.active:
+            fn()
+            return
+        if fn not in self._later:
+            self._later.append(fn)
+
     def tick(self) -> str | None:
         """Collect if it is time; returns what ran: "young", "full", "forced" or None."""
         if not self.active:
             return None
         now = self.clock()
+        if self._later and now - self.last_activity >= self.quiet_s:
+            todo, self._later = self._later, []
+            for fn in todo:
+                fn()
         young = gc.get_count()[0]  # net new tracked objects since the last collection
         if young > self.max_young:
             self._young()
@@ -95,7 +112,7 @@ class IdleCollector:
         gc.collect()  # frozen objects are not walked: this is the objects since the last
         gc.freeze()
 
-    async def run(self, period_s: float = 0.25) -> None:
+    async def run(self, period_s: float = 0.05) -> None:
         """Tick forever (a task on the server's event loop)."""
         while True:
             await asyncio.sleep(period_s)

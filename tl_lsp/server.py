@@ -205,7 +205,7 @@ class TensorLogicServer(LanguageServer):
                 lsp.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=items)
             )
             self.gc.touch()  # an analysis just ended: wait a pause before collecting
-            asyncio.get_running_loop().call_soon(self.docs.free_retired)
+            self.gc.later(self.docs.free_retired)  # at the next pause, not before an answer
             self.warm_later(uri, doc, a)
         except asyncio.CancelledError:
             pass

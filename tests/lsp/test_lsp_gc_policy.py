@@ -110,3 +110,26 @@ def test_inactive_by_default_and_with_tl_lsp_gc_python(monkeypatch: pytest.Monke
     assert c.install() is False
     assert gc.isenabled() == was_enabled
     assert c.tick() is None
+
+
+def test_later_runs_at_the_next_short_pause(collector) -> None:  # noqa: ANN001
+    c, clock = collector
+    c.quiet_s = 0.1
+    ran: list[str] = []
+    c.touch()
+    c.later(lambda: ran.append("free"))
+    clock.now += 0.05
+    c.tick()
+    assert ran == []  # busy
+    clock.now += 0.06
+    c.tick()
+    assert ran == ["free"]
+    c.tick()
+    assert ran == ["free"]  # once
+
+
+def test_later_runs_at_once_when_the_policy_is_off() -> None:
+    c = IdleCollector()
+    ran: list[int] = []
+    c.later(lambda: ran.append(1))
+    assert ran == [1]
