@@ -305,19 +305,15 @@ def general(a: Analysis, offset: int, replace: Span,
     returned, as editors filter that way.
 
     The hot path of completion: with nothing typed in a large file thousands of names are
-    in scope and the server keeps only `limit` of them. So they are ranked as memoized
-    tuples (`_binding_rank`), looked up and sorted in C, and only the kept ones become
-    `Completion`s. tests/ide/test_completion_limit.py compares every answer with building
-    all items and sorting them."""
+    in scope and the server keeps only `limit` of them, which `_general_cut` picks without
+    building or sorting the rest. tests/ide/test_completion_limit.py compares every answer
+    with building all items and sorting them."""
     typed = a.text[replace.start:replace.end]
     first = typed[:1].lower()
-
-    def keep(label: str) -> bool:
-        return not first or label[:1].lower() == first
-
     visible = a.visible(offset)
+    rest = _rest_keys(visible, first)
     if limit > 0:
-        cut = _general_cut(a, visible, first, replace, limit)
+        cut = _general_cut(a, visible, first, replace, limit, rest)
         if cut is not None:
             return cut, True
     scope_names: Iterable[Binding] = visible.values() if not first else [
@@ -328,27 +324,15 @@ def general(a: Analysis, offset: int, replace: Span,
         found = [r if r is not None else _binding_rank(a, b)
                  for r, b in zip(found, scope_names, strict=True)]
     new = _new_completion
-    rest = [_builtin_completion(name, bi, replace) for name, bi in BUILTINS.items()
-            if name not in visible and keep(name)]
-    rest += [new(kw, "keyword", "keyword", "", kw, replace, f"3{kw}")
-             for kw in KEYWORD_LIST if keep(kw)]
-    rest += [Completion(label, "snippet", detail, "", body, True, replace, f"4{label}")
-             for label, body, detail in SNIPPETS if keep(label)]
-    if not 0 < limit < len(found) + len(rest):
-        return [new(name, i[0], i[1], i[2], name, replace, i[3])
-                for _, name, _, i, _ in found] + rest, False
-    # the other items get 1, 2, ... in the third place (the names 0): their list order
-    ranked = sorted([*found, *((c.sort_text or c.label, c.label, n, c, None)
-                               for n, c in enumerate(rest, 1))])[:limit]
-    return [new(name, i[0], i[1], i[2], name, replace, i[3]) if n == 0 else i
-            for _, name, n, i, _ in ranked], True
+    return [new(name, i[0], i[1], i[2], name, replace, i[3]) for _, name, _, i, _ in found] + [
+        _rest_item(r[3], replace) for r in rest], False
 
 
 _Rank = tuple[str, str, int, tuple[str, str, str, str], Binding]
 
 
 def _general_cut(a: Analysis, visible: dict[str, Binding], first: str, replace: Span,
-                 limit: int) -> list[Completion] | None:
+                 limit: int, rest: list[tuple]) -> list[Completion] | None:
     """`general`'s answer when more than `limit` items qualify (None otherwise), without
     ranking all of them: every binding of the analysis is ranked once (`_ranked_bindings`),
     so the best visible names are the first visible ones in that order, and the built-ins,
@@ -356,7 +340,6 @@ def _general_cut(a: Analysis, visible: dict[str, Binding], first: str, replace: 
     Same order and ties as `general`'s full sort (tests/ide/test_completion_limit.py)."""
     n_names = len(visible) if not first else sum(
         1 for name in visible if name[:1].lower() == first)
-    rest = _rest_keys(visible, first)
     if n_names + len(rest) <= limit:
         return None
     get = visible.get
@@ -368,7 +351,7 @@ def _general_cut(a: Analysis, visible: dict[str, Binding], first: str, replace: 
         names = (r for r in some if get(r[1]) is r[3])
     else:
         names = (r for r in order if get(r[1]) is r[3])
-    best = list(islice(heapq.merge(names, rest, key=_key3), limit))
+    best = list(islice(heapq.merge(names, sorted(rest, key=_key3), key=_key3), limit))
     new = _new_completion
     out = []
     for r in best:
@@ -407,7 +390,7 @@ def _ranked_bindings(a: Analysis) -> tuple[list[tuple], dict[str, list[tuple]]]:
 
 def _rest_keys(visible: dict[str, Binding], first: str) -> list[tuple]:
     """(sort text, label, position among the others, what to build) of the built-ins
-    not shadowed, the keywords and the snippets that `general` lists, sorted."""
+    not shadowed, the keywords and the snippets that `general` lists, in its order."""
     out: list[tuple] = []
     n = 0
     for name, bi in BUILTINS.items():
@@ -422,7 +405,6 @@ def _rest_keys(visible: dict[str, Binding], first: str) -> list[tuple]:
         if not first or label[:1].lower() == first:
             n += 1
             out.append((f"4{label}", label, n, ("snippet", label, body, detail)))
-    out.sort(key=_key3)
     return out
 
 
