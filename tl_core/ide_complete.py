@@ -318,17 +318,10 @@ def general(a: Analysis, offset: int, replace: Span,
             return cut, True
     scope_names: Iterable[Binding] = visible.values() if not first else [
         b for name, b in visible.items() if name[:1].lower() == first]
-    ranks = a.__dict__.setdefault("_completion_rank", {})
-    found = list(map(ranks.get, map(id, scope_names)))
-    if None in found:
-        found = [r if r is not None else _binding_rank(a, b)
-                 for r, b in zip(found, scope_names, strict=True)]
     new = _new_completion
-    return [new(name, i[0], i[1], i[2], name, replace, i[3]) for _, name, _, i, _ in found] + [
+    info = [(b.name, _binding_info(a, b)) for b in scope_names]
+    return [new(name, i[0], i[1], i[2], name, replace, i[3]) for name, i in info] + [
         _rest_item(r[3], replace) for r in rest], False
-
-
-_Rank = tuple[str, str, int, tuple[str, str, str, str], Binding]
 
 
 def _general_cut(a: Analysis, visible: dict[str, Binding], first: str, replace: Span,
@@ -416,19 +409,6 @@ def _rest_item(what: tuple, replace: Span) -> Completion:
                                f"3{what[1]}")
     _kind, label, body, detail = what
     return Completion(label, "snippet", detail, "", body, True, replace, f"4{label}")
-
-
-def _binding_rank(a: Analysis, b: Binding) -> _Rank:
-    """`(sort text or label, label, 0, (kind, detail, doc, sort text), b)` of a binding,
-    memoized per analysis by `id(b)` (holding `b`, so that id is never reused while the
-    entry lives). Sorting these orders completions as `best_completions` does: visible
-    names are unique, so two names never tie on the first two places; a name and one of
-    the other items may, and then the name (0) comes first, as it does in the full list.
-    """
-    info = _binding_info(a, b)
-    rank: _Rank = (info[3] or b.name, b.name, 0, info, b)
-    a.__dict__.setdefault("_completion_rank", {})[id(b)] = rank
-    return rank
 
 
 KEYWORD_LIST = tuple(sorted(RESERVED)) + EXTRA_KEYWORDS
