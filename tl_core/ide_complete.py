@@ -10,8 +10,9 @@ from __future__ import annotations
 import heapq
 import os
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
+from operator import itemgetter
 
 from tl_core.builtins import BUILTINS, Builtin, signature_label
 from tl_core.check.model import Analysis, Binding
@@ -218,10 +219,12 @@ def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
 def best_completions(items: list[Completion], limit: int) -> tuple[list[Completion], bool]:
     """At most `limit` (> 0) of `items`, the best first by `(sort_text or label, label)`
     (ties keep their order), and whether any were left out; all of them, in their order,
-    when they fit or `limit` <= 0. The client filters and sorts what it gets; an incomplete
-    list makes it ask again as the user types."""
-    if limit <= 0 or len(items) <= limit:
+    when `limit` <= 0. The client filters and sorts what it gets; an incomplete list makes
+    it ask again as the user types."""
+    if limit <= 0:
         return items, False
+    if len(items) <= limit:
+        return sorted(items, key=_sort_key), False
     return heapq.nsmallest(limit, items, key=_sort_key), True
 
 
@@ -300,9 +303,9 @@ def type_completions(a: Analysis, replace: Span) -> list[Completion]:
 
 def general(a: Analysis, offset: int, replace: Span,
             limit: int = 0) -> tuple[list[Completion], bool]:
-    """Names in scope, built-ins, keywords and snippets, cut as `best_completions` cuts.
-    With a typed prefix only labels starting with its first letter (any case) are
-    returned, as editors filter that way.
+    """Names in scope, built-ins, keywords and snippets; with `limit` > 0 the best `limit`
+    of them, best first, as `best_completions` cuts. With a typed prefix only labels
+    starting with its first letter (any case) are returned, as editors filter that way.
 
     The hot path of completion: with nothing typed in a large file thousands of names are
     in scope and the server keeps only `limit` of them, which `_general_cut` picks without
@@ -310,12 +313,10 @@ def general(a: Analysis, offset: int, replace: Span,
     with building all items and sorting them."""
     typed = a.text[replace.start:replace.end]
     first = typed[:1].lower()
-    visible = a.visible(offset)
-    rest = _rest_keys(visible, first)
     if limit > 0:
-        cut = _general_cut(a, visible, first, replace, limit, rest)
-        if cut is not None:
-            return cut, True
+        return _general_cut(a, offset, first, replace, limit)
+    visible = a.visible(offset)
+    rest = _rest_keys(visible.__contains__, first)
     scope_names: Iterable[Binding] = visible.values() if not first else [
         b for name, b in visible.items() if name[:1].lower() == first]
     new = _new_completion
@@ -324,70 +325,62 @@ def general(a: Analysis, offset: int, replace: Span,
         _rest_item(r[3], replace) for r in rest], False
 
 
-def _general_cut(a: Analysis, visible: dict[str, Binding], first: str, replace: Span,
-                 limit: int, rest: list[tuple]) -> list[Completion] | None:
-    """`general`'s answer when more than `limit` items qualify (None otherwise), without
-    ranking all of them: every binding of the analysis is ranked once (`_ranked_bindings`),
-    so the best visible names are the first visible ones in that order, and the built-ins,
-    keywords and snippets are ranked as keys and built only when they make the cut.
-    Same order and ties as `general`'s full sort (tests/ide/test_completion_limit.py)."""
-    n_names = len(visible) if not first else sum(
-        1 for name in visible if name[:1].lower() == first)
-    if n_names + len(rest) <= limit:
-        return None
-    get = visible.get
-    order, by_letter = _ranked_bindings(a)
-    if first:
-        some = by_letter.get(first)
-        if some is None:
-            some = by_letter[first] = [r for r in order if r[1][:1].lower() == first]
-        names = (r for r in some if get(r[1]) is r[3])
-    else:
-        names = (r for r in order if get(r[1]) is r[3])
-    best = list(islice(heapq.merge(names, sorted(rest, key=_key3), key=_key3), limit))
+def _general_cut(a: Analysis, offset: int, first: str, replace: Span,
+                 limit: int) -> tuple[list[Completion], bool]:
+    """`general`'s best `limit` items without ranking all of them. A binding's sort text
+    is its group and its name (`_sort_text`), so the best names are the first ones in
+    name order (`VisibleAt.names`, sorted once per analysis) that are visible, the other
+    names before the functions; the built-ins, keywords and snippets come after both
+    (groups 2-4) and are built only when they make the cut. Only the names looked at are
+    resolved, so right after an edit this does not wait for the whole scope's positions.
+    Same order and ties as sorting every item (tests/ide/test_completion_limit.py)."""
+    vis = a.visible_at(offset)
+    get = vis.get
+    rest = _rest_keys(lambda name: get(name) is not None, first)
+    others: list[tuple[str, Binding]] = []
+    functions: list[tuple[str, Binding]] = []
+    for name in vis.names(first):
+        b = get(name)
+        if b is None:
+            continue
+        if _sort_group(b) == "0":
+            others.append((name, b))
+            if len(others) > limit:
+                break
+        else:
+            functions.append((name, b))
+    best = others[:limit + 1]
+    if len(best) <= limit:
+        # the functions that are nothing else (thousands in a large file) only now
+        seen = {name for name, _b in functions}
+        alone = ((name, b) for name in vis.function_names(first) if name not in seen
+                 and (b := get(name)) is not None and _sort_group(b) == "1")
+        best += islice(heapq.merge(functions, alone, key=itemgetter(0)),
+                       limit + 1 - len(best))
     new = _new_completion
     out = []
-    for r in best:
-        if r[2] == 0:
-            i = _binding_info(a, r[3])
-            out.append(new(r[1], i[0], i[1], i[2], r[1], replace, i[3]))
-        else:
-            out.append(_rest_item(r[3], replace))
-    return out
+    for name, b in best[:limit]:
+        i = _binding_info(a, b)
+        out.append(new(name, i[0], i[1], i[2], name, replace, i[3]))
+    if len(best) <= limit:
+        rest.sort(key=_key3)
+        out += [_rest_item(r[3], replace) for r in rest[:limit - len(best)]]
+        return out, len(best) + len(rest) > limit
+    return out, True
 
 
 def _key3(r: tuple) -> tuple:
     return (r[0], r[1], r[2])
 
 
-def _ranked_bindings(a: Analysis) -> tuple[list[tuple], dict[str, list[tuple]]]:
-    """`(sort text, label, 0, binding)` of every binding `visible` can answer with (each
-    scope's and the functions'), sorted, and the same by the label's first letter (lower
-    case); memoized per analysis. Before the reused items are placed, the scopes made so
-    far (`visible` answers from those then). Only the sort text is made here (details
-    are formatted for the kept items only: this runs once after every edit)."""
-    scopes = a.scopes if a.placed() else a._scopes
-    functions = a._functions
-    n = sum(len(s.bindings) for s in scopes) + len(functions)
-    hit = a.__dict__.get("_completion_order")
-    if hit is not None and hit[0] == (len(scopes), n):
-        return hit[1]
-    unique = {id(b): b for s in scopes for b in s.bindings}
-    unique.update((id(b), b) for b in functions.values())
-    order = [(_sort_text(b) or b.name, b.name, 0, b) for b in unique.values()]
-    order.sort(key=_key3)
-    by_letter: dict[str, list[tuple]] = {}  # filled per letter when first asked
-    a.__dict__["_completion_order"] = ((len(scopes), n), (order, by_letter))
-    return order, by_letter
-
-
-def _rest_keys(visible: dict[str, Binding], first: str) -> list[tuple]:
+def _rest_keys(shadowed: Callable[[str], bool], first: str) -> list[tuple]:
     """(sort text, label, position among the others, what to build) of the built-ins
-    not shadowed, the keywords and the snippets that `general` lists, in its order."""
+    not shadowed by a name in scope, the keywords and the snippets that `general` lists,
+    in its order."""
     out: list[tuple] = []
     n = 0
     for name, bi in BUILTINS.items():
-        if name not in visible and (not first or name[:1].lower() == first):
+        if not shadowed(name) and (not first or name[:1].lower() == first):
             n += 1
             out.append((f"2{name}", name, n, ("builtin", name, bi)))
     for kw in KEYWORD_LIST:
@@ -491,8 +484,13 @@ def _binding_info(a: Analysis, b: Binding) -> tuple[str, str, str, str]:
 
 
 def _sort_text(b: Binding) -> str:
-    """Functions after the other names, each group by name."""
-    return ("1" if b.kind == "function" else "0") + b.name
+    """Functions after the other names, each group by name (`_general_cut` relies on this
+    form: group, then the name)."""
+    return _sort_group(b) + b.name
+
+
+def _sort_group(b: Binding) -> str:
+    return "1" if b.kind == "function" else "0"
 
 
 # (name, kind, doc, is a fn declaration, id of the type) -> (the type, its info)

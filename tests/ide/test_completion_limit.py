@@ -1,8 +1,10 @@
 """`ide.complete_list_at(a, offset, limit)` ranks and cuts before it builds the items; it must
-answer exactly what building every item and cutting the list (the server's old path) did.
+answer exactly what building every item and cutting the list does.
 
-The oracle is that old path, kept here verbatim: `tl_lsp.protocol.limit_completions` applied
-to `ide.complete_at` (every item, in list order)."""
+The oracle builds every item (`ide.complete_at`, in list order) and keeps the best `limit`
+by `(sort_text or label, label)`, best first, ties in list order (a stable sort): the cut
+the server made before it moved into tl_core, which sorted only lists it cut. Now every
+list with a limit comes best first."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ fn f{i}(a: float16[N, D]) -> float16[N, D] {{
 let z{i} = f{i}(y{i})
 print(z{i}.shape)
 """
+
 TAIL = """\
 struct Pair { left: int, right: float16[2] }
 let X3 = 1
@@ -59,12 +62,12 @@ print(t.shape, m, model.metadata.format, x3 :: t)
 
 
 def old_limit_completions(items: Sequence[Any], limit: int) -> tuple[list[Any], bool]:
-    """tl_lsp.protocol.limit_completions as the server used it before the cut moved into
-    tl_core (verbatim)."""
-    if limit <= 0 or len(items) <= limit:
+    """Every item when `limit` <= 0, else the best `limit`, best first (a stable sort), and
+    whether any were left out."""
+    if limit <= 0:
         return list(items), False
     best = sorted(items, key=lambda c: (c.sort_text or c.label, c.label))[:limit]
-    return best, True
+    return best, len(items) > limit
 
 
 class Doc:
@@ -173,21 +176,9 @@ def test_only_the_kept_items_are_built(large: Doc, monkeypatch: pytest.MonkeyPat
 
 
 def test_ties_keep_the_list_order(monkeypatch: pytest.MonkeyPatch):
-    """Equal keys (`(sort_text or label, label)`) are never produced today; a name tying
-    with a keyword, an empty sort text, duplicated keywords and two different snippets of
-    one label make some, and the cut must still keep the full list's order, as the stable
-    sort does."""
-    info = ide_complete._binding_info
-    sort_text = ide_complete._sort_text
-    ties = {"test": "3test", "plain": ""}
-
-    def tied(a: Analysis, b: Any) -> tuple[str, str, str, str]:
-        kind, detail, doc, sort = info(a, b)
-        return (kind, detail, doc, ties.get(b.name, sort))
-
-    monkeypatch.setattr(ide_complete, "_binding_info", tied)
-    # the cut ranks every binding by its sort text alone (`_sort_text`, the same text)
-    monkeypatch.setattr(ide_complete, "_sort_text", lambda b: ties.get(b.name, sort_text(b)))
+    """Equal keys (`(sort_text or label, label)`) are never produced today; duplicated
+    keywords and two different snippets of one label make some, and the cut must still
+    keep the full list's order, as the stable sort does."""
     monkeypatch.setattr(ide_complete, "KEYWORD_LIST",
                         ide_complete.KEYWORD_LIST + ("test", "while", "test"))
     monkeypatch.setattr(ide_complete, "SNIPPETS", ide_complete.SNIPPETS + (
@@ -200,6 +191,19 @@ def test_ties_keep_the_list_order(monkeypatch: pytest.MonkeyPatch):
         "function declaration", "another fn", "a third"]
     for limit in range(1, len(every) + 2):
         assert_same(Doc("ties", a), len(text), (limit,))
+
+
+def test_a_names_sort_text_is_its_group_and_the_name(large: Doc):
+    """What the cut relies on: the other names (group 0) before the functions (group 1),
+    each group in name order, and the built-ins, keywords and snippets (2-4) after both."""
+    a = large.a
+    seen = set()
+    for b in a.bindings:
+        assert ide_complete._sort_text(b) == ide_complete._sort_group(b) + b.name
+        seen.add(ide_complete._sort_group(b))
+    assert seen == {"0", "1"}
+    rest = ide_complete._rest_keys(lambda _name: False, "")
+    assert {r[0][0] for r in rest} == {"2", "3", "4"}
 
 
 def test_best_completions_equals_the_old_cut():

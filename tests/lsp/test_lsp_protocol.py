@@ -376,6 +376,7 @@ def test_long_completion_lists_are_cut_best_first():
     kept, incomplete = best_completions(items, 200)
     assert incomplete and len(kept) == 200
     assert kept[0].label == "n0999" and kept[-1].label == "n0800"
-    assert best_completions(items[:5], 200) == (items[:5], False)
+    assert best_completions(items[:5], 200) == (items[4::-1], False)  # best first too
+    assert best_completions(items[:5], 0) == (items[:5], False)  # no limit: as listed
     out = proto.completion_list_json(kept, proto.Positions(""), False, True, 1, incomplete)
     assert out["isIncomplete"] is True and len(out["items"]) == 200

@@ -147,8 +147,7 @@ class Checker:
         b = Binding(name, kind, span, decl_span, t, path=path, node=node, scope=scope)
         b.serial = self.serial
         self.serial += 1
-        scope.names[name] = b
-        scope.bindings.append(b)
+        scope.add(b)
         self.all_bindings.append(b)
         if path is None:
             self.refs[(span.start, span.end)] = Ref(span, b, None, True)
@@ -562,11 +561,15 @@ class Checker:
             if redo:
                 del self.diags[snap[0]:]
                 del self.scopes[snap[1]:]
+                touched = {}
                 for b in self.all_bindings[snap[2]:]:
                     if b.scope is not None and b.scope.names.get(b.name) is b:
                         del b.scope.names[b.name]
                     if b.scope is not None and b in b.scope.bindings:
                         b.scope.bindings.remove(b)
+                        touched[id(b.scope)] = b.scope
+                for s in touched.values():
+                    s.reindex()
                 del self.all_bindings[snap[2]:]
                 for b, old in redo:
                     b.type = join(old, b.type)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from tl_core.check.model import FILE_WIDE
 from tl_core.diagnostics import Diagnostic, Related, Severity
 from tl_core.syntax.span import Span, new_span
 from tl_core.types import MetadataType, ModelType, ScalarType, Type
@@ -404,14 +405,22 @@ def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
         recs = rec.bindings
         names = outer_scope.names
         blist = outer_scope.bindings
+        starts, start_names, wide = (outer_scope.starts, outer_scope.start_names,
+                                     outer_scope.wide_names)
         new = _lazy_binding()
         for i in rec.outer_binds:
             name, kind, r, dr, t, _si, _refs, reads, int_lit, written, doc = recs[i]
-            b = new(name, kind, rels[r], rels[dr], base, line, t, outer_scope, reads, int_lit,
+            rel = rels[r]
+            b = new(name, kind, rel, rels[dr], base, line, t, outer_scope, reads, int_lit,
                     written, doc, c.serial)
             c.serial += 1
-            names[name] = b
+            names[name] = b  # Scope.add, inlined: thousands per edit
             blist.append(b)
+            if kind in FILE_WIDE:  # a recorded binding has no path
+                wide.append(name)
+            else:
+                starts.append(rel[0] + base)
+                start_names.append(name)
             c.all_bindings.append(b)
             eager.append(b)
     c.pending.append((rec, base, line, outer_scope, outer, eager, span.end))
@@ -455,8 +464,7 @@ def materialize(a: Any, pending: list[tuple]) -> None:
                 b.int_literal = int_lit
                 b.written_type = written
                 b.doc = doc
-                scope.names[name] = b
-                scope.bindings.append(b)
+                scope.add(b)
                 all_bindings.append(b)
             d = b.refs
             for x in brefs:

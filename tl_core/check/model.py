@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 import weakref
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import is_, itemgetter, le
 
 from tl_core.diagnostics import Diagnostic
 from tl_core.syntax.span import LineIndex, Span
@@ -78,6 +82,39 @@ class Scope:
     kind: str  # script | fn | block | loop | main | test | bench
     names: dict[str, Binding] = field(default_factory=dict)
     bindings: list[Binding] = field(default_factory=list)
+    # An index of `bindings` kept by every writer of it (`add`, or inlined where speed
+    # matters: tl_core/check/memo.py): the start and name of each binding visible after
+    # its declaration, in declaration order, and the names of those visible everywhere.
+    # `Analysis.visible_at` reads which names are declared before an offset from it
+    # without touching the bindings (thousands in a large script scope).
+    starts: list[int] = field(default_factory=list)
+    start_names: list[str] = field(default_factory=list)
+    wide_names: list[str] = field(default_factory=list)
+
+    def add(self, b: Binding) -> None:
+        """Declare `b` here: the last binding of its name, and in the index."""
+        self.names[b.name] = b
+        self.bindings.append(b)
+        self._index(b)
+
+    def reindex(self) -> None:
+        """Rebuild the index from `bindings` (after bindings were removed)."""
+        self.starts.clear()
+        self.start_names.clear()
+        self.wide_names.clear()
+        for b in self.bindings:
+            self._index(b)
+
+    def _index(self, b: Binding) -> None:
+        if b.kind in FILE_WIDE or b.path is not None:
+            self.wide_names.append(b.name)
+        else:
+            self.starts.append(b.name_start())
+            self.start_names.append(b.name)
+
+    def indexed(self) -> bool:
+        """Does the index hold every binding?"""
+        return len(self.starts) + len(self.wide_names) == len(self.bindings)
 
     def lookup(self, name: str, stop_at_fn: bool = False) -> Binding | None:
         s: Scope | None = self
@@ -184,8 +221,14 @@ class Analysis:
         """The reused item (memo pending entry) whose span holds `offset`, if any."""
         idx = self.__dict__.get("_pending_index")
         if idx is None:
-            entries = sorted(self._pending, key=lambda p: p[1])
-            idx = self.__dict__["_pending_index"] = ([p[1] for p in entries], entries)
+            # pending entries come in document order: check that at C speed (this runs
+            # once per version, on the first query after an edit) and sort only otherwise
+            entries = self._pending
+            starts = list(map(_SECOND, entries))
+            if not all(map(le, starts, islice(starts, 1, None))):
+                entries = sorted(entries, key=_SECOND)
+                starts = list(map(_SECOND, entries))
+            idx = self.__dict__["_pending_index"] = (starts, entries)
         starts, entries = idx
         i = bisect_right(starts, offset) - 1
         if i >= 0 and offset <= entries[i][6]:
@@ -352,7 +395,7 @@ class Analysis:
 
     @staticmethod
     def _visible_at(b: Binding, offset: int) -> bool:
-        return b.kind in _FILE_WIDE or b.path is not None or b.span.start < offset
+        return b.kind in FILE_WIDE or b.path is not None or b.span.start < offset
 
     def visible(self, offset: int) -> dict[str, Binding]:
         """Names visible at `offset`: each scope's bindings declared before `offset`, inner
@@ -363,11 +406,7 @@ class Analysis:
         those of every item included, are made at once. So completing after an edit does
         not wait ~100 ms on a 10,000-line file for the rest of the analysis."""
         out: dict[str, Binding] = {}
-        if self.placed():
-            s = self.scope_at(offset)
-        else:
-            found = self._scope_at_unplaced(offset)
-            s = self.scope_at(offset) if found is False else found  # type: ignore[assignment]
+        s = self._visible_scope(offset)
         while s is not None:
             # (name, start or -1 when visible everywhere, binding), last declared first:
             # the same test as `_visible_at`, without a call and a span per binding
@@ -380,6 +419,91 @@ class Analysis:
             out.setdefault(name, b)
         return out
 
+    def _visible_scope(self, offset: int) -> Scope | None:
+        """`scope_at(offset)`, without placing the reused items when it need not."""
+        if self.placed():
+            return self.scope_at(offset)
+        found = self._scope_at_unplaced(offset)
+        return self.scope_at(offset) if found is False else found  # type: ignore[return-value]
+
+    def visible_at(self, offset: int) -> VisibleAt:
+        """`visible(offset)` asked one name at a time: `visible_at(o).get(n)` is
+        `visible(o).get(n)`, without building the dict of every name in scope (completion
+        with a limit asks only the best few of thousands)."""
+        chain = []
+        s = self._visible_scope(offset)
+        while s is not None:
+            chain.append((s, s.names, self._scope_extras(s)))
+            s = s.parent
+        return VisibleAt(self, offset, tuple(chain))
+
+    def _scope_extras(self, s: Scope) -> dict[str, list[Binding]] | None:
+        """What `s.names` (each name's last binding) does not tell of `s.bindings`: the
+        bindings, in declaration order, of each name declared more than once or whose
+        binding was dropped from `names` (a loop's re-check); None when it tells all.
+        Memoized per scope; the usual answer is found by two C-level passes."""
+        cache = self.__dict__.setdefault("_extras_cache", {})
+        hit = cache.get(id(s))
+        bl = s.bindings
+        if hit is not None and hit[0] is s and hit[1] == len(bl):
+            return hit[2]
+        names = s.names
+        extras: dict[str, list[Binding]] | None = None
+        # names tells all when it holds exactly the bindings; without redeclarations they
+        # stand in the same order in both (a C-level check of the usual case)
+        if len(bl) != len(names) or not all(map(is_, bl, names.values())):
+            by: dict[str, list[Binding]] = {}
+            for b in bl:
+                by.setdefault(b.name, []).append(b)
+            extras = {n: lst for n, lst in by.items() if len(lst) > 1 or names.get(n) is not lst[0]}
+        cache[id(s)] = (s, len(bl), extras)
+        return extras
+
+    def _root_alone(self, root: Scope | None) -> tuple[list[str], frozenset[str]]:
+        """The functions a function answers for by itself at any offset outside inner
+        scopes that name them: declared once in `root` (the script scope), or only outside
+        it; sorted, and as a set. Memoized per analysis."""
+        functions = self._functions
+        names = {} if root is None else root.names
+        key = (id(root), 0 if root is None else len(root.bindings), len(functions))
+        hit = self.__dict__.get("_root_alone_cache")
+        if hit is None or hit[0] != key or hit[1] is not root:
+            get = names.get
+            alone = {n for n, b in functions.items() if get(n, b) is b}
+            extras = None if root is None else self._scope_extras(root)
+            if extras:
+                alone.difference_update(extras)
+            hit = (key, root, sorted(alone), frozenset(alone))
+            self.__dict__["_root_alone_cache"] = hit
+        return hit[2], hit[3]
+
+    def _root_others(self, root: Scope | None) -> tuple[list[str], frozenset[str]]:
+        """The names of `root` and of the functions but `_root_alone`'s, sorted, and as a
+        set; memoized per analysis (C-level work: ~1 ms for 5,000 names)."""
+        alone = self._root_alone(root)[1]
+        key = (id(root), 0 if root is None else len(root.bindings), len(self._functions))
+        hit = self.__dict__.get("_root_others_cache")
+        if hit is None or hit[0] != key or hit[1] is not root:
+            others = set() if root is None else set(root.names)
+            extras = None if root is None else self._scope_extras(root)
+            if extras:
+                others.update(extras)
+            others.update(self._functions)
+            others -= alone
+            hit = self.__dict__["_root_others_cache"] = (key, root, sorted(others), frozenset(others))
+        return hit[2], hit[3]
+
+    def _in_order(self, s: Scope) -> bool:
+        """Is `s`'s index whole and are its starts in order (memoized per analysis)?"""
+        cache = self.__dict__.setdefault("_in_order_cache", {})
+        key = (len(s.bindings), len(s.starts), len(s.wide_names))
+        hit = cache.get(id(s))
+        if hit is None or hit[0] is not s or hit[1] != key:
+            st = s.starts
+            ok = s.indexed() and all(map(le, st, islice(st, 1, None)))
+            hit = cache[id(s)] = (s, key, ok)
+        return hit[2]
+
     def _visible_entries(self, s: Scope, offset: int) -> list[tuple[str, int, Binding]]:
         """The (name, start or -1 when visible everywhere, binding) of `s`'s bindings visible
         at `offset`, in `reversed(s.bindings)` order (what the `_visible_at` test keeps).
@@ -389,7 +513,7 @@ class Analysis:
         cache = self.__dict__.setdefault("_visible_cache", {})
         hit = cache.get(id(s))
         if hit is None or hit[0] is not s or hit[1] != len(s.bindings):
-            entries = [(b.name, -1 if b.kind in _FILE_WIDE or b.path is not None else
+            entries = [(b.name, -1 if b.kind in FILE_WIDE or b.path is not None else
                         b.name_start(), b) for b in reversed(s.bindings)]
             pos_idx = [i for i, e in enumerate(entries) if e[1] >= 0]
             neg = [-entries[i][1] for i in pos_idx]
@@ -407,7 +531,8 @@ class Analysis:
         return [entries[k] for k in wide_idx[:j]] + entries[i:]
 
 
-_FILE_WIDE = frozenset(("function", "struct", "entity", "relation", "embedding"))
+_SECOND = itemgetter(1)
+FILE_WIDE = frozenset(("function", "struct", "entity", "relation", "embedding"))
 
 
 def _innermost(ordered: list[Scope], starts: list[int], offset: int) -> Scope | None:
@@ -419,3 +544,84 @@ def _innermost(ordered: list[Scope], starts: list[int], offset: int) -> Scope | 
     while s is not None and not (s.span.start <= offset <= s.span.end):
         s = s.parent
     return s
+
+
+class VisibleAt:
+    """The names visible at one offset, asked one at a time (`Analysis.visible_at`)."""
+
+    __slots__ = ("_a", "_chain", "_offset")
+
+    def __init__(self, a: Analysis, offset: int, chain: tuple) -> None:
+        self._a = a
+        self._offset = offset
+        self._chain = chain  # (scope, its names, its extras), innermost first
+
+    def get(self, name: str) -> Binding | None:
+        """`Analysis.visible(offset).get(name)`: the innermost scope's last binding of
+        `name` declared before the offset (or visible everywhere), else the function."""
+        offset = self._offset
+        for _s, names, extras in self._chain:
+            if extras is not None:
+                some = extras.get(name)
+                if some is not None:
+                    for b in reversed(some):
+                        if b.kind in FILE_WIDE or b.path is not None or b.name_start() < offset:
+                            return b
+                    continue
+            b = names.get(name)
+            if b is not None and (b.kind in FILE_WIDE or b.path is not None or
+                                  b.name_start() < offset):
+                return b
+        return self._a._functions.get(name)
+
+    def names(self, first: str = "") -> Iterator[str]:
+        """The names `get` may answer for (and some it answers None for) but those of
+        `function_names`, sorted, each once; with `first`, only those whose first
+        letter's lower case it is.
+
+        From the script scope, only the names declared before the offset (found in its
+        index, `Scope.starts`, by bisection) and those visible everywhere: typing near
+        the top of a large file must not look up the thousands of names declared below."""
+        root = self._root()
+        a = self._a
+        inner: set[str] = set()
+        for _s, names, extras in self._chain[:-1]:
+            inner.update(names)
+            if extras:
+                inner.update(extras)
+        if root is not None and a._in_order(root):
+            k = bisect_left(root.starts, self._offset)
+            cands = set(root.start_names[:k])
+            cands.update(root.wide_names)
+            cands.update(a._functions)
+            cands.difference_update(a._root_alone(root)[1])
+            cands |= inner
+            if first:
+                cands = {n for n in cands if n[:1].lower() == first}
+            return iter(sorted(cands))
+        base, base_set = a._root_others(root)
+        base = self._by_letter(base, first)
+        inner -= base_set
+        if first:
+            inner = {n for n in inner if n[:1].lower() == first}
+        if not inner:
+            return iter(base)
+        return heapq.merge(base, sorted(inner))
+
+    def function_names(self, first: str = "") -> list[str]:
+        """The other names `get` may answer for, sorted: functions declared once in the
+        script scope (or only outside it). `get` answers those with the function unless
+        an inner scope declares the name too (then `names` lists it as well)."""
+        return self._by_letter(self._a._root_alone(self._root())[0], first)
+
+    def _root(self) -> Scope | None:
+        return self._chain[-1][0] if self._chain else None
+
+    def _by_letter(self, names: list[str], first: str) -> list[str]:
+        if not first:
+            return names
+        cache = self._a.__dict__.setdefault("_root_names_by_letter", {})
+        hit = cache.get((id(names), first))
+        if hit is None or hit[0] is not names:
+            hit = cache[(id(names), first)] = (names, [n for n in names if n[:1].lower() == first])
+        return hit[1]

@@ -1,0 +1,132 @@
+"""`Analysis.visible_at(offset)` answers one name at a time what `Analysis.visible(offset)`
+answers for all of them (the oracle), placed or not, with shadowing, loops and functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.ide.test_completion_unplaced import BLOCK as UNPLACED_BLOCK
+from tl_core.check.analyzer import analyze
+from tl_core.check.model import Analysis
+
+TEXT = """\
+let x = 1
+let y = x + 1
+let x = 2.0
+fn f(a: float, x: float) -> float {
+    let b = a + x
+    let b = b * 2.0
+    for i in range(3) {
+        let c = b + i
+        b = c
+    }
+    return b
+}
+let total = 0
+for i in range(10) {
+    let t = i
+    total = total + t
+}
+let n = 0
+while n < 3 {
+    n = n + 1
+    let inner = n
+}
+fn g() -> float {
+    return f(1.0, 2.0)
+}
+let z = g()
+let Zed = 3
+let _hidden = 4
+"""
+
+# the completion test's block, and a redeclaration of a script-scope name in each
+BLOCK = UNPLACED_BLOCK + "let x{i} = z{i}\n"
+
+
+def check_offset(a: Analysis, offset: int) -> None:
+    every = a.visible(offset)
+    at = a.visible_at(offset)
+    for name, b in every.items():
+        assert at.get(name) is b, (offset, name)
+    names = list(at.names())
+    functions = at.function_names()
+    assert names == sorted(set(names))
+    assert functions == sorted(set(functions))
+    assert set(every) <= set(names) | set(functions)
+    for name in names + functions:
+        assert at.get(name) is every.get(name), (offset, name)
+    for name in set(functions) - set(names):  # only ever a function
+        assert at.get(name) is a._functions[name], (offset, name)
+    for first in {n[:1].lower() for n in names + functions} | {"q"}:
+        assert list(at.names(first)) == [n for n in names if n[:1].lower() == first]
+        assert at.function_names(first) == [n for n in functions if n[:1].lower() == first]
+
+
+@pytest.mark.parametrize("index", ["used", "not used"])
+def test_every_offset_of_a_small_document(index: str, monkeypatch: pytest.MonkeyPatch):
+    if index == "not used":  # as for a script scope whose index is out of order
+        monkeypatch.setattr(Analysis, "_in_order", lambda _a, _s: False)
+    a = analyze(TEXT, "/tmp/visible-at.tl", use_cache=False)
+    for offset in range(len(TEXT) + 1):
+        check_offset(a, offset)
+
+
+def test_the_script_scopes_index_is_whole_and_in_order(tmp_path: Path):
+    for a in (analyze(TEXT, None, use_cache=False), edited(tmp_path, 20)[1]):
+        script = next(s for s in a._scopes if s.parent is None)
+        assert script.indexed() and a._in_order(script)
+        assert script.starts == sorted(script.starts)
+        positional = [b for b in script.bindings if b.kind != "function"]
+        assert script.start_names == [b.name for b in positional]
+        assert script.starts == [b.name_start() for b in positional]
+        assert script.wide_names == [b.name for b in script.bindings if b.kind == "function"]
+
+
+def test_a_scope_whose_names_do_not_tell_all_its_bindings():
+    a = analyze(TEXT, "/tmp/visible-at.tl", use_cache=False)
+    script = next(s for s in a.scopes if s.parent is None)
+    assert a._scope_extras(script) == {"x": [b for b in script.bindings if b.name == "x"]}
+    fn_scope = next(s for s in a.scopes if "a" in s.names)
+    assert set(a._scope_extras(fn_scope) or {}) == {"b"}
+    # a binding dropped from `names` (what a loop's re-check leaves) is still found
+    b = script.names.pop("y")
+    try:
+        a.__dict__.pop("_extras_cache", None)
+        a.__dict__.pop("_root_names", None)
+        end = len(TEXT)
+        assert a.visible_at(end).get("y") is b is a.visible(end)["y"]
+    finally:
+        script.names["y"] = b
+
+
+def edited(tmp_path: Path, n: int) -> tuple[str, Analysis]:
+    path = str(tmp_path / "doc.tl")
+    text = "".join(BLOCK.format(i=i) for i in range(n)) + TEXT
+    analyze(text, path)
+    text = text.replace("[[1.0, 2.0]", "[[1.5, 2.0]", 1)
+    return text, analyze(text, path)
+
+
+def test_right_after_an_edit_it_answers_without_placing(tmp_path: Path):
+    text, a = edited(tmp_path, 50)
+    assert not a.placed()
+    for offset in range(0, len(text) + 1, 7):
+        if a._scope_at_unplaced(offset) is not False:
+            check_offset(a, offset)
+    assert not a.placed()
+    for offset in range(0, len(text) + 1, 5):
+        check_offset(a, offset)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(blocks=st.integers(0, 12), where=st.lists(st.floats(0, 1), min_size=1, max_size=8))
+def test_any_document_and_offset(tmp_path: Path, blocks: int, where: list[float]):
+    text, a = edited(tmp_path, blocks)
+    for w in where:
+        check_offset(a, round(w * len(text)))
