@@ -161,7 +161,7 @@ def bench_file(client: StdioClient, root: Path, lines: int, n: int) -> dict[str,
     times = []
     after: list[float] = []
     version = 1
-    for _ in range(max(10, n // 4)):
+    for _ in range(max(10, n // 2)):
         i = rnd.randrange(lines // 10)
         off = text.index("[[1.0, 2.0, 3.0]", text.index(f"let x{i} ="))
         off += 2  # the first digit

@@ -130,3 +130,18 @@ def test_any_document_and_offset(tmp_path: Path, blocks: int, where: list[float]
     text, a = edited(tmp_path, blocks)
     for w in where:
         check_offset(a, round(w * len(text)))
+
+
+def test_reused_items_are_found_by_bisection_in_their_runs(tmp_path: Path):
+    """`_pending_at` searches each run of reused items in place; the oracle is the sorted
+    index it builds when there are no runs."""
+    text, a = edited(tmp_path, 30)
+    assert len(a._pending_runs) == 2 and len(a._pending) > 50
+    runs = [*a._pending_runs, len(a._pending)]
+    for lo, hi in zip(runs, runs[1:], strict=False):
+        starts = [p[1] for p in a._pending[lo:hi]]
+        assert starts == sorted(starts)
+    answers = [a._pending_at(o) for o in range(len(text) + 1)]
+    a._pending_runs = []
+    assert [a._pending_at(o) for o in range(len(text) + 1)] == answers
+    assert sum(p is not None for p in answers) > len(text) // 2

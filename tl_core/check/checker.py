@@ -115,6 +115,7 @@ class Checker:
         self.uncacheable = False
         self.memo: object = None
         self.pending: list = []  # reused items not yet materialized (tl_core.check.memo)
+        self.pending_runs: list[int] = []  # where each pass' (sorted) entries begin
         self.env_key: tuple = ()
         self.scopes: list[Scope] = []
         self.all_bindings: list[Binding] = []
@@ -256,11 +257,13 @@ class Checker:
                 A.EmbeddingDecl)
         memoized = self.memoized
         check_item = self.check_item
+        self.pending_runs.append(len(self.pending))  # each pass adds items in text order
         for it in items:
             if not isinstance(it, skip):
                 memoized("item", it, script, check_item)
         # Pass 3: fn bodies (symbolic shapes) and impl methods.
         check_fn_body = self.check_fn_body
+        self.pending_runs.append(len(self.pending))
         for it in items:
             if isinstance(it, A.FnDecl):
                 memoized("fn", it, script, check_fn_body)
