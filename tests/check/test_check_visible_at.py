@@ -115,12 +115,20 @@ def edited(tmp_path: Path, n: int) -> tuple[str, Analysis]:
 def test_right_after_an_edit_it_answers_without_placing(tmp_path: Path):
     text, a = edited(tmp_path, 50)
     assert not a.placed()
-    for offset in range(0, len(text) + 1, 7):
-        if a._scope_at_unplaced(offset) is not False:
-            check_offset(a, offset)
+    for offset in range(0, len(text) + 1, 3):
+        check_offset(a, offset)
     assert not a.placed()
+    fresh = analyze(text, None, use_cache=False)
+    for offset in range(0, len(text) + 1, 3):
+        assert a._scope_at_unplaced(offset).span == fresh.scope_at(offset).span
+        assert names_and_kinds(a.visible(offset)) == names_and_kinds(fresh.visible(offset))
+    a.materialize()
     for offset in range(0, len(text) + 1, 5):
         check_offset(a, offset)
+
+
+def names_and_kinds(visible: dict) -> list[tuple]:
+    return [(name, b.kind, str(b.type), b.span) for name, b in visible.items()]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,

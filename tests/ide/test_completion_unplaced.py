@@ -1,6 +1,7 @@
-"""Completion right after an edit: outside the reused items' own scopes it answers from the
-scopes made at once, without placing the reused items (`Analysis.placed`), and it answers
-exactly what the placed analysis answers (the oracle)."""
+"""Completion right after an edit answers without placing the reused items
+(`Analysis.placed`): outside their own scopes from the scopes made at once, inside one from
+that item's scopes made on their own. It answers exactly what an analysis from scratch (all
+placed) answers: the oracle."""
 
 from __future__ import annotations
 
@@ -50,12 +51,17 @@ def test_top_level_completion_needs_no_placing_and_equals_the_placed_answer(tmp_
     assert {limit: answers(fresh, tops, limit) for limit in got} == got
 
 
-def test_inside_a_reused_fn_the_analysis_is_placed_first(tmp_path):
+def test_inside_a_reused_fn_only_that_item_is_made(tmp_path):
     text, a = edited_pair(tmp_path)
-    inside = text.index("return b150") + len("return ")
-    got = answers(a, [inside], 200)
+    insides = [text.index("return b150") + len("return "), text.index("let b7 =") + 4,
+               text.index("return b299") + len("return b2"), text.index("return b0") - 1]
+    got = {limit: answers(a, insides, limit) for limit in (200, 10**6, 5)}
     placed = a.placed()
-    assert placed is True
-    assert "b150" in [label for label, *_ in got[0][0]]
+    assert placed is False
+    assert "b150" in [label for label, *_ in got[200][0][0]]
+    assert "a" in [label for label, *_ in got[200][1][0]]
     fresh = analyze(text, None, use_cache=False)
-    assert answers(fresh, [inside], 200) == got
+    assert {limit: answers(fresh, insides, limit) for limit in got} == got
+    # placing later makes the item's scopes again, registered: the answers stay the same
+    a.materialize()
+    assert {limit: answers(a, insides, limit) for limit in got} == got

@@ -426,51 +426,61 @@ def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
     c.pending.append((rec, base, line, outer_scope, outer, eager, span.end))
 
 
+def item_scopes(rec: ItemRecord, base: int, line: int, outer_scope: Any,
+                eager_list: list) -> tuple[list[Span], list[Any], list[Any]]:
+    """One reused item's spans (one per distinct relative span), scopes and bindings (its
+    outer ones from `eager_list`, its locals made here and declared in their scopes), as
+    a check of the item would have made them; registered nowhere."""
+    from tl_core.check.model import Binding, Scope
+
+    new_span = _new_span
+    sp_of = [new_span(r0 + base, r1 + base, r2 + line, r3, r4 + line, r5)
+             for r0, r1, r2, r3, r4, r5 in rec.rels]
+    at = sp_of.__getitem__
+    scopes: list[Scope] = []
+    for r, parent, kind in rec.scopes:
+        scopes.append(Scope(at(r), outer_scope if parent == OUTER else scopes[parent], kind))
+    bindings: list[Binding] = []
+    eager = iter(eager_list)
+    for (name, kind, r, dr, t, si, _brefs, reads, int_lit, written, doc) in rec.bindings:
+        if si == OUTER:
+            b = next(eager)
+        else:
+            scope = scopes[si]
+            b = Binding(name, kind, at(r), at(dr), t, scope=scope)
+            b.reads = reads
+            b.int_literal = int_lit
+            b.written_type = written
+            b.doc = doc
+            scope.add(b)
+        bindings.append(b)
+    return sp_of, scopes, bindings
+
+
 def materialize(a: Any, pending: list[tuple]) -> None:
     """Place the pending items' scopes, locals and name occurrences into the Analysis `a`
     (its private containers), as a check of each item would have."""
-    from tl_core.check.model import Binding, Scope
-
     new_ref = _ref_maker()
     all_bindings = a._bindings
     all_scopes = a._scopes
     refs = a._refs
-    new_span = _new_span
     for rec, base, line, outer_scope, outer, eager_list, _end in pending:
-        # one Span per distinct relative span (refs, uses, bindings share it)
-        sp_of = [new_span(r0 + base, r1 + base, r2 + line, r3, r4 + line, r5)
-                 for r0, r1, r2, r3, r4, r5 in rec.rels]
+        sp_of, scopes, bindings = item_scopes(rec, base, line, outer_scope, eager_list)
         at = sp_of.__getitem__
-        scopes: list[Scope] = []
-        for r, parent, kind in rec.scopes:
-            s = Scope(at(r), outer_scope if parent == OUTER else scopes[parent], kind)
-            scopes.append(s)
-            all_scopes.append(s)
+        all_scopes.extend(scopes)
         for name, r, read in rec.outer_uses:
             b = outer[name]
             sp = at(r)
             b.refs[sp.start] = sp
             if read:
                 b.reads += 1
-        bindings: list[Binding] = []
-        eager = iter(eager_list)
-        for (name, kind, r, dr, t, si, brefs, reads, int_lit, written, doc) in rec.bindings:
-            if si == OUTER:
-                b = next(eager)
-            else:
-                scope = scopes[si]
-                b = Binding(name, kind, at(r), at(dr), t, scope=scope)
-                b.reads = reads
-                b.int_literal = int_lit
-                b.written_type = written
-                b.doc = doc
-                scope.add(b)
+        for b, brec in zip(bindings, rec.bindings, strict=True):
+            if brec[5] != OUTER:
                 all_bindings.append(b)
             d = b.refs
-            for x in brefs:
+            for x in brec[6]:
                 sp = at(x)
                 d[sp.start] = sp
-            bindings.append(b)
         for r, who, builtin, is_def in rec.refs:
             sp = at(r)
             b = None if who is None else bindings[who] if isinstance(who, int) else outer[who]
