@@ -326,7 +326,7 @@ def _hover(a: Analysis, offset: int) -> Hover | None:
         if imp.path_span.start <= offset <= imp.path_span.end:
             return Hover(imp.path_span, code(f'import "{imp.written}"') +
                          (f"\n\n`{imp.resolved}`" if imp.resolved else ""))
-    r = a.ref_at(offset)
+    r = a.ref_at(offset, place=False)  # right after an edit: shown, not compared
     if r is not None:
         if r.builtin is not None:
             return Hover(r.span, builtin_markdown(r.builtin))
@@ -358,7 +358,7 @@ def keyword_arg_hover(a: Analysis, offset: int) -> Hover | None:
             name = "tensor" if isinstance(call, A.TensorCtor) else func.id if isinstance(
                 func, A.Name) else func.name if isinstance(func, A.Field) else \
                 func.member if isinstance(func, A.Path) else None
-            fb = a.functions.get(name) if isinstance(func, A.Name) else None
+            fb = a._functions.get(name) if isinstance(func, A.Name) else None  # made at once
             if fb is not None and isinstance(fb.type, FnType):
                 for pname, pt in fb.type.params:
                     if pname == arg.name:
@@ -397,7 +397,7 @@ def definition_at(a: Analysis, offset: int) -> list[Location]:
     for imp in a.imports:
         if imp.path_span.start <= offset <= imp.path_span.end and imp.resolved:
             return [Location(imp.resolved, Span(0, 0, 0, 0, 0, 0))]
-    r = a.ref_at(offset)
+    r = a.ref_at(offset, place=False)  # only the binding's place is read
     if r is None or r.binding is None:
         return []
     b = r.binding

@@ -696,8 +696,9 @@ def _help(a: Analysis, callee: tuple[str, bool, str | None], commas: int, _seg: 
           toks: list[Tok], paren: int, offset: int) -> SignatureHelp | None:
     name, is_method, ns = callee
     kw = _current_keyword(toks, paren, offset)
-    fb = a.functions.get(name) if not is_method and ns is None else None
-    visible = a.lookup(name, offset) if not is_method and ns is None else None
+    # both made at once: right after an edit (typing `(`) this places nothing
+    fb = a._functions.get(name) if not is_method and ns is None else None
+    visible = a.visible_at(offset).get(name) if not is_method and ns is None else None
     if visible is not None and visible.kind == "function":
         fb = visible
     if fb is not None and isinstance(fb.type, FnType):

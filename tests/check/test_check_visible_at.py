@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.ide.test_completion_unplaced import BLOCK as UNPLACED_BLOCK
+from tests.ide.test_ide_unplaced import BLOCK as UNPLACED_BLOCK
 from tl_core.check.analyzer import analyze
 from tl_core.check.model import Analysis
 

@@ -29,6 +29,7 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -481,10 +482,19 @@ def materialize(a: Any, pending: list[tuple]) -> None:
             for x in brec[6]:
                 sp = at(x)
                 d[sp.start] = sp
-        for r, who, builtin, is_def in rec.refs:
-            sp = at(r)
-            b = None if who is None else bindings[who] if isinstance(who, int) else outer[who]
-            refs[(sp.start, sp.end)] = new_ref(sp, b, builtin, is_def)
+        for ref in item_refs(rec, at, bindings, outer, new_ref):
+            sp = ref.span
+            refs[(sp.start, sp.end)] = ref
+
+
+def item_refs(rec: ItemRecord, at: Any, bindings: list, outer: dict[str, Any],
+              new_ref: Any = None) -> Iterator[Any]:
+    """One reused item's name occurrences (`Ref`s), in record order, from its spans (`at`)
+    and bindings as `item_scopes` made them."""
+    new_ref = new_ref or _ref_maker()
+    for r, who, builtin, is_def in rec.refs:
+        b = None if who is None else bindings[who] if isinstance(who, int) else outer[who]
+        yield new_ref(at(r), b, builtin, is_def)
 
 
 def materialize_maps(a: Any, pending: list[tuple]) -> None:

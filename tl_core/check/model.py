@@ -327,8 +327,7 @@ class Analysis:
                     return t
         return self._types.get(key)
 
-    def ref_at(self, offset: int) -> Ref | None:
-        """The name occurrence whose span holds `offset` (touching its end counts)."""
+    def _placed_ref_at(self, offset: int) -> Ref | None:
         if not self._starts:
             self._starts = [r.span.start for r in self.refs]
         i = bisect_right(self._starts, offset) - 1
@@ -394,16 +393,55 @@ class Analysis:
     def _item_scopes(self, p: tuple) -> tuple[list[Scope], list[int]]:
         """The scopes of the reused item `p` (a pending entry), made on their own once per
         analysis, sorted as `scope_at` sorts, and their starts."""
+        hit = self._item_made(p)
+        return hit[1], hit[2]
+
+    def _item_made(self, p: tuple) -> list:
+        """[p, its scopes sorted, their starts, its spans, its bindings, its refs sorted by
+        start or None until asked, their starts]: the reused item `p` made on its own."""
         cache = self.__dict__.setdefault("_item_scopes_cache", {})
         hit = cache.get(id(p))
         if hit is None or hit[0] is not p:
             from tl_core.check import memo
 
             rec, base, line, outer_scope, _outer, eager, _end = p
-            scopes = memo.item_scopes(rec, base, line, outer_scope, eager)[1]
+            sp_of, scopes, bindings = memo.item_scopes(rec, base, line, outer_scope, eager)
             ordered = sorted(scopes, key=_SCOPE_ORDER)
-            hit = cache[id(p)] = (p, ordered, [s.span.start for s in ordered])
-        return hit[1], hit[2]
+            hit = cache[id(p)] = [p, ordered, [s.span.start for s in ordered], sp_of,
+                                  bindings, None, None]
+        return hit
+
+    def ref_at(self, offset: int, place: bool = True) -> Ref | None:
+        """The name occurrence whose span holds `offset` (touching its end counts).
+
+        With `place=False`, right after an edit nothing is placed: inside a reused item its
+        occurrences are made on their own (with the bindings `visible` makes there), so the
+        binding may be an equal one rather than the placed object. For answers that show
+        it (hover, definition), not for ones that compare bindings (references, rename)."""
+        if place or self.placed():
+            return self._placed_ref_at(offset)
+        found: dict[tuple[int, int], Ref] = {}
+        eager = self.__dict__.get("_eager_refs")
+        if eager is None or eager[0] != len(self._refs):
+            refs = sorted(self._refs.values(), key=_REF_START)
+            eager = self.__dict__["_eager_refs"] = (len(self._refs), refs,
+                                                    [r.span.start for r in refs])
+        for r in _refs_holding(eager[1], eager[2], offset):
+            found[(r.span.start, r.span.end)] = r
+        p = self._pending_at(offset)
+        if p is not None:
+            made = self._item_made(p)
+            if made[5] is None:
+                from tl_core.check import memo
+
+                refs = sorted(memo.item_refs(p[0], made[3].__getitem__, made[4], p[4]),
+                              key=_REF_START)
+                made[5], made[6] = refs, [r.span.start for r in refs]
+            for r in _refs_holding(made[5], made[6], offset):  # placed over the others
+                found[(r.span.start, r.span.end)] = r
+        if not found:
+            return None
+        return max(found.values(), key=_REF_START)
 
     def lookup(self, name: str, offset: int) -> Binding | None:
         """The binding `name` refers to at `offset` (declared before it, or file-wide)."""
@@ -573,6 +611,18 @@ def _SCOPE_ORDER(s: Scope) -> tuple[int, int]:  # noqa: N802 - a sort key, named
 
 
 FILE_WIDE = frozenset(("function", "struct", "entity", "relation", "embedding"))
+
+
+def _REF_START(r: Ref) -> int:  # noqa: N802 - a sort key, named as one
+    return r.span.start
+
+
+def _refs_holding(refs: list[Ref], starts: list[int], offset: int) -> list[Ref]:
+    """Those of `refs` (sorted by start) whose span holds `offset`, the two last
+    starting at or before it being the only candidates (occurrences do not overlap)."""
+    i = bisect_right(starts, offset) - 1
+    return [refs[j] for j in (i - 1, i) if j >= 0 and refs[j].span.start <= offset <=
+            refs[j].span.end]
 
 
 def _innermost(ordered: list[Scope], starts: list[int], offset: int) -> Scope | None:

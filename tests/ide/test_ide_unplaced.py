@@ -1,10 +1,11 @@
-"""Completion right after an edit answers without placing the reused items
-(`Analysis.placed`): outside their own scopes from the scopes made at once, inside one from
-that item's scopes made on their own. It answers exactly what an analysis from scratch (all
-placed) answers: the oracle."""
+"""Completion, signature help, hover and definition right after an edit answer without
+placing the reused items (`Analysis.placed`): outside their own scopes from the scopes made
+at once, inside one from that item's scopes and occurrences made on their own. They answer
+exactly what an analysis from scratch (all placed) answers: the oracle."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tl_core import ide
@@ -65,3 +66,35 @@ def test_inside_a_reused_fn_only_that_item_is_made(tmp_path):
     # placing later makes the item's scopes again, registered: the answers stay the same
     a.materialize()
     assert {limit: answers(a, insides, limit) for limit in got} == got
+
+
+def test_signature_help_needs_no_placing_and_equals_the_placed_answer(tmp_path):
+    text, a = edited_pair(tmp_path)
+    text += "let r = f3(x2, \nlet s = softmax(x1, \n"
+    a = analyze(text, str(tmp_path / "doc.tl"))
+    offsets = [m.end() for m in re.finditer(r"[(,] ?", text)]
+    got = [ide.signature_at(a, off) for off in offsets]
+    placed = a.placed()
+    assert placed is False
+    assert sum(g is not None for g in got) > 600
+    fresh = analyze(text, None, use_cache=False)
+    assert [ide.signature_at(fresh, off) for off in offsets] == got
+
+
+def test_hover_and_definition_need_no_placing_and_equal_the_placed_answer(tmp_path):
+    text, a = edited_pair(tmp_path, 40)
+    text += "let r = softmax(z3, dim: 0)\nprint(r, f5(x5))\n"
+    a = analyze(text, str(tmp_path / "doc.tl"))
+    offsets = range(len(text) + 1)
+    hovers = [ide.hover_at(a, off) for off in offsets]
+    places = [ide.definition_at(a, off) for off in offsets]
+    placed = a.placed()
+    assert placed is False
+    assert sum(h is not None for h in hovers) > len(text) // 2
+    fresh = analyze(text, str(tmp_path / "doc.tl"), use_cache=False)
+    assert [ide.hover_at(fresh, off) for off in offsets] == hovers
+    assert [ide.definition_at(fresh, off) for off in offsets] == places
+    # references compare bindings: they place first, and agree with the fresh answer
+    inside = text.index("return b7") + len("return ")
+    assert ide.references(a, inside) == ide.references(fresh, inside)
+    assert len(ide.references(a, inside)) == 2
