@@ -157,13 +157,14 @@ def bench_file(client: StdioClient, root: Path, lines: int, n: int) -> dict[str,
             comp.append((time.perf_counter() - t) * 1000)
         out[f"completion, {label}, in-process"] = comp
 
-    # edit -> diagnostics: change one digit in a random line, wait for that version
+    # edit -> diagnostics: change one digit in a random line, wait for that version; then
+    # the first request on the new version, each kind in turn
     times = []
-    after: list[float] = []
+    after: dict[str, list[float]] = {key: [] for key, _m, _w in AFTER_AN_EDIT}
     version = 1
-    for _ in range(max(10, n // 2)):
+    for k in range(max(12, n)):
         i = rnd.randrange(lines // 10)
-        off = text.index("[[1.0, 2.0, 3.0]", text.index(f"let x{i} ="))
+        off = text.index("[[", text.index(f"let x{i} ="))  # the first number
         off += 2  # the first digit
         digit = "7" if text[off] != "7" else "1"
         change = {
@@ -182,15 +183,33 @@ def bench_file(client: StdioClient, root: Path, lines: int, n: int) -> dict[str,
             lambda p, v=version: p["uri"] == uri and p.get("version") == v,
         )
         times.append((time.perf_counter() - t) * 1000)
-        # typing: the first completion on the new version (no prefix, every name in scope)
-        at = text.index(f"z{i} = f")
-        at += len(text[at:].split("=")[0]) + 2
+        key, method, where = AFTER_AN_EDIT[k % len(AFTER_AN_EDIT)]
+        at = where(text, i)
         t = time.perf_counter()
-        client.request("textDocument/completion", {**doc, "position": position(text, at)})
-        after.append((time.perf_counter() - t) * 1000)
+        client.request(method, {**doc, "position": position(text, at)})
+        after[key].append((time.perf_counter() - t) * 1000)
     out["edit -> diagnostics"] = times
-    out["completion right after an edit"] = after
+    out.update(after)
     return out
+
+
+def _after_eq(text: str, i: int) -> int:
+    at = text.index(f"z{i} = f")
+    return at + len(text[at:].split("=")[0]) + 2
+
+
+# the first request on a new version: (row, method, where in block i)
+AFTER_AN_EDIT = (
+    # typing at the top level: no prefix, every name in scope
+    ("completion right after an edit", "textDocument/completion", _after_eq),
+    # typing inside a fn body (a reused item)
+    ("completion in a fn, after an edit", "textDocument/completion",
+     lambda text, i: text.index("return a", text.index(f"fn f{i}(")) + len("return ")),
+    ("hover right after an edit", "textDocument/hover",
+     lambda text, i: text.index(f"z{i} = f") + 1),
+    ("signature help after an edit", "textDocument/signatureHelp",
+     lambda text, i: text.index("(", text.index(f"z{i} = f")) + 1),
+)
 
 
 def bench_cell(client: StdioClient, root: Path, n: int) -> dict[str, list[float]] | str:
