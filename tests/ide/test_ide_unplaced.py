@@ -98,3 +98,26 @@ def test_hover_and_definition_need_no_placing_and_equal_the_placed_answer(tmp_pa
     inside = text.index("return b7") + len("return ")
     assert ide.references(a, inside) == ide.references(fresh, inside)
     assert len(ide.references(a, inside)) == 2
+
+
+def test_queries_while_the_warm_up_places_in_another_thread(tmp_path):
+    """The server places the reused items in its analysis thread once typing pauses, while
+    hover and completion may run: their answers without placing must not read what placing
+    is changing (a dict changing size while it is read, say)."""
+    import sys
+    import threading
+
+    text, a = edited_pair(tmp_path, 300)
+    fresh = analyze(text, str(tmp_path / "doc.tl"), use_cache=False)
+    offsets = [m.start() + 1 for m in re.finditer(r"\b[abxz]\d+", text)][::7]
+    expected = [ide.hover_at(fresh, off) for off in offsets]
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        worker = threading.Thread(target=a.materialize)
+        worker.start()
+        got = [ide.hover_at(a, off) for off in offsets]
+        worker.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert got == expected
