@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.ide.test_ide_unplaced import BLOCK as UNPLACED_BLOCK
 from tl_core.check.analyzer import analyze
-from tl_core.check.model import Analysis
+from tl_core.check.model import FILE_WIDE, Analysis
 
 TEXT = """\
 let x = 1
@@ -42,6 +42,10 @@ fn g() -> float {
 let z = g()
 let Zed = 3
 let _hidden = 4
+struct Pair { left: int, right: float }
+fn h(Pair: int) -> int {
+    return Pair
+}
 """
 
 # the completion test's block, and a redeclaration of a script-scope name in each
@@ -62,6 +66,12 @@ def check_offset(a: Analysis, offset: int) -> None:
         assert at.get(name) is every.get(name), (offset, name)
     for name in set(functions) - set(names):  # only ever a function
         assert at.get(name) is a._functions[name], (offset, name)
+    wide = at.wide_names()
+    assert wide is not None and len(wide) == len(set(wide))
+    assert {n for n, b in every.items() if b.kind in FILE_WIDE or b.path} <= set(wide) | set(
+        a._functions)
+    structs = {n for n in wide if (b := at.get(n)) is not None and b.kind == "struct"}
+    assert structs == {n for n, b in every.items() if b.kind == "struct"}
     for first in {n[:1].lower() for n in names + functions} | {"q"}:
         assert list(at.names(first)) == [n for n in names if n[:1].lower() == first]
         assert at.function_names(first) == [n for n in functions if n[:1].lower() == first]
@@ -72,6 +82,9 @@ def test_every_offset_of_a_small_document(index: str, monkeypatch: pytest.Monkey
     if index == "not used":  # as for a script scope whose index is out of order
         monkeypatch.setattr(Analysis, "_in_order", lambda _a, _s: False)
     a = analyze(TEXT, "/tmp/visible-at.tl", use_cache=False)
+    inside_h = TEXT.index("return Pair") + 7
+    assert a.visible(inside_h)["Pair"].kind == "parameter"
+    assert a.visible(len(TEXT))["Pair"].kind == "struct"
     for offset in range(len(TEXT) + 1):
         check_offset(a, offset)
 
@@ -81,10 +94,10 @@ def test_the_script_scopes_index_is_whole_and_in_order(tmp_path: Path):
         script = next(s for s in a._scopes if s.parent is None)
         assert script.indexed() and a._in_order(script)
         assert script.starts == sorted(script.starts)
-        positional = [b for b in script.bindings if b.kind != "function"]
+        positional = [b for b in script.bindings if b.kind not in FILE_WIDE]
         assert script.start_names == [b.name for b in positional]
         assert script.starts == [b.name_start() for b in positional]
-        assert script.wide_names == [b.name for b in script.bindings if b.kind == "function"]
+        assert script.wide_names == [b.name for b in script.bindings if b.kind in FILE_WIDE]
 
 
 def test_a_scope_whose_names_do_not_tell_all_its_bindings():

@@ -705,6 +705,17 @@ class VisibleAt:
             return iter(base)
         return heapq.merge(base, sorted(inner))
 
+    def wide_names(self) -> list[str] | None:
+        """The names declared in the scopes here as visible everywhere (functions,
+        structs, relations, imports...), each once; None when a scope's index is not whole.
+        Every binding of those kinds that `get` answers with is among them."""
+        out: dict[str, None] = {}
+        for s, _names, _extras in self._chain:
+            if not s.indexed():
+                return None
+            out.update(dict.fromkeys(s.wide_names))
+        return list(out)
+
     def function_names(self, first: str = "") -> list[str]:
         """The other names `get` may answer for, sorted: functions declared once in the
         script scope (or only outside it). `get` answers those with the function unless
