@@ -121,3 +121,16 @@ def test_queries_while_the_warm_up_places_in_another_thread(tmp_path):
     finally:
         sys.setswitchinterval(old)
     assert got == expected
+
+
+def test_struct_fields_need_no_placing(tmp_path):
+    tail = "struct Pair { left: int, right: float16[2] }\nfn g(p: Pair) -> int {\n    return p.\n}\n"
+    text, a = edited_pair(tmp_path, 50)
+    a = analyze(text + tail, str(tmp_path / "doc.tl"))
+    off = len(text) + tail.index("p.") + 2
+    got = answers(a, [off], 200)
+    placed = a.placed()
+    assert placed is False
+    assert [label for label, *_ in got[0][0]] == ["left", "right"]
+    fresh = analyze(text + tail, None, use_cache=False)
+    assert answers(fresh, [off], 200) == got
