@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tl_core.builtins import BUILTINS, signature_label
@@ -560,13 +561,14 @@ def inlay_hints(a: Analysis, start: int, end: int) -> list[InlayHint]:
 
 
 @_without_gc
-def semantic_tokens(a: Analysis) -> list[SemanticToken]:
+def semantic_tokens(a: Analysis, pause: Callable[[], None] | None = None) -> list[SemanticToken]:
+    """`pause`: called between steps (see tl_core.ide_tokens.semantic_tokens)."""
     # per-segment caches (tl_core.ide_tokens); the plain version is the oracle and the
     # fallback
     from tl_core import ide_tokens
 
     try:
-        fast = ide_tokens.semantic_tokens(a)
+        fast = ide_tokens.semantic_tokens(a, pause)
     except Exception:  # noqa: BLE001
         fast = None
     return fast if fast is not None else semantic_tokens_plain(a)

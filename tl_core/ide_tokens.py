@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
+from collections.abc import Callable
 from typing import Any
 
 from tl_core.ide import Fold, SemanticToken
@@ -93,9 +94,11 @@ def _seg_tokens(seg: str) -> tuple:
     return hit
 
 
-def _segments(a: Any) -> list[tuple[int, int, int, str, list, str | None]] | None:
+def _segments(a: Any, pause: Callable[[], None] | None = None
+              ) -> list[tuple[int, int, int, str, list, str | None]] | None:
     """[(start, end, line, text, items, text of its last token)] covering the text, or
-    None when the items are not in order (then the plain version answers)."""
+    None when the items are not in order (then the plain version answers). `pause`: as
+    `semantic_tokens` takes it."""
     cached = a.__dict__.get("_ide_segments")
     if cached is not None:
         return cached
@@ -107,7 +110,9 @@ def _segments(a: Any) -> list[tuple[int, int, int, str, list, str | None]] | Non
     prev_end_line = -1
     prev_end = 0
     get = _TOKS.get
-    for it in a.program.items:
+    for k, it in enumerate(a.program.items):
+        if pause is not None and not k & 63:
+            pause()
         sp = it.span
         if sp.start < prev_end:
             return None
@@ -234,13 +239,15 @@ def _classes(refs: list, s: int) -> tuple:
                              r.is_def)) for r in refs)
 
 
-def semantic_tokens(a: Any) -> list[SemanticToken] | None:
+def semantic_tokens(a: Any, pause: Callable[[], None] | None = None) -> list[SemanticToken] | None:
     """The document's semantic tokens, equal to the plain version's; None when this path
-    cannot answer (the caller then uses the plain version)."""
+    cannot answer (the caller then uses the plain version). `pause`, when given, is called
+    between steps (every 64 segments): a server running this in the background lets
+    requests the editor waits on go first there."""
     cached = a.__dict__.get("_ide_semantic_tokens")
     if cached is not None:
         return list(cached)
-    segs = _segments(a)
+    segs = _segments(a, pause)
     if segs is None:
         return None
     _mode, refs, pending = _resolution(a)
@@ -268,6 +275,8 @@ def semantic_tokens(a: Any) -> list[SemanticToken] | None:
     prev_text: str | None = None
     get = _SEM.get
     for k in range(n_segs):
+        if pause is not None and not k & 63:
+            pause()
         s, e, line, seg, _its, last = segs[k]
         if j < n_refs and (ref_starts[j] < e or k + 1 == n_segs):
             lo = j

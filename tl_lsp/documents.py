@@ -63,6 +63,11 @@ class Documents:
         self.docs: dict[str, Document] = {}
         self.roots: list[str] = []
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tl-analyze")
+        # whole-document answers that take tens of milliseconds on a large file (semantic
+        # tokens after each edit): off the event loop, so hover and completion that arrive
+        # meanwhile are answered at once, and off the analysis thread, so they never delay
+        # the next diagnostics
+        self.slow_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tl-tokens")
         self._file_cache: dict[str, tuple[tuple[int, int], Any]] = {}  # path -> (stat, analysis)
         # analyses just replaced, freed by `free_retired` in the next pause (the server's
         # IdleCollector.later): freeing one of a 10,000-line file takes ~6-10 ms, which
@@ -224,3 +229,4 @@ class Documents:
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.slow_executor.shutdown(wait=False, cancel_futures=True)

@@ -134,3 +134,18 @@ def test_struct_fields_need_no_placing(tmp_path):
     assert [label for label, *_ in got[0][0]] == ["left", "right"]
     fresh = analyze(text + tail, None, use_cache=False)
     assert answers(fresh, [off], 200) == got
+
+
+def test_background_work_calls_its_step_and_answers_the_same(tmp_path):
+    """Semantic tokens and placing take a `pause`/`step` callback (the server's yield gate):
+    called as they go, changing nothing in what they answer."""
+    text, a = edited_pair(tmp_path, 300)
+    calls = []
+    toks = ide.semantic_tokens(a, lambda: calls.append("tokens"))
+    assert calls.count("tokens") >= 300 * 3 // 64  # ~3 items a block, every 64
+    assert toks == ide.semantic_tokens_plain(analyze(text, None, use_cache=False))
+    a.materialize(lambda: calls.append("place"))
+    assert calls.count("place") >= 2 * len(a._pending) // 64
+    fresh = analyze(text, None, use_cache=False)
+    assert [(r.span, r.is_def, r.builtin) for r in a.refs] == [
+        (r.span, r.is_def, r.builtin) for r in fresh.refs]

@@ -18,9 +18,10 @@ def _server(monkeypatch, calls: list[object]) -> srv.TensorLogicServer:
     monkeypatch.setattr(ls, "capability", lambda dotted: None)  # no client in-process
     original = Analysis.materialize
 
-    def spy(self: Analysis) -> None:
+    def spy(self: Analysis, step=None) -> None:  # noqa: ANN001
+        assert step is not None  # the warm-up yields as it goes (tl_lsp/yield_gate.py)
         calls.append(self)
-        original(self)
+        original(self, step)
 
     monkeypatch.setattr(Analysis, "materialize", spy)
     return ls

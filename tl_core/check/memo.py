@@ -29,7 +29,7 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -458,14 +458,17 @@ def item_scopes(rec: ItemRecord, base: int, line: int, outer_scope: Any,
     return sp_of, scopes, bindings
 
 
-def materialize(a: Any, pending: list[tuple]) -> None:
+def materialize(a: Any, pending: list[tuple], step: Callable[[], None] | None = None) -> None:
     """Place the pending items' scopes, locals and name occurrences into the Analysis `a`
-    (its private containers), as a check of each item would have."""
+    (its private containers), as a check of each item would have. `step`: called every
+    64 items (see `Analysis.materialize`)."""
     new_ref = _ref_maker()
     all_bindings = a._bindings
     all_scopes = a._scopes
     refs = a._refs
-    for rec, base, line, outer_scope, outer, eager_list, _end in pending:
+    for k, (rec, base, line, outer_scope, outer, eager_list, _end) in enumerate(pending):
+        if step is not None and not k & 63:
+            step()
         sp_of, scopes, bindings = item_scopes(rec, base, line, outer_scope, eager_list)
         at = sp_of.__getitem__
         all_scopes.extend(scopes)
@@ -497,14 +500,17 @@ def item_refs(rec: ItemRecord, at: Any, bindings: list, outer: dict[str, Any],
         yield new_ref(at(r), b, builtin, is_def)
 
 
-def materialize_maps(a: Any, pending: list[tuple]) -> None:
+def materialize_maps(a: Any, pending: list[tuple],
+                     step: Callable[[], None] | None = None) -> None:
     """Place the pending items' node types, types at name occurrences and call bindings
     into the Analysis' dicts (`Analysis.type_of` and friends read one item's record without
     this; only whole-document readers of the dicts need it)."""
     types = a._types
     points = a._point_types
     calls = a._call_bindings
-    for rec, base, _line, _outer_scope, _outer, _eager, _end in pending:
+    for k, (rec, base, _line, _outer_scope, _outer, _eager, _end) in enumerate(pending):
+        if step is not None and not k & 63:
+            step()
         for (s, e, cls), t in rec.types.items():
             types[(s + base, e + base, cls)] = t
         for k, t in rec.points.items():

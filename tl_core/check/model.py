@@ -6,7 +6,7 @@ import heapq
 import threading
 import weakref
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import is_, itemgetter, le
@@ -184,12 +184,14 @@ class Analysis:
         # what the check made at once; placing only adds after these (or replaces values)
         self._made_at_once = (len(self._refs), len(self._scopes))
 
-    def materialize(self) -> None:
+    def materialize(self, step: Callable[[], None] | None = None) -> None:
         """Place the reused items' results at their positions in this text (once;
-        thread-safe: queries may run while the next version is being analysed)."""
-        self._place(maps=True)
+        thread-safe: queries may run while the next version is being analysed). `step`,
+        when given, is called every 64 items (a server doing this in the background lets
+        other threads run there; it must not wait: the placing holds the lock)."""
+        self._place(maps=True, step=step)
 
-    def _place(self, maps: bool) -> None:
+    def _place(self, maps: bool, step: Callable[[], None] | None = None) -> None:
         """Scopes, bindings and occurrences of the reused items; with `maps` also the
         `types`, `point_types` and `call_bindings` dicts (which `type_of`, `point_type`
         and `call_binding` do without)."""
@@ -207,9 +209,9 @@ class Analysis:
             gc.disable()
             try:
                 if self._sorted_refs is None:
-                    memo.materialize(self, self._pending)
+                    memo.materialize(self, self._pending, step)
                 if maps and not self._maps_done:
-                    memo.materialize_maps(self, self._pending)
+                    memo.materialize_maps(self, self._pending, step)
                     self._maps_done = True
             except Exception:  # noqa: BLE001 - never let a query fail on the cache:
                 self._from_fresh_check()  # take the results of a check from scratch
