@@ -212,6 +212,66 @@ AFTER_AN_EDIT = (
 )
 
 
+def bench_background(client: StdioClient, root: Path, n: int) -> dict[str, list[float]]:
+    """Requests while the server works in the background on a 10,000-line file: a
+    completion sent 5 ms after a semantic-tokens request (editors ask for tokens after
+    edits), and a hover 15 ms into the warm-up that places the reused items once typing
+    pauses (`warmDelayMs`, 150 ms after the diagnostics)."""
+    text = program(10000)
+    path = root / "background.tl"
+    path.write_text(text, encoding="utf-8")
+    uri = path.as_uri()
+    doc = {"textDocument": {"uri": uri}}
+    client.open(uri, text)
+    client.wait_notification("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)
+    out: dict[str, list[float]] = {k: [] for k in (
+        "semantic tokens, first request", "semantic tokens, first after the first edit",
+        "semantic tokens after an edit (delta)",
+        "completion during semantic tokens", "hover during the warm-up")}
+    t = time.perf_counter()
+    result_id = client.request("textDocument/semanticTokens/full", doc)["resultId"]
+    out["semantic tokens, first request"].append((time.perf_counter() - t) * 1000)
+    rnd = random.Random(7)
+    version = 1
+    for k in range(2 * max(4, n // 4) + 1):
+        i = rnd.randrange(1000)
+        off = text.index("[[", text.index(f"let x{i} =")) + 2
+        digit = "7" if text[off] != "7" else "1"
+        change = {"range": {"start": position(text, off), "end": position(text, off + 1)},
+                  "text": digit}
+        text = text[:off] + digit + text[off + 1:]
+        version += 1
+        client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                                                 "contentChanges": [change]})
+        client.wait_notification("textDocument/publishDiagnostics",
+                                 lambda p, v=version: p["uri"] == uri and p.get("version") == v)
+        if k % 2 == 0:
+            t = time.perf_counter()
+            sid = client.send_request("textDocument/semanticTokens/full/delta",
+                                      {**doc, "previousResultId": result_id})
+            time.sleep(0.005)
+            t2 = time.perf_counter()
+            client.request("textDocument/completion", {**doc, "position": position(
+                text, _after_eq(text, i))})
+            done = time.perf_counter()
+            result_id = client.response(sid)["resultId"]
+            if k:  # the first after the first edit fills the caches (reported apart)
+                out["completion during semantic tokens"].append((done - t2) * 1000)
+                out["semantic tokens after an edit (delta)"].append(
+                    (time.perf_counter() - t) * 1000)
+            else:
+                out["semantic tokens, first after the first edit"].append(
+                    (time.perf_counter() - t) * 1000)
+        else:
+            time.sleep(0.165)
+            t = time.perf_counter()
+            client.request("textDocument/hover", {**doc, "position": position(
+                text, text.index(f"z{i} = f") + 1)})
+            out["hover during the warm-up"].append((time.perf_counter() - t) * 1000)
+            time.sleep(0.25)  # let the warm-up end
+    return out
+
+
 def bench_cell(client: StdioClient, root: Path, n: int) -> dict[str, list[float]] | str:
     text = (
         "// %%\nlet a = tensor<float16>([[1.0, 2.0], [3.0, 4.0]], device: cpu)\na @ a\n"
@@ -290,6 +350,10 @@ def main() -> None:
                     elif lines == 10000 and "process" not in key and key != "open -> diagnostics":
                         budget = "  budget p95 10 ms"
                     print(f"{key:32} {fmt(values)}{budget}")
+            print("-- background work, 10000-line file")
+            for key, values in bench_background(client, root, n).items():
+                budget = "  budget p95 10 ms" if key.startswith(("completion", "hover")) else ""
+                print(f"{key:32} {fmt(values)}{budget}")
             cell = bench_cell(client, root, 10 if args.quick else 30)
             if isinstance(cell, str):
                 print(f"warm small cell round trip       {cell}")
