@@ -111,7 +111,7 @@ def _segments(a: Any, pause: Callable[[], None] | None = None
     prev_end = 0
     get = _TOKS.get
     for k, it in enumerate(a.program.items):
-        if pause is not None and not k & 63:
+        if pause is not None and not k & 31:
             pause()
         sp = it.span
         if sp.start < prev_end:
@@ -242,7 +242,7 @@ def _classes(refs: list, s: int) -> tuple:
 def semantic_tokens(a: Any, pause: Callable[[], None] | None = None) -> list[SemanticToken] | None:
     """The document's semantic tokens, equal to the plain version's; None when this path
     cannot answer (the caller then uses the plain version). `pause`, when given, is called
-    between steps (every 64 segments): a server running this in the background lets
+    between steps (every 32 segments): a server running this in the background lets
     requests the editor waits on go first there."""
     cached = a.__dict__.get("_ide_semantic_tokens")
     if cached is not None:
@@ -275,7 +275,7 @@ def semantic_tokens(a: Any, pause: Callable[[], None] | None = None) -> list[Sem
     prev_text: str | None = None
     get = _SEM.get
     for k in range(n_segs):
-        if pause is not None and not k & 63:
+        if pause is not None and not k & 31:
             pause()
         s, e, line, seg, _its, last = segs[k]
         if j < n_refs and (ref_starts[j] < e or k + 1 == n_segs):

@@ -527,7 +527,7 @@ def encode_semantic_tokens(
     pause: Callable[[], None] | None = None,
 ) -> list[int]:
     """The LSP relative 5-integer encoding; multi-line tokens are split per line. `pause`,
-    when given, is called every 4,096 tokens (see tl_lsp/yield_gate.py).
+    when given, is called every 1,024 tokens (see tl_lsp/yield_gate.py).
 
     Written for speed (a 10,000-line file has ~45,000 tokens, and editors ask again after
     every edit; the plain way, `Positions.position` and an `lsp.Position` per end, took
@@ -552,7 +552,7 @@ def encode_semantic_tokens(
     line = 0
     next_start = starts[1] if n_lines > 1 else text_len + 1
     for k, tok in enumerate(tokens):
-        if pause is not None and not k & 4095:
+        if pause is not None and not k & 1023:
             pause()
         t = type_index.get(tok.type)
         if t is None:

@@ -235,7 +235,7 @@ class TensorLogicServer(LanguageServer):
             await asyncio.sleep(self.config.warm_delay_ms / 1000)
             if self.docs.docs.get(uri) is doc and doc.analysis is a:
                 loop = asyncio.get_running_loop()
-                # yielding every 64 items: a hover meanwhile is answered at once
+                # yielding every 32 items: a hover meanwhile is answered at once
                 await loop.run_in_executor(self.docs.executor, materialize, self.gate.step)
 
         self._warm_tasks[uri] = asyncio.ensure_future(warm())

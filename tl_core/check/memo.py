@@ -461,13 +461,13 @@ def item_scopes(rec: ItemRecord, base: int, line: int, outer_scope: Any,
 def materialize(a: Any, pending: list[tuple], step: Callable[[], None] | None = None) -> None:
     """Place the pending items' scopes, locals and name occurrences into the Analysis `a`
     (its private containers), as a check of each item would have. `step`: called every
-    64 items (see `Analysis.materialize`)."""
+    32 items (see `Analysis.materialize`)."""
     new_ref = _ref_maker()
     all_bindings = a._bindings
     all_scopes = a._scopes
     refs = a._refs
     for k, (rec, base, line, outer_scope, outer, eager_list, _end) in enumerate(pending):
-        if step is not None and not k & 63:
+        if step is not None and not k & 31:
             step()
         sp_of, scopes, bindings = item_scopes(rec, base, line, outer_scope, eager_list)
         at = sp_of.__getitem__
@@ -509,7 +509,7 @@ def materialize_maps(a: Any, pending: list[tuple],
     points = a._point_types
     calls = a._call_bindings
     for k, (rec, base, _line, _outer_scope, _outer, _eager, _end) in enumerate(pending):
-        if step is not None and not k & 63:
+        if step is not None and not k & 31:
             step()
         for (s, e, cls), t in rec.types.items():
             types[(s + base, e + base, cls)] = t

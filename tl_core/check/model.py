@@ -187,7 +187,7 @@ class Analysis:
     def materialize(self, step: Callable[[], None] | None = None) -> None:
         """Place the reused items' results at their positions in this text (once;
         thread-safe: queries may run while the next version is being analysed). `step`,
-        when given, is called every 64 items (a server doing this in the background lets
+        when given, is called every 32 items (a server doing this in the background lets
         other threads run there; it must not wait: the placing holds the lock)."""
         self._place(maps=True, step=step)
 
@@ -221,7 +221,7 @@ class Analysis:
                 if gc_was_enabled:
                     gc.enable()
             if self._sorted_refs is None:
-                self._sorted_refs = sorted(self._refs.values(), key=lambda r: r.span.start)
+                self._sorted_refs = _by_start(list(self._refs.values()), step)
 
     def _pending_at(self, offset: int) -> tuple | None:
         """The reused item (memo pending entry) whose span holds `offset`, if any.
@@ -617,6 +617,21 @@ def _SCOPE_ORDER(s: Scope) -> tuple[int, int]:  # noqa: N802 - a sort key, named
 
 
 FILE_WIDE = frozenset(("function", "struct", "entity", "relation", "embedding"))
+
+
+def _by_start(refs: list[Ref], step: Callable[[], None] | None) -> list[Ref]:
+    """`sorted(refs, key=start)` (stable), with `step` called between chunks: the starts
+    are read in Python (anchored spans), the sort itself runs on them at C speed, so no
+    stretch of it keeps other threads out for long (~15 ms for 15,000 in one piece)."""
+    starts: list[int] = []
+    for i in range(0, len(refs), 2048):
+        if step is not None:
+            step()
+        starts += [r.span.start for r in refs[i:i + 2048]]
+    order = sorted(range(len(refs)), key=starts.__getitem__)
+    if step is not None:
+        step()
+    return [refs[i] for i in order]
 
 
 def _node_start(node: object) -> int:
