@@ -68,6 +68,7 @@ class Documents:
         # meanwhile are answered at once, and off the analysis thread, so they never delay
         # the next diagnostics
         self.slow_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tl-tokens")
+        self.gate: Any = None  # the server's YieldGate (tl_lsp/yield_gate.py), once set
         self._file_cache: dict[str, tuple[tuple[int, int], Any]] = {}  # path -> (stat, analysis)
         # analyses just replaced, freed by `free_retired` in the next pause (the server's
         # IdleCollector.later): freeing one of a 10,000-line file takes ~6-10 ms, which
@@ -147,7 +148,7 @@ class Documents:
         if doc.job is not None and doc.job[0] is doc.text and not doc.job[1].cancelled():
             return doc.job[1]
         text = doc.text
-        fut = loop.run_in_executor(self.executor, _analyze, text, doc.path)
+        fut = loop.run_in_executor(self.executor, self._analyze_now, text, doc.path)
 
         def done(f: asyncio.Future[Any]) -> None:
             if f.cancelled() or f.exception() is not None:
@@ -160,6 +161,14 @@ class Documents:
         fut.add_done_callback(done)
         doc.job = (text, fut)
         return fut
+
+    def _analyze_now(self, text: str, path: str | None) -> Any:
+        """The analysis of an open document (in the analysis thread): the diagnostics the
+        user waits for go before background work that yields to `gate` (semantic tokens)."""
+        if self.gate is None:
+            return _analyze(text, path)
+        with self.gate.busy():
+            return _analyze(text, path)
 
     async def analysis(self, uri: str) -> tuple[Document, Any, Positions]:
         doc = self.get(uri)

@@ -89,6 +89,7 @@ class TensorLogicServer(LanguageServer):
         super().__init__(NAME, VERSION)
         self.docs = Documents()
         self.gate = YieldGate()
+        self.docs.gate = self.gate
         self.config = Config()
         self.runner = Runner(
             lambda: self.config.python,

@@ -86,3 +86,17 @@ def test_a_failing_holder_frees_the_gate():
     t = time.monotonic()
     gate.pause()
     assert time.monotonic() - t < 1.0
+
+
+def test_an_analysis_holds_the_gate(monkeypatch):
+    """Diagnostics go before background work: the analysis thread holds the gate."""
+    from tl_lsp import documents
+
+    docs = documents.Documents()
+    docs.gate = YieldGate()
+    seen = []
+    monkeypatch.setattr(documents, "_analyze", lambda text, path: seen.append(
+        docs.gate._free.is_set()) or text)
+    assert docs._analyze_now("let x = 1\n", None) == "let x = 1\n"
+    assert seen == [False] and docs.gate._free.is_set()
+    docs.shutdown()
