@@ -547,10 +547,10 @@ def _without_gc(f):  # noqa: ANN001, ANN202 - a decorator
 
 
 @_without_gc
-def document_symbols(a: Analysis) -> list[Symbol]:
+def document_symbols(a: Analysis, pause: Callable[[], None] | None = None) -> list[Symbol]:
     from tl_core.ide_outline import document_symbols as f
 
-    return f(a)
+    return f(a, pause)
 
 
 @_without_gc
@@ -583,11 +583,12 @@ def semantic_tokens_plain(a: Analysis) -> list[SemanticToken]:
 
 
 @_without_gc
-def folding_ranges(a: Analysis) -> list[Fold]:
+def folding_ranges(a: Analysis, pause: Callable[[], None] | None = None) -> list[Fold]:
+    """`pause`: called between steps (see tl_core.ide_tokens.semantic_tokens)."""
     from tl_core import ide_tokens
 
     try:
-        fast = ide_tokens.folding_ranges(a)
+        fast = ide_tokens.folding_ranges(a, pause)
     except Exception:  # noqa: BLE001
         fast = None
     return fast if fast is not None else folding_ranges_plain(a)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from tl_core.check.model import Analysis
 from tl_core.ide import Fold, InlayHint, Lens, SemanticToken, Symbol
@@ -26,9 +27,13 @@ def _first_word_span(a: Analysis, span: Span, word: str) -> Span:
 # document_symbols
 
 
-def document_symbols(a: Analysis) -> list[Symbol]:
+def document_symbols(a: Analysis, pause: Callable[[], None] | None = None) -> list[Symbol]:
+    """`pause`, when given, is called every 32 items (a server computing this in the
+    background lets the requests the editor waits on go first there)."""
     out: list[Symbol] = []
-    for it in a.program.items:  # type: ignore[attr-defined]
+    for k, it in enumerate(a.program.items):  # type: ignore[attr-defined]
+        if pause is not None and not k & 31:
+            pause()
         s = _item_symbol(a, it)
         if s is not None:
             out.append(s)
@@ -37,7 +42,7 @@ def document_symbols(a: Analysis) -> list[Symbol]:
 
 def _item_symbol(a: Analysis, it: object) -> Symbol | None:
     if isinstance(it, A.FnDecl):
-        b = a.functions.get(it.name)
+        b = a._functions.get(it.name)  # made at once: right after an edit nothing is placed
         detail = ""
         if b is not None and isinstance(b.type, FnType) and b.node is it:
             t = b.type

@@ -370,13 +370,13 @@ def _item_folds(seg: str, its: list, s: int, line: int) -> list[tuple[int, int]]
     return hit
 
 
-def folding_ranges(a: Any) -> list[Fold] | None:
+def folding_ranges(a: Any, pause: Callable[[], None] | None = None) -> list[Fold] | None:
     """The document's folding ranges, equal to the plain version's; None when this path
-    cannot answer."""
+    cannot answer. `pause`: as `semantic_tokens` takes it."""
     cached = a.__dict__.get("_ide_folds")
     if cached is not None:
         return list(cached)
-    segs = _segments(a)
+    segs = _segments(a, pause)
     if segs is None:
         return None
     found: dict[tuple[int, int], str | None] = {}  # first kind added wins (as `seen`)
@@ -385,7 +385,9 @@ def folding_ranges(a: Any) -> list[Fold] | None:
         if e > s and (s, e) not in found:
             found[(s, e)] = kind
 
-    for s, _e, line, seg, its, _last in segs:
+    for k, (s, _e, line, seg, its, _last) in enumerate(segs):
+        if pause is not None and not k & 31:
+            pause()
         for fs, fe in _item_folds(seg, its, s, line):
             add(fs + line, fe + line)
     run_start = None

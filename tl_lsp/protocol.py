@@ -349,6 +349,78 @@ class RawJSON:
         self.__dict__ = payload
 
 
+class RawJSONList:
+    """A list result that is already JSON-ready (as `RawJSON` for an object): pygls passes
+    what is not an attrs class to `json.dumps` through `__dict__`, so that is the list.
+    Why: pygls' converter walks a 10,000-line file's document symbols in ~360 ms as attrs
+    objects and ~60 ms as plain dicts; this way not at all."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Any]):
+        self.items = items
+
+    @property
+    def __dict__(self) -> list[Any]:  # type: ignore[override]
+        return self.items
+
+
+def _offset_to_position(pos: Positions) -> Callable[[int], tuple[int, int]]:
+    """`pos.position` as (line, character), for building thousands of ranges: no
+    `lsp.Position` objects, and the ASCII test once per line."""
+    text = pos.text
+    n = len(text)
+    starts = pos._starts
+    plain = _ascii_lines(pos)
+    encoding = pos.encoding
+    bounds = pos.line_bounds
+
+    def at(offset: int) -> tuple[int, int]:
+        offset = 0 if offset < 0 else n if offset > n else offset
+        line = bisect_right(starts, offset) - 1
+        start, end = bounds(line)
+        col = min(offset, end) - start
+        if plain is not None and not plain(line):
+            col = col_to_units(text[start:end], col, encoding)
+        return line, col
+
+    return at
+
+
+def document_symbols_json(symbols: Iterable[Any], pos: Positions,
+                          pause: Callable[[], None] | None = None) -> RawJSONList:
+    """What `[document_symbol(s, pos) for s in symbols]` unstructures to, built directly
+    (tests/lsp/test_lsp_protocol.py compares the two). `pause`: called every 256 symbols."""
+    at = _offset_to_position(pos)
+    count = [0]
+
+    def rng(a: tuple[int, int], b: tuple[int, int]) -> dict[str, Any]:
+        return {"start": {"line": a[0], "character": a[1]},
+                "end": {"line": b[0], "character": b[1]}}
+
+    def one(s: Any) -> dict[str, Any]:
+        count[0] += 1
+        if pause is not None and not count[0] & 255:
+            pause()
+        r0, r1 = at(s.span.start), at(max(s.span.start, s.span.end))
+        s0, s1 = at(s.selection_span.start), at(max(s.selection_span.start,
+                                                     s.selection_span.end))
+        s0 = s0 if s0 >= r0 else r0  # selectionRange inside range (`_inside`)
+        s1 = s1 if s1 <= r1 else r1
+        if s0 > s1:
+            s0 = s1 = r0
+        out: dict[str, Any] = {"name": s.name or "?",
+                               "kind": SYMBOL_KINDS.get(s.kind, lsp.SymbolKind.Variable).value,
+                               "range": rng(r0, r1), "selectionRange": rng(s0, s1)}
+        if s.detail:
+            out["detail"] = s.detail
+        if s.children:
+            out["children"] = [one(c) for c in s.children]
+        return out
+
+    return RawJSONList([one(s) for s in symbols])
+
+
 def completion_list_json(
     items: Sequence[Any],
     pos: Positions,
@@ -489,6 +561,20 @@ def folding_range(f: Any, pos: Positions) -> lsp.FoldingRange | None:
     return lsp.FoldingRange(
         start_line=start, end_line=end, kind=FOLDING_KINDS.get(f.kind) if f.kind else None
     )
+
+
+def folding_ranges_json(folds: Iterable[Any], pos: Positions) -> RawJSONList:
+    """What the `folding_range` objects of `folds` unstructure to, built directly
+    (tests/lsp/test_lsp_protocol.py compares the two)."""
+    out = []
+    for f in folds:
+        r = folding_range(f, pos)
+        if r is not None:
+            d: dict[str, Any] = {"startLine": r.start_line, "endLine": r.end_line}
+            if r.kind is not None:
+                d["kind"] = r.kind.value
+            out.append(d)
+    return RawJSONList(out)
 
 
 def inlay_hint(h: Any, pos: Positions) -> lsp.InlayHint:

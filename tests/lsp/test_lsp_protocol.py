@@ -380,3 +380,52 @@ def test_long_completion_lists_are_cut_best_first():
     assert best_completions(items[:5], 0) == (items[:5], False)  # no limit: as listed
     out = proto.completion_list_json(kept, proto.Positions(""), False, True, 1, incomplete)
     assert out["isIncomplete"] is True and len(out["items"]) == 200
+
+
+def test_document_symbols_json_equals_the_lsprotocol_objects():
+    """`document_symbols_json` builds what `document_symbol` objects unstructure to, on every
+    example and a document with Korean text, emoji and `\\r\\n`, in each encoding."""
+    from pathlib import Path
+
+    from lsprotocol.converters import get_converter
+
+    from tl_core import ide
+    from tl_core.check.analyzer import analyze
+
+    root = Path(__file__).resolve().parents[2]
+    texts = [p.read_text(encoding="utf-8") for p in sorted((root / "examples").rglob("*.tl"))]
+    texts.append("// 가중치 😀\r\nfn f(a: float16[N]) -> float16[N] {\r\n    let b = a + a\r\n"
+                 "    return b\r\n}\r\nstruct P { x: int }\r\nlet 😀x = 1\nlet y = f(ones([2]))\n")
+    conv = get_converter()
+    for text in texts:
+        a = analyze(text, None, use_cache=False)
+        symbols = ide.document_symbols(a)
+        for encoding in (proto.UTF8, proto.UTF16, proto.UTF32):
+            pos = proto.Positions(text, encoding)
+            old = conv.unstructure([proto.document_symbol(s, pos) for s in symbols])
+            calls = []
+            new = proto.document_symbols_json(symbols, pos, lambda: calls.append(1))
+            assert new.__dict__ == old
+    assert len(old) >= 3 and any("children" in s for s in old)
+
+
+def test_folding_ranges_json_equals_the_lsprotocol_objects():
+    from pathlib import Path
+
+    from lsprotocol.converters import get_converter
+
+    from tl_core import ide
+    from tl_core.check.analyzer import analyze
+
+    root = Path(__file__).resolve().parents[2]
+    conv = get_converter()
+    seen_kinds = set()
+    for path in sorted((root / "examples").rglob("*.tl")):
+        text = path.read_text(encoding="utf-8")
+        a = analyze(text, None, use_cache=False)
+        pos = proto.Positions(text)
+        folds = ide.folding_ranges(a)
+        old = conv.unstructure([r for f in folds if (r := proto.folding_range(f, pos))])
+        assert proto.folding_ranges_json(folds, pos).__dict__ == old
+        seen_kinds |= {f.get("kind") for f in old}
+    assert {None, "comment"} <= seen_kinds
