@@ -226,14 +226,15 @@ def bench_background(client: StdioClient, root: Path, n: int) -> dict[str, list[
     client.wait_notification("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)
     out: dict[str, list[float]] = {k: [] for k in (
         "semantic tokens, first request", "semantic tokens, first after the first edit",
-        "semantic tokens after an edit (delta)",
-        "completion during semantic tokens", "hover during the warm-up")}
+        "semantic tokens after an edit (delta)", "document symbols after an edit",
+        "completion during semantic tokens", "completion during document symbols",
+        "hover during the warm-up")}
     t = time.perf_counter()
     result_id = client.request("textDocument/semanticTokens/full", doc)["resultId"]
     out["semantic tokens, first request"].append((time.perf_counter() - t) * 1000)
     rnd = random.Random(7)
     version = 1
-    for k in range(2 * max(4, n // 4) + 1):
+    for k in range(3 * max(4, n // 4) + 1):
         i = rnd.randrange(1000)
         off = text.index("[[", text.index(f"let x{i} =")) + 2
         digit = "7" if text[off] != "7" else "1"
@@ -245,7 +246,17 @@ def bench_background(client: StdioClient, root: Path, n: int) -> dict[str, list[
                                                  "contentChanges": [change]})
         client.wait_notification("textDocument/publishDiagnostics",
                                  lambda p, v=version: p["uri"] == uri and p.get("version") == v)
-        if k % 2 == 0:
+        if k % 3 == 2:  # editors ask for the outline after edits too
+            t = time.perf_counter()
+            sid = client.send_request("textDocument/documentSymbol", doc)
+            time.sleep(0.005)
+            t2 = time.perf_counter()
+            client.request("textDocument/completion", {**doc, "position": position(
+                text, _after_eq(text, i))})
+            out["completion during document symbols"].append((time.perf_counter() - t2) * 1000)
+            client.response(sid)
+            out["document symbols after an edit"].append((time.perf_counter() - t) * 1000)
+        elif k % 3 == 0:
             t = time.perf_counter()
             sid = client.send_request("textDocument/semanticTokens/full/delta",
                                       {**doc, "previousResultId": result_id})
