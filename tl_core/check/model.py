@@ -221,7 +221,9 @@ class Analysis:
                 if gc_was_enabled:
                     gc.enable()
             if self._sorted_refs is None:
-                self._sorted_refs = _by_start(list(self._refs.values()), step)
+                refs, starts = _by_start(list(self._refs.values()), step)
+                self._starts = starts  # (`ref_at`'s index: before the refs show as placed)
+                self._sorted_refs = refs
 
     def _pending_at(self, offset: int) -> tuple | None:
         """The reused item (memo pending entry) whose span holds `offset`, if any.
@@ -619,10 +621,12 @@ def _SCOPE_ORDER(s: Scope) -> tuple[int, int]:  # noqa: N802 - a sort key, named
 FILE_WIDE = frozenset(("function", "struct", "entity", "relation", "embedding"))
 
 
-def _by_start(refs: list[Ref], step: Callable[[], None] | None) -> list[Ref]:
-    """`sorted(refs, key=start)` (stable), with `step` called between chunks: the starts
-    are read in Python (anchored spans), the sort itself runs on them at C speed, so no
-    stretch of it keeps other threads out for long (~15 ms for 15,000 in one piece)."""
+def _by_start(refs: list[Ref], step: Callable[[], None] | None
+              ) -> tuple[list[Ref], list[int]]:
+    """`sorted(refs, key=start)` (stable) and the sorted starts, with `step` called between
+    chunks: the starts are read in Python (anchored spans), the sort itself runs on them
+    at C speed, so no stretch of it keeps other threads out for long (~15 ms for 15,000
+    in one piece)."""
     starts: list[int] = []
     for i in range(0, len(refs), 2048):
         if step is not None:
@@ -631,7 +635,7 @@ def _by_start(refs: list[Ref], step: Callable[[], None] | None) -> list[Ref]:
     order = sorted(range(len(refs)), key=starts.__getitem__)
     if step is not None:
         step()
-    return [refs[i] for i in order]
+    return [refs[i] for i in order], [starts[i] for i in order]
 
 
 def _node_start(node: object) -> int:
