@@ -208,13 +208,19 @@ class TensorLogicServer(LanguageServer):
                 lsp.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=items)
             )
             self.gc.touch()  # an analysis just ended: wait a pause before collecting
-            self.gc.later(self.docs.free_retired)  # at the next pause, not before an answer
+            self.gc.later(self.free_retired_later)  # at the next pause, not before an answer
             self.warm_later(uri, doc, a)
         except asyncio.CancelledError:
             pass
         except Exception as exc:
             log.exception("diagnostics failed for %s", uri)
             self.log_line(f"tl-lsp: diagnostics failed for {uri}: {exc!r}", lsp.MessageType.Error)
+
+    def free_retired_later(self) -> None:
+        """Free the replaced analyses in the background thread, a part at a time."""
+        if self.docs.retired:
+            loop = asyncio.get_running_loop()
+            loop.run_in_executor(self.docs.slow_executor, self.docs.free_retired, self.gate.step)
 
     def warm_later(self, uri: str, doc: Any, a: Any) -> None:
         """Once typing pauses, finish the analysis off the event loop.
