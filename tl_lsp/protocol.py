@@ -390,7 +390,7 @@ def _offset_to_position(pos: Positions) -> Callable[[int], tuple[int, int]]:
 def document_symbols_json(symbols: Iterable[Any], pos: Positions,
                           pause: Callable[[], None] | None = None) -> RawJSONList:
     """What `[document_symbol(s, pos) for s in symbols]` unstructures to, built directly
-    (tests/lsp/test_lsp_protocol.py compares the two). `pause`: called every 256 symbols."""
+    (tests/lsp/test_lsp_protocol.py compares the two). `pause`: called every 64 symbols."""
     at = _offset_to_position(pos)
     count = [0]
 
@@ -400,7 +400,7 @@ def document_symbols_json(symbols: Iterable[Any], pos: Positions,
 
     def one(s: Any) -> dict[str, Any]:
         count[0] += 1
-        if pause is not None and not count[0] & 255:
+        if pause is not None and not count[0] & 63:
             pause()
         r0, r1 = at(s.span.start), at(max(s.span.start, s.span.end))
         s0, s1 = at(s.selection_span.start), at(max(s.selection_span.start,
