@@ -45,24 +45,6 @@ def _analyze(text: str, path: str | None) -> Any:
     return analyze(text, path)
 
 
-# the containers an Analysis makes for itself (nothing else refers to them): cleared a
-# slice at a time when a retired analysis is freed in the background
-_OWN_CONTAINERS = frozenset(("_refs", "_types", "_point_types", "_call_bindings", "_bindings",
-                             "_scopes", "_pending", "_sorted_refs", "_starts"))
-
-
-def _clear_in_steps(container: Any, step: Callable[[], None], size: int = 1024) -> None:
-    if isinstance(container, dict):
-        while container:
-            for _ in range(min(size, len(container))):
-                container.popitem()
-            step()
-    elif isinstance(container, list):
-        while container:
-            del container[-size:]
-            step()
-
-
 @dataclass
 class Document:
     uri: str
@@ -130,17 +112,8 @@ class Documents:
         while self.retired:
             a = self.retired.pop()
             # ours and getrefcount's own: a request still holding it keeps it whole
-            if step is not None and sys.getrefcount(a) <= 2:
-                parts = getattr(a, "__dict__", {})
-                for key in list(parts):
-                    value = parts.pop(key, None)
-                    if key in _OWN_CONTAINERS:  # made for this analysis alone
-                        _clear_in_steps(value, step)
-                    elif key == "_ide_resolution" and isinstance(value, tuple):
-                        for part in value:  # (mode, its sorted refs, its pending copy)
-                            _clear_in_steps(part, step)
-                    del value
-                    step()
+            if step is not None and sys.getrefcount(a) <= 2 and hasattr(a, "release"):
+                a.release(step)
             del a
 
     def close(self, uri: str) -> None:

@@ -166,3 +166,31 @@ def test_reused_items_are_found_by_bisection_in_their_runs(tmp_path: Path):
     a._pending_runs = []
     assert [a._pending_at(o) for o in range(len(text) + 1)] == answers
     assert sum(p is not None for p in answers) > len(text) // 2
+
+
+def test_releasing_replaced_analyses_leaves_the_next_ones_whole(tmp_path: Path):
+    """`Analysis.release` empties the containers of an analysis nothing else holds, a
+    slice at a time; what later analyses share with it (records, types, nodes) lives on."""
+    from tl_core import ide
+
+    path = str(tmp_path / "doc.tl")
+    text = "".join(BLOCK.format(i=i) for i in range(300)) + TEXT
+    old = analyze(text, path)
+    old.materialize()
+    ide.semantic_tokens(old)
+    ide.complete_list_at(old, len(text), 50)
+    for k in range(3):
+        text = text.replace(f"[[1.0, 2.0], [3.0, 4.0]], device: cpu)\nfn f{k}(",
+                            f"[[1.5, 2.0], [3.0, 4.0]], device: cpu)\nfn f{k}(", 1)
+        new = analyze(text, path)
+        refs = old._refs
+        steps = []
+        old.release(lambda: steps.append(1))
+        assert refs == {} and vars(old) == {} and len(steps) > 10
+        old = new
+        fresh = analyze(text, None, use_cache=False)
+        assert new.diagnostics == fresh.diagnostics
+        for off in range(0, len(text), 97):
+            assert ide.hover_at(new, off) == ide.hover_at(fresh, off)
+            assert ide.complete_list_at(new, off, 30) == ide.complete_list_at(fresh, off, 30)
+        assert ide.semantic_tokens(new) == ide.semantic_tokens_plain(fresh)

@@ -184,6 +184,29 @@ class Analysis:
         # what the check made at once; placing only adds after these (or replaces values)
         self._made_at_once = (len(self._refs), len(self._scopes))
 
+    def release(self, step: Callable[[], None], size: int = 1024) -> None:
+        """Take this analysis apart a slice at a time, calling `step` between slices, for
+        a caller that holds the last reference to it (a server freeing a replaced analysis
+        in the background: freed in one piece, a 10,000-line file's takes ~6-10 ms in
+        which no other thread runs). Every dict and list it holds, directly or in a tuple
+        (its check's containers and its queries' caches), was made for it alone, so they
+        are emptied; what they held that is shared (records, types, nodes) lives on."""
+        parts = self.__dict__
+        for key in list(parts):
+            value = parts.pop(key, None)
+            for container in value if isinstance(value, tuple) else (value,):
+                if isinstance(container, dict):
+                    while container:
+                        for _ in range(min(size, len(container))):
+                            container.popitem()
+                        step()
+                elif isinstance(container, list):
+                    while container:
+                        del container[-size:]
+                        step()
+            del value
+            step()
+
     def materialize(self, step: Callable[[], None] | None = None) -> None:
         """Place the reused items' results at their positions in this text (once;
         thread-safe: queries may run while the next version is being analysed). `step`,
