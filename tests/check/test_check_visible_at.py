@@ -3,6 +3,7 @@ answers for all of them (the oracle), placed or not, with shadowing, loops and f
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -184,8 +185,8 @@ def test_releasing_replaced_analyses_leaves_the_next_ones_whole(tmp_path: Path):
                             f"[[1.5, 2.0], [3.0, 4.0]], device: cpu)\nfn f{k}(", 1)
         new = analyze(text, path)
         refs = old._refs
-        steps = []
-        old.release(lambda: steps.append(1))
+        steps: list[int] = []
+        old.release(functools.partial(steps.append, 1))
         assert refs == {} and vars(old) == {} and len(steps) > 10
         old = new
         fresh = analyze(text, None, use_cache=False)
