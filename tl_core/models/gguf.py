@@ -16,10 +16,11 @@ n_dims u64 dims (fastest-varying first), u32 ggml type, u64 offset); padding to
 
 from __future__ import annotations
 
+import os
 import struct
 
 from tl_core.models.errors import ModelFileError
-from tl_core.models.header import Source, TensorInfo
+from tl_core.models.header import ModelHeader, Source, TensorInfo
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -347,3 +348,49 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
     for k, v in kv.items():
         metadata.setdefault(k, v)
     return {t.name: t for t in infos}, metadata
+
+
+
+_TYPE_IDS = {name: k for k, (name, _) in _VALUE_TYPES.items()}
+
+
+def metadata_array(header: ModelHeader, key: str) -> list[object]:
+    """The value of a GGUF metadata array, read from the file if the header left it unread.
+
+    `parse_header` skips arrays longer than `SMALL_ARRAY` (recording an `ArrayInfo`), so the
+    header stays fast; a tokenizer asks for the vocabulary, merges and scores here. Numbers
+    come back as Python ints/floats, strings decoded as UTF-8 (invalid bytes replaced). The
+    file must still be the one the header was read from (same size and mtime)."""
+    from tl_core.models.header import ArrayInfo
+
+    value = header.metadata.get(key)
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, ArrayInfo):
+        found = "missing" if value is None else f"a {type(value).__name__}"
+        raise ModelFileError(f"metadata \"{key}\" is not an array (found {found})", None, header.path)
+    try:
+        fd = os.open(header.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ModelFileError(f"cannot open the file: {exc.strerror or exc}", None, header.path) from None
+    try:
+        st = os.fstat(fd)
+        if st.st_size != header.file_size or st.st_mtime_ns != header.mtime_ns:
+            raise ModelFileError(
+                "the file changed after its header was read; load it again", None, header.path
+            )
+        src = Source(fd, st.st_size, header.path, limit=st.st_size)
+        r = _Reader(src)
+        r.pos = value.offset
+        etype = _TYPE_IDS[value.element_type]
+        what = f"metadata \"{key}\""
+        s = _SCALAR.get(etype)
+        if s is not None:
+            p = r.take(value.count * s.size, what)
+            return list(struct.unpack_from(f"<{value.count}{s.format[1:]}", src.buf, p))
+        src.prefetch(value.offset + value.count * 32)
+        return [r.value(etype, f"{what}[{i}]", 1) for i in range(value.count)]
+    except ModelFileError as exc:
+        raise exc.with_path(header.path) from None
+    finally:
+        os.close(fd)
