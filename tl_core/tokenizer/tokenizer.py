@@ -1,0 +1,223 @@
+"""`load_tokenizer(path)` and the `Tokenizer` value: text <-> token ids, and chat prompts.
+
+Backed by HuggingFace `tokenizers` (imported on first load), as the original TensorLogic is
+(UPSTREAM.md §13): `tokenize` is `encode(text, add_special_tokens).ids`, `detokenize` is
+`decode(ids, skip_special_tokens)`, `detokenize_single` decodes a one-element list. Sources:
+a `tokenizer.json` (or a directory holding one, with its `tokenizer_config.json` for the
+bos/eos text and the chat template), or a `.gguf` file (tokenizer built from its metadata,
+see `from_gguf`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tl_core.tokenizer.errors import TokenizerError
+
+if TYPE_CHECKING:
+    import tokenizers
+
+
+@dataclass(frozen=True, slots=True)
+class TokenizerInfo:
+    """What a tokenizer is, for display (hover) and for programs (special ids)."""
+
+    path: str
+    source: str  # "gguf" or "tokenizer.json"
+    kind: str  # "gpt2" (byte-level BPE), "llama" (SentencePiece BPE), or the json model type
+    vocab_size: int  # ids are 0 .. vocab_size - 1 (added tokens included)
+    bos_id: int | None
+    eos_id: int | None
+    pad_id: int | None
+    unk_id: int | None
+    add_bos: bool
+    special_tokens: tuple[tuple[int, str], ...]  # (id, text), by id
+    chat_template: str | None
+
+    def token_text(self, token_id: int | None) -> str | None:
+        for i, text in self.special_tokens:
+            if i == token_id:
+                return text
+        return None
+
+
+class Tokenizer:
+    """An immutable tokenizer (safe to share between threads and runs)."""
+
+    __slots__ = ("info", "_hf")
+
+    def __init__(self, info: TokenizerInfo, hf: tokenizers.Tokenizer):
+        self.info = info
+        self._hf = hf
+
+    def tokenize(self, text: str, add_special: bool) -> list[int]:
+        """Token ids of `text`; `add_special` adds what the tokenizer's post-processor adds
+        (a BOS for Llama-style vocabularies), nothing else."""
+        return self._hf.encode(text, add_special_tokens=add_special).ids
+
+    def detokenize(self, ids: Sequence[int], skip_special: bool) -> str:
+        n = self.info.vocab_size
+        for i in ids:
+            if not 0 <= i < n:
+                raise TokenizerError(
+                    f"token id {i} is out of range: the vocabulary has {n} tokens "
+                    f"(ids 0..{n - 1})"
+                )
+        return self._hf.decode(list(ids), skip_special_tokens=skip_special)
+
+    def detokenize_single(self, token_id: int, skip_special: bool) -> str:
+        """The text of one token decoded alone (a Llama-style decoder strips its leading
+        word-boundary space, as HuggingFace does)."""
+        return self.detokenize([token_id], skip_special)
+
+    def chat_prompt(
+        self, messages: Sequence[Mapping[str, str]], add_generation_prompt: bool = True
+    ) -> str:
+        """The model's chat template rendered for `messages` (role/content mappings)."""
+        from tl_core.tokenizer.chat import render_chat
+
+        info = self.info
+        if info.chat_template is None:
+            raise TokenizerError(
+                f"{info.path}: the tokenizer has no chat template (no "
+                f"tokenizer.chat_template); write the prompt text yourself"
+            )
+        return render_chat(
+            info.chat_template,
+            messages,
+            add_generation_prompt=add_generation_prompt,
+            bos_token=info.token_text(info.bos_id) or "",
+            eos_token=info.token_text(info.eos_id) or "",
+        )
+
+    def __repr__(self) -> str:
+        i = self.info
+        return f"Tokenizer({i.kind}, {i.vocab_size} tokens, path={i.path!r})"
+
+
+_CACHE: OrderedDict[tuple[str, int, int], Tokenizer] = OrderedDict()
+_CACHE_SIZE = 8
+_CACHE_LOCK = threading.Lock()  # tokenizers load from the kernel and language-server threads
+
+
+def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
+    """The tokenizer of a `.gguf` file or a `tokenizer.json` (or a directory holding one),
+    cached by (resolved path, size, mtime). Raises `TokenizerError` with the reason."""
+    spath = os.fspath(path)
+    if os.path.isdir(spath):
+        spath = os.path.join(spath, "tokenizer.json")
+    try:
+        st = os.stat(spath)
+    except OSError as exc:
+        why = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)
+        raise TokenizerError(f"{spath}: {why}") from None
+    key = (str(Path(spath).resolve()), st.st_size, st.st_mtime_ns)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    tok = _load_gguf(spath) if _is_gguf(spath) else _load_json(spath)
+    with _CACHE_LOCK:
+        _CACHE[key] = tok
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return tok
+
+
+def _is_gguf(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"GGUF"
+    except OSError as exc:
+        raise TokenizerError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _load_gguf(path: str) -> Tokenizer:
+    from tl_core.models import ModelFileError, read_header
+    from tl_core.tokenizer import from_gguf
+
+    try:
+        header = read_header(path)
+        vocab = from_gguf.read_vocab(header)
+    except ModelFileError as exc:
+        raise TokenizerError(str(exc)) from None
+    hf = from_gguf.build(vocab, path)
+    template = header.metadata.get("tokenizer.chat_template")
+    specials = tuple(
+        (i, text)
+        for i, (text, ttype) in enumerate(zip(vocab.tokens, vocab.token_types, strict=True))
+        if ttype == from_gguf.CONTROL
+    )
+    info = TokenizerInfo(
+        path=path,
+        source="gguf",
+        kind=vocab.kind,
+        vocab_size=hf.get_vocab_size(with_added_tokens=True),
+        bos_id=vocab.bos_id,
+        eos_id=vocab.eos_id,
+        pad_id=vocab.pad_id,
+        unk_id=vocab.unk_id,
+        add_bos=vocab.add_bos,
+        special_tokens=specials,
+        chat_template=template if isinstance(template, str) else None,
+    )
+    return Tokenizer(info, hf)
+
+
+def _load_json(path: str) -> Tokenizer:
+    import json
+
+    from tokenizers import Tokenizer as HFTokenizer
+
+    try:
+        hf = HFTokenizer.from_file(path)
+    except Exception as exc:  # the Rust side raises plain Exceptions
+        raise TokenizerError(
+            f"{path}: not a tokenizer.json or a GGUF file ({exc}); expected a HuggingFace "
+            f"tokenizer.json or a .gguf with tokenizer metadata"
+        ) from None
+    specials = tuple(
+        sorted((i, t.content) for i, t in hf.get_added_tokens_decoder().items() if t.special)
+    )
+    config: dict[str, object] = {}
+    config_path = os.path.join(os.path.dirname(path), "tokenizer_config.json")
+    if os.path.isfile(config_path):
+        try:
+            with open(config_path, encoding="utf-8") as f:
+                loaded = json.load(f)
+            config = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError) as exc:
+            raise TokenizerError(f"{config_path}: cannot read it ({exc})") from None
+
+    def special_id(name: str) -> int | None:
+        value = config.get(name)
+        if isinstance(value, dict):
+            value = value.get("content")
+        return hf.token_to_id(value) if isinstance(value, str) else None
+
+    template = config.get("chat_template")
+    post = hf.post_processor
+    bos_id = special_id("bos_token")
+    info = TokenizerInfo(
+        path=path,
+        source="tokenizer.json",
+        kind=type(hf.model).__name__,
+        vocab_size=hf.get_vocab_size(with_added_tokens=True),
+        bos_id=bos_id,
+        eos_id=special_id("eos_token"),
+        pad_id=special_id("pad_token"),
+        unk_id=special_id("unk_token"),
+        add_bos=bos_id is not None
+        and post is not None
+        and bos_id in hf.encode("", add_special_tokens=True).ids,
+        special_tokens=specials,
+        chat_template=template if isinstance(template, str) else None,
+    )
+    return Tokenizer(info, hf)
