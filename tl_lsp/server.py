@@ -39,6 +39,7 @@ from tl_lsp.config import SECTION, Config
 from tl_lsp.documents import Documents, path_to_uri, uri_to_path
 from tl_lsp.gc_policy import IdleCollector
 from tl_lsp.kernel_client import KernelError
+from tl_lsp.rpc import TensorLogicProtocol
 from tl_lsp.runs import Runner, doc_name, log_text
 from tl_lsp.yield_gate import YieldGate
 
@@ -86,7 +87,8 @@ def debounce_ms(configured: int, busy: bool, since_previous_ms: float | None) ->
 
 class TensorLogicServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__(NAME, VERSION)
+        # our protocol: the document notifications reach us untouched (tl_lsp/rpc.py)
+        super().__init__(NAME, VERSION, protocol_cls=TensorLogicProtocol)
         self.docs = Documents()
         self.gate = YieldGate()
         self.docs.gate = self.gate
@@ -276,6 +278,9 @@ class TensorLogicServer(LanguageServer):
         ]
 
 
+# a request of ours: the document text the server holds
+DOCUMENT_TEXT = "tensorlogic/documentText"
+
 # requests the editor waits on as the user types or points (tl_lsp/yield_gate.py)
 INTERACTIVE = frozenset(("hover", "completion", "completionItem/resolve", "signatureHelp"))
 
@@ -408,6 +413,17 @@ async def did_close(ls: TensorLogicServer, params: lsp.DidCloseTextDocumentParam
     ls._sem_results.pop(uri, None)
     ls._last_change.pop(uri, None)
     ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+@guarded(DOCUMENT_TEXT)
+async def document_text(ls: TensorLogicServer, params: Any) -> dict[str, Any] | None:
+    """The text the server holds for an open document (for tests and for debugging a
+    client's text sync): `{uri, version, text}`, or null when it is not open."""
+    uri = params.get("uri") if isinstance(params, dict) else getattr(params, "uri", None)
+    if not isinstance(uri, str):
+        raise JsonRpcInvalidParams(f'{DOCUMENT_TEXT} expects {{"uri": "<document URI>"}}')
+    doc = ls.docs.docs.get(uri)
+    return None if doc is None else {"uri": uri, "version": doc.version, "text": doc.text}
 
 
 @guarded("didSave", notification=True)
@@ -821,6 +837,7 @@ def create_server() -> TensorLogicServer:
     ls.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)(did_change)
     ls.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)(did_close)
     ls.feature(lsp.TEXT_DOCUMENT_DID_SAVE)(did_save)
+    ls.feature(DOCUMENT_TEXT)(document_text)
     ls.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)(did_change_watched_files)
     ls.feature(lsp.TEXT_DOCUMENT_HOVER)(hover)
     ls.feature(
