@@ -1,0 +1,110 @@
+"""`attention_with_cache(Q, K, V, W_o)`: one attention step over cached keys and values
+(UPSTREAM.md §10.7, with its defects fixed as the Decisions section asks).
+
+Shapes: `Q [s, Hq, D]`, `K`/`V [c, Hkv, D]` (the cache, this step's rows included), or the
+original's 2-D `Q [s, Hq*D]`, `K`/`V [c, Hkv*D]` with `heads: Hq` given (the original fixed
+32 heads; we never guess). `W_o [out, Hq*D]`. Hq must be a multiple of Hkv.
+
+1. RoPE on Q inside, as the original does: interleaved pairs (element 2p with 2p+1),
+   positions `c - s + t`, `base` 10000 unless given (K is stored already rotated).
+2. Real grouped-query attention: query head h reads key/value head `h // (Hq / Hkv)`, scores
+   per head scaled by `1/sqrt(D)` (the original mixed all heads in one score matrix).
+3. Causal: query t (absolute position `c - s + t`) sees keys `0 ..= c - s + t`. The original
+   needs `c == s` when `s > 1`; any `c >= s` works here (prefill after earlier text).
+4. Softmax, `@ V`, heads concatenated to `[s, Hq*D]`, then `@ W_oᵀ` -> `[s, out]`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mlx.core as mx
+
+from tl_core.runtime.errors import OpError
+from tl_core.runtime.values import tensor_type
+
+
+def attention_with_cache(
+    q: mx.array,
+    k: mx.array,
+    v: mx.array,
+    w_o: mx.array,
+    *,
+    heads: int | None = None,
+    base: float = 10000.0,
+) -> mx.array:
+    q3, k3, v3 = _heads(q, k, v, heads)
+    s, hq, d = q3.shape
+    c, hkv, _ = k3.shape
+    if w_o.ndim != 2 or w_o.shape[1] != hq * d:
+        raise OpError(
+            f"W_o must be [out, {hq * d}] (heads x head_dim of Q), found {tensor_type(w_o)}",
+            arg="W_o",
+        )
+    dtype = q3.dtype if q3.dtype in (mx.float16, mx.bfloat16, mx.float32) else mx.float16
+    qh = q3.astype(dtype).transpose(1, 0, 2)[None]  # [1, Hq, s, D]
+    kh = k3.astype(dtype).transpose(1, 0, 2)[None]
+    vh = v3.astype(dtype).transpose(1, 0, 2)[None]
+    qh = mx.fast.rope(qh, d, traditional=True, base=base, scale=1.0, offset=c - s)
+    mask = None
+    if s > 1:
+        mask = mx.arange(c)[None, :] <= (mx.arange(s)[:, None] + (c - s))
+    out = mx.fast.scaled_dot_product_attention(qh, kh, vh, scale=1.0 / math.sqrt(d), mask=mask)
+    out = out[0].transpose(1, 0, 2).reshape(s, hq * d)
+    return out @ w_o.astype(dtype).T
+
+
+def _heads(
+    q: mx.array, k: mx.array, v: mx.array, heads: int | None
+) -> tuple[mx.array, mx.array, mx.array]:
+    if q.ndim == 3:
+        if k.ndim != 3 or v.ndim != 3:
+            raise OpError(
+                f"with Q [s, heads, head_dim], K and V must be [c, kv_heads, head_dim], found "
+                f"K {tensor_type(k)} and V {tensor_type(v)}",
+                arg="K",
+            )
+        q3, k3, v3 = q, k, v
+    elif q.ndim == 2:
+        if heads is None:
+            raise OpError(
+                f"the head count of a 2-D Q {tensor_type(q)} is unknown: pass heads: N, or Q "
+                f"as [s, heads, head_dim]",
+                arg="Q",
+            )
+        if heads < 1 or q.shape[1] % heads:
+            raise OpError(f"heads: {heads} does not divide Q's width {q.shape[1]}", arg="heads")
+        d = q.shape[1] // heads
+        for name, t in (("K", k), ("V", v)):
+            if t.ndim != 2 or t.shape[1] % d:
+                raise OpError(
+                    f"{name} must be [c, kv_heads * {d}] (head_dim {d} from Q and heads), "
+                    f"found {tensor_type(t)}",
+                    arg=name,
+                )
+        q3 = q.reshape(q.shape[0], heads, d)
+        k3 = k.reshape(k.shape[0], -1, d)
+        v3 = v.reshape(v.shape[0], -1, d)
+    else:
+        raise OpError(f"Q must be [s, heads, head_dim] or [s, E], found {tensor_type(q)}", arg="Q")
+    s, hq, d = q3.shape
+    c, hkv, dk = k3.shape
+    if dk != d or v3.shape != k3.shape:
+        raise OpError(
+            f"K and V must both be [c, kv_heads, {d}] like Q's head_dim, found K "
+            f"{tensor_type(k3)} and V {tensor_type(v3)}",
+            arg="K",
+        )
+    if d % 2:
+        raise OpError(f"RoPE needs an even head_dim, found {d}", arg="Q")
+    if hq % hkv:
+        raise OpError(
+            f"the {hq} query heads must be a multiple of the {hkv} key/value heads", arg="K"
+        )
+    if c < s:
+        raise OpError(
+            f"the cache holds {c} positions but Q has {s}: append this step's K and V to the "
+            f"cache first",
+            arg="K",
+        )
+    return q3, k3, v3
