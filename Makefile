@@ -22,6 +22,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check tl_core tl_lsp tests bench examples
+	$(VENV)/bin/lint-imports
 
 # All tests, real editors included. pytest's exit status 5 ("no tests ran") fails too.
 test: $(STAMP) lint

@@ -15,12 +15,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tl_core.builtins import BUILTINS, signature_label
 from tl_core.check.model import Analysis, Binding
-from tl_core.ide_lex import RESERVED
+from tl_core.lang.builtins import BUILTINS
+from tl_core.lang.keywords import RESERVED
+from tl_core.lang.registry import param_at, signature_label
+from tl_core.lang.types import DimVar, FnType, MetadataType, ModelType, ScalarType, TensorType, Type
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import Span
-from tl_core.types import DimVar, FnType, MetadataType, ModelType, ScalarType, TensorType, Type
 
 SEMANTIC_TOKEN_TYPES: tuple[str, ...] = (
     "namespace", "type", "struct", "typeParameter", "parameter", "variable", "property",
@@ -264,8 +265,8 @@ def chain_at(a: Analysis, offset: int) -> list[object]:
 
 
 def string_call_context(a: Analysis, offset: int) -> tuple[str, A.String, A.Call] | None:
-    """When `offset` is inside a string argument of get_tensor/load_model: (callee, the
-    String node, the Call)."""
+    """When `offset` is inside a string argument of a built-in whose parameter there is a
+    "model_path" or a "tensor_name": (that kind, the String node, the Call)."""
     chain = chain_at(a, offset)
     for i in range(len(chain) - 1, 0, -1):
         n = chain[i]
@@ -273,15 +274,28 @@ def string_call_context(a: Analysis, offset: int) -> tuple[str, A.String, A.Call
             for j in range(i - 1, -1, -1):
                 c = chain[j]
                 if isinstance(c, A.Call):
-                    f = c.func
-                    name = f.id if isinstance(f, A.Name) else f.name if isinstance(
-                        f, A.Field) else None
-                    if name in ("get_tensor", "load_model", "load_model_f32"):
-                        return name, n, c
-                    return None
+                    kind = _string_param_kind(c, n)
+                    return (kind, n, c) if kind in ("model_path", "tensor_name") else None
                 if not isinstance(c, A.Arg):
                     return None
             return None
+    return None
+
+
+def _string_param_kind(call: A.Call, s: A.String) -> str | None:
+    f = call.func
+    name = f.id if isinstance(f, A.Name) else f.name if isinstance(f, A.Field) else None
+    b = BUILTINS.get(name) if name is not None else None
+    if b is None:
+        return None
+    position = 0
+    for arg in call.args:
+        if arg.value is s:
+            p = param_at(b, None if arg.name else position, arg.name,
+                         method=isinstance(f, A.Field))
+            return None if p is None else p.kind
+        if arg.name is None:
+            position += 1
     return None
 
 
@@ -309,8 +323,8 @@ def hover_at(a: Analysis, offset: int) -> Hover | None:
 def _hover(a: Analysis, offset: int) -> Hover | None:
     ctx = string_call_context(a, offset)
     if ctx is not None:
-        callee, s, call = ctx
-        if callee == "get_tensor":
+        kind, s, call = ctx
+        if kind == "tensor_name":
             m = model_of_call(a, call)
             if m is not None and m.header is not None:
                 info = m.header.tensors.get(s.value)

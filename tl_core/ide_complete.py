@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from itertools import islice
 from operator import itemgetter
 
-from tl_core.builtins import BUILTINS, Builtin, signature_label
 from tl_core.check.model import Analysis, Binding
 from tl_core.ide import (
     Completion,
@@ -22,24 +21,30 @@ from tl_core.ide import (
     SignatureHelp,
     fn_label,
 )
-from tl_core.ide_lex import RESERVED, Tok, tokenize
-from tl_core.syntax import ast as A
-from tl_core.syntax.span import Span
-from tl_core.types import (
+from tl_core.ide_lex import Tok, tokenize
+from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
+from tl_core.lang.dtypes import DTYPES, SCALAR_TYPES
+from tl_core.lang.keywords import DEVICES, RESERVED
+from tl_core.lang.registry import STRING_KINDS, Builtin, fallback_type, param_at, signature_label
+from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
+from tl_core.lang.types import (
     UNKNOWN,
     FnType,
-    ListType,
     MetadataType,
     ModelType,
+    ScalarType,
     ShapeType,
     StructType,
     TensorType,
     Type,
 )
+from tl_core.syntax import ast as A
+from tl_core.syntax.span import Span
 
+STRING_TYPE = ScalarType("string")
 MODEL_EXTENSIONS = (".safetensors", ".gguf", ".mlmodel", ".mlpackage")
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".cache", ".hg", "venv"}
-EXTRA_KEYWORDS = ("test", "bench", "learn", "entity", "relation", "embedding", "gpu", "cpu")
+EXTRA_KEYWORDS = ("test", "bench", "learn", "entity", "relation", "embedding") + DEVICES
 SNIPPETS = (
     ("fn", "fn ${1:name}(${2:x}: float16[${3:N}]) -> float16[${3:N}] {\n\t$0\n}",
      "function declaration"),
@@ -153,19 +158,26 @@ def member_type(t: Type, name: str, arg: str | None) -> Type:
     if isinstance(t, ModelType):
         if name == "metadata":
             return MetadataType(t.header)
-        if name == "get_tensor()" and t.header is not None and arg in t.header.tensors:
-            info = t.header.tensors[arg]
-            return TensorType("float16", tuple(info.shape))
-        if name == "get_tensor()":
-            return TensorType("float16", None)
-        if name == "names()":
-            return ListType()
+        if name.endswith("()") and name[:-2] in MODEL_METHODS:
+            return model_method_type(BUILTINS[name[:-2]], t, arg)
     if isinstance(t, TensorType):
         if name == "shape":
             return ShapeType(t.dims)
         if name == "T":
             return TensorType(t.dtype, tuple(reversed(t.dims)) if t.dims is not None else None)
     return UNKNOWN
+
+
+def model_method_type(b: Builtin, model: ModelType, arg: str | None) -> Type:
+    """The type of `model.name(arg)` for a built-in taking the model first, by its shape
+    rule (`arg`: the call's first argument when it is a string literal)."""
+    named = {b.params[0].name: ArgInfo(model)}
+    if arg is not None and len(b.params) > 1:
+        named[b.params[1].name] = ArgInfo(STRING_TYPE, arg, f'"{arg}"')
+    try:
+        return b.shape_rule(RuleArgs(b.name, named))
+    except ShapeError:
+        return fallback_type(b)
 
 
 def _string_value(tok: Tok) -> str:
@@ -189,10 +201,16 @@ def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
         add("ndim", "property", "int", "The number of dimensions.")
         add("size", "property", "int", "The number of elements.")
     elif isinstance(t, ModelType):
-        add("get_tensor", "method", "get_tensor(name: string) -> tensor",
-            BUILTINS["get_tensor"].doc, 'get_tensor("$1")', True)
-        add("names", "method", "names() -> list[string]", "The tensor names, in file order.",
-            "names()")
+        for name in MODEL_METHODS:
+            b = BUILTINS[name]
+            rest = b.params[1:]
+            detail = f"{name}({', '.join(p.label() for p in rest)}) -> {b.returns}"
+            if not rest:
+                add(name, "method", detail, b.doc, f"{name}()")
+            else:
+                quoted = rest[0].kind in STRING_KINDS
+                add(name, "method", detail, b.doc, f'{name}("$1")' if quoted else f"{name}($1)",
+                    True)
         add("metadata", "property", "Metadata", "The file's metadata: format, quantization, "
             "architecture and every key of the header.")
         add("path", "property", "string", "The model file's path.")
@@ -264,8 +282,7 @@ def complete(a: Analysis, offset: int, limit: int = 0) -> tuple[list[Completion]
     return general(a, offset, replace, limit)
 
 
-TYPE_WORDS = ("float16", "float32", "float64", "bfloat16", "int32", "int64", "int16", "bool",
-              "int", "float", "string", "void", "Model")
+TYPE_WORDS = tuple(dict.fromkeys(DTYPES + SCALAR_TYPES + ("Model",)))
 
 
 def _type_position(toks: list[Tok], k: int) -> bool:
@@ -552,9 +569,14 @@ def complete_string(a: Analysis, toks: list[Tok], offset: int) -> list[Completio
     if found is None:
         return []
     paren, callee, is_method = found
-    if callee in ("load_model", "load_model_f32"):
+    b = BUILTINS.get(callee)
+    if b is None:
+        return []
+    position, keyword = _arg_at(toks, paren)
+    p = param_at(b, position, keyword, method=is_method)
+    if p is not None and p.kind == "model_path":
         return file_completions(a, typed, replace, MODEL_EXTENSIONS)
-    if callee != "get_tensor":
+    if p is None or p.kind != "tensor_name":
         return []
     if is_method:
         model = receiver_type(a, toks, paren - 2, offset)
@@ -574,6 +596,16 @@ def complete_string(a: Analysis, toks: list[Tok], offset: int) -> list[Completio
             detail = f"{info.dtype}{list(info.shape)} · integer (cannot be loaded)"
         out.append(Completion(name, "field", detail, "", name, False, replace, f"{i:06d}"))
     return out
+
+
+def _arg_at(toks: list[Tok], paren: int) -> tuple[int, str | None]:
+    """(positional index, keyword name or None) of the argument ending the tokens, in the
+    call whose `(` is token `paren`."""
+    depth = index = 0
+    for t in toks[paren + 1:-1]:
+        depth += (t.text in ("(", "[", "{")) - (t.text in (")", "]", "}"))
+        index += t.text == "," and depth == 0
+    return index, _current_keyword(toks, paren, 0)
 
 
 def file_completions(a: Analysis, typed: str, replace: Span,

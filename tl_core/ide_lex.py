@@ -10,14 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KEYWORDS = frozenset("""fn let return if else for in while loop break continue main true
-false tensor import struct impl match as test bench learn entity relation embedding
-relation_embedding infer where learnable frozen""".split())
-RESERVED = frozenset("""fn let return if else for in while loop break continue main true
-false tensor import struct impl match as""".split())
-TYPE_NAMES = frozenset("""float16 float32 float64 bfloat16 int32 int64 int16 bool complex16
-int float string void Model Device f16 f32 f64 i32 i64""".split())
-
 
 @dataclass(frozen=True, slots=True)
 class Tok:

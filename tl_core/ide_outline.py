@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 from tl_core.check.model import Analysis
 from tl_core.ide import Fold, InlayHint, Lens, SemanticToken, Symbol
-from tl_core.ide_lex import KEYWORDS, TYPE_NAMES, Tok, tokenize
+from tl_core.ide_lex import Tok, tokenize
+from tl_core.lang.keywords import DEVICES, KEYWORDS, TYPE_NAMES
+from tl_core.lang.types import FnType, ModelType, ScalarType, UnknownType
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import Span
-from tl_core.types import FnType, ModelType, ScalarType, UnknownType
 
 CELL = re.compile(r"^[ \t]*// ?%%")
 
@@ -195,7 +196,7 @@ def semantic_tokens(a: Analysis) -> list[SemanticToken]:
                 kind = "type"
             elif t.text in KEYWORDS:
                 kind = "keyword"
-            elif t.text in ("gpu", "cpu"):
+            elif t.text in DEVICES:
                 kind = "variable"
                 mods = ("readonly", "defaultLibrary")
         elif t.kind == "op" and t.text in ("@", "⊙", "⊗"):

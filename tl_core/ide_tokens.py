@@ -30,7 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tl_core.ide import Fold, SemanticToken
-from tl_core.ide_lex import KEYWORDS, TYPE_NAMES, tokenize
+from tl_core.ide_lex import tokenize
+from tl_core.lang.keywords import DEVICES, KEYWORDS, TYPE_NAMES
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import LineIndex, Span
 
@@ -197,7 +198,7 @@ def _classify(seg: str, prev_text: str | None, refs: list[tuple]) -> list[tuple]
                 kind = "type"
             elif t.text in KEYWORDS:
                 kind = "keyword"
-            elif t.text in ("gpu", "cpu"):
+            elif t.text in DEVICES:
                 kind = "variable"
                 mods = _RO_LIB
         elif tk == "op" and t.text in ("@", "⊙", "⊗"):

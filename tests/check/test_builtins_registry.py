@@ -4,14 +4,22 @@ import sys
 
 import pytest
 
-from tl_core.builtins import BUILTINS, REQUIRED, BindError, bind_arguments, signature_label
+from tl_core.lang.builtins import BUILTINS
+from tl_core.lang.registry import (
+    CATEGORIES,
+    KINDS,
+    REQUIRED,
+    BindError,
+    bind_arguments,
+    signature_label,
+)
 
 SECTION_7 = """load_model save_model get_tensor model_from load_model_f32 tensor zeros ones full
 arange rand randn shape len reshape transpose permute flatten squeeze unsqueeze concat split
 slice slice_last broadcast_to matmul add sub mul div pow exp log sqrt abs sin cos tan tanh
 sigmoid relu gelu silu softmax sum mean max min argmax argmin linear rms_norm layer_norm
 embedding causal_mask apply_attention_mask rope einsum learnable print assert assert_eq env
-str range range_i""".split()
+str range range_i names""".split()
 
 
 def test_every_section_7_builtin_is_registered():
@@ -20,15 +28,21 @@ def test_every_section_7_builtin_is_registered():
 
 @pytest.mark.parametrize("name", sorted(BUILTINS))
 def test_entry_is_complete(name):
+    """Every entry has all its parts: signature, argument kinds, purity, shape rule, docs
+    and the runtime implementation (registered by tl_core.runtime.ops)."""
+    import tl_core.runtime.interpreter  # noqa: F401 - loads every implementation
+
     b = BUILTINS[name]
     assert b.name == name
     assert len(b.doc) > 30 and "\n" not in b.doc
-    assert b.category in {"model", "creation", "shape", "math", "nn", "training", "utility"}
+    assert b.category in CATEGORIES
     assert callable(b.shape_rule)
+    assert isinstance(b.pure, bool)
+    assert b.returns
+    assert b.has_impl and callable(b.impl())
     for p in b.params:
         assert re.fullmatch(r"[A-Za-z_]+", p.name)
-        assert p.kind in {"tensor", "indices", "int", "float", "bool", "string", "shape",
-                          "dims", "list", "model", "device", "spec", "any"}
+        assert p.kind in KINDS
     names = [p.name for p in b.params]
     assert len(set(names)) == len(names)
     # required parameters come before optional ones
@@ -79,8 +93,44 @@ def test_bind_errors_have_exact_messages():
 
 
 def test_impl_is_lazy_and_registry_import_is_light():
-    code = ("import sys, tl_core.builtins, tl_core.types, tl_core.check; "
+    code = ("import sys, tl_core.lang.builtins, tl_core.lang.rules, tl_core.check; "
             "print(any(m in sys.modules for m in ('mlx', 'gguf', 'coremltools')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_model_strings_are_declared_by_kind_not_by_name():
+    """The checker and the IDE find model files and tensor names through these kinds."""
+    assert [p.kind for p in BUILTINS["load_model"].params] == ["model_path"]
+    assert [p.kind for p in BUILTINS["load_model_f32"].params] == ["model_path"]
+    assert [p.kind for p in BUILTINS["get_tensor"].params] == ["model", "tensor_name"]
+    # labels read as plain strings
+    assert signature_label(BUILTINS["get_tensor"]) == \
+        "get_tensor(model: model, name: string) -> tensor"
+
+
+def test_purity_replaces_the_impure_list():
+    impure = {n for n, b in BUILTINS.items() if not b.pure}
+    assert {"print", "rand", "randn", "load_model", "get_tensor", "env", "len"} <= impure
+    assert not ({"softmax", "matmul", "rope", "linear", "exp"} & impure)
+
+
+def test_implements_rejects_unknown_names_and_second_implementations():
+    from tl_core.lang.builtins import implements
+
+    with pytest.raises(KeyError, match="no built-in of that name"):
+        implements("no_such_builtin")(lambda ctx: None)
+    import tl_core.runtime.ops  # noqa: F401
+
+    with pytest.raises(ValueError, match="already has an implementation"):
+        implements("softmax")(lambda ctx, x, dim=-1: x)
+
+
+def test_lang_imports_no_mlx_check_or_runtime():
+    code = ("import sys, tl_core.lang.builtins, tl_core.lang.keywords, tl_core.lang.dtypes; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mlx' or "
+            "m.startswith(('tl_core.check', 'tl_core.runtime'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

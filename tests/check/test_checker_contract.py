@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tl_core.check import analyze
 from tl_core.diagnostics import Severity
-from tl_core.types import ModelType, TensorType
+from tl_core.lang.types import ModelType, TensorType
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"

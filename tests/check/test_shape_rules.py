@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tl_core.builtins import BUILTINS
-from tl_core.check import shapes as S
-from tl_core.check.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
-from tl_core.types import INT, ListType, ModelType, ShapeType, TensorType, tensor
+from tl_core.lang import shapes as S
+from tl_core.lang.builtins import BUILTINS
+from tl_core.lang.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
+from tl_core.lang.types import INT, ListType, ModelType, ShapeType, TensorType, tensor
 
 
 def call(_name, **named):

@@ -1,4 +1,5 @@
-from tl_core.types import (
+from tl_core.lang.dtypes import canonical_dtype
+from tl_core.lang.types import (
     BOOL,
     INT,
     UNKNOWN,
@@ -8,7 +9,6 @@ from tl_core.types import (
     ModelType,
     ShapeType,
     TensorType,
-    canonical_dtype,
     dim_value,
     format_type,
     tensor,

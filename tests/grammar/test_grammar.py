@@ -25,10 +25,10 @@ def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_builtin_names_come_from_the_registry():
-    from tl_core.builtins import BUILTINS
+    from tl_core.lang.builtins import BUILTINS
 
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "syntaxes" / "gen_builtins.py"), "--check"],
+        [sys.executable, str(ROOT / "syntaxes" / "gen_grammar.py"), "--check"],
         capture_output=True,
         text=True,
     )

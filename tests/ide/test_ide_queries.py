@@ -129,6 +129,18 @@ def test_complete_tensor_names_function_form_and_integer_detail(model_dir):
     assert "integer" in ids.detail
 
 
+def test_complete_strings_by_parameter_kind_not_position(model_dir):
+    """A tensor name by keyword, and no tensor names in a string that fills another kind
+    (`save_model`'s path is a plain string, `get_tensor`'s first slot is the model)."""
+    text = 'm = load_model("tiny.safetensors")\nw = get_tensor(m, name: "layer.1'
+    a = analyze(text, str(model_dir / "prog.tl"))
+    assert labels(ide.complete_at(a, len(text))) == ["layer.1.weight"]
+    for text in ('m = load_model("tiny.safetensors")\nsave_model(m, "',
+                 'm = load_model("tiny.safetensors")\nw = get_tensor("'):
+        a = analyze(text, str(model_dir / "prog.tl"))
+        assert ide.complete_at(a, len(text)) == [], text
+
+
 def test_complete_real_smollm2_dotted_prefix():
     from tests.model_files import smollm2_path
 
@@ -161,7 +173,8 @@ def test_complete_members_after_dot(model_dir):
     assert items[0].detail == "shape[2, 3]" and items[1].detail == "float16[3, 2]"
     text2 = text[:-2] + "m."
     a = analyze(text2, str(model_dir / "prog.tl"))
-    assert labels(ide.complete_at(a, len(text2))) == ["get_tensor", "names", "metadata", "path"]
+    assert labels(ide.complete_at(a, len(text2))) == ["get_tensor", "names", "save_model", "metadata",
+                                                       "path"]
     text3 = text[:-2] + "m.metadata."
     a = analyze(text3, str(model_dir / "prog.tl"))
     assert "format" in labels(ide.complete_at(a, len(text3)))

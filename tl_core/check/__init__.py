@@ -1,8 +1,8 @@
 """The checker: scopes, name resolution, shape/type inference and unification -> Analysis.
 
 `analyze(text, path=None) -> Analysis` never raises. The implementation lives in
-`tl_core.check.analyzer`; this package imports it lazily so that `tl_core.builtins` can use
-`tl_core.check.shapes` without an import cycle.
+`tl_core.check.analyzer`; this package imports it lazily (a heavy import: the checker and
+the registry), so that importing `tl_core.check.model` alone stays light.
 """
 
 from __future__ import annotations

@@ -11,17 +11,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tl_core.builtins import BUILTINS, BindError, Builtin, bind_arguments
 from tl_core.check import memo as M
-from tl_core.check import shapes as S
 from tl_core.check.imports import ImportResolver
 from tl_core.check.memo import type_sig
 from tl_core.check.model import Binding, ImportInfo, Ref, Scope, node_key
-from tl_core.check.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
 from tl_core.diagnostics import Diagnostic, Related, Severity
-from tl_core.syntax import ast as A
-from tl_core.syntax.span import LineIndex, Span
-from tl_core.types import (
+from tl_core.lang import shapes as S
+from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
+from tl_core.lang.dtypes import NAMESPACES, canonical_dtype, is_int_dtype
+from tl_core.lang.keywords import DEVICES
+from tl_core.lang.registry import STRING_KINDS, BindError, Builtin, bind_arguments, fallback_type
+from tl_core.lang.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
+from tl_core.lang.types import (
     BOOL,
     DEVICE,
     FLOAT,
@@ -43,20 +44,17 @@ from tl_core.types import (
     TupleType,
     Type,
     UnknownType,
-    canonical_dtype,
     dim_value,
-    is_int_dtype,
 )
+from tl_core.syntax import ast as A
+from tl_core.syntax.span import LineIndex, Span
 
 W = Severity.WARNING
 ARITH = {"+", "-", "*", "/", "%", "**", "⊙"}
 COMPARE = {"==", "!=", "<", "<=", ">", ">="}
 TENSOR_FIELDS = ("shape", "T", "dtype", "ndim", "size")
-MODEL_METHODS = ("get_tensor", "names")
 MODEL_FIELDS = ("metadata", "path")
-NAMESPACES = {"f16": "float16", "f32": "float32", "f64": "float64", "bf16": "bfloat16",
-              "i32": "int32", "i64": "int64", "Tensor": None, "KVCache": None}
-CONSTANTS: dict[str, Type] = {"gpu": DEVICE, "cpu": DEVICE}
+CONSTANTS: dict[str, Type] = {d: DEVICE for d in DEVICES}
 # Statement forms of LANGUAGE.md section 5 that look like calls but are not built-ins.
 STATEMENT_CALLS: dict[str, Type] = {"panic": VOID}
 
@@ -864,20 +862,12 @@ class Checker:
         if isinstance(f, A.Field):
             obj_t = self.infer(f.obj, scope)
             if isinstance(obj_t, ModelType):
-                if f.name == "get_tensor":
-                    self.refs[(f.name_span.start, f.name_span.end)] = Ref(f.name_span, None,
-                                                                          "get_tensor")
-                    return self.call_builtin(BUILTINS["get_tensor"], e.args, e.span, scope,
-                                             receiver=(obj_t, f.obj))
-                if f.name == "names":
-                    self.arg_infos(e.args, scope)
-                    return ListType(STRING)
                 if f.name not in BUILTINS:
                     self.arg_infos(e.args, scope)
                     hint = S.did_you_mean(f.name, list(MODEL_METHODS), 0.6)
                     self.error(f.name_span, f"Model has no method '{f.name}'; methods: "
-                                            f"{', '.join(MODEL_METHODS)}, or a built-in taking "
-                                            f"the model first" + (f"; {hint}" if hint else ""),
+                                            f"{', '.join(MODEL_METHODS)}"
+                                            + (f"; {hint}" if hint else ""),
                                "unknown-member")
                     return UNKNOWN
             # Any built-in may be called as a method on its first argument (`x.sum(dim: 0)`).
@@ -914,7 +904,7 @@ class Checker:
             infos = [ArgInfo(rt, None, self.src(rnode.span))] + infos  # type: ignore[attr-defined]
             offset = 1
         n_pos = len(positional) + offset
-        ret_unknown = self.fallback_return(b)
+        ret_unknown = fallback_type(b)
         try:
             bound = bind_arguments(b, n_pos, [a.name for a in kw])  # type: ignore[misc]
         except BindError as err:
@@ -978,34 +968,16 @@ class Checker:
                            f"integer tensor {info.text} ({info.type}) used as data in "
                            f"{b.name}(); integer tensors are meant as gather indices; write "
                            f"float values such as 1.0 for a float16 tensor", "int-data", W)
-        if b.name in ("load_model", "load_model_f32"):
-            return self.load_model(named.get("path"), spans.get("path", span))
+        opened = {p.name: self.load_model(named.get(p.name), spans.get(p.name, span))
+                  for p in b.params_of_kind("model_path") if p.name in named}
         try:
-            return b.shape_rule(RuleArgs(b.name, named, tuple(rest), keywords, dtype))
+            return b.shape_rule(RuleArgs(b.name, named, tuple(rest), keywords, dtype, opened))
         except ShapeError as err:
             at = spans.get(err.param, span) if err.param else span
-            code = "unknown-tensor" if b.name == "get_tensor" else "shape"
+            p = b.param(err.param) if err.param else None
+            code = "unknown-tensor" if p is not None and p.kind == "tensor_name" else "shape"
             self.error(at, err.full_message(), code)
             return ret_unknown
-
-    @staticmethod
-    def fallback_return(b: Builtin) -> Type:
-        r = b.returns
-        if r == "tensor":
-            return TensorType("float16", None)
-        if r == "Model":
-            return ModelType()
-        if r == "void":
-            return VOID
-        if r == "string":
-            return STRING
-        if r == "int":
-            return INT
-        if r.startswith("list"):
-            return ListType(INT if "int" in r else TensorType("float16", None))
-        if r == "shape":
-            return ShapeType(None)
-        return UNKNOWN
 
     @staticmethod
     def kind_mismatch(kind: str, t: Type) -> str | None:
@@ -1019,7 +991,7 @@ class Checker:
         elif kind == "model":
             if isinstance(t, (TensorType, ShapeType, ListType)) or isinstance(t, ScalarType):
                 return "a Model (from load_model or model_from)"
-        elif kind in ("string", "spec"):
+        elif kind in STRING_KINDS:
             if isinstance(t, (TensorType, ModelType)) or (
                     isinstance(t, ScalarType) and t.name in ("int", "float", "bool")):
                 return "a string"
@@ -1225,7 +1197,7 @@ class Checker:
             if e.name == "ndim":
                 return ScalarType("int", len(t.dims) if t.dims is not None else None)
             if e.name == "size":
-                n = S._numel(t)
+                n = S.numel(t)
                 return ScalarType("int", n)
             hint = S.did_you_mean(e.name, list(TENSOR_FIELDS), 0.6)
             self.error(e.name_span, f"a tensor has no field '{e.name}'; fields: "

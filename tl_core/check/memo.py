@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from tl_core.check.model import FILE_WIDE
 from tl_core.diagnostics import Diagnostic, Related, Severity
+from tl_core.lang.types import MetadataType, ModelType, ScalarType, Type
 from tl_core.syntax.span import Span, new_span
-from tl_core.types import MetadataType, ModelType, ScalarType, Type
 
 if TYPE_CHECKING:
     from tl_core.check.checker import Checker

@@ -12,8 +12,8 @@ from itertools import islice
 from operator import is_, itemgetter, le
 
 from tl_core.diagnostics import Diagnostic
+from tl_core.lang.types import UNKNOWN, Type
 from tl_core.syntax.span import LineIndex, Span
-from tl_core.types import UNKNOWN, Type
 
 
 def node_key(node: object) -> tuple:

@@ -21,8 +21,14 @@ from typing import Any
 
 import mlx.core as mx
 
-from tl_core.builtins import BUILTINS, BindError, bind_arguments
 from tl_core.diagnostics import Diagnostic, Severity
+from tl_core.lang import shapes as S
+from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
+from tl_core.lang.dtypes import FLOAT_DTYPES, NAMESPACES, kind_of
+from tl_core.lang.keywords import DEVICES
+from tl_core.lang.registry import BindError, bind_arguments
+from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
+from tl_core.lang.types import UNKNOWN, ListType, ScalarType, TensorType
 from tl_core.runtime import ops
 from tl_core.runtime.errors import Interrupted, NotSupported, OpError, Panic, TLRuntimeError
 from tl_core.runtime.printing import format_value
@@ -38,11 +44,7 @@ from tl_core.runtime.values import (
 from tl_core.syntax import ast
 from tl_core.syntax.span import Span
 
-# Built-ins that are safe inside mx.compile: no side effects, no host reads, no randomness.
-_IMPURE = {"print", "assert", "assert_eq", "env", "str", "load_model", "load_model_f32",
-           "save_model", "get_tensor", "model_from", "rand", "randn", "range", "range_i",
-           "len", "learnable"}
-_DEVICE_NAMES = ("gpu", "cpu")
+_DEVICE_NAMES = DEVICES
 _UNSUPPORTED_ITEMS = {
     ast.StructDecl: "struct declarations",
     ast.ImplDecl: "impl blocks",
@@ -142,7 +144,7 @@ class FnInfo:
             t = p.type
             if not isinstance(t, ast.TensorTypeExpr) or t.dims is None or t.dtype not in DTYPES:
                 return
-            want_int = t.dtype in ("int", "int32", "int64", "int16", "i32", "i64")
+            want_int = kind_of(t.dtype) == "int"
             plan.append((want_int, tuple((d.kind, d.value) for d in t.dims)))
         self.plan = tuple(plan)
 
@@ -650,9 +652,6 @@ class Interpreter:
         return ""
 
     def arg_info(self, v: Any, node: Any) -> Any:
-        from tl_core.check.shapes import ArgInfo
-        from tl_core.types import UNKNOWN, ListType, ScalarType, TensorType
-
         def static(x: Any) -> tuple[Any, Any]:
             if isinstance(x, mx.array):
                 return TensorType(dtype_name(x.dtype), tuple(x.shape)), None
@@ -674,13 +673,11 @@ class Interpreter:
         return ArgInfo(t, value, self.source_of(node) if node is not None else "")
 
     def checker_binary_message(self, op: str, a: Any, b: Any, e: ast.Binary) -> str | None:
-        from tl_core.check import shapes as S
-
         try:
             ta = self.arg_info(a, e.left).type
             tb = self.arg_info(b, e.right).type
             if op == "@":
-                if isinstance(ta, S.TensorType) and isinstance(tb, S.TensorType):
+                if isinstance(ta, TensorType) and isinstance(tb, TensorType):
                     S.matmul(ta, tb, self.source_of(e.left), self.source_of(e.right))
             else:
                 S.broadcast(ta, tb, op)
@@ -694,8 +691,6 @@ class Interpreter:
                              rest: list[tuple[Any, Any]], dtype: str | None = None
                              ) -> tuple[str, str | None] | None:
         """(message, parameter) from the built-in's shape rule, or None when it passes."""
-        from tl_core.check.shapes import RuleArgs, ShapeError
-
         try:
             rule_args = RuleArgs(
                 name, {k: self.arg_info(v, node) for k, (v, node) in named.items()},
@@ -712,9 +707,10 @@ class Interpreter:
         t = e.type
         name = t.dtype if isinstance(t, ast.TensorTypeExpr) else t.name
         if not isinstance(v, (mx.array, list)):
-            if name in ("int", "i32", "i64", "int32", "int64", "int16"):
+            kind = kind_of(name)
+            if kind == "int":
                 return int(v)
-            if name in ("float", "f16", "f32", "f64", "float16", "float32", "float64"):
+            if kind == "float":
                 return float(v)
             if name == "bool":
                 return bool(v)
@@ -746,7 +742,7 @@ class Interpreter:
             if name == "path":
                 return obj.path
             raise TLRuntimeError(f"a Model has no field '{name}' (fields: metadata, path; "
-                                 f"methods: get_tensor, names)", e.name_span)
+                                 f"methods: {', '.join(MODEL_METHODS)})", e.name_span)
         if isinstance(obj, Record):
             if name in obj.items:
                 return obj.items[name]
@@ -985,10 +981,6 @@ class Interpreter:
     def call_method(self, e: ast.Call, func: ast.Field, env: Env) -> Any:
         obj = self.eval(func.obj, env)
         name = func.name
-        if type(obj).__name__ == "Model" and name == "names":
-            if e.args:
-                raise TLRuntimeError("names() takes no arguments", e.args[0].span)
-            return ops.op_names(self, obj)
         if name in BUILTINS:
             return self.call_builtin(name, e, env, receiver=(obj, func.obj.span))
         if name in self.fns:
@@ -996,13 +988,11 @@ class Interpreter:
         raise TLRuntimeError(f"{type_name(obj)} has no method '{name}'", func.name_span)
 
     def call_path(self, e: ast.Call, func: ast.Path, env: Env) -> Any:
-        casts = {"f16": mx.float16, "f32": mx.float32, "f64": mx.float64,
-                 "bf16": mx.bfloat16, "i32": mx.int32, "i64": mx.int64, "Tensor": None}
-        if func.base in casts and func.member in BUILTINS:
+        if func.base in NAMESPACES and func.base != "KVCache" and func.member in BUILTINS:
             value = self.call_builtin(func.member, e, env)
-            dt = casts[func.base]
-            if dt is not None and isinstance(value, mx.array):
-                value = value.astype(dt)
+            name = NAMESPACES[func.base]
+            if name is not None and isinstance(value, mx.array):
+                value = value.astype(DTYPES[name])
             return value
         if func.base == "KVCache":
             raise NotSupported("KVCache", e.span)
@@ -1089,7 +1079,9 @@ class Interpreter:
                 exc.span = exc.span or e.span
             raise
         except _model_error() as exc:
-            raise TLRuntimeError(str(exc), arg_spans.get("path") or e.span) from None
+            at = next((arg_spans[p.name] for p in b.params_of_kind("model_path")
+                       if p.name in arg_spans), e.span)
+            raise TLRuntimeError(str(exc), at) from None
         except (ValueError, TypeError, RuntimeError) as exc:
             better = self.checker_call_message(
                 name, {k: (kwargs[k], arg_nodes.get(k)) for k in kwargs},
@@ -1213,7 +1205,7 @@ class Interpreter:
             if not isinstance(v, mx.array):
                 raise TLRuntimeError(f"{decl.name}(): argument '{p.name}' must be "
                                      f"{_type_text(t)}; found {type_name(v)}", span)
-            want_int = t.dtype in ("int", "int32", "int64", "int16", "i32", "i64")
+            want_int = kind_of(t.dtype) == "int"
             is_int = not mx.issubdtype(v.dtype, mx.inexact)
             if want_int != is_int and v.dtype != mx.bool_:
                 raise TLRuntimeError(f"{decl.name}(): argument '{p.name}' must be "
@@ -1367,7 +1359,7 @@ class _NotArray(Exception):  # noqa: N818
     pass
 
 
-_FLOATS = frozenset((mx.float16, mx.float32, mx.float64, mx.bfloat16, mx.complex64))
+_FLOATS = frozenset(DTYPES[n] for n in FLOAT_DTYPES)
 
 
 def _plural(n: int, word: str) -> str:
@@ -1421,7 +1413,8 @@ def _pure_fn(decl: ast.FnDecl, interp: Interpreter, seen: set[str]) -> bool:
             f = node.func
             name = f.id if isinstance(f, ast.Name) else f.name if isinstance(f, ast.Field) \
                 else None
-            if name is None or name in _IMPURE or name == "panic" or name == "names":
+            if name is None or name == "panic" or (name in BUILTINS
+                                                    and not BUILTINS[name].pure):
                 return False
             if name in interp.fns and name not in seen:
                 callee = interp.fns[name]

@@ -1,7 +1,10 @@
 """MLX implementations of the built-in functions: one `op_<name>` per registry entry.
 
-Calling convention (the interpreter's side of `tl_core.builtins`): every op takes the run
-context first, then the bound arguments by parameter name (positional for variadic ones):
+Each op is installed into its registry entry (`tl_core.lang.builtins.BUILTINS`) by
+`@implements(name)`; the interpreter calls `BUILTINS[name].impl()`.
+
+Calling convention: every op takes the run context first, then the bound arguments by
+parameter name (positional for variadic ones):
 `op_softmax(ctx, x=t, dim=-1)`. Arguments already hold runtime values (`mx.array`, int,
 float, bool, str, list, Model). Ops raise `OpError(message, arg=<param name>)` for a bad
 argument so the interpreter can point at it.
@@ -20,6 +23,7 @@ from typing import Any, Protocol
 
 import mlx.core as mx
 
+from tl_core.lang.builtins import implements
 from tl_core.runtime.errors import AssertionFailed, OpError
 from tl_core.runtime.values import DTYPES, FLOAT, Record, shape_text, tensor_type, type_name
 
@@ -180,10 +184,12 @@ def _elementwise(a: Any, b: Any, sym: str, fn: Any) -> Any:
 # Model
 
 
+@implements("load_model")
 def op_load_model(ctx: OpContext, path: Any) -> Any:
     return ctx.load_model(ctx.resolve_path(as_str(path, "path")))
 
 
+@implements("load_model_f32")
 def op_load_model_f32(ctx: OpContext, path: Any) -> Any:
     return op_load_model(ctx, path)
 
@@ -195,6 +201,7 @@ def _check_model(model: Any, arg: str = "model") -> Any:
     return model
 
 
+@implements("get_tensor")
 def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
     _check_model(model)
     name = as_str(name, "name")
@@ -216,6 +223,7 @@ def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
     return loaded.array
 
 
+@implements("save_model")
 def op_save_model(ctx: OpContext, model: Any, path: Any) -> None:
     from tl_core.models import save_model
 
@@ -223,6 +231,7 @@ def op_save_model(ctx: OpContext, model: Any, path: Any) -> None:
     save_model(model, ctx.resolve_path(as_str(path, "path")))
 
 
+@implements("model_from")
 def op_model_from(ctx: OpContext, *args: Any, **tensors: Any) -> Any:
     """Named tensors arrive as Python keyword arguments (names may contain dots)."""
     from tl_core.models import model_from
@@ -239,6 +248,7 @@ def op_model_from(ctx: OpContext, *args: Any, **tensors: Any) -> Any:
 # Creation
 
 
+@implements("tensor")
 def op_tensor(ctx: OpContext, data: Any, device: Any = "gpu", dtype: Any = "float16") -> mx.array:
     """`tensor<T>(data, device: gpu)`; the interpreter passes T as `dtype`. MLX arrays have no
     per-array device: where they compute is the run's device (see docs/kernel.md)."""
@@ -248,14 +258,17 @@ def op_tensor(ctx: OpContext, data: Any, device: Any = "gpu", dtype: Any = "floa
     return as_tensor(data, "data", dt)
 
 
+@implements("zeros")
 def op_zeros(ctx: OpContext, shape: Any) -> mx.array:
     return mx.zeros(_creation_shape(shape), dtype=FLOAT)
 
 
+@implements("ones")
 def op_ones(ctx: OpContext, shape: Any) -> mx.array:
     return mx.ones(_creation_shape(shape), dtype=FLOAT)
 
 
+@implements("full")
 def op_full(ctx: OpContext, shape: Any, value: Any) -> mx.array:
     return mx.full(_creation_shape(shape), as_float(value, "value"), dtype=FLOAT)
 
@@ -268,6 +281,7 @@ def _creation_shape(shape: Any) -> tuple[int, ...]:
     return dims
 
 
+@implements("arange")
 def op_arange(ctx: OpContext, n: Any) -> mx.array:
     k = as_int(n, "n")
     if k < 0:
@@ -275,10 +289,12 @@ def op_arange(ctx: OpContext, n: Any) -> mx.array:
     return mx.arange(k, dtype=FLOAT)
 
 
+@implements("rand")
 def op_rand(ctx: OpContext, shape: Any) -> mx.array:
     return mx.random.uniform(shape=_creation_shape(shape), dtype=FLOAT)
 
 
+@implements("randn")
 def op_randn(ctx: OpContext, shape: Any) -> mx.array:
     return mx.random.normal(shape=_creation_shape(shape), dtype=FLOAT)
 
@@ -287,10 +303,12 @@ def op_randn(ctx: OpContext, shape: Any) -> mx.array:
 # Shape
 
 
+@implements("shape")
 def op_shape(ctx: OpContext, x: Any) -> list[int]:
     return list(as_tensor(x).shape)
 
 
+@implements("len")
 def op_len(ctx: OpContext, x: Any) -> int:
     if isinstance(x, (list, tuple, str, range)):
         return len(x)
@@ -303,6 +321,7 @@ def op_len(ctx: OpContext, x: Any) -> int:
     raise OpError(f"len needs a tensor, list or string, found {type_name(x)}", arg="x")
 
 
+@implements("reshape")
 def op_reshape(ctx: OpContext, x: Any, shape: Any) -> mx.array:
     x = as_tensor(x)
     dims = list(as_shape(shape))
@@ -320,6 +339,7 @@ def op_reshape(ctx: OpContext, x: Any, shape: Any) -> mx.array:
     return x.reshape(dims)
 
 
+@implements("transpose")
 def op_transpose(ctx: OpContext, x: Any) -> mx.array:
     x = as_tensor(x)
     if x.ndim != 2:
@@ -328,6 +348,7 @@ def op_transpose(ctx: OpContext, x: Any) -> mx.array:
     return x.T
 
 
+@implements("permute")
 def op_permute(ctx: OpContext, x: Any, dims: Any) -> mx.array:
     x = as_tensor(x)
     axes = [norm_axis(d, x.ndim, "dims") for d in as_shape(dims, "dims")]
@@ -337,10 +358,12 @@ def op_permute(ctx: OpContext, x: Any, dims: Any) -> mx.array:
     return mx.transpose(x, axes)
 
 
+@implements("flatten")
 def op_flatten(ctx: OpContext, x: Any) -> mx.array:
     return as_tensor(x).reshape(-1)
 
 
+@implements("squeeze")
 def op_squeeze(ctx: OpContext, x: Any, dim: Any = None) -> mx.array:
     x = as_tensor(x)
     if dim is None:
@@ -352,11 +375,13 @@ def op_squeeze(ctx: OpContext, x: Any, dim: Any = None) -> mx.array:
     return mx.squeeze(x, d)
 
 
+@implements("unsqueeze")
 def op_unsqueeze(ctx: OpContext, x: Any, dim: Any) -> mx.array:
     x = as_tensor(x)
     return mx.expand_dims(x, norm_axis(dim, x.ndim, extra=1))
 
 
+@implements("concat")
 def op_concat(ctx: OpContext, tensors: Any, dim: Any = 0) -> mx.array:
     if not isinstance(tensors, (list, tuple)) or not tensors:
         raise OpError(f"concat needs a non-empty list of tensors, found {type_name(tensors)}",
@@ -372,6 +397,7 @@ def op_concat(ctx: OpContext, tensors: Any, dim: Any = 0) -> mx.array:
     return mx.concatenate(ts, axis=d)
 
 
+@implements("split")
 def op_split(ctx: OpContext, x: Any, n: Any, dim: Any = 0) -> list[mx.array]:
     x = as_tensor(x)
     d = norm_axis(dim, x.ndim)
@@ -382,6 +408,7 @@ def op_split(ctx: OpContext, x: Any, n: Any, dim: Any = 0) -> list[mx.array]:
     return list(mx.split(x, k, axis=d))
 
 
+@implements("slice")
 def op_slice(ctx: OpContext, x: Any, dim: Any, start: Any, end: Any) -> mx.array:
     x = as_tensor(x)
     d = norm_axis(dim, x.ndim)
@@ -392,6 +419,7 @@ def op_slice(ctx: OpContext, x: Any, dim: Any, start: Any, end: Any) -> mx.array
     return x[tuple(idx)]
 
 
+@implements("slice_last")
 def op_slice_last(ctx: OpContext, x: Any, dim: Any = 0) -> mx.array:
     """The last entry along `dim`, with that dimension removed."""
     x = as_tensor(x)
@@ -403,6 +431,7 @@ def op_slice_last(ctx: OpContext, x: Any, dim: Any = 0) -> mx.array:
     return x[tuple(idx)]
 
 
+@implements("broadcast_to")
 def op_broadcast_to(ctx: OpContext, x: Any, shape: Any) -> mx.array:
     x = as_tensor(x)
     dims = as_shape(shape)
@@ -433,6 +462,7 @@ def matmul_check(a: mx.array, b: mx.array) -> None:
         _broadcast_check(a[..., :1, :1], b[..., :1, :1], "@")
 
 
+@implements("matmul")
 def op_matmul(ctx: OpContext, a: Any, b: Any) -> mx.array:
     a = _floatify(as_tensor(a, "a"))
     b = _floatify(as_tensor(b, "b"))
@@ -440,18 +470,22 @@ def op_matmul(ctx: OpContext, a: Any, b: Any) -> mx.array:
     return mx.matmul(a, b)
 
 
+@implements("add")
 def op_add(ctx: OpContext, a: Any, b: Any) -> Any:
     return _elementwise(a, b, "+", mx.add)
 
 
+@implements("sub")
 def op_sub(ctx: OpContext, a: Any, b: Any) -> Any:
     return _elementwise(a, b, "-", mx.subtract)
 
 
+@implements("mul")
 def op_mul(ctx: OpContext, a: Any, b: Any) -> Any:
     return _elementwise(a, b, "*", mx.multiply)
 
 
+@implements("div")
 def op_div(ctx: OpContext, a: Any, b: Any) -> Any:
     def div(x: Any, y: Any) -> mx.array:
         if isinstance(x, mx.array) and not mx.issubdtype(x.dtype, mx.inexact):
@@ -461,6 +495,7 @@ def op_div(ctx: OpContext, a: Any, b: Any) -> Any:
     return _elementwise(a, b, "/", div)
 
 
+@implements("pow")
 def op_pow(ctx: OpContext, a: Any, b: Any) -> Any:
     return _elementwise(a, b, "**", mx.power)
 
@@ -479,20 +514,21 @@ def _gelu(x: mx.array) -> mx.array:
     return 0.5 * x * (1.0 + mx.erf(x / math.sqrt(2.0)))
 
 
-op_exp = _unary("exp", mx.exp)
-op_log = _unary("log", mx.log)
-op_sqrt = _unary("sqrt", mx.sqrt)
-op_abs = _unary("abs", mx.abs)
-op_sin = _unary("sin", mx.sin)
-op_cos = _unary("cos", mx.cos)
-op_tan = _unary("tan", mx.tan)
-op_tanh = _unary("tanh", mx.tanh)
-op_sigmoid = _unary("sigmoid", mx.sigmoid)
-op_relu = _unary("relu", lambda x: mx.maximum(x, 0.0))
-op_gelu = _unary("gelu", _gelu)
-op_silu = _unary("silu", lambda x: x * mx.sigmoid(x))
+op_exp = implements("exp")(_unary("exp", mx.exp))
+op_log = implements("log")(_unary("log", mx.log))
+op_sqrt = implements("sqrt")(_unary("sqrt", mx.sqrt))
+op_abs = implements("abs")(_unary("abs", mx.abs))
+op_sin = implements("sin")(_unary("sin", mx.sin))
+op_cos = implements("cos")(_unary("cos", mx.cos))
+op_tan = implements("tan")(_unary("tan", mx.tan))
+op_tanh = implements("tanh")(_unary("tanh", mx.tanh))
+op_sigmoid = implements("sigmoid")(_unary("sigmoid", mx.sigmoid))
+op_relu = implements("relu")(_unary("relu", lambda x: mx.maximum(x, 0.0)))
+op_gelu = implements("gelu")(_unary("gelu", _gelu))
+op_silu = implements("silu")(_unary("silu", lambda x: x * mx.sigmoid(x)))
 
 
+@implements("softmax")
 def op_softmax(ctx: OpContext, x: Any, dim: Any = -1) -> mx.array:
     t = _floatify(as_tensor(x))
     d = norm_axis(dim, max(t.ndim, 1))
@@ -516,18 +552,19 @@ def _reduce(name: str, fn: Any, index: bool = False) -> Any:
     return op
 
 
-op_sum = _reduce("sum", mx.sum)
-op_mean = _reduce("mean", mx.mean)
-op_max = _reduce("max", mx.max)
-op_min = _reduce("min", mx.min)
-op_argmax = _reduce("argmax", mx.argmax, index=True)
-op_argmin = _reduce("argmin", mx.argmin, index=True)
+op_sum = implements("sum")(_reduce("sum", mx.sum))
+op_mean = implements("mean")(_reduce("mean", mx.mean))
+op_max = implements("max")(_reduce("max", mx.max))
+op_min = implements("min")(_reduce("min", mx.min))
+op_argmax = implements("argmax")(_reduce("argmax", mx.argmax, index=True))
+op_argmin = implements("argmin")(_reduce("argmin", mx.argmin, index=True))
 
 
 # ---------------------------------------------------------------------------
 # NN
 
 
+@implements("linear")
 def op_linear(ctx: OpContext, x: Any, W: Any, b: Any = None) -> mx.array:  # noqa: N803
     """PyTorch convention: y = x @ W.T + b with W of shape [out, in]."""
     x = _floatify(as_tensor(x))
@@ -555,12 +592,14 @@ def _norm_weight(x: mx.array, w: Any, arg: str, what: str) -> mx.array:
     return w
 
 
+@implements("rms_norm")
 def op_rms_norm(ctx: OpContext, x: Any, w: Any, eps: Any = 1e-5) -> mx.array:
     x = _floatify(as_tensor(x))
     w = _norm_weight(x, w, "w", "rms_norm")
     return mx.fast.rms_norm(x, w.astype(x.dtype), as_float(eps, "eps"))
 
 
+@implements("layer_norm")
 def op_layer_norm(ctx: OpContext, x: Any, w: Any, b: Any, eps: Any = 1e-5) -> mx.array:
     x = _floatify(as_tensor(x))
     w = _norm_weight(x, w, "w", "layer_norm")
@@ -568,6 +607,7 @@ def op_layer_norm(ctx: OpContext, x: Any, w: Any, b: Any, eps: Any = 1e-5) -> mx
     return mx.fast.layer_norm(x, w.astype(x.dtype), b.astype(x.dtype), as_float(eps, "eps"))
 
 
+@implements("embedding")
 def op_embedding(ctx: OpContext, table: Any, ids: Any) -> mx.array:
     t = as_tensor(table, "table")
     i = ids if isinstance(ids, mx.array) else as_tensor(ids, "ids", mx.int32)
@@ -591,6 +631,7 @@ def check_gather(t: mx.array, ids: mx.array, arg: str) -> None:
                           f"(size {n})", arg=arg)
 
 
+@implements("causal_mask")
 def op_causal_mask(ctx: OpContext, n: Any) -> mx.array:
     """[n, n] additive mask: 0 where key <= query, -inf above the diagonal."""
     k = as_int(n, "n")
@@ -600,6 +641,7 @@ def op_causal_mask(ctx: OpContext, n: Any) -> mx.array:
     return mx.where(allowed, mx.array(0.0, FLOAT), mx.array(-math.inf, FLOAT))
 
 
+@implements("apply_attention_mask")
 def op_apply_attention_mask(ctx: OpContext, scores: Any, mask: Any) -> mx.array:
     """Additive float mask (0 / -inf, as `causal_mask` makes) or boolean mask (true = keep)."""
     s = _floatify(as_tensor(scores, "scores"))
@@ -610,6 +652,7 @@ def op_apply_attention_mask(ctx: OpContext, scores: Any, mask: Any) -> mx.array:
     return s + m.astype(s.dtype)
 
 
+@implements("rope")
 def op_rope(ctx: OpContext, x: Any, offset: Any = 0, base: Any = 10000.0) -> mx.array:
     """Rotary position embedding over the last two axes [..., seq, head_dim], rotating the
     two halves of head_dim (the HuggingFace / NeoX layout)."""
@@ -624,6 +667,7 @@ def op_rope(ctx: OpContext, x: Any, offset: Any = 0, base: Any = 10000.0) -> mx.
     return y.reshape(shape)
 
 
+@implements("einsum")
 def op_einsum(ctx: OpContext, spec: Any, *operands: Any) -> mx.array:
     """Variadic: the operands arrive positionally after the spec."""
     spec = as_str(spec, "spec")
@@ -643,6 +687,7 @@ def op_einsum(ctx: OpContext, spec: Any, *operands: Any) -> mx.array:
 # Training marks
 
 
+@implements("learnable")
 def op_learnable(ctx: OpContext, t: Any) -> mx.array:
     return as_tensor(t, "t")
 
@@ -651,16 +696,19 @@ def op_learnable(ctx: OpContext, t: Any) -> mx.array:
 # Utility
 
 
+@implements("print")
 def op_print(ctx: OpContext, *values: Any) -> None:
     ctx.write(" ".join(ctx.format(v) for v in values) + "\n")
 
 
+@implements("assert")
 def op_assert(ctx: OpContext, cond: Any, msg: Any = "") -> None:
     if not truth(cond):
         text = f"assertion failed: {ctx.format(msg)}" if msg not in (None, "") else "assertion failed"
         raise AssertionFailed(text)
 
 
+@implements("assert_eq")
 def op_assert_eq(ctx: OpContext, a: Any, b: Any) -> None:
     if isinstance(a, mx.array) or isinstance(b, mx.array):
         ta, tb = as_tensor(a, "a"), as_tensor(b, "b")
@@ -696,20 +744,24 @@ def truth(v: Any) -> bool:
     raise OpError(f"a condition must be a bool, found {type_name(v)}")
 
 
+@implements("env")
 def op_env(ctx: OpContext, name: Any) -> str:
     key = as_str(name, "name")
     return os.environ.get(key, "")
 
 
+@implements("str")
 def op_str(ctx: OpContext, x: Any) -> str:
     return ctx.format(x)
 
 
+@implements("range")
 def op_range(ctx: OpContext, n: Any) -> range:
     """A lazy Python range (a list of ints to the language: len, index, iterate, print)."""
     return range(as_int(n, "n"))
 
 
+@implements("range_i")
 def op_range_i(ctx: OpContext, n: Any) -> range:
     return op_range(ctx, n)
 
@@ -724,12 +776,9 @@ def metadata_record(model: Any) -> Record:
     return Record("metadata", items)
 
 
+@implements("names")
 def op_names(ctx: OpContext, model: Any) -> list[str]:
     return list(_check_model(model).names())
 
 
-def all_ops() -> dict[str, Any]:
-    return {k[3:]: v for k, v in globals().items() if k.startswith("op_") and callable(v)}
-
-
-__all__ = [k for k in globals() if k.startswith("op_")] + ["truth", "as_tensor", "all_ops"]
+__all__ = [k for k in globals() if k.startswith("op_")] + ["truth", "as_tensor"]

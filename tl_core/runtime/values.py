@@ -14,28 +14,16 @@ from typing import Any
 
 import mlx.core as mx
 
-# TensorLogic element type names -> MLX dtypes. MLX has no complex16; complex64 stands in.
-DTYPES: dict[str, Any] = {
-    "float16": mx.float16, "f16": mx.float16, "float": mx.float16, "half": mx.float16,
-    "float32": mx.float32, "f32": mx.float32,
-    "float64": mx.float64, "f64": mx.float64,
-    "bfloat16": mx.bfloat16, "bf16": mx.bfloat16,
-    "int32": mx.int32, "i32": mx.int32, "int": mx.int64,
-    "int64": mx.int64, "i64": mx.int64,
-    "int16": mx.int16, "i16": mx.int16,
-    "int8": mx.int8, "uint8": mx.uint8,
-    "bool": mx.bool_,
-    "complex16": mx.complex64, "complex64": mx.complex64,
-}
+from tl_core.lang.dtypes import BY_NAME, TABLE, WORKING_DTYPE, all_names
 
-_DTYPE_NAMES: dict[Any, str] = {
-    mx.float16: "float16", mx.float32: "float32", mx.float64: "float64",
-    mx.bfloat16: "bfloat16", mx.int32: "int32", mx.int64: "int64", mx.int16: "int16",
-    mx.int8: "int8", mx.uint8: "uint8", mx.uint32: "uint32", mx.uint16: "uint16",
-    mx.uint64: "uint64", mx.bool_: "bool", mx.complex64: "complex64",
-}
+# Every element type name the language accepts (tl_core.lang.dtypes) -> its MLX dtype.
+DTYPES: dict[str, Any] = {name: getattr(mx, BY_NAME[canon].mlx)
+                          for name, canon in all_names().items()}
 
-FLOAT = mx.float16  # the working type
+# MLX dtype -> the name a program sees (MLX's own name: complex16 computes as complex64).
+_DTYPE_NAMES: dict[Any, str] = {getattr(mx, d.mlx): d.mlx.rstrip("_") for d in TABLE}
+
+FLOAT = getattr(mx, WORKING_DTYPE)  # the working type
 
 
 def dtype_name(dtype: Any) -> str:

@@ -36,6 +36,8 @@ from lark.parse_tree_builder import ChildFilter
 from lark.parsers.lalr_analysis import Shift
 
 from tl_core.diagnostics import Diagnostic, Related
+from tl_core.lang.dtypes import ELEMENT_TYPES
+from tl_core.lang.keywords import RESERVED
 from tl_core.syntax import ast as A
 from tl_core.syntax.fastnew import N
 from tl_core.syntax.lexer import FastLexer, Tok
@@ -45,9 +47,6 @@ MAX_BRACKET_DEPTH = 128  # deeper nesting is an error (keeps later recursive pas
 MAX_CHAIN = 256  # operators/fields/calls chained in one expression spine
 MAX_TREE_DEPTH = 400  # deeper items become ErrorStmts (brackets x chains can multiply)
 
-ELEMENT_TYPES = frozenset(
-    {"float16", "float32", "float64", "bfloat16", "int32", "int64", "int16", "complex16"}
-)
 
 _TT = (Tok, Token)  # our tokens, and lark's (when lark parses, as the test oracle)
 _NL_TYPES = frozenset({"NL_LPAR", "NL_LSQB", "NL_LBRACE"})
@@ -627,10 +626,7 @@ _ITEM_START = frozenset(
     {"FN", "MAIN", "TEST", "BENCH", "IMPORT", "STRUCT", "IMPL", "ENTITY", "RELATION",
      "EMBEDDING", "RELATION_EMBEDDING", "LEARN"}
 )
-_KEYWORDS = frozenset(
-    "fn let return if else for in while loop break continue main true false tensor import "
-    "struct impl match as".split()
-)
+_KEYWORDS = RESERVED
 _ORDER = ["RPAR", "RSQB", "RBRACE", "COMMA", "COLON", "EQUAL", "LBRACE", "LPAR", "LSQB",
           "ARROW", "FATARROW", "QMARK", "NAME", "NUMBER", "STRING"]
 _BINOPS = frozenset(

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tl_core.lang.keywords import DECLARATIONS
+
 # Patterns shared with grammar.lark (tests check that they agree).
 STRING_RE = r'"(?:[^"\\\n]|\\.)*"?'
 LINE_COMMENT_RE = r"//[^\n]*"
@@ -58,10 +60,7 @@ _NEVER_START = frozenset(
      "symbolic", "as", "in"}
 )
 # Declaration keywords that start a chunk at column 0 even inside open brackets.
-_DECL_WORDS = frozenset(
-    {"fn", "struct", "impl", "main", "test", "bench", "import", "entity", "relation",
-     "embedding", "relation_embedding"}
-)
+_DECL_WORDS = DECLARATIONS
 _NEEDS_NAME_AFTER = frozenset(
     {"test", "bench", "entity", "relation", "embedding", "relation_embedding"}
 )

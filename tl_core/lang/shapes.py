@@ -1,6 +1,6 @@
 """Shape rules on types: broadcasting, matmul, reshape, einsum, indexing, concat, ...
 
-Pure functions over `tl_core.types`; they raise `ShapeError` with the user-facing message.
+Pure functions over `tl_core.lang.types`; they raise `ShapeError` with the user-facing message.
 Unknown stays unknown: a rule only reports what it can prove from known sizes.
 """
 
@@ -10,13 +10,12 @@ import difflib
 from dataclasses import dataclass, field
 from math import prod
 
-from tl_core.types import (
-    FLOAT_DTYPES,
+from tl_core.lang.dtypes import FLOAT_DTYPES
+from tl_core.lang.types import (
     UNKNOWN,
     UNKNOWN_DIM,
     Dim,
     DimVar,
-    ListType,
     ScalarType,
     ShapeType,
     TensorType,
@@ -60,6 +59,8 @@ class RuleArgs:
     rest: tuple[ArgInfo, ...] = ()
     keywords: dict[str, ArgInfo] = field(default_factory=dict)
     dtype: str | None = None  # `f32::ones(...)`, `tensor<int>(...)`
+    # The Model the checker opened for each "model_path" argument (its header read).
+    opened: dict[str, Type] = field(default_factory=dict)
 
     def get(self, name: str) -> ArgInfo | None:
         return self.named.get(name)
@@ -276,7 +277,7 @@ def reshape(x: TensorType, target: tuple[Dim, ...]) -> TensorType:
         v = dim_value(d)
         if v is not None and v < -1:
             raise ShapeError(f"reshape: invalid size {v} in {dims_str(target)}", param="shape")
-    total = _numel(x)
+    total = numel(x)
     rest_vals = [dim_value(d) for i, d in enumerate(target) if i not in neg]
     rest = prod(v for v in rest_vals) if all(v is not None for v in rest_vals) else None
     if neg:
@@ -295,7 +296,7 @@ def reshape(x: TensorType, target: tuple[Dim, ...]) -> TensorType:
     return TensorType(x.dtype, tuple(target))
 
 
-def _numel(x: TensorType) -> int | None:
+def numel(x: TensorType) -> int | None:
     if x.dims is None:
         return None
     vals = [dim_value(d) for d in x.dims]
@@ -511,7 +512,3 @@ def model_tensor(header: object, name: str) -> TensorType:
         raise ShapeError(f"tensor '{name}' is {info.dtype} {list(info.shape)}: the language "
                          f"loads floating-point tensors only", param="name")
     return TensorType("float16", tuple(info.shape))
-
-
-def list_of(elem: Type, n: int | None = None) -> ListType:
-    return ListType(elem, n)

@@ -32,27 +32,6 @@ class UnknownDim:
 UNKNOWN_DIM = UnknownDim()
 Dim = int | DimVar | UnknownDim
 
-FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16", "complex16")
-INT_DTYPES = ("int32", "int64", "int16")
-DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
-# Short names accepted in casts and `tensor<T>`.
-DTYPE_ALIASES = {
-    "f16": "float16", "f32": "float32", "f64": "float64", "bf16": "bfloat16",
-    "i32": "int32", "i64": "int64", "i16": "int16", "int": "int64", "float": "float16",
-    "half": "float16",
-}
-
-
-def canonical_dtype(name: str) -> str | None:
-    """`f32` -> `float32`; an unknown element type -> None."""
-    if name in DTYPES:
-        return name
-    return DTYPE_ALIASES.get(name)
-
-
-def is_int_dtype(dtype: str) -> bool:
-    return dtype in INT_DTYPES
-
 
 def dim_str(d: Dim) -> str:
     return str(d)

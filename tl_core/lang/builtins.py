@@ -1,0 +1,260 @@
+"""The one registry of built-in functions (LANGUAGE.md section 7): `BUILTINS`, name -> entry.
+
+Each entry (`tl_core.lang.registry.Builtin`) declares its parameters with their kinds and
+defaults, what it returns, a one-paragraph doc, a category, whether it is pure, and its shape
+rule (`tl_core.lang.rules`); the runtime registers the implementation into the entry
+(`@implements` in `tl_core.runtime.ops`). Hover, completion, signature help, the TextMate
+grammar, the checker and the runtime all read this table: adding a built-in is one `_add`
+here, one implementation, and their tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from tl_core.lang import rules as R
+from tl_core.lang.registry import REQUIRED, Builtin, BuiltinParam, ShapeRule, register_impl
+from tl_core.lang.types import STRING, VOID, ListType, ModelType
+
+
+def P(name: str, kind: str, default: object = REQUIRED, doc: str = "") -> BuiltinParam:
+    return BuiltinParam(name, kind, default, doc)
+
+
+BUILTINS: dict[str, Builtin] = {}
+
+
+def _add(name: str, params: tuple[BuiltinParam, ...], returns: str, category: str,
+         doc: str, rule: ShapeRule, variadic: bool = False, var_keyword: bool = False,
+         pure: bool = True) -> None:
+    BUILTINS[name] = Builtin(name, params, variadic, returns, doc, category, rule, var_keyword,
+                             pure)
+
+
+X = P("x", "tensor", doc="the input tensor")
+_DIM_OPT = P("dim", "int", None, "the axis to reduce; all axes when omitted")
+_KEEP = P("keepdim", "bool", False, "keep the reduced axis with size 1")
+
+# Model
+_add("load_model", (P("path", "model_path", doc="a .safetensors, .gguf, .mlmodel or .mlpackage "
+                                            "file, relative to the program"),),
+     "Model", "model",
+     "Open a model file and return its named tensors and metadata. The format is detected "
+     "from the magic bytes (falling back to the extension); relative paths resolve against "
+     "the program's own directory. Only the header is read here; each tensor is loaded and "
+     "converted to float16 on first `get_tensor`.", R.opened_model, pure=False)
+_add("load_model_f32", (P("path", "model_path", doc="the model file"),), "Model", "model",
+     "Same as `load_model`: the dialect computes in float16 regardless, so this exists for "
+     "programs written for other TensorLogic implementations.", R.opened_model, pure=False)
+_add("save_model", (P("model", "model", doc="the model to write"),
+                    P("path", "string", doc="the .safetensors file to write")),
+     "void", "model",
+     "Write a model as SafeTensors (float16) that PyTorch's `safetensors.torch.load_file` "
+     "reads back bit-exact. The file is written to a temporary name in the same directory "
+     "and renamed, so a failed save never leaves a half-written file. Saving to .gguf is an "
+     "error: GGUF and CoreML files are read-only sources.", R.fixed(VOID), pure=False)
+_add("get_tensor", (P("model", "model", doc="a value of load_model or model_from"),
+                    P("name", "tensor_name", doc="the tensor's name in the file")),
+     "tensor", "model",
+     "One tensor of a model, converted to float16, with its shape in row-major (PyTorch) "
+     "order. Also written `model.get_tensor(name)`. Integer tensors of the file cannot be "
+     "loaded: the language loads floating-point tensors only.", R.get_tensor, pure=False)
+_add("model_from", (P("tensors", "tensor", doc="name: tensor pairs; names may be quoted"),),
+     "Model", "model",
+     "Build a Model from named tensors given as keyword arguments, whose names may be "
+     "quoted since tensor names contain dots: `model_from(\"layer.0.weight\": W)`.",
+     R.fixed(ModelType()), var_keyword=True, pure=False)
+_add("names", (P("model", "model", doc="a value of load_model or model_from"),),
+     "list[string]", "model",
+     "The names of a model's tensors, in file order; also written `model.names()`.",
+     R.fixed(ListType(STRING)), pure=False)
+
+# Creation
+_add("tensor", (P("data", "any", doc="a (nested) list of numbers"),
+                P("device", "device", "gpu", doc="gpu or cpu")),
+     "tensor", "creation",
+     "Make a tensor from a rectangular nested list literal, written "
+     "`tensor<float16>([[1.0, 2.0], [3.0, 4.0]], device: gpu)`. Integer tensors "
+     "(`tensor<int>(...)`) are meant as gather indices.", R.tensor_ctor)
+_SHAPE = P("shape", "shape", doc="the sizes, e.g. [2, 3] or x.shape")
+_add("zeros", (_SHAPE,), "tensor", "creation",
+     "A float16 tensor of the given shape filled with 0.", R.creation)
+_add("ones", (_SHAPE,), "tensor", "creation",
+     "A float16 tensor of the given shape filled with 1.", R.creation)
+_add("full", (_SHAPE, P("value", "float", doc="the fill value")), "tensor", "creation",
+     "A float16 tensor of the given shape filled with `value`.", R.creation)
+_add("arange", (P("n", "int", doc="the number of values"),), "tensor", "creation",
+     "The values 0, 1, ..., n-1 as a 1-D float16 tensor of length n.", R.arange)
+_add("rand", (_SHAPE,), "tensor", "creation",
+     "A float16 tensor of the given shape with values drawn uniformly from [0, 1).",
+     R.creation, pure=False)
+_add("randn", (_SHAPE,), "tensor", "creation",
+     "A float16 tensor of the given shape with values drawn from the standard normal "
+     "distribution.", R.creation, pure=False)
+
+# Shape
+_add("shape", (P("x", "tensor", doc="any tensor"),), "shape", "shape",
+     "The sizes of a tensor as a list of integers; also written `x.shape`.", R.shape_of)
+_add("len", (P("x", "any", doc="a tensor, list or string"),), "int", "shape",
+     "The size of the first dimension of a tensor, or the length of a list or string.", R.len_of,
+     pure=False)
+_add("reshape", (X, P("shape", "shape", doc="the new sizes; one may be -1")), "tensor",
+     "shape",
+     "The same elements with a new shape. One size may be -1 and is then computed from the "
+     "element count; the element counts must agree.", R.reshape)
+_add("transpose", (P("x", "tensor", doc="a 2-D tensor"),), "tensor", "shape",
+     "The transpose of a 2-D tensor: `[m, n]` becomes `[n, m]`. Also written `x.T`. Use "
+     "`permute` for other ranks.", R.transpose)
+_add("permute", (X, P("dims", "dims", doc="a permutation of the axes, e.g. [0, 2, 1]")),
+     "tensor", "shape",
+     "Reorder the axes of a tensor: result axis i is input axis dims[i].", R.permute)
+_add("flatten", (X,), "tensor", "shape",
+     "The elements of a tensor as a 1-D tensor, in row-major order.", R.flatten)
+_add("squeeze", (X, P("dim", "int", None, "the axis of size 1 to remove; all when omitted")),
+     "tensor", "shape",
+     "Remove an axis of size 1 (or every axis of size 1 when `dim` is omitted).", R.squeeze)
+_add("unsqueeze", (X, P("dim", "int", doc="where the new axis goes")), "tensor", "shape",
+     "Insert an axis of size 1 at position `dim` (negative counts from the end).",
+     R.unsqueeze)
+_add("concat", (P("tensors", "list", doc="a list of tensors, e.g. [a, b]"),
+                P("dim", "int", 0, "the axis to join along")), "tensor", "shape",
+     "Join tensors along an existing axis. Every other axis must have the same size.",
+     R.concat)
+_add("split", (X, P("n", "int", doc="the number of equal parts"),
+               P("dim", "int", 0, "the axis to split")), "list[tensor]", "shape",
+     "Split a tensor into `n` equal parts along `dim`; the size of that axis must be "
+     "divisible by `n`. Returns a list of tensors.", R.split)
+_add("slice", (X, P("dim", "int", doc="the axis"), P("start", "int", doc="first index"),
+               P("end", "int", doc="one past the last index")), "tensor", "shape",
+     "The entries start..end-1 along axis `dim` (negative indices count from the end); "
+     "the same as indexing with `start:end` on that axis.", R.slice_rule)
+_add("slice_last", (X, P("dim", "int", 0, "the axis")), "tensor", "shape",
+     "The last entry along axis `dim`, with that axis removed: `slice_last(logits, 0)` of "
+     "a `[seq, vocab]` tensor is `[vocab]`.", R.slice_last)
+_add("broadcast_to", (X, P("shape", "shape", doc="the target sizes")), "tensor", "shape",
+     "The tensor broadcast (NumPy rules) to the given shape, without copying.",
+     R.broadcast_to)
+
+# Math
+_add("matmul", (P("a", "tensor"), P("b", "tensor")), "tensor", "math",
+     "Matrix product with NumPy `matmul` rules, the same as `a @ b`: 1-D operands are "
+     "treated as vectors, leading axes broadcast as a batch.", R.matmul)
+for _n, _op, _what in (("add", "+", "sum"), ("sub", "-", "difference"),
+                       ("mul", "*", "product"), ("div", "/", "quotient"),
+                       ("pow", "**", "power a ** b")):
+    _add(_n, (P("a", "tensor"), P("b", "tensor")), "tensor", "math",
+         f"The element-wise {_what} of two tensors with NumPy broadcasting; the same as "
+         f"`a {_op} b`.", R.binary(_op))
+for _n, _what in (("exp", "e raised to each element"), ("log", "the natural logarithm"),
+                  ("sqrt", "the square root"), ("abs", "the absolute value"),
+                  ("sin", "the sine (radians)"), ("cos", "the cosine (radians)"),
+                  ("tan", "the tangent (radians)"), ("tanh", "the hyperbolic tangent"),
+                  ("sigmoid", "the logistic sigmoid 1 / (1 + exp(-x))"),
+                  ("relu", "max(x, 0)"),
+                  ("gelu", "the Gaussian error linear unit (exact, erf-based)"),
+                  ("silu", "x * sigmoid(x) (also called swish)")):
+    _add(_n, (X,), "tensor", "math", f"Element-wise: {_what}. The shape is unchanged.",
+         R.same())
+_add("softmax", (X, P("dim", "int", -1, "the axis that sums to 1")), "tensor", "math",
+     "The softmax along `dim` (default the last axis), computed stably by subtracting the "
+     "maximum. The shape is unchanged.", R.softmax)
+for _n, _what in (("sum", "the sum"), ("mean", "the mean"), ("max", "the maximum"),
+                  ("min", "the minimum")):
+    _add(_n, (X, _DIM_OPT, _KEEP), "tensor", "math",
+         f"Reduce by {_what} along `dim`, or over every element when `dim` is omitted. "
+         f"With `keepdim: true` the reduced axis stays with size 1.", R.reduction())
+for _n, _what in (("argmax", "largest"), ("argmin", "smallest")):
+    _add(_n, (X, _DIM_OPT, _KEEP), "tensor", "math",
+         f"The index of the {_what} value along `dim` (of the flattened tensor when `dim` "
+         f"is omitted), as an integer tensor usable as gather indices.", R.reduction(True))
+
+# NN
+_add("linear", (X, P("W", "tensor", doc="the weight, [out, in] (PyTorch nn.Linear)"),
+                P("b", "tensor", None, "the bias, [out]")), "tensor", "nn",
+     "`x @ transpose(W) + b` with PyTorch's `nn.Linear` convention: `W` is `[out, in]`, so "
+     "weights loaded from a PyTorch or HuggingFace file are used as they are. `x` is "
+     "`[..., in]` and the result `[..., out]`.", R.linear)
+_add("rms_norm", (X, P("w", "tensor", doc="the scale, [D]"),
+                  P("eps", "float", 1e-5, "added to the mean square")), "tensor", "nn",
+     "RMS normalization over the last axis: `x / sqrt(mean(x**2) + eps) * w`, as in "
+     "LLaMA-style models. `w` has the size of the last axis.", R.norm)
+_add("layer_norm", (X, P("w", "tensor", doc="the scale, [D]"),
+                    P("b", "tensor", doc="the shift, [D]"),
+                    P("eps", "float", 1e-5, "added to the variance")), "tensor", "nn",
+     "Layer normalization over the last axis: `(x - mean) / sqrt(var + eps) * w + b`, as in "
+     "BERT-style models.", R.norm)
+_add("embedding", (P("table", "tensor", doc="[vocab, dim]"),
+                   P("ids", "indices", doc="an integer tensor of token ids")), "tensor", "nn",
+     "Look up rows of an embedding table: the result is `ids.shape + [dim]`. The same as "
+     "`table[ids, :]`.", R.embedding)
+_add("causal_mask", (P("n", "int", doc="the sequence length"),), "tensor", "nn",
+     "An `[n, n]` additive attention mask: 0 on and below the diagonal, -inf above, so "
+     "position i attends only to positions <= i.", R.causal_mask)
+_add("apply_attention_mask", (P("scores", "tensor", doc="attention scores [..., n, n]"),
+                              P("mask", "tensor", doc="an additive mask, e.g. causal_mask(n)")),
+     "tensor", "nn",
+     "Add an additive mask to attention scores (broadcasting), so masked positions become "
+     "-inf before the softmax.", R.attention_mask)
+_add("rope", (X, P("offset", "int", 0, "the position of the first row"),
+              P("base", "float", 10000.0, "the frequency base")), "tensor", "nn",
+     "Rotary position embedding over the last axis (which must be even), with positions "
+     "offset, offset+1, ... along the second-to-last axis. The shape is unchanged.", R.rope)
+_add("einsum", (P("spec", "spec", doc='subscripts such as "ij,jk->ik"'),
+                P("operands", "tensor", doc="one tensor per operand of the spec")),
+     "tensor", "nn",
+     "Einstein summation: `einsum(\"ij,jk->ik\", A, B)` is a matrix product. The spec names "
+     "each operand's axes with letters; letters missing from the output are summed.",
+     R.einsum, variadic=True)
+
+# Training
+_add("learnable", (P("t", "tensor", doc="the initial value"),), "tensor", "training",
+     "Mark a tensor as trainable; `learn` blocks update such tensors (once they run).",
+     R.same("t"), pure=False)
+
+# Utility
+_add("print", (P("values", "any", None, "values to print, separated by spaces"),),
+     "void", "utility",
+     "Print values separated by spaces. Tensors print with their shape, dtype and device, "
+     "values abbreviated like NumPy.", R.fixed(VOID), variadic=True, pure=False)
+_add("assert", (P("cond", "bool", doc="the condition"),
+                P("msg", "string", "", "the message when it fails")), "void", "utility",
+     "Stop the program with an error when `cond` is false.", R.fixed(VOID), pure=False)
+_add("assert_eq", (P("a", "any"), P("b", "any")), "void", "utility",
+     "Stop the program with an error showing both values when `a` and `b` differ (tensors "
+     "compare shape and values).", R.fixed(VOID), pure=False)
+_add("env", (P("name", "string", doc="the variable's name"),), "string", "utility",
+     "The value of an environment variable, or an empty string when it is not set.",
+     R.fixed(STRING), pure=False)
+_add("str", (P("x", "any"),), "string", "utility",
+     "The text form of a value, as `print` would show it.", R.fixed(STRING), pure=False)
+_add("range", (P("n", "int", doc="the number of steps"),), "list[int]", "utility",
+     "The integers 0, 1, ..., n-1, for `for i in range(n) { }`.", R.range_rule,
+     pure=False)
+_add("range_i", (P("n", "int", doc="the number of steps"),), "list[int]", "utility",
+     "The same as `range(n)` (the name other TensorLogic implementations use).", R.range_rule,
+     pure=False)
+
+del _n, _op, _what
+
+# `model.name(...)`: the built-ins whose first parameter is a model, as methods of a Model.
+MODEL_METHODS: tuple[str, ...] = tuple(sorted(n for n, b in BUILTINS.items()
+                                              if b.is_method_of_model))
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def implements(name: str) -> Callable[[F], F]:
+    """Decorator of the runtime: `@implements("softmax")` installs the function as the
+    implementation of registry entry `softmax` (an unknown name is an error at import)."""
+
+    def install(fn: F) -> F:
+        if name not in BUILTINS:
+            raise KeyError(f"@implements({name!r}): no built-in of that name in the registry")
+        register_impl(BUILTINS[name], fn)
+        return fn
+
+    return install
+
+
+__all__ = ["BUILTINS", "MODEL_METHODS", "implements"]

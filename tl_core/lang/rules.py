@@ -1,0 +1,385 @@
+"""The shape rules of the built-ins: each takes the bound `RuleArgs` of one call and returns
+the result type, or raises `ShapeError` naming the argument to point at.
+
+The checker runs them on static types; the runtime runs them on the concrete shapes of a
+failing call, so a runtime error reads as the checker would have put it.
+"""
+
+from __future__ import annotations
+
+from tl_core.lang import shapes as S
+from tl_core.lang.dtypes import canonical_dtype
+from tl_core.lang.registry import ShapeRule
+from tl_core.lang.shapes import RuleArgs, ShapeError
+from tl_core.lang.types import (
+    INT,
+    UNKNOWN_DIM,
+    ListType,
+    ModelType,
+    ScalarType,
+    ShapeType,
+    TensorType,
+    Type,
+    dim_value,
+)
+
+
+def same(param: str = "x") -> ShapeRule:
+    def rule(a: RuleArgs) -> Type:
+        t = a.type(param)
+        if isinstance(t, TensorType):
+            return t
+        if isinstance(t, ScalarType) and t.name in ("int", "float"):
+            return TensorType("float16", ())
+        return TensorType("float16", None)
+    return rule
+
+
+def fixed(t: Type) -> ShapeRule:
+    return lambda a: t
+
+
+def binary(op: str) -> ShapeRule:
+    def rule(a: RuleArgs) -> Type:
+        try:
+            return S.broadcast(a.type("a"), a.type("b"), op)
+        except ShapeError as e:
+            raise ShapeError(e.message, param="b") from None
+    return rule
+
+
+def matmul(a: RuleArgs) -> Type:
+    x, y = a.tensor("a"), a.tensor("b")
+    if x is None or y is None:
+        return TensorType("float16", None)
+    ta, tb = a.get("a"), a.get("b")
+    try:
+        return S.matmul(x, y, ta.text if ta else "", tb.text if tb else "")
+    except ShapeError as e:
+        raise ShapeError(e.message, param="b", hint=e.hint) from None
+
+
+def creation(a: RuleArgs) -> Type:
+    dims = a.dims("shape")
+    dtype = a.dtype or "float16"
+    if dims is None:
+        return TensorType(dtype, None)
+    for d in dims:
+        v = dim_value(d)
+        if v is not None and v < 0:
+            raise ShapeError(f"sizes must be non-negative; found {v}", param="shape")
+    return TensorType(dtype, dims)
+
+
+def arange(a: RuleArgs) -> Type:
+    n = a.int("n")
+    return TensorType(a.dtype or "float16", (n if n is not None and n >= 0 else UNKNOWN_DIM,))
+
+
+def shape_of(a: RuleArgs) -> Type:
+    t = a.type("x")
+    if isinstance(t, TensorType):
+        return ShapeType(t.dims)
+    return ShapeType(None)
+
+
+def len_of(a: RuleArgs) -> Type:
+    t = a.type("x")
+    if isinstance(t, TensorType) and t.dims:
+        return ScalarType("int", dim_value(t.dims[0]))
+    if isinstance(t, ShapeType) and t.dims is not None:
+        return ScalarType("int", len(t.dims))
+    if isinstance(t, ListType) and t.length is not None:
+        return ScalarType("int", t.length)
+    return INT
+
+
+def reshape(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    target = a.dims("shape")
+    if target is None:
+        return TensorType(x.dtype if x else "float16", None)
+    if x is None:
+        return TensorType("float16", tuple(UNKNOWN_DIM if dim_value(d) == -1 else d
+                                           for d in target))
+    return S.reshape(x, target)
+
+
+def transpose(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    return TensorType("float16", None) if x is None else S.transpose(x)
+
+
+def permute(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    dims = a.dims("dims")
+    if x is None or dims is None or any(not isinstance(d, int) for d in dims):
+        return TensorType(x.dtype if x else "float16", None)
+    return S.permute(x, [int(d) for d in dims])  # type: ignore[arg-type]
+
+
+def flatten(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    if x is None:
+        return TensorType("float16", (UNKNOWN_DIM,))
+    n = S.numel(x)
+    return TensorType(x.dtype, (n if n is not None else UNKNOWN_DIM,))
+
+
+def squeeze(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    if x is None:
+        return TensorType("float16", None)
+    assert x.dims is not None
+    if not a.given("dim"):
+        if all(dim_value(d) is not None for d in x.dims):
+            return TensorType(x.dtype, tuple(d for d in x.dims if dim_value(d) != 1))
+        return TensorType(x.dtype, None)
+    dim = a.int("dim")
+    if dim is None:
+        return TensorType(x.dtype, None)
+    axis = S.norm_axis(dim, len(x.dims), x)
+    v = dim_value(x.dims[axis])
+    if v is not None and v != 1:
+        raise ShapeError(f"squeeze: dimension {axis} of {x} has size {v}, not 1",
+                         param="dim")
+    return TensorType(x.dtype, x.dims[:axis] + x.dims[axis + 1:])
+
+
+def unsqueeze(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    dim = a.int("dim")
+    if x is None or dim is None:
+        return TensorType(x.dtype if x else "float16", None)
+    assert x.dims is not None
+    axis = S.norm_axis(dim, len(x.dims), x, extra=1)
+    return TensorType(x.dtype, x.dims[:axis] + (1,) + x.dims[axis:])
+
+
+def concat(a: RuleArgs) -> Type:
+    arg = a.get("tensors")
+    dim = a.int("dim") if a.given("dim") else 0
+    if arg is None or not isinstance(arg.value, list) or dim is None:
+        return TensorType("float16", None)
+    items = arg.value
+    if not items or not all(isinstance(t, TensorType) and t.dims is not None for t in items):
+        return TensorType("float16", None)
+    return S.concat(items, dim)
+
+
+def split(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    n = a.int("n")
+    dim = a.int("dim") if a.given("dim") else 0
+    if x is None or n is None or dim is None:
+        return ListType(TensorType(x.dtype if x else "float16", None))
+    assert x.dims is not None
+    if n <= 0:
+        raise ShapeError(f"split: the number of parts must be positive; found {n}", param="n")
+    axis = S.norm_axis(dim, len(x.dims), x)
+    size = dim_value(x.dims[axis])
+    dims = list(x.dims)
+    if size is not None:
+        if size % n != 0:
+            raise ShapeError(f"split: dimension {axis} of {x} has size {size}, which does "
+                             f"not split into {n} equal parts", param="n")
+        dims[axis] = size // n
+    else:
+        dims[axis] = UNKNOWN_DIM
+    return ListType(TensorType(x.dtype, tuple(dims)), n)
+
+
+def slice_rule(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    dim = a.int("dim")
+    if x is None or dim is None:
+        return TensorType(x.dtype if x else "float16", None)
+    assert x.dims is not None
+    axis = S.norm_axis(dim, len(x.dims), x)
+    start, end = a.int("start"), a.int("end")
+    size = dim_value(x.dims[axis])
+    dims = list(x.dims)
+    if size is not None and start is not None and end is not None:
+        dims[axis] = S.slice_len(size, start, end, None)
+    elif start is not None and end is not None and start >= 0 and end >= start:
+        dims[axis] = end - start
+    else:
+        dims[axis] = UNKNOWN_DIM
+    return TensorType(x.dtype, tuple(dims))
+
+
+def slice_last(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    dim = a.int("dim") if a.given("dim") else 0
+    if x is None or dim is None:
+        return TensorType(x.dtype if x else "float16", None)
+    assert x.dims is not None
+    axis = S.norm_axis(dim, len(x.dims), x)
+    return TensorType(x.dtype, x.dims[:axis] + x.dims[axis + 1:])
+
+
+def broadcast_to(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    target = a.dims("shape")
+    if target is None:
+        return TensorType(x.dtype if x else "float16", None)
+    if x is None:
+        return TensorType("float16", target)
+    assert x.dims is not None
+    r = S.broadcast_dims(x.dims, target)
+    bad = isinstance(r, str) or len(x.dims) > len(target)
+    if not bad:
+        for xd, td in zip(reversed(x.dims), reversed(target), strict=False):
+            if dim_value(xd) != 1 and S.differ(xd, td):
+                bad = True
+    if bad:
+        raise ShapeError(f"cannot broadcast {x} to {list(target)}", param="shape")
+    return TensorType(x.dtype, target)
+
+
+def softmax(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    if x is None:
+        return same()(a)
+    assert x.dims is not None
+    dim = a.int("dim") if a.given("dim") else -1
+    if dim is not None and x.dims:
+        S.norm_axis(dim, len(x.dims), x)
+    return x
+
+
+def reduction(arg: bool = False) -> ShapeRule:
+    def rule(a: RuleArgs) -> Type:
+        x = a.tensor("x")
+        if x is None:
+            return TensorType("int64" if arg else "float16", None)
+        given = a.given("dim") and a.get("dim") is not None and not (
+            a.get("dim").value is None and isinstance(a.type("dim"), ScalarType)
+            and a.type("dim").name == "none")
+        keep = a.get("keepdim")
+        keepdim = bool(keep.value) if keep is not None and isinstance(keep.value, bool) else False
+        t = S.reduce(x, a.int("dim"), keepdim, given)
+        return TensorType("int64", t.dims) if arg else t
+    return rule
+
+
+def linear(a: RuleArgs) -> Type:
+    x, w = a.tensor("x"), a.tensor("W")
+    if x is None or w is None:
+        return TensorType("float16", None)
+    assert x.dims is not None and w.dims is not None
+    if len(w.dims) != 2:
+        raise ShapeError(f"linear: W must be 2-D [out, in]; found {w}", param="W")
+    if not x.dims:
+        raise ShapeError(f"linear: x must have at least 1 dimension; found {x}", param="x")
+    if S.differ(x.dims[-1], w.dims[1]):
+        hint = None
+        wt, xt = a.get("W"), a.get("x")
+        wname = wt.text if wt and wt.text else "W"
+        xname = xt.text if xt and xt.text else "x"
+        if not S.differ(x.dims[-1], w.dims[0]):
+            hint = f"{wname} looks like [in, out]; did you mean {xname} @ {wname}?"
+        raise ShapeError(f"linear: x is {x} but {wname} is {w}; W must be [out, in] with "
+                         f"in = {S.dstr(x.dims[-1])} (PyTorch nn.Linear convention)",
+                         param="W", hint=hint)
+    out = x.dims[:-1] + (w.dims[0],)
+    b = a.tensor("b")
+    if b is not None and b.dims is not None:
+        if len(b.dims) != 1 or S.differ(b.dims[0], w.dims[0]):
+            raise ShapeError(f"linear: bias is {b} but W is {w}; the bias must be "
+                             f"[{S.dstr(w.dims[0])}]", param="b")
+    return TensorType(S.result_dtype(x.dtype, w.dtype), out)
+
+
+def norm(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    if x is None:
+        return TensorType("float16", None)
+    assert x.dims is not None
+    for p in ("w", "b"):
+        t = a.tensor(p)
+        if t is None or t.dims is None or not x.dims:
+            continue
+        if len(t.dims) != 1 or S.differ(t.dims[0], x.dims[-1]):
+            raise ShapeError(f"{a.name}: {p} is {t} but x is {x}; {p} must be "
+                             f"[{S.dstr(x.dims[-1])}], the size of x's last dimension", param=p)
+    return x
+
+
+def embedding(a: RuleArgs) -> Type:
+    table, ids = a.tensor("table"), a.tensor("ids")
+    if table is None:
+        return TensorType("float16", None)
+    assert table.dims is not None
+    if len(table.dims) != 2:
+        raise ShapeError(f"embedding: table must be 2-D [vocab, dim]; found {table}",
+                         param="table")
+    if ids is None:
+        return TensorType(table.dtype, None)
+    assert ids.dims is not None
+    return TensorType(table.dtype, ids.dims + (table.dims[1],))
+
+
+def causal_mask(a: RuleArgs) -> Type:
+    n = a.int("n")
+    d = n if n is not None and n >= 0 else UNKNOWN_DIM
+    return TensorType("float16", (d, d))
+
+
+def attention_mask(a: RuleArgs) -> Type:
+    s, m = a.tensor("scores"), a.tensor("mask")
+    if s is None or m is None:
+        return same("scores")(a)
+    r = S.broadcast_dims(s.dims or (), m.dims or ())
+    if isinstance(r, str):
+        raise ShapeError(f"apply_attention_mask: mask {m} does not broadcast to scores {s}: "
+                         f"{r}", param="mask")
+    return s
+
+
+def rope(a: RuleArgs) -> Type:
+    x = a.tensor("x")
+    if x is None:
+        return same()(a)
+    assert x.dims is not None
+    if x.dims:
+        v = dim_value(x.dims[-1])
+        if v is not None and v % 2:
+            raise ShapeError(f"rope: the last dimension of {x} must be even; found {v}",
+                             param="x")
+    return x
+
+
+def einsum(a: RuleArgs) -> Type:
+    spec = a.get("spec")
+    if spec is None or not isinstance(spec.value, str):
+        return TensorType("float16", None)
+    return S.einsum(spec.value, [o.type for o in a.rest])
+
+
+def opened_model(a: RuleArgs) -> Type:
+    """`load_model(path)`: the Model the checker opened for the path (header and all)."""
+    return next(iter(a.opened.values()), ModelType())
+
+
+def get_tensor(a: RuleArgs) -> Type:
+    m = a.type("model")
+    name = a.get("name")
+    if isinstance(m, ModelType) and m.header is not None and name is not None \
+            and isinstance(name.value, str):
+        return S.model_tensor(m.header, name.value)
+    return TensorType("float16", None)
+
+
+def tensor_ctor(a: RuleArgs) -> Type:
+    t = a.type("data")
+    dtype = canonical_dtype(a.dtype) if a.dtype else None
+    if isinstance(t, TensorType):
+        return TensorType(dtype or t.dtype, t.dims)
+    if isinstance(t, ScalarType) and t.name in ("int", "float"):
+        return TensorType(dtype or "float16", ())
+    return TensorType(dtype or "float16", None)
+
+
+def range_rule(a: RuleArgs) -> Type:
+    return ListType(INT, a.int("n"))
