@@ -8,6 +8,8 @@ only what it can prove.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 from typing import Any
 
@@ -46,10 +48,12 @@ from tl_core.lang.types import (
     UnknownType,
     dim_value,
 )
+from tl_core.limits import host_memory, size_problem
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import LineIndex, Span
 
 W = Severity.WARNING
+INT64_MAX = 2**63 - 1
 ARITH = {"+", "-", "*", "/", "%", "**", "⊙"}
 COMPARE = {"==", "!=", "<", "<=", ">", ">="}
 TENSOR_FIELDS = ("shape", "T", "dtype", "ndim", "size")
@@ -646,8 +650,26 @@ class Checker:
 
     def infer(self, e: object, scope: Scope) -> Type:
         t = self._infer(e, scope)
+        if type(t) is TensorType and t.dims and type(e) in _MAKERS:
+            t = self.check_size(e, t)
         self.types[node_key(e)] = t
         return t
+
+    def check_size(self, e: A.Call | A.Binary | A.TensorCtor, t: TensorType) -> TensorType:
+        """A tensor the program would make: its dimensions must fit MLX's int32 and its
+        bytes this machine's memory. Reported where it is made; after that its shape is
+        unknown (so what is computed from it is not reported again)."""
+        dims = []
+        for d in t.dims or ():
+            v = dim_value(d)
+            if v is None:
+                return t
+            dims.append(v)
+        problem = size_problem(tuple(dims), t.dtype, _memory(), "this machine")
+        if problem is None:
+            return t
+        self.error(e.span, problem, "size")
+        return TensorType(t.dtype, None)
 
     def _infer(self, e: object, scope: Scope) -> Type:  # noqa: C901 - one dispatch
         if isinstance(e, A.Number):
@@ -695,7 +717,8 @@ class Checker:
             if isinstance(target, ScalarType) and isinstance(t, ScalarType) and \
                     isinstance(t.value, (int, float)) and not isinstance(t.value, bool):
                 if target.name == "int":
-                    return ScalarType("int", int(t.value))
+                    v = int(t.value) if math.isfinite(t.value) else None
+                    return ScalarType("int", v if v is not None and _modest(v) else None)
                 if target.name == "float":
                     return ScalarType("float", float(t.value))
             if isinstance(target, ScalarType) and isinstance(t, TensorType):
@@ -1352,8 +1375,14 @@ class Checker:
 
     @staticmethod
     def fold(op: str, a: object, b: object, name: str) -> object:
+        """The value of `a op b` when both are known and the result is a modest number;
+        None (unknown to the checker) otherwise. Bounded: the checker only types values, so
+        it never computes an int beyond int64 or a power that would be (`10 ** 10 ** 10`
+        in a function is typed `int`, not computed)."""
         if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or \
                 isinstance(a, bool) or isinstance(b, bool):
+            return None
+        if not (_modest(a) and _modest(b)):
             return None
         try:
             if op == "+":
@@ -1367,11 +1396,32 @@ class Checker:
             elif op == "%":
                 v = a % b
             elif op == "**":
+                if isinstance(a, int) and isinstance(b, int) and abs(a) > 1 and b > 64:
+                    return None  # |a| ** b > 2 ** 64: not a value the checker needs
                 v = a ** b
-                if abs(v) > 1e18:
+                if isinstance(v, complex):
                     return None
             else:
                 return None
         except (ZeroDivisionError, OverflowError):
             return None
-        return int(v) if name == "int" else float(v)
+        if isinstance(v, float) and (v != v or v in (math.inf, -math.inf)) and name == "int":
+            return None
+        v = int(v) if name == "int" else float(v)
+        return v if _modest(v) else None
+
+
+def _modest(v: int | float) -> bool:
+    """A number the checker folds: ints within int64 (floats are bounded by themselves)."""
+    return not isinstance(v, int) or -INT64_MAX - 1 <= v <= INT64_MAX
+
+
+# Expressions that make a new tensor (where a too large one is reported).
+_MAKERS = (A.Call, A.Binary, A.TensorCtor)
+
+
+@functools.cache
+def _memory() -> int:
+    """This machine's memory (cached: it does not change while the process runs); 0 (no
+    limit) when the system does not say."""
+    return host_memory() or 2**200

@@ -303,9 +303,10 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
         numel = 1
         for d in dims:
             numel *= d
-        if dims and dims[0] % block:
+        row = dims[0] if dims else 1  # a tensor of no dimensions is one value
+        if row % block:
             raise ModelFileError(
-                f"tensor \"{name}\": row length {dims[0]} is not a multiple of the {tname} block "
+                f"tensor \"{name}\": row length {row} is not a multiple of the {tname} block "
                 f"size {block}",
                 at,
             )

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tl_core.limits import MAX_RANK, dim_problem, shape_text
 from tl_core.models.errors import ModelFileError
 from tl_core.models.header import ModelHeader, TensorInfo, read_header
 
@@ -123,7 +124,14 @@ def _load(header: ModelHeader, name: str) -> LoadedTensor:
     info = header.tensors.get(name)
     if info is None:
         raise ModelFileError(_unknown_name(header, name), None, header.path or None)
-    where = f"tensor \"{name}\" ({info.dtype}{list(info.shape)})"
+    where = f"tensor \"{name}\" ({info.dtype}{shape_text(info.shape)})"
+    if len(info.shape) > MAX_RANK:
+        raise ModelFileError(f"{where} cannot be loaded: it has {len(info.shape)} dimensions, "
+                             f"at most {MAX_RANK} are supported", None, header.path)
+    for d in info.shape:
+        problem = dim_problem(d)
+        if problem is not None:
+            raise ModelFileError(f"{where} cannot be loaded: {problem}", None, header.path)
     if not info.is_float:
         raise ModelFileError(
             f"{where} holds integers: TensorLogic loads floating-point tensors only "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from tl_core.limits import MAX_INT_DIGITS, int_text, shape_text
 from tl_core.models.errors import ModelFileError
 from tl_core.models.header import HEADER_LIMIT, Source, TensorInfo
 
@@ -73,6 +74,11 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
         raise ModelFileError(
             "SafeTensors header is not valid: its JSON is nested too deeply", 8
         ) from None
+    except ValueError:  # Python's int-string limit: a number of more than 4300 digits
+        raise ModelFileError(
+            "SafeTensors header is not valid: it holds an integer of more than "
+            f"{MAX_INT_DIGITS} digits", 8
+        ) from None
     if not isinstance(obj, dict):
         raise ModelFileError(
             f"SafeTensors header must be a JSON object, found {type(obj).__name__}", 8
@@ -123,7 +129,7 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
         if not isinstance(shape, list) or not all(_is_uint(d) for d in shape):
             raise ModelFileError(
                 f"tensor \"{name}\": shape must be a list of non-negative integers, found "
-                f"{shape!r}",
+                f"{_short(shape)}",
                 where(name),
             )
         if (
@@ -151,7 +157,8 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
             numel *= d
         if numel * bits != (end - begin) * 8:
             raise ModelFileError(
-                f"tensor \"{name}\": shape {shape} of {dtype} needs {numel * bits / 8:g} bytes, "
+                f"tensor \"{name}\": shape {shape_text(shape)} of {dtype} needs "
+                f"{_bits_as_bytes(numel * bits)} bytes, "
                 f"but data_offsets [{begin}, {end}] hold {end - begin}",
                 where(name),
             )
@@ -174,3 +181,14 @@ def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]
 
 def _is_uint(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _bits_as_bytes(bits: int) -> str:
+    """`6`, `1.5` (sub-byte types), or an abbreviated huge count."""
+    whole, rest = divmod(bits, 8)
+    return int_text(whole) + (f"{rest / 8:g}"[1:] if rest else "")

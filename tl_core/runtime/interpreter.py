@@ -29,7 +29,7 @@ from tl_core.lang.keywords import DEVICES
 from tl_core.lang.registry import BindError, bind_arguments
 from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
 from tl_core.lang.types import UNKNOWN, ListType, ScalarType, TensorType
-from tl_core.runtime import ops
+from tl_core.runtime import memory, ops
 from tl_core.runtime.errors import Interrupted, NotSupported, OpError, Panic, TLRuntimeError
 from tl_core.runtime.printing import format_value
 from tl_core.runtime.values import (
@@ -630,7 +630,7 @@ class Interpreter:
         a = self.eval(e.left, env)
         b = self.eval(e.right, env)
         try:
-            return binary_op(op, a, b)
+            result = binary_op(op, a, b)
         except OpError as exc:
             message = self.checker_binary_message(op, a, b, e) or exc.message
             raise TLRuntimeError(message, e.span) from None
@@ -638,6 +638,9 @@ class Interpreter:
             message = self.checker_binary_message(op, a, b, e) or \
                 f"{type_name(a)} {op} {type_name(b)}: {exc}"
             raise TLRuntimeError(message, e.span) from None
+        if type(result) is mx.array:
+            memory.check(result, self.device, f"the result of {op}", e.span)
+        return result
 
     # -- the checker's messages for runtime failures ----------------------------------
     # Only on the error path: the shape rules of tl_core.check see the concrete shapes,
@@ -709,6 +712,8 @@ class Interpreter:
         if not isinstance(v, (mx.array, list)):
             kind = kind_of(name)
             if kind == "int":
+                if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+                    raise TLRuntimeError(f"cannot convert {v} to int", e.expr.span)
                 return int(v)
             if kind == "float":
                 return float(v)
@@ -1062,10 +1067,14 @@ class Interpreter:
         self._call_span = e.span
         try:
             if b.variadic and not fixed:
-                return op(self, *args)
-            if b.variadic:
-                return op(self, *[kwargs[p.name] for p in fixed if p.name in kwargs], *args)
-            return op(self, **kwargs, **extra)
+                result = op(self, *args)
+            elif b.variadic:
+                result = op(self, *[kwargs[p.name] for p in fixed if p.name in kwargs], *args)
+            else:
+                result = op(self, **kwargs, **extra)
+            if type(result) is mx.array:
+                memory.check(result, self.device, name)
+            return result
         except TLRuntimeError as exc:
             if isinstance(exc, OpError):
                 better = self.checker_call_message(

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import mlx.core as mx
 
 from tl_core.lang.builtins import implements
+from tl_core.limits import dim_problem
 from tl_core.runtime.errors import AssertionFailed, OpError
 from tl_core.runtime.values import DTYPES, FLOAT, Record, shape_text, tensor_type, type_name
 
@@ -106,6 +107,9 @@ def as_shape(v: Any, arg: str = "shape") -> tuple[int, ...]:
             else:
                 raise OpError(f"expected a shape of integers, found {_describe(d)} in it",
                               arg=arg)
+        problem = dim_problem(d)
+        if problem is not None:
+            raise OpError(problem, arg=arg)
         dims.append(d)
     return tuple(dims)
 
@@ -286,6 +290,8 @@ def op_arange(ctx: OpContext, n: Any) -> mx.array:
     k = as_int(n, "n")
     if k < 0:
         raise OpError(f"arange needs n >= 0, found {k}", arg="n")
+    if (problem := dim_problem(k)) is not None:
+        raise OpError(problem, arg="n")
     return mx.arange(k, dtype=FLOAT)
 
 
@@ -637,6 +643,8 @@ def op_causal_mask(ctx: OpContext, n: Any) -> mx.array:
     k = as_int(n, "n")
     if k < 0:
         raise OpError(f"causal_mask needs n >= 0, found {k}", arg="n")
+    if (problem := dim_problem(k)) is not None:
+        raise OpError(problem, arg="n")
     allowed = mx.tril(mx.ones((k, k), dtype=mx.bool_))
     return mx.where(allowed, mx.array(0.0, FLOAT), mx.array(-math.inf, FLOAT))
 

@@ -38,6 +38,7 @@ from lark.parsers.lalr_analysis import Shift
 from tl_core.diagnostics import Diagnostic, Related
 from tl_core.lang.dtypes import ELEMENT_TYPES
 from tl_core.lang.keywords import RESERVED
+from tl_core.limits import literal_problem
 from tl_core.syntax import ast as A
 from tl_core.syntax.fastnew import N
 from tl_core.syntax.lexer import FastLexer, Tok
@@ -104,6 +105,15 @@ def _cover(a, b) -> Span:  # noqa: ANN001
 
 def _is_tok(x, type_: str) -> bool:  # noqa: ANN001
     return type(x) in _TT and x.type == type_
+
+
+def _int_literal(t: Token) -> int:
+    """The value of an integer literal token; one too long to read is an error (and 0)."""
+    problem = literal_problem(t.value)
+    if problem is not None:
+        _err(_ts(t), problem)
+        return 0
+    return int(t.value)
 
 
 def _error_stmt(t: Token) -> A.ErrorStmt:
@@ -324,6 +334,9 @@ class _Builder:
     def dim(self, c):
         t = c[0]
         if t.type == "NUMBER":
+            if literal_problem(t.value) is not None:
+                _int_literal(t)  # the error
+                return N.DimExpr(_ts(t), "unknown", None)
             try:
                 return N.DimExpr(_ts(t), "int", int(t.value))
             except ValueError:
@@ -506,7 +519,7 @@ class _Builder:
         text = t.value
         if "." in text or "e" in text or "E" in text:
             return N.Number(_ts(t), float(text), text, True)
-        return N.Number(_ts(t), int(text), text, False)
+        return N.Number(_ts(t), _int_literal(t), text, False)
 
     def string(self, c):
         return N.String(_ts(c[0]), _unescape(c[0]))
@@ -556,7 +569,7 @@ class _Builder:
             value: int | float = float(text)
             is_float = True
         else:
-            value = int(text)
+            value = _int_literal(t) * (-1 if neg else 1)
             is_float = False
         span = _cover(c[0], t)
         return N.PatLiteral(span, N.Number(span, value, text, is_float))

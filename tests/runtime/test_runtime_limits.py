@@ -1,0 +1,74 @@
+"""Sizes nothing can hold are clear errors before MLX allocates (never an "internal error",
+a bad_cast or a crash of the process), and integer literals past Python's digit limit are
+syntax errors in `tl run` as in `tl check`."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.runtime.test_runtime_cli import tl
+from tests.runtime.test_runtime_interpreter import errors, run
+from tl_core.limits import format_bytes, host_memory
+from tl_core.runtime.memory import device_memory
+
+DIM_ERROR = "dimension {} is too large: a dimension can be at most 2147483647 (2^31 - 1)"
+
+
+def too_large(what: str, dims: list[int], dtype: str = "float16", itemsize: int = 2) -> str:
+    n = 1
+    for d in dims:
+        n *= d
+    return (f"{what}: {dtype}{dims} needs {format_bytes(n * itemsize)} ({n} elements of "
+            f"{itemsize} bytes), more than the {format_bytes(device_memory('cpu'))} of memory "
+            f"of the cpu")
+
+
+def test_cpu_memory_is_this_machines():
+    assert device_memory("cpu") == host_memory() > 0
+
+
+@pytest.mark.parametrize(("src", "col", "dim"), [
+    ("let b = zeros([2147483648, 2])", 14, "2147483648"),
+    ("let c = ones([100000000000000000000000, 2])", 13, "100000000000000000000000"),
+    ("let c = full([10 ** 200], 1.0)", 13, "100000...000 (201 digits)"),
+    ("let q = arange(3000000000)", 15, "3000000000"),
+    ("let q = arange(30000000000000000000000)", 15, "30000000000000000000000"),
+    ("let m = causal_mask(2 ** 40)", 20, str(2**40)),
+])
+def test_dimensions_past_int32_name_the_limit(src, col, dim):
+    assert errors(run(src)) == [(0, col, DIM_ERROR.format(dim))]
+
+
+def test_tensors_larger_than_memory_are_refused_before_allocation():
+    big = 10**7  # 200 TB of float16
+    assert errors(run(f"let n = {big}\nlet z = zeros([n, n])")) == [
+        (1, 8, too_large("zeros", [big, big]))]
+    assert errors(run(f"let n = {big}\nlet z = ones([n, 1]) @ ones([1, n])")) == [
+        (1, 8, too_large("the result of @", [big, big]))]
+    assert errors(run(f"let n = {big}\nlet z = ones([n, 1]) * ones([1, n])")) == [
+        (1, 8, too_large("the result of *", [big, big]))]
+    assert errors(run("let z = randn([100000, 100000, 100000])")) == [
+        (0, 8, too_large("randn", [100000] * 3))]
+
+
+def test_float_infinity_cast_to_int():
+    assert errors(run("let y = 1e400 as int")) == [(0, 8, "cannot convert inf to int")]
+
+
+def test_long_literal_is_a_syntax_error_when_run():
+    r = run("let x = " + "9" * 5000)
+    assert errors(r) == [(0, 8, "this integer literal has 5000 digits; the limit is 4300 "
+                                "digits (write a float such as 1e400, or compute the value)")]
+
+
+def test_tl_run_reports_sizes_and_literals_without_a_crash(tmp_path):
+    f = tmp_path / "big.tl"
+    f.write_text("let z = zeros([10000000, 10000000])\nprint(z)\n")
+    r = tl("run", "big.tl", "--device", "cpu", cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == f"big.tl:1:9: error: {too_large('zeros', [10**7, 10**7])}\n"
+    f.write_text("let x = " + "1" * 4301 + "\n")
+    r = tl("run", "big.tl", "--device", "cpu", cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == ("big.tl:1:9: error: this integer literal has 4301 digits; the limit "
+                        "is 4300 digits (write a float such as 1e400, or compute the value)\n")
