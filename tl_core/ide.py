@@ -14,12 +14,22 @@ import gc
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from tl_core.check.model import Analysis, Binding
 from tl_core.lang.builtins import BUILTINS
 from tl_core.lang.keywords import RESERVED
 from tl_core.lang.registry import param_at, signature_label
-from tl_core.lang.types import DimVar, FnType, MetadataType, ModelType, ScalarType, TensorType, Type
+from tl_core.lang.types import (
+    DimVar,
+    FnType,
+    MetadataType,
+    ModelType,
+    ScalarType,
+    TensorType,
+    TokenizerType,
+    Type,
+)
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import Span
 
@@ -189,6 +199,29 @@ def model_markdown(name: str, header: object) -> str:
     return "\n".join(lines)
 
 
+def tokenizer_markdown(name: str, info: Any) -> str:
+    """Hover of a tokenizer: kind, vocabulary size, special tokens (a `TokenizerInfo`)."""
+    kinds = {"gpt2": "byte-level BPE (gpt2)", "llama": "SentencePiece BPE (llama)"}
+
+    def token(i: int | None) -> str:
+        if i is None:
+            return "none"
+        text = info.token_text(i)
+        return f"{i} `{text}`" if text is not None else str(i)
+
+    specials = ", ".join(f"`{t}`" for _, t in info.special_tokens[:8])
+    if len(info.special_tokens) > 8:
+        specials += f", ... ({len(info.special_tokens)} in all)"
+    lines = [code(f"{name}: Tokenizer"), "",
+             f"**{kinds.get(info.kind, info.kind)}** from {info.source} `{info.path}`", "",
+             f"- vocabulary: {info.vocab_size:,} tokens",
+             f"- bos: {token(info.bos_id)}{' (added by tokenize)' if info.add_bos else ''}",
+             f"- eos: {token(info.eos_id)}",
+             f"- special tokens: {specials or 'none'}",
+             f"- chat template: {'yes' if info.chat_template else 'no'}"]
+    return "\n".join(lines)
+
+
 def tensor_markdown(info: object) -> str:
     shape = list(info.shape)  # type: ignore[attr-defined]
     dtype = info.dtype  # type: ignore[attr-defined]
@@ -247,6 +280,8 @@ def binding_markdown(b: Binding, t: Type | None = None) -> str:
     t = b.type if t is None else t
     if isinstance(t, ModelType) and t.header is not None:
         return model_markdown(b.name, t.header)
+    if isinstance(t, TokenizerType) and t.tokenizer is not None:
+        return tokenizer_markdown(b.name, t.tokenizer.info)
     word = {"parameter": "param ", "tensor": "tensor ", "for": "", "struct": "struct ",
             "entity": "entity ", "relation": "relation "}.get(b.kind, "")
     if b.kind == "struct":

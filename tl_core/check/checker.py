@@ -43,6 +43,7 @@ from tl_core.lang.types import (
     ShapeType,
     StructType,
     TensorType,
+    TokenizerType,
     TupleType,
     Type,
     UnknownType,
@@ -993,6 +994,8 @@ class Checker:
                            f"float values such as 1.0 for a float16 tensor", "int-data", W)
         opened = {p.name: self.load_model(named.get(p.name), spans.get(p.name, span))
                   for p in b.params_of_kind("model_path") if p.name in named}
+        opened.update((p.name, self.load_tokenizer(named.get(p.name), spans.get(p.name, span)))
+                      for p in b.params_of_kind("tokenizer_path") if p.name in named)
         try:
             return b.shape_rule(RuleArgs(b.name, named, tuple(rest), keywords, dtype, opened))
         except ShapeError as err:
@@ -1014,6 +1017,9 @@ class Checker:
         elif kind == "model":
             if isinstance(t, (TensorType, ShapeType, ListType)) or isinstance(t, ScalarType):
                 return "a Model (from load_model or model_from)"
+        elif kind == "tokenizer":
+            if not isinstance(t, TokenizerType):
+                return "a Tokenizer (from load_tokenizer)"
         elif kind in STRING_KINDS:
             if isinstance(t, (TensorType, ModelType)) or (
                     isinstance(t, ScalarType) and t.name in ("int", "float", "bool")):
@@ -1024,28 +1030,53 @@ class Checker:
                 return "an integer"
         return None
 
+    def file_arg(self, info: ArgInfo | None) -> tuple[str, str] | None:
+        """(as written, resolved against the program's directory) of a constant path
+        argument; None when the path is not a constant."""
+        self.uncacheable = True  # the file may change between two checks
+        if info is None or not isinstance(info.value, str):
+            return None
+        written = info.value
+        return written, written if os.path.isabs(written) else os.path.join(self.base_dir,
+                                                                            written)
+
+    def file_error(self, span: Span, message: str, full: str) -> None:
+        """A file that does not exist may exist when the program runs (or be written by
+        it): a warning. A file that exists but cannot be read is an error."""
+        missing = not os.path.lexists(full)
+        self.error(span, message, "model-file", W if missing else Severity.ERROR)
+
     def load_model(self, info: ArgInfo | None, span: Span) -> Type:
         from tl_core.models import ModelFileError, read_header
 
-        self.uncacheable = True  # the file may change between two checks
-        if info is None or not isinstance(info.value, str):
+        arg = self.file_arg(info)
+        if arg is None:
             return ModelType()
-        written = info.value
-        full = written if os.path.isabs(written) else os.path.join(self.base_dir, written)
+        written, full = arg
         try:
             header = read_header(full)
         except ModelFileError as err:
-            # A missing file may exist when the program runs (or be written by it): a
-            # warning. A file that exists but cannot be read is an error.
-            missing = not os.path.lexists(full)
-            self.error(span, f"cannot open model '{written}': {err.message}", "model-file",
-                       W if missing else Severity.ERROR)
+            self.file_error(span, f"cannot open model '{written}': {err.message}", full)
             return ModelType(full)
         except OSError as err:  # pragma: no cover - read_header wraps these
             self.error(span, f"cannot open model '{written}': {err.strerror or err}",
                        "model-file")
             return ModelType(full)
         return ModelType(full, header)
+
+    def load_tokenizer(self, info: ArgInfo | None, span: Span) -> Type:
+        from tl_core.tokenizer import TokenizerError, load_tokenizer
+
+        arg = self.file_arg(info)
+        if arg is None:
+            return TokenizerType()
+        written, full = arg
+        try:
+            return TokenizerType(full, load_tokenizer(full))
+        except TokenizerError as err:
+            why = str(err).removeprefix(f"{full}: ")
+            self.file_error(span, f"cannot load tokenizer '{written}': {why}", full)
+            return TokenizerType(full)
 
     def call_fn(self, b: Binding, e: A.Call, scope: Scope) -> Type:
         ft = b.type

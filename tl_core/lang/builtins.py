@@ -70,6 +70,43 @@ _add("names", (P("model", "model", doc="a value of load_model or model_from"),),
      "The names of a model's tensors, in file order; also written `model.names()`.",
      R.fixed(ListType(STRING)), pure=False)
 
+# Tokenizer (UPSTREAM.md §13; tl_core.tokenizer)
+_TOK = P("tok", "tokenizer", doc="a value of load_tokenizer")
+_add("load_tokenizer", (P("path", "tokenizer_path", doc="a tokenizer.json (or a directory "
+                                                      "holding one) or a .gguf file"),),
+     "Tokenizer", "model",
+     "Load a tokenizer: a HuggingFace `tokenizer.json`, or the tokenizer stored in a GGUF "
+     "file's metadata (`gpt2` byte-level BPE or `llama` SentencePiece BPE, with its special "
+     "tokens and chat template). Relative paths resolve against the program's directory.",
+     R.opened_tokenizer, pure=False)
+_add("tokenize", (_TOK, P("text", "string", doc="the text"),
+                  P("add_special", "bool", doc="add what the tokenizer adds around a text "
+                                               "(a BOS for Llama-style tokenizers)")),
+     "token ids", "model",
+     "The token ids of `text` as a 1-D int32 tensor, which `embedding` and `detokenize` "
+     "take. Special tokens written in the text (`<|im_start|>`) become their ids.",
+     R.token_ids, pure=False)
+_add("detokenize", (_TOK, P("ids", "indices", doc="token ids (an int tensor or a list)"),
+                    P("skip_special", "bool", doc="leave special tokens out of the text")),
+     "string", "model",
+     "The text of token ids. Ids outside the vocabulary are an error.", R.fixed(STRING),
+     pure=False)
+_add("detokenize_single", (_TOK, P("id", "int", doc="one token id"),
+                           P("skip_special", "bool", doc="a special token decodes to \"\"")),
+     "string", "model",
+     "The text of one token decoded alone. A SentencePiece tokenizer drops the token's "
+     "leading word space here, so joining single decodes loses spaces; decode the whole "
+     "list with `detokenize` for text.", R.fixed(STRING), pure=False)
+_add("chat_prompt", (_TOK, P("messages", "any", doc="a list of [role, content] pairs, or "
+                                                    "one user message as a string"),
+                     P("add_generation_prompt", "bool", True,
+                       "end with the assistant's turn opening")),
+     "string", "model",
+     "The prompt text for a conversation, rendered with the tokenizer's chat template "
+     "(`tokenizer.chat_template`, Jinja, in a sandbox): "
+     "`chat_prompt(tok, [[\"system\", \"Be brief.\"], [\"user\", \"Hi\"]])`.",
+     R.fixed(STRING), pure=False)
+
 # Creation
 _add("tensor", (P("data", "any", doc="a (nested) list of numbers"),
                 P("device", "device", "gpu", doc="gpu or cpu")),
@@ -206,6 +243,28 @@ _add("einsum", (P("spec", "spec", doc='subscripts such as "ij,jk->ik"'),
      "Einstein summation: `einsum(\"ij,jk->ik\", A, B)` is a matrix product. The spec names "
      "each operand's axes with letters; letters missing from the output are summed.",
      R.einsum, variadic=True)
+
+# Sampling (UPSTREAM.md §14.1; tl_core.runtime.sampling): on the device
+_LOGITS = P("logits", "tensor", doc="[vocab] or [seq, vocab] (the last row is used)")
+_add("temperature_sample", (_LOGITS, P("T", "float", doc="the temperature; <= 0.0001 is "
+                                                         "greedy")),
+     "int", "nn",
+     "The next token id: with `T <= 0.0001` the index of the largest logit (the last one "
+     "on ties), else a draw from `softmax(logits / T)`. Seed with `seed(n)` for "
+     "reproducible runs.", R.sample_rule, pure=False)
+_add("top_k", (P("logits", "tensor", doc="[..., vocab]"),
+               P("k", "int", doc="how many of the largest logits to keep")),
+     "tensor", "nn",
+     "The logits with all but the `k` largest of each row set to -inf (ties with the k-th "
+     "are kept), for `temperature_sample(top_k(logits, 40), 0.8)`.", R.logits_filter)
+_add("top_p", (P("logits", "tensor", doc="[..., vocab]"),
+               P("p", "float", doc="the probability mass to keep, in (0, 1]")),
+     "tensor", "nn",
+     "Nucleus filtering: keep the most probable tokens whose probabilities, summed from "
+     "the largest, first reach `p` (at least one); the rest become -inf.", R.logits_filter)
+_add("seed", (P("n", "int", doc="the seed"),), "void", "utility",
+     "Seed the random generator used by `temperature_sample`, `rand` and `randn`, so a run "
+     "draws the same values each time.", R.fixed(VOID), pure=False)
 
 # Training
 _add("learnable", (P("t", "tensor", doc="the initial value"),), "tensor", "training",

@@ -19,6 +19,7 @@ from tl_core.lang.types import (
     ScalarType,
     ShapeType,
     TensorType,
+    TokenizerType,
     Type,
     dim_value,
 )
@@ -360,6 +361,39 @@ def einsum(a: RuleArgs) -> Type:
 def opened_model(a: RuleArgs) -> Type:
     """`load_model(path)`: the Model the checker opened for the path (header and all)."""
     return next(iter(a.opened.values()), ModelType())
+
+
+def opened_tokenizer(a: RuleArgs) -> Type:
+    """`load_tokenizer(path)`: the Tokenizer the checker read for the path."""
+    return next(iter(a.opened.values()), TokenizerType())
+
+
+def token_ids(a: RuleArgs) -> Type:
+    """`tokenize(tok, text, add_special)`: int32[n], n exact when the tokenizer was read and
+    the text and flag are constants."""
+    tok = a.type("tok")
+    text, special = a.get("text"), a.get("add_special")
+    if isinstance(tok, TokenizerType) and tok.tokenizer is not None and text is not None \
+            and isinstance(text.value, str) and special is not None \
+            and isinstance(special.value, bool):
+        return TensorType("int32", (len(tok.tokenizer.tokenize(text.value, special.value)),))
+    return TensorType("int32", (UNKNOWN_DIM,))
+
+
+def logits_filter(a: RuleArgs) -> Type:
+    """`top_k`/`top_p`: the logits' type; they must have at least one axis."""
+    t = a.type("logits")
+    if isinstance(t, TensorType) and t.dims is not None and len(t.dims) == 0:
+        raise ShapeError("expected logits [..., vocab], found a 0-d tensor", "logits")
+    return t if isinstance(t, TensorType) else TensorType("float16", None)
+
+
+def sample_rule(a: RuleArgs) -> Type:
+    """`temperature_sample(logits, T)`: logits [vocab] or [seq, vocab]; an int."""
+    t = a.type("logits")
+    if isinstance(t, TensorType) and t.dims is not None and len(t.dims) not in (1, 2):
+        raise ShapeError(f"expected logits [vocab] or [seq, vocab], found {t}", "logits")
+    return INT
 
 
 def get_tensor(a: RuleArgs) -> Type:

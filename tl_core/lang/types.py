@@ -131,6 +131,19 @@ class ModelType(Type):
 
 
 @dataclass(frozen=True, slots=True)
+class TokenizerType(Type):
+    """The value of `load_tokenizer(...)`; `tokenizer` is the loaded `Tokenizer` when the
+    checker could read the file (its `info` feeds hover, `tokenize` of a constant string
+    gets its exact length)."""
+
+    path: str | None = None
+    tokenizer: Any = field(default=None, compare=False, hash=False)
+
+    def __str__(self) -> str:
+        return "Tokenizer"
+
+
+@dataclass(frozen=True, slots=True)
 class MetadataType(Type):
     """`model.metadata`: the header's key/value table (`model.metadata.format`)."""
 

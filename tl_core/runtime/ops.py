@@ -790,3 +790,7 @@ def op_names(ctx: OpContext, model: Any) -> list[str]:
 
 
 __all__ = [k for k in globals() if k.startswith("op_")] + ["truth", "as_tensor"]
+
+# The generation built-ins (tokenizer, sampling) live in their own module; importing it
+# registers them, so every entry has its implementation once `ops` is loaded.
+from tl_core.runtime import ops_generate  # noqa: E402, F401
