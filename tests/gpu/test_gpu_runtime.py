@@ -86,11 +86,17 @@ CASES: dict[str, Callable[[], tuple[list[Any], dict[str, Any]]]] = {
     "rope": lambda: ([r16(3, 7, 16)], {"offset": 2, "base": 10000.0}),
     "einsum": lambda: (["bij,bjk->bik", r16(2, 4, 5), r16(2, 5, 3)], {}),
     "learnable": lambda: ([r16(3, 3)], {}),
+    "top_k": lambda: ([r16(3, 50)], {"k": 7}),
+    "top_p": lambda: ([r16(3, 50) * 3], {"p": 0.6}),
 }
 # Built-ins with no tensor computation to compare (files, printing, host values).
 NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "model_from",
                "print", "assert", "assert_eq", "env", "str", "range", "range_i", "shape",
-               "len", "rand", "randn", "names"}
+               "len", "rand", "randn", "names", "load_tokenizer", "tokenize", "detokenize",
+               "detokenize_single", "chat_prompt", "seed",
+               # an int: tests/runtime/test_sampling.py checks it against NumPy; on the
+               # GPU see test_temperature_sample_on_gpu below
+               "temperature_sample"}
 
 
 def test_cases_cover_every_numeric_builtin():
@@ -168,3 +174,19 @@ def test_compiled_function_on_gpu_equals_uncompiled():
     args = [interp.globals.vars[k] for k in ("X", "W", "b")]
     plain = interp.run_body(info, args)
     np.testing.assert_array_equal(np.array(plain), np.array(interp.globals.vars["output"]))
+
+
+@needs_gpu
+def test_temperature_sample_on_gpu():
+    """Greedy on the device equals NumPy's argmax; a seeded draw equals the CPU's."""
+    from tl_core.runtime.sampling import seed, temperature_sample
+
+    x = np.asarray(rng.standard_normal((4, 1000)), np.float32)
+    with mx.stream(mx.gpu):
+        assert int(temperature_sample(mx.array(x), 0.0).item()) == int(np.argmax(x[-1]))
+        seed(5)
+        on_gpu = [int(temperature_sample(mx.array(x), 0.9).item()) for _ in range(20)]
+    with mx.stream(mx.cpu):
+        seed(5)
+        on_cpu = [int(temperature_sample(mx.array(x), 0.9).item()) for _ in range(20)]
+    assert on_gpu == on_cpu
