@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-quick lint install clean vsix bench
+.PHONY: run test test-quick lint install clean vsix bench system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check tl_core tl_lsp tests bench examples
 	$(VENV)/bin/lint-imports
 
+# Debian packages for the real-editor tests (Neovim, Chromium, ...): apt-get as root or
+# through sudo, only what is missing (a no-op when all are there).
+system-deps:
+	scripts/system-deps.sh
+
 # All tests, real editors included. pytest's exit status 5 ("no tests ran") fails too.
-test: $(STAMP) lint
+test: $(STAMP) lint system-deps
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 # A fast inner loop without the real-editor tests.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ SCRIPT = Path(__file__).with_name("nvim_lsp_e2e.lua")
 NVIM_E2E = [
     pytest.mark.e2e,
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("nvim") is None, reason="needs Neovim (`.ci/run` installs it)"),
+    pytest.mark.usefixtures("nvim_bin"),  # fails when Neovim is missing (tests/e2e/conftest.py)
 ]
 pytestmark = NVIM_E2E
 

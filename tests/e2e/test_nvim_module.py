@@ -4,7 +4,6 @@ filetype, user commands, and the run-result summary used for virtual text."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("nvim") is None, reason="needs Neovim (`.ci/run` installs it)"),
+    pytest.mark.usefixtures("nvim_bin"),  # fails when Neovim is missing (tests/e2e/conftest.py)
 ]
 
 LUA = """

@@ -3,7 +3,7 @@
 Idempotent and safe to call from several processes: a file lock serialises installs and a
 stamp file records a finished one, so the minutes-long install happens once per machine and
 every later call returns at once. Everything comes from the npm registry; Debian's chromium
-and libkrb5-dev must be installed first (`.ci/run` does that).
+and libkrb5-dev must be installed first (scripts/system-deps.sh, which `make test` runs).
 
 Run as a script to install ahead of the tests: `python -m tests.e2e.vscode_install`.
 """
@@ -70,7 +70,7 @@ def ensure_installed(verbose: bool = False) -> Tools:
     if not tools.chromium.exists():
         raise InstallError(
             f"{tools.chromium} not found: install Debian's chromium "
-            "(`apt-get install chromium libkrb5-dev`, as .ci/run does)"
+            "(`scripts/system-deps.sh` installs it; `make test` runs that)"
         )
     if shutil.which("npm") is None:
         raise InstallError("npm not found on PATH: the e2e install needs Node.js and npm")

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The Debian packages the tests need beyond Python (used by `make test` and .ci/run):
+#   neovim       the Neovim tests (tests/e2e/test_nvim_*.py)
+#   chromium     the browser Playwright drives in the VS Code e2e test
+#   libkrb5-dev  headers code-server's native `kerberos` module compiles against
+#   g++, make    to compile code-server's native modules
+# Installs the missing ones with apt-get: directly as root, through sudo otherwise. When
+# everything is there it only looks (no apt-get, well under a second), so it is safe to run
+# before every test run. Node.js >= 20 with npm is checked too, but not installed: Debian 12's
+# own nodejs is 18.
+set -euo pipefail
+
+need=()
+has_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+command -v nvim >/dev/null 2>&1 || need+=(neovim)
+has_pkg chromium || need+=(chromium)
+has_pkg libkrb5-dev || need+=(libkrb5-dev)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
+
+fail() {
+  echo "error: $*" >&2
+  exit 1
+}
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing the Debian packages the tests need: ${need[*]}" >&2
+  manual="install them yourself (sudo apt-get install ${need[*]}), then run this again"
+  command -v apt-get >/dev/null 2>&1 ||
+    fail "the tests need the Debian packages ${need[*]}, and apt-get is not here: $manual"
+  if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+  elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+  else
+    fail "the tests need the Debian packages ${need[*]}; apt-get needs root and sudo is not installed: $manual"
+  fi
+  if ! { "${as_root[@]}" apt-get update -q &&
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q "${need[@]}"; } >&2; then
+    fail "could not install the Debian packages ${need[*]} with ${as_root[*]:-}${as_root:+ }apt-get (see above): $manual"
+  fi
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
+  fail "the VS Code extension tests need Node.js 20 or newer with npm (found: $(node --version 2>/dev/null || echo none)); Debian 12's nodejs is 18: install Node.js 20+ from nodejs.org or NodeSource"
+fi

@@ -1,0 +1,111 @@
+"""scripts/system-deps.sh, the one place that installs the Debian packages the tests need
+(used by `make test` and .ci/run), run against stub commands: which packages it asks apt-get
+for, as root or through sudo, and the message when it cannot install them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "system-deps.sh"
+ALL = ["neovim", "chromium", "libkrb5-dev", "g++", "make"]
+
+
+def _stub(bin_dir: Path, name: str, body: str) -> None:
+    path = bin_dir / name
+    path.write_text("#!/bin/bash\n" + body + "\n")
+    path.chmod(0o755)
+
+
+def run_script(
+    tmp_path: Path,
+    *,
+    uid: int = 0,
+    present: tuple[str, ...] = (),
+    sudo: bool = False,
+    apt_rc: int = 0,
+    node_major: int = 20,
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run the script with PATH holding only stubs; `present` names what is installed."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for real in ("bash", "grep", "env", "cat"):
+        os.symlink(shutil.which(real), bin_dir / real)
+    log = tmp_path / "calls.log"
+    log.touch()
+    _stub(bin_dir, "id", f"echo {uid}")
+    installed = " ".join(p for p in present if p in ("chromium", "libkrb5-dev"))
+    _stub(
+        bin_dir,
+        "dpkg-query",
+        f'for p in {installed}; do [ "$p" = "${{@: -1}}" ] && {{ echo -n "install ok installed"; exit 0; }}; done; exit 1',
+    )
+    _stub(bin_dir, "apt-get", f'echo "apt-get $*" >> {log}; exit {apt_rc}')
+    if sudo:
+        _stub(bin_dir, "sudo", f'echo "sudo $1" >> {log}; exec "$@"')
+    for pkg, cmd in (("neovim", "nvim"), ("g++", "g++"), ("make", "make")):
+        if pkg in present:
+            _stub(bin_dir, cmd, "exit 0")
+    _stub(bin_dir, "node", f'[ "$1" = --version ] && echo v{node_major}.1.0 || echo {node_major}')
+    _stub(bin_dir, "npm", "exit 0")
+    proc = subprocess.run(
+        ["/bin/bash", str(SCRIPT)],
+        env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc, log.read_text().splitlines()
+
+
+def test_nothing_missing_means_no_apt_get(tmp_path):
+    proc, calls = run_script(tmp_path, uid=1000, present=tuple(ALL))
+    assert (proc.returncode, calls, proc.stderr) == (0, [], "")
+
+
+def test_root_installs_exactly_the_missing_packages_with_apt_get(tmp_path):
+    proc, calls = run_script(tmp_path, present=("chromium", "make"))
+    assert proc.returncode == 0, proc.stderr
+    assert calls == [
+        "apt-get update -q",
+        "apt-get install -y -q neovim libkrb5-dev g++",
+    ]
+
+
+def test_a_user_installs_through_sudo(tmp_path):
+    proc, calls = run_script(tmp_path, uid=1000, sudo=True, present=("neovim", "g++", "make"))
+    assert proc.returncode == 0, proc.stderr
+    assert calls == [
+        "sudo apt-get",
+        "apt-get update -q",
+        "sudo env",
+        "apt-get install -y -q chromium libkrb5-dev",
+    ]
+
+
+def test_a_user_without_sudo_is_told_which_packages_to_install(tmp_path):
+    proc, calls = run_script(tmp_path, uid=1000, present=("g++", "make"))
+    assert proc.returncode == 1 and calls == []
+    assert proc.stderr.splitlines()[-1] == (
+        "error: the tests need the Debian packages neovim chromium libkrb5-dev; apt-get needs "
+        "root and sudo is not installed: install them yourself "
+        "(sudo apt-get install neovim chromium libkrb5-dev), then run this again"
+    )
+
+
+def test_a_failed_apt_get_names_the_packages(tmp_path):
+    proc, _ = run_script(tmp_path, apt_rc=100, present=("chromium", "libkrb5-dev", "g++", "make"))
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == (
+        "error: could not install the Debian packages neovim with apt-get (see above): "
+        "install them yourself (sudo apt-get install neovim), then run this again"
+    )
+
+
+def test_an_old_node_is_named(tmp_path):
+    proc, _ = run_script(tmp_path, present=tuple(ALL), node_major=18)
+    assert proc.returncode == 1
+    assert "need Node.js 20 or newer with npm (found: v18.1.0)" in proc.stderr
