@@ -226,12 +226,13 @@ def tensor_markdown(info: object) -> str:
     shape = list(info.shape)  # type: ignore[attr-defined]
     dtype = info.dtype  # type: ignore[attr-defined]
     q = getattr(info, "quantization", None)
-    lines = [code(f"\"{info.name}\": float16{shape}"), "",  # type: ignore[attr-defined]
+    loaded = getattr(info, "loaded_dtype", "float16")
+    lines = [code(f"\"{info.name}\": {loaded or dtype}{shape}"), "",  # type: ignore[attr-defined]
              f"- shape: {shape}",
              f"- source dtype: {dtype}" + (f" (quantization {q})" if q and q != dtype else ""),
              f"- size: {human_size(info.nbytes)} ({info.nbytes:,} bytes)"]  # type: ignore[attr-defined]
-    if not getattr(info, "is_float", True):
-        lines.append("- integer tensor: `get_tensor` loads floating-point tensors only")
+    if loaded is None:
+        lines.append(f"- `get_tensor` cannot load dtype {dtype}")
     return "\n".join(lines)
 
 

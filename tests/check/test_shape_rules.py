@@ -244,16 +244,19 @@ def test_slice_lengths_match_python(n, a, b):
     assert S.index(tensor(n), [it]).dims == (len(range(n)[a:b]),)
 
 
-class _Info:
-    def __init__(self, name, shape, dtype="F32", is_float=True):
-        self.name, self.shape, self.dtype, self.is_float = name, shape, dtype, is_float
+def _Info(name, shape, dtype="F32", is_float=True):
+    from tl_core.models.header import TensorInfo
+
+    return TensorInfo(name, shape, dtype, None, 0, 0, is_float)
 
 
 class _Header:
     path = "/x/model.safetensors"
     tensors = {"layer.0.weight": _Info("layer.0.weight", (2, 3)),
                "layer.0.bias": _Info("layer.0.bias", (2,)),
-               "ids": _Info("ids", (4,), "I64", False)}
+               "ids": _Info("ids", (4,), "I64", False),
+               "mask": _Info("mask", (4,), "U8", False),
+               "c": _Info("c", (2,), "C64", False)}
 
 
 def test_get_tensor_rule():
@@ -264,9 +267,11 @@ def test_get_tensor_rule():
         call("get_tensor", model=m, name=ArgInfo(INT, "layer.0.weigth"))
     assert e.value.full_message() == ("model 'model.safetensors' has no tensor named "
                                       "'layer.0.weigth'; did you mean 'layer.0.weight' or 'layer.0.bias'?")
+    # integer tensors load as integers (narrow ones widened to int32)
+    assert str(call("get_tensor", model=m, name=ArgInfo(INT, "ids"))) == "int64[4]"
+    assert str(call("get_tensor", model=m, name=ArgInfo(INT, "mask"))) == "int32[4]"
     with pytest.raises(ShapeError) as e:
-        call("get_tensor", model=m, name=ArgInfo(INT, "ids"))
-    assert e.value.message == ("tensor 'ids' is I64 [4]: the language loads floating-point "
-                               "tensors only")
+        call("get_tensor", model=m, name=ArgInfo(INT, "c"))
+    assert e.value.message == "tensor 'c' is C64 [2]: this dtype cannot be loaded"
     # a model without a header stays unknown
     assert call("get_tensor", model=ArgInfo(ModelType()), name=ArgInfo(INT, "x")).dims is None

@@ -62,7 +62,8 @@ def safetensors_bytes(
 
 
 def write_safetensors(path: Path, arrays: dict[str, np.ndarray], metadata=None) -> Path:
-    dtypes = {"float32": "F32", "float16": "F16", "float64": "F64", "int64": "I64", "int32": "I32"}
+    dtypes = {"float32": "F32", "float16": "F16", "float64": "F64", "int64": "I64", "int32": "I32",
+              "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL"}
     header: dict[str, object] = {}
     if metadata:
         header["__metadata__"] = metadata

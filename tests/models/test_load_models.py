@@ -22,6 +22,7 @@ from tl_core.models import (
     save_model,
 )
 from tl_core.models import loader as loader_module
+from tl_core.models import reading as reading_module
 from tl_core.models.loader import read_bytes
 
 
@@ -109,17 +110,23 @@ def test_undequantizable_type_names_it(tmp_path):
     )
 
 
-def test_integer_tensor_is_listed_but_refused(tmp_path):
-    path = write_safetensors(tmp_path / "i.safetensors", {"ids": np.arange(4, dtype=np.int64)})
-    assert load_model(path).names() == ["ids"]
-    with pytest.raises(ModelFileError) as e:
-        load_tensor(path, "ids")
-    assert e.value.message == (
-        'tensor "ids" (I64[4]) holds integers: TensorLogic loads floating-point tensors only '
-        "(F32, F64, F16, BF16 and GGUF quantized types); integer tensors are listed but cannot "
-        "be loaded"
-    )
-    assert str(e.value) == f"{path}: {e.value.message}"
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8, np.uint8, np.int16, np.bool_])
+def test_integer_tensors_load_with_their_type(tmp_path, dtype):
+    values = (np.arange(12).reshape(3, 4) % 5).astype(dtype)
+    path = write_safetensors(tmp_path / "i.safetensors", {"ids": values})
+    loaded = load_tensor(path, "ids")
+    assert loaded.overflow == 0
+    # widened without loss: 8/16-bit -> int32, 64-bit stays, bool stays
+    expected = {np.bool_: mx.bool_, np.int64: mx.int64}.get(dtype, mx.int32)
+    assert loaded.array.dtype == expected
+    assert read_header(path).tensors["ids"].loaded_dtype == str(expected).split(".")[-1].rstrip("_")
+    np.testing.assert_array_equal(np.array(loaded.array), values)
+
+
+def test_integer_tensor_of_zero_elements(tmp_path):
+    path = write_safetensors(tmp_path / "z.safetensors", {"ids": np.zeros((0, 3), np.int32)})
+    a = load_tensor(path, "ids").array
+    assert a.shape == (0, 3) and a.dtype == mx.int32
 
 
 def test_unknown_name_suggests(tmp_path):
@@ -136,14 +143,53 @@ def test_model_is_lazy_and_caches(tmp_path, monkeypatch):
     path = write_safetensors(tmp_path / "m.safetensors",
                              {"a": np.ones(2, np.float32), "b": np.zeros(3, np.float32)})
     calls = []
-    real = loader_module.read_bytes
-    monkeypatch.setattr(loader_module, "read_bytes", lambda h, i: calls.append(i.name) or real(h, i))
+    real = reading_module.TensorReader.view
+    monkeypatch.setattr(reading_module.TensorReader, "view",
+                        lambda self, i, d: calls.append(i.name) or real(self, i, d))
     m = load_model(path)
     assert calls == [] and m.names() == ["a", "b"] and "a" in m and len(m) == 2
     assert m.metadata["format"] == "safetensors"
     first = m.get_tensor("a")
     assert m.get_tensor("a") is first
     assert calls == ["a"]
+
+
+@pytest.mark.parametrize("host", [False, True])
+def test_float32_to_float16_on_both_paths_equals_numpy(tmp_path, monkeypatch, host):
+    """The MLX path (CPU, Metal) and the host-threads path (CUDA) round alike, and count the
+    same overflow; chunks small enough that a tensor spans several threads."""
+    monkeypatch.setattr(loader_module, "host_conversion", lambda: host)
+    monkeypatch.setattr(reading_module, "CHUNK_ELEMENTS", 1000)
+    rng = np.random.default_rng(1)
+    values = (rng.standard_normal((37, 301)) * 3e4).astype(np.float32)
+    values[5, 7] = np.nan
+    path = write_safetensors(tmp_path / "b.safetensors", {"w": values})
+    loaded = load_model(path).get_tensor("w")
+    with np.errstate(over="ignore"):
+        expected = values.astype(np.float16)
+    assert loaded.array.dtype == mx.float16 and loaded.array.shape == values.shape
+    np.testing.assert_array_equal(np.array(loaded.array), expected)
+    assert loaded.overflow == int(np.count_nonzero(np.isinf(expected) & np.isfinite(values)))
+    assert loaded.overflow > 0
+
+
+def test_truncated_after_load_model_is_an_error_not_a_crash(tmp_path):
+    path = write_safetensors(tmp_path / "t.safetensors", {"a": np.ones(1000, np.float32)})
+    m = load_model(path)
+    with open(path, "r+b") as f:
+        f.truncate(200)
+    with pytest.raises(ModelFileError) as e:
+        m.get_tensor("a")
+    assert e.value.message == "the file changed since its header was read; call load_model again"
+
+
+def test_overflow_count_is_lazy_and_exact(tmp_path):
+    values = np.array([1.0, 7e4, -1e5, np.inf, 65519.0, 65520.0], np.float32)
+    path = write_safetensors(tmp_path / "o.safetensors", {"a": values})
+    loaded = load_model(path).get_tensor("a")
+    expected = int(np.count_nonzero(np.isinf(values.astype(np.float16)) & np.isfinite(values)))
+    assert loaded.overflow == expected == 3
+    np.testing.assert_array_equal(np.array(loaded.array), values.astype(np.float16))
 
 
 def test_changed_file_is_detected(tmp_path):

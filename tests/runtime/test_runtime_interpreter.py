@@ -457,28 +457,34 @@ def test_save_model_to_gguf_is_an_error(tmp_path):
 
 
 def test_progress_bar_for_large_tensor_loads(tmp_path, monkeypatch):
+    """The bar advances as the loader converts chunks (no second read) and ends at the
+    tensor's size; small tensors get none."""
     import io
 
     from safetensors.numpy import save_file
 
-    from tl_core.models import load_model
+    from tl_core.models import load_model, reading
     from tl_core.runtime import progress
 
-    save_file({"big": np.zeros((256, 256), np.float32)}, str(tmp_path / "m.safetensors"))
+    values = np.arange(256 * 256, dtype=np.float32).reshape(256, 256) / 7
+    save_file({"big": values}, str(tmp_path / "m.safetensors"))
     model = load_model(tmp_path / "m.safetensors")
     monkeypatch.setattr(progress, "MIN_BYTES", 1024)
-    monkeypatch.setattr(progress, "CHUNK", 65536)
+    monkeypatch.setattr(reading, "CHUNK_ELEMENTS", 8192)
+    monkeypatch.setenv("TL_PROGRESS_DELAY", "0")
+    seen: list[int] = []
     out = io.StringIO()
-    progress.prefetch(model, "big", out)
+    with progress.load_bar("big", values.nbytes, out) as update:
+        loaded = model.get_tensor("big", progress=lambda n: (seen.append(n), update(n)))
+    assert seen == [8192 * 4] * 8 and sum(seen) == values.nbytes
+    np.testing.assert_array_equal(np.array(loaded.array), values.astype(np.float16))
     text = out.getvalue()
-    assert "\rloading big [###############...............] 0/0 MB" in text
-    assert "\rloading big [##############################] 0/0 MB" in text
-    assert text.endswith("\r\033[K")
+    assert text.startswith("\rloading big:") and "256k" in text  # erased at the end
+    assert text.endswith("\r")
     assert not progress.is_terminal(out)
-    quiet = io.StringIO()
     monkeypatch.setattr(progress, "MIN_BYTES", 10**9)
-    progress.prefetch(model, "big", quiet)
-    assert quiet.getvalue() == ""
+    with progress.load_bar("big", values.nbytes, io.StringIO()) as update:
+        assert update is None
 
 
 def test_return_break_continue_outside_their_place():
@@ -496,3 +502,19 @@ def test_fast_call_path_converts_and_reports_like_the_full_path():
     assert errors(run(src + "f(ones([2]), ones([3]))")) == [
         (1, 13, "f(): shape variable N is 2 from argument 'x' (float16[2]) but 3 from "
                 "argument 'y' (float16[3])")]
+
+
+def test_integer_tensors_of_a_model_index_an_embedding(tmp_path):
+    from safetensors.numpy import save_file
+
+    table = np.arange(20, dtype=np.float32).reshape(5, 4) / 8
+    ids = np.array([[3, 0, 4]], dtype=np.int64)
+    save_file({"table": table, "ids": ids}, str(tmp_path / "m.safetensors"))
+    s = Session(base_dir=tmp_path, device="cpu")
+    r = s.run(textwrap.dedent("""
+        let m = load_model("m.safetensors")
+        let ids = m.get_tensor("ids")
+        let rows = embedding(m.get_tensor("table"), ids)
+    """))
+    assert errors(r) == []
+    np.testing.assert_array_equal(np.array(s.interpreter.globals.vars["rows"]), table[ids].astype(np.float16))

@@ -500,7 +500,8 @@ def did_you_mean(name: str, names: list[str], cutoff: float = 0.5) -> str | None
 
 
 def model_tensor(header: object, name: str) -> TensorType:
-    """The float16 type of tensor `name` of a model header, or a ShapeError on `name`."""
+    """The type `get_tensor` gives tensor `name` of a model header (float16, or int32/int64/
+    bool for integer tensors), or a ShapeError on `name`."""
     tensors = getattr(header, "tensors", {})
     info = tensors.get(name)
     if info is None:
@@ -508,7 +509,12 @@ def model_tensor(header: object, name: str) -> TensorType:
         base = path.replace("\\", "/").rsplit("/", 1)[-1]
         raise ShapeError(f"model '{base}' has no tensor named '{name}'", param="name",
                          hint=did_you_mean(name, list(tensors)))
-    if not getattr(info, "is_float", True):
-        raise ShapeError(f"tensor '{name}' is {info.dtype} {list(info.shape)}: the language "
-                         f"loads floating-point tensors only", param="name")
-    return TensorType("float16", tuple(info.shape))
+    dtype = getattr(info, "loaded_dtype", "float16")
+    if dtype is None:
+        raise ShapeError(f"tensor '{name}' is {info.dtype} {list(info.shape)}: this dtype "
+                         f"cannot be loaded", param="name")
+    return TensorType(dtype, tuple(info.shape))
+
+
+def list_of(elem: Type, n: int | None = None) -> ListType:
+    return ListType(elem, n)

@@ -51,6 +51,21 @@ class TensorInfo:
             n *= d
         return n
 
+    @property
+    def loaded_dtype(self) -> str | None:
+        """The language dtype `get_tensor` gives this tensor: float16 for floating-point data,
+        int32 / int64 / bool for integers (narrower ones widened without loss), None when it
+        cannot be loaded."""
+        if self.is_float:
+            return "float16"
+        return LOADED_INTEGER_DTYPES.get(self.dtype)
+
+
+# Integer source dtypes -> the language dtype they load as (the loader's single table).
+LOADED_INTEGER_DTYPES = {"I8": "int32", "I16": "int32", "I32": "int32", "U8": "int32",
+                         "U16": "int32", "U32": "int64", "I64": "int64", "U64": "int64",
+                         "BOOL": "bool"}
+
 
 @dataclass(frozen=True, slots=True)
 class ArrayInfo:

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from tl_core.limits import MAX_RANK, dim_problem, shape_text
 from tl_core.models.errors import ModelFileError
-from tl_core.models.header import ModelHeader, TensorInfo, read_header
+from tl_core.models.header import LOADED_INTEGER_DTYPES, ModelHeader, TensorInfo, read_header
+from tl_core.models.reading import (
+    F16_MAX,
+    Progress,
+    TensorReader,
+    float16_on_host,
+    host_conversion,
+    overflow_count,
+)
 
 if TYPE_CHECKING:
     import mlx.core as mx
@@ -28,10 +36,20 @@ MLX_QUANTS = ("Q4_0", "Q4_1", "Q8_0")
 
 @dataclass(frozen=True, slots=True)
 class LoadedTensor:
-    """A tensor converted to float16, and how many finite source values became inf."""
+    """A loaded tensor (float16, or the file's integer type for integer tensors) and how many
+    finite source values became inf. `pending_overflow` is that count, or a lazy MLX scalar
+    that `overflow` evaluates on first use (so loading several tensors does not wait on each)."""
 
     array: mx.array
-    overflow: int
+    pending_overflow: Any
+
+    @property
+    def overflow(self) -> int:
+        v = self.pending_overflow
+        if not isinstance(v, int):
+            v = int(v.item())
+            object.__setattr__(self, "pending_overflow", v)
+        return v
 
 
 class Model:
@@ -41,6 +59,7 @@ class Model:
     def __init__(self, header: ModelHeader, loaded: dict[str, LoadedTensor] | None = None):
         self.header = header
         self._loaded: dict[str, LoadedTensor] = dict(loaded or {})
+        self._reader = TensorReader(header)
 
     @property
     def metadata(self) -> dict[str, object]:
@@ -59,12 +78,18 @@ class Model:
     def __len__(self) -> int:
         return len(self.header.tensors)
 
-    def get_tensor(self, name: str) -> LoadedTensor:
+    def get_tensor(self, name: str, progress: Progress | None = None) -> LoadedTensor:
+        """Tensor `name`, loaded on first use; `progress` (if given) is called with the bytes
+        converted so far, chunk by chunk, for a progress bar."""
         hit = self._loaded.get(name)
         if hit is None:
-            hit = _load(self.header, name)
+            hit = _load(self._reader, name, progress)
             self._loaded[name] = hit
         return hit
+
+    def close(self) -> None:
+        """Unmap the file now (the loaded tensors stay); later loads map it again."""
+        self._reader.close()
 
     def __repr__(self) -> str:
         return f"Model({self.header.format}, {len(self)} tensors, path={self.header.path!r})"
@@ -76,8 +101,12 @@ def load_model(path: str | os.PathLike[str]) -> Model:
 
 
 def load_tensor(path: str | os.PathLike[str], name: str) -> LoadedTensor:
-    """One tensor of a file as a float16 MLX array."""
-    return _load(read_header(path), name)
+    """One tensor of a file as a float16 MLX array (integer tensors keep their type)."""
+    reader = TensorReader(read_header(path))
+    try:
+        return _load(reader, name)
+    finally:
+        reader.close()
 
 
 def model_from(mapping: dict[str, Any]) -> Model:
@@ -120,7 +149,8 @@ def model_from(mapping: dict[str, Any]) -> Model:
 # --- loading ----------------------------------------------------------------------------
 
 
-def _load(header: ModelHeader, name: str) -> LoadedTensor:
+def _load(reader: TensorReader, name: str, progress: Progress | None = None) -> LoadedTensor:
+    header = reader.header
     info = header.tensors.get(name)
     if info is None:
         raise ModelFileError(_unknown_name(header, name), None, header.path or None)
@@ -132,33 +162,51 @@ def _load(header: ModelHeader, name: str) -> LoadedTensor:
         problem = dim_problem(d)
         if problem is not None:
             raise ModelFileError(f"{where} cannot be loaded: {problem}", None, header.path)
-    if not info.is_float:
+    if info.loaded_dtype is None:
         raise ModelFileError(
-            f"{where} holds integers: TensorLogic loads floating-point tensors only "
-            f"(F32, F64, F16, BF16 and GGUF quantized types); integer tensors are listed but "
-            f"cannot be loaded",
-            None,
+            f"{where}: dtype {info.dtype} cannot be loaded (supported: "
+            f"{', '.join(PLAIN_FLOATS)}, GGUF quantized types and the integer types "
+            f"{', '.join(LOADED_INTEGER_DTYPES)})",
+            info.offset,
             header.path,
         )
     if info.numel == 0:
         import mlx.core as mx
 
-        return LoadedTensor(mx.zeros(info.shape, mx.float16), 0)
+        return LoadedTensor(mx.zeros(info.shape, _mx_dtype(info.loaded_dtype)), 0)
     if header.format in ("mlmodel", "mlpackage"):
         from tl_core.models import coreml
 
         return _from_numpy_float(coreml.load_array(header, info))
-    if info.quantization is None and info.dtype not in PLAIN_FLOATS:
+    if info.quantization is None and info.is_float and info.dtype not in PLAIN_FLOATS:
         raise ModelFileError(
             f"{where}: dtype {info.dtype} cannot be loaded (supported: "
             f"{', '.join(PLAIN_FLOATS)} and GGUF quantized types)",
             info.offset,
             header.path,
         )
-    raw = read_bytes(header, info)
+    if not info.is_float:
+        import mlx.core as mx
+
+        raw = mx.array(reader.view(info, _NP_INT[info.dtype]).reshape(info.shape))
+        return LoadedTensor(raw.astype(_mx_dtype(info.loaded_dtype)), 0)
     if info.quantization is None:
-        return _plain(raw, info)
-    return _dequantize(raw, info, header.path)
+        return _plain(reader, info, progress)
+    import numpy as np
+
+    return _dequantize(reader.view(info, np.uint8), info, header.path)
+
+
+# Integer source dtypes as NumPy reads them (the language dtype is TensorInfo.loaded_dtype).
+_NP_INT = {"I8": "<i1", "I16": "<i2", "I32": "<i4", "I64": "<i8",
+           "U8": "<u1", "U16": "<u2", "U32": "<u4", "U64": "<u8", "BOOL": "?"}
+
+
+def _mx_dtype(name: str | None) -> Any:
+    import mlx.core as mx
+
+    return {"float16": mx.float16, "int32": mx.int32, "int64": mx.int64,
+            "bool": mx.bool_}[name or "float16"]
 
 
 def read_bytes(header: ModelHeader, info: TensorInfo) -> bytes:
@@ -194,22 +242,27 @@ def read_bytes(header: ModelHeader, info: TensorInfo) -> bytes:
     return data
 
 
-def _plain(raw: bytes, info: TensorInfo) -> LoadedTensor:
+def _plain(reader: TensorReader, info: TensorInfo,
+           progress: Progress | None = None) -> LoadedTensor:
     import mlx.core as mx
-    import numpy as np
 
     shape = info.shape
     if info.dtype == "F16":
-        return LoadedTensor(mx.array(np.frombuffer(raw, "<f2").reshape(shape)), 0)
+        return LoadedTensor(mx.array(reader.view(info, "<f2").reshape(shape)), 0)
     if info.dtype == "F64":
         # numpy rounds float64 -> float16 once (MLX would go through float32 and round twice).
-        return _from_numpy_float(np.frombuffer(raw, "<f8").reshape(shape))
+        return _from_numpy_float(reader.view(info, "<f8").reshape(shape))
     if info.dtype == "BF16":
-        src = mx.array(np.frombuffer(raw, "<u2")).view(mx.bfloat16).reshape(shape)
+        src = mx.array(reader.view(info, "<u2")).view(mx.bfloat16).reshape(shape)
+    elif progress is not None or host_conversion():
+        # chunks on the host report progress as they go (no second read for the bar)
+        out, overflow = float16_on_host(reader, reader.view(info, "<f4"), shape, progress)
+        return LoadedTensor(out, overflow)
     else:
-        src = mx.array(np.frombuffer(raw, "<f4").reshape(shape))
+        src = mx.array(reader.view(info, "<f4").reshape(shape))
     out = src.astype(mx.float16)
-    return LoadedTensor(out, _count_overflow(src, out))
+    mx.async_eval(out)
+    return LoadedTensor(out, overflow_count(src, out))
 
 
 def _from_numpy_float(a: Any) -> LoadedTensor:
@@ -220,9 +273,6 @@ def _from_numpy_float(a: Any) -> LoadedTensor:
         h = a.astype(np.float16)
     overflow = int(np.count_nonzero(np.isinf(h) & np.isfinite(a))) if a.dtype != np.float16 else 0
     return LoadedTensor(mx.array(h), overflow)
-
-
-F16_MAX = 65504.0  # the largest finite float16; values from 65520 up round to inf
 
 
 def _count_overflow(src: mx.array, out: mx.array) -> int:
@@ -236,13 +286,15 @@ def _count_overflow(src: mx.array, out: mx.array) -> int:
     return int(mx.sum(mx.logical_and(mx.isinf(out), mx.isfinite(src))).item())
 
 
-def _dequantize(raw: bytes, info: TensorInfo, path: str) -> LoadedTensor:
+def _dequantize(raw: Any, info: TensorInfo, path: str) -> LoadedTensor:
+    """`raw`: the tensor's bytes (a uint8 NumPy view of the mapped file, or bytes)."""
     import mlx.core as mx
     import numpy as np
 
     qtype = info.quantization
+    raw = np.frombuffer(raw, np.uint8) if isinstance(raw, bytes | bytearray) else raw
     if qtype in MLX_QUANTS:
-        blocks = mx.array(np.frombuffer(raw, np.uint8)).reshape(-1, _BLOCK_BYTES[qtype])
+        blocks = mx.array(raw).reshape(-1, _BLOCK_BYTES[qtype])
         src = _dequantize_mlx(blocks, qtype).reshape(info.shape)
         out = src.astype(mx.float16)
         if _quant_bound(blocks, qtype) < F16_MAX:  # no block can reach inf: skip the count
@@ -251,7 +303,7 @@ def _dequantize(raw: bytes, info: TensorInfo, path: str) -> LoadedTensor:
     import gguf
 
     q = gguf.GGMLQuantizationType[qtype]
-    rows = np.frombuffer(raw, np.uint8).reshape(-1, info.nbytes // max(1, _rows(info)))
+    rows = raw.reshape(-1, info.nbytes // max(1, _rows(info)))
     try:
         values = gguf.quants.dequantize(rows, q)
     except NotImplementedError:

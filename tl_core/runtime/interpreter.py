@@ -11,6 +11,7 @@ the right statement and graphs stay bounded in loops.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import threading
@@ -230,11 +231,14 @@ class Interpreter:
 
         return load_model(path)
 
-    def before_tensor_load(self, model: Any, name: str) -> None:
-        if self.progress:
-            from tl_core.runtime.progress import prefetch
+    def tensor_load_bar(self, model: Any, name: str) -> Any:
+        """A context giving a progress callback for loading tensor `name` (None: no bar)."""
+        info = model.header.tensors.get(name)
+        if not self.progress or info is None:
+            return contextlib.nullcontext(None)
+        from tl_core.runtime.progress import load_bar
 
-            prefetch(model, name)
+        return load_bar(name, info.nbytes)
 
     # -- programs ---------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ tests/runtime/test_runtime_ops.py.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -217,10 +218,9 @@ def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
         hint = f"; did you mean \"{close[0]}\"?" if close else ""
         raise OpError(f"no tensor named \"{name}\" in the model ({len(names)} tensors){hint}",
                       arg="name")
-    before = getattr(ctx, "before_tensor_load", None)
-    if before is not None:
-        before(model, name)
-    loaded = model.get_tensor(name)
+    bar = getattr(ctx, "tensor_load_bar", None)
+    with bar(model, name) if bar is not None else contextlib.nullcontext(None) as progress:
+        loaded = model.get_tensor(name, progress=progress)
     if loaded.overflow:
         ctx.warn(f"{loaded.overflow} value{'s' if loaded.overflow != 1 else ''} of \"{name}\" "
                  f"overflowed float16 and became inf")

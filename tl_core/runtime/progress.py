@@ -1,20 +1,20 @@
-"""A progress bar for long tensor loads, on a terminal only.
+"""Progress bars for long tensor loads, on a terminal only, drawn with tqdm.
 
-Loading a tensor is one blocking call into `tl_core.models`; the slow part of a cold load is
-reading the bytes from disk. On a TTY we read the tensor's byte range first, in chunks, with
-a bar on stderr; the loader then finds the bytes in the page cache. Pipes get no bar.
+The loader reports the bytes it has converted as it goes (`Model.get_tensor(name,
+progress=...)`), so a bar costs no second read of the tensor. A bar appears only for tensors
+of at least `MIN_BYTES` and only once the load has taken `DELAY` seconds (the environment
+variable `TL_PROGRESS_DELAY` overrides it, e.g. 0 in tests). Pipes get no bar.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import time
-from typing import Any, TextIO
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TextIO
 
 MIN_BYTES = 16 * 1024 * 1024  # smaller tensors load too fast to need a bar
-CHUNK = 4 * 1024 * 1024
-WIDTH = 30
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:
@@ -25,39 +25,30 @@ def is_terminal(stream: TextIO | None = None) -> bool:
         return False
 
 
-def bar_line(label: str, done: int, total: int, elapsed: float) -> str:
-    frac = done / total if total else 1.0
-    filled = int(WIDTH * frac)
-    mb = 1024 * 1024
-    return (f"\rloading {label} [{'#' * filled}{'.' * (WIDTH - filled)}] "
-            f"{done / mb:.0f}/{total / mb:.0f} MB {elapsed:.1f}s")
+def delay() -> float:
+    try:
+        return max(0.0, float(os.environ.get("TL_PROGRESS_DELAY", "0.5")))
+    except ValueError:
+        return 0.5
 
 
-def prefetch(model: Any, name: str, stream: TextIO | None = None) -> None:
-    """Read one tensor's bytes with a progress bar (no-op for small or cached tensors)."""
+@contextmanager
+def load_bar(label: str, total: int,
+             stream: TextIO | None = None) -> Iterator[Callable[[int], None] | None]:
+    """A callback taking the bytes just loaded, drawing `loading LABEL` with a bar; None for a
+    small tensor. The bar is erased when the load ends."""
+    if total < MIN_BYTES:
+        yield None
+        return
+    from tqdm import tqdm
+
     stream = stream or sys.stderr
-    info = model.header.tensors.get(name)
-    if info is None or getattr(model, "_loaded", {}).get(name) is not None:
-        return
-    path = info.data_file or model.header.path
-    if not path or info.nbytes < MIN_BYTES:
-        return
-    start = time.perf_counter()
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return  # the loader reports the error itself
-    try:
-        done = 0
-        while done < info.nbytes:
-            n = min(CHUNK, info.nbytes - done)
-            got = os.pread(fd, n, info.offset + done)
-            if not got:
-                break
-            done += len(got)
-            stream.write(bar_line(name, done, info.nbytes, time.perf_counter() - start))
-            stream.flush()
-    finally:
-        os.close(fd)
-        stream.write("\r\033[K")
-        stream.flush()
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        size = os.terminal_size((0, 0))
+    # a new pseudo-terminal reports 0 x 0, and tqdm draws nothing on 0 rows
+    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+              desc=f"loading {label}", leave=False, delay=delay(), file=stream,
+              ncols=size.columns or 80, nrows=size.lines or 24) as bar:
+        yield bar.update

@@ -1,0 +1,172 @@
+"""Tensor bytes from a mapped model file, and their fast conversion to float16.
+
+A `TensorReader` belongs to one `Model`: it maps the file once and hands out zero-copy NumPy
+views of each tensor's bytes (no `pread` into `bytes`, no second copy). Before each view it
+compares the file's size and mtime with the header's, so a file replaced or truncated since
+`load_model` is a `ModelFileError`, not a SIGBUS; a truncation during the copy itself remains
+a race, as with `safetensors` and `mx.load`, which map files too.
+
+Where float32 becomes float16 depends on the backend (measured on an H100, 1.85 GB F32
+SafeTensors, 2026-12-06, bench/load.py):
+- MLX's CUDA backend copies a NumPy array into device memory at about 9.5 GB/s but converts
+  float32 arrays that it has just copied at about 10 GB/s more (first touch), so copying the
+  float32 bytes and converting on the device took 0.38 s. Converting on the host in several
+  threads (NumPy releases the GIL; 20 GB/s with 16 threads) and copying half the bytes took
+  0.19 s (`safetensors.torch.load_file(device="cuda")` + `.half()` took 0.23 s; `mx.load` +
+  `astype` 0.41 s). So on CUDA the conversion runs on the host, a tensor split over threads.
+- On the CPU and on Apple GPUs (unified memory) MLX's `astype` after one copy is faster than
+  NumPy's conversion, so there the conversion runs in MLX and the overflow count stays lazy.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import stat
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from tl_core.models.errors import ModelFileError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tl_core.models.header import ModelHeader, TensorInfo
+
+# Elements per conversion task on the host path: large enough to amortize a task's cost,
+# small enough that a 100 MB tensor spreads over every core.
+CHUNK_ELEMENTS = 1 << 21
+
+# A progress callback: the bytes just loaded.
+Progress = Callable[[int], None]
+
+F16_MAX = 65504.0  # the largest finite float16; values from 65520 up round to inf
+
+
+class TensorReader:
+    """The mapped file of one model and, on CUDA, the threads that convert its tensors."""
+
+    def __init__(self, header: ModelHeader) -> None:
+        self.header = header
+        self._maps: dict[str, tuple[int, mmap.mmap]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        for fd, mm in self._maps.values():
+            os.close(fd)
+            try:
+                mm.close()
+            except BufferError:
+                pass  # a view of it is still alive (e.g. in a traceback): unmapped when it dies
+        self._maps.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to report to
+            pass
+
+    def view(self, info: TensorInfo, dtype: Any) -> np.ndarray:
+        """The tensor's bytes as a read-only NumPy array of `dtype` (no copy)."""
+        import numpy as np
+
+        fd, mm = self._mapped(info)
+        st = os.fstat(fd)
+        path = info.data_file or self.header.path
+        if info.data_file is None and (
+            st.st_size != self.header.file_size
+            or (self.header.mtime_ns and st.st_mtime_ns != self.header.mtime_ns)
+        ):
+            raise ModelFileError(
+                "the file changed since its header was read; call load_model again", None, path
+            )
+        if info.offset + info.nbytes > min(st.st_size, len(mm)):
+            have = max(0, min(st.st_size, len(mm)) - info.offset)
+            raise ModelFileError(
+                f"truncated file: tensor \"{info.name}\" needs {info.nbytes} bytes at byte "
+                f"{info.offset}, only {have} could be read",
+                info.offset + have,
+                path,
+            )
+        itemsize = np.dtype(dtype).itemsize
+        return np.frombuffer(mm, dtype, info.nbytes // itemsize, info.offset)
+
+    def _mapped(self, info: TensorInfo) -> tuple[int, mmap.mmap]:
+        path = info.data_file or self.header.path
+        hit = self._maps.get(path)
+        if hit is not None:
+            return hit
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except OSError as exc:
+            raise ModelFileError(f"cannot open the file: {exc.strerror}", None, path) from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise ModelFileError("is no longer a regular file", None, path)
+            if st.st_size == 0:
+                raise ModelFileError("the file is empty now", None, path)
+            mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        except ModelFileError:
+            os.close(fd)
+            raise
+        except (OSError, ValueError) as exc:
+            os.close(fd)
+            raise ModelFileError(f"cannot map the file: {exc}", None, path) from None
+        self._maps[path] = (fd, mm)
+        return fd, mm
+
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max(1, min(16, os.cpu_count() or 1)),
+                                            thread_name_prefix="tl-load")
+        return self._pool
+
+
+def host_conversion() -> bool:
+    """Whether float32 -> float16 runs on the host (MLX's CUDA backend; see the module doc)."""
+    import mlx.core as mx
+
+    return mx.default_device() == mx.gpu and mx.cuda.is_available()
+
+
+def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...],
+                    progress: Progress | None = None) -> tuple[Any, int]:
+    """float32 `src` -> an MLX float16 array, converted on the host in chunks over the reader's
+    threads; returns the array and how many finite values became inf. `progress` gets the
+    source bytes of each chunk as it completes."""
+    import mlx.core as mx
+    import numpy as np
+
+    flat = src.reshape(-1)
+    out = np.empty(flat.shape, np.float16)
+    bounds = range(0, flat.size, CHUNK_ELEMENTS)
+
+    def convert(a: int) -> int:
+        s = flat[a : a + CHUNK_ELEMENTS]
+        d = out[a : a + CHUNK_ELEMENTS]
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.copyto(d, s, casting="unsafe")  # rounds to nearest even, as MLX does
+        inf = np.isinf(d)
+        if not inf.any():
+            return 0
+        return int(np.count_nonzero(inf & np.isfinite(s)))
+
+    overflow = 0
+    done = reader.pool().map(convert, bounds) if len(bounds) > 1 else map(convert, bounds)
+    for a, n in zip(bounds, done, strict=True):
+        overflow += n
+        if progress is not None:
+            progress(4 * (min(flat.size, a + CHUNK_ELEMENTS) - a))
+    return mx.array(out.reshape(shape)), overflow
+
+
+def overflow_count(src: Any, out: Any) -> Any:
+    """A lazy MLX scalar: the finite values of `src` that became inf in `out`."""
+    import mlx.core as mx
+
+    return mx.sum(mx.logical_and(mx.isinf(out), mx.isfinite(src)))
