@@ -212,34 +212,13 @@ def _mx_dtype(name: str | None) -> Any:
 def read_bytes(header: ModelHeader, info: TensorInfo) -> bytes:
     """The raw bytes of one tensor, after checking the file is still the one the header
     describes."""
-    path = info.data_file or header.path
+    import numpy as np
+
+    reader = TensorReader(header)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise ModelFileError(f"cannot open the file: {exc.strerror}", None, path) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ModelFileError("is no longer a regular file", None, path)
-        if info.data_file is None and (
-            st.st_size != header.file_size or (header.mtime_ns and st.st_mtime_ns != header.mtime_ns)
-        ):
-            raise ModelFileError(
-                "the file changed since its header was read; call load_model again",
-                None,
-                path,
-            )
-        data = os.pread(fd, info.nbytes, info.offset)
+        return reader.view(info, np.uint8).tobytes()
     finally:
-        os.close(fd)
-    if len(data) != info.nbytes:
-        raise ModelFileError(
-            f"truncated file: tensor \"{info.name}\" needs {info.nbytes} bytes at byte "
-            f"{info.offset}, only {len(data)} could be read",
-            info.offset + len(data),
-            path,
-        )
-    return data
+        reader.close()
 
 
 def _plain(reader: TensorReader, info: TensorInfo,
