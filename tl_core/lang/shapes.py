@@ -514,7 +514,3 @@ def model_tensor(header: object, name: str) -> TensorType:
         raise ShapeError(f"tensor '{name}' is {info.dtype} {list(info.shape)}: this dtype "
                          f"cannot be loaded", param="name")
     return TensorType(dtype, tuple(info.shape))
-
-
-def list_of(elem: Type, n: int | None = None) -> ListType:
-    return ListType(elem, n)
