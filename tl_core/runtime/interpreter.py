@@ -49,13 +49,9 @@ _DEVICE_NAMES = DEVICES
 _UNSUPPORTED_ITEMS = {
     ast.StructDecl: "struct declarations",
     ast.ImplDecl: "impl blocks",
-    ast.EntityDecl: "entity declarations",
-    ast.RelationDecl: "relation declarations",
-    ast.LearnBlock: "learn blocks",
-    ast.Rule: "rules",
-    ast.Query: "queries",
-    ast.Infer: "infer",
 }
+# Logic and learning statements run in tl_core.logic (see Interpreter.logic).
+_LOGIC_ITEMS = (ast.EntityDecl, ast.RelationDecl, ast.Rule, ast.Query, ast.Infer)
 
 
 def gpu_available() -> bool:
@@ -187,6 +183,32 @@ class Interpreter:
         self.text: str | None = None  # the source being run (error hints quote it)
         self.device = "cpu"
         self.set_device(device)
+        self._logic: Any = None  # tl_core.logic.run.LogicRunner, made on first use
+        self.trainable: dict[str, bool] = {}  # top-level tensor -> declared learnable
+
+    # -- logic and learning (tl_core.logic) -----------------------------------------------
+
+    @property
+    def logic(self) -> Any:
+        """The knowledge base and its statements' runner, made on the first logic item."""
+        if self._logic is None:
+            from tl_core.logic.run import LogicRunner
+
+            self._logic = LogicRunner(self)
+        return self._logic
+
+    def is_fact(self, e: Any) -> bool:
+        """A call statement naming a known relation is a fact."""
+        return (self._logic is not None and type(e) is ast.Call and type(e.func) is ast.Name
+                and self._logic.is_relation(e.func.id))
+
+    def run_logic(self, item: Any, env: Env) -> None:
+        if isinstance(item, ast.LearnBlock):
+            from tl_core.logic.learn import run_learn
+
+            run_learn(self, item, env)
+        else:
+            self.logic.run(item, env)
 
     # -- device -----------------------------------------------------------------------
 
@@ -290,6 +312,9 @@ class Interpreter:
             return
         if isinstance(item, ast.EmbeddingDecl):
             raise NotSupported(f"{item.kind} declarations", item.span)
+        if isinstance(item, (*_LOGIC_ITEMS, ast.LearnBlock)):
+            self.run_logic(item, env)
+            return
         kind = _UNSUPPORTED_ITEMS.get(type(item))
         if kind is not None:
             raise NotSupported(kind, item.span)
@@ -349,6 +374,9 @@ class Interpreter:
         self.check_interrupt(s.span)
         t = type(s)
         if t is ast.ExprStmt:
+            if self._logic is not None and self.is_fact(s.expr):
+                self._logic.fact(s.expr, env)
+                return
             value = self.eval(s.expr, env)
             self._settle(value)
             if top:
@@ -402,6 +430,8 @@ class Interpreter:
             self.exec_block(s.block, Env(env))
         elif t is ast.ErrorStmt:
             raise TLRuntimeError("this statement did not parse", s.span)
+        elif t in _LOGIC_ITEMS or t is ast.LearnBlock:
+            self.run_logic(s, env)
         elif t in _UNSUPPORTED_ITEMS:
             raise NotSupported(_UNSUPPORTED_ITEMS[t], s.span)
         else:
@@ -441,6 +471,8 @@ class Interpreter:
             items = iter(list(iterable))
         elif isinstance(iterable, int) and not isinstance(iterable, bool):
             items = iter(range(iterable))
+        elif self._logic is not None and type(iterable).__name__ == "EntityTypeValue":
+            items = iter(self._logic.members(iterable))
         else:
             raise TLRuntimeError(f"cannot iterate over {type_name(iterable)}; use range(n) or "
                                  f"a list", s.iterable.span)
@@ -508,6 +540,8 @@ class Interpreter:
         value = self.check_declared(value, s.type, s.value.span if s.value else s.span,
                                     f"tensor {s.name}")
         env.vars[s.name] = value
+        if env is self.globals:  # `learn` trains the top-level learnable tensors
+            self.trainable[s.name] = s.type.qualifier == "learnable"
         self._settle(value)
 
     def dtype_of(self, name: str, span: Span) -> Any:
@@ -556,8 +590,8 @@ class Interpreter:
     def eval(self, e: Any, env: Env) -> Any:
         method = _EVAL.get(type(e))
         if method is None:
-            if isinstance(e, ast.SetLiteral):
-                raise NotSupported("set literals (entities)", e.span)
+            if isinstance(e, ast.SetLiteral):  # `{a, b}`: entity names, as strings
+                return [m.id for m in e.items]
             raise NotSupported(type(e).__name__, e.span)
         return method(self, e, env)
 
@@ -571,6 +605,10 @@ class Interpreter:
             return BuiltinValue(e.id)
         if e.id in _DEVICE_NAMES:
             return e.id
+        if self._logic is not None and self._logic.is_entity_type(e.id):
+            from tl_core.logic.run import EntityTypeValue
+
+            return EntityTypeValue(e.id)
         candidates = list(dict.fromkeys([*env.names(), *self.fns, *BUILTINS]))
         close = difflib.get_close_matches(e.id, candidates, n=1, cutoff=0.75)
         hint = f"; did you mean {close[0]}?" if close else ""

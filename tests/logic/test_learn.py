@@ -1,0 +1,189 @@
+"""`learn` blocks: gradient descent checked against the same descent written in NumPy."""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+
+import numpy as np
+import pytest
+
+from tl_core.runtime import Session
+
+RNG = np.random.default_rng(7)
+X = RNG.normal(size=(12, 3)).round(3)
+Y = (X @ np.array([[1.5], [-2.0], [0.5]]) + 0.3 + RNG.normal(scale=0.1, size=(12, 1))).round(3)
+
+
+def lit(a: np.ndarray) -> str:
+    return "[" + ", ".join(lit(r) if r.ndim else repr(float(r)) for r in a) + "]"
+
+
+def program(optimizer: str, epochs: int, extra: str = "") -> str:
+    return textwrap.dedent(f"""\
+        tensor X: float32[12, 3] = {lit(X)}
+        tensor Y: float32[12, 1] = {lit(Y)}
+        tensor W: float32[3, 1] learnable = zeros([3, 1]) as float32
+        tensor b: float32[1] learnable = zeros([1]) as float32
+        learn {{
+            let err = X @ W + b - Y
+            objective: mean(err * err),
+            optimizer: {optimizer},
+            epochs: {epochs}{extra}
+        }}
+        """)
+
+
+def run(src: str):
+    s = Session(device="cpu")
+    r = s.run(src)
+    errs = [d.message for d in r.errors if d.severity.value == "error"]
+    return s, r, errs
+
+
+def trained(s: Session, name: str) -> np.ndarray:
+    return np.array(s.interpreter.globals.vars[name])
+
+
+def losses(stdout: str) -> list[float]:
+    return [float(m) for m in re.findall(r"Loss = ([-0-9.]+)", stdout)]
+
+
+def numpy_descent(steps: int, update) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Gradient descent on mean((XW + b - Y)^2) with the closed-form gradient."""
+    w, b = np.zeros((3, 1)), np.zeros(1)
+    seen = []
+    for t in range(steps):
+        err = X @ w + b - Y
+        seen.append(float(np.mean(err ** 2)))
+        gw, gb = 2 * X.T @ err / len(X), np.array([2 * err.mean()])
+        w, b = update(t, w, gw, "W"), update(t, b, gb, "b")
+    return w, b, seen
+
+
+def test_sgd_matches_numpy_gradient_descent():
+    s, r, errs = run(program("sgd(lr: 0.05)", 40))
+    assert errs == []
+    w, b, seen = numpy_descent(40, lambda t, p, g, n: p - 0.05 * g)
+    assert np.allclose(trained(s, "W"), w, atol=1e-5)
+    assert np.allclose(trained(s, "b"), b, atol=1e-5)
+    assert losses(r.stdout) == pytest.approx(seen, abs=2e-6)
+
+
+def test_adam_matches_numpy_adam_with_the_originals_defaults():
+    s, r, errs = run(program("adam(lr: 0.1)", 30))
+    assert errs == []
+    state: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def adam(t, p, g, n, b1=0.9, b2=0.999, eps=1e-3):  # eps 1e-3: the original's default
+        m, v = state.get(n, (np.zeros_like(p), np.zeros_like(p)))
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        state[n] = (m, v)
+        mh, vh = m / (1 - b1 ** (t + 1)), v / (1 - b2 ** (t + 1))
+        return p - 0.1 * mh / (np.sqrt(vh) + eps)
+
+    w, b, seen = numpy_descent(30, adam)
+    assert np.allclose(trained(s, "W"), w, atol=1e-4)
+    assert losses(r.stdout) == pytest.approx(seen, abs=2e-5)  # float32 against float64
+
+
+def test_linear_regression_converges_to_least_squares():
+    s, r, errs = run(program("adam(lr: 0.05)", 600))
+    assert errs == []
+    A = np.hstack([X, np.ones((len(X), 1))])
+    coef, *_ = np.linalg.lstsq(A, Y, rcond=None)
+    got = np.concatenate([trained(s, "W").ravel(), trained(s, "b")])
+    assert np.allclose(got, coef.ravel(), atol=1e-2)
+
+
+@pytest.mark.parametrize("sched, rate", [
+    ("step(step_size: 3, gamma: 0.5)", lambda e: 0.1 * 0.5 ** (e // 3)),
+    ("exponential(gamma: 0.9)", lambda e: 0.1 * 0.9 ** e),
+    ("cosine(t_max: 4, eta_min: 0.01)",
+     lambda e: 0.01 + (0.1 - 0.01) * (1 + math.cos(math.pi * (e % 4) / 4)) / 2),
+])
+def test_schedulers_step_once_per_epoch(sched, rate):
+    # the gradient of sum(V) is 1 everywhere, so V falls by exactly the epoch's rate
+    src = textwrap.dedent(f"""\
+        tensor V: float32[2] learnable = ones([2]) as float32
+        learn {{
+            objective: sum(V),
+            optimizer: sgd(lr: 0.1),
+            epochs: 11,
+            scheduler: {sched}
+        }}
+        """)
+    s, r, errs = run(src)
+    assert errs == []
+    want = 1.0 - sum(rate(e) for e in range(11))
+    assert np.allclose(trained(s, "V"), [want, want], atol=1e-6)
+    lr_at_10 = rate(10)
+    last = [ln for ln in r.stdout.splitlines() if ln.startswith("Epoch  11/11: ")]
+    assert last and last[0].endswith(f", LR: {lr_at_10:.6f}")
+
+
+def test_printed_form():
+    src = textwrap.dedent("""\
+        tensor V: float32[2] learnable = [1.0, 2.0] as float32
+        learn {
+            objective: sum(V * V),
+            optimizer: sgd(lr: 0.25),
+            epochs: 2
+        }
+        """)
+    s, r, errs = run(src)
+    assert errs == []
+    # V = [1, 2]: loss 5, grad 2V = [2, 4] (norm sqrt(20)); V <- V - 0.25 * 2V = V / 2
+    assert r.stdout == (
+        "\n=== Learning Started ===\nOptimizer: sgd\nEpochs: 2\n  lr: 0.25\n"
+        "\nLearnable parameter: V\n  Shape: [2]\n  Initial values: [1.0000, 2.0000]\n"
+        f"Epoch   1/2: Loss = 5.000000, Grad Norm: {math.sqrt(20):.6f}, V = [0.5000, ...]\n"
+        f"Epoch   2/2: Loss = 1.250000, Grad Norm: {math.sqrt(5):.6f}, V = [0.2500, ...]\n"
+        "\n=== Learning Completed ===\n\nFinal Parameter Values:\n  V: [0.2500, 0.5000]\n")
+
+
+def test_frozen_and_plain_tensors_are_not_trained():
+    src = textwrap.dedent("""\
+        tensor F: float32[2] frozen = [1.0, 1.0] as float32
+        tensor P: float32[2] = [1.0, 1.0] as float32
+        tensor V: float32[2] learnable = [1.0, 1.0] as float32
+        learn { objective: sum(F * V + P * V + F + P), optimizer: sgd(lr: 0.5), epochs: 1 }
+        """)
+    s, r, errs = run(src)
+    assert errs == []
+    assert trained(s, "F").tolist() == [1.0, 1.0]
+    assert trained(s, "P").tolist() == [1.0, 1.0]
+    assert trained(s, "V").tolist() == [0.0, 0.0]  # grad F + P = 2, lr 0.5
+
+
+def test_float16_parameters_keep_their_type_and_train():
+    src = textwrap.dedent("""\
+        tensor V: float16[2] learnable = [1.0, 2.0]
+        learn { objective: sum(V * V), optimizer: sgd(lr: 0.25), epochs: 1 }
+        """)
+    s, r, errs = run(src)
+    assert errs == []
+    v = s.interpreter.globals.vars["V"]
+    assert str(v.dtype) == "mlx.core.float16"
+    assert np.array(v).tolist() == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("src, message", [
+    ("learn { objective: 1.0, optimizer: sgd, epochs: 1 }",
+     "learn has no learnable tensor to train; declare one at the top level, e.g. "
+     "`tensor W: float32[2, 2] learnable = randn([2, 2])`"),
+    ("tensor V: float32[2] learnable = [1.0, 2.0]\n"
+     "learn { objective: V * V, optimizer: sgd, epochs: 1 }",
+     "the objective must be a tensor with one element (the loss), found float32[2]; "
+     "reduce it, e.g. with mean(...)"),
+    ("tensor V: float32[2] learnable = [1.0, 2.0]\n"
+     "learn { objective: sum(V), optimizer: rmsprop(lr: 0.1), epochs: 1 }",
+     "unknown optimizer 'rmsprop'; expected one of sgd, adam, adamw"),
+    ("tensor V: float32[2] learnable = [1.0, 2.0]\nlearn { objective: sum(V), epochs: 1 }",
+     "learn needs `optimizer:` (fields: objective, optimizer, epochs, and optionally "
+     "scheduler)"),
+])
+def test_learn_errors(src, message):
+    _, r, errs = run(src)
+    assert errs == [message]
