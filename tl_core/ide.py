@@ -287,6 +287,8 @@ def binding_markdown(b: Binding, t: Type | None = None) -> str:
             "entity": "entity ", "relation": "relation "}.get(b.kind, "")
     if b.kind == "struct":
         return code(f"struct {b.name}")
+    if b.kind == "relation" and b.detail:
+        return code(b.detail)
     if b.kind in ("entity", "relation", "embedding"):
         return code(f"{b.kind} {b.name}")
     return code(f"{word}{b.name}: {type_text(t)}")

@@ -124,7 +124,8 @@ class Checker:
         self.all_bindings: list[Binding] = []
         self.functions: dict[str, Binding] = {}
         self.structs: dict[str, Binding] = {}
-        self.relations: set[str] = set()
+        self.relations: set[str] = set()  # declared or defined by a rule (facts name them)
+        self.logic: Any = None  # tl_core.check.logic.LogicCheck, when the file has logic
         self.imports: list[ImportInfo] = []
         self.import_failed = False
         self.journal: list[tuple[Binding, Type]] = []
@@ -253,8 +254,9 @@ class Checker:
                         self.declare(script, m.id, "entity", m.span, m.span, UNKNOWN, it)
             elif isinstance(it, A.EmbeddingDecl):
                 self.declare(script, it.name, "embedding", it.name_span, it.span, UNKNOWN, it)
+        logic_key = self.collect_logic(items, script)
         self.env_key = (self.import_failed, tuple(sorted(self.structs)),
-                        tuple(sorted(self.relations)), self.base_dir)
+                        tuple(sorted(self.relations)), self.base_dir, logic_key)
         # Pass 2: the script, in order.
         skip = (A.FnDecl, A.StructDecl, A.ImplDecl, A.Import, A.RelationDecl, A.EntityDecl,
                 A.EmbeddingDecl)
@@ -273,6 +275,30 @@ class Checker:
             elif isinstance(it, A.ImplDecl):
                 for m in it.methods:
                     self.check_fn_body(m, script, self_type=StructType(it.target.name))
+
+    def collect_logic(self, items: tuple[Any, ...], script: Scope) -> tuple:
+        """Relation signatures and entity types for checking logic statements
+        (tl_core.check.logic); rule-defined relations get a binding at their first head."""
+        if not any(isinstance(it, (A.RelationDecl, A.EntityDecl, A.Rule, A.Query, A.Infer))
+                   for it in items):
+            return ()
+        from tl_core.check.logic import LogicCheck, collect
+
+        env = collect(items, self.text)
+        self.logic = LogicCheck(self, env)
+        for it in items:
+            if isinstance(it, A.Rule) and isinstance(it.head.func, A.Name) and \
+                    it.head.func.id not in self.relations:
+                self.relations.add(it.head.func.id)
+                self.declare(script, it.head.func.id, "relation", it.head.func.span, it.span,
+                             UNKNOWN, it)
+            elif isinstance(it, A.RelationDecl):
+                self.logic.relation_decl(it)
+        for name, sig in env.relations.items():
+            b = script.lookup(name)
+            if b is not None and b.kind == "relation":
+                b.detail = sig.text()
+        return env.key()
 
     def memoized(self, kind: str, node: object, outer: Scope, run: Any) -> None:
         """`run(node, outer)`: check one top-level item, or replay its recorded effects
@@ -520,11 +546,13 @@ class Checker:
             e = st.expr
             if isinstance(e, A.Call) and isinstance(e.func, A.Name) and \
                     e.func.id in self.relations:
-                return  # a fact
+                self.logic.fact(e, scope)
+                return
             self.infer(e, scope)
         elif isinstance(st, A.BlockStmt):
             self.check_block(st.block, scope)
-        # Rule, Query, Infer, ErrorStmt: logic constructs are not type-checked yet.
+        elif isinstance(st, (A.Rule, A.Query, A.Infer)) and self.logic is not None:
+            self.logic.statement(st, scope)
 
     def check_if(self, st: A.If, scope: Scope) -> None:
         self.infer(st.cond, scope)

@@ -45,6 +45,7 @@ class Binding:
     int_literal: bool = False
     written_type: bool = False
     doc: str = ""
+    detail: str = ""  # a one-line signature for hover (a relation's)
     serial: int = 0  # creation order within one check (tells outer from local bindings)
 
     @property

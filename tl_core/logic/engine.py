@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tl_core.logic.domain import EntityType, Universe
-from tl_core.logic.terms import Atom, Compare, Const, LogicError, Rule, Var
+from tl_core.logic.terms import Atom, Compare, Const, LogicError, Rule, Var, signature_text
 
 GENERIC_TYPES = ("entity", "concept")
 DEFAULT_TEMPERATURE = 0.1
@@ -55,12 +55,9 @@ class Relation:
     weighted: bool = False  # declared with embed, or given a weighted fact
 
     def signature(self) -> str:
-        if self.params is None:
-            args = ", ".join(f"_{i + 1}" for i in range(self.arity))
-        else:
-            args = ", ".join(f"{p.name}: {p.type}" for p in self.params)
-        text = f"relation {self.name}({args})"
-        return text + (f" embed {self.embed}" if self.embed else "")
+        params = (tuple((f"_{i + 1}", "") for i in range(self.arity)) if self.params is None
+                  else tuple((p.name, p.type) for p in self.params))
+        return signature_text(self.name, params, self.embed)
 
 
 @dataclass(frozen=True)

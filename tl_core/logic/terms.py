@@ -68,6 +68,14 @@ class Rule:
             str(b) if isinstance(b, Atom) else f"{b.left} {b.op} {b.right}" for b in self.body)
 
 
+def signature_text(name: str, params: tuple[tuple[str, str], ...] | None,
+                   embed: str | None = None) -> str:
+    """`relation Parent(x: entity, y: entity) embed float16[32]`; a parameter without a
+    type shows its name only (a relation a rule defines)."""
+    args = ", ".join(f"{n}: {t}" if t else n for n, t in params or ())
+    return f"relation {name}({args})" + (f" embed {embed}" if embed else "")
+
+
 class LogicError(Exception):
     """A logic error; `arg` is the index of the offending argument (None: the whole atom),
     `item` the index of the offending body item of a rule (None: the head or the atom)."""
