@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tl_core.check.shapes import did_you_mean
 from tl_core.diagnostics import Severity
+from tl_core.lang.shapes import did_you_mean
 from tl_core.logic.terms import signature_text
 from tl_core.syntax import ast as A
 
