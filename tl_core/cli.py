@@ -55,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         print(f"tl {args.command}: not available in this build", file=sys.stderr)
         return 2
+    from tl_core.commands.stopping import stop_on_ctrl_c
+
     try:
-        return int(module.main(args) or 0)
+        with stop_on_ctrl_c():
+            return int(module.main(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -30,7 +30,43 @@ METHODS = ("run", "interrupt", "reset", "shutdown")
 
 
 def _dumps(msg: dict[str, Any]) -> str:
-    return json.dumps(msg, ensure_ascii=False, separators=(",", ":"))
+    # ASCII only: a lone surrogate in a document (valid in a JSON string escape, not in
+    # UTF-8) travels as its \u escape instead of failing the write.
+    return json.dumps(msg, ensure_ascii=True, separators=(",", ":"))
+
+
+class BadRequest(Exception):
+    """A request line that is not a JSON object of finite numbers in UTF-8."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadRequest(f"numbers must be finite, found {name}")
+
+
+def _finite_float(text: str) -> float:
+    v = float(text)
+    if v in (float("inf"), float("-inf")):
+        raise BadRequest(f"numbers must be finite, found {text[:40]} (out of range)")
+    return v
+
+
+def parse_request(line: str | bytes) -> Any:
+    """One request line as JSON; BadRequest says why it is not one (never another
+    exception, whatever the bytes)."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"a request must be UTF-8: byte {line[exc.start]:#04x} at "
+                             f"{exc.start} is not valid UTF-8") from None
+    try:
+        return json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("not JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise BadRequest(f"not JSON: {exc}") from None
 
 
 # ---------------------------------------------------------------------------
@@ -74,6 +110,7 @@ class Kernel:
     def start_worker(self, restarted: bool = False) -> None:
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
+        env["TL_KERNEL_PID"] = str(os.getpid())
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         if restarted:
@@ -137,11 +174,30 @@ class Kernel:
             job = self.jobs.get()
             if job is None:
                 return
-            self.do_job(job)
+            try:
+                self.do_job(job)
+            except Exception as exc:  # noqa: BLE001 - one request must not end the loop
+                import traceback
+
+                traceback.print_exc(file=sys.stderr)
+                with self.state_lock:
+                    self.running = None
+                    self.interrupt_at = None
+                self.respond(job.get("id"), error={
+                    "code": "internal", "message": f"internal error: {type(exc).__name__}"})
 
     def do_job(self, req: dict[str, Any]) -> None:
         proc = self.worker
         assert proc is not None and proc.stdin is not None
+        code = proc.poll()
+        if code is not None and proc.pid not in self.let_go:
+            # The worker died while idle (killed, out of memory): say so, start a new one.
+            self.respond(req.get("id"), error={
+                "code": "kernel_restarted",
+                "message": f"the worker process died (status {code}) after the last run; it "
+                           f"was restarted and every document's variables are lost"})
+            self.after_restart()
+            return
         with self.state_lock:
             self.running = req
             self.interrupt_at = None
@@ -211,12 +267,12 @@ class Kernel:
 
     # -- requests -----------------------------------------------------------------------
 
-    def handle(self, line: str) -> bool:
+    def handle(self, line: str | bytes) -> bool:
         """One request line; False when the kernel should stop."""
         try:
-            req = json.loads(line)
-        except json.JSONDecodeError as exc:
-            self.respond(None, error={"code": "bad_request", "message": f"not JSON: {exc}"})
+            req = parse_request(line)
+        except BadRequest as exc:
+            self.respond(None, error={"code": "bad_request", "message": str(exc)})
             return True
         if not isinstance(req, dict):
             self.respond(None, error={"code": "bad_request", "message": "a request must be a "
@@ -260,7 +316,7 @@ class Kernel:
         worker_thread = threading.Thread(target=self.job_loop, daemon=True)
         worker_thread.start()
         try:
-            for line in stdin:
+            for line in stdin:  # bytes: a line that is not UTF-8 is answered, not fatal
                 if line.strip() and not self.handle(line):
                     break
         except KeyboardInterrupt:
@@ -295,16 +351,21 @@ def _check_run_params(params: dict[str, Any]) -> str | None:
     rng = params.get("range")
     if rng is not None:
         try:
-            for end in ("start", "end"):
-                int(rng[end]["line"])
-                int(rng[end]["character"])
-        except (KeyError, TypeError, ValueError):
+            ok = all(_is_int(rng[end][key]) for end in ("start", "end")
+                     for key in ("line", "character"))
+        except (KeyError, TypeError):
+            ok = False
+        if not ok:
             return ("params.range must be {\"start\": {\"line\", \"character\"}, \"end\": "
-                    "{\"line\", \"character\"}} or null")
+                    "{\"line\", \"character\"}} of integers, or null")
     dev = params.get("device")
     if dev not in (None, "gpu", "cpu"):
         return f"params.device must be \"gpu\", \"cpu\" or null, found {dev!r}"
     return None
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _range_of(req: dict[str, Any]) -> dict[str, Any]:
@@ -394,6 +455,18 @@ class Worker:
                 "elapsed_ms": round(r.elapsed_ms, 3), "device": r.device,
                 "errors": [diag_json(d) for d in r.errors], "interrupted": r.interrupted}
 
+    def read_requests(self, stdin: Any, lines: queue.Queue[str | None]) -> None:
+        """The only reader of stdin, in its own thread, so the worker notices the end of its
+        input (the kernel exited or was killed) even while user code runs: then nobody
+        will read its answer, and it exits at once instead of running on."""
+        for line in stdin:
+            lines.put(line)
+        lines.put(None)
+        while True:
+            if self.current is not None:
+                os._exit(0)
+            time.sleep(0.1)
+
     def serve(self, stdin: Any) -> int:
         signal.signal(signal.SIGINT, self.on_sigint)
         from tl_core.runtime.interpreter import gpu_available
@@ -401,7 +474,12 @@ class Worker:
         self.send({"method": "ready", "params": {
             "device": "gpu" if gpu_available() else "cpu", "worker_pid": os.getpid(),
             "version": _version()}})
-        for line in stdin:
+        lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self.read_requests, args=(stdin, lines), daemon=True).start()
+        while True:
+            line = lines.get()
+            if line is None:
+                break
             if not line.strip():
                 continue
             req = json.loads(line)
@@ -463,7 +541,27 @@ def _version() -> str:
     return __version__
 
 
+def _die_with_the_kernel() -> None:
+    """On Linux, have the system kill this worker when the kernel process ends, even while
+    a native operation holds it (the stdin watcher covers the other systems). The signal
+    follows the kernel thread that started the worker; the kernel starts workers only from
+    threads that live as long as it does."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    parent = os.environ.get("TL_KERNEL_PID")
+    if parent and parent.isdigit() and os.getppid() != int(parent):  # the kernel ended first
+        os._exit(0)
+
+
 def worker_main() -> int:
+    _die_with_the_kernel()
     # Keep the protocol stream to ourselves: anything else written to fd 1 (MLX warnings,
     # a stray print) goes to stderr.
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
@@ -480,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    stdin = open(sys.stdin.fileno(), encoding="utf-8", closefd=False)  # noqa: SIM115
+    stdin = open(sys.stdin.fileno(), "rb", closefd=False)  # noqa: SIM115
     return Kernel(proto).serve(stdin)
 
 

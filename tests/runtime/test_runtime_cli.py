@@ -4,8 +4,10 @@ quick start."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,48 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
     assert b"loading big:" in seen and b"20.0M" in seen
     piped = tl("run", "p.tl", "--device", "cpu", cwd=tmp_path)
     assert piped.returncode == 0 and "loading" not in piped.stderr
+
+
+# --- Ctrl-C (issue 18) -------------------------------------------------------------------
+
+
+def start_tl(path: Path, *args: str) -> subprocess.Popen:
+    e = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "tl_core", "run", str(path), "--device",
+                             "cpu", *args], cwd=path.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=e)
+
+
+# One statement, one MLX evaluation of twenty 3000x3000 matmuls: minutes on a CPU, so a
+# run that ends within the test's timeout was stopped by the Ctrl-C.
+LONG_NATIVE = ('let a = randn([3000, 3000])\nprint("start")\n'
+               'let c = ' + " @ ".join(["a"] * 21) + '\nprint("end")\n')
+
+
+def test_ctrl_c_during_one_long_native_operation_stops_the_run(tmp_path):
+    f = tmp_path / "long.tl"
+    f.write_text(LONG_NATIVE)
+    p = start_tl(f)
+    try:
+        assert p.stdout.readline() == "start\n"
+        time.sleep(0.5)  # inside the matmuls
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert (p.returncode, out) == (130, "")
+    assert err == ("\ninterrupted: the running operation did not stop within 1 s, so tl "
+                   "stopped it\n")
+
+
+def test_ctrl_c_between_statements_stops_cleanly(tmp_path):
+    f = tmp_path / "loop.tl"
+    f.write_text('print("start")\nlet n = 0\nloop { n = n + 1 }\n')
+    p = start_tl(f)
+    try:
+        assert p.stdout.readline() == "start\n"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert (p.returncode, out, err) == (130, "", "interrupted\n")

@@ -244,3 +244,115 @@ def test_output_streams_before_the_result(kernel):
     assert outputs[0] == {"id": run_id, "uri": "file:///tmp/doc.tl", "text": "first\n"}
     assert "".join(o["text"] for o in outputs) == "first\nlast 30000\n"
     assert msgs[-1]["result"]["stdout"] == "first\nlast 30000\n"
+
+
+# --- hostile requests and documents (issue 18) -----------------------------------------
+
+
+def send_bytes(kernel: KernelProc, data: bytes) -> None:
+    kernel.p.stdin.flush()
+    kernel.p.stdin.buffer.write(data + b"\n")
+    kernel.p.stdin.buffer.flush()
+
+
+def test_lone_surrogate_in_a_document_runs_and_the_kernel_keeps_serving(kernel):
+    text = 'let s = "a\ud800b"\nprint(s)\nlen(s)'
+    r = kernel.response(kernel.send("run", run_params(text)))
+    assert r["result"]["errors"] == []
+    assert r["result"]["stdout"] == "a\ud800b\n"
+    assert r["result"]["value"]["text"] == "3"
+    # a surrogate in a comment, in an error message's source, in a selection
+    r = kernel.response(kernel.send("run", run_params("// \udfff\nlet x = 1 +")))
+    assert r["result"]["errors"][0]["code"] == "syntax"
+    r = kernel.response(kernel.send("run", run_params("2 * 21")))
+    assert r["result"]["value"]["text"] == "42"
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b'{"id": 1, "method": "run", "params": {"uri": "x", "text": "\xff"}}',
+     "a request must be UTF-8: byte 0xff at 59 is not valid UTF-8"),
+    (b'{"id": 1, "method": "run", "params": {"uri": "x", "text": "\xc3"}}',
+     "a request must be UTF-8: byte 0xc3 at 59 is not valid UTF-8"),
+    (b'{"id": 1e400, "method": "interrupt"}',
+     "numbers must be finite, found 1e400 (out of range)"),
+    (b'{"id": 1, "method": "run", "params": {"uri": "x", "text": "1", "range": {"start": '
+     b'{"line": -1e400, "character": 0}, "end": {"line": 0, "character": 0}}}}',
+     "numbers must be finite, found -1e400 (out of range)"),
+    (b'{"id": Infinity, "method": "interrupt"}', "numbers must be finite, found Infinity"),
+    (b'{"id": NaN, "method": "interrupt"}', "numbers must be finite, found NaN"),
+    (b'{"id": ' + b"9" * 5000 + b', "method": "interrupt"}',
+     "not JSON: Exceeds the limit (4300 digits) for integer string conversion: value has "
+     "5000 digits; use sys.set_int_max_str_digits() to increase the limit"),
+    (b"[" * 100000 + b"]" * 100000, "not JSON: nested too deeply"),
+])
+def test_undecodable_requests_answer_bad_request(kernel, raw, message):
+    send_bytes(kernel, raw)
+    r = kernel.wait_for(lambda m: m.get("id") is None and "error" in m)
+    assert r["error"] == {"code": "bad_request", "message": message}
+    assert kernel.response(kernel.send("run", run_params("1 + 1")))["result"]["value"][
+        "text"] == "2"
+
+
+@pytest.mark.parametrize("position", [1.5, "3", True, None, 2**70 * 1.0])
+def test_range_positions_must_be_integers(kernel, position):
+    rng = {"start": {"line": position, "character": 0}, "end": {"line": 0, "character": 0}}
+    r = kernel.response(kernel.send("run", run_params("1", range=rng)))
+    assert r["error"] == {"code": "bad_request", "message": (
+        'params.range must be {"start": {"line", "character"}, "end": {"line", "character"}} '
+        "of integers, or null")}
+
+
+def test_huge_range_positions_clamp(kernel):
+    rng = {"start": {"line": 0, "character": 0}, "end": {"line": 2**70, "character": 2**70}}
+    r = kernel.response(kernel.send("run", run_params("6 * 7", range=rng)))
+    assert r["result"]["value"]["text"] == "42"
+
+
+def _state(pid: int) -> str | None:
+    """The /proc state letter of a process (Z: exited, not yet reaped), None when gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_killing_the_kernel_ends_its_busy_worker():
+    kernel = start()
+    try:
+        worker = kernel.ready["worker_pid"]
+        kernel.send("run", run_params("loop { }"))
+        time.sleep(0.5)
+        assert _state(worker) in ("R", "S")
+        kernel.p.kill()
+        kernel.p.wait()
+        for _ in range(200):
+            if _state(worker) in (None, "Z", "X"):
+                break
+            time.sleep(0.05)
+        assert _state(worker) in (None, "Z", "X"), "the worker outlived its kernel"
+    finally:
+        kernel.close()
+
+
+def test_worker_that_died_while_idle_is_reported_and_restarted(kernel):
+    kernel.response(kernel.send("run", run_params("let keep = 1")))
+    os.kill(kernel.ready["worker_pid"], signal.SIGKILL)
+    time.sleep(0.3)
+    r = kernel.response(kernel.send("run", run_params("keep")))
+    assert r["error"] == {"code": "kernel_restarted", "message": (
+        "the worker process died (status -9) after the last run; it was restarted and every "
+        "document's variables are lost")}
+    ready = kernel.wait_for(lambda m: m.get("method") == "ready", 30)
+    assert ready["params"]["restarted"] is True
+    r = kernel.response(kernel.send("run", run_params("keep")))
+    assert r["result"]["errors"][0]["message"] == "undefined name 'keep'"
+
+
+def test_a_cell_that_allocates_beyond_memory_is_an_error_not_a_dead_worker(kernel):
+    r = kernel.response(kernel.send("run", run_params("let z = zeros([10000000, 10000000])")))
+    (err,) = r["result"]["errors"]
+    assert err["message"].startswith("zeros: float16[10000000, 10000000] needs 181.9 TiB ")
+    assert err["range"]["start"] == {"line": 0, "character": 8}
+    r = kernel.response(kernel.send("run", run_params("1 + 2")))
+    assert r["result"]["value"]["text"] == "3"

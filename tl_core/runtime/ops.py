@@ -210,10 +210,10 @@ def _check_model(model: Any, arg: str = "model") -> Any:
 def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
     _check_model(model)
     name = as_str(name, "name")
-    names = model.names()
-    if name not in names:
+    if name not in model:  # a dict lookup: looping over 32k tensors stays linear
         import difflib
 
+        names = model.names()
         close = difflib.get_close_matches(name, names, n=1)
         hint = f"; did you mean \"{close[0]}\"?" if close else ""
         raise OpError(f"no tensor named \"{name}\" in the model ({len(names)} tensors){hint}",
