@@ -190,3 +190,35 @@ def test_temperature_sample_on_gpu():
         seed(5)
         on_cpu = [int(temperature_sample(mx.array(x), 0.9).item()) for _ in range(20)]
     assert on_gpu == on_cpu
+
+
+@needs_gpu
+def test_model_loading_on_gpu_equals_numpy(tmp_path):
+    """F32 (host threads on CUDA), BF16, integer and GGUF Q8_0 tensors load on the GPU as
+    NumPy / gguf.quants compute them, with exact overflow counts."""
+    import gguf
+
+    from tests.models.builders import write_gguf, write_safetensors
+    from tl_core.models import load_model
+
+    rng = np.random.default_rng(3)
+    big = (rng.standard_normal((700, 1100)) * 2e4).astype(np.float32)
+    ids = rng.integers(0, 1000, (3, 5)).astype(np.int64)
+    path = write_safetensors(tmp_path / "m.safetensors", {"big": big, "ids": ids})
+    assert mx.default_device() == mx.gpu
+    m = load_model(path)
+    loaded = m.get_tensor("big")
+    with np.errstate(over="ignore"):
+        expected = big.astype(np.float16)
+    np.testing.assert_array_equal(np.array(loaded.array), expected)
+    assert loaded.overflow == int(np.count_nonzero(np.isinf(expected))) > 0
+    got_ids = m.get_tensor("ids").array
+    assert got_ids.dtype == mx.int64
+    np.testing.assert_array_equal(np.array(got_ids), ids)
+    q = rng.standard_normal((64, 256)).astype(np.float32)
+    blocks = gguf.quants.quantize(q, gguf.GGMLQuantizationType.Q8_0)
+    gpath = write_gguf(tmp_path / "q.gguf", tensors={"w": (q, "Q8_0")})
+    ref = gguf.quants.dequantize(blocks, gguf.GGMLQuantizationType.Q8_0).astype(np.float16)
+    w = load_model(gpath).get_tensor("w")
+    np.testing.assert_array_equal(np.array(w.array), ref.reshape(64, 256))
+    assert w.overflow == 0

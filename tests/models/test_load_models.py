@@ -368,3 +368,12 @@ def test_quantized_overflow_is_counted(tmp_path):
     values = np.array(t.array).reshape(-1)
     assert np.isinf(values[:32]).all()
     assert np.array_equal(values[32:], (np.arange(-16, 16) * 1000).astype(np.float16))
+
+
+def test_device_overflow_count_excludes_source_infinities():
+    """The GPU path counts infs of the result less those of the source (float16 keeps inf)."""
+    values = np.array([np.inf, -np.inf, np.nan, 7e4, 1.0, -1e6], np.float32)
+    src = mx.array(values)
+    out = src.astype(mx.float16)
+    n = reading_module.overflow_count(src, out)
+    assert loader_module.LoadedTensor(out, n).overflow == 2

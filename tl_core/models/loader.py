@@ -239,9 +239,18 @@ def _plain(reader: TensorReader, info: TensorInfo,
         return LoadedTensor(out, overflow)
     else:
         src = mx.array(reader.view(info, "<f4").reshape(shape))
-    out = src.astype(mx.float16)
-    mx.async_eval(out)
-    return LoadedTensor(out, overflow_count(src, out))
+    return _finish(src, src.astype(mx.float16))
+
+
+def _finish(src: mx.array, out: mx.array) -> LoadedTensor:
+    """`out` (float16) with its overflow count. On a GPU the count is two device reductions
+    evaluated with `out`, asynchronously (no wait per tensor; `src` is freed once they ran);
+    on the CPU a cheap bound check first usually skips the count."""
+    import mlx.core as mx
+
+    if mx.default_device() == mx.gpu:
+        return LoadedTensor(out, overflow_count(src, out))
+    return LoadedTensor(out, _count_overflow(src, out))
 
 
 def _from_numpy_float(a: Any) -> LoadedTensor:
@@ -276,6 +285,8 @@ def _dequantize(raw: Any, info: TensorInfo, path: str) -> LoadedTensor:
         blocks = mx.array(raw).reshape(-1, _BLOCK_BYTES[qtype])
         src = _dequantize_mlx(blocks, qtype).reshape(info.shape)
         out = src.astype(mx.float16)
+        if mx.default_device() == mx.gpu:
+            return _finish(src, out)
         if _quant_bound(blocks, qtype) < F16_MAX:  # no block can reach inf: skip the count
             return LoadedTensor(out, 0)
         return LoadedTensor(out, _count_overflow(src, out))
@@ -294,8 +305,7 @@ def _dequantize(raw: Any, info: TensorInfo, path: str) -> LoadedTensor:
             path,
         ) from None
     src = mx.array(np.ascontiguousarray(values, dtype=np.float32)).reshape(info.shape)
-    out = src.astype(mx.float16)
-    return LoadedTensor(out, _count_overflow(src, out))
+    return _finish(src, src.astype(mx.float16))
 
 
 _BLOCK_BYTES = {"Q4_0": 18, "Q4_1": 20, "Q8_0": 34}

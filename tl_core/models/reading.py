@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 
     from tl_core.models.header import ModelHeader, TensorInfo
 
-# Elements per conversion task on the host path: large enough to amortize a task's cost,
-# small enough that a 100 MB tensor spreads over every core.
-CHUNK_ELEMENTS = 1 << 21
+# Elements per conversion task on the host path: large enough to amortize a task's cost
+# (1 MB of float32), small enough that a 16 MB tensor spreads over 16 cores and that a
+# chunk's source and result stay in the core's cache for the overflow check.
+CHUNK_ELEMENTS = 1 << 18
 
 # A progress callback: the bytes just loaded.
 Progress = Callable[[int], None]
@@ -51,6 +52,9 @@ class TensorReader:
         self.header = header
         self._maps: dict[str, tuple[int, mmap.mmap]] = {}
         self._pool: ThreadPoolExecutor | None = None
+        # float16 staging buffer of the host path, reused from tensor to tensor (a fresh one
+        # per tensor costs a page fault per 4 KiB); grows to the largest tensor converted.
+        self._scratch: np.ndarray | None = None
 
     def close(self) -> None:
         for fd, mm in self._maps.values():
@@ -60,6 +64,7 @@ class TensorReader:
             except BufferError:
                 pass  # a view of it is still alive (e.g. in a traceback): unmapped when it dies
         self._maps.clear()
+        self._scratch = None
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
@@ -120,6 +125,14 @@ class TensorReader:
         self._maps[path] = (fd, mm)
         return fd, mm
 
+    def scratch(self, n: int) -> np.ndarray:
+        """A float16 buffer of at least `n` elements (valid until the next call)."""
+        import numpy as np
+
+        if self._scratch is None or self._scratch.size < n:
+            self._scratch = np.empty(n, np.float16)
+        return self._scratch[:n]
+
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max(1, min(16, os.cpu_count() or 1)),
@@ -143,7 +156,7 @@ def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...
     import numpy as np
 
     flat = src.reshape(-1)
-    out = np.empty(flat.shape, np.float16)
+    out = reader.scratch(flat.size)
     bounds = range(0, flat.size, CHUNK_ELEMENTS)
 
     def convert(a: int) -> int:
@@ -162,11 +175,15 @@ def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...
         overflow += n
         if progress is not None:
             progress(4 * (min(flat.size, a + CHUNK_ELEMENTS) - a))
-    return mx.array(out.reshape(shape)), overflow
+    return mx.array(out.reshape(shape)), overflow  # mx.array copies: the scratch is free again
 
 
 def overflow_count(src: Any, out: Any) -> Any:
-    """A lazy MLX scalar: the finite values of `src` that became inf in `out`."""
+    """The finite values of `src` that became inf in `out`, as an MLX scalar whose evaluation
+    has been started together with `out` (float16 keeps inf as inf, so it is the infs of `out`
+    less those of `src`). Once evaluated it holds no reference to `src`."""
     import mlx.core as mx
 
-    return mx.sum(mx.logical_and(mx.isinf(out), mx.isfinite(src)))
+    n = mx.sum(mx.isinf(out)) - mx.sum(mx.isinf(src))
+    mx.async_eval(out, n)
+    return n
