@@ -48,7 +48,7 @@ def test_fold_leaves_values_beyond_int64_unknown(op, a, b):
 @pytest.mark.parametrize(("op", "a", "b", "value"), [
     ("**", 2, 62, 2**62), ("**", 1, 10**12, 1), ("**", -1, 10**12 + 1, -1), ("**", 0, 10**12, 0),
     ("*", 2**31, 2**31, 2**62), ("+", 2**63 - 2, 1, 2**63 - 1), ("-", -(2**63) + 1, 1, -(2**63)),
-    ("**", 2.0, 0.5, 2**0.5), ("%", -7, 3, 2),
+    ("**", 2.0, 0.5, 2**0.5), ("%", -7, 3, -1), ("/", -7, 2, -3),  # UPSTREAM.md 6.1: truncation, left sign
 ])
 def test_fold_still_computes_modest_values(op, a, b, value):
     name = "int" if isinstance(value, int) else "float"

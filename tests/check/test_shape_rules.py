@@ -150,22 +150,38 @@ def test_dim_out_of_range():
 
 def test_concat_and_split():
     lst = ArgInfo(ListType(tensor(2, 3)), [tensor(2, 3), tensor(4, 3)])
-    assert str(call("concat", tensors=lst, dim=V(0))) == "float16[6, 3]"
+    assert str(call("concat", a=lst, b=V(0))) == "float16[6, 3]"
+    assert str(call("concat", a=lst)) == "float16[6, 3]"
+    assert str(call("concat", a=T(2, 3), b=T(2, 5), dim=V(1))) == "float16[2, 8]"
+    assert str(call("concat", a=T(2, 3), b=T(4, 3))) == "float16[6, 3]"
     bad = ArgInfo(ListType(tensor(2, 3)), [tensor(2, 3), tensor(4, 2)])
     with pytest.raises(ShapeError) as e:
-        call("concat", tensors=bad, dim=V(0))
+        call("concat", a=bad, b=V(0))
     assert e.value.message == ("concat: tensor 2 is float16[4, 2] but tensor 1 is "
                                "float16[2, 3]; shapes must match except in dimension 0")
-    r = call("split", x=T(6, 4), n=V(3), dim=V(0))
-    assert str(r) == "list[float16[2, 4]]"
+    assert e.value.param == "a"
     with pytest.raises(ShapeError) as e:
-        call("split", x=T(5, 4), n=V(3))
-    assert e.value.message == ("split: dimension 0 of float16[5, 4] has size 5, which does not "
-                               "split into 3 equal parts")
+        call("concat", a=T(2, 3), b=T(4, 2), dim=V(0))
+    assert e.value.param == "b"
+    # split by piece size, chunk by count (UPSTREAM.md 4.10-4.11): every piece
+    r = call("split", x=T(6, 4), size=V(3), dim=V(0))
+    assert str(r) == "list[float16[3, 4]]" and r.length == 2
+    r = call("split", x=T(5, 4), size=V(2))
+    assert str(r) == "list[float16[?, 4]]" and r.length == 3
+    r = call("chunk", x=T(4, 7), chunks=V(3), dim=V(1))
+    assert str(r) == "list[float16[4, ?]]" and r.length == 3
+    with pytest.raises(ShapeError) as e:
+        call("split", x=T(5, 4), size=V(0))
+    assert e.value.message == "split: the piece size must be positive; found 0"
 
 
 def test_slice_reductions_creation():
-    assert str(call("slice", x=T(10, 4), dim=V(0), start=V(2), end=V(5))) == "float16[3, 4]"
+    assert str(call("slice", x=T(10, 4), a=V(2), b=V(5))) == "float16[3, 4]"
+    assert str(call("slice", x=T(10, 4), a=V(1), b=V(3), dim=V(1))) == "float16[10, 2]"
+    assert str(call("slice", x=T(10, 4), a=V(2), b=V(1), c=V(3))) == "float16[2]"
+    with pytest.raises(ShapeError) as e:
+        call("slice", x=T(10, 4), a=V(10), b=V(1), c=V(3))
+    assert e.value.message == "row 10 is out of range for float16[10, 4] (10 rows)"
     assert str(call("slice_last", x=T(7, 4), dim=V(0))) == "float16[4]"
     assert str(call("sum", x=T(4, 3))) == "float16[]"
     assert str(call("sum", x=T(4, 3), dim=V(1))) == "float16[4]"

@@ -267,8 +267,32 @@ def test_casts_and_scalars():
         print(x.dtype, 7 / 2, 7 % 3, 2 ** 10, (3.9 as int), "a" + "b", !true, -x)
     """)
     assert errors(r) == []
-    assert r.stdout == ("float32 3.5 1 1024 3 ab false tensor([-1.5, -2.5], float32[2], "
+    assert r.stdout == ("float32 3 1 1024 3 ab false tensor([-1.5, -2.5], float32[2], "
                         "cpu)\n")
+
+
+def test_integer_division_truncates_and_remainder_takes_the_left_sign():
+    """UPSTREAM.md 6.1: Rust's i64 `/` and `%`, f64 `%` (C fmod)."""
+    import math
+
+    pairs = [(7, 2), (-7, 2), (7, -2), (-7, -2), (-7, 3), (6, 3), (0, 5)]
+    src = "\n".join(f"print({a} / {b}, {a} % {b})" for a, b in pairs)
+    src += "\nprint(7.5 % -2.0, -7.5 % 2.0, 7 / 2.0)"
+    r = run(src)
+    assert errors(r) == []
+    want = [f"{int(a / b)} {a - b * int(a / b)}" for a, b in pairs]
+    want.append(f"{math.fmod(7.5, -2.0)} {math.fmod(-7.5, 2.0)} {7 / 2.0}")
+    assert r.stdout.splitlines() == want
+    assert [e[2] for e in errors(run("print(1 / 0)"))] == ["division by zero (1 / 0)"]
+
+
+def test_string_repetition_agrees_with_the_checker():
+    from tl_core.check import analyze
+
+    src = 'let line = "=" * 7\nprint(line, 3 * "ab", "x" * 0)'
+    assert [d.message for d in analyze(src).diagnostics] == []
+    r = run(src)
+    assert errors(r) == [] and r.stdout == "======= ababab \n"
 
 
 def test_unsupported_constructs_stop_at_their_range():
@@ -401,9 +425,14 @@ def test_imports_bring_functions_and_tensor_declarations(tmp_path):
 
 
 def test_tensor_declaration_checks_its_type():
-    r = run("tensor w: float16[2, 3] learnable = ones([3, 2])")
+    r = run("tensor w: float16[2, 3] learnable = ones([4, 2])")
     assert errors(r) == [(0, 36, "tensor w: float16[2, 3] does not match its value "
-                                 "float16[3, 2]")]
+                                 "float16[4, 2]")]
+    # the same number of elements: reshaped to the declared shape (UPSTREAM.md 3.6)
+    r = run("tensor w: float16[2, 3] = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]\nprint(w.shape, w[1, 0])")
+    assert errors(r) == []
+    want = np.arange(1.0, 7.0).reshape(2, 3)
+    assert r.stdout == f"[2, 3] tensor({want[1, 0]:.0f}., float16[], cpu)\n"
     r = run("tensor w: float32[2] = [1, 2]\nprint(w)")
     assert r.stdout == "tensor([1., 2.], float32[2], cpu)\n"
 
@@ -512,3 +541,38 @@ def test_integer_tensors_of_a_model_index_an_embedding(tmp_path):
     """))
     assert errors(r) == []
     np.testing.assert_array_equal(np.array(s.interpreter.globals.vars["rows"]), table[ids].astype(np.float16))
+
+
+def test_print_format_strings():
+    """UPSTREAM.md 15.1-15.2: `{}` takes the next value when more values follow."""
+    r = run('print("a {} b {}", 1, "x")\nprint("lone {}")\nprint("n", 1)\n'
+            'print("{:.2} {}", 2, 3, 4)\nprint()')
+    assert errors(r) == []
+    assert r.stdout == "a 1 b x\nlone {}\nn 1\n{:.2} 2\n\n"
+    r = run('print("{} and {}", 1)')
+    assert errors(r) == [(0, 0, 'print: the format string "{} and {}" has 2 {} placeholders '
+                                'but 1 value was given; pass one value per {}')]
+    r = run('panic("bad {}")')
+    assert errors(r) == [(0, 0, "panic: bad {}")]
+
+
+def test_nested_list_literal_is_a_tensor_in_checker_and_runtime():
+    from tl_core.check import analyze
+
+    src = "let a = [[1.0, 2.0], [3.0, 4.0]]\nlet b = [[1, 2]]\nprint(a.shape, a.dtype, b.dtype)"
+    assert [d.message for d in analyze(src).diagnostics] == []
+    r = run(src)
+    assert errors(r) == [] and r.stdout == "[2, 2] float16 int64\n"
+
+
+def test_user_fn_named_like_a_builtin_wins_with_a_warning():
+    from tl_core.check import analyze
+
+    src = "fn softmax(x: float16[N]) -> float16[N] {\n    return x\n}\nprint(softmax([1.0, 2.0]))"
+    d = analyze(src).diagnostics
+    assert [(x.code, x.severity.value) for x in d] == [("shadows-builtin", "warning")]
+    assert d[0].message == ("fn softmax shadows the built-in softmax(): calls to softmax in "
+                            "this program run this function (the original TensorLogic runs "
+                            "the built-in); rename it to keep both")
+    r = run(src)
+    assert errors(r) == [] and r.stdout == "tensor([1., 2.], float16[2], cpu)\n"

@@ -198,7 +198,7 @@ def test_dim_out_of_range_message(ctx):
 
 def test_rms_norm(ctx):
     x, w = f16(3, 8), f16(8)
-    ref = x / np.sqrt((x**2).mean(-1, keepdims=True) + 1e-5) * w
+    ref = x / np.sqrt((x**2).mean(-1, keepdims=True) + 1e-6) * w
     close(ops.op_rms_norm(ctx, x=mxa(x), w=mxa(w)), ref, rtol=1e-2, atol=1e-2)
     close(ops.op_rms_norm(ctx, x=mxa(x), w=mxa(w), eps=0.5),
           x / np.sqrt((x**2).mean(-1, keepdims=True) + 0.5) * w, rtol=1e-2, atol=1e-2)
@@ -224,40 +224,112 @@ def test_embedding_and_out_of_range(ctx):
 
 
 def test_causal_mask_and_apply(ctx):
+    """UPSTREAM.md 10.1-10.2: causal_mask is 1 on and below the diagonal, 0 above;
+    apply_attention_mask is scores + (1 - mask) * big_negative, finite for the dtype."""
     m = ops.op_causal_mask(ctx, n=3)
-    ref = np.where(np.tril(np.ones((3, 3))) > 0, 0.0, -np.inf)
-    np.testing.assert_array_equal(np.array(m.astype(mx.float32)), ref)
+    keep = np.tril(np.ones((3, 3)))
+    assert m.dtype == mx.float16
+    np.testing.assert_array_equal(np.array(m.astype(mx.float32)), keep)
     s = f16(3, 3)
     got = ops.op_apply_attention_mask(ctx, scores=mxa(s), mask=m)
-    np.testing.assert_array_equal(np.array(got.astype(mx.float32)),
-                                  np.where(ref == 0, s, -np.inf).astype(np.float32))
-    got_bool = ops.op_apply_attention_mask(ctx, scores=mxa(s),
-                                           mask=mx.array(np.tril(np.ones((3, 3))) > 0))
-    np.testing.assert_array_equal(np.array(got_bool.astype(mx.float32)),
-                                  np.where(ref == 0, s, -np.inf).astype(np.float32))
+    want = (s.astype(np.float32) + (1 - keep) * np.float32(-1e4)).astype(np.float16)
+    np.testing.assert_array_equal(np.array(got), want)
+    assert np.isfinite(np.array(got.astype(mx.float32))).all()  # never -inf / NaN in f16
+    s32 = s.astype(np.float32)
+    got32 = ops.op_apply_attention_mask(ctx, scores=mx.array(s32), mask=m)
+    np.testing.assert_allclose(np.array(got32), s32 + (1 - keep) * np.float32(-1e9), rtol=1e-6)
+    got_bool = ops.op_apply_attention_mask(ctx, scores=mxa(s), mask=mx.array(keep > 0))
+    np.testing.assert_array_equal(np.array(got_bool), want)
+    # a following softmax: masked entries get probability 0, each row sums to 1
+    p = np.array(ops.op_softmax(ctx, x=got).astype(mx.float32))
+    assert (p[keep == 0] == 0).all()
+    np.testing.assert_allclose(p.sum(-1), np.ones(3), rtol=1e-3)
 
 
-def rope_ref(x: np.ndarray, base: float, offset: int, traditional: bool) -> np.ndarray:
-    t, d = x.shape[-2], x.shape[-1]
+def rope_ref(x: np.ndarray, base: float, offset: int, halves: bool) -> np.ndarray:
+    """UPSTREAM.md 11.1 in float64: x is [..., seq, heads, head_dim] (a 2-D x is
+    [seq, head_dim]); pair p rotates by (t + offset) * base^(-2p / head_dim)."""
+    two_d = x.ndim == 2
+    v = x[:, None, :] if two_d else x
+    t, d = v.shape[-3], v.shape[-1]
     inv = base ** (-np.arange(0, d, 2) / d)
     ang = (np.arange(t) + offset)[:, None] * inv[None, :]
-    cos, sin = np.cos(ang), np.sin(ang)
-    if traditional:
-        x1, x2 = x[..., 0::2], x[..., 1::2]
-        out = np.empty_like(x)
+    cos, sin = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]  # [seq, 1, d/2]
+    if halves:
+        x1, x2 = v[..., : d // 2], v[..., d // 2:]
+        out = np.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+    else:
+        x1, x2 = v[..., 0::2], v[..., 1::2]
+        out = np.empty(v.shape)
         out[..., 0::2] = x1 * cos - x2 * sin
         out[..., 1::2] = x1 * sin + x2 * cos
-        return out
-    x1, x2 = x[..., : d // 2], x[..., d // 2:]
-    return np.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
+    return out[:, 0, :] if two_d else out
 
 
-@pytest.mark.parametrize("shape", [(5, 8), (2, 5, 8)])
+@pytest.mark.parametrize("shape", [(5, 8), (5, 3, 8), (2, 5, 3, 8)])
 def test_rope(ctx, shape):
     x = f16(*shape)
     got = ops.op_rope(ctx, x=mxa(x), base=10000.0, offset=2)
     close(got, rope_ref(x, 10000.0, 2, False), rtol=1e-2, atol=1e-2)
     close(ops.op_rope(ctx, x=mxa(x)), rope_ref(x, 10000.0, 0, False), rtol=1e-2, atol=1e-2)
+    close(ops.op_rope(ctx, x=mxa(x), base=500.0, halves=True), rope_ref(x, 500.0, 0, True),
+          rtol=1e-2, atol=1e-2)
+
+
+def test_rope_rotates_along_the_sequence_axis_minus_3(ctx):
+    """Position t of [seq, heads, head_dim]: row t of every head turns by the same angle."""
+    x = np.ones((4, 2, 2), np.float16)
+    got = np.array(ops.op_rope(ctx, x=mxa(x)).astype(mx.float32))
+    for t in range(4):
+        c, s = np.cos(t), np.sin(t)
+        np.testing.assert_allclose(got[t], [[c - s, s + c]] * 2, atol=2e-3)
+
+
+def test_split_and_chunk_return_every_piece(ctx):
+    """UPSTREAM.md 4.10-4.11, all pieces: split by piece size, chunk by count."""
+    x = f16(7, 3)
+    for size in (1, 2, 3, 7, 9):
+        parts = ops.op_split(ctx, x=mxa(x), size=size)
+        want = [x[i:i + size] for i in range(0, 7, size)]
+        assert len(parts) == len(want)
+        for p, w in zip(parts, want, strict=True):
+            close(p, w)
+    for chunks in (1, 2, 3, 4, 7, 10):
+        size = -(-7 // chunks)
+        parts = ops.op_chunk(ctx, x=mxa(x.T), chunks=chunks, dim=1)
+        want = [x.T[:, i:i + size] for i in range(0, 7, size)]
+        assert len(parts) == len(want)
+        for p, w in zip(parts, want, strict=True):
+            close(p, w)
+
+
+def test_both_slice_forms(ctx):
+    """UPSTREAM.md 5.2: slice(v, start, end) and slice(m, row, start, end)."""
+    v, m = f16(10), f16(4, 6)
+    close(ops.op_slice(ctx, mxa(v), 2, 5), v[2:5])
+    close(ops.op_slice(ctx, mxa(m), 1, 3), m[1:3])
+    close(ops.op_slice(ctx, mxa(m), 2, 1, 4), m[2, 1:4])
+    close(ops.op_slice(ctx, mxa(m), 0, 2, dim=1), m[:, 0:2])
+    with pytest.raises(OpError, match="row 4 is out of range"):
+        ops.op_slice(ctx, mxa(m), 4, 0, 2)
+
+
+def test_slice_last(ctx):
+    """UPSTREAM.md 5.3: x[last] along axis 0; a 1-D x gives a 0-d tensor."""
+    x = f16(3, 4)
+    close(ops.op_slice_last(ctx, x=mxa(x)), x[-1])
+    got = ops.op_slice_last(ctx, x=mxa(x[0]))
+    assert got.shape == () and float(got.item()) == float(x[0, -1])
+
+
+def test_rms_norm_default_eps_is_1e_minus_6(ctx):
+    x = np.full((1, 4), 1e-3, np.float32)
+    w = np.ones(4, np.float32)
+    got = ops.op_rms_norm(ctx, x=mx.array(x), w=mx.array(w))
+    np.testing.assert_allclose(np.array(got), x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6),
+                               rtol=1e-5)
+    # 1e-5 (the old default) would give a visibly different value at this scale
+    assert abs(float(got[0, 0].item()) - 1e-3 / np.sqrt(1e-6 + 1e-5)) > 0.1
 
 
 # ---------------------------------------------------------------------------
@@ -288,10 +360,9 @@ def test_shape_ops(ctx):
     close(ops.op_flatten(ctx, x=a), x.reshape(-1))
     close(ops.op_unsqueeze(ctx, x=a, dim=-1), x[..., None])
     close(ops.op_squeeze(ctx, x=mxa(x[:, :1]), dim=1), x[:, 0])
-    close(ops.op_concat(ctx, tensors=[a, a], dim=-1), np.concatenate([x, x], axis=-1))
-    parts = ops.op_split(ctx, x=a, n=2, dim=-1)
-    close(parts[1], x[..., 2:])
-    close(ops.op_slice(ctx, x=a, dim=1, start=1, end=3), x[:, 1:3])
+    close(ops.op_concat(ctx, a=[a, a], b=-1), np.concatenate([x, x], axis=-1))
+    close(ops.op_concat(ctx, a=a, b=mxa(x[:1]), dim=0), np.concatenate([x, x[:1]], axis=0))
+    close(ops.op_slice(ctx, a, 1, 3, dim=1), x[:, 1:3])
     close(ops.op_slice_last(ctx, x=a, dim=-2), x[:, -1, :])
     close(ops.op_broadcast_to(ctx, x=mxa(x[0, 0]), shape=[3, 4]), np.broadcast_to(x[0, 0], (3, 4)))
 
@@ -308,11 +379,11 @@ def test_shape_op_messages(ctx):
          "ranks"),
         (lambda: ops.op_squeeze(ctx, x=a, dim=0),
          "squeeze: dimension 0 of float16[2, 3] has size 2, not 1"),
-        (lambda: ops.op_split(ctx, x=a, n=2, dim=1),
-         "split: dimension 1 of float16[2, 3] (size 3) does not divide into 2 equal parts"),
+        (lambda: ops.op_split(ctx, x=a, size=0, dim=1),
+         "split: the piece size must be positive; found 0"),
         (lambda: ops.op_broadcast_to(ctx, x=a, shape=[4, 3]),
          "cannot broadcast float16[2, 3] to [4, 3]"),
-        (lambda: ops.op_concat(ctx, tensors=[a, mx.zeros((3, 2), mx.float16)], dim=0),
+        (lambda: ops.op_concat(ctx, a=[a, mx.zeros((3, 2), mx.float16)], b=0),
          "concat along dimension 0: float16[2, 3] and float16[3, 2] differ in another dimension"),
     ]
     for fn, message in cases:
@@ -416,3 +487,28 @@ def test_batched_matmul_broadcasting_property(batch, ones, n, k, m):
     bb = tuple(1 if o else d for d, o in zip(batch, ones, strict=False))
     a, b = f16(*ba, n, k), f16(*bb, k, m)
     close(ops.op_matmul(None, a=mxa(a), b=mxa(b)), np.matmul(a, b), rtol=1e-2, atol=1e-2)
+
+
+def test_rope_pairs_on_gguf_weights_equal_halves_on_huggingface_weights(ctx):
+    """llama.cpp's convert script permutes HF q/k weights per head
+    (`w.reshape(n_head, 2, hd // 2, dim).swapaxes(1, 2)`), so that rotating consecutive
+    pairs of GGUF q/k gives the attention scores that rotating halves gives on the HF
+    checkpoint: `rope(q)` for GGUF files and `rope(q, halves: true)` for SafeTensors."""
+    rng = np.random.default_rng(3)
+    seq, n_head, hd, dim = 5, 2, 8, 16
+    x = rng.standard_normal((seq, dim)).astype(np.float32)
+    w_hf = {k: rng.standard_normal((n_head * hd, dim)).astype(np.float32) * 0.3 for k in "qk"}
+
+    def to_gguf(w: np.ndarray) -> np.ndarray:
+        return w.reshape(n_head, 2, hd // 2, dim).swapaxes(1, 2).reshape(w.shape)
+
+    def scores(w: dict[str, np.ndarray], halves: bool) -> np.ndarray:
+        q, k = ((x @ w[n].T).reshape(seq, n_head, hd) for n in "qk")
+        rq, rk = (np.array(ops.op_rope(ctx, x=mx.array(v), base=100.0, halves=halves))
+                  for v in (q, k))
+        return np.einsum("thd,shd->hts", rq, rk)
+
+    got = scores({n: to_gguf(w) for n, w in w_hf.items()}, halves=False)
+    np.testing.assert_allclose(got, scores(w_hf, halves=True), rtol=1e-4, atol=1e-4)
+    # and the two conventions do differ on the same weights
+    assert not np.allclose(scores(w_hf, halves=False), scores(w_hf, halves=True), atol=1e-2)

@@ -23,6 +23,7 @@ from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
 from tl_core.lang.dtypes import NAMESPACES, canonical_dtype, is_int_dtype
 from tl_core.lang.keywords import DEVICES
 from tl_core.lang.registry import STRING_KINDS, BindError, Builtin, bind_arguments, fallback_type
+from tl_core.lang.scalars import MAX_FOLDED_STRING, int_div, rem, repeat
 from tl_core.lang.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
 from tl_core.lang.types import (
     BOOL,
@@ -388,6 +389,11 @@ class Checker:
                            "duplicate-param",
                            related=(Related(seen[p.name].name_span, "first declared here"),))
             seen[p.name] = p
+        if fn.name in BUILTINS:
+            self.error(fn.name_span, f"fn {fn.name} shadows the built-in {fn.name}(): calls to "
+                                     f"{fn.name} in this program run this function (the "
+                                     f"original TensorLogic runs the built-in); rename it to "
+                                     f"keep both", "shadows-builtin", W)
         b = self.declare(script, fn.name, "function", fn.name_span, fn.span,
                          self.memo_fn_type(fn), fn)
         b.doc = self.doc_comment(fn.span)
@@ -636,8 +642,9 @@ class Checker:
         if isinstance(declared, TensorType) and isinstance(t, TensorType):
             if declared.dims is None or t.dims is None:
                 return
-            if len(declared.dims) != len(t.dims) or any(
-                    S.differ(a, b) for a, b in zip(declared.dims, t.dims, strict=False)):
+            if (len(declared.dims) != len(t.dims) or any(
+                    S.differ(a, b) for a, b in zip(declared.dims, t.dims, strict=False))) \
+                    and not S.reshapes_to(declared.dims, t.dims):
                 self.error(span, f"{what} does not match its value {t}", "type-mismatch")
         elif isinstance(declared, TensorType) and isinstance(t, (ModelType,)) or \
                 isinstance(declared, TensorType) and isinstance(t, ScalarType) and \
@@ -1427,8 +1434,13 @@ class Checker:
                 v = lt.value + rt.value if isinstance(lt.value, str) and \
                     isinstance(rt.value, str) else None
                 return ScalarType("string", v)
+            if op == "*" and {lt.name, rt.name} == {"string", "int"}:
+                text, n = (lt.value, rt.value) if lt.name == "string" else (rt.value, lt.value)
+                v = repeat(text, n) if isinstance(text, str) and isinstance(n, int) and \
+                    len(text) * max(n, 0) <= MAX_FOLDED_STRING else None
+                return ScalarType("string", v)
             if lt.name in ("int", "float") and rt.name in ("int", "float"):
-                name = "int" if lt.name == rt.name == "int" and op != "/" else "float"
+                name = "int" if lt.name == rt.name == "int" else "float"
                 return ScalarType(name, self.fold(op, lt.value, rt.value, name))
         return UNKNOWN
 
@@ -1451,9 +1463,9 @@ class Checker:
             elif op == "*":
                 v = a * b
             elif op == "/":
-                v = a / b
+                v = int_div(a, b) if isinstance(a, int) and isinstance(b, int) else a / b
             elif op == "%":
-                v = a % b
+                v = rem(a, b)
             elif op == "**":
                 if isinstance(a, int) and isinstance(b, int) and abs(a) > 1 and b > 64:
                     return None  # |a| ** b > 2 ** 64: not a value the checker needs
@@ -1462,7 +1474,7 @@ class Checker:
                     return None
             else:
                 return None
-        except (ZeroDivisionError, OverflowError):
+        except (ZeroDivisionError, OverflowError, ValueError):
             return None
         if isinstance(v, float) and (v != v or v in (math.inf, -math.inf)) and name == "int":
             return None

@@ -154,18 +154,28 @@ _add("squeeze", (X, P("dim", "int", None, "the axis of size 1 to remove; all whe
 _add("unsqueeze", (X, P("dim", "int", doc="where the new axis goes")), "tensor", "shape",
      "Insert an axis of size 1 at position `dim` (negative counts from the end).",
      R.unsqueeze)
-_add("concat", (P("tensors", "list", doc="a list of tensors, e.g. [a, b]"),
-                P("dim", "int", 0, "the axis to join along")), "tensor", "shape",
-     "Join tensors along an existing axis. Every other axis must have the same size.",
-     R.concat)
-_add("split", (X, P("n", "int", doc="the number of equal parts"),
+_add("concat", (P("a", "tensor", doc="the first tensor, or a list of tensors [a, b, ...]"),
+                P("b", "tensor", None, "the second tensor (or the axis, after a list)"),
+                P("dim", "int", None, "the axis to join along; 0 when omitted")),
+     "tensor", "shape",
+     "Join tensors along an existing axis: `concat(a, b, dim)` or `concat([a, b, ...], dim)`. "
+     "Every other axis must have the same size.", R.concat)
+_add("split", (X, P("size", "int", doc="the size of each piece"),
                P("dim", "int", 0, "the axis to split")), "list[tensor]", "shape",
-     "Split a tensor into `n` equal parts along `dim`; the size of that axis must be "
-     "divisible by `n`. Returns a list of tensors.", R.split)
-_add("slice", (X, P("dim", "int", doc="the axis"), P("start", "int", doc="first index"),
-               P("end", "int", doc="one past the last index")), "tensor", "shape",
-     "The entries start..end-1 along axis `dim` (negative indices count from the end); "
-     "the same as indexing with `start:end` on that axis.", R.slice_rule)
+     "Cut a tensor along `dim` into pieces of `size` entries; the last piece is smaller when "
+     "`size` does not divide the axis. Returns the list of pieces.", R.split)
+_add("chunk", (X, P("chunks", "int", doc="the number of pieces"),
+               P("dim", "int", 0, "the axis to split")), "list[tensor]", "shape",
+     "Cut a tensor along `dim` into `chunks` pieces of ceil(n / chunks) entries (the last "
+     "smaller, fewer pieces when n is small). Returns the list of pieces.", R.chunk)
+_add("slice", (X, P("a", "int", doc="start, or the row in the 4-argument form"),
+               P("b", "int", doc="end (exclusive), or the start column"),
+               P("c", "int", None, "the end column (exclusive) of the 4-argument form"),
+               P("dim", "int", None, "the axis of the 3-argument form; 0 when omitted")),
+     "tensor", "shape",
+     "`slice(v, start, end)`: the entries start..end-1 along axis `dim` (default 0). "
+     "`slice(m, row, start, end)`: `m[row, start:end]`, a row's columns start..end-1. "
+     "Negative indices count from the end.", R.slice_rule)
 _add("slice_last", (X, P("dim", "int", 0, "the axis")), "tensor", "shape",
      "The last entry along axis `dim`, with that axis removed: `slice_last(logits, 0)` of "
      "a `[seq, vocab]` tensor is `[vocab]`.", R.slice_last)
@@ -213,7 +223,7 @@ _add("linear", (X, P("W", "tensor", doc="the weight, [out, in] (PyTorch nn.Linea
      "weights loaded from a PyTorch or HuggingFace file are used as they are. `x` is "
      "`[..., in]` and the result `[..., out]`.", R.linear)
 _add("rms_norm", (X, P("w", "tensor", doc="the scale, [D]"),
-                  P("eps", "float", 1e-5, "added to the mean square")), "tensor", "nn",
+                  P("eps", "float", 1e-6, "added to the mean square")), "tensor", "nn",
      "RMS normalization over the last axis: `x / sqrt(mean(x**2) + eps) * w`, as in "
      "LLaMA-style models. `w` has the size of the last axis.", R.norm)
 _add("layer_norm", (X, P("w", "tensor", doc="the scale, [D]"),
@@ -226,17 +236,24 @@ _add("embedding", (P("table", "tensor", doc="[vocab, dim]"),
      "Look up rows of an embedding table: the result is `ids.shape + [dim]`. The same as "
      "`table[ids, :]`.", R.embedding)
 _add("causal_mask", (P("n", "int", doc="the sequence length"),), "tensor", "nn",
-     "An `[n, n]` additive attention mask: 0 on and below the diagonal, -inf above, so "
-     "position i attends only to positions <= i.", R.causal_mask)
+     "An `[n, n]` float16 keep/drop mask: 1 on and below the diagonal, 0 above, so with "
+     "`apply_attention_mask` position i attends only to positions <= i.", R.causal_mask)
 _add("apply_attention_mask", (P("scores", "tensor", doc="attention scores [..., n, n]"),
-                              P("mask", "tensor", doc="an additive mask, e.g. causal_mask(n)")),
+                              P("mask", "tensor", doc="1 (or true) keeps, 0 (false) drops; "
+                                                      "e.g. causal_mask(n)")),
      "tensor", "nn",
-     "Add an additive mask to attention scores (broadcasting), so masked positions become "
-     "-inf before the softmax.", R.attention_mask)
-_add("rope", (X, P("offset", "int", 0, "the position of the first row"),
-              P("base", "float", 10000.0, "the frequency base")), "tensor", "nn",
-     "Rotary position embedding over the last axis (which must be even), with positions "
-     "offset, offset+1, ... along the second-to-last axis. The shape is unchanged.", R.rope)
+     "`scores + (1 - mask) * big_negative`: kept scores are unchanged, dropped ones become a "
+     "large finite negative (-1e9; -1e4 in float16, so no NaN), which the softmax turns into "
+     "0. The mask broadcasts to the scores.", R.attention_mask)
+_add("rope", (X, P("offset", "int", 0, "the position of the first sequence entry"),
+              P("base", "float", 10000.0, "the frequency base"),
+              P("halves", "bool", False, "rotate x[i] with x[i + d/2] (HuggingFace) instead "
+                                         "of consecutive pairs")), "tensor", "nn",
+     "Rotary position embedding of `x` [..., seq, heads, head_dim] (a 2-D x is [seq, "
+     "head_dim]): each consecutive pair (x[2p], x[2p+1]) at sequence index t rotates by the "
+     "angle (t + offset) * base^(-2p / head_dim), the llama.cpp / GGUF convention. With "
+     "`halves: true` x[i] pairs with x[i + head_dim/2], the convention of HuggingFace "
+     "SafeTensors checkpoints. The shape is unchanged.", R.rope)
 _add("einsum", (P("spec", "spec", doc='subscripts such as "ij,jk->ik"'),
                 P("operands", "tensor", doc="one tensor per operand of the spec")),
      "tensor", "nn",

@@ -158,46 +158,75 @@ def unsqueeze(a: RuleArgs) -> Type:
 
 
 def concat(a: RuleArgs) -> Type:
-    arg = a.get("tensors")
+    first = a.get("a")
+    if first is not None and isinstance(first.value, list):  # concat([a, b, ...], dim)
+        items = first.value
+        dim = a.int("b") if a.given("b") else (a.int("dim") if a.given("dim") else 0)
+    else:
+        x, y = a.tensor("a"), a.tensor("b")
+        items = [x, y] if x is not None and y is not None else []
+        dim = a.int("dim") if a.given("dim") else 0
+    if dim is None or not items or not all(isinstance(t, TensorType) and t.dims is not None
+                                           for t in items):
+        return TensorType("float16", None)
+    listed = first is not None and isinstance(first.value, list)
+    try:
+        return S.concat(items, dim)
+    except ShapeError as e:
+        raise ShapeError(e.message, param="a" if listed else "b", hint=e.hint) from None
+
+
+def _pieces(a: RuleArgs, count_param: str, what: str) -> Type:
+    x = a.tensor("x")
+    k = a.int(count_param)
     dim = a.int("dim") if a.given("dim") else 0
-    if arg is None or not isinstance(arg.value, list) or dim is None:
-        return TensorType("float16", None)
-    items = arg.value
-    if not items or not all(isinstance(t, TensorType) and t.dims is not None for t in items):
-        return TensorType("float16", None)
-    return S.concat(items, dim)
+    if x is None or k is None or dim is None:
+        return ListType(TensorType(x.dtype if x else "float16", None))
+    assert x.dims is not None
+    if k <= 0:
+        raise ShapeError(f"{a.name}: {what} must be positive; found {k}", param=count_param)
+    axis = S.norm_axis(dim, len(x.dims), x)
+    n = dim_value(x.dims[axis])
+    dims = list(x.dims)
+    if n is None:
+        dims[axis] = UNKNOWN_DIM
+        return ListType(TensorType(x.dtype, tuple(dims)))
+    size = k if a.name == "split" else max(1, -(-n // k))
+    count = -(-n // size)
+    dims[axis] = size if n % size == 0 else UNKNOWN_DIM
+    return ListType(TensorType(x.dtype, tuple(dims)), count)
 
 
 def split(a: RuleArgs) -> Type:
-    x = a.tensor("x")
-    n = a.int("n")
-    dim = a.int("dim") if a.given("dim") else 0
-    if x is None or n is None or dim is None:
-        return ListType(TensorType(x.dtype if x else "float16", None))
-    assert x.dims is not None
-    if n <= 0:
-        raise ShapeError(f"split: the number of parts must be positive; found {n}", param="n")
-    axis = S.norm_axis(dim, len(x.dims), x)
-    size = dim_value(x.dims[axis])
-    dims = list(x.dims)
-    if size is not None:
-        if size % n != 0:
-            raise ShapeError(f"split: dimension {axis} of {x} has size {size}, which does "
-                             f"not split into {n} equal parts", param="n")
-        dims[axis] = size // n
-    else:
-        dims[axis] = UNKNOWN_DIM
-    return ListType(TensorType(x.dtype, tuple(dims)), n)
+    return _pieces(a, "size", "the piece size")
+
+
+def chunk(a: RuleArgs) -> Type:
+    return _pieces(a, "chunks", "the number of chunks")
 
 
 def slice_rule(a: RuleArgs) -> Type:
     x = a.tensor("x")
-    dim = a.int("dim")
-    if x is None or dim is None:
+    if x is None:
         return TensorType(x.dtype if x else "float16", None)
     assert x.dims is not None
-    axis = S.norm_axis(dim, len(x.dims), x)
-    start, end = a.int("start"), a.int("end")
+    if a.given("c"):  # slice(m, row, start, end) = m[row, start:end]
+        if len(x.dims) < 2:
+            raise ShapeError(f"slice(m, row, start, end) needs a tensor of at least 2 "
+                             f"dimensions; found {x}", param="x")
+        row, rows = a.int("a"), dim_value(x.dims[0])
+        if row is not None and rows is not None and not -rows <= row < rows:
+            raise ShapeError(f"row {row} is out of range for {x} ({rows} rows)", param="a")
+        rest = TensorType(x.dtype, x.dims[1:])
+        return _slice_axis(rest, 0, a.int("b"), a.int("c"))
+    dim = a.int("dim") if a.given("dim") else 0
+    if dim is None:
+        return TensorType(x.dtype, None)
+    return _slice_axis(x, S.norm_axis(dim, len(x.dims), x), a.int("a"), a.int("b"))
+
+
+def _slice_axis(x: TensorType, axis: int, start: int | None, end: int | None) -> TensorType:
+    assert x.dims is not None
     size = dim_value(x.dims[axis])
     dims = list(x.dims)
     if size is not None and start is not None and end is not None:
@@ -343,11 +372,13 @@ def rope(a: RuleArgs) -> Type:
     if x is None:
         return same()(a)
     assert x.dims is not None
-    if x.dims:
-        v = dim_value(x.dims[-1])
-        if v is not None and v % 2:
-            raise ShapeError(f"rope: the last dimension of {x} must be even; found {v}",
-                             param="x")
+    if len(x.dims) < 2:
+        raise ShapeError(f"rope needs x as [..., seq, heads, head_dim] (or [seq, head_dim]); "
+                         f"found {x}", param="x")
+    v = dim_value(x.dims[-1])
+    if v is not None and v % 2:
+        raise ShapeError(f"rope: the last dimension of {x} must be even; found {v}",
+                         param="x")
     return x
 
 

@@ -305,6 +305,16 @@ def numel(x: TensorType) -> int | None:
     return prod(vals)  # type: ignore[arg-type]
 
 
+def reshapes_to(declared: tuple[Dim, ...], actual: tuple[Dim, ...]) -> bool:
+    """A declared tensor takes a value of another shape by reshaping (UPSTREAM.md 3.6) when
+    every size is known on both sides and the element counts agree."""
+    d = [dim_value(x) for x in declared]
+    a = [dim_value(x) for x in actual]
+    if any(v is None for v in d) or any(v is None for v in a):
+        return False
+    return prod(d) == prod(a)  # type: ignore[arg-type]
+
+
 def permute(x: TensorType, order: list[int]) -> TensorType:
     assert x.dims is not None
     r = len(x.dims)

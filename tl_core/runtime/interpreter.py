@@ -28,13 +28,16 @@ from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
 from tl_core.lang.dtypes import FLOAT_DTYPES, NAMESPACES, kind_of
 from tl_core.lang.keywords import DEVICES
 from tl_core.lang.registry import BindError, bind_arguments
+from tl_core.lang.scalars import int_div, rem, repeat
 from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
+from tl_core.lang.text import FormatError, format_braces
 from tl_core.lang.types import UNKNOWN, ListType, ScalarType, TensorType
 from tl_core.runtime import memory, ops
 from tl_core.runtime.errors import Interrupted, NotSupported, OpError, Panic, TLRuntimeError
 from tl_core.runtime.printing import format_value
 from tl_core.runtime.values import (
     DTYPES,
+    FLOAT,
     BuiltinValue,
     FnValue,
     Record,
@@ -551,7 +554,8 @@ class Interpreter:
         return dt
 
     def check_declared(self, value: Any, texpr: Any, span: Span, what: str) -> Any:
-        """A `let x: T = e` or `tensor x: T = e`: convert numbers/lists, check the shape."""
+        """A `let x: T = e` or `tensor x: T = e`: convert numbers/lists, reshape a value with
+        the declared number of elements (UPSTREAM.md 3.6), check the shape."""
         if not isinstance(texpr, ast.TensorTypeExpr):
             return value
         dt = self.dtype_of(texpr.dtype, texpr.span)
@@ -561,6 +565,9 @@ class Interpreter:
             value = value.astype(dt)
         if texpr.dims is not None:
             dims = texpr.dims
+            if all(d.kind == "int" for d in dims) and \
+                    S.reshapes_to(tuple(d.value for d in dims), tuple(value.shape)):
+                value = value.reshape([d.value for d in dims])
             if len(dims) != value.ndim or any(
                     d.kind == "int" and d.value != n for d, n in zip(dims, value.shape,
                                                                        strict=False)):
@@ -624,7 +631,15 @@ class Interpreter:
         return e.value
 
     def eval_array(self, e: ast.ArrayLiteral, env: Env) -> Any:
-        return [self.eval(x, env) for x in e.items]
+        """A list; a nested literal of numbers (`[[1.0, 2.0], [3.0, 4.0]]`) is a tensor, as
+        the checker types it: float16, or int64 when every number is an int."""
+        values = [self.eval(x, env) for x in e.items]
+        if values and all(isinstance(x, ast.ArrayLiteral) for x in e.items):
+            kinds = _leaf_kinds(values)
+            if kinds and kinds <= {int, float}:
+                self.check_rectangular(e, env)
+                return self.to_tensor(values, e.span, mx.int64 if kinds == {int} else FLOAT)
+        return values
 
     def eval_tuple(self, e: ast.TupleExpr, env: Env) -> Any:
         return tuple(self.eval(x, env) for x in e.items)
@@ -1016,14 +1031,12 @@ class Interpreter:
         if not values:
             raise Panic("panic", e.span)
         fmt = values[0] if isinstance(values[0], str) else self.format(values[0])
-        rest = values[1:]
-        out = []
-        parts = fmt.split("{}")
-        for i, part in enumerate(parts):
-            out.append(part)
-            if i < len(parts) - 1:
-                out.append(self.format(rest.pop(0)) if rest else "{}")
-        raise Panic("panic: " + "".join(out), e.span)
+        try:
+            text = format_braces(fmt, [self.format(v) for v in values[1:]]) \
+                if len(values) > 1 else fmt
+        except FormatError as exc:
+            raise TLRuntimeError(f"panic: {exc}", e.args[0].span) from None
+        raise Panic("panic: " + text, e.span)
 
     def call_method(self, e: ast.Call, func: ast.Field, env: Env) -> Any:
         obj = self.eval(func.obj, env)
@@ -1413,6 +1426,21 @@ class _NotArray(Exception):  # noqa: N818
 _FLOATS = frozenset(DTYPES[n] for n in FLOAT_DTYPES)
 
 
+def _leaf_kinds(v: Any) -> set[type] | None:
+    """The Python types of the leaves of nested lists (None when a leaf is not a number)."""
+    out: set[type] = set()
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, list):
+            stack.extend(x)
+        elif type(x) in (int, float):
+            out.add(type(x))
+        else:
+            return None
+    return out
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
@@ -1484,6 +1512,10 @@ def binary_op(op: str, a: Any, b: Any) -> Any:
     if isinstance(a, str) or isinstance(b, str):
         if op == "+" and isinstance(a, str) and isinstance(b, str):
             return a + b
+        if op == "*" and isinstance(a, str) != isinstance(b, str):
+            n = b if isinstance(a, str) else a
+            if isinstance(n, int) and not isinstance(n, bool):
+                return repeat(a if isinstance(a, str) else b, n)
         if op == "==":
             return a == b
         if op == "!=":
@@ -1537,11 +1569,13 @@ def _scalar_binary(op: str, a: Any, b: Any) -> Any:
     if op == "/":
         if b == 0:
             raise OpError(f"division by zero ({a} / {b})")
+        if isinstance(a, int) and isinstance(b, int):
+            return int_div(a, b)  # truncates toward zero, as in the original
         return a / b
     if op == "%":
         if b == 0:
             raise OpError(f"division by zero ({a} % {b})")
-        return a % b
+        return rem(a, b)
     if op == "**":
         return a**b
     if op == "==":

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import mlx.core as mx
 
 from tl_core.lang.builtins import implements
+from tl_core.lang.text import FormatError, print_text
 from tl_core.limits import dim_problem
 from tl_core.runtime.errors import AssertionFailed, OpError
 from tl_core.runtime.values import DTYPES, FLOAT, Record, shape_text, tensor_type, type_name
@@ -388,40 +389,82 @@ def op_unsqueeze(ctx: OpContext, x: Any, dim: Any) -> mx.array:
 
 
 @implements("concat")
-def op_concat(ctx: OpContext, tensors: Any, dim: Any = 0) -> mx.array:
-    if not isinstance(tensors, (list, tuple)) or not tensors:
-        raise OpError(f"concat needs a non-empty list of tensors, found {type_name(tensors)}",
-                      arg="tensors")
-    ts = [as_tensor(t, "tensors") for t in tensors]
-    d = norm_axis(dim, ts[0].ndim)
+def op_concat(ctx: OpContext, a: Any, b: Any = None, dim: Any = None) -> mx.array:
+    """`concat(a, b, dim)` (the original's form) or `concat([a, b, ...], dim)`."""
+    if isinstance(a, (list, tuple)):
+        if b is not None and dim is not None:
+            raise OpError("concat of a list takes one axis: concat([a, b], dim)", arg="dim")
+        tensors, axis, arg = a, (b if b is not None else dim), "a"
+        if not tensors:
+            raise OpError("concat needs a non-empty list of tensors", arg="a")
+    else:
+        if b is None:
+            raise OpError("concat needs two tensors and an axis: concat(a, b, dim), or a "
+                          "list: concat([a, b], dim)", arg="a")
+        tensors, axis, arg = [a, b], dim, "b"
+    ts = [as_tensor(t, arg) for t in tensors]
+    d = norm_axis(0 if axis is None else axis, ts[0].ndim)
     for t in ts[1:]:
         if t.ndim != ts[0].ndim or any(
-            a != b for i, (a, b) in enumerate(zip(t.shape, ts[0].shape, strict=False)) if i != d
+            x != y for i, (x, y) in enumerate(zip(t.shape, ts[0].shape, strict=False)) if i != d
         ):
             raise OpError(f"concat along dimension {d}: {tensor_type(ts[0])} and "
-                          f"{tensor_type(t)} differ in another dimension", arg="tensors")
+                          f"{tensor_type(t)} differ in another dimension", arg=arg)
     return mx.concatenate(ts, axis=d)
 
 
+def _pieces(x: mx.array, size: int, d: int) -> list[mx.array]:
+    n = x.shape[d]
+    idx = [slice(None)] * x.ndim
+    out = []
+    for start in range(0, n, size):
+        idx[d] = slice(start, min(start + size, n))
+        out.append(x[tuple(idx)])
+    return out
+
+
 @implements("split")
-def op_split(ctx: OpContext, x: Any, n: Any, dim: Any = 0) -> list[mx.array]:
+def op_split(ctx: OpContext, x: Any, size: Any, dim: Any = 0) -> list[mx.array]:
+    """Pieces of `size` along `dim`, the last one smaller when `size` does not divide it."""
     x = as_tensor(x)
     d = norm_axis(dim, x.ndim)
-    k = as_int(n, "n")
-    if k <= 0 or x.shape[d] % k:
-        raise OpError(f"split: dimension {d} of {tensor_type(x)} (size {x.shape[d]}) does not "
-                      f"divide into {k} equal parts", arg="n")
-    return list(mx.split(x, k, axis=d))
+    k = as_int(size, "size")
+    if k <= 0:
+        raise OpError(f"split: the piece size must be positive; found {k}", arg="size")
+    return _pieces(x, k, d)
+
+
+@implements("chunk")
+def op_chunk(ctx: OpContext, x: Any, chunks: Any, dim: Any = 0) -> list[mx.array]:
+    """`chunks` pieces of size ceil(n / chunks) along `dim` (fewer when n is small)."""
+    x = as_tensor(x)
+    d = norm_axis(dim, x.ndim)
+    k = as_int(chunks, "chunks")
+    if k <= 0:
+        raise OpError(f"chunk: the number of chunks must be positive; found {k}", arg="chunks")
+    return _pieces(x, max(1, -(-x.shape[d] // k)), d)
 
 
 @implements("slice")
-def op_slice(ctx: OpContext, x: Any, dim: Any, start: Any, end: Any) -> mx.array:
+def op_slice(ctx: OpContext, x: Any, a: Any, b: Any, c: Any = None, dim: Any = None
+             ) -> mx.array:
+    """`slice(v, start, end)`: entries start..end-1 along `dim` (default 0);
+    `slice(m, row, start, end)`: `m[row, start:end]`."""
     x = as_tensor(x)
-    d = norm_axis(dim, x.ndim)
-    s = as_int(start, "start")
-    e = as_int(end, "end")
+    if c is not None:
+        if dim is not None:
+            raise OpError("slice(m, row, start, end) takes no dim", arg="dim")
+        if x.ndim < 2:
+            raise OpError(f"slice(m, row, start, end) needs a tensor of at least 2 "
+                          f"dimensions, found {tensor_type(x)}", arg="x")
+        row = as_int(a, "a")
+        if not -x.shape[0] <= row < x.shape[0]:
+            raise OpError(f"row {row} is out of range for {tensor_type(x)} "
+                          f"({x.shape[0]} rows)", arg="a")
+        return x[row, as_int(b, "b"):as_int(c, "c")]
+    d = norm_axis(0 if dim is None else dim, x.ndim)
     idx = [slice(None)] * x.ndim
-    idx[d] = slice(s, e)
+    idx[d] = slice(as_int(a, "a"), as_int(b, "b"))
     return x[tuple(idx)]
 
 
@@ -599,7 +642,7 @@ def _norm_weight(x: mx.array, w: Any, arg: str, what: str) -> mx.array:
 
 
 @implements("rms_norm")
-def op_rms_norm(ctx: OpContext, x: Any, w: Any, eps: Any = 1e-5) -> mx.array:
+def op_rms_norm(ctx: OpContext, x: Any, w: Any, eps: Any = 1e-6) -> mx.array:
     x = _floatify(as_tensor(x))
     w = _norm_weight(x, w, "w", "rms_norm")
     return mx.fast.rms_norm(x, w.astype(x.dtype), as_float(eps, "eps"))
@@ -639,40 +682,52 @@ def check_gather(t: mx.array, ids: mx.array, arg: str) -> None:
 
 @implements("causal_mask")
 def op_causal_mask(ctx: OpContext, n: Any) -> mx.array:
-    """[n, n] additive mask: 0 where key <= query, -inf above the diagonal."""
+    """[n, n] keep/drop mask: 1 where key <= query (on and below the diagonal), 0 above."""
     k = as_int(n, "n")
     if k < 0:
         raise OpError(f"causal_mask needs n >= 0, found {k}", arg="n")
     if (problem := dim_problem(k)) is not None:
         raise OpError(problem, arg="n")
-    allowed = mx.tril(mx.ones((k, k), dtype=mx.bool_))
-    return mx.where(allowed, mx.array(0.0, FLOAT), mx.array(-math.inf, FLOAT))
+    return mx.tril(mx.ones((k, k), dtype=FLOAT))
+
+
+def big_negative(dtype: Any) -> float:
+    """What a masked score becomes: -1e9 (the original's value) where the dtype holds it,
+    -1e4 in float16 (whose largest finite value is 65504), so no mask ever makes a NaN."""
+    return -1e4 if dtype == mx.float16 else -1e9
 
 
 @implements("apply_attention_mask")
 def op_apply_attention_mask(ctx: OpContext, scores: Any, mask: Any) -> mx.array:
-    """Additive float mask (0 / -inf, as `causal_mask` makes) or boolean mask (true = keep)."""
+    """`scores + (1 - mask) * big_negative`: keep where mask is 1 (true), push to a large
+    finite negative where it is 0 (false); the mask broadcasts to the scores."""
     s = _floatify(as_tensor(scores, "scores"))
     m = as_tensor(mask, "mask")
     _broadcast_check(s, m, "+")
-    if m.dtype == mx.bool_:
-        return mx.where(m, s, mx.array(-math.inf, s.dtype))
-    return s + m.astype(s.dtype)
+    keep = m.astype(s.dtype)
+    return s + (1.0 - keep) * big_negative(s.dtype)
 
 
 @implements("rope")
-def op_rope(ctx: OpContext, x: Any, offset: Any = 0, base: Any = 10000.0) -> mx.array:
-    """Rotary position embedding over the last two axes [..., seq, head_dim], rotating the
-    two halves of head_dim (the HuggingFace / NeoX layout)."""
+def op_rope(ctx: OpContext, x: Any, offset: Any = 0, base: Any = 10000.0,
+            halves: Any = False) -> mx.array:
+    """Rotary position embedding of `x` [..., seq, heads, head_dim] (a 2-D `x` is
+    [seq, head_dim], one head): consecutive pairs (x[2p], x[2p+1]) rotate by
+    (t + offset) * base^(-2p / head_dim) at sequence index t (llama.cpp / GGUF); with
+    `halves: true`, x[i] pairs with x[i + head_dim/2] (HuggingFace / NeoX)."""
     t = _floatify(as_tensor(x))
     if t.ndim < 2 or t.shape[-1] % 2:
-        raise OpError(f"rope needs a tensor [..., seq, head_dim] with an even head_dim, "
-                      f"found {tensor_type(t)}", arg="x")
-    shape = t.shape
-    t3 = t.reshape(1, *shape) if t.ndim == 2 else t
-    y = mx.fast.rope(t3, shape[-1], traditional=False, base=as_float(base, "base"),
-                     scale=1.0, offset=as_int(offset, "offset"))
-    return y.reshape(shape)
+        raise OpError(f"rope needs a tensor [..., seq, heads, head_dim] with an even "
+                      f"head_dim, found {tensor_type(t)}", arg="x")
+    traditional = not bool(halves)
+    b, off = as_float(base, "base"), as_int(offset, "offset")
+    if t.ndim == 2:  # [seq, head_dim]
+        return mx.fast.rope(t[None], t.shape[-1], traditional=traditional, base=b,
+                            scale=1.0, offset=off)[0]
+    # MLX rotates along axis -2: move the sequence axis there and back
+    y = mx.fast.rope(mx.swapaxes(t, -3, -2), t.shape[-1], traditional=traditional, base=b,
+                     scale=1.0, offset=off)
+    return mx.swapaxes(y, -3, -2)
 
 
 @implements("einsum")
@@ -706,7 +761,11 @@ def op_learnable(ctx: OpContext, t: Any) -> mx.array:
 
 @implements("print")
 def op_print(ctx: OpContext, *values: Any) -> None:
-    ctx.write(" ".join(ctx.format(v) for v in values) + "\n")
+    """`print("x = {}", x)` formats; `print(a, b)` joins by spaces (see tl_core.lang.text)."""
+    try:
+        ctx.write(print_text(list(values), ctx.format) + "\n")
+    except FormatError as exc:
+        raise OpError(f"print: {exc}") from None
 
 
 @implements("assert")

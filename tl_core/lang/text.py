@@ -1,0 +1,38 @@
+"""Format strings of `print` and `panic` (UPSTREAM.md 15.1-15.2): each `{}` takes the next
+value; `{:.2}`, `{0}` and `{{` are plain text. Extra values are ignored."""
+
+from __future__ import annotations
+
+PLACEHOLDER = "{}"
+
+
+class FormatError(ValueError):
+    """Fewer values than placeholders."""
+
+
+def placeholders(template: str) -> int:
+    return template.count(PLACEHOLDER)
+
+
+def format_braces(template: str, values: list[str]) -> str:
+    """`template` with its `{}` replaced by `values` (already rendered), in order."""
+    parts = template.split(PLACEHOLDER)
+    if len(values) < len(parts) - 1:
+        raise FormatError(f"the format string \"{template}\" has {len(parts) - 1} {{}} "
+                          f"placeholder{'s' if len(parts) != 2 else ''} but "
+                          f"{len(values)} value{'s were' if len(values) != 1 else ' was'} "
+                          f"given; pass one value per {{}}")
+    out = [parts[0]]
+    for v, part in zip(values, parts[1:], strict=False):
+        out += [v, part]
+    return "".join(out)
+
+
+def print_text(values: list[object], render: object) -> str:
+    """The line `print(values...)` writes (without the newline): a first string holding `{}`
+    followed by more values is a format string; otherwise the rendered values joined by
+    spaces (a lone string prints verbatim, `{}` included)."""
+    show = render  # a callable value -> str
+    if len(values) > 1 and isinstance(values[0], str) and PLACEHOLDER in values[0]:
+        return format_braces(values[0], [show(v) for v in values[1:]])  # type: ignore[operator]
+    return " ".join(show(v) for v in values)  # type: ignore[operator]
