@@ -16,10 +16,8 @@ def main(argv: list[str] | None = None) -> int:
         "start; by default it is answered before pygls is imported). TL_LSP_GC=python "
         "keeps Python's automatic garbage collection (by default it runs in pauses).",
     )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (default)")
-    mode.add_argument("--tcp", type=int, metavar="PORT", help="listen on 127.0.0.1:PORT")
-    parser.add_argument("--host", default="127.0.0.1", help="address for --tcp")
+    # stdio only: a TCP port (as pygls offers) would let any local user run code as us
+    parser.add_argument("--stdio", action="store_true", help="talk LSP on stdin/stdout (default)")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--log-file", metavar="PATH", help="append the server's log to PATH")
     parser.add_argument(
@@ -41,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     else:  # stdout is the protocol channel: logs may only go to stderr
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
 
-    if args.tcp is None and os.environ.get("TL_LSP_FAST_INIT", "1") != "0":
+    if os.environ.get("TL_LSP_FAST_INIT", "1") != "0":
         # answers `initialize` before importing pygls (why: tl_lsp/fast_start.py)
         from tl_lsp.fast_start import serve_stdio
 
@@ -51,11 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     server = create_server()
     server.gc.install()  # cyclic GC in pauses only (why: tl_lsp/gc_policy.py)
-    if args.tcp is not None:
-        server.start_tcp(args.host, args.tcp)
-    else:
-        server.start_io()
-    return 0
+    return server.start_io()
 
 
 if __name__ == "__main__":

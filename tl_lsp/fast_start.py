@@ -12,7 +12,7 @@ position encoding, workspace folders, `initializationOptions` all land in the se
 exactly as before); only its duplicate response is dropped, after comparing it with the
 early answer (a difference is logged as an error). Anything else (another first message, an
 odd header, params with unexpected types) is replayed the same way with no early answer, so
-pygls sees the byte stream it always saw. Before the replay the request is also read with
+the server's reader (tl_lsp/rpc.py) sees the byte stream the client sent. Before the replay the request is also read with
 pygls' converter: params pygls would refuse (it then never answers) after an early answer
 stop the server with a message naming the bad field. pygls stays the oracle:
 tests/lsp/test_lsp_fast_start.py compares both answers for many capability sets.
@@ -59,7 +59,8 @@ def read_first_message(stream: BinaryIO) -> tuple[bytes, dict[str, Any] | None]:
         if match:
             if length:
                 return raw, None  # two lengths: pygls would take the first; not ours to guess
-            length = int(match.group(1))
+            digits = match.group(1)  # int() refuses more than 4300 digits
+            length = int(digits) if len(digits) <= 18 else -1
     else:
         return raw, None
     if not 0 < length <= _MAX_BODY:
@@ -97,21 +98,23 @@ def notify(stream: BinaryIO, method: str, params: dict[str, Any]) -> None:
 
 class ReplayReader:
     """`stream` with `prefix` in front of it (the bytes read before pygls started). pygls
-    reads stdin with `readline()` and `read(n)` only."""
+    reads with `readline(limit)` and `read(n)` only (tl_lsp/framing.py)."""
 
     def __init__(self, prefix: bytes, stream: BinaryIO):
         self._prefix = prefix
         self._stream = stream
 
-    def readline(self) -> bytes:
+    def readline(self, limit: int = -1) -> bytes:
         if not self._prefix:
-            return self._stream.readline()
+            return self._stream.readline(limit)
         end = self._prefix.find(b"\n") + 1  # 0: the prefix ends inside a line
+        if not (end and (limit < 0 or end <= limit)):
+            end = limit if 0 <= limit <= len(self._prefix) else 0
         if end:
             line, self._prefix = self._prefix[:end], self._prefix[end:]
             return line
         line, self._prefix = self._prefix, b""
-        return line + self._stream.readline()
+        return line + self._stream.readline(limit - len(line) if limit >= 0 else -1)
 
     def read(self, n: int = -1) -> bytes:
         if not self._prefix:
@@ -201,8 +204,7 @@ def serve_stdio(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -
             notify(stdout, "window/showMessage", {"type": 1, "message": text})
             return 1
         writer = DropReplayedAnswer(stdout, request["id"], result)
-    server.start_io(ReplayReader(raw, stdin), writer)
-    return 0
+    return server.start_io(ReplayReader(raw, stdin), writer)
 
 
 def _rejected_by_pygls(server: Any, raw: bytes) -> str | None:

@@ -11,12 +11,15 @@ import asyncio
 import contextlib
 import functools
 import logging
+import sys
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from tl_lsp import protocol as proto
@@ -39,7 +42,7 @@ from tl_lsp.config import SECTION, Config
 from tl_lsp.documents import Documents, path_to_uri, uri_to_path
 from tl_lsp.gc_policy import IdleCollector
 from tl_lsp.kernel_client import KernelError
-from tl_lsp.rpc import TensorLogicProtocol
+from tl_lsp.rpc import TensorLogicProtocol, strict_converter
 from tl_lsp.runs import Runner, doc_name, log_text
 from tl_lsp.yield_gate import YieldGate
 
@@ -88,7 +91,9 @@ def debounce_ms(configured: int, busy: bool, since_previous_ms: float | None) ->
 class TensorLogicServer(LanguageServer):
     def __init__(self) -> None:
         # our protocol: the document notifications reach us untouched (tl_lsp/rpc.py)
-        super().__init__(NAME, VERSION, protocol_cls=TensorLogicProtocol)
+        super().__init__(
+            NAME, VERSION, protocol_cls=TensorLogicProtocol, converter_factory=strict_converter
+        )
         self.docs = Documents()
         self.gate = YieldGate()
         self.docs.gate = self.gate
@@ -108,6 +113,31 @@ class TensorLogicServer(LanguageServer):
         self._last_change: dict[str, float] = {}
         self.gc = IdleCollector()  # inert until `install` (tl_lsp/__main__.py)
         self._gc_task: asyncio.Future[Any] | None = None
+
+    protocol: TensorLogicProtocol
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> int:  # type: ignore[override]
+        """Serve LSP on stdin/stdout (tl_lsp/rpc.py reads the messages); the exit code:
+        0 after `shutdown` and `exit` (or at the end of stdin), 1 for `exit` alone."""
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        self._stop_event = threading.Event()
+        code = 1
+        try:
+            code = asyncio.run(self._serve(stdin or sys.stdin.buffer))
+        except BrokenPipeError:
+            log.error("Connection to the client is lost! Shutting down the server.")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.shutdown()
+        return code
+
+    async def _serve(self, stdin: Any) -> int:
+        try:
+            return await self.protocol.serve(stdin)
+        finally:  # also for `exit` without `shutdown`: no kernel outlives the server
+            await self.runner.shutdown()
+            self.docs.shutdown()
 
     # ---- messages to the client
     def log_line(self, message: str, kind: lsp.MessageType = lsp.MessageType.Log) -> None:

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,10 +46,24 @@ class StdioClient:
 
     # ---- wire
     def send(self, msg: dict[str, Any]) -> None:
-        body = json.dumps({"jsonrpc": "2.0", **msg}).encode("utf-8")
+        self.send_body(json.dumps({"jsonrpc": "2.0", **msg}).encode("utf-8"))
+
+    def send_body(self, body: bytes) -> None:
+        """One framed message with exactly these bytes as its body."""
+        self.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def send_raw(self, data: bytes) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.proc.stdin.write(data)
         self.proc.stdin.flush()
+
+    def kill_after(self, seconds: float) -> threading.Timer:
+        """Kill the server after `seconds` (a read waiting for a missing answer then ends
+        in EOFError instead of hanging the test); `.cancel()` the timer when done."""
+        timer = threading.Timer(seconds, self.proc.kill)
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def read(self) -> dict[str, Any]:
         assert self.proc.stdout is not None

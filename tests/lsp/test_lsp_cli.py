@@ -1,15 +1,18 @@
-"""`tl-lsp` command line: --tcp and --log-file (stdio and --version: test_lsp_features.py)."""
+"""`tl-lsp` command line: --log-file, and no --tcp (stdio and --version: test_lsp_features.py).
+
+A TCP port (pygls' `start_tcp`) let any local user connect and run code as the server's
+user through the kernel (issue 18); no client used it, so `tl-lsp` speaks stdio only.
+"""
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.lsp.lsp_util import ENV
+from tests.lsp.stdio_client import StdioClient
 
 
 def free_port() -> int:
@@ -18,50 +21,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rpc(sock: socket.socket, msg: dict) -> dict:
-    body = json.dumps({"jsonrpc": "2.0", **msg}).encode()
-    sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-    if "id" not in msg:
-        return {}
-    data = b""
-    while True:
-        while b"\r\n\r\n" not in data:
-            data += sock.recv(65536)
-        head, rest = data.split(b"\r\n\r\n", 1)
-        length = int(head.split(b"Content-Length:")[1].split(b"\r\n")[0])
-        while len(rest) < length:
-            rest += sock.recv(65536)
-        reply, data = json.loads(rest[:length]), rest[length:]
-        if reply.get("id") == msg["id"]:
-            return reply
-
-
-def test_tcp_mode_and_log_file(tmp_path: Path):
+def test_tcp_is_refused_and_listens_nowhere():
     port = free_port()
+    out = subprocess.run(
+        [sys.executable, "-m", "tl_lsp", "--tcp", str(port)],
+        env=ENV, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.splitlines()[-1] == f"tl-lsp: error: unrecognized arguments: --tcp {port}"
+    with socket.socket() as s:  # nothing was listening: the port is still free
+        s.bind(("127.0.0.1", port))
+
+
+def test_log_file(tmp_path: Path):
     log = tmp_path / "server.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tl_lsp", "--tcp", str(port), "--log-file", str(log)],
-        env=ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    client = StdioClient([sys.executable, "-m", "tl_lsp", "--stdio", "--log-file", str(log)])
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-                time.sleep(0.1)
-        with sock:
-            reply = rpc(sock, {"id": 1, "method": "initialize", "params": {"capabilities": {}}})
-            assert reply["result"]["serverInfo"] == {"name": "tl-lsp", "version": "0.1.0"}
-            assert reply["result"]["capabilities"]["positionEncoding"] == "utf-16"
-            rpc(sock, {"method": "initialized", "params": {}})
-            assert rpc(sock, {"id": 2, "method": "shutdown"})["result"] is None
-            rpc(sock, {"method": "exit"})
+        result = client.initialize()
+        assert result["serverInfo"] == {"name": "tl-lsp", "version": "0.1.0"}
+        assert client.request("shutdown", None) is None
+        client.notify("exit", None)
+        assert client.proc.wait(30) == 0
     finally:
-        proc.kill()
-        proc.wait(10)
+        client.close()
     assert "Language server initialized" in log.read_text()
