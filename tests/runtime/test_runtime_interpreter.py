@@ -424,6 +424,22 @@ def test_imports_bring_functions_and_tensor_declarations(tmp_path):
     assert errors(r)[0][2].startswith('cannot import "missing.tl": no such file')
 
 
+def test_an_import_cycle_is_an_error_in_checker_and_runtime(tmp_path):
+    from tl_core.check import analyze
+
+    (tmp_path / "a.tl").write_text('import "b.tl"\nfn fa() -> int { return 1 }\n')
+    (tmp_path / "b.tl").write_text('import "a.tl"\nfn fb() -> int { return 2 }\n')
+    main = tmp_path / "main.tl"
+    src = 'import "a.tl"\nprint(fa())'
+    main.write_text(src)
+    checked = [d.message for d in analyze(src, str(main)).diagnostics]
+    assert checked == ["import cycle: main.tl -> a.tl -> b.tl -> a.tl"]
+    r = run(src, base=tmp_path)
+    assert [e[2] for e in errors(r)] == ['in "a.tl" line 1: in "b.tl" line 1: import cycle: '
+                                         'a.tl -> b.tl -> a.tl']
+    assert r.stdout == ""
+
+
 def test_tensor_declaration_checks_its_type():
     r = run("tensor w: float16[2, 3] learnable = ones([4, 2])")
     assert errors(r) == [(0, 36, "tensor w: float16[2, 3] does not match its value "

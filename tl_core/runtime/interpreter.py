@@ -182,6 +182,7 @@ class Interpreter:
         self.compile = compile_enabled()
         self._call_span: Span | None = None
         self._imported: set[Path] = set()
+        self._importing: list[Path] = []  # the chain of imports being run (cycles are errors)
         self.out = RunOutput()
         self.text: str | None = None  # the source being run (error hints quote it)
         self.device = "cpu"
@@ -331,6 +332,10 @@ class Interpreter:
         from tl_core.syntax import parse
 
         path = self.resolve_path(item.path).resolve()
+        if path in self._importing:
+            chain = self._importing[self._importing.index(path):] + [path]
+            raise TLRuntimeError("import cycle: " + " -> ".join(p.name for p in chain),
+                                 item.path_span)
         if path in self._imported:
             return
         if not path.is_file():
@@ -347,6 +352,7 @@ class Interpreter:
         self.define_functions(result.program, path.parent, text)
         saved, saved_text = self.base_dir, self.text
         self.base_dir, self.text = path.parent, text
+        self._importing.append(path)
         try:
             for sub in result.program.items:
                 if isinstance(sub, ast.Import):
@@ -360,6 +366,7 @@ class Interpreter:
             exc.span = item.path_span
             raise
         finally:
+            self._importing.pop()
             self.base_dir, self.text = saved, saved_text
 
     # -- statements -------------------------------------------------------------------
