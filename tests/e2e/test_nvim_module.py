@@ -1,5 +1,6 @@
 """editors/nvim's Lua module in real headless Neovim, without a server: root detection,
-filetype, user commands, and the run-result summary used for virtual text."""
+filetype, user commands, the run-result summary used for virtual text, and which server it
+starts by default (never a tl-lsp planted in the project)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,45 @@ pytestmark = [
     pytest.mark.usefixtures("nvim_bin"),  # fails when Neovim is missing (tests/e2e/conftest.py)
 ]
 
+
+def run_lua(tmp_path: Path, body: str, path: str, cwd: Path, **env: str) -> dict:
+    """Run `body` (Lua, ending in `out = {...}`) in headless Neovim with editors/nvim on the
+    runtime path; return `out` (written as JSON). Neovim exits 1 on a Lua error."""
+    script = tmp_path / "t.lua"
+    script.write_text(
+        "local ok, err = xpcall(function()\n"
+        "  vim.opt.runtimepath:prepend(vim.env.TL_NVIM_RTP)\n"
+        f"{body}\n"
+        '  local f = io.open(vim.env.TL_OUT, "w")\n'
+        "  f:write(vim.fn.json_encode(out))\n"
+        "  f:close()\n"
+        "end, debug.traceback)\n"
+        'if not ok then io.stderr:write(tostring(err)) vim.cmd("cquit 1") end\n'
+        'vim.cmd("cquit 0")\n'
+    )
+    out = tmp_path / "out.json"
+    env = {
+        "PATH": path,
+        "HOME": str(tmp_path),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "TL_NVIM_RTP": str(ROOT / "editors" / "nvim"),
+        "TL_OUT": str(out),
+        **env,
+    }
+    proc = subprocess.run(
+        ["nvim", "--headless", "--clean", "-u", "NONE", "-c", f"luafile {script}"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(out.read_text())
+
+
 LUA = """
-local ok, err = xpcall(function()
-  vim.opt.runtimepath:prepend(vim.env.TL_NVIM_RTP)
   local tl = require("tensorlogic").setup({ cmd = { "false" } })
   vim.cmd("noautocmd edit " .. vim.env.TL_DIR .. "/proj/sub/x.tl")
   vim.cmd("doautocmd BufRead")
-  local out = {
+  out = {
     root_file = tl.find_root(vim.env.TL_DIR .. "/proj/sub/x.tl"),
     root_dir = tl.find_root(vim.env.TL_DIR .. "/repo/deep/y.tl"),
     filetype = vim.bo.filetype,
@@ -33,17 +66,7 @@ local ok, err = xpcall(function()
       stdout = "a\\nlast line\\n", elapsed_ms = 12.5, device = "cpu", errors = {} }),
     summary_error = tl.summary({ stdout = "", elapsed_ms = 1, device = "gpu",
       errors = { { message = "float16[4, 3] @ float16[2, 3]: inner dimensions 3 and 2 differ" } } }),
-  }
-  local f = io.open(vim.env.TL_OUT, "w")
-  f:write(vim.fn.json_encode(out))
-  f:close()
-end, debug.traceback)
-if not ok then
-  io.stderr:write(tostring(err))
-  vim.cmd("cquit 1")
-end
-vim.cmd("cquit 0")
-"""
+  }"""
 
 
 def test_module_setup_roots_commands_and_summary(tmp_path: Path):
@@ -51,24 +74,7 @@ def test_module_setup_roots_commands_and_summary(tmp_path: Path):
     (tmp_path / "proj" / "pyproject.toml").write_text("")
     (tmp_path / "repo" / ".git").mkdir(parents=True)
     (tmp_path / "repo" / "deep").mkdir()
-    script = tmp_path / "t.lua"
-    script.write_text(LUA)
-    out = tmp_path / "out.json"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "TL_NVIM_RTP": str(ROOT / "editors" / "nvim"),
-        "TL_DIR": str(tmp_path),
-        "TL_OUT": str(out),
-    }
-    proc = subprocess.run(
-        ["nvim", "--headless", "--clean", "-u", "NONE", "-c", f"luafile {script}"],
-        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    got = json.loads(out.read_text())
+    got = run_lua(tmp_path, LUA, "/usr/bin:/bin", tmp_path, TL_DIR=str(tmp_path))
     assert got["root_file"] == str(tmp_path / "proj")
     assert got["root_dir"] == str(tmp_path / "repo")
     assert got["filetype"] == "tensorlogic"
@@ -78,3 +84,53 @@ def test_module_setup_roots_commands_and_summary(tmp_path: Path):
     assert got["summary_error"] == (
         "✗ float16[4, 3] @ float16[2, 3]: inner dimensions 3 and 2 differ  (1.0 ms gpu)"
     )
+
+
+PLANTED_LUA = """
+  local tl = require("tensorlogic").setup({})
+  local cmd, problem
+  if tl.server_cmd then
+    cmd, problem = tl.server_cmd()
+  end
+  local messages = {}
+  vim.notify = function(msg) table.insert(messages, msg) end
+  vim.cmd("edit x.tl")  -- starts the server, if there is one to start
+  vim.wait(1500, function() return false end)
+  out = { cmd = cmd or vim.NIL, problem = problem or vim.NIL, messages = messages }"""
+
+
+def _plant(path: Path, mark: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\ntouch {mark}\nsleep 5\n")
+    path.chmod(0o755)
+
+
+def _run_planted(tmp_path: Path, path: str) -> dict:
+    return run_lua(tmp_path, PLANTED_LUA, path, tmp_path / "repo")
+
+
+def test_default_server_is_never_a_tl_lsp_in_the_project(tmp_path: Path):
+    # a repository with its own tl-lsp (and one in bin/), opened with `.`, `bin` and an
+    # empty entry on PATH: none of them may start
+    repo, marks = tmp_path / "repo", tmp_path / "marks"
+    marks.mkdir()
+    _plant(repo / "tl-lsp", marks / "planted")
+    _plant(repo / "bin" / "tl-lsp", marks / "planted-bin")
+    got = _run_planted(tmp_path, ".:bin::/usr/bin:/bin")
+    assert sorted(p.name for p in marks.iterdir()) == []
+    assert got["cmd"] is None
+    assert got["problem"] == (
+        "tensorlogic: tl-lsp was not found in the absolute directories of $PATH; install "
+        'tensorlogic-tools, or give setup() a cmd, e.g. { "/path/.venv/bin/tl-lsp", "--stdio" }'
+    )
+    assert got["messages"] == [got["problem"]]
+
+
+def test_default_server_is_the_tl_lsp_on_the_users_path(tmp_path: Path):
+    repo, marks = tmp_path / "repo", tmp_path / "marks"
+    marks.mkdir()
+    _plant(repo / "tl-lsp", marks / "planted")
+    _plant(tmp_path / "user-bin" / "tl-lsp", marks / "users")
+    got = _run_planted(tmp_path, f".:{tmp_path / 'user-bin'}:/usr/bin:/bin")
+    assert sorted(p.name for p in marks.iterdir()) == ["users"]
+    assert got["cmd"] == [str(tmp_path / "user-bin" / "tl-lsp"), "--stdio"]

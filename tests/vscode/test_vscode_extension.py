@@ -69,6 +69,13 @@ def test_vsix_contents():
         "tensorlogic.trace.server",
     }
     assert sorted(s["prefix"] for s in snippets.values()) == ["fn", "for", "forward", "load", "main"]
+    # Workspace Trust: limited support; a workspace's values of the path settings wait for trust
+    trust = manifest["capabilities"]["untrustedWorkspaces"]
+    assert trust["supported"] == "limited"
+    assert sorted(trust["restrictedConfigurations"]) == [
+        "tensorlogic.pythonPath",
+        "tensorlogic.server.path",
+    ]
 
 
 def test_language_configuration():

@@ -27,9 +27,13 @@ import {
   KernelState,
   RunResult,
 } from "./results";
-import { isError, resolveServerCommand, ServerCommand } from "./serverCommand";
+import { isError, PathSetting, resolveServerCommand, ServerCommand } from "./serverCommand";
 
 const LANGUAGE = "tensorlogic";
+
+/** Why nothing runs in Restricted Mode (shown for the run commands and in the status bar). */
+const RESTRICTED_RUN =
+  "Running TensorLogic code is disabled in Restricted Mode: this workspace is not trusted, and a run executes its code on your machine. Trust the workspace to run code.";
 
 /**
  * The server announces the run commands in `executeCommandProvider`; the stock client would
@@ -66,12 +70,18 @@ function updateStatus(state?: KernelState, device?: string): void {
   if (device) {
     kernelDevice = device;
   }
-  status.text = formatStatus(kernelState, kernelDevice);
-  status.tooltip =
-    kernelState === "running"
-      ? "TensorLogic kernel is running code: click to interrupt"
-      : "TensorLogic kernel: click to show the output";
-  status.command = kernelState === "running" ? "tensorlogic.interrupt" : "tensorlogic.showOutput";
+  if (!vscode.workspace.isTrusted) {
+    status.text = "$(shield) TensorLogic: Restricted Mode";
+    status.tooltip = `${RESTRICTED_RUN} Click to manage Workspace Trust.`;
+    status.command = "workbench.trust.manage";
+  } else {
+    status.text = formatStatus(kernelState, kernelDevice);
+    status.tooltip =
+      kernelState === "running"
+        ? "TensorLogic kernel is running code: click to interrupt"
+        : "TensorLogic kernel: click to show the output";
+    status.command = kernelState === "running" ? "tensorlogic.interrupt" : "tensorlogic.showOutput";
+  }
   const editor = vscode.window.activeTextEditor;
   if (editor && editor.document.languageId === LANGUAGE) {
     status.show();
@@ -115,12 +125,39 @@ function preflight(cmd: ServerCommand): Promise<string | undefined> {
   });
 }
 
+/** A path setting and where it came from: the workspace's value wins over the user's. */
+function pathSetting(key: string): PathSetting {
+  const i = config().inspect<string>(key);
+  const workspace = i?.workspaceValue;
+  if (typeof workspace === "string" && workspace.trim()) {
+    return { value: workspace, origin: "workspace" };
+  }
+  return { value: i?.globalValue ?? "", origin: "user" };
+}
+
+/** In Restricted Mode: says why, with a button to trust the workspace; true when it did. */
+function refuseUntrusted(): boolean {
+  if (vscode.workspace.isTrusted) {
+    return false;
+  }
+  output.appendLine(`[restricted] ${RESTRICTED_RUN}`);
+  void vscode.window
+    .showWarningMessage(RESTRICTED_RUN, "Manage Workspace Trust")
+    .then((choice) => {
+      if (choice) {
+        void vscode.commands.executeCommand("workbench.trust.manage");
+      }
+    });
+  return true;
+}
+
 function serverCommand() {
   const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
   return resolveServerCommand(
     {
-      serverPath: config().get<string>("server.path", ""),
-      pythonPath: config().get<string>("pythonPath", ""),
+      serverPath: pathSetting("server.path"),
+      pythonPath: pathSetting("pythonPath"),
+      trusted: vscode.workspace.isTrusted,
     },
     {
       isFile: (p) => {
@@ -174,6 +211,11 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
       inlayRunResults: false,
     },
     revealOutputChannelOn: RevealOutputChannelOn.Never,
+    middleware: {
+      // the server's lenses run code ("Run cell"): none in Restricted Mode
+      provideCodeLenses: (document, token, next) =>
+        vscode.workspace.isTrusted ? next(document, token) : [],
+    },
     errorHandler: {
       error: () => ({ action: ErrorAction.Continue, handled: true }),
       closed: () => {
@@ -219,6 +261,32 @@ async function stopClient(): Promise<void> {
   }
 }
 
+let restarts: Promise<void> = Promise.resolve();
+let restartTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Stop and start the server; restarts run one after the other. */
+function restartClient(context: vscode.ExtensionContext): Promise<void> {
+  restarts = restarts.then(async () => {
+    await stopClient();
+    await startClient(context);
+  });
+  return restarts;
+}
+
+/**
+ * Restart once, after a short pause: granting trust and the workspace settings it unlocks
+ * arrive as separate events, and a start between them would use the settings of before.
+ */
+function scheduleRestart(context: vscode.ExtensionContext): void {
+  if (restartTimer) {
+    clearTimeout(restartTimer);
+  }
+  restartTimer = setTimeout(() => {
+    restartTimer = undefined;
+    void restartClient(context);
+  }, 500);
+}
+
 function docName(doc: vscode.TextDocument): string {
   return path.basename(doc.uri.path) || doc.uri.toString();
 }
@@ -243,6 +311,9 @@ async function editorFor(uri: string | undefined): Promise<vscode.TextEditor | u
 type RunKind = "runSelection" | "runCell" | "runFile";
 
 async function run(kind: RunKind, editor: vscode.TextEditor, args: object, span: LineSpan) {
+  if (refuseUntrusted()) {
+    return;
+  }
   if (!client || client.state !== State.Running) {
     void notifyServerProblem(
       "The TensorLogic language server is not running, so code cannot run. Check the setting, then run 'TensorLogic: Restart Language Server'.",
@@ -377,6 +448,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
     }),
     vscode.commands.registerCommand("tensorlogic.restartKernel", async () => {
+      if (refuseUntrusted()) {
+        return;
+      }
       updateStatus("starting");
       try {
         const r = await simpleCommand("tensorlogic.restartKernel", {});
@@ -388,13 +462,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         updateStatus("stopped");
       }
     }),
-    vscode.commands.registerCommand("tensorlogic.restartServer", async () => {
-      await stopClient();
-      await startClient(context);
-    }),
+    vscode.commands.registerCommand("tensorlogic.restartServer", () => restartClient(context)),
     vscode.commands.registerCommand("tensorlogic.showOutput", () => output.show(true)),
     vscode.window.onDidChangeActiveTextEditor(() => updateStatus()),
-    vscode.workspace.onDidChangeConfiguration(async (e) => {
+    // trusted now: the workspace's settings and .venv may be used, lenses and runs come back
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      updateStatus();
+      scheduleRestart(context);
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration("tensorlogic.device")) {
         updateStatus(undefined, config().get<string>("device", "gpu"));
       }
@@ -402,14 +478,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         e.affectsConfiguration("tensorlogic.server.path") ||
         e.affectsConfiguration("tensorlogic.pythonPath")
       ) {
-        await stopClient();
-        await startClient(context);
+        scheduleRestart(context);
       }
     }),
   );
-  await startClient(context);
+  restarts = startClient(context);
+  await restarts;
 }
 
 export async function deactivate(): Promise<void> {
+  if (restartTimer) {
+    clearTimeout(restartTimer);
+  }
   await stopClient();
 }

@@ -8,11 +8,16 @@
 --     settings = { tensorlogic = { device = "gpu", python = "python3" } },
 --     on_attach = function(client, bufnr) end,
 --   })
+--
+-- Who picks the executable: you. Without `cmd`, the server is the `tl-lsp` found in an
+-- absolute directory of $PATH, never one in the project (`.` and relative $PATH entries are
+-- skipped, a `.venv` is never looked for), so opening someone else's repository cannot
+-- start a program of its choosing. This module reads no project-local settings.
 
 local M = {}
 
 local defaults = {
-  cmd = { "tl-lsp", "--stdio" },
+  cmd = nil, -- default: { <tl-lsp from an absolute $PATH directory>, "--stdio" }
   filetypes = { "tensorlogic" },
   root_markers = { ".git", "pyproject.toml" },
   -- sent as `initializationOptions` and answered to `workspace/configuration`
@@ -47,6 +52,33 @@ end
 
 M.find_root = find_root
 
+--- `tl-lsp` in the absolute directories of $PATH (never `.`, an empty or a relative entry,
+--- which would find a tl-lsp planted in the project), or nil.
+local function tl_lsp_on_path()
+  for dir in string.gmatch(vim.env.PATH or "", "[^:]+") do
+    local candidate = dir .. "/tl-lsp"
+    if dir:sub(1, 1) == "/" and vim.fn.executable(candidate) == 1 then
+      return candidate
+    end
+  end
+  return nil
+end
+
+--- The command that starts the server: `cmd` from setup() as given, else tl-lsp from
+--- $PATH. Returns nil and a message when there is none.
+function M.server_cmd()
+  if M.config.cmd then
+    return M.config.cmd
+  end
+  local found = tl_lsp_on_path()
+  if found == nil then
+    return nil, "tensorlogic: tl-lsp was not found in the absolute directories of $PATH; "
+      .. "install tensorlogic-tools, or give setup() a cmd, e.g. "
+      .. '{ "/path/.venv/bin/tl-lsp", "--stdio" }'
+  end
+  return { found, "--stdio" }
+end
+
 --- Start (or reuse) the client for the buffer's workspace and attach it. Returns the id.
 function M.attach(bufnr)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
@@ -54,10 +86,15 @@ function M.attach(bufnr)
   local root = find_root(name ~= "" and name or vim.fn.getcwd() .. "/x")
   local id = M.clients[root]
   if id == nil or vim.lsp.get_client_by_id(id) == nil then
+    local cmd, problem = M.server_cmd()
+    if cmd == nil then
+      vim.notify(problem, vim.log.levels.ERROR)
+      return nil
+    end
     local settings = M.config.settings or {}
     id = vim.lsp.start_client({
       name = "tl-lsp",
-      cmd = M.config.cmd,
+      cmd = cmd,
       root_dir = root,
       workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
       init_options = settings.tensorlogic or {},
@@ -72,7 +109,7 @@ function M.attach(bufnr)
       end,
     })
     if id == nil then
-      vim.notify("tensorlogic: could not start " .. table.concat(M.config.cmd, " "), vim.log.levels.ERROR)
+      vim.notify("tensorlogic: could not start " .. table.concat(cmd, " "), vim.log.levels.ERROR)
       return nil
     end
     M.clients[root] = id
@@ -299,7 +336,7 @@ function M.lspconfig()
   if not configs.tensorlogic then
     configs.tensorlogic = {
       default_config = {
-        cmd = M.config.cmd,
+        cmd = M.server_cmd(),
         filetypes = M.config.filetypes,
         root_dir = function(fname)
           return find_root(fname)
