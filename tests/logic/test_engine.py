@@ -241,3 +241,18 @@ def test_weighted_recursion_converges_to_a_fixpoint():
     # the fixpoint equation TC = max(soft(E), soft(einsum(E, TC))), written out here
     rhs = mx.maximum(soft(e), soft(mx.einsum("xy,yz->xz", e, tc)))
     assert mx.allclose(tc, rhs, atol=1e-5).item()
+
+
+def test_semi_naive_rounds_of_the_documented_example():
+    # docs/language.md section 9: round 1 copies Parent, round 2 adds alice-carol, round 3
+    # joins that delta and finds nothing new
+    kb = KnowledgeBase()
+    kb.declare_relation("Parent", [("x", "entity"), ("y", "entity")])
+    kb.add_fact(atom("Parent", "alice", "bob"))
+    kb.add_fact(atom("Parent", "bob", "carol"))
+    kb.add_rule(rule(atom("Ancestor", "X", "Y"), atom("Parent", "X", "Y")))
+    kb.add_rule(rule(atom("Ancestor", "X", "Z"), atom("Parent", "X", "Y"),
+                     atom("Ancestor", "Y", "Z")))
+    assert kb.query(atom("Ancestor", "X", "Y")).rows == (
+        ("alice", "bob"), ("alice", "carol"), ("bob", "carol"))
+    assert kb.rounds == 3

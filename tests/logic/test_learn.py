@@ -12,8 +12,10 @@ import pytest
 from tl_core.runtime import Session
 
 RNG = np.random.default_rng(7)
-X = RNG.normal(size=(12, 3)).round(3)
-Y = (X @ np.array([[1.5], [-2.0], [0.5]]) + 0.3 + RNG.normal(scale=0.1, size=(12, 1))).round(3)
+# multiples of 1/32: exact in float16, the type of a literal before its declared type
+X = np.round(RNG.normal(size=(12, 3)) * 32) / 32
+Y = np.round((X @ np.array([[1.5], [-2.0], [0.5]]) + 0.3 +
+              RNG.normal(scale=0.1, size=(12, 1))) * 32) / 32
 
 
 def lit(a: np.ndarray) -> str:
@@ -187,3 +189,73 @@ def test_float16_parameters_keep_their_type_and_train():
 def test_learn_errors(src, message):
     _, r, errs = run(src)
     assert errs == [message]
+
+
+def test_two_layer_mlp_learns_xor():
+    src = textwrap.dedent("""\
+        seed(0)
+        tensor X: float32[4, 2] = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] as float32
+        tensor T: float32[4, 1] = [[0.0], [1.0], [1.0], [0.0]] as float32
+        tensor W1: float32[2, 8] learnable = randn([2, 8]) as float32
+        tensor b1: float32[8] learnable = zeros([8]) as float32
+        tensor W2: float32[8, 1] learnable = randn([8, 1]) as float32
+        tensor b2: float32[1] learnable = zeros([1]) as float32
+        learn {
+            let p = sigmoid(tanh(X @ W1 + b1) @ W2 + b2)
+            objective: mean((p - T) * (p - T)),
+            optimizer: adam(lr: 0.05),
+            epochs: 300
+        }
+        let pred = sigmoid(tanh(X @ W1 + b1) @ W2 + b2)
+        """)
+    s, r, errs = run(src)
+    assert errs == []
+    pred = np.array(s.interpreter.globals.vars["pred"]).ravel()
+    assert ((pred > 0.5) == np.array([False, True, True, False])).all()
+
+
+def grid_triples() -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+    """A 3 x 3 grid: entity 3y + x, relation 0 = right, 1 = up. Two edges are held out;
+    the other edges still fix the grid, so a translation model can recover them."""
+    triples = []
+    for y in range(3):
+        for x in range(3):
+            if x < 2:
+                triples.append((3 * y + x, 0, 3 * y + x + 1))
+            if y < 2:
+                triples.append((3 * y + x, 1, 3 * y + x + 3))
+    held = [(0, 0, 1), (4, 1, 7)]
+    return [t for t in triples if t not in held], held
+
+
+def test_transe_ranks_held_out_triples_above_corrupted_ones():
+    train, held = grid_triples()
+    h, rel, t = zip(*train, strict=True)
+    onehot = np.eye(9)[list(t)]
+    # TransE (UPSTREAM.md's knowledge-graph score): distance ||E[h] + R[r] - E[t]||^2,
+    # trained with a margin ranking loss against every corrupted tail
+    src = textwrap.dedent(f"""\
+        seed(1)
+        tensor E: float32[9, 4] learnable = randn([9, 4]) as float32
+        tensor R: float32[2, 4] learnable = randn([2, 4]) as float32
+        let H = tensor<int>({list(h)})
+        let Rl = tensor<int>({list(rel)})
+        let Tm = {lit(onehot)} as float32
+        learn {{
+            let q = embedding(E, H) + embedding(R, Rl)
+            let diff = reshape(q, [{len(train)}, 1, 4]) - reshape(E, [1, 9, 4])
+            let dist = sum(diff * diff, 2)
+            let pos = reshape(sum(Tm * dist, 1), [{len(train)}, 1])
+            objective: mean(pos) + mean(relu(2.0 + pos - dist) * (1.0 - Tm)),
+            optimizer: adam(lr: 0.05),
+            epochs: 300
+        }}
+        """)
+    s, r, errs = run(src)
+    assert errs == []
+    e = np.array(s.interpreter.globals.vars["E"])
+    rr = np.array(s.interpreter.globals.vars["R"])
+    for hh, ri, tt in held:
+        dist = ((e[hh] + rr[ri] - e) ** 2).sum(axis=1)
+        corrupted = [dist[j] for j in range(9) if j != tt]
+        assert dist[tt] < min(corrupted), (hh, ri, tt, dist)

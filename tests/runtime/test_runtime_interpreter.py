@@ -298,8 +298,6 @@ def test_string_repetition_agrees_with_the_checker():
 def test_unsupported_constructs_stop_at_their_range():
     cases = {
         "struct Point { x: float, y: float }": "not supported yet: struct declarations",
-        "embedding e { entities: auto, dimension: 8 }":
-            "not supported yet: embedding declarations",
         "let c = KVCache::new_f32(22)": "not supported yet: KVCache",
     }
     for src, message in cases.items():

@@ -53,6 +53,8 @@ class LogicRunner:
             elif isinstance(item, ast.Infer):
                 for it in item.items:
                     self.query(it.query, env)
+            elif isinstance(item, ast.EmbeddingDecl):
+                self.embedding(item, env)
             else:
                 raise TLRuntimeError(f"not a logic statement: {type(item).__name__}", item.span)
         except LogicError as exc:
@@ -152,6 +154,70 @@ class LogicRunner:
                 return Compare(e.op, left, right)
         return None
 
+    # -- embeddings -------------------------------------------------------------------
+
+    def embedding(self, item: ast.EmbeddingDecl, env: Env) -> None:
+        """`embedding E { entities: {a, b} | auto | T, dimension: D, init: xavier }` (or
+        `relation_embedding E { relations: {r1, r2} | all, ... }`): binds E to a float16
+        table [max(1, N), D], one row per entity (relation) in the order listed (`auto`,
+        `all`: the order they became known), as the original."""
+        import mlx.core as mx
+
+        key = "entities" if item.kind == "embedding" else "relations"
+        fields = {f.name: f for f in item.fields}
+        for f in item.fields:
+            if f.name not in (key, "dimension", "init"):
+                raise TLRuntimeError(f"unknown {item.kind} field '{f.name}'; the fields are "
+                                     f"{key}, dimension, init", f.name_span)
+        if key not in fields or "dimension" not in fields:
+            raise TLRuntimeError(f"{item.kind} {item.name} needs `{key}:` and `dimension:`",
+                                 item.span)
+        rows = self.embedding_rows(fields[key], key)
+        dim = self.interp.eval(fields["dimension"].value, env)
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise TLRuntimeError(f"dimension must be a whole number >= 1, found "
+                                 f"{self.interp.format(dim)}", fields["dimension"].value.span)
+        init = "random"
+        if "init" in fields:
+            v = fields["init"].value
+            init = v.id if isinstance(v, ast.Name) else ""
+            if init not in _INITS:
+                raise TLRuntimeError(f"init must be one of {', '.join(_INITS)}",
+                                     fields["init"].value.span)
+        n = max(1, len(rows))
+        shape = (n, dim)
+        if init == "zeros":
+            table = mx.zeros(shape)
+        elif init == "ones":
+            table = mx.ones(shape)
+        elif init == "xavier":
+            bound = (6.0 / (n + dim)) ** 0.5
+            table = mx.random.uniform(-bound, bound, shape)
+        elif init == "he":
+            table = mx.random.normal(shape) * (2.0 / n) ** 0.5
+        else:
+            table = mx.random.uniform(-0.1, 0.1, shape)
+        table = table.astype(mx.float16)
+        mx.eval(table)
+        env.vars[item.name] = table
+        what = "entities" if item.kind == "embedding" else "relations"
+        self.interp.write(f"Initialized {item.kind} '{item.name}': {len(rows)} {what} × "
+                          f"{dim} dimensions\n")
+
+    def embedding_rows(self, f: ast.ConfigField, key: str) -> list[str]:
+        v = f.value
+        if isinstance(v, ast.SetLiteral):
+            return list(dict.fromkeys(m.id for m in v.items))
+        if isinstance(v, ast.Name):
+            if key == "entities" and v.id == "auto":
+                return list(self.kb.universe.names)
+            if key == "relations" and v.id == "all":
+                return list(self.kb.relations)
+            if key == "entities" and v.id in self.kb.types:
+                return self.kb.members(v.id)
+        shown = "{a, b}, auto or an entity type" if key == "entities" else "{r1, r2} or all"
+        raise TLRuntimeError(f"{key} must be {shown}", v.span)
+
     # -- terms ------------------------------------------------------------------------
 
     def atom(self, call: Any, convert: Any) -> Atom:
@@ -234,6 +300,9 @@ class LogicRunner:
         inner = Env(scope)
         inner.vars.update(zip(variables, values, strict=True))
         return all(ops.truth(self.interp.eval(c, inner)) for c in q.constraints)
+
+
+_INITS = ("random", "xavier", "he", "zeros", "ones")
 
 
 def _is_variable(name: str, rel: Any) -> bool:

@@ -54,7 +54,8 @@ _UNSUPPORTED_ITEMS = {
     ast.ImplDecl: "impl blocks",
 }
 # Logic and learning statements run in tl_core.logic (see Interpreter.logic).
-_LOGIC_ITEMS = (ast.EntityDecl, ast.RelationDecl, ast.Rule, ast.Query, ast.Infer)
+_LOGIC_ITEMS = (ast.EntityDecl, ast.RelationDecl, ast.Rule, ast.Query, ast.Infer,
+                ast.EmbeddingDecl)
 
 
 def gpu_available() -> bool:
@@ -314,8 +315,6 @@ class Interpreter:
         if isinstance(item, ast.Import):
             self.run_import(item)
             return
-        if isinstance(item, ast.EmbeddingDecl):
-            raise NotSupported(f"{item.kind} declarations", item.span)
         if isinstance(item, (*_LOGIC_ITEMS, ast.LearnBlock)):
             self.run_logic(item, env)
             return
