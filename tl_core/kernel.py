@@ -438,6 +438,7 @@ class Worker:
         path = path_of(params)
         base = path.parent if path is not None else Path.cwd()
         session = self.session(params["uri"], base, params.get("device"))
+        session.path = path.resolve() if path is not None else None
         rng = params.get("range")
         sel = None
         if rng:

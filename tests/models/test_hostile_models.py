@@ -108,8 +108,31 @@ def test_missing_file(tmp_path):
 
 def test_unknown_format(tmp_path):
     err = fail(put(tmp_path, "x.bin", b"hello world, not a model"))
-    assert err.message.startswith("unknown model format: the file starts with b'hello wor'")
+    assert err.message == (
+        'not a model file: it does not start like a GGUF file (the bytes "GGUF") or a '
+        'SafeTensors file (an 8-byte length, then "{"), and its extension is not '
+        ".safetensors, .gguf or .mlmodel")
     assert err.offset == 0
+
+
+SECRET = b"root:$6$saltsalt$hashhashhash:19000:0:99999:7:::\n"
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("shadow", "not a model file: it does not start like a GGUF file"),
+    ("shadow.gguf", 'not a GGUF file: it does not start with the bytes "GGUF"'),
+    ("shadow.safetensors", 'not a SafeTensors file: byte 8 is not "{", the start of its '
+                           "JSON header"),
+])
+def test_a_non_model_file_is_named_not_quoted(tmp_path, name, message):
+    """The error says what the file is not, never what it holds (it may be a secret)."""
+    err = fail(put(tmp_path, name, SECRET))
+    assert err.message.startswith(message)
+    for piece in (b"root", b"salt", b"hash", b"19000"):
+        assert piece.decode() not in err.message
+    little = str(int.from_bytes(SECRET[:8], "little"))
+    assert little not in err.message and str(int.from_bytes(SECRET[4:8], "little")) not in \
+        err.message
 
 
 # --- SafeTensors ----------------------------------------------------------------------------

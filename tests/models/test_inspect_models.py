@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from tests.models.builders import write_gguf, write_safetensors
+from tests.models.builders import safetensors_bytes, write_gguf, write_safetensors
 from tl_core.commands import inspect
 
 
@@ -82,3 +82,73 @@ def test_through_tl_cli(tmp_path, capsys):
     path = write_safetensors(tmp_path / "m.safetensors", {"w": np.ones(2, np.float32)})
     assert tl_main(["inspect", "--json", str(path)]) == 0
     assert json.loads(capsys.readouterr().out)["tensors"][0]["name"] == "w"
+
+
+# --- hostile names and metadata (issue 18) -------------------------------------------------
+
+HOSTILE = {
+    "clear": "\x1b[2J\x1b[H",  # clear the screen
+    "osc52": "\x1b]52;c;cm0gLXJmIH4K\x07",  # write the clipboard
+    "c1": "\x9b31m",  # a C1 CSI
+    "bidi": "a\u202eb",  # right-to-left override
+    "line": "a\u2028b",
+    "surrogate": "a\udcffb",
+    "tab": "a\tb",
+}
+
+
+# names: all but the surrogate (the reader refuses a name that is not valid Unicode)
+NAMES = [v for k, v in HOSTILE.items() if k != "surrogate"]
+
+
+def hostile_file(tmp_path):
+    header = {"__metadata__": {f"k{k}": v for k, v in HOSTILE.items()}}
+    for i, v in enumerate(NAMES):
+        header[f"w{i}{v}"] = {"dtype": "F16", "shape": [1], "data_offsets": [2 * i, 2 * i + 2]}
+    p = tmp_path / "evil.safetensors"
+    p.write_bytes(safetensors_bytes(header, bytes(2 * len(NAMES))))
+    return p
+
+
+def assert_no_control(text: str) -> None:
+    import unicodedata
+
+    bad = [c for c in text if c != "\n" and unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl",
+                                                                         "Zp")]
+    assert bad == []
+
+
+def test_control_characters_in_names_and_metadata_are_escaped(tmp_path, capsys):
+    p = hostile_file(tmp_path)
+    assert main(["inspect", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert_no_control(out)
+    lines = out.splitlines()
+    assert '  kclear        "\\u001b[2J\\u001b[H"' in lines  # JSON-quoted: JSON escapes
+    assert '  ksurrogate    "a\\udcffb"' in lines and '  kc1           "\\x9b31m"' in lines
+    assert "  w0\\x1b[2J\\x1b[H               [1]    F16    2 B" in lines
+    assert "  w1\\x1b]52;c;cm0gLXJmIH4K\\x07  [1]    F16    2 B" in lines
+    assert "w2\\x9b31m" in out and "w3a\\u202eb" in out and "w4a\\u2028b" in out
+    assert "w5a\\tb" in out
+
+
+def test_json_output_escapes_and_round_trips(tmp_path, capsys):
+    p = hostile_file(tmp_path)
+    assert main(["inspect", "--json", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert_no_control(out)
+    data = json.loads(out)
+    assert [t["name"] for t in data["tensors"]] == [f"w{i}{v}" for i, v in enumerate(NAMES)]
+    assert {k: v for k, v in data["metadata"].items() if k.startswith("k")} == {
+        f"k{k}": v for k, v in HOSTILE.items()}
+
+
+def test_error_messages_are_escaped(tmp_path, capsys):
+    header = {"a\x1b[2J": {"dtype": "F16", "shape": [1], "data_offsets": [0, 2]},
+              "b": {"dtype": "F16", "shape": [1], "data_offsets": [0, 2]}}
+    p = tmp_path / "dup.safetensors"
+    p.write_bytes(safetensors_bytes(header, bytes(2)))
+    assert main(["inspect", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert_no_control(err)
+    assert '"a\\x1b[2J"' in err

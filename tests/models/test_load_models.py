@@ -318,7 +318,8 @@ def test_save_onto_a_directory(tmp_path):
     m = model_from({"a": mx.ones((2,), mx.float16)})
     with pytest.raises(ModelFileError) as e:
         save_model(m, tmp_path / "d.safetensors")
-    assert e.value.message == "cannot save the model: Is a directory"
+    assert e.value.message == ("is a directory; save_model writes a file (add a file name to "
+                               "the path)")
     assert [p.name for p in tmp_path.iterdir()] == ["d.safetensors"]
 
 

@@ -33,16 +33,18 @@ def _diagnostics(text: str, path: str) -> tuple:
     return tuple(parse(text).errors)
 
 
-def _read(path: str) -> tuple[str | None, str | None]:
+def _read(path: str) -> tuple[str | None, object, str | None]:
+    """(text, its encoding error or None, why it cannot be read or None)."""
+    from tl_core.source import read_source
+
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            return f.read(), None
+        return (*read_source(path), None)
     except FileNotFoundError:
-        return None, "no such file"
+        return None, None, "no such file"
     except IsADirectoryError:
-        return None, "is a directory, not a file"
+        return None, None, "is a directory, not a file"
     except OSError as exc:
-        return None, exc.strerror or str(exc)
+        return None, None, exc.strerror or str(exc)
 
 
 def _json_diag(d) -> dict:  # noqa: ANN001 - Diagnostic
@@ -61,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
     failed = False
     out = sys.stdout
     for path in args.files:
-        text, problem = _read(path)
+        text, encoding, problem = _read(path)
         if text is None:
             failed = True
             if args.format == "json":
@@ -69,7 +71,8 @@ def main(args: argparse.Namespace) -> int:
             else:
                 print(f"{path}: error: {problem}", file=out)
             continue
-        diags = sorted(_diagnostics(text, path), key=lambda d: (d.span.start, d.span.end))
+        found = _diagnostics(text, path) + ((encoding,) if encoding is not None else ())
+        diags = sorted(found, key=lambda d: (d.span.start, d.span.end))
         if any(d.severity.value == "error" for d in diags):
             failed = True
         if args.format == "json":

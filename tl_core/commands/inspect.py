@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from typing import Any
 
 VALUE_WIDTH = 72
@@ -24,13 +25,38 @@ def main(args: argparse.Namespace) -> int:
     try:
         header = read_header(args.file)
     except ModelFileError as err:
-        print(f"{err.path or args.file}: error: {err.message}", file=sys.stderr)
+        print(safe(f"{err.path or args.file}: error: {err.message}"), file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(to_json(header), indent=2, ensure_ascii=False))
+        print(safe(json.dumps(to_json(header), indent=2, ensure_ascii=False), json_escape=True))
     else:
         sys.stdout.write(render(header))
     return 0
+
+
+# Characters a terminal may act on (ESC sequences that clear the screen or write the
+# clipboard, C1 controls, bidirectional overrides, line separators) and lone surrogates,
+# which no terminal encoding can write. Everything a model file names passes through `safe`.
+_UNSAFE_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def safe(text: str, json_escape: bool = False) -> str:
+    """`text` with every unsafe character escaped (`\\x1b`, `\\u202e`, `\\udcff`); with
+    `json_escape`, as JSON escapes (`\\u001b`), so JSON output stays valid JSON."""
+    if text.isascii() and text.isprintable():
+        return text
+    out = []
+    for c in text:
+        if c.isprintable() or (json_escape and c == "\n") or \
+                unicodedata.category(c) not in _UNSAFE_CATEGORIES:
+            out.append(c)
+        elif json_escape:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(_NAMED.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else
+                                         f"\\u{ord(c):04x}"))
+    return "".join(out)
 
 
 def to_json(header: Any) -> dict[str, object]:
@@ -58,19 +84,21 @@ def render(header: Any) -> str:
     tensors = list(header.tensors.values())
     params = sum(t.numel for t in tensors)
     lines = [
-        f"{header.path}: {header.format}, {len(tensors)} tensors, "
+        f"{safe(header.path)}: {header.format}, {len(tensors)} tensors, "
         f"{_count(params)} parameters, {human_size(header.file_size)}",
         "",
         "metadata:",
     ]
-    width = max((len(k) for k in header.metadata), default=0)
+    keys = {key: safe(key) for key in header.metadata}
+    width = max((len(k) for k in keys.values()), default=0)
     for key, value in header.metadata.items():
-        lines.append(f"  {key.ljust(width)}  {_short(value)}")
+        lines.append(f"  {keys[key].ljust(width)}  {_short(value)}")
     lines += ["", "tensors:"]
     rows = [("name", "shape", "dtype", "size")]
     for t in tensors:
-        dtype = t.dtype if t.is_float else f"{t.dtype} (integer: not loadable)"
-        rows.append((t.name, "[" + ", ".join(map(str, t.shape)) + "]", dtype, human_size(t.nbytes)))
+        dtype = safe(t.dtype) if t.is_float else f"{safe(t.dtype)} (integer: not loadable)"
+        rows.append((safe(t.name), "[" + ", ".join(map(str, t.shape)) + "]", dtype,
+                     human_size(t.nbytes)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         lines.append(
@@ -101,7 +129,7 @@ def _short(value: object) -> str:
         text = json.dumps(_json_value(value), ensure_ascii=False)
     else:
         text = str(value)
-    text = text.replace("\n", "\\n")
+    text = safe(text)
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
 
 

@@ -223,7 +223,7 @@ def _read_uncached(path: str, st: os.stat_result) -> ModelHeader:
         )
     if not stat.S_ISREG(st.st_mode):
         raise ModelFileError(
-            f"is not a regular file (it is {_file_kind(st.st_mode)}); model files must be "
+            f"is not a regular file (it is {file_kind(st.st_mode)}); model files must be "
             f"regular files",
             0,
         )
@@ -236,7 +236,7 @@ def _read_uncached(path: str, st: os.stat_result) -> ModelHeader:
         st2 = os.fstat(fd)
         if not stat.S_ISREG(st2.st_mode):
             raise ModelFileError(
-                f"is not a regular file (it is {_file_kind(st2.st_mode)})", 0
+                f"is not a regular file (it is {file_kind(st2.st_mode)})", 0
             )
         size = st2.st_size
         if size == 0:
@@ -271,18 +271,25 @@ def _detect(head: bytes, path: str) -> str:
     if len(head) >= 9 and head[8:9] == b"{":
         return "safetensors"
     lower = path.lower()
-    for ext, fmt in ((".gguf", "gguf"), (".safetensors", "safetensors"), (".mlmodel", "mlmodel")):
-        if lower.endswith(ext):
-            return fmt
+    if lower.endswith(".gguf"):
+        raise ModelFileError('not a GGUF file: it does not start with the bytes "GGUF"', 0)
+    if lower.endswith(".safetensors"):
+        if len(head) >= 9 and head[8:9] != b"[":  # a list is a JSON header, if a wrong one
+            raise ModelFileError(
+                'not a SafeTensors file: byte 8 is not "{", the start of its JSON header', 8)
+        return "safetensors"  # too short: the reader says where it ends
+    if lower.endswith(".mlmodel"):
+        return "mlmodel"
+    # Never quote the bytes: the file may be anything (a key, a password file).
     raise ModelFileError(
-        f"unknown model format: the file starts with {head[:9]!r}, which is neither GGUF "
-        f"(b'GGUF') nor SafeTensors (8-byte length, then '{{'), and the extension is not "
-        f".safetensors, .gguf or .mlmodel",
+        "not a model file: it does not start like a GGUF file (the bytes \"GGUF\") or a "
+        "SafeTensors file (an 8-byte length, then \"{\"), and its extension is not "
+        ".safetensors, .gguf or .mlmodel",
         0,
     )
 
 
-def _file_kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
     if stat.S_ISFIFO(mode):
         return "a FIFO (named pipe)"
     if stat.S_ISCHR(mode):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tl_core.limits import MAX_RANK, dim_problem, shape_text
+from tl_core.models import save_guard
 from tl_core.models.errors import ModelFileError
 from tl_core.models.header import LOADED_INTEGER_DTYPES, ModelHeader, TensorInfo, read_header
 from tl_core.models.reading import (
@@ -385,7 +386,9 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> None:
     """Write `model` as SafeTensors: float tensors as float16, integer tensors copied
     unchanged. Atomic: a temporary file in the same directory, flushed and fsynced, then
     renamed over `path`; on any failure the old file is untouched and the temporary file is
-    removed."""
+    removed (also on SIGTERM; one left by a killed process goes at the next save to `path`).
+    Refuses a `path` that is a symbolic link, a FIFO, a device, a directory or a read-only
+    file (`tl_core.models.save_guard`)."""
     import numpy as np
 
     spath = os.fspath(path)
@@ -416,39 +419,43 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> None:
     blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
     blob += b" " * (-len(blob) % 8)
 
+    problem = save_guard.target_problem(spath)
+    if problem is not None:
+        raise ModelFileError(problem, None, spath)
+    save_guard.remove_stale_temps(spath)
     directory = os.path.dirname(os.path.abspath(spath))
     try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{os.path.basename(spath)}.", suffix=".tmp", dir=directory
-        )
+        fd, tmp = tempfile.mkstemp(prefix=save_guard.temp_prefix(spath), suffix=".tmp",
+                                   dir=directory)
     except OSError as exc:
         raise ModelFileError(f"cannot write in {directory}: {exc.strerror}", None, spath) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write(f, len(blob).to_bytes(8, "little"))
-            _write(f, blob)
-            for name, info in plan:
-                if info.is_float:
-                    arr = np.asarray(model.get_tensor(name).array)
-                    _write(f, np.ascontiguousarray(arr, dtype="<f2").tobytes())
-                else:
-                    _write(f, read_bytes(model.header, info))
-            f.flush()
-            os.fsync(f.fileno())
+    with save_guard.sigterm_cleans_up():
         try:
-            mode = stat.S_IMODE(os.stat(spath).st_mode)
-        except OSError:
-            mode = 0o644
-        os.chmod(tmp, mode)
-        os.replace(tmp, spath)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise ModelFileError(f"cannot save the model: {exc.strerror or exc}", None, spath) from None
-        raise
+            with os.fdopen(fd, "wb") as f:
+                _write(f, len(blob).to_bytes(8, "little"))
+                _write(f, blob)
+                for name, info in plan:
+                    if info.is_float:
+                        arr = np.asarray(model.get_tensor(name).array)
+                        _write(f, np.ascontiguousarray(arr, dtype="<f2").tobytes())
+                    else:
+                        _write(f, read_bytes(model.header, info))
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                mode = stat.S_IMODE(os.stat(spath).st_mode)
+            except OSError:
+                mode = 0o644
+            os.chmod(tmp, mode)
+            os.replace(tmp, spath)
+        except BaseException as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            if isinstance(exc, OSError):
+                raise ModelFileError(f"cannot save the model: {exc.strerror or exc}", None, spath) from None
+            raise
 
 
 def _write(f: Any, data: bytes) -> None:

@@ -183,7 +183,8 @@ class Interpreter:
         self.compile = compile_enabled()
         self._call_span: Span | None = None
         self._imported: set[Path] = set()
-        self._importing: list[Path] = []  # the chain of imports being run (cycles are errors)
+        self.source_path: Path | None = None  # the file being run (import cycles start there)
+        self._import_chain: list[Path] = []
         self.out = RunOutput()
         self.text: str | None = None  # the source being run (error hints quote it)
         self.device = "cpu"
@@ -328,20 +329,27 @@ class Interpreter:
         self.run_items([ast.BlockStmt(block.span, block)], top=False)
 
     def run_import(self, item: ast.Import) -> None:
+        from tl_core.source import read_source
         from tl_core.syntax import parse
 
         path = self.resolve_path(item.path).resolve()
-        if path in self._importing:
-            chain = self._importing[self._importing.index(path):] + [path]
-            raise TLRuntimeError("import cycle: " + " -> ".join(p.name for p in chain),
-                                 item.path_span)
+        cycle = self.import_cycle(path, item.path)
+        if cycle is not None:  # the checker's message (tl_core.check.imports)
+            raise TLRuntimeError(cycle, item.path_span).with_code("import-cycle")
         if path in self._imported:
             return
         if not path.is_file():
             raise TLRuntimeError(f"cannot import \"{item.path}\": no such file ({path})",
                                  item.path_span)
         self._imported.add(path)
-        text = path.read_text(encoding="utf-8")
+        try:
+            text, encoding = read_source(path)
+        except OSError as exc:
+            raise TLRuntimeError(f"cannot import \"{item.path}\": {exc.strerror}",
+                                 item.path_span) from None
+        if encoding is not None:
+            raise TLRuntimeError(f"cannot import '{item.path}': the file cannot be read as "
+                                 f"UTF-8 text", item.path_span)
         result = parse(text)
         if result.errors:
             first = result.errors[0]
@@ -351,7 +359,7 @@ class Interpreter:
         self.define_functions(result.program, path.parent, text)
         saved, saved_text = self.base_dir, self.text
         self.base_dir, self.text = path.parent, text
-        self._importing.append(path)
+        self._import_chain.append(path)
         try:
             for sub in result.program.items:
                 if isinstance(sub, ast.Import):
@@ -359,14 +367,27 @@ class Interpreter:
                 elif isinstance(sub, ast.TensorDecl):
                     self.exec_stmt(sub, self.globals)
         except TLRuntimeError as exc:
-            if exc.span is not None and exc.span is not item.path_span:
+            if exc.span is not None and exc.span is not item.path_span and \
+                    exc.code != "import-cycle":
                 exc.message = (f"in \"{item.path}\" line {exc.span.line + 1}: {exc.message}")
                 exc.args = (exc.message,)
             exc.span = item.path_span
             raise
         finally:
-            self._importing.pop()
+            self._import_chain.pop()
             self.base_dir, self.text = saved, saved_text
+
+    def import_cycle(self, path: Path, written: str) -> str | None:
+        """The import-cycle error for importing `path` now, or None (as `tl check` words
+        it: `import cycle: a.tl -> b.tl -> a.tl`)."""
+        root = self.source_path
+        if root is not None and path == root and not self._import_chain:
+            return f"import cycle: '{written}' is this file itself"
+        if path != root and path not in self._import_chain:
+            return None
+        names = [root.name if root is not None else "<this file>"]
+        names += [p.name for p in self._import_chain] + [path.name]
+        return "import cycle: " + " -> ".join(names)
 
     # -- statements -------------------------------------------------------------------
 

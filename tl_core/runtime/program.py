@@ -13,16 +13,19 @@ from tl_core.diagnostics import Diagnostic, Severity
 
 def read_program(file: str) -> tuple[Any, Any] | None:
     """(text, ParseResult), or None after printing why the file cannot run."""
+    from tl_core.source import read_source
     from tl_core.syntax import parse
 
-    path = Path(file)
     try:
-        text = path.read_text(encoding="utf-8")
+        text, encoding = read_source(file)
     except FileNotFoundError:
         print(f"{file}: error: no such file", file=sys.stderr)
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         print(f"{file}: error: cannot read the file: {exc}", file=sys.stderr)
+        return None
+    if encoding is not None:  # as `tl check` reports it
+        print(encoding.format(file), file=sys.stderr)
         return None
     result = parse(text)
     if result.errors:
@@ -57,6 +60,7 @@ def prepare(args: Any) -> tuple[Any, tuple[Any, ...]] | None:
     text, parsed = loaded
     interp = make_interpreter(args.file, args.device)
     interp.text = text
+    interp.source_path = Path(args.file).resolve()
     return interp, parsed.program
 
 

@@ -58,8 +58,11 @@ def blank_outside(text: str, start: int, end: int) -> str:
 
 
 class Session:
-    def __init__(self, base_dir: str | Path | None = None, device: str | None = None) -> None:
+    def __init__(self, base_dir: str | Path | None = None, device: str | None = None,
+                 path: str | Path | None = None) -> None:
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        # the document's file, when it has one: an import of it is a cycle, as in `tl check`
+        self.path = Path(path).resolve() if path is not None else None
         self.device_request = device
         self._interrupt = threading.Event()
         self._interp: Any = None
@@ -126,6 +129,7 @@ class Session:
 
         full = parse(text)
         interp.text = text
+        interp.source_path = self.path
         interp._imported.clear()  # imports load afresh on every run (edited libraries)
         if sel is None:
             if full.errors:
