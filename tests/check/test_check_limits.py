@@ -114,3 +114,11 @@ def test_tensor_larger_than_memory_is_reported_where_it_is_made():
 
 def test_unknown_sizes_are_not_reported():
     assert errors("fn f(n: int) -> float16[?, ?] {\n    return zeros([n, n])\n}\n") == []
+
+
+def test_tensor_declaration_without_a_value_is_made_by_the_runtime():
+    big = 10**7
+    assert errors(f"tensor w: float16[{big}, {big}]\n") == [(0, 10, too_large([big, big]))]
+    assert errors("tensor w: float16[3000000000, 2]\n") == [
+        (0, 10, DIM_ERROR.format(3000000000))]
+    assert errors("tensor w: float16[1000, 1000]\n") == []

@@ -101,3 +101,23 @@ def test_get_tensor_looks_a_name_up_without_listing_the_model(ctx):
     close = difflib.get_close_matches("t3000", [f"t{i}" for i in range(300)], n=1)
     assert err.value.message == (f'no tensor named "t3000" in the model (300 tensors); did you '
                                  f'mean "{close[0]}"?')
+
+
+def test_tensor_declaration_without_a_value_is_checked_before_allocation():
+    big = 10**7
+    assert errors(run(f"tensor w: float16[{big}, {big}]")) == [
+        (0, 10, too_large("tensor w", [big, big]))]
+    assert errors(run("tensor w: float16[3000000000, 2]")) == [
+        (0, 18, DIM_ERROR.format(3000000000))]
+
+
+def test_a_gather_far_larger_than_its_inputs_is_refused():
+    src = "let t = ones([1, 10000000])\nlet ids = zeros([1000000]) as int\nlet g = t[ids]"
+    assert errors(run(src)) == [(2, 8, too_large("indexing", [10**6, 10**7]))]
+
+
+def test_a_cast_that_outgrows_memory_is_refused():
+    # one statement, so nothing is evaluated: float16 fits, float64 (4x the bytes) does not
+    rows = -(-(device_memory("cpu") // 3 + 1) // 2**20)
+    assert errors(run(f"let y = zeros([{rows}, {2**20}]) as float64")) == [
+        (0, 8, too_large("as float64", [rows, 2**20], "float64", 8))]

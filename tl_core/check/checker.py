@@ -502,6 +502,8 @@ class Checker:
         elif isinstance(st, A.TensorDecl):
             declared = self.type_of_expr(st.type)
             t = declared
+            if st.value is None and isinstance(declared, TensorType) and declared.dims:
+                t = self.check_size(st.type, declared)  # the runtime makes zeros of it
             if st.value is not None:
                 vt = self.infer(st.value, scope)
                 self.check_assignable(declared, vt, st.value.span, f"tensor {st.name}: {declared}")
@@ -691,7 +693,7 @@ class Checker:
         self.types[node_key(e)] = t
         return t
 
-    def check_size(self, e: A.Call | A.Binary | A.TensorCtor, t: TensorType) -> TensorType:
+    def check_size(self, e: Any, t: TensorType) -> TensorType:
         """A tensor the program would make: its dimensions must fit MLX's int32 and its
         bytes this machine's memory. Reported where it is made; after that its shape is
         unknown (so what is computed from it is not reported again)."""

@@ -32,6 +32,7 @@ from tl_core.lang.scalars import int_div, rem, repeat
 from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
 from tl_core.lang.text import FormatError, format_braces
 from tl_core.lang.types import UNKNOWN, ListType, ScalarType, TensorType
+from tl_core.limits import dim_problem
 from tl_core.runtime import memory, ops
 from tl_core.runtime.errors import Interrupted, NotSupported, OpError, Panic, TLRuntimeError
 from tl_core.runtime.printing import format_value
@@ -563,8 +564,12 @@ class Interpreter:
                 if d.kind != "int":
                     raise TLRuntimeError(f"tensor {s.name} without a value needs fixed sizes, "
                                          f"found {d.value if d.kind == 'var' else '?'}", d.span)
+                problem = dim_problem(int(d.value))  # type: ignore[arg-type]
+                if problem is not None:
+                    raise TLRuntimeError(problem, d.span)
                 dims.append(int(d.value))  # type: ignore[arg-type]
             value: Any = mx.zeros(dims, dtype=self.dtype_of(s.type.dtype, s.type.span))
+            memory.check(value, self.device, f"tensor {s.name}", s.type.span)
         else:
             value = self.eval(s.value, env)
         value = self.check_declared(value, s.type, s.value.span if s.value else s.span,
@@ -806,8 +811,9 @@ class Interpreter:
             if name == "string":
                 return self.format(v)
         dt = self.dtype_of(name, t.span)
-        tv = self.to_tensor(v, e.expr.span)
-        return tv.astype(dt)
+        tv = self.to_tensor(v, e.expr.span).astype(dt)
+        memory.check(tv, self.device, f"as {name}", e.span)
+        return tv
 
     def eval_field(self, e: ast.Field, env: Env) -> Any:
         obj = self.eval(e.obj, env)
@@ -875,7 +881,9 @@ class Interpreter:
             raise TLRuntimeError(f"{obj.title} has no key {key!r}", e.span)
         if not isinstance(obj, mx.array):
             raise TLRuntimeError(f"cannot index {type_name(obj)}", e.obj.span)
-        return obj[self.index_tuple(obj, e, env)]
+        result = obj[self.index_tuple(obj, e, env)]  # a gather may be far larger than obj
+        memory.check(result, self.device, "indexing", e.span)
+        return result
 
     def _slice(self, s: ast.Slice, env: Env) -> slice:
         parts = []
