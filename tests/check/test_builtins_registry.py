@@ -20,7 +20,10 @@ slice slice_last broadcast_to matmul add sub mul div pow exp log sqrt abs sin co
 sigmoid relu gelu silu softmax sum mean max min argmax argmin linear rms_norm layer_norm
 embedding causal_mask apply_attention_mask rope einsum learnable print assert assert_eq env
 str range range_i names load_tokenizer tokenize detokenize detokenize_single chat_prompt
-temperature_sample top_k top_p seed chunk""".split()
+temperature_sample top_k top_p seed chunk floor ceil round gather scatter to_int get
+string_length string_substring assert_about_eq positional_encoding padding_mask combine_masks
+precompute_rope_cos precompute_rope_sin fused_add_relu fused_mul_relu fused_affine
+fused_gelu_linear load_model_f16""".split()
 
 
 def test_every_section_7_builtin_is_registered():

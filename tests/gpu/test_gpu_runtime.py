@@ -87,6 +87,22 @@ CASES: dict[str, Callable[[], tuple[list[Any], dict[str, Any]]]] = {
     "rope": lambda: ([r16(2, 7, 3, 16)], {"offset": 2, "base": 10000.0}),
     "einsum": lambda: (["bij,bjk->bik", r16(2, 4, 5), r16(2, 5, 3)], {}),
     "learnable": lambda: ([r16(3, 3)], {}),
+    "floor": lambda: ([r16(6, 9) * 4], {}),
+    "ceil": lambda: ([r16(6, 9) * 4], {}),
+    "round": lambda: ([r16(6, 9) * 4], {}),
+    "gather": lambda: ([r16(5, 6), 1, mx.array(rng.integers(0, 6, (5, 3)), dtype=mx.int32)],
+                       {}),
+    "scatter": lambda: ([r16(5, 6), 0, mx.array(np.tile(np.arange(5)[::-1, None], (1, 6)),
+                                                 dtype=mx.int32), r16(5, 6)], {}),
+    "positional_encoding": lambda: ([16, 12], {}),
+    "padding_mask": lambda: ([mx.array([3.0, 0.0, 7.0], dtype=mx.float16), 8], {}),
+    "combine_masks": lambda: ([ops.op_causal_mask(None, 6), ops.op_causal_mask(None, 6).T], {}),
+    "precompute_rope_cos": lambda: ([16, 9, 500.0], {}),
+    "precompute_rope_sin": lambda: ([16, 9], {}),
+    "fused_add_relu": lambda: ([r16(4, 5), r16(4, 5)], {}),
+    "fused_mul_relu": lambda: ([r16(4, 5), r16(5)], {}),
+    "fused_affine": lambda: ([r16(4, 5), r16(5), r16(5)], {}),
+    "fused_gelu_linear": lambda: ([r16(4, 8), r16(8, 5), r16(5)], {}),
     "top_k": lambda: ([r16(3, 50)], {"k": 7}),
     "top_p": lambda: ([r16(3, 50) * 3], {"p": 0.6}),
 }
@@ -94,7 +110,8 @@ CASES: dict[str, Callable[[], tuple[list[Any], dict[str, Any]]]] = {
 NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "model_from",
                "print", "assert", "assert_eq", "env", "str", "range", "range_i", "shape",
                "len", "rand", "randn", "names", "load_tokenizer", "tokenize", "detokenize",
-               "detokenize_single", "chat_prompt", "seed",
+               "detokenize_single", "chat_prompt", "seed", "to_int", "get", "string_length",
+               "string_substring", "assert_about_eq", "load_model_f16",
                # an int: tests/runtime/test_sampling.py checks it against NumPy; on the
                # GPU see test_temperature_sample_on_gpu below
                "temperature_sample"}

@@ -340,7 +340,7 @@ def test_creation(ctx):
     assert ops.op_zeros(ctx, shape=[2, 3]).shape == (2, 3)
     assert ops.op_ones(ctx, shape=[4]).dtype == mx.float16
     close(ops.op_full(ctx, shape=[2, 2], value=1.5), np.full((2, 2), 1.5))
-    close(ops.op_arange(ctx, n=5), np.arange(5.0))
+    close(ops.op_arange(ctx, a=5), np.arange(5.0))
     r = ops.op_rand(ctx, shape=[100])
     assert r.dtype == mx.float16 and 0 <= mx.min(r).item() and mx.max(r).item() <= 1
     assert ops.op_randn(ctx, shape=[3, 4]).shape == (3, 4)
@@ -400,9 +400,9 @@ def test_print_str_range_env(ctx, monkeypatch):
     ops.op_print(ctx, "shape:", [4, 2], 3, 0.5, True)
     assert ctx.out == ["shape: [4, 2] 3 0.5 true\n"]
     assert ops.op_str(ctx, x=[1, 2]) == "[1, 2]"
-    assert list(ops.op_range(ctx, n=3)) == [0, 1, 2]
-    assert list(ops.op_range_i(ctx, n=2)) == [0, 1]
-    assert ctx.format(ops.op_range(ctx, n=100)) == "[0, 1, 2, ..., 99]"
+    assert list(ops.op_range(ctx, a=3)) == [0, 1, 2]
+    assert list(ops.op_range_i(ctx, a=2)) == [0, 1]
+    assert ctx.format(ops.op_range(ctx, a=100)) == "[0, 1, 2, ..., 99]"
     monkeypatch.setenv("TL_TEST_VAR", "hello")
     assert ops.op_env(ctx, name="TL_TEST_VAR") == "hello"
     monkeypatch.delenv("TL_TEST_VAR")

@@ -127,7 +127,8 @@ CASES = [('call_missing_paren',
   ['ErrorStmt']),
  ('unknown_escape',
   'let x = "bad \\q escape"',
-  [('unknown escape \'\\q\' in a string; the escapes are \\" \\\\ \\n \\t \\r (write \\\\ for a '
+  [('unknown escape \'\\q\' in a string; the escapes are \\" \\\\ \\n \\t \\r \\uXXXX \\u{X...} '
+    '(write \\\\ for a '
     'backslash)',
     (0, 13, 0, 15))],
   ['Let']),
@@ -231,3 +232,21 @@ def test_backslash_newline_does_not_continue_a_string() -> None:
     assert [(e.message, e.span.line) for e in result.errors] == [
         ("unterminated string: add a closing '\"' before the end of the line", 0)]
     assert result.program.items[1].span.line == 1
+
+
+@pytest.mark.parametrize(("written", "value"), [
+    ("\\u00e9", "\u00e9"), ("\\u{1F600}", "\U0001F600"), ("a\\u0041b", "aAb"), ("\\u{41}", "A"),
+])
+def test_unicode_escapes(written, value):
+    from tl_core.syntax import parse
+
+    r = parse(f'let x = "{written}"')
+    assert r.errors == ()
+    assert r.program.items[0].value.value == value
+
+
+def test_a_bad_unicode_escape_is_the_unknown_escape_error():
+    from tl_core.syntax import parse
+
+    r = parse('let x = "\\u12"')
+    assert [e.message.split(";")[0] for e in r.errors] == ["unknown escape '\\u' in a string"]

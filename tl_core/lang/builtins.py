@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from tl_core.lang import rules as R
 from tl_core.lang.registry import REQUIRED, Builtin, BuiltinParam, ShapeRule, register_impl
-from tl_core.lang.types import STRING, VOID, ListType, ModelType
+from tl_core.lang.types import INT, STRING, UNKNOWN, VOID, ListType, ModelType
 
 
 def P(name: str, kind: str, default: object = REQUIRED, doc: str = "") -> BuiltinParam:
@@ -44,6 +44,9 @@ _add("load_model", (P("path", "model_path", doc="a .safetensors, .gguf, .mlmodel
      "from the magic bytes (falling back to the extension); relative paths resolve against "
      "the program's own directory. Only the header is read here; each tensor is loaded and "
      "converted to float16 on first `get_tensor`.", R.opened_model, pure=False)
+_add("load_model_f16", (P("path", "model_path", doc="the model file"),), "Model", "model",
+     "Same as `load_model` (the original's memory-mapped GGUF loader; every loader here maps "
+     "the file and converts each tensor to float16 on first use).", R.opened_model, pure=False)
 _add("load_model_f32", (P("path", "model_path", doc="the model file"),), "Model", "model",
      "Same as `load_model`: the dialect computes in float16 regardless, so this exists for "
      "programs written for other TensorLogic implementations.", R.opened_model, pure=False)
@@ -121,8 +124,10 @@ _add("ones", (_SHAPE,), "tensor", "creation",
      "A float16 tensor of the given shape filled with 1.", R.creation)
 _add("full", (_SHAPE, P("value", "float", doc="the fill value")), "tensor", "creation",
      "A float16 tensor of the given shape filled with `value`.", R.creation)
-_add("arange", (P("n", "int", doc="the number of values"),), "tensor", "creation",
-     "The values 0, 1, ..., n-1 as a 1-D float16 tensor of length n.", R.arange)
+_add("arange", (P("a", "int", doc="n, or the first value when b is given"),
+                P("b", "int", None, "one past the last value")), "tensor", "creation",
+     "`arange(n)`: the values 0, 1, ..., n-1 as a 1-D float16 tensor; `arange(a, b)`: the "
+     "values a, a+1, ..., b-1 (empty when b <= a).", R.arange)
 _add("rand", (_SHAPE,), "tensor", "creation",
      "A float16 tensor of the given shape with values drawn uniformly from [0, 1).",
      R.creation, pure=False)
@@ -134,8 +139,8 @@ _add("randn", (_SHAPE,), "tensor", "creation",
 _add("shape", (P("x", "tensor", doc="any tensor"),), "shape", "shape",
      "The sizes of a tensor as a list of integers; also written `x.shape`.", R.shape_of)
 _add("len", (P("x", "any", doc="a tensor, list or string"),), "int", "shape",
-     "The size of the first dimension of a tensor, or the length of a list or string.", R.len_of,
-     pure=False)
+     "The size of the first dimension of a tensor, the length of a list, or the length of a "
+     "string in UTF-8 bytes (as the original TensorLogic counts).", R.len_of, pure=False)
 _add("reshape", (X, P("shape", "shape", doc="the new sizes; one may be -1")), "tensor",
      "shape",
      "The same elements with a new shape. One size may be -1 and is then computed from the "
@@ -179,6 +184,18 @@ _add("slice", (X, P("a", "int", doc="start, or the row in the 4-argument form"),
 _add("slice_last", (X, P("dim", "int", 0, "the axis")), "tensor", "shape",
      "The last entry along axis `dim`, with that axis removed: `slice_last(logits, 0)` of "
      "a `[seq, vocab]` tensor is `[vocab]`.", R.slice_last)
+_add("gather", (X, P("dim", "int", doc="the axis to gather along"),
+                P("index", "indices", doc="positions along dim; the result has its shape")),
+     "tensor", "shape",
+     "PyTorch's gather: `out[i][j] = x[index[i][j]][j]` for dim 0 (and likewise for other "
+     "axes); `index` has as many dimensions as `x`. Float index tensors are truncated.",
+     R.gather)
+_add("scatter", (X, P("dim", "int", doc="the axis to write along"),
+                 P("index", "indices", doc="positions along dim"),
+                 P("src", "tensor", doc="the values, shaped like index")),
+     "tensor", "shape",
+     "PyTorch's scatter: a copy of `x` with `out[index[i][j]][j] = src[i][j]` for dim 0 (and "
+     "likewise for other axes).", R.scatter)
 _add("broadcast_to", (X, P("shape", "shape", doc="the target sizes")), "tensor", "shape",
      "The tensor broadcast (NumPy rules) to the given shape, without copying.",
      R.broadcast_to)
@@ -203,6 +220,11 @@ for _n, _what in (("exp", "e raised to each element"), ("log", "the natural loga
                   ("silu", "x * sigmoid(x) (also called swish)")):
     _add(_n, (X,), "tensor", "math", f"Element-wise: {_what}. The shape is unchanged.",
          R.same())
+for _n, _what in (("floor", "the largest integer <= x"), ("ceil", "the smallest integer >= x"),
+                  ("round", "x rounded to the nearest integer, halves away from zero")):
+    _add(_n, (P("x", "tensor", doc="a number or a tensor"),), "int", "math",
+         f"{_what[0].upper()}{_what[1:]}: an int for a number; element-wise for a tensor "
+         f"(same shape and dtype).", R.rounding)
 _add("softmax", (X, P("dim", "int", -1, "the axis that sums to 1")), "tensor", "math",
      "The softmax along `dim` (default the last axis), computed stably by subtracting the "
      "maximum. The shape is unchanged.", R.softmax)
@@ -245,7 +267,9 @@ _add("apply_attention_mask", (P("scores", "tensor", doc="attention scores [..., 
      "`scores + (1 - mask) * big_negative`: kept scores are unchanged, dropped ones become a "
      "large finite negative (-1e9; -1e4 in float16, so no NaN), which the softmax turns into "
      "0. The mask broadcasts to the scores.", R.attention_mask)
-_add("rope", (X, P("offset", "int", 0, "the position of the first sequence entry"),
+_add("rope", (X, P("offset", "any", 0, "the position of the first sequence entry; or the cos "
+                                         "table of rope(x, cos, sin)"),
+              P("sin", "tensor", None, "the sin table of rope(x, cos, sin)"),
               P("base", "float", 10000.0, "the frequency base"),
               P("halves", "bool", False, "rotate x[i] with x[i + d/2] (HuggingFace) instead "
                                          "of consecutive pairs")), "tensor", "nn",
@@ -253,7 +277,40 @@ _add("rope", (X, P("offset", "int", 0, "the position of the first sequence entry
      "head_dim]): each consecutive pair (x[2p], x[2p+1]) at sequence index t rotates by the "
      "angle (t + offset) * base^(-2p / head_dim), the llama.cpp / GGUF convention. With "
      "`halves: true` x[i] pairs with x[i + head_dim/2], the convention of HuggingFace "
-     "SafeTensors checkpoints. The shape is unchanged.", R.rope)
+     "SafeTensors checkpoints. `rope(x, cos, sin)` rotates x [seq, heads, head_dim] by the "
+     "tables of `precompute_rope_cos/sin` (rows from position 0). The shape is unchanged.",
+     R.rope)
+_add("positional_encoding", (P("seq_len", "int", doc="the number of positions"),
+                             P("d_model", "int", doc="the embedding size")), "tensor", "nn",
+     "The original's sinusoidal table, float16 `[seq_len, d_model]`: angle = pos / "
+     "10000^(i / d_model) for column i, sin(angle) in even columns, cos(angle) in odd ones.",
+     R.positional_encoding)
+_add("padding_mask", (P("lengths", "tensor", doc="1-D [batch]: each sequence's length"),
+                      P("max_len", "int", doc="the padded length")), "tensor", "nn",
+     "`[batch, max_len]` keep/drop mask: 1 where position < length, else 0.", R.padding_mask)
+_add("combine_masks", (P("a", "tensor", doc="a keep/drop mask"),
+                       P("b", "tensor", doc="another mask of the same shape")), "tensor", "nn",
+     "The element-wise product of two keep/drop masks (keep where both keep).",
+     R.binary("*"))
+for _n, _f in (("cos", "cos"), ("sin", "sin")):
+    _add(f"precompute_rope_{_n}", (P("head_dim", "int", doc="the (even) head size"),
+                                   P("max_seq_len", "int", doc="the number of positions"),
+                                   P("base", "float", 10000.0, "the frequency base")),
+         "tensor", "nn",
+         f"The {_f} table of `rope(x, cos, sin)`, float16 `[max_seq_len, head_dim]`: columns "
+         f"2k and 2k+1 of row t hold {_f}(t * base^(-2k / head_dim)).", R.rope_table)
+_add("fused_add_relu", (P("a", "tensor"), P("b", "tensor")), "tensor", "nn",
+     "`relu(a + b)` in one call (the original's fused kernel; the same numbers).",
+     R.binary("+"))
+_add("fused_mul_relu", (P("a", "tensor"), P("b", "tensor")), "tensor", "nn",
+     "`relu(a * b)` in one call (the original's fused kernel; the same numbers).",
+     R.binary("*"))
+_add("fused_affine", (X, P("scale", "tensor"), P("bias", "tensor")), "tensor", "nn",
+     "`x * scale + bias` (broadcasting).", R.first_tensor("x"))
+_add("fused_gelu_linear", (X, P("W", "tensor", doc="[in, out] (no transpose, unlike linear)"),
+                           P("b", "tensor", doc="[out]")), "tensor", "nn",
+     "`gelu(x) @ W + b`, as the original computes it: `W` is `[in, out]`, not transposed.",
+     R.fused_gelu_linear)
 _add("einsum", (P("spec", "spec", doc='subscripts such as "ij,jk->ik"'),
                 P("operands", "tensor", doc="one tensor per operand of the spec")),
      "tensor", "nn",
@@ -304,14 +361,38 @@ _add("env", (P("name", "string", doc="the variable's name"),), "string", "utilit
      R.fixed(STRING), pure=False)
 _add("str", (P("x", "any"),), "string", "utility",
      "The text form of a value, as `print` would show it.", R.fixed(STRING), pure=False)
-_add("range", (P("n", "int", doc="the number of steps"),), "list[int]", "utility",
-     "The integers 0, 1, ..., n-1, for `for i in range(n) { }`.", R.range_rule,
-     pure=False)
-_add("range_i", (P("n", "int", doc="the number of steps"),), "list[int]", "utility",
-     "The same as `range(n)` (the name other TensorLogic implementations use).", R.range_rule,
-     pure=False)
+_RANGE = (P("a", "int", doc="n, or the first integer when b is given"),
+          P("b", "int", None, "one past the last integer"))
+_add("range", _RANGE, "list[int]", "utility",
+     "`range(n)`: the integers 0, 1, ..., n-1, for `for i in range(n) { }`; `range(a, b)`: "
+     "a, a+1, ..., b-1 (empty when b <= a).", R.range_rule, pure=False)
+_add("range_i", _RANGE, "list[int]", "utility",
+     "The same as `range` (the name the original TensorLogic uses): `range_i(n)`, "
+     "`range_i(a, b)`.", R.range_rule, pure=False)
+_add("to_int", (P("x", "any", doc="an int, a float or a 1-element tensor"),), "int", "utility",
+     "The value as an int: a float is truncated toward zero, a 1-element tensor gives its "
+     "value truncated.", R.fixed(INT), pure=False)
+_add("get", (P("items", "any", doc="a list or a 1-D tensor"),
+             P("i", "int", doc="the position; negative counts from the end")), "any",
+     "utility",
+     "The element at position `i` of a list (or of a 1-D tensor, as a number); negative `i` "
+     "counts from the end; out of range is an error.", R.fixed(UNKNOWN), pure=False)
+_add("string_length", (P("s", "string", doc="the text"),), "int", "utility",
+     "The length of a string in UTF-8 bytes (`string_length(\"日本\")` is 6), as `len(s)`.",
+     R.fixed(INT), pure=False)
+_add("string_substring", (P("s", "string", doc="the text"),
+                          P("start", "int", doc="the first character (0-based)"),
+                          P("length", "int", doc="how many characters")), "string",
+     "utility",
+     "`length` characters of `s` from character `start` (Unicode characters, not bytes); "
+     "clamped at the end of the string.", R.fixed(STRING), pure=False)
+_add("assert_about_eq", (P("a", "tensor"), P("b", "tensor"),
+                         P("eps", "float", doc="the largest allowed difference")),
+     "void", "utility",
+     "Stop the program with an error unless |a - b| < eps for every element (numbers or "
+     "tensors of the same shape).", R.fixed(VOID), pure=False)
 
-del _n, _op, _what
+del _n, _op, _what, _f
 
 # `model.name(...)`: the built-ins whose first parameter is a model, as methods of a Model.
 MODEL_METHODS: tuple[str, ...] = tuple(sorted(n for n, b in BUILTINS.items()

@@ -72,9 +72,17 @@ def creation(a: RuleArgs) -> Type:
     return TensorType(dtype, dims)
 
 
+def _bounds(a: RuleArgs) -> tuple[int | None, int | None]:
+    """(start, stop) of `f(n)` / `f(a, b)` (arange, range, range_i)."""
+    if a.given("b"):
+        return a.int("a"), a.int("b")
+    return 0, a.int("a")
+
+
 def arange(a: RuleArgs) -> Type:
-    n = a.int("n")
-    return TensorType(a.dtype or "float16", (n if n is not None and n >= 0 else UNKNOWN_DIM,))
+    lo, hi = _bounds(a)
+    n = max(hi - lo, 0) if lo is not None and hi is not None else None
+    return TensorType(a.dtype or "float16", (n if n is not None else UNKNOWN_DIM,))
 
 
 def shape_of(a: RuleArgs) -> Type:
@@ -375,6 +383,18 @@ def rope(a: RuleArgs) -> Type:
     if len(x.dims) < 2:
         raise ShapeError(f"rope needs x as [..., seq, heads, head_dim] (or [seq, head_dim]); "
                          f"found {x}", param="x")
+    cos = a.tensor("offset")
+    if cos is not None and cos.dims:  # rope(x, cos, sin): tables [>= seq, head_dim]
+        if len(x.dims) != 3 or len(cos.dims) != 2:
+            raise ShapeError(f"rope(x, cos, sin) needs x [seq, heads, head_dim] and tables "
+                             f"[max_seq, head_dim]; found x {x} and cos {cos}", param="offset")
+        if S.differ(cos.dims[1], x.dims[2]):
+            raise ShapeError(f"rope: the tables are {cos} but head_dim of x {x} is "
+                             f"{S.dstr(x.dims[2])}", param="offset")
+        rows, seq = dim_value(cos.dims[0]), dim_value(x.dims[0])
+        if rows is not None and seq is not None and rows < seq:
+            raise ShapeError(f"rope: the tables have {rows} rows but x has {seq} positions",
+                             param="offset")
     v = dim_value(x.dims[-1])
     if v is not None and v % 2:
         raise ShapeError(f"rope: the last dimension of {x} must be even; found {v}",
@@ -447,4 +467,79 @@ def tensor_ctor(a: RuleArgs) -> Type:
 
 
 def range_rule(a: RuleArgs) -> Type:
-    return ListType(INT, a.int("n"))
+    lo, hi = _bounds(a)
+    return ListType(INT, max(hi - lo, 0) if lo is not None and hi is not None else None)
+
+
+def rounding(a: RuleArgs) -> Type:
+    """floor/ceil/round: a number gives an int, a tensor a tensor of the same shape."""
+    t = a.type("x")
+    if isinstance(t, TensorType):
+        return t
+    return INT
+
+
+def gather(a: RuleArgs) -> Type:
+    x, idx, dim = a.tensor("x"), a.tensor("index"), a.int("dim")
+    if x is None or idx is None:
+        return TensorType(x.dtype if x else "float16", None)
+    assert x.dims is not None and idx.dims is not None
+    if len(idx.dims) != len(x.dims):
+        raise ShapeError(f"gather: index {idx} needs as many dimensions as x {x}",
+                         param="index")
+    if dim is not None:
+        S.norm_axis(dim, len(x.dims), x)
+    return TensorType(x.dtype, idx.dims)
+
+
+def scatter(a: RuleArgs) -> Type:
+    x, idx, src, dim = a.tensor("x"), a.tensor("index"), a.tensor("src"), a.int("dim")
+    if x is None:
+        return TensorType("float16", None)
+    assert x.dims is not None
+    if dim is not None:
+        S.norm_axis(dim, len(x.dims), x)
+    if idx is not None and src is not None and idx.dims != src.dims and \
+            idx.dims is not None and src.dims is not None and len(src.dims) != 0 and \
+            any(S.differ(i, j) for i, j in zip(idx.dims, src.dims, strict=False)):
+        raise ShapeError(f"scatter: src {src} must have the shape of index {idx}", param="src")
+    return x
+
+
+def positional_encoding(a: RuleArgs) -> Type:
+    n, d = a.int("seq_len"), a.int("d_model")
+    return TensorType("float16", (n if n is not None else UNKNOWN_DIM,
+                                  d if d is not None else UNKNOWN_DIM))
+
+
+def padding_mask(a: RuleArgs) -> Type:
+    lengths, n = a.tensor("lengths"), a.int("max_len")
+    b = lengths.dims[0] if lengths is not None and lengths.dims else UNKNOWN_DIM
+    if lengths is not None and lengths.dims is not None and len(lengths.dims) != 1:
+        raise ShapeError(f"padding_mask: lengths must be 1-D [batch]; found {lengths}",
+                         param="lengths")
+    return TensorType("float16", (b, n if n is not None else UNKNOWN_DIM))
+
+
+def rope_table(a: RuleArgs) -> Type:
+    hd, n = a.int("head_dim"), a.int("max_seq_len")
+    if hd is not None and hd % 2:
+        raise ShapeError(f"{a.name}: head_dim must be even; found {hd}", param="head_dim")
+    return TensorType("float16", (n if n is not None else UNKNOWN_DIM,
+                                  hd if hd is not None else UNKNOWN_DIM))
+
+
+def first_tensor(param: str) -> ShapeRule:
+    """The type of the tensor argument `param` (element-wise helpers, masks)."""
+    return lambda a: a.tensor(param) or TensorType("float16", None)
+
+
+def fused_gelu_linear(a: RuleArgs) -> Type:
+    x, w = a.tensor("x"), a.tensor("W")
+    if x is None or w is None:
+        return TensorType("float16", None)
+    try:
+        return S.matmul(x, w, a.get("x").text if a.get("x") else "",  # type: ignore[union-attr]
+                        a.get("W").text if a.get("W") else "")  # type: ignore[union-attr]
+    except ShapeError as e:
+        raise ShapeError(e.message, param="W", hint=e.hint) from None

@@ -423,6 +423,8 @@ class Interpreter:
             value = self.eval(s.value, env)
             if s.type is not None:
                 value = self.check_declared(value, s.type, s.value.span, f"let {s.name}")
+            else:
+                value = self.bound_literal(s.value, value, env)
             env.vars[s.name] = value
             self._settle(value)
         elif t is ast.Assign:
@@ -522,7 +524,7 @@ class Interpreter:
         value = self.eval(s.value, env)
         target = s.target
         if isinstance(target, ast.Name):
-            env.assign(target.id, value)
+            env.assign(target.id, self.bound_literal(s.value, value, env))
         elif isinstance(target, ast.Index):
             self.assign_index(target, value, env)
         elif isinstance(target, ast.Field):
@@ -663,15 +665,20 @@ class Interpreter:
         return e.value
 
     def eval_array(self, e: ast.ArrayLiteral, env: Env) -> Any:
-        """A list; a nested literal of numbers (`[[1.0, 2.0], [3.0, 4.0]]`) is a tensor, as
-        the checker types it: float16, or int64 when every number is an int."""
-        values = [self.eval(x, env) for x in e.items]
-        if values and all(isinstance(x, ast.ArrayLiteral) for x in e.items):
-            kinds = _leaf_kinds(values)
+        return [self.eval(x, env) for x in e.items]
+
+    def bound_literal(self, node: Any, value: Any, env: Env) -> Any:
+        """The value a name gets: a nested literal of numbers (`let a = [[1.0, 2.0]]`) is a
+        tensor, as the checker types it (float16, or int64 when every number is an int).
+        Elsewhere a literal stays a list until its use converts it (`tensor X: float32[...]`
+        keeps every digit)."""
+        if isinstance(node, ast.ArrayLiteral) and isinstance(value, list) and value and \
+                all(isinstance(x, ast.ArrayLiteral) for x in node.items):
+            kinds = _leaf_kinds(value)
             if kinds and kinds <= {int, float}:
-                self.check_rectangular(e, env)
-                return self.to_tensor(values, e.span, mx.int64 if kinds == {int} else FLOAT)
-        return values
+                self.check_rectangular(node, env)
+                return self.to_tensor(value, node.span, mx.int64 if kinds == {int} else FLOAT)
+        return value
 
     def eval_tuple(self, e: ast.TupleExpr, env: Env) -> Any:
         return tuple(self.eval(x, env) for x in e.items)

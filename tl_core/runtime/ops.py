@@ -195,6 +195,11 @@ def op_load_model(ctx: OpContext, path: Any) -> Any:
     return ctx.load_model(ctx.resolve_path(as_str(path, "path")))
 
 
+@implements("load_model_f16")
+def op_load_model_f16(ctx: OpContext, path: Any) -> Any:
+    return op_load_model(ctx, path)
+
+
 @implements("load_model_f32")
 def op_load_model_f32(ctx: OpContext, path: Any) -> Any:
     return op_load_model(ctx, path)
@@ -287,13 +292,17 @@ def _creation_shape(shape: Any) -> tuple[int, ...]:
 
 
 @implements("arange")
-def op_arange(ctx: OpContext, n: Any) -> mx.array:
-    k = as_int(n, "n")
-    if k < 0:
-        raise OpError(f"arange needs n >= 0, found {k}", arg="n")
-    if (problem := dim_problem(k)) is not None:
-        raise OpError(problem, arg="n")
-    return mx.arange(k, dtype=FLOAT)
+def op_arange(ctx: OpContext, a: Any, b: Any = None) -> mx.array:
+    """`arange(n)` or `arange(a, b)` (empty when b <= a)."""
+    if b is None:
+        lo, hi = 0, as_int(a, "a")
+        if hi < 0:
+            raise OpError(f"arange needs n >= 0, found {hi}", arg="a")
+    else:
+        lo, hi = as_int(a, "a"), as_int(b, "b")
+    if (problem := dim_problem(max(hi - lo, 0))) is not None:
+        raise OpError(problem, arg="b" if b is not None else "a")
+    return mx.arange(lo, max(hi, lo), dtype=FLOAT)
 
 
 @implements("rand")
@@ -317,7 +326,9 @@ def op_shape(ctx: OpContext, x: Any) -> list[int]:
 
 @implements("len")
 def op_len(ctx: OpContext, x: Any) -> int:
-    if isinstance(x, (list, tuple, str, range)):
+    if isinstance(x, str):
+        return len(x.encode("utf-8", "surrogatepass"))  # bytes, as the original counts
+    if isinstance(x, (list, tuple, range)):
         return len(x)
     if isinstance(x, mx.array):
         if x.ndim == 0:
@@ -577,6 +588,79 @@ op_gelu = implements("gelu")(_unary("gelu", _gelu))
 op_silu = implements("silu")(_unary("silu", lambda x: x * mx.sigmoid(x)))
 
 
+def _rounding(name: str, fn: Any) -> Any:
+    def op(ctx: OpContext, x: Any) -> Any:
+        if isinstance(x, bool):
+            raise OpError(f"{name} needs a number or a tensor, found bool", arg="x")
+        if isinstance(x, int):
+            return x
+        if isinstance(x, float):
+            if not math.isfinite(x):
+                raise OpError(f"{name} of {x} is not an integer", arg="x")
+            return int(fn(x))
+        t = as_tensor(x)
+        if not mx.issubdtype(t.dtype, mx.inexact):
+            return t
+        return _back(fn(_f32(t)), t)
+
+    op.__name__ = f"op_{name}"
+    return op
+
+
+def _round_half_away(v: Any) -> Any:
+    if isinstance(v, float):
+        return math.copysign(math.floor(abs(v) + 0.5), v)
+    return mx.sign(v) * mx.floor(mx.abs(v) + 0.5)
+
+
+op_floor = implements("floor")(_rounding("floor", lambda v: math.floor(v) if isinstance(
+    v, float) else mx.floor(v)))
+op_ceil = implements("ceil")(_rounding("ceil", lambda v: math.ceil(v) if isinstance(
+    v, float) else mx.ceil(v)))
+op_round = implements("round")(_rounding("round", _round_half_away))
+
+
+def _index_tensor(index: Any) -> mx.array:
+    i = as_tensor(index, "index")
+    return i.astype(mx.int32) if not mx.issubdtype(i.dtype, mx.integer) else i
+
+
+@implements("gather")
+def op_gather(ctx: OpContext, x: Any, dim: Any, index: Any) -> mx.array:
+    """PyTorch gather along `dim`: the result has index's shape."""
+    t, i = as_tensor(x), _index_tensor(index)
+    d = norm_axis(dim, t.ndim)
+    if i.ndim != t.ndim:
+        raise OpError(f"gather: index {tensor_type(i)} needs as many dimensions as x "
+                      f"{tensor_type(t)}", arg="index")
+    _check_positions(i, t.shape[d], d, t)
+    return mx.take_along_axis(t, i, axis=d)
+
+
+@implements("scatter")
+def op_scatter(ctx: OpContext, x: Any, dim: Any, index: Any, src: Any) -> mx.array:
+    """PyTorch scatter along `dim` into a copy of x."""
+    t, i = as_tensor(x), _index_tensor(index)
+    d = norm_axis(dim, t.ndim)
+    v = as_tensor(src, "src", t.dtype)
+    if i.ndim != t.ndim:
+        raise OpError(f"scatter: index {tensor_type(i)} needs as many dimensions as x "
+                      f"{tensor_type(t)}", arg="index")
+    if v.ndim and v.shape != i.shape:
+        raise OpError(f"scatter: src {tensor_type(v)} must have the shape of index "
+                      f"{tensor_type(i)}", arg="src")
+    _check_positions(i, t.shape[d], d, t)
+    return mx.put_along_axis(t, i, mx.broadcast_to(v, i.shape), axis=d)
+
+
+def _check_positions(i: mx.array, n: int, d: int, t: mx.array) -> None:
+    if i.size:
+        lo, hi = int(mx.min(i).item()), int(mx.max(i).item())
+        if lo < 0 or hi >= n:
+            raise OpError(f"index {hi if hi >= n else lo} is out of range for dimension {d} "
+                          f"of {tensor_type(t)} (size {n})", arg="index")
+
+
 @implements("softmax")
 def op_softmax(ctx: OpContext, x: Any, dim: Any = -1) -> mx.array:
     t = _floatify(as_tensor(x))
@@ -709,7 +793,7 @@ def op_apply_attention_mask(ctx: OpContext, scores: Any, mask: Any) -> mx.array:
 
 
 @implements("rope")
-def op_rope(ctx: OpContext, x: Any, offset: Any = 0, base: Any = 10000.0,
+def op_rope(ctx: OpContext, x: Any, offset: Any = 0, sin: Any = None, base: Any = 10000.0,
             halves: Any = False) -> mx.array:
     """Rotary position embedding of `x` [..., seq, heads, head_dim] (a 2-D `x` is
     [seq, head_dim], one head): consecutive pairs (x[2p], x[2p+1]) rotate by
@@ -719,6 +803,8 @@ def op_rope(ctx: OpContext, x: Any, offset: Any = 0, base: Any = 10000.0,
     if t.ndim < 2 or t.shape[-1] % 2:
         raise OpError(f"rope needs a tensor [..., seq, heads, head_dim] with an even "
                       f"head_dim, found {tensor_type(t)}", arg="x")
+    if isinstance(offset, mx.array) and offset.ndim == 2 or sin is not None:
+        return _rope_tables(t, offset, sin, bool(halves))
     traditional = not bool(halves)
     b, off = as_float(base, "base"), as_int(offset, "offset")
     if t.ndim == 2:  # [seq, head_dim]
@@ -728,6 +814,102 @@ def op_rope(ctx: OpContext, x: Any, offset: Any = 0, base: Any = 10000.0,
     y = mx.fast.rope(mx.swapaxes(t, -3, -2), t.shape[-1], traditional=traditional, base=b,
                      scale=1.0, offset=off)
     return mx.swapaxes(y, -3, -2)
+
+
+def _rope_tables(x: mx.array, cos: Any, sin: Any, halves: bool) -> mx.array:
+    """`rope(x, cos, sin)`: x [seq, heads, head_dim], tables [>= seq, head_dim] whose columns
+    2k and 2k+1 hold the angle of pair k (precompute_rope_cos/sin). Pair p turns by the
+    angle in column 2p: the per-pair frequency the original meant (it read column p)."""
+    c, s_ = as_tensor(cos, "offset"), as_tensor(sin, "sin")
+    if x.ndim != 3 or c.ndim != 2 or s_.shape != c.shape or c.shape[1] != x.shape[2] \
+            or c.shape[0] < x.shape[0]:
+        raise OpError(f"rope(x, cos, sin) needs x [seq, heads, head_dim] and cos, sin "
+                      f"[>= seq, head_dim]; found x {tensor_type(x)}, cos {tensor_type(c)}, "
+                      f"sin {tensor_type(s_)}", arg="offset")
+    seq, d = x.shape[0], x.shape[2]
+    cos_p = c[:seq, 0::2].astype(mx.float32)[:, None, :]  # [seq, 1, d/2]
+    sin_p = s_[:seq, 0::2].astype(mx.float32)[:, None, :]
+    v = x.astype(mx.float32)
+    if halves:
+        a, b = v[..., : d // 2], v[..., d // 2:]
+        out = mx.concatenate([a * cos_p - b * sin_p, a * sin_p + b * cos_p], axis=-1)
+    else:
+        a, b = v[..., 0::2], v[..., 1::2]
+        out = mx.stack([a * cos_p - b * sin_p, a * sin_p + b * cos_p], axis=-1).reshape(v.shape)
+    return out.astype(x.dtype)
+
+
+def _rope_table(fn: Any, head_dim: Any, max_seq_len: Any, base: Any) -> mx.array:
+    hd, n = as_int(head_dim, "head_dim"), as_int(max_seq_len, "max_seq_len")
+    if hd <= 0 or hd % 2:
+        raise OpError(f"head_dim must be even and positive; found {hd}", arg="head_dim")
+    if n < 0:
+        raise OpError(f"max_seq_len must be >= 0; found {n}", arg="max_seq_len")
+    k = mx.arange(hd // 2, dtype=mx.float32)
+    inv = mx.power(mx.array(as_float(base, "base"), mx.float32), -2.0 * k / hd)
+    ang = mx.arange(n, dtype=mx.float32)[:, None] * inv[None, :]
+    return mx.repeat(fn(ang), 2, axis=1).astype(FLOAT)
+
+
+@implements("precompute_rope_cos")
+def op_precompute_rope_cos(ctx: OpContext, head_dim: Any, max_seq_len: Any,
+                           base: Any = 10000.0) -> mx.array:
+    return _rope_table(mx.cos, head_dim, max_seq_len, base)
+
+
+@implements("precompute_rope_sin")
+def op_precompute_rope_sin(ctx: OpContext, head_dim: Any, max_seq_len: Any,
+                           base: Any = 10000.0) -> mx.array:
+    return _rope_table(mx.sin, head_dim, max_seq_len, base)
+
+
+@implements("positional_encoding")
+def op_positional_encoding(ctx: OpContext, seq_len: Any, d_model: Any) -> mx.array:
+    """angle = pos / 10000^(i / d_model) for every column i; sin in even, cos in odd."""
+    n, d = as_int(seq_len, "seq_len"), as_int(d_model, "d_model")
+    if n < 0 or d < 0:
+        raise OpError(f"positional_encoding needs sizes >= 0; found {n}, {d}")
+    i = mx.arange(d, dtype=mx.float32)
+    ang = mx.arange(n, dtype=mx.float32)[:, None] / mx.power(10000.0, i / max(d, 1))[None, :]
+    even = (mx.arange(d) % 2 == 0)[None, :]
+    return mx.where(even, mx.sin(ang), mx.cos(ang)).astype(FLOAT)
+
+
+@implements("padding_mask")
+def op_padding_mask(ctx: OpContext, lengths: Any, max_len: Any) -> mx.array:
+    ls = as_tensor(lengths, "lengths")
+    if ls.ndim != 1:
+        raise OpError(f"padding_mask: lengths must be 1-D [batch], found {tensor_type(ls)}",
+                      arg="lengths")
+    n = as_int(max_len, "max_len")
+    pos = mx.arange(n)[None, :]
+    dt = ls.dtype if mx.issubdtype(ls.dtype, mx.floating) else FLOAT
+    return (pos < ls.astype(mx.float32)[:, None]).astype(dt)
+
+
+@implements("combine_masks")
+def op_combine_masks(ctx: OpContext, a: Any, b: Any) -> Any:
+    return _elementwise(a, b, "*", mx.multiply)
+
+
+@implements("fused_add_relu")
+def op_fused_add_relu(ctx: OpContext, a: Any, b: Any) -> mx.array:
+    return op_relu(ctx, _elementwise(a, b, "+", mx.add))
+
+
+@implements("fused_mul_relu")
+def op_fused_mul_relu(ctx: OpContext, a: Any, b: Any) -> mx.array:
+    return op_relu(ctx, _elementwise(a, b, "*", mx.multiply))
+
+
+@implements("fused_affine")
+def op_fused_affine(ctx: OpContext, x: Any, scale: Any, bias: Any) -> Any:
+    return _elementwise(_elementwise(x, scale, "*", mx.multiply), bias, "+", mx.add)
+
+
+@implements("fused_gelu_linear")
+def op_fused_gelu_linear(ctx: OpContext, x: Any, W: Any, b: Any) -> Any:  # noqa: N803
+    return _elementwise(op_matmul(ctx, op_gelu(ctx, x), W), b, "+", mx.add)
 
 
 @implements("einsum")
@@ -823,14 +1005,82 @@ def op_str(ctx: OpContext, x: Any) -> str:
 
 
 @implements("range")
-def op_range(ctx: OpContext, n: Any) -> range:
+def op_range(ctx: OpContext, a: Any, b: Any = None) -> range:
     """A lazy Python range (a list of ints to the language: len, index, iterate, print)."""
-    return range(as_int(n, "n"))
+    if b is None:
+        return range(as_int(a, "a"))
+    return range(as_int(a, "a"), as_int(b, "b"))
 
 
 @implements("range_i")
-def op_range_i(ctx: OpContext, n: Any) -> range:
-    return op_range(ctx, n)
+def op_range_i(ctx: OpContext, a: Any, b: Any = None) -> range:
+    return op_range(ctx, a, b)
+
+
+@implements("to_int")
+def op_to_int(ctx: OpContext, x: Any) -> int:
+    if isinstance(x, bool):
+        return int(x)
+    if isinstance(x, int):
+        return x
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            raise OpError(f"to_int of {x}", arg="x")
+        return int(x)
+    if isinstance(x, mx.array) and x.size == 1:
+        return int(x.item())
+    raise OpError(f"to_int needs an int, a float or a 1-element tensor, found {_describe(x)}",
+                  arg="x")
+
+
+@implements("get")
+def op_get(ctx: OpContext, items: Any, i: Any) -> Any:
+    k = as_int(i, "i")
+    if isinstance(items, mx.array):
+        if items.ndim != 1:
+            raise OpError(f"get needs a list or a 1-D tensor, found {tensor_type(items)}",
+                          arg="items")
+        n = items.shape[0]
+    elif isinstance(items, (list, tuple, range)):
+        n = len(items)
+    else:
+        raise OpError(f"get needs a list or a 1-D tensor, found {type_name(items)}",
+                      arg="items")
+    if not -n <= k < n:
+        raise OpError(f"index {k} is out of range for length {n}", arg="i")
+    v = items[k]
+    return v.item() if isinstance(v, mx.array) else v
+
+
+@implements("string_length")
+def op_string_length(ctx: OpContext, s: Any) -> int:
+    return len(as_str(s, "s").encode("utf-8", "surrogatepass"))
+
+
+@implements("string_substring")
+def op_string_substring(ctx: OpContext, s: Any, start: Any, length: Any) -> str:
+    text, a, n = as_str(s, "s"), as_int(start, "start"), as_int(length, "length")
+    if a < 0 or n < 0:
+        raise OpError(f"string_substring needs start >= 0 and length >= 0; found {a}, {n}",
+                      arg="start" if a < 0 else "length")
+    return text[a:a + n]
+
+
+@implements("assert_about_eq")
+def op_assert_about_eq(ctx: OpContext, a: Any, b: Any, eps: Any) -> None:
+    e = as_float(eps, "eps")
+    ta, tb = as_tensor(a, "a", mx.float32), as_tensor(b, "b", mx.float32)
+    if ta.shape != tb.shape:
+        raise AssertionFailed(f"assert_about_eq: shapes differ: {tensor_type(ta)} vs "
+                              f"{tensor_type(tb)}")
+    if ta.size == 0:
+        return
+    diff = mx.abs(ta - tb).reshape(-1)
+    worst = int(mx.argmax(diff).item())
+    if not float(diff[worst].item()) < e:
+        raise AssertionFailed(f"assert_about_eq: {ctx.format(a)} and {ctx.format(b)} differ "
+                              f"by {diff[worst].item():.4g} at flat index {worst}, not less "
+                              f"than {e:g}")
 
 
 # ---------------------------------------------------------------------------

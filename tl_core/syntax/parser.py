@@ -125,6 +125,8 @@ def _stmts(items) -> tuple:  # noqa: ANN001
 
 
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+# `\u00e9` (four hex digits) or `\u{1F600}` (one to six): a Unicode code point
+_UNICODE_ESC = re.compile(r"\\u(?:([0-9A-Fa-f]{4})|\{([0-9A-Fa-f]{1,6})\})")
 
 
 def _unescape(t: Token) -> str:
@@ -139,13 +141,19 @@ def _unescape(t: Token) -> str:
         if ch == "\\" and i + 1 < n:
             nxt = raw[i + 1]
             rep = _ESCAPES.get(nxt)
+            if nxt == "u" and (u := _UNICODE_ESC.match(raw, i)) is not None:
+                code = int(u.group(1) or u.group(2), 16)
+                if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+                    out.append(chr(code))
+                    i = u.end()
+                    continue
             if rep is None:
                 s = t.start_pos + 1 + i
                 c = t.column + i  # 0-based column of the backslash
                 _err(
                     _S(s, s + 2, t.line - 1, c, t.line - 1, c + 2),
                     f"unknown escape '\\{_show(nxt)}' in a string; the escapes are "
-                    "\\\" \\\\ \\n \\t \\r (write \\\\ for a backslash)",
+                    "\\\" \\\\ \\n \\t \\r \\uXXXX \\u{X...} (write \\\\ for a backslash)",
                 )
                 rep = nxt
             out.append(rep)

@@ -1,0 +1,140 @@
+"""Built-ins of the original TensorLogic (UPSTREAM.md), each against its formula in NumPy,
+and through a whole program the checker and the runtime agree on."""
+
+from __future__ import annotations
+
+import math
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from tests.runtime.test_runtime_ops import close, f16, mxa, rope_ref
+from tl_core.runtime import Session, ops
+from tl_core.runtime.errors import AssertionFailed, OpError
+
+
+def test_arange_and_range_with_two_bounds(ctx):
+    close(ops.op_arange(ctx, 3, 8), np.arange(3.0, 8.0))
+    assert ops.op_arange(ctx, 5, 2).shape == (0,)
+    assert list(ops.op_range_i(ctx, 2, 6)) == list(range(2, 6))
+    assert list(ops.op_range(ctx, 4)) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("v", [2.5, -2.5, 0.5, -0.5, 1.49, -3.7, 7, 0.0])
+def test_floor_ceil_round_of_numbers(ctx, v):
+    """UPSTREAM.md 8: a number gives an int; round is half away from zero."""
+    assert ops.op_floor(ctx, v) == math.floor(v) and isinstance(ops.op_floor(ctx, v), int)
+    assert ops.op_ceil(ctx, v) == math.ceil(v)
+    assert ops.op_round(ctx, v) == int(math.copysign(math.floor(abs(v) + 0.5), v))
+
+
+def test_floor_ceil_round_of_tensors(ctx):
+    x = np.array([2.5, -2.5, 0.49, -1.5, 3.75])
+    close(ops.op_floor(ctx, mxa(x)), np.floor(x))
+    close(ops.op_ceil(ctx, mxa(x)), np.ceil(x))
+    close(ops.op_round(ctx, mxa(x)), np.sign(x) * np.floor(np.abs(x) + 0.5))
+
+
+def test_gather_and_scatter_follow_pytorch(ctx):
+    x = f16(3, 4)
+    idx = np.array([[2, 0, 1, 2], [0, 0, 2, 1]])
+    close(ops.op_gather(ctx, mxa(x), 0, mx.array(idx)), np.take_along_axis(x, idx, 0))
+    idx1 = np.array([[3, 0], [1, 1], [0, 2]])
+    # float index tensors (the original's) are truncated to positions
+    close(ops.op_gather(ctx, mxa(x), 1, mxa(idx1.astype(float))), np.take_along_axis(x, idx1, 1))
+    src = f16(3, 2)
+    want = x.copy()
+    np.put_along_axis(want, idx1, src, 1)
+    close(ops.op_scatter(ctx, mxa(x), 1, mx.array(idx1), mxa(src)), want)
+    with pytest.raises(OpError, match="index 4 is out of range for dimension 1"):
+        ops.op_gather(ctx, mxa(x), 1, mx.array(np.array([[4]] * 3)))
+
+
+def test_to_int_get_and_strings(ctx):
+    assert [ops.op_to_int(ctx, v) for v in (7, -2.9, 3.9, mx.array([5.7]))] == [7, -2, 3, 5]
+    assert ops.op_get(ctx, [10, 20, 30], -1) == 30
+    assert ops.op_get(ctx, mx.array([4, 5, 6], dtype=mx.int32), 1) == 5
+    with pytest.raises(OpError, match="index 3 is out of range for length 3"):
+        ops.op_get(ctx, [1, 2, 3], 3)
+    assert ops.op_string_length(ctx, "日本") == len("日本".encode()) == 6
+    assert ops.op_len(ctx, "日本") == 6
+    assert ops.op_string_substring(ctx, "héllo wörld", 1, 4) == "héllo wörld"[1:5]
+    assert ops.op_string_substring(ctx, "abc", 2, 10) == "c"
+
+
+def test_assert_about_eq(ctx):
+    ops.op_assert_about_eq(ctx, mxa(np.array([1.0, 2.0])), mxa(np.array([1.0, 2.01])), 0.05)
+    ops.op_assert_about_eq(ctx, 1.0, 1.0004, 0.001)
+    with pytest.raises(AssertionFailed, match="differ by 0.5 at flat index 1"):
+        ops.op_assert_about_eq(ctx, mxa(np.array([1.0, 2.0])), mxa(np.array([1.0, 2.5])),
+                               0.1)
+
+
+def test_positional_encoding_formula(ctx):
+    """UPSTREAM.md 10.6: angle = pos / 10000^(i / d_model) for every column i."""
+    n, d = 6, 5
+    pos, i = np.arange(n)[:, None], np.arange(d)[None, :]
+    ang = pos / 10000 ** (i / d)
+    close(ops.op_positional_encoding(ctx, n, d), np.where(i % 2 == 0, np.sin(ang), np.cos(ang)))
+
+
+def test_padding_and_combined_masks(ctx):
+    lengths = np.array([2.0, 4.0, 0.0])
+    want = (np.arange(5)[None, :] < lengths[:, None]).astype(float)
+    m = ops.op_padding_mask(ctx, mxa(lengths), 5)
+    close(m, want)
+    close(ops.op_combine_masks(ctx, m, ops.op_causal_mask(ctx, 5)[:3]),
+          want * np.tril(np.ones((5, 5)))[:3])
+
+
+def test_rope_tables_and_rope_with_them(ctx):
+    """UPSTREAM.md 11.2-11.3 with the per-pair frequency the original meant: the tables
+    hold each angle twice, and rope(x, cos, sin) equals rope(x) at the same base."""
+    hd, n, base = 8, 7, 500.0
+    t, k = np.arange(n)[:, None], np.arange(hd)[None, :] // 2
+    ang = t * base ** (-2.0 * k / hd)
+    cos, sin = ops.op_precompute_rope_cos(ctx, hd, n, base), ops.op_precompute_rope_sin(ctx, hd, n, base)
+    close(cos, np.cos(ang))
+    close(sin, np.sin(ang))
+    x = f16(5, 3, hd)
+    close(ops.op_rope(ctx, mxa(x), cos, sin), rope_ref(x, base, 0, False), rtol=1e-2, atol=1e-2)
+    close(ops.op_rope(ctx, mxa(x), cos, sin, halves=True), rope_ref(x, base, 0, True),
+          rtol=1e-2, atol=1e-2)
+    with pytest.raises(OpError, match="rope\\(x, cos, sin\\) needs"):
+        ops.op_rope(ctx, mxa(f16(9, 3, hd)), cos, sin)  # 9 positions, 7 table rows
+
+
+def test_fused_helpers(ctx):
+    a, b, w = f16(4, 3), f16(4, 3), f16(3, 5)
+    close(ops.op_fused_add_relu(ctx, mxa(a), mxa(b)), np.maximum(a + b, 0))
+    close(ops.op_fused_mul_relu(ctx, mxa(a), mxa(b)), np.maximum(a * b, 0))
+    close(ops.op_fused_affine(ctx, mxa(a), mxa(b), 0.5), a * b + 0.5)
+    gelu = 0.5 * a * (1 + np.vectorize(math.erf)(a / math.sqrt(2)))
+    bias = f16(5)
+    close(ops.op_fused_gelu_linear(ctx, mxa(a), mxa(w), mxa(bias)), gelu @ w + bias,
+          rtol=1e-2, atol=1e-2)
+
+
+PROGRAM = """
+let r = range_i(2, 5)
+let a = arange(1, 4)
+let g = gather([[1.0, 2.0], [3.0, 4.0]], 1, tensor<int>([[1, 0], [0, 0]]))
+let pe = positional_encoding(4, 6)
+let c = precompute_rope_cos(8, 4, 10000.0)
+let s = precompute_rope_sin(8, 4, 10000.0)
+let q = rope(ones([4, 2, 8]), c, s)
+let m = combine_masks(padding_mask(tensor<float16>([1.0, 3.0]), 4), ones([2, 4]))
+assert_about_eq(sum(m), 4.0, 0.001)
+print(len(r), get(r, -1), a.shape, g.shape, pe.shape, q.shape, m.shape, floor(2.7),
+      round(-2.5), to_int(3.9), string_length("日本"), string_substring("hello", 1, 3))
+"""
+
+
+def test_a_program_using_them_checks_clean_and_runs():
+    from tl_core.check import analyze
+
+    assert [d.message for d in analyze(PROGRAM).diagnostics] == []
+    r = Session(device="cpu").run(PROGRAM)
+    assert [e.message for e in r.errors] == []
+    assert r.stdout == "3 4 [3] [2, 2] [4, 6] [4, 2, 8] [2, 4] 2 -3 3 6 ell\n"
