@@ -259,3 +259,27 @@ def test_transe_ranks_held_out_triples_above_corrupted_ones():
         dist = ((e[hh] + rr[ri] - e) ** 2).sum(axis=1)
         corrupted = [dist[j] for j in range(9) if j != tt]
         assert dist[tt] < min(corrupted), (hh, ri, tt, dist)
+
+
+def test_tl_run_on_a_terminal_shows_an_epoch_bar(monkeypatch):
+    import io
+    import sys
+
+    from tl_core.runtime.interpreter import Interpreter
+    from tl_core.syntax import parse
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # draw every epoch
+    out: list[str] = []
+    interp = Interpreter(device="cpu", write=out.append, progress=True)
+    prog = parse("tensor V: float32[2] learnable = [1.0, 2.0]\n"
+                 "learn { objective: sum(V * V), optimizer: sgd(lr: 0.25), epochs: 3 }\n")
+    interp.run_items(prog.program.items)
+    assert "learn" in err.getvalue() and "3/3" in err.getvalue()
+    assert "loss 0.312500" in err.getvalue()  # 5 -> 1.25 -> 0.3125
+    assert "Epoch   3/3" in "".join(out)

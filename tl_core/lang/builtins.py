@@ -342,7 +342,8 @@ _add("seed", (P("n", "int", doc="the seed"),), "void", "utility",
 
 # Training
 _add("learnable", (P("t", "tensor", doc="the initial value"),), "tensor", "training",
-     "Mark a tensor as trainable; `learn` blocks update such tensors (once they run).",
+     "Returns its argument unchanged (a mark for readers). `learn` blocks train the "
+     "top-level `tensor W: float32[2, 2] learnable = ...` declarations.",
      R.same("t"), pure=False)
 
 # Utility

@@ -498,38 +498,32 @@ def compact_einsum(subs: list[str], operands: list[Any], out: str, n: int) -> An
     Relations are sparse (a graph of 2,000 nodes and 2,400 edges; the delta of one
     semi-naive round) and a product is zero wherever one factor is, so each letter ranges
     only over the indices where every operand that carries it has a nonzero slice. The
-    operands are gathered down to those indices, joined, and the result scattered back
-    into the full head. This keeps the dense-tensor semantics (and one einsum per rule)
-    while the cost follows the active domain; when most of the domain is active the plain
-    einsum runs."""
+    operands are gathered down to those indices (again, while that shrinks them further:
+    restricting one letter can empty slices along another), joined, and the result
+    scattered back into the full head. This keeps the dense-tensor semantics (and one
+    einsum per rule) while the cost follows the active domain; when most of the domain is
+    active the plain einsum runs."""
     import mlx.core as mx
     import numpy as np
 
     spec = ",".join(subs) + "->" + out
-    masks: list[tuple[str, Any]] = []
-    for sub, t in zip(subs, operands, strict=True):
-        for axis, letter in enumerate(sub):
-            if sub.index(letter) == axis:
-                other = tuple(k for k in range(t.ndim) if k != axis)
-                masks.append((letter, mx.any(t != 0, axis=other) if other else t != 0))
-    if not masks:
+    if not any(subs):
         return mx.einsum(spec, *operands)
-    mx.eval([m for _, m in masks])
-    active: dict[str, Any] = {}
-    for letter, m in masks:
-        a = np.asarray(m)
-        active[letter] = a if letter not in active else active[letter] & a
-    index = {letter: np.flatnonzero(a) for letter, a in active.items()}
-    if any(len(ix) == 0 for ix in index.values()):
-        return mx.zeros((n,) * len(out), dtype=mx.float32)
-    if all(len(ix) * 4 >= n * 3 for ix in index.values()):
-        return mx.einsum(spec, *operands)
-    small = []
-    for sub, t in zip(subs, operands, strict=True):
-        for axis, letter in enumerate(sub):
-            if len(index[letter]) < n:
-                t = mx.take(t, mx.array(index[letter]), axis=axis)
-        small.append(t)
+    letters = sorted(set("".join(subs)))
+    index = {letter: np.arange(n) for letter in letters}
+    small = list(operands)
+    for _ in range(MAX_COMPACTIONS):
+        keep = _active(subs, small)
+        if any(not k.any() for k in keep.values()):
+            return mx.zeros((n,) * len(out), dtype=mx.float32)
+        if all(k.all() for k in keep.values()):
+            break
+        if all(k.sum() * 4 >= n * 3 for k in keep.values()) and small is operands:
+            return mx.einsum(spec, *operands)
+        positions = {letter: mx.array(np.flatnonzero(k)) for letter, k in keep.items()
+                     if not k.all()}
+        small = [_gather(t, sub, positions) for sub, t in zip(subs, small, strict=True)]
+        index = {letter: index[letter][keep[letter]] for letter in letters}
     result = mx.einsum(spec, *small)
     if not out or all(len(index[letter]) == n for letter in out):
         return result
@@ -537,6 +531,38 @@ def compact_einsum(subs: list[str], operands: list[Any], out: str, n: int) -> An
     grids = np.ix_(*(index[letter] for letter in out))
     full[tuple(mx.array(g) for g in grids)] = result
     return full
+
+
+MAX_COMPACTIONS = 3
+
+
+def _active(subs: list[str], operands: list[Any]) -> dict[str, Any]:
+    """Per letter, a NumPy mask of the positions where every operand carrying the letter
+    has a nonzero slice."""
+    import mlx.core as mx
+    import numpy as np
+
+    masks: list[tuple[str, Any]] = []
+    for sub, t in zip(subs, operands, strict=True):
+        for axis, letter in enumerate(sub):
+            if sub.index(letter) == axis:
+                other = tuple(k for k in range(t.ndim) if k != axis)
+                masks.append((letter, mx.any(t != 0, axis=other) if other else t != 0))
+    mx.eval([m for _, m in masks])
+    keep: dict[str, Any] = {}
+    for letter, m in masks:
+        a = np.asarray(m)
+        keep[letter] = a if letter not in keep else keep[letter] & a
+    return keep
+
+
+def _gather(t: Any, sub: str, positions: dict[str, Any]) -> Any:
+    import mlx.core as mx
+
+    for axis, letter in enumerate(sub):
+        if letter in positions:
+            t = mx.take(t, positions[letter], axis=axis)
+    return t
 
 
 def _one_hot(n: int, i: int) -> Any:

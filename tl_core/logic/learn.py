@@ -150,6 +150,7 @@ class Trainer:
             interp.exec_stmt(s, scope)
         grad_fn = mx.value_and_grad(lambda p: self.loss(p, dtypes))
         first = names[0]
+        bar = self.bar()
         for e in range(self.epochs):
             interp.check_interrupt(self.span)
             lr = float(schedule(mx.array(e)).item()) if schedule is not None else lr0
@@ -170,11 +171,29 @@ class Trainer:
                 if e > 0 and abs(lr - lr0) > 1e-6:
                     line += f", LR: {lr:.6f}"
             w(line + "\n")
+            if bar is not None:
+                bar.set_postfix_str(f"loss {float(loss.item()):.6f}", refresh=False)
+                bar.update()
+        if bar is not None:
+            bar.close()
         for n in names:
             interp.globals.vars[n] = masters[n].astype(dtypes[n])
         w("\n=== Learning Completed ===\n\nFinal Parameter Values:\n")
         for n in names:
             w(f"  {n}: {_head(masters[n])}\n")
+
+    def bar(self) -> Any:
+        """An epoch bar with the loss on stderr, for `tl run` on a terminal; else None."""
+        import sys
+
+        from tl_core.runtime.progress import is_terminal
+
+        if not self.interp.progress or not is_terminal(sys.stderr) or self.epochs < 2:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.epochs, desc="learn", unit="epoch", leave=False,
+                    file=sys.stderr)
 
     def bind(self, params: dict[str, Any], dtypes: dict[str, Any]) -> Env:
         """Bind the parameters (as declared) where the program sees them; a fresh scope."""
