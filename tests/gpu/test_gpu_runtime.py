@@ -111,7 +111,7 @@ NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "mode
                "print", "assert", "assert_eq", "env", "str", "range", "range_i", "shape",
                "len", "rand", "randn", "names", "load_tokenizer", "tokenize", "detokenize",
                "detokenize_single", "chat_prompt", "seed", "to_int", "get", "string_length",
-               "string_substring", "assert_about_eq", "load_model_f16",
+               "string_substring", "assert_about_eq", "load_model_f16", "input",
                # an int: tests/runtime/test_sampling.py checks it against NumPy; on the
                # GPU see test_temperature_sample_on_gpu below
                "temperature_sample"}

@@ -138,3 +138,41 @@ def test_a_program_using_them_checks_clean_and_runs():
     r = Session(device="cpu").run(PROGRAM)
     assert [e.message for e in r.errors] == []
     assert r.stdout == "3 4 [3] [2, 2] [4, 6] [4, 2, 8] [2, 4] 2 -3 3 6 ell\n"
+
+
+def test_tensor_without_a_type_and_namespaces_that_keep_results(ctx):
+    """`tensor(literal)` is `tensor<float16>(literal)`; `f32::NAME` converts only what a
+    creation built-in makes (UPSTREAM.md 1.4), in the checker and at run time alike."""
+    from tl_core.check import analyze
+
+    src = ("let a = tensor([[1.0, 2.0], [3.0, 4.0]])\nlet z = f32::zeros([2])\n"
+           "let s = f32::softmax(a)\nprint(a.dtype, a.shape, z.dtype, s.dtype)")
+    an = analyze(src)
+    assert [d.message for d in an.diagnostics] == []
+    assert [str(an.type_of(item.value)) for item in an.program.items[:3]] == \
+        ["float16[2, 2]", "float32[2]", "float16[2, 2]"]
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == []
+    assert r.stdout == "float16 [2, 2] float32 float16\n"
+
+
+def test_layer_norm_without_affine(ctx):
+    x = f16(3, 8)
+    want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    close(ops.op_layer_norm(ctx, mxa(x)), want, rtol=1e-2, atol=1e-2)
+
+
+def test_input_reads_the_terminal_in_tl_run_and_is_an_error_in_a_session(tmp_path):
+    import subprocess
+    import sys
+
+    prog = tmp_path / "ask.tl"
+    prog.write_text('let name = input("name? ")\nprint("hello {}", name)\n')
+    out = subprocess.run([sys.executable, "-m", "tl_core.cli", "run", str(prog), "--device",
+                          "cpu"], input="Ada  \n", capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "name? hello Ada\n"
+    r = Session(device="cpu").run('let name = input("name? ")')
+    assert [e.message for e in r.errors] == [
+        'input() needs a terminal, and this run has none (an editor or kernel run); give the '
+        'value in the program, or read it with env("NAME")']

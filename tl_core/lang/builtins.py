@@ -248,11 +248,12 @@ _add("rms_norm", (X, P("w", "tensor", doc="the scale, [D]"),
                   P("eps", "float", 1e-6, "added to the mean square")), "tensor", "nn",
      "RMS normalization over the last axis: `x / sqrt(mean(x**2) + eps) * w`, as in "
      "LLaMA-style models. `w` has the size of the last axis.", R.norm)
-_add("layer_norm", (X, P("w", "tensor", doc="the scale, [D]"),
-                    P("b", "tensor", doc="the shift, [D]"),
+_add("layer_norm", (X, P("w", "tensor", None, "the scale, [D]; none: 1"),
+                    P("b", "tensor", None, "the shift, [D]; none: 0"),
                     P("eps", "float", 1e-5, "added to the variance")), "tensor", "nn",
-     "Layer normalization over the last axis: `(x - mean) / sqrt(var + eps) * w + b`, as in "
-     "BERT-style models.", R.norm)
+     "Layer normalization over the last axis: `(x - mean) / sqrt(var + eps) * w + b` (biased "
+     "variance), as in BERT-style models; `layer_norm(x)` is the plain normalization.",
+     R.norm)
 _add("embedding", (P("table", "tensor", doc="[vocab, dim]"),
                    P("ids", "indices", doc="an integer tensor of token ids")), "tensor", "nn",
      "Look up rows of an embedding table: the result is `ids.shape + [dim]`. The same as "
@@ -370,6 +371,11 @@ _add("range", _RANGE, "list[int]", "utility",
 _add("range_i", _RANGE, "list[int]", "utility",
      "The same as `range` (the name the original TensorLogic uses): `range_i(n)`, "
      "`range_i(a, b)`.", R.range_rule, pure=False)
+_add("input", (P("prompt", "string", "", "written before reading, without a newline"),),
+     "string", "utility",
+     "One line typed on the terminal, trailing whitespace removed (`tl run`). In an editor "
+     "or kernel run there is no terminal: input() is an error there, never a wait.",
+     R.fixed(STRING), pure=False)
 _add("to_int", (P("x", "any", doc="an int, a float or a 1-element tensor"),), "int", "utility",
      "The value as an int: a float is truncated toward zero, a 1-element tensor gives its "
      "value truncated.", R.fixed(INT), pure=False)

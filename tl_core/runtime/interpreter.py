@@ -192,6 +192,9 @@ class Interpreter:
         self.set_device(device)
         self._logic: Any = None  # tl_core.logic.run.LogicRunner, made on first use
         self.trainable: dict[str, bool] = {}  # top-level tensor -> declared learnable
+        # `input(prompt)`: set by `tl run` to read the terminal; None in the kernel and in
+        # sessions, where input() is a clear error (an editor run has no terminal)
+        self.read_input: Callable[[str], str | None] | None = None
 
     # -- logic and learning (tl_core.logic) -----------------------------------------------
 
@@ -1091,9 +1094,12 @@ class Interpreter:
 
     def call_path(self, e: ast.Call, func: ast.Path, env: Env) -> Any:
         if func.base in NAMESPACES and func.base != "KVCache" and func.member in BUILTINS:
+            # `f32::zeros([2])` makes float32; `f32::softmax(x)` is softmax unchanged
+            # (UPSTREAM.md 1.4: the namespace picks the dtype of creation built-ins only)
             value = self.call_builtin(func.member, e, env)
             name = NAMESPACES[func.base]
-            if name is not None and isinstance(value, mx.array):
+            if name is not None and isinstance(value, mx.array) and \
+                    BUILTINS[func.member].category == "creation":
                 value = value.astype(DTYPES[name])
             return value
         if func.base == "KVCache":

@@ -733,11 +733,12 @@ def op_rms_norm(ctx: OpContext, x: Any, w: Any, eps: Any = 1e-6) -> mx.array:
 
 
 @implements("layer_norm")
-def op_layer_norm(ctx: OpContext, x: Any, w: Any, b: Any, eps: Any = 1e-5) -> mx.array:
+def op_layer_norm(ctx: OpContext, x: Any, w: Any = None, b: Any = None,
+                  eps: Any = 1e-5) -> mx.array:
     x = _floatify(as_tensor(x))
-    w = _norm_weight(x, w, "w", "layer_norm")
-    b = _norm_weight(x, b, "b", "layer_norm")
-    return mx.fast.layer_norm(x, w.astype(x.dtype), b.astype(x.dtype), as_float(eps, "eps"))
+    w = None if w is None else _norm_weight(x, w, "w", "layer_norm").astype(x.dtype)
+    b = None if b is None else _norm_weight(x, b, "b", "layer_norm").astype(x.dtype)
+    return mx.fast.layer_norm(x, w, b, as_float(eps, "eps"))
 
 
 @implements("embedding")
@@ -1015,6 +1016,20 @@ def op_range(ctx: OpContext, a: Any, b: Any = None) -> range:
 @implements("range_i")
 def op_range_i(ctx: OpContext, a: Any, b: Any = None) -> range:
     return op_range(ctx, a, b)
+
+
+@implements("input")
+def op_input(ctx: OpContext, prompt: Any = "") -> str:
+    """One line from the terminal, trailing whitespace stripped (UPSTREAM.md 15.5)."""
+    text = as_str(prompt, "prompt")
+    read = getattr(ctx, "read_input", None)
+    if read is None:
+        raise OpError("input() needs a terminal, and this run has none (an editor or kernel "
+                      "run); give the value in the program, or read it with env(\"NAME\")")
+    line = read(text)
+    if line is None:
+        raise OpError("input(): the input ended (no line to read)")
+    return line.rstrip()
 
 
 @implements("to_int")

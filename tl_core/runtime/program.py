@@ -46,8 +46,17 @@ def make_interpreter(file: str, device: str | None, quiet: bool = False) -> Any:
     def warn(d: Diagnostic) -> None:
         print(d.format(file), file=sys.stderr)
 
-    return Interpreter(Path(file).resolve().parent, device, write=write, warn=warn,
-                       progress=is_terminal(sys.stderr) and not quiet)
+    def read_input(prompt: str) -> str | None:
+        """`input(prompt)` on the terminal: one line of stdin (None at its end)."""
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
+        line = sys.stdin.readline()
+        return None if line == "" else line
+
+    interp = Interpreter(Path(file).resolve().parent, device, write=write, warn=warn,
+                         progress=is_terminal(sys.stderr) and not quiet)
+    interp.read_input = read_input
+    return interp
 
 
 def prepare(args: Any) -> tuple[Any, tuple[Any, ...]] | None:

@@ -550,6 +550,10 @@ class _Builder:
     def tensor_ctor(self, c):
         return N.TensorCtor(_cover(c[0], c[-1]), c[2].value, _ts(c[2]), tuple(c[5:-1]), _ts(c[4]))
 
+    def tensor_call(self, c):
+        """`tensor(literal)`: `tensor<float16>(literal)` (the original's form without `<T>`)."""
+        return N.TensorCtor(_cover(c[0], c[-1]), "float16", _ts(c[0]), tuple(c[2:-1]), _ts(c[1]))
+
     def path(self, c):
         base, _cc, member = c
         return N.Path(_cover(base, member), base.value, _ts(base), member.value, _ts(member))
