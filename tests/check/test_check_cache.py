@@ -222,3 +222,16 @@ def test_one_item_lookups_before_placing_equal_a_fresh_check(p):
         assert cached.call_binding(off) == fresh.call_bindings.get(off)
     assert not cached._maps_done  # none of that filled the dicts
     assert summary(cached) == summary(fresh)
+
+
+def test_a_message_naming_a_line_is_not_replayed_after_lines_shift():
+    # "declared on line 3" inside a cached item went stale when a line was inserted above
+    text = ("fn f(x: float16[N]) -> float16[N] {\n    let y = x + 1.0\n"
+            "    let y = y * 3.0\n    return y\n}\n")
+    path = "/tmp/line-shift.tl"
+    analyze(text, path)
+    new = "\n" + text
+    cached = [d.message for d in analyze(new, path).diagnostics]
+    fresh = [d.message for d in analyze(new, path, use_cache=False).diagnostics]
+    assert cached == fresh
+    assert "let y shadows the earlier 'y' declared on line 3" in fresh

@@ -259,8 +259,7 @@ class Checker:
         self.env_key = (self.import_failed, tuple(sorted(self.structs)),
                         tuple(sorted(self.relations)), self.base_dir, logic_key)
         # Pass 2: the script, in order.
-        skip = (A.FnDecl, A.StructDecl, A.ImplDecl, A.Import, A.RelationDecl, A.EntityDecl,
-                A.EmbeddingDecl)
+        skip = (A.FnDecl, A.StructDecl, A.ImplDecl, A.Import, A.RelationDecl, A.EntityDecl)
         memoized = self.memoized
         check_item = self.check_item
         self.pending_runs.append(len(self.pending))  # each pass adds items in text order
@@ -413,16 +412,20 @@ class Checker:
 
     def check_item(self, it: object, script: Scope) -> None:
         if isinstance(it, (A.FnDecl, A.StructDecl, A.ImplDecl, A.Import, A.RelationDecl,
-                           A.EntityDecl, A.EmbeddingDecl)):
+                           A.EntityDecl)):
             return
-        if isinstance(it, A.MainBlock):
+        if isinstance(it, A.EmbeddingDecl):
+            from tl_core.check.learn import check_embedding
+
+            check_embedding(self, it, script)
+        elif isinstance(it, A.MainBlock):
             self.check_block(it.body, script, "main")
         elif isinstance(it, (A.TestDecl, A.BenchDecl)):
             self.check_block(it.body, script, "test" if isinstance(it, A.TestDecl) else "bench")
         elif isinstance(it, A.LearnBlock):
-            for x in it.items:
-                if not isinstance(x, A.ConfigField):
-                    self.check_stmt(x, script)
+            from tl_core.check.learn import check_learn
+
+            check_learn(self, it, script)
         else:
             self.check_stmt(it, script)
 
@@ -561,6 +564,10 @@ class Checker:
             self.check_block(st.block, scope)
         elif isinstance(st, (A.Rule, A.Query, A.Infer)) and self.logic is not None:
             self.logic.statement(st, scope)
+        elif isinstance(st, A.LearnBlock):
+            from tl_core.check.learn import check_learn
+
+            check_learn(self, st, scope)
 
     def check_if(self, st: A.If, scope: Scope) -> None:
         self.infer(st.cond, scope)

@@ -26,6 +26,7 @@ produce a diagnostic that points outside the item.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import weakref
 from collections import OrderedDict
@@ -143,6 +144,9 @@ class ItemRecord:
     rels: tuple = ()  # the item's distinct spans, relative; "rel span" fields index it
 
 
+_NAMES_A_LINE = re.compile(r"\bon line \d")
+
+
 def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemRecord | None:
     if c.uncacheable:
         return None
@@ -167,6 +171,8 @@ def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemR
     diags = []
     for d in c.diags[snap.diags:]:
         if not inside(d.span) or any(not inside(r.span) for r in d.related):
+            return None
+        if _NAMES_A_LINE.search(d.message):  # "declared on line 3": moves with the text
             return None
         diags.append((_rel(d.span, base, line), d.message, d.severity, d.code,
                       tuple((_rel(r.span, base, line), r.message) for r in d.related)))

@@ -181,8 +181,8 @@ class LogicRunner:
         if "init" in fields:
             v = fields["init"].value
             init = v.id if isinstance(v, ast.Name) else ""
-            if init not in _INITS:
-                raise TLRuntimeError(f"init must be one of {', '.join(_INITS)}",
+            if init not in INITS:
+                raise TLRuntimeError(f"init must be one of {', '.join(INITS)}",
                                      fields["init"].value.span)
         n = max(1, len(rows))
         shape = (n, dim)
@@ -302,7 +302,7 @@ class LogicRunner:
         return all(ops.truth(self.interp.eval(c, inner)) for c in q.constraints)
 
 
-_INITS = ("random", "xavier", "he", "zeros", "ones")
+INITS = ("random", "xavier", "he", "zeros", "ones")
 
 
 def _is_variable(name: str, rel: Any) -> bool:
