@@ -24,6 +24,7 @@ from tl_core.lang.types import (
     DimVar,
     FnType,
     MetadataType,
+    ModelNodeType,
     ModelType,
     ScalarType,
     TensorType,
@@ -283,6 +284,10 @@ def binding_markdown(b: Binding, t: Type | None = None) -> str:
         return model_markdown(b.name, t.header)
     if isinstance(t, TokenizerType) and t.tokenizer is not None:
         return tokenizer_markdown(b.name, t.tokenizer.info)
+    if isinstance(t, ModelNodeType) and t.header is not None:
+        from tl_core import ide_navigate
+
+        return ide_navigate.group_markdown(t, b.name)
     word = {"parameter": "param ", "tensor": "tensor ", "for": "", "struct": "struct ",
             "entity": "entity ", "relation": "relation "}.get(b.kind, "")
     if b.kind == "struct":
@@ -372,7 +377,10 @@ def _hover(a: Analysis, offset: int) -> Hover | None:
             t = a.type_of(call)
             if isinstance(t, ModelType) and t.header is not None:
                 return Hover(s.span, model_markdown(s.value, t.header))
-    kw = keyword_arg_hover(a, offset) or metadata_key_hover(a, offset)
+    from tl_core import ide_navigate
+
+    kw = keyword_arg_hover(a, offset) or metadata_key_hover(a, offset) or \
+        ide_navigate.hover(a, offset)
     if kw is not None:
         return kw
     for imp in a.imports:

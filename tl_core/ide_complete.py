@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from itertools import islice
 from operator import itemgetter
 
+from tl_core import ide_navigate
 from tl_core.check.model import Analysis, Binding
 from tl_core.ide import (
     Completion,
@@ -31,6 +32,7 @@ from tl_core.lang.types import (
     UNKNOWN,
     FnType,
     MetadataType,
+    ModelNodeType,
     ModelType,
     ScalarType,
     ShapeType,
@@ -109,23 +111,24 @@ def receiver_type(a: Analysis, toks: list[Tok], dot_index: int, offset: int) -> 
             t = a.type_of(n)
             if t is not None and not isinstance(t, type(UNKNOWN)):
                 return t
-    # 2. a chain of names, fields and calls: model.metadata / m.get_tensor("x")
+    # 2. a chain of names, fields, calls and indices: model.metadata / m.get_tensor("x") /
+    # m.blk[0].attn_q
     parts: list[tuple[str, str | None]] = []  # (name, string arg of a call)
     i = dot_index - 1
     while i >= 0:
         t = toks[i]
         call_arg: str | None = None
+        while t.text == "]":  # `[0]`, `[i]`: a step of model navigation ("[]" + the index)
+            j = _opening(toks, i, "[", "]")
+            if j <= 0:
+                return UNKNOWN
+            inner = toks[j + 1:i]
+            parts.append(("[]", inner[0].text if len(inner) == 1 and
+                          inner[0].kind == "number" else None))
+            i = j - 1
+            t = toks[i]
         if t.text == ")":
-            depth = 0
-            j = i
-            while j >= 0:
-                if toks[j].text == ")":
-                    depth += 1
-                elif toks[j].text == "(":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j -= 1
+            j = _opening(toks, i, "(", ")")
             if j <= 0:
                 return UNKNOWN
             if j + 1 < i and toks[j + 1].kind == "string":
@@ -154,7 +157,23 @@ def receiver_type(a: Analysis, toks: list[Tok], dot_index: int, offset: int) -> 
     return cur
 
 
+def _opening(toks: list[Tok], i: int, open_: str, close: str) -> int:
+    """The index of the token opening the bracket that closes at `i` (-1 when none)."""
+    depth = 0
+    for j in range(i, -1, -1):
+        if toks[j].text == close:
+            depth += 1
+        elif toks[j].text == open_:
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
 def member_type(t: Type, name: str, arg: str | None) -> Type:
+    if isinstance(t, (ModelType, ModelNodeType)) and t.header is not None and (
+            name == "[]" or name not in ("metadata", "path") and not name.endswith("()")):
+        return ide_navigate.step_type(t, name, arg)
     if isinstance(t, ModelType):
         if name == "metadata":
             return MetadataType(t.header)
@@ -193,6 +212,10 @@ def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
         out.append(Completion(label, kind, detail, doc, insert if insert is not None else label,
                               snippet, replace, f"{len(out):04d}"))
 
+    # the model's groups and tensors first
+    if isinstance(t, (ModelType, ModelNodeType)):  # navigation: model.blk[0].attn_q.weight
+        for c in ide_navigate.children(t):
+            add(c.name, "field", c.detail, c.doc)
     if isinstance(t, TensorType):
         add("shape", "property", str(ShapeType(t.dims)), "The sizes of the tensor.")
         add("T", "property", str(member_type(t, "T", None)) if t.dims is not None and

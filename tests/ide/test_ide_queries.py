@@ -173,8 +173,9 @@ def test_complete_members_after_dot(model_dir):
     assert items[0].detail == "shape[2, 3]" and items[1].detail == "float16[3, 2]"
     text2 = text[:-2] + "m."
     a = analyze(text2, str(model_dir / "prog.tl"))
-    assert labels(ide.complete_at(a, len(text2))) == ["get_tensor", "names", "save_model", "metadata",
-                                                       "path"]
+    # the model's own groups first (navigation: m.layer[0].weight), then its methods, fields
+    assert labels(ide.complete_at(a, len(text2))) == ["embed", "layer", "get_tensor", "names",
+                                                       "save_model", "metadata", "path"]
     text3 = text[:-2] + "m.metadata."
     a = analyze(text3, str(model_dir / "prog.tl"))
     assert "format" in labels(ide.complete_at(a, len(text3)))

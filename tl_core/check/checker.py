@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from tl_core.check import memo as M
+from tl_core.check import navigate as NAV
 from tl_core.check.imports import ImportResolver
 from tl_core.check.memo import type_sig
 from tl_core.check.model import Binding, ImportInfo, Ref, Scope, node_key
@@ -39,6 +40,7 @@ from tl_core.lang.types import (
     FnType,
     ListType,
     MetadataType,
+    ModelNodeType,
     ModelType,
     ScalarType,
     ShapeType,
@@ -51,6 +53,7 @@ from tl_core.lang.types import (
     dim_value,
 )
 from tl_core.limits import host_memory, size_problem
+from tl_core.models.navigation import uncalled_method
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import LineIndex, Span
 
@@ -59,7 +62,6 @@ INT64_MAX = 2**63 - 1
 ARITH = {"+", "-", "*", "/", "%", "**", "⊙"}
 COMPARE = {"==", "!=", "<", "<=", ">", ">="}
 TENSOR_FIELDS = ("shape", "T", "dtype", "ndim", "size")
-MODEL_FIELDS = ("metadata", "path")
 CONSTANTS: dict[str, Type] = {d: DEVICE for d in DEVICES}
 # Statement forms of LANGUAGE.md section 5 that look like calls but are not built-ins.
 STATEMENT_CALLS: dict[str, Type] = {"panic": VOID}
@@ -79,6 +81,8 @@ def join(a: Type, b: Type) -> Type:
         return ScalarType(a.name)
     if isinstance(a, ModelType) and isinstance(b, ModelType):
         return ModelType()
+    if isinstance(a, ModelNodeType) and isinstance(b, ModelNodeType):
+        return NAV.join_nodes(a, b)
     if isinstance(a, ListType) and isinstance(b, ListType):
         return ListType(join(a.elem, b.elem))
     return UNKNOWN
@@ -938,6 +942,10 @@ class Checker:
                                             + (f"; {hint}" if hint else ""),
                                "unknown-member")
                     return UNKNOWN
+            if isinstance(obj_t, ModelNodeType):
+                self.arg_infos(e.args, scope)
+                NAV.no_method(self, obj_t, f)
+                return UNKNOWN
             # Any built-in may be called as a method on its first argument (`x.sum(dim: 0)`).
             if isinstance(obj_t, (TensorType, ModelType)) and f.name in BUILTINS and \
                     BUILTINS[f.name].params:
@@ -1029,7 +1037,9 @@ class Checker:
             bad = self.kind_mismatch(p.kind, info.type)
             if bad:
                 self.error(spans.get(pname, span), f"{b.name}(): argument '{pname}' must be "
-                                                   f"{bad}; found {info.type}", "type-mismatch")
+                                                   f"{bad}; found {info.type}"
+                                                   f"{NAV.tensor_hint(info.type, info.text)}",
+                           "type-mismatch")
                 return ret_unknown
             if info.is_int_literal and p.kind == "tensor" and b.category in ("math", "nn"):
                 self.error(spans.get(pname, span),
@@ -1055,7 +1065,7 @@ class Checker:
         if isinstance(t, UnknownType):
             return None
         if kind in ("tensor", "indices"):
-            if isinstance(t, (ModelType, MetadataType)) or (
+            if isinstance(t, (ModelType, MetadataType, ModelNodeType)) or (
                     isinstance(t, ScalarType) and t.name in ("string", "void")):
                 return "a tensor"
         elif kind == "model":
@@ -1308,11 +1318,12 @@ class Checker:
             if e.name == "path":
                 return ScalarType("string", t.path)
             if e.name in MODEL_METHODS:
+                self.error(e.name_span, uncalled_method(self.src(e.span), e.name),
+                           "unknown-member")
                 return UNKNOWN
-            self.error(e.name_span, f"Model has no field '{e.name}'; fields: "
-                                    f"{', '.join(MODEL_FIELDS)}; methods: "
-                                    f"{', '.join(MODEL_METHODS)}", "unknown-member")
-            return UNKNOWN
+            return NAV.field(self, t, e)  # model navigation: model.blk[0].attn_q.weight
+        if isinstance(t, ModelNodeType):
+            return NAV.field(self, t, e)
         if isinstance(t, MetadataType):
             if t.header is not None:
                 if e.name == "format":
@@ -1362,6 +1373,8 @@ class Checker:
                         items.append(IndexItem("tensor", type=it_t))
                 else:
                     items.append(IndexItem("tensor", type=UNKNOWN))
+        if isinstance(t, (ModelType, ModelNodeType)):  # model navigation: model.blk[0]
+            return NAV.index(self, t, e, items, [self.types.get(node_key(x), UNKNOWN) for x in e.items])
         if isinstance(t, TensorType):
             try:
                 return S.index(t, items)
@@ -1392,6 +1405,10 @@ class Checker:
         op = e.op
         if op in ("&&", "||"):
             return BOOL
+        for side, t in ((e.left, lt), (e.right, rt)):
+            if isinstance(t, ModelNodeType):
+                NAV.not_a_tensor(self, t, side)
+                return UNKNOWN
         if op in ARITH or op == "@" or op == "⊗":
             if isinstance(lt, TensorType) or isinstance(rt, TensorType):
                 for side, t in ((e.left, lt), (e.right, rt)):
@@ -1426,7 +1443,8 @@ class Checker:
             return BOOL
         # arithmetic
         if isinstance(lt, TensorType) or isinstance(rt, TensorType):
-            if isinstance(lt, (ModelType, StructType)) or isinstance(rt, (ModelType, StructType)):
+            if isinstance(lt, (ModelType, StructType, ModelNodeType)) or \
+                    isinstance(rt, (ModelType, StructType, ModelNodeType)):
                 return UNKNOWN
             for t in (lt, rt):
                 if isinstance(t, ScalarType) and t.name in ("string",):

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from tl_core.check.model import FILE_WIDE
 from tl_core.diagnostics import Diagnostic, Related, Severity
-from tl_core.lang.types import MetadataType, ModelType, ScalarType, Type
+from tl_core.lang.types import MetadataType, ModelNodeType, ModelType, ScalarType, Type
 from tl_core.syntax.span import Span, new_span
 
 if TYPE_CHECKING:
@@ -79,8 +79,9 @@ def type_sig(t: Type) -> Any:
     model headers included, which type equality ignores)."""
     if isinstance(t, ScalarType):
         return (t, type(t.value).__name__, repr(t.value))
-    if isinstance(t, (ModelType, MetadataType)):
-        return (type(t).__name__, getattr(t, "path", None), id(t.header))
+    if isinstance(t, (ModelType, MetadataType, ModelNodeType)):
+        return (type(t).__name__, getattr(t, "path", None), getattr(t, "prefix", None),
+                id(t.header))
     return t
 
 

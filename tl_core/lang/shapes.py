@@ -517,8 +517,11 @@ def model_tensor(header: object, name: str) -> TensorType:
     if info is None:
         path = getattr(header, "path", "")
         base = path.replace("\\", "/").rsplit("/", 1)[-1]
+        from tl_core.models.navigation import tree_of
+
         raise ShapeError(f"model '{base}' has no tensor named '{name}'", param="name",
-                         hint=did_you_mean(name, list(tensors)))
+                         hint=tree_of(header).tied_head(name) or
+                         did_you_mean(name, list(tensors)))
     dtype = getattr(info, "loaded_dtype", "float16")
     if dtype is None:
         raise ShapeError(f"tensor '{name}' is {info.dtype} {list(info.shape)}: this dtype "

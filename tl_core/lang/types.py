@@ -131,6 +131,20 @@ class ModelType(Type):
 
 
 @dataclass(frozen=True, slots=True)
+class ModelNodeType(Type):
+    """A step of model navigation short of a tensor: `model.blk`, `model.blk[0]`,
+    `model.blk[0].attn_q` (`prefix` "blk.0.attn_q"; a `*` stands for an index known only at
+    run time, tl_core.models.navigation). `header` is the model's header."""
+
+    prefix: str
+    path: str | None = None
+    header: Any = field(default=None, compare=False, hash=False)
+
+    def __str__(self) -> str:
+        return f"model group '{self.prefix}'"
+
+
+@dataclass(frozen=True, slots=True)
 class TokenizerType(Type):
     """The value of `load_tokenizer(...)`; `tokenizer` is the loaded `Tokenizer` when the
     checker could read the file (its `info` feeds hover, `tokenize` of a constant string

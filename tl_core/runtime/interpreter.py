@@ -34,6 +34,7 @@ from tl_core.lang.text import FormatError, format_braces
 from tl_core.lang.types import UNKNOWN, ListType, ScalarType, TensorType
 from tl_core.limits import dim_problem
 from tl_core.runtime import memory, ops
+from tl_core.runtime import navigate as NAV
 from tl_core.runtime.errors import Interrupted, NotSupported, OpError, Panic, TLRuntimeError
 from tl_core.runtime.printing import format_value
 from tl_core.runtime.values import (
@@ -730,12 +731,13 @@ class Interpreter:
         b = self.eval(e.right, env)
         try:
             result = binary_op(op, a, b)
-        except OpError as exc:
-            message = self.checker_binary_message(op, a, b, e) or exc.message
-            raise TLRuntimeError(message, e.span) from None
-        except (ValueError, TypeError) as exc:
-            message = self.checker_binary_message(op, a, b, e) or \
-                f"{type_name(a)} {op} {type_name(b)}: {exc}"
+        except (OpError, ValueError, TypeError) as exc:
+            for side, v in ((e.left, a), (e.right, b)):
+                if isinstance(v, NAV.ModelNode):
+                    raise NAV.not_a_tensor(v, self.source_of(side), side.span) from None
+            message = self.checker_binary_message(op, a, b, e) or (
+                exc.message if isinstance(exc, OpError) else
+                f"{type_name(a)} {op} {type_name(b)}: {exc}")
             raise TLRuntimeError(message, e.span) from None
         if type(result) is mx.array:
             memory.check(result, self.device, f"the result of {op}", e.span)
@@ -846,8 +848,12 @@ class Interpreter:
                 return ops.metadata_record(obj)
             if name == "path":
                 return obj.path
-            raise TLRuntimeError(f"a Model has no field '{name}' (fields: metadata, path; "
-                                 f"methods: {', '.join(MODEL_METHODS)})", e.name_span)
+            if name in MODEL_METHODS:
+                raise TLRuntimeError(NAV.uncalled_method(self.source_of(e), name), e.name_span)
+        if type(obj).__name__ == "Model" or isinstance(obj, NAV.ModelNode):
+            # model navigation: model.blk[0].attn_q.weight (tl_core.runtime.navigate)
+            return NAV.field(self, obj, name, self.source_of(e.obj), self.source_of(
+                _nav_root(e.obj)), e.name_span)
         if isinstance(obj, Record):
             if name in obj.items:
                 return obj.items[name]
@@ -889,6 +895,11 @@ class Interpreter:
             if isinstance(key, str) and key in obj.items:
                 return obj.items[key]
             raise TLRuntimeError(f"{obj.title} has no key {key!r}", e.span)
+        if type(obj).__name__ == "Model" or isinstance(obj, NAV.ModelNode):
+            # model navigation: model.blk[0] (tl_core.runtime.navigate)
+            items = [self._slice(x, env) if isinstance(x, ast.Slice) else self.eval(x, env)
+                     for x in e.items]
+            return NAV.index(self, obj, items, self.source_of(e.obj), e.span, e.items[0].span)
         if not isinstance(obj, mx.array):
             raise TLRuntimeError(f"cannot index {type_name(obj)}", e.obj.span)
         result = obj[self.index_tuple(obj, e, env)]  # a gather may be far larger than obj
@@ -1086,6 +1097,8 @@ class Interpreter:
     def call_method(self, e: ast.Call, func: ast.Field, env: Env) -> Any:
         obj = self.eval(func.obj, env)
         name = func.name
+        if isinstance(obj, NAV.ModelNode):
+            raise NAV.no_method(obj, name, self.source_of(func.obj), func.name_span)
         if name in BUILTINS:
             return self.call_builtin(name, e, env, receiver=(obj, func.obj.span))
         if name in self.fns:
@@ -1472,6 +1485,13 @@ class _NotArray(Exception):  # noqa: N818
 
 
 _FLOATS = frozenset(DTYPES[n] for n in FLOAT_DTYPES)
+
+
+def _nav_root(node: Any) -> Any:
+    """The model expression at the root of a navigation (`m` of `m.blk[0].attn_q`)."""
+    while isinstance(node, (ast.Field, ast.Index)):
+        node = node.obj
+    return node
 
 
 def _leaf_kinds(v: Any) -> set[type] | None:

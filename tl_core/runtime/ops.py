@@ -219,9 +219,12 @@ def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
     if name not in model:  # a dict lookup: looping over 32k tensors stays linear
         import difflib
 
+        from tl_core.models.navigation import tree_of
+
         names = model.names()
         close = difflib.get_close_matches(name, names, n=1)
-        hint = f"; did you mean \"{close[0]}\"?" if close else ""
+        tied = tree_of(model.header).tied_head(name)
+        hint = f"; {tied}" if tied else f"; did you mean \"{close[0]}\"?" if close else ""
         raise OpError(f"no tensor named \"{name}\" in the model ({len(names)} tensors){hint}",
                       arg="name")
     bar = getattr(ctx, "tensor_load_bar", None)

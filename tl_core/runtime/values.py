@@ -90,4 +90,5 @@ def type_name(v: object) -> str:
         return "function"
     if type(v).__name__ == "Model":
         return "Model"
-    return type(v).__name__
+    named = getattr(v, "type_name", None)  # values that name themselves (a model group)
+    return named() if callable(named) else type(v).__name__
