@@ -1,4 +1,11 @@
-"""Server settings: from `initializationOptions` and `workspace/configuration` ("tensorlogic")."""
+"""Server settings: from `initializationOptions` and `workspace/configuration` ("tensorlogic").
+
+`python` (the kernel's Python: the server runs it) is taken from `initializationOptions`
+only: those come from the editor process itself (the VS Code extension sends its resolved
+machine-scoped `pythonPath`; Neovim the user's `setup()`), while `workspace/configuration`
+and `didChangeConfiguration` carry a workspace's own settings, which a cloned repository
+can set (`"python": "./script.sh"` ran that script as the kernel; issue 18).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 SECTION = "tensorlogic"
+
+# settings a workspace may not choose: taken from `initializationOptions` only
+LAUNCH_ONLY = frozenset({"python"})
 
 # camelCase key (as clients send it) -> field name
 _KEYS = {
@@ -33,8 +43,10 @@ class Config:
     completion_limit: int = 200  # longer lists are cut (best first) and marked incomplete
     warm_delay_ms: int = 150  # pause in typing after which a fresh analysis is fully built
 
-    def merged(self, options: Any) -> Config:
-        """This config updated from a client's settings object; bad values are ignored."""
+    def merged(self, options: Any, launch: bool = False) -> Config:
+        """This config updated from a client's settings object; bad values are ignored,
+        and so are the `LAUNCH_ONLY` settings unless `launch` (the options are the
+        client's `initializationOptions`)."""
         if not isinstance(options, dict):
             return self
         if isinstance(options.get(SECTION), dict):  # {"tensorlogic": {...}}
@@ -42,6 +54,8 @@ class Config:
         changes: dict[str, Any] = {}
         for key, field in _KEYS.items():
             if key not in options and field not in options:
+                continue
+            if field in LAUNCH_ONLY and not launch:
                 continue
             value = options.get(key, options.get(field))
             if field == "device":
@@ -56,3 +70,17 @@ class Config:
             elif isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
                 changes[field] = int(value)
         return dataclasses.replace(self, **changes)
+
+
+def ignored_launch_settings(options: Any, config: Config) -> list[str]:
+    """The `LAUNCH_ONLY` settings in a workspace's settings object that differ from
+    `config` (to say that they were ignored)."""
+    if not isinstance(options, dict):
+        return []
+    if isinstance(options.get(SECTION), dict):
+        options = options[SECTION]
+    return [
+        key
+        for key in sorted(LAUNCH_ONLY)
+        if key in options and config.merged({key: options[key]}, launch=True) != config
+    ]

@@ -38,7 +38,7 @@ from tl_lsp.capabilities import (
     VERSION,
 )
 from tl_lsp.cells import cell_lines
-from tl_lsp.config import SECTION, Config
+from tl_lsp.config import SECTION, Config, ignored_launch_settings
 from tl_lsp.documents import Documents, path_to_uri, uri_to_path
 from tl_lsp.gc_policy import IdleCollector
 from tl_lsp.kernel_client import KernelError
@@ -111,6 +111,7 @@ class TensorLogicServer(LanguageServer):
         self._completion_id = 0
         self._progress_shown: set[int] = set()
         self._last_change: dict[str, float] = {}
+        self._ignored_settings: set[str] = set()
         self.gc = IdleCollector()  # inert until `install` (tl_lsp/__main__.py)
         self._gc_task: asyncio.Future[Any] | None = None
 
@@ -167,6 +168,20 @@ class TensorLogicServer(LanguageServer):
         for part in dotted.split("."):
             obj = getattr(obj, part, None) if obj is not None else None
         return obj
+
+    def apply_workspace_settings(self, settings: Any) -> None:
+        """Settings from `workspace/configuration` or `didChangeConfiguration`: all but the
+        kernel's Python (tl_lsp/config.py says why), which is reported once."""
+        for key in ignored_launch_settings(settings, self.config):
+            if key not in self._ignored_settings:
+                self._ignored_settings.add(key)
+                self.log_line(
+                    f"tl-lsp: the `{SECTION}.{key}` setting of the workspace is ignored: the "
+                    "kernel's Python is taken only from the editor's own settings "
+                    "(initializationOptions), since the server runs it",
+                    lsp.MessageType.Warning,
+                )
+        self.config = self.config.merged(settings)
 
     # ---- analyses with $/progress when they are slow (first read of a large header)
     async def analysis(self, uri: str):
@@ -354,7 +369,7 @@ def guarded(name: str, notification: bool = False) -> Callable[[F], F]:
 
 async def initialize(ls: TensorLogicServer, params: lsp.InitializeParams) -> None:
     ls.docs.encoding = proto.negotiate_encoding(params.capabilities)
-    ls.config = ls.config.merged(params.initialization_options)
+    ls.config = ls.config.merged(params.initialization_options, launch=True)
     roots = [uri_to_path(f.uri) for f in params.workspace_folders or []]
     if not roots and params.root_uri:
         roots = [uri_to_path(params.root_uri)]
@@ -396,14 +411,14 @@ async def pull_configuration(ls: TensorLogicServer) -> None:
         10,
     )
     if result:
-        ls.config = ls.config.merged(result[0])
+        ls.apply_workspace_settings(result[0])
 
 
 @guarded("didChangeConfiguration", notification=True)
 async def did_change_configuration(
     ls: TensorLogicServer, params: lsp.DidChangeConfigurationParams
 ) -> None:
-    ls.config = ls.config.merged(params.settings)
+    ls.apply_workspace_settings(params.settings)
     await pull_configuration(ls)
     for uri in ls.docs.docs:
         ls.schedule_diagnostics(uri)

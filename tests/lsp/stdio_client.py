@@ -43,6 +43,8 @@ class StdioClient:
         self._id = 0
         self.notifications: list[dict[str, Any]] = []
         self.responses: dict[Any, dict[str, Any]] = {}
+        # answers to the server's requests by method (params -> result); others get null
+        self.on_request: dict[str, Any] = {}
 
     # ---- wire
     def send(self, msg: dict[str, Any]) -> None:
@@ -91,11 +93,16 @@ class StdioClient:
         self.send({"id": self._id, "method": method, "params": params})
         return self._id
 
+    def answer(self, request: dict[str, Any]) -> None:
+        handler = self.on_request.get(request["method"])
+        result = handler(request.get("params")) if handler is not None else None
+        self.send({"id": request["id"], "result": result})
+
     def response(self, my_id: int) -> Any:
         while my_id not in self.responses:
             msg = self.read()
             if "method" in msg and "id" in msg:  # a request from the server
-                self.send({"id": msg["id"], "result": None})
+                self.answer(msg)
             elif "method" in msg:
                 self.notifications.append(msg)
             else:
@@ -117,7 +124,7 @@ class StdioClient:
         while time.monotonic() < deadline:
             msg = self.read()
             if "method" in msg and "id" in msg:
-                self.send({"id": msg["id"], "result": None})
+                self.answer(msg)
             elif msg.get("method") == method and predicate(msg.get("params")):
                 return msg["params"]
             elif "method" in msg:

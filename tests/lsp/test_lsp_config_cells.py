@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tl_lsp.cells import cell_lines
-from tl_lsp.config import Config
+from tl_lsp.config import Config, ignored_launch_settings
 
 TEXT = "let a = 1\n// %% first\nlet b = 2\n\n  // %% second\nlet c = 3\n"
 
@@ -21,8 +23,7 @@ def test_cells_by_marker():
 
 
 def test_config_from_client_settings():
-    c = Config().merged(
-        {
+    settings = {
             "tensorlogic": {
                 "python": " /opt/py/bin/python3 ",
                 "device": "gpu",
@@ -32,12 +33,16 @@ def test_config_from_client_settings():
                 "completionLimit": 50,
             }
         }
-    )
+    c = Config().merged(settings, launch=True)
     assert (c.python, c.device, c.cell_marker, c.inlay_run_results) == (
         "/opt/py/bin/python3", "gpu", "# %%", False,
     )  # fmt: skip
     assert (c.diagnostics_delay_ms, c.completion_limit) == (5, 50)
     assert c.merged({"device": "auto"}).device is None
+    # a workspace's settings (launch=False) never choose the kernel's Python
+    assert Config().merged(settings) == dataclasses.replace(c, python=Config().python)
+    assert ignored_launch_settings(settings, Config()) == ["python"]
+    assert ignored_launch_settings(settings, c) == []
 
 
 def test_bad_settings_are_ignored():

@@ -613,8 +613,9 @@ async def test_progress_and_configuration(tmp_path: Path):
     write_model(tmp_path / "model.safetensors", TENSORS)
     client = await CONFIG.start()
     try:
-        client.set_configuration({"python": "/nonexistent/python3"}, section="tensorlogic")
-        await client.initialize_session(init_params(tmp_path, options={"progressDelayMs": 0}))
+        client.set_configuration({"python": "/from/workspace/python3"}, section="tensorlogic")
+        options = {"progressDelayMs": 0, "python": "/nonexistent/python3"}
+        await client.initialize_session(init_params(tmp_path, options=options))
         path = tmp_path / "t.tl"
         path.write_text(PROGRAM, encoding="utf-8")
         uri = open_doc(client, path, PROGRAM)
@@ -625,7 +626,8 @@ async def test_progress_and_configuration(tmp_path: Path):
             for r in reports
         )
         assert any(isinstance(r, lsp.WorkDoneProgressEnd) for r in reports)
-        # workspace/configuration was pulled: the kernel Python comes from it
+        # the kernel's Python comes from initializationOptions, never from the workspace's
+        # settings (workspace/configuration)
         with pytest.raises(Exception) as err:
             await client.workspace_execute_command_async(
                 lsp.ExecuteCommandParams(command="tensorlogic.runFile", arguments=[{"uri": uri}])
