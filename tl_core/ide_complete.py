@@ -652,13 +652,30 @@ def file_completions(a: Analysis, typed: str, replace: Span,
     return out
 
 
-def _walk(root: str, rel: str, exts: tuple[str, ...], out: list[str], depth: int) -> None:
-    if depth > 4 or len(out) >= 500:
+# The most directory entries one file completion looks at: completing a path in a program
+# that lives in a huge tree (a home folder, a dataset, /) costs this much, not a walk of it.
+WALK_ENTRIES = 20_000
+
+
+def _walk(root: str, rel: str, exts: tuple[str, ...], out: list[str], depth: int,
+          budget: list[int] | None = None) -> None:
+    """Files under `root/rel` ending in `exts` into `out` (at most 500, 4 folders deep),
+    looking at no more than `WALK_ENTRIES` entries in all (`budget` counts them down)."""
+    if budget is None:
+        budget = [WALK_ENTRIES]
+    if depth > 4 or len(out) >= 500 or budget[0] <= 0:
         return
+    entries = []
     try:
-        entries = sorted(os.scandir(os.path.join(root, rel)), key=lambda e: e.name)
+        with os.scandir(os.path.join(root, rel)) as listing:
+            for e in listing:  # lazily: a folder of millions of files is not listed whole
+                budget[0] -= 1
+                if budget[0] < 0:
+                    break
+                entries.append(e)
     except OSError:
         return
+    entries.sort(key=lambda e: e.name)
     for e in entries:
         name = e.name
         path = f"{rel}/{name}" if rel else name
@@ -672,7 +689,7 @@ def _walk(root: str, rel: str, exts: tuple[str, ...], out: list[str], depth: int
         except OSError:
             continue
         if is_dir:
-            _walk(root, path, exts, out, depth + 1)
+            _walk(root, path, exts, out, depth + 1, budget)
 
 
 # ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 - `MAX_INT_DIGITS`: the longest integer literal (Python's own int-string limit, so that a
   literal can always be read and printed).
+- `MAX_SOURCE_BYTES`: the largest source file read from disk.
 - `MAX_DIM`: the largest dimension a tensor can have (MLX stores shapes as int32).
 - `size_problem`: a tensor whose bytes exceed the memory of where it would live.
 
@@ -17,6 +18,9 @@ import os
 MAX_INT_DIGITS = 4300
 MAX_DIM = 2**31 - 1
 MAX_RANK = 64  # NumPy's limit on dimensions (model tensors pass through NumPy)
+# The largest .tl file any tool reads from disk (programs, imports, workspace files): 64 MiB
+# is far beyond any real program and bounds what a hostile file name costs to read.
+MAX_SOURCE_BYTES = 64 * 1024 * 1024
 
 # Bytes per element of each element type (complex16 is two float16 halves).
 ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "complex16": 4,

@@ -7,19 +7,80 @@ byte, with its line and column, in every command.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 
 from tl_core.diagnostics import Diagnostic, Severity
+from tl_core.limits import MAX_SOURCE_BYTES, format_bytes
 from tl_core.syntax.span import LineIndex
+
+
+def open_regular(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
+    """(fd, stat) of a regular file opened for reading, never blocking: a FIFO, a device or
+    a socket is refused from its open descriptor (O_NONBLOCK: opening a FIFO without a
+    writer returns at once), a directory with IsADirectoryError. Raises OSError whose
+    `strerror` says why; the caller closes the fd."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:  # ENXIO: a socket (or a device without its driver)
+            raise
+        from tl_core.models.header import file_kind
+
+        raise OSError(errno.ENXIO, f"is {file_kind(os.stat(path).st_mode)}, not a regular "
+                                   f"file", os.fspath(path)) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", os.fspath(path))
+        if not stat.S_ISREG(st.st_mode):
+            from tl_core.models.header import file_kind
+
+            raise OSError(errno.EINVAL, f"is {file_kind(st.st_mode)}, not a regular file",
+                          os.fspath(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def read_regular(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (see `open_regular`); a larger
+    file (or one that grows past `limit` while read) is an OSError naming both sizes and
+    `what` the limit is for ("source files"), read no further than `limit + 1` bytes."""
+    fd, st = open_regular(path)
+    try:
+        if st.st_size > limit:
+            raise OSError(errno.EFBIG, _too_large(st.st_size, limit, what), os.fspath(path))
+        parts: list[bytes] = []
+        have = 0
+        while have <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - have))
+            if not chunk:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        if have > limit:
+            raise OSError(errno.EFBIG, _too_large(have, limit, what), os.fspath(path))
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def _too_large(size: int, limit: int, what: str) -> str:
+    return (f"the file is {format_bytes(size)}, over the {format_bytes(limit)} limit for "
+            f"{what}")
 
 
 def read_source(path: str | os.PathLike[str]) -> tuple[str, Diagnostic | None]:
     """(text, problem): the file's text, and the error for its first byte that is not
     UTF-8 (None when it is all UTF-8). Undecodable bytes are kept as surrogate escapes, so
-    the rest of the file can still be checked with the right positions. OSError passes
-    through (the caller says why the file cannot be read)."""
-    with open(path, "rb") as f:
-        data = f.read()
+    the rest of the file can still be checked with the right positions. Only a regular file
+    of at most `MAX_SOURCE_BYTES` is read (`read_regular`); OSError passes through (its
+    `strerror` says why the file cannot be read)."""
+    data = read_regular(path, MAX_SOURCE_BYTES, "source files")
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,11 @@ from tl_lsp.protocol import UTF16, Positions, apply_change
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".cache", "build", "dist"}
 _MAX_WORKSPACE_FILES = 5000
+# The most directory entries one workspace scan looks at (a workspace holding a dataset of
+# millions of files costs this much, not a walk of all of it) and the deepest folder it enters.
+_MAX_WORKSPACE_ENTRIES = 200_000
+_MAX_WORKSPACE_DEPTH = 32
+_MAX_CHANGED = 256  # watched-file changes looked at one by one (more: every open document)
 
 
 def uri_to_path(uri: str) -> str | None:
@@ -45,6 +50,22 @@ def _analyze(text: str, path: str | None) -> Any:
     return analyze(text, path)
 
 
+def _read_text(path: str) -> str | None:
+    """A .tl file's text as the tools read sources (`tl_core.source.read_source`: only a
+    regular file of bounded size, never blocking on a FIFO), or None."""
+    from tl_core.source import read_source
+
+    try:
+        return read_source(path)[0]
+    except OSError:
+        return None
+
+
+def _analyze_file(path: str) -> Any:
+    text = _read_text(path)
+    return None if text is None else _analyze(text, path)
+
+
 @dataclass
 class Document:
     uri: str
@@ -54,6 +75,40 @@ class Document:
     analysis: Any = None  # the analysis of exactly `text`, once computed
     job: tuple[str, asyncio.Future[Any]] | None = None  # (text, running analysis)
     _positions: Positions | None = field(default=None, repr=False)
+
+
+def scan_tl_files(roots: list[str], max_files: int = _MAX_WORKSPACE_FILES,
+                  max_entries: int = _MAX_WORKSPACE_ENTRIES) -> list[str]:
+    """See `Documents.workspace_files`. Never opens a file: the kind of each entry comes
+    from the directory listing (or one stat of a symlink's target)."""
+    out: list[str] = []
+    seen = 0
+    for root in roots:
+        todo = [(root, 0)]
+        while todo:
+            folder, depth = todo.pop()
+            try:
+                listing = os.scandir(folder)
+            except OSError:
+                continue
+            with listing:
+                for entry in listing:
+                    seen += 1
+                    if seen > max_entries:
+                        return out
+                    name = entry.name
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            if (depth < _MAX_WORKSPACE_DEPTH and name not in _SKIP_DIRS
+                                    and not name.startswith(".")):
+                                todo.append((entry.path, depth + 1))
+                        elif name.endswith(".tl") and entry.is_file():  # a FIFO is not
+                            out.append(entry.path)
+                            if len(out) >= max_files:
+                                return out
+                    except OSError:
+                        continue
+    return out
 
 
 class Documents:
@@ -193,56 +248,68 @@ class Documents:
             return a, pos
         try:
             st = os.stat(path)
-            key = (st.st_mtime_ns, st.st_size)
-            cached = self._file_cache.get(path)
-            if cached is not None and cached[0] == key:
-                a = cached[1]
-            else:
-                text = Path(path).read_text(encoding="utf-8", errors="replace")
-                loop = asyncio.get_running_loop()
-                a = await loop.run_in_executor(self.executor, _analyze, text, path)
-                self._file_cache[path] = (key, a)
         except OSError:
             return None
+        key = (st.st_mtime_ns, st.st_size)
+        cached = self._file_cache.get(path)
+        if cached is not None and cached[0] == key:
+            a = cached[1]
+        else:  # read and analysed on the analysis thread, never on the event loop
+            loop = asyncio.get_running_loop()
+            a = await loop.run_in_executor(self.executor, _analyze_file, path)
+            if a is None:
+                return None
+            self._file_cache[path] = (key, a)
         return a, Positions(a.text, self.encoding, getattr(a, "line_index", None))
 
     def text_of(self, path: str) -> str | None:
         uri = path_to_uri(path)
         if uri in self.docs:
             return self.docs[uri].text
-        try:
-            return Path(path).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return None
+        return _read_text(path)
 
-    def workspace_files(self) -> Iterator[str]:
-        """Every .tl file under the workspace roots (hidden and build folders skipped)."""
-        seen = 0
-        for root in self.roots:
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")]
-                for name in filenames:
-                    if name.endswith(".tl"):
-                        seen += 1
-                        if seen > _MAX_WORKSPACE_FILES:
-                            return
-                        yield os.path.join(dirpath, name)
+    async def text_of_async(self, path: str) -> str | None:
+        """`text_of`, reading a file that is not open off the event loop."""
+        uri = path_to_uri(path)
+        if uri in self.docs:
+            return self.docs[uri].text
+        return await asyncio.get_running_loop().run_in_executor(self.slow_executor,
+                                                                _read_text, path)
+
+    def workspace_files(self) -> list[str]:
+        """The regular .tl files under the workspace roots (hidden and build folders, and
+        FIFOs, devices and sockets named .tl, skipped; symlinked folders not entered): at
+        most `_MAX_WORKSPACE_FILES` files, from at most `_MAX_WORKSPACE_ENTRIES` entries
+        seen, `_MAX_WORKSPACE_DEPTH` folders deep. Blocking: call it off the event loop."""
+        return scan_tl_files(self.roots)
+
+    async def workspace_files_async(self) -> list[str]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.slow_executor, self.workspace_files)
 
     def dependents(self, path: str) -> list[str]:
-        """URIs of open documents that (may) read the file at `path`.
+        """URIs of open documents that (may) read the file at `path`."""
+        return self.dependents_of([path])
+
+    def dependents_of(self, paths: list[str]) -> list[str]:
+        """URIs of open documents that (may) read any of `paths`, in one pass (a checkout
+        reports thousands of watched files at once; more than `_MAX_CHANGED` of them simply
+        touch every open document). Never opens the files: a FIFO is only a name here.
 
         Uses the analysis' list of files when it has one (`dependencies`), else whether the
-        document mentions the file's name.
+        document mentions a file's name.
         """
-        target = os.path.realpath(path)
-        name = os.path.basename(path)
+        if len(paths) > _MAX_CHANGED:
+            return list(self.docs)
+        targets = {os.path.realpath(p) for p in paths}
+        names = {os.path.basename(p) for p in paths} - {""}
         out = []
         for uri, doc in self.docs.items():
             deps = getattr(doc.analysis, "dependencies", None) if doc.analysis else None
             if deps:
-                if target in {os.path.realpath(str(d)) for d in deps}:
+                if targets & {os.path.realpath(str(d)) for d in deps}:
                     out.append(uri)
-            elif name and name in doc.text:
+            elif any(name in doc.text for name in names):
                 out.append(uri)
         return out
 

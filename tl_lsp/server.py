@@ -485,12 +485,8 @@ async def did_save(ls: TensorLogicServer, params: lsp.DidSaveTextDocumentParams)
 async def did_change_watched_files(
     ls: TensorLogicServer, params: lsp.DidChangeWatchedFilesParams
 ) -> None:
-    touched: set[str] = set()
-    for change in params.changes:
-        path = uri_to_path(change.uri)
-        if path:
-            touched.update(ls.docs.dependents(path))
-    for uri in touched:
+    paths = [p for p in (uri_to_path(change.uri) for change in params.changes) if p]
+    for uri in ls.docs.dependents_of(paths):
         ls.docs.invalidate(uri)
         ls.schedule_diagnostics(uri, delay_ms=0)
 
@@ -552,7 +548,7 @@ async def _locations(ls: TensorLogicServer, uri: str, pos: proto.Positions, locs
         if loc.path is None or path_to_uri(loc.path) == uri:
             out.append(lsp.Location(uri=uri, range=pos.span_range(loc.span)))
             continue
-        text = ls.docs.text_of(loc.path)
+        text = await ls.docs.text_of_async(loc.path)
         if text is None:
             continue
         other = proto.Positions(text, ls.docs.encoding)
@@ -628,7 +624,7 @@ async def workspace_symbol(
     out: list[lsp.WorkspaceSymbol] = []
     seen: set[str] = set()
     uris = list(ls.docs.docs)
-    for path in ls.docs.workspace_files():
+    for path in await ls.docs.workspace_files_async():
         uris.append(path_to_uri(path))
     for uri in uris:
         if uri in seen:

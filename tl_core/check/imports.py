@@ -7,6 +7,7 @@ those it imports itself). Imported files are parsed once per (path, size, mtime)
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 
 from tl_core.syntax import ast as A
@@ -27,21 +28,25 @@ class ImportResult:
     declarations: tuple[ImportedDecl, ...] = field(default=())
 
 
-def _parse_file(path: str) -> object | None:
+def _parse_file(path: str) -> object | str:
+    """The parse of an imported file, or why it cannot be read (`read_source`: a regular
+    UTF-8 file of bounded size, never a FIFO or a device)."""
     try:
         st = os.stat(path)
-    except OSError:
-        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
     key = (path, st.st_size, st.st_mtime_ns)
     pr = _PARSED.get(key)
     if pr is None:
+        from tl_core.source import read_source
         from tl_core.syntax import parse
 
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError):
-            return None
+            text, problem = read_source(path)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        if problem is not None:
+            return "the file cannot be read as UTF-8 text"
         pr = parse(text)
         if len(_PARSED) > 256:
             _PARSED.clear()
@@ -57,6 +62,13 @@ class ImportResolver:
     def resolve(self, written: str) -> ImportResult:
         full = os.path.normpath(os.path.join(self.base_dir, written))
         if not os.path.isfile(full):
+            if os.path.exists(full):  # a folder, a FIFO, a device: say what it is
+                from tl_core.models.header import file_kind
+
+                mode = os.stat(full).st_mode  # in read_source's words, as `tl run` says it
+                why = ("is a directory, not a file" if stat.S_ISDIR(mode)
+                       else f"is {file_kind(mode)}, not a regular file")
+                return ImportResult(None, f"cannot import '{written}': {why}")
             return ImportResult(None, f"cannot import '{written}': no such file (import paths "
                                       f"are relative to the importing file)")
         if self.doc is not None and full == self.doc:
@@ -66,20 +78,25 @@ class ImportResolver:
             names = " -> ".join(os.path.basename(p) for p in cycle)
             return ImportResult(full, f"import cycle: {names}")
         pr = _parse_file(full)
-        if pr is None:
-            return ImportResult(full, f"cannot import '{written}': the file cannot be read "
-                                      f"as UTF-8 text")
+        if isinstance(pr, str):
+            return ImportResult(full, f"cannot import '{written}': {pr}")
         decls = []
         for it in pr.program.items:  # type: ignore[attr-defined]
             if isinstance(it, (A.FnDecl, A.StructDecl, A.TensorDecl)):
                 decls.append(ImportedDecl(it, full))
         return ImportResult(full, None, tuple(decls))
 
-    def _find_cycle(self, path: str, chain: list[str], depth: int = 0) -> list[str] | None:
-        if depth > 32:
+    def _find_cycle(self, path: str, chain: list[str], depth: int = 0,
+                    done: set[str] | None = None) -> list[str] | None:
+        """A cycle reachable from `path` (depth-first; `done` holds the files whose imports
+        were all searched, so a file imported along many paths is searched once: without
+        it, 30 files each importing the next two took 2^30 steps)."""
+        if done is None:
+            done = set()
+        if depth > 32 or path in done:
             return None
         pr = _parse_file(path)
-        if pr is None:
+        if isinstance(pr, str):
             return None
         base = os.path.dirname(path)
         for it in pr.program.items:  # type: ignore[attr-defined]
@@ -89,7 +106,8 @@ class ImportResolver:
             if target == chain[0] or target in chain[1:]:
                 return chain + [target]
             if os.path.isfile(target):
-                found = self._find_cycle(target, chain + [target], depth + 1)
+                found = self._find_cycle(target, chain + [target], depth + 1, done)
                 if found:
                     return found
+        done.add(path)
         return None

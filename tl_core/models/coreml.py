@@ -27,9 +27,13 @@ from typing import Any
 from tl_core.models.errors import ModelFileError
 from tl_core.models.header import HEADER_LIMIT, ModelHeader, Source, TensorInfo
 
-# A .mlmodel keeps its weights inside the spec, so its "header" is the whole file: it is read
-# whole, up to protobuf's own limit of 2 GiB.
+# A .mlmodel keeps its weights inside the spec, so its "header" is the whole file: it is
+# parsed from a read-only mapping of the file (no copy on the heap; a sparse or corrupt file
+# costs only the pages protobuf touches before it stops), up to protobuf's limit of 2 GiB.
 MLMODEL_LIMIT = 2 * 1024 * 1024 * 1024 - 1
+# The most files `package_stamp` looks at in a package's Data folder (a real package holds
+# two or three): a hostile tree is refused instead of walked.
+PACKAGE_FILES_LIMIT = 4096
 
 _BLOB_SENTINEL = 0xDEADBEEF
 _BLOB_META = struct.Struct("<IIQQ")  # sentinel, dtype, size in bytes, data offset
@@ -51,7 +55,25 @@ def _proto() -> tuple[Any, Any]:
     return Model_pb2, MIL_pb2
 
 
-def _parse_spec(data: bytes) -> Any:
+def _parse_mapped(fd: int, size: int) -> Any:
+    """The spec in the first `size` bytes of the open file `fd`, parsed from a mapping."""
+    import mmap
+
+    if size == 0:
+        return _parse_spec(b"")
+    try:
+        mm = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as exc:
+        raise ModelFileError(f"cannot map the file: {exc}", 0) from None
+    view = memoryview(mm)
+    try:
+        return _parse_spec(view)  # protobuf copies what it keeps
+    finally:
+        view.release()
+        mm.close()
+
+
+def _parse_spec(data: bytes | memoryview) -> Any:
     model_pb2, _ = _proto()
     from google.protobuf.message import DecodeError
 
@@ -72,9 +94,7 @@ def parse_mlmodel(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]
         raise ModelFileError(
             f"CoreML .mlmodel of {src.size} bytes is over protobuf's 2 GiB limit", 0
         )
-    src.limit = MLMODEL_LIMIT
-    src.need(0, src.size, "the CoreML spec")
-    spec = _parse_spec(src.buf)
+    spec = _parse_mapped(src.fd, src.size)
     st = os.fstat(src.fd)
     _remember(src.path, st, spec)
     tensors = {name: info for name, (info, _) in _nn_weights(spec).items()}
@@ -90,8 +110,7 @@ def read_mlpackage_header(path: str, st: os.stat_result) -> ModelHeader:
             f"header size limit of {HEADER_LIMIT} bytes",
             0,
         )
-    with open(spec_path, "rb") as f:
-        spec = _parse_spec(f.read(HEADER_LIMIT))
+    spec = _read_spec(spec_path, HEADER_LIMIT)
     _remember(spec_path, spec_st, spec)
     if spec.WhichOneof("Type") == "mlProgram":
         tensors = {
@@ -105,17 +124,40 @@ def read_mlpackage_header(path: str, st: os.stat_result) -> ModelHeader:
 
 
 def package_stamp(path: str) -> tuple[int, int]:
-    """(total size, latest mtime) of the files of a package: its cache key."""
-    size, mtime = 0, 0
-    walk = [(path, [], ["Manifest.json"]), *os.walk(os.path.join(path, "Data"))]
-    for root, _dirs, files in walk:
-        for name in files:
-            try:
-                s = os.stat(os.path.join(root, name))
-            except OSError:
-                continue
-            size += s.st_size
-            mtime = max(mtime, s.st_mtime_ns)
+    """(total size, latest mtime) of the files of a package: its cache key. Looks at most at
+    `PACKAGE_FILES_LIMIT` entries (symlinks not followed), however large the tree."""
+    size, mtime, seen = 0, 0, 0
+    stats = []
+    try:
+        stats.append(os.stat(os.path.join(path, "Manifest.json")))
+    except OSError:
+        pass
+    todo = [os.path.join(path, "Data")]
+    while todo:
+        try:
+            entries = os.scandir(todo.pop())
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:  # one entry at a time: a huge folder is not listed whole
+                seen += 1
+                if seen > PACKAGE_FILES_LIMIT:
+                    raise ModelFileError(
+                        f"the package holds more than {PACKAGE_FILES_LIMIT} files and "
+                        f"folders; a CoreML package holds a few (is this a package?)",
+                        0,
+                        path,
+                    )
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+                    else:
+                        stats.append(entry.stat())
+                except OSError:
+                    continue
+    for s in stats:
+        size += s.st_size
+        mtime = max(mtime, s.st_mtime_ns)
     return size, mtime
 
 
@@ -196,10 +238,27 @@ def _spec_for(path: str) -> Any:
     key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
     spec = _SPECS.get(key)
     if spec is None:
-        with open(path, "rb") as f:
-            spec = _parse_spec(f.read(MLMODEL_LIMIT))
+        spec = _read_spec(path, MLMODEL_LIMIT)
         _remember(path, st, spec)
     return spec
+
+
+def _read_spec(path: str, limit: int) -> Any:
+    """The spec of the regular file `path` (at most `limit` bytes), parsed from a mapping."""
+    from tl_core.source import open_regular
+
+    try:
+        fd, st = open_regular(path)
+    except OSError as exc:
+        raise ModelFileError(f"the CoreML spec {path} cannot be read: {exc.strerror}", 0) \
+            from None
+    try:
+        if st.st_size > limit:
+            raise ModelFileError(f"the CoreML spec {path} is {st.st_size} bytes, over the "
+                                 f"limit of {limit} bytes", 0)
+        return _parse_mapped(fd, st.st_size)
+    finally:
+        os.close(fd)
 
 
 def _metadata(spec: Any, fmt: str) -> dict[str, object]:

@@ -343,7 +343,7 @@ class Interpreter:
             raise TLRuntimeError(cycle, item.path_span).with_code("import-cycle")
         if path in self._imported:
             return
-        if not path.is_file():
+        if not path.exists():
             raise TLRuntimeError(f"cannot import \"{item.path}\": no such file ({path})",
                                  item.path_span)
         self._imported.add(path)

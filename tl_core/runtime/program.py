@@ -22,7 +22,7 @@ def read_program(file: str) -> tuple[Any, Any] | None:
         print(f"{file}: error: no such file", file=sys.stderr)
         return None
     except OSError as exc:
-        print(f"{file}: error: cannot read the file: {exc}", file=sys.stderr)
+        print(f"{file}: error: cannot read the file: {exc.strerror or exc}", file=sys.stderr)
         return None
     if encoding is not None:  # as `tl check` reports it
         print(encoding.format(file), file=sys.stderr)

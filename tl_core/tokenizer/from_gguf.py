@@ -94,6 +94,9 @@ def read_vocab(header: ModelHeader) -> GGUFVocab:
             f"{header.path}: tokenizer.ggml.model is {kind!r}; supported: 'gpt2' (byte-level "
             f"BPE) and 'llama' (SentencePiece BPE); load the model's tokenizer.json instead"
         )
+    _check_count(header, "tokenizer.ggml.tokens", MAX_TOKENS)
+    if kind == "gpt2":
+        _check_count(header, "tokenizer.ggml.merges", MAX_MERGES)
     tokens = [str(t) for t in metadata_array(header, "tokenizer.ggml.tokens")]
     n = len(tokens)
     types = _optional_array(header, "tokenizer.ggml.token_type", n) or [NORMAL] * n
@@ -137,6 +140,22 @@ def read_vocab(header: ModelHeader) -> GGUFVocab:
         add_eos=flag("add_eos_token", False),
         add_space_prefix=flag("add_space_prefix", kind == "llama"),
     )
+
+
+# The largest vocabulary and merge list built (the largest published vocabularies have about
+# 262k tokens): a header that declares more is refused before its arrays are read.
+MAX_TOKENS = 1 << 21
+MAX_MERGES = 1 << 22
+
+
+def _check_count(header: ModelHeader, key: str, limit: int) -> None:
+    value = header.metadata.get(key)
+    count = getattr(value, "count", None)
+    if count is not None and count > limit:
+        raise TokenizerError(
+            f"{header.path}: {key} has {count} entries; tokenizers of more than {limit} are "
+            f"not built (is the file corrupt?)"
+        )
 
 
 def _optional_array(header: ModelHeader, key: str, n: int) -> list | None:

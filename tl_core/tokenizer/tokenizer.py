@@ -106,9 +106,16 @@ _CACHE_SIZE = 8
 _CACHE_LOCK = threading.Lock()  # tokenizers load from the kernel and language-server threads
 
 
+# The largest tokenizer.json / tokenizer_config.json read (the largest published ones are
+# about 35 MB); a bigger file, a FIFO or a device is refused before reading.
+JSON_LIMIT = 128 * 1024 * 1024
+
+
 def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     """The tokenizer of a `.gguf` file or a `tokenizer.json` (or a directory holding one),
-    cached by (resolved path, size, mtime). Raises `TokenizerError` with the reason."""
+    cached by (resolved path, size, mtime). Raises `TokenizerError` with the reason.
+    Only regular files are opened (never blocking on a FIFO), and a tokenizer.json is read
+    only up to `JSON_LIMIT` bytes: the checker loads tokenizers that programs name."""
     spath = os.fspath(path)
     if os.path.isdir(spath):
         spath = os.path.join(spath, "tokenizer.json")
@@ -132,11 +139,26 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
 
 
 def _is_gguf(path: str) -> bool:
+    from tl_core.source import open_regular
+
     try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"GGUF"
+        fd, _ = open_regular(path)
     except OSError as exc:
         raise TokenizerError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        return os.pread(fd, 4, 0) == b"GGUF"
+    finally:
+        os.close(fd)
+
+
+def _read_json_file(path: str) -> str:
+    from tl_core.source import read_regular
+
+    try:
+        data = read_regular(path, JSON_LIMIT, "tokenizer files")
+    except OSError as exc:
+        raise TokenizerError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    return data.decode("utf-8", errors="replace")
 
 
 def _load_gguf(path: str) -> Tokenizer:
@@ -176,8 +198,9 @@ def _load_json(path: str) -> Tokenizer:
 
     from tokenizers import Tokenizer as HFTokenizer
 
+    text = _read_json_file(path)
     try:
-        hf = HFTokenizer.from_file(path)
+        hf = HFTokenizer.from_str(text)
     except Exception as exc:  # the Rust side raises plain Exceptions
         raise TokenizerError(
             f"{path}: not a tokenizer.json or a GGUF file ({exc}); expected a HuggingFace "
@@ -190,10 +213,9 @@ def _load_json(path: str) -> Tokenizer:
     config_path = os.path.join(os.path.dirname(path), "tokenizer_config.json")
     if os.path.isfile(config_path):
         try:
-            with open(config_path, encoding="utf-8") as f:
-                loaded = json.load(f)
+            loaded = json.loads(_read_json_file(config_path))
             config = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:
             raise TokenizerError(f"{config_path}: cannot read it ({exc})") from None
 
     def special_id(name: str) -> int | None:
