@@ -140,3 +140,27 @@ def test_rule_body_items_the_original_skips_warn():
         "`score(X) > 0.5` is ignored in a rule body (as in the original): only relation "
         "atoms and == / != between terms take part"]
     assert "Found 3 solution(s)" in r.stdout
+
+
+def test_running_a_program_twice_in_a_session_answers_the_same():
+    s = Session(device="cpu")
+    src = FAMILY + "Lives(alice, paris)\nAncestor(alice, Z)?\n"
+    first = run(src, s)
+    second = run(src, s)
+    assert errors(first) == errors(second) == []
+    assert first.stdout == second.stdout
+    kb = s.interpreter.logic.kb
+    assert len(kb.rules) == 2
+    assert kb.members("Person") == ["alice", "bob", "carol", "dave"]
+    r = run("entity Person\nfor p in Person { print(p) }\n", s)  # a data-driven type keeps
+    assert r.stdout == "alice\nbob\ncarol\ndave\n"
+
+
+def test_logic_inside_main_and_errors_in_a_later_infer_item():
+    r = run(FAMILY + "main {\n  Parent(dave, erin)\n  Ancestor(carol, X)?\n}\n")
+    assert errors(r) == []
+    assert r.stdout.splitlines()[-4:] == ["  Solution 1:", "    X = dave", "  Solution 2:",
+                                           "    X = erin"]
+    r = run(FAMILY + "infer {\n  forward Parent(alice, X)?\n  backward Nope(X)?\n}\n")
+    assert errors(r) == [(11, 11, "unknown relation 'Nope' in this query (relations: "
+                                  "Ancestor, Lives, Parent)")]

@@ -85,8 +85,12 @@ class KnowledgeBase:
     # -- declarations -----------------------------------------------------------------
 
     def declare_entity(self, name: str, members: Sequence[str] | None = None) -> EntityType:
-        """`entity T` (members None: data-driven) or `entity T = {a, b}`; a re-declaration
-        replaces the type (facts already added stay)."""
+        """`entity T` (members None: data-driven) or `entity T = {a, b}`. Declaring a type
+        again (a program run twice in one session) replaces a fixed type's members and
+        keeps the members a data-driven one has collected."""
+        old = self.types.get(name)
+        if old is not None and members is None and not old.fixed:
+            return old
         t = EntityType(name, members is not None)
         for m in members or ():
             t.members[m] = self.universe.add(m)
@@ -181,6 +185,8 @@ class KnowledgeBase:
                 del self.relations[name]
                 self.facts.pop(name, None)
             raise
+        if rule in self.rules:  # the same rule again (a program run twice): nothing new
+            return
         for item in (rule.head, *rule.body):
             terms = item.args if isinstance(item, Atom) else (item.left, item.right)
             for t in terms:

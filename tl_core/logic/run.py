@@ -52,7 +52,7 @@ class LogicRunner:
                 self.query(item, env)
             elif isinstance(item, ast.Infer):
                 for it in item.items:
-                    self.query(it.query, env)
+                    self.run(it.query, env)
             elif isinstance(item, ast.EmbeddingDecl):
                 self.embedding(item, env)
             else:
@@ -69,8 +69,6 @@ class LogicRunner:
             atom = item.head if exc.item is None else item.body[exc.item]
         elif isinstance(item, ast.Query):
             atom = item.atom
-        elif isinstance(item, ast.Infer):
-            atom = item.items[0].query.atom
         if isinstance(atom, ast.Call) and exc.arg is not None and exc.arg < len(atom.args):
             return atom.args[exc.arg].span
         return atom.span
