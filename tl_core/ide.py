@@ -356,14 +356,15 @@ def model_of_call(a: Analysis, call: A.Call) -> ModelType | None:
 # Queries
 
 
-def hover_at(a: Analysis, offset: int) -> Hover | None:
+def hover_at(a: Analysis, offset: int, facts: dict[str, int] | None = None) -> Hover | None:
+    """`facts`: the facts per relation after the document's last run, shown on relations."""
     try:
-        return _hover(a, offset)
+        return _hover(a, offset, facts or {})
     except Exception:  # noqa: BLE001 - a hover must never break the editor
         return None
 
 
-def _hover(a: Analysis, offset: int) -> Hover | None:
+def _hover(a: Analysis, offset: int, facts: dict[str, int]) -> Hover | None:
     ctx = string_call_context(a, offset)
     if ctx is not None:
         kind, s, call = ctx
@@ -395,6 +396,9 @@ def _hover(a: Analysis, offset: int) -> Hover | None:
             b = r.binding
             # A variable's type where it is used (after reassignments) is the type there.
             md = binding_markdown(b, a.point_type(r.span.start))
+            if b.kind == "relation" and b.name in facts:
+                n = facts[b.name]
+                md += f"\n\n{n} fact{'s' if n != 1 else ''} after the last run"
             bound = a.call_binding(r.span.start)
             if bound and isinstance(b.type, FnType):
                 md += "\n\nat this call:\n" + code(bound_signature(b.type, bound))

@@ -454,7 +454,8 @@ class Worker:
             out.flush()
         return {"stdout": r.stdout, "value": r.value.to_json() if r.value else None,
                 "elapsed_ms": round(r.elapsed_ms, 3), "device": r.device,
-                "errors": [diag_json(d) for d in r.errors], "interrupted": r.interrupted}
+                "errors": [diag_json(d) for d in r.errors], "interrupted": r.interrupted,
+                "relations": dict(r.relations)}
 
     def read_requests(self, stdin: Any, lines: queue.Queue[str | None]) -> None:
         """The only reader of stdin, in its own thread, so the worker notices the end of its

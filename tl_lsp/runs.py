@@ -31,6 +31,7 @@ class LastRun:
     text: str  # the text that ran (offsets below point into it)
     errors: tuple[Diagnostic, ...]
     hints: tuple[RunHint, ...]
+    relations: dict[str, int] | None = None  # facts per relation after the run
 
 
 def _severity(value: Any) -> Severity:
@@ -54,6 +55,14 @@ def _kernel_span(index: LineIndex, rng: dict[str, Any] | None):
     start = index.offset(int(s.get("line", 0)), int(s.get("character", 0)))
     end = max(start, index.offset(int(e.get("line", 0)), int(e.get("character", 0))))
     return index.span(start, end)
+
+
+def relations_from_result(result: dict[str, Any]) -> dict[str, int]:
+    """The run's `relations` (name -> facts after the run), dropping ill-typed entries."""
+    rel = result.get("relations")
+    if not isinstance(rel, dict):
+        return {}
+    return {str(k): v for k, v in rel.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
 def errors_from_result(result: dict[str, Any], index: LineIndex) -> tuple[Diagnostic, ...]:
@@ -213,7 +222,8 @@ class Runner:
         if end is not None and end > 0 and index.position(end)[1] == 0 and last_line > 0:
             last_line -= 1  # a range ending at column 0 ends on the line before
         self.last[uri] = LastRun(
-            text, errors_from_result(result, index), hints_from_result(result, last_line)
+            text, errors_from_result(result, index), hints_from_result(result, last_line),
+            relations_from_result(result),
         )
         return result
 

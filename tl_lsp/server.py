@@ -501,8 +501,10 @@ def _offset(pos: proto.Positions, position: lsp.Position) -> int:
 
 @guarded("hover")
 async def hover(ls: TensorLogicServer, params: lsp.HoverParams) -> lsp.Hover | None:
-    _, a, pos = await ls.analysis(params.text_document.uri)
-    h = ide.hover_at(a, _offset(pos, params.position))
+    uri = params.text_document.uri
+    _, a, pos = await ls.analysis(uri)
+    last = ls.runner.last.get(uri)
+    h = ide.hover_at(a, _offset(pos, params.position), last.relations if last else None)
     return proto.hover(h, pos) if h is not None else None
 
 

@@ -45,3 +45,24 @@ def test_a_correct_logic_program_has_no_diagnostics():
     text = Path("examples/syntax/logic.tl").read_text()
     a = analyze(text)
     assert [d.message for d in a.diagnostics if d.severity.value == "error"] == []
+
+
+def test_hover_shows_the_fact_count_of_the_last_run():
+    from tl_core.runtime import Session
+
+    a = analyze(TEXT)
+    r = Session(device="cpu").run(TEXT)
+    # Lives: the one fact; Near: alice-? none (only alice lives anywhere), so 0
+    assert dict(r.relations) == {"Lives": 1, "Near": 0}
+    h = ide.hover_at(a, at("Lives(alice", 1), dict(r.relations))
+    assert h.markdown.endswith("1 fact after the last run")
+    h = ide.hover_at(a, at("Near(alice", 1), dict(r.relations))
+    assert h.markdown.endswith("0 facts after the last run")
+
+
+def test_run_relations_from_a_kernel_result():
+    from tl_lsp.runs import relations_from_result
+
+    assert relations_from_result({"relations": {"A": 2, "B": True, "C": "x"}}) == {"A": 2}
+    assert relations_from_result({"relations": [1]}) == {}
+    assert relations_from_result({}) == {}

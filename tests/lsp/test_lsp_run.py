@@ -323,3 +323,24 @@ def _ppid(entry: Path) -> int:
         return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return -1
+
+
+async def test_hover_on_a_relation_shows_its_facts_after_a_run(client: LanguageClient):
+    text = ("relation Parent(x: entity, y: entity)\nParent(alice, bob)\nParent(bob, carol)\n"
+            "Ancestor(X, Y) <- Parent(X, Y)\nAncestor(X, Z) <- Parent(X, Y), Ancestor(Y, Z)\n"
+            "Ancestor(alice, Z)?\n")
+    uri = doc(client, "logic.tl", text)
+    await diagnostics_for(client, uri)
+
+    async def hover(marker: str) -> str:
+        h = await client.text_document_hover_async(
+            lsp.HoverParams(text_document=lsp.TextDocumentIdentifier(uri=uri),
+                            position=pos_of(text, marker, 1)))
+        return h.contents.value
+
+    assert "after the last run" not in await hover("Ancestor(alice")
+    result = await command(client, "tensorlogic.runFile", {"uri": uri})
+    assert result["errors"] == [] and "Found 2 solution(s)" in result["stdout"]
+    assert result["relations"] == {"Parent": 2, "Ancestor": 3}
+    assert "3 facts after the last run" in await hover("Ancestor(alice")
+    assert "2 facts after the last run" in await hover("Parent(bob")

@@ -82,6 +82,14 @@ class LogicRunner:
     def members(self, value: EntityTypeValue) -> list[str]:
         return self.kb.members(value.name)
 
+    def fact_counts(self) -> tuple[tuple[str, int], ...]:
+        """(relation, facts given and derived) for each relation, after solving; () when
+        the program cannot be solved (its error was reported where it happened)."""
+        try:
+            return tuple((name, self.kb.fact_count(name)) for name in self.kb.relations)
+        except LogicError:
+            return ()
+
     # -- declarations, facts, rules ---------------------------------------------------
 
     def declare_relation(self, item: ast.RelationDecl) -> None:

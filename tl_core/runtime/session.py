@@ -44,6 +44,7 @@ class RunResult:
     device: str
     errors: tuple[Diagnostic, ...]
     interrupted: bool = False
+    relations: tuple[tuple[str, int], ...] = ()  # facts (given and derived) per relation
 
     @property
     def ok(self) -> bool:
@@ -123,9 +124,11 @@ class Session:
                     d.severity == Severity.ERROR for d in errors):
                 value = summarize(interp.out.last_value, interp.device,
                                   interp.out.last_value_span)
+            facts = () if interrupted or interp._logic is None else \
+                interp._logic.fact_counts()
             return RunResult("".join(out), value,
                              (time.perf_counter() - start_time) * 1000.0, interp.device,
-                             tuple(interp.out.warnings) + tuple(errors), interrupted)
+                             tuple(interp.out.warnings) + tuple(errors), interrupted, facts)
 
         full = parse(text)
         interp.text = text
