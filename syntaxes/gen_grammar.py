@@ -34,6 +34,7 @@ def targets() -> list[tuple[tuple[str | int, ...], str]]:
     """(JSON path in the grammar, the generated string) for every generated pattern."""
     from tl_core.lang import dtypes as D
     from tl_core.lang import keywords as K
+    from tl_core.lang.collections import VECTORS
 
     def alt(words: tuple[str, ...] | list[str]) -> str:
         return "|".join(dict.fromkeys(words))
@@ -53,7 +54,8 @@ def targets() -> list[tuple[tuple[str | int, ...], str]]:
         (("types", "patterns", 1, "match"), rf"\b({types})\b(?!\s*::)"),
         (("types", "patterns", 2, "match"),
          rf"(->)\s*(?!(?:{types})\b)([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*[\[<])"),
-        (("namespaces", "patterns", 0, "match"), rf"\b({alt(list(D.NAMESPACES))})\s*(::)"),
+        (("namespaces", "patterns", 0, "match"),
+         rf"\b({alt(list(D.NAMESPACES) + list(VECTORS))})\s*(::)"),
         (("constants", "patterns", 0, "match"), rf"\b({alt(K.BOOLEANS)})\b"),
         (("constants", "patterns", 1, "match"), rf"\b({alt(K.DEVICES)})\b"),
     ]

@@ -176,3 +176,50 @@ def test_input_reads_the_terminal_in_tl_run_and_is_an_error_in_a_session(tmp_pat
     assert [e.message for e in r.errors] == [
         'input() needs a terminal, and this run has none (an editor or kernel run); give the '
         'value in the program, or read it with env("NAME")']
+
+
+VECTORS = """
+let v = IntVec::new()
+v.push(3)
+v.push(4)
+let w = v
+w.push(5)
+print(len(v), get(v, -1), v.pop(), v.is_empty(), v)
+let f = FloatVec::new()
+f.push(2)
+f.set(0, 2.5)
+let s = StringVec::new()
+s.push("a")
+print(f, s, s.pop(), s.is_empty())
+v.clear()
+print(v.is_empty(), len(v))
+"""
+
+
+def test_vectors_are_shared_mutable_lists():
+    """UPSTREAM.md 16.2: `T::new()`, push/pop/set/clear/is_empty, len/get, shared."""
+    from tl_core.check import analyze
+
+    assert [d.message for d in analyze(VECTORS).diagnostics] == []
+    r = Session(device="cpu").run(VECTORS)
+    assert [e.message for e in r.errors] == []
+    # every argument is evaluated before any is shown, so s is already empty (shared)
+    assert r.stdout == "3 5 5 false Vec[3, 4]\nVec[2.5] Vec[] a true\ntrue 0\n"
+
+
+@pytest.mark.parametrize(("src", "checker", "runtime"), [
+    ('let v = IntVec::new()\nv.push(1.5)', "IntVec holds int values, found float",
+     "IntVec holds int values, found float"),
+    ('let v = IntVec::new()\nv.append(1)', "IntVec has no method 'append'; methods: push, pop, "
+     "set, clear, is_empty", "IntVec has no method 'append'; methods: push, pop, set, clear, "
+     "is_empty"),
+    ("let v = BoolVec::new()\nv.pop()", None, "BoolVec.pop() called on an empty vector"),
+    ("let v = IntVec::new()\nv.set(0, 1)", None, "index 0 is out of range for length 0"),
+])
+def test_vector_errors(src, checker, runtime):
+    from tl_core.check import analyze
+
+    got = [d.message for d in analyze(src).diagnostics]
+    assert got == ([checker] if checker else [])
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == [runtime]

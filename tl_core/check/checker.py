@@ -21,6 +21,9 @@ from tl_core.check.model import Binding, ImportInfo, Ref, Scope, node_key
 from tl_core.diagnostics import Diagnostic, Related, Severity
 from tl_core.lang import shapes as S
 from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
+from tl_core.lang.collections import METHODS as VEC_METHODS
+from tl_core.lang.collections import VECTORS
+from tl_core.lang.collections import method_names as vec_method_names
 from tl_core.lang.dtypes import NAMESPACES, canonical_dtype, is_int_dtype
 from tl_core.lang.keywords import DEVICES
 from tl_core.lang.registry import STRING_KINDS, BindError, Builtin, bind_arguments, fallback_type
@@ -50,6 +53,7 @@ from tl_core.lang.types import (
     TupleType,
     Type,
     UnknownType,
+    VecType,
     dim_value,
 )
 from tl_core.limits import host_memory, size_problem
@@ -933,6 +937,8 @@ class Checker:
             return UNKNOWN
         if isinstance(f, A.Field):
             obj_t = self.infer(f.obj, scope)
+            if isinstance(obj_t, VecType):
+                return self.call_vec_method(obj_t, f, e, scope)
             if isinstance(obj_t, ModelType):
                 if f.name not in BUILTINS:
                     self.arg_infos(e.args, scope)
@@ -955,6 +961,13 @@ class Checker:
             self.arg_infos(e.args, scope)
             return UNKNOWN
         if isinstance(f, A.Path):
+            if f.base in VECTORS:
+                self.arg_infos(e.args, scope)
+                if f.member != "new" or e.args:
+                    self.error(e.span, f"{f.base}::{f.member}: a vector is made with "
+                                       f"{f.base}::new()", "arguments")
+                    return UNKNOWN
+                return VecType(f.base)
             if f.base in NAMESPACES and f.member in BUILTINS:
                 self.refs[(f.member_span.start, f.member_span.end)] = Ref(f.member_span, None,
                                                                           f.member)
@@ -967,6 +980,29 @@ class Checker:
         self.infer(f, scope)
         self.arg_infos(e.args, scope)
         return UNKNOWN
+
+    def call_vec_method(self, v: VecType, f: A.Field, e: A.Call, scope: Scope) -> Type:
+        infos = self.arg_infos(e.args, scope)
+        m = VEC_METHODS.get(f.name)
+        if m is None:
+            hint = S.did_you_mean(f.name, list(VEC_METHODS), 0.6)
+            self.error(f.name_span, f"{v.kind} has no method '{f.name}'; methods: "
+                                    f"{vec_method_names()}" + (f"; {hint}" if hint else ""),
+                       "unknown-member")
+            return UNKNOWN
+        if len(e.args) != len(m.params) or any(a.name is not None for a in e.args):
+            self.error(e.span, f"{v.kind}.{m.label} takes {len(m.params)} argument"
+                               f"{'s' if len(m.params) != 1 else ''}, found {len(e.args)}",
+                       "arguments")
+        elif "x" in m.params:
+            t = infos[m.params.index("x")].type
+            elem = VECTORS[v.kind]
+            ok = not isinstance(t, ScalarType) or t.name == elem or (
+                elem == "float" and t.name == "int")
+            if isinstance(t, (TensorType, ModelType)) or not ok:
+                self.error(e.args[m.params.index("x")].span,
+                           f"{v.kind} holds {elem} values, found {t}", "type-mismatch")
+        return {"void": VOID, "bool": BOOL}.get(m.returns, ScalarType(VECTORS[v.kind]))
 
     def call_builtin(self, b: Builtin, args: tuple[A.Arg, ...], span: Span, scope: Scope,
                      dtype: str | None = None,

@@ -187,6 +187,16 @@ class ShapeType(Type):
 
 
 @dataclass(frozen=True, slots=True)
+class VecType(Type):
+    """An `IntVec`, `FloatVec`, `StringVec` or `BoolVec` (tl_core.lang.collections)."""
+
+    kind: str
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+@dataclass(frozen=True, slots=True)
 class ListType(Type):
     elem: Type = UNKNOWN
     length: int | None = None

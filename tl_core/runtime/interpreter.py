@@ -25,6 +25,10 @@ import mlx.core as mx
 from tl_core.diagnostics import Diagnostic, Severity
 from tl_core.lang import shapes as S
 from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
+from tl_core.lang.collections import METHODS as VEC_METHODS
+from tl_core.lang.collections import VECTORS
+from tl_core.lang.collections import accepts as vec_accepts
+from tl_core.lang.collections import method_names as vec_method_names
 from tl_core.lang.dtypes import FLOAT_DTYPES, NAMESPACES, kind_of
 from tl_core.lang.keywords import DEVICES
 from tl_core.lang.registry import BindError, bind_arguments
@@ -43,6 +47,7 @@ from tl_core.runtime.values import (
     BuiltinValue,
     FnValue,
     Record,
+    Vec,
     dtype_name,
     tensor_type,
     type_name,
@@ -1099,13 +1104,60 @@ class Interpreter:
         name = func.name
         if isinstance(obj, NAV.ModelNode):
             raise NAV.no_method(obj, name, self.source_of(func.obj), func.name_span)
+        if isinstance(obj, Vec):
+            return self.call_vec_method(obj, e, func, env)
         if name in BUILTINS:
             return self.call_builtin(name, e, env, receiver=(obj, func.obj.span))
         if name in self.fns:
             return self.call_fn(self.fns[name], e, env, receiver=(obj, func.obj.span))
         raise TLRuntimeError(f"{type_name(obj)} has no method '{name}'", func.name_span)
 
+    def call_vec_method(self, v: Vec, e: ast.Call, func: ast.Field, env: Env) -> Any:
+        """`v.push(x)`, `v.pop()`, `v.set(i, x)`, `v.clear()`, `v.is_empty()`."""
+        m = VEC_METHODS.get(func.name)
+        if m is None:
+            raise TLRuntimeError(f"{v.kind} has no method '{func.name}'; methods: "
+                                 f"{vec_method_names()}", func.name_span)
+        if any(a.name is not None for a in e.args) or len(e.args) != len(m.params):
+            raise TLRuntimeError(f"{v.kind}.{m.label} takes {_plural(len(m.params), 'argument')}"
+                                 f", found {len(e.args)}", e.span)
+        args = [self.eval(a.value, env) for a in e.args]
+        spans = [a.value.span for a in e.args]
+
+        def element(x: Any, span: Span) -> Any:
+            if not vec_accepts(v.kind, x):
+                raise TLRuntimeError(f"{v.kind} holds {VECTORS[v.kind]} values, found "
+                                     f"{type_name(x)}", span)
+            return float(x) if VECTORS[v.kind] == "float" else x
+
+        if m.name == "push":
+            v.items.append(element(args[0], spans[0]))
+            return None
+        if m.name == "pop":
+            if not v.items:
+                raise TLRuntimeError(f"{v.kind}.pop() called on an empty vector", e.span)
+            return v.items.pop()
+        if m.name == "set":
+            i = args[0]
+            if isinstance(i, float) and i.is_integer():
+                i = int(i)
+            n = len(v.items)
+            if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
+                raise TLRuntimeError(f"index {self.format(i)} is out of range for length {n}",
+                                     spans[0])
+            v.items[i] = element(args[1], spans[1])
+            return None
+        if m.name == "clear":
+            v.items.clear()
+            return None
+        return not v.items  # is_empty
+
     def call_path(self, e: ast.Call, func: ast.Path, env: Env) -> Any:
+        if func.base in VECTORS:
+            if func.member != "new" or e.args:
+                raise TLRuntimeError(f"{func.base}::{func.member}: a vector is made with "
+                                     f"{func.base}::new()", e.span)
+            return Vec(func.base, [])
         if func.base in NAMESPACES and func.base != "KVCache" and func.member in BUILTINS:
             # `f32::zeros([2])` makes float32; `f32::softmax(x)` is softmax unchanged
             # (UPSTREAM.md 1.4: the namespace picks the dtype of creation built-ins only)

@@ -28,7 +28,15 @@ from tl_core.lang.builtins import implements
 from tl_core.lang.text import FormatError, print_text
 from tl_core.limits import dim_problem
 from tl_core.runtime.errors import AssertionFailed, OpError
-from tl_core.runtime.values import DTYPES, FLOAT, Record, shape_text, tensor_type, type_name
+from tl_core.runtime.values import (
+    DTYPES,
+    FLOAT,
+    Record,
+    Vec,
+    shape_text,
+    tensor_type,
+    type_name,
+)
 
 
 class OpContext(Protocol):
@@ -333,6 +341,8 @@ def op_len(ctx: OpContext, x: Any) -> int:
         return len(x.encode("utf-8", "surrogatepass"))  # bytes, as the original counts
     if isinstance(x, (list, tuple, range)):
         return len(x)
+    if isinstance(x, Vec):
+        return len(x.items)
     if isinstance(x, mx.array):
         if x.ndim == 0:
             raise OpError(f"len of a 0-dimensional tensor ({tensor_type(x)})", arg="x")
@@ -1059,6 +1069,9 @@ def op_get(ctx: OpContext, items: Any, i: Any) -> Any:
             raise OpError(f"get needs a list or a 1-D tensor, found {tensor_type(items)}",
                           arg="items")
         n = items.shape[0]
+    elif isinstance(items, Vec):
+        items = items.items
+        n = len(items)
     elif isinstance(items, (list, tuple, range)):
         n = len(items)
     else:

@@ -11,7 +11,7 @@ from typing import Any
 import mlx.core as mx
 import numpy as np
 
-from tl_core.runtime.values import Record, dtype_name, shape_text, type_name
+from tl_core.runtime.values import Record, Vec, dtype_name, shape_text, type_name
 
 THRESHOLD = 1000
 EDGE_ITEMS = 3
@@ -70,6 +70,8 @@ def format_value(v: Any, device: str = "cpu", *, quote_strings: bool = False) ->
         return "[" + ", ".join(format_value(x, device, quote_strings=True) for x in v) + "]"
     if isinstance(v, tuple):
         return "(" + ", ".join(format_value(x, device, quote_strings=True) for x in v) + ")"
+    if isinstance(v, Vec):  # `Vec[1, 2]`, as the original prints vectors
+        return "Vec" + format_value(v.items, device)
     if isinstance(v, Record):
         shown = list(v.items.items())[:8]
         parts = [f"{k}: {_short(x, device)}" for k, x in shown]

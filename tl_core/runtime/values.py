@@ -66,6 +66,15 @@ class BuiltinValue:
     name: str
 
 
+@dataclass(eq=False)
+class Vec:
+    """An `IntVec`/`FloatVec`/`StringVec`/`BoolVec` (tl_core.lang.collections): a mutable
+    list shared by reference (`let b = a` then `b.push(1)` changes `a` too)."""
+
+    kind: str
+    items: list[Any]
+
+
 def type_name(v: object) -> str:
     """The TensorLogic type of a value, as error messages write it."""
     if isinstance(v, mx.array):
@@ -86,6 +95,8 @@ def type_name(v: object) -> str:
         return "void"
     if isinstance(v, Record):
         return "record"
+    if isinstance(v, Vec):
+        return v.kind
     if isinstance(v, (FnValue, BuiltinValue)):
         return "function"
     if type(v).__name__ == "Model":
