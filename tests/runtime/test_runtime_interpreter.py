@@ -284,6 +284,13 @@ def test_integer_division_truncates_and_remainder_takes_the_left_sign():
     want.append(f"{math.fmod(7.5, -2.0)} {math.fmod(-7.5, 2.0)} {7 / 2.0}")
     assert r.stdout.splitlines() == want
     assert [e[2] for e in errors(run("print(1 / 0)"))] == ["division by zero (1 / 0)"]
+    # an int to a negative int power is no int: an error (the checker does not fold it)
+    from tl_core.check.checker import Checker
+
+    assert Checker.fold("**", 2, -1, "int") is None
+    assert [e[2] for e in errors(run("print(2 ** -1)"))] == [
+        "2 ** -1: an int raised to a negative int is not an int; write 2.0 ** -1 for a float"]
+    assert run("print(2.0 ** -1)").stdout == "0.5\n"
 
 
 def test_string_repetition_agrees_with_the_checker():

@@ -1532,6 +1532,8 @@ class Checker:
             elif op == "**":
                 if isinstance(a, int) and isinstance(b, int) and abs(a) > 1 and b > 64:
                     return None  # |a| ** b > 2 ** 64: not a value the checker needs
+                if isinstance(a, int) and isinstance(b, int) and b < 0:
+                    return None  # an error at run time (not an int)
                 v = a ** b
                 if isinstance(v, complex):
                     return None

@@ -1697,6 +1697,9 @@ def _scalar_binary(op: str, a: Any, b: Any) -> Any:
             raise OpError(f"division by zero ({a} % {b})")
         return rem(a, b)
     if op == "**":
+        if isinstance(a, int) and isinstance(b, int) and not isinstance(b, bool) and b < 0:
+            raise OpError(f"{a} ** {b}: an int raised to a negative int is not an int; write "
+                          f"{a}.0 ** {b} for a float")
         return a**b
     if op == "==":
         return a == b
