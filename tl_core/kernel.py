@@ -124,7 +124,8 @@ class Kernel:
         proc = self.worker
 
         def pump() -> None:
-            # The only reader of this worker's stdout: forwards `ready`, queues the rest.
+            # The only reader of this worker's stdout: forwards `ready` and the
+            # notifications of a running cell, queues the rest.
             assert proc.stdout is not None
             ready = False
             for line in proc.stdout:
@@ -140,7 +141,7 @@ class Kernel:
                     params["restarted"] = restarted
                     params["pid"] = os.getpid()
                     self.send({"method": "ready", "params": params})
-                elif isinstance(msg, dict) and msg.get("method") == "output":
+                elif isinstance(msg, dict) and msg.get("method") in ("output", "progress"):
                     self.send(msg)
                 else:
                     lines.put(msg)
@@ -447,8 +448,9 @@ class Worker:
                    index.offset(int(rng["end"]["line"]), int(rng["end"]["character"])))
         self.current = session
         out = OutputStream(self, req_id, params["uri"])
+        progress = ProgressStream(self, req_id, params["uri"], out)
         try:
-            r = session.run(text, sel, on_output=out.write)
+            r = session.run(text, sel, on_output=out.write, on_progress=progress.report)
         finally:
             self.current = None
             out.flush()
@@ -535,6 +537,28 @@ class OutputStream:
             self.worker.send({"method": "output",
                               "params": {"id": self.req_id, "uri": self.uri, "text": text}})
         self.last = time.monotonic()
+
+
+class ProgressStream:
+    """Progress of long work in a running cell (a learn block's epochs) as `progress`
+    notifications, at most every `INTERVAL` seconds plus the last step; printed text
+    waiting in `out` goes first."""
+
+    INTERVAL = 0.1
+
+    def __init__(self, worker: Worker, req_id: Any, uri: str, out: OutputStream) -> None:
+        self.worker, self.req_id, self.uri, self.out = worker, req_id, uri, out
+        self.last = 0.0
+
+    def report(self, title: str, done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if now - self.last < self.INTERVAL and done < total:
+            return
+        self.last = now
+        self.out.flush()
+        self.worker.send({"method": "progress",
+                          "params": {"id": self.req_id, "uri": self.uri, "title": title,
+                                     "done": done, "total": total, "message": message}})
 
 
 def _version() -> str:

@@ -61,6 +61,7 @@ class KernelClient:
         self._on_restart = on_restart
         self._proc: asyncio.subprocess.Process | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._progress: dict[int, Callable[[dict[str, Any]], None]] = {}  # by request id
         self._ids = itertools.count(1)
         self._stderr_tail: deque[str] = deque(maxlen=20)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -129,6 +130,12 @@ class KernelClient:
 
     def _dispatch(self, msg: dict[str, Any]) -> None:
         if "id" not in msg or msg.get("id") is None:
+            params = msg.get("params")
+            if msg.get("method") == "progress" and isinstance(params, dict):
+                handler = self._progress.get(params.get("id"))
+                if handler is not None:
+                    handler(params)
+                return
             if msg.get("method") == "ready":
                 self.ready_params = msg.get("params") or {}
                 self.ready.set()
@@ -178,27 +185,34 @@ class KernelClient:
     def stderr_tail(self, lines: int = 5) -> str:
         return "\n".join(list(self._stderr_tail)[-lines:]).strip()
 
-    async def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
+    async def request(self, method: str, params: dict[str, Any] | None = None,
+                      on_progress: Callable[[dict[str, Any]], None] | None = None) -> Any:
+        """`on_progress` sees the request's `progress` notifications (docs/kernel.md)."""
         if not self.alive or self._proc is None or self._proc.stdin is None:
             raise KernelDied("the TensorLogic kernel is not running", self.returncode)
         msg_id = next(self._ids)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = fut
+        if on_progress is not None:
+            self._progress[msg_id] = on_progress
         data = json.dumps({"id": msg_id, "method": method, "params": params or {}})
         try:
             self._proc.stdin.write(data.encode("utf-8") + b"\n")
             await self._proc.stdin.drain()
         except (BrokenPipeError, ConnectionResetError) as exc:
             self._pending.pop(msg_id, None)
+            self._progress.pop(msg_id, None)
             await self.exited.wait()
             raise KernelDied(f"the TensorLogic kernel exited: {exc}", self.returncode) from exc
         try:
             return await fut
         finally:
             self._pending.pop(msg_id, None)
+            self._progress.pop(msg_id, None)
 
-    async def run(self, params: dict[str, Any]) -> dict[str, Any]:
-        return await self.request("run", params)
+    async def run(self, params: dict[str, Any],
+                  on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        return await self.request("run", params, on_progress)
 
     async def interrupt(self, timeout: float = 3.0) -> bool:
         """Ask the kernel to stop the running cell (it promises to within 1 s, killing its

@@ -200,7 +200,9 @@ class Runner:
         start: int | None,
         end: int | None,
         device: str | None,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
+        """`on_progress` sees the run's `progress` notifications (docs/kernel.md)."""
         from tl_core.syntax.span import LineIndex
 
         kernel = await self.ensure_kernel()
@@ -214,7 +216,7 @@ class Runner:
             params["device"] = device
         self.running[uri] = self.running.get(uri, 0) + 1
         try:
-            result = await kernel.run(params)
+            result = await kernel.run(params, on_progress)
         finally:
             self.running[uri] -= 1
         result = dict(result or {})

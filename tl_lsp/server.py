@@ -202,6 +202,7 @@ class TensorLogicServer(LanguageServer):
 
     @contextlib.asynccontextmanager
     async def progress(self, title: str, message: str):
+        """$/progress around the work; yields `report(message, percentage)`."""
         token = str(uuid.uuid4())
         created = False
         try:
@@ -212,8 +213,14 @@ class TensorLogicServer(LanguageServer):
             )
         except Exception as exc:  # a client without progress support: just do the work
             log.info("no progress: %s", exc)
+
+        def report(text: str, percentage: int | None = None) -> None:
+            if created:
+                self.work_done_progress.report(
+                    token, lsp.WorkDoneProgressReport(message=text, percentage=percentage))
+
         try:
-            yield
+            yield report
         finally:
             if created:
                 self.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message="done"))
@@ -785,9 +792,17 @@ async def _run(ls: TensorLogicServer, uri: str, start: int | None, end: int | No
     last, last_col = pos.index.position(end if end is not None else len(text))
     if last_col == 0 and last > first:  # a range ending at a line start ends on the line before
         last -= 1
-    async with ls.progress("TensorLogic", f"Running {name}:{first + 1}-{last + 1}"):
+    async with ls.progress("TensorLogic", f"Running {name}:{first + 1}-{last + 1}") as report:
+
+        def on_progress(p: dict) -> None:  # a learn block's epochs (docs/kernel.md)
+            done, total = p.get("done"), p.get("total")
+            pct = (min(100, max(0, int(100 * done / total)))
+                   if isinstance(done, int) and isinstance(total, int) and total > 0 else None)
+            report(f"{p.get('title', '')} {p.get('message', '')}".strip(), pct)
+
         try:
-            result = await ls.runner.run(uri, text, doc.path, start, end, ls.config.device)
+            result = await ls.runner.run(uri, text, doc.path, start, end, ls.config.device,
+                                         on_progress)
         except KernelError as exc:
             ls.log_line(f"[run {name}] {exc.message}", lsp.MessageType.Error)
             raise JsonRpcInternalError(exc.message) from exc

@@ -283,3 +283,17 @@ def test_tl_run_on_a_terminal_shows_an_epoch_bar(monkeypatch):
     assert "learn" in err.getvalue() and "3/3" in err.getvalue()
     assert "loss 0.312500" in err.getvalue()  # 5 -> 1.25 -> 0.3125
     assert "Epoch   3/3" in "".join(out)
+
+
+def test_sessions_report_learn_progress_per_epoch():
+    seen = []
+    s = Session(device="cpu")
+    r = s.run("tensor V: float32[2] learnable = [1.0, 2.0]\n"
+              "learn { objective: sum(V * V), optimizer: sgd(lr: 0.25), epochs: 3 }\n",
+              on_progress=lambda *a: seen.append(a))
+    assert [d.message for d in r.errors] == []
+    # V halves each epoch: losses 5, 1.25, 0.3125
+    assert seen == [("learn", 1, 3, "epoch 1/3: loss 5.000000"),
+                    ("learn", 2, 3, "epoch 2/3: loss 1.250000"),
+                    ("learn", 3, 3, "epoch 3/3: loss 0.312500")]
+    assert s.interpreter.on_progress is None

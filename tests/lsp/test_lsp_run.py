@@ -344,3 +344,16 @@ async def test_hover_on_a_relation_shows_its_facts_after_a_run(client: LanguageC
     assert result["relations"] == {"Parent": 2, "Ancestor": 3}
     assert "3 facts after the last run" in await hover("Ancestor(alice")
     assert "2 facts after the last run" in await hover("Parent(bob")
+
+
+async def test_learn_epochs_show_as_progress_reports(client: LanguageClient):
+    text = ("tensor V: float32[2] learnable = [1.0, 2.0]\n"
+            "learn { objective: sum(V * V), optimizer: sgd(lr: 0.25), epochs: 3 }\n")
+    uri = doc(client, "learn.tl", text)
+    await diagnostics_for(client, uri)
+    result = await command(client, "tensorlogic.runFile", {"uri": uri})
+    assert result["errors"] == []
+    reports = [r for rs in client.progress_reports.values() for r in rs
+               if isinstance(r, lsp.WorkDoneProgressReport)]
+    assert any(r.message == "learn epoch 3/3: loss 0.312500" and r.percentage == 100
+               for r in reports)

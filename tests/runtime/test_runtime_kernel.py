@@ -357,3 +357,20 @@ def test_a_cell_that_allocates_beyond_memory_is_an_error_not_a_dead_worker(kerne
     assert err["range"]["start"] == {"line": 0, "character": 8}
     r = kernel.response(kernel.send("run", run_params("1 + 2")))
     assert r["result"]["value"]["text"] == "3"
+
+
+def test_learn_progress_notifications_before_the_result(kernel):
+    src = ("tensor V: float32[2] learnable = [1.0, 2.0]\n"
+           "learn { objective: sum(V * V), optimizer: sgd(lr: 0.25), epochs: 3 }\n")
+    run_id = kernel.send("run", run_params(src))
+    msgs = []
+    while True:
+        m = kernel.get(60)
+        msgs.append(m)
+        if m.get("id") == run_id:
+            break
+    progress = [m["params"] for m in msgs if m.get("method") == "progress"]
+    assert progress[0]["id"] == run_id and progress[0]["title"] == "learn"
+    assert progress[-1] == {"id": run_id, "uri": "file:///tmp/doc.tl", "title": "learn",
+                            "done": 3, "total": 3, "message": "epoch 3/3: loss 0.312500"}
+    assert msgs[-1]["result"]["errors"] == []

@@ -174,6 +174,9 @@ class Trainer:
             if bar is not None:
                 bar.set_postfix_str(f"loss {float(loss.item()):.6f}", refresh=False)
                 bar.update()
+            if interp.on_progress is not None:
+                interp.on_progress("learn", e + 1, self.epochs, f"epoch {e + 1}/{self.epochs}: "
+                                                                f"loss {float(loss.item()):.6f}")
         if bar is not None:
             bar.close()
         for n in names:

@@ -198,6 +198,8 @@ class Interpreter:
         self.set_device(device)
         self._logic: Any = None  # tl_core.logic.run.LogicRunner, made on first use
         self.trainable: dict[str, bool] = {}  # top-level tensor -> declared learnable
+        # (title, done, total, message) of long work such as a learn block's epochs
+        self.on_progress: Callable[[str, int, int, str], None] | None = None
         # `input(prompt)`: set by `tl run` to read the terminal; None in the kernel and in
         # sessions, where input() is a clear error (an editor run has no terminal)
         self.read_input: Callable[[str], str | None] | None = None

@@ -90,11 +90,17 @@ class Session:
         self._interp = None
 
     def run(self, text: str, range: tuple[int, int] | Span | None = None,  # noqa: A002
-            on_output: Callable[[str], None] | None = None) -> RunResult:
+            on_output: Callable[[str], None] | None = None,
+            on_progress: Callable[[str, int, int, str], None] | None = None) -> RunResult:
         """Run `text` (or the `range` of it); `on_output` sees printed text as it is
-        printed (the result's `stdout` holds all of it too)."""
+        printed (the result's `stdout` holds all of it too); `on_progress(title, done,
+        total, message)` sees the progress of long work (a learn block's epochs)."""
         with self._lock:
-            return self._run(text, range, on_output)
+            self.interpreter.on_progress = on_progress
+            try:
+                return self._run(text, range, on_output)
+            finally:
+                self.interpreter.on_progress = None
 
     def _run(self, text: str, sel: tuple[int, int] | Span | None,
              on_output: Callable[[str], None] | None = None) -> RunResult:
