@@ -231,15 +231,20 @@ def test_a_worker_that_cannot_start_ends_the_kernel():
     assert k.out.getvalue() == ""  # no ready was sent
 
 
-def test_output_streams_before_the_result(kernel):
-    src = 'print("first")\nlet n = 0\nfor i in range(30000) { n = n + 1 }\nprint("last", n)'
+def messages_of_run(kernel, src: str) -> tuple[object, list[dict]]:
+    """(the run's id, every message up to and including its result)."""
     run_id = kernel.send("run", run_params(src))
     msgs = []
     while True:
         m = kernel.get(60)
         msgs.append(m)
         if m.get("id") == run_id:
-            break
+            return run_id, msgs
+
+
+def test_output_streams_before_the_result(kernel):
+    src = 'print("first")\nlet n = 0\nfor i in range(30000) { n = n + 1 }\nprint("last", n)'
+    run_id, msgs = messages_of_run(kernel, src)
     outputs = [m["params"] for m in msgs if m.get("method") == "output"]
     assert outputs[0] == {"id": run_id, "uri": "file:///tmp/doc.tl", "text": "first\n"}
     assert "".join(o["text"] for o in outputs) == "first\nlast 30000\n"
@@ -362,13 +367,7 @@ def test_a_cell_that_allocates_beyond_memory_is_an_error_not_a_dead_worker(kerne
 def test_learn_progress_notifications_before_the_result(kernel):
     src = ("tensor V: float32[2] learnable = [1.0, 2.0]\n"
            "learn { objective: sum(V * V), optimizer: sgd(lr: 0.25), epochs: 3 }\n")
-    run_id = kernel.send("run", run_params(src))
-    msgs = []
-    while True:
-        m = kernel.get(60)
-        msgs.append(m)
-        if m.get("id") == run_id:
-            break
+    run_id, msgs = messages_of_run(kernel, src)
     progress = [m["params"] for m in msgs if m.get("method") == "progress"]
     assert progress[0]["id"] == run_id and progress[0]["title"] == "learn"
     assert progress[-1] == {"id": run_id, "uri": "file:///tmp/doc.tl", "title": "learn",
