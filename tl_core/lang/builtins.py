@@ -348,10 +348,15 @@ _add("learnable", (P("t", "tensor", doc="the initial value"),), "tensor", "train
      R.same("t"), pure=False)
 
 # Utility
-_add("print", (P("values", "any", None, "values to print, separated by spaces"),),
+_add("print", (BuiltinParam("end", "string", "\n", "written after the values; `end: \"\"` "
+                                                  "continues the line (streamed text)",
+                            keyword_only=True),
+               P("values", "any", None, "values to print, separated by spaces")),
      "void", "utility",
-     "Print values separated by spaces. Tensors print with their shape, dtype and device, "
-     "values abbreviated like NumPy.", R.fixed(VOID), variadic=True, pure=False)
+     "Print values separated by spaces, then `end` (a newline unless given). Tensors print "
+     "with their shape, dtype and device, values abbreviated like NumPy. Output is written "
+     "at once (`tl run` and editors show it while the program runs).", R.fixed(VOID),
+     variadic=True, pure=False)
 _add("assert", (P("cond", "bool", doc="the condition"),
                 P("msg", "string", "", "the message when it fails")), "void", "utility",
      "Stop the program with an error when `cond` is false.", R.fixed(VOID), pure=False)

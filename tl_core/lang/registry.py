@@ -15,6 +15,7 @@ built-in with `var_keyword` (only `model_from`) accepts any keyword name.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +82,7 @@ class BuiltinParam:
     kind: str
     default: object = REQUIRED
     doc: str = ""
+    keyword_only: bool = False  # filled only by name (`print(x, end: "")`)
 
     @property
     def required(self) -> bool:
@@ -99,7 +101,7 @@ def _default_text(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
-        return v if v in ("gpu", "cpu") else f'"{v}"'
+        return v if v in ("gpu", "cpu") else json.dumps(v, ensure_ascii=False)
     return repr(v)
 
 
@@ -200,10 +202,13 @@ def signature_label(b: Builtin) -> str:
     parts = []
     for i, p in enumerate(b.params):
         is_var = b.variadic and i == len(b.params) - 1
+        if p.keyword_only:
+            continue
         if b.var_keyword and i == len(b.params) - 1:
             parts.append(f"**{p.name}: {KIND_LABELS.get(p.kind, p.kind)}")
         else:
             parts.append(p.label(is_var))
+    parts += [p.label() for p in b.params if p.keyword_only]
     return f"{b.name}({', '.join(parts)}) -> {b.returns}"
 
 
@@ -223,15 +228,16 @@ def bind_arguments(builtin: Builtin, n_positional: int,
     b = builtin
     params = list(b.params)
     fixed = params[:-1] if (b.variadic or b.var_keyword) else params
+    by_position = [p for p in fixed if not p.keyword_only]
     out: dict[str, int | str] = {}
-    if n_positional > len(fixed) and not b.variadic:
-        most = len(fixed)
+    if n_positional > len(by_position) and not b.variadic:
+        most = len(by_position)
         raise BindError(f"{b.name}() takes at most {_plural(most)} but {n_positional} were "
                         f"given; signature: {signature_label(b)}", position=most)
-    for i in range(min(n_positional, len(fixed))):
-        out[fixed[i].name] = i
-    if b.variadic and n_positional > len(fixed):
-        out[params[-1].name] = len(fixed)
+    for i in range(min(n_positional, len(by_position))):
+        out[by_position[i].name] = i
+    if b.variadic and n_positional > len(by_position):
+        out[params[-1].name] = len(by_position)
     by_name = {p.name: p for p in fixed}
     seen: set[str] = set()
     for kw in keyword_names:
@@ -268,7 +274,8 @@ def param_at(b: Builtin, position: int | None = None, keyword: str | None = None
     if position is None:
         return None
     i = position + (1 if method else 0)
-    fixed = b.params[:-1] if (b.variadic or b.var_keyword) else b.params
+    fixed = [p for p in (b.params[:-1] if (b.variadic or b.var_keyword) else b.params)
+             if not p.keyword_only]
     if i < len(fixed):
         return fixed[i]
     return b.params[-1] if b.variadic else None

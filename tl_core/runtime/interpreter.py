@@ -1218,7 +1218,7 @@ class Interpreter:
                 arg_spans[p.name] = keywords[ref].value.span
                 arg_nodes[p.name] = keywords[ref].value
         if b.variadic:
-            start = len(fixed)
+            start = len([p for p in fixed if not p.keyword_only])
             args = pos_vals[start:]
             rest_nodes = pos_nodes[start:]
             for i, sp in enumerate(pos_spans[start:]):
@@ -1239,7 +1239,10 @@ class Interpreter:
             if b.variadic and not fixed:
                 result = op(self, *args)
             elif b.variadic:
-                result = op(self, *[kwargs[p.name] for p in fixed if p.name in kwargs], *args)
+                result = op(self, *[kwargs[p.name] for p in fixed
+                                    if p.name in kwargs and not p.keyword_only], *args,
+                            **{p.name: kwargs[p.name] for p in fixed
+                               if p.keyword_only and p.name in kwargs})
             else:
                 result = op(self, **kwargs, **extra)
             if type(result) is mx.array:

@@ -956,10 +956,11 @@ def op_learnable(ctx: OpContext, t: Any) -> mx.array:
 
 
 @implements("print")
-def op_print(ctx: OpContext, *values: Any) -> None:
-    """`print("x = {}", x)` formats; `print(a, b)` joins by spaces (see tl_core.lang.text)."""
+def op_print(ctx: OpContext, *values: Any, end: Any = "\n") -> None:
+    """`print("x = {}", x)` formats; `print(a, b)` joins by spaces (see tl_core.lang.text);
+    `end` follows (a newline unless given)."""
     try:
-        ctx.write(print_text(list(values), ctx.format) + "\n")
+        ctx.write(print_text(list(values), ctx.format) + as_str(end, "end"))
     except FormatError as exc:
         raise OpError(f"print: {exc}") from None
 
