@@ -105,6 +105,8 @@ CASES: dict[str, Callable[[], tuple[list[Any], dict[str, Any]]]] = {
     "fused_gelu_linear": lambda: ([r16(4, 8), r16(8, 5), r16(5)], {}),
     "top_k": lambda: ([r16(3, 50)], {"k": 7}),
     "top_p": lambda: ([r16(3, 50) * 3], {"p": 0.6}),
+    "attention_with_cache": lambda: ([r16(3, 9, 64), r16(7, 3, 64), r16(7, 3, 64),
+                                      r16(32, 576) * 0.1], {"base": 100000.0}),
 }
 # Built-ins with no tensor computation to compare (files, printing, host values).
 NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "model_from",
@@ -114,7 +116,10 @@ NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "mode
                "string_substring", "assert_about_eq", "load_model_f16", "input",
                # an int: tests/runtime/test_sampling.py checks it against NumPy; on the
                # GPU see test_temperature_sample_on_gpu below
-               "temperature_sample"}
+               "temperature_sample",
+               # the cache's state (tests/runtime/test_kv_attention.py)
+               "KVCache::new", "KVCache::new_f16", "KVCache::new_f32", "set", "append",
+               "get_k", "get_v", "int_to_tokenids"}
 
 
 def test_cases_cover_every_numeric_builtin():

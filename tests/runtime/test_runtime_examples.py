@@ -13,7 +13,7 @@ from tl_core.runtime import Session
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.tl"))
-NEEDS_SMOLLM2 = {"smollm2_embed.tl"}
+NEEDS_SMOLLM2 = {"smollm2_embed.tl", "chat_smollm2.tl"}  # chat: tests/runtime/test_chat_example.py
 
 
 def run_example(path: Path) -> Session:

@@ -18,6 +18,7 @@ let x = embedding(table, ids)
 let text = detokenize(tok, ids, false)
 let one = detokenize_single(tok, 1, false)
 let prompt = chat_prompt(tok, [["user", "Hi"]])
+let same = tok.tokenize("Hello world", false)
 '''
 
 
@@ -33,6 +34,7 @@ def test_checker_types_and_hover():
     n = len(load_tokenizer(smollm2_path()).tokenize("Hello world", False))
     h = ide.hover_at(a, text.index("ids =") + 1)
     assert f"ids: int32[{n}]" in h.markdown
+    assert f"same: int32[{n}]" in ide.hover_at(a, text.index("same =") + 1).markdown
     h = ide.hover_at(a, text.index("x ="))
     assert f"x: float16[{n}, 4]" in h.markdown
     h = ide.hover_at(a, text.index("tok =") + 1)

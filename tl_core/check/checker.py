@@ -41,6 +41,7 @@ from tl_core.lang.types import (
     Dim,
     DimVar,
     FnType,
+    KVCacheType,
     ListType,
     MetadataType,
     ModelNodeType,
@@ -226,6 +227,10 @@ class Checker:
                 return ScalarType(n if n != "str" else "string") if n != "Device" else DEVICE
             if n == "Model":
                 return ModelType()
+            if n == "Tokenizer":
+                return TokenizerType()
+            if n == "KVCache":
+                return KVCacheType()
             dt = canonical_dtype(n)
             if dt is not None and n not in ("int", "float"):
                 return TensorType(dt, None)
@@ -953,7 +958,8 @@ class Checker:
                 NAV.no_method(self, obj_t, f)
                 return UNKNOWN
             # Any built-in may be called as a method on its first argument (`x.sum(dim: 0)`).
-            if isinstance(obj_t, (TensorType, ModelType)) and f.name in BUILTINS and \
+            if isinstance(obj_t, (TensorType, ModelType, TokenizerType, KVCacheType)) and \
+                    f.name in BUILTINS and \
                     BUILTINS[f.name].params:
                 self.refs[(f.name_span.start, f.name_span.end)] = Ref(f.name_span, None, f.name)
                 return self.call_builtin(BUILTINS[f.name], e.args, e.span, scope,
@@ -968,6 +974,11 @@ class Checker:
                                        f"{f.base}::new()", "arguments")
                     return UNKNOWN
                 return VecType(f.base)
+            full = f"{f.base}::{f.member}"
+            if full in BUILTINS:  # `KVCache::new_f16(n)`: an entry of its own
+                self.refs[(f.member_span.start, f.member_span.end)] = Ref(f.member_span, None,
+                                                                          full)
+                return self.call_builtin(BUILTINS[full], e.args, e.span, scope)
             if f.base in NAMESPACES and f.member in BUILTINS:
                 self.refs[(f.member_span.start, f.member_span.end)] = Ref(f.member_span, None,
                                                                           f.member)
@@ -1101,7 +1112,8 @@ class Checker:
         if isinstance(t, UnknownType):
             return None
         if kind in ("tensor", "indices"):
-            if isinstance(t, (ModelType, MetadataType, ModelNodeType)) or (
+            if isinstance(t, (ModelType, MetadataType, ModelNodeType, TokenizerType,
+                              KVCacheType)) or (
                     isinstance(t, ScalarType) and t.name in ("string", "void")):
                 return "a tensor"
         elif kind == "model":
@@ -1110,6 +1122,9 @@ class Checker:
         elif kind == "tokenizer":
             if not isinstance(t, TokenizerType):
                 return "a Tokenizer (from load_tokenizer)"
+        elif kind == "kvcache":
+            if not isinstance(t, KVCacheType):
+                return "a KVCache (from KVCache::new_f16 or KVCache::new_f32)"
         elif kind in STRING_KINDS:
             if isinstance(t, (TensorType, ModelType)) or (
                     isinstance(t, ScalarType) and t.name in ("int", "float", "bool")):

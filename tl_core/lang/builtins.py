@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from tl_core.lang import rules as R
 from tl_core.lang.registry import REQUIRED, Builtin, BuiltinParam, ShapeRule, register_impl
-from tl_core.lang.types import INT, STRING, UNKNOWN, VOID, ListType, ModelType
+from tl_core.lang.types import INT, STRING, UNKNOWN, VOID, ListType, ModelType, TensorType
 
 
 def P(name: str, kind: str, default: object = REQUIRED, doc: str = "") -> BuiltinParam:
@@ -340,6 +340,47 @@ _add("top_p", (P("logits", "tensor", doc="[..., vocab]"),
 _add("seed", (P("n", "int", doc="the seed"),), "void", "utility",
      "Seed the random generator used by `temperature_sample`, `rand` and `randn`, so a run "
      "draws the same values each time.", R.fixed(VOID), pure=False)
+
+# KV cache and attention (UPSTREAM.md §14.4, §10.7; tl_core.runtime.kvcache, .attention)
+for _n, _what in (("new", "float16"), ("new_f16", "float16"), ("new_f32", "float32")):
+    _add(f"KVCache::{_n}", (P("n", "int", doc="the number of layers"),), "KVCache", "nn",
+         f"A key/value cache of `n` layers holding {_what} tensors, all layers empty. Each "
+         f"layer grows along axis 0 in a buffer preallocated on the device (256 rows at a "
+         f"time), so appending a token does not copy the cache. Shared by reference.",
+         R.new_kvcache(_what), pure=False)
+_CACHE = P("cache", "kvcache", doc="a KVCache")
+_LAYER = P("layer", "int", doc="the layer index, 0 <= layer < n")
+_add("set", (_CACHE, _LAYER, P("K", "tensor", doc="keys, [rows, ...]"),
+             P("V", "tensor", doc="values, [rows, ...]")), "void", "nn",
+     "`cache.set(layer, K, V)`: replace a layer's keys and values.", R.cache_store,
+     pure=False)
+_add("append", (P("x", "any", doc="a KVCache, or token ids"),
+                P("values", "any", doc="layer, K, V for a cache; one id for token ids")),
+     "any", "nn",
+     "`cache.append(layer, K, V)` adds the rows of K and V (axis 0) after a layer's stored "
+     "ones, in place; `append(ids, id)` returns token ids one longer (an int, a float "
+     "truncated, or a one-element tensor).", R.append_rule, variadic=True, pure=False)
+_add("get_k", (_CACHE, _LAYER), "tensor", "nn",
+     "`cache.get_k(layer)`: the keys stored in a layer (a view of the cache's buffer).",
+     R.cache_tensor, pure=False)
+_add("get_v", (_CACHE, _LAYER), "tensor", "nn",
+     "`cache.get_v(layer)`: the values stored in a layer (a view of the cache's buffer).",
+     R.cache_tensor, pure=False)
+_add("int_to_tokenids", (P("id", "int", doc="a token id"),), "token ids", "model",
+     "Token ids holding one id (`int32[1]`), to start a list or feed one token.",
+     R.fixed(TensorType("int32", (1,))))
+_add("attention_with_cache",
+     (P("Q", "tensor", doc="[s, heads, head_dim], or [s, E] with heads:"),
+      P("K", "tensor", doc="the cached keys [c, kv_heads, head_dim] (this step's included, "
+                           "already rotated)"),
+      P("V", "tensor", doc="the cached values, like K"),
+      P("W_o", "tensor", doc="the output projection [out, heads * head_dim]"),
+      P("heads", "int", None, "the query head count of a 2-D Q"),
+      P("base", "float", 10000.0, "the RoPE frequency base")),
+     "tensor", "nn",
+     "One attention step over a cache: RoPE on Q (consecutive pairs, positions c - s ...), "
+     "grouped-query attention (query head h reads key/value head h / (heads / kv_heads)), "
+     "a causal mask, softmax, then the output projection: `[s, out]`.", R.attention_rule)
 
 # Training
 _add("learnable", (P("t", "tensor", doc="the initial value"),), "tensor", "training",

@@ -26,6 +26,7 @@ from tl_core.lang.types import (
     STRING,
     UNKNOWN,
     VOID,
+    KVCacheType,
     ListType,
     ModelType,
     ShapeType,
@@ -55,12 +56,14 @@ KINDS: dict[str, str] = {
     "model_path": "the path of a model file (a string), relative to the program",
     "tensor_name": "the name of a tensor of the model argument (a string)",
     "tokenizer": "a Tokenizer (from load_tokenizer)",
+    "kvcache": "a KVCache (from KVCache::new_f16 or KVCache::new_f32)",
     "tokenizer_path": "the path of a tokenizer.json or .gguf file (a string), relative to "
                       "the program",
 }
 # How a kind reads in a signature label (`load_model(path: string) -> Model`).
 KIND_LABELS: dict[str, str] = {"model_path": "string", "tensor_name": "string",
-                               "tokenizer_path": "string", "tokenizer": "Tokenizer"}
+                               "tokenizer_path": "string", "tokenizer": "Tokenizer",
+                               "kvcache": "KVCache"}
 STRING_KINDS = frozenset({"string", "spec", "model_path", "tensor_name", "tokenizer_path"})
 
 CATEGORIES = ("model", "creation", "shape", "math", "nn", "training", "utility")
@@ -169,7 +172,7 @@ def fallback_type(b: Builtin) -> Type:
     arguments): read from the declared `returns`."""
     r = b.returns
     simple: dict[str, Type] = {"tensor": TensorType("float16", None), "Model": ModelType(),
-                               "Tokenizer": TokenizerType(), "token ids": TensorType("int32", None),
+                               "Tokenizer": TokenizerType(), "KVCache": KVCacheType(), "token ids": TensorType("int32", None),
                                "void": VOID, "string": STRING, "int": INT,
                                "shape": ShapeType(None), "list[int]": ListType(INT),
                                "list[string]": ListType(STRING),

@@ -13,7 +13,10 @@ from tl_core.lang.registry import ShapeRule
 from tl_core.lang.shapes import RuleArgs, ShapeError
 from tl_core.lang.types import (
     INT,
+    UNKNOWN,
     UNKNOWN_DIM,
+    VOID,
+    KVCacheType,
     ListType,
     ModelType,
     ScalarType,
@@ -445,6 +448,79 @@ def sample_rule(a: RuleArgs) -> Type:
     if isinstance(t, TensorType) and t.dims is not None and len(t.dims) not in (1, 2):
         raise ShapeError(f"expected logits [vocab] or [seq, vocab], found {t}", "logits")
     return INT
+
+
+def new_kvcache(dtype: str) -> ShapeRule:
+    """`KVCache::new_f16(n)` / `new_f32(n)`."""
+
+    def rule(a: RuleArgs) -> Type:
+        n = a.int("n")
+        if n is not None and n < 1:
+            raise ShapeError(f"a KVCache needs at least 1 layer, found {n}", "n")
+        return KVCacheType(dtype, n)
+
+    return rule
+
+
+def cache_layer(a: RuleArgs) -> KVCacheType | None:
+    """The cache argument's type, after checking a constant layer index against it."""
+    c = a.type("cache")
+    layer = a.int("layer")
+    if isinstance(c, KVCacheType) and c.layers is not None and layer is not None \
+            and not 0 <= layer < c.layers:
+        raise ShapeError(f"Layer index {layer} out of bounds (cache has {c.layers} layers)",
+                         "layer")
+    return c if isinstance(c, KVCacheType) else None
+
+
+def cache_tensor(a: RuleArgs) -> Type:
+    """`get_k` / `get_v`: a tensor of the cache's dtype; the rows grow, so the shape is
+    unknown."""
+    c = cache_layer(a)
+    return TensorType(c.dtype if c is not None else "float16", None)
+
+
+def cache_store(a: RuleArgs) -> Type:
+    """`cache.set(layer, K, V)`: K and V have the same number of rows."""
+    cache_layer(a)
+    k, v = a.tensor("K"), a.tensor("V")
+    if k is not None and v is not None and k.dims and v.dims:
+        rk, rv = dim_value(k.dims[0]), dim_value(v.dims[0])
+        if rk is not None and rv is not None and rk != rv:
+            raise ShapeError(f"K and V must have the same number of rows (axis 0), found K "
+                             f"{k} and V {v}", "V")
+    return VOID
+
+
+def append_rule(a: RuleArgs) -> Type:
+    """`cache.append(layer, K, V)` (void) or `append(ids, id)` (token ids, one longer)."""
+    x = a.type("x")
+    if isinstance(x, KVCacheType):
+        if len(a.rest) != 3:
+            raise ShapeError(f"KVCache append takes a layer, K and V (3 values), found "
+                             f"{len(a.rest)}", "x")
+        return VOID
+    if isinstance(x, TensorType):
+        if len(a.rest) != 1:
+            raise ShapeError(f"appending to token ids takes one id, found {len(a.rest)} values",
+                             "x")
+        if x.dims is not None and len(x.dims) == 1:
+            n = dim_value(x.dims[0])
+            return TensorType(x.dtype, (n + 1,) if n is not None else (UNKNOWN_DIM,))
+        return TensorType(x.dtype, (UNKNOWN_DIM,))
+    return UNKNOWN
+
+
+def attention_rule(a: RuleArgs) -> Type:
+    """`attention_with_cache(Q, K, V, W_o)`: [s, out]."""
+    q, w = a.tensor("Q"), a.tensor("W_o")
+    if q is not None and q.rank not in (2, 3):
+        raise ShapeError(f"Q must be [s, heads, head_dim] or [s, E], found {q}", "Q")
+    if w is not None and w.rank != 2:
+        raise ShapeError(f"W_o must be [out, E], found {w}", "W_o")
+    rows = q.dims[0] if q is not None and q.dims else UNKNOWN_DIM
+    out = w.dims[0] if w is not None and w.dims else UNKNOWN_DIM
+    return TensorType(q.dtype if q is not None else "float16", (rows, out))
 
 
 def get_tensor(a: RuleArgs) -> Type:

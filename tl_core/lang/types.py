@@ -158,6 +158,17 @@ class TokenizerType(Type):
 
 
 @dataclass(frozen=True, slots=True)
+class KVCacheType(Type):
+    """A `KVCache::new_f16(n)` / `new_f32(n)` value: `n` layers of keys and values."""
+
+    dtype: str = "float16"
+    layers: int | None = None
+
+    def __str__(self) -> str:
+        return "KVCache"
+
+
+@dataclass(frozen=True, slots=True)
 class MetadataType(Type):
     """`model.metadata`: the header's key/value table (`model.metadata.format`)."""
 

@@ -1160,6 +1160,9 @@ class Interpreter:
                 raise TLRuntimeError(f"{func.base}::{func.member}: a vector is made with "
                                      f"{func.base}::new()", e.span)
             return Vec(func.base, [])
+        full = f"{func.base}::{func.member}"
+        if full in BUILTINS:  # `KVCache::new_f16(n)`: an entry of its own
+            return self.call_builtin(full, e, env)
         if func.base in NAMESPACES and func.base != "KVCache" and func.member in BUILTINS:
             # `f32::zeros([2])` makes float32; `f32::softmax(x)` is softmax unchanged
             # (UPSTREAM.md 1.4: the namespace picks the dtype of creation built-ins only)

@@ -1,6 +1,8 @@
 """Built-ins for generating text: the tokenizer calls (UPSTREAM.md §13, on
-`tl_core.tokenizer`) and sampling (§14.1, on `tl_core.runtime.sampling`), registered into the
-registry entries of `tl_core.lang.builtins` like the ops of `tl_core.runtime.ops`.
+`tl_core.tokenizer`), sampling (§14.1, `tl_core.runtime.sampling`), the KV cache (§14.4,
+`tl_core.runtime.kvcache`) and `attention_with_cache` (§10.7, `tl_core.runtime.attention`),
+registered into the registry entries of `tl_core.lang.builtins` like the ops of
+`tl_core.runtime.ops`.
 
 Token ids are 1-D int32 tensors (what `embedding` takes); a list of ints is accepted too.
 """
@@ -13,7 +15,9 @@ import mlx.core as mx
 
 from tl_core.lang.builtins import implements
 from tl_core.runtime import sampling
+from tl_core.runtime.attention import attention_with_cache
 from tl_core.runtime.errors import OpError
+from tl_core.runtime.kvcache import KVCache
 from tl_core.runtime.ops import OpContext, as_float, as_int, as_str, as_tensor
 from tl_core.runtime.values import tensor_type, type_name
 from tl_core.tokenizer import Tokenizer, TokenizerError, load_tokenizer
@@ -116,3 +120,76 @@ def op_top_p(ctx: OpContext, logits: Any, p: Any) -> mx.array:
 @implements("seed")
 def op_seed(ctx: OpContext, n: Any) -> None:
     sampling.seed(as_int(n, "n"))
+
+
+@implements("KVCache::new")
+@implements("KVCache::new_f16")
+def op_kvcache_new_f16(ctx: OpContext, n: Any) -> KVCache:
+    return KVCache(as_int(n, "n"), mx.float16)
+
+
+@implements("KVCache::new_f32")
+def op_kvcache_new_f32(ctx: OpContext, n: Any) -> KVCache:
+    return KVCache(as_int(n, "n"), mx.float32)
+
+
+def _cache(v: Any) -> KVCache:
+    if not isinstance(v, KVCache):
+        raise OpError(f"expected a KVCache (from KVCache::new_f16 or KVCache::new_f32), found "
+                      f"{type_name(v)}", arg="cache")
+    return v
+
+
+@implements("set")
+def op_set(ctx: OpContext, cache: Any, layer: Any, K: Any, V: Any) -> None:  # noqa: N803
+    _cache(cache).set(as_int(layer, "layer"), as_tensor(K, "K"), as_tensor(V, "V"))
+
+
+@implements("append")
+def op_append(ctx: OpContext, x: Any, *values: Any) -> Any:
+    if isinstance(x, KVCache):
+        if len(values) != 3:
+            raise OpError(f"KVCache append takes a layer, K and V (3 values), found "
+                          f"{len(values)}", arg="x")
+        layer, k, v = values
+        x.append(as_int(layer, "layer"), as_tensor(k, "K"), as_tensor(v, "V"))
+        return None
+    if isinstance(x, mx.array) and x.ndim == 1 and not mx.issubdtype(x.dtype, mx.inexact):
+        if len(values) != 1:
+            raise OpError(f"appending to token ids takes one id, found {len(values)} values",
+                          arg="x")
+        return mx.concatenate([x, mx.array([_one_id(values[0])], dtype=x.dtype)])
+    raise OpError(f"append needs a KVCache or token ids (a 1-D int tensor), found "
+                  f"{type_name(x)}", arg="x")
+
+
+def _one_id(v: Any) -> int:
+    """An Integer, a Float (truncated) or a one-element tensor, as the original accepts."""
+    if isinstance(v, float):
+        return int(v)
+    if isinstance(v, mx.array) and v.size == 1:
+        return int(v.item())
+    return as_int(v, "values")
+
+
+@implements("get_k")
+def op_get_k(ctx: OpContext, cache: Any, layer: Any) -> mx.array:
+    return _cache(cache).get_k(as_int(layer, "layer"))
+
+
+@implements("get_v")
+def op_get_v(ctx: OpContext, cache: Any, layer: Any) -> mx.array:
+    return _cache(cache).get_v(as_int(layer, "layer"))
+
+
+@implements("int_to_tokenids")
+def op_int_to_tokenids(ctx: OpContext, id: Any) -> mx.array:  # noqa: A002
+    return mx.array([as_int(id, "id")], dtype=mx.int32)
+
+
+@implements("attention_with_cache")
+def op_attention_with_cache(ctx: OpContext, Q: Any, K: Any, V: Any, W_o: Any,  # noqa: N803
+                            heads: Any = None, base: Any = 10000.0) -> mx.array:
+    return attention_with_cache(
+        as_tensor(Q, "Q"), as_tensor(K, "K"), as_tensor(V, "V"), as_tensor(W_o, "W_o"),
+        heads=None if heads is None else as_int(heads, "heads"), base=as_float(base, "base"))
