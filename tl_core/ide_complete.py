@@ -800,17 +800,18 @@ def _help(a: Analysis, callee: tuple[str, bool, str | None], commas: int, _seg: 
     if is_method and not b.params:
         return None
     plist = []
-    for i, p in enumerate(b.params):
-        if b.var_keyword and i == len(b.params) - 1:
+    shown = b.shown_params
+    for p in shown:
+        if b.var_keyword and p is b.params[-1]:
             plist.append((f"**{p.name}: {p.kind}", p.doc))
         else:
-            plist.append((p.label(b.variadic and i == len(b.params) - 1), p.doc))
+            plist.append((p.label(b.variadic and p is b.params[-1]), p.doc))
     active = commas + (1 if is_method else 0)
     if kw is not None:
-        names = [p.name for p in b.params]
+        names = [p.name for p in shown]
         active = names.index(kw) if kw in names else active
-    if b.variadic or b.var_keyword:
-        active = min(active, len(plist) - 1)
+    elif b.variadic or b.var_keyword:
+        active = min(active, shown.index(b.params[-1]))
     elif active >= len(plist):
         active = len(plist)  # past the last parameter: nothing highlighted
     return SignatureHelp((Signature(signature_label(b), b.doc, tuple(plist)),), 0, active)

@@ -38,7 +38,8 @@ def test_hover_symbolic_inside_fn_and_on_function_and_builtin():
     assert "forward(input: float16[N=4, D_in=3], weights: float16[D_in=3, D_out=2], " \
            "bias: float16[D_out=2]) -> float16[N=4, D_out=2]" in h.markdown
     h = ide.hover_at(a, at(SEED, "print(", 1))
-    assert "print(...values: any) -> void" in h.markdown and "Print values" in h.markdown
+    assert 'print(...values: any, end: string = "\\n") -> void' in h.markdown
+    assert "Print values" in h.markdown
 
 
 def test_hover_on_expression_gives_its_type():

@@ -450,8 +450,12 @@ def test_every_registry_entry_has_an_op_with_matching_parameters():
     for name, b in BUILTINS.items():
         op = b.impl()  # registered by @implements(name) when tl_core.runtime.ops loaded
         sig = list(inspect.signature(op).parameters.values())[1:]
+        by_name = [p for p in b.params if p.keyword_only]  # keyword-only: after *values
+        for rp in by_name:
+            op_p = inspect.signature(op).parameters[rp.name]
+            assert op_p.kind == inspect.Parameter.KEYWORD_ONLY and op_p.default == rp.default
         if b.variadic or b.var_keyword:
-            fixed = b.params[:-1]
+            fixed = [p for p in b.params[:-1] if not p.keyword_only]
             kinds = {p.kind for p in sig[len(fixed):]}
             assert kinds & {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}, name
         else:

@@ -152,6 +152,12 @@ class Builtin:
     def label(self) -> str:
         return signature_label(self)
 
+    @property
+    def shown_params(self) -> tuple[BuiltinParam, ...]:
+        """The parameters in the order a signature shows them: keyword-only ones last."""
+        return (tuple(p for p in self.params if not p.keyword_only)
+                + tuple(p for p in self.params if p.keyword_only))
+
     def param(self, name: str) -> BuiltinParam | None:
         for p in self.params:
             if p.name == name:
@@ -203,15 +209,12 @@ class BindError(Exception):
 def signature_label(b: Builtin) -> str:
     """`softmax(x: tensor, dim: int = -1) -> tensor`."""
     parts = []
-    for i, p in enumerate(b.params):
-        is_var = b.variadic and i == len(b.params) - 1
-        if p.keyword_only:
-            continue
-        if b.var_keyword and i == len(b.params) - 1:
+    for p in b.shown_params:
+        last = p is b.params[-1]
+        if b.var_keyword and last:
             parts.append(f"**{p.name}: {KIND_LABELS.get(p.kind, p.kind)}")
         else:
-            parts.append(p.label(is_var))
-    parts += [p.label() for p in b.params if p.keyword_only]
+            parts.append(p.label(b.variadic and last))
     return f"{b.name}({', '.join(parts)}) -> {b.returns}"
 
 
