@@ -464,6 +464,8 @@ async def did_close(ls: TensorLogicServer, params: lsp.DidCloseTextDocumentParam
     ls.docs.close(uri)
     ls._sem_results.pop(uri, None)
     ls._last_change.pop(uri, None)
+    ls.runner.last.pop(uri, None)
+    ls._completions = {}  # the last completion list (for resolve) may be this document's
     ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
