@@ -28,6 +28,7 @@ from tl_core.lang.dtypes import DTYPES, SCALAR_TYPES
 from tl_core.lang.keywords import DEVICES, RESERVED
 from tl_core.lang.registry import STRING_KINDS, Builtin, fallback_type, param_at, signature_label
 from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
+from tl_core.lang.structs import takes_self
 from tl_core.lang.types import (
     UNKNOWN,
     FnType,
@@ -253,6 +254,12 @@ def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
             if b.kind == "struct" and b.name == t.name and isinstance(b.node, A.StructDecl):
                 for f in b.node.fields:
                     add(f.name, "field", a.text[f.type.span.start:f.type.span.end])
+        for it in a.program.items:  # its methods (impl blocks of this file)
+            if isinstance(it, A.ImplDecl) and it.trait is None and it.target.name == t.name:
+                for m in it.methods:
+                    if takes_self(m):
+                        sig = a.text[m.name_span.start:m.body.span.start].strip()
+                        add(m.name, "method", sig, "", f"{m.name}($1)", True)
     return out
 
 

@@ -373,3 +373,16 @@ def test_learn_progress_notifications_before_the_result(kernel):
     assert progress[-1] == {"id": run_id, "uri": "file:///tmp/doc.tl", "title": "learn",
                             "done": 3, "total": 3, "message": "epoch 3/3: loss 0.312500"}
     assert msgs[-1]["result"]["errors"] == []
+
+
+def test_structs_run_in_the_kernel(kernel):
+    text = ("struct Counter { n: int }\nimpl Counter { fn inc(self) { self.n = self.n + 1 } }\n"
+            "let c = Counter { n: 1 }\nc.inc()\nprint(c)\nc")
+    res = kernel.response(kernel.send("run", run_params(text)))["result"]
+    assert res["errors"] == [] and res["stdout"] == "Counter { n: 2 }\n"
+    assert res["value"]["text"] == "Counter { n: 2 }"
+    res = kernel.response(kernel.send("run", run_params("c.inc()\nprint(c.n)")))["result"]
+    assert res["stdout"] == "3\n"
+    res = kernel.response(kernel.send("run", run_params("c.nn")))["result"]
+    assert [e["message"] for e in res["errors"]] == [
+        "Counter has no field 'nn'; fields: n; did you mean 'n'?"]

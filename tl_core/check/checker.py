@@ -15,6 +15,7 @@ from typing import Any
 
 from tl_core.check import memo as M
 from tl_core.check import navigate as NAV
+from tl_core.check import structs as CS
 from tl_core.check.imports import ImportResolver
 from tl_core.check.memo import type_sig
 from tl_core.check.model import Binding, ImportInfo, Ref, Scope, node_key
@@ -29,6 +30,7 @@ from tl_core.lang.keywords import DEVICES
 from tl_core.lang.registry import STRING_KINDS, BindError, Builtin, bind_arguments, fallback_type
 from tl_core.lang.scalars import MAX_FOLDED_STRING, int_div, rem, repeat
 from tl_core.lang.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
+from tl_core.lang.structs import StructDefs, undefined_struct
 from tl_core.lang.types import (
     BOOL,
     DEVICE,
@@ -134,6 +136,8 @@ class Checker:
         self.all_bindings: list[Binding] = []
         self.functions: dict[str, Binding] = {}
         self.structs: dict[str, Binding] = {}
+        self.struct_defs = StructDefs()  # fields and impl methods (tl_core.check.structs)
+        self.impl_name: str | None = None  # the impl whose methods are being checked
         self.relations: set[str] = set()  # declared or defined by a rule (facts name them)
         self.logic: Any = None  # tl_core.check.logic.LogicCheck, when the file has logic
         self.imports: list[ImportInfo] = []
@@ -258,6 +262,7 @@ class Checker:
                 b = self.declare(script, it.name, "struct", it.name_span, it.span,
                                  StructType(it.name), it)
                 self.structs[it.name] = b
+                self.struct_defs.add_struct(it)
             elif isinstance(it, A.RelationDecl):
                 self.relations.add(it.name)
                 self.declare(script, it.name, "relation", it.name_span, it.span, UNKNOWN, it)
@@ -268,8 +273,12 @@ class Checker:
                         self.declare(script, m.id, "entity", m.span, m.span, UNKNOWN, it)
             elif isinstance(it, A.EmbeddingDecl):
                 self.declare(script, it.name, "embedding", it.name_span, it.span, UNKNOWN, it)
+        for it in items:  # after every struct is known
+            if isinstance(it, A.ImplDecl):
+                CS.collect_impl(self, it)
         logic_key = self.collect_logic(items, script)
         self.env_key = (self.import_failed, tuple(sorted(self.structs)),
+                        self.struct_defs.key(),
                         tuple(sorted(self.relations)), self.base_dir, logic_key)
         # Pass 2: the script, in order.
         skip = (A.FnDecl, A.StructDecl, A.ImplDecl, A.Import, A.RelationDecl, A.EntityDecl)
@@ -286,8 +295,12 @@ class Checker:
             if isinstance(it, A.FnDecl):
                 memoized("fn", it, script, check_fn_body)
             elif isinstance(it, A.ImplDecl):
-                for m in it.methods:
-                    self.check_fn_body(m, script, self_type=StructType(it.target.name))
+                self.impl_name = it.target.name
+                try:
+                    for m in it.methods:
+                        self.check_fn_body(m, script, self_type=StructType(it.target.name))
+                finally:
+                    self.impl_name = None
 
     def collect_logic(self, items: tuple[Any, ...], script: Scope) -> tuple:
         """Relation signatures and entity types for checking logic statements
@@ -364,6 +377,9 @@ class Checker:
                 b = self.declare(script, node.name, "struct", node.name_span, node.span,
                                  StructType(node.name), node, path=decl.path)
                 self.structs[node.name] = b
+                self.struct_defs.add_struct(node)
+            elif isinstance(node, A.ImplDecl) and node.trait is None:
+                self.struct_defs.add_impl(node)
             elif isinstance(node, A.TensorDecl):
                 self.declare(script, node.name, "tensor", node.name_span, node.span,
                              self.type_of_expr(node.type), node, path=decl.path)
@@ -515,6 +531,8 @@ class Checker:
                 self.types[node_key(tgt)] = t
             else:
                 self.infer(tgt, scope)
+                if isinstance(tgt, A.Field):  # `p.x = v`: v must fit the field
+                    CS.assign_field(self, tgt, t)
         elif isinstance(st, A.TensorDecl):
             declared = self.type_of_expr(st.type)
             t = declared
@@ -783,13 +801,7 @@ class Checker:
                 return TensorType("int64" if target.name == "int" else "float16", t.dims)
             return target
         if isinstance(e, A.StructLit):
-            if e.name in self.structs:
-                self.use(self.structs[e.name], e.name_span)
-            elif not self.import_failed:
-                self.error(e.name_span, f"undefined struct '{e.name}'", "undefined-name")
-            for f in e.fields:
-                self.infer(f.value, scope)
-            return StructType(e.name)
+            return CS.literal(self, e, scope)
         if isinstance(e, A.Match):
             self.infer(e.scrutinee, scope)
             result: Type | None = None
@@ -821,11 +833,7 @@ class Checker:
             for x in p.alternatives:
                 self.bind_pattern(x, scope)
         elif isinstance(p, A.PatStruct):
-            for f in p.fields:
-                if f.pattern is None:
-                    self.declare(scope, f.name, "for", f.name_span, f.span, UNKNOWN, f)
-                else:
-                    self.bind_pattern(f.pattern, scope)
+            CS.bind_pattern(self, p, scope)
 
     def visible_names(self, scope: Scope) -> list[str]:
         names: set[str] = set()
@@ -957,6 +965,8 @@ class Checker:
                 self.arg_infos(e.args, scope)
                 NAV.no_method(self, obj_t, f)
                 return UNKNOWN
+            if isinstance(obj_t, StructType):
+                return CS.method_call(self, obj_t, f, e, scope)
             # Any built-in may be called as a method on its first argument (`x.sum(dim: 0)`).
             if isinstance(obj_t, (TensorType, ModelType, TokenizerType, KVCacheType)) and \
                     f.name in BUILTINS and \
@@ -984,8 +994,11 @@ class Checker:
                                                                           f.member)
                 return self.call_builtin(BUILTINS[f.member], e.args, e.span, scope,
                                          dtype=NAMESPACES[f.base])
-            if f.base in self.structs:
-                self.use(self.structs[f.base], f.base_span)
+            if f.base in self.structs or f.base == "Self" or f.base in self.struct_defs.methods:
+                return CS.path_call(self, f, e, scope)
+            if f.base not in NAMESPACES and not self.import_failed:
+                self.error(f.base_span, undefined_struct(f.base, list(self.structs)),
+                           "undefined-name")
             self.arg_infos(e.args, scope)
             return UNKNOWN
         self.infer(f, scope)
@@ -1281,6 +1294,8 @@ class Checker:
                         return False
             return True
         bad = None
+        if CS.arg_problem(pt, at):
+            bad = str(at)
         if isinstance(pt, ModelType):
             bad = self.kind_mismatch("model", at)
         elif isinstance(pt, ScalarType) and pt.name == "string":
@@ -1375,6 +1390,8 @@ class Checker:
             return NAV.field(self, t, e)  # model navigation: model.blk[0].attn_q.weight
         if isinstance(t, ModelNodeType):
             return NAV.field(self, t, e)
+        if isinstance(t, StructType):
+            return CS.field(self, t, e)
         if isinstance(t, MetadataType):
             if t.header is not None:
                 if e.name == "format":
@@ -1459,6 +1476,9 @@ class Checker:
         for side, t in ((e.left, lt), (e.right, rt)):
             if isinstance(t, ModelNodeType):
                 NAV.not_a_tensor(self, t, side)
+                return UNKNOWN
+            if isinstance(t, StructType):  # the runtime's words
+                self.error(e.span, f"{lt} {op} {rt}: not defined for {t}", "type-mismatch")
                 return UNKNOWN
         if op in ARITH or op == "@" or op == "⊗":
             if isinstance(lt, TensorType) or isinstance(rt, TensorType):

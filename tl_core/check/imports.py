@@ -1,6 +1,6 @@
 """`import "x.tl"`: resolve relative to the importing file, find cycles, collect declarations.
 
-An imported file contributes its own `fn`, `struct` and top-level `tensor` declarations (not
+An imported file contributes its own `fn`, `struct`, `impl` and top-level `tensor` declarations (not
 those it imports itself). Imported files are parsed once per (path, size, mtime).
 """
 
@@ -82,7 +82,7 @@ class ImportResolver:
             return ImportResult(full, f"cannot import '{written}': {pr}")
         decls = []
         for it in pr.program.items:  # type: ignore[attr-defined]
-            if isinstance(it, (A.FnDecl, A.StructDecl, A.TensorDecl)):
+            if isinstance(it, (A.FnDecl, A.StructDecl, A.ImplDecl, A.TensorDecl)):
                 decls.append(ImportedDecl(it, full))
         return ImportResult(full, None, tuple(decls))
 

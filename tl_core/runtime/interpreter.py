@@ -34,11 +34,13 @@ from tl_core.lang.keywords import DEVICES
 from tl_core.lang.registry import BindError, bind_arguments
 from tl_core.lang.scalars import int_div, rem, repeat
 from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
+from tl_core.lang.structs import StructDefs, undefined_struct
 from tl_core.lang.text import FormatError, format_braces
 from tl_core.lang.types import UNKNOWN, ListType, ScalarType, TensorType
 from tl_core.limits import dim_problem
 from tl_core.runtime import memory, ops
 from tl_core.runtime import navigate as NAV
+from tl_core.runtime import structs as ST
 from tl_core.runtime.errors import Interrupted, NotSupported, OpError, Panic, TLRuntimeError
 from tl_core.runtime.printing import format_value
 from tl_core.runtime.values import (
@@ -56,10 +58,7 @@ from tl_core.syntax import ast
 from tl_core.syntax.span import Span
 
 _DEVICE_NAMES = DEVICES
-_UNSUPPORTED_ITEMS = {
-    ast.StructDecl: "struct declarations",
-    ast.ImplDecl: "impl blocks",
-}
+_UNSUPPORTED_ITEMS: dict[type, str] = {}
 # Logic and learning statements run in tl_core.logic (see Interpreter.logic).
 _LOGIC_ITEMS = (ast.EntityDecl, ast.RelationDecl, ast.Rule, ast.Query, ast.Infer,
                 ast.EmbeddingDecl)
@@ -180,6 +179,11 @@ class Interpreter:
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
         self.globals = Env(frame=True)
         self.fns: dict[str, FnInfo] = {}
+        # structs and impl methods (tl_core.runtime.structs); `impl_stack`: the impls whose
+        # methods are running (what `Self` names)
+        self.struct_defs = StructDefs()
+        self.method_infos: dict[tuple[str, str], FnInfo] = {}
+        self.impl_stack: list[str] = []
         self._write = write or (lambda s: None)
         self._warn = warn
         self.interrupt = interrupt or threading.Event()
@@ -293,6 +297,15 @@ class Interpreter:
                 if old is None or old.decl != item or old.text != text:
                     self.fns[item.name] = FnInfo(item, base_dir or self.base_dir, text)
                     changed = True
+            elif isinstance(item, ast.StructDecl):
+                self.struct_defs.add_struct(item)
+            elif isinstance(item, ast.ImplDecl) and item.trait is None:
+                self.struct_defs.add_impl(item)
+                for m in item.methods:
+                    key = (item.target.name, m.name)
+                    old = self.method_infos.get(key)
+                    if old is None or old.decl != m or old.text != text:
+                        self.method_infos[key] = FnInfo(m, base_dir or self.base_dir, text)
         if changed:  # compiled callers inlined the old bodies: trace them again
             for info in self.fns.values():
                 info.compiled = None
@@ -320,7 +333,12 @@ class Interpreter:
                                          item.span) from exc
 
     def run_item(self, item: Any, env: Env, top: bool = True) -> None:
-        if isinstance(item, (ast.FnDecl, ast.TestDecl, ast.BenchDecl)):
+        if isinstance(item, (ast.FnDecl, ast.TestDecl, ast.BenchDecl, ast.StructDecl)):
+            return
+        if isinstance(item, ast.ImplDecl):  # its methods are defined with the fns
+            problem = ST.impl_problem(self, item)
+            if problem is not None:
+                raise TLRuntimeError(problem, item.target.span)
             return
         if isinstance(item, ast.MainBlock):
             self.exec_block(item.body, Env(env))
@@ -539,10 +557,23 @@ class Interpreter:
         elif isinstance(target, ast.Index):
             self.assign_index(target, value, env)
         elif isinstance(target, ast.Field):
-            raise NotSupported("assignment to a field (structs)", target.span)
+            self.assign_place(target, value, env)
         else:
             raise TLRuntimeError("cannot assign to this expression", target.span)
         self._settle(value)
+
+    def assign_place(self, target: Any, value: Any, env: Env) -> None:
+        """`x = v`, `p.x = v`, `a.b.c = v`, `items[0].x = v`: struct fields are set on a
+        copy that is assigned back up the path (structs are values)."""
+        if isinstance(target, ast.Name):
+            env.assign(target.id, value)
+        elif isinstance(target, ast.Field):
+            obj = self.eval(target.obj, env)
+            self.assign_place(target.obj, ST.with_field(self, obj, target, value), env)
+        elif isinstance(target, ast.Index):
+            self.assign_index(target, value, env)
+        else:
+            raise TLRuntimeError("cannot assign to this expression", target.span)
 
     def assign_index(self, target: ast.Index, value: Any, env: Env) -> None:
         obj = self.eval(target.obj, env)
@@ -861,6 +892,8 @@ class Interpreter:
             # model navigation: model.blk[0].attn_q.weight (tl_core.runtime.navigate)
             return NAV.field(self, obj, name, self.source_of(e.obj), self.source_of(
                 _nav_root(e.obj)), e.name_span)
+        if isinstance(obj, ST.StructValue):
+            return ST.get_field(obj, e, self.source_of(e.obj), self.struct_defs)
         if isinstance(obj, Record):
             if name in obj.items:
                 return obj.items[name]
@@ -875,7 +908,7 @@ class Interpreter:
         raise NotSupported(f"associated items ({e.base}::{e.member})", e.span)
 
     def eval_struct(self, e: ast.StructLit, env: Env) -> Any:
-        raise NotSupported("struct literals", e.span)
+        return ST.literal(self, e, env)
 
     # -- indexing -----------------------------------------------------------------------
 
@@ -1004,7 +1037,9 @@ class Interpreter:
                        for q, v in zip(p.items, value, strict=True))
         if isinstance(p, ast.PatOr):
             return any(self.match_pattern(q, value, scope) for q in p.alternatives)
-        raise NotSupported("struct patterns", p.span)
+        if isinstance(p, ast.PatStruct):
+            return ST.match(self, p, value, scope)
+        raise NotSupported("this pattern", p.span)
 
     # -- calls ----------------------------------------------------------------------------
 
@@ -1108,6 +1143,8 @@ class Interpreter:
             raise NAV.no_method(obj, name, self.source_of(func.obj), func.name_span)
         if isinstance(obj, Vec):
             return self.call_vec_method(obj, e, func, env)
+        if isinstance(obj, ST.StructValue):
+            return ST.call_method(self, obj, e, func, env)
         if name in BUILTINS:
             return self.call_builtin(name, e, env, receiver=(obj, func.obj.span))
         if name in self.fns:
@@ -1174,6 +1211,11 @@ class Interpreter:
             return value
         if func.base == "KVCache":
             raise NotSupported("KVCache", e.span)
+        if func.base in self.struct_defs.decls or func.base == "Self":
+            return ST.call_associated(self, e, func, env)
+        if func.base not in NAMESPACES:
+            raise TLRuntimeError(undefined_struct(func.base, list(self.struct_defs.decls)),
+                                 func.base_span)
         raise NotSupported(f"associated functions ({func.base}::{func.member})", e.span)
 
     def call_builtin(self, name: str, e: ast.Call, env: Env,
@@ -1280,16 +1322,27 @@ class Interpreter:
 
     # -- user functions ---------------------------------------------------------------
 
+    def method_info(self, owner: str, fn: ast.FnDecl) -> FnInfo:
+        """The FnInfo of a method of `impl owner` (defined with the program's fns)."""
+        info = self.method_infos.get((owner, fn.name))
+        if info is None or info.decl is not fn:
+            info = self.method_infos[(owner, fn.name)] = FnInfo(fn, self.base_dir, self.text)
+        return info
+
     def call_fn(self, info: FnInfo, e: ast.Call, env: Env,
-                receiver: tuple[Any, Span] | None = None) -> Any:
+                receiver: tuple[Any, Span] | None = None, frame_out: list[Any] | None = None,
+                implicit_self: bool = False) -> Any:
+        """Call a user fn (or a struct's method: `implicit_self` when the receiver is its
+        `self`, which messages do not count; `frame_out` receives the call's frame)."""
         if not info.planned:
             info.make_plan()
         plan = info.plan
         if (receiver is None and plan is not None and len(e.args) == len(plan)
-                and all(a.name is None for a in e.args)):
+                and all(a.name is None for a in e.args) and frame_out is None):
             return self.call_fn_fast(info, plan, e, env)
         decl = info.decl
         params = decl.params
+        shown = len(params) - implicit_self  # the parameter count messages give
         vals: list[Any] = []
         spans: list[Span] = []
         if receiver:
@@ -1302,8 +1355,8 @@ class Interpreter:
         if len(vals) > len(params):
             first_extra = len(params) - (1 if receiver else 0)
             raise TLRuntimeError(
-                f"{decl.name}() takes {len(params)} argument{'s' if len(params) != 1 else ''} "
-                f"but {len(vals)} were given",
+                f"{decl.name}() takes {shown} argument{'s' if shown != 1 else ''} "
+                f"but {len(vals) - implicit_self} were given",
                 positional[first_extra].span if 0 <= first_extra < len(positional) else e.span)
         bound: dict[str, tuple[Any, Span]] = {}
         for p, v, sp in zip(params, vals, spans, strict=False):
@@ -1321,9 +1374,9 @@ class Interpreter:
             bound[a.name] = (self.eval(a.value, env), a.value.span)
         missing = [p.name for p in params if p.name not in bound]
         if missing:
-            given = len(params) - len(missing)
-            raise TLRuntimeError(f"{decl.name}() takes {len(params)} argument"
-                                 f"{'s' if len(params) != 1 else ''} but {given} "
+            given = len(params) - len(missing) - implicit_self
+            raise TLRuntimeError(f"{decl.name}() takes {shown} argument"
+                                 f"{'s' if shown != 1 else ''} but {given} "
                                  f"{'were' if given != 1 else 'was'} given; missing "
                                  + ", ".join(f"'{m}'" for m in missing), e.span)
         shapes: dict[str, tuple[Any, ...]] = {}
@@ -1333,7 +1386,7 @@ class Interpreter:
             args.append(self.check_param(decl, p, v, sp, shapes))
         if self.depth > 200:
             raise TLRuntimeError(f"recursion too deep in {decl.name}()", e.span)
-        result = self.invoke(info, args, e.span)
+        result = self.invoke(info, args, e.span, frame_out=frame_out)
         if decl.ret is not None and isinstance(decl.ret, ast.TensorTypeExpr):
             result = self.check_return(decl, result, shapes, e.span)
         return result
@@ -1399,17 +1452,14 @@ class Interpreter:
                 self.match_dims(v, t, shapes, span, decl.name, p.name)
             return v
         if isinstance(t, ast.NamedTypeExpr):
-            ok = {
-                "int": lambda x: isinstance(x, int) and not isinstance(x, bool),
-                "float": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
-                "bool": lambda x: isinstance(x, bool),
-                "string": lambda x: isinstance(x, str),
-            }.get(t.name)
+            ok = ST.SCALAR_CHECKS.get(t.name)
             if ok is not None and not ok(v):
                 if isinstance(v, mx.array) and v.size == 1 and t.name in ("int", "float"):
                     return v
                 raise TLRuntimeError(f"{decl.name}(): argument '{p.name}' must be {t.name}; "
                                      f"found {type_name(v)}", span)
+            if t.name in self.struct_defs.decls:
+                ST.check_arg(decl, p, v, span, self.struct_defs)
         return v
 
     def match_dims(self, v: mx.array, t: ast.TensorTypeExpr, shapes: dict[str, tuple[Any, ...]],
@@ -1473,8 +1523,10 @@ class Interpreter:
                                  + (f" ({bound})" if bound else ""), span).with_code("shape")
         return result
 
-    def invoke(self, info: FnInfo, args: list[Any], span: Span, all_tensors: bool = False
-               ) -> Any:
+    def invoke(self, info: FnInfo, args: list[Any], span: Span, all_tensors: bool = False,
+               frame_out: list[Any] | None = None) -> Any:
+        if frame_out is not None:  # the caller reads the frame: no compiled run
+            return self.run_body(info, args, frame_out)
         if (self.compile and not self.tracing and args
                 and (all_tensors or all(isinstance(a, mx.array) for a in args))
                 and self.is_compilable(info)):
@@ -1502,9 +1554,11 @@ class Interpreter:
             return out
         return traced
 
-    def run_body(self, info: FnInfo, args: list[Any]) -> Any:
+    def run_body(self, info: FnInfo, args: list[Any], frame_out: list[Any] | None = None) -> Any:
         decl = info.decl
         frame = Env(self.globals, frame=True)
+        if frame_out is not None:
+            frame_out.append(frame)
         for p, v in zip(decl.params, args, strict=True):
             frame.vars[p.name] = v
         saved = self.base_dir
@@ -1623,6 +1677,9 @@ def _pure_fn(decl: ast.FnDecl, interp: Interpreter, seen: set[str]) -> bool:
             if name is None or name == "panic" or (name in BUILTINS
                                                     and not BUILTINS[name].pure):
                 return False
+            if isinstance(f, ast.Field) and any(name in ms for ms in
+                                                interp.struct_defs.methods.values()):
+                return False  # a struct's method: its receiver is no tensor
             if name in interp.fns and name not in seen:
                 callee = interp.fns[name]
                 seen.add(name)

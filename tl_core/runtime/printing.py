@@ -80,6 +80,9 @@ def format_value(v: Any, device: str = "cpu", *, quote_strings: bool = False) ->
         return "{" + ", ".join(parts) + "}"
     if type(v).__name__ == "Model":
         return format_model(v)
+    fields = getattr(v, "format_with", None)  # a struct value: `Point { x: 1.0, y: 2.0 }`
+    if fields is not None:
+        return fields(lambda x: format_value(x, device, quote_strings=True))
     return str(v)
 
 
