@@ -99,6 +99,8 @@ CASES: dict[str, Callable[[], tuple[list[Any], dict[str, Any]]]] = {
     "combine_masks": lambda: ([ops.op_causal_mask(None, 6), ops.op_causal_mask(None, 6).T], {}),
     "precompute_rope_cos": lambda: ([16, 9, 500.0], {}),
     "precompute_rope_sin": lambda: ([16, 9], {}),
+    "batch_norm": lambda: ([r16(6, 5), r16(5), r16(5)], {}),
+    "apply_mask": lambda: ([r16(2, 6, 6), ops.op_causal_mask(None, 6)], {}),
     "fused_add_relu": lambda: ([r16(4, 5), r16(4, 5)], {}),
     "fused_mul_relu": lambda: ([r16(4, 5), r16(5)], {}),
     "fused_affine": lambda: ([r16(4, 5), r16(5), r16(5)], {}),
@@ -114,6 +116,7 @@ NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "mode
                "len", "rand", "randn", "names", "load_tokenizer", "tokenize", "detokenize",
                "detokenize_single", "chat_prompt", "seed", "to_int", "get", "string_length",
                "string_substring", "assert_about_eq", "load_model_f16", "input",
+               "dropout",  # random: tests/runtime/test_upstream_builtins.py checks its law
                # an int: tests/runtime/test_sampling.py checks it against NumPy; on the
                # GPU see test_temperature_sample_on_gpu below
                "temperature_sample",

@@ -223,3 +223,19 @@ def test_vector_errors(src, checker, runtime):
     assert got == ([checker] if checker else [])
     r = Session(device="cpu").run(src)
     assert [e.message for e in r.errors] == [runtime]
+
+
+def test_dropout_batch_norm_and_apply_mask(ctx):
+    """The original's stubs with their standard meaning."""
+    x = np.ones((200, 50))
+    mx.random.seed(3)
+    y = np.array(ops.op_dropout(ctx, mxa(x), 0.25).astype(mx.float32))
+    kept = y != 0
+    assert set(np.unique(y)) <= {0.0, float(np.float16(1 / 0.75))}  # kept: scaled by 1/(1-p)
+    assert abs(1 - kept.mean() - 0.25) < 0.02  # about p of them dropped (10,000 draws)
+    close(ops.op_dropout(ctx, mxa(x[:3]), 0.5, False), x[:3])
+    b, g, be = f16(6, 4), f16(4), f16(4)
+    want = (b - b.mean(0)) / np.sqrt(b.var(0) + 1e-5) * g + be
+    close(ops.op_batch_norm(ctx, mxa(b), mxa(g), mxa(be)), want, rtol=2e-2, atol=2e-2)
+    s, m = f16(3, 3), np.tril(np.ones((3, 3)))
+    close(ops.op_apply_mask(ctx, mxa(s), mxa(m)), np.where(m == 0, -10000.0, s))

@@ -281,6 +281,23 @@ _add("rope", (X, P("offset", "any", 0, "the position of the first sequence entry
      "SafeTensors checkpoints. `rope(x, cos, sin)` rotates x [seq, heads, head_dim] by the "
      "tables of `precompute_rope_cos/sin` (rows from position 0). The shape is unchanged.",
      R.rope)
+_add("dropout", (X, P("p", "float", doc="the probability of zeroing an element, in [0, 1)"),
+                 P("training", "bool", True, "false: x unchanged (inference)")), "tensor", "nn",
+     "Inverted dropout: while training, each element is zeroed with probability `p` and the "
+     "others scaled by 1 / (1 - p), so the expected value is unchanged; `seed(n)` fixes the "
+     "draw. With `training: false`, x itself.", R.same(), pure=False)
+_add("batch_norm", (X, P("gamma", "tensor", None, "the scale, [C]; none: 1"),
+                    P("beta", "tensor", None, "the shift, [C]; none: 0"),
+                    P("eps", "float", 1e-5, "added to the variance")), "tensor", "nn",
+     "Batch normalization with the batch's statistics: each feature (last axis) is "
+     "normalized over every other axis, `(x - mean) / sqrt(var + eps) * gamma + beta` "
+     "(biased variance, as PyTorch's training mode).", R.norm)
+_add("apply_mask", (P("scores", "tensor", doc="attention scores"),
+                    P("mask", "tensor", doc="0 drops a position, anything else keeps it")),
+     "tensor", "nn",
+     "The original's attention-cache mask: scores where mask is 0 are replaced by -10000, "
+     "the others kept (`where(mask == 0, -10000, scores)`; the mask broadcasts).",
+     R.attention_mask)
 _add("positional_encoding", (P("seq_len", "int", doc="the number of positions"),
                              P("d_model", "int", doc="the embedding size")), "tensor", "nn",
      "The original's sinusoidal table, float16 `[seq_len, d_model]`: angle = pos / "

@@ -337,7 +337,7 @@ def norm(a: RuleArgs) -> Type:
     if x is None:
         return TensorType("float16", None)
     assert x.dims is not None
-    for p in ("w", "b"):
+    for p in ("w", "b", "gamma", "beta"):
         t = a.tensor(p)
         if t is None or t.dims is None or not x.dims:
             continue

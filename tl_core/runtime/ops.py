@@ -877,6 +877,42 @@ def op_precompute_rope_sin(ctx: OpContext, head_dim: Any, max_seq_len: Any,
     return _rope_table(mx.sin, head_dim, max_seq_len, base)
 
 
+@implements("dropout")
+def op_dropout(ctx: OpContext, x: Any, p: Any, training: Any = True) -> mx.array:
+    t = _floatify(as_tensor(x))
+    q = as_float(p, "p")
+    if not 0.0 <= q < 1.0:
+        raise OpError(f"dropout: p must be in [0, 1); found {q}", arg="p")
+    if not truth(training) or q == 0.0:
+        return t
+    keep = mx.random.uniform(shape=t.shape) >= q
+    return mx.where(keep, t / (1.0 - q), mx.zeros_like(t)).astype(t.dtype)
+
+
+@implements("batch_norm")
+def op_batch_norm(ctx: OpContext, x: Any, gamma: Any = None, beta: Any = None,
+                  eps: Any = 1e-5) -> mx.array:
+    t = _floatify(as_tensor(x))
+    if t.ndim < 2:
+        raise OpError(f"batch_norm needs a batch [N, ..., C], found {tensor_type(t)}", arg="x")
+    axes = tuple(range(t.ndim - 1))
+    v = _f32(t)
+    y = (v - mx.mean(v, axis=axes)) / mx.sqrt(mx.var(v, axis=axes) + as_float(eps, "eps"))
+    if gamma is not None:
+        y = y * _f32(_norm_weight(t, gamma, "gamma", "batch_norm"))
+    if beta is not None:
+        y = y + _f32(_norm_weight(t, beta, "beta", "batch_norm"))
+    return _back(y, t)
+
+
+@implements("apply_mask")
+def op_apply_mask(ctx: OpContext, scores: Any, mask: Any) -> mx.array:
+    s = _floatify(as_tensor(scores, "scores"))
+    m = as_tensor(mask, "mask")
+    _broadcast_check(s, m, "+")
+    return mx.where(m == 0, mx.array(-10000.0, s.dtype), s)
+
+
 @implements("positional_encoding")
 def op_positional_encoding(ctx: OpContext, seq_len: Any, d_model: Any) -> mx.array:
     """angle = pos / 10000^(i / d_model) for every column i; sin in even, cos in odd."""
