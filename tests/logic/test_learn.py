@@ -297,3 +297,17 @@ def test_sessions_report_learn_progress_per_epoch():
                     ("learn", 2, 3, "epoch 2/3: loss 1.250000"),
                     ("learn", 3, 3, "epoch 3/3: loss 0.312500")]
     assert s.interpreter.on_progress is None
+
+
+def test_save_model_writes_the_trained_values(tmp_path):
+    from safetensors.numpy import load_file
+
+    src = textwrap.dedent("""\
+        tensor V: float16[2] learnable = [1.0, 2.0]
+        learn { objective: sum(V * V), optimizer: sgd(lr: 0.25), epochs: 2 }
+        save_model(model_from(V: V), "trained.safetensors")
+        """)
+    r = Session(base_dir=tmp_path, device="cpu").run(src)
+    assert [d.message for d in r.errors if d.severity.value == "error"] == []
+    # V <- V - 0.25 * 2V = V / 2, twice
+    assert load_file(str(tmp_path / "trained.safetensors"))["V"].tolist() == [0.25, 0.5]
