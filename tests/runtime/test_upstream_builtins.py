@@ -239,3 +239,23 @@ def test_dropout_batch_norm_and_apply_mask(ctx):
     close(ops.op_batch_norm(ctx, mxa(b), mxa(g), mxa(be)), want, rtol=2e-2, atol=2e-2)
     s, m = f16(3, 3), np.tril(np.ones((3, 3)))
     close(ops.op_apply_mask(ctx, mxa(s), mxa(m)), np.where(m == 0, -10000.0, s))
+
+
+def test_softmax_axis_rule_warns_where_the_original_differs(ctx):
+    """softmax honours dim (ours); a positional dim other than the last axis, which the
+    original ignores, gets a warning instead of silently different numbers."""
+    from tl_core.check import analyze
+
+    src = ("let x = randn([2, 3])\nlet a = softmax(x, 0)\nlet b = softmax(x, dim: 0)\n"
+           "let c = softmax(x, 1)\nlet d = x.softmax(-2)\nprint(a, b, c, d)")
+    got = [(d.span.line, d.code, d.message) for d in analyze(src).diagnostics]
+    assert got == [
+        (1, "compat", "softmax(x, 0) runs along axis 0 here; the original TensorLogic ignores "
+                      "this argument and always uses the last axis; write dim: 0 to say you "
+                      "mean axis 0"),
+        (4, "compat", "softmax(x, -2) runs along axis 0 here; the original TensorLogic ignores "
+                      "this argument and always uses the last axis; write dim: -2 to say you "
+                      "mean axis 0")]
+    x = f16(2, 3)
+    e = np.exp(x - x.max(0, keepdims=True))
+    close(ops.op_softmax(ctx, mxa(x), 0), e / e.sum(0, keepdims=True))

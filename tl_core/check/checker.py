@@ -1110,8 +1110,13 @@ class Checker:
                   for p in b.params_of_kind("model_path") if p.name in named}
         opened.update((p.name, self.load_tokenizer(named.get(p.name), spans.get(p.name, span)))
                       for p in b.params_of_kind("tokenizer_path") if p.name in named)
+        rule_args = RuleArgs(b.name, named, tuple(rest), keywords, dtype, opened,
+                             frozenset(k for k, v in bound.items() if isinstance(v, int)))
         try:
-            return b.shape_rule(RuleArgs(b.name, named, tuple(rest), keywords, dtype, opened))
+            result = b.shape_rule(rule_args)
+            for message, param in rule_args.notes:
+                self.error(spans.get(param, span) if param else span, message, "compat", W)
+            return result
         except ShapeError as err:
             at = spans.get(err.param, span) if err.param else span
             p = b.param(err.param) if err.param else None

@@ -285,7 +285,11 @@ def softmax(a: RuleArgs) -> Type:
     assert x.dims is not None
     dim = a.int("dim") if a.given("dim") else -1
     if dim is not None and x.dims:
-        S.norm_axis(dim, len(x.dims), x)
+        axis = S.norm_axis(dim, len(x.dims), x)
+        if axis != len(x.dims) - 1 and "dim" in a.by_position:
+            a.note(f"softmax(x, {dim}) runs along axis {axis} here; the original TensorLogic "
+                   f"ignores this argument and always uses the last axis; write dim: {dim} "
+                   f"to say you mean axis {axis}", "dim")
     return x
 
 

@@ -61,6 +61,13 @@ class RuleArgs:
     dtype: str | None = None  # `f32::ones(...)`, `tensor<int>(...)`
     # The Model the checker opened for each "model_path" argument (its header read).
     opened: dict[str, Type] = field(default_factory=dict)
+    # Parameters filled by position (the original TensorLogic has no keyword arguments).
+    by_position: frozenset[str] = frozenset()
+    # Warnings a rule leaves for the checker: (message, parameter to point at).
+    notes: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def note(self, message: str, param: str | None = None) -> None:
+        self.notes.append((message, param))
 
     def get(self, name: str) -> ArgInfo | None:
         return self.named.get(name)
