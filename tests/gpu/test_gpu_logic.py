@@ -57,7 +57,9 @@ def test_weighted_closure_scores_on_the_gpu_equal_the_cpu():
     ws = [round(rng.uniform(0.2, 1.0), 3) for _ in es]
     gpu, cpu = closure(mx.gpu, es, ws), closure(mx.cpu, es, ws)
     assert gpu.rows == cpu.rows
-    np.testing.assert_allclose(gpu.scores, cpu.scores, rtol=1e-5, atol=1e-6)
+    # MLX's CUDA matmuls of float32 use TF32 (10-bit mantissa inputs): an H100 run differed
+    # from the CPU by at most 2.4e-3 relative over the fixpoint's soft steps (2026-12-06)
+    np.testing.assert_allclose(gpu.scores, cpu.scores, rtol=5e-3, atol=1e-4)
 
 
 @needs_gpu

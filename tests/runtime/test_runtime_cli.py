@@ -157,8 +157,10 @@ def start_tl(path: Path, *args: str) -> subprocess.Popen:
 
 # One statement, one MLX evaluation of twenty 3000x3000 matmuls: minutes on a CPU, so a
 # run that ends within the test's timeout was stopped by the Ctrl-C.
+# statements start their tensors without waiting (Interpreter._settle): the printed element
+# is where the run waits for the 20 matmuls
 LONG_NATIVE = ('let a = randn([3000, 3000])\nprint("start")\n'
-               'let c = ' + " @ ".join(["a"] * 21) + '\nprint("end")\n')
+               'let c = ' + " @ ".join(["a"] * 21) + '\nprint(c[0, 0])\nprint("end")\n')
 
 
 def test_ctrl_c_during_one_long_native_operation_stops_the_run(tmp_path):

@@ -130,8 +130,10 @@ def test_interrupt_of_a_long_native_operation_restarts_the_worker():
     kernel = start(TL_KERNEL_GRACE="0.05")
     try:
         kernel.response(kernel.send("run", run_params("let keep = 1")))
-        # one statement whose MLX evaluation takes far longer than the grace period
-        src = "let a = randn([1500, 1500])\nlet c = a @ a @ a @ a @ a @ a @ a @ a @ a @ a"
+        # one evaluation that takes far longer than the grace period (statements start their
+        # tensors without waiting: the result's value is where the run waits)
+        src = ("let a = randn([1500, 1500])\nlet c = a @ a @ a @ a @ a @ a @ a @ a @ a @ a\n"
+               "c[0, 0]")
         run_id = kernel.send("run", run_params(src))
         time.sleep(0.5)
         kernel.send("interrupt")

@@ -654,13 +654,17 @@ class Interpreter:
     # -- evaluation helpers ---------------------------------------------------------------
 
     def _settle(self, value: Any) -> None:
-        """Evaluate the tensors a statement produced (not while tracing for mx.compile)."""
+        """Start evaluating the tensors a statement produced (not while tracing for
+        mx.compile), so that graphs stay one statement deep, without waiting for the device:
+        `mx.async_eval` lets the next statements be built while the GPU works (waiting here
+        made a SmolLM2 decode step 35 ms of host time on an H100). Values are waited for where
+        the host reads them (printing, `.item()`, conditions)."""
         if self.tracing:
             return
         if isinstance(value, mx.array):
-            mx.eval(value)
+            mx.async_eval(value)
         elif isinstance(value, (list, tuple)) and value and isinstance(value[0], mx.array):
-            mx.eval([v for v in value if isinstance(v, mx.array)])
+            mx.async_eval([v for v in value if isinstance(v, mx.array)])
 
     def to_tensor(self, value: Any, span: Span, dtype: Any = None) -> mx.array:
         try:
