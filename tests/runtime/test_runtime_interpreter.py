@@ -572,8 +572,13 @@ def test_print_format_strings():
     assert errors(r) == []
     assert r.stdout == "a 1 b x\nlone {}\nn 1\n{:.2} 2\n\n"
     r = run('print("{} and {}", 1)')
-    assert errors(r) == [(0, 0, 'print: the format string "{} and {}" has 2 {} placeholders '
-                                'but 1 value was given; pass one value per {}')]
+    message = ('print: the format string "{} and {}" has 2 {} placeholders but 1 value was '
+               'given; pass one value per {}')
+    assert errors(r) == [(0, 6, message)]  # at the format string, where the checker says it
+    from tl_core.check import analyze
+
+    d = analyze('print("{} and {}", 1)').diagnostics
+    assert [(x.span.line, x.span.col, x.message) for x in d] == [(0, 6, message)]
     r = run('panic("bad {}")')
     assert errors(r) == [(0, 0, "panic: bad {}")]
 

@@ -411,9 +411,11 @@ _add("print", (BuiltinParam("end", "string", "\n", "written after the values; `e
                             keyword_only=True),
                P("values", "any", None, "values to print, separated by spaces")),
      "void", "utility",
-     "Print values separated by spaces, then `end` (a newline unless given). Tensors print "
-     "with their shape, dtype and device, values abbreviated like NumPy. Output is written "
-     "at once (`tl run` and editors show it while the program runs).", R.fixed(VOID),
+     "Print values separated by spaces, then `end` (a newline unless given); when the first "
+     "value is a string holding `{}` and more follow, each `{}` takes the next value "
+     "(`print(\"x = {}\", x)`). Tensors print with their shape, dtype and device, values "
+     "abbreviated like NumPy. Output is written at once (`tl run` and editors show it while "
+     "the program runs).", R.print_rule,
      variadic=True, pure=False)
 _add("assert", (P("cond", "bool", doc="the condition"),
                 P("msg", "string", "", "the message when it fails")), "void", "utility",

@@ -11,6 +11,7 @@ from tl_core.lang import shapes as S
 from tl_core.lang.dtypes import canonical_dtype
 from tl_core.lang.registry import ShapeRule
 from tl_core.lang.shapes import RuleArgs, ShapeError
+from tl_core.lang.text import FormatError, format_braces
 from tl_core.lang.types import (
     INT,
     UNKNOWN,
@@ -623,3 +624,14 @@ def fused_gelu_linear(a: RuleArgs) -> Type:
                         a.get("W").text if a.get("W") else "")  # type: ignore[union-attr]
     except ShapeError as e:
         raise ShapeError(e.message, param="W", hint=e.hint) from None
+
+
+def print_rule(a: RuleArgs) -> Type:
+    """`print("{} and {}", x)`: a literal format string with too few values is an error
+    before the run, with the runtime's message."""
+    if len(a.rest) > 1 and isinstance(a.rest[0].value, str):
+        try:
+            format_braces(a.rest[0].value, [""] * (len(a.rest) - 1))
+        except FormatError as e:
+            raise ShapeError(f"print: {e}", param="values") from None
+    return VOID

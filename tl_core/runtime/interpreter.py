@@ -1272,6 +1272,8 @@ class Interpreter:
             rest_nodes = pos_nodes[start:]
             for i, sp in enumerate(pos_spans[start:]):
                 arg_spans[f"#{i}"] = sp
+            if len(pos_spans) > start:  # the variadic parameter points at its first value
+                arg_spans[b.params[-1].name] = pos_spans[start]
             if b.params[-1].name in keywords:
                 args.append(kw_vals[b.params[-1].name])
                 rest_nodes.append(keywords[b.params[-1].name].value)
