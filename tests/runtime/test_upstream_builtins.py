@@ -259,3 +259,20 @@ def test_softmax_axis_rule_warns_where_the_original_differs(ctx):
     x = f16(2, 3)
     e = np.exp(x - x.max(0, keepdims=True))
     close(ops.op_softmax(ctx, mxa(x), 0), e / e.sum(0, keepdims=True))
+
+
+def test_linear_takes_the_originals_full_bias_and_embedding_one_id(ctx):
+    """UPSTREAM.md 9.2: the original's bias is [m, out]; 9.7: one Integer id gives [1, dim]."""
+    from tl_core.check import analyze
+
+    x, w, bias = f16(4, 3), f16(2, 3), f16(4, 2)
+    close(ops.op_linear(ctx, mxa(x), mxa(w), mxa(bias)), x @ w.T + bias, rtol=1e-2, atol=1e-2)
+    with pytest.raises(OpError, match="should be \\[2\\] \\(or broadcast to the result"):
+        ops.op_linear(ctx, mxa(x), mxa(w), mxa(f16(3, 2)))
+    table = f16(5, 3)
+    close(ops.op_embedding(ctx, mxa(table), 3), table[[3]])
+    a = analyze("let t = randn([5, 3])\nlet e = embedding(t, 3)\n"
+                "let y = linear(randn([4, 3]), randn([2, 3]), randn([4, 2]))\nprint(e, y)")
+    assert [d.message for d in a.diagnostics] == []
+    assert [str(a.type_of(it.value)) for it in a.program.items[1:3]] == \
+        ["float16[1, 3]", "float16[4, 2]"]

@@ -331,9 +331,13 @@ def linear(a: RuleArgs) -> Type:
     out = x.dims[:-1] + (w.dims[0],)
     b = a.tensor("b")
     if b is not None and b.dims is not None:
-        if len(b.dims) != 1 or S.differ(b.dims[0], w.dims[0]):
+        # [out], or the original's full [m, out]: anything that broadcasts to the result
+        fits = bool(b.dims) and not S.differ(b.dims[-1], w.dims[0]) and \
+            len(b.dims) <= len(out) and not isinstance(S.broadcast_dims(out, b.dims), str)
+        if not fits:
             raise ShapeError(f"linear: bias is {b} but W is {w}; the bias must be "
-                             f"[{S.dstr(w.dims[0])}]", param="b")
+                             f"[{S.dstr(w.dims[0])}] (or broadcast to the result "
+                             f"{TensorType(x.dtype, out)})", param="b")
     return TensorType(S.result_dtype(x.dtype, w.dtype), out)
 
 
@@ -363,6 +367,9 @@ def embedding(a: RuleArgs) -> Type:
     if ids is None:
         return TensorType(table.dtype, None)
     assert ids.dims is not None
+    t = a.type("ids")
+    if isinstance(t, ScalarType):  # one id: [1, dim], as the original returns it
+        return TensorType(table.dtype, (1, table.dims[1]))
     return TensorType(table.dtype, ids.dims + (table.dims[1],))
 
 

@@ -725,9 +725,15 @@ def op_linear(ctx: OpContext, x: Any, W: Any, b: Any = None) -> mx.array:  # noq
     if b is None:
         return x @ w.T
     bias = _floatify(as_tensor(b, "b"))
-    if bias.shape != (w.shape[0],):
-        raise OpError(f"linear: bias {tensor_type(bias)} should be [{w.shape[0]}]", arg="b")
-    return mx.addmm(bias, x, w.T) if x.ndim == 2 else x @ w.T + bias
+    if bias.shape == (w.shape[0],):
+        return mx.addmm(bias, x, w.T) if x.ndim == 2 else x @ w.T + bias
+    y = x @ w.T  # the original's [m, out] bias, or any bias that broadcasts to y
+    if bias.ndim == 0 or bias.ndim > y.ndim or bias.shape[-1] != w.shape[0] or any(
+            p != q and p != 1 for p, q in zip(reversed(bias.shape), reversed(y.shape),
+                                              strict=False)):
+        raise OpError(f"linear: bias {tensor_type(bias)} should be [{w.shape[0]}] (or "
+                      f"broadcast to the result {tensor_type(y)})", arg="b")
+    return y + bias
 
 
 def _norm_weight(x: mx.array, w: Any, arg: str, what: str) -> mx.array:
@@ -757,6 +763,8 @@ def op_layer_norm(ctx: OpContext, x: Any, w: Any = None, b: Any = None,
 @implements("embedding")
 def op_embedding(ctx: OpContext, table: Any, ids: Any) -> mx.array:
     t = as_tensor(table, "table")
+    if isinstance(ids, int) and not isinstance(ids, bool):
+        ids = [ids]  # one id: [1, dim], as the original returns it
     i = ids if isinstance(ids, mx.array) else as_tensor(ids, "ids", mx.int32)
     if mx.issubdtype(i.dtype, mx.inexact):
         raise OpError(f"embedding ids must be an integer tensor (tensor<int>(...)), "
