@@ -188,7 +188,8 @@ def concat(a: RuleArgs) -> Type:
         raise ShapeError(e.message, param="a" if listed else "b", hint=e.hint) from None
 
 
-def _pieces(a: RuleArgs, count_param: str, what: str) -> Type:
+def _pieces(a: RuleArgs, count_param: str, what: str, by_size: bool) -> Type:
+    """split (`by_size`: pieces of that size) and chunk (that many pieces)."""
     x = a.tensor("x")
     k = a.int(count_param)
     dim = a.int("dim") if a.given("dim") else 0
@@ -203,18 +204,18 @@ def _pieces(a: RuleArgs, count_param: str, what: str) -> Type:
     if n is None:
         dims[axis] = UNKNOWN_DIM
         return ListType(TensorType(x.dtype, tuple(dims)))
-    size = k if a.name == "split" else max(1, -(-n // k))
+    size = k if by_size else max(1, -(-n // k))
     count = -(-n // size)
     dims[axis] = size if n % size == 0 else UNKNOWN_DIM
     return ListType(TensorType(x.dtype, tuple(dims)), count)
 
 
 def split(a: RuleArgs) -> Type:
-    return _pieces(a, "size", "the piece size")
+    return _pieces(a, "size", "the piece size", by_size=True)
 
 
 def chunk(a: RuleArgs) -> Type:
-    return _pieces(a, "chunks", "the number of chunks")
+    return _pieces(a, "chunks", "the number of chunks", by_size=False)
 
 
 def slice_rule(a: RuleArgs) -> Type:

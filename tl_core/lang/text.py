@@ -3,6 +3,8 @@ value; `{:.2}`, `{0}` and `{{` are plain text. Extra values are ignored."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 PLACEHOLDER = "{}"
 
 
@@ -28,11 +30,10 @@ def format_braces(template: str, values: list[str]) -> str:
     return "".join(out)
 
 
-def print_text(values: list[object], render: object) -> str:
+def print_text(values: list[object], render: Callable[[object], str]) -> str:
     """The line `print(values...)` writes (without the newline): a first string holding `{}`
     followed by more values is a format string; otherwise the rendered values joined by
     spaces (a lone string prints verbatim, `{}` included)."""
-    show = render  # a callable value -> str
     if len(values) > 1 and isinstance(values[0], str) and PLACEHOLDER in values[0]:
-        return format_braces(values[0], [show(v) for v in values[1:]])  # type: ignore[operator]
-    return " ".join(show(v) for v in values)  # type: ignore[operator]
+        return format_braces(values[0], [render(v) for v in values[1:]])
+    return " ".join(render(v) for v in values)
