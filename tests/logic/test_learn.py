@@ -272,9 +272,18 @@ def test_tl_run_on_a_terminal_shows_an_epoch_bar(monkeypatch):
         def isatty(self):
             return True
 
+    import tqdm as tqdm_module
+
+    class EveryEpoch(tqdm_module.tqdm):
+        """Draws every update (tqdm reads TQDM_* variables once, when it is first imported,
+        so an environment variable set here would not reach it in a full test run)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, mininterval=0, miniters=1, **kwargs)
+
+    monkeypatch.setattr(tqdm_module, "tqdm", EveryEpoch)
     err = Tty()
     monkeypatch.setattr(sys, "stderr", err)
-    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # draw every epoch
     out: list[str] = []
     interp = Interpreter(device="cpu", write=out.append, progress=True)
     prog = parse("tensor V: float32[2] learnable = [1.0, 2.0]\n"

@@ -189,14 +189,12 @@ class Trainer:
         """An epoch bar with the loss on stderr, for `tl run` on a terminal; else None."""
         import sys
 
-        from tl_core.runtime.progress import is_terminal
+        from tl_core.runtime.progress import is_terminal, terminal_bar
 
         if not self.interp.progress or not is_terminal(sys.stderr) or self.epochs < 2:
             return None
-        from tqdm import tqdm
-
-        return tqdm(total=self.epochs, desc="learn", unit="epoch", leave=False,
-                    file=sys.stderr)
+        return terminal_bar(sys.stderr, total=self.epochs, desc="learn", unit="epoch",
+                            leave=False)
 
     def bind(self, params: dict[str, Any], dtypes: dict[str, Any]) -> Env:
         """Bind the parameters (as declared) where the program sees them; a fresh scope."""

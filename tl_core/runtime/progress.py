@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 MIN_BYTES = 16 * 1024 * 1024  # smaller tensors load too fast to need a bar
 
@@ -32,6 +32,19 @@ def delay() -> float:
         return 0.5
 
 
+def terminal_bar(stream: TextIO | None = None, **options: Any) -> Any:
+    """A tqdm bar on `stream` (stderr by default) sized to its terminal. A new pseudo-terminal
+    reports 0 x 0, and tqdm draws nothing on 0 rows: then 80 x 24."""
+    from tqdm import tqdm
+
+    stream = stream or sys.stderr
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        size = os.terminal_size((0, 0))
+    return tqdm(file=stream, ncols=size.columns or 80, nrows=size.lines or 24, **options)
+
+
 @contextmanager
 def load_bar(label: str, total: int,
              stream: TextIO | None = None) -> Iterator[Callable[[int], None] | None]:
@@ -40,15 +53,6 @@ def load_bar(label: str, total: int,
     if total < MIN_BYTES:
         yield None
         return
-    from tqdm import tqdm
-
-    stream = stream or sys.stderr
-    try:
-        size = os.get_terminal_size(stream.fileno())
-    except (AttributeError, ValueError, OSError):
-        size = os.terminal_size((0, 0))
-    # a new pseudo-terminal reports 0 x 0, and tqdm draws nothing on 0 rows
-    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-              desc=f"loading {label}", leave=False, delay=delay(), file=stream,
-              ncols=size.columns or 80, nrows=size.lines or 24) as bar:
+    with terminal_bar(stream, total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                      desc=f"loading {label}", leave=False, delay=delay()) as bar:
         yield bar.update
