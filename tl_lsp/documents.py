@@ -172,7 +172,11 @@ class Documents:
             del a
 
     def close(self, uri: str) -> None:
-        self.docs.pop(uri, None)
+        doc = self.docs.pop(uri, None)
+        if doc is not None and not any(d.path == doc.path for d in self.docs.values()):
+            from tl_core.check import forget
+
+            forget(doc.path)  # the checker's parser and records of this file
         self.free_retired()
 
     def get(self, uri: str) -> Document:

@@ -1,12 +1,8 @@
 """Closing a document frees its memory (issue 18): the server, run in-process, forgets
 everything it kept for the document (its analysis, semantic tokens, the last run's result,
 the last completion list), and Python's traced memory goes back to what it was before
-the document was opened.
-
-Not yet: `tl_core.check` keeps per-file caches (the item memo and the incremental parser,
-~15 MB for this 10,000-line file, up to 16 and 32 files) after the document is closed; the
-language server has no way to drop them (it needs a `forget(path)` from the checker). The
-xfail test below measures that.
+the document was opened, the checker's per-file caches (the item records and the
+incremental parser, ~15 MB for this 10,000-line file) included (`tl_core.check.forget`).
 """
 
 from __future__ import annotations
@@ -16,7 +12,6 @@ import gc
 import tracemalloc
 import weakref
 
-import pytest
 from lsprotocol import types as lsp
 
 from tl_lsp import server as S
@@ -96,7 +91,6 @@ def test_closing_a_document_frees_what_it_held():
     assert grew > 10 << 20 and kept < grew // 10, (kept, grew)
 
 
-@pytest.mark.xfail(strict=True, reason="tl_core.check keeps per-file caches after close")
 def test_closing_a_document_gives_back_the_checkers_caches():
     held, kept, grew = asyncio.run(kept_after([URI, OTHER]))
     assert [ref() for ref in held] == [None, None]

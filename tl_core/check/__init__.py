@@ -24,6 +24,15 @@ def analyze(text: str, path: str | None = None) -> Analysis:
     return _analyze(text, path)
 
 
+def forget(path: str | None) -> None:
+    """Drop what the checker keeps for the document at `path` (its incremental parser and
+    its items' records), e.g. when an editor closes it; a later analysis starts afresh."""
+    from tl_core.check import analyzer, memo
+
+    analyzer.forget(path)
+    memo.forget(path)
+
+
 def __getattr__(name: str) -> Any:
     if name in ("Analysis", "Binding", "Scope"):
         from tl_core.check import analyzer
@@ -32,4 +41,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["Analysis", "analyze"]
+__all__ = ["Analysis", "analyze", "forget"]

@@ -42,6 +42,12 @@ def _parse(text: str, path: str | None):  # noqa: ANN202 - ParseResult
         return parser.parse(text)  # type: ignore[attr-defined]
 
 
+def forget(path: str | None) -> None:
+    """Drop the incremental parser of the document at `path`."""
+    with _PARSERS_LOCK:
+        _PARSERS.pop(path, None)
+
+
 def analyze(text: str, path: str | None = None, parse_result: object = None,
             use_cache: bool | None = None) -> Analysis:
     """Check `text` (the document at `path`; relative model and import paths resolve

@@ -50,6 +50,13 @@ _CACHES: OrderedDict[str | None, dict] = OrderedDict()
 _LOCK = threading.Lock()
 
 
+def forget(path: str | None) -> None:
+    """Drop the item records of the document at `path` (an analysis running meanwhile may
+    store its own when it ends)."""
+    with _LOCK:
+        _CACHES.pop(path, None)
+
+
 def enabled() -> bool:
     return os.environ.get("TL_NO_CHECK_CACHE", "") in ("", "0")
 
