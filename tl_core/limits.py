@@ -99,8 +99,28 @@ def size_problem(dims: tuple[int, ...], dtype: str, memory: int, where: str) -> 
 
 
 def host_memory() -> int:
-    """Bytes of physical memory of this machine (0 when the system does not say)."""
+    """Bytes of memory this process may use on this machine: its physical memory, or less
+    where the process's address-space limit (RLIMIT_AS, `ulimit -v`) or its cgroup's
+    `memory.max` says so (an allocation past those fails inside MLX and takes the process
+    down); 0 when the system does not say."""
+    sizes = []
     try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+        sizes.append(int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES")))
     except (ValueError, OSError, AttributeError):
-        return 0
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY and soft > 0:
+            sizes.append(soft)
+    except (ImportError, ValueError, OSError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            text = f.read().strip()
+        if text.isdigit():
+            sizes.append(int(text))
+    except OSError:
+        pass
+    return min(sizes) if sizes else 0

@@ -167,3 +167,20 @@ def test_language_server_reads_bounded_never_runs(ws) -> None:
     assert client.proc.returncode == 0
 
 
+
+
+def test_reading_a_coreml_header_imports_neither_coremltools_nor_torch(tmp_path) -> None:
+    """coremltools' package imports torch and its converters (9-14 s, hundreds of MB, in
+    the language server for one hover); the header reader needs only its protobuf modules."""
+    from tests.hostile.corpus import small_mlmodel
+
+    path = tmp_path / "m.mlmodel"
+    path.write_bytes(small_mlmodel())
+    child = run_child(
+        "import sys\nfrom tl_core.models import read_header\n"
+        "h = read_header(sys.argv[1])\n"
+        "print(sorted(h.tensors), 'torch' in sys.modules, 'coremltools' in sys.modules)",
+        argv=[str(path)])
+    assert child.rc == 0, child.stderr
+    assert child.stdout.split("]")[1].split() == ["False", "False"]
+    assert child.stdout.startswith("['fc.bias', 'fc.weight']")

@@ -21,6 +21,8 @@ import logging
 import os
 import stat
 import struct
+import sys
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -39,20 +41,44 @@ _BLOB_SENTINEL = 0xDEADBEEF
 _BLOB_META = struct.Struct("<IIQQ")  # sentinel, dtype, size in bytes, data offset
 _MIL_FLOATS = {"FLOAT16": ("F16", 2), "FLOAT32": ("F32", 4), "FLOAT64": ("F64", 8),
                "BFLOAT16": ("BF16", 2)}
+_PROTO_LOCK = threading.Lock()  # the language server reads headers from worker threads
 _SPECS: OrderedDict[tuple[str, int, int], Any] = OrderedDict()  # keyed cache of parsed specs
 
 
+_PROTO_PACKAGE = "tl_core.models._coreml_proto"
+
+
 def _proto() -> tuple[Any, Any]:
-    """coremltools' Model_pb2 and MIL_pb2, imported quietly (coremltools logs warnings about
-    its macOS-only runtime at import on other systems)."""
-    logger = logging.getLogger("coremltools")
-    old = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        from coremltools.proto import MIL_pb2, Model_pb2
-    finally:
-        logger.setLevel(old)
-    return Model_pb2, MIL_pb2
+    """coremltools' Model_pb2 and MIL_pb2: the generated protobuf modules of its `proto`
+    folder, imported as a package of their own so that `coremltools/__init__` (which imports
+    torch and its converters: 9-14 s and hundreds of MB in a language server, for a hover)
+    does not run. Where coremltools is already imported, its own modules are used."""
+    if "coremltools.proto.Model_pb2" in sys.modules or "coremltools" in sys.modules:
+        logger = logging.getLogger("coremltools")
+        old = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            from coremltools.proto import MIL_pb2, Model_pb2
+        finally:
+            logger.setLevel(old)
+        return Model_pb2, MIL_pb2
+    with _PROTO_LOCK:
+        if _PROTO_PACKAGE not in sys.modules:
+            import importlib.machinery
+            import importlib.util
+
+            spec = importlib.util.find_spec("coremltools")  # finds it without running it
+            if spec is None or spec.origin is None:
+                raise ModelFileError("reading CoreML files needs coremltools (pip install "
+                                     "coremltools)", None)
+            package = importlib.util.module_from_spec(
+                importlib.machinery.ModuleSpec(_PROTO_PACKAGE, None, is_package=True))
+            package.__path__ = [os.path.join(os.path.dirname(spec.origin), "proto")]
+            sys.modules[_PROTO_PACKAGE] = package
+        import importlib
+
+        return (importlib.import_module(f"{_PROTO_PACKAGE}.Model_pb2"),
+                importlib.import_module(f"{_PROTO_PACKAGE}.MIL_pb2"))
 
 
 def _parse_mapped(fd: int, size: int) -> Any:

@@ -385,7 +385,7 @@ _INT_PASSTHROUGH = {"I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL"
 def save_model(model: Model, path: str | os.PathLike[str]) -> None:
     """Write `model` as SafeTensors: float tensors as float16, integer tensors copied
     unchanged. Atomic: a temporary file in the same directory, flushed and fsynced, then
-    renamed over `path`; on any failure the old file is untouched and the temporary file is
+    renamed over `path` (and the directory fsynced); on any failure the old file is untouched and the temporary file is
     removed (also on SIGTERM; one left by a killed process goes at the next save to `path`).
     Refuses a `path` that is a symbolic link, a FIFO, a device, a directory or a read-only
     file (`tl_core.models.save_guard`)."""
@@ -456,6 +456,22 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> None:
             if isinstance(exc, OSError):
                 raise ModelFileError(f"cannot save the model: {exc.strerror or exc}", None, spath) from None
             raise
+        _sync_directory(directory)
+
+
+def _sync_directory(directory: str) -> None:
+    """fsync the directory of a renamed file, so that the rename itself survives a power cut
+    (where the file system allows it; the save is complete either way)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _write(f: Any, data: bytes) -> None:

@@ -32,7 +32,7 @@ from tl_core.lang.collections import method_names as vec_method_names
 from tl_core.lang.dtypes import FLOAT_DTYPES, NAMESPACES, kind_of
 from tl_core.lang.keywords import DEVICES
 from tl_core.lang.registry import BindError, bind_arguments
-from tl_core.lang.scalars import int_div, rem, repeat
+from tl_core.lang.scalars import checked_int, int_div, power, rem, repeat
 from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
 from tl_core.lang.structs import StructDefs, undefined_struct
 from tl_core.lang.text import FormatError, format_braces
@@ -1751,12 +1751,9 @@ def binary_op(op: str, a: Any, b: Any) -> Any:
 def _scalar_binary(op: str, a: Any, b: Any) -> Any:
     if op in ("+", "-", "*", "⊙", "%", "**") and (isinstance(a, bool) or isinstance(b, bool)):
         raise OpError(f"{type_name(a)} {op} {type_name(b)}: arithmetic on bool")
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op in ("*", "⊙"):
-        return a * b
+    if op in ("+", "-", "*", "⊙"):
+        result = a + b if op == "+" else a - b if op == "-" else a * b
+        return checked_int(result) if type(result) is int else result
     if op == "/":
         if b == 0:
             raise OpError(f"division by zero ({a} / {b})")
@@ -1771,7 +1768,7 @@ def _scalar_binary(op: str, a: Any, b: Any) -> Any:
         if isinstance(a, int) and isinstance(b, int) and not isinstance(b, bool) and b < 0:
             raise OpError(f"{a} ** {b}: an int raised to a negative int is not an int; write "
                           f"{a}.0 ** {b} for a float")
-        return a**b
+        return power(a, b)
     if op == "==":
         return a == b
     if op == "!=":

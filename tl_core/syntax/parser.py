@@ -47,6 +47,10 @@ from tl_core.syntax.span import Anchor, Span, new_anchored_span
 MAX_BRACKET_DEPTH = 128  # deeper nesting is an error (keeps later recursive passes safe)
 MAX_CHAIN = 256  # operators/fields/calls chained in one expression spine
 MAX_TREE_DEPTH = 400  # deeper items become ErrorStmts (brackets x chains can multiply)
+# The longest line parsed. A statement holding a longer line is one error, not parsed: a
+# 5 MB line of `1 + 1 + ...` or of list elements took 20 s and 1 GB to parse and check,
+# and no program is written that way (data belongs in a model or tensor file).
+MAX_LINE_CHARS = 1 << 20
 
 
 _TT = (Tok, Token)  # our tokens, and lark's (when lark parses, as the test oracle)
@@ -868,6 +872,11 @@ def parse_chunk(text: str, start: int, end: int, line: int, next_word: str = "")
     eng = engine()
     chunk = text[start:end]
     anchor = Anchor(0, 0)  # the chunk is parsed at 0:0, then the anchor moves to its place
+    if len(chunk) > MAX_LINE_CHARS:
+        long_line = _long_line(chunk, line, anchor)
+        if long_line is not None:
+            anchor.start, anchor.line = start, line
+            return ChunkResult((long_line[0],), (long_line[1],), False, anchor)
     old = _ctx.errors, _ctx.text, _ctx.anchor
     _ctx.errors = []
     _ctx.text = chunk
@@ -884,6 +893,31 @@ def parse_chunk(text: str, start: int, end: int, line: int, next_word: str = "")
     anchor.line = line
     errors.sort(key=lambda d: (d.span.start, d.span.end))
     return ChunkResult(tuple(items), tuple(errors), run.used_next_word, anchor)
+
+
+def _long_line(chunk: str, line: int, anchor: Anchor) -> tuple | None:
+    """(ErrorStmt of the chunk, its error) when a line of `chunk` (starting at document
+    line `line`) is longer than MAX_LINE_CHARS; None otherwise."""
+    at, n = 0, 0
+    while at <= len(chunk):
+        end = chunk.find("\n", at)
+        end = len(chunk) if end < 0 else end
+        if end - at > MAX_LINE_CHARS:
+            old = _ctx.anchor
+            _ctx.anchor = anchor
+            try:
+                where = _S(at, at + 1, n, 0, n, 1)
+                whole = _S(0, len(chunk), 0, 0, chunk.count("\n"),
+                           len(chunk) - chunk.rfind("\n") - 1)
+                error = Diagnostic(
+                    where, f"line too long: {end - at} characters; lines are limited to "
+                           f"{MAX_LINE_CHARS} characters (keep large data in a model file "
+                           f"and load it)", code="syntax")
+                return N.ErrorStmt(whole, chunk), error
+            finally:
+                _ctx.anchor = old
+        at, n = end + 1, n + 1
+    return None
 
 
 def _depth(node) -> int:  # noqa: ANN001
