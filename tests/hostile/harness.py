@@ -136,7 +136,7 @@ def via_hover(path: str) -> None:
     if readable == bool(opened):
         raise AssertionError(f"readable={readable} but diagnostics {a.diagnostics}")
     for at in (4, text.index("print(m") + 6):
-        hover = ide._hover(a, at)  # not hover_at, which hides exceptions
+        hover = ide._hover(a, at, {})  # not hover_at, which hides exceptions
         if hover is None:
             raise AssertionError(f"no hover at {at}")
 
@@ -175,7 +175,7 @@ def via_ide(path: str) -> None:
     n = len(text)
     for k in range(24):
         at = n * k // 23
-        ide._hover(a, at)  # type: ignore[arg-type]
+        ide._hover(a, at, {})  # type: ignore[arg-type]
         ide_complete.complete(a, at, 200)  # type: ignore[arg-type]
         ide_complete.signature(a, at)  # type: ignore[arg-type]
     ide_outline.document_symbols(a)  # type: ignore[arg-type]
