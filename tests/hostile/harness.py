@@ -62,6 +62,7 @@ class Tally:
     counts: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     seconds: Counter = field(default_factory=Counter)  # time spent, by case label
+    peak_rss: int = 0  # the largest resident memory of a child running these cases
 
     def add(self, outcome: str, label: str, detail: str = "") -> None:
         self.counts[outcome] += 1
@@ -253,7 +254,9 @@ def _child(surfaces: list[str], start: int, first_surface: int) -> None:
                     detail = "".join(traceback.format_exception(exc))[-1500:]
                 clear_cache()
                 print(json.dumps({"i": i, "s": k, "outcome": outcome, "detail": detail,
-                                  "seconds": time.monotonic() - began}), flush=True)
+                                  "seconds": time.monotonic() - began,
+                                  "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}),
+                      flush=True)
             os.unlink(path)
 
 
@@ -302,6 +305,8 @@ def run_cases(surfaces: list[str], cases: list[Case],
             tallies[surfaces[ck]].add(msg["outcome"], cases[ci][0],
                                       f"case {ci}: {msg['detail']}")
             tallies[surfaces[ck]].seconds[cases[ci][0]] += msg["seconds"]
+            for t in tallies.values():  # the child's peak so far (its surfaces share it)
+                t.peak_rss = max(t.peak_rss, msg["maxrss"] * 1024)
             current = None
             i, k = (ci, ck + 1) if ck + 1 < len(surfaces) else (ci + 1, 0)
             if k == 0 and progress is not None:

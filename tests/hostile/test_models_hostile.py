@@ -54,6 +54,7 @@ def test_every_hostile_model_file_is_a_clean_error(tallies, surface) -> None:
     tally = tallies[surface]
     assert tally.tried > 3000
     assert tally.counts["clean"] == tally.tried, tally.failures()
+    assert tally.peak_rss < 1 << 30  # MLX, coremltools' protobufs and the cases: < 1 GiB
 
 
 @pytest.mark.parametrize("name,data,message", [

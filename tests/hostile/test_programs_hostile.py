@@ -33,6 +33,7 @@ def test_every_hostile_program_is_a_clean_error(tallies, surface) -> None:
     tally = tallies[surface]
     assert tally.tried == len(corpus.program_cases())
     assert tally.counts["clean"] == tally.tried, tally.failures()
+    assert tally.peak_rss < 1 << 30  # the 5 MB and 10,000-deep programs included
 
 
 def tl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -132,3 +133,19 @@ def test_completion_reads_a_bounded_window_of_a_huge_line(monkeypatch) -> None:
                         lambda t, s=0, e=None: seen.append((s, e)) or real(t, s, e))
     ide_complete.complete(a, len(text) - 1, 50)
     assert seen and all(e - s <= ide_complete.WINDOW_CHARS for s, e in seen)
+
+
+def test_a_5_mb_string_costs_megabytes_not_gigabytes() -> None:
+    """The string pattern `"(?:[^"\\\\\\n]|\\\\.)*"` kept a backtracking entry per character
+    in Python's `re` (a 5 MB string literal: 1.7 GB); the unrolled one keeps one per
+    escape."""
+    from tests.hostile.bounded import run_child
+
+    child = run_child(
+        "from tl_core.syntax import parse\n"
+        "r = parse('let s = \"' + 'a' * 5_000_000 + '\"\\nlet t = \"' + 'b\\\\\\\\n' * 100_000"
+        " + '\"\\n')\n"
+        "print(len(r.program.items), r.errors[0].message[:15])\n")
+    assert child.rc == 0, child.stderr
+    assert child.stdout.split() == ["2", "line", "too", "long:"]
+    assert child.maxrss < 400 << 20

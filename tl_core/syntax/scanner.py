@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from tl_core.lang.keywords import DECLARATIONS
 
 # Patterns shared with grammar.lark (tests check that they agree).
-STRING_RE = r'"(?:[^"\\\n]|\\.)*"?'
+STRING_RE = r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"?'
 LINE_COMMENT_RE = r"//[^\n]*"
 SQUOTE_RE = r"'[^'\n]*'?"  # not a string (an error), but the lexer reads it as one token
-BLOCK_COMMENT_RE = r"/\*(?:[^*]|\*(?!/))*(?:\*/)?"
+BLOCK_COMMENT_RE = r"/\*[^*]*(?:\*(?!/)[^*]*)*(?:\*/)?"
 
 # One match per token, white space before it included (a token's own start is
 # `m.start(m.lastindex)`); line breaks with the indentation after them are one match, and so
