@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.hostile import corpus
+from tests.hostile.bounded import peak_rss
 from tests.hostile.corpus import Case, dump, load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -255,7 +256,7 @@ def _child(surfaces: list[str], start: int, first_surface: int) -> None:
                 clear_cache()
                 print(json.dumps({"i": i, "s": k, "outcome": outcome, "detail": detail,
                                   "seconds": time.monotonic() - began,
-                                  "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}),
+                                  "maxrss": peak_rss() // 1024}),
                       flush=True)
             os.unlink(path)
 
