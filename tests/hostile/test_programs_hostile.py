@@ -149,3 +149,22 @@ def test_a_5_mb_string_costs_megabytes_not_gigabytes() -> None:
     assert child.rc == 0, child.stderr
     assert child.stdout.split() == ["2", "line", "too", "long:"]
     assert child.maxrss < 400 << 20
+
+
+def test_a_4_mb_block_comment_of_separate_stars_costs_megabytes() -> None:
+    """The block comment pattern `/\\*[^*]*(?:\\*(?!/)[^*]*)*` kept a backtracking entry per
+    `*` in Python's `re` (a 4 MB comment of `x*x*...`: 750-830 MB while the scanner and the
+    lexer read it); possessive repetitions keep none. One long line and many lines, and the
+    same stars in a string."""
+    from tests.hostile.bounded import run_child
+
+    child = run_child(
+        "from tl_core.syntax import parse\n"
+        "one = parse('/* ' + 'x*' * 2_000_000 + ' */\\nlet a = 1\\n')\n"
+        "many = parse('/* ' + 'x*x*x*x*x*x*x*x*x*x*\\n' * 200_000 + ' */\\nlet a = 1\\n')\n"
+        "s = parse('let s = \"' + '\\\\\\\\*' * 300_000 + '\"\\n' + 'let t = \"\\\\\\\\*\"\\n' * 100_000)\n"
+        "print(len(one.errors), one.errors[0].message[:15], len(many.program.items),"
+        " len(many.errors), len(s.program.items), len(s.errors))\n")
+    assert child.rc == 0, child.stderr
+    assert child.stdout.split() == ["1", "line", "too", "long:", "1", "0", "100001", "0"]
+    assert child.maxrss < 300 << 20

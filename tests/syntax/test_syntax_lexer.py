@@ -66,8 +66,9 @@ def test_scanner_patterns_are_the_grammars() -> None:
     grammar = (ROOT / "tl_core" / "syntax" / "grammar.lark").read_text(encoding="utf-8")
     assert f"STRING: /{STRING_RE[:-1]}/" in grammar  # the scanner also takes an unclosed one
     assert "LINE_COMMENT: /\\/\\/[^\\n]*/" in grammar and LINE_COMMENT_RE == "//[^\\n]*"
-    assert "BLOCK_COMMENT.2: /\\/\\*[^*]*(?:\\*(?!\\/)[^*]*)*\\*\\//" in grammar
-    assert BLOCK_COMMENT_RE == r"/\*[^*]*(?:\*(?!/)[^*]*)*(?:\*/)?"
+    assert "BLOCK_COMMENT.2: /\\/\\*[^*]*+(?:\\*(?!\\/)[^*]*+)*+\\*\\//" in grammar
+    assert "BAD_COMMENT.1: /\\/\\*[^*]*+(?:\\*(?!\\/)[^*]*+)*+/" in grammar
+    assert BLOCK_COMMENT_RE == r"/\*[^*]*+(?:\*(?!/)[^*]*+)*+(?:\*/)?"
 
 
 @settings(max_examples=200, deadline=None)

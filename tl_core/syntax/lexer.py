@@ -46,7 +46,7 @@ class Tok:
 
 # Error tokens, tried after every terminal of the grammar.
 _ERROR_PATTERNS = [
-    ("BAD_STRING", r'"[^"\\\n]*(?:\\.[^"\\\n]*)*\\?'),
+    ("BAD_STRING", r'"[^"\\\n]*+(?:\\.[^"\\\n]*+)*+\\?'),
     ("BAD_SQUOTE", r"'[^'\n]*'?"),
     ("INVALID", r"[^ \t\f\r\n\ufeffA-Za-z0-9_\"'/(){}\[\]|=!<>+\-*%@⊙⊗~:.,?;]+"),
     ("INVALID1", r"[\s\S]"),
