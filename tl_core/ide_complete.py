@@ -41,11 +41,11 @@ from tl_core.lang.types import (
     TensorType,
     Type,
 )
+from tl_core.models import formats as model_formats
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import Span
 
 STRING_TYPE = ScalarType("string")
-MODEL_EXTENSIONS = (".safetensors", ".gguf", ".mlmodel", ".mlpackage")
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".cache", ".hg", "venv"}
 EXTRA_KEYWORDS = ("test", "bench", "learn", "entity", "relation", "embedding") + DEVICES
 SNIPPETS = (
@@ -616,7 +616,7 @@ def complete_string(a: Analysis, toks: list[Tok], offset: int) -> list[Completio
     position, keyword = _arg_at(toks, paren)
     p = param_at(b, position, keyword, method=is_method)
     if p is not None and p.kind == "model_path":
-        return file_completions(a, typed, replace, MODEL_EXTENSIONS)
+        return file_completions(a, typed, replace, model_formats.extensions())
     if p is None or p.kind != "tensor_name":
         return []
     if is_method:

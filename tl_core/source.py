@@ -27,8 +27,6 @@ def open_regular(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
     except OSError as exc:
         if exc.errno != errno.ENXIO:  # ENXIO: a socket (or a device without its driver)
             raise
-        from tl_core.models.header import file_kind
-
         raise OSError(errno.ENXIO, f"is {file_kind(os.stat(path).st_mode)}, not a regular "
                                    f"file", os.fspath(path)) from None
     try:
@@ -36,14 +34,25 @@ def open_regular(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
         if stat.S_ISDIR(st.st_mode):
             raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", os.fspath(path))
         if not stat.S_ISREG(st.st_mode):
-            from tl_core.models.header import file_kind
-
             raise OSError(errno.EINVAL, f"is {file_kind(st.st_mode)}, not a regular file",
                           os.fspath(path))
     except BaseException:
         os.close(fd)
         raise
     return fd, st
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for messages ("a FIFO (named pipe)")."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def read_regular(path: str | os.PathLike[str], limit: int, what: str) -> bytes:

@@ -22,6 +22,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInva
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
+from tl_core.models import formats as model_formats
 from tl_lsp import protocol as proto
 from tl_lsp.capabilities import (
     CMD_INTERRUPT,
@@ -50,7 +51,6 @@ log = logging.getLogger("tl_lsp")
 
 # names, triggers, commands and the token legend are in tl_lsp.capabilities (plain data):
 # the early `initialize` answer (tl_lsp/fast_start.py) is built from the same values
-WATCH_GLOBS = ["**/*.tl", "**/*.safetensors", "**/*.gguf", "**/*.mlmodel", "**/*.mlpackage/**"]
 LEGEND = lsp.SemanticTokensLegend(
     token_types=list(TOKEN_TYPES), token_modifiers=list(TOKEN_MODIFIERS)
 )
@@ -391,7 +391,7 @@ async def initialized(ls: TensorLogicServer, params: lsp.InitializedParams) -> N
     if ls.gc.active and ls._gc_task is None:
         ls._gc_task = asyncio.ensure_future(ls.gc.run())
     if ls.capability("workspace.did_change_watched_files.dynamic_registration"):
-        watchers = [lsp.FileSystemWatcher(glob_pattern=g) for g in WATCH_GLOBS]
+        watchers = [lsp.FileSystemWatcher(glob_pattern=g) for g in watch_globs()]
         await ls.client_register_capability_async(
             lsp.RegistrationParams(
                 registrations=[
@@ -406,6 +406,12 @@ async def initialized(ls: TensorLogicServer, params: lsp.InitializedParams) -> N
             )
         )
     await pull_configuration(ls)
+
+
+def watch_globs() -> list[str]:
+    """What the client watches for us: documents, and model files of every registered format
+    (a changed model file re-checks the documents that load it)."""
+    return ["**/*.tl", *model_formats.watch_globs()]
 
 
 async def pull_configuration(ls: TensorLogicServer) -> None:

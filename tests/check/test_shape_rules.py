@@ -261,7 +261,7 @@ def test_slice_lengths_match_python(n, a, b):
 
 
 def _Info(name, shape, dtype="F32", is_float=True):
-    from tl_core.models.header import TensorInfo
+    from tl_core.models.types import TensorInfo
 
     return TensorInfo(name, shape, dtype, None, 0, 0, is_float)
 

@@ -104,7 +104,7 @@ def header_end(data: bytes) -> int:
     """Where the header of a SafeTensors or GGUF file ends (its bit flips stay before)."""
     if data[:4] == b"GGUF":
         from tl_core.models.gguf import parse_header
-        from tl_core.models.header import Source
+        from tl_core.models.types import Source
 
         with tempfile.NamedTemporaryFile(suffix=".gguf") as f:
             f.write(data)

@@ -84,14 +84,14 @@ def program(paths: dict[str, str]) -> tuple[str, list[str]]:
          "was corrupt)"),
         ('let m6 = load_model("{dir}")',
          "cannot open model '{dir}': is a directory, not a model file (expected a "
-         ".safetensors, .gguf or .mlmodel file or an .mlpackage directory)"),
+         ".gguf, .safetensors or .mlmodel file or a .mlpackage directory)"),
         ('let m7 = load_model("{package}")',
          "cannot open model '{package}': the package holds more than 4096 files and folders; "
          "a CoreML package holds a few (is this a package?)"),
         ('let m8 = load_model("/etc/passwd")',
          "cannot open model '/etc/passwd': not a model file: it does not start like a GGUF "
          "file (the bytes \"GGUF\") or a SafeTensors file (an 8-byte length, then \"{{\"), and "
-         "its extension is not .safetensors, .gguf or .mlmodel"),
+         "its extension is not .gguf, .safetensors or .mlmodel"),
         ('let t0 = load_tokenizer("{fifo}")',
          "cannot load tokenizer '{fifo}': is a FIFO (named pipe), not a regular file"),
         ('let t1 = load_tokenizer("/dev/zero")',

@@ -49,7 +49,7 @@ def small_peak(fn) -> int:
 
 def test_empty_file(tmp_path):
     err = fail(put(tmp_path, "e.safetensors", b""))
-    assert err.message == "empty file (0 bytes); expected a SafeTensors, GGUF or CoreML model"
+    assert err.message == "empty file (0 bytes); expected a GGUF, SafeTensors or CoreML model"
     assert err.offset == 0
 
 
@@ -111,7 +111,7 @@ def test_unknown_format(tmp_path):
     assert err.message == (
         'not a model file: it does not start like a GGUF file (the bytes "GGUF") or a '
         'SafeTensors file (an 8-byte length, then "{"), and its extension is not '
-        ".safetensors, .gguf or .mlmodel")
+        ".gguf, .safetensors or .mlmodel")
     assert err.offset == 0
 
 
@@ -498,7 +498,7 @@ def test_safetensors_entry_not_an_object(tmp_path):
 
 def test_header_size_limit(tmp_path, valid_gguf):
     from tl_core.models import gguf as gguf_reader
-    from tl_core.models.header import Source
+    from tl_core.models.types import Source
 
     p = put(tmp_path, "big.gguf", valid_gguf)
     fd = os.open(p, os.O_RDONLY)

@@ -10,6 +10,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from tl_core.source import file_kind
 from tl_core.syntax import ast as A
 
 _PARSED: dict[tuple[str, int, int], object] = {}
@@ -63,8 +64,6 @@ class ImportResolver:
         full = os.path.normpath(os.path.join(self.base_dir, written))
         if not os.path.isfile(full):
             if os.path.exists(full):  # a folder, a FIFO, a device: say what it is
-                from tl_core.models.header import file_kind
-
                 mode = os.stat(full).st_mode  # in read_source's words, as `tl run` says it
                 why = ("is a directory, not a file" if stat.S_ISDIR(mode)
                        else f"is {file_kind(mode)}, not a regular file")

@@ -15,7 +15,9 @@ VALUE_WIDTH = 72
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="a .safetensors, .gguf, .mlmodel or .mlpackage")
+    from tl_core.models.formats import extensions, or_list
+
+    parser.add_argument("file", metavar="FILE", help=f"a {or_list(extensions())} model")
     parser.add_argument("--json", action="store_true", help="print the header as JSON")
 
 

@@ -4,14 +4,8 @@ Importing this package imports nothing heavy; MLX, `gguf` and `coremltools` load
 """
 
 from tl_core.models.errors import ModelFileError
-from tl_core.models.header import (
-    HEADER_LIMIT,
-    ArrayInfo,
-    ModelHeader,
-    TensorInfo,
-    clear_cache,
-    read_header,
-)
+from tl_core.models.formats import FORMATS
+from tl_core.models.header import clear_cache, read_header
 from tl_core.models.loader import (
     LoadedTensor,
     Model,
@@ -20,8 +14,11 @@ from tl_core.models.loader import (
     model_from,
     save_model,
 )
+from tl_core.models.types import HEADER_LIMIT, ArrayInfo, ModelFormat, ModelHeader, TensorInfo
 
 __all__ = [
+    "FORMATS",
+    "ModelFormat",
     "HEADER_LIMIT",
     "LoadedTensor",
     "Model",

@@ -27,7 +27,14 @@ from collections import OrderedDict
 from typing import Any
 
 from tl_core.models.errors import ModelFileError
-from tl_core.models.header import HEADER_LIMIT, ModelHeader, Source, TensorInfo
+from tl_core.models.types import (
+    HEADER_LIMIT,
+    HeaderParts,
+    ModelFormat,
+    ModelHeader,
+    Source,
+    TensorInfo,
+)
 
 # A .mlmodel keeps its weights inside the spec, so its "header" is the whole file: it is
 # parsed from a read-only mapping of the file (no copy on the heap; a sparse or corrupt file
@@ -115,7 +122,7 @@ def _parse_spec(data: bytes | memoryview) -> Any:
     return spec
 
 
-def parse_mlmodel(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]:
+def parse_mlmodel(src: Source) -> HeaderParts:
     if src.size > MLMODEL_LIMIT:
         raise ModelFileError(
             f"CoreML .mlmodel of {src.size} bytes is over protobuf's 2 GiB limit", 0
@@ -512,3 +519,24 @@ def _mil_values(value: Any, info: TensorInfo) -> Any:
             raise ModelFileError(f"tensor \"{info.name}\": {info.dtype} cannot be loaded", None)
         return np.frombuffer(tv.bytes.values, dt)
     raise ModelFileError(f"tensor \"{info.name}\": unsupported immediate value {kind}", None)
+
+
+# A protobuf spec has no magic bytes: an .mlmodel is known by its extension; a package is a
+# directory, known by its extension or its Manifest.json.
+MLMODEL = ModelFormat(
+    name="mlmodel",
+    title="CoreML",
+    extensions=(".mlmodel",),
+    read_header=parse_mlmodel,
+    load_array=load_array,
+)
+MLPACKAGE = ModelFormat(
+    name="mlpackage",
+    title="CoreML",
+    extensions=(".mlpackage",),
+    directory=True,
+    read_directory=read_mlpackage_header,
+    stamp=package_stamp,
+    marker="Manifest.json",
+    load_array=load_array,
+)

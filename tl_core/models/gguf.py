@@ -20,7 +20,14 @@ import os
 import struct
 
 from tl_core.models.errors import ModelFileError
-from tl_core.models.header import ModelHeader, Source, TensorInfo
+from tl_core.models.types import (
+    ArrayInfo,
+    HeaderParts,
+    ModelFormat,
+    ModelHeader,
+    Source,
+    TensorInfo,
+)
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -131,8 +138,6 @@ class _Reader:
         return s.unpack_from(self.src.buf, p)[0]
 
     def array(self, what: str, depth: int) -> object:
-        from tl_core.models.header import ArrayInfo
-
         if depth > 8:
             raise ModelFileError(f"{what}: arrays nested too deeply", self.pos)
         etype_at = self.pos
@@ -213,7 +218,7 @@ class _Reader:
         self.pos = pos
 
 
-def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]:
+def parse_header(src: Source) -> HeaderParts:
     r = _Reader(src)
     r.take(4, "the GGUF magic")
     version = r.u32("the GGUF version")
@@ -362,8 +367,6 @@ def metadata_array(header: ModelHeader, key: str) -> list[object]:
     header stays fast; a tokenizer asks for the vocabulary, merges and scores here. Numbers
     come back as Python ints/floats, strings decoded as UTF-8 (invalid bytes replaced). The
     file must still be the one the header was read from (same size and mtime)."""
-    from tl_core.models.header import ArrayInfo
-
     value = header.metadata.get(key)
     if isinstance(value, list):
         return value
@@ -395,3 +398,23 @@ def metadata_array(header: ModelHeader, key: str) -> list[object]:
         raise exc.with_path(header.path) from None
     finally:
         os.close(fd)
+
+
+def _magic(head: bytes) -> bool:
+    return head[:4] == b"GGUF"
+
+
+def _refuse(head: bytes) -> None:
+    if not _magic(head):
+        raise ModelFileError('not a GGUF file: it does not start with the bytes "GGUF"', 0)
+
+
+FORMAT = ModelFormat(
+    name="gguf",
+    title="GGUF",
+    extensions=(".gguf",),
+    read_header=parse_header,
+    magic=_magic,
+    magic_text='the bytes "GGUF"',
+    mismatch=_refuse,
+)

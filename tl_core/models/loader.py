@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tl_core.limits import MAX_RANK, dim_problem, shape_text
-from tl_core.models import save_guard
+from tl_core.models import formats, save_guard
 from tl_core.models.errors import ModelFileError
-from tl_core.models.header import LOADED_INTEGER_DTYPES, ModelHeader, TensorInfo, read_header
+from tl_core.models.header import read_header
 from tl_core.models.reading import (
     F16_MAX,
     Progress,
@@ -25,6 +25,7 @@ from tl_core.models.reading import (
     host_conversion,
     overflow_count,
 )
+from tl_core.models.types import LOADED_INTEGER_DTYPES, ModelHeader, TensorInfo
 
 if TYPE_CHECKING:
     import mlx.core as mx
@@ -175,10 +176,9 @@ def _load(reader: TensorReader, name: str, progress: Progress | None = None) -> 
         import mlx.core as mx
 
         return LoadedTensor(mx.zeros(info.shape, _mx_dtype(info.loaded_dtype)), 0)
-    if header.format in ("mlmodel", "mlpackage"):
-        from tl_core.models import coreml
-
-        return _from_numpy_float(coreml.load_array(header, info))
+    fmt = formats.named(header.format)
+    if fmt is not None and fmt.load_array is not None:  # the format reads its own data
+        return _from_numpy_float(fmt.load_array(header, info))
     if info.quantization is None and info.is_float and info.dtype not in PLAIN_FLOATS:
         raise ModelFileError(
             f"{where}: dtype {info.dtype} cannot be loaded (supported: "
@@ -376,8 +376,6 @@ def _mx_name(dtype: Any) -> str:
 
 # --- saving -----------------------------------------------------------------------------
 
-_READ_ONLY = {".gguf": "GGUF", ".mlmodel": "CoreML", ".mlpackage": "CoreML"}
-
 # int dtype names of GGUF -> SafeTensors (same names); integer tensors are copied unchanged.
 _INT_PASSTHROUGH = {"I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL"}
 
@@ -392,14 +390,9 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> None:
     import numpy as np
 
     spath = os.fspath(path)
-    ext = os.path.splitext(spath.rstrip("/"))[1].lower()
-    if ext in _READ_ONLY:
-        raise ModelFileError(
-            f"cannot save to a {ext} file: {_READ_ONLY[ext]} files are read-only sources; "
-            f"save_model writes SafeTensors (use a .safetensors path)",
-            None,
-            spath,
-        )
+    read_only = formats.read_only_problem(spath)
+    if read_only is not None:
+        raise ModelFileError(read_only, None, spath)
     header: dict[str, object] = {
         "__metadata__": {"format": "pt", "source_format": model.header.format}
     }

@@ -32,7 +32,7 @@ from tl_core.models.errors import ModelFileError
 if TYPE_CHECKING:
     import numpy as np
 
-    from tl_core.models.header import ModelHeader, TensorInfo
+    from tl_core.models.types import ModelHeader, TensorInfo
 
 # Elements per conversion task on the host path: large enough to amortize a task's cost
 # (1 MB of float32), small enough that a 16 MB tensor spreads over 16 cores and that a

@@ -11,7 +11,7 @@ import json
 
 from tl_core.limits import MAX_INT_DIGITS, int_text, shape_text
 from tl_core.models.errors import ModelFileError
-from tl_core.models.header import HEADER_LIMIT, Source, TensorInfo
+from tl_core.models.types import HEADER_LIMIT, HeaderParts, ModelFormat, Source, TensorInfo
 
 # dtype -> (size in bits, is floating point). Names as the SafeTensors format writes them.
 DTYPES: dict[str, tuple[int, bool]] = {
@@ -37,7 +37,7 @@ DTYPES: dict[str, tuple[int, bool]] = {
 }
 
 
-def parse_header(src: Source) -> tuple[dict[str, TensorInfo], dict[str, object]]:
+def parse_header(src: Source) -> HeaderParts:
     src.need(0, 8, "the SafeTensors header length")
     n = int.from_bytes(src.buf[:8], "little")
     if n > HEADER_LIMIT:
@@ -192,3 +192,29 @@ def _bits_as_bytes(bits: int) -> str:
     """`6`, `1.5` (sub-byte types), or an abbreviated huge count."""
     whole, rest = divmod(bits, 8)
     return int_text(whole) + (f"{rest / 8:g}"[1:] if rest else "")
+
+
+def _magic(head: bytes) -> bool:
+    """An 8-byte little-endian header length, then the JSON header's "{"."""
+    return head[8:9] == b"{"
+
+
+def _refuse(head: bytes) -> None:
+    """A .safetensors file whose byte 8 cannot start a JSON header. A list ("[") is a JSON
+    header, if a wrong one, and a file too short to have a byte 8 gets the reader's message
+    about where it ends."""
+    if len(head) >= 9 and head[8:9] not in (b"{", b"["):
+        raise ModelFileError(
+            'not a SafeTensors file: byte 8 is not "{", the start of its JSON header', 8)
+
+
+FORMAT = ModelFormat(
+    name="safetensors",
+    title="SafeTensors",
+    extensions=(".safetensors",),
+    read_header=parse_header,
+    magic=_magic,
+    magic_text='an 8-byte length, then "{"',
+    mismatch=_refuse,
+    writable=True,
+)

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tl_core.models.header import file_kind
+from tl_core.source import file_kind
 
 
 def target_problem(path: str) -> str | None:

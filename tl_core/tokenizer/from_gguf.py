@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tl_core.models.gguf import metadata_array
-from tl_core.models.header import ModelHeader
+from tl_core.models.types import ModelHeader
 from tl_core.tokenizer.errors import TokenizerError
 
 if TYPE_CHECKING:
