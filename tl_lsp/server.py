@@ -694,7 +694,7 @@ async def _semantic_data(ls: TensorLogicServer, uri: str) -> list[int]:
     _, a, pos = await ls.analysis(uri)
     loop = asyncio.get_running_loop()
     # ~70 ms after an edit of a 10,000-line file (the first time ~500 ms): in its own
-    # thread, one at a time (tl_core.ide_tokens' caches are filled there only)
+    # thread, one at a time (tl_core.ide.tokens' caches are filled there only)
     return await loop.run_in_executor(ls.docs.slow_executor, _encoded_tokens, ls, a, pos)
 
 

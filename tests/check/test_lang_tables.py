@@ -39,7 +39,7 @@ def _snippet_words(body: str) -> tuple[str, list[str]]:
 def test_snippets_use_keywords_and_registry_names():
     """Both snippet sets (VS Code's file and the server's completion) start with a keyword
     or a name, and every call in them is a built-in or the function they declare."""
-    from tl_core.ide_complete import SNIPPETS
+    from tl_core.ide.completion import SNIPPETS
 
     vscode = json.loads((ROOT / "vscode-extension" / "snippets" / "tensorlogic.json")
                         .read_text())

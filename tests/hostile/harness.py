@@ -120,8 +120,8 @@ def via_hover(path: str) -> None:
     call when the file cannot be read, else a hover with the model; never an internal
     error (which the checker and `hover_at` turn into a warning or no answer: looked
     through here)."""
-    from tl_core import ide
     from tl_core.check import analyze
+    from tl_core.ide import hover as ide_hover
     from tl_core.models import ModelFileError, read_header
 
     text = f'let m = load_model({json.dumps(path)})\nprint(m)\n'
@@ -138,7 +138,7 @@ def via_hover(path: str) -> None:
     if readable == bool(opened):
         raise AssertionError(f"readable={readable} but diagnostics {a.diagnostics}")
     for at in (4, text.index("print(m") + 6):
-        hover = ide._hover(a, at, {})  # not hover_at, which hides exceptions
+        hover = ide_hover._hover(a, at, {})  # not hover_at, which hides exceptions
         if hover is None:
             raise AssertionError(f"no hover at {at}")
 
@@ -170,23 +170,23 @@ def via_ide(path: str) -> None:
     """Hover, completion and signature help at 24 offsets, and the whole-document answers
     (symbols, semantic tokens, folding, formatting), through the functions that do the work
     (the `tl_core.ide` wrappers turn exceptions into no answer: looked through here)."""
-    from tl_core import ide, ide_complete, ide_outline, ide_tokens
+    from tl_core.ide import completion, folding, hover, outline, signature, tokens
     from tl_core.syntax.parser import MAX_LINE_CHARS
 
     text, a = _program(path)
     n = len(text)
     for k in range(24):
         at = n * k // 23
-        ide._hover(a, at, {})  # type: ignore[arg-type]
-        ide_complete.complete(a, at, 200)  # type: ignore[arg-type]
-        ide_complete.signature(a, at)  # type: ignore[arg-type]
-    ide_outline.document_symbols(a)  # type: ignore[arg-type]
+        hover._hover(a, at, {})  # type: ignore[arg-type]
+        completion.complete(a, at, 200)  # type: ignore[arg-type]
+        signature.signature(a, at)  # type: ignore[arg-type]
+    outline.document_symbols(a)  # type: ignore[arg-type]
     if n <= MAX_LINE_CHARS:
         # the server's semantic tokens (the plain ones are its test oracle); linear in the
         # text, so a 5 MB line costs ~15 s of them, which the server computes in its
         # background thread (yielding to hovers): not a case for a per-query budget
-        ide_tokens.semantic_tokens(a)
-    ide_outline.folding_ranges(a)  # type: ignore[arg-type]
+        tokens.semantic_tokens(a)
+    folding.folding_ranges_plain(a)  # type: ignore[arg-type]
     if not a.parse.errors:  # type: ignore[attr-defined]
         from tl_core.syntax.format import format_text
 

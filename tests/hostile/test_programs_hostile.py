@@ -122,17 +122,17 @@ def test_a_memory_limit_of_the_process_is_the_memory_it_has(tmp_path: Path) -> N
 
 
 def test_completion_reads_a_bounded_window_of_a_huge_line(monkeypatch) -> None:
-    from tl_core import ide_complete
     from tl_core.check import analyze
+    from tl_core.ide import completion, lex
 
     text = "let s = [" + "1.0, " * 60_000 + "\n"  # one 300 KB unfinished statement
     a = analyze(text, None)
     seen = []
-    real = ide_complete.tokenize
-    monkeypatch.setattr(ide_complete, "tokenize",
+    real = lex.tokenize
+    monkeypatch.setattr(lex, "tokenize",
                         lambda t, s=0, e=None: seen.append((s, e)) or real(t, s, e))
-    ide_complete.complete(a, len(text) - 1, 50)
-    assert seen and all(e - s <= ide_complete.WINDOW_CHARS for s, e in seen)
+    completion.complete(a, len(text) - 1, 50)
+    assert seen and all(e - s <= lex.WINDOW_CHARS for s, e in seen)
 
 
 def test_a_5_mb_string_costs_megabytes_not_gigabytes() -> None:

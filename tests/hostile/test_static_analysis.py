@@ -100,8 +100,8 @@ def test_workspace_scan_stops_at_its_bounds(tmp_path: Path) -> None:
 
 def test_path_completion_looks_at_a_bounded_number_of_entries(tmp_path: Path,
                                                               monkeypatch) -> None:
-    from tl_core import ide_complete
     from tl_core.check import analyze
+    from tl_core.ide import completion
 
     (tmp_path / "a_many").mkdir()
     for i in range(500):
@@ -111,11 +111,11 @@ def test_path_completion_looks_at_a_bounded_number_of_entries(tmp_path: Path,
     text = 'let m = load_model("")\n'
     a = analyze(text, str(tmp_path / "p.tl"))
     at = text.index('""') + 1
-    labels = [c.label for c in ide_complete.file_completions(a, "", a.line_index.span(at, at),
+    labels = [c.label for c in completion.file_completions(a, "", a.line_index.span(at, at),
                                                               (".safetensors",))]
     assert labels == ["z/m.safetensors"]
-    monkeypatch.setattr(ide_complete, "WALK_ENTRIES", 100)  # the 500 files use it up
-    assert ide_complete.file_completions(a, "", a.line_index.span(at, at),
+    monkeypatch.setattr(completion, "WALK_ENTRIES", 100)  # the 500 files use it up
+    assert completion.file_completions(a, "", a.line_index.span(at, at),
                                          (".safetensors",)) == []
 
 

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tl_core import ide, ide_complete
+from tl_core import ide
 from tl_core.check.analyzer import analyze
 from tl_core.check.model import Analysis
-from tl_core.ide import Completion
+from tl_core.ide import Completion, completion
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLES = sorted((ROOT / "examples").rglob("*.tl"))
@@ -161,27 +161,27 @@ def test_only_the_kept_items_are_built(large: Doc, monkeypatch: pytest.MonkeyPat
     """With a limit, names in scope become `Completion`s only when kept (the point of
     ranking first): at most `limit` plus the built-ins, keywords and snippets."""
     built = 0
-    make = ide_complete._new_completion
+    make = completion._new_completion
 
     def counting(*args: Any) -> Completion:
         nonlocal built
         built += 1
         return make(*args)
 
-    monkeypatch.setattr(ide_complete, "_new_completion", counting)
+    monkeypatch.setattr(completion, "_new_completion", counting)
     off = large.a.text.rindex("let z399 = ") + 11
     got = ide.complete_list_at(large.a, off, 10)
     assert len(got.items) == 10 and got.incomplete
-    assert built <= 10 + len(ide_complete.BUILTINS) + len(ide_complete.KEYWORD_LIST)
+    assert built <= 10 + len(completion.BUILTINS) + len(completion.KEYWORD_LIST)
 
 
 def test_ties_keep_the_list_order(monkeypatch: pytest.MonkeyPatch):
     """Equal keys (`(sort_text or label, label)`) are never produced today; duplicated
     keywords and two different snippets of one label make some, and the cut must still
     keep the full list's order, as the stable sort does."""
-    monkeypatch.setattr(ide_complete, "KEYWORD_LIST",
-                        ide_complete.KEYWORD_LIST + ("test", "while", "test"))
-    monkeypatch.setattr(ide_complete, "SNIPPETS", ide_complete.SNIPPETS + (
+    monkeypatch.setattr(completion, "KEYWORD_LIST",
+                        completion.KEYWORD_LIST + ("test", "while", "test"))
+    monkeypatch.setattr(completion, "SNIPPETS", completion.SNIPPETS + (
         ("fn", "fn ${1:other}() {\n\t$0\n}", "another fn"), ("fn", "fn $0", "a third")))
     text = "let plain = 1\nlet test = 2\nlet fn0 = 3\nlet r = "
     a = analyze(text, "/tmp/completion-ties.tl", use_cache=False)
@@ -199,10 +199,10 @@ def test_a_names_sort_text_is_its_group_and_the_name(large: Doc):
     a = large.a
     seen = set()
     for b in a.bindings:
-        assert ide_complete._sort_text(b) == ide_complete._sort_group(b) + b.name
-        seen.add(ide_complete._sort_group(b))
+        assert completion._sort_text(b) == completion._sort_group(b) + b.name
+        seen.add(completion._sort_group(b))
     assert seen == {"0", "1"}
-    rest = ide_complete._rest_keys(lambda _name: False, "")
+    rest = completion._rest_keys(lambda _name: False, "")
     assert {r[0][0] for r in rest} == {"2", "3", "4"}
 
 
@@ -210,14 +210,14 @@ def test_best_completions_equals_the_old_cut():
     items = [Completion(f"n{i % 7}", "variable", sort_text=s)
              for i, s in enumerate(["", "b", "a", "", "a", "c", "b"] * 5)]
     for limit in range(-1, len(items) + 2):
-        assert ide_complete.best_completions(items, limit) == old_limit_completions(items, limit)
+        assert completion.best_completions(items, limit) == old_limit_completions(items, limit)
 
 
 def test_errors_answer_an_empty_complete_list(monkeypatch: pytest.MonkeyPatch):
     def broken(*_args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ide_complete, "tokens_before", broken)
+    monkeypatch.setattr(completion, "tokens_before", broken)
     a = analyze("let x = 1\n", "/tmp/completion-broken.tl")
     assert ide.complete_list_at(a, 4, 5) == ide.CompletionList((), False)
 

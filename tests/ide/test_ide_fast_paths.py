@@ -12,7 +12,7 @@ import pytest
 from tl_core import ide
 from tl_core.check.analyzer import analyze
 from tl_core.ide import Completion
-from tl_core.ide_complete import _binding_info, _new_completion
+from tl_core.ide.completion import _binding_info, _new_completion
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FILES = sorted((ROOT / "examples").rglob("*.tl"))

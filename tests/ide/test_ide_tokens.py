@@ -1,5 +1,5 @@
-"""Semantic tokens and folding ranges from the per-segment caches (tl_core.ide_tokens) equal
-the plain whole-document versions (tl_core.ide_outline), the oracle, on the examples and
+"""Semantic tokens and folding ranges from the per-segment caches (tl_core.ide.tokens) equal
+the plain whole-document versions (tl_core.ide.highlight / folding `*_plain`), the oracle, on the examples and
 along chains of edits of generated files."""
 
 import random
@@ -8,8 +8,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tl_core import ide, ide_tokens
+from tl_core import ide
 from tl_core.check.analyzer import analyze
+from tl_core.ide import tokens
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FILES = sorted((ROOT / "examples").rglob("*.tl"))
@@ -39,8 +40,8 @@ def big(n: int = 12) -> str:
 
 
 def check_equal(a) -> None:
-    fast_toks = ide_tokens.semantic_tokens(a)
-    fast_folds = ide_tokens.folding_ranges(a)
+    fast_toks = tokens.semantic_tokens(a)
+    fast_folds = tokens.folding_ranges(a)
     assert fast_toks is not None and fast_folds is not None
     # through the public entry points too (they answer from the analysis' cache now)
     assert ide.semantic_tokens(a) == fast_toks and ide.folding_ranges(a) == fast_folds
@@ -63,8 +64,8 @@ def test_an_edit_does_not_materialize_the_reused_items():
     analyze(text, path)
     a = analyze(text.replace("relu(h)", "relu(h) * 2.0", 1), path)
     assert a._pending  # items were reused
-    toks = ide_tokens.semantic_tokens(a)
-    folds = ide_tokens.folding_ranges(a)
+    toks = tokens.semantic_tokens(a)
+    folds = tokens.folding_ranges(a)
     assert a._sorted_refs is None  # answered from the records, nothing placed
     assert toks == ide.semantic_tokens_plain(a) and folds == ide.folding_ranges_plain(a)
 
@@ -114,7 +115,7 @@ def test_tokens_running_over_a_segment_end_are_merged():
     # tokenizer does not stop at the next item's line
     text = 'let a = "x\\\nlet b = 1"\nlet c = 2\n/* open\nlet d = 3\n'
     a = analyze(text, "/tmp/tokens-straddle.tl")
-    segs = ide_tokens._segments(a)
+    segs = tokens._segments(a)
     assert len(segs) < len(a.program.items)
     check_equal(a)
 
@@ -123,7 +124,7 @@ def test_a_dot_or_path_before_a_segment_classifies_its_first_name():
     # the token before an item's first name lies in the previous segment
     text = "let a = ones([2])\n.\nprint(a)\nlet b = 1 ::\nzz\nlet c = 2\n.\nzz\n"
     a = analyze(text, "/tmp/tokens-prev.tl")
-    assert len(ide_tokens._segments(a)) > 3
+    assert len(tokens._segments(a)) > 3
     types = {t.span.start: t.type for t in ide.semantic_tokens(a)}
     assert types[text.index("print")] == "method"
     assert types[text.index("zz")] == "function"

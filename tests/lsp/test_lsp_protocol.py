@@ -370,7 +370,7 @@ def test_fast_completion_json_equals_cattrs_output(lazy, snippets):
 
 def test_long_completion_lists_are_cut_best_first():
     # the cut is tl_core's (tests/ide/test_completion_limit.py compares it with the old one)
-    from tl_core.ide_complete import best_completions
+    from tl_core.ide.completion import best_completions
 
     items = [Completion(f"n{i:04d}", "variable", sort_text=f"{9999 - i:04d}") for i in range(1000)]
     kept, incomplete = best_completions(items, 200)

@@ -1,7 +1,7 @@
-"""Completion and signature help, asked while the user types (the text rarely parses).
+"""Completion, asked while the user types (the text rarely parses).
 
-Both read the tokens between the start of the top-level item around the cursor and the
-cursor (`tl_core.ide_lex`), and the analysis of the last good parts of the document for
+It reads the tokens between the start of the top-level item around the cursor and the
+cursor (`tl_core.ide.lex`), and the analysis of the last good parts of the document for
 types, scopes and model headers.
 """
 
@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import heapq
 import os
-from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from itertools import islice
 from operator import itemgetter
 
-from tl_core import ide_navigate
 from tl_core.check.model import Analysis, Binding
-from tl_core.ide import (
-    Completion,
-    Signature,
-    SignatureHelp,
-    fn_label,
-)
-from tl_core.ide_lex import Tok, tokenize
+from tl_core.ide import model_nav
+from tl_core.ide.gcpause import gc_paused
+from tl_core.ide.lex import Tok, current_keyword, tokens_before
+from tl_core.ide.markdown import fn_label, human_size
+from tl_core.ide.results import Completion, CompletionList
 from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
 from tl_core.lang.dtypes import DTYPES, SCALAR_TYPES
 from tl_core.lang.keywords import DEVICES, RESERVED
@@ -31,7 +27,6 @@ from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
 from tl_core.lang.structs import takes_self
 from tl_core.lang.types import (
     UNKNOWN,
-    FnType,
     MetadataType,
     ModelNodeType,
     ModelType,
@@ -58,36 +53,24 @@ SNIPPETS = (
 )
 
 
-def window_start(a: Analysis, offset: int) -> int:
-    """The start of the top-level item holding (or preceding) `offset`."""
-    items = a.program.items  # type: ignore[attr-defined]
-    if not items:
-        return 0
-    # a search over the items themselves: a list of their starts would cost a read of
-    # every item's (anchored) span on the first completion after each edit
-    i = bisect_right(items, offset, key=_item_start) - 1
-    if i < 0:
-        return 0
-    return items[i].span.start
+def complete_at(a: Analysis, offset: int) -> list[Completion]:
+    """Every completion at `offset`."""
+    return _complete(a, offset, 0)[0]
 
 
-def _item_start(it: object) -> int:
-    return it.span.start  # type: ignore[attr-defined]
+def complete_list_at(a: Analysis, offset: int, limit: int) -> CompletionList:
+    """The completions at `offset`, cut to the best `limit` (no cut when `limit` <= 0).
+    Equal to cutting `complete_at`'s list, but only the kept items are built."""
+    items, incomplete = _complete(a, offset, limit)
+    return CompletionList(tuple(items), incomplete)
 
 
-# The most text before the cursor that completion and signature help read: the item holding
-# the cursor, or its last 64 KiB from a line start when the item is longer (a 5 MB line
-# cost 3 s per completion to tokenize).
-WINDOW_CHARS = 1 << 16
-
-
-def tokens_before(a: Analysis, offset: int) -> list[Tok]:
-    start = window_start(a, offset)
-    if offset - start > WINDOW_CHARS:
-        text = a.text
-        line = text.find("\n", offset - WINDOW_CHARS, offset)
-        start = line + 1 if line >= 0 else offset - WINDOW_CHARS
-    return tokenize(a.text, start, offset)
+def _complete(a: Analysis, offset: int, limit: int) -> tuple[list[Completion], bool]:
+    with gc_paused():  # thousands of items (tl_core.ide.gcpause)
+        try:
+            return complete(a, offset, limit)
+        except Exception:  # noqa: BLE001 - a completion must never break the editor
+            return [], False
 
 
 # ---------------------------------------------------------------------------
@@ -185,7 +168,7 @@ def _opening(toks: list[Tok], i: int, open_: str, close: str) -> int:
 def member_type(t: Type, name: str, arg: str | None) -> Type:
     if isinstance(t, (ModelType, ModelNodeType)) and t.header is not None and (
             name == "[]" or name not in ("metadata", "path") and not name.endswith("()")):
-        return ide_navigate.step_type(t, name, arg)
+        return model_nav.step_type(t, name, arg)
     if isinstance(t, ModelType):
         if name == "metadata":
             return MetadataType(t.header)
@@ -226,7 +209,7 @@ def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
 
     # the model's groups and tensors first
     if isinstance(t, (ModelType, ModelNodeType)):  # navigation: model.blk[0].attn_q.weight
-        for c in ide_navigate.children(t):
+        for c in model_nav.children(t):
             add(c.name, "field", c.detail, c.doc)
     if isinstance(t, TensorType):
         add("shape", "property", str(ShapeType(t.dims)), "The sizes of the tensor.")
@@ -646,7 +629,7 @@ def _arg_at(toks: list[Tok], paren: int) -> tuple[int, str | None]:
     for t in toks[paren + 1:-1]:
         depth += (t.text in ("(", "[", "{")) - (t.text in (")", "]", "}"))
         index += t.text == "," and depth == 0
-    return index, _current_keyword(toks, paren, 0)
+    return index, current_keyword(toks, paren)
 
 
 def file_completions(a: Analysis, typed: str, replace: Span,
@@ -663,8 +646,6 @@ def file_completions(a: Analysis, typed: str, replace: Span,
             size = os.path.getsize(full) if os.path.isfile(full) else 0
         except OSError:
             size = 0
-        from tl_core.ide import human_size
-
         out.append(Completion(rel, "file", human_size(size) if size else "", "", rel, False,
                               replace, rel))
     return out
@@ -708,128 +689,3 @@ def _walk(root: str, rel: str, exts: tuple[str, ...], out: list[str], depth: int
             continue
         if is_dir:
             _walk(root, path, exts, out, depth + 1, budget)
-
-
-# ---------------------------------------------------------------------------
-# Signature help
-
-
-def signature(a: Analysis, offset: int) -> SignatureHelp | None:
-    toks = tokens_before(a, offset)
-    if toks and toks[-1].kind == "string" and not toks[-1].closed:
-        pass  # typing inside a string argument: still inside the call
-    elif toks and toks[-1].kind == "comment" and toks[-1].end >= offset:
-        return None
-    depth = 0
-    commas = 0
-    seg_start = len(toks)
-    i = len(toks) - 1
-    while i >= 0:
-        t = toks[i]
-        x = t.text
-        if t.kind in ("string", "comment", "number"):
-            i -= 1
-            continue
-        if x in (")", "]", "}"):
-            depth += 1
-        elif x in ("(", "[", "{"):
-            if depth > 0:
-                depth -= 1
-            else:
-                callee = _callee(toks, i) if x == "(" else None
-                if callee is not None:
-                    return _help(a, callee, commas, toks[i + 1:seg_start] if seg_start > i
-                                 else [], toks, i, offset)
-                if x == "{":
-                    return None
-                commas = 0
-                seg_start = i
-        elif x == "," and depth == 0:
-            if commas == 0:
-                seg_start = i
-            commas += 1
-        i -= 1
-    return None
-
-
-def _callee(toks: list[Tok], paren: int) -> tuple[str, bool, str | None] | None:
-    """(name, is_method, namespace) of the call whose '(' is toks[paren]."""
-    if paren == 0:
-        return None
-    prev = toks[paren - 1]
-    if prev.text == ">":
-        return ("tensor", False, None)
-    if prev.kind != "ident" or prev.text in RESERVED:
-        return None
-    if paren >= 2 and toks[paren - 2].text == "fn":
-        return None
-    if paren >= 2 and toks[paren - 2].text == ".":
-        return (prev.text, True, None)
-    if paren >= 3 and toks[paren - 2].text == "::":
-        return (prev.text, False, toks[paren - 3].text)
-    return (prev.text, False, None)
-
-
-def _current_keyword(toks: list[Tok], paren: int, offset: int) -> str | None:
-    """The keyword name of the argument being typed (`dim: |`), if any."""
-    depth = 0
-    j = len(toks) - 1
-    start = paren + 1
-    while j > paren:
-        x = toks[j].text
-        if x in (")", "]", "}"):
-            depth += 1
-        elif x in ("(", "[", "{"):
-            depth -= 1
-        elif x == "," and depth == 0:
-            start = j + 1
-            break
-        j -= 1
-    seg = toks[start:]
-    if len(seg) >= 2 and seg[0].kind in ("ident", "string") and seg[1].text in (":", "="):
-        return seg[0].text.strip('"')
-    return None
-
-
-def _help(a: Analysis, callee: tuple[str, bool, str | None], commas: int, _seg: list[Tok],
-          toks: list[Tok], paren: int, offset: int) -> SignatureHelp | None:
-    name, is_method, ns = callee
-    kw = _current_keyword(toks, paren, offset)
-    # both made at once: right after an edit (typing `(`) this places nothing
-    fb = a._functions.get(name) if not is_method and ns is None else None
-    visible = a.visible_at(offset).get(name) if not is_method and ns is None else None
-    if visible is not None and visible.kind == "function":
-        fb = visible
-    if fb is not None and isinstance(fb.type, FnType):
-        ft = fb.type
-        params = tuple((f"{n}: {t}", "") for n, t in ft.params)
-        label = fn_label(fb)[3:]
-        active = commas
-        if kw is not None:
-            names = [n for n, _ in ft.params]
-            active = names.index(kw) if kw in names else active
-        return SignatureHelp((Signature(label, fb.doc, params),), 0,
-                             min(active, max(len(params) - 1, 0)))
-    if visible is not None:
-        return None
-    b = BUILTINS.get(name)
-    if b is None:
-        return None
-    if is_method and not b.params:
-        return None
-    plist = []
-    shown = b.shown_params
-    for p in shown:
-        if b.var_keyword and p is b.params[-1]:
-            plist.append((f"**{p.name}: {p.kind}", p.doc))
-        else:
-            plist.append((p.label(b.variadic and p is b.params[-1]), p.doc))
-    active = commas + (1 if is_method else 0)
-    if kw is not None:
-        names = [p.name for p in shown]
-        active = names.index(kw) if kw in names else active
-    elif b.variadic or b.var_keyword:
-        active = min(active, shown.index(b.params[-1]))
-    elif active >= len(plist):
-        active = len(plist)  # past the last parameter: nothing highlighted
-    return SignatureHelp((Signature(signature_label(b), b.doc, tuple(plist)),), 0, active)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from tl_core.check.model import Analysis
 from tl_core.check.navigate import tensor_type
-from tl_core.ide import Hover, code, human_size, tensor_markdown
+from tl_core.ide.markdown import code, human_size, tensor_markdown
+from tl_core.ide.results import Hover
 from tl_core.lang.shapes import ShapeError
 from tl_core.lang.types import UNKNOWN, ModelNodeType, ModelType, Type
 from tl_core.models.navigation import WILD, NameTree, join, tree_of

@@ -1,6 +1,7 @@
 """Semantic tokens and folding ranges after an edit: O(changed items), not O(document).
 
-The plain versions (`tl_core.ide_outline.semantic_tokens` / `folding_ranges`) tokenize the
+The plain versions (`tl_core.ide.highlight.semantic_tokens_plain` /
+`tl_core.ide.folding.folding_ranges_plain`) tokenize the
 whole text, materialize every name occurrence and walk every syntax tree on each request:
 ~0.5 s on a 10,000-line file. They stay the oracle (tests/ide/test_ide_tokens.py); this
 module gives the same lists from caches:
@@ -24,13 +25,15 @@ Any failure falls back to the plain version.
 
 from __future__ import annotations
 
+import re
 import threading
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
-from tl_core.ide import Fold, SemanticToken
-from tl_core.ide_lex import tokenize
+from tl_core.ide.cells import CELL
+from tl_core.ide.lex import tokenize
+from tl_core.ide.results import Fold, SemanticToken
 from tl_core.lang.keywords import DEVICES, KEYWORDS, TYPE_NAMES
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import LineIndex, Span
@@ -42,7 +45,7 @@ _FOLDS: dict[tuple, list] = {}  # (text, item rel spans) -> [(rel s, rel e)]
 _RECS: dict[int, tuple] = {}  # id(record) -> (record, classified occurrences)
 _LOCK = threading.Lock()
 
-_KIND_TYPES = {"function": "function", "parameter": "parameter", "variable": "variable",
+KIND_TYPES = {"function": "function", "parameter": "parameter", "variable": "variable",
                "for": "variable", "tensor": "variable", "struct": "struct",
                "entity": "enumMember", "relation": "function", "embedding": "variable"}
 _DECL = ("declaration",)
@@ -66,7 +69,7 @@ def _ref_class(builtin: str | None, kind: str | None, is_def: bool) -> str:
         return "B"
     if kind is None:
         return "-"
-    t = _KIND_TYPES.get(kind, "variable")
+    t = KIND_TYPES.get(kind, "variable")
     return t + "+" if is_def else t
 
 
@@ -82,8 +85,6 @@ def _seg_tokens(seg: str) -> tuple:
         straddles = bool(toks) and toks[-1].end == n and seg.endswith("\n")
         li = LineIndex(seg)
         comments = []
-        from tl_core.ide_outline import CELL
-
         for t in toks:
             if t.kind == "comment":
                 line, _ = li.position(t.start)
@@ -430,13 +431,5 @@ def folding_ranges(a: Any, pause: Callable[[], None] | None = None) -> list[Fold
     return list(out)
 
 
-def _cell_re():  # noqa: ANN202
-    import re
-
-    from tl_core.ide_outline import CELL
-
-    # CELL matched at every line start: `^` after each "\n", as LineIndex splits lines
-    return re.compile(CELL.pattern, re.MULTILINE)
-
-
-_CELL_RE = _cell_re()
+# CELL matched at every line start: `^` after each "\n", as LineIndex splits lines
+_CELL_RE = re.compile(CELL.pattern, re.MULTILINE)

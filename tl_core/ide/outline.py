@@ -1,19 +1,16 @@
-"""Whole-document answers: symbols, inlay hints, semantic tokens, folding, code lenses."""
+"""Whole-document answers: document symbols, inlay hints, code lenses."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from tl_core.check.model import Analysis
-from tl_core.ide import Fold, InlayHint, Lens, SemanticToken, Symbol
-from tl_core.ide_lex import Tok, tokenize
-from tl_core.lang.keywords import DEVICES, KEYWORDS, TYPE_NAMES
+from tl_core.ide.cells import CELL
+from tl_core.ide.gcpause import without_gc
+from tl_core.ide.results import InlayHint, Lens, Symbol
 from tl_core.lang.types import FnType, ModelType, ScalarType, UnknownType
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import Span
-
-CELL = re.compile(r"^[ \t]*// ?%%")
 
 
 def _src(a: Analysis, span: Span) -> str:
@@ -28,6 +25,7 @@ def _first_word_span(a: Analysis, span: Span, word: str) -> Span:
 # document_symbols
 
 
+@without_gc
 def document_symbols(a: Analysis, pause: Callable[[], None] | None = None) -> list[Symbol]:
     """`pause`, when given, is called every 32 items (a server computing this in the
     background lets the requests the editor waits on go first there)."""
@@ -124,6 +122,7 @@ def _block_symbols(a: Analysis, block: A.Block) -> tuple[Symbol, ...]:
 # inlay_hints
 
 
+@without_gc
 def inlay_hints(a: Analysis, start: int, end: int) -> list[InlayHint]:
     out: list[InlayHint] = []
     for it in a.program.items:  # type: ignore[attr-defined]
@@ -147,146 +146,10 @@ def inlay_hints(a: Analysis, start: int, end: int) -> list[InlayHint]:
 
 
 # ---------------------------------------------------------------------------
-# semantic_tokens
-
-
-def all_tokens(a: Analysis) -> list[Tok]:
-    toks = getattr(a, "_tokens", None)
-    if toks is None:
-        toks = tokenize(a.text)
-        a._tokens = toks  # type: ignore[attr-defined]
-    return toks
-
-
-_KIND_TYPES = {"function": "function", "parameter": "parameter", "variable": "variable",
-               "for": "variable", "tensor": "variable", "struct": "struct",
-               "entity": "enumMember", "relation": "function", "embedding": "variable"}
-
-
-def semantic_tokens(a: Analysis) -> list[SemanticToken]:
-    refs = {r.span.start: r for r in a.refs}
-    out: list[SemanticToken] = []
-    toks = all_tokens(a)
-    span = a.line_index.span
-    prev: Tok | None = None
-    for t in toks:
-        kind: str | None = None
-        mods: tuple[str, ...] = ()
-        if t.kind == "comment":
-            kind = "comment"
-        elif t.kind == "string":
-            kind = "string"
-        elif t.kind == "number":
-            kind = "number"
-        elif t.kind == "ident":
-            r = refs.get(t.start)
-            if r is not None and r.span.end == t.end:
-                if r.builtin is not None:
-                    kind = "method" if prev is not None and prev.text == "." else "function"
-                    mods = ("defaultLibrary",)
-                elif r.binding is not None:
-                    kind = _KIND_TYPES.get(r.binding.kind, "variable")
-                    if r.is_def:
-                        mods = ("declaration",)
-            elif prev is not None and prev.text == ".":
-                kind = "property"
-            elif prev is not None and prev.text == "::":
-                kind = "function"
-            elif t.text in TYPE_NAMES:
-                kind = "type"
-            elif t.text in KEYWORDS:
-                kind = "keyword"
-            elif t.text in DEVICES:
-                kind = "variable"
-                mods = ("readonly", "defaultLibrary")
-        elif t.kind == "op" and t.text in ("@", "⊙", "⊗"):
-            kind = "operator"
-        if kind is not None:
-            if t.kind == "comment" and "\n" in t.text:
-                # one token per line: clients reject multi-line tokens
-                pos = t.start
-                for line in t.text.split("\n"):
-                    if line:
-                        out.append(SemanticToken(span(pos, pos + len(line)), kind, mods))
-                    pos += len(line) + 1
-            else:
-                out.append(SemanticToken(span(t.start, t.end), kind, mods))
-        prev = t
-    return out
-
-
-# ---------------------------------------------------------------------------
-# folding_ranges
-
-
-def folding_ranges(a: Analysis) -> list[Fold]:
-    out: list[Fold] = []
-    seen: set[tuple[int, int]] = set()
-
-    def add(s: int, e: int, kind: str | None = None) -> None:
-        if e > s and (s, e) not in seen:
-            seen.add((s, e))
-            out.append(Fold(s, e, kind))
-
-    ends: set[int] = set()
-    for it in a.program.items:  # type: ignore[attr-defined]
-        for n in A.walk(it):
-            if isinstance(n, (A.FnDecl, A.MainBlock, A.TestDecl, A.BenchDecl, A.If, A.For,
-                              A.While, A.Loop, A.Block, A.ArrayLiteral, A.StructDecl,
-                              A.ImplDecl, A.LearnBlock, A.EmbeddingDecl, A.Call, A.TensorCtor,
-                              A.Match)):
-                sp = n.span
-                if sp.end_line > sp.line:
-                    end = sp.end_line - 1 if a.line_index.line_text(sp.end_line).strip() \
-                        .startswith(("}", "]", ")")) else sp.end_line
-                    # a construct and its body block end on the same line: fold once, from
-                    # the construct's first line (walk visits the outer one first)
-                    if end in ends:
-                        continue
-                    ends.add(end)
-                    add(sp.line, end)
-    # comments: block comments and runs of // lines
-    run_start = None
-    last_line = -2
-    for t in all_tokens(a):
-        if t.kind != "comment":
-            continue
-        line, _ = a.line_index.position(t.start)
-        end_line, _ = a.line_index.position(t.end)
-        if t.text.startswith("/*"):
-            add(line, end_line, "comment")
-            continue
-        if CELL.match(a.line_index.line_text(line)):
-            continue
-        if line == last_line + 1 and run_start is not None:
-            last_line = line
-            continue
-        if run_start is not None:
-            add(run_start, last_line, "comment")
-        run_start = line
-        last_line = line
-    if run_start is not None:
-        add(run_start, last_line, "comment")
-    # cells
-    cells = [i for i in range(len(a.line_index.starts)) if CELL.match(a.line_index.line_text(i))]
-    n_lines = len(a.line_index.starts)
-    for k, line in enumerate(cells):
-        end = (cells[k + 1] - 1) if k + 1 < len(cells) else n_lines - 1
-        while end > line and not a.line_index.line_text(end).strip():
-            end -= 1
-        add(line, end, "region")
-    # imports
-    imps = [it.span.line for it in a.program.items if isinstance(it, A.Import)]  # type: ignore[attr-defined]
-    if len(imps) > 1:
-        add(imps[0], imps[-1], "imports")
-    out.sort(key=lambda f: (f.start_line, -f.end_line))
-    return out
-
-
-# ---------------------------------------------------------------------------
 # code_lenses
 
 
+@without_gc
 def code_lenses(a: Analysis) -> list[Lens]:
     li = a.line_index
     out = [Lens(li.span(0, len(li.line_text(0))), "Run file", "tensorlogic.runFile", ())]

@@ -4,11 +4,17 @@ Written by hand instead of reusing the Lark grammar because completion and signa
 need tokens around the cursor of half-typed code (an unterminated string, a dangling `.`),
 and because it must cost well under a millisecond on the window around the cursor. The
 parser stays the oracle for real syntax; this only classifies characters.
+
+`tokens_before` is the window completion and signature help read; `all_tokens` the whole
+document's tokens (highlighting and folding), computed once per analysis.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+
+from tl_core.check.model import Analysis
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +99,65 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Tok]:
         append(Tok(kind, i, i + 1, c))
         i += 1
     return out
+
+
+def window_start(a: Analysis, offset: int) -> int:
+    """The start of the top-level item holding (or preceding) `offset`."""
+    items = a.program.items  # type: ignore[attr-defined]
+    if not items:
+        return 0
+    # a search over the items themselves: a list of their starts would cost a read of
+    # every item's (anchored) span on the first completion after each edit
+    i = bisect_right(items, offset, key=_item_start) - 1
+    if i < 0:
+        return 0
+    return items[i].span.start
+
+
+def _item_start(it: object) -> int:
+    return it.span.start  # type: ignore[attr-defined]
+
+
+# The most text before the cursor that completion and signature help read: the item holding
+# the cursor, or its last 64 KiB from a line start when the item is longer (a 5 MB line
+# cost 3 s per completion to tokenize).
+WINDOW_CHARS = 1 << 16
+
+
+def tokens_before(a: Analysis, offset: int) -> list[Tok]:
+    start = window_start(a, offset)
+    if offset - start > WINDOW_CHARS:
+        text = a.text
+        line = text.find("\n", offset - WINDOW_CHARS, offset)
+        start = line + 1 if line >= 0 else offset - WINDOW_CHARS
+    return tokenize(a.text, start, offset)
+
+
+def current_keyword(toks: list[Tok], paren: int) -> str | None:
+    """The keyword name of the argument being typed (`dim: |`), if any, in the call whose `(`
+    is token `paren`."""
+    depth = 0
+    j = len(toks) - 1
+    start = paren + 1
+    while j > paren:
+        x = toks[j].text
+        if x in (")", "]", "}"):
+            depth += 1
+        elif x in ("(", "[", "{"):
+            depth -= 1
+        elif x == "," and depth == 0:
+            start = j + 1
+            break
+        j -= 1
+    seg = toks[start:]
+    if len(seg) >= 2 and seg[0].kind in ("ident", "string") and seg[1].text in (":", "="):
+        return seg[0].text.strip('"')
+    return None
+
+
+def all_tokens(a: Analysis) -> list[Tok]:
+    toks = getattr(a, "_tokens", None)
+    if toks is None:
+        toks = tokenize(a.text)
+        a._tokens = toks  # type: ignore[attr-defined]
+    return toks
