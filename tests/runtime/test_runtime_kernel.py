@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 class KernelProc:
     def __init__(self, **extra_env: str) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT), **extra_env)
+        # the checkout first, then whatever the caller had (the GPU machine finds MLX there)
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = dict(os.environ, PYTHONPATH=path, **extra_env)
         self.p = subprocess.Popen([sys.executable, "-m", "tl_core.kernel"], cwd=ROOT,
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=env)
