@@ -373,6 +373,23 @@ def test_quantized_overflow_is_counted(tmp_path):
     assert np.array_equal(values[32:], (np.arange(-16, 16) * 1000).astype(np.float16))
 
 
+def test_quantized_overflow_recounts_only_when_the_scales_allow_inf(tmp_path):
+    calls: list[int] = []
+    assert loader_module.QuantOverflow(mx.array(65000.0), lambda: calls.append(1) or 5).item() == 0
+    assert calls == []  # the scales bound every value below 65504: nothing dequantized again
+    for bound in (65504.0, float("nan")):
+        assert loader_module.QuantOverflow(mx.array(bound), lambda: 5).item() == 5
+    # Q4_1 with a NaN scale, and one whose bound (15 * 5000 + 0) passes 65504 but whose values
+    # (at most 4 * 5000) do not: both are counted from the values, and neither overflowed
+    nan, big, zero = (np.frombuffer(np.float16(v).tobytes(), np.uint8) for v in (np.nan, 5000, 0))
+    qs = np.full(16, 0x44, np.uint8)  # every nibble 4
+    blocks = np.stack([np.concatenate([nan, zero, qs]), np.concatenate([big, zero, qs])])
+    t = load_tensor(write_gguf(tmp_path / "n.gguf", {"w": (blocks, "Q4_1")}), "w")
+    assert t.overflow == 0
+    values = np.array(t.array).reshape(-1)
+    assert np.isnan(values[:32]).all() and (values[32:] == 20000).all()
+
+
 def test_device_overflow_count_excludes_source_infinities():
     """The GPU path counts infs of the result less those of the source (float16 keeps inf)."""
     values = np.array([np.inf, -np.inf, np.nan, 7e4, 1.0, -1e6], np.float32)
