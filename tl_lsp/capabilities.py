@@ -1,4 +1,5 @@
-"""What the server advertises, as plain data: no pygls, no lsprotocol, no tl_core.
+"""What the server advertises, as plain data: no pygls, no lsprotocol, nothing of tl_core
+but its version (the package's `__init__`, which imports nothing).
 
 `tl_lsp.server` registers its features with these names and options, and pygls computes
 the `initialize` answer from that registration. `tl_lsp.fast_start` answers `initialize`
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tl_core import __version__ as VERSION
+
 NAME = "tl-lsp"
-VERSION = "0.1.0"
 
 COMPLETION_TRIGGERS = [".", '"', "/"]
 SIGNATURE_TRIGGERS = ["(", ","]

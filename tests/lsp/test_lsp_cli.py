@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tests.lsp.lsp_util import ENV
 from tests.lsp.stdio_client import StdioClient
+from tl_core import __version__
 
 
 def free_port() -> int:
@@ -38,7 +39,7 @@ def test_log_file(tmp_path: Path):
     client = StdioClient([sys.executable, "-m", "tl_lsp", "--stdio", "--log-file", str(log)])
     try:
         result = client.initialize()
-        assert result["serverInfo"] == {"name": "tl-lsp", "version": "0.1.0"}
+        assert result["serverInfo"] == {"name": "tl-lsp", "version": __version__}
         assert client.request("shutdown", None) is None
         client.notify("exit", None)
         assert client.proc.wait(30) == 0
