@@ -22,6 +22,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInva
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
+from tl_core.ide.cells import cell_at  # light: no checker (tl_core/ide/__init__.py)
 from tl_core.models import formats as model_formats
 from tl_lsp import protocol as proto
 from tl_lsp.capabilities import (
@@ -38,7 +39,6 @@ from tl_lsp.capabilities import (
     TOKEN_TYPES,
     VERSION,
 )
-from tl_lsp.cells import cell_lines
 from tl_lsp.config import SECTION, Config, ignored_launch_settings
 from tl_lsp.documents import Documents, path_to_uri, uri_to_path
 from tl_lsp.gc_policy import IdleCollector
@@ -862,7 +862,8 @@ async def run_cell(ls: TensorLogicServer, *args: Any) -> dict:
     line = a.get("line")
     if not isinstance(line, int):
         raise JsonRpcInvalidParams('expected {"uri": ..., "line": <0-based line in the cell>}')
-    first, after = cell_lines(doc.text, line, ls.config.cell_marker)
+    cell = cell_at(doc.text, line, ls.config.cell_marker)
+    first, after = cell.start, cell.end
     pos = ls.docs.positions(doc)
     return await _run(
         ls,

@@ -1,25 +1,10 @@
-"""tl_lsp.config (settings from the client) and tl_lsp.cells (run-cell boundaries)."""
+"""tl_lsp.config (settings from the client)."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from tl_lsp.cells import cell_lines
 from tl_lsp.config import Config, ignored_launch_settings
-
-TEXT = "let a = 1\n// %% first\nlet b = 2\n\n  // %% second\nlet c = 3\n"
-
-
-def test_cells_by_marker():
-    assert cell_lines(TEXT, 0) == (0, 1)  # before the first marker
-    assert cell_lines(TEXT, 1) == (1, 4)  # the marker line opens its cell
-    assert cell_lines(TEXT, 3) == (1, 4)
-    assert cell_lines(TEXT, 5) == (4, 7)  # indented marker; through the last line
-    assert cell_lines(TEXT, 99) == (4, 7)
-    assert cell_lines("x\n# cell\ny\n", 2, marker="# cell") == (
-        1,
-        4,
-    )  # 4 lines with the last, empty one
 
 
 def test_config_from_client_settings():

@@ -645,7 +645,8 @@ async def test_version_and_startup_imports():
     assert out.stdout.strip() == f"tl-lsp {__version__}"
     code = (
         "import sys, tl_lsp.__main__, tl_lsp.server as s; s.create_server();"
-        "bad = [m for m in ('mlx', 'gguf', 'coremltools', 'tl_core.ide') if m in sys.modules];"
+        "bad = [m for m in ('mlx', 'gguf', 'coremltools', 'tl_core.check', 'tl_core.ide.hover',"
+        " 'tl_core.ide.completion') if m in sys.modules];"
         "print(bad)"
     )
     out = subprocess.run(

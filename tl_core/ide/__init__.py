@@ -13,39 +13,34 @@ The package, bottom up (pyproject.toml's import contracts keep it so):
   references, rename), `outline` (symbols, inlay hints, code lenses), `highlight`
   (semantic tokens), `folding`, `format`.
 
-This module only re-exports the features' entry points: `from tl_core import ide;
-ide.hover_at(...)`.
+This module only re-exports the features' entry points (`from tl_core import ide;
+ide.hover_at(...)`), each loaded on first use: importing `tl_core.ide.cells` (the server at
+start, the kernel) loads neither the checker nor the other features.
 """
 
 from __future__ import annotations
 
-from tl_core.ide.completion import complete_at, complete_list_at
-from tl_core.ide.folding import folding_ranges, folding_ranges_plain
-from tl_core.ide.format import format_document
-from tl_core.ide.highlight import semantic_tokens, semantic_tokens_plain
-from tl_core.ide.hover import hover_at
-from tl_core.ide.navigation import definition_at, prepare_rename, references, rename
-from tl_core.ide.outline import code_lenses, document_symbols, inlay_hints
-from tl_core.ide.results import (
-    SEMANTIC_TOKEN_MODIFIERS,
-    SEMANTIC_TOKEN_TYPES,
-    Completion,
-    CompletionList,
-    Fold,
-    Hover,
-    InlayHint,
-    Lens,
-    Location,
-    RenameResult,
-    SemanticToken,
-    Signature,
-    SignatureHelp,
-    Symbol,
-    TextEdit,
-)
-from tl_core.ide.signature import signature_at
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
+# name -> the module defining it
+_HOMES = {
+    "complete_at": "completion", "complete_list_at": "completion",
+    "folding_ranges": "folding", "folding_ranges_plain": "folding",
+    "format_document": "format",
+    "semantic_tokens": "highlight", "semantic_tokens_plain": "highlight",
+    "hover_at": "hover",
+    "definition_at": "navigation", "prepare_rename": "navigation", "references": "navigation",
+    "rename": "navigation",
+    "code_lenses": "outline", "document_symbols": "outline", "inlay_hints": "outline",
+    "signature_at": "signature",
+    **{name: "results" for name in (
+        "SEMANTIC_TOKEN_MODIFIERS", "SEMANTIC_TOKEN_TYPES", "Completion", "CompletionList",
+        "Fold", "Hover", "InlayHint", "Lens", "Location", "RenameResult", "SemanticToken",
+        "Signature", "SignatureHelp", "Symbol", "TextEdit")},
+}
+
+__all__ = [  # the keys of _HOMES (tests/ide/test_ide_package.py)
     "SEMANTIC_TOKEN_MODIFIERS", "SEMANTIC_TOKEN_TYPES", "Completion", "CompletionList", "Fold",
     "Hover", "InlayHint", "Lens", "Location", "RenameResult", "SemanticToken", "Signature",
     "SignatureHelp", "Symbol", "TextEdit", "code_lenses", "complete_at", "complete_list_at",
@@ -53,3 +48,44 @@ __all__ = [
     "format_document", "hover_at", "inlay_hints", "prepare_rename", "references", "rename",
     "semantic_tokens", "semantic_tokens_plain", "signature_at",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'tl_core.ide' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"tl_core.ide.{home}"), name)
+    globals()[name] = value  # the next lookup is a plain one
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
+
+
+if TYPE_CHECKING:  # the same names for type checkers and linters
+    from tl_core.ide.completion import complete_at, complete_list_at
+    from tl_core.ide.folding import folding_ranges, folding_ranges_plain
+    from tl_core.ide.format import format_document
+    from tl_core.ide.highlight import semantic_tokens, semantic_tokens_plain
+    from tl_core.ide.hover import hover_at
+    from tl_core.ide.navigation import definition_at, prepare_rename, references, rename
+    from tl_core.ide.outline import code_lenses, document_symbols, inlay_hints
+    from tl_core.ide.results import (
+        SEMANTIC_TOKEN_MODIFIERS,
+        SEMANTIC_TOKEN_TYPES,
+        Completion,
+        CompletionList,
+        Fold,
+        Hover,
+        InlayHint,
+        Lens,
+        Location,
+        RenameResult,
+        SemanticToken,
+        Signature,
+        SignatureHelp,
+        Symbol,
+        TextEdit,
+    )
+    from tl_core.ide.signature import signature_at

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from tl_core.check.model import Analysis
 from tl_core.ide import tokens
-from tl_core.ide.cells import CELL
+from tl_core.ide.cells import CELL_MARKER, is_marker, regions
 from tl_core.ide.gcpause import without_gc
 from tl_core.ide.lex import all_tokens
 from tl_core.ide.results import Fold
@@ -18,17 +18,19 @@ from tl_core.syntax import ast as A
 
 
 @without_gc
-def folding_ranges(a: Analysis, pause: Callable[[], None] | None = None) -> list[Fold]:
-    """`pause`: called between steps (see tl_core.ide.tokens.semantic_tokens)."""
+def folding_ranges(a: Analysis, pause: Callable[[], None] | None = None,
+                   marker: str = CELL_MARKER) -> list[Fold]:
+    """`pause`: called between steps (see tl_core.ide.tokens.semantic_tokens); `marker`:
+    the cell marker (`tl_core.ide.cells`)."""
     try:
-        fast = tokens.folding_ranges(a, pause)
+        fast = tokens.folding_ranges(a, pause, marker)
     except Exception:  # noqa: BLE001 - the plain version answers
         fast = None
-    return fast if fast is not None else folding_ranges_plain(a)
+    return fast if fast is not None else folding_ranges_plain(a, marker)
 
 
 @without_gc
-def folding_ranges_plain(a: Analysis) -> list[Fold]:
+def folding_ranges_plain(a: Analysis, marker: str = CELL_MARKER) -> list[Fold]:
     """Folding ranges computed from scratch (the oracle of `folding_ranges`)."""
     out: list[Fold] = []
     seen: set[tuple[int, int]] = set()
@@ -66,7 +68,7 @@ def folding_ranges_plain(a: Analysis) -> list[Fold]:
         if t.text.startswith("/*"):
             add(line, end_line, "comment")
             continue
-        if CELL.match(a.line_index.line_text(line)):
+        if is_marker(a.line_index.line_text(line), marker):
             continue
         if line == last_line + 1 and run_start is not None:
             last_line = line
@@ -78,12 +80,7 @@ def folding_ranges_plain(a: Analysis) -> list[Fold]:
     if run_start is not None:
         add(run_start, last_line, "comment")
     # cells
-    cells = [i for i in range(len(a.line_index.starts)) if CELL.match(a.line_index.line_text(i))]
-    n_lines = len(a.line_index.starts)
-    for k, line in enumerate(cells):
-        end = (cells[k + 1] - 1) if k + 1 < len(cells) else n_lines - 1
-        while end > line and not a.line_index.line_text(end).strip():
-            end -= 1
+    for line, end in regions(a.line_index, marker):
         add(line, end, "region")
     # imports
     imps = [it.span.line for it in a.program.items if isinstance(it, A.Import)]  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tl_core.check.model import Analysis
-from tl_core.ide.cells import CELL
+from tl_core.ide.cells import CELL_MARKER, marker_lines
 from tl_core.ide.gcpause import without_gc
 from tl_core.ide.results import InlayHint, Lens, Symbol
 from tl_core.lang.types import FnType, ModelType, ScalarType, UnknownType
@@ -150,13 +150,13 @@ def inlay_hints(a: Analysis, start: int, end: int) -> list[InlayHint]:
 
 
 @without_gc
-def code_lenses(a: Analysis) -> list[Lens]:
+def code_lenses(a: Analysis, marker: str = CELL_MARKER) -> list[Lens]:
+    """"Run file" on the first line, "Run cell" on each cell marker line
+    (`tl_core.ide.cells`)."""
     li = a.line_index
     out = [Lens(li.span(0, len(li.line_text(0))), "Run file", "tensorlogic.runFile", ())]
-    for i in range(len(li.starts)):
-        text = li.line_text(i)
-        if CELL.match(text):
-            start = li.starts[i]
-            out.append(Lens(li.span(start, start + len(text)), "Run cell", "tensorlogic.runCell",
-                            ({"line": i},)))
+    for i in marker_lines(a.text, marker):
+        start = li.starts[i]
+        out.append(Lens(li.span(start, start + len(li.line_text(i))), "Run cell",
+                        "tensorlogic.runCell", ({"line": i},)))
     return out

@@ -25,13 +25,12 @@ Any failure falls back to the plain version.
 
 from __future__ import annotations
 
-import re
 import threading
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
-from tl_core.ide.cells import CELL
+from tl_core.ide.cells import CELL_MARKER, is_marker, regions
 from tl_core.ide.lex import tokenize
 from tl_core.ide.results import Fold, SemanticToken
 from tl_core.lang.keywords import DEVICES, KEYWORDS, TYPE_NAMES
@@ -89,8 +88,7 @@ def _seg_tokens(seg: str) -> tuple:
             if t.kind == "comment":
                 line, _ = li.position(t.start)
                 end_line, _ = li.position(t.end)
-                comments.append((line, end_line, t.text.startswith("/*"),
-                                 bool(CELL.match(li.line_text(line)))))
+                comments.append((line, end_line, t.text.startswith("/*")))
         hit = (toks, straddles, toks[-1].text if toks else None, tuple(comments), li)
         _put(_TOKS, seg, hit)
     return hit
@@ -372,12 +370,13 @@ def _item_folds(seg: str, its: list, s: int, line: int) -> list[tuple[int, int]]
     return hit
 
 
-def folding_ranges(a: Any, pause: Callable[[], None] | None = None) -> list[Fold] | None:
+def folding_ranges(a: Any, pause: Callable[[], None] | None = None,
+                   marker: str = CELL_MARKER) -> list[Fold] | None:
     """The document's folding ranges, equal to the plain version's; None when this path
-    cannot answer. `pause`: as `semantic_tokens` takes it."""
+    cannot answer. `pause`: as `semantic_tokens` takes it; `marker`: the cell marker."""
     cached = a.__dict__.get("_ide_folds")
-    if cached is not None:
-        return list(cached)
+    if cached is not None and cached[0] == marker:
+        return list(cached[1])
     segs = _segments(a, pause)
     if segs is None:
         return None
@@ -395,12 +394,13 @@ def folding_ranges(a: Any, pause: Callable[[], None] | None = None) -> list[Fold
     run_start = None
     last_line = -2
     for _s, _e, base_line, seg, _its, _last in segs:
-        for rl, rel_end, block, cell in _seg_tokens(seg)[3]:
+        seg_li = _seg_tokens(seg)[4]
+        for rl, rel_end, block in _seg_tokens(seg)[3]:
             ln = rl + base_line
             if block:
                 add(ln, rel_end + base_line, "comment")
                 continue
-            if cell:
+            if is_marker(seg_li.line_text(rl), marker):
                 continue
             if ln == last_line + 1 and run_start is not None:
                 last_line = ln
@@ -411,25 +411,12 @@ def folding_ranges(a: Any, pause: Callable[[], None] | None = None) -> list[Fold
             last_line = ln
     if run_start is not None:
         add(run_start, last_line, "comment")
-    li = a.line_index
-    text = a.text
-    starts = li.starts
-    cells = [bisect_left(starts, m.start() + 1) - 1
-             for m in _CELL_RE.finditer(text)]
-    n_lines = len(starts)
-    for k, ln in enumerate(cells):
-        end = (cells[k + 1] - 1) if k + 1 < len(cells) else n_lines - 1
-        while end > ln and not li.line_text(end).strip():
-            end -= 1
+    for ln, end in regions(a.line_index, marker):
         add(ln, end, "region")
     imps = [it.span.line for it in a.program.items if isinstance(it, A.Import)]
     if len(imps) > 1:
         add(imps[0], imps[-1], "imports")
     out = [Fold(s, e, kind) for (s, e), kind in found.items()]
     out.sort(key=lambda f: (f.start_line, -f.end_line))
-    a.__dict__["_ide_folds"] = out
+    a.__dict__["_ide_folds"] = (marker, out)
     return list(out)
-
-
-# CELL matched at every line start: `^` after each "\n", as LineIndex splits lines
-_CELL_RE = re.compile(CELL.pattern, re.MULTILINE)
