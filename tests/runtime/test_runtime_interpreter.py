@@ -532,6 +532,35 @@ def test_progress_bar_for_large_tensor_loads(tmp_path, monkeypatch):
         assert update is None
 
 
+def test_large_tensor_loads_report_progress_to_an_editor(tmp_path, monkeypatch):
+    """Without a terminal, a run given `on_progress` (the kernel's) sees the loader's bytes
+    as `loading` reports once the load has taken TL_PROGRESS_DELAY seconds."""
+    from safetensors.numpy import save_file
+
+    from tl_core.models import reading
+    from tl_core.runtime import Session, progress
+
+    values = np.arange(256 * 256, dtype=np.float32).reshape(256, 256) / 7
+    save_file({"big": values, "small": values[:2]}, str(tmp_path / "m.safetensors"))
+    monkeypatch.setattr(progress, "MIN_BYTES", 1024 * 8)
+    monkeypatch.setattr(reading, "CHUNK_ELEMENTS", 8192)
+    src = ('let m = load_model("m.safetensors")\nlet s = get_tensor(m, "small")\n'
+           'let w = get_tensor(m, "big")\nprint(w.shape)\n')
+
+    def reports(delay: str) -> list[tuple]:
+        monkeypatch.setenv("TL_PROGRESS_DELAY", delay)
+        seen: list[tuple] = []
+        r = Session(base_dir=tmp_path, device="cpu").run(src, on_progress=lambda *a: seen.append(a))
+        assert [d.message for d in r.errors] == [] and r.stdout == "[256, 256]\n"
+        return seen
+
+    assert reports("60") == []  # loaded before the delay
+    seen = reports("0")
+    assert seen[0] == ("loading", 32768, 262144, "big 32.0 KiB of 256.0 KiB")
+    assert seen[-1] == ("loading", 262144, 262144, "big 256.0 KiB of 256.0 KiB")
+    assert [s[1] for s in seen] == [32768 * k for k in range(1, 9)]
+
+
 def test_return_break_continue_outside_their_place():
     assert errors(run("return 1")) == [(0, 0, "return outside a function")]
     assert errors(run("if true { break }")) == [(0, 0, "break or continue outside a loop")]

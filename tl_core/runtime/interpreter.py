@@ -276,13 +276,16 @@ class Interpreter:
         return load_model(path)
 
     def tensor_load_bar(self, model: Any, name: str) -> Any:
-        """A context giving a progress callback for loading tensor `name` (None: no bar)."""
+        """A context giving a progress callback for loading tensor `name` (None: no bar):
+        a terminal bar for `tl run`, progress reports in the kernel (`on_progress`)."""
         info = model.header.tensors.get(name)
-        if not self.progress or info is None:
+        if info is None or not (self.progress or self.on_progress is not None):
             return contextlib.nullcontext(None)
-        from tl_core.runtime.progress import load_bar
+        from tl_core.runtime.progress import load_bar, load_reports
 
-        return load_bar(name, info.nbytes)
+        if self.progress:
+            return load_bar(name, info.nbytes)
+        return load_reports(name, info.nbytes, self.on_progress)
 
     # -- programs ---------------------------------------------------------------------
 

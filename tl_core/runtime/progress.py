@@ -1,15 +1,18 @@
-"""Progress bars for long tensor loads, on a terminal only, drawn with tqdm.
+"""Progress of long tensor loads: a tqdm bar on a terminal, reports for an editor.
 
 The loader reports the bytes it has converted as it goes (`Model.get_tensor(name,
 progress=...)`), so a bar costs no second read of the tensor. A bar appears only for tensors
-of at least `MIN_BYTES` and only once the load has taken `DELAY` seconds (the environment
-variable `TL_PROGRESS_DELAY` overrides it, e.g. 0 in tests). Pipes get no bar.
+of at least `MIN_BYTES` and only once the load has taken `delay()` seconds (0.5; the
+environment variable `TL_PROGRESS_DELAY` overrides it, e.g. 0 in tests). Pipes get no bar.
+In the kernel the same callback becomes the run's progress reports (`load_reports`), which
+the language server shows as `$/progress`, as it does a learn block's epochs.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
@@ -56,3 +59,24 @@ def load_bar(label: str, total: int,
     with terminal_bar(stream, total=total, unit="B", unit_scale=True, unit_divisor=1024,
                       desc=f"loading {label}", leave=False, delay=delay()) as bar:
         yield bar.update
+
+
+@contextmanager
+def load_reports(label: str, total: int, report: Callable[[str, int, int, str], None]
+                 ) -> Iterator[Callable[[int], None] | None]:
+    """`load_bar` for an editor: `report(title, done, total, message)` as the bytes of tensor
+    LABEL load, once the load has taken `delay()` seconds; None for a small tensor."""
+    if total < MIN_BYTES:
+        yield None
+        return
+    from tl_core.limits import format_bytes
+
+    start, wait, done = time.monotonic(), delay(), 0
+
+    def update(n: int) -> None:
+        nonlocal done
+        done += n
+        if time.monotonic() - start >= wait:
+            report("loading", done, total, f"{label} {format_bytes(done)} of {format_bytes(total)}")
+
+    yield update
