@@ -137,9 +137,14 @@ def test_malformed_frames_unknown_methods_and_wild_positions(server) -> None:
 
 @pytest.mark.slow
 def test_a_20_mb_document(server) -> None:
+    """20 MB through the framing, the text sync, the line index, the scanner and the parser.
+    The bytes are mostly comments: 20 MB of dense code is 870,000 lines for the checker, a
+    linear ~70 s of parse and check (measured, docs/benchmarks.md), which says nothing more
+    about the server surviving a large document than 11,000 functions do."""
     server.initialize()
-    unit = "fn f_{i}(x: float16[N, D]) -> float16[N, D] {{\n    let y = x * 2.0\n    " \
-           "return y + x\n}}\nlet v_{i} = f_{i}(ones([2, 3]))\n"
+    unit = "/* f_{i}: what it does\n" + (" * " + "lorem ipsum dolor sit amet, " * 3 + "\n") * 20 \
+        + " */\nfn f_{i}(x: float16[N, D]) -> float16[N, D] {{\n    let y = x * 2.0\n    " \
+        "return y + x\n}}\nlet v_{i} = f_{i}(ones([2, 3]))\n"
     parts, size, i = [], 0, 0
     while size < 20 * 1024 * 1024:
         part = unit.format(i=i)
@@ -151,15 +156,16 @@ def test_a_20_mb_document(server) -> None:
     server.open(uri, big)
     server.wait_notification("textDocument/publishDiagnostics", lambda p: p["uri"] == uri,
                              timeout=540)
+    fn_line = big[:big.index("fn f_1(")].count("\n")
     hover = answered(server, "textDocument/hover", {"textDocument": {"uri": uri},
-                                                   "position": {"line": 5, "character": 5}})
+                                                   "position": {"line": fn_line, "character": 5}})
     assert hover is not None and "f_1" in str(hover)
     assert len(text_of(server, uri)) == len(big)
     server.notify("textDocument/didChange", {
         "textDocument": {"uri": uri, "version": 2},
         "contentChanges": [{"range": {"start": {"line": 0, "character": 0},
                                       "end": {"line": 0, "character": 0}}, "text": "// top\n"}]})
-    assert text_of(server, uri).startswith("// top\nfn f_0")
+    assert text_of(server, uri).startswith("// top\n/* f_0")
     assert server.alive()
 
 
