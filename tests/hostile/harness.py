@@ -171,7 +171,6 @@ def via_ide(path: str) -> None:
     (symbols, semantic tokens, folding, formatting), through the functions that do the work
     (the `tl_core.ide` wrappers turn exceptions into no answer: looked through here)."""
     from tl_core.ide import completion, folding, hover, outline, signature, tokens
-    from tl_core.syntax.parser import MAX_LINE_CHARS
 
     text, a = _program(path)
     n = len(text)
@@ -181,11 +180,9 @@ def via_ide(path: str) -> None:
         completion.complete(a, at, 200)  # type: ignore[arg-type]
         signature.signature(a, at)  # type: ignore[arg-type]
     outline.document_symbols(a)  # type: ignore[arg-type]
-    if n <= MAX_LINE_CHARS:
-        # the server's semantic tokens (the plain ones are its test oracle); linear in the
-        # text, so a 5 MB line costs ~15 s of them, which the server computes in its
-        # background thread (yielding to hovers): not a case for a per-query budget
-        tokens.semantic_tokens(a)
+    # the server's semantic tokens (the plain ones are its test oracle); a line over
+    # ide.lex.LONG_LINE gives none (a 5 MB line of `1 + 1 ...` took 10-15 s: 1.3 million)
+    tokens.semantic_tokens(a)
     folding.folding_ranges_plain(a)  # type: ignore[arg-type]
     if not a.parse.errors:  # type: ignore[attr-defined]
         from tl_core.syntax.format import format_text

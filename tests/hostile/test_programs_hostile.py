@@ -168,3 +168,29 @@ def test_a_4_mb_block_comment_of_separate_stars_costs_megabytes() -> None:
     assert child.rc == 0, child.stderr
     assert child.stdout.split() == ["1", "line", "too", "long:", "1", "0", "100001", "0"]
     assert child.maxrss < 300 << 20
+
+
+def test_semantic_tokens_of_5_mb_lines_are_bounded() -> None:
+    """Semantic tokens and folding of the corpus' 5 MB lines: no tokens on a line over
+    ide.lex.LONG_LINE (a 5 MB line of `1 + 1 + ...` took 10-15 s and 750 MB for 1.3 million
+    tokens), the other lines' tokens as before; the plain path (the oracle) agrees."""
+    from tests.hostile.bounded import run_child
+
+    child = run_child(
+        "from tests.hostile.corpus import program_cases\n"
+        "from tl_core import ide\n"
+        "from tl_core.ide import tokens\n"
+        "from tl_core.check import analyze\n"
+        "for label, name, data in program_cases(0):\n"
+        "    if label != 'a 5 MB line':\n"
+        "        continue\n"
+        "    a = analyze(data.decode(), None)\n"
+        "    toks = tokens.semantic_tokens(a)\n"
+        "    assert toks == ide.semantic_tokens_plain(a)\n"
+        "    assert tokens.folding_ranges(a) == ide.folding_ranges_plain(a)\n"
+        "    print(name, len(toks), sorted({t.span.line for t in toks}))\n", timeout=300)
+    assert child.rc == 0, child.stderr
+    assert child.stdout.splitlines() == [
+        "line_string.tl 2 [1]", "line_name.tl 0 []", "line_sum.tl 0 []", "line_list.tl 2 [1]",
+        "line_comment.tl 1 [1]"]
+    assert child.maxrss < 1 << 30

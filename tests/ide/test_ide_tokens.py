@@ -132,6 +132,51 @@ def test_a_dot_or_path_before_a_segment_classifies_its_first_name():
     check_equal(a)
 
 
+def test_lines_longer_than_the_limit_get_no_tokens():
+    """A line of more than LONG_LINE characters is not tokenized (VS Code does not color it
+    either); a block comment or string opened on it and closed on a later line is still
+    one token, so the lines after it read as they do without the limit."""
+    from tl_core.ide.lex import LONG_LINE
+
+    sums = "let x = " + " + ".join(["1"] * (LONG_LINE // 4 + 10))
+    assert len(sums) > LONG_LINE
+    text = ("let a = 1\n" + sums + "\nlet b = 2\n" + sums + " /* opened\nstill */ let c = 3\n"
+            + sums + ' "a \\\nb" let d = 4\n')
+    a = analyze(text, "/tmp/tokens-long.tl")
+    check_equal(a)
+    toks = ide.semantic_tokens(a)
+    by_line: dict[int, list] = {}
+    for t in toks:
+        by_line.setdefault(t.span.line, []).append(t)
+    assert [t.type for t in by_line[0]] == ["keyword", "variable", "number"]
+    assert [t.type for t in by_line[2]] == ["keyword", "variable", "number"]
+    assert [t.type for t in by_line[3]] == ["comment"]  # only the comment that crosses
+    assert by_line[3][0].span.start == text.index("/* opened")
+    assert [t.type for t in by_line[4]] == ["comment", "keyword", "variable", "number"]
+    assert [t.type for t in by_line[5]] == ["string"]  # to `b"` on the next line
+    assert by_line[5][0].span.end == text.index('b"') + 2
+    assert [(t.span.start, t.type) for t in by_line[6]][0] == (text.index("let d"), "keyword")
+    assert 1 not in by_line
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["let", " ", "x", "\n", '"', "\\", "//", "/*", "*/", "*", "/",
+                                 "1.5", "+", "é", "::", ".", "("]), max_size=60).map("".join),
+       st.integers(0, 20))
+def test_the_line_limit_drops_exactly_the_tokens_that_start_on_long_lines(text, limit):
+    """With `long_lines`, the tokens are those without it minus the ones starting on a line
+    longer than the limit, except a string or comment running past that line's end."""
+    from tl_core.ide.lex import tokenize
+
+    def line_of(p: int) -> tuple[int, int]:
+        end = text.find("\n", p)
+        return text.rfind("\n", 0, p) + 1, len(text) if end == -1 else end
+
+    expected = [t for t in tokenize(text)
+                if line_of(t.start)[1] - line_of(t.start)[0] <= limit or t.end > line_of(t.start)[1]]
+    assert tokenize(text, long_lines=limit) == expected
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 6), st.sampled_from(EDITS)),
                 min_size=1, max_size=6))

@@ -11,6 +11,7 @@ document's tokens (highlighting and folding), computed once per analysis.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -30,13 +31,39 @@ _OPS3 = ("**=",)
 _OPS2 = ("->", "<-", "=>", "::", ":=", "==", "!=", "<=", ">=", "&&", "||", "**")
 
 
-def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Tok]:
-    """Tokens of `text[start:end]` (offsets are absolute)."""
+# Semantic tokens and folding leave lines longer than this untokenized, as VS Code leaves
+# them uncolored (`editor.maxTokenizationLineLength`): a 5 MB line of `1 + 1 + ...` would
+# be 2.6 million tokens.
+LONG_LINE = 20_000
+
+_QUOTE_OR_COMMENT = re.compile(r'"|//|/\*')
+# a string's rest as `tokenize` reads it (a backslash takes the next character, a line
+# break included); possessive, so a long string costs Python's `re` no memory per character
+_STRING_REST = re.compile(r'[^"\\\n]*+(?:\\(?s:.)?[^"\\\n]*+)*+("?)')
+
+
+def tokenize(text: str, start: int = 0, end: int | None = None,
+             long_lines: int | None = None) -> list[Tok]:
+    """Tokens of `text[start:end]` (offsets are absolute). With `long_lines`, a line longer
+    than that many characters gives no tokens, except a string or block comment that starts
+    on it and runs past its end (so the lines after it read as they do without the limit)."""
     n = len(text) if end is None else min(end, len(text))
     i = start
     out: list[Tok] = []
     append = out.append
+    line_end = n if long_lines is None else -1  # the end of the line of `i`, once known
     while i < n:
+        if i > line_end:  # on a new line: is it a long one?
+            ls = text.rfind("\n", 0, i) + 1
+            le = text.find("\n", i, n)
+            le = n if le == -1 else le
+            if le - ls > long_lines:  # type: ignore[operator]
+                i, tok = _past_long_line(text, i, le, n)
+                if tok is not None:
+                    append(tok)
+                line_end = le if i == le else -1
+                continue
+            line_end = le
         c = text[i]
         if c in " \t\r\n;":
             i += 1
@@ -101,6 +128,32 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Tok]:
     return out
 
 
+def _past_long_line(text: str, i: int, le: int, n: int) -> tuple[int, Tok | None]:
+    """Skip a long line from `i` to its end `le`: where tokenizing goes on, and the string
+    or block comment (the token `tokenize` makes of it) that starts there and runs past
+    `le`, if any. Only `"`, `//` and `/*` start what can cross a line break, and none of
+    them is part of another token."""
+    while True:
+        m = _QUOTE_OR_COMMENT.search(text, i, le)
+        if m is None or m.group() == "//":
+            return le, None
+        s = m.start()
+        if m.group() == '"':
+            r = _STRING_REST.match(text, s + 1, n)
+            j = r.end()  # type: ignore[union-attr]
+            if j <= le:
+                i = j
+                continue
+            return j, Tok("string", s, j, text[s:j], r.group(1) == '"')  # type: ignore[union-attr]
+        j = text.find("*/", s + 2)
+        closed = j != -1 and j + 2 <= n
+        j = j + 2 if closed else n
+        if j <= le:
+            i = j
+            continue
+        return j, Tok("comment", s, j, text[s:j], closed)
+
+
 def window_start(a: Analysis, offset: int) -> int:
     """The start of the top-level item holding (or preceding) `offset`."""
     items = a.program.items  # type: ignore[attr-defined]
@@ -158,6 +211,6 @@ def current_keyword(toks: list[Tok], paren: int) -> str | None:
 def all_tokens(a: Analysis) -> list[Tok]:
     toks = getattr(a, "_tokens", None)
     if toks is None:
-        toks = tokenize(a.text)
+        toks = tokenize(a.text, long_lines=LONG_LINE)
         a._tokens = toks  # type: ignore[attr-defined]
     return toks

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tl_core.ide.cells import CELL_MARKER, is_marker, regions
-from tl_core.ide.lex import tokenize
+from tl_core.ide.lex import LONG_LINE, tokenize
 from tl_core.ide.results import Fold, SemanticToken
 from tl_core.lang.keywords import DEVICES, KEYWORDS, TYPE_NAMES
 from tl_core.syntax import ast as A
@@ -79,7 +79,7 @@ def _ref_class(builtin: str | None, kind: str | None, is_def: bool) -> str:
 def _seg_tokens(seg: str) -> tuple:
     hit = _TOKS.get(seg)
     if hit is None:
-        toks = tokenize(seg)
+        toks = tokenize(seg, long_lines=LONG_LINE)
         n = len(seg)
         straddles = bool(toks) and toks[-1].end == n and seg.endswith("\n")
         li = LineIndex(seg)
