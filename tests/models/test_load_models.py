@@ -123,6 +123,32 @@ def test_integer_tensors_load_with_their_type(tmp_path, dtype):
     np.testing.assert_array_equal(np.array(loaded.array), values)
 
 
+@pytest.mark.parametrize("dtype,expected", [(np.uint16, mx.int32), (np.uint32, mx.int64),
+                                            (np.uint64, mx.int64)])
+def test_unsigned_tensors_widen_without_loss(tmp_path, dtype, expected):
+    info = np.iinfo(dtype)
+    top = min(int(info.max), 2**63 - 1)  # U64 past int64 is an error (below)
+    values = np.array([0, 1, top], dtype)
+    path = tmp_path / "u.safetensors"
+    safetensors.numpy.save_file({"u": values}, str(path))
+    loaded = load_tensor(path, "u").array
+    assert loaded.dtype == expected and loaded.tolist() == [0, 1, top]
+
+
+def test_u64_values_past_int64_are_an_error_not_a_wrap(tmp_path):
+    """A U64 value of 2^63 or more has no int64 (the language's widest integer): it wrapped
+    to a negative number silently."""
+    path = tmp_path / "u.safetensors"
+    safetensors.numpy.save_file({"u": np.array([[1, 2], [2**63, 2**64 - 1]], np.uint64)},
+                                str(path))
+    with pytest.raises(ModelFileError) as e:
+        load_tensor(path, "u")
+    assert e.value.message == (
+        'tensor "u" (U64[2, 2]) cannot be loaded: its value 18446744073709551615 is larger '
+        "than int64 can hold (at most 9223372036854775807), the widest integer of the "
+        "language")
+
+
 def test_integer_tensor_of_zero_elements(tmp_path):
     path = write_safetensors(tmp_path / "z.safetensors", {"ids": np.zeros((0, 3), np.int32)})
     a = load_tensor(path, "ids").array

@@ -191,7 +191,13 @@ def _load(reader: TensorReader, name: str, progress: Progress | None = None) -> 
     if not info.is_float:
         import mlx.core as mx
 
-        raw = mx.array(reader.view(info, _NP_INT[info.dtype]).reshape(info.shape))
+        values = reader.view(info, _NP_INT[info.dtype]).reshape(info.shape)
+        if info.dtype == "U64" and int(values.max()) > _INT64_MAX:
+            raise ModelFileError(
+                f"{where} cannot be loaded: its value {int(values.max())} is larger than int64 "
+                f"can hold (at most {_INT64_MAX}), the widest integer of the language",
+                info.offset, header.path)
+        raw = mx.array(values)
         return LoadedTensor(raw.astype(_mx_dtype(info.loaded_dtype)), 0)
     if info.quantization is None:
         return _plain(reader, info, progress)
@@ -203,6 +209,9 @@ def _load(reader: TensorReader, name: str, progress: Progress | None = None) -> 
 # Integer source dtypes as NumPy reads them (the language dtype is TensorInfo.loaded_dtype).
 _NP_INT = {"I8": "<i1", "I16": "<i2", "I32": "<i4", "I64": "<i8",
            "U8": "<u1", "U16": "<u2", "U32": "<u4", "U64": "<u8", "BOOL": "?"}
+
+
+_INT64_MAX = (1 << 63) - 1  # U64 values above it have no int64: an error, never a wrap
 
 
 def _mx_dtype(name: str | None) -> Any:
