@@ -63,6 +63,22 @@ def test_hover_model_and_tensor_string(model_dir):
     assert "tensors: 4" in h.markdown
 
 
+def test_hover_says_which_dtype_an_integer_tensor_loads_as(model_dir):
+    """An I64 tensor loads as int64 (issue 16): the tensor's name, the variable holding it
+    and get_tensor's own documentation say so (the doc said integers cannot be loaded)."""
+    from tl_core.models.types import LOADED_INTEGER_DTYPES
+
+    text = 'm = load_model("tiny.safetensors")\nids = m.get_tensor("embed.ids")\nprint(ids)\n'
+    a = analyze(text, str(model_dir / "prog.tl"))
+    h = ide.hover_at(a, at(text, "embed.ids", 2)).markdown
+    assert '"embed.ids": int64[5]' in h and "source dtype: I64" in h
+    assert "ids: int64[5]" in ide.hover_at(a, at(text, "ids =", 1)).markdown
+    doc = ide.hover_at(a, at(text, "get_tensor", 1)).markdown
+    assert "cannot be loaded" not in doc
+    for dtype in set(LOADED_INTEGER_DTYPES.values()):
+        assert f"`{dtype}`" in doc, dtype
+
+
 def test_hover_get_tensor_real_gguf_quantization():
     from tests.model_files import smollm2_path
 

@@ -60,9 +60,11 @@ _add("save_model", (P("model", "model", doc="the model to write"),
 _add("get_tensor", (P("model", "model", doc="a value of load_model or model_from"),
                     P("name", "tensor_name", doc="the tensor's name in the file")),
      "tensor", "model",
-     "One tensor of a model, converted to float16, with its shape in row-major (PyTorch) "
-     "order. Also written `model.get_tensor(name)`. Integer tensors of the file cannot be "
-     "loaded: the language loads floating-point tensors only.", R.get_tensor, pure=False)
+     "One tensor of a model, with its shape in row-major (PyTorch) order. Also written "
+     "`model.get_tensor(name)`. Floating-point and quantized tensors are converted to "
+     "`float16`; integer tensors keep integer values, as `int32` (I8, I16, I32, U8, U16), "
+     "`int64` (I64, U32, U64) or `bool`, for indexing and `embedding`.", R.get_tensor,
+     pure=False)
 _add("model_from", (P("tensors", "tensor", doc="name: tensor pairs; names may be quoted"),),
      "Model", "model",
      "Build a Model from named tensors given as keyword arguments, whose names may be "
