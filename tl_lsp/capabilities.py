@@ -26,6 +26,8 @@ CMD_RUN_FILE = "tensorlogic.runFile"
 CMD_INTERRUPT = "tensorlogic.interrupt"
 CMD_RESTART = "tensorlogic.restartKernel"
 COMMANDS = (CMD_RUN_SELECTION, CMD_RUN_CELL, CMD_RUN_FILE, CMD_INTERRUPT, CMD_RESTART)
+# server -> client notification: a piece of a run's log, as it comes ({uri, text})
+RUN_OUTPUT = "tensorlogic/output"
 
 # A copy of tl_core.ide.SEMANTIC_TOKEN_TYPES / _MODIFIERS, for speed: the legend must be in
 # the `initialize` answer, and importing tl_core.ide (the checker, the AST) would more than

@@ -24,7 +24,6 @@ _KEYS = {
     "python": "python",
     "device": "device",
     "cellMarker": "cell_marker",
-    "inlayRunResults": "inlay_run_results",
     "diagnosticsDelayMs": "diagnostics_delay_ms",
     "progressDelayMs": "progress_delay_ms",
     "completionLimit": "completion_limit",
@@ -37,7 +36,6 @@ class Config:
     python: str = sys.executable  # the Python that runs `-m tl_core.kernel`
     device: str | None = None  # "gpu" | "cpu" | None (kernel's choice)
     cell_marker: str = "// %%"
-    inlay_run_results: bool = True
     diagnostics_delay_ms: int = 20  # debounce before analysing a changed document
     progress_delay_ms: int = 300  # analysis longer than this shows $/progress
     completion_limit: int = 200  # longer lists are cut (best first) and marked incomplete
@@ -64,9 +62,6 @@ class Config:
             elif field in ("python", "cell_marker"):
                 if isinstance(value, str) and value.strip():
                     changes[field] = value.strip() if field == "python" else value
-            elif field == "inlay_run_results":
-                if isinstance(value, bool):
-                    changes[field] = value
             elif isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
                 changes[field] = int(value)
         return dataclasses.replace(self, **changes)

@@ -62,6 +62,7 @@ class KernelClient:
         self._proc: asyncio.subprocess.Process | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._progress: dict[int, Callable[[dict[str, Any]], None]] = {}  # by request id
+        self._output: dict[int, Callable[[str], None]] = {}  # by request id
         self._ids = itertools.count(1)
         self._stderr_tail: deque[str] = deque(maxlen=20)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -136,6 +137,11 @@ class KernelClient:
                 if handler is not None:
                     handler(params)
                 return
+            if msg.get("method") == "output" and isinstance(params, dict):
+                printed = self._output.get(params.get("id"))
+                if printed is not None and isinstance(params.get("text"), str):
+                    printed(params["text"])
+                return
             if msg.get("method") == "ready":
                 self.ready_params = msg.get("params") or {}
                 self.ready.set()
@@ -186,8 +192,10 @@ class KernelClient:
         return "\n".join(list(self._stderr_tail)[-lines:]).strip()
 
     async def request(self, method: str, params: dict[str, Any] | None = None,
-                      on_progress: Callable[[dict[str, Any]], None] | None = None) -> Any:
-        """`on_progress` sees the request's `progress` notifications (docs/kernel.md)."""
+                      on_progress: Callable[[dict[str, Any]], None] | None = None,
+                      on_output: Callable[[str], None] | None = None) -> Any:
+        """`on_progress` sees the request's `progress` notifications, `on_output` the text
+        of its `output` notifications (docs/kernel.md)."""
         if not self.alive or self._proc is None or self._proc.stdin is None:
             raise KernelDied("the TensorLogic kernel is not running", self.returncode)
         msg_id = next(self._ids)
@@ -195,24 +203,30 @@ class KernelClient:
         self._pending[msg_id] = fut
         if on_progress is not None:
             self._progress[msg_id] = on_progress
+        if on_output is not None:
+            self._output[msg_id] = on_output
         data = json.dumps({"id": msg_id, "method": method, "params": params or {}})
         try:
             self._proc.stdin.write(data.encode("utf-8") + b"\n")
             await self._proc.stdin.drain()
         except (BrokenPipeError, ConnectionResetError) as exc:
-            self._pending.pop(msg_id, None)
-            self._progress.pop(msg_id, None)
+            self._forget(msg_id)
             await self.exited.wait()
             raise KernelDied(f"the TensorLogic kernel exited: {exc}", self.returncode) from exc
         try:
             return await fut
         finally:
-            self._pending.pop(msg_id, None)
-            self._progress.pop(msg_id, None)
+            self._forget(msg_id)
+
+    def _forget(self, msg_id: int) -> None:
+        self._pending.pop(msg_id, None)
+        self._progress.pop(msg_id, None)
+        self._output.pop(msg_id, None)
 
     async def run(self, params: dict[str, Any],
-                  on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-        return await self.request("run", params, on_progress)
+                  on_progress: Callable[[dict[str, Any]], None] | None = None,
+                  on_output: Callable[[str], None] | None = None) -> dict[str, Any]:
+        return await self.request("run", params, on_progress, on_output)
 
     async def interrupt(self, timeout: float = 3.0) -> bool:
         """Ask the kernel to stop the running cell (it promises to within 1 s, killing its

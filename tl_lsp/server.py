@@ -33,6 +33,7 @@ from tl_lsp.capabilities import (
     CMD_RUN_SELECTION,
     COMPLETION_TRIGGERS,
     NAME,
+    RUN_OUTPUT,
     SIGNATURE_RETRIGGERS,
     SIGNATURE_TRIGGERS,
     TOKEN_MODIFIERS,
@@ -44,7 +45,7 @@ from tl_lsp.documents import Documents, path_to_uri, uri_to_path
 from tl_lsp.gc_policy import IdleCollector
 from tl_lsp.kernel_client import KernelError
 from tl_lsp.rpc import TensorLogicProtocol, strict_converter
-from tl_lsp.runs import Runner, doc_name, log_text
+from tl_lsp.runs import Runner
 from tl_lsp.yield_gate import YieldGate
 
 log = logging.getLogger("tl_lsp")
@@ -192,6 +193,8 @@ class TensorLogicServer(LanguageServer):
             if not done and id(fut) not in self._progress_shown:
                 # one progress per slow analysis, however many requests wait for it
                 self._progress_shown.add(id(fut))
+                from tl_core.kernel.protocol import doc_name
+
                 doc = self.docs.get(uri)
                 try:
                     async with self.progress("TensorLogic", f"Analysing {doc_name(uri, doc.path)}"):
@@ -306,28 +309,13 @@ class TensorLogicServer(LanguageServer):
         last = self.runner.last.get(uri)
         if last is None:
             return []
+        return [proto.diagnostic(e.diagnostic(pos.index), pos, uri) for e in last.errors]
 
-        def moved(span) -> lsp.Range:
-            start = pos.index.offset(span.line, span.col)
-            return pos.range(start, max(start, pos.index.offset(span.end_line, span.end_col)))
-
-        return [
-            lsp.Diagnostic(
-                range=moved(d.span),
-                message=d.message,
-                severity=proto.SEVERITIES.get(d.severity.value, lsp.DiagnosticSeverity.Error),
-                code=d.code,
-                source=d.source,
-                related_information=[
-                    lsp.DiagnosticRelatedInformation(
-                        location=lsp.Location(uri=uri, range=moved(r.span)), message=r.message
-                    )
-                    for r in d.related
-                ]
-                or None,
-            )
-            for d in last.errors
-        ]
+    def run_output(self, uri: str, text: str) -> None:
+        """A piece of the run log (docs/kernel.md: `head`, printed text, `tail`), sent as
+        it comes: `tensorlogic/output {uri, text}`."""
+        with contextlib.suppress(Exception):
+            self.protocol.notify(RUN_OUTPUT, {"uri": uri, "text": text})
 
 
 # a request of ours: the document text the server holds
@@ -723,17 +711,7 @@ async def inlay_hint(ls: TensorLogicServer, params: lsp.InlayHintParams) -> list
     uri = params.text_document.uri
     _, a, pos = await ls.analysis(uri)
     start, end = pos.offsets(params.range)
-    hints = [proto.inlay_hint(h, pos) for h in ide.inlay_hints(a, start, end)]
-    last = ls.runner.last.get(uri)
-    if last is not None and ls.config.inlay_run_results:
-        first_line, last_line = params.range.start.line, params.range.end.line
-        for h in last.hints:
-            if first_line <= h.line <= last_line and h.line < len(pos.index.starts):
-                off = pos.index.offset(h.line, 1 << 30)
-                hints.append(
-                    lsp.InlayHint(position=pos.position(off), label=h.label, padding_left=True)
-                )
-    return hints
+    return [proto.inlay_hint(h, pos) for h in ide.inlay_hints(a, start, end)]
 
 
 @guarded("codeLens")
@@ -792,15 +770,13 @@ def _require_doc(ls: TensorLogicServer, args: dict[str, Any]):
 
 
 async def _run(ls: TensorLogicServer, uri: str, start: int | None, end: int | None) -> dict:
+    from tl_core.kernel.protocol import RunRequest
+
     doc = ls.docs.get(uri)
-    text = doc.text
-    pos = ls.docs.positions(doc)
-    name = doc_name(uri, doc.path)
-    first = pos.index.position(start or 0)[0]
-    last, last_col = pos.index.position(end if end is not None else len(text))
-    if last_col == 0 and last > first:  # a range ending at a line start ends on the line before
-        last -= 1
-    async with ls.progress("TensorLogic", f"Running {name}:{first + 1}-{last + 1}") as report:
+    request = RunRequest.for_offsets(uri, doc.text, start, end, doc.path, ls.config.device)
+    head = request.head()
+    ls.run_output(uri, head + "\n")
+    async with ls.progress("TensorLogic", f"Running {head.removeprefix('[run ')[:-1]}") as report:
 
         def on_progress(p: dict) -> None:  # a learn block's epochs (docs/kernel.md)
             done, total = p.get("done"), p.get("total")
@@ -809,31 +785,29 @@ async def _run(ls: TensorLogicServer, uri: str, start: int | None, end: int | No
             report(f"{p.get('title', '')} {p.get('message', '')}".strip(), pct)
 
         try:
-            result = await ls.runner.run(uri, text, doc.path, start, end, ls.config.device,
-                                         on_progress)
-        except KernelError as exc:
-            ls.log_line(f"[run {name}] {exc.message}", lsp.MessageType.Error)
+            result = await ls.runner.run(request, on_progress,
+                                         lambda text: ls.run_output(uri, text))
+        except KernelError as exc:  # the client reports the command's failure
+            ls.log_line(f"{head} {exc.message}", lsp.MessageType.Error)
             raise JsonRpcInternalError(exc.message) from exc
-    ls.log_line(log_text(name, first, last, result), lsp.MessageType.Info)
+    ls.run_output(uri, result.labels.tail)
+    ls.log_line(result.labels.log, lsp.MessageType.Info)
     # errors in the client's encoding, for the command's caller
-    run_pos = proto.Positions(text, ls.docs.encoding)
-    last_run = ls.runner.last[uri]
-    result["errors"] = [
+    run_pos = proto.Positions(request.text, ls.docs.encoding)
+    out = result.to_json()
+    out["errors"] = [
         {
-            **err,
+            **e.to_json(),
             "range": _to_json(run_pos.span_range(d.span)),
             "related": [
                 {"range": _to_json(run_pos.span_range(r.span)), "message": r.message}
                 for r in d.related
             ],
         }
-        for err, d in zip(result.get("errors") or [], last_run.errors, strict=False)
+        for e, d in zip(result.errors, result.diagnostics(run_pos.index), strict=True)
     ]
     ls.schedule_diagnostics(uri, delay_ms=0)
-    if ls.capability("workspace.inlay_hint.refresh_support"):
-        with contextlib.suppress(Exception):
-            ls.workspace_inlay_hint_refresh(None)
-    return result
+    return out
 
 
 def _to_json(rng: lsp.Range) -> dict[str, Any]:

@@ -127,8 +127,8 @@ local function main()
     step("after_formatting", lines_of(fbuf))
   end)
 
-  -- the module's commands as a user types them; what they print goes to :messages, run
-  -- results to virtual text
+  -- the module's commands as a user types them; what they print goes to the output buffer,
+  -- run results to virtual text
   try("commands", function()
     local cbuf = lib.open(tl, env.TL_CMD_FILE)
     local function command(cmd)
@@ -145,6 +145,9 @@ local function main()
     vim.api.nvim_win_set_cursor(0, { tonumber(env.TL_CMD_CELL_LINE) + 1, 0 })
     step("cell_before_restart", command("TLRunCell"))
     step("messages_after_runs", vim.fn.execute("messages"))
+    local out = tl.output_buffer()
+    step("output_after_runs", vim.api.nvim_buf_get_lines(out, 0, -1, false))
+    step("output_windows", #vim.fn.win_findbuf(out))
     vim.cmd("TLRestartKernel")
     lib.wait(30000, ":TLRestartKernel's message", function()
       return vim.fn.execute("messages"):find(env.TL_RESTART_MESSAGE, 1, true) ~= nil

@@ -67,8 +67,9 @@ local function main()
     tl.run_cell(bufnr, tonumber(env.TL_CELL_LINE), callback)
   end)
   step("run", ran)
-  tl.show_result(bufnr, ran, tonumber(env.TL_CELL_LINE))
+  tl.show_result(bufnr, ran)
   step("virtual_text", (lib.virtual_text(tl, bufnr)))
+  step("virtual_text_lines", select(2, lib.virtual_text(tl, bufnr)))
 
   -- :TLRunSelection over lines (1-based, inclusive), result shown by the module
   step("commands", vim.fn.exists(":TLRunCell") == 2 and vim.fn.exists(":TLRunSelection") == 2)
@@ -79,15 +80,33 @@ local function main()
   end)
   step("selection", tl.last_result[bufnr])
 
-  -- a runaway cell stopped by :TLInterrupt
+  -- a cell printing in an endless loop: its output grows in the output buffer while it
+  -- runs, and :TLInterrupt stops it, keeping what it printed
+  local out = tl.output_buffer()
+  local function out_text()
+    return table.concat(vim.api.nvim_buf_get_lines(out, 0, -1, false), "\n")
+  end
+  local function last_tick()
+    local n = 0
+    for t in out_text():gmatch("tick (%d+)") do
+      n = math.max(n, tonumber(t))
+    end
+    return n
+  end
   local spun = nil
+  local before = last_tick()
   tl.run_cell(bufnr, tonumber(env.TL_LOOP_LINE), function(e, r)
     spun = { err = e, result = r }
   end)
-  vim.wait(1000, function()
-    return spun ~= nil
-  end, 20)
-  step("loop_still_running", spun == nil)
+  wait(120000, "the loop's first print", function()
+    return last_tick() > before or spun ~= nil
+  end)
+  local first = last_tick()
+  wait(60000, "the loop's next print", function()
+    return last_tick() > first or spun ~= nil
+  end)
+  step("output_grew_while_running", spun == nil and last_tick() > first and first > before)
+  local shown = last_tick()
   vim.cmd("TLInterrupt")
   wait(60000, ":TLInterrupt", function()
     return spun ~= nil
@@ -96,6 +115,14 @@ local function main()
     error("interrupted run failed: " .. vim.inspect(spun.err))
   end
   step("interrupted", spun.result.interrupted)
+  step("interrupt_result", spun.result)
+  local log = spun.result.labels.log
+  pcall(wait, 10000, "the run's log in the output buffer", function()
+    local text = out_text()
+    return text:sub(-#log) == log
+  end)
+  step("output_kept", last_tick() >= shown)
+  step("output_after_interrupt", vim.api.nvim_buf_get_lines(out, 0, -1, false))
 
   lib.stop(client)
   return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,11 @@ print("from nvim:", (x @ m2.get_tensor("layer.0.weight")).shape)
 let spin = 0
 loop {
     spin = spin + 1
+    if spin % 5000 == 0 {
+        print("tick", spin)
+    }
 }
+print("the loop ended")
 """
 
 TENSORS = {"layer.0.weight": (3, 2), "layer.0.bias": (2,), "layer.1.weight": (2, 2)}
@@ -110,7 +115,13 @@ def test_neovim_diagnostics_hover_completion_and_run_cell(tmp_path: Path):
     run = result["run"]
     assert "from nvim:" in run["stdout"] and "[1, 2]" in run["stdout"]
     assert run["errors"] == []
-    assert any("ms cpu" in v for v in result["virtual_text"])
+    # the server's label, at the cell's last code line
+    assert result["virtual_text"] == [run["labels"]["inline"]]
+    lines = PROGRAM.split("\n")
+    assert result["virtual_text_lines"] == [
+        next(i for i, ln in enumerate(lines) if ln.startswith('print("from nvim:"'))
+    ]
+    assert re.fullmatch(r"⇒ from nvim: \[1, 2\] · [0-9.]+ m?s", run["labels"]["inline"])
     assert result["commands"] is True
     assert "from nvim:" in result["selection"]["stdout"]
     # positions Neovim computed itself agree with ours, and rename edits apply in Neovim
@@ -123,4 +134,12 @@ def test_neovim_diagnostics_hover_completion_and_run_cell(tmp_path: Path):
     lines = result["after_rename"]
     assert lines[hover.line] == weight_line.replace("weight =", "renamed =")
     assert "let again = renamed" in lines
-    assert result["loop_still_running"] is True and result["interrupted"] is True
+    # streaming: the loop's prints reached the output buffer while it ran; the interrupt
+    # stopped it (it never ended) and kept what it printed, in the result and the buffer
+    assert result["output_grew_while_running"] is True
+    assert result["interrupted"] is True and result["output_kept"] is True
+    stopped = result["interrupt_result"]
+    assert "tick 5000\n" in stopped["stdout"] and "the loop ended" not in stopped["stdout"]
+    shown = "\n".join(result["output_after_interrupt"])
+    assert shown.endswith(stopped["labels"]["log"])  # head, every print, how it ended
+    assert re.search(r"\n\(interrupted after [0-9.]+ m?s on cpu\)\n$", shown), shown[-300:]

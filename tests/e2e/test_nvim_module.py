@@ -1,5 +1,5 @@
 """editors/nvim's Lua module in real headless Neovim, without a server: root detection,
-filetype, user commands, the run-result summary used for virtual text, and which server it
+filetype, user commands, the run output buffer and the virtual text of results, and which server it
 starts by default (never a tl-lsp planted in the project)."""
 
 from __future__ import annotations
@@ -62,14 +62,22 @@ LUA = """
     commands = vim.fn.exists(":TLRunCell") + vim.fn.exists(":TLRunSelection")
       + vim.fn.exists(":TLRunFile") + vim.fn.exists(":TLInterrupt") + vim.fn.exists(":TLRestartKernel"),
     lspconfig = tl.lspconfig(),
-    summary = tl.summary({ value = { kind = "tensor", shape = { 4, 2 }, dtype = "float16" },
-      stdout = "a\\nlast line\\n", elapsed_ms = 12.5, device = "cpu", errors = {} }),
-    summary_error = tl.summary({ stdout = "", elapsed_ms = 1, device = "gpu",
-      errors = { { message = "float16[4, 3] @ float16[2, 3]: inner dimensions 3 and 2 differ" } } }),
-  }"""
+  }
+  -- the run log as the server streams it: pieces that end mid-line continue that line
+  for _, piece in ipairs({ "[run x.tl:1-2]\\n", "tick 1\\ntick", " 2\\n", "", "(done)\\n" }) do
+    tl.append_output(piece)
+  end
+  out.output = vim.api.nvim_buf_get_lines(tl.output_buffer(), 0, -1, false)
+  -- a result's label, at its line, in the error colour when it reports an error
+  local buf = vim.api.nvim_get_current_buf()
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "a", "b", "c" })
+  tl.show_result(buf, { labels = { inline = "⇒ error: boom", line = 1, error = true } })
+  local marks = vim.api.nvim_buf_get_extmarks(buf, tl.ns, 0, -1, { details = true })
+  out.virtual_text = { line = marks[1][2], text = marks[1][4].virt_text[1][1],
+    hl = marks[1][4].virt_text[1][2], count = #marks }"""
 
 
-def test_module_setup_roots_commands_and_summary(tmp_path: Path):
+def test_module_setup_roots_commands_output_and_results(tmp_path: Path):
     (tmp_path / "proj" / "sub").mkdir(parents=True)
     (tmp_path / "proj" / "pyproject.toml").write_text("")
     (tmp_path / "repo" / ".git").mkdir(parents=True)
@@ -80,10 +88,9 @@ def test_module_setup_roots_commands_and_summary(tmp_path: Path):
     assert got["filetype"] == "tensorlogic"
     assert got["commands"] == 10  # five commands, each `exists() == 2`
     assert got["lspconfig"] is False  # nvim-lspconfig is not installed here
-    assert got["summary"] == "= float16[4, 2]  » last line  (12.5 ms cpu)"
-    assert got["summary_error"] == (
-        "✗ float16[4, 3] @ float16[2, 3]: inner dimensions 3 and 2 differ  (1.0 ms gpu)"
-    )
+    assert got["output"] == ["[run x.tl:1-2]", "tick 1", "tick 2", "(done)", ""]
+    assert got["virtual_text"] == {"line": 1, "text": "⇒ error: boom", "hl": "ErrorMsg",
+                                   "count": 1}
 
 
 PLANTED_LUA = """

@@ -39,8 +39,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts" / "vscode"
 DRIVER = Path(__file__).resolve().parent / "vscode_driver.js"
 
-# The program opened in the editor. Cell 1 runs (Ctrl+Enter on its 4th line), cell 2 runs
-# until interrupted, the last cell holds a static shape error: X is float16[2, 3] and W
+# The program opened in the editor. Cell 1 runs (Ctrl+Enter on its 4th line), cell 2 prints
+# in an endless loop until interrupted (its output grows while it runs), the last cell holds
+# a static shape error: X is float16[2, 3] and W
 # (PyTorch [out, in]) is float16[2, 3].
 PROGRAM = """\
 // %% linear layer
@@ -51,9 +52,9 @@ Y = X @ transpose(W)
 print("Y shape:", Y.shape)
 Y
 
-// %% spin until interrupted
+// %% print until interrupted
 i = 0
-loop { i = i + 1 }
+loop { i = i + 1; if i % 5000 == 0 { print("tick", i) } }
 
 // %% shape error
 bad = X @ W
@@ -63,7 +64,7 @@ RUN_AT = (4, 1)
 INLINE_LINE_TEXT = "Y"  # the cell's last code line is `Y`
 RUN_RESULT_LINE = 7  # 1-based line of that `Y`
 SELECTION_LINE = 6  # `print("Y shape:", Y.shape)`, run with Shift+Enter
-SPIN_LINE = 11  # `loop { i = i + 1 }`
+SPIN_LINE = 11  # `loop { ... print("tick", i) ... }`
 
 
 UI_SETTINGS = {
@@ -328,7 +329,7 @@ def vscode_run() -> dict:
             "runResultLine": RUN_RESULT_LINE,
             "selectionLine": SELECTION_LINE,
             "lensOutputPattern": (
-                r"\[run program\.tl:13-\d+\] .*\n(.*\n)*program\.tl:14:7: error: "
+                r"\[run program\.tl:13-\d+\]\n(.*\n)*program\.tl:14:7: error: "
                 r"float16\[2, 3\] @ float16\[2, 3\]: inner dimensions 3 and 2 differ"
             ),
             "lensInlinePattern": r"⇒ error: float16\[2, 3\] @ float16\[2, 3\]: inner dimensions",
@@ -429,7 +430,11 @@ def test_run_selection_with_shift_enter(vscode_run):
     _assert_check(vscode_run, "run_selection")
 
 
-def test_interrupt_stops_a_running_cell(vscode_run):
+def test_output_streams_while_a_cell_runs(vscode_run):
+    _assert_check(vscode_run, "output_streams")
+
+
+def test_interrupt_stops_a_running_cell_and_keeps_its_output(vscode_run):
     _assert_check(vscode_run, "interrupt")
 
 

@@ -464,25 +464,50 @@ async function trusted(page) {
     }, 60000, 1000);
   });
 
-  await check(page, "interrupt", async () => {
+  // The highest `tick N` the output channel shows (it scrolls with the output).
+  const lastTick = async () => {
+    const ticks = [...(await outputText(page)).matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
+    return ticks.length ? Math.max(...ticks) : 0;
+  };
+  const isRunning = async () => (await tlStatus(page)).some((t) => t.includes("running on cpu"));
+  let shownBeforeInterrupt = 0;
+  await check(page, "output_streams", async () => {
     await page.keyboard.press("Escape");
     await goToLine(page, cfg.spinLine, 1);
+    const before = await lastTick();
     await page.keyboard.press("Control+Enter");
-    const running = await poll(async () => {
-      const shown = await tlStatus(page);
-      return { ok: shown.some((t) => t.includes("running on cpu")), detail: JSON.stringify(shown) };
-    }, 30000);
-    await sleep(1500); // let it spin
+    // the loop never ends by itself: every print seen here came while it ran
+    const first = await poll(async () => {
+      const n = await lastTick();
+      return { ok: n > before && (await isRunning()), detail: `tick ${n}`, n };
+    }, 90000, 200);
+    const more = await poll(async () => {
+      const n = await lastTick();
+      return { ok: n > first.n && (await isRunning()), detail: `tick ${n}`, n };
+    }, 30000, 200);
+    shownBeforeInterrupt = more.n;
+    await shot(page, "09a-output-streams");
+    return {
+      ok: first.ok && more.ok,
+      detail: `while running: first ${first.detail}, then ${more.detail}`,
+    };
+  });
+
+  await check(page, "interrupt", async () => {
     await page.keyboard.press("Control+Alt+C");
     const stopped = await poll(async () => {
       const shown = await outputText(page);
       const ok =
-        shown.includes("(interrupted)") && shown.includes("[interrupt] stopped the running code");
+        /\(interrupted after [0-9.]+ m?s on cpu\)/.test(shown) &&
+        shown.includes("[interrupt] stopped the running code");
       return { ok, detail: `output: ${JSON.stringify(shown.slice(-600))}` };
     }, 30000, 500);
+    // what it printed stays, and nothing after the loop ran
+    const kept = (await lastTick()) >= shownBeforeInterrupt && shownBeforeInterrupt > 0;
+    const running = await isRunning();
     return {
-      ok: running.ok && stopped.ok,
-      detail: `status while running: ${running.detail}; ${stopped.detail}`,
+      ok: stopped.ok && kept && !running,
+      detail: `${stopped.detail}; last tick ${await lastTick()} (before the interrupt ${shownBeforeInterrupt}); still running: ${running}`,
     };
   });
 

@@ -61,8 +61,11 @@ def test_hover_shows_the_fact_count_of_the_last_run():
 
 
 def test_run_relations_from_a_kernel_result():
-    from tl_lsp.runs import relations_from_result
+    from tl_core.kernel.protocol import RunResult
 
-    assert relations_from_result({"relations": {"A": 2, "B": True, "C": "x"}}) == {"A": 2}
-    assert relations_from_result({"relations": [1]}) == {}
-    assert relations_from_result({}) == {}
+    def relations(raw: dict) -> dict:
+        return RunResult.read(raw).relations
+
+    assert relations({"relations": {"A": 2, "B": True, "C": "x"}}) == {"A": 2}
+    assert relations({"relations": [1]}) == {}
+    assert relations({}) == {}

@@ -41,8 +41,15 @@ def make_client() -> LanguageClient:
     def inlay_refresh(params: None) -> None:
         client.inlay_refreshes += 1  # type: ignore[attr-defined]
 
+    run_output: list[Any] = []
+
+    @client.feature("tensorlogic/output")
+    def output(params: Any) -> None:  # a piece of a run's log (docs/kernel.md)
+        run_output.append(params)
+
     client.registrations = registrations  # type: ignore[attr-defined]
     client.inlay_refreshes = 0  # type: ignore[attr-defined]
+    client.run_output = run_output  # type: ignore[attr-defined]
     return client
 
 

@@ -13,15 +13,14 @@ def test_config_from_client_settings():
                 "python": " /opt/py/bin/python3 ",
                 "device": "gpu",
                 "cellMarker": "# %%",
-                "inlayRunResults": False,
+                "inlayRunResults": False,  # no longer a setting: ignored
                 "diagnosticsDelayMs": 5,
                 "completionLimit": 50,
             }
         }
     c = Config().merged(settings, launch=True)
-    assert (c.python, c.device, c.cell_marker, c.inlay_run_results) == (
-        "/opt/py/bin/python3", "gpu", "# %%", False,
-    )  # fmt: skip
+    assert (c.python, c.device, c.cell_marker) == ("/opt/py/bin/python3", "gpu", "# %%")
+    assert not hasattr(c, "inlay_run_results")
     assert (c.diagnostics_delay_ms, c.completion_limit) == (5, 50)
     assert c.merged({"device": "auto"}).device is None
     # a workspace's settings (launch=False) never choose the kernel's Python

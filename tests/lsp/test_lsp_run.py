@@ -85,26 +85,32 @@ async def test_run_cells_keep_variables_and_show_results(client: LanguageClient)
     assert first["errors"] == [] and first["device"] == "cpu"
     assert kernels(client), "the first run starts the kernel"
     assert any("hello from cell" in m.message for m in client.log_messages)
-    assert client.inlay_refreshes >= 1  # inlay hints re-requested to show the result
     begins = [r for rs in client.progress_reports.values() for r in rs]
     assert any(
         isinstance(r, lsp.WorkDoneProgressBegin) and r.message == "Running cells.tl:1-3"
         for r in begins
     )
+    # the lines that ran (the cell's marker line through the line before the next marker),
+    # and its labels: the inline text goes after the cell's last code line
+    assert first["lines"] == {"first": 0, "last": 2}
+    labels = first["labels"]
+    assert labels["line"] == 2 and labels["error"] is False
+    assert labels["inline"].startswith("⇒ hello from cell [2, 2] · ")
+    assert labels["head"] == "[run cells.tl:1-3]"
+    assert labels["log"] == labels["head"] + "\n" + first["stdout"] + labels["tail"]
+    assert labels["tail"].startswith("(done in ") and labels["tail"].endswith(" on cpu)\n")
+    # the log was streamed as the run went: head, printed text, tail, in order
+    streamed = "".join(p.text if hasattr(p, "text") else p["text"] for p in client.run_output
+                       if (p.uri if hasattr(p, "uri") else p["uri"]) == uri)
+    assert streamed == labels["log"]
 
     second = await command(client, "tensorlogic.runCell", {"uri": uri, "line": 4})
     assert second["value"]["kind"] == "tensor" and second["value"]["shape"] == [2, 2]
     assert second["elapsed_ms"] >= 0
-
-    hints = await client.text_document_inlay_hint_async(
-        lsp.InlayHintParams(
-            text_document=lsp.TextDocumentIdentifier(uri=uri),
-            range=lsp.Range(start=lsp.Position(0, 0), end=lsp.Position(8, 0)),
-        )
-    )
-    labels = [h.label for h in hints if isinstance(h.label, str)]
-    assert any(label.startswith("= float16[2, 2]") for label in labels)
-    assert any(label.startswith("✓") and "cpu" in label for label in labels)
+    assert second["lines"] == {"first": 3, "last": 5}
+    assert second["labels"]["line"] == 5
+    assert second["labels"]["inline"].startswith("⇒ float16[2, 2] on cpu · ")
+    assert "  (float16[2, 2] on cpu)\n" in second["labels"]["tail"]
 
     # the selection starts after Korean text and an emoji on its line (UTF-16 columns)
     start = pos_of(CELLS, 'print("selected")')
@@ -250,30 +256,18 @@ async def test_run_errors_carry_related_locations(client: LanguageClient):
     assert diag.related_information[0].location.range.start == w
 
 
-async def test_did_change_configuration_turns_run_hints_off(client: LanguageClient):
-    uri = doc(client, "config.tl", CELLS)
-    await command(client, "tensorlogic.runCell", {"uri": uri, "line": 1})
-    whole = lsp.Range(start=lsp.Position(0, 0), end=lsp.Position(8, 0))
-    td = lsp.TextDocumentIdentifier(uri=uri)
-    hints = await client.text_document_inlay_hint_async(
-        lsp.InlayHintParams(text_document=td, range=whole)
+async def test_run_results_are_not_inlay_hints(client: LanguageClient):
+    """One mechanism for run results: the command's labels, which the clients show; the
+    inlay hints stay the static ones."""
+    uri = doc(client, "hints.tl", CELLS)
+    params = lsp.InlayHintParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri),
+        range=lsp.Range(start=lsp.Position(0, 0), end=lsp.Position(8, 0)),
     )
-    assert any(str(h.label).startswith("✓") for h in hints)
-    client.workspace_did_change_configuration(
-        lsp.DidChangeConfigurationParams(settings={"tensorlogic": {"inlayRunResults": False}})
-    )
-
-    async def run_hints():
-        hs = await client.text_document_inlay_hint_async(
-            lsp.InlayHintParams(text_document=td, range=whole)
-        )
-        return [h for h in hs if str(h.label).startswith("✓")]
-
-    for _ in range(100):
-        if not await run_hints():
-            break
-        await asyncio.sleep(0.05)
-    assert await run_hints() == []
+    before = await client.text_document_inlay_hint_async(params)
+    result = await command(client, "tensorlogic.runFile", {"uri": uri})
+    assert result["errors"] == [] and result["value"] is None
+    assert await client.text_document_inlay_hint_async(params) == before
 
 
 async def test_worker_crash_is_reported_and_the_kernel_keeps_serving(client: LanguageClient):

@@ -134,13 +134,20 @@ def test_interrupt_of_a_long_native_operation_restarts_the_worker():
         kernel.response(kernel.send("run", run_params("let keep = 1")))
         # one evaluation that takes far longer than the grace period (statements start their
         # tensors without waiting: the result's value is where the run waits)
-        src = ("let a = randn([1500, 1500])\nlet c = a @ a @ a @ a @ a @ a @ a @ a @ a @ a\n"
-               "c[0, 0]")
+        src = ('print("before the long one")\nlet a = randn([1500, 1500])\n'
+               "let c = a @ a @ a @ a @ a @ a @ a @ a @ a @ a\nc[0, 0]")
         run_id = kernel.send("run", run_params(src))
-        time.sleep(0.5)
+        kernel.wait_for(lambda m: m.get("method") == "output", 30)
+        time.sleep(0.3)
         kernel.send("interrupt")
         r = kernel.response(run_id, 10)
         assert r["result"]["interrupted"] is True
+        # what it printed before the kill is kept, in the result and its log
+        assert r["result"]["stdout"] == "before the long one\n"
+        log = r["result"]["labels"]["log"]
+        assert log.startswith("[run doc.tl:1-4]\nbefore the long one\ndoc.tl:1:1: error: "
+                              "interrupted: the run did not stop")
+        assert log.endswith(f" on {kernel.ready['device']})\n") and "\n(interrupted after " in log
         assert r["result"]["errors"][0]["message"] == (
             "interrupted: the run did not stop within 0.1 s, so the kernel restarted its "
             "worker; the variables of every document were lost")
@@ -217,7 +224,7 @@ def test_relative_paths_resolve_against_the_document(kernel, tmp_path):
 
 
 def test_a_worker_that_cannot_start_ends_the_kernel():
-    from tl_core.kernel import Kernel
+    from tl_core.kernel.process import Kernel
 
     class Probe(Kernel):
         def die(self, status: int) -> None:

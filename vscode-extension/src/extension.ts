@@ -18,15 +18,7 @@ import {
   State,
 } from "vscode-languageclient/node";
 import { InlineResults } from "./inline";
-import { cellAt, LineSpan, resultLine } from "./placement";
-import {
-  formatInline,
-  formatOutput,
-  formatStatus,
-  isErrorResult,
-  KernelState,
-  RunResult,
-} from "./results";
+import { formatStatus, KernelState, RunOutput, RunResult } from "./results";
 import { isError, PathSetting, resolveServerCommand, ServerCommand } from "./serverCommand";
 
 const LANGUAGE = "tensorlogic";
@@ -207,8 +199,6 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
       // the kernel runs under the same Python as the server
       python: resolved.python,
       device: config().get<string>("device", "gpu"),
-      // this extension draws run results itself (decorations), not as inlay hints
-      inlayRunResults: false,
     },
     revealOutputChannelOn: RevealOutputChannelOn.Never,
     middleware: {
@@ -240,6 +230,13 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   );
   try {
     await client.start();
+    // A run's log as it comes (the server formats it): its head, what the program prints
+    // while it runs, then how it ended.
+    client.onNotification("tensorlogic/output", (p: RunOutput) => {
+      if (p && typeof p.text === "string") {
+        output.append(p.text);
+      }
+    });
   } catch (err) {
     client = undefined;
     void notifyServerProblem(
@@ -287,14 +284,6 @@ function scheduleRestart(context: vscode.ExtensionContext): void {
   }, 500);
 }
 
-function docName(doc: vscode.TextDocument): string {
-  return path.basename(doc.uri.path) || doc.uri.toString();
-}
-
-function lines(doc: vscode.TextDocument): string[] {
-  return doc.getText().split(/\r?\n/);
-}
-
 async function editorFor(uri: string | undefined): Promise<vscode.TextEditor | undefined> {
   const active = vscode.window.activeTextEditor;
   if (!uri) {
@@ -310,7 +299,12 @@ async function editorFor(uri: string | undefined): Promise<vscode.TextEditor | u
 
 type RunKind = "runSelection" | "runCell" | "runFile";
 
-async function run(kind: RunKind, editor: vscode.TextEditor, args: object, span: LineSpan) {
+/**
+ * Send a run command. The server picks the lines (the cell rule lives there), streams the
+ * run's log to the output channel and answers with ready-made labels; this only shows them.
+ * `line` is where a failure of the command itself is shown.
+ */
+async function run(kind: RunKind, editor: vscode.TextEditor, args: object, line: number) {
   if (refuseUntrusted()) {
     return;
   }
@@ -322,27 +316,25 @@ async function run(kind: RunKind, editor: vscode.TextEditor, args: object, span:
     return;
   }
   const doc = editor.document;
-  const name = docName(doc);
   runsInFlight += 1;
   updateStatus("running");
+  output.show(true);
   try {
     const result = (await client.sendRequest(ExecuteCommandRequest.type, {
       command: `tensorlogic.${kind}`,
       arguments: [args],
     })) as RunResult | null;
-    const r: RunResult = result ?? {};
-    const text = formatOutput(name, span.first, span.last, r);
-    output.appendLine(text);
-    output.show(true);
-    inline.show(doc, resultLine(lines(doc), span), formatInline(r), isErrorResult(r), text);
     runsInFlight -= 1;
-    updateStatus(runsInFlight > 0 ? "running" : "idle", r.device);
+    const labels = result?.labels;
+    if (labels) {
+      inline.show(doc, labels.line, labels.inline, labels.error, labels.log);
+    }
+    updateStatus(runsInFlight > 0 ? "running" : "idle", result?.device);
   } catch (err) {
     runsInFlight -= 1;
     const message = err instanceof Error ? err.message : String(err);
-    output.appendLine(`[run ${name}:${span.first + 1}-${span.last + 1}] failed: ${message}`);
-    output.show(true);
-    inline.show(doc, resultLine(lines(doc), span), `⇒ error: ${message}`, true, message);
+    output.appendLine(`failed: ${message}`);
+    inline.show(doc, line, `⇒ failed: ${message}`, true, message);
     updateStatus(runsInFlight > 0 ? "running" : "stopped");
   }
 }
@@ -366,35 +358,23 @@ async function runSelection(): Promise<void> {
     return;
   }
   const sel = editor.selection;
-  if (sel.isEmpty) {
-    // nothing selected: run the current line
-    const line = sel.active.line;
-    const end = editor.document.lineAt(line).range.end.character;
-    return run(
-      "runSelection",
-      editor,
-      {
-        uri: editor.document.uri.toString(),
-        range: { start: { line, character: 0 }, end: { line, character: end } },
-      },
-      { first: line, last: line },
-    );
-  }
-  const lastLine = sel.end.character === 0 && sel.end.line > sel.start.line ? sel.end.line - 1 : sel.end.line;
+  // nothing selected: run the current line
+  const range = sel.isEmpty ? editor.document.lineAt(sel.active.line).range : sel;
   return run(
     "runSelection",
     editor,
     {
       uri: editor.document.uri.toString(),
       range: {
-        start: { line: sel.start.line, character: sel.start.character },
-        end: { line: sel.end.line, character: sel.end.character },
+        start: { line: range.start.line, character: range.start.character },
+        end: { line: range.end.line, character: range.end.character },
       },
     },
-    { first: sel.start.line, last: lastLine },
+    sel.active.line,
   );
 }
 
+/** The cell holding `line` (from a code lens) or the cursor: the server finds its lines. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function runCell(...args: any[]): Promise<void> {
   const a = lensArgs(args);
@@ -403,8 +383,7 @@ async function runCell(...args: any[]): Promise<void> {
     return;
   }
   const line = typeof a.line === "number" ? a.line : editor.selection.active.line;
-  const span = cellAt(lines(editor.document), line);
-  return run("runCell", editor, { uri: editor.document.uri.toString(), line }, span);
+  return run("runCell", editor, { uri: editor.document.uri.toString(), line }, line);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -414,8 +393,8 @@ async function runFile(...args: any[]): Promise<void> {
   if (!editor) {
     return;
   }
-  const span = { first: 0, last: editor.document.lineCount - 1 };
-  return run("runFile", editor, { uri: editor.document.uri.toString() }, span);
+  const line = a.uri ? 0 : editor.selection.active.line;
+  return run("runFile", editor, { uri: editor.document.uri.toString() }, line);
 }
 
 async function simpleCommand(command: string, args: object): Promise<unknown> {

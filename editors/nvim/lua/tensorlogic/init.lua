@@ -1,6 +1,7 @@
 -- TensorLogic for Neovim (0.7+): starts `tl-lsp --stdio` for *.tl buffers, adds
--- :TLRunCell, :TLRunSelection, :TLRunFile, :TLInterrupt, :TLRestartKernel, and shows run
--- results as virtual text. Works with the built-in client only (no plugins needed); with
+-- :TLRunCell, :TLRunSelection, :TLRunFile, :TLInterrupt, :TLRestartKernel, shows run
+-- results as virtual text and a run's output in the "TensorLogic output" buffer as it is
+-- printed. The server finds cells and formats results; this module only displays them. Works with the built-in client only (no plugins needed); with
 -- nvim-lspconfig installed, `require("tensorlogic").lspconfig()` registers it there too.
 --
 --   require("tensorlogic").setup({
@@ -25,8 +26,9 @@ local defaults = {
   on_attach = nil,
   on_exit = nil, -- function(code, signal, client_id) when the server process ends
   capabilities = nil,
-  virtual_text = true, -- show run results at the end of the run's last line
-  cell_marker = "// %%",
+  virtual_text = true, -- show run results at the end of the run's last code line
+  output_window = true, -- open the output buffer in a split when a run starts
+  output_height = 10,
   create_commands = true,
 }
 
@@ -34,6 +36,56 @@ M.config = vim.deepcopy(defaults)
 M.clients = {} -- root dir -> client id
 M.last_result = {} -- bufnr -> last run result table
 M.ns = vim.api.nvim_create_namespace("tensorlogic_run")
+M.output_buf = nil -- the "TensorLogic output" buffer, made on the first run
+
+--- The run output buffer (a scratch buffer; its last line is the line being printed).
+function M.output_buffer()
+  if M.output_buf and vim.api.nvim_buf_is_valid(M.output_buf) then
+    return M.output_buf
+  end
+  local buf = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_buf_set_name(buf, "TensorLogic output")
+  M.output_buf = buf
+  return buf
+end
+
+--- Append `text` (a piece of a run's log, as the server sends it) to the output buffer.
+function M.append_output(text)
+  local buf = M.output_buffer()
+  local pieces = vim.split(text, "\n", { plain = true })
+  local n = vim.api.nvim_buf_line_count(buf)
+  pieces[1] = (vim.api.nvim_buf_get_lines(buf, n - 1, n, false)[1] or "") .. pieces[1]
+  vim.api.nvim_buf_set_lines(buf, n - 1, n, false, pieces)
+  local last = vim.api.nvim_buf_line_count(buf)
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    vim.api.nvim_win_set_cursor(win, { last, 0 })
+  end
+end
+
+--- Show the output buffer in a split at the bottom (when no window shows it), keeping the
+--- cursor where it is.
+function M.show_output()
+  local buf = M.output_buffer()
+  if #vim.fn.win_findbuf(buf) > 0 then
+    return
+  end
+  local from = vim.api.nvim_get_current_win()
+  vim.cmd("botright " .. tonumber(M.config.output_height or 10) .. "split")
+  vim.api.nvim_win_set_buf(0, buf)
+  vim.api.nvim_win_set_cursor(0, { vim.api.nvim_buf_line_count(buf), 0 })
+  vim.api.nvim_set_current_win(from)
+end
+
+-- `tensorlogic/output {uri, text}`: the server streams each run's log (its head, what the
+-- program prints as it prints it, and how it ended).
+local handlers = {
+  ["tensorlogic/output"] = function(_, params)
+    if type(params) == "table" and type(params.text) == "string" then
+      M.append_output(params.text)
+    end
+  end,
+}
+M.handlers = handlers
 
 local function find_root(path)
   local dir = vim.fn.fnamemodify(path, ":p:h")
@@ -100,6 +152,7 @@ function M.attach(bufnr)
       init_options = settings.tensorlogic or {},
       settings = settings,
       capabilities = M.config.capabilities,
+      handlers = handlers,
       on_attach = M.config.on_attach,
       on_exit = function(code, signal, client_id)
         M.clients[root] = nil
@@ -129,45 +182,16 @@ function M.get_client(bufnr)
   return nil
 end
 
-local function summary(result)
-  local parts = {}
-  if result.value and result.value ~= vim.NIL and result.value.kind ~= "none" then
-    local v = result.value
-    if v.kind == "tensor" and v.shape and v.shape ~= vim.NIL then
-      local dims = {}
-      for _, d in ipairs(v.shape) do
-        table.insert(dims, tostring(d))
-      end
-      table.insert(parts, string.format("= %s[%s]", v.dtype or "float16", table.concat(dims, ", ")))
-    else
-      table.insert(parts, "= " .. tostring(v.text):gsub("%s+", " "):sub(1, 60))
-    end
-  end
-  local errors = result.errors or {}
-  if #errors > 0 then
-    table.insert(parts, "✗ " .. tostring(errors[1].message):sub(1, 80))
-  else
-    local out = tostring(result.stdout or ""):gsub("%s+$", "")
-    local last = out:match("([^\n]*)$") or ""
-    if last ~= "" then
-      table.insert(parts, "» " .. last:sub(1, 60))
-    end
-  end
-  table.insert(parts, string.format("(%.1f ms %s)", tonumber(result.elapsed_ms) or 0, tostring(result.device or "")))
-  return table.concat(parts, "  ")
-end
-M.summary = summary
-
---- Show a run result as virtual text at the end of `line` (0-based).
-function M.show_result(bufnr, result, line)
+--- Show a run result's label (made by the server) as virtual text after its line.
+function M.show_result(bufnr, result)
   vim.api.nvim_buf_clear_namespace(bufnr, M.ns, 0, -1)
-  if not M.config.virtual_text then
+  local labels = type(result) == "table" and result.labels or nil
+  if not M.config.virtual_text or type(labels) ~= "table" then
     return
   end
-  local last = math.max(0, math.min(line, vim.api.nvim_buf_line_count(bufnr) - 1))
-  local hl = (result.errors and #result.errors > 0) and "ErrorMsg" or "Comment"
-  vim.api.nvim_buf_set_extmark(bufnr, M.ns, last, 0, {
-    virt_text = { { summary(result), hl } },
+  local line = math.max(0, math.min(tonumber(labels.line) or 0, vim.api.nvim_buf_line_count(bufnr) - 1))
+  vim.api.nvim_buf_set_extmark(bufnr, M.ns, line, 0, {
+    virt_text = { { tostring(labels.inline), labels.error and "ErrorMsg" or "Comment" } },
     virt_text_pos = "eol",
   })
 end
@@ -199,39 +223,31 @@ local function notify_error(err)
   vim.notify("tensorlogic: " .. tostring(err.message or err), vim.log.levels.ERROR)
 end
 
-local function report(bufnr, show_line)
+local function report(bufnr)
   return function(err, result)
     if err then
+      M.append_output("failed: " .. tostring(err.message or err) .. "\n")
       notify_error(err)
       return
     end
     M.last_result[bufnr] = result
-    M.show_result(bufnr, result, show_line)
-    local out = tostring(result.stdout or ""):gsub("%s+$", "")
-    if out ~= "" then
-      vim.notify(out, vim.log.levels.INFO)
-    end
+    M.show_result(bufnr, result)
   end
 end
 
-local function cell_end(bufnr, line)
-  local lines = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
-  local marker = M.config.cell_marker
-  for i = line + 2, #lines do
-    if vim.startswith(vim.trim(lines[i]), marker) then
-      return i - 2
-    end
+-- Send a run command; the server picks the lines (cells included) and streams the output.
+local function run(bufnr, command, arg, callback)
+  if M.config.output_window then
+    M.show_output()
   end
-  return #lines - 1
+  return M.execute(bufnr, command, arg, callback or report(bufnr))
 end
 
 --- Run the cell holding `line` (0-based; default: the cursor's).
 function M.run_cell(bufnr, line, callback)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
   line = line or (vim.api.nvim_win_get_cursor(0)[1] - 1)
-  local uri = vim.uri_from_bufnr(bufnr)
-  return M.execute(bufnr, "tensorlogic.runCell", { uri = uri, line = line },
-    callback or report(bufnr, cell_end(bufnr, line)))
+  return run(bufnr, "tensorlogic.runCell", { uri = vim.uri_from_bufnr(bufnr), line = line }, callback)
 end
 
 --- Run lines first..last (1-based, inclusive), as :'<,'>TLRunSelection does.
@@ -242,15 +258,12 @@ function M.run_selection(bufnr, first, last, callback)
     start = { line = first - 1, character = 0 },
     ["end"] = { line = last, character = 0 },
   }
-  return M.execute(bufnr, "tensorlogic.runSelection", { uri = uri, range = range },
-    callback or report(bufnr, last - 1))
+  return run(bufnr, "tensorlogic.runSelection", { uri = uri, range = range }, callback)
 end
 
 function M.run_file(bufnr, callback)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
-  local uri = vim.uri_from_bufnr(bufnr)
-  return M.execute(bufnr, "tensorlogic.runFile", { uri = uri },
-    callback or report(bufnr, vim.api.nvim_buf_line_count(bufnr) - 1))
+  return run(bufnr, "tensorlogic.runFile", { uri = vim.uri_from_bufnr(bufnr) }, callback)
 end
 
 -- The default answer to commands without a run result: an error, else `done` (when given),
