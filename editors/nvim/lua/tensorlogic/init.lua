@@ -356,6 +356,7 @@ function M.lspconfig()
         end,
         settings = M.config.settings,
         init_options = (M.config.settings or {}).tensorlogic or {},
+        handlers = handlers, -- the run output buffer
       },
     }
   end
