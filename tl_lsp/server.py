@@ -703,7 +703,8 @@ async def folding_range(
 
 
 def _folds_json(ls: TensorLogicServer, a: Any, pos: proto.Positions) -> proto.RawJSONList:
-    return proto.folding_ranges_json(ide.folding_ranges(a, ls.gate.pause), pos)
+    marker = ls.config.cell_marker  # the one cell rule, as runCell uses it
+    return proto.folding_ranges_json(ide.folding_ranges(a, ls.gate.pause, marker), pos)
 
 
 @guarded("inlayHint")
@@ -718,7 +719,8 @@ async def inlay_hint(ls: TensorLogicServer, params: lsp.InlayHintParams) -> list
 async def code_lens(ls: TensorLogicServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
     uri = params.text_document.uri
     _, a, pos = await ls.analysis(uri)
-    return [proto.code_lens(lens, pos, uri) for lens in ide.code_lenses(a)]
+    lenses = ide.code_lenses(a, ls.config.cell_marker)  # the marker runCell uses
+    return [proto.code_lens(lens, pos, uri) for lens in lenses]
 
 
 def _offset_edits(pos: proto.Positions, edits) -> list[lsp.TextEdit]:

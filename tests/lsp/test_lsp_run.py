@@ -351,3 +351,52 @@ async def test_learn_epochs_show_as_progress_reports(client: LanguageClient):
                if isinstance(r, lsp.WorkDoneProgressReport)]
     assert any(r.message == "learn epoch 3/3: loss 0.312500" and r.percentage == 100
                for r in reports)
+
+
+async def test_run_cell_uses_the_cell_rule_of_the_lenses(client: LanguageClient):
+    """`//%%` opens a cell for the lenses and folding, so it does for runCell too."""
+    text = '//%% one\nprint("one")\n  //  %% two\nprint("two")\n'
+    uri = doc(client, "tight.tl", text)
+    lenses = await client.text_document_code_lens_async(
+        lsp.CodeLensParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+    )
+    cells = [lens.command.arguments[0]["line"] for lens in lenses
+             if lens.command.command == "tensorlogic.runCell"]
+    assert cells == [0, 2]
+    result = await command(client, "tensorlogic.runCell", {"uri": uri, "line": 1})
+    assert result["stdout"] == "one\n" and result["lines"] == {"first": 0, "last": 1}
+    result = await command(client, "tensorlogic.runCell", {"uri": uri, "line": 3})
+    assert result["stdout"] == "two\n" and result["lines"] == {"first": 2, "last": 3}
+
+
+async def test_a_configured_cell_marker_serves_lenses_folding_and_run_cell(
+    client: LanguageClient,
+):
+    """`cellMarker` changes the one rule everywhere: lenses, folding and runCell alike."""
+    text = '// ## one\nprint("one")\n// %% not a cell now\n//## two\nprint("two")\n'
+    uri = doc(client, "marker.tl", text)
+    td = lsp.TextDocumentIdentifier(uri=uri)
+    client.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(settings={"tensorlogic": {"cellMarker": "// ##"}})
+    )
+    try:
+        async def lens_lines() -> list[int]:
+            lenses = await client.text_document_code_lens_async(lsp.CodeLensParams(text_document=td))
+            return [lens.command.arguments[0]["line"] for lens in lenses
+                    if lens.command.command == "tensorlogic.runCell"]
+
+        for _ in range(100):  # the notification is handled in order, but let it land
+            if await lens_lines() == [0, 3]:
+                break
+            await asyncio.sleep(0.05)
+        assert await lens_lines() == [0, 3]
+        folds = await client.text_document_folding_range_async(
+            lsp.FoldingRangeParams(text_document=td)
+        )
+        assert [(f.start_line, f.end_line) for f in folds if f.kind == "region"] == [(0, 2), (3, 4)]
+        result = await command(client, "tensorlogic.runCell", {"uri": uri, "line": 2})
+        assert result["stdout"] == "one\n" and result["lines"] == {"first": 0, "last": 2}
+    finally:
+        client.workspace_did_change_configuration(
+            lsp.DidChangeConfigurationParams(settings={"tensorlogic": {"cellMarker": "// %%"}})
+        )
