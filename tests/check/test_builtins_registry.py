@@ -44,7 +44,7 @@ def test_entry_is_complete(name):
     assert callable(b.shape_rule)
     assert isinstance(b.pure, bool)
     assert b.returns
-    assert b.has_impl and callable(b.impl())
+    assert callable(b.impl())  # LookupError when it has none
     for p in b.params:
         assert re.fullmatch(r"[A-Za-z_]+", p.name)
         assert p.kind in KINDS

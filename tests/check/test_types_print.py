@@ -10,7 +10,6 @@ from tl_core.lang.types import (
     ShapeType,
     TensorType,
     dim_value,
-    format_type,
     tensor,
 )
 
@@ -18,8 +17,7 @@ from tl_core.lang.types import (
 def test_tensor_printing_in_language_syntax():
     assert str(tensor("N", 3)) == "float16[N, 3]"
     assert str(TensorType("float16", (DimVar("N", 4), 3))) == "float16[N=4, 3]"
-    assert format_type(TensorType("float16", (DimVar("N", 4), 3)), bindings=False) == \
-        "float16[N, 3]"
+    assert TensorType("float16", (DimVar("N", 4), 3)).plain() == "float16[N, 3]"
     assert str(tensor("?", 2, dtype="int64")) == "int64[?, 2]"
     assert str(TensorType("float32", None)) == "float32"
     assert str(TensorType("float16", ())) == "float16[]"

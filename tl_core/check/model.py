@@ -48,10 +48,6 @@ class Binding:
     detail: str = ""  # a one-line signature for hover (a relation's)
     serial: int = 0  # creation order within one check (tells outer from local bindings)
 
-    @property
-    def is_local(self) -> bool:
-        return self.path is None
-
     def name_start(self) -> int:
         """`span.start` (a binding replayed from the check cache answers without making
         its span: tl_core/check/memo.py)."""

@@ -145,10 +145,6 @@ class Builtin:
         return fn
 
     @property
-    def has_impl(self) -> bool:
-        return self._impl.fn is not None
-
-    @property
     def label(self) -> str:
         return signature_label(self)
 

@@ -12,10 +12,6 @@ class FormatError(ValueError):
     """Fewer values than placeholders."""
 
 
-def placeholders(template: str) -> int:
-    return template.count(PLACEHOLDER)
-
-
 def format_braces(template: str, values: list[str]) -> str:
     """`template` with its `{}` replaced by `values` (already rendered), in order."""
     parts = template.split(PLACEHOLDER)

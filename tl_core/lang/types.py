@@ -248,16 +248,8 @@ class FnType(Type):
         return f"fn {self.name}({ps}) -> {self.ret}"
 
 
-def is_unknown(t: Type) -> bool:
-    return isinstance(t, UnknownType)
-
-
 def is_tensor(t: Type) -> bool:
     return isinstance(t, TensorType)
-
-
-def is_numeric_scalar(t: Type) -> bool:
-    return isinstance(t, ScalarType) and t.name in ("int", "float")
 
 
 def tensor(*dims: Dim | str, dtype: str = "float16") -> TensorType:
@@ -269,10 +261,3 @@ def tensor(*dims: Dim | str, dtype: str = "float16") -> TensorType:
         else:
             out.append(d)
     return TensorType(dtype, tuple(out))
-
-
-def format_type(t: Type, bindings: bool = True) -> str:
-    """The type in the language's syntax; `bindings=False` hides `N=4` values."""
-    if not bindings and isinstance(t, TensorType):
-        return t.plain()
-    return str(t)

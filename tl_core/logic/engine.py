@@ -225,10 +225,6 @@ class KnowledgeBase:
     def members(self, type_name: str) -> list[str]:
         return list(self.types[type_name].members)
 
-    def is_weighted(self, name: str) -> bool:
-        self.solve()
-        return self._weighted.get(name, False)
-
     def fact_count(self, name: str) -> int:
         """Tuples with a nonzero value after solving (facts and derived)."""
         import mlx.core as mx

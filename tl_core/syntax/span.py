@@ -36,29 +36,12 @@ class Span:
     def __hash__(self) -> int:
         return hash((self.start, self.end, self.line, self.col, self.end_line, self.end_col))
 
-    def contains(self, offset: int) -> bool:
-        """True when `offset` lies inside the span or touches its end (cursor semantics)."""
-        return self.start <= offset <= self.end
-
     def cover(self, other: Span) -> Span:
         """The smallest span holding both."""
         a = self if self.start <= other.start else other
         b = self if self.end >= other.end else other
         return Span(a.start, b.end, a.line, a.col, b.end_line, b.end_col)
 
-    def shifted(self, offset: int, lines: int, col_delta_first_line: int = 0) -> Span:
-        """This span moved by `offset` code points and `lines` lines.
-
-        `col_delta_first_line` is added to columns that sit on the span's first line of the
-        shifted region (line 0 relative to the item), as when an item starts mid-line.
-        """
-        col = self.col + (col_delta_first_line if self.line == 0 else 0)
-        end_col = self.end_col + (col_delta_first_line if self.end_line == 0 else 0)
-        return Span(self.start + offset, self.end + offset, self.line + lines, col,
-                    self.end_line + lines, end_col)
-
-
-NO_SPAN = Span(0, 0, 0, 0, 0, 0)
 
 
 class Anchor:
