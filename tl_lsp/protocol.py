@@ -162,9 +162,6 @@ class Positions:
         start, end = self.offset(rng.start), self.offset(rng.end)
         return (start, end) if start <= end else (end, start)
 
-    def end_position(self) -> lsp.Position:
-        return self.position(len(self.text))
-
 
 def apply_change(text: str, change: Any, encoding: str) -> str:
     """Apply one `TextDocumentContentChangeEvent` (incremental or whole) to `text`."""
@@ -303,35 +300,6 @@ def snippet_to_text(snippet: str) -> str:
     return _PLACEHOLDER.sub(lambda m: m.group(1) or "", snippet).replace("\\$", "$")
 
 
-def completion_item(
-    c: Any, pos: Positions, data: Any = None, with_doc: bool = True, snippets: bool = True
-) -> lsp.CompletionItem:
-    """One completion. Without `with_doc` the documentation is left to completionItem/resolve
-    (`data` then tells the server which item it was). Without `snippets` (the client's
-    `snippetSupport`) snippet items become plain text."""
-    insert = c.insert_text or c.label
-    is_snippet = c.is_snippet and snippets
-    if c.is_snippet and not snippets:
-        insert = snippet_to_text(insert)
-    text_edit = None
-    if c.replace_span is not None and c.replace_span.start != c.replace_span.end:
-        text_edit = lsp.TextEdit(range=pos.span_range(c.replace_span), new_text=insert)
-    return lsp.CompletionItem(
-        label=c.label,
-        kind=completion_kind(c.kind),
-        detail=c.detail or None,
-        documentation=markdown(c.doc) if with_doc and c.doc else None,
-        # an empty range at the cursor is a plain insertion: no textEdit, and no insertText
-        # when it is the label (the protocol's default); a quarter of a long list's bytes
-        insert_text=None if text_edit is not None or insert == c.label else insert,
-        text_edit=text_edit,
-        # plain text and filtering by the label are the protocol's defaults: not sent
-        insert_text_format=lsp.InsertTextFormat.Snippet if is_snippet else None,
-        sort_text=c.sort_text or None,
-        data=data,
-    )
-
-
 def _range_json(r: lsp.Range) -> dict[str, Any]:
     return {
         "start": {"line": r.start.line, "character": r.start.character},
@@ -430,11 +398,12 @@ def completion_list_json(
     incomplete: bool = False,
     edit_range_default: bool = False,
 ) -> dict[str, Any]:
-    """The same CompletionList as `completion_item` builds, as plain JSON-ready dicts.
+    """The CompletionList of `items` as plain JSON-ready dicts (what lsprotocol's classes and
+    cattrs would give for the same items: tests/lsp/oracles.py builds those).
 
     Written out by hand for speed: a list of ~1,000 names (no prefix typed in a 10,000-line
     file) costs about 45 ms through lsprotocol objects and cattrs, and a few ms this way.
-    tests/lsp/test_lsp_protocol.py checks it against cattrs' output for `completion_item`.
+    tests/lsp/test_lsp_protocol.py checks it against cattrs' output for the oracle.
 
     `edit_range_default` (the client lists "editRange" in `completionList.itemDefaults`,
     LSP 3.17): when every item replaces the same range, it is sent once as
@@ -746,14 +715,6 @@ def semantic_tokens_edits(old: Sequence[int], new: Sequence[int]) -> list[lsp.Se
             start=prefix, delete_count=n - prefix - suffix, data=list(new[prefix : m - suffix])
         )
     ]
-
-
-def apply_semantic_edits(old: Sequence[int], edits: Iterable[lsp.SemanticTokensEdit]) -> list[int]:
-    """What a client does with a delta (used by tests)."""
-    data = list(old)
-    for e in sorted(edits, key=lambda e: e.start, reverse=True):
-        data[e.start : e.start + e.delete_count] = list(e.data or [])
-    return data
 
 
 # ---------------------------------------------------------------------------

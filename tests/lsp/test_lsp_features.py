@@ -400,7 +400,7 @@ async def test_semantic_tokens_full_and_delta(client: LanguageClient, workdir: P
         lsp.SemanticTokensDeltaParams(text_document=td, previous_result_id=full.result_id)
     )
     assert isinstance(delta, lsp.SemanticTokensDelta) and delta.edits
-    from tl_lsp.protocol import apply_semantic_edits
+    from tests.lsp.oracles import apply_semantic_edits
 
     patched = apply_semantic_edits(full.data, delta.edits)
     again = await client.text_document_semantic_tokens_full_async(

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsprotocol import types as lsp
 
+from tests.lsp import oracles
 from tl_core.diagnostics import Diagnostic, Related, Severity
 from tl_core.syntax.span import LineIndex, Span
 from tl_lsp import protocol as proto
@@ -89,7 +90,7 @@ def test_positions_past_the_end_clamp():
     pos = proto.Positions("ab\r\ncd", "utf-16")
     assert pos.offset(lsp.Position(line=0, character=99)) == 2  # before the \r
     assert pos.offset(lsp.Position(line=7, character=0)) == 6
-    assert pos.end_position() == lsp.Position(line=1, character=2)
+    assert pos.position(len(pos.text)) == lsp.Position(line=1, character=2)
 
 
 def test_incremental_change_after_emoji():
@@ -217,7 +218,7 @@ def test_completion_item_kinds_snippets_and_replace_range():
         replace_span=span_of(text, 18, 24),
         sort_text="0001",
     )
-    item = proto.completion_item(c, proto.Positions(text), data={"i": 0}, with_doc=False)
+    item = oracles.completion_item(c, proto.Positions(text), data={"i": 0}, with_doc=False)
     assert item.kind == lsp.CompletionItemKind.Field
     assert item.text_edit == lsp.TextEdit(
         range=lsp.Range(lsp.Position(0, 18), lsp.Position(0, 24)), new_text="blk.0.attn_q.weight"
@@ -225,14 +226,14 @@ def test_completion_item_kinds_snippets_and_replace_range():
     assert item.documentation is None and item.data == {"i": 0}
     assert item.insert_text_format is None  # plain text: the protocol's default
     assert item.filter_text is None  # the label: the protocol's default
-    snip = proto.completion_item(
+    snip = oracles.completion_item(
         Completion("fn", "snippet", insert_text="fn ${1:name}() {\n}", is_snippet=True, doc="d"),
         proto.Positions(text),
     )
     assert snip.insert_text_format == lsp.InsertTextFormat.Snippet
     assert snip.kind == lsp.CompletionItemKind.Snippet
     assert snip.documentation.value == "d"
-    plain = proto.completion_item(
+    plain = oracles.completion_item(
         Completion("fn", "snippet", insert_text="fn ${1:name}($2) {\n\t$0\n}", is_snippet=True),
         proto.Positions(text),
         snippets=False,
@@ -271,7 +272,7 @@ def test_semantic_tokens_relative_encoding_in_utf16_and_delta():
     assert data == [0, 3, 2, 1, 0, 1, 0, 2, 0, 1, 0, 4, 2, 1, 3]
     new = data[:5] + [1, 0, 2, 0, 1]
     edits = proto.semantic_tokens_edits(data, new)
-    assert proto.apply_semantic_edits(data, edits) == new
+    assert oracles.apply_semantic_edits(data, edits) == new
     assert proto.semantic_tokens_edits(data, data) == []
 
 
@@ -287,7 +288,7 @@ def test_multiline_token_is_split_per_line():
 def test_semantic_delta_always_reproduces_new(pairs, data):
     old = [a for a, _ in pairs]
     new = [b for _, b in pairs] + data.draw(st.lists(st.integers(0, 5), max_size=5))
-    assert proto.apply_semantic_edits(old, proto.semantic_tokens_edits(old, new)) == new
+    assert oracles.apply_semantic_edits(old, proto.semantic_tokens_edits(old, new)) == new
 
 
 def test_folding_inlay_and_code_lens():
@@ -357,7 +358,7 @@ def test_fast_completion_json_equals_cattrs_output(lazy, snippets):
         lsp.CompletionList(
             is_incomplete=False,
             items=[
-                proto.completion_item(
+                oracles.completion_item(
                     c, pos, data={"cid": 7, "i": i} if lazy else None, with_doc=not lazy,
                     snippets=snippets,
                 )

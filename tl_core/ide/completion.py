@@ -499,11 +499,6 @@ def _builtin_completion(name: str, b: Builtin, replace: Span) -> Completion:
 _BUILTIN_LABELS: dict[str, tuple[Builtin, str]] = {}
 
 
-def binding_completion(a: Analysis, b: Binding, replace: Span, offset: int) -> Completion:
-    info = _binding_info(a, b)
-    return Completion(b.name, info[0], info[1], info[2], b.name, False, replace, info[3])
-
-
 def _binding_info(a: Analysis, b: Binding) -> tuple[str, str, str, str]:
     """(kind, detail, doc, sort text) of a binding, memoized per analysis: a file with
     thousands of names would otherwise format thousands of types on every keystroke."""

@@ -27,7 +27,6 @@ class Tok:
     closed: bool = True  # strings and block comments: terminated?
 
 
-_OPS3 = ("**=",)
 _OPS2 = ("->", "<-", "=>", "::", ":=", "==", "!=", "<=", ">=", "&&", "||", "**")
 
 
