@@ -15,6 +15,17 @@ from tl_core.diagnostics import Diagnostic, Severity
 from tl_core.limits import MAX_SOURCE_BYTES, format_bytes
 from tl_core.syntax.span import LineIndex
 
+# Why a path names no file, in every reader's messages.
+NUL_IN_PATH = "the path contains a NUL character (\\0), which no file path can hold"
+SYMLINK_LOOP = "too many levels of symbolic links (a symlink loop?)"
+
+
+def path_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why `path` can name no file, or None. A NUL character makes os.stat and open raise
+    ValueError ("embedded null byte"), which readers of the paths a program names turn into
+    their clear error with this message."""
+    return NUL_IN_PATH if "\0" in os.fspath(path) else None
+
 
 def open_regular(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
     """(fd, stat) of a regular file opened for reading, never blocking: a FIFO, a device or

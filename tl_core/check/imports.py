@@ -6,11 +6,12 @@ those it imports itself). Imported files are parsed once per (path, size, mtime)
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
 
-from tl_core.source import file_kind
+from tl_core.source import SYMLINK_LOOP, file_kind, path_problem
 from tl_core.syntax import ast as A
 
 _PARSED: dict[tuple[str, int, int], object] = {}
@@ -55,6 +56,14 @@ def _parse_file(path: str) -> object | str:
     return pr
 
 
+def _is_symlink_loop(path: str) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
 class ImportResolver:
     def __init__(self, doc_path: str | None, base_dir: str) -> None:
         self.doc = os.path.normpath(os.path.abspath(doc_path)) if doc_path else None
@@ -62,6 +71,9 @@ class ImportResolver:
 
     def resolve(self, written: str) -> ImportResult:
         full = os.path.normpath(os.path.join(self.base_dir, written))
+        problem = path_problem(full) or (SYMLINK_LOOP if _is_symlink_loop(full) else None)
+        if problem is not None:
+            return ImportResult(None, f"cannot import '{written}': {problem}")
         if not os.path.isfile(full):
             if os.path.exists(full):  # a folder, a FIFO, a device: say what it is
                 mode = os.stat(full).st_mode  # in read_source's words, as `tl run` says it

@@ -19,7 +19,7 @@ from pathlib import Path
 from tl_core.models import formats
 from tl_core.models.errors import ModelFileError
 from tl_core.models.types import MAGIC_BYTES, ModelHeader, Source
-from tl_core.source import file_kind
+from tl_core.source import SYMLINK_LOOP, file_kind, path_problem
 
 _CACHE: OrderedDict[tuple[str, int, int], ModelHeader] = OrderedDict()
 _CACHE_SIZE = 64
@@ -33,6 +33,9 @@ def read_header(path: str | os.PathLike[str]) -> ModelHeader:
     not a readable, well-formed model file.
     """
     spath = os.fspath(path)
+    problem = path_problem(spath)
+    if problem is not None:
+        raise ModelFileError(problem, None, spath)
     try:
         st = os.stat(spath)
         resolved = str(Path(spath).resolve())
@@ -75,7 +78,7 @@ def _os_message(exc: OSError) -> str:
     if exc.errno == errno.ENOENT:
         return "no such file (check the path; relative paths are resolved against the program's directory)"
     if exc.errno == errno.ELOOP:
-        return "too many levels of symbolic links (a symlink loop?)"
+        return SYMLINK_LOOP
     if exc.errno == errno.EACCES:
         return "permission denied"
     return f"cannot open the file: {exc.strerror or exc}"

@@ -27,6 +27,7 @@ from tl_core.models.reading import (
     overflow_count,
 )
 from tl_core.models.types import LOADED_INTEGER_DTYPES, ModelHeader, TensorInfo
+from tl_core.source import path_problem
 
 if TYPE_CHECKING:
     import mlx.core as mx
@@ -423,7 +424,7 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> None:
     import numpy as np
 
     spath = os.fspath(path)
-    read_only = formats.read_only_problem(spath)
+    read_only = path_problem(spath) or formats.read_only_problem(spath)
     if read_only is not None:
         raise ModelFileError(read_only, None, spath)
     header: dict[str, object] = {

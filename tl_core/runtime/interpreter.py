@@ -362,10 +362,17 @@ class Interpreter:
         self.run_items([ast.BlockStmt(block.span, block)], top=False)
 
     def run_import(self, item: ast.Import) -> None:
-        from tl_core.source import read_source
+        from tl_core.source import SYMLINK_LOOP, path_problem, read_source
         from tl_core.syntax import parse
 
-        path = self.resolve_path(item.path).resolve()
+        problem = path_problem(item.path)
+        if problem is None:
+            try:
+                path = self.resolve_path(item.path).resolve()
+            except (RuntimeError, OSError):  # Python 3.11: RuntimeError("Symlink loop ...")
+                problem = SYMLINK_LOOP
+        if problem is not None:
+            raise TLRuntimeError(f"cannot import \"{item.path}\": {problem}", item.path_span)
         cycle = self.import_cycle(path, item.path)
         if cycle is not None:  # the checker's message (tl_core.check.imports)
             raise TLRuntimeError(cycle, item.path_span).with_code("import-cycle")

@@ -116,7 +116,12 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     cached by (resolved path, size, mtime). Raises `TokenizerError` with the reason.
     Only regular files are opened (never blocking on a FIFO), and a tokenizer.json is read
     only up to `JSON_LIMIT` bytes: the checker loads tokenizers that programs name."""
+    from tl_core.source import path_problem
+
     spath = os.fspath(path)
+    problem = path_problem(spath)
+    if problem is not None:
+        raise TokenizerError(f"{spath}: {problem}")
     if os.path.isdir(spath):
         spath = os.path.join(spath, "tokenizer.json")
     try:
