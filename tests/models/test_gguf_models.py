@@ -5,13 +5,14 @@ from __future__ import annotations
 import struct
 
 import gguf
+import mlx.core as mx
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.models.builders import gguf_bytes, gguf_string, write_gguf
-from tl_core.models import ArrayInfo, ModelFileError, clear_cache, read_header
+from tl_core.models import ArrayInfo, ModelFileError, clear_cache, load_tensor, read_header
 from tl_core.models.gguf import SMALL_ARRAY
 
 
@@ -78,6 +79,8 @@ def test_generated_file_matches_gguf_reader(tmp_path):
     assert h.tensors["q8_0"].shape == (2, 2, 32)
     assert h.tensors["q6_k"].shape == (2, 256)
     assert (h.tensors["i32"].dtype, h.tensors["i32"].is_float) == ("I32", False)
+    ids = load_tensor(path, "i32").array  # an integer tensor loads as one (issue 16)
+    assert ids.dtype == mx.int32 and ids.tolist() == [[0, 1, 2], [3, 4, 5]]
     assert h.tensors["q4_1"].quantization == "Q4_1"
     assert h.tensors["f16"].quantization is None
     tokens = h.metadata["tokenizer.ggml.tokens"]

@@ -589,9 +589,12 @@ def test_integer_tensors_of_a_model_index_an_embedding(tmp_path):
         let m = load_model("m.safetensors")
         let ids = m.get_tensor("ids")
         let rows = embedding(m.get_tensor("table"), ids)
+        let picked = m.get_tensor("table")[ids[0]]
     """))
     assert errors(r) == []
     np.testing.assert_array_equal(np.array(s.interpreter.globals.vars["rows"]), table[ids].astype(np.float16))
+    np.testing.assert_array_equal(np.array(s.interpreter.globals.vars["picked"]),
+                                  table[ids[0]].astype(np.float16))
 
 
 def test_print_format_strings():
