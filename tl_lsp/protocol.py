@@ -307,6 +307,25 @@ def _range_json(r: lsp.Range) -> dict[str, Any]:
     }
 
 
+def run_result_json(result: Any, pos: Positions) -> dict[str, Any]:
+    """A run's result (`tl_core.kernel.protocol.RunResult`, docs/kernel.md) for the run
+    command's caller: the kernel's JSON, its errors' ranges in the client's encoding (`pos`:
+    the text that ran)."""
+    out = result.to_json()
+    out["errors"] = [
+        {
+            **e.to_json(),
+            "range": _range_json(pos.span_range(d.span)),
+            "related": [
+                {"range": _range_json(pos.span_range(r.span)), "message": r.message}
+                for r in d.related
+            ],
+        }
+        for e, d in zip(result.errors, result.diagnostics(pos.index), strict=True)
+    ]
+    return out
+
+
 class RawJSON:
     """A result that is already JSON-ready: pygls hands objects that are not attrs classes to
     `json.dumps` through `__dict__` (pygls 2 `_serialize_message`), so cattrs does not walk

@@ -794,29 +794,9 @@ async def _run(ls: TensorLogicServer, uri: str, start: int | None, end: int | No
             raise JsonRpcInternalError(exc.message) from exc
     ls.run_output(uri, result.labels.tail)
     ls.log_line(result.labels.log, lsp.MessageType.Info)
-    # errors in the client's encoding, for the command's caller
-    run_pos = proto.Positions(request.text, ls.docs.encoding)
-    out = result.to_json()
-    out["errors"] = [
-        {
-            **e.to_json(),
-            "range": _to_json(run_pos.span_range(d.span)),
-            "related": [
-                {"range": _to_json(run_pos.span_range(r.span)), "message": r.message}
-                for r in d.related
-            ],
-        }
-        for e, d in zip(result.errors, result.diagnostics(run_pos.index), strict=True)
-    ]
+    out = proto.run_result_json(result, proto.Positions(request.text, ls.docs.encoding))
     ls.schedule_diagnostics(uri, delay_ms=0)
     return out
-
-
-def _to_json(rng: lsp.Range) -> dict[str, Any]:
-    return {
-        "start": {"line": rng.start.line, "character": rng.start.character},
-        "end": {"line": rng.end.line, "character": rng.end.character},
-    }
 
 
 @guarded(CMD_RUN_SELECTION)

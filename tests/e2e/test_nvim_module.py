@@ -68,6 +68,10 @@ LUA = """
     tl.append_output(piece)
   end
   out.output = vim.api.nvim_buf_get_lines(tl.output_buffer(), 0, -1, false)
+  -- after :bdelete the buffer takes output again
+  vim.cmd("bdelete! " .. tl.output_buffer())
+  tl.append_output("[run x.tl:3-3]\\n")
+  out.output_after_bdelete = vim.api.nvim_buf_get_lines(tl.output_buffer(), 0, -1, false)
   -- a result's label, at its line, in the error colour when it reports an error
   local buf = vim.api.nvim_get_current_buf()
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, { "a", "b", "c" })
@@ -89,6 +93,7 @@ def test_module_setup_roots_commands_output_and_results(tmp_path: Path):
     assert got["commands"] == 10  # five commands, each `exists() == 2`
     assert got["lspconfig"] is False  # nvim-lspconfig is not installed here
     assert got["output"] == ["[run x.tl:1-2]", "tick 1", "tick 2", "(done)", ""]
+    assert got["output_after_bdelete"] == ["[run x.tl:3-3]", ""]
     assert got["virtual_text"] == {"line": 1, "text": "⇒ error: boom", "hl": "ErrorMsg",
                                    "count": 1}
 

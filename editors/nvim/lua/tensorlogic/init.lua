@@ -41,6 +41,9 @@ M.output_buf = nil -- the "TensorLogic output" buffer, made on the first run
 --- The run output buffer (a scratch buffer; its last line is the line being printed).
 function M.output_buffer()
   if M.output_buf and vim.api.nvim_buf_is_valid(M.output_buf) then
+    if not vim.api.nvim_buf_is_loaded(M.output_buf) then
+      vim.fn.bufload(M.output_buf) -- after :bdelete (a scratch buffer starts empty again)
+    end
     return M.output_buf
   end
   local buf = vim.api.nvim_create_buf(false, true)
