@@ -400,3 +400,27 @@ async def test_a_configured_cell_marker_serves_lenses_folding_and_run_cell(
         client.workspace_did_change_configuration(
             lsp.DidChangeConfigurationParams(settings={"tensorlogic": {"cellMarker": "// %%"}})
         )
+
+
+async def test_printed_text_streams_while_the_cell_runs_and_interrupt_keeps_it(
+    client: LanguageClient,
+):
+    text = 'let i = 0\nloop {\n    i = i + 1\n    if i % 2000 == 0 { print("tick", i) }\n}\n'
+    uri = doc(client, "stream.tl", text)
+
+    def streamed() -> str:
+        return "".join(p.text if hasattr(p, "text") else p["text"] for p in client.run_output
+                       if (p.uri if hasattr(p, "uri") else p["uri"]) == uri)
+
+    run = asyncio.ensure_future(command(client, "tensorlogic.runFile", {"uri": uri}))
+    await wait_for(lambda: "tick" in streamed() or run.done(), what="the first print")
+    first = streamed()
+    await wait_for(lambda: streamed() != first or run.done(), what="the next print")
+    assert not run.done()  # the loop never ends by itself: both came while it ran
+    assert streamed().startswith("[run stream.tl:1-5]\ntick 2000\n")
+    await command(client, "tensorlogic.interrupt", {"uri": uri})
+    result = await asyncio.wait_for(run, 30)
+    assert result["interrupted"] is True
+    assert result["stdout"].startswith("tick 2000\ntick 4000\n")
+    await wait_for(lambda: streamed().endswith(result["labels"]["tail"]), what="the log's tail")
+    assert streamed() == result["labels"]["log"]
