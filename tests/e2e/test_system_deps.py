@@ -28,11 +28,14 @@ def run_script(
     sudo: bool = False,
     apt_rc: int = 0,
     node_major: int = 20,
+    apt_nodejs: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """Run the script with PATH holding only stubs; `present` names what is installed."""
+    """Run the script with PATH holding only stubs; `present` names what is installed.
+    `apt_nodejs`: the nodejs version apt-cache offers (None: no apt-cache); installing
+    nodejs makes `node` that version."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for real in ("bash", "grep", "env", "cat"):
+    for real in ("bash", "grep", "env", "cat", "sed", "cut"):
         os.symlink(shutil.which(real), bin_dir / real)
     log = tmp_path / "calls.log"
     log.touch()
@@ -43,13 +46,20 @@ def run_script(
         "dpkg-query",
         f'for p in {installed}; do [ "$p" = "${{@: -1}}" ] && {{ echo -n "install ok installed"; exit 0; }}; done; exit 1',
     )
-    _stub(bin_dir, "apt-get", f'echo "apt-get $*" >> {log}; exit {apt_rc}')
+    installed_node = tmp_path / "installed-node"
+    _stub(bin_dir, "apt-get", f'echo "apt-get $*" >> {log}; '
+                              f'case " $* " in *" nodejs "*) echo {apt_nodejs} > {installed_node};; esac; '
+                              f"exit {apt_rc}")
+    if apt_nodejs is not None:
+        _stub(bin_dir, "apt-cache", f'[ "$*" = "policy nodejs" ] && printf "nodejs:\\n  '
+                                    f'Installed: (none)\\n  Candidate: {apt_nodejs}\\n"')
     if sudo:
         _stub(bin_dir, "sudo", f'echo "sudo $1" >> {log}; exec "$@"')
     for pkg, cmd in (("neovim", "nvim"), ("g++", "g++"), ("make", "make")):
         if pkg in present:
             _stub(bin_dir, cmd, "exit 0")
-    _stub(bin_dir, "node", f'[ "$1" = --version ] && echo v{node_major}.1.0 || echo {node_major}')
+    _stub(bin_dir, "node", f"v={node_major}; [ -s {installed_node} ] && v=$(cut -d. -f1 {installed_node}); "
+                           '[ "$1" = --version ] && echo v$v.1.0 || echo $v')
     _stub(bin_dir, "npm", "exit 0")
     proc = subprocess.run(
         ["/bin/bash", str(SCRIPT)],
@@ -108,4 +118,19 @@ def test_a_failed_apt_get_names_the_packages(tmp_path):
 def test_an_old_node_is_named(tmp_path):
     proc, _ = run_script(tmp_path, present=tuple(ALL), node_major=18)
     assert proc.returncode == 1
+    assert "need Node.js 20 or newer with npm (found: v18.1.0)" in proc.stderr
+
+
+def test_an_old_node_is_replaced_where_apt_offers_node_20(tmp_path):
+    """NodeSource's repository (or a newer Debian) offers nodejs 20+: it is installed."""
+    proc, calls = run_script(tmp_path, present=tuple(ALL), node_major=18,
+                             apt_nodejs="20.20.2-1nodesource1")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["apt-get update -q", "apt-get install -y -q nodejs"]
+
+
+def test_apt_offering_only_node_18_installs_nothing_and_names_the_need(tmp_path):
+    proc, calls = run_script(tmp_path, uid=1000, sudo=True, present=tuple(ALL), node_major=18,
+                             apt_nodejs="18.19.0+dfsg-6~deb12u2")
+    assert proc.returncode == 1 and calls == []
     assert "need Node.js 20 or newer with npm (found: v18.1.0)" in proc.stderr
