@@ -242,9 +242,6 @@ class KernelClient:
             self.kill()
             return True
 
-    async def reset(self, uri: str | None = None) -> None:
-        await self.request("reset", {"uri": uri})
-
     def kill(self) -> None:
         if self._proc is not None and self._proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):

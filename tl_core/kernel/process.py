@@ -53,7 +53,6 @@ class Kernel:
         self.running: dict[str, Any] | None = None  # the request the worker is running
         self.interrupt_at: float | None = None
         self.state_lock = threading.Lock()
-        self.restarts = 0
         self.let_go: set[int] = set()  # pids of workers the kernel itself stopped
         # what the running request printed so far, and when it started: a run stopped by
         # killing its worker still answers with them
@@ -249,7 +248,6 @@ class Kernel:
         self.after_restart()
 
     def after_restart(self) -> None:
-        self.restarts += 1
         self.kill_worker()
         self.start_worker(restarted=True)
 
