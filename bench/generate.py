@@ -1,6 +1,11 @@
 """SmolLM2-135M generation: the language's chat example against hand-written MLX, same run.
 
 Run: .venv/bin/python bench/generate.py [--prompt-tokens N] [--decode N] [--device gpu|cpu]
+     [--tiny] [--profile FILE]
+`--tiny` runs both sides on a generated GGUF with SmolLM2's structure (30 blocks, 9 query
+and 3 key/value heads, llama.cpp metadata) but tiny widths (head size 8, vocabulary 512), so
+the device work is negligible and the times are the host's: the interpreter's overhead per
+token on the CPU, without a GPU. `--profile FILE` writes a cProfile of ours' decode loop.
 Both sides use the same float16 weights (loaded once by `tl_core.models`) and greedy
 decoding with a key/value cache:
 - ours: the functions of `examples/chat_smollm2.tl` run by the interpreter (a Session):
@@ -21,6 +26,7 @@ import json
 import re
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -86,15 +92,57 @@ def run_baseline(model, meta, prompt: list[int], n_decode: int) -> tuple[float, 
     token = mx.argmax(hw.forward(mx.array(prompt)), axis=-1).item()
     prefill = time.perf_counter() - start
     out = [token]
-    start = time.perf_counter()
+    start, host = time.perf_counter(), time.thread_time()
     for _ in range(n_decode - 1):
         token = mx.argmax(hw.forward(mx.array([token])), axis=-1).item()
         out.append(token)
     decode = time.perf_counter() - start
-    return prefill, decode, out
+    return prefill, decode, out, time.thread_time() - host
 
 
-def run_ours(path: Path, prompt: list[int], n_decode: int, device: str) -> tuple[float, float, list[int]]:
+def tiny_model(directory: Path, n_layer: int = 30, n_head: int = 9, n_kv: int = 3,
+               head_dim: int = 8, ffn: int = 96, vocab: int = 512) -> Path:
+    """A float32 GGUF with SmolLM2's tensor names, metadata and block count, tiny widths."""
+    import gguf
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    dim = n_head * head_dim
+    path = directory / "tiny-smollm2.gguf"
+    g = gguf.GGUFWriter(str(path), "llama")
+    g.add_block_count(n_layer)
+    g.add_head_count(n_head)
+    g.add_head_count_kv(n_kv)
+    g.add_layer_norm_rms_eps(1e-5)
+    g.add_rope_freq_base(100000.0)
+    g.add_eos_token_id(2)
+
+    def add(name: str, *shape: int) -> None:
+        w = rng.standard_normal(shape).astype(np.float32) / np.sqrt(shape[-1])
+        g.add_tensor(name, 1.0 + w if len(shape) == 1 else w)
+
+    add("token_embd.weight", vocab, dim)
+    add("output_norm.weight", dim)
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        add(p + "attn_norm.weight", dim)
+        add(p + "attn_q.weight", dim, dim)
+        add(p + "attn_k.weight", n_kv * head_dim, dim)
+        add(p + "attn_v.weight", n_kv * head_dim, dim)
+        add(p + "attn_output.weight", dim, dim)
+        add(p + "ffn_norm.weight", dim)
+        add(p + "ffn_gate.weight", ffn, dim)
+        add(p + "ffn_up.weight", ffn, dim)
+        add(p + "ffn_down.weight", dim, ffn)
+    g.write_header_to_file()
+    g.write_kv_data_to_file()
+    g.write_tensors_to_file()
+    g.close()
+    return path
+
+
+def run_ours(path: Path, prompt: list[int], n_decode: int, device: str,
+             profile: str | None = None) -> tuple[float, float, list[int]]:
     from tl_core.runtime import Session
 
     text = EXAMPLE.read_text(encoding="utf-8")
@@ -123,7 +171,13 @@ let cache = KVCache::new_f16(n_layer)
     run("let next = temperature_sample(next_logits(ids, model, cache, 0, n_layer, n_head, n_kv, "
         "eps, base), 0.0)\nlet pos = len(ids)\nlet out = [next]")
     prefill = time.perf_counter() - start
-    start = time.perf_counter()
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+    start, host = time.perf_counter(), time.thread_time()
     r = run(f'''
 for step in range({n_decode - 1}) {{
     next = temperature_sample(next_logits(int_to_tokenids(next), model, cache, pos, n_layer,
@@ -133,7 +187,11 @@ for step in range({n_decode - 1}) {{
 }}
 ''')
     decode = time.perf_counter() - start
-    return prefill, decode, [int(v) for v in re.findall(r"-?\d+", r.stdout)]
+    host = time.thread_time() - host
+    if prof is not None:
+        prof.disable()
+        prof.dump_stats(profile)
+    return prefill, decode, [int(v) for v in re.findall(r"-?\d+", r.stdout)], host
 
 
 def main() -> None:
@@ -142,22 +200,32 @@ def main() -> None:
     ap.add_argument("--decode", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--device", default="gpu" if mx.default_device() == mx.gpu else "cpu")
+    ap.add_argument("--tiny", action="store_true",
+                    help="a generated model of SmolLM2's structure with tiny widths")
+    ap.add_argument("--profile", help="write a cProfile of ours' last decode loop here")
     args = ap.parse_args()
     mx.set_default_device(mx.gpu if args.device == "gpu" else mx.cpu)
     from tl_core.models import load_model
-    from tl_core.tokenizer import load_tokenizer
 
-    path = smollm2_path()
-    model = load_model(path)
-    tok = load_tokenizer(path)
-    text = "The quick brown fox jumps over the lazy dog. " * 64
-    prompt = tok.tokenize(text, False)[: args.prompt_tokens]
-    print(f"device {mx.default_device()}, mlx {mx.__version__}; prompt {len(prompt)} tokens, "
-          f"{args.decode} decoded, median of {args.repeat}")
+    tmp = tempfile.TemporaryDirectory()
+    if args.tiny:
+        path = tiny_model(Path(tmp.name))
+        model = load_model(path)
+        prompt = [(7 * i + 3) % 512 for i in range(args.prompt_tokens)]
+    else:
+        from tl_core.tokenizer import load_tokenizer
+
+        path = smollm2_path()
+        model = load_model(path)
+        tok = load_tokenizer(path)
+        text = "The quick brown fox jumps over the lazy dog. " * 64
+        prompt = tok.tokenize(text, False)[: args.prompt_tokens]
+    print(f"device {mx.default_device()}, mlx {mx.__version__}; {path.name}; prompt "
+          f"{len(prompt)} tokens, {args.decode} decoded, median of {args.repeat}")
     base_rows, ours_rows = [], []
     for _ in range(args.repeat + 1):  # the first round warms both up
         base_rows.append(run_baseline(model, model.metadata, prompt, args.decode))
-        ours_rows.append(run_ours(path, prompt, args.decode, args.device))
+        ours_rows.append(run_ours(path, prompt, args.decode, args.device, args.profile))
     base_rows, ours_rows = base_rows[1:], ours_rows[1:]
     n_steps = args.decode - 1
 
@@ -170,6 +238,10 @@ def main() -> None:
     op, od = rates(ours_rows)
     print(f"prefill tokens/s: ours {op:8.1f}   hand-written MLX {bp:8.1f}   ratio {op / bp:.2f}")
     print(f"decode  tokens/s: ours {od:8.1f}   hand-written MLX {bd:8.1f}   ratio {od / bd:.2f}")
+    bh = statistics.median(r[3] for r in base_rows) / n_steps * 1000
+    oh = statistics.median(r[3] for r in ours_rows) / n_steps * 1000
+    print(f"decode host time (CPU time of the calling thread) per token: ours {oh:.2f} ms, "
+          f"hand-written {bh:.2f} ms")
     print(f"decode: {1000 / od:.2f} ms per token, of which {1000 / od - 1000 / bd:.2f} ms more "
           f"than the hand-written model (interpreter and op-level overhead)")
     same = ours_rows[-1][2] == base_rows[-1][2][1:]
