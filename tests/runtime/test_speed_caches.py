@@ -71,7 +71,7 @@ def test_plans_table_starts_over_when_full(monkeypatch):
         print(sqrt(x), exp(x * 0.0), relu(x), abs(x), floor(x))
         """, s)
     assert r.stdout.startswith("tensor([1., 2.], float32[2], cpu)")
-    assert len(s._interp._plans) <= 3
+    assert len(s.interpreter._plans) <= 3
 
 
 # -- statements inside functions start their tensors in batches -----------------------------
@@ -87,6 +87,7 @@ def test_function_statements_are_started_in_batches_and_flushed_by_the_top_level
         return real(*arrays)
 
     monkeypatch.setattr(I.mx, "async_eval", counting)
+    monkeypatch.setenv("TL_NO_COMPILE", "1")  # the body runs statement by statement
     s = Session(device="cpu")
     r = run("""\
         fn grow(x: float32[N], n: int) -> float32[N] {
@@ -104,7 +105,7 @@ def test_function_statements_are_started_in_batches_and_flushed_by_the_top_level
     # top-level `let` starts the rest with its own value (graphs stay bounded in the loop)
     assert batches[:2] == [I.SETTLE_STATEMENTS, I.SETTLE_STATEMENTS]
     assert batches[2] == 301 - 2 * I.SETTLE_STATEMENTS + 1
-    assert s._interp._pending == []
+    assert s.interpreter._pending == []
 
 
 def test_large_tensors_inside_functions_are_started_by_bytes(monkeypatch):
@@ -117,14 +118,166 @@ def test_large_tensors_inside_functions_are_started_by_bytes(monkeypatch):
 
     monkeypatch.setattr(I.mx, "async_eval", counting)
     monkeypatch.setattr(I, "SETTLE_BYTES", 3 * 4096 * 4)
+    monkeypatch.setenv("TL_NO_COMPILE", "1")
     run("""\
-        fn f(x: float32[N], tag: string) -> float32[N] {
+        fn f(x: float32[N]) -> float32[N] {
             let a = x + 1.0
             let b = a + 1.0
             let c = b + 1.0
             let d = c + 1.0
             return d
         }
-        let y = f(zeros([4096]) as float32, "not compiled: a string parameter")
+        let y = f(zeros([4096]) as float32)
         """)
     assert batches[0] == 3  # a, b, c reach the byte limit together
+
+
+# -- functions compiled over their tensors, specialised on their constant arguments ---------
+
+PROJECT = """\
+fn project(x: float32[T, D], model: Model, p: string, scale: float) -> float32[T, O] {
+    let w = model.get_tensor(p + "weight")
+    return linear(x, w) * scale + len(x)
+}
+"""
+
+
+def write_model(path, seed: int, big: float | None = None) -> dict[str, np.ndarray]:
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(seed)
+    ws = {f"l{i}.weight": rng.standard_normal((3, 4)).astype(np.float32) for i in range(2)}
+    if big is not None:
+        ws["l0.weight"][0, 0] = big  # beyond float16: get_tensor warns
+    save_file(ws, str(path))
+    with np.errstate(over="ignore"):
+        return {k: v.astype(np.float16).astype(np.float32) for k, v in ws.items()}
+
+
+def values(s: Session, name: str) -> np.ndarray:
+    return np.array(s.interpreter.globals.vars[name].astype(mx.float32))
+
+
+def test_functions_with_model_string_and_float_parameters_are_compiled_per_constant(tmp_path):
+    w = write_model(tmp_path / "m.safetensors", 0)
+    s = Session(base_dir=tmp_path, device="cpu")
+    x = np.arange(8, dtype=np.float32).reshape(2, 4) / 8
+    run(PROJECT + f"""\
+        let m = load_model("m.safetensors")
+        let x = tensor<float32>({x.tolist()})
+        let a = project(x, m, "l0.", 2.0)
+        let b = project(x, m, "l1.", 2.0)
+        let c = project(x, m, "l0.", -0.5)
+        let d = project(x, m, "l0.", 2.0)
+        """, s)
+    info = s.interpreter.fns["project"]
+    assert info.compiled is not None and len(info.compiled) == 3  # (l0, 2.0) (l1, 2.0) (l0, -0.5)
+    for name, p, scale in (("a", "l0.", 2.0), ("b", "l1.", 2.0), ("c", "l0.", -0.5),
+                           ("d", "l0.", 2.0)):
+        np.testing.assert_allclose(values(s, name), x @ w[p + "weight"].T * scale + 2,
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_shapes_changing_between_calls_are_traced_again(tmp_path):
+    w = write_model(tmp_path / "m.safetensors", 1)
+    s = Session(base_dir=tmp_path, device="cpu")
+    run(PROJECT + """\
+        let m = load_model("m.safetensors")
+        let a = project(ones([2, 4]) as float32, m, "l0.", 1.0)
+        let b = project(ones([5, 4]) as float32, m, "l0.", 1.0)
+        """, s)
+    assert len(s.interpreter.fns["project"].compiled) == 1
+    np.testing.assert_allclose(values(s, "a"), np.ones((2, 4)) @ w["l0.weight"].T + 2, rtol=1e-5)
+    np.testing.assert_allclose(values(s, "b"), np.ones((5, 4)) @ w["l0.weight"].T + 5, rtol=1e-5)
+
+
+def test_a_reloaded_model_is_used_and_the_old_ones_traces_are_dropped(tmp_path):
+    import gc
+
+    w0 = write_model(tmp_path / "m.safetensors", 2)
+    s = Session(base_dir=tmp_path, device="cpu")
+    src = PROJECT + """\
+        let m = load_model("m.safetensors")
+        let y = project(ones([1, 4]) as float32, m, "l0.", 1.0)
+        """
+    run(src, s)
+    np.testing.assert_allclose(values(s, "y"), np.ones((1, 4)) @ w0["l0.weight"].T + 1, rtol=1e-5)
+    w1 = write_model(tmp_path / "m.safetensors", 3)  # the file changes: load it again
+    from tl_core.models import clear_cache
+
+    clear_cache()
+    run(src, s)
+    np.testing.assert_allclose(values(s, "y"), np.ones((1, 4)) @ w1["l0.weight"].T + 1, rtol=1e-5)
+    gc.collect()
+    assert len(s.interpreter.fns["project"].compiled) == 1  # the first model's went with it
+
+
+def test_redefining_a_function_with_constant_parameters_traces_it_again(tmp_path):
+    write_model(tmp_path / "m.safetensors", 4)
+    s = Session(base_dir=tmp_path, device="cpu")
+    call = 'let m = load_model("m.safetensors")\nlet y = f(ones([2]) as float32, 3)\n'
+    run("fn f(x: float32[N], k: int) -> float32[N] { return x * k }\n" + call, s)
+    np.testing.assert_array_equal(values(s, "y"), [3.0, 3.0])
+    run("fn f(x: float32[N], k: int) -> float32[N] { return x + k }\n" + call, s)
+    np.testing.assert_array_equal(values(s, "y"), [4.0, 4.0])
+
+
+def test_impure_builtins_keep_functions_uncompiled():
+    s = Session(device="cpu")
+    r = run("""\
+        fn noisy(x: float32[N], tag: string) -> float32[N] {
+            print(tag)
+            return x + 1.0
+        }
+        fn draw(x: float32[N], k: int) -> float32[N] { return x + randn([k]) as float32 }
+        fn pick(x: float32[1, N], k: int) -> int { return temperature_sample(x, 0.0) + k }
+        let a = noisy(ones([2]) as float32, "once")
+        let b = noisy(ones([2]) as float32, "twice")
+        seed(1)
+        let r1 = draw(zeros([3]) as float32, 3)
+        let r2 = draw(zeros([3]) as float32, 3)
+        let i = pick(tensor<float32>([[0.0, 5.0, 1.0]]), 10)
+        """, s)
+    assert r.stdout == "once\ntwice\n"
+    fns = s.interpreter.fns
+    assert fns["noisy"].compiled is None and fns["draw"].compiled is None
+    assert not np.array_equal(values(s, "r1"), values(s, "r2"))  # two draws, not one replayed
+    assert s.interpreter.globals.vars["i"] == 11
+
+
+def test_constants_changing_on_every_call_stop_compiling(monkeypatch):
+    monkeypatch.setattr(I, "_MAX_TRACES", 4)
+    s = Session(device="cpu")
+    r = run("""\
+        fn shift(x: float32[N], k: int) -> float32[N] { return x + k }
+        let acc = zeros([2]) as float32
+        for k in range(10) { acc = shift(acc, k) }
+        print(acc)
+        """, s)
+    assert r.stdout == "tensor([45., 45.], float32[2], cpu)\n"
+    info = s.interpreter.fns["shift"]
+    assert info.compilable is False and info.compiled is None
+
+
+def test_warnings_of_a_compiled_body_repeat_on_every_call(tmp_path):
+    write_model(tmp_path / "m.safetensors", 5, big=1e6)
+    s = Session(base_dir=tmp_path, device="cpu")
+    r = s.run(PROJECT + """\
+let m = load_model("m.safetensors")
+let a = project(ones([1, 4]) as float32, m, "l0.", 1.0)
+let b = project(ones([1, 4]) as float32, m, "l0.", 1.0)
+""")
+    assert [d.message for d in r.errors] == [
+        '1 value of "l0.weight" overflowed float16 and became inf'] * 2
+
+
+def test_a_size_one_tensor_for_an_int_parameter_runs_uncompiled():
+    s = Session(device="cpu")
+    run("""\
+        fn scale(x: float32[N], k: int) -> float32[N] { return x * k }
+        let y = scale(ones([2]) as float32, tensor<int32>([3]))
+        let z = scale(ones([2]) as float32, 4)
+        """, s)
+    np.testing.assert_array_equal(values(s, "y"), [3.0, 3.0])
+    np.testing.assert_array_equal(values(s, "z"), [4.0, 4.0])
+    assert s.interpreter.fns["scale"].compilable is True

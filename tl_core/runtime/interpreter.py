@@ -15,6 +15,7 @@ import contextlib
 import difflib
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,20 +145,26 @@ class FnInfo:
     text: str | None = None  # the source the spans index (error hints quote it)
     compiled: Any = None
     compilable: bool | None = None  # None: not analysed yet
-    # For the fast call path: per parameter (want_int, dims as (kind, value) pairs), or None
-    # when a parameter is not a tensor with known rank.
-    plan: tuple[tuple[bool, tuple[tuple[str, Any], ...]], ...] | None = None
+    # For the fast call path, per parameter: ("t", want_int, dims as (kind, value) pairs) for
+    # a tensor of known rank, ("s", check) for int/float/bool/string, ("n", type name) for
+    # any other named type (a Model, a KVCache; a struct's name takes the full checks).
+    # None when a parameter is none of these.
+    plan: tuple[tuple[Any, ...], ...] | None = None
     planned: bool = False
 
     def make_plan(self) -> None:
         self.planned = True
-        plan = []
+        plan: list[tuple[Any, ...]] = []
         for p in self.decl.params:
             t = p.type
+            if isinstance(t, ast.NamedTypeExpr) and not t.args:
+                check = ST.SCALAR_CHECKS.get(t.name)
+                plan.append(("s", check) if check is not None else ("n", t.name))
+                continue
             if not isinstance(t, ast.TensorTypeExpr) or t.dims is None or t.dtype not in DTYPES:
                 return
             want_int = kind_of(t.dtype) == "int"
-            plan.append((want_int, tuple((d.kind, d.value) for d in t.dims)))
+            plan.append(("t", want_int, tuple((d.kind, d.value) for d in t.dims)))
         self.plan = tuple(plan)
 
 
@@ -1462,30 +1469,40 @@ class Interpreter:
         return result
 
     def call_fn_fast(self, info: FnInfo, plan: Any, e: ast.Call, env: Env) -> Any:
-        """All-positional calls of functions whose parameters are all tensors: the same
-        checks as `call_fn` without its bookkeeping (this runs on every call). An argument
-        that needs a conversion or fails a check goes through `finish_slow`, which converts
-        or reports with the full messages."""
+        """All-positional calls of functions whose parameters are tensors of known rank or
+        named types: the same checks as `call_fn` without its bookkeeping (this runs on
+        every call). An argument that needs a conversion or fails a check goes through
+        `finish_slow`, which converts or reports with the full messages."""
         args = [self.eval(a.value, env) for a in e.args]
         shapes: dict[str, tuple[Any, ...]] = {}
         decl = info.decl
-        for v, (want_int, dims), a, p in zip(args, plan, e.args, decl.params, strict=True):
+        for v, entry, a, p in zip(args, plan, e.args, decl.params, strict=True):
+            kind = entry[0]
+            if kind == "s":
+                if not entry[1](v):
+                    return self.finish_slow(info, args, e)
+                continue
+            if kind == "n":
+                if entry[1] in self.struct_defs.decls:
+                    return self.finish_slow(info, args, e)
+                continue
+            want_int, dims = entry[1], entry[2]
             if type(v) is not mx.array or (v.dtype in _FLOATS) == want_int \
                     or len(v.shape) != len(dims):
                 return self.finish_slow(info, args, e)
             shape = v.shape
-            for i, (kind, value) in enumerate(dims):
-                if kind == "var":
+            for i, (dkind, value) in enumerate(dims):
+                if dkind == "var":
                     prev = shapes.get(value)
                     if prev is None:
                         shapes[value] = (shape[i], p.name, v, a.value.span)
                     elif prev[0] != shape[i]:
                         return self.finish_slow(info, args, e)
-                elif kind == "int" and shape[i] != value:
+                elif dkind == "int" and shape[i] != value:
                     return self.finish_slow(info, args, e)
         if self.depth > 200:
             raise TLRuntimeError(f"recursion too deep in {decl.name}()", e.span)
-        result = self.invoke(info, args, e.span, all_tensors=True)
+        result = self.invoke(info, args, e.span)
         if isinstance(decl.ret, ast.TensorTypeExpr):
             result = self.check_return(decl, result, shapes, e.span)
         return result
@@ -1593,32 +1610,73 @@ class Interpreter:
                                  + (f" ({bound})" if bound else ""), span).with_code("shape")
         return result
 
-    def invoke(self, info: FnInfo, args: list[Any], span: Span, all_tensors: bool = False,
+    def invoke(self, info: FnInfo, args: list[Any], span: Span,
                frame_out: list[Any] | None = None) -> Any:
         if frame_out is not None:  # the caller reads the frame: no compiled run
             return self.run_body(info, args, frame_out)
-        if (self.compile and not self.tracing and args
-                and (all_tensors or all(isinstance(a, mx.array) for a in args))
-                and self.is_compilable(info)):
-            if info.compiled is None:
-                info.compiled = mx.compile(self._traced(info))
-            try:
-                self.tracing += 1
-                try:
-                    out = info.compiled(*args)
-                finally:
-                    self.tracing -= 1
-                return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
-            except TLRuntimeError:
-                pass  # rerun uncompiled below: it raises the same error with its own span
-            except Exception:  # noqa: BLE001 - e.g. a host read inside the trace
-                info.compilable = False
-                info.compiled = None
+        if self.compile and not self.tracing and args and self.is_compilable(info):
+            key = _trace_key(info.decl, args)
+            if key is not None:
+                out = self.run_compiled(info, key, args)
+                if out is not _UNCOMPILED:
+                    return out
         return self.run_body(info, args)
 
-    def _traced(self, info: FnInfo) -> Callable[..., Any]:
+    def run_compiled(self, info: FnInfo, key: tuple[Any, ...], args: list[Any]) -> Any:
+        """Run `info` through mx.compile: one compiled function per `key` (the values of its
+        int/float/bool/string parameters and the identity of its Model arguments, which are
+        constants of the trace: a Model's tensors never change once loaded), traced once
+        per shape of its tensor arguments and replayed. `_UNCOMPILED` when it must run
+        uncompiled: the trace failed, or warned (warnings come from every call), or the
+        function has had `_MAX_TRACES` different constants (they change on every call)."""
+        entries = info.compiled
+        if entries is None:
+            entries = info.compiled = {}
+        fn = entries.get(key, _UNCOMPILED)
+        if fn is None:  # this key's trace warned
+            return _UNCOMPILED
+        if fn is _UNCOMPILED:
+            if len(entries) >= _MAX_TRACES:
+                info.compilable = False
+                info.compiled = None
+                return _UNCOMPILED
+            fn = entries[key] = mx.compile(self._traced(info, args))
+            for a in args:  # a Model's compiled functions hold its tensors: drop them with it
+                if type(a).__name__ == "Model":
+                    weakref.finalize(a, entries.pop, key, None)
+        warned = len(self.out.warnings)
+        try:
+            self.tracing += 1
+            try:
+                out = fn(*[a for a in args if type(a) is mx.array])
+            finally:
+                self.tracing -= 1
+        except Interrupted:
+            raise
+        except TLRuntimeError:
+            return _UNCOMPILED  # rerun uncompiled: it raises the same error with its own span
+        except Exception:  # noqa: BLE001 - e.g. a host read inside the trace
+            info.compilable = False
+            info.compiled = None
+            return _UNCOMPILED
+        if len(self.out.warnings) != warned:
+            entries[key] = None
+        return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+
+    def _traced(self, info: FnInfo, args: list[Any]) -> Callable[..., Any]:
+        """The body as a function of the tensor arguments; the others are constants (a
+        Model weakly held: the compiled function must not keep it alive)."""
+        consts: dict[int, Any] = {
+            i: weakref.ref(a) if type(a).__name__ == "Model" else a
+            for i, a in enumerate(args) if type(a) is not mx.array}
+        models = {i for i, a in enumerate(args) if type(a).__name__ == "Model"}
+        n = len(args)
+
         def traced(*arrays: mx.array) -> Any:
-            out = self.run_body(info, list(arrays))
+            it = iter(arrays)
+            full = [(consts[i]() if i in models else consts[i]) if i in consts else next(it)
+                    for i in range(n)]
+            out = self.run_body(info, full)
             if not isinstance(out, mx.array):
                 raise _NotArray()
             return out
@@ -1666,6 +1724,41 @@ class Interpreter:
 
 class _NotArray(Exception):  # noqa: N818
     pass
+
+
+_UNCOMPILED = object()  # Interpreter.run_compiled: run the body instead
+# Different constant arguments one function is compiled for before it runs uncompiled.
+_MAX_TRACES = 256
+_TENSOR_ARG = object()  # a tensor argument's place in a trace key
+# Parameters that may be constants of a compiled function.
+_CONSTANT_PARAMS = frozenset({"int", "float", "bool", "string", "Model"})
+# Impure built-ins that are safe in a compiled body: their host results depend only on the
+# trace's constants and shapes (`get_tensor` of a loaded Model returns the same tensor).
+_TRACE_SAFE = frozenset({"get_tensor", "len", "str", "range"})
+
+
+def _trace_key(decl: ast.FnDecl, args: list[Any]) -> tuple[Any, ...] | None:
+    """What a compiled function of `decl` is specialised on for these (checked) arguments;
+    None when one cannot be a constant (a tensor given for an int, say) or none is a
+    tensor."""
+    key: list[Any] = []
+    tensors = False
+    for p, a in zip(decl.params, args, strict=True):
+        t = type(a)
+        if t is mx.array:
+            if not isinstance(p.type, ast.TensorTypeExpr):
+                return None
+            key.append(_TENSOR_ARG)
+            tensors = True
+        elif t is float:
+            key.append((t, a.hex()))  # 0.0 and -0.0 differ; nan equals itself
+        elif t in (int, bool, str):
+            key.append((t, a))
+        elif t.__name__ == "Model":
+            key.append(("Model", id(a)))
+        else:
+            return None
+    return tuple(key) if tensors else None
 
 
 # Call sites whose binding is remembered (Interpreter._plans) before the table starts over.
@@ -1742,9 +1835,13 @@ _NOWHERE = Span(0, 0, 0, 0, 0, 0)
 
 
 def _pure_fn(decl: ast.FnDecl, interp: Interpreter, seen: set[str]) -> bool:
-    """True when a function may run through mx.compile: tensor-only parameters, no side
-    effects, no randomness, and no free variables (a captured global would be frozen)."""
-    if not decl.params or not all(isinstance(p.type, ast.TensorTypeExpr) for p in decl.params):
+    """True when a function may run through mx.compile: tensor parameters and constant ones
+    (`_CONSTANT_PARAMS`, specialised on), no side effects, no randomness, and no free
+    variables (a captured global would be frozen)."""
+    if not decl.params or not all(
+            isinstance(p.type, ast.TensorTypeExpr) or (
+                isinstance(p.type, ast.NamedTypeExpr) and p.type.name in _CONSTANT_PARAMS
+                and p.type.name not in interp.struct_defs.decls) for p in decl.params):
         return False
     bound = {p.name for p in decl.params}
     for node in ast.walk(decl.body):
@@ -1766,8 +1863,8 @@ def _pure_fn(decl: ast.FnDecl, interp: Interpreter, seen: set[str]) -> bool:
             f = node.func
             name = f.id if isinstance(f, ast.Name) else f.name if isinstance(f, ast.Field) \
                 else None
-            if name is None or name == "panic" or (name in BUILTINS
-                                                    and not BUILTINS[name].pure):
+            if name is None or name == "panic" or (name in BUILTINS and not BUILTINS[name].pure
+                                                    and name not in _TRACE_SAFE):
                 return False
             if isinstance(f, ast.Field) and any(name in ms for ms in
                                                 interp.struct_defs.methods.values()):
