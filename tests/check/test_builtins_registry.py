@@ -25,6 +25,7 @@ string_length string_substring assert_about_eq positional_encoding padding_mask 
 precompute_rope_cos precompute_rope_sin fused_add_relu fused_mul_relu fused_affine
 fused_gelu_linear load_model_f16 input KVCache::new KVCache::new_f16 KVCache::new_f32 set
 append get_k get_v int_to_tokenids attention_with_cache dropout batch_norm apply_mask""".split()
+SECTION_7 += ["detokenize_incremental"]  # UPSTREAM.md section 13's table
 
 
 def test_every_section_7_builtin_is_registered():

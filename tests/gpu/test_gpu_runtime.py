@@ -114,8 +114,9 @@ CASES: dict[str, Callable[[], tuple[list[Any], dict[str, Any]]]] = {
 NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "model_from",
                "print", "assert", "assert_eq", "env", "str", "range", "range_i", "shape",
                "len", "rand", "randn", "names", "load_tokenizer", "tokenize", "detokenize",
-               "detokenize_single", "chat_prompt", "seed", "to_int", "get", "string_length",
-               "string_substring", "assert_about_eq", "load_model_f16", "input",
+               "detokenize_single", "detokenize_incremental", "chat_prompt", "seed", "to_int",
+               "get", "string_length", "string_substring", "assert_about_eq", "load_model_f16",
+               "input",
                "dropout",  # random: tests/runtime/test_upstream_builtins.py checks its law
                # an int: tests/runtime/test_sampling.py checks it against NumPy; on the
                # GPU see test_temperature_sample_on_gpu below

@@ -158,3 +158,24 @@ def test_load_errors(tmp_path):
     assert str(err.value).endswith(
         "); expected a HuggingFace tokenizer.json or a .gguf with tokenizer metadata"
     )
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(min_size=1, max_size=12), st.integers(min_value=1, max_value=12))
+def test_detokenize_incremental_streams_whole_characters(oracle, text, cut):
+    """`detokenize_incremental` of each prefix of the ids (the language, on the GGUF's
+    tokenizer) is the oracle's decode of that prefix with special tokens; so a character
+    whose bytes span tokens appears whole once its last token is in."""
+    from tl_core.runtime import Session
+
+    ids = oracle.encode("<|im_start|>" + text, add_special_tokens=False).ids
+    cut = min(cut, len(ids))
+    s = Session(device="cpu")
+    r = s.run(f'let tok = load_tokenizer("{smollm2_path()}")\n'
+              f'let ids = tensor<int32>({ids})\n'
+              f'let a = detokenize_incremental(tok, ids)\n'
+              f'let b = tok.detokenize_incremental({ids[:cut]})\n')
+    assert [d.message for d in r.errors] == []
+    got = s.interpreter.globals.vars
+    assert got["a"] == oracle.decode(ids, skip_special_tokens=False)
+    assert got["b"] == oracle.decode(ids[:cut], skip_special_tokens=False)

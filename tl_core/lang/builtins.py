@@ -102,6 +102,14 @@ _add("detokenize_single", (_TOK, P("id", "int", doc="one token id"),
      "The text of one token decoded alone. A SentencePiece tokenizer drops the token's "
      "leading word space here, so joining single decodes loses spaces; decode the whole "
      "list with `detokenize` for text.", R.fixed(STRING), pure=False)
+_add("detokenize_incremental", (_TOK, P("ids", "indices",
+                                       doc="all the ids generated so far")),
+     "string", "model",
+     "The text of all of `ids`, special tokens included (as the original: despite the name "
+     "it keeps no state and decodes the whole list). For streaming, print what this adds "
+     "to the previous text: a character whose bytes span two tokens appears whole, where "
+     "`detokenize_single` of each token gives replacement characters.", R.fixed(STRING),
+     pure=False)
 _add("chat_prompt", (_TOK, P("messages", "any", doc="a list of [role, content] pairs, or "
                                                     "one user message as a string"),
                      P("add_generation_prompt", "bool", True,

@@ -80,6 +80,11 @@ def op_detokenize_single(ctx: OpContext, tok: Any, id: Any, skip_special: Any) -
         raise OpError(str(exc), arg="id") from None
 
 
+@implements("detokenize_incremental")
+def op_detokenize_incremental(ctx: OpContext, tok: Any, ids: Any) -> str:
+    return op_detokenize(ctx, tok, ids, False)
+
+
 @implements("chat_prompt")
 def op_chat_prompt(ctx: OpContext, tok: Any, messages: Any,
                    add_generation_prompt: Any = True) -> str:
