@@ -92,6 +92,10 @@ class Model:
             self._loaded[name] = hit
         return hit
 
+    def loaded(self, name: str) -> LoadedTensor | None:
+        """Tensor `name` if it is loaded already, else None (nothing is read)."""
+        return self._loaded.get(name)
+
     def close(self) -> None:
         """Unmap the file now (the loaded tensors stay); later loads map it again."""
         self._reader.close()

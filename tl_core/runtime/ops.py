@@ -224,6 +224,9 @@ def _check_model(model: Any, arg: str = "model") -> Any:
 def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
     _check_model(model)
     name = as_str(name, "name")
+    loaded = model.loaded(name)  # loaded before: no bar, no lookups (once per layer per token)
+    if loaded is not None and not loaded.overflow:
+        return loaded.array
     if name not in model:  # a dict lookup: looping over 32k tensors stays linear
         import difflib
 
