@@ -144,12 +144,25 @@ def tiny_model(directory: Path, n_layer: int = 30, n_head: int = 9, n_kv: int = 
     return path
 
 
+def example_setup(path: Path) -> str:
+    """The example's functions, then its model, hyperparameters and an empty cache."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    return text[: text.index("let path = env(")] + f'''
+let model = load_model({json.dumps(str(path))})
+let meta = model.metadata
+let n_layer = meta["llama.block_count"]
+let n_head = meta["llama.attention.head_count"]
+let n_kv = meta["llama.attention.head_count_kv"]
+let eps = meta["llama.attention.layer_norm_rms_epsilon"]
+let base = meta["llama.rope.freq_base"]
+let cache = KVCache::new_f16(n_layer)
+'''
+
+
 def run_ours(path: Path, prompt: list[int], n_decode: int, device: str,
              profile: str | None = None, lazy: bool = False) -> tuple[float, float, list[int]]:
     from tl_core.runtime import Session
 
-    text = EXAMPLE.read_text(encoding="utf-8")
-    defs = text[: text.index("let path = env(")]  # the example's functions
     s = Session(base_dir=EXAMPLE.parent, device=device)
 
     def run(code: str):
@@ -159,17 +172,7 @@ def run_ours(path: Path, prompt: list[int], n_decode: int, device: str,
             raise SystemExit(f"ours failed: {errs[0].message}\n{code}")
         return r
 
-    run(defs + f'''
-let model = load_model({json.dumps(str(path))})
-let meta = model.metadata
-let n_layer = meta["llama.block_count"]
-let n_head = meta["llama.attention.head_count"]
-let n_kv = meta["llama.attention.head_count_kv"]
-let eps = meta["llama.attention.layer_norm_rms_epsilon"]
-let base = meta["llama.rope.freq_base"]
-let ids = tensor<int32>({prompt})
-let cache = KVCache::new_f16(n_layer)
-''')
+    run(example_setup(path) + f"let ids = tensor<int32>({prompt})\n")
     start = time.perf_counter()
     run("let next = temperature_sample(next_logits(ids, model, cache, 0, n_layer, n_head, n_kv, "
         "eps, base), 0.0)\nlet pos = len(ids)\nlet out = [next]")

@@ -255,30 +255,20 @@ def chat_decode(tmp_path: Path, device: str) -> tuple[str, np.ndarray]:
     """Greedy prefill and four decode steps of examples/chat_smollm2.tl's functions on a
     generated SmolLM2-shaped GGUF (bench/generate.py's tiny model): the tokens printed and
     the last logits."""
-    from bench.generate import EXAMPLE, tiny_model
+    from bench.generate import EXAMPLE, example_setup, tiny_model
 
-    path = tiny_model(tmp_path)
-    text = EXAMPLE.read_text(encoding="utf-8")
     s = Session(base_dir=EXAMPLE.parent, device=device)
-    r = s.run(text[: text.index("let path = env(")] + f'''
-let model = load_model("{path}")
-let meta = model.metadata
-let n_layer = meta["llama.block_count"]
-let n_head = meta["llama.attention.head_count"]
-let n_kv = meta["llama.attention.head_count_kv"]
-let eps = meta["llama.attention.layer_norm_rms_epsilon"]
-let base = meta["llama.rope.freq_base"]
-let cache = KVCache::new_f16(n_layer)
+    r = s.run(example_setup(tiny_model(tmp_path)) + '''
 let ids = tensor<int32>([5, 17, 300, 2, 41, 7])
 let logits = next_logits(ids, model, cache, 0, n_layer, n_head, n_kv, eps, base)
 let pos = len(ids)
-for step in range(4) {{
+for step in range(4) {
     let next = temperature_sample(logits, 0.0)
     print(next, end: " ")
     logits = next_logits(int_to_tokenids(next), model, cache, pos, n_layer, n_head, n_kv,
         eps, base)
     pos = pos + 1
-}}
+}
 ''')
     assert [d.message for d in r.errors] == []
     assert s.interpreter.fns["mlp"].compiled or not s.interpreter.compile
