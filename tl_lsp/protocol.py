@@ -8,7 +8,6 @@ language: it only translates `tl_core.ide` / `tl_core.diagnostics` dataclasses.
 
 from __future__ import annotations
 
-import difflib
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -523,13 +522,6 @@ def document_symbol(s: Any, pos: Positions) -> lsp.DocumentSymbol:
     )
 
 
-def flatten_symbols(symbols: Iterable[Any], container: str | None = None):
-    """(symbol, container name) for every symbol of a tree, parents first."""
-    for s in symbols:
-        yield s, container
-        yield from flatten_symbols(s.children, s.name)
-
-
 def workspace_symbol(s: Any, container: str | None, uri: str, pos: Positions):
     return lsp.WorkspaceSymbol(
         name=s.name or "?",
@@ -734,44 +726,3 @@ def semantic_tokens_edits(old: Sequence[int], new: Sequence[int]) -> list[lsp.Se
             start=prefix, delete_count=n - prefix - suffix, data=list(new[prefix : m - suffix])
         )
     ]
-
-
-# ---------------------------------------------------------------------------
-# Formatting
-
-
-def minimal_edits(text: str, start: int, end: int, new_text: str) -> list[tuple[int, int, str]]:
-    """Replace text[start:end] by new_text as small line-level edits (offsets into `text`).
-
-    A generic text diff (difflib), so range formatting can keep only the edits that touch
-    the requested range even when the formatter returns one whole-document edit.
-    """
-    old = text[start:end]
-    if old == new_text:
-        return []
-    a = old.splitlines(keepends=True)
-    b = new_text.splitlines(keepends=True)
-    offsets = [start]
-    for line in a:
-        offsets.append(offsets[-1] + len(line))
-    edits = []
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "replace" and i2 - i1 == j2 - j1:  # line by line, so ranges can pick
-            edits += [(offsets[i], offsets[i + 1], b[j1 + i - i1]) for i in range(i1, i2)]
-        elif tag != "equal":
-            edits.append((offsets[i1], offsets[i2], "".join(b[j1:j2])))
-    return edits
-
-
-def range_format_edits(
-    text: str, edits: Iterable[Any], start: int, end: int
-) -> list[tuple[int, int, str]]:
-    """The formatter's edits refined to line edits, keeping those that overlap [start, end]."""
-    kept = []
-    for e in edits:
-        for s, t, new in minimal_edits(text, e.span.start, e.span.end, e.new_text):
-            overlaps = s < end and t > start
-            if overlaps or (s == t and start <= s <= end) or (start == end and s <= start < t):
-                kept.append((s, t, new))
-    return kept

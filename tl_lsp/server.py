@@ -617,11 +617,6 @@ def _symbols_json(ls: TensorLogicServer, a: Any, pos: proto.Positions) -> proto.
     return proto.document_symbols_json(ide.document_symbols(a, pause), pos, pause)
 
 
-def _fuzzy(query: str, name: str) -> bool:
-    it = iter(name.lower())
-    return all(ch in it for ch in query.lower())
-
-
 @guarded("workspace/symbol")
 async def workspace_symbol(
     ls: TensorLogicServer, params: lsp.WorkspaceSymbolParams
@@ -643,9 +638,8 @@ async def workspace_symbol(
             if got is None:
                 continue
             a, pos = got
-        for s, container in proto.flatten_symbols(ide.document_symbols(a)):
-            if _fuzzy(params.query, s.name):
-                out.append(proto.workspace_symbol(s, container, uri, pos))
+        for m in ide.workspace_symbols(a, params.query):
+            out.append(proto.workspace_symbol(m.symbol, m.container, uri, pos))
         if len(out) > 2000:
             break
     return out
@@ -723,10 +717,6 @@ async def code_lens(ls: TensorLogicServer, params: lsp.CodeLensParams) -> list[l
     return [proto.code_lens(lens, pos, uri) for lens in lenses]
 
 
-def _offset_edits(pos: proto.Positions, edits) -> list[lsp.TextEdit]:
-    return [lsp.TextEdit(range=pos.range(s, e), new_text=t) for s, e, t in edits]
-
-
 @guarded("formatting")
 async def formatting(
     ls: TensorLogicServer, params: lsp.DocumentFormattingParams
@@ -741,8 +731,7 @@ async def range_formatting(
 ) -> list[lsp.TextEdit]:
     _, a, pos = await ls.analysis(params.text_document.uri)
     start, end = pos.offsets(params.range)
-    edits = proto.range_format_edits(a.text, ide.format_document(a), start, end)
-    return _offset_edits(pos, edits)
+    return [proto.text_edit(e, pos) for e in ide.format_range(a, start, end)]
 
 
 # ---------------------------------------------------------------------------

@@ -11,7 +11,8 @@ The package, bottom up (pyproject.toml's import contracts keep it so):
   per-segment caches behind highlighting and folding).
 - One module per feature: `hover`, `completion`, `signature`, `navigation` (definition,
   references, rename), `outline` (symbols, inlay hints, code lenses), `highlight`
-  (semantic tokens), `folding`, `format`.
+  (semantic tokens), `folding`, `format`; above them `workspace` (workspace symbols, from
+  the outline).
 
 This module only re-exports the features' entry points (`from tl_core import ide;
 ide.hover_at(...)`), each loaded on first use: importing `tl_core.ide.cells` (the server at
@@ -27,26 +28,27 @@ from typing import TYPE_CHECKING, Any
 _HOMES = {
     "complete_at": "completion", "complete_list_at": "completion",
     "folding_ranges": "folding", "folding_ranges_plain": "folding",
-    "format_document": "format",
+    "format_document": "format", "format_range": "format",
     "semantic_tokens": "highlight", "semantic_tokens_plain": "highlight",
     "hover_at": "hover",
     "definition_at": "navigation", "prepare_rename": "navigation", "references": "navigation",
     "rename": "navigation",
     "code_lenses": "outline", "document_symbols": "outline", "inlay_hints": "outline",
     "signature_at": "signature",
+    "workspace_symbols": "workspace",
     **{name: "results" for name in (
         "SEMANTIC_TOKEN_MODIFIERS", "SEMANTIC_TOKEN_TYPES", "Completion", "CompletionList",
         "Fold", "Hover", "InlayHint", "Lens", "Location", "RenameResult", "SemanticToken",
-        "Signature", "SignatureHelp", "Symbol", "TextEdit")},
+        "Signature", "SignatureHelp", "Symbol", "SymbolMatch", "TextEdit")},
 }
 
 __all__ = [  # the keys of _HOMES (tests/ide/test_ide_package.py)
     "SEMANTIC_TOKEN_MODIFIERS", "SEMANTIC_TOKEN_TYPES", "Completion", "CompletionList", "Fold",
     "Hover", "InlayHint", "Lens", "Location", "RenameResult", "SemanticToken", "Signature",
-    "SignatureHelp", "Symbol", "TextEdit", "code_lenses", "complete_at", "complete_list_at",
+    "SignatureHelp", "Symbol", "SymbolMatch", "TextEdit", "code_lenses", "complete_at", "complete_list_at",
     "definition_at", "document_symbols", "folding_ranges", "folding_ranges_plain",
-    "format_document", "hover_at", "inlay_hints", "prepare_rename", "references", "rename",
-    "semantic_tokens", "semantic_tokens_plain", "signature_at",
+    "format_document", "format_range", "hover_at", "inlay_hints", "prepare_rename", "references", "rename",
+    "semantic_tokens", "semantic_tokens_plain", "signature_at", "workspace_symbols",
 ]
 
 
@@ -66,7 +68,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # the same names for type checkers and linters
     from tl_core.ide.completion import complete_at, complete_list_at
     from tl_core.ide.folding import folding_ranges, folding_ranges_plain
-    from tl_core.ide.format import format_document
+    from tl_core.ide.format import format_document, format_range
     from tl_core.ide.highlight import semantic_tokens, semantic_tokens_plain
     from tl_core.ide.hover import hover_at
     from tl_core.ide.navigation import definition_at, prepare_rename, references, rename
@@ -86,6 +88,8 @@ if TYPE_CHECKING:  # the same names for type checkers and linters
         Signature,
         SignatureHelp,
         Symbol,
+        SymbolMatch,
         TextEdit,
     )
     from tl_core.ide.signature import signature_at
+    from tl_core.ide.workspace import workspace_symbols

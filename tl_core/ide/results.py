@@ -91,6 +91,14 @@ class Symbol:
 
 
 @dataclass(frozen=True, slots=True)
+class SymbolMatch:
+    """A symbol a workspace-symbol query picked, with the name of the symbol holding it."""
+
+    symbol: Symbol
+    container: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class InlayHint:
     offset: int
     label: str
