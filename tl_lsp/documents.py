@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from pygls.uris import from_fs_path
 
+from tl_core.ide.dependents import dependents
 from tl_lsp.protocol import UTF16, Positions, apply_change
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".cache", "build", "dist"}
@@ -300,22 +301,11 @@ class Documents:
         reports thousands of watched files at once; more than `_MAX_CHANGED` of them simply
         touch every open document). Never opens the files: a FIFO is only a name here.
 
-        Uses the analysis' list of files when it has one (`dependencies`), else whether the
-        document mentions a file's name.
+        The files each analysis looked at decide (`tl_core.ide.dependents`).
         """
         if len(paths) > _MAX_CHANGED:
             return list(self.docs)
-        targets = {os.path.realpath(p) for p in paths}
-        names = {os.path.basename(p) for p in paths} - {""}
-        out = []
-        for uri, doc in self.docs.items():
-            deps = getattr(doc.analysis, "dependencies", None) if doc.analysis else None
-            if deps:
-                if targets & {os.path.realpath(str(d)) for d in deps}:
-                    out.append(uri)
-            elif any(name in doc.text for name in names):
-                out.append(uri)
-        return out
+        return dependents(((uri, doc.analysis) for uri, doc in self.docs.items()), paths)
 
     def shutdown(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

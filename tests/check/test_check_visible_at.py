@@ -179,15 +179,20 @@ def test_releasing_replaced_analyses_leaves_the_next_ones_whole(tmp_path: Path):
     old = analyze(text, path)
     old.materialize()
     ide.semantic_tokens(old)
+    ide.folding_ranges(old)
     ide.complete_list_at(old, len(text), 50)
     for k in range(3):
         text = text.replace(f"[[1.0, 2.0], [3.0, 4.0]], device: cpu)\nfn f{k}(",
                             f"[[1.5, 2.0], [3.0, 4.0]], device: cpu)\nfn f{k}(", 1)
         new = analyze(text, path)
         refs = old._refs
+        caches = old.ide_cache  # the IDE's caches (typed slots) are emptied too
+        filled = (caches.semantic_tokens, caches.completion_info, caches.segments)
+        assert all(filled) and (k > 0 or caches.folds[1])
         steps: list[int] = []
         old.release(functools.partial(steps.append, 1))
         assert refs == {} and vars(old) == {} and len(steps) > 10
+        assert not any(filled) and not (caches.folds or ((), ()))[1]
         old = new
         fresh = analyze(text, None, use_cache=False)
         assert new.diagnostics == fresh.diagnostics

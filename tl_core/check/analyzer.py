@@ -99,4 +99,5 @@ def _analyze(text: str, path: str | None, pr: object, li: LineIndex, memo: objec
                     _refs=checker.refs, _scopes=checker.scopes,
                     _functions=checker.functions, imports=checker.imports,
                     _point_types=checker.point_types, _call_bindings=checker.call_bindings,
-                    _pending=checker.pending, _pending_runs=checker.pending_runs)
+                    _pending=checker.pending, _pending_runs=checker.pending_runs,
+                    dependencies=frozenset(checker.files))

@@ -142,6 +142,7 @@ class Checker:
         self.logic: Any = None  # tl_core.check.logic.LogicCheck, when the file has logic
         self.imports: list[ImportInfo] = []
         self.import_failed = False
+        self.files: set[str] = set()  # the files the check looked at (Analysis.dependencies)
         self.journal: list[tuple[Binding, Type]] = []
         self.loop_depth = 0
         self.fn_stack: list[tuple[str, Type, A.FnDecl]] = []
@@ -255,6 +256,7 @@ class Checker:
         for it in items:
             if isinstance(it, A.Import):
                 self.check_import(it, resolver, seen_imports, script)
+        self.files.update(resolver.read)
         for it in items:
             if isinstance(it, A.FnDecl):
                 self.declare_fn(script, it)
@@ -1160,8 +1162,9 @@ class Checker:
         if info is None or not isinstance(info.value, str):
             return None
         written = info.value
-        return written, written if os.path.isabs(written) else os.path.join(self.base_dir,
-                                                                            written)
+        full = written if os.path.isabs(written) else os.path.join(self.base_dir, written)
+        self.files.add(os.path.normpath(full))
+        return written, full
 
     def file_error(self, span: Span, message: str, full: str) -> None:
         """A file that does not exist may exist when the program runs (or be written by

@@ -68,9 +68,13 @@ class ImportResolver:
     def __init__(self, doc_path: str | None, base_dir: str) -> None:
         self.doc = os.path.normpath(os.path.abspath(doc_path)) if doc_path else None
         self.base_dir = base_dir
+        # every file resolving looked at (imported, or read in search of a cycle, or named
+        # and missing): a change to one may change the check
+        self.read: set[str] = set()
 
     def resolve(self, written: str) -> ImportResult:
         full = os.path.normpath(os.path.join(self.base_dir, written))
+        self.read.add(full)
         problem = path_problem(full) or (SYMLINK_LOOP if _is_symlink_loop(full) else None)
         if problem is not None:
             return ImportResult(None, f"cannot import '{written}': {problem}")
@@ -106,6 +110,7 @@ class ImportResolver:
             done = set()
         if depth > 32 or path in done:
             return None
+        self.read.add(path)
         pr = _parse_file(path)
         if isinstance(pr, str):
             return None

@@ -144,6 +144,20 @@ class ImportInfo:
     ok: bool
 
 
+@dataclass(slots=True)
+class IdeCaches:
+    """The editor queries' caches of one analysis (`tl_core.ide`), filled on their first
+    use and never read by the checker: typed slots instead of ad-hoc attributes. Like
+    every container of the analysis, `Analysis.release` empties them."""
+
+    tokens: list | None = None  # tl_core.ide.lex.all_tokens: the whole text's tokens
+    segments: list | None = None  # tl_core.ide.tokens: the text cut at top-level items
+    resolution: tuple | None = None  # tl_core.ide.tokens: the occurrences by start
+    semantic_tokens: list | None = None  # tl_core.ide.tokens: the answer
+    folds: tuple | None = None  # tl_core.ide.tokens: (cell marker, the answer)
+    completion_info: dict = field(default_factory=dict)  # tl_core.ide.completion, by binding
+
+
 @dataclass(eq=False)
 class Analysis:
     """One checked document.
@@ -176,6 +190,12 @@ class Analysis:
     _starts: list[int] = field(default_factory=list)
     _scope_starts: list[int] = field(default_factory=list)
     _sorted_scopes: list[Scope] = field(default_factory=list)
+    # The files the check looked at (normalized absolute paths): model files and tokenizers
+    # named by constant paths, the imported files and those read in search of import
+    # cycles, including missing ones. A change to any other file cannot change this
+    # analysis (the editor re-checks a document when one of these changes).
+    dependencies: frozenset[str] = frozenset()
+    ide_cache: IdeCaches = field(default_factory=IdeCaches)
 
     def __post_init__(self) -> None:
         # what the check made at once; placing only adds after these (or replaces values)
@@ -191,6 +211,10 @@ class Analysis:
         parts = self.__dict__
         for key in list(parts):
             value = parts.pop(key, None)
+            if isinstance(value, IdeCaches):
+                c = value
+                value = (c.tokens, c.segments, c.semantic_tokens, c.completion_info,
+                         *(c.resolution or ()), *(c.folds or ()))
             for container in value if isinstance(value, tuple) else (value,):
                 if isinstance(container, dict):
                     while container:

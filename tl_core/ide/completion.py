@@ -502,7 +502,7 @@ _BUILTIN_LABELS: dict[str, tuple[Builtin, str]] = {}
 def _binding_info(a: Analysis, b: Binding) -> tuple[str, str, str, str]:
     """(kind, detail, doc, sort text) of a binding, memoized per analysis: a file with
     thousands of names would otherwise format thousands of types on every keystroke."""
-    cache = a.__dict__.setdefault("_completion_info", {})
+    cache = a.ide_cache.completion_info
     info = cache.get(id(b))
     if info is None:
         # the same name, kind and (immutable, shared) type object as in the last analysis

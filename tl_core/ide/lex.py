@@ -208,8 +208,7 @@ def current_keyword(toks: list[Tok], paren: int) -> str | None:
 
 
 def all_tokens(a: Analysis) -> list[Tok]:
-    toks = getattr(a, "_tokens", None)
+    toks = a.ide_cache.tokens
     if toks is None:
-        toks = tokenize(a.text, long_lines=LONG_LINE)
-        a._tokens = toks  # type: ignore[attr-defined]
+        toks = a.ide_cache.tokens = tokenize(a.text, long_lines=LONG_LINE)
     return toks

@@ -30,6 +30,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
+from tl_core.check.model import Analysis
 from tl_core.ide.cells import CELL_MARKER, is_marker, regions
 from tl_core.ide.lex import LONG_LINE, tokenize
 from tl_core.ide.results import Fold, SemanticToken
@@ -94,12 +95,12 @@ def _seg_tokens(seg: str) -> tuple:
     return hit
 
 
-def _segments(a: Any, pause: Callable[[], None] | None = None
+def _segments(a: Analysis, pause: Callable[[], None] | None = None
               ) -> list[tuple[int, int, int, str, list, str | None]] | None:
     """[(start, end, line, text, items, text of its last token)] covering the text, or
     None when the items are not in order (then the plain version answers). `pause`: as
     `semantic_tokens` takes it."""
-    cached = a.__dict__.get("_ide_segments")
+    cached = a.ide_cache.segments
     if cached is not None:
         return cached
     text = a.text
@@ -129,7 +130,7 @@ def _segments(a: Any, pause: Callable[[], None] | None = None
         prev_end = sp.end
     seg = text[cur_s:]
     out.append((cur_s, len(text), cur_line, seg, cur, _seg_tokens(seg)[2]))
-    a.__dict__["_ide_segments"] = out
+    a.ide_cache.segments = out
     return out
 
 
@@ -216,10 +217,10 @@ def _classify(seg: str, prev_text: str | None, refs: list[tuple]) -> list[tuple]
     return out
 
 
-def _resolution(a: Any) -> tuple:
+def _resolution(a: Analysis) -> tuple:
     """("pending", base refs sorted by start, pending entries) while the reused items are
     not materialized, else ("all", every occurrence sorted by start)."""
-    hit = a.__dict__.get("_ide_resolution")
+    hit = a.ide_cache.resolution
     if hit is not None:
         return hit
     with a._lock:
@@ -228,7 +229,7 @@ def _resolution(a: Any) -> tuple:
             res: tuple = ("pending", base, list(a._pending))
         else:
             res = ("all", a._sorted_refs, None)
-    a.__dict__["_ide_resolution"] = res
+    a.ide_cache.resolution = res
     return res
 
 
@@ -239,12 +240,12 @@ def _classes(refs: list, s: int) -> tuple:
                              r.is_def)) for r in refs)
 
 
-def semantic_tokens(a: Any, pause: Callable[[], None] | None = None) -> list[SemanticToken] | None:
+def semantic_tokens(a: Analysis, pause: Callable[[], None] | None = None) -> list[SemanticToken] | None:
     """The document's semantic tokens, equal to the plain version's; None when this path
     cannot answer (the caller then uses the plain version). `pause`, when given, is called
     between steps (every 32 segments): a server running this in the background lets
     requests the editor waits on go first there."""
-    cached = a.__dict__.get("_ide_semantic_tokens")
+    cached = a.ide_cache.semantic_tokens
     if cached is not None:
         return list(cached)
     segs = _segments(a, pause)
@@ -333,7 +334,7 @@ def semantic_tokens(a: Any, pause: Callable[[], None] | None = None) -> list[Sem
             extend(toks)
         if last is not None:
             prev_text = last
-    a.__dict__["_ide_semantic_tokens"] = out
+    a.ide_cache.semantic_tokens = out
     return list(out)
 
 
@@ -370,11 +371,11 @@ def _item_folds(seg: str, its: list, s: int, line: int) -> list[tuple[int, int]]
     return hit
 
 
-def folding_ranges(a: Any, pause: Callable[[], None] | None = None,
+def folding_ranges(a: Analysis, pause: Callable[[], None] | None = None,
                    marker: str = CELL_MARKER) -> list[Fold] | None:
     """The document's folding ranges, equal to the plain version's; None when this path
     cannot answer. `pause`: as `semantic_tokens` takes it; `marker`: the cell marker."""
-    cached = a.__dict__.get("_ide_folds")
+    cached = a.ide_cache.folds
     if cached is not None and cached[0] == marker:
         return list(cached[1])
     segs = _segments(a, pause)
@@ -418,5 +419,5 @@ def folding_ranges(a: Any, pause: Callable[[], None] | None = None,
         add(imps[0], imps[-1], "imports")
     out = [Fold(s, e, kind) for (s, e), kind in found.items()]
     out.sort(key=lambda f: (f.start_line, -f.end_line))
-    a.__dict__["_ide_folds"] = (marker, out)
+    a.ide_cache.folds = (marker, out)
     return list(out)
