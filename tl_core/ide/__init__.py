@@ -6,7 +6,8 @@ not parse: they use the partial tree the parser recovered and the tokens around 
 The package, bottom up (pyproject.toml's import contracts keep it so):
 - `results`: the answer dataclasses; imports nothing else of the package.
 - `lex` (the forgiving tokenizer and the window before the cursor), `markdown` (labels and
-  hover texts), `cells` (the cell marker), `gcpause`.
+  hover texts), `cells` (the one cell rule), `gcpause`, `dependents` (which documents a
+  changed file may change).
 - `model_nav` (model navigation `model.blk[0].attn_q` from the header) and `tokens` (the
   per-segment caches behind highlighting and folding).
 - One module per feature: `hover`, `completion`, `signature`, `navigation` (definition,
@@ -15,8 +16,9 @@ The package, bottom up (pyproject.toml's import contracts keep it so):
   the outline).
 
 This module only re-exports the features' entry points (`from tl_core import ide;
-ide.hover_at(...)`), each loaded on first use: importing `tl_core.ide.cells` (the server at
-start, the kernel) loads neither the checker nor the other features.
+ide.hover_at(...)`), each loaded on first use: importing `tl_core.ide.cells` or
+`tl_core.ide.dependents` (the server at start, the kernel) loads neither the checker nor the
+other features. The queries' per-analysis caches are `Analysis.ide_cache`'s typed slots.
 """
 
 from __future__ import annotations
