@@ -165,6 +165,19 @@ def test_unknown_name_suggests(tmp_path):
     )
 
 
+def test_host_path_tensors_keep_their_own_memory(tmp_path, monkeypatch):
+    """The host path converts into the memory of a fresh MLX array: tensors of one shape loaded
+    one after another must not share it (nor a zeros constant), and later arrays of zeros stay
+    zeros."""
+    monkeypatch.setattr(loader_module, "host_conversion", lambda: True)
+    a, b = np.full((64, 8), 3, np.float32), np.full((64, 8), -5, np.float32)
+    m = load_model(write_safetensors(tmp_path / "s.safetensors", {"a": a, "b": b}))
+    ta, tb = m.get_tensor("a").array, m.get_tensor("b").array
+    assert (np.array(ta) == 3).all() and (np.array(tb) == -5).all()
+    assert (np.array(mx.zeros((64, 8), mx.float16)) == 0).all()
+    assert (np.array(ta + tb) == -2).all()
+
+
 def test_model_is_lazy_and_caches(tmp_path, monkeypatch):
     path = write_safetensors(tmp_path / "m.safetensors",
                              {"a": np.ones(2, np.float32), "b": np.zeros(3, np.float32)})

@@ -7,15 +7,17 @@ compares the file's size and mtime with the header's, so a file replaced or trun
 a race, as with `safetensors` and `mx.load`, which map files too.
 
 Where float32 becomes float16 depends on the backend (measured on an H100, 1.85 GB F32
-SafeTensors, 2026-12-06, bench/load.py):
-- MLX's CUDA backend copies a NumPy array into device memory at about 9.5 GB/s but converts
-  float32 arrays that it has just copied at about 10 GB/s more (first touch), so copying the
-  float32 bytes and converting on the device took 0.38 s. Converting on the host in several
-  threads (NumPy releases the GIL; 20 GB/s with 16 threads) and copying half the bytes took
-  0.19 s (`safetensors.torch.load_file(device="cuda")` + `.half()` took 0.23 s; `mx.load` +
-  `astype` 0.41 s). So on CUDA the conversion runs on the host, a tensor split over threads.
+SafeTensors, bench/load.py, every tensor then read once on the GPU):
+- MLX's CUDA backend copies a NumPy array into its memory at about 9.5 GB/s, and an array
+  copied in that way moves to the GPU again on first use (0.08 s per GB). So on CUDA the
+  conversion runs on the host, a tensor split over threads (NumPy releases the GIL), writing
+  straight into the memory of a fresh MLX array (a NumPy view of an evaluated `mx.zeros`):
+  no staging copy, no second move (2026-12-06 17:27 UTC: 0.53 s, against 0.92 s through a
+  staging buffer and `mx.array`, 0.65 s for `mx.load` + `astype` and 0.34 s for
+  `safetensors.torch.load_file(device="cuda")` + `.half()`).
 - On the CPU and on Apple GPUs (unified memory) MLX's `astype` after one copy is faster than
-  NumPy's conversion, so there the conversion runs in MLX and the overflow count stays lazy.
+  NumPy's conversion, so there the conversion runs in MLX and the overflow count stays lazy;
+  the host path serves there only when a progress bar wants the chunks as they go.
 """
 
 from __future__ import annotations
@@ -52,9 +54,6 @@ class TensorReader:
         self.header = header
         self._maps: dict[str, tuple[int, mmap.mmap]] = {}
         self._pool: ThreadPoolExecutor | None = None
-        # float16 staging buffer of the host path, reused from tensor to tensor (a fresh one
-        # per tensor costs a page fault per 4 KiB); grows to the largest tensor converted.
-        self._scratch: np.ndarray | None = None
 
     def close(self) -> None:
         for fd, mm in self._maps.values():
@@ -64,7 +63,6 @@ class TensorReader:
             except BufferError:
                 pass  # a view of it is still alive (e.g. in a traceback): unmapped when it dies
         self._maps.clear()
-        self._scratch = None
         if self._pool is not None:
             self._pool.shutdown(wait=False)
             self._pool = None
@@ -125,14 +123,6 @@ class TensorReader:
         self._maps[path] = (fd, mm)
         return fd, mm
 
-    def scratch(self, n: int) -> np.ndarray:
-        """A float16 buffer of at least `n` elements (valid until the next call)."""
-        import numpy as np
-
-        if self._scratch is None or self._scratch.size < n:
-            self._scratch = np.empty(n, np.float16)
-        return self._scratch[:n]
-
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max(1, min(16, os.cpu_count() or 1)),
@@ -150,13 +140,17 @@ def host_conversion() -> bool:
 def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...],
                     progress: Progress | None = None) -> tuple[Any, int]:
     """float32 `src` -> an MLX float16 array, converted on the host in chunks over the reader's
-    threads; returns the array and how many finite values became inf. `progress` gets the
-    source bytes of each chunk as it completes."""
+    threads straight into the array's memory; returns the array and how many finite values
+    became inf. `progress` gets the source bytes of each chunk as it completes."""
     import mlx.core as mx
     import numpy as np
 
     flat = src.reshape(-1)
-    out = reader.scratch(flat.size)
+    result = mx.zeros(shape, mx.float16)
+    mx.eval(result)  # a buffer of its own, on the device that will use it
+    # Writing into an evaluated array nothing else refers to: MLX arrays are immutable to MLX
+    # code, but the buffer is plain memory that the NumPy view (no copy) fills before any use.
+    out = np.array(result, copy=False).reshape(-1)
     bounds = range(0, flat.size, CHUNK_ELEMENTS)
 
     def convert(a: int) -> int:
@@ -175,7 +169,7 @@ def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...
         overflow += n
         if progress is not None:
             progress(4 * (min(flat.size, a + CHUNK_ELEMENTS) - a))
-    return mx.array(out.reshape(shape)), overflow  # mx.array copies: the scratch is free again
+    return result, overflow
 
 
 def overflow_count(src: Any, out: Any) -> Any:
