@@ -26,7 +26,7 @@ def test_reserved_words_cannot_be_names_and_contextual_ones_can():
 
     for w in sorted(K.RESERVED - {"true", "false"}):
         assert parse(f"let {w} = 1").errors, w
-    for w in ("where", "learnable", "frozen", "forward"):
+    for w in ("where", "learnable", "frozen", "forward", "tensor"):
         assert not parse(f"let {w} = 1").errors, w
 
 

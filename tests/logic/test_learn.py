@@ -73,6 +73,19 @@ def test_sgd_matches_numpy_gradient_descent():
     assert losses(r.stdout) == pytest.approx(seen, abs=2e-6)
 
 
+def test_learn_inside_main_trains_as_at_the_top_level():
+    """The original allows `learn { }` inside main (it was a syntax error here)."""
+    top = program("sgd(lr: 0.05)", 4)
+    head, _, rest = top.partition("learn {")
+    body = "learn {" + rest
+    nested = head + "main {\n" + textwrap.indent(body, "    ") + "}\n"
+    s, r, errs = run(nested)
+    assert errs == []
+    w, b, seen = numpy_descent(4, lambda t, p, g, n: p - 0.05 * g)
+    assert np.allclose(trained(s, "W"), w, atol=1e-5)
+    assert losses(r.stdout) == pytest.approx(seen, abs=2e-6)
+
+
 def test_adam_matches_numpy_adam_with_the_originals_defaults():
     s, r, errs = run(program("adam(lr: 0.1)", 30))
     assert errs == []

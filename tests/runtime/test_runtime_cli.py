@@ -98,6 +98,19 @@ def test_tl_bench_reports_times(tmp_path):
     assert " runs, cpu)" in r.stdout
 
 
+def test_a_bench_inside_main_is_run_by_tl_bench_and_skipped_by_tl_run(tmp_path):
+    (tmp_path / "b.tl").write_text(
+        "let a = ones([4, 4])\nmain {\n    print(\"main\")\n"
+        "    bench inner { print(\"in bench\", sum(a)) }\n}\n")
+    r = tl("run", "b.tl", "--device", "cpu", cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, "main\n"), r.stderr
+    r = tl("bench", "b.tl", "--seconds", "0.05", "--device", "cpu", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[0].startswith("in bench tensor(16")
+    assert out[1].startswith("bench inner: median ")
+
+
 def test_quickstart_make_run(tmp_path):
     """What `make run` does: build the model, then run linear.tl on it."""
     qs = ROOT / "examples" / "quickstart"

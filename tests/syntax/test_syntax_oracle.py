@@ -48,6 +48,12 @@ CONTEXTUAL = [
     "embedding(t, ids)\nembedding e { dimension: 3 }",
     "fn classify(v: inferat) -> string { return \"x\" }\nlet learner = inferx",
     "let testing = 1\nlet entity_count = 2\nlet relations = 3",
+    # `tensor` names a parameter or variable (the original accepts it) and still declares
+    "fn f(tensor: float16[?]) -> float16[?] { return tensor * 2.0 }\nlet tensor = 1\n"
+    "tensor w: float16[2] = [1.0, 2.0]\nlet y = tensor as f32\nfor tensor in xs { }\n"
+    "let z = tensor < n\nlet c = tensor(t)\nlet d = tensor<float32>(t)\ntensor = tensor + 1",
+    # learn and bench blocks inside main (and other blocks)
+    "main {\n    learn { objective: w, epochs: 1 }\n    bench b { x }\n}",
 ]
 
 
@@ -108,3 +114,22 @@ def test_only_the_intended_shift_reduce_conflicts() -> None:
     assert conflicts == {
         "COMMA", "LSQB", "MINUS", "LPAR", "LBRACE", "TRUE", "FALSE", "TENSOR", "STRING",
         "NUMBER", "NL_LSQB", "NL_LPAR", "NAME", "MATCH", "ERREXPR", "BANG"}
+
+
+def test_tensor_is_a_name_except_before_a_declaration_or_constructor() -> None:
+    text = ("fn f(tensor: float16[?]) -> float16[?] { return tensor }\n"
+            "tensor w: float16[2] = [1.0, 2.0]\nlet y = tensor as f32\nlet z = tensor < n\n"
+            "let c = tensor([1.0])\nlet d = tensor<float32>([1.0])\n")
+    items = parse_chunk(text, 0, len(text), 0).items
+    f, w, y, z, c, d = items
+    assert f.params[0].name == "tensor" and isinstance(f.body.stmts[0].value, A.Name)
+    assert isinstance(w, A.TensorDecl) and w.name == "w"
+    assert isinstance(y.value, A.Cast) and y.value.expr.id == "tensor"
+    assert isinstance(z.value, A.Binary) and z.value.left.id == "tensor"
+    assert isinstance(c.value, A.TensorCtor) and isinstance(d.value, A.TensorCtor)
+
+
+def test_learn_and_bench_inside_main_are_statements() -> None:
+    text = "main {\n    learn { objective: w, epochs: 1 }\n    bench b { x }\n}"
+    (main,) = parse_chunk(text, 0, len(text), 0).items
+    assert [type(s) for s in main.body.stmts] == [A.LearnBlock, A.BenchDecl]

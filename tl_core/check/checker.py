@@ -601,6 +601,22 @@ class Checker:
             from tl_core.check.learn import check_learn
 
             check_learn(self, st, scope)
+        elif isinstance(st, A.BenchDecl):
+            self.check_nested_bench(st, scope)
+
+    def check_nested_bench(self, st: A.BenchDecl, scope: Scope) -> None:
+        """`bench NAME { }` directly inside `main`: a bench as at the top level (run by `tl
+        bench`, skipped by `tl run`), so its body sees the top level, not main's locals."""
+        if scope.kind != "main":
+            where = {"fn": "function", "loop": "loop body"}.get(scope.kind, scope.kind)
+            self.error(st.span, f"bench '{st.name}' inside a {where}: a bench block stands "
+                                f"at the top level or directly inside main; move it there",
+                       "bench-placement")
+            return
+        script = scope
+        while script.parent is not None:
+            script = script.parent
+        self.check_block(st.body, script, "bench")
 
     def check_if(self, st: A.If, scope: Scope) -> None:
         self.infer(st.cond, scope)

@@ -35,6 +35,8 @@ def main(args: argparse.Namespace) -> int:
         return 1
     interp, program = prepared
     benches = [i for i in program.items if isinstance(i, ast.BenchDecl)]
+    benches += [s for i in program.items if isinstance(i, ast.MainBlock)
+                for s in i.body.stmts if isinstance(s, ast.BenchDecl)]
     try:
         run_setup(interp, program)
     except TLRuntimeError as exc:

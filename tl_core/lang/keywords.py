@@ -12,13 +12,13 @@ from tl_core.lang.dtypes import DTYPES, NAMESPACES, SCALAR_TYPES
 
 # Words that can never be names (grammar.lark's NAME rule excludes exactly these).
 RESERVED: frozenset[str] = frozenset(
-    "fn let return if else for in while loop break continue main true false tensor import "
+    "fn let return if else for in while loop break continue main true false import "
     "struct impl match as".split())
 
 # Words that are keywords only where they stand (`test NAME { }`, `x: float16[N] learnable`).
 CONTEXTUAL: frozenset[str] = frozenset(
     "test bench learn entity relation embedding relation_embedding infer where learnable "
-    "frozen".split())
+    "frozen tensor".split())
 
 KEYWORDS: frozenset[str] = RESERVED | CONTEXTUAL
 

@@ -521,6 +521,8 @@ class Interpreter:
             raise TLRuntimeError("this statement did not parse", s.span)
         elif t in _LOGIC_ITEMS or t is ast.LearnBlock:
             self.run_logic(s, env)
+        elif t is ast.BenchDecl:  # inside main: run by `tl bench`, as a top-level one
+            pass
         elif t in _UNSUPPORTED_ITEMS:
             raise NotSupported(_UNSUPPORTED_ITEMS[t], s.span)
         else:

@@ -79,7 +79,7 @@ def _first_chars(t) -> str:  # noqa: ANN001 - a lark TerminalDef
 
 
 _PLAIN, _WORD, _SKIP, _LINES, _OTHER, _PUNCT = range(6)  # how `tokens` treats a group
-_LOOKAHEAD_WORD = re.compile(r"([a-z_]+)((?:\(\?[=!][^()]*\))+)")
+_LOOKAHEAD_WORD = re.compile(r"([a-z_]+)((?:\(\?[=!](?:\[[^\]]*\]|[^()\[])*\))+)")
 _WHOLE_WORD = re.compile(r"([a-z_]+)\(\?!\[A-Za-z0-9_\]\)")
 _MULTILINE = frozenset({"WS", "BLOCK_COMMENT", "BAD_COMMENT", "NL_LPAR", "NL_LSQB",
                         "NL_LBRACE"})

@@ -969,7 +969,7 @@ _NL_BASE = {"NL_LPAR": "LPAR", "NL_LSQB": "LSQB", "NL_LBRACE": "LBRACE"}
 # name (`a::b`); in `x[a::2]` it is two slice colons
 _ADJUST_ALWAYS = frozenset(_NL_BASE) | {"COLONCOLON"}
 _SOFT_KW = frozenset({"TEST", "BENCH", "ENTITY", "RELATION", "EMBEDDING", "RELATION_EMBEDDING",
-                      "LEARN", "INFER"})
+                      "LEARN", "INFER", "TENSOR"})
 _SPLIT = {
     "LARROW": ("LT", "MINUS"), "COLONCOLON": ("COLON", "COLON"), "COLONEQ": ("COLON", "EQUAL"),
     "FATARROW": ("EQUAL", "GT"), "ARROW": ("MINUS", "GT"), "POW": ("STAR", "STAR"),

@@ -68,7 +68,7 @@ _NEEDS_NAME_AFTER = frozenset(
 )
 # Words after which a statement cannot be complete (an expression must follow).
 _CONTINUES = frozenset(
-    {"fn", "let", "return", "if", "else", "for", "in", "while", "loop", "tensor", "import",
+    {"fn", "let", "return", "if", "else", "for", "in", "while", "loop", "import",
      "struct", "impl", "match", "as", "main", "infer"}
 )
 _NAME_AFTER = re.compile(r"[ \t]+[A-Za-z_]")
