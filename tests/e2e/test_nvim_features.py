@@ -296,14 +296,14 @@ EXPECTED_TOKENS = {
 def test_module_run_file_and_restart_kernel_commands(nvim: dict):
     run = answer(nvim, "run_file", "commands")
     assert run["result"]["stdout"] == (
-        "kept: [1, 2]\nagain: tensor([[1., 2.]], float16[1, 2], cpu)\n"
+        "kept: [1, 2]\nagain: tensor([[1, 2]], float16[1, 2], cpu)\n"
     )
     # virtual text at the file's last line; the run's log in the output buffer
     (text,) = run["virtual_text"]
     assert run["virtual_text_lines"] == [COMMANDS.count("\n") - 1]
     assert re.fullmatch(r"⇒ float16\[1, 2\] on cpu · [0-9.]+ m?s", text), text
     before = nvim["cell_before_restart"]  # the second cell reads `kept` from the first
-    assert before["result"]["errors"] == [] and before["result"]["value"]["text"] == "[[2., 4.]]"
+    assert before["result"]["errors"] == [] and before["result"]["value"]["text"] == "[[2, 4]]"
     assert before["virtual_text_lines"] == [5]  # the cell's last line
     # both runs' logs (after the earlier runs'), as the server streamed them, in one output
     # buffer shown in a window

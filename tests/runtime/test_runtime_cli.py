@@ -28,7 +28,7 @@ def test_tl_run_seed(tmp_path):
     f.write_text(SEED)
     r = tl("run", str(f), "--device", "cpu")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("Output shape: [4, 2]\nOutput: tensor([[ 2.209,  2.82 ],")
+    assert r.stdout.startswith("Output shape: [4, 2]\nOutput: tensor([[ 2.209,   2.82],")
 
 
 def test_tl_run_runtime_error_format_and_debug(tmp_path):
@@ -68,7 +68,7 @@ def test_tl_run_gpu_without_gpu_warns_once(tmp_path):
     if mx.is_available(mx.gpu):
         return
     assert r.returncode == 0
-    assert r.stdout == "tensor([3.], float16[1], cpu)\n"
+    assert r.stdout == "tensor([3], float16[1], cpu)\n"
     assert r.stderr.count("warning: device gpu is not available") == 1
 
 
@@ -122,7 +122,7 @@ def test_quickstart_make_run(tmp_path):
     assert r.stdout.splitlines()[:3] == [
         'Loaded: ["layer.0.bias", "layer.0.weight"] from a safetensors file',
         "Output shape: [4, 2]",
-        "Output: tensor([[ 2.209,  2.82 ],",
+        "Output: tensor([[ 2.209,   2.82],",
     ]
 
 

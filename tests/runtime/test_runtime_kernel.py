@@ -85,12 +85,12 @@ def test_ready_run_value_and_persistence(kernel):
     assert kernel.ready["pid"] == kernel.p.pid
     r = kernel.response(kernel.send("run", run_params("let a = ones([2])\nprint(a)\na * 2.0")))
     res = r["result"]
-    assert res["stdout"] == "tensor([1., 1.], float16[2], cpu)\n"
-    assert res["value"] == {"kind": "tensor", "text": "[2., 2.]", "shape": [2],
+    assert res["stdout"] == "tensor([1, 1], float16[2], cpu)\n"
+    assert res["value"] == {"kind": "tensor", "text": "[2, 2]", "shape": [2],
                             "dtype": "float16", "device": "cpu", "line": 2}
     assert res["errors"] == [] and res["interrupted"] is False and res["device"] == "cpu"
     r = kernel.response(kernel.send("run", run_params("a + 1.0")))
-    assert r["result"]["value"]["text"] == "[2., 2.]"
+    assert r["result"]["value"]["text"] == "[2, 2]"
 
 
 def test_range_and_errors_use_code_points(kernel):
@@ -217,10 +217,10 @@ def test_relative_paths_resolve_against_the_document(kernel, tmp_path):
     text = 'let m = load_model("m.safetensors")\nm.get_tensor("w")'
     uri = (tmp_path / "sub" / "doc.tl").as_uri()
     r = kernel.response(kernel.send("run", {"uri": uri, "text": text}))
-    assert r["result"]["errors"] == [] and r["result"]["value"]["text"] == "[1., 1.]"
+    assert r["result"]["errors"] == [] and r["result"]["value"]["text"] == "[1, 1]"
     r = kernel.response(kernel.send("run", {"uri": "untitled:1", "text": text,
                                             "path": str(tmp_path / "sub" / "x.tl")}))
-    assert r["result"]["value"]["text"] == "[1., 1.]"
+    assert r["result"]["value"]["text"] == "[1, 1]"
 
 
 def test_a_worker_that_cannot_start_ends_the_kernel():

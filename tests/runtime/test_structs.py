@@ -50,7 +50,7 @@ def test_literal_fields_methods_and_associated_functions():
     """
     checked_clean(src)
     r = run(src)
-    assert r.stdout == ("25.0 3.0 4.0\nPoint { x: 6.0, y: 8.0 }\nPoint { x: 0.0, y: 0.0 } 25.0\n"
+    assert r.stdout == ("25 3 4\nPoint { x: 6.0, y: 8.0 }\nPoint { x: 0.0, y: 0.0 } 25\n"
                         "true\n")
 
 
@@ -69,7 +69,7 @@ def test_structs_are_values_and_self_is_written_back():
     print(a.x, c.x)
     """
     checked_clean(src)
-    assert run(src).stdout == "1.0 9.0\n2.0\n2.0 3.0\n"
+    assert run(src).stdout == "1 9\n2\n2 3\n"
 
 
 def test_nested_fields_lists_of_structs_and_struct_parameters():
@@ -89,7 +89,7 @@ def test_nested_fields_lists_of_structs_and_struct_parameters():
     print(pts[1].norm2(), pts[0].x)
     """
     checked_clean(src)
-    assert run(src).stdout == "25.0 Point { x: 3.0, y: 4.0 }\n29.0 1.0\n"
+    assert run(src).stdout == "25 Point { x: 3.0, y: 4.0 }\n29 1\n"
 
 
 def test_a_struct_of_tensors_computes_as_numpy():
@@ -144,7 +144,7 @@ def test_match_on_structs():
     print(v)
     """
     checked_clean(src)
-    assert run(src).stdout == "origin first\nbelow other\n20.0\n"
+    assert run(src).stdout == "origin first\nbelow other\n20\n"
 
 
 def test_recursion_through_a_method_and_state_across_session_runs():
@@ -232,4 +232,4 @@ def test_the_golden_struct_program_runs():
     path = Path(__file__).resolve().parents[1] / "check" / "golden" / "structs_ok.tl"
     r = run(path.read_text())
     # p = (3, 4) shifted by 1: 4² + 4² = 32; y = l.forward(ones [5, 3]) has 5 rows
-    assert r.stdout == "32.0 5 [2, 3] 4.0\n"
+    assert r.stdout == "32 5 [2, 3] 4\n"

@@ -423,9 +423,11 @@ _add("print", (BuiltinParam("end", "string", "\n", "written after the values; `e
      "void", "utility",
      "Print values separated by spaces, then `end` (a newline unless given); when the first "
      "value is a string holding `{}` and more follow, each `{}` takes the next value "
-     "(`print(\"x = {}\", x)`). Tensors print with their shape, dtype and device, values "
-     "abbreviated like NumPy. Output is written at once (`tl run` and editors show it while "
-     "the program runs).", R.print_rule,
+     "(`print(\"x = {}\", x)`). Floats print as the original's Rust formatting: `2.0` as "
+     "`2`, `1e-7` as `0.0000001`, `[1.0, 1e-5]` inside lists. Tensors print with their "
+     "shape, dtype and device, values abbreviated like NumPy (`1` for a whole element, the "
+     "shortest digits of the dtype otherwise). Output is written at once (`tl run` and "
+     "editors show it while the program runs).", R.print_rule,
      variadic=True, pure=False)
 _add("assert", (P("cond", "bool", doc="the condition"),
                 P("msg", "string", "", "the message when it fails")), "void", "utility",

@@ -1,21 +1,27 @@
 """How values print: `print(...)`, `str(x)` and the value summaries of a run.
 
 Tensors print NumPy-style (abbreviated with `...` beyond 1000 elements, 3 edge items),
-followed by their type and device: `tensor([[2.21, 2.82], ...], float16[4, 2], gpu)`.
+followed by their type and device: `tensor([[2.209, 2.82], ...], float16[4, 2], gpu)`; each
+float element as the original writes it (a whole value as an integer, else the shortest
+digits of its dtype). Floats print as Rust's Display (`2`, `0.1`), inside lists and structs
+as its Debug (`2.0`), as the original does (tl_core.lang.rustfloat).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import mlx.core as mx
 import numpy as np
 
+from tl_core.lang.rustfloat import debug as rust_debug
+from tl_core.lang.rustfloat import display as rust_display
+from tl_core.lang.rustfloat import tensor_element
 from tl_core.runtime.values import Record, Vec, dtype_name, shape_text, type_name
 
 THRESHOLD = 1000
 EDGE_ITEMS = 3
-PRECISION = 4
 
 
 def to_numpy(a: mx.array) -> np.ndarray:
@@ -24,13 +30,33 @@ def to_numpy(a: mx.array) -> np.ndarray:
     return np.array(a, copy=False)
 
 
+def _shown(arr: np.ndarray) -> np.ndarray:
+    """The elements an abbreviated print shows (the edge items of each long axis)."""
+    if arr.size <= THRESHOLD:
+        return arr
+    idx = [np.r_[0:EDGE_ITEMS, n - EDGE_ITEMS:n] if n > 2 * EDGE_ITEMS else np.arange(n)
+           for n in arr.shape]
+    return arr[np.ix_(*idx)]
+
+
+def _float_formatter(arr: np.ndarray) -> Callable[[Any], str]:
+    """Each float element as the original prints one (UPSTREAM.md 15.3: a whole value as an
+    integer, else the shortest digits of its own type, `NaN`, `inf`), right-aligned."""
+    bits = {2: 16, 4: 32}.get(arr.dtype.itemsize, 64)
+    shown = _shown(arr).ravel()
+    width = max((len(tensor_element(float(v), bits)) for v in shown), default=0)
+    return lambda v: tensor_element(float(v), bits).rjust(width)
+
+
 def tensor_values(a: mx.array, prefix: str = "") -> str:
     """The abbreviated values alone: `[[1, 2], [3, 4]]`."""
     arr = to_numpy(a)
+    formatter: dict[str, Callable[[Any], str]] = {"bool": lambda b: "true" if b else "false"}
+    if arr.dtype.kind == "f" and arr.size:
+        formatter["float_kind"] = _float_formatter(arr)
     return np.array2string(
         arr, separator=", ", prefix=prefix, threshold=THRESHOLD, edgeitems=EDGE_ITEMS,
-        precision=PRECISION, max_line_width=100,
-        formatter={"bool": lambda b: "true" if b else "false"},
+        max_line_width=100, formatter=formatter,
     )
 
 
@@ -39,16 +65,13 @@ def format_tensor(a: mx.array, device: str) -> str:
     return f"tensor({body}, {dtype_name(a.dtype)}{shape_text(a.shape)}, {device})"
 
 
-def _scalar_text(v: Any) -> str:
+def _scalar_text(v: Any, nested: bool = False) -> str:
+    """A bool, int or float: floats as Rust's Display (`2`, `0.1`), or its Debug (`2.0`,
+    `1e-5`) inside a list or a struct, as the original prints them (UPSTREAM.md 15.3)."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
-        if v != v:
-            return "nan"
-        if v in (float("inf"), float("-inf")):
-            return "inf" if v > 0 else "-inf"
-        text = repr(v)
-        return text
+        return rust_debug(v) if nested else rust_display(v)
     return str(v)
 
 
@@ -59,7 +82,7 @@ def format_value(v: Any, device: str = "cpu", *, quote_strings: bool = False) ->
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' if quote_strings else v
     if isinstance(v, (bool, int, float)):
-        return _scalar_text(v)
+        return _scalar_text(v, quote_strings)
     if v is None:
         return "void"
     if isinstance(v, range):
