@@ -24,7 +24,8 @@ temperature_sample top_k top_p seed chunk floor ceil round gather scatter to_int
 string_length string_substring assert_about_eq positional_encoding padding_mask combine_masks
 precompute_rope_cos precompute_rope_sin fused_add_relu fused_mul_relu fused_affine
 fused_gelu_linear load_model_f16 input KVCache::new KVCache::new_f16 KVCache::new_f32 set
-append get_k get_v int_to_tokenids attention_with_cache dropout batch_norm apply_mask""".split()
+append get_k get_v int_to_tokenids attention_with_cache dropout batch_norm apply_mask
+Tensor::create_cache f16::from_array f32::from_array""".split()
 SECTION_7 += ["detokenize_incremental"]  # UPSTREAM.md section 13's table
 
 

@@ -62,6 +62,11 @@ def erf_gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
 
 
+def tanh_gelu(x: np.ndarray) -> np.ndarray:
+    """The original's gelu (UPSTREAM.md 8)."""
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     e = np.exp(x - x.max(axis, keepdims=True))
     return e / e.sum(axis, keepdims=True)
@@ -232,7 +237,30 @@ def tut_learn() -> str:
     return lines(f"  w: {w.tolist()}", f"w = {T(w, 'float32')}")
 
 
+@case(select=lambda line: line.startswith(("w =", "tensor =")))
+def tut_tensor_param() -> str:
+    w = np.zeros(2)
+    for _ in range(5):
+        w = w - 0.05 * 4 * (2 * w - 3)  # sgd on sum((2w - 3)^2)
+    return lines(f"w = {T(w, 'float32')}", f"tensor = {T(10 * w, 'float32')}")
+
+
 # -- built-in probes ---------------------------------------------------------------------
+
+@case(rtol=1e-6, atol=0)  # float32 values
+def probe_from_array() -> str:
+    a = np.array([0.1, 0.2, 0.3, 0.4], F32).reshape(2, 2)
+    return lines(f"a: {T(a, 'float32')}", f"a @ a: {T(a @ a, 'float32')}",
+                 f"b: {T(np.array([1.5, 2.5]))}", f"arange: {T(np.arange(2.0, 5.0), 'float32')}",
+                 f"zeros: {T(np.zeros((2, 3)))}")
+
+
+@case()
+def probe_append_buffer() -> str:
+    rows = np.repeat(np.arange(3.0)[:, None], 3, axis=1)
+    return lines("empty: [0, 3]", "rows: [3, 3]", f"sum: {T(rows.sum(), 'float32')}",
+                 f"cache: {T(rows, 'float32')}")
+
 
 @case()
 def probe_arange() -> str:
@@ -341,12 +369,13 @@ def probe_norms() -> str:
                  f"plain layer_norm: {T(ln(x), 'float32')}")
 
 
-@case()
+@case(rtol=2e-5, atol=1e-7)  # float32 throughout; gelu's two forms differ by 2e-3 at -2
 def probe_activations() -> str:
     x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
     return lines(f"relu: {T(np.maximum(x, 0), 'float32')}",
                  f"sigmoid: {T(1 / (1 + np.exp(-x)), 'float32')}",
-                 f"tanh: {T(np.tanh(x), 'float32')}", f"gelu: {T(erf_gelu(x), 'float32')}",
+                 f"tanh: {T(np.tanh(x), 'float32')}", f"gelu: {T(tanh_gelu(x), 'float32')}",
+                 f"gelu exact: {T(erf_gelu(x), 'float32')}",
                  f"silu: {T(silu(x), 'float32')}")
 
 
@@ -398,7 +427,7 @@ def probe_fused() -> str:
                  f"fused_affine: {T(x * [2.0, 1.0, 0.5] + [1.0, 0.0, -1.0], 'float32')}",
                  f"fused_add_relu: {T(np.maximum(x + x * 0.5, 0), 'float32')}",
                  f"fused_mul_relu: {T(np.maximum(x * x, 0), 'float32')}",
-                 f"fused_gelu_linear: {T(erf_gelu(x) @ w.T + b, 'float32')}")
+                 f"fused_gelu_linear: {T(tanh_gelu(x) @ w.T + b, 'float32')}")
 
 
 @case()

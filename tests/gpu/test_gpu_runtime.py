@@ -107,6 +107,8 @@ CASES: dict[str, Callable[[], tuple[list[Any], dict[str, Any]]]] = {
     "fused_gelu_linear": lambda: ([r16(4, 8), r16(8, 5), r16(5)], {}),
     "top_k": lambda: ([r16(3, 50)], {"k": 7}),
     "top_p": lambda: ([r16(3, 50) * 3], {"p": 0.6}),
+    "f16::from_array": lambda: ([[0.1, 0.2, 0.3, 0.4]], {"shape": [2, 2]}),
+    "f32::from_array": lambda: ([[[0.1, 0.2], [0.3, 0.4]]], {}),
     "attention_with_cache": lambda: ([r16(3, 9, 64), r16(7, 3, 64), r16(7, 3, 64),
                                       r16(32, 576) * 0.1], {"base": 100000.0}),
 }
@@ -123,7 +125,8 @@ NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "mode
                "temperature_sample",
                # the cache's state (tests/runtime/test_kv_attention.py)
                "KVCache::new", "KVCache::new_f16", "KVCache::new_f32", "set", "append",
-               "get_k", "get_v", "int_to_tokenids"}
+               "get_k", "get_v", "int_to_tokenids",
+               "Tensor::create_cache"}  # its capacity: test_append_buffer_on_gpu below
 
 
 def test_cases_cover_every_numeric_builtin():
@@ -149,6 +152,34 @@ def test_builtin_on_gpu_matches_cpu(name):
     for g, c in zip(*results, strict=True):
         assert g.shape == c.shape
         np.testing.assert_allclose(g, c, rtol=4e-3, atol=4e-3)
+
+
+@needs_gpu
+def test_exact_gelu_on_gpu_matches_cpu():
+    x = r16(8, 8)
+    outs = []
+    for dev in (mx.gpu, mx.cpu):
+        with mx.stream(dev):
+            out = ops.op_gelu(None, x, approximate="none")
+            mx.eval(out)
+        outs.append(np.array(out.astype(mx.float32)))
+    np.testing.assert_allclose(outs[0], outs[1], rtol=4e-3, atol=4e-3)
+
+
+@needs_gpu
+def test_append_buffer_on_gpu():
+    src = ("let c = Tensor::create_cache(3, [4])\nlet d = c.append(f32::ones([2, 4]) * 0.5)\n"
+           "let e = d.append(f32::ones([4]))\n")
+    outs = []
+    for device in ("gpu", "cpu"):
+        s = Session(device=device)
+        r = s.run(src + "let f = e.append(f32::ones([4]))\n")
+        assert [d.message for d in r.errors] == [
+            "Cache overflow: 3 rows + 1 would exceed the capacity of 3 "
+            "(Tensor::create_cache's max_len)"]
+        outs.append(np.array(s.interpreter.globals.vars["e"]))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], np.array([[0.5] * 4, [0.5] * 4, [1.0] * 4]))
 
 
 @needs_gpu

@@ -110,7 +110,7 @@ def test_fused_helpers(ctx):
     close(ops.op_fused_add_relu(ctx, mxa(a), mxa(b)), np.maximum(a + b, 0))
     close(ops.op_fused_mul_relu(ctx, mxa(a), mxa(b)), np.maximum(a * b, 0))
     close(ops.op_fused_affine(ctx, mxa(a), mxa(b), 0.5), a * b + 0.5)
-    gelu = 0.5 * a * (1 + np.vectorize(math.erf)(a / math.sqrt(2)))
+    gelu = 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a**3)))
     bias = f16(5)
     close(ops.op_fused_gelu_linear(ctx, mxa(a), mxa(w), mxa(bias)), gelu @ w + bias,
           rtol=1e-2, atol=1e-2)
@@ -276,3 +276,76 @@ def test_linear_takes_the_originals_full_bias_and_embedding_one_id(ctx):
     assert [d.message for d in a.diagnostics] == []
     assert [str(a.type_of(it.value)) for it in a.program.items[1:3]] == \
         ["float16[1, 3]", "float16[4, 2]"]
+
+
+def test_create_cache_and_append_rows():
+    """UPSTREAM.md 14.5: `Tensor::create_cache(max_len, rest)` is f32 [0, *rest]; `append`
+    adds rows along axis 0 (a row or a block of rows), "Cache overflow" past max_len."""
+    from tl_core.check import analyze
+
+    src = ("let c = Tensor::create_cache(3, [2])\nlet d = c.append([[1.0, 2.0]])\n"
+           "let e = d.append([3.0, 4.0])\nlet f = append(e, [[5.0, 6.0]])\n"
+           "let t: float32[3, 2] = f\nprint(c.shape, c.dtype, f.dtype)\nf\n")
+    assert [d.message for d in analyze(src).diagnostics] == []
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == []
+    assert r.stdout == "[0, 2] float32 float32\n"
+    s = Session(device="cpu")
+    s.run(src)
+    np.testing.assert_array_equal(np.array(s.interpreter.globals.vars["f"]),
+                                  np.arange(1.0, 7.0, dtype=np.float32).reshape(3, 2))
+    # a plain tensor has no capacity; its rows keep its dtype
+    r = Session(device="cpu").run("let x = tensor([[1.0]])\nprint(x.append([[2.0], [3.0]]))")
+    assert r.stdout == "tensor([[1],\n        [2],\n        [3]], float16[3, 1], cpu)\n"
+
+
+@pytest.mark.parametrize(("src", "checker", "runtime"), [
+    ("let c = Tensor::create_cache(3, [2])\nlet d = c.append([[1.0, 2.0, 3.0]])",
+     "append: the rows must be 1-D or 2-D with the trailing shape of float32[0, 2], found "
+     "float32[1, 3]", None),
+    ("let c = Tensor::create_cache(1, [2])\nlet d = c.append([[1.0, 2.0], [3.0, 4.0]])",
+     None, "Cache overflow: 0 rows + 2 would exceed the capacity of 1 "
+           "(Tensor::create_cache's max_len)"),
+    ("let c = Tensor::create_cache(-1, [2])", "max_len must be non-negative; found -1", None),
+])
+def test_append_errors(src, checker, runtime):
+    from tl_core.check import analyze
+
+    got = [d.message for d in analyze(src).diagnostics if d.severity.value == "error"]
+    assert got == ([checker] if checker else [])
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == [runtime or checker]
+
+
+def test_gelu_is_the_originals_tanh_form_and_the_exact_one_by_keyword(ctx):
+    """UPSTREAM.md 8: the original's gelu is 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)));
+    `approximate: "none"` is the erf form (float32 inputs: the forms differ by ~1e-3)."""
+    x = np.linspace(-4, 4, 41, dtype=np.float32)
+    tanh_form = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    erf_form = 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+    assert np.abs(tanh_form - erf_form).max() > 1e-4
+    got = np.array(ops.op_gelu(ctx, mx.array(x)))
+    np.testing.assert_allclose(got, tanh_form, rtol=1e-5, atol=1e-6)
+    got = np.array(ops.op_gelu(ctx, mx.array(x), approximate="none"))
+    np.testing.assert_allclose(got, erf_form, rtol=1e-5, atol=1e-6)
+    with pytest.raises(OpError, match='approximate must be "tanh" or "none", found "erf"'):
+        ops.op_gelu(ctx, mx.array(x), approximate="erf")
+
+
+def test_from_array_makes_the_namespaces_dtype_from_the_literals_digits():
+    """`f32::from_array(data, shape?)`: float32 rounded once from the digits (not through
+    float16), reshaped when a shape is given; checker and runtime agree on a bad shape."""
+    from tl_core.check import analyze
+
+    src = "let a = f32::from_array([0.1, 0.2, 0.3], [3, 1])\nlet b = f16::from_array([0.1])\n"
+    assert [d.message for d in analyze(src).diagnostics] == []
+    s = Session(device="cpu")
+    assert [e.message for e in s.run(src).errors] == []
+    a = s.interpreter.globals.vars["a"]
+    assert a.dtype == mx.float32 and a.shape == (3, 1)
+    np.testing.assert_array_equal(np.array(a).ravel(), np.array([0.1, 0.2, 0.3], np.float32))
+    assert s.interpreter.globals.vars["b"].dtype == mx.float16
+    bad = "let a = f32::from_array([1.0, 2.0, 3.0], [2, 2])"
+    msg = "cannot reshape float32[3] (3 elements) to [2, 2] (4 elements)"
+    assert [d.message for d in analyze(bad).diagnostics] == [msg]
+    assert [e.message for e in Session(device="cpu").run(bad).errors] == [msg]

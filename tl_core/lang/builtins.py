@@ -226,10 +226,17 @@ for _n, _what in (("exp", "e raised to each element"), ("log", "the natural loga
                   ("tan", "the tangent (radians)"), ("tanh", "the hyperbolic tangent"),
                   ("sigmoid", "the logistic sigmoid 1 / (1 + exp(-x))"),
                   ("relu", "max(x, 0)"),
-                  ("gelu", "the Gaussian error linear unit (exact, erf-based)"),
                   ("silu", "x * sigmoid(x) (also called swish)")):
     _add(_n, (X,), "tensor", "math", f"Element-wise: {_what}. The shape is unchanged.",
          R.same())
+_add("gelu", (X, P("approximate", "string", "tanh",
+                   "\"tanh\" (the original's) or \"none\" (exact, erf-based)")),
+     "tensor", "math",
+     "Element-wise Gaussian error linear unit. By default the tanh form the original "
+     "computes, `0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))` (GPT-2's, "
+     "PyTorch's `approximate=\"tanh\"`); `approximate: \"none\"` is the exact "
+     "`0.5 * x * (1 + erf(x / sqrt(2)))` of BERT-style models. The shape is unchanged.",
+     R.gelu)
 for _n, _what in (("floor", "the largest integer <= x"), ("ceil", "the smallest integer >= x"),
                   ("round", "x rounded to the nearest integer, halves away from zero")):
     _add(_n, (P("x", "tensor", doc="a number or a tensor"),), "int", "math",
@@ -337,7 +344,8 @@ _add("fused_affine", (X, P("scale", "tensor"), P("bias", "tensor")), "tensor", "
      "`x * scale + bias` (broadcasting).", R.first_tensor("x"))
 _add("fused_gelu_linear", (X, P("W", "tensor", doc="[in, out] (no transpose, unlike linear)"),
                            P("b", "tensor", doc="[out]")), "tensor", "nn",
-     "`gelu(x) @ W + b`, as the original computes it: `W` is `[in, out]`, not transposed.",
+     "`gelu(x) @ W + b` (gelu's tanh form), as the original computes it: `W` is "
+     "`[in, out]`, not transposed.",
      R.fused_gelu_linear)
 _add("einsum", (P("spec", "spec", doc='subscripts such as "ij,jk->ik"'),
                 P("operands", "tensor", doc="one tensor per operand of the spec")),
@@ -381,12 +389,32 @@ _add("set", (_CACHE, _LAYER, P("K", "tensor", doc="keys, [rows, ...]"),
              P("V", "tensor", doc="values, [rows, ...]")), "void", "nn",
      "`cache.set(layer, K, V)`: replace a layer's keys and values.", R.cache_store,
      pure=False)
-_add("append", (P("x", "any", doc="a KVCache, or token ids"),
-                P("values", "any", doc="layer, K, V for a cache; one id for token ids")),
+_add("append", (P("x", "any", doc="a KVCache, token ids, or a tensor to add rows to"),
+                P("values", "any", doc="layer, K, V for a cache; one id for token ids; the "
+                                       "rows for a tensor")),
      "any", "nn",
      "`cache.append(layer, K, V)` adds the rows of K and V (axis 0) after a layer's stored "
      "ones, in place; `append(ids, id)` returns token ids one longer (an int, a float "
-     "truncated, or a one-element tensor).", R.append_rule, variadic=True, pure=False)
+     "truncated, or a one-element tensor); `t.append(rows)` returns `t` with the rows "
+     "(its trailing shape, or one row) added along axis 0 in t's dtype, within the capacity "
+     "of a `Tensor::create_cache` buffer (\"Cache overflow\" beyond it).", R.append_rule,
+     variadic=True, pure=False)
+for _n, _what in (("f16", "float16"), ("f32", "float32")):
+    _add(f"{_n}::from_array", (P("data", "any", doc="numbers: a (nested) list or a tensor"),
+                               P("shape", "shape", None, "the shape to give them (the same "
+                                                         "element count); their own when "
+                                                         "omitted")),
+         "tensor", "creation",
+         f"A {_what} tensor of the values of `data`, rounded once from the literal's "
+         f"digits: `{_n}::from_array([1.0, 2.0, 3.0, 4.0], [2, 2])`.",
+         R.from_array(_what))
+_add("Tensor::create_cache", (P("max_len", "int", doc="how many rows the buffer may hold"),
+                              P("shape_rest", "shape", doc="the shape of one row, e.g. [64]")),
+     "tensor", "creation",
+     "An empty float32 buffer `[0, *shape_rest]` with room for `max_len` rows, grown with "
+     "`cache = cache.append(rows)` (rows along axis 0; more than `max_len` rows is the "
+     "error \"Cache overflow\"), as the original's pre-allocated append buffers.",
+     R.create_cache, pure=False)
 _add("get_k", (_CACHE, _LAYER), "tensor", "nn",
      "`cache.get_k(layer)`: the keys stored in a layer (a view of the cache's buffer).",
      R.cache_tensor, pure=False)

@@ -40,6 +40,18 @@ def same(param: str = "x") -> ShapeRule:
     return rule
 
 
+GELU_FORMS = ("tanh", "none")
+
+
+def gelu(a: RuleArgs) -> Type:
+    """`gelu(x, approximate: "tanh" | "none")`: x's type."""
+    form = a.get("approximate")
+    if form is not None and isinstance(form.value, str) and form.value not in GELU_FORMS:
+        raise ShapeError(f"gelu: approximate must be \"tanh\" or \"none\", found "
+                         f"\"{form.value}\"", "approximate")
+    return same()(a)
+
+
 def fixed(t: Type) -> ShapeRule:
     return lambda a: t
 
@@ -505,14 +517,59 @@ def cache_store(a: RuleArgs) -> Type:
     return VOID
 
 
+def create_cache(a: RuleArgs) -> Type:
+    """`Tensor::create_cache(max_len, shape_rest)`: float32 `[0, *shape_rest]`."""
+    n = a.int("max_len")
+    if n is not None and n < 0:
+        raise ShapeError(f"max_len must be non-negative; found {n}", "max_len")
+    rest = a.dims("shape_rest")
+    if rest is None:
+        return TensorType("float32", None)
+    for d in rest:
+        v = dim_value(d)
+        if v is not None and v < 0:
+            raise ShapeError(f"sizes must be non-negative; found {v}", param="shape_rest")
+    return TensorType("float32", (0, *rest))
+
+
+def is_token_ids(t: TensorType) -> bool:
+    """Token ids (`append(ids, id)`): a 1-D integer tensor."""
+    return t.dtype.startswith(("int", "uint")) and t.dims is not None and len(t.dims) == 1
+
+
+def _rows_appended(x: TensorType, rows: Type) -> Type:
+    """`t.append(rows)` (UPSTREAM.md 14.5): x with rows' entries added along axis 0, in x's
+    dtype; `rows` has x's trailing shape (or is one row: x's shape without axis 0)."""
+    if x.dims is None or not isinstance(rows, TensorType) or rows.dims is None:
+        return TensorType(x.dtype, None)
+    if len(x.dims) == 0:
+        raise ShapeError(f"append adds rows along axis 0; a 0-d tensor has none ({x})", "x")
+    r = rows.dims
+    if len(r) == len(x.dims) - 1:
+        r = (1, *r)
+    known = [(dim_value(p), dim_value(q)) for p, q in zip(r[1:], x.dims[1:], strict=False)]
+    if len(r) != len(x.dims) or any(p is not None and q is not None and p != q
+                                    for p, q in known):
+        raise ShapeError(f"append: the rows must be {x.rank - 1}-D or {x.rank}-D with the "
+                         f"trailing shape of {x}, found {TensorType(x.dtype, rows.dims)}",
+                         "values")
+    return S.concat([x, TensorType(x.dtype, r)], 0)
+
+
 def append_rule(a: RuleArgs) -> Type:
-    """`cache.append(layer, K, V)` (void) or `append(ids, id)` (token ids, one longer)."""
+    """`cache.append(layer, K, V)` (void), `append(ids, id)` (token ids, one longer) or
+    `t.append(rows)` (rows added along axis 0)."""
     x = a.type("x")
     if isinstance(x, KVCacheType):
         if len(a.rest) != 3:
             raise ShapeError(f"KVCache append takes a layer, K and V (3 values), found "
                              f"{len(a.rest)}", "x")
         return VOID
+    if isinstance(x, TensorType) and not (x.dims is None or is_token_ids(x)):
+        if len(a.rest) != 1:
+            raise ShapeError(f"appending rows to a tensor takes one tensor of rows, found "
+                             f"{len(a.rest)} values", "x")
+        return _rows_appended(x, a.rest[0].type)
     if isinstance(x, TensorType):
         if len(a.rest) != 1:
             raise ShapeError(f"appending to token ids takes one id, found {len(a.rest)} values",
@@ -553,6 +610,30 @@ def tensor_ctor(a: RuleArgs) -> Type:
     if isinstance(t, ScalarType) and t.name in ("int", "float"):
         return TensorType(dtype or "float16", ())
     return TensorType(dtype or "float16", None)
+
+
+def from_array(dtype: str) -> ShapeRule:
+    """`f32::from_array(data, shape?)`: data's shape (or `shape`) in that dtype."""
+
+    def rule(a: RuleArgs) -> Type:
+        t = a.type("data")
+        dims: tuple | None = None
+        if isinstance(t, TensorType):
+            dims = t.dims
+        elif isinstance(t, ScalarType) and t.name in ("int", "float"):
+            dims = ()
+        target = a.dims("shape")
+        if target is None:
+            return TensorType(dtype, dims)
+        if dims is None:
+            return TensorType(dtype, tuple(UNKNOWN_DIM if dim_value(d) == -1 else d
+                                           for d in target))
+        try:
+            return S.reshape(TensorType(dtype, dims), target)
+        except ShapeError as e:
+            raise ShapeError(e.message, param="shape", hint=e.hint) from None
+
+    return rule
 
 
 def range_rule(a: RuleArgs) -> Type:

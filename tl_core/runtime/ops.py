@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import mlx.core as mx
 
 from tl_core.lang.builtins import implements
+from tl_core.lang.rules import GELU_FORMS
 from tl_core.lang.text import FormatError, print_text
 from tl_core.limits import dim_problem
 from tl_core.runtime.errors import AssertionFailed, OpError
@@ -280,6 +281,20 @@ def op_tensor(ctx: OpContext, data: Any, device: Any = "gpu", dtype: Any = "floa
     if dt is None:
         raise OpError(f"unknown element type {dtype!r}", arg="dtype")
     return as_tensor(data, "data", dt)
+
+
+def _from_array(dtype: Any) -> Any:
+    def op(ctx: OpContext, data: Any, shape: Any = None) -> mx.array:
+        t = as_tensor(data, "data", dtype)
+        if shape is None:
+            return t
+        return op_reshape(ctx, t, shape)
+
+    return op
+
+
+op_f16_from_array = implements("f16::from_array")(_from_array(mx.float16))
+op_f32_from_array = implements("f32::from_array")(_from_array(mx.float32))
 
 
 @implements("zeros")
@@ -587,7 +602,25 @@ def _unary(name: str, fn: Any) -> Any:
 
 
 def _gelu(x: mx.array) -> mx.array:
+    """The original's (tanh) form."""
+    return 0.5 * x * (1.0 + mx.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+
+
+def _gelu_exact(x: mx.array) -> mx.array:
     return 0.5 * x * (1.0 + mx.erf(x / math.sqrt(2.0)))
+
+
+_op_gelu_tanh = _unary("gelu", _gelu)
+_op_gelu_exact = _unary("gelu", _gelu_exact)
+
+
+@implements("gelu")
+def op_gelu(ctx: OpContext, x: Any, approximate: Any = "tanh") -> mx.array:
+    form = as_str(approximate, "approximate")
+    if form not in GELU_FORMS:
+        raise OpError(f"gelu: approximate must be \"tanh\" or \"none\", found \"{form}\"",
+                      arg="approximate")
+    return (_op_gelu_tanh if form == "tanh" else _op_gelu_exact)(ctx, x)
 
 
 op_exp = implements("exp")(_unary("exp", mx.exp))
@@ -600,7 +633,6 @@ op_tan = implements("tan")(_unary("tan", mx.tan))
 op_tanh = implements("tanh")(_unary("tanh", mx.tanh))
 op_sigmoid = implements("sigmoid")(_unary("sigmoid", mx.sigmoid))
 op_relu = implements("relu")(_unary("relu", lambda x: mx.maximum(x, 0.0)))
-op_gelu = implements("gelu")(_unary("gelu", _gelu))
 op_silu = implements("silu")(_unary("silu", lambda x: x * mx.sigmoid(x)))
 
 

@@ -9,6 +9,7 @@ Token ids are 1-D int32 tensors (what `embedding` takes); a list of ints is acce
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import mlx.core as mx
@@ -18,7 +19,7 @@ from tl_core.runtime import sampling
 from tl_core.runtime.attention import attention_with_cache
 from tl_core.runtime.errors import OpError
 from tl_core.runtime.kvcache import KVCache
-from tl_core.runtime.ops import OpContext, as_float, as_int, as_str, as_tensor
+from tl_core.runtime.ops import OpContext, as_float, as_int, as_shape, as_str, as_tensor
 from tl_core.runtime.values import tensor_type, type_name
 from tl_core.tokenizer import Tokenizer, TokenizerError, load_tokenizer
 
@@ -164,8 +165,77 @@ def op_append(ctx: OpContext, x: Any, *values: Any) -> Any:
             raise OpError(f"appending to token ids takes one id, found {len(values)} values",
                           arg="x")
         return mx.concatenate([x, mx.array([_one_id(values[0])], dtype=x.dtype)])
-    raise OpError(f"append needs a KVCache or token ids (a 1-D int tensor), found "
+    if isinstance(x, mx.array):
+        if len(values) != 1:
+            raise OpError(f"appending rows to a tensor takes one tensor of rows, found "
+                          f"{len(values)} values", arg="x")
+        return _append_rows(ctx, x, values[0])
+    raise OpError(f"append needs a KVCache, token ids (a 1-D int tensor) or a tensor, found "
                   f"{type_name(x)}", arg="x")
+
+
+class _Capacities:
+    """The row capacity of each live `Tensor::create_cache` buffer and of the tensors its
+    appends return, by array id; an entry goes with its array (a weak reference)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[weakref.ref, int]] = {}
+
+    def get(self, a: mx.array) -> int | None:
+        entry = self._by_id.get(id(a))
+        return entry[1] if entry is not None and entry[0]() is a else None
+
+    def set(self, a: mx.array, n: int) -> None:
+        key = id(a)
+
+        def gone(ref: weakref.ref, key: int = key) -> None:
+            entry = self._by_id.get(key)
+            if entry is not None and entry[0] is ref:
+                del self._by_id[key]
+
+        self._by_id[key] = (weakref.ref(a, gone), n)
+
+
+def _capacities(ctx: OpContext) -> _Capacities:
+    """The run's table (kept on the interpreter, so a kernel session keeps it too)."""
+    table = getattr(ctx, "append_capacities", None)
+    if table is None:
+        table = _Capacities()
+        ctx.append_capacities = table  # type: ignore[attr-defined]
+    return table
+
+
+@implements("Tensor::create_cache")
+def op_create_cache(ctx: OpContext, max_len: Any, shape_rest: Any) -> mx.array:
+    n = as_int(max_len, "max_len")
+    if n < 0:
+        raise OpError(f"max_len must be non-negative; found {n}", arg="max_len")
+    out = mx.zeros((0, *as_shape(shape_rest, "shape_rest")), dtype=mx.float32)
+    _capacities(ctx).set(out, n)
+    return out
+
+
+def _append_rows(ctx: OpContext, x: mx.array, rows: Any) -> mx.array:
+    """`t.append(rows)` (UPSTREAM.md 14.5): rows along axis 0 in x's dtype."""
+    if x.ndim == 0:
+        raise OpError(f"append adds rows along axis 0; a 0-d tensor has none "
+                      f"({tensor_type(x)})", arg="x")
+    given = as_tensor(rows, "values", x.dtype)
+    r = given[None] if given.ndim == x.ndim - 1 else given
+    if r.ndim != x.ndim or r.shape[1:] != x.shape[1:]:
+        raise OpError(f"append: the rows must be {x.ndim - 1}-D or {x.ndim}-D with the "
+                      f"trailing shape of {tensor_type(x)}, found {tensor_type(given)}",
+                      arg="values")
+    table = _capacities(ctx)
+    cap = table.get(x)
+    total = x.shape[0] + r.shape[0]
+    if cap is not None and total > cap:
+        raise OpError(f"Cache overflow: {x.shape[0]} rows + {r.shape[0]} would exceed the "
+                      f"capacity of {cap} (Tensor::create_cache's max_len)", arg="values")
+    out = mx.concatenate([x, r], axis=0)
+    if cap is not None:
+        table.set(out, cap)
+    return out
 
 
 def _one_id(v: Any) -> int:
