@@ -25,8 +25,13 @@ string_length string_substring assert_about_eq positional_encoding padding_mask 
 precompute_rope_cos precompute_rope_sin fused_add_relu fused_mul_relu fused_affine
 fused_gelu_linear load_model_f16 input KVCache::new KVCache::new_f16 KVCache::new_f32 set
 append get_k get_v int_to_tokenids attention_with_cache dropout batch_norm apply_mask
-Tensor::create_cache f16::from_array f32::from_array""".split()
-SECTION_7 += ["detokenize_incremental"]  # UPSTREAM.md section 13's table
+Tensor::create_cache f16::from_array f32::from_array append_token detokenize_incremental
+cleanup load_weight_cache_f16 load_weight_cache_f32 load_weight_cache_gguf_f16
+load_weight_cache_gguf_f32 cndl_matmul cndl_transpose cndl_reshape cndl_softmax
+cndl_log_softmax cndl_gelu cndl_silu cndl_relu cndl_tanh cndl_layer_norm cndl_rms_norm
+cndl_embedding cndl_rope cndl_load_safetensor cndl_load_gguf_tensor cndl_list_safetensors
+cndl_list_gguf_tensors cndl_load_model_safetensor cndl_save_model_safetensor
+cndl_save_safetensor""".split()
 
 
 def test_every_section_7_builtin_is_registered():

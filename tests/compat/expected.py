@@ -255,6 +255,18 @@ def probe_from_array() -> str:
                  f"zeros: {T(np.zeros((2, 3)))}")
 
 
+@case(rtol=1e-5, atol=1e-6)  # float32 throughout
+def probe_candle() -> str:
+    x = np.array([[1.0, -2.0, 0.5], [0.0, 1.0, 2.0]])
+    lse = np.log(np.exp(x).sum(1, keepdims=True))
+    ln = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5)
+    rn = x / np.sqrt((x * x).mean(1, keepdims=True) + 1e-5)
+    return lines(f"softmax dim 0: {T(softmax(x, 0), 'float32')}",
+                 f"log_softmax: {T(x - lse, 'float32')}", f"transpose: {T(x.T, 'float32')}",
+                 f"matmul: {T(x @ x.T, 'float32')}", f"layer_norm: {T(ln, 'float32')}",
+                 f"rms_norm: {T(rn, 'float32')}", f"gelu: {T(tanh_gelu(x), 'float32')}")
+
+
 @case()
 def probe_append_buffer() -> str:
     rows = np.repeat(np.arange(3.0)[:, None], 3, axis=1)

@@ -109,6 +109,19 @@ CASES: dict[str, Callable[[], tuple[list[Any], dict[str, Any]]]] = {
     "top_p": lambda: ([r16(3, 50) * 3], {"p": 0.6}),
     "f16::from_array": lambda: ([[0.1, 0.2, 0.3, 0.4]], {"shape": [2, 2]}),
     "f32::from_array": lambda: ([[[0.1, 0.2], [0.3, 0.4]]], {}),
+    "cndl_matmul": lambda: ([r16(2, 6, 8), r16(2, 8, 5)], {}),
+    "cndl_transpose": lambda: ([r16(2, 6, 8), 0, 2], {}),
+    "cndl_reshape": lambda: ([r16(2, 6), [3, 4]], {}),
+    "cndl_softmax": lambda: ([r16(6, 9), 0], {}),
+    "cndl_log_softmax": lambda: ([r16(6, 9), 1], {}),
+    "cndl_gelu": lambda: ([r16(8, 8)], {}),
+    "cndl_silu": lambda: ([r16(8, 8)], {}),
+    "cndl_relu": lambda: ([r16(8, 8)], {}),
+    "cndl_tanh": lambda: ([r16(8, 8)], {}),
+    "cndl_layer_norm": lambda: ([r16(5, 64)], {}),
+    "cndl_rms_norm": lambda: ([r16(5, 64)], {}),
+    "cndl_embedding": lambda: ([mx.array([3, 49, 0], dtype=mx.int32), r16(50, 8)], {}),
+    "cndl_rope": lambda: ([r16(7, 3, 16), 2], {}),
     "attention_with_cache": lambda: ([r16(3, 9, 64), r16(7, 3, 64), r16(7, 3, 64),
                                       r16(32, 576) * 0.1], {"base": 100000.0}),
 }
@@ -126,7 +139,13 @@ NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "mode
                # the cache's state (tests/runtime/test_kv_attention.py)
                "KVCache::new", "KVCache::new_f16", "KVCache::new_f32", "set", "append",
                "get_k", "get_v", "int_to_tokenids",
-               "Tensor::create_cache"}  # its capacity: test_append_buffer_on_gpu below
+               "Tensor::create_cache",  # its capacity: test_append_buffer_on_gpu below
+               "append_token", "detokenize_incremental", "cleanup", "load_weight_cache_f16",
+               "load_weight_cache_f32", "load_weight_cache_gguf_f16",
+               "load_weight_cache_gguf_f32", "cndl_load_safetensor", "cndl_load_gguf_tensor",
+               "cndl_list_safetensors", "cndl_list_gguf_tensors",
+               "cndl_load_model_safetensor", "cndl_save_model_safetensor",
+               "cndl_save_safetensor"}
 
 
 def test_cases_cover_every_numeric_builtin():

@@ -31,6 +31,7 @@ from tl_core.lang.registry import STRING_KINDS, BindError, Builtin, bind_argumen
 from tl_core.lang.scalars import MAX_FOLDED_STRING, int_div, rem, repeat
 from tl_core.lang.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
 from tl_core.lang.structs import StructDefs, undefined_struct
+from tl_core.lang.stubs import stub_message
 from tl_core.lang.types import (
     BOOL,
     DEVICE,
@@ -960,7 +961,9 @@ class Checker:
                     self.uncacheable = True
                     msg = f"undefined function '{f.id}'"
                     hint = S.did_you_mean(f.id, list(self.functions) + list(BUILTINS), 0.7)
-                    self.error(f.span, f"{msg}; {hint}" if hint else msg, "undefined-name")
+                    stub = stub_message(f.id)
+                    self.error(f.span, stub or (f"{msg}; {hint}" if hint else msg),
+                               "undefined-name")
                 self.arg_infos(e.args, scope)
                 return UNKNOWN
             self.use(b, f.span)

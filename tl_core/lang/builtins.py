@@ -504,6 +504,88 @@ _add("assert_about_eq", (P("a", "tensor"), P("b", "tensor"),
      "Stop the program with an error unless |a - b| < eps for every element (numbers or "
      "tensors of the same shape).", R.fixed(VOID), pure=False)
 
+# The original's remaining built-ins (UPSTREAM.md 13, 12.1, 20, 21; tl_core.runtime.ops_compat)
+_add("append_token", (P("ids", "indices", doc="token ids"), P("id", "int", doc="the id to add")),
+     "token ids", "model",
+     "`ids.append_token(id)`: token ids one longer, as `append(ids, id)` (an int only).",
+     R.token_appended)
+_add("cleanup", (P("names", "string", None, "names of values (strings); nothing is done"),),
+     "void", "utility",
+     "The original's memory hint: checks that its arguments are strings and does nothing "
+     "(values are freed when no longer used).", R.fixed(VOID), variadic=True, pure=False)
+for _n, _what in (("load_weight_cache_f16", "SafeTensors"), ("load_weight_cache_f32",
+                                                             "SafeTensors"),
+                  ("load_weight_cache_gguf_f16", "GGUF"), ("load_weight_cache_gguf_f32", "GGUF")):
+    _add(_n, (P("path", "model_path", doc=f"a {_what} file"),
+              P("capacity", "int", 0, "the original's cache size in tensors (not needed: "
+                                       "tensors load on first use)")),
+         "Model", "model",
+         f"Same as `load_model` (the original's cache of {_what} tensors): navigate it like "
+         f"a model (`cache.blk[0].attn_q.weight`) or read tensors with `get_tensor`.",
+         R.opened_model, pure=False)
+
+# Candle-backed built-ins of the original (UPSTREAM.md 21): the same computations here.
+_add("cndl_matmul", (P("a", "tensor"), P("b", "tensor")), "tensor", "math",
+     "Batched matrix product (the original's Candle `matmul`), the same as `a @ b`.",
+     R.matmul)
+_add("cndl_transpose", (X, P("dim_a", "int", doc="one axis"),
+                        P("dim_b", "int", doc="the other axis")),
+     "tensor", "shape", "`x` with axes `dim_a` and `dim_b` exchanged (any rank).",
+     R.swap_axes)
+_add("cndl_reshape", (X, P("shape", "shape", doc="the new sizes (a 1-D tensor or a list)")),
+     "tensor", "shape", "The same as `reshape(x, shape)`.", R.reshape)
+for _n, _what in (("softmax", "softmax"), ("log_softmax", "log of the softmax")):
+    _add(f"cndl_{_n}", (X, P("dim", "int", doc="the axis")), "tensor", "math",
+         f"The {_what} along `dim` (the original honours `dim` here, not in its `softmax`).",
+         R.softmax_any_axis)
+for _n, _what in (("gelu", "gelu, tanh form (Candle's `gelu`)"), ("silu", "x * sigmoid(x)"),
+                  ("relu", "max(x, 0)"), ("tanh", "the hyperbolic tangent")):
+    _add(f"cndl_{_n}", (X,), "tensor", "math",
+         f"Element-wise: {_what} (the original's Candle op); the shape is unchanged.",
+         R.same())
+_add("cndl_layer_norm", (X, P("normalized_shape", "any", None, "ignored (the last axis)"),
+                         P("w", "tensor", None, "ignored, as the original ignores it"),
+                         P("b", "tensor", None, "ignored, as the original ignores it"),
+                         P("eps", "float", 1e-5, "added to the variance")), "tensor", "nn",
+     "`(x - mean) / sqrt(var + eps)` over the last axis. As in the original, `w` and `b` "
+     "are ignored (the checker warns); `layer_norm(x, w, b, eps)` applies them.",
+     R.plain_norm(("w", "b")))
+_add("cndl_rms_norm", (X, P("w", "tensor", None, "ignored, as the original ignores it"),
+                       P("eps", "float", 1e-5, "added to the mean square")), "tensor", "nn",
+     "`x / sqrt(mean(x**2) + eps)` over the last axis. As in the original, `w` is ignored "
+     "(the checker warns); `rms_norm(x, w, eps)` applies it.", R.plain_norm(("w",)))
+_add("cndl_embedding", (P("ids", "indices", doc="ids: an int or float tensor, or one int"),
+                        P("table", "tensor", doc="[vocab, dim]")), "tensor", "nn",
+     "`embedding(table, ids)` with the arguments the other way round (float ids are "
+     "truncated).", R.embedding)
+_add("cndl_rope", (X, P("position", "int", doc="the position of the first sequence entry"),
+                   P("theta", "float", 10000.0, "the frequency base")), "tensor", "nn",
+     "Rotary embedding in the halves (NeoX) layout: `rope(x, position, base: theta, halves: "
+     "true)` (the original's Candle table held one row, so it failed past one position).",
+     R.same())
+_PATH = P("path", "model_path", doc="a .safetensors or .gguf file")
+for _n, _what in (("cndl_load_safetensor", "SafeTensors"), ("cndl_load_gguf_tensor", "GGUF")):
+    _add(_n, (_PATH, P("name", "tensor_name", doc="the tensor's name in the file")),
+         "tensor", "model",
+         f"One tensor of a {_what} file: `get_tensor(load_model(path), name)`.",
+         R.file_tensor, pure=False)
+for _n, _what in (("cndl_list_safetensors", "SafeTensors"), ("cndl_list_gguf_tensors", "GGUF")):
+    _add(_n, (_PATH,), "list[string]", "model",
+         f"The tensor names of a {_what} file, in file order: `names(load_model(path))`.",
+         R.fixed(ListType(STRING)), pure=False)
+_add("cndl_load_model_safetensor", (_PATH,), "Model", "model",
+     "Open a model file: the same as `load_model(path)`.", R.opened_model, pure=False)
+_add("cndl_save_model_safetensor", (P("model", "model", doc="the model to write"),
+                                    P("path", "string", doc="the .safetensors file")),
+     "void", "model", "Write a model as SafeTensors: the same as `save_model(model, path)`.",
+     R.fixed(VOID), pure=False)
+_add("cndl_save_safetensor", (P("t", "tensor", doc="the tensor"),
+                              P("path", "string", doc="the .safetensors file"),
+                              P("name", "string", doc="its name in the file")),
+     "void", "model",
+     "Write one tensor as a SafeTensors file: `save_model(model_from(name: t), path)`.",
+     R.fixed(VOID), pure=False)
+
 del _n, _op, _what, _f
 
 # `model.name(...)`: the built-ins whose first parameter is a model, as methods of a Model.

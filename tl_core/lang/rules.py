@@ -307,6 +307,58 @@ def softmax(a: RuleArgs) -> Type:
     return x
 
 
+def softmax_any_axis(a: RuleArgs) -> Type:
+    """`cndl_softmax(x, dim)`: dim honoured (the original's Candle softmax), x's type."""
+    x = a.tensor("x")
+    dim = a.int("dim")
+    if x is not None and x.dims and dim is not None:
+        S.norm_axis(dim, len(x.dims), x)
+    return same()(a)
+
+
+def swap_axes(a: RuleArgs) -> Type:
+    """`cndl_transpose(x, dim_a, dim_b)`: x with the two axes exchanged."""
+    x = a.tensor("x")
+    d0, d1 = a.int("dim_a"), a.int("dim_b")
+    if x is None or x.dims is None or d0 is None or d1 is None:
+        return TensorType(x.dtype if x else "float16", None)
+    i = S.norm_axis(d0, len(x.dims), x, "dim_a")
+    j = S.norm_axis(d1, len(x.dims), x, "dim_b")
+    dims = list(x.dims)
+    dims[i], dims[j] = dims[j], dims[i]
+    return TensorType(x.dtype, tuple(dims))
+
+
+def plain_norm(ignored: tuple[str, ...]) -> ShapeRule:
+    """`cndl_layer_norm` / `cndl_rms_norm`: x's type; the original ignores the weights, so
+    giving one is a warning (the result is the plain normalization)."""
+
+    def rule(a: RuleArgs) -> Type:
+        for p in ignored:
+            if a.given(p):
+                a.note(f"{a.name} ignores {p}, as the original does (plain normalization "
+                       f"over the last axis); use "
+                       f"{'layer_norm(x, w, b, eps)' if 'b' in ignored else 'rms_norm(x, w, eps)'}"
+                       f" to apply it", p)
+        return same()(a)
+
+    return rule
+
+
+def file_tensor(a: RuleArgs) -> Type:
+    """`cndl_load_safetensor(path, name)`: the tensor of the file the checker opened."""
+    return _named_tensor(next(iter(a.opened.values()), None), a)
+
+
+def token_appended(a: RuleArgs) -> Type:
+    """`ids.append_token(id)`: token ids one longer."""
+    x = a.tensor("ids")
+    if x is not None and x.dims is not None and len(x.dims) == 1:
+        n = dim_value(x.dims[0])
+        return TensorType(x.dtype, (n + 1,) if n is not None else (UNKNOWN_DIM,))
+    return TensorType("int32", (UNKNOWN_DIM,))
+
+
 def reduction(arg: bool = False) -> ShapeRule:
     def rule(a: RuleArgs) -> Type:
         x = a.tensor("x")
@@ -594,7 +646,11 @@ def attention_rule(a: RuleArgs) -> Type:
 
 
 def get_tensor(a: RuleArgs) -> Type:
-    m = a.type("model")
+    return _named_tensor(a.type("model"), a)
+
+
+def _named_tensor(m: Type | None, a: RuleArgs) -> Type:
+    """The tensor `name` of model `m` as its header says, when both are known."""
     name = a.get("name")
     if isinstance(m, ModelType) and m.header is not None and name is not None \
             and isinstance(name.value, str):

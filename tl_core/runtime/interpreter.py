@@ -36,6 +36,7 @@ from tl_core.lang.registry import BindError, bind_arguments
 from tl_core.lang.scalars import checked_int, int_div, power, rem, repeat
 from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
 from tl_core.lang.structs import StructDefs, undefined_struct
+from tl_core.lang.stubs import stub_message
 from tl_core.lang.text import FormatError, format_braces
 from tl_core.lang.types import UNKNOWN, ListType, ScalarType, TensorType
 from tl_core.limits import dim_problem
@@ -741,6 +742,9 @@ class Interpreter:
             from tl_core.logic.run import EntityTypeValue
 
             return EntityTypeValue(e.id)
+        stub = stub_message(e.id)
+        if stub is not None:
+            raise TLRuntimeError(stub, e.span)
         candidates = list(dict.fromkeys([*env.names(), *self.fns, *BUILTINS]))
         close = difflib.get_close_matches(e.id, candidates, n=1, cutoff=0.75)
         hint = f"; did you mean {close[0]}?" if close else ""

@@ -1213,4 +1213,5 @@ __all__ = [k for k in globals() if k.startswith("op_")] + ["truth", "as_tensor"]
 
 # The generation built-ins (tokenizer, sampling) live in their own module; importing it
 # registers them, so every entry has its implementation once `ops` is loaded.
-from tl_core.runtime import ops_generate  # noqa: E402, F401
+# The original's remaining calls (cndl_*, weight caches, ...) likewise.
+from tl_core.runtime import ops_compat, ops_generate  # noqa: E402, F401, I001

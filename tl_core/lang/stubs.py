@@ -1,0 +1,34 @@
+"""The original TensorLogic's stubs that have no standard meaning to implement (UPSTREAM.md
+22): calling one always failed there ("not yet implemented"). Here each is an error in `tl
+check` and `tl run` alike, at the name, saying so and what to write instead. (The stubs
+with a standard meaning, `top_k`, `top_p`, `dropout`, `batch_norm`, `apply_mask`, are real
+built-ins.)"""
+
+from __future__ import annotations
+
+_FORMULA = "write the formula with tensor operations"
+_SAMPLING = "sample with temperature_sample(top_k(logits, k), T) or top_p(logits, p)"
+
+# name -> what to write instead
+STUBS: dict[str, str] = {
+    **{n: _FORMULA for n in (
+        "entity_onehot", "entity_dim", "transe_score", "distmult_score", "complex_score",
+        "margin_ranking_loss", "binary_cross_entropy", "predict_tail_transe",
+        "predict_head_transe", "predict_tail_distmult", "predict_head_distmult",
+        "predict_tail_complex", "predict_head_complex", "compute_rank", "compute_mrr",
+        "compute_hits_at_k", "compute_mean_rank", "aggregate_neighbors",
+        "relational_aggregate", "graph_attention", "normalize_features")},
+    "sample": _SAMPLING, "top_p_sample": _SAMPLING, "temperature": _SAMPLING,
+    "generate": "write the decoding loop with temperature_sample and a KVCache "
+                "(examples/chat_smollm2.tl does)",
+    "print_top_k": "print top_k(logits, k) or the indices of argmax",
+}
+
+
+def stub_message(name: str) -> str | None:
+    """The error for a call of one of the original's stubs, or None."""
+    hint = STUBS.get(name)
+    if hint is None:
+        return None
+    return (f"'{name}' is a stub in the original TensorLogic (calling it always failed "
+            f"there: not yet implemented) and is not provided; {hint}")

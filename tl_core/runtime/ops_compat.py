@@ -1,0 +1,159 @@
+"""The original TensorLogic's remaining built-ins, on the ops of `tl_core.runtime.ops`:
+`append_token` (UPSTREAM.md 13), `cleanup` (20), the weight
+caches (12.1, the same Models as `load_model`) and the Candle-backed `cndl_*` calls (21),
+registered into the registry entries of `tl_core.lang.builtins` like the other ops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlx.core as mx
+
+from tl_core.lang.builtins import implements
+from tl_core.runtime import ops
+from tl_core.runtime import ops_generate as gen
+from tl_core.runtime.errors import OpError
+from tl_core.runtime.ops import OpContext, as_float, as_int, as_str, as_tensor
+from tl_core.runtime.values import tensor_type, type_name
+
+
+@implements("append_token")
+def op_append_token(ctx: OpContext, ids: Any, id: Any) -> mx.array:  # noqa: A002
+    if isinstance(id, bool) or not isinstance(id, int):
+        raise OpError(f"append_token takes an int id, found {type_name(id)}", arg="id")
+    return gen.op_append(ctx, as_tensor(ids, "ids", mx.int32), id)
+
+
+@implements("cleanup")
+def op_cleanup(ctx: OpContext, *names: Any) -> None:
+    for n in names:
+        if not isinstance(n, str):
+            raise OpError(f"cleanup takes names (strings), found {type_name(n)}", arg="names")
+
+
+def _weight_cache(ctx: OpContext, path: Any, capacity: Any = 0) -> Any:
+    as_int(capacity, "capacity")
+    return ops.op_load_model(ctx, path)
+
+
+for _name in ("load_weight_cache_f16", "load_weight_cache_f32", "load_weight_cache_gguf_f16",
+              "load_weight_cache_gguf_f32"):
+    implements(_name)(_weight_cache)
+
+
+# ---------------------------------------------------------------------------
+# cndl_* (UPSTREAM.md 21)
+
+@implements("cndl_matmul")
+def op_cndl_matmul(ctx: OpContext, a: Any, b: Any) -> mx.array:
+    return ops.op_matmul(ctx, a, b)
+
+
+@implements("cndl_transpose")
+def op_cndl_transpose(ctx: OpContext, x: Any, dim_a: Any, dim_b: Any) -> mx.array:
+    t = as_tensor(x)
+    axes = []
+    for v, arg in ((dim_a, "dim_a"), (dim_b, "dim_b")):
+        d = as_int(v, arg)
+        if not -t.ndim <= d < t.ndim:
+            raise OpError(f"dim {d} is out of range for {tensor_type(t)} ({t.ndim} "
+                          f"dimensions); valid: {-t.ndim} to {t.ndim - 1}", arg=arg)
+        axes.append(d % t.ndim)
+    return mx.swapaxes(t, axes[0], axes[1])
+
+
+@implements("cndl_reshape")
+def op_cndl_reshape(ctx: OpContext, x: Any, shape: Any) -> mx.array:
+    if isinstance(shape, mx.array) and mx.issubdtype(shape.dtype, mx.floating):
+        shape = [int(v) for v in shape.tolist()]  # the original's shape tensor
+    return ops.op_reshape(ctx, x, shape)
+
+
+@implements("cndl_softmax")
+def op_cndl_softmax(ctx: OpContext, x: Any, dim: Any) -> mx.array:
+    return ops.op_softmax(ctx, x, dim)
+
+
+@implements("cndl_log_softmax")
+def op_cndl_log_softmax(ctx: OpContext, x: Any, dim: Any) -> mx.array:
+    t = ops.op_softmax(ctx, x, dim)  # checks x and dim
+    src = as_tensor(x)
+    axis = as_int(dim, "dim")
+    f = src.astype(mx.float32) if src.dtype != mx.float32 else src
+    return (f - mx.logsumexp(f, axis=axis, keepdims=True)).astype(t.dtype)
+
+
+@implements("cndl_gelu")
+def op_cndl_gelu(ctx: OpContext, x: Any) -> mx.array:
+    return ops.op_gelu(ctx, x, "tanh")
+
+
+@implements("cndl_silu")
+def op_cndl_silu(ctx: OpContext, x: Any) -> mx.array:
+    return ops.op_silu(ctx, x)
+
+
+@implements("cndl_relu")
+def op_cndl_relu(ctx: OpContext, x: Any) -> mx.array:
+    return ops.op_relu(ctx, x)
+
+
+@implements("cndl_tanh")
+def op_cndl_tanh(ctx: OpContext, x: Any) -> mx.array:
+    return ops.op_tanh(ctx, x)
+
+
+@implements("cndl_layer_norm")
+def op_cndl_layer_norm(ctx: OpContext, x: Any, normalized_shape: Any = None, w: Any = None,
+                       b: Any = None, eps: Any = 1e-5) -> mx.array:
+    return ops.op_layer_norm(ctx, x, None, None, eps)
+
+
+@implements("cndl_rms_norm")
+def op_cndl_rms_norm(ctx: OpContext, x: Any, w: Any = None, eps: Any = 1e-5) -> mx.array:
+    t = ops._floatify(as_tensor(x))
+    return mx.fast.rms_norm(t, None, as_float(eps, "eps"))
+
+
+@implements("cndl_embedding")
+def op_cndl_embedding(ctx: OpContext, ids: Any, table: Any) -> mx.array:
+    if isinstance(ids, mx.array) and mx.issubdtype(ids.dtype, mx.floating):
+        ids = ids.astype(mx.int32)  # the original's float ids, truncated
+    return ops.op_embedding(ctx, table, ids)
+
+
+@implements("cndl_rope")
+def op_cndl_rope(ctx: OpContext, x: Any, position: Any, theta: Any = 10000.0) -> mx.array:
+    return ops.op_rope(ctx, x, position, base=theta, halves=True)
+
+
+def _load(ctx: OpContext, path: Any) -> Any:
+    return ops.op_load_model(ctx, path)
+
+
+@implements("cndl_load_safetensor")
+def op_cndl_load_safetensor(ctx: OpContext, path: Any, name: Any) -> mx.array:
+    return ops.op_get_tensor(ctx, _load(ctx, path), name)
+
+
+implements("cndl_load_gguf_tensor")(op_cndl_load_safetensor)
+
+
+@implements("cndl_list_safetensors")
+def op_cndl_list_safetensors(ctx: OpContext, path: Any) -> list[str]:
+    return ops.op_names(ctx, _load(ctx, path))
+
+
+implements("cndl_list_gguf_tensors")(op_cndl_list_safetensors)
+implements("cndl_load_model_safetensor")(_load)
+
+
+@implements("cndl_save_model_safetensor")
+def op_cndl_save_model_safetensor(ctx: OpContext, model: Any, path: Any) -> None:
+    ops.op_save_model(ctx, model, path)
+
+
+@implements("cndl_save_safetensor")
+def op_cndl_save_safetensor(ctx: OpContext, t: Any, path: Any, name: Any) -> None:
+    model = ops.op_model_from(ctx, **{as_str(name, "name"): as_tensor(t, "t")})
+    ops.op_save_model(ctx, model, path)
