@@ -349,3 +349,29 @@ def test_from_array_makes_the_namespaces_dtype_from_the_literals_digits():
     msg = "cannot reshape float32[3] (3 elements) to [2, 2] (4 elements)"
     assert [d.message for d in analyze(bad).diagnostics] == [msg]
     assert [e.message for e in Session(device="cpu").run(bad).errors] == [msg]
+
+
+def test_power_is_left_associative_as_in_the_original():
+    """UPSTREAM.md 6.1: every binary level is left-associative, `**` included."""
+    from tl_core.check import analyze
+
+    src = "let a = 2 ** 3 ** 2\nlet b = 2.0 ** 0.5 ** 2\nprint(a, b)\n"
+    assert [d.message for d in analyze(src).diagnostics] == []
+    r = Session(device="cpu").run(src)
+    assert r.stdout == f"{(2 ** 3) ** 2} {(2.0 ** 0.5) ** 2!r}\n"  # 64 2.0000000000000004
+
+
+def test_shapes_may_be_the_originals_tensors_of_sizes():
+    """UPSTREAM.md 1.5, 3.1, 4.7: shape and axis arguments are tensors (float16/float32)
+    whose values are the sizes, also a 2-D literal `[[2, 3]]`."""
+    from tl_core.check import analyze
+
+    src = ("let s = tensor<float32>([2.0, 3.0])\nlet a = zeros(s)\nlet b = zeros([[2, 3]])\n"
+           "let c = reshape(ones([6]), s)\nlet d = permute(ones([2, 3]), tensor([1.0, 0.0]))\n"
+           "print(a.shape, b.shape, c.shape, d.shape)\n")
+    assert [d.message for d in analyze(src).diagnostics if d.severity.value == "error"] == []
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == []
+    assert r.stdout == "[2, 3] [2, 3] [2, 3] [3, 2]\n"
+    r = Session(device="cpu").run("let a = zeros(tensor([2.5]))")
+    assert [e.message for e in r.errors] == ["expected a shape of integers, found float 2.5 in it"]

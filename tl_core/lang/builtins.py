@@ -589,8 +589,10 @@ _add("cndl_save_safetensor", (P("t", "tensor", doc="the tensor"),
 del _n, _op, _what, _f
 
 # `model.name(...)`: the built-ins whose first parameter is a model, as methods of a Model.
+# (The original's `cndl_*` file calls take a model first but are not its methods.)
 MODEL_METHODS: tuple[str, ...] = tuple(sorted(n for n, b in BUILTINS.items()
-                                              if b.is_method_of_model))
+                                              if b.is_method_of_model
+                                              and not n.startswith("cndl_")))
 
 F = TypeVar("F", bound=Callable[..., Any])
 

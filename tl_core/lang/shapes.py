@@ -113,6 +113,8 @@ def dims_of_shape_arg(a: ArgInfo) -> tuple[Dim, ...] | None:
         return None
     if isinstance(v, int):
         return (v,)
+    if isinstance(v, list) and len(v) == 1 and isinstance(v[0], TensorType):
+        return None  # `[[2, 3]]`: the original's 2-D literal of sizes (values not kept)
     if isinstance(v, (list, tuple)):
         out: list[Dim] = []
         for x in v:

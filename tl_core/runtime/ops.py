@@ -106,8 +106,11 @@ def as_float(v: Any, arg: str) -> float:
 def as_shape(v: Any, arg: str = "shape") -> tuple[int, ...]:
     if isinstance(v, int) and not isinstance(v, bool):
         v = [v]
-    if isinstance(v, mx.array) and v.ndim <= 1 and not mx.issubdtype(v.dtype, mx.floating):
-        v = v.tolist() if v.ndim == 1 else [v.item()]
+    if isinstance(v, mx.array) and v.ndim <= 2 and (v.ndim < 2 or v.shape[0] == 1):
+        # the original's shapes are tensors of sizes (float16 or float32, also `[[2, 3]]`)
+        v = v.reshape(-1).tolist()
+    if isinstance(v, list) and len(v) == 1 and isinstance(v[0], list):
+        v = v[0]  # `[[2, 3]]`: the original's 2-D literal of sizes
     if not isinstance(v, (list, tuple)):
         raise OpError(f"expected a shape such as [2, 3], found {_describe(v)}", arg=arg)
     dims = []

@@ -183,7 +183,7 @@ def _spine(x, limit: int) -> int:  # noqa: ANN001
     while d < limit:
         tx = type(x)
         if tx is A.Binary:
-            x = x.right if x.op == "**" or x.op == "⊗" else x.left
+            x = x.left
         elif tx is A.Unary:
             x = x.operand
         elif tx is A.Field or tx is A.Index:
