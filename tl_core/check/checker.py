@@ -571,7 +571,8 @@ class Checker:
             if isinstance(it, ListType):
                 elem = widen(it.elem)
             elif isinstance(it, TensorType) and it.dims:
-                elem = TensorType(it.dtype, it.dims[1:])
+                # the elements, flattened, as numbers (the original's, UPSTREAM.md 17.1)
+                elem = INT if is_int_dtype(it.dtype) else FLOAT
             elif isinstance(it, ShapeType):
                 elem = INT
             body_scope = self.new_scope(st.span, scope, "loop")

@@ -556,7 +556,9 @@ class Interpreter:
             if iterable.ndim == 0:
                 raise TLRuntimeError(f"cannot iterate over a 0-dimensional tensor "
                                      f"{tensor_type(iterable)}", s.iterable.span)
-            items: Any = (iterable[i] for i in range(iterable.shape[0]))
+            # the original iterates a tensor's elements, flattened, as numbers (UPSTREAM.md
+            # 17.1); read from the device once
+            items: Any = iter(iterable.reshape(-1).tolist())
         elif isinstance(iterable, range):
             items = iter(iterable)
         elif isinstance(iterable, (list, tuple, str)):
