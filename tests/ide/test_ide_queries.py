@@ -225,7 +225,7 @@ def test_complete_general_scope_builtins_keywords_snippets():
     assert ("f", "function") in by
     assert ("top", "variable") not in by  # declared later in the file
     assert by[("softmax", "function")].detail == "softmax(x: tensor, dim: int = -1) -> tensor"
-    assert ("return", "keyword") in by
+    assert ("return", "keyword") in by and ("tensor", "keyword") in by  # tensor: contextual
     snip = by[("fn", "snippet")]
     assert snip.is_snippet and "${1:name}" in snip.insert_text
     assert ("for", "snippet") in by and ("main", "snippet") in by

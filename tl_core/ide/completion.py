@@ -42,7 +42,7 @@ from tl_core.syntax.span import Span
 
 STRING_TYPE = ScalarType("string")
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".cache", ".hg", "venv"}
-EXTRA_KEYWORDS = ("test", "bench", "learn", "entity", "relation", "embedding") + DEVICES
+EXTRA_KEYWORDS = ("test", "bench", "learn", "entity", "relation", "embedding", "tensor") + DEVICES
 SNIPPETS = (
     ("fn", "fn ${1:name}(${2:x}: float16[${3:N}]) -> float16[${3:N}] {\n\t$0\n}",
      "function declaration"),
