@@ -140,7 +140,7 @@ NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "mode
                "KVCache::new", "KVCache::new_f16", "KVCache::new_f32", "set", "append",
                "get_k", "get_v", "int_to_tokenids",
                "Tensor::create_cache",  # its capacity: test_append_buffer_on_gpu below
-               "append_token", "detokenize_incremental", "cleanup", "load_weight_cache_f16",
+               "append_token", "cleanup", "load_weight_cache_f16",
                "load_weight_cache_f32", "load_weight_cache_gguf_f16",
                "load_weight_cache_gguf_f32", "cndl_load_safetensor", "cndl_load_gguf_tensor",
                "cndl_list_safetensors", "cndl_list_gguf_tensors",
