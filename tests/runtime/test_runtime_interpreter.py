@@ -370,6 +370,7 @@ def test_compiled_and_uncompiled_paths_agree(monkeypatch):
         }
         let x = randn([8, 16])
         let w = randn([16, 16]) * 0.3
+        let first = block(x, w)
         let y = block(x, w)
     """
     s = Session(device="cpu")

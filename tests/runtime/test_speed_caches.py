@@ -169,9 +169,10 @@ def test_functions_with_model_string_and_float_parameters_are_compiled_per_const
         let b = project(x, m, "l1.", 2.0)
         let c = project(x, m, "l0.", -0.5)
         let d = project(x, m, "l0.", 2.0)
-        """, s)
+        """, s)  # each key's first call runs uncompiled, its second (d) traces
     info = s.interpreter.fns["project"]
     assert info.compiled is not None and len(info.compiled) == 3  # (l0, 2.0) (l1, 2.0) (l0, -0.5)
+    assert info.compiled[next(iter(info.compiled))] is not I._FIRST  # (l0, 2.0) traced
     for name, p, scale in (("a", "l0.", 2.0), ("b", "l1.", 2.0), ("c", "l0.", -0.5),
                            ("d", "l0.", 2.0)):
         np.testing.assert_allclose(values(s, name), x @ w[p + "weight"].T * scale + 2,
@@ -183,6 +184,7 @@ def test_shapes_changing_between_calls_are_traced_again(tmp_path):
     s = Session(base_dir=tmp_path, device="cpu")
     run(PROJECT + """\
         let m = load_model("m.safetensors")
+        let first = project(ones([3, 4]) as float32, m, "l0.", 1.0)
         let a = project(ones([2, 4]) as float32, m, "l0.", 1.0)
         let b = project(ones([5, 4]) as float32, m, "l0.", 1.0)
         """, s)
@@ -215,7 +217,8 @@ def test_a_reloaded_model_is_used_and_the_old_ones_traces_are_dropped(tmp_path):
 def test_redefining_a_function_with_constant_parameters_traces_it_again(tmp_path):
     write_model(tmp_path / "m.safetensors", 4)
     s = Session(base_dir=tmp_path, device="cpu")
-    call = 'let m = load_model("m.safetensors")\nlet y = f(ones([2]) as float32, 3)\n'
+    call = ('let m = load_model("m.safetensors")\nlet y0 = f(ones([2]) as float32, 3)\n'
+            'let y = f(ones([2]) as float32, 3)\n')  # the second call runs compiled
     run("fn f(x: float32[N], k: int) -> float32[N] { return x * k }\n" + call, s)
     np.testing.assert_array_equal(values(s, "y"), [3.0, 3.0])
     run("fn f(x: float32[N], k: int) -> float32[N] { return x + k }\n" + call, s)
@@ -281,3 +284,32 @@ def test_a_size_one_tensor_for_an_int_parameter_runs_uncompiled():
     np.testing.assert_array_equal(values(s, "y"), [3.0, 3.0])
     np.testing.assert_array_equal(values(s, "z"), [4.0, 4.0])
     assert s.interpreter.fns["scale"].compilable is True
+
+
+def test_a_key_is_traced_on_its_second_call_over_loaded_tensors(tmp_path, monkeypatch):
+    """A trace must capture the weights' data: a GGUF tensor's dequantization left in the
+    graph ran again on every replay (SmolLM2 on the CPU decoded at half the speed). So a
+    new key's first call runs uncompiled, and get_tensor evaluates what it loads."""
+    write_model(tmp_path / "m.safetensors", 6)
+    compiled: list[object] = []
+    evaluated: list[object] = []
+    real_compile, real_eval = mx.compile, mx.eval
+
+    def counting_compile(fn):
+        compiled.append(fn)
+        return real_compile(fn)
+
+    def recording_eval(*arrays):
+        evaluated.extend(arrays)
+        return real_eval(*arrays)
+
+    monkeypatch.setattr(I.mx, "compile", counting_compile)
+    monkeypatch.setattr(I.ops.mx, "eval", recording_eval)
+    s = Session(base_dir=tmp_path, device="cpu")
+    run(PROJECT + 'let m = load_model("m.safetensors")\n'
+        'let a = project(ones([1, 4]) as float32, m, "l0.", 1.0)\n', s)
+    assert compiled == []  # the first call ran the body
+    model = s.interpreter.globals.vars["m"]
+    assert any(x is model.loaded("l0.weight").array for x in evaluated)
+    run('let b = project(ones([1, 4]) as float32, m, "l0.", 1.0)\n', s)
+    assert len(compiled) == 1

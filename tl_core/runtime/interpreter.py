@@ -1633,8 +1633,8 @@ class Interpreter:
     def run_compiled(self, info: FnInfo, key: tuple[Any, ...], args: list[Any]) -> Any:
         """Run `info` through mx.compile: one compiled function per `key` (the values of its
         int/float/bool/string parameters and the identity of its Model arguments, which are
-        constants of the trace: a Model's tensors never change once loaded), traced once
-        per shape of its tensor arguments and replayed. `_UNCOMPILED` when it must run
+        constants of the trace: a Model's tensors never change once loaded), run uncompiled
+        on its first call, then traced once per shape of its tensor arguments and replayed. `_UNCOMPILED` when it must run
         uncompiled: the trace failed, or warned (warnings come from every call), or the
         function has had `_MAX_TRACES` different constants (they change on every call)."""
         entries = info.compiled
@@ -1648,10 +1648,16 @@ class Interpreter:
                 info.compilable = False
                 info.compiled = None
                 return _UNCOMPILED
-            fn = entries[key] = mx.compile(self._traced(info, args))
+            # A new key's first call runs uncompiled: it loads the tensors the body reads
+            # (get_tensor evaluates them), so the trace captures their data, not the
+            # loader's graph, which every replay would run again (a GGUF's dequantization).
+            entries[key] = _FIRST
             for a in args:  # a Model's compiled functions hold its tensors: drop them with it
                 if type(a).__name__ == "Model":
                     weakref.finalize(a, entries.pop, key, None)
+            return _UNCOMPILED
+        if fn is _FIRST:
+            fn = entries[key] = mx.compile(self._traced(info, args))
         warned = len(self.out.warnings)
         try:
             self.tracing += 1
@@ -1735,6 +1741,7 @@ class _NotArray(Exception):  # noqa: N818
 
 
 _UNCOMPILED = object()  # Interpreter.run_compiled: run the body instead
+_FIRST = object()  # a key called once, uncompiled: the next call traces it
 # Different constant arguments one function is compiled for before it runs uncompiled.
 _MAX_TRACES = 256
 _TENSOR_ARG = object()  # a tensor argument's place in a trace key
