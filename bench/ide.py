@@ -22,9 +22,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tl_core import ide  # noqa: E402
-from tl_core.check.analyzer import analyze  # noqa: E402
+from tl_core.check.analyzer import analyze as analyze_once  # noqa: E402
+from tl_core.host import DocumentHost  # noqa: E402
 from tl_core.syntax import IncrementalParser, parse  # noqa: E402
 from tl_core.syntax.span import LineIndex  # noqa: E402
+
+_HOSTS: dict = {}
+
+
+def analyze(text: str, path: str, parse_result=None, use_cache: bool | None = None):  # noqa: ANN001, ANN201
+    """As the server analyses a document: through its host (parsers, check cache), one per
+    path; with `parse_result` or `use_cache=False`, one check that keeps nothing."""
+    if parse_result is not None or use_cache is False:
+        return analyze_once(text, path, parse_result, use_cache)
+    return _HOSTS.setdefault(path, DocumentHost(path)).analyze(text)
+
 
 BLOCK = """// layer {i}
 fn layer{i}(x: float16[N, D], w: float16[D, H], b: float16[H]) -> float16[N, H] {{

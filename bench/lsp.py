@@ -283,6 +283,104 @@ def bench_background(client: StdioClient, root: Path, n: int) -> dict[str, list[
     return out
 
 
+def _rss_mb(client: StdioClient) -> float:
+    try:
+        with open(f"/proc/{client.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+TYPED = "let q{k} = softmax(x{i} @ w{i}, -1)\n"  # typed a character at a time
+
+
+def bench_typing(client: StdioClient, root: Path, n: int) -> tuple[dict[str, list[float]],
+                                                                    dict[str, float]]:
+    """Issue 18's scenario on a 10,000-line file: statements typed a character at a time
+    (through states that do not parse: `softmax(x1 @`), a hover sent right after each edit
+    at a name elsewhere in the file, at 10 characters per second and in bursts at 100 edits
+    per second; completion at the cursor after each typed character; diagnostics of the
+    burst's last version; the server's memory before, after and once the file is closed."""
+    text = program(10000)
+    path = root / "typing.tl"
+    path.write_text(text, encoding="utf-8")
+    uri = path.as_uri()
+    doc = {"textDocument": {"uri": uri}}
+    mem = {"open": _rss_mb(client)}
+    client.open(uri, text)
+    client.wait_notification("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)
+    mem["after open"] = _rss_mb(client)
+    out: dict[str, list[float]] = {}
+    rnd = random.Random(18)
+    version = 1
+    state = {"text": text, "version": version}
+
+    def type_char(at: int, ch: str) -> None:
+        t = state["text"]
+        state["version"] += 1
+        client.notify("textDocument/didChange", {
+            "textDocument": {"uri": uri, "version": state["version"]},
+            "contentChanges": [{"range": {"start": position(t, at), "end": position(t, at)},
+                                "text": ch}]})
+        state["text"] = t[:at] + ch + t[at:]
+
+    def hover_elsewhere(key: str, typing_at: int) -> None:
+        t = state["text"]
+        while True:
+            i = rnd.randrange(1000)
+            at = t.index(f"z{i} = f") + 1
+            if abs(at - typing_at) > 2000:
+                break
+        start = time.perf_counter()
+        client.request("textDocument/hover", {**doc, "position": position(t, at)})
+        out.setdefault(key, []).append((time.perf_counter() - start) * 1000)
+
+    def session(label: str, interval: float, chars: int, k0: int) -> None:
+        k, typed = k0, 0
+        while typed < chars:
+            i = rnd.randrange(50, 950)
+            line = TYPED.format(k=k, i=i)
+            at = state["text"].index(f"let z{i} =")  # a new line before `let z{i}`
+            for ch in line:
+                if typed >= chars:
+                    break
+                start = time.perf_counter()
+                type_char(at, ch)
+                at += 1
+                typed += 1
+                if label == "10/s" and typed % 2 == 0:  # completion where the user types
+                    t0 = time.perf_counter()
+                    client.request("textDocument/completion", {**doc, "position": position(
+                        state["text"], at)})
+                    out.setdefault("completion at the cursor, 10/s", []).append(
+                        (time.perf_counter() - t0) * 1000)
+                else:
+                    hover_elsewhere(f"hover after an edit, {label}", at)
+                left = interval - (time.perf_counter() - start)
+                if left > 0:
+                    time.sleep(left)
+            k += 1
+        t0 = time.perf_counter()
+        v = state["version"]
+        client.wait_notification("textDocument/publishDiagnostics",
+                                 lambda p: p["uri"] == uri and p.get("version") == v)
+        out.setdefault(f"last edit -> its diagnostics, {label}", []).append(
+            (time.perf_counter() - t0) * 1000)
+
+    session("10/s", 0.1, max(80, 4 * n), 0)
+    for b in range(3):
+        session("100/s", 0.01, max(100, 5 * n), 100 + 100 * b)
+    mem["after typing"] = _rss_mb(client)
+    client.notify("textDocument/didClose", doc)
+    client.request("tensorlogic/documentText", {"uri": uri})  # the close was handled
+    time.sleep(1.5)  # the server collects in pauses of a second (tl_lsp/gc_policy.py)
+    mem["after close"] = _rss_mb(client)
+    return out, mem
+
+
 def bench_cell(client: StdioClient, root: Path, n: int) -> dict[str, list[float]] | str:
     text = (
         "// %%\nlet a = tensor<float16>([[1.0, 2.0], [3.0, 4.0]], device: cpu)\na @ a\n"
@@ -324,13 +422,37 @@ def bench_cell(client: StdioClient, root: Path, n: int) -> dict[str, list[float]
     return out
 
 
+def print_typing(client: StdioClient, root: Path, n: int) -> None:
+    print("-- typing, 10000-line file (issue 18)")
+    typing, mem = bench_typing(client, root, n)
+    for key, values in typing.items():
+        budget = {"hover": 10.0, "compl": 100.0, "last ": 100.0}[key[:5]]
+        ratio = pct(values, 0.95) / budget
+        print(f"{key:40} {fmt(values)}  budget p95 {budget:.0f} ms ({ratio:.2f}x)")
+    print("server memory (RSS)              " + ", ".join(
+        f"{k} {v:.0f} MB" for k, v in mem.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--start-only", action="store_true", help="only the start-up numbers")
     parser.add_argument("--starts", type=int, default=0, help="server starts per variant")
+    parser.add_argument("--typing-only", action="store_true",
+                        help="only the typing scenario (issue 18)")
     args = parser.parse_args()
     n = 20 if args.quick else 100
+    if args.typing_only:
+        print(load())
+        with tempfile.TemporaryDirectory() as tmp:
+            client = StdioClient()
+            client.initialize(Path(tmp), {"device": "cpu"})
+            try:
+                print_typing(client, Path(tmp), n)
+            finally:
+                client.close()
+        print(load())
+        return
 
     print(f"tl-lsp benchmark ({sys.platform}, Python {sys.version.split()[0]})")
     print(load())
@@ -361,6 +483,7 @@ def main() -> None:
                     elif lines == 10000 and "process" not in key and key != "open -> diagnostics":
                         budget = "  budget p95 10 ms"
                     print(f"{key:32} {fmt(values)}{budget}")
+            print_typing(client, root, n)
             print("-- background work, 10000-line file")
             for key, values in bench_background(client, root, n).items():
                 budget = "  budget p95 10 ms" if key.startswith(("completion", "hover")) else ""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,8 +21,10 @@ from urllib.parse import unquote, urlparse
 
 from pygls.uris import from_fs_path
 
+from tl_core.host import DocumentHost
 from tl_core.ide.dependents import dependents
-from tl_lsp.protocol import UTF16, Positions, apply_change
+from tl_core.syntax.edits import EditLog
+from tl_lsp.protocol import UTF16, Positions, apply_change_at
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".cache", "build", "dist"}
 _MAX_WORKSPACE_FILES = 5000
@@ -29,6 +33,7 @@ _MAX_WORKSPACE_FILES = 5000
 _MAX_WORKSPACE_ENTRIES = 200_000
 _MAX_WORKSPACE_DEPTH = 32
 _MAX_CHANGED = 256  # watched-file changes looked at one by one (more: every open document)
+_MAX_EDITS = 4096  # edits kept to map positions onto the last analysis (more: forget it)
 
 
 def uri_to_path(uri: str) -> str | None:
@@ -45,10 +50,9 @@ def path_to_uri(path: str) -> str:
     return from_fs_path(path) or Path(path).as_uri()
 
 
-def _analyze(text: str, path: str | None) -> Any:
-    from tl_core.check import analyze
-
-    return analyze(text, path)
+def _analyze(host: DocumentHost, text: str,
+             checkpoint: Callable[[], None] | None = None) -> Any:
+    return host.analyze(text, checkpoint)
 
 
 def _read_text(path: str) -> str | None:
@@ -63,19 +67,57 @@ def _read_text(path: str) -> str | None:
 
 
 def _analyze_file(path: str) -> Any:
+    from tl_core.check import analyze
+
     text = _read_text(path)
-    return None if text is None else _analyze(text, path)
+    return None if text is None else analyze(text, path)
+
+
+@dataclass(eq=False)
+class Job:
+    """One analysis of one text of a document, on the analysis thread."""
+
+    serial: int  # `Document.serial` of the text
+    text: str
+    future: asyncio.Future[Any]
+    cancel: threading.Event = field(default_factory=threading.Event)
+    started: float | None = None  # time.monotonic() when the analysis thread took it
 
 
 @dataclass
 class Document:
+    """One open document: its text (the only copy), its `DocumentHost` (the parsers and
+    check cache, tl_core/host.py) and the server's state for it. Closing drops it whole."""
+
     uri: str
     text: str
     version: int | None
     path: str | None
+    host: DocumentHost
     analysis: Any = None  # the analysis of exactly `text`, once computed
-    job: tuple[str, asyncio.Future[Any]] | None = None  # (text, running analysis)
+    job: Job | None = None  # the analysis of `text` under way (never one of an older text)
+    serial: int = 0  # counts the changes of `text`
+    # the newest finished analysis (of `text` or of an older text) and the edits made
+    # since its text, each with the serial it produced: hover, completion and signature
+    # help answer from it while the analysis of the newest text is under way. Only an
+    # analysis of a serial above `last_serial` replaces it.
+    last: Any = None
+    last_serial: int = -1
+    last_ms: float = 0.0  # how long the newest finished analysis took
+    edits: EditLog = field(default_factory=EditLog)
+    edit_serials: list[int] = field(default_factory=list)
     _positions: Positions | None = field(default=None, repr=False)
+    # the server's scheduling for this document (tl_lsp/server.py)
+    diag_task: asyncio.Future[Any] | None = None  # analyse and publish diagnostics
+    warm_task: asyncio.Future[Any] | None = None  # materialize after a pause in typing
+    last_change: float | None = None  # loop time of the last change (the debounce)
+    sem_result: tuple[str, list[int]] | None = None  # the last semantic tokens (for deltas)
+
+    def cancel_tasks(self) -> None:
+        for task in (self.diag_task, self.warm_task):
+            if task is not None:
+                task.cancel()
+        self.diag_task = self.warm_task = None
 
 
 def scan_tl_files(roots: list[str], max_files: int = _MAX_WORKSPACE_FILES,
@@ -126,39 +168,72 @@ class Documents:
         # the next diagnostics
         self.slow_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tl-tokens")
         self.gate: Any = None  # the server's YieldGate (tl_lsp/yield_gate.py), once set
+        self.requests: Any = None  # the gate hover/completion hold: analyses wait for them
         self._file_cache: dict[str, tuple[tuple[int, int], Any]] = {}  # path -> (stat, analysis)
         # analyses just replaced, freed by `free_retired` in the next pause (the server's
         # IdleCollector.later): freeing one of a 10,000-line file takes ~6-10 ms, which
         # should delay neither the diagnostics nor the completion that follows them
         self.retired: list[Any] = []
+        self.analyses_started = 0  # analyses that ran (not skipped as superseded)
 
     # ---- text sync
     def open(self, uri: str, text: str, version: int | None) -> Document:
-        doc = Document(uri, text, version, uri_to_path(uri))
+        old = self.docs.get(uri)
+        if old is not None:
+            self._cancel(old)
+            old.cancel_tasks()
+        path = uri_to_path(uri)
+        doc = Document(uri, text, version, path, DocumentHost(path))
         self.docs[uri] = doc
         return doc
 
     def change(self, uri: str, changes: list[Any], version: int | None) -> Document:
         doc = self.docs[uri]
         text = doc.text
+        pos = self.positions(doc)  # the first change's conversion (cached for this text)
         for change in changes:
-            text = apply_change(text, change, self.encoding)
+            old_length = len(text)
+            text, start, end = apply_change_at(text, change, self.encoding, pos)
+            pos = None
+            if text is not doc.text:
+                doc.serial += 1
+                doc.edits.add(start, end, end - start + len(text) - old_length)
+                doc.edit_serials.append(doc.serial)
         self._set_text(doc, text)
         doc.version = version
+        if len(doc.edits) > _MAX_EDITS:  # a long burst with no analysis: start afresh
+            self._forget_last(doc)
         return doc
 
     def _set_text(self, doc: Document, text: str) -> None:
         if text != doc.text:
             doc.text = text
-            self._retire(doc)
+            # the analysis of the old text stays as `last` (for hover while typing); an
+            # analysis of the old text under way stops at its next checkpoint
+            doc.analysis = None
+            self._cancel(doc)
             doc._positions = None
 
-    def _retire(self, doc: Document) -> None:
-        if doc.analysis is not None:
-            self.retired.append(doc.analysis)
-            doc.analysis = None
+    @staticmethod
+    def _cancel(doc: Document) -> None:
+        job, doc.job = doc.job, None
+        if job is not None:
+            job.cancel.set()
+
+    def _retire(self, a: Any) -> None:
+        if a is not None:
+            self.retired.append(a)
             if len(self.retired) > 4:  # a burst without pauses: keep the memory bounded
                 del self.retired[0]
+
+    def _forget_last(self, doc: Document) -> None:
+        """Answer from no older analysis: only one of the current text (or later) counts."""
+        if doc.last is not None and doc.last is not doc.analysis:
+            self._retire(doc.last)
+        doc.last = None
+        doc.last_serial = doc.serial - 1
+        doc.edits = EditLog()
+        doc.edit_serials = []
 
     def free_retired(self, step: Callable[[], None] | None = None) -> None:
         """Free the replaced analyses. With `step` (the server runs this in a background
@@ -174,10 +249,10 @@ class Documents:
 
     def close(self, uri: str) -> None:
         doc = self.docs.pop(uri, None)
-        if doc is not None and not any(d.path == doc.path for d in self.docs.values()):
-            from tl_core.check import forget
-
-            forget(doc.path)  # the checker's parser and records of this file
+        if doc is not None:
+            self._cancel(doc)
+            doc.cancel_tasks()
+            doc.host.close()  # its parsers and check cache (an analysis under way ends)
         self.free_retired()
 
     def get(self, uri: str) -> Document:
@@ -187,11 +262,15 @@ class Documents:
         return doc
 
     def invalidate(self, uri: str) -> None:
-        """Forget the analysis of `uri` (a file it depends on changed)."""
+        """Forget the analyses of `uri` (a file it depends on changed)."""
         doc = self.docs.get(uri)
         if doc is not None:
-            self._retire(doc)
-            doc.job = None
+            doc.serial += 1  # the same text, new inputs: an analysis under way is stale
+            if doc.analysis is not doc.last:
+                self._retire(doc.analysis)
+            doc.analysis = None
+            self._forget_last(doc)
+            self._cancel(doc)
 
     # ---- positions
     def positions(self, doc: Document, analysis: Any = None) -> Positions:
@@ -199,6 +278,8 @@ class Documents:
         pos = doc._positions
         if pos is not None and pos.text is doc.text and pos.encoding == self.encoding:
             return pos
+        if analysis is None:
+            analysis = doc.analysis
         index = getattr(analysis, "line_index", None) if analysis is not None else None
         if index is not None and getattr(index, "text", None) is not doc.text:
             index = None
@@ -208,42 +289,125 @@ class Documents:
 
     # ---- analyses
     def analysis_future(self, uri: str) -> asyncio.Future[Any]:
-        """A future for the analysis of the document's current text."""
+        """A future for the analysis of the document's current text. Its result is None
+        when a newer edit superseded that text first (ask again for the newest)."""
         doc = self.get(uri)
         loop = asyncio.get_running_loop()
         if doc.analysis is not None:
             fut = loop.create_future()
             fut.set_result(doc.analysis)
             return fut
-        if doc.job is not None and doc.job[0] is doc.text and not doc.job[1].cancelled():
-            return doc.job[1]
-        text = doc.text
-        fut = loop.run_in_executor(self.executor, self._analyze_now, text, doc.path)
+        if doc.job is not None and doc.job.serial == doc.serial:
+            return doc.job.future
+        self._cancel(doc)
+        fut = loop.create_future()
+        job = Job(doc.serial, doc.text, fut)
+        work = loop.run_in_executor(self.executor, self._analyze_now, job, doc.host)
 
         def done(f: asyncio.Future[Any]) -> None:
-            if f.cancelled() or f.exception() is not None:
+            a = None
+            if f.cancelled():  # the executor was shut down
+                pass
+            elif f.exception() is not None:
+                if not fut.done():
+                    fut.set_exception(f.exception())  # type: ignore[arg-type]
+                    if doc.job is job:
+                        doc.job = None
                 return
-            # only the current job of the current text (not one invalidated meanwhile)
-            if doc.text is text and doc.job is not None and doc.job[1] is f:
-                self._retire(doc)
-                doc.analysis = f.result()
+            else:
+                a = f.result()
+            if a is not None:
+                self._finished(doc, job, a)
+            elif doc.job is job:
+                doc.job = None  # stopped: the next request starts one of the newest text
+            if not fut.done():
+                fut.set_result(a)
 
-        fut.add_done_callback(done)
-        doc.job = (text, fut)
+        work.add_done_callback(done)
+        doc.job = job
         return fut
 
-    def _analyze_now(self, text: str, path: str | None) -> Any:
-        """The analysis of an open document (in the analysis thread): the diagnostics the
-        user waits for go before background work that yields to `gate` (semantic tokens)."""
-        if self.gate is None:
-            return _analyze(text, path)
-        with self.gate.busy():
-            return _analyze(text, path)
+    def _finished(self, doc: Document, job: Job, a: Any) -> None:
+        """An analysis ended: of the current text, it is the document's analysis; of an
+        older one (it ended before it saw its cancellation), still the newest to answer from."""
+        if self.docs.get(doc.uri) is not doc:
+            return  # closed meanwhile
+        if job.serial == doc.serial and doc.job is job:
+            doc.analysis = a
+            doc.job = None
+        if job.serial > doc.last_serial:
+            if doc.last is not None and doc.last is not a:
+                self._retire(doc.last)
+            doc.last, doc.last_serial = a, job.serial
+            doc.last_ms = (time.monotonic() - (job.started or time.monotonic())) * 1000
+            keep = next((i for i, s in enumerate(doc.edit_serials) if s > job.serial),
+                        len(doc.edit_serials))
+            doc.edits = EditLog(doc.edits.edits[keep:])
+            doc.edit_serials = doc.edit_serials[keep:]
+        if not doc.host.prepared:  # the second parser, so the next analysis keeps this intact
+            asyncio.get_running_loop().run_in_executor(self.slow_executor, doc.host.prepare)
+
+    def _analyze_now(self, job: Job, host: DocumentHost) -> Any:
+        """The analysis of an open document (in the analysis thread), or None when a newer
+        edit superseded its text before or while it ran (it stops at its next checkpoint,
+        and one superseded before it started never runs). The diagnostics the user waits
+        for go before background work that yields to `gate` (semantic tokens)."""
+        from tl_core.check.cancel import Cancelled
+
+        if job.cancel.is_set():
+            return None
+        self.analyses_started += 1
+        job.started = time.monotonic()
+        cancel = job.cancel
+        wait = self.requests.wait_while_busy if self.requests is not None else None
+
+        def checkpoint() -> None:
+            if cancel.is_set():
+                raise Cancelled
+            if wait is not None:
+                wait()  # a hover meanwhile has the interpreter to itself
+
+        try:
+            if self.gate is None:
+                return _analyze(host, job.text, checkpoint)
+            with self.gate.busy():
+                return _analyze(host, job.text, checkpoint)
+        except Cancelled:
+            return None
 
     async def analysis(self, uri: str) -> tuple[Document, Any, Positions]:
-        doc = self.get(uri)
-        a = await asyncio.shield(self.analysis_future(uri))
-        return doc, a, Positions(a.text, self.encoding, getattr(a, "line_index", None))
+        """The analysis of the document's newest text (waiting for it)."""
+        while True:
+            doc = self.get(uri)
+            a = await asyncio.shield(self.analysis_future(uri))
+            if a is not None:
+                return doc, a, Positions(a.text, self.encoding, getattr(a, "line_index", None))
+
+    async def fresh_within(self, doc: Document, seconds: float) -> Any:
+        """The analysis of the document's current text if it is there or, by the time the
+        last analysis took, will be within `seconds` (then waited for); else None."""
+        if doc.analysis is not None:
+            return doc.analysis
+        job = doc.job
+        if job is None or job.serial != doc.serial or job.started is None:
+            return None
+        remaining = job.started + doc.last_ms / 1000 - time.monotonic()
+        if remaining > seconds:
+            return None
+        done, _ = await asyncio.wait({job.future}, timeout=seconds)
+        return job.future.result() if done else None
+
+    def stale_offset(self, doc: Document, offset: int) -> int | None:
+        """Where `offset` of the current text lies in the text of `doc.last`, when no edit
+        since that analysis touched the line it is on (an answer there is the same)."""
+        if doc.last is None or not doc.host.intact(doc.last):
+            return None  # its tree was moved to a newer text (tl_core/host.py)
+        if not doc.edits:
+            return offset
+        pos = self.positions(doc)
+        start, end = pos.line_bounds(pos.line_of(offset))
+        old = doc.edits.old_range(start, end)
+        return None if old is None else old + (offset - start)
 
     # ---- files on disk (workspace symbols, definitions in other files)
     async def file_analysis(self, path: str) -> tuple[Any, Positions] | None:

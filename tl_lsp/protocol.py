@@ -164,11 +164,40 @@ class Positions:
 
 def apply_change(text: str, change: Any, encoding: str) -> str:
     """Apply one `TextDocumentContentChangeEvent` (incremental or whole) to `text`."""
+    return apply_change_at(text, change, encoding)[0]
+
+
+def apply_change_at(text: str, change: Any, encoding: str,
+                    pos: Positions | None = None) -> tuple[str, int, int]:
+    """`apply_change`, and the code-point offsets of the stretch of `text` it replaced (all
+    of it for a whole-document change). `pos`: a converter for `text`, if there is one."""
     rng = getattr(change, "range", None)
     if rng is None:
-        return change.text
-    start, end = Positions(text, encoding).offsets(rng)
-    return text[:start] + change.text + text[end:]
+        return change.text, 0, len(text)
+    if pos is None or pos.text is not text or pos.encoding != encoding:
+        pos = Positions(text, encoding)
+    start, end = pos.offsets(rng)
+    return text[:start] + change.text + text[end:], start, end
+
+
+class MovedPositions(Positions):
+    """Positions of the current text for an answer made on an older analysis: the offsets
+    of that answer (its spans) are first mapped through `to_new` (the edits since, see
+    `tl_core.syntax.edits.EditLog`); one that an edit touched becomes `fallback`."""
+
+    __slots__ = ("_to_new", "_fallback")
+
+    def __init__(self, current: Positions, to_new: Any, fallback: int):  # noqa: D107
+        for name in Positions.__slots__:
+            object.__setattr__(self, name, getattr(current, name))
+        self._to_new = to_new
+        self._fallback = fallback
+
+    def range(self, start: int, end: int) -> lsp.Range:
+        new_start, new_end = self._to_new(start), self._to_new(end)
+        if new_start is None or new_end is None:
+            new_start = new_end = self._fallback
+        return super().range(new_start, new_end)
 
 
 # ---------------------------------------------------------------------------

@@ -98,6 +98,9 @@ class TensorLogicServer(LanguageServer):
         self.docs = Documents()
         self.gate = YieldGate()
         self.docs.gate = self.gate
+        # held by interactive requests only: the analysis waits at its checkpoints meanwhile
+        self.requests = YieldGate(max_wait_s=0.05)
+        self.docs.requests = self.requests
         self.config = Config()
         self.runner = Runner(
             lambda: self.config.python,
@@ -105,16 +108,13 @@ class TensorLogicServer(LanguageServer):
             self._kernel_stderr,
             self._kernel_restarted,
         )
-        self._diag_tasks: dict[str, asyncio.Task[Any]] = {}
-        self._warm_tasks: dict[str, asyncio.Task[Any]] = {}
-        self._sem_results: dict[str, tuple[str, list[int]]] = {}
         self._completions: dict[int, Any] = {}
         self._completion_id = 0
         self._progress_shown: set[int] = set()
-        self._last_change: dict[str, float] = {}
         self._ignored_settings: set[str] = set()
         self.gc = IdleCollector()  # inert until `install` (tl_lsp/__main__.py)
         self._gc_task: asyncio.Future[Any] | None = None
+        self.stale_answers = 0  # answers from an older analysis (interactive_analysis)
 
     protocol: TensorLogicProtocol
 
@@ -122,6 +122,11 @@ class TensorLogicServer(LanguageServer):
         """Serve LSP on stdin/stdout (tl_lsp/rpc.py reads the messages); the exit code:
         0 after `shutdown` and `exit` (or at the end of stdin), 1 for `exit` alone."""
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        # a request's way to its handler passes several threads (the pipe's reader, the
+        # event loop), each waiting up to the switch interval for the interpreter while the
+        # analysis thread runs: 5 ms by default; 0.5 ms halved hover while typing
+        # (bench/lsp.py, typing; issue 18)
+        sys.setswitchinterval(0.0005)
         self._stop_event = threading.Event()
         code = 1
         try:
@@ -234,19 +239,17 @@ class TensorLogicServer(LanguageServer):
         comes within `diagnosticsDelayMs` of the previous one while that one's diagnostics
         are still on their way waits that long (and replaces the pending job); a change
         after the last diagnostics went out is analysed at once, however soon it comes."""
-        busy = False
-        for pending in (self._diag_tasks, self._warm_tasks):
-            old = pending.pop(uri, None)
-            if old is not None:
-                busy = busy or (pending is self._diag_tasks and not old.done())
-                old.cancel()
+        doc = self.docs.docs.get(uri)
+        if doc is None:
+            return
+        busy = doc.diag_task is not None and not doc.diag_task.done()
+        doc.cancel_tasks()
         now = asyncio.get_running_loop().time()
-        previous = self._last_change.get(uri)
-        self._last_change[uri] = now
+        previous, doc.last_change = doc.last_change, now
         if delay_ms is None:
             since = None if previous is None else (now - previous) * 1000
             delay_ms = debounce_ms(self.config.diagnostics_delay_ms, busy, since)
-        self._diag_tasks[uri] = asyncio.ensure_future(self._publish_diagnostics(uri, delay_ms))
+        doc.diag_task = asyncio.ensure_future(self._publish_diagnostics(uri, delay_ms))
 
     async def _publish_diagnostics(self, uri: str, delay_ms: int) -> None:
         try:
@@ -288,9 +291,9 @@ class TensorLogicServer(LanguageServer):
         the item under the cursor); references, rename and highlights need it, and doing it
         in the analysis thread after a pause keeps those fast; during a burst of typing the
         pending warm-up is dropped, so it never delays the next analysis."""
-        old = self._warm_tasks.pop(uri, None)
-        if old is not None:
-            old.cancel()
+        if doc.warm_task is not None:
+            doc.warm_task.cancel()
+            doc.warm_task = None
         materialize = getattr(a, "materialize", None)
         if materialize is None:
             return
@@ -302,7 +305,7 @@ class TensorLogicServer(LanguageServer):
                 # yielding every 32 items: a hover meanwhile is answered at once
                 await loop.run_in_executor(self.docs.executor, materialize, self.gate.step)
 
-        self._warm_tasks[uri] = asyncio.ensure_future(warm())
+        doc.warm_task = asyncio.ensure_future(warm())
 
     def run_diagnostics(self, uri: str, pos: proto.Positions) -> list[lsp.Diagnostic]:
         """The last run's errors, placed by line and column on the current text."""
@@ -334,7 +337,8 @@ def guarded(name: str, notification: bool = False) -> Callable[[F], F]:
             ls.gc.touch()
             try:
                 if name in INTERACTIVE:
-                    with ls.gate.busy():  # background work steps aside meanwhile
+                    # background work and the analysis step aside meanwhile
+                    with ls.gate.busy(), ls.requests.busy():
                         return await fn(ls, *args)
                 return await fn(ls, *args)
             except asyncio.CancelledError:
@@ -451,13 +455,7 @@ async def did_change(ls: TensorLogicServer, params: lsp.DidChangeTextDocumentPar
 @guarded("didClose", notification=True)
 async def did_close(ls: TensorLogicServer, params: lsp.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
-    for pending in (ls._diag_tasks, ls._warm_tasks):
-        task = pending.pop(uri, None)
-        if task is not None:
-            task.cancel()
-    ls.docs.close(uri)
-    ls._sem_results.pop(uri, None)
-    ls._last_change.pop(uri, None)
+    ls.docs.close(uri)  # the document's state, its host and its pending tasks go with it
     ls.runner.last.pop(uri, None)
     ls._completions = {}  # the last completion list (for resolve) may be this document's
     ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
@@ -502,20 +500,56 @@ def _offset(pos: proto.Positions, position: lsp.Position) -> int:
     return pos.offset(position)
 
 
+# How long hover, completion and signature help wait for the analysis of the newest text
+# when it is about to end, before they answer from the previous one (issue 18: 10 ms).
+FRESH_WAIT_S = 0.003
+
+
+async def interactive_analysis(
+    ls: TensorLogicServer, uri: str, position: lsp.Position
+) -> tuple[Any, proto.Positions, int]:
+    """What hover, completion and signature help answer from: (analysis, converter for the
+    answer's spans, offset of `position` in the analysis' text).
+
+    The analysis of the newest text when it is there (or about to be); else, while it is
+    under way (~70 ms after an edit of a 10,000-line file), the previous analysis, when no
+    edit since touched the line of `position` (the answer there is the one the newest text
+    would give, but for types changed by the edits); the position goes back through the
+    edits, the answer's spans forward (`tl_core.syntax.edits`). Else the newest, waited for.
+    """
+    doc = ls.docs.get(uri)
+    if doc.analysis is None and doc.last is not None:
+        pos = ls.docs.positions(doc)
+        if ls.docs.stale_offset(doc, pos.offset(position)) is not None:
+            with ls.requests.released():  # the analysis waits for requests, not for this
+                fresh = await ls.docs.fresh_within(doc, FRESH_WAIT_S)
+            doc = ls.docs.get(uri)
+            if fresh is None and doc.analysis is None and doc.last is not None:
+                pos = ls.docs.positions(doc)  # the text may have changed meanwhile
+                offset = pos.offset(position)
+                old = ls.docs.stale_offset(doc, offset)
+                if old is not None:
+                    ls.stale_answers += 1
+                    return doc.last, proto.MovedPositions(pos, doc.edits.to_new, offset), old
+    with ls.requests.released():
+        _, a, pos = await ls.analysis(uri)
+    return a, pos, pos.offset(position)
+
+
 @guarded("hover")
 async def hover(ls: TensorLogicServer, params: lsp.HoverParams) -> lsp.Hover | None:
     uri = params.text_document.uri
-    _, a, pos = await ls.analysis(uri)
+    a, pos, offset = await interactive_analysis(ls, uri, params.position)
     last = ls.runner.last.get(uri)
-    h = ide.hover_at(a, _offset(pos, params.position), last.relations if last else None)
+    h = ide.hover_at(a, offset, last.relations if last else None)
     return proto.hover(h, pos) if h is not None else None
 
 
 @guarded("completion")
 async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> proto.RawJSON:
-    _, a, pos = await ls.analysis(params.text_document.uri)
+    a, pos, offset = await interactive_analysis(ls, params.text_document.uri, params.position)
     # tl_core ranks and cuts before it builds the items (thousands of names in scope)
-    found = ide.complete_list_at(a, _offset(pos, params.position), ls.config.completion_limit)
+    found = ide.complete_list_at(a, offset, ls.config.completion_limit)
     items, incomplete = found.items, found.incomplete
     resolve = ls.capability("text_document.completion.completion_item.resolve_support")
     lazy = bool(resolve and "documentation" in (resolve.properties or []))
@@ -542,8 +576,8 @@ async def completion_resolve(ls: TensorLogicServer, item: lsp.CompletionItem) ->
 async def signature_help(
     ls: TensorLogicServer, params: lsp.SignatureHelpParams
 ) -> lsp.SignatureHelp | None:
-    _, a, pos = await ls.analysis(params.text_document.uri)
-    s = ide.signature_at(a, _offset(pos, params.position))
+    a, _pos, offset = await interactive_analysis(ls, params.text_document.uri, params.position)
+    s = ide.signature_at(a, offset)
     return proto.signature_help(s) if s is not None and s.signatures else None
 
 
@@ -652,7 +686,7 @@ async def semantic_tokens_full(
     uri = params.text_document.uri
     data = await _semantic_data(ls, uri)
     result_id = str(uuid.uuid4())
-    ls._sem_results[uri] = (result_id, data)
+    ls.docs.get(uri).sem_result = (result_id, data)
     return lsp.SemanticTokens(data=data, result_id=result_id)
 
 
@@ -663,8 +697,8 @@ async def semantic_tokens_delta(
     uri = params.text_document.uri
     data = await _semantic_data(ls, uri)
     result_id = str(uuid.uuid4())
-    previous = ls._sem_results.get(uri)
-    ls._sem_results[uri] = (result_id, data)
+    doc = ls.docs.get(uri)
+    previous, doc.sem_result = doc.sem_result, (result_id, data)
     if previous is None or previous[0] != params.previous_result_id:
         return lsp.SemanticTokens(data=data, result_id=result_id)
     return lsp.SemanticTokensDelta(

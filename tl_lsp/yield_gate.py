@@ -38,6 +38,20 @@ class YieldGate:
                 if self._holders == 0:
                     self._free.set()
 
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Inside `busy`: let go meanwhile (a request that waits for the analysis)."""
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0:
+                self._free.set()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders += 1
+                self._free.clear()
+
     def pause(self) -> None:
         """Called by background work between its steps: wait while the gate is held; else
         `step`."""
@@ -45,6 +59,12 @@ class YieldGate:
             self._free.wait(self.max_wait_s)
         else:
             self.step()
+
+    def wait_while_busy(self) -> None:
+        """Called by work that must not slow down for nothing (the analysis, between its
+        items): wait while the gate is held, else return at once."""
+        if not self._free.is_set():
+            self._free.wait(self.max_wait_s)
 
     @staticmethod
     def step() -> None:

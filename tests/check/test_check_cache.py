@@ -5,8 +5,19 @@ from pathlib import Path
 
 import pytest
 
-from tl_core.check.analyzer import analyze
+from tl_core.check.analyzer import analyze as analyze_once
 from tl_core.check.memo import ItemMemo, type_sig
+from tl_core.host import DocumentHost
+
+_HOSTS: dict = {}  # one host per document path, as an editor keeps them
+
+
+def analyze(text, path=None, use_cache=None):
+    """An analysis of the document at `path` with its check cache (its `DocumentHost`);
+    `use_cache=False`: a check from scratch."""
+    if use_cache is False:
+        return analyze_once(text, path, use_cache=False)
+    return _HOSTS.setdefault(path, DocumentHost(path)).analyze(text)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FILES = sorted((ROOT / "examples").rglob("*.tl")) + sorted(
@@ -66,7 +77,7 @@ def test_cached_analysis_equals_fresh_one(p, tmp_path):
 def test_cache_is_used_and_an_edit_rechecks_only_its_item():
     body = "".join(f"fn f{i}(x: float16[N]) -> float16[N] {{\n    return x * 2.0\n}}\n"
                    f"let y{i} = f{i}(ones([{i + 1}]))\n" for i in range(20))
-    memo = ItemMemo("/tmp/cache-count.tl")
+    memo = ItemMemo({})
     assert memo.old == {}
     analyze(body, "/tmp/cache-count.tl")
     edited = body.replace("let y5 = f5(ones([6]))", "let y5 = f5(ones([7]))")

@@ -84,6 +84,6 @@ async def test_only_the_last_version_of_a_burst_is_published(monkeypatch) -> Non
         ls.docs.change(uri, [lsp.TextDocumentContentChangeWholeDocument(
             text=f"let a = {version}\n")], version)
         ls.schedule_diagnostics(uri)
-    await ls._diag_tasks[uri]
+    await ls.docs.get(uri).diag_task
     assert versions == [4]
     ls.docs.shutdown()

@@ -1,5 +1,6 @@
-"""tl_lsp.documents: a replaced analysis is kept until the new diagnostics are out, then
-freed (freeing a large one is not on the way from an edit to its diagnostics)."""
+"""tl_lsp.documents: a replaced analysis is kept (to answer hovers from while the next one
+is made) until the new one is there, then freed after the diagnostics are out (freeing a
+large one is not on the way from an edit to its diagnostics)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,11 @@ def test_a_replaced_analysis_waits_for_free_retired(tmp_path: Path) -> None:
         del first
         docs.change(uri, [change("let a = 2\n")], 2)
         assert docs.get(uri).analysis is None
-        assert docs.retired and ref() is not None  # kept: not freed during the edit
+        assert docs.get(uri).last is ref() is not None  # kept: answers while typing
+        assert docs.retired == []
         second = await docs.analysis_future(uri)
-        assert docs.get(uri).analysis is second
+        assert docs.get(uri).analysis is second is docs.get(uri).last
+        assert docs.retired == [ref()]  # not freed yet
         docs.free_retired()
         assert ref() is None  # no cycles: freed at once
         docs.invalidate(uri)

@@ -33,7 +33,7 @@ async def test_analysis_is_materialized_after_a_pause(monkeypatch):
     uri = "file:///tmp/warm_pause.tl"
     doc = ls.docs.open(uri, TEXT, 1)
     await ls._publish_diagnostics(uri, 0)
-    await ls._warm_tasks[uri]
+    await ls.docs.get(uri).warm_task
     assert calls == [doc.analysis]
 
 
@@ -43,9 +43,9 @@ async def test_an_edit_during_the_pause_drops_the_warm_up(monkeypatch):
     uri = "file:///tmp/warm_edit.tl"
     ls.docs.open(uri, TEXT, 1)
     await ls._publish_diagnostics(uri, 0)
-    warm = ls._warm_tasks[uri]
+    warm = ls.docs.get(uri).warm_task
     ls.schedule_diagnostics(uri, delay_ms=60_000)  # the next keystroke
     await asyncio.sleep(0.05)
     assert warm.cancelled()
     assert calls == []
-    ls._diag_tasks.pop(uri).cancel()
+    ls.docs.get(uri).diag_task.cancel()

@@ -7,6 +7,7 @@ the registry), so that importing `tl_core.check.model` alone stays light.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 # Import the syntax package before anything imports tl_core.diagnostics first: the two
@@ -17,20 +18,14 @@ if TYPE_CHECKING:
     from tl_core.check.analyzer import Analysis
 
 
-def analyze(text: str, path: str | None = None) -> Analysis:
-    """Parse and check `text` (the document at `path`, used to resolve relative files)."""
+def analyze(text: str, path: str | None = None,
+            checkpoint: Callable[[], None] | None = None) -> Analysis:
+    """Parse and check `text` (the document at `path`, used to resolve relative files),
+    keeping nothing: an editor's document keeps its state in a `tl_core.host.DocumentHost`.
+    `checkpoint()` runs between top-level items and may raise `Cancelled` to stop."""
     from tl_core.check.analyzer import analyze as _analyze
 
-    return _analyze(text, path)
-
-
-def forget(path: str | None) -> None:
-    """Drop what the checker keeps for the document at `path` (its incremental parser and
-    its items' records), e.g. when an editor closes it; a later analysis starts afresh."""
-    from tl_core.check import analyzer, memo
-
-    analyzer.forget(path)
-    memo.forget(path)
+    return _analyze(text, path, checkpoint=checkpoint)
 
 
 def __getattr__(name: str) -> Any:
@@ -41,4 +36,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["Analysis", "analyze", "forget"]
+__all__ = ["Analysis", "analyze"]

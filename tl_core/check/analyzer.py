@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
-import threading
-from collections import OrderedDict
+from collections.abc import Callable
 
 from tl_core.check.checker import Checker
 from tl_core.check.model import Analysis, Binding, Ref, Scope
@@ -19,62 +18,46 @@ from tl_core.syntax.span import LineIndex, Span
 __all__ = ["Analysis", "Binding", "Ref", "Scope", "analyze"]
 
 
-_PARSERS: OrderedDict[str | None, tuple[threading.Lock, object]] = OrderedDict()
-_PARSERS_LOCK = threading.Lock()
-
-
-def _parse(text: str, path: str | None):  # noqa: ANN202 - ParseResult
-    """Parse with one `IncrementalParser` per document path (a keyed, bounded cache), so an
-    edit re-parses only the top-level items it touched."""
-    from tl_core.syntax import IncrementalParser
-
-    with _PARSERS_LOCK:
-        entry = _PARSERS.get(path)
-        if entry is None:
-            entry = (threading.Lock(), IncrementalParser())
-            _PARSERS[path] = entry
-            while len(_PARSERS) > 32:
-                _PARSERS.popitem(last=False)
-        else:
-            _PARSERS.move_to_end(path)
-    lock, parser = entry
-    with lock:
-        return parser.parse(text)  # type: ignore[attr-defined]
-
-
-def forget(path: str | None) -> None:
-    """Drop the incremental parser of the document at `path`."""
-    with _PARSERS_LOCK:
-        _PARSERS.pop(path, None)
-
-
 def analyze(text: str, path: str | None = None, parse_result: object = None,
-            use_cache: bool | None = None) -> Analysis:
+            use_cache: bool | None = None,
+            checkpoint: Callable[[], None] | None = None,
+            records: dict | None = None) -> Analysis:
     """Check `text` (the document at `path`; relative model and import paths resolve
     against its directory, or the working directory when `path` is None).
 
-    Items unchanged since the last analysis of the same `path` are not checked again: their
+    `records`: the check cache of the document (its `DocumentHost`'s, tl_core/host.py).
+    Items unchanged since the analysis that filled it are not checked again: their
     recorded effects are replayed (`tl_core.check.memo`; `TL_NO_CHECK_CACHE=1` turns that
-    off). Should anything go wrong on that path, the document is checked from scratch.
+    off), and the records of this analysis replace them. Should anything go wrong on that
+    path, the document is checked from scratch. Without `records` nothing is kept.
+
+    `checkpoint` is called between top-level items; it may raise `Cancelled`
+    (tl_core/check/cancel.py), which stops the analysis and commits nothing.
     """
     from tl_core.check import memo as M
 
     li = LineIndex(text)
-    pr = parse_result if parse_result is not None else _parse(text, path)
+    if parse_result is None:
+        from tl_core.syntax import parse
+
+        parse_result = parse(text)
+    pr = parse_result
     if use_cache is None:
         use_cache = M.enabled()
-    if use_cache:
+    if use_cache and records is not None:
         try:
-            return _analyze(text, path, pr, li, M.ItemMemo(path))
+            return _analyze(text, path, pr, li, M.ItemMemo(records), checkpoint)
         except Exception:  # noqa: BLE001 - fall back to a check without the cache
             pass
-    return _analyze(text, path, pr, li, None)
+    return _analyze(text, path, pr, li, None, checkpoint)
 
 
-def _analyze(text: str, path: str | None, pr: object, li: LineIndex, memo: object) -> Analysis:
+def _analyze(text: str, path: str | None, pr: object, li: LineIndex, memo: object,
+             checkpoint: Callable[[], None] | None = None) -> Analysis:
     base = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     checker = Checker(text, path, base, li)
     checker.memo = memo
+    checker.checkpoint = checkpoint
     # The checker allocates many small objects and frees none of them until the Analysis
     # goes: cyclic GC passes over the (large) syntax tree would only cost time.
     gc_was_enabled = gc.isenabled()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 from tl_core.check import memo as M
@@ -130,6 +131,8 @@ class Checker:
         self.dep_log: list[tuple[str, bool, Binding | None]] = []
         self.uncacheable = False
         self.memo: object = None
+        # called between top-level items; raises `Cancelled` to stop (tl_core/check/cancel.py)
+        self.checkpoint: Callable[[], None] | None = None
         self.pending: list = []  # reused items not yet materialized (tl_core.check.memo)
         self.pending_runs: list[int] = []  # where each pass' (sorted) entries begin
         self.env_key: tuple = ()
@@ -288,13 +291,18 @@ class Checker:
         memoized = self.memoized
         check_item = self.check_item
         self.pending_runs.append(len(self.pending))  # each pass adds items in text order
-        for it in items:
+        checkpoint = self.checkpoint
+        for n, it in enumerate(items):
+            if checkpoint is not None and not n & 63:
+                checkpoint()
             if not isinstance(it, skip):
                 memoized("item", it, script, check_item)
         # Pass 3: fn bodies (symbolic shapes) and impl methods.
         check_fn_body = self.check_fn_body
         self.pending_runs.append(len(self.pending))
-        for it in items:
+        for n, it in enumerate(items):
+            if checkpoint is not None and not n & 63:
+                checkpoint()
             if isinstance(it, A.FnDecl):
                 memoized("fn", it, script, check_fn_body)
             elif isinstance(it, A.ImplDecl):

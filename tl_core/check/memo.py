@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -46,39 +44,25 @@ if TYPE_CHECKING:
 
 OUTER = -1
 
-_CACHES: OrderedDict[str | None, dict] = OrderedDict()
-_LOCK = threading.Lock()
-
-
-def forget(path: str | None) -> None:
-    """Drop the item records of the document at `path` (an analysis running meanwhile may
-    store its own when it ends)."""
-    with _LOCK:
-        _CACHES.pop(path, None)
-
-
 def enabled() -> bool:
     return os.environ.get("TL_NO_CHECK_CACHE", "") in ("", "0")
 
 
 class ItemMemo:
-    """The records of one document: those of its previous analysis (`old`) and those made
-    or reused by the current one (`new`, which replaces `old` when the analysis ends)."""
+    """The records of one document: those of its previous analysis (`old`, the dict its
+    `DocumentHost` keeps, tl_core/host.py) and those made or reused by the current one
+    (`new`, which replaces the contents of `old` when the analysis ends)."""
 
-    def __init__(self, path: str | None) -> None:
-        self.path = path
-        with _LOCK:
-            self.old: dict = _CACHES.get(path, {})
+    def __init__(self, records: dict) -> None:
+        self.records = records
+        self.old: dict = dict(records)
         self.new: dict = {}
         self.hits = 0
         self.misses = 0
 
     def commit(self) -> None:
-        with _LOCK:
-            _CACHES[self.path] = self.new
-            _CACHES.move_to_end(self.path)
-            while len(_CACHES) > 16:
-                _CACHES.popitem(last=False)
+        self.records.clear()
+        self.records.update(self.new)
 
 
 def type_sig(t: Type) -> Any:
