@@ -21,22 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.hosts import analyze, host  # noqa: E402  (as the server: a host per document)
 from tl_core import ide  # noqa: E402
-from tl_core.check.analyzer import analyze as analyze_once  # noqa: E402
-from tl_core.host import DocumentHost  # noqa: E402
+from tl_core.ide.cells import CELL_MARKER  # noqa: E402
 from tl_core.syntax import IncrementalParser, parse  # noqa: E402
 from tl_core.syntax.span import LineIndex  # noqa: E402
-
-_HOSTS: dict = {}
-
-
-def analyze(text: str, path: str, parse_result=None, use_cache: bool | None = None):  # noqa: ANN001, ANN201
-    """As the server analyses a document: through its host (parsers, check cache), one per
-    path; with `parse_result` or `use_cache=False`, one check that keeps nothing."""
-    if parse_result is not None or use_cache is False:
-        return analyze_once(text, path, parse_result, use_cache)
-    return _HOSTS.setdefault(path, DocumentHost(path)).analyze(text)
-
 
 BLOCK = """// layer {i}
 fn layer{i}(x: float16[N, D], w: float16[D, H], b: float16[H]) -> float16[N, H] {{
@@ -83,8 +72,9 @@ def tokens_and_folds(text: str, mid: int) -> None:
     for k in range(7):
         new = text[:mid] + f"let g = relu(h) * {'1' * (k + 1)}.0" + text[mid + 15:]
         edited = analyze(new, "/tmp/bench-tokens.tl")
-        st.append(timed(ide.semantic_tokens, edited))
-        fo.append(timed(ide.folding_ranges, edited))
+        caches = host("/tmp/bench-tokens.tl").tokens  # the document's, as the server's
+        st.append(timed(ide.semantic_tokens, edited, None, caches))
+        fo.append(timed(ide.folding_ranges, edited, None, CELL_MARKER, caches))
         if k >= 2:  # the first edits fill the caches: compare in the steady state
             st_plain.append(timed(ide.semantic_tokens_plain, edited))
             fo_plain.append(timed(ide.folding_ranges_plain, edited))

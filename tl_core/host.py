@@ -16,6 +16,8 @@ A host holds:
   until then the one parser serves every analysis.
 - the per-item check cache (`records`, `tl_core/check/memo.py`): read when an analysis
   starts, replaced when it ends; a cancelled analysis leaves it as it was.
+- the IDE's caches of semantic tokens and folds per segment of text (`tokens`,
+  `tl_core.ide.tokens.TokenCaches`), handed to `ide.semantic_tokens` / `folding_ranges`.
 
 Threading contract (the one place it is written down; docs/ARCHITECTURE.md, "Threads"):
 - `analyze` runs on one thread at a time (a lock makes a second caller wait); the server
@@ -28,6 +30,7 @@ Threading contract (the one place it is written down; docs/ARCHITECTURE.md, "Thr
   its host and never calls back into it. Its syntax tree's positions stay those of its text
   while `intact(analysis)` holds; after that, only ask it what `Analysis` itself computed
   (diagnostics, types by node) or make a new one.
+- `tokens` is filled by one thread at a time (the server's background thread).
 - The caches that stay module globals are keyed by what they read, never by a document,
   and each is bounded: model headers by (path, mtime, size) (`tl_core/models/header.py`),
   CoreML specs likewise (`models/coreml.py`), the name trees of those headers
@@ -56,7 +59,17 @@ class DocumentHost:
         self._texts: list[str | None] = [None, None]  # what each parser's trees read
         self._slot_locks = [threading.Lock(), threading.Lock()]
         self._lock = threading.Lock()  # one analysis at a time
+        self._tokens: Any = None
         self.closed = False
+
+    @property
+    def tokens(self) -> Any:
+        """The document's `tl_core.ide.tokens.TokenCaches` (made on first use)."""
+        if self._tokens is None:
+            from tl_core.ide.tokens import TokenCaches
+
+            self._tokens = TokenCaches()
+        return self._tokens
 
     def analyze(self, text: str, checkpoint: Callable[[], None] | None = None) -> Analysis:
         """The analysis of `text` (this document's current text). `checkpoint` runs between
@@ -95,16 +108,19 @@ class DocumentHost:
         s = self._snapshot_slot
         return a is self.snapshot and s is not None and self._texts[s] is a.text
 
-    def prepare(self) -> None:
+    def prepare(self, wait: bool = False) -> None:
         """Make the second parser (a full parse of the snapshot's text: ~1 s for 10,000
-        lines), so that later analyses leave the snapshot's tree intact. For a pause."""
+        lines), so that later analyses leave the snapshot's tree intact. For a pause.
+        With `wait`, also wait for one being made by another thread."""
         s, snap = self._snapshot_slot, self.snapshot
         if s is None or snap is None or self.closed or self._parsers[1 - s] is not None:
             return
         lock = self._slot_locks[1 - s]
-        if not lock.acquire(blocking=False):
+        if not lock.acquire(blocking=wait):
             return
         try:
+            if self._parsers[1 - s] is not None:
+                return  # made meanwhile
             from tl_core.syntax import IncrementalParser
 
             parser = IncrementalParser()
@@ -122,6 +138,7 @@ class DocumentHost:
         """Drop the parsers and the check cache (the document was closed)."""
         self.closed = True  # an analysis under way keeps its own references until it ends
         self.records = {}
+        self._tokens = None
         self.snapshot = self._snapshot_slot = None
         self._parsers = [None, None]
         self._texts = [None, None]

@@ -1,16 +1,20 @@
 """What the server advertises, as plain data: no pygls, no lsprotocol, nothing of tl_core
 but its version (the package's `__init__`, which imports nothing).
 
-`tl_lsp.server` registers its features with these names and options, and pygls computes
-the `initialize` answer from that registration. `tl_lsp.fast_start` answers `initialize`
-from `initialize_result` below before pygls and lsprotocol are imported (see there for
-why). tests/lsp/test_lsp_fast_start.py asserts that both answers are equal for many client
-capability sets, so a feature registered in `server.create_server` but missing here fails
-a test.
+`FEATURES` is the one table of the server's features: each LSP method or command with
+the name of its handler in `tl_lsp.server`, its options as JSON and the server capability
+that advertises it. `server.create_server` registers exactly these (pygls then computes
+the `initialize` answer from that registration), and `server_capabilities` below builds
+the same answer from the same table, so that `tl_lsp.fast_start` can answer `initialize`
+before pygls and lsprotocol are imported (see there for why).
+tests/lsp/test_lsp_fast_start.py asserts that both answers are equal for many client
+capability sets, and tests/lsp/test_lsp_features.py that every registered feature is
+advertised and every advertised capability is registered.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from tl_core import __version__ as VERSION
@@ -25,7 +29,6 @@ CMD_RUN_CELL = "tensorlogic.runCell"
 CMD_RUN_FILE = "tensorlogic.runFile"
 CMD_INTERRUPT = "tensorlogic.interrupt"
 CMD_RESTART = "tensorlogic.restartKernel"
-COMMANDS = (CMD_RUN_SELECTION, CMD_RUN_CELL, CMD_RUN_FILE, CMD_INTERRUPT, CMD_RESTART)
 # server -> client notification: a piece of a run's log, as it comes ({uri, text})
 RUN_OUTPUT = "tensorlogic/output"
 
@@ -44,6 +47,73 @@ UTF32 = "utf-32"
 SUPPORTED_ENCODINGS = (UTF16, UTF8, UTF32)
 
 TEXT_DOCUMENT_SYNC_INCREMENTAL = 2
+
+# a request of ours: the document text the server holds
+DOCUMENT_TEXT = "tensorlogic/documentText"
+
+_LEGEND = {"tokenTypes": list(TOKEN_TYPES), "tokenModifiers": list(TOKEN_MODIFIERS)}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One method (or `workspace/executeCommand` command) the server handles.
+
+    `advertised`: where the `initialize` answer says so, as a dotted path into
+    `ServerCapabilities` (None: a lifecycle message, a notification the client sends
+    anyway, or our own request). `options`: what pygls is given at registration, as JSON
+    (structured into the method's lsprotocol options type); the provider's value in the
+    answer is `options`, or True without them."""
+
+    method: str
+    handler: str  # a function of tl_lsp.server
+    advertised: str | None = None
+    options: dict[str, Any] | None = None
+    command: bool = False
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("initialize", "initialize"),
+    Feature("initialized", "initialized"),
+    Feature("workspace/didChangeConfiguration", "did_change_configuration"),
+    Feature("shutdown", "shutdown"),
+    Feature("textDocument/didOpen", "did_open", "textDocumentSync.openClose"),
+    Feature("textDocument/didChange", "did_change", "textDocumentSync.change"),
+    Feature("textDocument/didClose", "did_close", "textDocumentSync.openClose"),
+    Feature("textDocument/didSave", "did_save", "textDocumentSync.save"),
+    Feature(DOCUMENT_TEXT, "document_text"),
+    Feature("workspace/didChangeWatchedFiles", "did_change_watched_files"),  # registered
+    #                                                   dynamically, in `initialized`
+    Feature("textDocument/completion", "completion", "completionProvider",
+            {"triggerCharacters": COMPLETION_TRIGGERS, "resolveProvider": True}),
+    Feature("completionItem/resolve", "completion_resolve", "completionProvider.resolveProvider"),
+    Feature("textDocument/hover", "hover", "hoverProvider"),
+    Feature("textDocument/signatureHelp", "signature_help", "signatureHelpProvider",
+            {"triggerCharacters": SIGNATURE_TRIGGERS,
+             "retriggerCharacters": SIGNATURE_RETRIGGERS}),
+    Feature("textDocument/definition", "definition", "definitionProvider"),
+    Feature("textDocument/references", "references", "referencesProvider"),
+    Feature("textDocument/documentSymbol", "document_symbol", "documentSymbolProvider"),
+    Feature("textDocument/codeLens", "code_lens", "codeLensProvider", {"resolveProvider": False}),
+    Feature("workspace/symbol", "workspace_symbol", "workspaceSymbolProvider"),
+    Feature("textDocument/formatting", "formatting", "documentFormattingProvider"),
+    Feature("textDocument/rangeFormatting", "range_formatting",
+            "documentRangeFormattingProvider"),
+    Feature("textDocument/rename", "rename", "renameProvider"),
+    Feature("textDocument/prepareRename", "prepare_rename", "renameProvider"),
+    Feature("textDocument/foldingRange", "folding_range", "foldingRangeProvider"),
+    Feature("textDocument/semanticTokens/full", "semantic_tokens_full",
+            "semanticTokensProvider.full", _LEGEND),
+    Feature("textDocument/semanticTokens/full/delta", "semantic_tokens_delta",
+            "semanticTokensProvider.full.delta", _LEGEND),
+    Feature("textDocument/inlayHint", "inlay_hint", "inlayHintProvider",
+            {"resolveProvider": False}),
+    Feature(CMD_RUN_SELECTION, "run_selection", "executeCommandProvider", command=True),
+    Feature(CMD_RUN_CELL, "run_cell", "executeCommandProvider", command=True),
+    Feature(CMD_RUN_FILE, "run_file", "executeCommandProvider", command=True),
+    Feature(CMD_INTERRUPT, "interrupt", "executeCommandProvider", command=True),
+    Feature(CMD_RESTART, "restart_kernel", "executeCommandProvider", command=True),
+)
+COMMANDS = tuple(f.method for f in FEATURES if f.command)
 
 
 class NotChecked(Exception):
@@ -81,51 +151,30 @@ def negotiate_encoding(capabilities: dict[str, Any]) -> str:
 def server_capabilities(
     encoding: str, prepare_rename: bool, will_save: tuple[bool, bool] = (False, False)
 ) -> dict[str, Any]:
-    """`ServerCapabilities` as JSON, in the key order pygls writes them. `will_save`: whether
-    the client stated `willSave` / `willSaveWaitUntil` at all (pygls then answers `false`
-    for each, as the server registers neither)."""
+    """`ServerCapabilities` as JSON, built from `FEATURES` as pygls builds them from their
+    registration. `will_save`: whether the client stated `willSave` / `willSaveWaitUntil`
+    at all (pygls then answers `false` for each, as the server registers neither)."""
     sync: dict[str, Any] = {"openClose": True, "change": TEXT_DOCUMENT_SYNC_INCREMENTAL}
     if will_save[0]:
         sync["willSave"] = False
     if will_save[1]:
         sync["willSaveWaitUntil"] = False
     sync["save"] = True
-    return {
-        "positionEncoding": encoding,
-        "textDocumentSync": sync,
-        "completionProvider": {
-            "triggerCharacters": list(COMPLETION_TRIGGERS),
-            "resolveProvider": True,
-        },
-        "hoverProvider": True,
-        "signatureHelpProvider": {
-            "triggerCharacters": list(SIGNATURE_TRIGGERS),
-            "retriggerCharacters": list(SIGNATURE_RETRIGGERS),
-        },
-        "definitionProvider": True,
-        "referencesProvider": True,
-        "documentSymbolProvider": True,
-        "codeLensProvider": {"resolveProvider": False},
-        "workspaceSymbolProvider": {"resolveProvider": False},
-        "documentFormattingProvider": True,
-        "documentRangeFormattingProvider": True,
-        # the spec: RenameOptions only for a client that announced prepareSupport
-        "renameProvider": {"prepareProvider": True} if prepare_rename else True,
-        "foldingRangeProvider": True,
-        "executeCommandProvider": {"commands": list(COMMANDS)},
-        "semanticTokensProvider": {
-            "legend": {
-                "tokenTypes": list(TOKEN_TYPES),
-                "tokenModifiers": list(TOKEN_MODIFIERS),
-            },
-            "full": {"delta": True},
-        },
-        "inlayHintProvider": {"resolveProvider": False},
-        "workspace": {
-            "workspaceFolders": {"supported": True, "changeNotifications": True},
-            "fileOperations": {},
-        },
+    caps: dict[str, Any] = {"positionEncoding": encoding, "textDocumentSync": sync}
+    for f in FEATURES:
+        if f.advertised is None or f.command or "." in f.advertised:
+            continue  # text sync above; commands, and parts of another's provider, below
+        caps[f.advertised] = dict(f.options) if f.options is not None else True
+    # the spec: RenameOptions only for a client that announced prepareSupport
+    caps["renameProvider"] = {"prepareProvider": True} if prepare_rename else True
+    caps["executeCommandProvider"] = {"commands": list(COMMANDS)}
+    caps["semanticTokensProvider"] = {"legend": _LEGEND, "full": {"delta": True}}
+    caps["workspaceSymbolProvider"] = {"resolveProvider": False}
+    caps["workspace"] = {
+        "workspaceFolders": {"supported": True, "changeNotifications": True},
+        "fileOperations": {},
     }
+    return caps
 
 
 def _check_top_level(params: dict[str, Any]) -> None:

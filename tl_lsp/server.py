@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.io_ import StdoutWriter
+from pygls.lsp import get_method_options_type
 from pygls.lsp.server import LanguageServer
 
 from tl_core.ide.cells import cell_at  # light: no checker (tl_core/ide/__init__.py)
@@ -31,14 +32,14 @@ from tl_lsp.capabilities import (
     CMD_RUN_CELL,
     CMD_RUN_FILE,
     CMD_RUN_SELECTION,
-    COMPLETION_TRIGGERS,
+    DOCUMENT_TEXT,
+    FEATURES,
     NAME,
     RUN_OUTPUT,
-    SIGNATURE_RETRIGGERS,
-    SIGNATURE_TRIGGERS,
     TOKEN_MODIFIERS,
     TOKEN_TYPES,
     VERSION,
+    Feature,
 )
 from tl_lsp.config import SECTION, Config, ignored_launch_settings
 from tl_lsp.documents import Documents, path_to_uri, uri_to_path
@@ -50,11 +51,9 @@ from tl_lsp.yield_gate import YieldGate
 
 log = logging.getLogger("tl_lsp")
 
-# names, triggers, commands and the token legend are in tl_lsp.capabilities (plain data):
-# the early `initialize` answer (tl_lsp/fast_start.py) is built from the same values
-LEGEND = lsp.SemanticTokensLegend(
-    token_types=list(TOKEN_TYPES), token_modifiers=list(TOKEN_MODIFIERS)
-)
+# the features, their options, commands and the token legend are in tl_lsp.capabilities
+# (plain data): the early `initialize` answer (tl_lsp/fast_start.py) is built from the same
+# table
 
 
 class _LazyIde:
@@ -320,9 +319,6 @@ class TensorLogicServer(LanguageServer):
         with contextlib.suppress(Exception):
             self.protocol.notify(RUN_OUTPUT, {"uri": uri, "text": text})
 
-
-# a request of ours: the document text the server holds
-DOCUMENT_TEXT = "tensorlogic/documentText"
 
 # requests the editor waits on as the user types or points (tl_lsp/yield_gate.py)
 INTERACTIVE = frozenset(("hover", "completion", "completionItem/resolve", "signatureHelp"))
@@ -707,32 +703,37 @@ async def semantic_tokens_delta(
 
 
 async def _semantic_data(ls: TensorLogicServer, uri: str) -> list[int]:
-    _, a, pos = await ls.analysis(uri)
+    doc, a, pos = await ls.analysis(uri)
     loop = asyncio.get_running_loop()
     # ~70 ms after an edit of a 10,000-line file (the first time ~500 ms): in its own
-    # thread, one at a time (tl_core.ide.tokens' caches are filled there only)
-    return await loop.run_in_executor(ls.docs.slow_executor, _encoded_tokens, ls, a, pos)
+    # thread, one at a time (the document host's token caches are filled there only)
+    return await loop.run_in_executor(ls.docs.slow_executor, _encoded_tokens, ls, a, pos,
+                                      doc.host.tokens)
 
 
-def _encoded_tokens(ls: TensorLogicServer, a: Any, pos: proto.Positions) -> list[int]:
+def _encoded_tokens(ls: TensorLogicServer, a: Any, pos: proto.Positions,
+                    caches: Any) -> list[int]:
     pause = ls.gate.pause  # a hover or completion meanwhile goes first
-    return proto.encode_semantic_tokens(ide.semantic_tokens(a, pause), pos, TOKEN_TYPES,
-                                        TOKEN_MODIFIERS, pause)
+    return proto.encode_semantic_tokens(ide.semantic_tokens(a, pause, caches), pos,
+                                        TOKEN_TYPES, TOKEN_MODIFIERS, pause)
 
 
 @guarded("foldingRange")
 async def folding_range(
     ls: TensorLogicServer, params: lsp.FoldingRangeParams
 ) -> proto.RawJSONList:
-    _, a, pos = await ls.analysis(params.text_document.uri)
+    doc, a, pos = await ls.analysis(params.text_document.uri)
     # ~40 ms after an edit of a 10,000-line file: in the background, as the symbols
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(ls.docs.slow_executor, _folds_json, ls, a, pos)
+    return await loop.run_in_executor(ls.docs.slow_executor, _folds_json, ls, a, pos,
+                                      doc.host.tokens)
 
 
-def _folds_json(ls: TensorLogicServer, a: Any, pos: proto.Positions) -> proto.RawJSONList:
+def _folds_json(ls: TensorLogicServer, a: Any, pos: proto.Positions,
+                caches: Any) -> proto.RawJSONList:
     marker = ls.config.cell_marker  # the one cell rule, as runCell uses it
-    return proto.folding_ranges_json(ide.folding_ranges(a, ls.gate.pause, marker), pos)
+    return proto.folding_ranges_json(ide.folding_ranges(a, ls.gate.pause, marker, caches),
+                                     pos)
 
 
 @guarded("inlayHint")
@@ -872,49 +873,26 @@ async def restart_kernel(ls: TensorLogicServer, *args: Any) -> dict:
     return {"restarted": True, "pid": kernel.pid if kernel is not None else None}
 
 
+def _options(ls: TensorLogicServer, feature: Feature) -> Any:
+    """The feature's options (JSON in tl_lsp.capabilities) as the lsprotocol type pygls
+    expects at registration."""
+    if feature.options is None:
+        return None
+    kind: Any = get_method_options_type(feature.method)
+    if feature.method.startswith(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL):
+        kind = lsp.SemanticTokensLegend  # what pygls builds `semanticTokensProvider` from
+    return ls.protocol._converter.structure(feature.options, kind)
+
+
 def create_server() -> TensorLogicServer:
-    """A new server with every feature and command registered."""
+    """A new server with every feature and command of `FEATURES` registered (the table
+    that also gives the early `initialize` answer, tl_lsp/capabilities.py)."""
     ls = TensorLogicServer()
-    ls.feature(lsp.INITIALIZE)(initialize)
-    ls.feature(lsp.INITIALIZED)(initialized)
-    ls.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)(did_change_configuration)
-    ls.feature(lsp.SHUTDOWN)(shutdown)
-    ls.feature(lsp.TEXT_DOCUMENT_DID_OPEN)(did_open)
-    ls.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)(did_change)
-    ls.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)(did_close)
-    ls.feature(lsp.TEXT_DOCUMENT_DID_SAVE)(did_save)
-    ls.feature(DOCUMENT_TEXT)(document_text)
-    ls.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)(did_change_watched_files)
-    ls.feature(lsp.TEXT_DOCUMENT_HOVER)(hover)
-    ls.feature(
-        lsp.TEXT_DOCUMENT_COMPLETION,
-        lsp.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS, resolve_provider=True),
-    )(completion)
-    ls.feature(lsp.COMPLETION_ITEM_RESOLVE)(completion_resolve)
-    ls.feature(
-        lsp.TEXT_DOCUMENT_SIGNATURE_HELP,
-        lsp.SignatureHelpOptions(
-            trigger_characters=SIGNATURE_TRIGGERS, retrigger_characters=SIGNATURE_RETRIGGERS
-        ),
-    )(signature_help)
-    ls.feature(lsp.TEXT_DOCUMENT_DEFINITION)(definition)
-    ls.feature(lsp.TEXT_DOCUMENT_REFERENCES)(references)
-    ls.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)(prepare_rename)
-    ls.feature(lsp.TEXT_DOCUMENT_RENAME)(rename)
-    ls.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)(document_symbol)
-    ls.feature(lsp.WORKSPACE_SYMBOL)(workspace_symbol)
-    ls.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL, LEGEND)(semantic_tokens_full)
-    ls.feature(lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL_DELTA, LEGEND)(semantic_tokens_delta)
-    ls.feature(lsp.TEXT_DOCUMENT_FOLDING_RANGE)(folding_range)
-    ls.feature(lsp.TEXT_DOCUMENT_INLAY_HINT, lsp.InlayHintOptions(resolve_provider=False))(
-        inlay_hint
-    )
-    ls.feature(lsp.TEXT_DOCUMENT_CODE_LENS, lsp.CodeLensOptions(resolve_provider=False))(code_lens)
-    ls.feature(lsp.TEXT_DOCUMENT_FORMATTING)(formatting)
-    ls.feature(lsp.TEXT_DOCUMENT_RANGE_FORMATTING)(range_formatting)
-    ls.command(CMD_RUN_SELECTION)(run_selection)
-    ls.command(CMD_RUN_CELL)(run_cell)
-    ls.command(CMD_RUN_FILE)(run_file)
-    ls.command(CMD_INTERRUPT)(interrupt)
-    ls.command(CMD_RESTART)(restart_kernel)
+    handlers = globals()
+    for feature in FEATURES:
+        handler = handlers[feature.handler]
+        if feature.command:
+            ls.command(feature.method)(handler)
+        else:
+            ls.feature(feature.method, _options(ls, feature))(handler)
     return ls

@@ -5,19 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tl_core.check.analyzer import analyze as analyze_once
+from tests.hosts import analyze
 from tl_core.check.memo import ItemMemo, type_sig
-from tl_core.host import DocumentHost
-
-_HOSTS: dict = {}  # one host per document path, as an editor keeps them
-
-
-def analyze(text, path=None, use_cache=None):
-    """An analysis of the document at `path` with its check cache (its `DocumentHost`);
-    `use_cache=False`: a check from scratch."""
-    if use_cache is False:
-        return analyze_once(text, path, use_cache=False)
-    return _HOSTS.setdefault(path, DocumentHost(path)).analyze(text)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FILES = sorted((ROOT / "examples").rglob("*.tl")) + sorted(

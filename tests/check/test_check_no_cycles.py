@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
-from tl_core.check import analyze
+from tests.hosts import analyze
 
 ROOT = Path(__file__).resolve().parents[2]
 

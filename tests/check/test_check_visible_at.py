@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.hosts import analyze
 from tests.ide.test_ide_unplaced import BLOCK as UNPLACED_BLOCK
-from tl_core.check.analyzer import analyze
 from tl_core.check.model import FILE_WIDE, Analysis
 
 TEXT = """\

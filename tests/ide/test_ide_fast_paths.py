@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.hosts import analyze
 from tl_core import ide
-from tl_core.check.analyzer import analyze
 from tl_core.ide import Completion
 from tl_core.ide.completion import _binding_info, _new_completion
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.hosts import analyze, host
 from tl_core import ide
-from tl_core.check.analyzer import analyze
 from tl_core.ide import tokens
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -40,8 +40,9 @@ def big(n: int = 12) -> str:
 
 
 def check_equal(a) -> None:
-    fast_toks = tokens.semantic_tokens(a)
-    fast_folds = tokens.folding_ranges(a)
+    caches = host(a.path).tokens  # the document's, filled by its earlier analyses
+    fast_toks = tokens.semantic_tokens(a, None, caches)
+    fast_folds = tokens.folding_ranges(a, None, caches=caches)
     assert fast_toks is not None and fast_folds is not None
     # through the public entry points too (they answer from the analysis' cache now)
     assert ide.semantic_tokens(a) == fast_toks and ide.folding_ranges(a) == fast_folds
@@ -115,7 +116,7 @@ def test_tokens_running_over_a_segment_end_are_merged():
     # tokenizer does not stop at the next item's line
     text = 'let a = "x\\\nlet b = 1"\nlet c = 2\n/* open\nlet d = 3\n'
     a = analyze(text, "/tmp/tokens-straddle.tl")
-    segs = tokens._segments(a)
+    segs = tokens._segments(a, None, tokens.TokenCaches())
     assert len(segs) < len(a.program.items)
     check_equal(a)
 
@@ -124,7 +125,7 @@ def test_a_dot_or_path_before_a_segment_classifies_its_first_name():
     # the token before an item's first name lies in the previous segment
     text = "let a = ones([2])\n.\nprint(a)\nlet b = 1 ::\nzz\nlet c = 2\n.\nzz\n"
     a = analyze(text, "/tmp/tokens-prev.tl")
-    assert len(tokens._segments(a)) > 3
+    assert len(tokens._segments(a, None, tokens.TokenCaches())) > 3
     types = {t.span.start: t.type for t in ide.semantic_tokens(a)}
     assert types[text.index("print")] == "method"
     assert types[text.index("zz")] == "function"

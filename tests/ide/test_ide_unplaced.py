@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.hosts import analyze
 from tl_core import ide
-from tl_core.check.analyzer import analyze
 
 BLOCK = """\
 let x{i} = tensor<float16>([[1.0, 2.0], [3.0, 4.0]], device: cpu)

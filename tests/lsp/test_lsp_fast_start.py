@@ -426,3 +426,34 @@ def test_params_pygls_rejects_after_an_early_answer_stop_the_server():
         "capabilities of the types the LSP specification gives."
     )
     assert len(messages) == 2
+
+
+def test_every_registered_feature_is_advertised_and_every_capability_is_registered():
+    """One table (tl_lsp.capabilities.FEATURES) registers the features and gives the early
+    answer: what pygls registered is the table, everything the table says is advertised is
+    in pygls' answer, and nothing in that answer lacks a registered feature."""
+    from tl_lsp.capabilities import COMMANDS, FEATURES
+
+    params = {"capabilities": {"textDocument": {"rename": {"prepareSupport": True}}}}
+    caps = assert_same_as_pygls(params)["capabilities"]
+    ls = create_server()
+    methods = {f.method for f in FEATURES if not f.command}
+    assert set(ls.protocol.fm.features) == methods
+    assert set(ls.protocol.fm.commands) == set(COMMANDS)
+    assert sorted(caps["executeCommandProvider"]["commands"]) == sorted(COMMANDS)
+
+    def at(path: str) -> Any:
+        value: Any = caps
+        for key in path.split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    for f in FEATURES:
+        if f.advertised is not None:
+            assert at(f.advertised), f"{f.method} is registered but {f.advertised} is not set"
+    providers = {f.advertised.split(".")[0] for f in FEATURES if f.advertised}
+    unregistered = set(caps) - providers - {"positionEncoding", "workspace"}
+    assert not unregistered, f"advertised without a registered feature: {unregistered}"
+    assert caps["workspace"] == {"workspaceFolders": {"supported": True,
+                                                      "changeNotifications": True},
+                                 "fileOperations": {}}  # folders: pygls' own handlers

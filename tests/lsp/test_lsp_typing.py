@@ -124,7 +124,9 @@ async def test_hover_during_an_analysis_answers_from_the_previous_one(monkeypatc
     await open_doc(ls)
     fresh = await hover_text(ls, 20, 5)  # `x10` in `let x10 = ones([2, 11])`
     assert fresh is not None and "x10" in fresh.contents.value
-    ls.docs.get(URI).host.prepare()  # the second parser (the server makes it in a pause)
+    host = ls.docs.get(URI).host
+    await asyncio.to_thread(host.prepare, True)  # the second parser (made in a pause)
+    assert host.prepared
     hold.hold()
     await insert(ls, 2, 0, 0, "// typed\n")  # one line more above: x10 is now on line 21
     assert await asyncio.to_thread(hold.reached.wait, 10)  # parsed, being checked: held

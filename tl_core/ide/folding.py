@@ -19,11 +19,13 @@ from tl_core.syntax import ast as A
 
 @without_gc
 def folding_ranges(a: Analysis, pause: Callable[[], None] | None = None,
-                   marker: str = CELL_MARKER) -> list[Fold]:
+                   marker: str = CELL_MARKER,
+                   caches: tokens.TokenCaches | None = None) -> list[Fold]:
     """`pause`: called between steps (see tl_core.ide.tokens.semantic_tokens); `marker`:
-    the cell marker (`tl_core.ide.cells`)."""
+    the cell marker (`tl_core.ide.cells`); `caches`: the document's (its
+    `DocumentHost.tokens`), else none are kept."""
     try:
-        fast = tokens.folding_ranges(a, pause, marker)
+        fast = tokens.folding_ranges(a, pause, marker, caches)
     except Exception:  # noqa: BLE001 - the plain version answers
         fast = None
     return fast if fast is not None else folding_ranges_plain(a, marker)

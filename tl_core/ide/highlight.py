@@ -18,10 +18,12 @@ from tl_core.lang.keywords import DEVICES, KEYWORDS, TYPE_NAMES
 
 
 @without_gc
-def semantic_tokens(a: Analysis, pause: Callable[[], None] | None = None) -> list[SemanticToken]:
-    """`pause`: called between steps (see tl_core.ide.tokens.semantic_tokens)."""
+def semantic_tokens(a: Analysis, pause: Callable[[], None] | None = None,
+                    caches: tokens.TokenCaches | None = None) -> list[SemanticToken]:
+    """`pause`: called between steps (see tl_core.ide.tokens.semantic_tokens); `caches`:
+    the document's (its `DocumentHost.tokens`), else none are kept."""
     try:
-        fast = tokens.semantic_tokens(a, pause)
+        fast = tokens.semantic_tokens(a, pause, caches)
     except Exception:  # noqa: BLE001 - the plain version answers
         fast = None
     return fast if fast is not None else semantic_tokens_plain(a)

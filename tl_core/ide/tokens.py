@@ -21,11 +21,14 @@ module gives the same lists from caches:
   that did not move gives the very objects of the previous answer (they are immutable).
 
 Any failure falls back to the plain version.
+
+The caches belong to one document: its `TokenCaches`, kept by its `DocumentHost`
+(tl_core/host.py) and filled by one thread at a time; a caller without one gets a fresh,
+empty one (correct, only slower).
 """
 
 from __future__ import annotations
 
-import threading
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
@@ -39,11 +42,21 @@ from tl_core.syntax import ast as A
 from tl_core.syntax.span import LineIndex, Span
 
 _LIMIT = 60_000  # entries per cache; cleared when exceeded (keyed caches, no other state)
-_TOKS: dict[str, tuple] = {}  # segment text -> (toks, straddles, last text, comments, li)
-_SEM: dict[tuple, list] = {}  # (text, prev, refs key) -> [rel tokens, recs, placed]
-_FOLDS: dict[tuple, list] = {}  # (text, item rel spans) -> [(rel s, rel e)]
-_RECS: dict[int, tuple] = {}  # id(record) -> (record, classified occurrences)
-_LOCK = threading.Lock()
+
+
+class TokenCaches:
+    """One document's caches of this module (its host's, tl_core/host.py)."""
+
+    __slots__ = ("toks", "sem", "folds", "recs")
+
+    def __init__(self) -> None:
+        self.toks: dict[str, tuple] = {}  # segment text -> (toks, straddles, last text,
+        #                                   comments, li)
+        self.sem: dict[tuple, list] = {}  # (text, prev, refs key) -> [rel tokens, recs, placed]
+        self.folds: dict[tuple, list] = {}  # (text, item rel spans) -> [(rel s, rel e)]
+        # id(record) -> (record, classified occurrences): the entry holds the record, so
+        # its id is not reused while the entry lives
+        self.recs: dict[int, tuple] = {}
 
 KIND_TYPES = {"function": "function", "parameter": "parameter", "variable": "variable",
                "for": "variable", "tensor": "variable", "struct": "struct",
@@ -77,8 +90,8 @@ def _ref_class(builtin: str | None, kind: str | None, is_def: bool) -> str:
 # segments
 
 
-def _seg_tokens(seg: str) -> tuple:
-    hit = _TOKS.get(seg)
+def _seg_tokens(seg: str, caches: TokenCaches) -> tuple:
+    hit = caches.toks.get(seg)
     if hit is None:
         toks = tokenize(seg, long_lines=LONG_LINE)
         n = len(seg)
@@ -91,11 +104,11 @@ def _seg_tokens(seg: str) -> tuple:
                 end_line, _ = li.position(t.end)
                 comments.append((line, end_line, t.text.startswith("/*")))
         hit = (toks, straddles, toks[-1].text if toks else None, tuple(comments), li)
-        _put(_TOKS, seg, hit)
+        _put(caches.toks, seg, hit)
     return hit
 
 
-def _segments(a: Analysis, pause: Callable[[], None] | None = None
+def _segments(a: Analysis, pause: Callable[[], None] | None, caches: TokenCaches
               ) -> list[tuple[int, int, int, str, list, str | None]] | None:
     """[(start, end, line, text, items, text of its last token)] covering the text, or
     None when the items are not in order (then the plain version answers). `pause`: as
@@ -110,7 +123,7 @@ def _segments(a: Analysis, pause: Callable[[], None] | None = None
     cur: list = []
     prev_end_line = -1
     prev_end = 0
-    get = _TOKS.get
+    get = caches.toks.get
     for k, it in enumerate(a.program.items):
         if pause is not None and not k & 31:
             pause()
@@ -121,7 +134,7 @@ def _segments(a: Analysis, pause: Callable[[], None] | None = None
         if ln > prev_end_line and ln > cur_line:
             b = starts[ln]
             seg = text[cur_s:b]
-            info = get(seg) or _seg_tokens(seg)
+            info = get(seg) or _seg_tokens(seg, caches)
             if not info[1]:  # no token runs over its end: cut here
                 out.append((cur_s, b, cur_line, seg, cur, info[2]))
                 cur_s, cur_line, cur = b, ln, []
@@ -129,7 +142,7 @@ def _segments(a: Analysis, pause: Callable[[], None] | None = None
         prev_end_line = sp.end_line
         prev_end = sp.end
     seg = text[cur_s:]
-    out.append((cur_s, len(text), cur_line, seg, cur, _seg_tokens(seg)[2]))
+    out.append((cur_s, len(text), cur_line, seg, cur, _seg_tokens(seg, caches)[2]))
     a.ide_cache.segments = out
     return out
 
@@ -138,9 +151,9 @@ def _segments(a: Analysis, pause: Callable[[], None] | None = None
 # semantic tokens
 
 
-def _rec_refs(rec: Any, outer: dict) -> tuple:
+def _rec_refs(rec: Any, outer: dict, caches: TokenCaches) -> tuple:
     """The record's occurrences as (rel start, rel end, class), in its order."""
-    hit = _RECS.get(id(rec))
+    hit = caches.recs.get(id(rec))
     if hit is not None and hit[0] is rec:
         return hit[1]
     rels = rec.rels
@@ -155,14 +168,15 @@ def _rec_refs(rec: Any, outer: dict) -> tuple:
             kind = outer[who].kind
         out.append((x[0], x[1], _ref_class(builtin, kind, is_def)))
     res = tuple(out)
-    _put(_RECS, id(rec), (rec, res))
+    _put(caches.recs, id(rec), (rec, res))
     return res
 
 
-def _classify(seg: str, prev_text: str | None, refs: list[tuple]) -> list[tuple]:
+def _classify(seg: str, prev_text: str | None, refs: list[tuple],
+              caches: TokenCaches) -> list[tuple]:
     """Relative semantic tokens of one segment, as the plain version classifies them.
     `refs`: (rel start, rel end, class) in the order `Analysis.refs` has them."""
-    toks, _straddles, _last, _comments, li = _seg_tokens(seg)
+    toks, _straddles, _last, _comments, li = _seg_tokens(seg, caches)
     refmap: dict[int, tuple] = {}
     for s, e, c in refs:
         refmap[s] = (e, c)
@@ -240,7 +254,8 @@ def _classes(refs: list, s: int) -> tuple:
                              r.is_def)) for r in refs)
 
 
-def semantic_tokens(a: Analysis, pause: Callable[[], None] | None = None) -> list[SemanticToken] | None:
+def semantic_tokens(a: Analysis, pause: Callable[[], None] | None = None,
+                    caches: TokenCaches | None = None) -> list[SemanticToken] | None:
     """The document's semantic tokens, equal to the plain version's; None when this path
     cannot answer (the caller then uses the plain version). `pause`, when given, is called
     between steps (every 32 segments): a server running this in the background lets
@@ -248,7 +263,9 @@ def semantic_tokens(a: Analysis, pause: Callable[[], None] | None = None) -> lis
     cached = a.ide_cache.semantic_tokens
     if cached is not None:
         return list(cached)
-    segs = _segments(a, pause)
+    if caches is None:
+        caches = TokenCaches()
+    segs = _segments(a, pause, caches)
     if segs is None:
         return None
     _mode, refs, pending = _resolution(a)
@@ -274,7 +291,7 @@ def semantic_tokens(a: Analysis, pause: Callable[[], None] | None = None) -> lis
     t = SemanticToken.__dict__
     u0, u1, u2 = (t[f].__set__ for f in ("span", "type", "modifiers"))
     prev_text: str | None = None
-    get = _SEM.get
+    get = caches.sem.get
     for k in range(n_segs):
         if pause is not None and not k & 31:
             pause()
@@ -304,13 +321,13 @@ def semantic_tokens(a: Analysis, pause: Callable[[], None] | None = None) -> lis
                 occ[(x0, x1)] = c
             for p in ps:
                 dd = p[1] - s
-                for x0, x1, c in _rec_refs(p[0], p[4]):
+                for x0, x1, c in _rec_refs(p[0], p[4], caches):
                     occ[(x0 + dd, x1 + dd)] = c
             ordered = sorted(((x0, x1, c) for (x0, x1), c in occ.items()),
                              key=lambda x: x[0])
             # the records are held so that their ids in the key stay theirs
-            entry = [_classify(seg, prev, ordered), tuple(p[0] for p in ps), None]
-            _put(_SEM, key, entry)
+            entry = [_classify(seg, prev, ordered, caches), tuple(p[0] for p in ps), None]
+            _put(caches.sem, key, entry)
         placed = entry[2]
         if placed is not None and placed[0] == s and placed[1] == line:
             extend(placed[2])
@@ -342,16 +359,17 @@ def semantic_tokens(a: Analysis, pause: Callable[[], None] | None = None) -> lis
 # folding ranges
 
 
-def _item_folds(seg: str, its: list, s: int, line: int) -> list[tuple[int, int]]:
+def _item_folds(seg: str, its: list, s: int, line: int,
+                caches: TokenCaches) -> list[tuple[int, int]]:
     if len(its) == 1:
         sp = its[0].span
         key: tuple = (seg, sp.start - s, sp.end - s, sp.line - line, its[0].__class__)
     else:
         key = (seg, tuple((it.span.start - s, it.span.end - s, it.span.line - line,
                            it.__class__) for it in its))
-    hit = _FOLDS.get(key)
+    hit = caches.folds.get(key)
     if hit is None:
-        li = _seg_tokens(seg)[4]
+        li = _seg_tokens(seg, caches)[4]
         hit = []
         ends: set[int] = set()
         for it in its:
@@ -367,18 +385,21 @@ def _item_folds(seg: str, its: list, s: int, line: int) -> list[tuple[int, int]]
                         ends.add(end)
                         if end > sp.line - line:
                             hit.append((sp.line - line, end))
-        _put(_FOLDS, key, hit)
+        _put(caches.folds, key, hit)
     return hit
 
 
 def folding_ranges(a: Analysis, pause: Callable[[], None] | None = None,
-                   marker: str = CELL_MARKER) -> list[Fold] | None:
+                   marker: str = CELL_MARKER,
+                   caches: TokenCaches | None = None) -> list[Fold] | None:
     """The document's folding ranges, equal to the plain version's; None when this path
     cannot answer. `pause`: as `semantic_tokens` takes it; `marker`: the cell marker."""
     cached = a.ide_cache.folds
     if cached is not None and cached[0] == marker:
         return list(cached[1])
-    segs = _segments(a, pause)
+    if caches is None:
+        caches = TokenCaches()
+    segs = _segments(a, pause, caches)
     if segs is None:
         return None
     found: dict[tuple[int, int], str | None] = {}  # first kind added wins (as `seen`)
@@ -390,13 +411,13 @@ def folding_ranges(a: Analysis, pause: Callable[[], None] | None = None,
     for k, (s, _e, line, seg, its, _last) in enumerate(segs):
         if pause is not None and not k & 31:
             pause()
-        for fs, fe in _item_folds(seg, its, s, line):
+        for fs, fe in _item_folds(seg, its, s, line, caches):
             add(fs + line, fe + line)
     run_start = None
     last_line = -2
     for _s, _e, base_line, seg, _its, _last in segs:
-        seg_li = _seg_tokens(seg)[4]
-        for rl, rel_end, block in _seg_tokens(seg)[3]:
+        seg_li = _seg_tokens(seg, caches)[4]
+        for rl, rel_end, block in _seg_tokens(seg, caches)[3]:
             ln = rl + base_line
             if block:
                 add(ln, rel_end + base_line, "comment")
