@@ -12,8 +12,8 @@ A host holds:
   the last text it parsed (anchored spans, `tl_core/syntax/span.py`): each analysis takes
   the parser that did not make the newest finished one (`snapshot`), so the snapshot's
   tree stays intact while the next text is analysed, and the editor can answer a hover
-  from it meanwhile (`intact`). The second parser is made in a pause (`prepare`);
-  until then the one parser serves every analysis.
+  from it meanwhile (`intact`). The second parser is made in a pause (`prepare`, for
+  texts up to `PREPARE_MAX_CHARS`); until then the one parser serves every analysis.
 - the per-item check cache (`records`, `tl_core/check/memo.py`): read when an analysis
   starts, replaced when it ends; a cancelled analysis leaves it as it was.
 - the IDE's caches of semantic tokens and folds per segment of text (`tokens`,
@@ -47,6 +47,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tl_core.check.model import Analysis
+
+# The largest text whose host makes a second parser: its tree doubles the syntax trees'
+# memory and its first parse takes ~1 s per 400,000 characters (a 10,000-line file), so a
+# larger document keeps one parser (no answers from the previous analysis meanwhile).
+PREPARE_MAX_CHARS = 2_000_000
 
 
 class DocumentHost:
@@ -114,6 +119,8 @@ class DocumentHost:
         With `wait`, also wait for one being made by another thread."""
         s, snap = self._snapshot_slot, self.snapshot
         if s is None or snap is None or self.closed or self._parsers[1 - s] is not None:
+            return
+        if len(snap.text) > PREPARE_MAX_CHARS:
             return
         lock = self._slot_locks[1 - s]
         if not lock.acquire(blocking=wait):

@@ -55,7 +55,8 @@ async def open_edit_ask_close(ls: S.TensorLogicServer, uri: str = URI) -> list[w
     ls.runner.last[uri] = run = RunResult()
     state = ls.docs.get(uri)
     # the document's state (its analysis, the previous one kept for hovers while typing)
-    held = [weakref.ref(state.analysis), weakref.ref(run), weakref.ref(state)]
+    held = [weakref.ref(state.analysis), weakref.ref(run), weakref.ref(state),
+            weakref.ref(state.host)]
     if state.last is not None:
         held.append(weakref.ref(state.last))
     del state
