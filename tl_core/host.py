@@ -36,7 +36,7 @@ Threading contract (the one place it is written down; docs/ARCHITECTURE.md, "Thr
   CoreML specs likewise (`models/coreml.py`), the name trees of those headers
   (`models/navigation.py`, holding the header they are keyed by), imported files by
   (path, mtime, size) (`check/imports.py`), the IDE's tables built from the built-in
-  registry (`ide_complete.py`), compiled chat templates by their text (`tokenizer/chat.py`).
+  registry (`ide/completion.py`), compiled chat templates by their text (`tokenizer/chat.py`).
 """
 
 from __future__ import annotations
