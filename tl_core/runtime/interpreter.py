@@ -60,7 +60,6 @@ from tl_core.syntax import ast
 from tl_core.syntax.span import Span
 
 _DEVICE_NAMES = DEVICES
-_UNSUPPORTED_ITEMS: dict[type, str] = {}
 # Logic and learning statements run in tl_core.logic (see Interpreter.logic).
 _LOGIC_ITEMS = (ast.EntityDecl, ast.RelationDecl, ast.Rule, ast.Query, ast.Infer,
                 ast.EmbeddingDecl)
@@ -370,9 +369,6 @@ class Interpreter:
         if isinstance(item, (*_LOGIC_ITEMS, ast.LearnBlock)):
             self.run_logic(item, env)
             return
-        kind = _UNSUPPORTED_ITEMS.get(type(item))
-        if kind is not None:
-            raise NotSupported(kind, item.span)
         self.exec_stmt(item, env, top=top)
 
     def run_block_items(self, block: ast.Block) -> None:
@@ -524,8 +520,6 @@ class Interpreter:
             self.run_logic(s, env)
         elif t is ast.BenchDecl:  # inside main: run by `tl bench`, as a top-level one
             pass
-        elif t in _UNSUPPORTED_ITEMS:
-            raise NotSupported(_UNSUPPORTED_ITEMS[t], s.span)
         else:
             raise NotSupported(type(s).__name__, s.span)
 
