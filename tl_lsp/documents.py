@@ -431,14 +431,9 @@ class Documents:
             self._file_cache[path] = (key, a)
         return a, Positions(a.text, self.encoding, getattr(a, "line_index", None))
 
-    def text_of(self, path: str) -> str | None:
-        uri = path_to_uri(path)
-        if uri in self.docs:
-            return self.docs[uri].text
-        return _read_text(path)
-
     async def text_of_async(self, path: str) -> str | None:
-        """`text_of`, reading a file that is not open off the event loop."""
+        """The text of `path`: the open document's, else the file's, read off the event
+        loop (None when it cannot be read)."""
         uri = path_to_uri(path)
         if uri in self.docs:
             return self.docs[uri].text
