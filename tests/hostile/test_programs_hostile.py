@@ -20,6 +20,7 @@ import pytest
 
 from tests.hostile import corpus
 from tests.hostile.harness import PROGRAM_SURFACES, ROOT, run_cases
+from tests.signals import interruptible
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,8 @@ def test_runaway_loop_stops_at_ctrl_c(tmp_path: Path, text: str) -> None:
     path.write_text(text + 'print("never")\n')
     proc = subprocess.Popen([sys.executable, "-m", "tl_core", "run", "--device", "cpu",
                              str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            preexec_fn=interruptible)
     time.sleep(3)  # started and looping (MLX imported)
     assert proc.poll() is None
     proc.send_signal(signal.SIGINT)

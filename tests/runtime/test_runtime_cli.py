@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.runtime.test_runtime_interpreter import SEED
+from tests.signals import interruptible
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -165,7 +166,7 @@ def start_tl(path: Path, *args: str) -> subprocess.Popen:
     e = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "tl_core", "run", str(path), "--device",
                              "cpu", *args], cwd=path.parent, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=e)
+                            stderr=subprocess.PIPE, text=True, env=e, preexec_fn=interruptible)
 
 
 # One statement, one MLX evaluation of twenty 3000x3000 matmuls: minutes on a CPU, so a
