@@ -11,6 +11,9 @@ from lsprotocol import types as lsp
 
 from tests.lsp import oracles
 from tl_core.diagnostics import Diagnostic, Related, Severity
+from tl_core.ide.results import Completion, Fold, Hover, Lens, Symbol
+from tl_core.ide.results import SemanticToken as Token
+from tl_core.ide.results import TextEdit as Edit
 from tl_core.syntax.span import LineIndex, Span
 from tl_lsp import protocol as proto
 
@@ -142,63 +145,6 @@ def test_diagnostic_with_related_information_in_utf16():
             message="`a` is defined here",
         )
     ]
-
-
-# Plain stand-ins with the field names of the tl_core.ide contract.
-@dataclass(frozen=True)
-class Hover:
-    span: Span
-    markdown: str
-
-
-@dataclass(frozen=True)
-class Completion:
-    label: str
-    kind: str
-    detail: str = ""
-    doc: str = ""
-    insert_text: str = ""
-    is_snippet: bool = False
-    replace_span: Span | None = None
-    sort_text: str = ""
-
-
-@dataclass(frozen=True)
-class Symbol:
-    name: str
-    kind: str
-    span: Span
-    selection_span: Span
-    detail: str = ""
-    children: tuple = ()
-
-
-@dataclass(frozen=True)
-class Token:
-    span: Span
-    type: str
-    modifiers: tuple = ()
-
-
-@dataclass(frozen=True)
-class Fold:
-    start_line: int
-    end_line: int
-    kind: str | None
-
-
-@dataclass(frozen=True)
-class Lens:
-    span: Span
-    title: str
-    command: str
-    arguments: tuple
-
-
-@dataclass(frozen=True)
-class Edit:
-    span: Span
-    new_text: str
 
 
 def test_hover_is_markdown_with_range():
