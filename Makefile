@@ -1,13 +1,18 @@
-# TensorLogic tools. `make run` and `make test` work on a fresh machine: each creates .venv
-# and installs what it needs.
+# TensorLogic tools. `make run` and `make test` work on a fresh Debian machine with only
+# python3, make and git: each installs the Debian packages it needs first
+# (scripts/system-deps.sh: python3-venv for the venv; the editors too for the tests), then
+# creates .venv and installs the Python packages.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-quick lint install clean vsix bench system-deps
+# one apt-get at a time (system-deps and the venv's own packages)
+.NOTPARALLEL:
 
 $(STAMP): pyproject.toml
+	PYTHON=$(PYTHON) scripts/system-deps.sh venv
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -24,13 +29,15 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check tl_core tl_lsp tests bench examples
 	$(VENV)/bin/lint-imports
 
-# Debian packages for the real-editor tests (Neovim, Chromium, ...): apt-get as root or
-# through sudo, only what is missing (a no-op when all are there).
+# Debian packages for the venv and the real-editor tests (Neovim, Chromium, ...): apt-get as
+# root or through sudo, only what is missing (a no-op when all are there).
 system-deps:
-	scripts/system-deps.sh
+	PYTHON=$(PYTHON) scripts/system-deps.sh
 
-# All tests, real editors included. pytest's exit status 5 ("no tests ran") fails too.
-test: $(STAMP) lint system-deps
+# All tests, real editors included; the system packages first, so a machine that cannot
+# install them stops before the venv is built. pytest's exit status 5 ("no tests ran")
+# fails too.
+test: system-deps $(STAMP) lint
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 # A fast inner loop without the real-editor tests.

@@ -1,32 +1,47 @@
 #!/usr/bin/env bash
-# The Debian packages the tests need beyond Python (used by `make test` and .ci/run):
-#   neovim       the Neovim tests (tests/e2e/test_nvim_*.py)
-#   chromium     the browser Playwright drives in the VS Code e2e test
-#   libkrb5-dev  headers code-server's native `kerberos` module compiles against
-#   g++, make    to compile code-server's native modules
-#   nodejs       Node.js >= 20 with npm (the VS Code extension's build and tests), installed
-#                only where apt offers 20 or newer (NodeSource's repository): Debian 12's own
-#                nodejs is 18, and then the script stops with a message saying so
+# The Debian packages `make run` and `make test` need beyond Python, make and git (used by the
+# Makefile and .ci/run).
+#   scripts/system-deps.sh venv   only what creating .venv needs (`make run`, `make install`):
+#     python3-venv  `python3 -m venv` (Debian keeps ensurepip out of python3 itself)
+#   scripts/system-deps.sh        those and what the tests need (`make test`):
+#     neovim       the Neovim tests (tests/e2e/test_nvim_*.py)
+#     chromium     the browser Playwright drives in the VS Code e2e test
+#     libkrb5-dev  headers code-server's native `kerberos` module compiles against
+#     g++, make    to compile code-server's native modules
+#     nodejs       Node.js >= 20 with npm (the VS Code extension's build and tests), installed
+#                  only where apt offers 20 or newer (NodeSource's repository): Debian 12's own
+#                  nodejs is 18, and then the script stops with a message saying so
 # Installs the missing ones with apt-get: directly as root, through sudo otherwise. When
 # everything is there it only looks (no apt-get, well under a second), so it is safe to run
-# before every test run.
+# before every test run. $PYTHON (default python3) is the Python the venv is made with.
 set -euo pipefail
+
+mode=${1:-all}
+case "$mode" in
+  venv | all) ;;
+  *) echo "usage: scripts/system-deps.sh [venv]" >&2; exit 2 ;;
+esac
+purpose="the tests need"
+[ "$mode" = venv ] && purpose="creating .venv needs"
 
 need=()
 has_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-command -v nvim >/dev/null 2>&1 || need+=(neovim)
-has_pkg chromium || need+=(chromium)
-has_pkg libkrb5-dev || need+=(libkrb5-dev)
-command -v g++ >/dev/null 2>&1 || need+=(g++)
-command -v make >/dev/null 2>&1 || need+=(make)
-node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
-if [ "$(node_major)" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
-  offered=0
-  if command -v apt-cache >/dev/null 2>&1; then
-    offered=$(apt-cache policy nodejs 2>/dev/null |
-      sed -n 's/^ *Candidate: *\([0-9][0-9]*\).*/\1/p' || true)
+"${PYTHON:-python3}" -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+if [ "$mode" = all ]; then
+  command -v nvim >/dev/null 2>&1 || need+=(neovim)
+  has_pkg chromium || need+=(chromium)
+  has_pkg libkrb5-dev || need+=(libkrb5-dev)
+  command -v g++ >/dev/null 2>&1 || need+=(g++)
+  command -v make >/dev/null 2>&1 || need+=(make)
+  node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+  if [ "$(node_major)" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
+    offered=0
+    if command -v apt-cache >/dev/null 2>&1; then
+      offered=$(apt-cache policy nodejs 2>/dev/null |
+        sed -n 's/^ *Candidate: *\([0-9][0-9]*\).*/\1/p' || true)
+    fi
+    if [ "${offered:-0}" -ge 20 ]; then need+=(nodejs); fi
   fi
-  if [ "${offered:-0}" -ge 20 ]; then need+=(nodejs); fi
 fi
 
 fail() {
@@ -35,16 +50,16 @@ fail() {
 }
 
 if [ ${#need[@]} -gt 0 ]; then
-  echo "installing the Debian packages the tests need: ${need[*]}" >&2
+  echo "installing the Debian packages $purpose: ${need[*]}" >&2
   manual="install them yourself (sudo apt-get install ${need[*]}), then run this again"
   command -v apt-get >/dev/null 2>&1 ||
-    fail "the tests need the Debian packages ${need[*]}, and apt-get is not here: $manual"
+    fail "$purpose the Debian packages ${need[*]}, and apt-get is not here: $manual"
   if [ "$(id -u)" -eq 0 ]; then
     as_root=()
   elif command -v sudo >/dev/null 2>&1; then
     as_root=(sudo)
   else
-    fail "the tests need the Debian packages ${need[*]}; apt-get needs root and sudo is not installed: $manual"
+    fail "$purpose the Debian packages ${need[*]}; apt-get needs root and sudo is not installed: $manual"
   fi
   if ! { "${as_root[@]}" apt-get update -q &&
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
@@ -53,6 +68,6 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-if [ "$(node_major)" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
+if [ "$mode" = all ] && { [ "$(node_major)" -lt 20 ] || ! command -v npm >/dev/null 2>&1; }; then
   fail "the VS Code extension tests need Node.js 20 or newer with npm (found: $(node --version 2>/dev/null || echo none)); Debian 12's nodejs is 18: install Node.js 20+ from nodejs.org or NodeSource"
 fi

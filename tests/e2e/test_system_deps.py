@@ -1,6 +1,7 @@
-"""scripts/system-deps.sh, the one place that installs the Debian packages the tests need
-(used by `make test` and .ci/run), run against stub commands: which packages it asks apt-get
-for, as root or through sudo, and the message when it cannot install them."""
+"""scripts/system-deps.sh, the one place that installs the Debian packages `make run` and
+`make test` need (used by the Makefile and .ci/run), run against stub commands: which packages
+it asks apt-get for, as root or through sudo, and the message when it cannot install them;
+and the Makefile's order (system packages before the venv)."""
 
 from __future__ import annotations
 
@@ -29,10 +30,13 @@ def run_script(
     apt_rc: int = 0,
     node_major: int = 20,
     apt_nodejs: str | None = None,
+    venv: bool = True,
+    mode: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run the script with PATH holding only stubs; `present` names what is installed.
     `apt_nodejs`: the nodejs version apt-cache offers (None: no apt-cache); installing
-    nodejs makes `node` that version."""
+    nodejs makes `node` that version; `venv`: python3 can `import ensurepip` (python3-venv is
+    installed, or becomes so through apt-get); `mode`: the script's argument."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for real in ("bash", "grep", "env", "cat", "sed", "cut"):
@@ -47,9 +51,6 @@ def run_script(
         f'for p in {installed}; do [ "$p" = "${{@: -1}}" ] && {{ echo -n "install ok installed"; exit 0; }}; done; exit 1',
     )
     installed_node = tmp_path / "installed-node"
-    _stub(bin_dir, "apt-get", f'echo "apt-get $*" >> {log}; '
-                              f'case " $* " in *" nodejs "*) echo {apt_nodejs} > {installed_node};; esac; '
-                              f"exit {apt_rc}")
     if apt_nodejs is not None:
         _stub(bin_dir, "apt-cache", f'[ "$*" = "policy nodejs" ] && printf "nodejs:\\n  '
                                     f'Installed: (none)\\n  Candidate: {apt_nodejs}\\n"')
@@ -61,8 +62,16 @@ def run_script(
     _stub(bin_dir, "node", f"v={node_major}; [ -s {installed_node} ] && v=$(cut -d. -f1 {installed_node}); "
                            '[ "$1" = --version ] && echo v$v.1.0 || echo $v')
     _stub(bin_dir, "npm", "exit 0")
+    venv_flag = tmp_path / "venv-installed"
+    if venv:
+        venv_flag.touch()
+    _stub(bin_dir, "apt-get", f'echo "apt-get $*" >> {log}; '
+                              f'case " $* " in *" nodejs "*) echo {apt_nodejs} > {installed_node};; esac; '
+                              f'case " $* " in *" python3-venv "*) [ {apt_rc} = 0 ] && touch {venv_flag};; esac; '
+                              f"exit {apt_rc}")
+    _stub(bin_dir, "python3", f'[ "$*" = "-c import ensurepip" ] && [ -e {venv_flag} ]')
     proc = subprocess.run(
-        ["/bin/bash", str(SCRIPT)],
+        ["/bin/bash", str(SCRIPT), *([mode] if mode else [])],
         env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
         capture_output=True,
         text=True,
@@ -134,3 +143,63 @@ def test_apt_offering_only_node_18_installs_nothing_and_names_the_need(tmp_path)
                              apt_nodejs="18.19.0+dfsg-6~deb12u2")
     assert proc.returncode == 1 and calls == []
     assert "need Node.js 20 or newer with npm (found: v18.1.0)" in proc.stderr
+
+
+def test_a_python_without_venv_gets_python3_venv_with_the_rest(tmp_path):
+    proc, calls = run_script(tmp_path, venv=False, present=("chromium", "libkrb5-dev", "make"))
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["apt-get update -q", "apt-get install -y -q python3-venv neovim g++"]
+
+
+def test_venv_mode_installs_only_python3_venv(tmp_path):
+    """`make run` on a bare Debian: only what `python3 -m venv` needs, not the editors."""
+    proc, calls = run_script(tmp_path, uid=1000, sudo=True, venv=False, mode="venv",
+                             node_major=0)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["sudo apt-get", "apt-get update -q", "sudo env",
+                     "apt-get install -y -q python3-venv"]
+    assert proc.stderr.splitlines()[0] == (
+        "installing the Debian packages creating .venv needs: python3-venv")
+
+
+def test_venv_mode_with_venv_there_does_nothing(tmp_path):
+    proc, calls = run_script(tmp_path, uid=1000, mode="venv", node_major=0)
+    assert (proc.returncode, calls, proc.stderr) == (0, [], "")
+
+
+def test_venv_mode_without_root_or_sudo_names_the_package(tmp_path):
+    proc, calls = run_script(tmp_path, uid=1000, venv=False, mode="venv")
+    assert proc.returncode == 1 and calls == []
+    assert proc.stderr.splitlines()[-1] == (
+        "error: creating .venv needs the Debian packages python3-venv; apt-get needs root and "
+        "sudo is not installed: install them yourself (sudo apt-get install python3-venv), "
+        "then run this again")
+
+
+def test_an_unknown_mode_is_refused(tmp_path):
+    proc, calls = run_script(tmp_path, mode="everything")
+    assert proc.returncode == 2 and calls == []
+    assert proc.stderr == "usage: scripts/system-deps.sh [venv]\n"
+
+
+def _make_dry_run(target: str) -> list[str]:
+    """The commands `make -n TARGET` would run from a clean checkout (no .venv)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(ROOT / "Makefile", tmp)
+        shutil.copy(ROOT / "pyproject.toml", tmp)
+        out = subprocess.run(["make", "-n", target], cwd=tmp, capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+    return out.splitlines()
+
+
+def test_make_run_and_make_test_install_system_packages_before_the_venv():
+    run = _make_dry_run("run")
+    venv = run.index("python3 -m venv .venv")
+    assert run[:venv] == ["PYTHON=python3 scripts/system-deps.sh venv"]
+    test = _make_dry_run("test")
+    venv = test.index("python3 -m venv .venv")
+    assert test[:venv] == ["PYTHON=python3 scripts/system-deps.sh",
+                           "PYTHON=python3 scripts/system-deps.sh venv"]
+    assert test[-1].endswith("-m pytest -q -p no:cacheprovider tests")
