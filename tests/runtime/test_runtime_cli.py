@@ -112,6 +112,21 @@ def test_a_bench_inside_main_is_run_by_tl_bench_and_skipped_by_tl_run(tmp_path):
     assert out[1].startswith("bench inner: median ")
 
 
+def test_a_test_inside_main_is_run_by_tl_test_and_skipped_by_tl_run(tmp_path):
+    (tmp_path / "t.tl").write_text(
+        "let a = ones([2, 2])\nmain {\n    print(\"main\")\n"
+        "    test inner { assert(sum(a) == 4.0, \"sum\") }\n"
+        "    test wrong { assert(sum(a) == 5.0, \"not five\") }\n}\n"
+        "test outer { assert(len(a) == 2) }\n")
+    r = tl("run", "t.tl", "--device", "cpu", cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (0, "main\n"), r.stderr
+    r = tl("test", "t.tl", "--device", "cpu", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout == ("test outer ... passed\ntest inner ... passed\n"
+                        "test wrong ... failed\n2 passed, 1 failed\n")
+    assert r.stderr == "t.tl:5:18: error: assertion failed: not five\n"
+
+
 def test_quickstart_make_run(tmp_path):
     """What `make run` does: build the model, then run linear.tl on it."""
     qs = ROOT / "examples" / "quickstart"

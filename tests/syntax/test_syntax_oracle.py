@@ -54,6 +54,8 @@ CONTEXTUAL = [
     "let z = tensor < n\nlet c = tensor(t)\nlet d = tensor<float32>(t)\ntensor = tensor + 1",
     # learn and bench blocks inside main (and other blocks)
     "main {\n    learn { objective: w, epochs: 1 }\n    bench b { x }\n}",
+    # test blocks inside main (and other blocks: the checker says where they may stand)
+    "main {\n    test t { assert(x) }\n    if c { test u { } }\n}\ntest v { }",
 ]
 
 
@@ -133,3 +135,10 @@ def test_learn_and_bench_inside_main_are_statements() -> None:
     text = "main {\n    learn { objective: w, epochs: 1 }\n    bench b { x }\n}"
     (main,) = parse_chunk(text, 0, len(text), 0).items
     assert [type(s) for s in main.body.stmts] == [A.LearnBlock, A.BenchDecl]
+
+
+def test_test_blocks_inside_main_are_statements() -> None:
+    text = "main {\n    let a = 1\n    test t { assert(a) }\n}\ntest top { }"
+    main, top = parse_chunk(text, 0, len(text), 0).items
+    assert [type(s) for s in main.body.stmts] == [A.Let, A.TestDecl]
+    assert main.body.stmts[1].name == "t" and isinstance(top, A.TestDecl)

@@ -151,6 +151,8 @@ class Checker:
         self.loop_depth = 0
         self.fn_stack: list[tuple[str, Type, A.FnDecl]] = []
         self.script: Scope | None = None
+        # ("test" or "bench", main's scope) while checking a test/bench inside main
+        self.nested_in_main: tuple[str, Scope] | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -611,22 +613,29 @@ class Checker:
             from tl_core.check.learn import check_learn
 
             check_learn(self, st, scope)
-        elif isinstance(st, A.BenchDecl):
-            self.check_nested_bench(st, scope)
+        elif isinstance(st, (A.TestDecl, A.BenchDecl)):
+            self.check_nested_block(st, scope)
 
-    def check_nested_bench(self, st: A.BenchDecl, scope: Scope) -> None:
-        """`bench NAME { }` directly inside `main`: a bench as at the top level (run by `tl
-        bench`, skipped by `tl run`), so its body sees the top level, not main's locals."""
+    def check_nested_block(self, st: A.TestDecl | A.BenchDecl, scope: Scope) -> None:
+        """`test NAME { }` / `bench NAME { }` directly inside `main`: a test or bench as at
+        the top level (run by `tl test` / `tl bench`, skipped by `tl run`), so its body sees
+        the top level, not main's locals; a name of main's used there gets a hint."""
+        word = "test" if isinstance(st, A.TestDecl) else "bench"
         if scope.kind != "main":
             where = {"fn": "function", "loop": "loop body"}.get(scope.kind, scope.kind)
-            self.error(st.span, f"bench '{st.name}' inside a {where}: a bench block stands "
+            self.error(st.span, f"{word} '{st.name}' inside a {where}: a {word} block stands "
                                 f"at the top level or directly inside main; move it there",
-                       "bench-placement")
+                       f"{word}-placement")
             return
         script = scope
         while script.parent is not None:
             script = script.parent
-        self.check_block(st.body, script, "bench")
+        saved = self.nested_in_main
+        self.nested_in_main = (word, scope)
+        try:
+            self.check_block(st.body, script, word)
+        finally:
+            self.nested_in_main = saved
 
     def check_if(self, st: A.If, scope: Scope) -> None:
         self.infer(st.cond, scope)
@@ -887,6 +896,16 @@ class Checker:
         self.uncacheable = True
         msg = f"undefined name '{e.id}'"
         hint = S.did_you_mean(e.id, self.visible_names(scope) + list(BUILTINS), 0.7)
+        if self.nested_in_main is not None:
+            word, main_scope = self.nested_in_main
+            local = main_scope.lookup(e.id)
+            if local is not None and local.scope is not None and \
+                    local.scope.parent is not None:
+                line = local.span.line + 1
+                hint = (f"'{e.id}' is a variable of main (line {line}), and a {word} inside "
+                        f"main sees only the top level, as a top-level {word} does (tl "
+                        f"{word} runs it without running main); declare '{e.id}' at the top "
+                        f"level or inside the {word}")
         self.error(e.span, f"{msg}; {hint}" if hint else msg, "undefined-name")
         return UNKNOWN
 

@@ -27,16 +27,14 @@ def _ms(seconds: float) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from tl_core.runtime.errors import TLRuntimeError
-    from tl_core.runtime.program import prepare, report, run_setup
+    from tl_core.runtime.program import blocks_of, prepare, report, run_setup
     from tl_core.syntax import ast
 
     prepared = prepare(args)
     if prepared is None:
         return 1
     interp, program = prepared
-    benches = [i for i in program.items if isinstance(i, ast.BenchDecl)]
-    benches += [s for i in program.items if isinstance(i, ast.MainBlock)
-                for s in i.body.stmts if isinstance(s, ast.BenchDecl)]
+    benches = blocks_of(program, ast.BenchDecl)
     try:
         run_setup(interp, program)
     except TLRuntimeError as exc:

@@ -1,7 +1,8 @@
 """`tl test FILE`: run the program's `test` blocks and report each as passed or failed.
 
 The file's top-level statements run first (as setup; `main` blocks do not), then each test
-block in a scope of its own. The last line is `N passed, N failed`; the exit status is 1
+block in a scope of its own: the top-level ones, then those directly inside `main` (which see
+the top level, not main's variables). The last line is `N passed, N failed`; the exit status is 1
 when a test failed or the setup did.
 """
 
@@ -19,14 +20,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from tl_core.runtime.errors import TLRuntimeError
-    from tl_core.runtime.program import prepare, report, run_setup
+    from tl_core.runtime.program import blocks_of, prepare, report, run_setup
     from tl_core.syntax import ast
 
     prepared = prepare(args)
     if prepared is None:
         return 1
     interp, program = prepared
-    tests = [i for i in program.items if isinstance(i, ast.TestDecl)]
+    tests = blocks_of(program, ast.TestDecl)
     try:
         run_setup(interp, program)
     except TLRuntimeError as exc:

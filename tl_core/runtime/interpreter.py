@@ -518,8 +518,8 @@ class Interpreter:
             raise TLRuntimeError("this statement did not parse", s.span)
         elif t in _LOGIC_ITEMS or t is ast.LearnBlock:
             self.run_logic(s, env)
-        elif t is ast.BenchDecl:  # inside main: run by `tl bench`, as a top-level one
-            pass
+        elif t is ast.BenchDecl or t is ast.TestDecl:  # inside main: run by `tl bench` /
+            pass  # `tl test`, as a top-level one
         else:
             raise NotSupported(type(s).__name__, s.span)
 

@@ -82,6 +82,16 @@ def run_setup(interp: Any, program: Any) -> None:
     interp.run_items([i for i in program.items if not isinstance(i, ast.MainBlock)])
 
 
+def blocks_of(program: Any, kind: type) -> list[Any]:
+    """The `test` (or `bench`) blocks `tl test` (`tl bench`) runs: the top-level ones, then
+    those standing directly inside `main` (as the original allows), in file order."""
+    from tl_core.syntax import ast
+
+    found = [i for i in program.items if isinstance(i, kind)]
+    return found + [s for i in program.items if isinstance(i, ast.MainBlock)
+                    for s in i.body.stmts if isinstance(s, kind)]
+
+
 def report(exc: Any, file: str, debug: bool) -> None:
     """Print a runtime error; the Python traceback only with --debug."""
     if debug:
