@@ -179,3 +179,60 @@ def test_detokenize_incremental_streams_whole_characters(oracle, text, cut):
     got = s.interpreter.globals.vars
     assert got["a"] == oracle.decode(ids, skip_special_tokens=False)
     assert got["b"] == oracle.decode(ids[:cut], skip_special_tokens=False)
+
+
+STREAM = '''let tok = load_tokenizer("{path}")
+let reply = tokenize(tok, "", false)
+let shown = ""
+for t in tensor<int32>({ids}) {{
+    reply = append(reply, t)
+    let new = detokenize_incremental(tok, reply, shown)
+    print(new, end: "")
+    shown = shown + new
+}}
+'''
+
+
+def stream(ids: list[int]) -> list[str]:
+    """The chunks printed by the chat example's streaming loop over `ids`, one per token."""
+    from tl_core.runtime import Session
+
+    chunks: list[str] = []
+    r = Session(device="cpu").run(STREAM.format(path=smollm2_path(), ids=ids),
+                                  on_output=chunks.append)
+    assert [d.message for d in r.errors] == []
+    assert "".join(chunks) == r.stdout
+    return chunks
+
+
+def test_streamed_text_keeps_characters_split_across_tokens(oracle):
+    """Each emoji and CJK character here spans several byte-level tokens: one token decoded
+    alone gives replacement characters, the streamed chunks never do, and they join to
+    `tokenizers`' decode of the whole sequence."""
+    text = "Paris 🇫🇷 est la capitale. 日本語 — 🤖✨ naïve"
+    ids = oracle.encode(text, add_special_tokens=False).ids
+    assert any("\ufffd" in oracle.decode([i]) for i in ids)  # split characters exist
+    chunks = stream(ids)
+    assert "".join(chunks) == oracle.decode(ids, skip_special_tokens=False) == text
+    assert not any("\ufffd" in c for c in chunks)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.text(min_size=1, max_size=16))
+def test_streamed_text_equals_decode_of_whole_sequence(oracle, text):
+    ids = oracle.encode("<|im_start|>" + text, add_special_tokens=False).ids
+    whole = oracle.decode(ids, skip_special_tokens=False)
+    joined = "".join(stream(ids))
+    # a character whose last token never comes stays held back: only trailing U+FFFD differ
+    assert joined == whole.rstrip("\ufffd")
+
+
+def test_detokenize_incremental_shown_must_start_the_text():
+    from tl_core.runtime import Session
+
+    r = Session(device="cpu").run(
+        f'let tok = load_tokenizer("{smollm2_path()}")\n'
+        f'let x = detokenize_incremental(tok, tokenize(tok, "Hello world", false), "Help")\n')
+    assert [d.message for d in r.errors] == [
+        "the text shown so far ('Help', 4 characters) is not the start of the text of the ids "
+        "('Hell'); pass what the earlier calls returned, joined"]

@@ -103,13 +103,16 @@ _add("detokenize_single", (_TOK, P("id", "int", doc="one token id"),
      "leading word space here, so joining single decodes loses spaces; decode the whole "
      "list with `detokenize` for text.", R.fixed(STRING), pure=False)
 _add("detokenize_incremental", (_TOK, P("ids", "indices",
-                                       doc="all the ids generated so far")),
+                                       doc="all the ids generated so far"),
+                                 P("shown", "string", None,
+                                   "the text printed so far (what earlier calls returned)")),
      "string", "model",
      "The text of all of `ids`, special tokens included (as the original: despite the name "
-     "it keeps no state and decodes the whole list). For streaming, print what this adds "
-     "to the previous text: a character whose bytes span two tokens appears whole, where "
-     "`detokenize_single` of each token gives replacement characters.", R.fixed(STRING),
-     pure=False)
+     "it keeps no state and decodes the whole list). With `shown`, only what follows it: "
+     "the new text to print when streaming, a character whose bytes span tokens held back "
+     "until its last token is in (where `detokenize_single` of each token gives replacement "
+     "characters): `let new = detokenize_incremental(tok, reply, shown)`, "
+     "`print(new, end: \"\")`, `shown = shown + new`.", R.fixed(STRING), pure=False)
 _add("chat_prompt", (_TOK, P("messages", "any", doc="a list of [role, content] pairs, or "
                                                     "one user message as a string"),
                      P("add_generation_prompt", "bool", True,

@@ -21,7 +21,7 @@ from tl_core.runtime.errors import OpError
 from tl_core.runtime.kvcache import KVCache
 from tl_core.runtime.ops import OpContext, as_float, as_int, as_shape, as_str, as_tensor
 from tl_core.runtime.values import tensor_type, type_name
-from tl_core.tokenizer import Tokenizer, TokenizerError, load_tokenizer
+from tl_core.tokenizer import Tokenizer, TokenizerError, load_tokenizer, new_text
 
 
 def _tok(v: Any) -> Tokenizer:
@@ -82,8 +82,14 @@ def op_detokenize_single(ctx: OpContext, tok: Any, id: Any, skip_special: Any) -
 
 
 @implements("detokenize_incremental")
-def op_detokenize_incremental(ctx: OpContext, tok: Any, ids: Any) -> str:
-    return op_detokenize(ctx, tok, ids, False)
+def op_detokenize_incremental(ctx: OpContext, tok: Any, ids: Any, shown: Any = None) -> str:
+    if shown is None:  # the original's form: the whole text
+        return op_detokenize(ctx, tok, ids, False)
+    shown = as_str(shown, "shown")
+    try:
+        return new_text(op_detokenize(ctx, tok, ids, False), shown)
+    except TokenizerError as exc:
+        raise OpError(str(exc), arg="shown") from None
 
 
 @implements("chat_prompt")

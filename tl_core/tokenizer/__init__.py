@@ -4,6 +4,6 @@ Plain Python; `tokenizers` and `jinja2` are imported on first use, never at impo
 """
 
 from tl_core.tokenizer.errors import TokenizerError
-from tl_core.tokenizer.tokenizer import Tokenizer, TokenizerInfo, load_tokenizer
+from tl_core.tokenizer.tokenizer import Tokenizer, TokenizerInfo, load_tokenizer, new_text
 
-__all__ = ["Tokenizer", "TokenizerError", "TokenizerInfo", "load_tokenizer"]
+__all__ = ["Tokenizer", "TokenizerError", "TokenizerInfo", "load_tokenizer", "new_text"]

@@ -248,3 +248,17 @@ def _load_json(path: str) -> Tokenizer:
         chat_template=template if isinstance(template, str) else None,
     )
     return Tokenizer(info, hf)
+
+
+def new_text(text: str, shown: str) -> str:
+    """What `text` (a decode of all the ids so far) adds to `shown` (the text printed so
+    far), without trailing replacement characters: a character whose bytes span tokens is
+    held back until its last token is in, so printing each answer streams the text whole.
+    `shown` must start `text` (it is what earlier answers added up to)."""
+    if not text.startswith(shown):
+        raise TokenizerError(
+            f"the text shown so far ({shown[-20:]!r}, {len(shown)} characters) is not the "
+            f"start of the text of the ids ({text[:len(shown)][-20:]!r}); pass what the "
+            f"earlier calls returned, joined"
+        )
+    return text[len(shown):].rstrip("\ufffd")
