@@ -1,10 +1,12 @@
 """The hostile model files: seeded and deterministic, small enough to run in `make test`.
 
-`model_cases()` yields (label, file name, bytes): every truncation of small valid
+`model_cases()` yields (label, file name, contents): every truncation of small valid
 SafeTensors, GGUF and CoreML files written by the reference writers (`safetensors`, `gguf`,
 `coremltools`), huge declared lengths and counts, out-of-range and overlapping offsets,
-unknown dtypes, and seeded bit flips of the header of a realistic GGUF and SafeTensors file
-(or of the real cached models' headers, for `bench/hostile.py --real`).
+unknown dtypes, and seeded bit flips of the header of a realistic GGUF and SafeTensors file;
+`real_flip_cases()` flips the headers of the real cached models (SmolLM2's GGUF header
+alone is 1.8 MB: a flipped copy is `Flips`, the bits to flip in a shared base, made into
+bytes only when its file is written).
 """
 
 from __future__ import annotations
@@ -15,13 +17,30 @@ import random
 import struct
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tests.models.builders import gguf_bytes, gguf_string, safetensors_bytes, write_gguf
 
-Case = tuple[str, str, bytes]  # (label, file name, contents)
+
+@dataclass(frozen=True)
+class Flips:
+    """A file's contents as `base` with the bits at `bits` flipped (bit i: byte i // 8,
+    bit i % 8); many cases share one base."""
+
+    base: bytes
+    bits: tuple[int, ...]
+
+    def __bytes__(self) -> bytes:
+        out = bytearray(self.base)
+        for bit in self.bits:
+            out[bit // 8] ^= 1 << (bit % 8)
+        return bytes(out)
+
+
+Case = tuple[str, str, "bytes | Flips"]  # (label, file name, contents)
 
 U64 = (1 << 64) - 1
 
@@ -125,17 +144,25 @@ def truncations(name: str, data: bytes) -> Iterator[Case]:
         yield f"truncated {name}", f"cut{n}{Path(name).suffix}", data[:n]
 
 
-def bit_flips(name: str, data: bytes, count: int, seed: int) -> Iterator[Case]:
+def bit_flips(name: str, data: bytes, count: int, seed: int,
+              regions: list[tuple[int, int]] | None = None) -> Iterator[Case]:
+    """`count` seeded copies of `data` with 1 to 3 bits flipped in its header (or in
+    `regions`, [start, end) byte ranges)."""
     rng = random.Random(seed)
     sparse = sparse_size(name)
-    end = len(data) if sparse else header_end(data)
+    if regions is None:
+        regions = [(0, len(data) if sparse else header_end(data))]
+    weights = [end - start for start, end in regions]
     prefix = name[:name.index("-") + 1] if sparse else ""
     for i in range(count):
-        mutant = bytearray(data)
+        bits = []
         for _ in range(rng.choice((1, 1, 1, 2, 3))):
-            bit = rng.randrange(end * 8)
-            mutant[bit // 8] ^= 1 << (bit % 8)
-        yield f"bit flips in {name}", f"{prefix}flip{i}{Path(name).suffix}", bytes(mutant)
+            bit = None
+            while bit is None or bit in bits:  # distinct: a bit flipped twice is no flip
+                start, end = rng.choices(regions, weights)[0]
+                bit = start * 8 + rng.randrange((end - start) * 8)
+            bits.append(bit)
+        yield f"bit flips in {name}", f"{prefix}flip{i}{Path(name).suffix}", Flips(data, tuple(bits))
 
 
 def crafted() -> Iterator[Case]:
@@ -190,25 +217,82 @@ def sparse_size(name: str) -> int:
 def real_headers(paths: list[Path]) -> dict[str, bytes]:
     """name -> the header bytes of real model files, named so that the cases extend them
     to the file's size with a hole (the tensors' offsets stay in range)."""
+    from tl_core.models import read_header
+
     out = {}
     for p in paths:
-        data = p.read_bytes()
-        end = header_end(data)
-        out[f"sparse{len(data)}-{p.name}"] = data[:end]
+        header = read_header(p)
+        end = min(t.offset for t in header.tensors.values())
+        with open(p, "rb") as f:
+            out[f"sparse{header.file_size}-{p.name}"] = f.read(end)
     return out
 
 
-def model_cases(flips: int = 2000, real: dict[str, bytes] | None = None) -> list[Case]:
-    """Every model-file case, in a fixed order. `real`: name -> bytes of real model files
-    (or of their headers, `real_headers`) whose headers are flipped instead of the
-    realistic generated ones."""
+def gguf_structure(data: bytes, size: int) -> list[tuple[int, int]]:
+    """The [start, end) byte ranges of a GGUF header outside the elements of its large
+    arrays (the vocabulary, merges, token types: 99% of a real header's bytes): the
+    metadata keys and values, the arrays' types and counts, the tensor infos. `size`: the
+    whole file's (the tensors' data lies past `data`)."""
+    from tl_core.models.gguf import _Reader, parse_header
+    from tl_core.models.types import ArrayInfo, Source
+
+    spans = []
+    with tempfile.TemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        src = Source(f.fileno(), size, "header")
+        src.prefetch(len(data))
+        _, metadata = parse_header(src)
+        for value in metadata.values():
+            if isinstance(value, ArrayInfo):
+                r = _Reader(src)
+                r.pos = value.offset
+                if value.element_type == "string":
+                    r.skip_strings(value.count, "array")
+                else:
+                    r.pos += value.count * _ELEMENT_SIZE[value.element_type]
+                spans.append((value.offset, r.pos))
+    out, at = [], 0
+    for start, end in sorted(spans):
+        out.append((at, start))
+        at = end
+    out.append((at, len(data)))
+    return [(a, b) for a, b in out if b > a]
+
+
+_ELEMENT_SIZE = {"uint8": 1, "int8": 1, "uint16": 2, "int16": 2, "uint32": 4, "int32": 4,
+                 "float32": 4, "bool": 1, "uint64": 8, "int64": 8, "float64": 8}
+
+
+def real_flip_cases(paths: list[Path], flips: int = 2000) -> list[Case]:
+    """`flips` seeded bit flips of the headers of real model files (`real_headers`),
+    shared equally; a GGUF's half of them anywhere in its header, half in its structure
+    (`gguf_structure`: uniform flips of SmolLM2's header land 99% in vocabulary bytes)."""
+    headers = real_headers(paths)
+    per = flips // len(headers)
+    out: list[Case] = []
+    for seed, (name, data) in enumerate(headers.items()):
+        if name.endswith(".gguf"):
+            out += bit_flips(name, data, per - per // 2, seed)
+            out += bit_flips(name, data, per // 2, seed + 100, gguf_structure(data, sparse_size(name)))
+        else:
+            out += bit_flips(name, data, per, seed)
+    return out
+
+
+def model_cases(flips: int = 400, real: list[Path] | None = None) -> list[Case]:
+    """Every model-file case, in a fixed order: the truncations, the crafted files and
+    `flips` bit flips of the realistic generated headers (or, given `real` model files, of
+    their headers: `real_flip_cases`)."""
     out: list[Case] = []
     for name, data in (("small.safetensors", small_safetensors()),
                        ("small.gguf", small_gguf()), ("small.mlmodel", small_mlmodel())):
         out += truncations(name, data)
     out += crafted()
-    sources = real or {"realistic.gguf": realistic_gguf(),
-                       "realistic.safetensors": realistic_safetensors()}
+    if real:
+        return out + real_flip_cases(real, flips)
+    sources = {"realistic.gguf": realistic_gguf(),
+               "realistic.safetensors": realistic_safetensors()}
     per = flips // len(sources)
     for seed, (name, data) in enumerate(sources.items()):
         out += bit_flips(name, data, per, seed)
@@ -216,22 +300,42 @@ def model_cases(flips: int = 2000, real: dict[str, bytes] | None = None) -> list
 
 
 def dump(cases: list[Case]) -> bytes:
-    """The cases as one blob (for a child process)."""
+    """The cases as one blob (for a child process); a `Flips` base is written once."""
     buf = io.BytesIO()
+    bases: dict[int, int] = {}  # id(base) -> its index among the bases written
     for label, name, data in cases:
-        head = json.dumps([label, name, len(data)]).encode()
-        buf.write(struct.pack("<I", len(head)) + head + data)
+        if isinstance(data, Flips):
+            index = bases.get(id(data.base))
+            if index is None:
+                index = bases[id(data.base)] = len(bases)
+                _record(buf, [index], data.base)
+            _record(buf, [label, name, index, list(data.bits)], b"")
+        else:
+            _record(buf, [label, name], data)
     return buf.getvalue()
 
 
+def _record(buf: io.BytesIO, head: list, data: bytes) -> None:
+    encoded = json.dumps([*head, len(data)]).encode()
+    buf.write(struct.pack("<I", len(encoded)) + encoded + data)
+
+
 def load(blob: bytes) -> list[Case]:
-    out, pos = [], 0
+    out: list[Case] = []
+    bases: list[bytes] = []
+    pos = 0
     while pos < len(blob):
         (n,) = struct.unpack_from("<I", blob, pos)
-        label, name, size = json.loads(blob[pos + 4:pos + 4 + n])
+        *head, size = json.loads(blob[pos + 4:pos + 4 + n])
         pos += 4 + n
-        out.append((label, name, blob[pos:pos + size]))
+        data = blob[pos:pos + size]
         pos += size
+        if len(head) == 1:  # a base, [its index]
+            bases.append(data)
+        elif len(head) == 4:
+            out.append((head[0], head[1], Flips(bases[head[2]], tuple(head[3]))))
+        else:
+            out.append((head[0], head[1], data))
     return out
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.models.builders import gguf_bytes, gguf_string, safetensors_bytes, write_gguf
-from tl_core.models import HEADER_LIMIT, ModelFileError, ModelHeader, read_header
+from tl_core.models import HEADER_LIMIT, ModelFileError, ModelHeader, clear_cache, read_header
 
 
 def fail(path) -> ModelFileError:
@@ -35,6 +35,7 @@ def put(tmp_path, name: str, data: bytes):
 
 def small_peak(fn) -> int:
     fn()  # first-time imports are not the reader's memory
+    clear_cache()  # read the file again (read_header caches its header or its error)
     tracemalloc.start()
     try:
         fn()
@@ -284,6 +285,54 @@ def test_gguf_string_in_vocabulary_past_end(tmp_path):
         f"reaches past the end of the file (byte {len(data)}); the file is truncated or corrupt"
     )
     assert err.offset == bad_at
+
+
+def test_gguf_string_past_end_in_a_later_block_is_walked_once(tmp_path, monkeypatch):
+    """A corrupt length in the second fast-path block of a 10,000-string vocabulary: the
+    error names that element, and only its block is walked again with checks (the whole
+    array was walked twice: SmolLM2's header with a flipped length cost 2x)."""
+    from tl_core.models import gguf as gguf_format
+
+    strings = b"".join(gguf_string(f"t{i}") for i in range(5000))
+    bad = struct.pack("<Q", 10**6) + b"xx"
+    rest = b"".join(gguf_string(f"u{i}") for i in range(4999))
+    value = struct.pack("<IQ", 8, 10000) + strings + bad + rest
+    data = gguf_bytes(kvs=[("tokenizer.ggml.tokens", 9, value)])
+    walked = []
+    checked = gguf_format._Reader._skip_strings_checked
+
+    def spy(self, count, *args):  # noqa: ANN001, ANN202
+        walked.append(count)
+        return checked(self, count, *args)
+
+    monkeypatch.setattr(gguf_format._Reader, "_skip_strings_checked", spy)
+    err = fail(put(tmp_path, "v.gguf", data))
+    bad_at = data.index(bad)
+    assert err.message == (
+        f'metadata "tokenizer.ggml.tokens"[5000]: string length 1000000 at byte {bad_at} '
+        f"reaches past the end of the file (byte {len(data)}); the file is truncated or corrupt"
+    )
+    assert err.offset == bad_at
+    assert walked == [4096]  # the second block only (elements 4,096..8,191), not all 10,000
+
+
+def test_an_error_is_cached_like_a_header(tmp_path, monkeypatch):
+    """A file whose bytes are not a model is not read again while its (path, size, mtime)
+    stay (the checker asks at every keystroke); a changed file is read again."""
+    from tl_core.models import header as header_module
+
+    path = put(tmp_path, "v.gguf", b"GGUF" + struct.pack("<I", 9) + bytes(40))
+    reads = []
+    real = header_module._read_file
+    monkeypatch.setattr(header_module, "_read_file",
+                        lambda *a: (reads.append(a[0]), real(*a))[1])
+    first, second = fail(path), fail(path)
+    assert first.message == second.message == "unknown GGUF version 9 (supported: 2 and 3)"
+    assert first.offset == second.offset == 4
+    assert len(reads) == 1
+    path.write_bytes(b"GGUF" + struct.pack("<I", 1) + bytes(41))  # another size
+    assert fail(path).message.startswith("GGUF version 1 (from before August 2023)")
+    assert len(reads) == 2
 
 
 def test_gguf_unknown_ggml_type(tmp_path):

@@ -176,25 +176,34 @@ class _Reader:
         """Hop over `count` strings without decoding them (the vocabulary fast path).
 
         Fast path: read ahead a generous guess of the array's size, then one unpack per
-        string with no bounds test (struct raises past the buffer's end). If that fails (the
-        guess was short, or the file is broken), walk again with checks."""
+        string with no bounds test (struct raises past the buffer's end), a block of
+        `_SKIP_BLOCK` strings at a time. A block that leaves the buffer (the guess was
+        short, or the file is broken) is walked again with checks, from its own start: a
+        corrupt length near the end of SmolLM2's 49,152 tokens costs one walk, not two."""
         src = self.src
-        start = self.pos
-        src.prefetch(start + count * 32)
-        buf = src.buf
+        src.prefetch(self.pos + count * 32)
         unpack = _U64.unpack_from
-        pos = start
-        try:
-            for _ in range(count):
-                pos += 8 + unpack(buf, pos)[0]
-        except (struct.error, OverflowError):  # past the buffer: a huge or corrupt length
-            pos = len(buf) + 1
-        if pos <= len(buf):
-            self.pos = pos
-            return
-        self._skip_strings_checked(count, what)
+        pos = self.pos
+        done = 0
+        while done < count:
+            n = min(_SKIP_BLOCK, count - done)
+            buf = src.buf
+            block = pos
+            try:
+                for _ in range(n):
+                    pos += 8 + unpack(buf, pos)[0]
+            except (struct.error, OverflowError):  # past the buffer: a huge or corrupt length
+                pos = len(buf) + 1
+            if pos > len(buf):
+                self.pos = block
+                self._skip_strings_checked(n, what, done)
+                pos = self.pos
+            done += n
+        self.pos = pos
 
-    def _skip_strings_checked(self, count: int, what: str) -> None:
+    def _skip_strings_checked(self, count: int, what: str, first: int) -> None:
+        """Walk `count` strings (elements `first`...) with bounds checks: grows the buffer
+        as needed, or raises naming the element and its offset."""
         src = self.src
         unpack = _U64.unpack_from
         pos = prev = self.pos
@@ -210,12 +219,15 @@ class _Reader:
                 # The last string runs past the buffered bytes: read it properly, which grows
                 # the buffer or raises with its offset.
                 self.pos = prev
-                self.raw_string(f"{what}[{i - 1}]")
+                self.raw_string(f"{what}[{first + i - 1}]")
                 pos = self.pos
             elif i < count:
                 self.pos = pos
-                src.need(pos, 8, f"the length of {what}[{i}]")
+                src.need(pos, 8, f"the length of {what}[{first + i}]")
         self.pos = pos
+
+
+_SKIP_BLOCK = 4096  # strings per fast-path block of `_Reader.skip_strings`
 
 
 def parse_header(src: Source) -> HeaderParts:

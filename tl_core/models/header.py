@@ -3,8 +3,10 @@
 `read_header(path)` picks the format from the registry (`tl_core.models.formats`: magic
 bytes, falling back to the extension), checks the file type before opening it (a FIFO or a
 device is refused, never opened), reads with a bounded buffer (at most `HEADER_LIMIT` bytes)
-and caches the answer by (resolved path, size, mtime). Imports nothing heavy: the formats
-load `gguf`'s tables and `coremltools`' protobuf modules on first use.
+and caches the answer by (resolved path, size, mtime): the header, or the error that its
+bytes gave (a broken 1.8 MB vocabulary is not parsed again at every check of the program).
+Imports nothing heavy: the formats load `gguf`'s tables and `coremltools`' protobuf modules
+on first use.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from tl_core.models.errors import ModelFileError
 from tl_core.models.types import MAGIC_BYTES, ModelHeader, Source
 from tl_core.source import SYMLINK_LOOP, file_kind, path_problem
 
-_CACHE: OrderedDict[tuple[str, int, int], ModelHeader] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, int, int], ModelHeader | ModelFileError] = OrderedDict()
 _CACHE_SIZE = 64
 _CACHE_LOCK = threading.Lock()  # the language server reads headers from worker threads
 
 
 def read_header(path: str | os.PathLike[str]) -> ModelHeader:
-    """The header of a model file, cached by (resolved path, size, mtime).
+    """The header of a model file, cached by (resolved path, size, mtime) (as is the error
+    of a file whose bytes are not a model; not one of opening it, e.g. permissions).
 
     Raises `ModelFileError` (with the byte offset where reading stopped) for anything that is
     not a readable, well-formed model file.
@@ -49,19 +52,37 @@ def read_header(path: str | os.PathLike[str]) -> ModelHeader:
         cached = _CACHE.get(key)
         if cached is not None:
             _CACHE.move_to_end(key)
-            return cached
+    if isinstance(cached, ModelFileError):
+        raise cached.with_path(spath)
+    if cached is not None:
+        return cached
     try:
         if package is not None and package.read_directory is not None:
             header = package.read_directory(spath, st)
         else:
             header = _read_file(spath, st)
+    except _ContentError as exc:
+        # a fresh copy: the raised one's traceback holds the read buffer (up to HEADER_LIMIT)
+        _remember(key, ModelFileError(exc.error.message, exc.error.offset))
+        raise exc.error.with_path(spath) from None
     except ModelFileError as exc:
         raise exc.with_path(spath) from None
+    _remember(key, header)
+    return header
+
+
+def _remember(key: tuple, answer: ModelHeader | ModelFileError) -> None:
     with _CACHE_LOCK:
-        _CACHE[key] = header
+        _CACHE[key] = answer
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
-    return header
+
+
+class _ContentError(Exception):
+    """A `ModelFileError` from the file's bytes (cached like a header), not from opening it."""
+
+    def __init__(self, error: ModelFileError):
+        self.error = error
 
 
 def clear_cache() -> None:
@@ -111,10 +132,13 @@ def _read_file(path: str, st: os.stat_result) -> ModelHeader:
                 f"empty file (0 bytes); expected a {formats.titles_text()} model", 0
             )
         src = Source(fd, size, path)
-        src.need(0, min(size, MAGIC_BYTES), "the file's magic bytes")
-        fmt = formats.detect(src.buf[:MAGIC_BYTES], path)
-        assert fmt.read_header is not None  # a file format (ModelFormat checks it)
-        tensors, metadata = fmt.read_header(src)
+        try:
+            src.need(0, min(size, MAGIC_BYTES), "the file's magic bytes")
+            fmt = formats.detect(src.buf[:MAGIC_BYTES], path)
+            assert fmt.read_header is not None  # a file format (ModelFormat checks it)
+            tensors, metadata = fmt.read_header(src)
+        except ModelFileError as exc:
+            raise _ContentError(exc) from None
         return ModelHeader(path, fmt.name, tensors, metadata, size, st2.st_mtime_ns)
     finally:
         os.close(fd)
