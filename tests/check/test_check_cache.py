@@ -170,15 +170,14 @@ def test_an_equal_type_from_a_rechecked_dependency_keeps_its_users():
 
 
 def test_fast_span_equals_the_constructor():
-    from tl_core.check.memo import _new_span
-    from tl_core.syntax.span import Span
+    from tl_core.syntax.span import Span, new_span
 
-    a, b = _new_span(3, 9, 1, 2, 4, 0), Span(3, 9, 1, 2, 4, 0)
+    a, b = new_span(3, 9, 1, 2, 4, 0), Span(3, 9, 1, 2, 4, 0)
     assert a == b and hash(a) == hash(b) and repr(a) == repr(b) and type(a) is Span
 
 
 def test_a_failing_materialization_falls_back_to_a_check_from_scratch(monkeypatch):
-    from tl_core.check import memo as M
+    from tl_core.check import placing
 
     text = "fn f(x: float16[N]) -> float16[N] {\n    return x * 2.0\n}\nlet y = f(ones([3]))\n"
     path = "/tmp/cache-fallback.tl"
@@ -189,17 +188,17 @@ def test_a_failing_materialization_falls_back_to_a_check_from_scratch(monkeypatc
     def broken(*_args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(M, "materialize", broken)
+    monkeypatch.setattr(placing, "materialize", broken)
     assert summary(a) == summary(analyze(text + "\n", path, use_cache=False))
 
 
 def test_fast_ref_equals_the_constructor():
-    from tl_core.check.memo import _ref_maker
     from tl_core.check.model import Ref
+    from tl_core.check.placing import ref_maker
     from tl_core.syntax.span import Span
 
     sp = Span(3, 9, 1, 2, 4, 0)
-    assert _ref_maker()(sp, None, "relu", True) == Ref(sp, None, "relu", True)
+    assert ref_maker()(sp, None, "relu", True) == Ref(sp, None, "relu", True)
 
 
 @pytest.mark.parametrize("p", FILES[1::3], ids=lambda p: p.name)

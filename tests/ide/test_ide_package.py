@@ -26,4 +26,5 @@ def test_cells_load_no_checker():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True, timeout=60)
     assert out.stdout.strip() == str(["tl_core", "tl_core.ide", "tl_core.ide.cells",
-                                      "tl_core.syntax", "tl_core.syntax.span"])
+                                      "tl_core.syntax", "tl_core.syntax.result",
+                                      "tl_core.syntax.span"])

@@ -443,12 +443,13 @@ def test_model_ops_round_trip(ctx, tmp_path):
 def test_every_registry_entry_has_an_op_with_matching_parameters():
     import inspect
 
+    import tl_core.runtime.implementations  # noqa: F401 - registers ops_generate, ops_compat
     from tl_core.lang.builtins import BUILTINS
     from tl_core.lang.registry import REQUIRED
 
     assert BUILTINS
     for name, b in BUILTINS.items():
-        op = b.impl()  # registered by @implements(name) when tl_core.runtime.ops loaded
+        op = b.impl()  # registered by @implements(name) in a module implementations loads
         sig = list(inspect.signature(op).parameters.values())[1:]
         by_name = [p for p in b.params if p.keyword_only]  # keyword-only: after *values
         for rp in by_name:

@@ -13,7 +13,7 @@ import pytest
 from tests.model_files import smollm2_path
 from tl_core.check import analyze
 from tl_core.lang.builtins import BUILTINS
-from tl_core.runtime import Session, ops  # noqa: F401 - registers the implementations
+from tl_core.runtime import Session  # the interpreter registers every implementation
 from tl_core.runtime.errors import OpError
 
 RNG = np.random.default_rng(3)

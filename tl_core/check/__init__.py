@@ -10,10 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-# Import the syntax package before anything imports tl_core.diagnostics first: the two
-# import each other, and only this order works.
-import tl_core.syntax  # noqa: F401
-
 if TYPE_CHECKING:
     from tl_core.check.analyzer import Analysis
 

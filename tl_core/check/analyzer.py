@@ -9,10 +9,13 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable
+from functools import partial
 
+from tl_core.check import memo as M
 from tl_core.check.checker import Checker
 from tl_core.check.model import Analysis, Binding, Ref, Scope
 from tl_core.diagnostics import Diagnostic, Severity
+from tl_core.syntax import parse
 from tl_core.syntax.span import LineIndex, Span
 
 __all__ = ["Analysis", "Binding", "Ref", "Scope", "analyze"]
@@ -34,12 +37,8 @@ def analyze(text: str, path: str | None = None, parse_result: object = None,
     `checkpoint` is called between top-level items; it may raise `Cancelled`
     (tl_core/check/cancel.py), which stops the analysis and commits nothing.
     """
-    from tl_core.check import memo as M
-
     li = LineIndex(text)
     if parse_result is None:
-        from tl_core.syntax import parse
-
         parse_result = parse(text)
     pr = parse_result
     if use_cache is None:
@@ -83,4 +82,6 @@ def _analyze(text: str, path: str | None, pr: object, li: LineIndex, memo: objec
                     _functions=checker.functions, imports=checker.imports,
                     _point_types=checker.point_types, _call_bindings=checker.call_bindings,
                     _pending=checker.pending, _pending_runs=checker.pending_runs,
-                    dependencies=frozenset(checker.files))
+                    dependencies=frozenset(checker.files),
+                    recheck=(None if memo is None else
+                             partial(analyze, text, path, pr, use_cache=False)))

@@ -28,21 +28,19 @@ from __future__ import annotations
 import os
 import re
 import weakref
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from tl_core.check.model import FILE_WIDE
+from tl_core.check.names import FILE_WIDE, Binding
+from tl_core.check.placing import OUTER
 from tl_core.diagnostics import Diagnostic, Related, Severity
 from tl_core.lang.types import MetadataType, ModelNodeType, ModelType, ScalarType, Type
 from tl_core.syntax.span import Span, new_span
 
 if TYPE_CHECKING:
     from tl_core.check.checker import Checker
-    from tl_core.check.model import Binding
 
-OUTER = -1
 
 def enabled() -> bool:
     return os.environ.get("TL_NO_CHECK_CACHE", "") in ("", "0")
@@ -298,84 +296,54 @@ def unused_message(name: str) -> str:
 UNUSED_SEVERITY = Severity.WARNING
 
 
-_new_span = new_span  # the fast constructor (materializing makes tens of thousands)
-
-
-def _ref_maker():  # noqa: ANN202
-    """`Ref(span, binding, builtin, is_def)` through slot descriptors (see span.new_span)."""
-    from tl_core.check.model import Ref
-
-    new = object.__new__
-    d = Ref.__dict__
-    s0, s1, s2, s3 = (d[f].__set__ for f in ("span", "binding", "builtin", "is_def"))
-
-    def make(span: Span, binding: Any, builtin: str | None, is_def: bool) -> Any:
-        r = new(Ref)
-        s0(r, span)
-        s1(r, binding)
-        s2(r, builtin)
-        s3(r, is_def)
-        return r
-
-    return make
-
-
-_LAZY: list = []
-
-
-def _lazy_binding() -> Any:
-    """A constructor of `Binding`s whose spans are made on first use.
+class LazySpanBinding(Binding):
+    """A `Binding` whose spans are made on first use.
 
     A reused item's outer bindings must exist at once (later items look them up), but most
     are never asked for their spans; building two frozen `Span`s and running the dataclass
     `__init__` for each of thousands of them was most of an edit's cost. The subclass keeps
     the relative span and makes the `Span` when `span`/`decl_span` is read."""
-    if _LAZY:
-        return _LAZY[0]
-    from tl_core.check.model import Binding
 
-    class LazySpanBinding(Binding):
-        @property  # type: ignore[override]
-        def span(self) -> Span:  # noqa: D102
-            sp = self.__dict__.get("_span")
-            if sp is None:
-                sp = self.__dict__["_span"] = _abs(self._r, self._base, self._line)
-            return sp
+    @property  # type: ignore[override]
+    def span(self) -> Span:  # noqa: D102
+        sp = self.__dict__.get("_span")
+        if sp is None:
+            sp = self.__dict__["_span"] = _abs(self._r, self._base, self._line)
+        return sp
 
-        @span.setter
-        def span(self, value: Span) -> None:
-            self.__dict__["_span"] = value
+    @span.setter
+    def span(self, value: Span) -> None:
+        self.__dict__["_span"] = value
 
-        def name_start(self) -> int:  # noqa: D102 - without making the span
-            d = self.__dict__
-            sp = d.get("_span")
-            return sp.start if sp is not None else d["_r"][0] + d["_base"]
+    def name_start(self) -> int:  # noqa: D102 - without making the span
+        d = self.__dict__
+        sp = d.get("_span")
+        return sp.start if sp is not None else d["_r"][0] + d["_base"]
 
-        @property  # type: ignore[override]
-        def decl_span(self) -> Span:  # noqa: D102
-            sp = self.__dict__.get("_decl_span")
-            if sp is None:
-                sp = self.__dict__["_decl_span"] = _abs(self._dr, self._base, self._line)
-            return sp
+    @property  # type: ignore[override]
+    def decl_span(self) -> Span:  # noqa: D102
+        sp = self.__dict__.get("_decl_span")
+        if sp is None:
+            sp = self.__dict__["_decl_span"] = _abs(self._dr, self._base, self._line)
+        return sp
 
-        @decl_span.setter
-        def decl_span(self, value: Span) -> None:
-            self.__dict__["_decl_span"] = value
+    @decl_span.setter
+    def decl_span(self, value: Span) -> None:
+        self.__dict__["_decl_span"] = value
 
-    new_object = object.__new__
 
-    def new(name: str, kind: str, r: tuple, dr: tuple, base: int, line: int, t: Type,
-            scope: Any, reads: int, int_lit: bool, written: bool, doc: str,
-            serial: int) -> Binding:
-        b = new_object(LazySpanBinding)
-        b.__dict__ = {"name": name, "kind": kind, "_r": r, "_dr": dr, "_base": base,
-                      "_line": line, "type": t, "path": None, "node": None, "_scope": weakref.ref(scope),
-                      "refs": {}, "reads": reads, "int_literal": int_lit,
-                      "written_type": written, "doc": doc, "serial": serial}
-        return b
-
-    _LAZY.append(new)
-    return new
+def _new_lazy_binding(name: str, kind: str, r: tuple, dr: tuple, base: int, line: int,
+                      t: Type, scope: Any, reads: int, int_lit: bool, written: bool, doc: str,
+                      serial: int) -> Binding:
+    """A `LazySpanBinding`, its fields set straight into its `__dict__` (thousands per
+    edit: no dataclass `__init__`)."""
+    b = object.__new__(LazySpanBinding)
+    b.__dict__ = {"name": name, "kind": kind, "_r": r, "_dr": dr, "_base": base,
+                  "_line": line, "type": t, "path": None, "node": None,
+                  "_scope": weakref.ref(scope), "refs": {}, "reads": reads,
+                  "int_literal": int_lit, "written_type": written, "doc": doc,
+                  "serial": serial}
+    return b
 
 
 def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
@@ -406,7 +374,7 @@ def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
         blist = outer_scope.bindings
         starts, start_names, wide = (outer_scope.starts, outer_scope.start_names,
                                      outer_scope.wide_names)
-        new = _lazy_binding()
+        new = _new_lazy_binding
         for i in rec.outer_binds:
             name, kind, r, dr, t, _si, _refs, reads, int_lit, written, doc = recs[i]
             rel = rels[r]
@@ -423,95 +391,3 @@ def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
             c.all_bindings.append(b)
             eager.append(b)
     c.pending.append((rec, base, line, outer_scope, outer, eager, span.end))
-
-
-def item_scopes(rec: ItemRecord, base: int, line: int, outer_scope: Any,
-                eager_list: list) -> tuple[list[Span], list[Any], list[Any]]:
-    """One reused item's spans (one per distinct relative span), scopes and bindings (its
-    outer ones from `eager_list`, its locals made here and declared in their scopes), as
-    a check of the item would have made them; registered nowhere."""
-    from tl_core.check.model import Binding, Scope
-
-    new_span = _new_span
-    sp_of = [new_span(r0 + base, r1 + base, r2 + line, r3, r4 + line, r5)
-             for r0, r1, r2, r3, r4, r5 in rec.rels]
-    at = sp_of.__getitem__
-    scopes: list[Scope] = []
-    for r, parent, kind in rec.scopes:
-        scopes.append(Scope(at(r), outer_scope if parent == OUTER else scopes[parent], kind))
-    bindings: list[Binding] = []
-    eager = iter(eager_list)
-    for (name, kind, r, dr, t, si, _brefs, reads, int_lit, written, doc) in rec.bindings:
-        if si == OUTER:
-            b = next(eager)
-        else:
-            scope = scopes[si]
-            b = Binding(name, kind, at(r), at(dr), t, scope=scope)
-            b.reads = reads
-            b.int_literal = int_lit
-            b.written_type = written
-            b.doc = doc
-            scope.add(b)
-        bindings.append(b)
-    return sp_of, scopes, bindings
-
-
-def materialize(a: Any, pending: list[tuple], step: Callable[[], None] | None = None) -> None:
-    """Place the pending items' scopes, locals and name occurrences into the Analysis `a`
-    (its private containers), as a check of each item would have. `step`: called every
-    32 items (see `Analysis.materialize`)."""
-    new_ref = _ref_maker()
-    all_bindings = a._bindings
-    all_scopes = a._scopes
-    refs = a._refs
-    for k, (rec, base, line, outer_scope, outer, eager_list, _end) in enumerate(pending):
-        if step is not None and not k & 31:
-            step()
-        sp_of, scopes, bindings = item_scopes(rec, base, line, outer_scope, eager_list)
-        at = sp_of.__getitem__
-        all_scopes.extend(scopes)
-        for name, r, read in rec.outer_uses:
-            b = outer[name]
-            sp = at(r)
-            b.refs[sp.start] = sp
-            if read:
-                b.reads += 1
-        for b, brec in zip(bindings, rec.bindings, strict=True):
-            if brec[5] != OUTER:
-                all_bindings.append(b)
-            d = b.refs
-            for x in brec[6]:
-                sp = at(x)
-                d[sp.start] = sp
-        for ref in item_refs(rec, at, bindings, outer, new_ref):
-            sp = ref.span
-            refs[(sp.start, sp.end)] = ref
-
-
-def item_refs(rec: ItemRecord, at: Any, bindings: list, outer: dict[str, Any],
-              new_ref: Any = None) -> Iterator[Any]:
-    """One reused item's name occurrences (`Ref`s), in record order, from its spans (`at`)
-    and bindings as `item_scopes` made them."""
-    new_ref = new_ref or _ref_maker()
-    for r, who, builtin, is_def in rec.refs:
-        b = None if who is None else bindings[who] if isinstance(who, int) else outer[who]
-        yield new_ref(at(r), b, builtin, is_def)
-
-
-def materialize_maps(a: Any, pending: list[tuple],
-                     step: Callable[[], None] | None = None) -> None:
-    """Place the pending items' node types, types at name occurrences and call bindings
-    into the Analysis' dicts (`Analysis.type_of` and friends read one item's record without
-    this; only whole-document readers of the dicts need it)."""
-    types = a._types
-    points = a._point_types
-    calls = a._call_bindings
-    for k, (rec, base, _line, _outer_scope, _outer, _eager, _end) in enumerate(pending):
-        if step is not None and not k & 31:
-            step()
-        for (s, e, cls), t in rec.types.items():
-            types[(s + base, e + base, cls)] = t
-        for k, t in rec.points.items():
-            points[k + base] = t
-        for k, v in rec.calls.items():
-            calls[k + base] = v

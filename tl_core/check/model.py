@@ -1,147 +1,26 @@
-"""What the checker produces: bindings, scopes, name occurrences and the Analysis itself."""
+"""What the checker produces: the Analysis of one document (its bindings, scopes and name
+occurrences are the types of tl_core/check/names.py, re-exported here)."""
 
 from __future__ import annotations
 
+import gc
 import heapq
 import threading
-import weakref
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import is_, itemgetter, le
 
+from tl_core.check import placing
+from tl_core.check.names import FILE_WIDE, Binding, ImportInfo, Ref, Scope, node_key
 from tl_core.diagnostics import Diagnostic
-from tl_core.lang.types import UNKNOWN, Type
-from tl_core.syntax.span import LineIndex, Span
+from tl_core.lang.types import Type
+from tl_core.syntax.ast import node_at
+from tl_core.syntax.span import LineIndex
 
-
-def node_key(node: object) -> tuple:
-    """The key of a syntax node in `Analysis.types`: its span and class (positions, not
-    object identity, so results of unchanged items can be reused after a re-parse)."""
-    sp = node.span  # type: ignore[attr-defined]
-    return (sp.start, sp.end, node.__class__)
-
-
-@dataclass(eq=False)
-class Binding:
-    """One named thing: a variable, parameter, function, tensor declaration, struct, ...
-
-    `span` is the name at the declaration, `decl_span` the whole declaration; `path` is the
-    defining file when it is not the analysed document (imports). `refs` maps the start
-    offset of every use (read or write) in this document to its span.
-    """
-
-    name: str
-    kind: str  # variable | parameter | function | tensor | struct | for | entity | relation ...
-    span: Span
-    decl_span: Span
-    type: Type = UNKNOWN
-    path: str | None = None
-    node: object = None
-    scope: Scope | None = None
-    refs: dict[int, Span] = field(default_factory=dict)
-    reads: int = 0
-    int_literal: bool = False
-    written_type: bool = False
-    doc: str = ""
-    detail: str = ""  # a one-line signature for hover (a relation's)
-    serial: int = 0  # creation order within one check (tells outer from local bindings)
-
-    def name_start(self) -> int:
-        """`span.start` (a binding replayed from the check cache answers without making
-        its span: tl_core/check/memo.py)."""
-        return self.span.start
-
-
-def _get_scope(b: Binding) -> Scope | None:
-    ref = b.__dict__.get("_scope")
-    return None if ref is None else ref()
-
-
-def _set_scope(b: Binding, scope: Scope | None) -> None:
-    b.__dict__["_scope"] = None if scope is None else weakref.ref(scope)
-
-
-# A binding refers to its scope weakly. Why: the scope holds its bindings (`names`,
-# `bindings`), so a strong back-reference made every analysis a cycle that only Python's
-# cyclic GC could free; on a large file those passes (~200 ms) were the slow edits
-# (bench/lsp.py). Without the cycle an analysis is freed as soon as it is replaced. The
-# Analysis holds every scope (`scopes`), so `scope` is None only for a binding kept longer
-# than its analysis.
-Binding.scope = property(_get_scope, _set_scope)  # type: ignore[assignment]
-
-
-@dataclass(eq=False)
-class Scope:
-    span: Span
-    parent: Scope | None
-    kind: str  # script | fn | block | loop | main | test | bench
-    names: dict[str, Binding] = field(default_factory=dict)
-    bindings: list[Binding] = field(default_factory=list)
-    # An index of `bindings` kept by every writer of it (`add`, or inlined where speed
-    # matters: tl_core/check/memo.py): the start and name of each binding visible after
-    # its declaration, in declaration order, and the names of those visible everywhere.
-    # `Analysis.visible_at` reads which names are declared before an offset from it
-    # without touching the bindings (thousands in a large script scope).
-    starts: list[int] = field(default_factory=list)
-    start_names: list[str] = field(default_factory=list)
-    wide_names: list[str] = field(default_factory=list)
-
-    def add(self, b: Binding) -> None:
-        """Declare `b` here: the last binding of its name, and in the index."""
-        self.names[b.name] = b
-        self.bindings.append(b)
-        self._index(b)
-
-    def reindex(self) -> None:
-        """Rebuild the index from `bindings` (after bindings were removed)."""
-        self.starts.clear()
-        self.start_names.clear()
-        self.wide_names.clear()
-        for b in self.bindings:
-            self._index(b)
-
-    def _index(self, b: Binding) -> None:
-        if b.kind in FILE_WIDE or b.path is not None:
-            self.wide_names.append(b.name)
-        else:
-            self.starts.append(b.name_start())
-            self.start_names.append(b.name)
-
-    def indexed(self) -> bool:
-        """Does the index hold every binding?"""
-        return len(self.starts) + len(self.wide_names) == len(self.bindings)
-
-    def lookup(self, name: str, stop_at_fn: bool = False) -> Binding | None:
-        s: Scope | None = self
-        while s is not None:
-            b = s.names.get(name)
-            if b is not None:
-                return b
-            if stop_at_fn and s.kind == "fn":
-                return None
-            s = s.parent
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """One occurrence of a name: a binding's declaration or use, or a built-in's use."""
-
-    span: Span
-    binding: Binding | None
-    builtin: str | None = None
-    is_def: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ImportInfo:
-    span: Span
-    path_span: Span
-    written: str
-    resolved: str | None
-    ok: bool
+__all__ = ["FILE_WIDE", "Analysis", "Binding", "IdeCaches", "ImportInfo", "Ref", "Scope",
+           "VisibleAt", "node_key"]
 
 
 @dataclass(slots=True)
@@ -196,6 +75,10 @@ class Analysis:
     # analysis (the editor re-checks a document when one of these changes).
     dependencies: frozenset[str] = frozenset()
     ide_cache: IdeCaches = field(default_factory=IdeCaches)
+    # The same text checked from scratch, for the rare failure of placing the reused items
+    # (`_place`): given by the producer (`analyze`) with the reused items, so that this
+    # module, below the analyzer, never imports it.
+    recheck: Callable[[], Analysis] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # what the check made at once; placing only adds after these (or replaces values)
@@ -244,21 +127,21 @@ class Analysis:
         with self._lock:
             if self._sorted_refs is not None and (self._maps_done or not maps):
                 return
-            import gc
-
-            from tl_core.check import memo
-
             # many small objects, none freed: cyclic GC passes would only cost time
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
-                if self._sorted_refs is None:
-                    memo.materialize(self, self._pending, step)
+                pending = self._pending  # empty after a check from scratch: nothing to place
+                if pending and self._sorted_refs is None:
+                    placing.materialize(self, pending, step)
                 if maps and not self._maps_done:
-                    memo.materialize_maps(self, self._pending, step)
+                    if pending:
+                        placing.materialize_maps(self, pending, step)
                     self._maps_done = True
             except Exception:  # noqa: BLE001 - never let a query fail on the cache:
-                self._from_fresh_check()  # take the results of a check from scratch
+                if self.recheck is None:
+                    raise
+                self._take_results(self.recheck())  # take those of a check from scratch
                 self._maps_done = True
                 self._sorted_refs = None
             finally:
@@ -315,10 +198,7 @@ class Analysis:
                     return v
         return self._call_bindings.get(offset)
 
-    def _from_fresh_check(self) -> None:
-        from tl_core.check.analyzer import analyze
-
-        fresh = analyze(self.text, self.path, self.parse, use_cache=False)
+    def _take_results(self, fresh: Analysis) -> None:
         for name in ("_types", "_bindings", "_refs", "_scopes", "_functions", "imports",
                      "_point_types", "_call_bindings"):
             setattr(self, name, getattr(fresh, name))
@@ -399,8 +279,6 @@ class Analysis:
         i = bisect_right(items, offset, key=_node_start) - 1
         for j in (i, i - 1):
             if 0 <= j < len(items) and items[j].span.start <= offset <= items[j].span.end:
-                from tl_core.syntax.ast import node_at
-
                 return [program] + node_at(items[j], offset)
         return [program]
 
@@ -423,7 +301,7 @@ class Analysis:
     def _scope_at_unplaced(self, offset: int) -> Scope | None:
         """`scope_at` without placing the reused items. Outside their own scopes the scopes
         made so far answer (the script's, and those of the items checked this time); inside
-        one, that item's scopes are made on their own (`memo.item_scopes`, kept for this
+        one, that item's scopes are made on their own (`placing.item_scopes`, kept for this
         analysis but not registered in it): the same scopes and bindings placing would
         make, for this one item instead of thousands."""
         p = self._pending_at(offset)
@@ -452,10 +330,8 @@ class Analysis:
         cache = self.__dict__.setdefault("_item_scopes_cache", {})
         hit = cache.get(id(p))
         if hit is None or hit[0] is not p:
-            from tl_core.check import memo
-
             rec, base, line, outer_scope, _outer, eager, _end = p
-            sp_of, scopes, bindings = memo.item_scopes(rec, base, line, outer_scope, eager)
+            sp_of, scopes, bindings = placing.item_scopes(rec, base, line, outer_scope, eager)
             ordered = sorted(scopes, key=_SCOPE_ORDER)
             hit = cache[id(p)] = [p, ordered, [s.span.start for s in ordered], sp_of,
                                   bindings, None, None]
@@ -484,9 +360,7 @@ class Analysis:
         if p is not None:
             made = self._item_made(p)
             if made[5] is None:
-                from tl_core.check import memo
-
-                refs = sorted(memo.item_refs(p[0], made[3].__getitem__, made[4], p[4]),
+                refs = sorted(placing.item_refs(p[0], made[3].__getitem__, made[4], p[4]),
                               key=_REF_START)
                 made[5], made[6] = refs, [r.span.start for r in refs]
             for r in _refs_holding(made[5], made[6], offset):  # placed over the others
@@ -660,9 +534,6 @@ _SECOND = itemgetter(1)
 
 def _SCOPE_ORDER(s: Scope) -> tuple[int, int]:  # noqa: N802 - a sort key, named as one
     return (s.span.start, -s.span.end)
-
-
-FILE_WIDE = frozenset(("function", "struct", "entity", "relation", "embedding"))
 
 
 def _by_start(refs: list[Ref], step: Callable[[], None] | None

@@ -137,11 +137,12 @@ class Builtin:
     _impl: _ImplSlot = field(default_factory=_ImplSlot, compare=False, repr=False)
 
     def impl(self) -> Callable[..., Any]:
-        """The runtime implementation (registered by `tl_core.runtime.ops`)."""
+        """The runtime implementation (registered by the modules that
+        `tl_core.runtime.implementations` loads)."""
         fn = self._impl.fn
         if fn is None:
             raise LookupError(f"built-in '{self.name}' has no runtime implementation; "
-                              f"import tl_core.runtime.ops first")
+                              f"import tl_core.runtime.implementations first")
         return fn
 
     @property

@@ -24,11 +24,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from tl_core.runtime.env import Env
 from tl_core.runtime.errors import TLRuntimeError
 from tl_core.syntax import ast
 
 if TYPE_CHECKING:
-    from tl_core.runtime.interpreter import Env, Interpreter
+    from tl_core.runtime.interpreter import Interpreter
 
 FIELDS = ("objective", "optimizer", "epochs", "scheduler")
 OPTIMIZERS: dict[str, dict[str, float]] = {
@@ -198,8 +199,6 @@ class Trainer:
 
     def bind(self, params: dict[str, Any], dtypes: dict[str, Any]) -> Env:
         """Bind the parameters (as declared) where the program sees them; a fresh scope."""
-        from tl_core.runtime.interpreter import Env
-
         for n, v in params.items():
             self.interp.globals.vars[n] = v.astype(dtypes[n])
         return Env(self.env)

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from tl_core.logic.engine import KnowledgeBase
 from tl_core.logic.terms import Atom, Compare, Const, LogicError, Rule, Term, Var
+from tl_core.runtime.env import Env
 from tl_core.runtime.errors import TLRuntimeError
 from tl_core.syntax import ast
 
 if TYPE_CHECKING:
-    from tl_core.runtime.interpreter import Env, Interpreter
+    from tl_core.runtime.interpreter import Interpreter
 
 
 @dataclass(frozen=True)
@@ -288,8 +289,6 @@ class LogicRunner:
 
     def constraint_scope(self, env: Env) -> Env:
         """`env` plus every entity name not otherwise bound, standing for itself."""
-        from tl_core.runtime.interpreter import Env
-
         scope = Env(env)
         for n in self.kb.universe.names:
             if not env.lookup(n)[0]:
@@ -300,12 +299,9 @@ class LogicRunner:
                scope: Env) -> bool:
         """Whether a solution passes the query's `where` constraints (the original printed
         them and ignored them; we apply them), its variables bound to entity names."""
-        from tl_core.runtime import ops
-        from tl_core.runtime.interpreter import Env
-
         inner = Env(scope)
         inner.vars.update(zip(variables, values, strict=True))
-        return all(ops.truth(self.interp.eval(c, inner)) for c in q.constraints)
+        return all(self.interp.holds(c, inner) for c in q.constraints)
 
 
 INITS = ("random", "xavier", "he", "zeros", "ones")

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-# tl_core.syntax must load before tl_core.diagnostics (they import each other).
-import tl_core.syntax  # noqa: F401, E402
-
 if TYPE_CHECKING:  # pragma: no cover
     from tl_core.runtime.session import RunResult, Session, ValueSummary
 

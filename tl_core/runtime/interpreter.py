@@ -16,7 +16,7 @@ import difflib
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +40,14 @@ from tl_core.lang.stubs import stub_message
 from tl_core.lang.text import FormatError, format_braces
 from tl_core.lang.types import UNKNOWN, ListType, ScalarType, TensorType
 from tl_core.limits import dim_problem
-from tl_core.runtime import memory, ops
+from tl_core.logic.learn import run_learn
+from tl_core.logic.run import EntityTypeValue, LogicRunner
+from tl_core.runtime import memory
 from tl_core.runtime import navigate as NAV
 from tl_core.runtime import structs as ST
+from tl_core.runtime.env import Env
 from tl_core.runtime.errors import Interrupted, NotSupported, OpError, Panic, TLRuntimeError
+from tl_core.runtime.implementations import ops  # and every built-in implementation
 from tl_core.runtime.printing import format_value
 from tl_core.runtime.values import (
     DTYPES,
@@ -96,46 +100,6 @@ class _Break(Exception):  # noqa: N818
 
 class _Continue(Exception):  # noqa: N818
     pass
-
-
-# ---------------------------------------------------------------------------
-# environments
-
-
-class Env:
-    """One scope. `frame` marks a function's outermost scope: assignments do not cross it."""
-
-    __slots__ = ("vars", "parent", "frame")
-
-    def __init__(self, parent: Env | None = None, frame: bool = False) -> None:
-        self.vars: dict[str, Any] = {}
-        self.parent = parent
-        self.frame = frame
-
-    def lookup(self, name: str) -> tuple[bool, Any]:
-        env: Env | None = self
-        while env is not None:
-            if name in env.vars:
-                return True, env.vars[name]
-            env = env.parent
-        return False, None
-
-    def assign(self, name: str, value: Any) -> None:
-        env: Env | None = self
-        while env is not None:
-            if name in env.vars:
-                env.vars[name] = value
-                return
-            if env.frame:
-                break
-            env = env.parent
-        self.vars[name] = value
-
-    def names(self) -> Iterator[str]:
-        env: Env | None = self
-        while env is not None:
-            yield from env.vars
-            env = env.parent
 
 
 @dataclass
@@ -231,8 +195,6 @@ class Interpreter:
     def logic(self) -> Any:
         """The knowledge base and its statements' runner, made on the first logic item."""
         if self._logic is None:
-            from tl_core.logic.run import LogicRunner
-
             self._logic = LogicRunner(self)
         return self._logic
 
@@ -241,10 +203,12 @@ class Interpreter:
         return (self._logic is not None and type(e) is ast.Call and type(e.func) is ast.Name
                 and self._logic.is_relation(e.func.id))
 
+    def holds(self, e: Any, env: Env) -> bool:
+        """Whether condition `e` is true in `env` (the truth rule of `if`; logic's `where`)."""
+        return ops.truth(self.eval(e, env))
+
     def run_logic(self, item: Any, env: Env) -> None:
         if isinstance(item, ast.LearnBlock):
-            from tl_core.logic.learn import run_learn
-
             run_learn(self, item, env)
         else:
             self.logic.run(item, env)
@@ -735,8 +699,6 @@ class Interpreter:
         if e.id in _DEVICE_NAMES:
             return e.id
         if self._logic is not None and self._logic.is_entity_type(e.id):
-            from tl_core.logic.run import EntityTypeValue
-
             return EntityTypeValue(e.id)
         stub = stub_message(e.id)
         if stub is not None:

@@ -1,7 +1,9 @@
 """MLX implementations of the built-in functions: one `op_<name>` per registry entry.
 
 Each op is installed into its registry entry (`tl_core.lang.builtins.BUILTINS`) by
-`@implements(name)`; the interpreter calls `BUILTINS[name].impl()`.
+`@implements(name)`; the interpreter calls `BUILTINS[name].impl()`. The generation and
+compatibility built-ins live in `ops_generate` and `ops_compat` (on top of this module);
+`tl_core.runtime.implementations` loads all three.
 
 Calling convention: every op takes the run context first, then the bound arguments by
 parameter name (positional for variadic ones):
@@ -1215,8 +1217,3 @@ def op_names(ctx: OpContext, model: Any) -> list[str]:
 
 
 __all__ = [k for k in globals() if k.startswith("op_")] + ["truth", "as_tensor"]
-
-# The generation built-ins (tokenizer, sampling) live in their own module; importing it
-# registers them, so every entry has its implementation once `ops` is loaded.
-# The original's remaining calls (cndl_*, weight caches, ...) likewise.
-from tl_core.runtime import ops_compat, ops_generate  # noqa: E402, F401, I001

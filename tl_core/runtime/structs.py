@@ -23,7 +23,8 @@ from tl_core.runtime.values import tensor_type, type_name
 from tl_core.syntax import ast
 
 if TYPE_CHECKING:
-    from tl_core.runtime.interpreter import Env, Interpreter
+    from tl_core.runtime.env import Env
+    from tl_core.runtime.interpreter import Interpreter
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,26 +10,19 @@ Importing this package is cheap: it imports neither lark, nor the AST module, no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tl_core.syntax.result import ParseResult
+
 if TYPE_CHECKING:
-    from tl_core.diagnostics import Diagnostic
-    from tl_core.syntax import ast
     from tl_core.syntax.incremental import IncrementalParser
 
 __all__ = ["ParseResult", "parse", "IncrementalParser"]
 
 
-@dataclass(frozen=True, slots=True)
-class ParseResult:
-    program: ast.Program
-    errors: tuple[Diagnostic, ...]
-    comments: tuple[ast.Comment, ...]
-
-
 def parse(text: str) -> ParseResult:
     """Parse a whole document. Never raises; syntax errors are in `errors`."""
+    # lazy: keeps lark and the parser tables out of `import tl_core.syntax`
     from tl_core.syntax.incremental import parse_uncached
 
     return parse_uncached(text)
@@ -37,6 +30,7 @@ def parse(text: str) -> ParseResult:
 
 def __getattr__(name: str) -> Any:
     if name == "IncrementalParser":
+        # lazy: keeps lark and the parser tables out of `import tl_core.syntax`
         from tl_core.syntax.incremental import IncrementalParser
 
         return IncrementalParser

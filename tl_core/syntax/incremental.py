@@ -22,6 +22,7 @@ from tl_core.diagnostics import Diagnostic, Related
 from tl_core.syntax import ast as A
 from tl_core.syntax.fastnew import N
 from tl_core.syntax.parser import parse_chunk
+from tl_core.syntax.result import ParseResult
 from tl_core.syntax.scanner import Chunk, comment_matches, split_chunks
 from tl_core.syntax.span import Anchor, AnchoredSpan, Span, new_anchored_span
 
@@ -55,9 +56,7 @@ def _parse_one(text: str, c: Chunk) -> _Entry:
     return (anchor, res.items, res.errors, tuple(comments), res.uses_next_word, c.next_word)
 
 
-def _program(text: str, entries: list):  # noqa: ANN202 - ParseResult (import cycle)
-    from tl_core.syntax import ParseResult
-
+def _program(text: str, entries: list) -> ParseResult:
     items: list = []
     errors: list = []
     comments: list = []
