@@ -1,0 +1,87 @@
+"""No import cycles between the modules of tl_core and tl_lsp (issue 15).
+
+Counted on grimp's graph (the library import-linter checks its contracts on), which sees
+every import statement, function-local ones included, so a circle cannot hide behind an
+import moved into a function. Imports under `if TYPE_CHECKING:` are left out: they never
+run (annotations only). A package's `__init__` is a module like the others: a package that
+imports its submodule which imports the package back is a cycle too.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+grimp = pytest.importorskip("grimp")
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("tl_core", "tl_lsp")
+
+
+def module_graph(*packages: str) -> grimp.ImportGraph:
+    return grimp.build_graph(*packages, cache_dir=None, exclude_type_checking_imports=True)
+
+
+def cycles(graph: grimp.ImportGraph, roots: tuple[str, ...] = PACKAGES) -> list[str]:
+    """Import cycles among the modules of `roots`, each written as
+    `a -> b (line 12 of a) -> a (line 40 of b)` (the lines of the import statements): for
+    every import a -> b, grimp's shortest chain back from b to a, if any; a module already
+    named in a cycle starts no other."""
+    inside = sorted(m for m in graph.modules if m.split(".")[0] in roots)
+    named: set[str] = set()
+    out = []
+    for a in inside:
+        for b in sorted(graph.find_modules_directly_imported_by(a)):
+            if a in named or b.split(".")[0] not in roots:
+                continue
+            back = graph.find_shortest_chain(importer=b, imported=a)
+            if back is None:
+                continue
+            path = (a, *back)
+            named.update(path)
+            steps = [a]
+            for x, y in zip(path, path[1:], strict=False):
+                lines = sorted({d["line_number"]
+                                for d in graph.get_import_details(importer=x, imported=y)})
+                steps.append(f"{y} (line {', '.join(map(str, lines))} of {x})")
+            out.append(" -> ".join(steps))
+    return out
+
+
+def test_no_import_cycles_in_tl_core_and_tl_lsp():
+    found = cycles(module_graph(*PACKAGES))
+    assert not found, ("import cycles (move the shared piece down a layer, or pass it in; "
+                       "a function-local import does not hide one):\n" + "\n".join(found))
+
+
+def test_a_planted_cycle_is_found_and_named():
+    graph = module_graph(*PACKAGES)
+    assert not cycles(graph)
+    graph.add_import(importer="tl_core.syntax.span", imported="tl_core.diagnostics",
+                     line_number=99, line_contents="from tl_core import diagnostics")
+    assert cycles(graph) == ["tl_core.diagnostics -> tl_core.syntax.span (line 8 of "
+                             "tl_core.diagnostics) -> tl_core.diagnostics (line 99 of "
+                             "tl_core.syntax.span)"]
+
+
+def test_a_cycle_through_a_function_local_import_is_found(tmp_path, monkeypatch):
+    pkg = tmp_path / "circle_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "low.py").write_text(textwrap.dedent("""\
+        def f():
+            from circle_pkg import high  # hidden in a function
+
+            return high.g
+        """))
+    (pkg / "high.py").write_text("from circle_pkg import low\n\ng = low.f\n")
+    (pkg / "apart.py").write_text("from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
+                                  "    from circle_pkg import high\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = cycles(module_graph("circle_pkg"), ("circle_pkg",))
+    assert found == ["circle_pkg.high -> circle_pkg.low (line 1 of circle_pkg.high) -> "
+                     "circle_pkg.high (line 2 of circle_pkg.low)"]
+    sys.modules.pop("circle_pkg", None)
