@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from tl_core import __version__
+from tl_core.commands.stopping import stop_on_ctrl_c
 
 SUBCOMMANDS: dict[str, str] = {
     "run": "run a TensorLogic program (on the GPU when MLX has one)",
@@ -55,7 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         print(f"tl {args.command}: not available in this build", file=sys.stderr)
         return 2
-    from tl_core.commands.stopping import stop_on_ctrl_c
 
     try:
         with stop_on_ctrl_c():

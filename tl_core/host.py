@@ -71,6 +71,7 @@ class DocumentHost:
     def tokens(self) -> Any:
         """The document's `tl_core.ide.tokens.TokenCaches` (made on first use)."""
         if self._tokens is None:
+            # lazy: tl-lsp starts without the IDE features (tests/lsp)
             from tl_core.ide.tokens import TokenCaches
 
             self._tokens = TokenCaches()
@@ -79,6 +80,7 @@ class DocumentHost:
     def analyze(self, text: str, checkpoint: Callable[[], None] | None = None) -> Analysis:
         """The analysis of `text` (this document's current text). `checkpoint` runs between
         top-level items and may raise `Cancelled`, which stops it and keeps nothing."""
+        # lazy: the checker and the parser load with the first analysis, not at start
         from tl_core.check.analyzer import analyze
         from tl_core.syntax import IncrementalParser
 
@@ -128,7 +130,7 @@ class DocumentHost:
         try:
             if self._parsers[1 - s] is not None:
                 return  # made meanwhile
-            from tl_core.syntax import IncrementalParser
+            from tl_core.syntax import IncrementalParser  # lazy: as in `analyze`
 
             parser = IncrementalParser()
             parser.parse(snap.text)

@@ -109,7 +109,7 @@ def host_memory() -> int:
     except (ValueError, OSError, AttributeError):
         pass
     try:
-        import resource
+        import resource  # lazy: Unix only (no `resource` on Windows)
 
         soft, _ = resource.getrlimit(resource.RLIMIT_AS)
         if soft != resource.RLIM_INFINITY and soft > 0:

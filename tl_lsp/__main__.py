@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    # lazy: nothing loads before the early initialize answer (fast_start.py)
     from tl_lsp.capabilities import VERSION
 
     if args.version:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve_stdio()
 
-    from tl_lsp.server import create_server
+    from tl_lsp.server import create_server  # lazy: as above
 
     server = create_server()
     server.gc.install()  # cyclic GC in pauses only (why: tl_lsp/gc_policy.py)

@@ -23,6 +23,7 @@ from pygls.uris import from_fs_path
 
 from tl_core.host import DocumentHost
 from tl_core.ide.dependents import dependents
+from tl_core.source import read_source
 from tl_core.syntax.edits import EditLog
 from tl_lsp.protocol import UTF16, Positions, apply_change_at
 
@@ -58,8 +59,6 @@ def _analyze(host: DocumentHost, text: str,
 def _read_text(path: str) -> str | None:
     """A .tl file's text as the tools read sources (`tl_core.source.read_source`: only a
     regular file of bounded size, never blocking on a FIFO), or None."""
-    from tl_core.source import read_source
-
     try:
         return read_source(path)[0]
     except OSError:
@@ -67,6 +66,7 @@ def _read_text(path: str) -> str | None:
 
 
 def _analyze_file(path: str) -> Any:
+    # lazy: tl-lsp starts without the checker (tests/lsp/test_lsp_features)
     from tl_core.check import analyze
 
     text = _read_text(path)
@@ -352,7 +352,7 @@ class Documents:
         edit superseded its text before or while it ran (it stops at its next checkpoint,
         and one superseded before it started never runs). The diagnostics the user waits
         for go before background work that yields to `gate` (semantic tokens)."""
-        from tl_core.check.cancel import Cancelled
+        from tl_core.check.cancel import Cancelled  # lazy: as above
 
         if job.cancel.is_set():
             return None

@@ -185,6 +185,7 @@ def serve_stdio(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -
             "lsprotocol" in sys.modules,
         )
 
+    # lazy: pygls and the server load after the early answer
     from tl_lsp.server import create_server
 
     server = create_server()

@@ -75,7 +75,7 @@ class Runner:
     ) -> RunResult:
         """`on_progress` sees the run's `progress` notifications, `on_output` its printed
         text as it comes (docs/kernel.md)."""
-        from tl_core.kernel.protocol import RunResult
+        from tl_core.kernel.protocol import RunResult  # lazy: loads with the first run
 
         kernel = await self.ensure_kernel()
         uri = request.uri

@@ -60,7 +60,7 @@ class _LazyIde:
     """`tl_core.ide`, imported on first use (after `initialize` was answered)."""
 
     def __getattr__(self, name: str) -> Any:
-        from tl_core import ide as module
+        from tl_core import ide as module  # lazy: the IDE features load after start (`warm_up`)
 
         return getattr(module, name)
 
@@ -71,7 +71,7 @@ ide: Any = _LazyIde()
 def warm_up() -> None:
     """Import the checker and ide in the analysis thread right after `initialized`."""
     from tl_core import ide  # noqa: F401
-    from tl_core.check import analyze
+    from tl_core.check import analyze  # lazy: here, in the analysis thread after `initialized`
 
     analyze("", None)
 
@@ -197,6 +197,7 @@ class TensorLogicServer(LanguageServer):
             if not done and id(fut) not in self._progress_shown:
                 # one progress per slow analysis, however many requests wait for it
                 self._progress_shown.add(id(fut))
+                # lazy: the run path (tl_core.kernel, tl_core.runtime) is not loaded at start
                 from tl_core.kernel.protocol import doc_name
 
                 doc = self.docs.get(uri)
@@ -796,7 +797,7 @@ def _require_doc(ls: TensorLogicServer, args: dict[str, Any]):
 
 
 async def _run(ls: TensorLogicServer, uri: str, start: int | None, end: int | None) -> dict:
-    from tl_core.kernel.protocol import RunRequest
+    from tl_core.kernel.protocol import RunRequest  # lazy: loads with the first run
 
     doc = ls.docs.get(uri)
     request = RunRequest.for_offsets(uri, doc.text, start, end, doc.path, ls.config.device)

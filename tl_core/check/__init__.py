@@ -19,6 +19,7 @@ def analyze(text: str, path: str | None = None,
     """Parse and check `text` (the document at `path`, used to resolve relative files),
     keeping nothing: an editor's document keeps its state in a `tl_core.host.DocumentHost`.
     `checkpoint()` runs between top-level items and may raise `Cancelled` to stop."""
+    # lazy: `import tl_core.check` stays light (no checker, no registry)
     from tl_core.check.analyzer import analyze as _analyze
 
     return _analyze(text, path, checkpoint=checkpoint)
@@ -26,7 +27,7 @@ def analyze(text: str, path: str | None = None,
 
 def __getattr__(name: str) -> Any:
     if name in ("Analysis", "Binding", "Scope"):
-        from tl_core.check import analyzer
+        from tl_core.check import analyzer  # lazy: as in `analyze`
 
         return getattr(analyzer, name)
     raise AttributeError(name)

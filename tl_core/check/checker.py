@@ -18,6 +18,8 @@ from tl_core.check import memo as M
 from tl_core.check import navigate as NAV
 from tl_core.check import structs as CS
 from tl_core.check.imports import ImportResolver
+from tl_core.check.learn import check_embedding, check_learn
+from tl_core.check.logic import LogicCheck, collect
 from tl_core.check.memo import type_sig
 from tl_core.check.model import Binding, ImportInfo, Ref, Scope, node_key
 from tl_core.diagnostics import Diagnostic, Related, Severity
@@ -62,9 +64,11 @@ from tl_core.lang.types import (
     dim_value,
 )
 from tl_core.limits import host_memory, size_problem
+from tl_core.models import ModelFileError, read_header
 from tl_core.models.navigation import uncalled_method
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import LineIndex, Span
+from tl_core.tokenizer import TokenizerError, load_tokenizer
 
 W = Severity.WARNING
 INT64_MAX = 2**63 - 1
@@ -321,7 +325,6 @@ class Checker:
         if not any(isinstance(it, (A.RelationDecl, A.EntityDecl, A.Rule, A.Query, A.Infer))
                    for it in items):
             return ()
-        from tl_core.check.logic import LogicCheck, collect
 
         env = collect(items, self.text)
         self.logic = LogicCheck(self, env)
@@ -457,16 +460,12 @@ class Checker:
                            A.EntityDecl)):
             return
         if isinstance(it, A.EmbeddingDecl):
-            from tl_core.check.learn import check_embedding
-
             check_embedding(self, it, script)
         elif isinstance(it, A.MainBlock):
             self.check_block(it.body, script, "main")
         elif isinstance(it, (A.TestDecl, A.BenchDecl)):
             self.check_block(it.body, script, "test" if isinstance(it, A.TestDecl) else "bench")
         elif isinstance(it, A.LearnBlock):
-            from tl_core.check.learn import check_learn
-
             check_learn(self, it, script)
         else:
             self.check_stmt(it, script)
@@ -610,8 +609,6 @@ class Checker:
         elif isinstance(st, (A.Rule, A.Query, A.Infer)) and self.logic is not None:
             self.logic.statement(st, scope)
         elif isinstance(st, A.LearnBlock):
-            from tl_core.check.learn import check_learn
-
             check_learn(self, st, scope)
         elif isinstance(st, (A.TestDecl, A.BenchDecl)):
             self.check_nested_block(st, scope)
@@ -1220,8 +1217,6 @@ class Checker:
         self.error(span, message, "model-file", W if missing else Severity.ERROR)
 
     def load_model(self, info: ArgInfo | None, span: Span) -> Type:
-        from tl_core.models import ModelFileError, read_header
-
         arg = self.file_arg(info)
         if arg is None:
             return ModelType()
@@ -1238,8 +1233,6 @@ class Checker:
         return ModelType(full, header)
 
     def load_tokenizer(self, info: ArgInfo | None, span: Span) -> Type:
-        from tl_core.tokenizer import TokenizerError, load_tokenizer
-
         arg = self.file_arg(info)
         if arg is None:
             return TokenizerType()

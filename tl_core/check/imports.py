@@ -11,8 +11,9 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from tl_core.source import SYMLINK_LOOP, file_kind, path_problem
+from tl_core.source import SYMLINK_LOOP, file_kind, path_problem, read_source
 from tl_core.syntax import ast as A
+from tl_core.syntax import parse
 
 _PARSED: dict[tuple[str, int, int], object] = {}
 
@@ -40,9 +41,6 @@ def _parse_file(path: str) -> object | str:
     key = (path, st.st_size, st.st_mtime_ns)
     pr = _PARSED.get(key)
     if pr is None:
-        from tl_core.source import read_source
-        from tl_core.syntax import parse
-
         try:
             text, problem = read_source(path)
         except OSError as exc:

@@ -7,9 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tl_core.diagnostics import Severity
+from tl_core.lang.learning import FIELDS, INITS, OPTIMIZERS, SCHEDULERS
 from tl_core.lang.types import ScalarType, TensorType
-from tl_core.logic.learn import FIELDS, OPTIMIZERS, SCHEDULERS
-from tl_core.logic.run import INITS
 from tl_core.syntax import ast as A
 
 if TYPE_CHECKING:

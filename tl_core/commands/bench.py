@@ -12,10 +12,12 @@ import statistics
 import sys
 import time
 
+from tl_core.runtime.errors import TLRuntimeError
+from tl_core.runtime.program import add_common, blocks_of, prepare, report, run_setup
+from tl_core.syntax import ast
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tl_core.runtime.program import add_common
-
     add_common(parser)
     parser.add_argument("--seconds", type=float, default=1.0,
                         help="time budget per bench block (default 1 s)")
@@ -26,10 +28,6 @@ def _ms(seconds: float) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from tl_core.runtime.errors import TLRuntimeError
-    from tl_core.runtime.program import blocks_of, prepare, report, run_setup
-    from tl_core.syntax import ast
-
     prepared = prepare(args)
     if prepared is None:
         return 1

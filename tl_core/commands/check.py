@@ -11,6 +11,9 @@ import argparse
 import json
 import sys
 
+from tl_core.source import read_source
+from tl_core.syntax import parse
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="TensorLogic source files")
@@ -23,20 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _diagnostics(text: str, path: str) -> tuple:
     try:
-        from tl_core.check import analyze
-    except ImportError:
+        from tl_core.check import analyze  # lazy, guarded: a build without the checker
+    except ImportError:  # (cli.py's "not available in this build") reports syntax errors
         analyze = None
     if analyze is not None:
         return tuple(analyze(text, path).diagnostics)
-    from tl_core.syntax import parse
-
     return tuple(parse(text).errors)
 
 
 def _read(path: str) -> tuple[str | None, object, str | None]:
     """(text, its encoding error or None, why it cannot be read or None)."""
-    from tl_core.source import read_source
-
     try:
         return (*read_source(path), None)
     except FileNotFoundError:

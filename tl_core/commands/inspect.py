@@ -11,19 +11,18 @@ import sys
 import unicodedata
 from typing import Any
 
+from tl_core.models import ArrayInfo, ModelFileError, read_header
+from tl_core.models.formats import extensions, or_list
+
 VALUE_WIDTH = 72
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tl_core.models.formats import extensions, or_list
-
     parser.add_argument("file", metavar="FILE", help=f"a {or_list(extensions())} model")
     parser.add_argument("--json", action="store_true", help="print the header as JSON")
 
 
 def main(args: argparse.Namespace) -> int:
-    from tl_core.models import ModelFileError, read_header
-
     try:
         header = read_header(args.file)
     except ModelFileError as err:
@@ -136,8 +135,6 @@ def _short(value: object) -> str:
 
 
 def _json_value(value: object) -> object:
-    from tl_core.models import ArrayInfo
-
     if isinstance(value, ArrayInfo):
         return {"array": value.element_type, "count": value.count}
     if isinstance(value, (str, int, float, bool)) or value is None:

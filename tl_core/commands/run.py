@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from tl_core.runtime.errors import TLRuntimeError
+from tl_core.runtime.program import add_common, prepare, report
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tl_core.runtime.program import add_common
-
     add_common(parser)
 
 
 def main(args: argparse.Namespace) -> int:
-    from tl_core.runtime.errors import TLRuntimeError
-    from tl_core.runtime.program import prepare, report
-
     prepared = prepare(args)
     if prepared is None:
         return 1

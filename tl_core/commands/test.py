@@ -11,18 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tl_core.runtime.errors import TLRuntimeError
+from tl_core.runtime.program import add_common, blocks_of, prepare, report, run_setup
+from tl_core.syntax import ast
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from tl_core.runtime.program import add_common
-
     add_common(parser)
 
 
 def main(args: argparse.Namespace) -> int:
-    from tl_core.runtime.errors import TLRuntimeError
-    from tl_core.runtime.program import blocks_of, prepare, report, run_setup
-    from tl_core.syntax import ast
-
     prepared = prepare(args)
     if prepared is None:
         return 1

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from tl_core.kernel.protocol import (
     dumps,
     parse_request,
 )
+from tl_core.kernel.worker import worker_main
 
 # Seconds the worker gets to stop cooperatively before it is killed (TL_KERNEL_GRACE
 # overrides it; tests use a short grace to exercise the kill path).
@@ -161,8 +163,6 @@ class Kernel:
             try:
                 self.do_job(job)
             except Exception as exc:  # noqa: BLE001 - one request must not end the loop
-                import traceback
-
                 traceback.print_exc(file=sys.stderr)
                 with self.state_lock:
                     self.running = None
@@ -333,8 +333,6 @@ class Kernel:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
-        from tl_core.kernel.worker import worker_main
-
         return worker_main()
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)

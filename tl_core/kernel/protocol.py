@@ -25,14 +25,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlparse
 
+from tl_core.diagnostics import Diagnostic, Related, Severity
 from tl_core.runtime.session import ValueSummary as Value  # the value of a run's last statement
 from tl_core.syntax.span import LineIndex, Span
-
-if TYPE_CHECKING:
-    from tl_core.diagnostics import Diagnostic
 
 DEVICES = ("gpu", "cpu")
 
@@ -299,8 +297,6 @@ class RunError:
     def diagnostic(self, index: LineIndex) -> Diagnostic:
         """The error as a tl_core Diagnostic on `index`'s text: the text that ran, or the
         document as it is now (the same lines and columns)."""
-        from tl_core.diagnostics import Diagnostic, Related, Severity
-
         try:
             severity = Severity(self.severity)
         except ValueError:

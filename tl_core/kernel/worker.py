@@ -14,10 +14,13 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
+from tl_core import __version__
 from tl_core.kernel.protocol import RunError, RunRequest, RunResult, dumps
+from tl_core.runtime.session import Session
 
 
 class Worker:
@@ -38,8 +41,6 @@ class Worker:
             self.current.interrupt()
 
     def session(self, uri: str, base: Path | None, device: str | None) -> Any:
-        from tl_core.runtime.session import Session
-
         s = self.sessions.get(uri)
         if s is None or s.device_request != device or (base is not None
                                                          and s.base_dir != base):
@@ -85,6 +86,7 @@ class Worker:
 
     def serve(self, stdin: Any) -> int:
         signal.signal(signal.SIGINT, self.on_sigint)
+        # lazy: MLX loads in the worker only (the kernel process imports this module)
         from tl_core.runtime.interpreter import gpu_available
 
         self.send({"method": "ready", "params": {
@@ -115,8 +117,6 @@ class Worker:
                     result = {}
                 self.send({"id": req.get("id"), "result": result})
             except Exception as exc:  # noqa: BLE001 - a bug must not end the worker
-                import traceback
-
                 traceback.print_exc(file=sys.stderr)
                 self.send({"id": req.get("id"), "error": {
                     "code": "internal", "message": f"internal error: {type(exc).__name__}: "
@@ -191,8 +191,6 @@ class ProgressStream:
 
 
 def _version() -> str:
-    from tl_core import __version__
-
     return __version__
 
 
@@ -204,7 +202,7 @@ def _die_with_the_kernel() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        import ctypes
+        import ctypes  # lazy: Linux only
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

@@ -24,6 +24,7 @@ from tl_core.lang.types import (
     dim_value,
     dims_str,
 )
+from tl_core.models.navigation import tree_of
 
 
 class ShapeError(Exception):
@@ -526,7 +527,6 @@ def model_tensor(header: object, name: str) -> TensorType:
     if info is None:
         path = getattr(header, "path", "")
         base = path.replace("\\", "/").rsplit("/", 1)[-1]
-        from tl_core.models.navigation import tree_of
 
         raise ShapeError(f"model '{base}' has no tensor named '{name}'", param="name",
                          hint=tree_of(header).tied_head(name) or

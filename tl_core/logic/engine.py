@@ -227,13 +227,13 @@ class KnowledgeBase:
 
     def fact_count(self, name: str) -> int:
         """Tuples with a nonzero value after solving (facts and derived)."""
-        import mlx.core as mx
+        import mlx.core as mx  # lazy: keeps MLX out of the checker (it imports tl_core.logic)
 
         t = self.solve()[name]
         return int(mx.sum(t > 0).item())
 
     def query(self, atom: Atom) -> Solutions:
-        import mlx.core as mx
+        import mlx.core as mx  # lazy: keeps MLX out of the checker (it imports tl_core.logic)
         import numpy as np
 
         rel = self._use(atom, "query", define=False)
@@ -292,7 +292,7 @@ class KnowledgeBase:
         return full
 
     def _base(self, name: str, n: int) -> Any:
-        import mlx.core as mx
+        import mlx.core as mx  # lazy: keeps MLX out of the checker (it imports tl_core.logic)
         import numpy as np
 
         arity = self.relations[name].arity
@@ -354,7 +354,7 @@ class KnowledgeBase:
 
     def _solve_boolean(self, scc: set[str], rules: list[Rule], full: dict[str, Any],
                        n: int) -> None:
-        import mlx.core as mx
+        import mlx.core as mx  # lazy: keeps MLX out of the checker (it imports tl_core.logic)
 
         recursive = [r for r in rules if any(a.relation in scc for a in r.atoms)]
         for r in rules:
@@ -397,7 +397,7 @@ class KnowledgeBase:
 
     def _solve_soft(self, scc: set[str], rules: list[Rule], full: dict[str, Any],
                     n: int) -> None:
-        import mlx.core as mx
+        import mlx.core as mx  # lazy: keeps MLX out of the checker (it imports tl_core.logic)
 
         base = {name: full[name] for name in scc}
         for _ in range(SOFT_MAX_ROUNDS):
@@ -421,7 +421,7 @@ class KnowledgeBase:
         """The einsum of a rule's body, laid out as the head: the number of derivations of
         each head tuple (a sum of products of scores for weighted relations). None when the
         body cannot hold (an empty delta, a false comparison of constants)."""
-        import mlx.core as mx
+        import mlx.core as mx  # lazy: keeps MLX out of the checker (it imports tl_core.logic)
 
         letters: dict[str, str] = {}
         fresh = iter(reversed(_LETTERS))
@@ -505,7 +505,7 @@ def compact_einsum(subs: list[str], operands: list[Any], out: str, n: int) -> An
     scattered back into the full head. This keeps the dense-tensor semantics (and one
     einsum per rule) while the cost follows the active domain; when most of the domain is
     active the plain einsum runs."""
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: keeps MLX out of the checker (it imports tl_core.logic)
     import numpy as np
 
     spec = ",".join(subs) + "->" + out
@@ -541,7 +541,7 @@ MAX_COMPACTIONS = 3
 def _active(subs: list[str], operands: list[Any]) -> dict[str, Any]:
     """Per letter, a NumPy mask of the positions where every operand carrying the letter
     has a nonzero slice."""
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: keeps MLX out of the checker (it imports tl_core.logic)
     import numpy as np
 
     masks: list[tuple[str, Any]] = []
@@ -559,7 +559,7 @@ def _active(subs: list[str], operands: list[Any]) -> dict[str, Any]:
 
 
 def _gather(t: Any, sub: str, positions: dict[str, Any]) -> Any:
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: keeps MLX out of the checker (it imports tl_core.logic)
 
     for axis, letter in enumerate(sub):
         if letter in positions:
@@ -568,6 +568,6 @@ def _gather(t: Any, sub: str, positions: dict[str, Any]) -> Any:
 
 
 def _one_hot(n: int, i: int) -> Any:
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: keeps MLX out of the checker (it imports tl_core.logic)
 
     return (mx.arange(n) == i).astype(mx.float32)

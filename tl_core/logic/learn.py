@@ -22,26 +22,19 @@ master copy is what the optimizer updates); the trained values are bound after t
 from __future__ import annotations
 
 import math
+import sys
 from typing import TYPE_CHECKING, Any
 
+import mlx.core as mx
+
+from tl_core.lang.learning import FIELDS, OPTIMIZERS, SCHEDULERS
 from tl_core.runtime.env import Env
 from tl_core.runtime.errors import TLRuntimeError
+from tl_core.runtime.progress import is_terminal, terminal_bar
 from tl_core.syntax import ast
 
 if TYPE_CHECKING:
     from tl_core.runtime.interpreter import Interpreter
-
-FIELDS = ("objective", "optimizer", "epochs", "scheduler")
-OPTIMIZERS: dict[str, dict[str, float]] = {
-    "sgd": {"lr": 0.001, "momentum": 0.0, "weight_decay": 0.0},
-    "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-3},
-    "adamw": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-3, "weight_decay": 0.01},
-}
-SCHEDULERS: dict[str, dict[str, float | None]] = {
-    "step": {"step_size": 10, "gamma": 0.1},
-    "exponential": {"gamma": 0.95},
-    "cosine": {"t_max": None, "eta_min": 0.0},  # t_max None: the number of epochs
-}
 
 
 def run_learn(interp: Interpreter, block: ast.LearnBlock, env: Env) -> None:
@@ -112,8 +105,6 @@ class Trainer:
         self.span = span
 
     def run(self) -> None:
-        import mlx.core as mx
-
         interp = self.interp
         names = [n for n, q in interp.trainable.items() if q]
         if not names:
@@ -188,10 +179,6 @@ class Trainer:
 
     def bar(self) -> Any:
         """An epoch bar with the loss on stderr, for `tl run` on a terminal; else None."""
-        import sys
-
-        from tl_core.runtime.progress import is_terminal, terminal_bar
-
         if not self.interp.progress or not is_terminal(sys.stderr) or self.epochs < 2:
             return None
         return terminal_bar(sys.stderr, total=self.epochs, desc="learn", unit="epoch",
@@ -204,8 +191,6 @@ class Trainer:
         return Env(self.env)
 
     def loss(self, params: dict[str, Any], dtypes: dict[str, Any]) -> Any:
-        import mlx.core as mx
-
         interp = self.interp
         scope = self.bind(params, dtypes)
         interp.tracing += 1
@@ -224,7 +209,7 @@ class Trainer:
         return value.reshape(()).astype(mx.float32)
 
     def optimizer(self, lr: Any) -> Any:
-        import mlx.optimizers as optim
+        import mlx.optimizers as optim  # lazy: 20+ ms (mlx.nn) paid only by a learn block
 
         a = {**OPTIMIZERS[self.opt_name], **self.opt_args}
         if self.opt_name == "sgd":
@@ -236,7 +221,7 @@ class Trainer:
                            bias_correction=True)
 
     def schedule(self, lr0: float) -> Any:
-        import mlx.optimizers as optim
+        import mlx.optimizers as optim  # lazy: as in `optimizer`
 
         if self.sched is None:
             return None

@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import mlx.core as mx
+
+from tl_core.lang.learning import INITS
 from tl_core.logic.engine import KnowledgeBase
 from tl_core.logic.terms import Atom, Compare, Const, LogicError, Rule, Term, Var
 from tl_core.runtime.env import Env
@@ -168,8 +171,6 @@ class LogicRunner:
         `relation_embedding E { relations: {r1, r2} | all, ... }`): binds E to a float16
         table [max(1, N), D], one row per entity (relation) in the order listed (`auto`,
         `all`: the order they became known), as the original."""
-        import mlx.core as mx
-
         key = "entities" if item.kind == "embedding" else "relations"
         fields = {f.name: f for f in item.fields}
         for f in item.fields:
@@ -302,9 +303,6 @@ class LogicRunner:
         inner = Env(scope)
         inner.vars.update(zip(variables, values, strict=True))
         return all(self.interp.holds(c, inner) for c in q.constraints)
-
-
-INITS = ("random", "xavier", "he", "zeros", "ones")
 
 
 def _is_variable(name: str, rel: Any) -> bool:

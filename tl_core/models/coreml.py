@@ -16,8 +16,12 @@ Tensor names:
 
 from __future__ import annotations
 
+import importlib
+import importlib.machinery
+import importlib.util
 import json
 import logging
+import mmap
 import os
 import stat
 import struct
@@ -35,6 +39,7 @@ from tl_core.models.types import (
     Source,
     TensorInfo,
 )
+from tl_core.source import open_regular
 
 # A .mlmodel keeps its weights inside the spec, so its "header" is the whole file: it is
 # parsed from a read-only mapping of the file (no copy on the heap; a sparse or corrupt file
@@ -65,15 +70,13 @@ def _proto() -> tuple[Any, Any]:
         old = logger.level
         logger.setLevel(logging.ERROR)
         try:
+            # lazy: coremltools (with protobuf) only for a .mlpackage
             from coremltools.proto import MIL_pb2, Model_pb2
         finally:
             logger.setLevel(old)
         return Model_pb2, MIL_pb2
     with _PROTO_LOCK:
         if _PROTO_PACKAGE not in sys.modules:
-            import importlib.machinery
-            import importlib.util
-
             spec = importlib.util.find_spec("coremltools")  # finds it without running it
             if spec is None or spec.origin is None:
                 raise ModelFileError("reading CoreML files needs coremltools (pip install "
@@ -82,7 +85,6 @@ def _proto() -> tuple[Any, Any]:
                 importlib.machinery.ModuleSpec(_PROTO_PACKAGE, None, is_package=True))
             package.__path__ = [os.path.join(os.path.dirname(spec.origin), "proto")]
             sys.modules[_PROTO_PACKAGE] = package
-        import importlib
 
         return (importlib.import_module(f"{_PROTO_PACKAGE}.Model_pb2"),
                 importlib.import_module(f"{_PROTO_PACKAGE}.MIL_pb2"))
@@ -90,8 +92,6 @@ def _proto() -> tuple[Any, Any]:
 
 def _parse_mapped(fd: int, size: int) -> Any:
     """The spec in the first `size` bytes of the open file `fd`, parsed from a mapping."""
-    import mmap
-
     if size == 0:
         return _parse_spec(b"")
     try:
@@ -108,7 +108,7 @@ def _parse_mapped(fd: int, size: int) -> Any:
 
 def _parse_spec(data: bytes | memoryview) -> Any:
     model_pb2, _ = _proto()
-    from google.protobuf.message import DecodeError
+    from google.protobuf.message import DecodeError  # lazy: protobuf comes with coremltools
 
     spec = model_pb2.Model()
     try:
@@ -196,7 +196,7 @@ def package_stamp(path: str) -> tuple[int, int]:
 
 def load_array(header: ModelHeader, info: TensorInfo) -> Any:
     """The float values of one CoreML tensor as a numpy array of `info.shape`."""
-    import numpy as np
+    import numpy as np  # lazy: numpy only to read values (a header read needs none)
 
     if header.format == "mlpackage":
         spec_path = _package_spec_path(header.path)
@@ -278,8 +278,6 @@ def _spec_for(path: str) -> Any:
 
 def _read_spec(path: str, limit: int) -> Any:
     """The spec of the regular file `path` (at most `limit` bytes), parsed from a mapping."""
-    from tl_core.source import open_regular
-
     try:
         fd, st = open_regular(path)
     except OSError as exc:
@@ -495,10 +493,10 @@ def _blob_path(file_name: str, model_dir: str) -> str:
 
 
 def _mil_values(value: Any, info: TensorInfo) -> Any:
-    import numpy as np
+    import numpy as np  # lazy: numpy and coremltools only to read values
 
     if value.WhichOneof("value") == "blobFileValue":
-        from coremltools.libmilstoragepython import _BlobStorageReader
+        from coremltools.libmilstoragepython import _BlobStorageReader  # lazy: as numpy
 
         reader = _BlobStorageReader(info.data_file)
         offset = value.blobFileValue.offset

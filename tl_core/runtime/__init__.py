@@ -15,7 +15,7 @@ __all__ = ["RunResult", "Session", "ValueSummary"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from tl_core.runtime import session
+        from tl_core.runtime import session  # lazy: `import tl_core.runtime` imports no MLX
 
         return getattr(session, name)
     raise AttributeError(name)

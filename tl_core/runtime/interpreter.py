@@ -42,6 +42,7 @@ from tl_core.lang.types import UNKNOWN, ListType, ScalarType, TensorType
 from tl_core.limits import dim_problem
 from tl_core.logic.learn import run_learn
 from tl_core.logic.run import EntityTypeValue, LogicRunner
+from tl_core.models import ModelFileError, load_model
 from tl_core.runtime import memory
 from tl_core.runtime import navigate as NAV
 from tl_core.runtime import structs as ST
@@ -49,6 +50,7 @@ from tl_core.runtime.env import Env
 from tl_core.runtime.errors import Interrupted, NotSupported, OpError, Panic, TLRuntimeError
 from tl_core.runtime.implementations import ops  # and every built-in implementation
 from tl_core.runtime.printing import format_value
+from tl_core.runtime.progress import load_bar, load_reports
 from tl_core.runtime.values import (
     DTYPES,
     FLOAT,
@@ -60,7 +62,8 @@ from tl_core.runtime.values import (
     tensor_type,
     type_name,
 )
-from tl_core.syntax import ast
+from tl_core.source import SYMLINK_LOOP, path_problem, read_source
+from tl_core.syntax import ast, parse
 from tl_core.syntax.span import Span
 
 _DEVICE_NAMES = DEVICES
@@ -252,8 +255,6 @@ class Interpreter:
             self.warn(message, span)
 
     def load_model(self, path: Path) -> Any:
-        from tl_core.models import load_model
-
         return load_model(path)
 
     def tensor_load_bar(self, model: Any, name: str) -> Any:
@@ -262,7 +263,6 @@ class Interpreter:
         info = model.header.tensors.get(name)
         if info is None or not (self.progress or self.on_progress is not None):
             return contextlib.nullcontext(None)
-        from tl_core.runtime.progress import load_bar, load_reports
 
         if self.progress:
             return load_bar(name, info.nbytes)
@@ -340,9 +340,6 @@ class Interpreter:
         self.run_items([ast.BlockStmt(block.span, block)], top=False)
 
     def run_import(self, item: ast.Import) -> None:
-        from tl_core.source import SYMLINK_LOOP, path_problem, read_source
-        from tl_core.syntax import parse
-
         problem = path_problem(item.path)
         if problem is None:
             try:
@@ -1797,8 +1794,6 @@ def _type_text(t: Any) -> str:
 
 
 def _model_error() -> type[Exception]:
-    from tl_core.models import ModelFileError
-
     return ModelFileError
 
 

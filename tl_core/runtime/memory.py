@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import mlx.core as mx
+
 from tl_core.limits import host_memory, size_problem
 from tl_core.runtime.errors import TLRuntimeError
 from tl_core.runtime.values import dtype_name
@@ -27,8 +29,6 @@ def device_memory(device: str) -> int:
     """Bytes of memory of `device` ("gpu" | "cpu"), asked once per process (cached: it does
     not change). The GPU's own size when MLX reports one, else this machine's memory."""
     if device == "gpu":
-        import mlx.core as mx
-
         try:
             info = mx.device_info()
         except Exception:  # noqa: BLE001 - older MLX, or no GPU backend

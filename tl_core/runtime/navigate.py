@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import mlx.core as mx
+
 from tl_core.models.navigation import (
     bad_index,
     one_index,
@@ -18,7 +20,9 @@ from tl_core.models.navigation import (
     uncalled_method,
     written,
 )
+from tl_core.runtime import ops
 from tl_core.runtime.errors import TLRuntimeError
+from tl_core.runtime.values import type_name
 from tl_core.syntax.span import Span
 
 
@@ -49,8 +53,6 @@ def _short(text: str, prefix: str) -> str:
 
 def _arrive(ctx: Any, model: Any, prefix: str) -> Any:
     """The tensor at `prefix` (loaded as `get_tensor` loads it), or the group there."""
-    from tl_core.runtime import ops
-
     tree = tree_of(model.header)
     if tree.is_tensor(prefix):
         return ops.op_get_tensor(ctx, model, prefix)
@@ -73,8 +75,6 @@ def index(ctx: Any, obj: Any, items: list[Any], at: str, span: Span,
           item_span: Span) -> Any:
     """`obj[i]` on a Model or a ModelNode; `items` are the evaluated index items (a Python
     `slice` for `a:b`)."""
-    import mlx.core as mx
-
     model, prefix = _parts(obj)
     tree = tree_of(model.header)
     at = _short(at, prefix)
@@ -89,8 +89,6 @@ def index(ctx: Any, obj: Any, items: list[Any], at: str, span: Span,
             and i.dtype != mx.bool_:
         i = int(i.item())
     if isinstance(i, bool) or not isinstance(i, int):
-        from tl_core.runtime.values import type_name
-
         raise TLRuntimeError(bad_index(at, type_name(i)), item_span)
     found = tree.index(prefix, i)
     if found is None:

@@ -19,6 +19,7 @@ tests/runtime/test_runtime_ops.py.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import math
 import os
 from pathlib import Path
@@ -30,6 +31,8 @@ from tl_core.lang.builtins import implements
 from tl_core.lang.rules import GELU_FORMS
 from tl_core.lang.text import FormatError, print_text
 from tl_core.limits import dim_problem
+from tl_core.models import model_from, save_model
+from tl_core.models.navigation import tree_of
 from tl_core.runtime.errors import AssertionFailed, OpError
 from tl_core.runtime.values import (
     DTYPES,
@@ -234,9 +237,7 @@ def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
     if loaded is not None and not loaded.overflow:
         return loaded.array
     if name not in model:  # a dict lookup: looping over 32k tensors stays linear
-        import difflib
 
-        from tl_core.models.navigation import tree_of
 
         names = model.names()
         close = difflib.get_close_matches(name, names, n=1)
@@ -257,8 +258,6 @@ def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
 
 @implements("save_model")
 def op_save_model(ctx: OpContext, model: Any, path: Any) -> None:
-    from tl_core.models import save_model
-
     _check_model(model)
     save_model(model, ctx.resolve_path(as_str(path, "path")))
 
@@ -266,8 +265,6 @@ def op_save_model(ctx: OpContext, model: Any, path: Any) -> None:
 @implements("model_from")
 def op_model_from(ctx: OpContext, *args: Any, **tensors: Any) -> Any:
     """Named tensors arrive as Python keyword arguments (names may contain dots)."""
-    from tl_core.models import model_from
-
     if args:
         raise OpError("model_from takes named tensors only: model_from(\"layer.0.weight\": W)")
     mapping = {}

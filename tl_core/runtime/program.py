@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from tl_core.diagnostics import Diagnostic, Severity
+from tl_core.runtime.progress import is_terminal
+from tl_core.source import read_source
+from tl_core.syntax import ast, parse
 
 
 def read_program(file: str) -> tuple[Any, Any] | None:
     """(text, ParseResult), or None after printing why the file cannot run."""
-    from tl_core.source import read_source
-    from tl_core.syntax import parse
-
     try:
         text, encoding = read_source(file)
     except FileNotFoundError:
@@ -36,8 +36,8 @@ def read_program(file: str) -> tuple[Any, Any] | None:
 
 
 def make_interpreter(file: str, device: str | None, quiet: bool = False) -> Any:
+    # lazy: MLX loads when a program runs (`tl --help`, `tl check` never)
     from tl_core.runtime.interpreter import Interpreter
-    from tl_core.runtime.progress import is_terminal
 
     def write(text: str) -> None:
         sys.stdout.write(text)
@@ -76,8 +76,6 @@ def prepare(args: Any) -> tuple[Any, tuple[Any, ...]] | None:
 def run_setup(interp: Any, program: Any) -> None:
     """Define the functions and run every top-level item but `main` blocks (the setup of
     `tl test` and `tl bench`)."""
-    from tl_core.syntax import ast
-
     interp.define_functions(program)
     interp.run_items([i for i in program.items if not isinstance(i, ast.MainBlock)])
 
@@ -85,8 +83,6 @@ def run_setup(interp: Any, program: Any) -> None:
 def blocks_of(program: Any, kind: type) -> list[Any]:
     """The `test` (or `bench`) blocks `tl test` (`tl bench`) runs: the top-level ones, then
     those standing directly inside `main` (as the original allows), in file order."""
-    from tl_core.syntax import ast
-
     found = [i for i in program.items if isinstance(i, kind)]
     return found + [s for i in program.items if isinstance(i, ast.MainBlock)
                     for s in i.body.stmts if isinstance(s, kind)]

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from tl_core.limits import format_bytes
+
 MIN_BYTES = 16 * 1024 * 1024  # smaller tensors load too fast to need a bar
 
 
@@ -38,7 +40,7 @@ def delay() -> float:
 def terminal_bar(stream: TextIO | None = None, **options: Any) -> Any:
     """A tqdm bar on `stream` (stderr by default) sized to its terminal. A new pseudo-terminal
     reports 0 x 0, and tqdm draws nothing on 0 rows: then 80 x 24."""
-    from tqdm import tqdm
+    from tqdm import tqdm  # lazy: tqdm only when a terminal shows a bar
 
     stream = stream or sys.stderr
     try:
@@ -69,7 +71,6 @@ def load_reports(label: str, total: int, report: Callable[[str, int, int, str], 
     if total < MIN_BYTES:
         yield None
         return
-    from tl_core.limits import format_bytes
 
     start, wait, done = time.monotonic(), delay(), 0
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tl_core.diagnostics import Diagnostic, Related, Severity
+from tl_core.runtime.errors import TLRuntimeError
+from tl_core.syntax import parse
 from tl_core.syntax.span import LineIndex, Span
 
 
@@ -72,6 +74,7 @@ class Session:
     @property
     def interpreter(self) -> Any:
         if self._interp is None:
+            # lazy: MLX loads with the first run (the kernel imports this module)
             from tl_core.runtime.interpreter import Interpreter
 
             self._interp = Interpreter(self.base_dir, self.device_request,
@@ -104,9 +107,6 @@ class Session:
 
     def _run(self, text: str, sel: tuple[int, int] | Span | None,
              on_output: Callable[[str], None] | None = None) -> RunResult:
-        from tl_core.runtime.errors import TLRuntimeError
-        from tl_core.syntax import parse
-
         start_time = time.perf_counter()
         interp = self.interpreter
         self._interrupt.clear()
@@ -173,7 +173,7 @@ def _first_span(text: str) -> Span:
 
 
 def summarize(value: Any, device: str, span: Span | None) -> ValueSummary:
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: MLX and the modules on it, as in `Session.interpreter`
 
     from tl_core.runtime.printing import format_value, tensor_values, value_kind
     from tl_core.runtime.values import dtype_name

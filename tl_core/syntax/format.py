@@ -51,6 +51,7 @@ _GLUE = {(":", ":"), (":", "="), ("<", "-"), ("-", ">"), ("=", ">"), ("*", "*"),
 
 def format_text(text: str) -> str:
     """The formatted document, or `text` unchanged if it has syntax errors."""
+    # lazy: lark loads with the first format, not with tl_core.syntax
     from tl_core.syntax import parse
     from tl_core.syntax.parser import engine
 

@@ -8,6 +8,7 @@ immutable sandbox (a template cannot reach Python attributes or mutate its input
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 from collections.abc import Mapping, Sequence
@@ -40,7 +41,7 @@ def render_chat(
         for key in ("role", "content"):
             if not isinstance(message.get(key), str):
                 raise TokenizerError(f"chat message {i} has no string {key!r}")
-    import jinja2
+    import jinja2  # lazy: jinja2 only for a chat template
 
     try:
         compiled = _compile(template)
@@ -64,7 +65,7 @@ def render_chat(
 
 @functools.lru_cache(maxsize=16)  # compiled templates, keyed by their text
 def _compile(template: str) -> jinja2.Template:
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment  # lazy: as above
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.filters["tojson"] = _tojson
@@ -82,6 +83,4 @@ def _tojson(value: object, indent: int | None = None) -> str:
 
 
 def _strftime_now(fmt: str) -> str:
-    import datetime
-
     return datetime.datetime.now().strftime(fmt)

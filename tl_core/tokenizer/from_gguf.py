@@ -171,7 +171,7 @@ def _optional_array(header: ModelHeader, key: str, n: int) -> list | None:
 
 def build(vocab: GGUFVocab, path: str) -> tokenizers.Tokenizer:
     """The HuggingFace tokenizer for `vocab`."""
-    from tokenizers import AddedToken, Tokenizer
+    from tokenizers import AddedToken, Tokenizer  # lazy: tokenizers loads with the first tokenizer
 
     tok = Tokenizer(_bpe_gpt2(vocab, path) if vocab.kind == "gpt2" else _bpe_llama(vocab))
     if vocab.kind == "gpt2":
@@ -197,7 +197,7 @@ def _vocab_dict(vocab: GGUFVocab) -> dict[str, int]:
 
 
 def _bpe_gpt2(vocab: GGUFVocab, path: str) -> tokenizers.models.BPE:
-    from tokenizers import models
+    from tokenizers import models  # lazy: as above
 
     pre = _pre(vocab, path)
     merges: list[tuple[str, str]] = []
@@ -227,7 +227,7 @@ def _pre(vocab: GGUFVocab, path: str) -> _PreTokenizer:
 
 
 def _byte_level(tok: tokenizers.Tokenizer, vocab: GGUFVocab, path: str) -> None:
-    from tokenizers import Regex, decoders, pre_tokenizers
+    from tokenizers import Regex, decoders, pre_tokenizers  # lazy: as above
 
     pre = _pre(vocab, path)
     steps = []
@@ -246,7 +246,7 @@ def _bpe_llama(vocab: GGUFVocab) -> tokenizers.models.BPE:
     """SentencePiece BPE as a merge list: every split of a normal token into two tokens is a
     merge, ranked by the merged token's score (highest first), the way HuggingFace's
     `SentencePieceExtractor` converts Llama's tokenizer.model."""
-    from tokenizers import models
+    from tokenizers import models  # lazy: as above
 
     ids = _vocab_dict(vocab)
     scores = vocab.scores or []
@@ -268,7 +268,7 @@ def _bpe_llama(vocab: GGUFVocab) -> tokenizers.models.BPE:
 
 
 def _sentencepiece(tok: tokenizers.Tokenizer, vocab: GGUFVocab) -> None:
-    from tokenizers import decoders, normalizers
+    from tokenizers import decoders, normalizers  # lazy: as above
 
     space = "\u2581"
     if vocab.add_space_prefix:
@@ -284,7 +284,7 @@ def _sentencepiece(tok: tokenizers.Tokenizer, vocab: GGUFVocab) -> None:
 
 
 def _post_processor(tok: tokenizers.Tokenizer, vocab: GGUFVocab) -> None:
-    from tokenizers import processors
+    from tokenizers import processors  # lazy: as above
 
     specials: list[tuple[str, int]] = []
     single = "$A"

@@ -10,6 +10,7 @@ see `from_gguf`).
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections import OrderedDict
@@ -18,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tl_core.models import ModelFileError, read_header
+from tl_core.source import open_regular, path_problem, read_regular
+from tl_core.tokenizer import from_gguf
+from tl_core.tokenizer.chat import render_chat
 from tl_core.tokenizer.errors import TokenizerError
 
 if TYPE_CHECKING:
@@ -80,8 +85,6 @@ class Tokenizer:
         self, messages: Sequence[Mapping[str, str]], add_generation_prompt: bool = True
     ) -> str:
         """The model's chat template rendered for `messages` (role/content mappings)."""
-        from tl_core.tokenizer.chat import render_chat
-
         info = self.info
         if info.chat_template is None:
             raise TokenizerError(
@@ -116,8 +119,6 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     cached by (resolved path, size, mtime). Raises `TokenizerError` with the reason.
     Only regular files are opened (never blocking on a FIFO), and a tokenizer.json is read
     only up to `JSON_LIMIT` bytes: the checker loads tokenizers that programs name."""
-    from tl_core.source import path_problem
-
     spath = os.fspath(path)
     problem = path_problem(spath)
     if problem is not None:
@@ -144,8 +145,6 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
 
 
 def _is_gguf(path: str) -> bool:
-    from tl_core.source import open_regular
-
     try:
         fd, _ = open_regular(path)
     except OSError as exc:
@@ -157,8 +156,6 @@ def _is_gguf(path: str) -> bool:
 
 
 def _read_json_file(path: str) -> str:
-    from tl_core.source import read_regular
-
     try:
         data = read_regular(path, JSON_LIMIT, "tokenizer files")
     except OSError as exc:
@@ -167,9 +164,6 @@ def _read_json_file(path: str) -> str:
 
 
 def _load_gguf(path: str) -> Tokenizer:
-    from tl_core.models import ModelFileError, read_header
-    from tl_core.tokenizer import from_gguf
-
     try:
         header = read_header(path)
         vocab = from_gguf.read_vocab(header)
@@ -199,8 +193,7 @@ def _load_gguf(path: str) -> Tokenizer:
 
 
 def _load_json(path: str) -> Tokenizer:
-    import json
-
+    # lazy: tokenizers loads with the first tokenizer
     from tokenizers import Tokenizer as HFTokenizer
 
     text = _read_json_file(path)
