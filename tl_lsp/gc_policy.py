@@ -23,14 +23,24 @@ keep Python's default):
 
 `later(fn)` runs housekeeping (freeing a replaced analysis: ~6-10 ms on a 10,000-line file)
 at the next short pause (`quiet_s`), not on the way to the next answer.
+
+`give_back` (after a document is closed, in such a pause): a full collection, then
+`malloc_trim(0)` on glibc. Why: freeing a closed 10,000-line document's ~60 MB of objects
+returns them to the allocators, not to the operating system: pymalloc's arenas that keep
+one live object stay mapped, and glibc keeps freed chunks inside its heaps (the analysis
+thread's arena too), so the server's resident memory stayed at its peak after the close
+(bench/lsp.py, typing: 107 MB after opening, 173 after typing, 161 after closing).
+`malloc_trim` hands the free pages of every glibc arena back (`madvise`), ~1-5 ms.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -108,6 +118,21 @@ class IdleCollector:
         self.young_passes += 1
         return "young"
 
+    def give_back(self) -> None:
+        """Collect everything (frozen objects too: a closed document's cycles may be among
+        them) and return the free memory to the operating system where the C library can
+        (`trim_heap`). After a document is closed, in a pause."""
+        t0 = time.perf_counter()
+        if self.active:
+            gc.unfreeze()
+        gc.collect()
+        if self.active:
+            gc.freeze()
+            self.last_full = self.clock()
+        trimmed = trim_heap()
+        log.debug("gave memory back (trim: %s), %.0f ms", trimmed,
+                  (time.perf_counter() - t0) * 1000)
+
     def _young(self) -> None:
         gc.collect()  # frozen objects are not walked: this is the objects since the last
         gc.freeze()
@@ -120,3 +145,26 @@ class IdleCollector:
                 self.tick()
             except Exception:  # noqa: BLE001 - never let housekeeping kill the server
                 log.exception("idle collection failed")
+
+
+_libc: list = []  # the C library's handle once looked up: [CDLL] or [None] (documented cache)
+
+
+def trim_heap() -> bool:
+    """`malloc_trim(0)` on glibc (Linux): the free pages of every malloc arena go back to
+    the operating system. False where there is no such call (macOS, musl, Windows)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    if not _libc:
+        try:
+            lib = ctypes.CDLL(None)  # the process' own symbols: the C library's among them
+            lib.malloc_trim.argtypes = [ctypes.c_size_t]
+            lib.malloc_trim.restype = ctypes.c_int
+            _libc.append(lib)
+        except (OSError, AttributeError):  # not glibc
+            _libc.append(None)
+    lib = _libc[0]
+    if lib is None:
+        return False
+    lib.malloc_trim(0)
+    return True

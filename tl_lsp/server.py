@@ -455,6 +455,7 @@ async def did_close(ls: TensorLogicServer, params: lsp.DidCloseTextDocumentParam
     ls.docs.close(uri)  # the document's state, its host and its pending tasks go with it
     ls.runner.last.pop(uri, None)
     ls._completions = {}  # the last completion list (for resolve) may be this document's
+    ls.gc.later(ls.gc.give_back)  # its memory, to the operating system (tl_lsp/gc_policy.py)
     ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
