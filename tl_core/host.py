@@ -13,7 +13,11 @@ A host holds:
   the parser that did not make the newest finished one (`snapshot`), so the snapshot's
   tree stays intact while the next text is analysed, and the editor can answer a hover
   from it meanwhile (`intact`). The second parser is made in a pause (`prepare`, for
-  texts up to `PREPARE_MAX_CHARS`); until then the one parser serves every analysis.
+  texts up to `PREPARE_MAX_CHARS`); when an edit comes first, its analysis makes it (a full
+  parse of the new text, or it waits for the `prepare` under way) instead of moving the
+  snapshot's tree: hovers in the first second after opening a large file answered only
+  once that analysis ended (bench/lsp.py, typing: p95 130-630 ms), now from the snapshot.
+  Above `PREPARE_MAX_CHARS` the one parser serves every analysis.
 - the per-item check cache (`records`, `tl_core/check/memo.py`): read when an analysis
   starts, replaced when it ends; a cancelled analysis leaves it as it was.
 - the IDE's caches of semantic tokens and folds per segment of text (`tokens`,
@@ -85,7 +89,7 @@ class DocumentHost:
         from tl_core.syntax import IncrementalParser
 
         with self._lock:
-            slot = self._free_slot()
+            slot = self._free_slot()  # waits below for a `prepare` of that slot under way
             with self._slot_locks[slot]:
                 parser = self._parsers[slot]
                 if parser is None:
@@ -99,13 +103,15 @@ class DocumentHost:
             return a
 
     def _free_slot(self) -> int:
-        """A parser whose trees no finished analysis needs: the one that did not make the
-        snapshot, once it exists and is not being made; else the snapshot's own."""
-        s = self._snapshot_slot
-        if s is None:
+        """A parser slot whose trees no finished analysis needs: the one that did not make
+        the snapshot (made now if missing), unless the snapshot's text is too large for
+        two parsers (`PREPARE_MAX_CHARS`): then the snapshot's own."""
+        s, snap = self._snapshot_slot, self.snapshot
+        if s is None or snap is None:
             return 0
         other = 1 - s
-        if self._parsers[other] is not None and not self._slot_locks[other].locked():
+        if self._parsers[other] is not None or (len(snap.text) <= PREPARE_MAX_CHARS
+                                                 and not self.closed):
             return other
         return s
 

@@ -35,6 +35,7 @@ _MAX_WORKSPACE_ENTRIES = 200_000
 _MAX_WORKSPACE_DEPTH = 32
 _MAX_CHANGED = 256  # watched-file changes looked at one by one (more: every open document)
 _MAX_EDITS = 4096  # edits kept to map positions onto the last analysis (more: forget it)
+_OVERLAY_LINES = 200  # lines above an edited one looked at for an untouched one (Overlay)
 
 
 def uri_to_path(uri: str) -> str | None:
@@ -408,6 +409,32 @@ class Documents:
         start, end = pos.line_bounds(pos.line_of(offset))
         old = doc.edits.old_range(start, end)
         return None if old is None else old + (offset - start)
+
+    def overlay(self, doc: Document, offset: int) -> Any:
+        """The current text around `offset` read with `doc.last`'s names (an `Overlay`,
+        tl_core/ide/overlay.py) for completion and signature help, or None when there is no
+        such analysis whose tree is intact, or no line within `_OVERLAY_LINES` above the
+        cursor's line that the edits since left untouched (what stands for its scope)."""
+        if doc.last is None or not doc.host.intact(doc.last):
+            return None
+        from tl_core.ide.overlay import Overlay
+
+        pos = self.positions(doc)
+        line = pos.line_of(offset)
+        line_start = pos.line_bounds(line)[0]
+        scope = self.stale_offset(doc, offset)  # on an untouched line: the cursor's own
+        for above in range(line - 1, max(line - _OVERLAY_LINES, 0) - 1, -1):
+            if scope is not None:
+                break
+            start, end = pos.line_bounds(above)
+            old = doc.edits.old_range(start, end)
+            if old is not None:
+                scope = old + (end - start)  # the end of that line in the older text
+        if scope is None and line == 0:
+            scope = 0  # the first line: nothing above it
+        if scope is None:
+            return None
+        return Overlay(doc.last, doc.text, scope, line_start, doc.edits.to_new, pos.index)
 
     # ---- files on disk (workspace symbols, definitions in other files)
     async def file_analysis(self, path: str) -> tuple[Any, Positions] | None:

@@ -504,34 +504,50 @@ FRESH_WAIT_S = 0.003
 
 
 async def interactive_analysis(
-    ls: TensorLogicServer, uri: str, position: lsp.Position
+    ls: TensorLogicServer, uri: str, position: lsp.Position, tokens: bool = False
 ) -> tuple[Any, proto.Positions, int]:
     """What hover, completion and signature help answer from: (analysis, converter for the
     answer's spans, offset of `position` in the analysis' text).
 
     The analysis of the newest text when it is there (or about to be); else, while it is
-    under way (~70 ms after an edit of a 10,000-line file), the previous analysis, when no
-    edit since touched the line of `position` (the answer there is the one the newest text
-    would give, but for types changed by the edits); the position goes back through the
-    edits, the answer's spans forward (`tl_core.syntax.edits`). Else the newest, waited for.
+    under way (~70 ms after an edit of a 10,000-line file), the previous analysis:
+    - for hover (`tokens` False), when no edit since touched the line of `position` (the
+      answer there is the one the newest text would give, but for types changed by the
+      edits); the position goes back through the edits, the answer's spans forward
+      (`tl_core.syntax.edits`);
+    - for completion and signature help (`tokens`: they read the tokens before the cursor),
+      an `Overlay` of it (tl_core/ide/overlay.py): the newest text's tokens, the previous
+      analysis' names, also on the line being typed.
+    Else the newest, waited for.
     """
     doc = ls.docs.get(uri)
     if doc.analysis is None and doc.last is not None:
-        pos = ls.docs.positions(doc)
-        if ls.docs.stale_offset(doc, pos.offset(position)) is not None:
+        if _older_answer(ls, doc, position, tokens) is not None:
             with ls.requests.released():  # the analysis waits for requests, not for this
                 fresh = await ls.docs.fresh_within(doc, FRESH_WAIT_S)
             doc = ls.docs.get(uri)
             if fresh is None and doc.analysis is None and doc.last is not None:
-                pos = ls.docs.positions(doc)  # the text may have changed meanwhile
-                offset = pos.offset(position)
-                old = ls.docs.stale_offset(doc, offset)
-                if old is not None:
+                older = _older_answer(ls, doc, position, tokens)  # the text may have changed
+                if older is not None:
                     ls.stale_answers += 1
-                    return doc.last, proto.MovedPositions(pos, doc.edits.to_new, offset), old
+                    return older
     with ls.requests.released():
         _, a, pos = await ls.analysis(uri)
     return a, pos, pos.offset(position)
+
+
+def _older_answer(ls: TensorLogicServer, doc: Any, position: lsp.Position,
+                  tokens: bool) -> tuple[Any, proto.Positions, int] | None:
+    """`interactive_analysis`'s answer from `doc.last`, or None where it has none."""
+    pos = ls.docs.positions(doc)
+    offset = pos.offset(position)
+    if tokens:
+        overlay = ls.docs.overlay(doc, offset)
+        return None if overlay is None else (overlay, pos, offset)
+    old = ls.docs.stale_offset(doc, offset)
+    if old is None:
+        return None
+    return doc.last, proto.MovedPositions(pos, doc.edits.to_new, offset), old
 
 
 @guarded("hover")
@@ -545,7 +561,8 @@ async def hover(ls: TensorLogicServer, params: lsp.HoverParams) -> lsp.Hover | N
 
 @guarded("completion")
 async def completion(ls: TensorLogicServer, params: lsp.CompletionParams) -> proto.RawJSON:
-    a, pos, offset = await interactive_analysis(ls, params.text_document.uri, params.position)
+    a, pos, offset = await interactive_analysis(ls, params.text_document.uri, params.position,
+                                                tokens=True)
     # tl_core ranks and cuts before it builds the items (thousands of names in scope)
     found = ide.complete_list_at(a, offset, ls.config.completion_limit)
     items, incomplete = found.items, found.incomplete
@@ -574,7 +591,8 @@ async def completion_resolve(ls: TensorLogicServer, item: lsp.CompletionItem) ->
 async def signature_help(
     ls: TensorLogicServer, params: lsp.SignatureHelpParams
 ) -> lsp.SignatureHelp | None:
-    a, _pos, offset = await interactive_analysis(ls, params.text_document.uri, params.position)
+    a, _pos, offset = await interactive_analysis(ls, params.text_document.uri, params.position,
+                                                 tokens=True)
     s = ide.signature_at(a, offset)
     return proto.signature_help(s) if s is not None and s.signatures else None
 

@@ -153,12 +153,40 @@ async def test_hover_during_an_analysis_answers_from_the_previous_one(monkeypatc
     ls.docs.shutdown()
 
 
-async def test_no_answer_from_an_analysis_whose_tree_moved(monkeypatch):
-    """With one parser (the second not made yet), the analysis of the new text moves the
-    previous analysis' tree to the new text's positions: hover then waits for the new one."""
+async def test_the_first_edit_leaves_the_first_analysis_intact(monkeypatch):
+    """An edit that comes before the second parser was made in a pause: its analysis makes
+    that parser (a full parse of the new text) instead of moving the first analysis' tree,
+    so a hover meanwhile answers from the first analysis at once. Before, the first edits
+    after opening a large file moved it and hovers waited (bench/lsp.py: p95 130-630 ms)."""
     from tl_core.host import DocumentHost
 
-    monkeypatch.setattr(DocumentHost, "prepare", lambda self: None)
+    monkeypatch.setattr(DocumentHost, "prepare", lambda self: None)  # no pause came
+    hold = Hold(monkeypatch)
+    ls, _ = server(monkeypatch)
+    await open_doc(ls)
+    doc = ls.docs.get(URI)
+    assert not doc.host.prepared
+    first = doc.last
+    hold.hold()
+    await insert(ls, 2, 0, 0, "// typed\n")
+    assert await asyncio.to_thread(hold.reached.wait, 10)  # parsed, being checked: held
+    assert doc.host.prepared and doc.host.intact(first)
+    stale = await hover_text(ls, 21, 5)  # `x10`, one line lower now
+    assert ls.stale_answers == 1
+    assert stale is not None and "x10" in stale.contents.value
+    assert stale.range == lsp.Range(start=lsp.Position(21, 4), end=lsp.Position(21, 7))
+    hold.release()
+    await doc.diag_task
+    assert doc.analysis is not None and doc.analysis.text == doc.text
+    ls.docs.shutdown()
+
+
+async def test_no_answer_from_an_analysis_whose_tree_moved(monkeypatch):
+    """With one parser (a text too large for two), the analysis of the new text moves the
+    previous analysis' tree to the new text's positions: hover then waits for the new one."""
+    from tl_core import host
+
+    monkeypatch.setattr(host, "PREPARE_MAX_CHARS", 100)
     hold = Hold(monkeypatch)
     ls, _ = server(monkeypatch)
     await open_doc(ls)
@@ -190,3 +218,73 @@ def test_untitled_documents_share_nothing():
     assert a.snapshot is first and b.snapshot is second and a.intact(first)
     assert [bd.name for bd in b.analyze("let y = zeros([5])\n").bindings] == ["y"]
     assert a.intact(first)  # b's analyses never touch a's parsers
+
+
+async def complete_labels(ls: S.TensorLogicServer, line: int, col: int) -> tuple[list, dict]:
+    got = await asyncio.wait_for(S.completion(ls, lsp.CompletionParams(
+        text_document=lsp.TextDocumentIdentifier(uri=URI), position=lsp.Position(line, col))),
+        10)
+    body = got.__dict__
+    return [item["label"] for item in body["items"]], body
+
+
+async def active_parameter(ls: S.TensorLogicServer, line: int, col: int) -> int | None:
+    sig = await asyncio.wait_for(S.signature_help(ls, lsp.SignatureHelpParams(
+        text_document=lsp.TextDocumentIdentifier(uri=URI), position=lsp.Position(line, col))),
+        10)
+    assert sig is not None and sig.signatures[0].label.startswith("g(")
+    return sig.active_parameter
+
+
+async def test_completion_on_the_line_being_typed_does_not_wait(monkeypatch):
+    """Completion where the user types (an edited line) answers while the analysis of the
+    newest text is held: the prefix from the newest text, the names from the previous
+    analysis as seen from the line above (those declared before it). Before, it waited
+    for the whole new analysis (bench/lsp.py: 70-140 ms on a 10,000-line file)."""
+    hold = Hold(monkeypatch)
+    ls, _ = server(monkeypatch)
+    await open_doc(ls)
+    hold.hold()
+    typed = "let q = x1"
+    for k, ch in enumerate(typed):  # a new line 40, before `let x20 = ...`
+        await insert(ls, 2 + k, 40, k, ch + ("\n" if k == 0 else ""))
+    assert await asyncio.to_thread(hold.reached.wait, 10)
+    doc = ls.docs.get(URI)
+    assert doc.text.splitlines()[40] == typed and doc.analysis is None
+    before = ls.stale_answers
+    labels, body = await complete_labels(ls, 40, len(typed))
+    assert ls.stale_answers == before + 1 and doc.analysis is None  # still held
+    assert {"x1", "x10", "x19"} <= set(labels) and "x20" not in labels, labels[:30]
+    edit = body["itemDefaults"]["editRange"] if "itemDefaults" in body else \
+        body["items"][0]["textEdit"]["range"]
+    assert edit["start"] == {"line": 40, "character": 8}  # replaces the typed `x1`
+    hold.release()
+    await doc.diag_task
+    ls.docs.shutdown()
+
+
+CALLS = ("fn g(a: int, b: int, c: int) -> int {\n    return a + b + c\n}\n"
+         "let r = g(1,\n    2)\n" + TEXT)
+
+
+async def test_signature_help_follows_an_edited_argument_list(monkeypatch):
+    """A call over two lines: an argument inserted on its first line moves the active
+    parameter on the second (untouched) line at once, while the analysis of the newest
+    text is held; so does typing a new call. Before, the answer came from the previous
+    analysis' text: the active parameter of the old argument list."""
+    hold = Hold(monkeypatch)
+    ls, _ = server(monkeypatch)
+    await open_doc(ls, CALLS)
+    assert await active_parameter(ls, 4, 5) == 1  # `    2|)`: b
+    hold.hold()
+    await insert(ls, 2, 3, 10, "0, ")  # `let r = g(0, 1,`
+    assert await asyncio.to_thread(hold.reached.wait, 10)
+    before = ls.stale_answers
+    assert await active_parameter(ls, 4, 5) == 2  # now c
+    await insert(ls, 3, 5, 0, "let s = g(5, ")  # typed on a new line (line 5)
+    assert await active_parameter(ls, 5, 13) == 1
+    doc = ls.docs.get(URI)
+    assert ls.stale_answers == before + 2 and doc.analysis is None
+    hold.release()
+    await doc.diag_task
+    ls.docs.shutdown()

@@ -4,7 +4,9 @@ Offsets are code-point offsets into `analysis.text`. Every query works on docume
 not parse: they use the partial tree the parser recovered and the tokens around the cursor.
 
 The package, bottom up (pyproject.toml's import contracts keep it so):
-- `results`: the answer dataclasses; imports nothing else of the package.
+- `results`: the answer dataclasses; imports nothing else of the package. `overlay`: the
+  newest text read with an older analysis' scopes (completion and signature help while
+  the newest analysis is under way).
 - `lex` (the forgiving tokenizer and the window before the cursor), `markdown` (labels and
   hover texts), `cells` (the one cell rule), `gcpause`, `dependents` (which documents a
   changed file may change).
@@ -37,6 +39,7 @@ _HOMES = {
     "rename": "navigation",
     "code_lenses": "outline", "document_symbols": "outline", "inlay_hints": "outline",
     "signature_at": "signature",
+    "Overlay": "overlay",
     "workspace_symbols": "workspace",
     **{name: "results" for name in (
         "SEMANTIC_TOKEN_MODIFIERS", "SEMANTIC_TOKEN_TYPES", "Completion", "CompletionList",
@@ -47,7 +50,7 @@ _HOMES = {
 __all__ = [  # the keys of _HOMES (tests/ide/test_ide_package.py)
     "SEMANTIC_TOKEN_MODIFIERS", "SEMANTIC_TOKEN_TYPES", "Completion", "CompletionList", "Fold",
     "Hover", "InlayHint", "Lens", "Location", "RenameResult", "SemanticToken", "Signature",
-    "SignatureHelp", "Symbol", "SymbolMatch", "TextEdit", "code_lenses", "complete_at", "complete_list_at",
+    "SignatureHelp", "Symbol", "SymbolMatch", "TextEdit", "Overlay", "code_lenses", "complete_at", "complete_list_at",
     "definition_at", "document_symbols", "folding_ranges", "folding_ranges_plain",
     "format_document", "format_range", "hover_at", "inlay_hints", "prepare_rename", "references", "rename",
     "semantic_tokens", "semantic_tokens_plain", "signature_at", "workspace_symbols",
@@ -75,6 +78,7 @@ if TYPE_CHECKING:  # the same names for type checkers and linters
     from tl_core.ide.hover import hover_at
     from tl_core.ide.navigation import definition_at, prepare_rename, references, rename
     from tl_core.ide.outline import code_lenses, document_symbols, inlay_hints
+    from tl_core.ide.overlay import Overlay
     from tl_core.ide.results import (
         SEMANTIC_TOKEN_MODIFIERS,
         SEMANTIC_TOKEN_TYPES,

@@ -18,6 +18,7 @@ from tl_core.ide import model_nav
 from tl_core.ide.gcpause import gc_paused
 from tl_core.ide.lex import Tok, current_keyword, tokens_before
 from tl_core.ide.markdown import fn_label, human_size
+from tl_core.ide.overlay import Overlay
 from tl_core.ide.results import Completion, CompletionList
 from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
 from tl_core.lang.dtypes import DTYPES, SCALAR_TYPES
@@ -244,15 +245,16 @@ def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
         # structs are declared in the script scope, made at once: `a.bindings` would place
         # every reused item first (~60 ms right after an edit of a large file)
         script = a._scopes[0] if a._scopes and a._scopes[0].parent is None else None
+        src = a.base.text if isinstance(a, Overlay) else a.text  # the text of the tree
         for b in script.bindings if script is not None else a.bindings:
             if b.kind == "struct" and b.name == t.name and isinstance(b.node, A.StructDecl):
                 for f in b.node.fields:
-                    add(f.name, "field", a.text[f.type.span.start:f.type.span.end])
+                    add(f.name, "field", src[f.type.span.start:f.type.span.end])
         for it in a.program.items:  # its methods (impl blocks of this file)
             if isinstance(it, A.ImplDecl) and it.trait is None and it.target.name == t.name:
                 for m in it.methods:
                     if takes_self(m):
-                        sig = a.text[m.name_span.start:m.body.span.start].strip()
+                        sig = src[m.name_span.start:m.body.span.start].strip()
                         add(m.name, "method", sig, "", f"{m.name}($1)", True)
     return out
 

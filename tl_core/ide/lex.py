@@ -16,6 +16,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from tl_core.check.model import Analysis
+from tl_core.ide.overlay import Overlay
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,10 @@ def _past_long_line(text: str, i: int, le: int, n: int) -> tuple[int, Tok | None
 
 
 def window_start(a: Analysis, offset: int) -> int:
-    """The start of the top-level item holding (or preceding) `offset`."""
+    """The start of the top-level item holding (or preceding) `offset` (an overlay's own
+    window: tl_core/ide/overlay.py)."""
+    if isinstance(a, Overlay):
+        return a.window
     items = a.program.items  # type: ignore[attr-defined]
     if not items:
         return 0
