@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import struct
 
 import numpy as np
 import pytest
@@ -147,3 +148,98 @@ def test_mlmodel_float16_and_quantized_weights(tmp_path):
         'tensor "q.weight" holds quantized CoreML weights (Q8), which cannot be loaded; '
         "convert the model with float weights"
     )
+
+
+# --- corrupt packages: each a ModelFileError (they were ValueError / RuntimeError) ---------
+
+
+def _corrupt_copy(mlpackage, tmp_path, edit_spec=None, edit_blob=None):
+    """A copy of the package with its spec or weight blob edited; its header cache cleared."""
+    from tl_core.models.coreml import _proto
+
+    copy = tmp_path / "c.mlpackage"
+    shutil.copytree(mlpackage, copy)
+    inner = copy / "Data" / "com.apple.CoreML"
+    if edit_spec is not None:
+        model_pb2, _ = _proto()
+        spec = model_pb2.Model()
+        spec.ParseFromString((inner / "model.mlmodel").read_bytes())
+        ops = {op.outputs[0].name: op for fn in spec.mlProgram.functions.values()
+               for block in fn.block_specializations.values() for op in block.operations
+               if op.type == "const"}
+        edit_spec(ops)
+        (inner / "model.mlmodel").write_bytes(spec.SerializeToString())
+    if edit_blob is not None:
+        blob = inner / "weights" / "weight.bin"
+        data = bytearray(blob.read_bytes())
+        edit_blob(data)
+        blob.write_bytes(bytes(data))
+    clear_cache()
+    return copy
+
+
+def _blob_const(ops):
+    return next(op for op in ops.values()
+                if op.attributes["val"].WhichOneof("value") == "blobFileValue")
+
+
+def _immediate_const(ops):
+    return next(op for op in ops.values()
+                if op.attributes["val"].WhichOneof("value") == "immediateValue"
+                and op.attributes["val"].type.tensorType.rank == 1)
+
+
+def test_unknown_mil_data_type_is_a_clear_error(mlpackage, tmp_path):
+    def edit(ops):
+        op = _blob_const(ops)
+        op.attributes["val"].type.tensorType.dataType = 42
+        edit.name = op.outputs[0].name
+
+    copy = _corrupt_copy(mlpackage, tmp_path, edit_spec=edit)
+    with pytest.raises(ModelFileError) as e:
+        read_header(copy)
+    assert e.value.message == (f'constant "{edit.name}": unknown MIL data type 42; the file is '
+                               f"corrupt or from a newer CoreML version")
+
+
+def test_immediate_value_count_differs_from_its_shape(mlpackage, tmp_path):
+    def edit(ops):
+        op = _immediate_const(ops)
+        op.attributes["val"].type.tensorType.dimensions[0].constant.size = 35
+        edit.name = op.outputs[0].name
+
+    copy = _corrupt_copy(mlpackage, tmp_path, edit_spec=edit)
+    m = load_model(copy)
+    with pytest.raises(ModelFileError) as e:
+        m.get_tensor(edit.name)
+    assert e.value.message == (f'tensor "{edit.name}": 3 values for the shape [35], which '
+                               f"holds 35; the file is corrupt")
+
+
+def test_immediate_bytes_of_a_partial_value(mlpackage, tmp_path):
+    def edit(ops):
+        op = _immediate_const(ops)
+        tensor = op.attributes["val"].immediateValue.tensor
+        tensor.bytes.values = tensor.bytes.values[:-1]
+        edit.name, edit.size = op.outputs[0].name, len(tensor.bytes.values)
+
+    copy = _corrupt_copy(mlpackage, tmp_path, edit_spec=edit)
+    with pytest.raises(ModelFileError) as e:
+        load_model(copy).get_tensor(edit.name)
+    assert e.value.message == (f'tensor "{edit.name}": {edit.size} bytes of values, not a whole '
+                               f"number of 2-byte F16 values; the file is corrupt")
+
+
+@pytest.mark.parametrize("at,value,message", [
+    (4, 3, "is not a weight file of version 2 (found version 3)"),
+    (64 + 4, 2, "has data type code 2, expected 1 (F16)"),  # the first blob's type: F32
+])
+def test_corrupt_weight_blob_is_a_clear_error(mlpackage, tmp_path, at, value, message):
+    """coremltools' blob reader raised RuntimeError ("Storage Reader expects file format
+    version 2.", "Metadata data type does not match requested type.") from get_tensor."""
+    copy = _corrupt_copy(mlpackage, tmp_path,
+                         edit_blob=lambda data: struct.pack_into("<I", data, at, value))
+    with pytest.raises(ModelFileError) as e:
+        load_model(copy)
+    assert message in e.value.message
+    assert e.value.offset == at

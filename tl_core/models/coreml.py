@@ -51,6 +51,8 @@ PACKAGE_FILES_LIMIT = 4096
 
 _BLOB_SENTINEL = 0xDEADBEEF
 _BLOB_META = struct.Struct("<IIQQ")  # sentinel, dtype, size in bytes, data offset
+_BLOB_VERSION = 2  # of the weight file's format (its header: blob count, version; 64 bytes)
+_BLOB_DTYPES = {"F16": (1, "<f2"), "F32": (2, "<f4")}  # ours -> (MIL storage's code, numpy)
 _MIL_FLOATS = {"FLOAT16": ("F16", 2), "FLOAT32": ("F32", 4), "FLOAT64": ("F64", 8),
                "BFLOAT16": ("BF16", 2)}
 _PROTO_LOCK = threading.Lock()  # the language server reads headers from worker threads
@@ -203,7 +205,7 @@ def load_array(header: ModelHeader, info: TensorInfo) -> Any:
         spec = _spec_for(spec_path)
         if spec.WhichOneof("Type") == "mlProgram":
             _, source = _program_weights(spec, os.path.dirname(spec_path))[info.name]
-            return _mil_values(source, info).reshape(info.shape)
+            return _shaped(_mil_values(source, info), info)
     else:
         spec = _spec_for(header.path)
     _, weights = _nn_weights(spec)[info.name]
@@ -215,11 +217,38 @@ def load_array(header: ModelHeader, info: TensorInfo) -> Any:
             header.path,
         )
     if len(weights.float16Value):
-        arr = np.frombuffer(weights.float16Value, "<f2")
+        arr = _from_bytes(weights.float16Value, "<f2", info)
     elif len(weights.rawValue):
-        arr = np.frombuffer(weights.rawValue, "<f4")
+        arr = _from_bytes(weights.rawValue, "<f4", info)
     else:
         arr = np.asarray(weights.floatValue, dtype=np.float32)
+    return _shaped(arr, info)
+
+
+def _from_bytes(data: bytes, dtype: str, info: TensorInfo) -> Any:
+    import numpy as np  # lazy: as in load_array
+
+    size = np.dtype(dtype).itemsize
+    if len(data) % size:
+        raise ModelFileError(
+            f"tensor \"{info.name}\": {len(data)} bytes of values, not a whole number of "
+            f"{size}-byte {info.dtype} values; the file is corrupt",
+            None,
+        )
+    return np.frombuffer(data, dtype)
+
+
+def _shaped(arr: Any, info: TensorInfo) -> Any:
+    """`arr` in `info.shape`, or an error when a corrupt spec's value count differs."""
+    numel = 1
+    for d in info.shape:
+        numel *= d
+    if arr.size != numel:
+        raise ModelFileError(
+            f"tensor \"{info.name}\": {arr.size} values for the shape {list(info.shape)}, "
+            f"which holds {numel}; the file is corrupt",
+            None,
+        )
     return arr.reshape(info.shape)
 
 
@@ -432,6 +461,12 @@ def _walk_block(block: Any, mil: Any, model_dir: str, out: dict, blobs: dict) ->
         if value.type.WhichOneof("type") != "tensorType":
             continue
         tt = value.type.tensorType
+        if tt.dataType not in mil.DataType.values():
+            raise ModelFileError(
+                f"constant \"{op.outputs[0].name}\": unknown MIL data type {tt.dataType}; the "
+                f"file is corrupt or from a newer CoreML version",
+                None,
+            )
         dtype = _MIL_FLOATS.get(mil.DataType.Name(tt.dataType))
         if dtype is None or tt.rank < 1:
             continue
@@ -459,6 +494,16 @@ def _mil_info(name: str, shape: tuple[int, ...], dtype: tuple[str, int], value: 
     size = blobs.get(path)
     if size is None:
         size = blobs[path] = _regular(path, "the weight blob").st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+        version = struct.unpack("<I", head[4:8])[0] if len(head) == 8 else None
+        if version != _BLOB_VERSION:
+            raise ModelFileError(
+                f"{path} is not a weight file of version {_BLOB_VERSION} "
+                + (f"(found version {version})" if version is not None
+                   else f"(it is {len(head)} bytes long)"),
+                4 if version is not None else 0,
+            )
     meta_at = blob.offset
     if meta_at + _BLOB_META.size > size:
         raise ModelFileError(
@@ -468,12 +513,19 @@ def _mil_info(name: str, shape: tuple[int, ...], dtype: tuple[str, int], value: 
         )
     with open(path, "rb") as f:
         f.seek(meta_at)
-        sentinel, _blob_dtype, data_size, data_at = _BLOB_META.unpack(f.read(_BLOB_META.size))
+        sentinel, blob_dtype, data_size, data_at = _BLOB_META.unpack(f.read(_BLOB_META.size))
     if sentinel != _BLOB_SENTINEL:
         raise ModelFileError(
             f"tensor \"{name}\": no blob metadata at byte {meta_at} of {path} "
             f"(expected the sentinel 0xdeadbeef, found {sentinel:#x})",
             meta_at,
+        )
+    expected = _BLOB_DTYPES.get(dtype[0], (None,))[0]
+    if expected is not None and blob_dtype != expected:
+        raise ModelFileError(
+            f"tensor \"{name}\": blob at byte {meta_at} of {path} has data type code "
+            f"{blob_dtype}, expected {expected} ({dtype[0]})",
+            meta_at + 4,
         )
     if data_size != nbytes or data_at + data_size > size:
         raise ModelFileError(
@@ -493,18 +545,27 @@ def _blob_path(file_name: str, model_dir: str) -> str:
 
 
 def _mil_values(value: Any, info: TensorInfo) -> Any:
-    import numpy as np  # lazy: numpy and coremltools only to read values
+    import numpy as np  # lazy: numpy only to read values
 
     if value.WhichOneof("value") == "blobFileValue":
-        from coremltools.libmilstoragepython import _BlobStorageReader  # lazy: as numpy
-
-        reader = _BlobStorageReader(info.data_file)
-        offset = value.blobFileValue.offset
-        if info.dtype == "F16":
-            return np.asarray(reader.read_fp16_data(offset)).view(np.float16)
-        if info.dtype == "F32":
-            return np.asarray(reader.read_float_data(offset), dtype=np.float32)
-        raise ModelFileError(f"tensor \"{info.name}\": {info.dtype} blobs cannot be loaded", None)
+        # read here, not with coremltools' reader: its C++ raised RuntimeError on a corrupt
+        # file; the header checked the blob's version, sentinel, type, size and range
+        code = _BLOB_DTYPES.get(info.dtype)
+        if code is None or info.data_file is None:
+            raise ModelFileError(
+                f"tensor \"{info.name}\": {info.dtype} blobs cannot be loaded", None)
+        fd = os.open(info.data_file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            data = os.pread(fd, info.nbytes, info.offset)
+        finally:
+            os.close(fd)
+        if len(data) != info.nbytes:
+            raise ModelFileError(
+                f"tensor \"{info.name}\": {info.data_file} ended before its {info.nbytes} "
+                f"bytes at byte {info.offset} (was it changed after its header was read?)",
+                info.offset,
+            )
+        return np.frombuffer(data, code[1])
     tv = value.immediateValue.tensor
     kind = tv.WhichOneof("value")
     if kind == "floats":
@@ -515,7 +576,7 @@ def _mil_values(value: Any, info: TensorInfo) -> Any:
         dt = {"F16": "<f2", "F32": "<f4", "F64": "<f8"}.get(info.dtype)
         if dt is None:
             raise ModelFileError(f"tensor \"{info.name}\": {info.dtype} cannot be loaded", None)
-        return np.frombuffer(tv.bytes.values, dt)
+        return _from_bytes(tv.bytes.values, dt, info)
     raise ModelFileError(f"tensor \"{info.name}\": unsupported immediate value {kind}", None)
 
 
