@@ -110,8 +110,7 @@ def test_a_scope_whose_names_do_not_tell_all_its_bindings():
     # a binding dropped from `names` (what a loop's re-check leaves) is still found
     b = script.names.pop("y")
     try:
-        a.__dict__.pop("_extras_cache", None)
-        a.__dict__.pop("_root_names", None)
+        a._memo.scope_extras.clear()
         end = len(TEXT)
         assert a.visible_at(end).get("y") is b is a.visible(end)["y"]
     finally:
@@ -200,3 +199,34 @@ def test_releasing_replaced_analyses_leaves_the_next_ones_whole(tmp_path: Path):
             assert ide.hover_at(new, off) == ide.hover_at(fresh, off)
             assert ide.complete_list_at(new, off, 30) == ide.complete_list_at(fresh, off, 30)
         assert ide.semantic_tokens(new) == ide.semantic_tokens_plain(fresh)
+
+
+def test_queries_keep_their_memos_in_declared_slots(tmp_path):
+    """Every query of an analysis (placed or not) writes only the fields `Analysis` declares
+    (its memos live in `QueryCaches`, the editor's in `IdeCaches`), never ad-hoc attributes."""
+    from dataclasses import fields
+
+    from tests.ide.test_ide_unplaced import edited_pair
+    from tl_core import ide
+
+    declared = {f.name for f in fields(Analysis)}
+    text, a = edited_pair(tmp_path, n=30)
+    assert a._pending and not a.placed()
+    offsets = [text.index("x3"), text.index("b7"), text.index("f9("), len(text) - 2]
+    for place in (False, True):
+        for off in offsets:
+            at = a.visible_at(off)
+            list(at.names("f"))
+            at.function_names("f")
+            at.wide_names()
+            a.visible(off)
+            a.ref_at(off, place=place)
+            ide.hover_at(a, off)
+            ide.complete_list_at(a, off, 5)
+            ide.signature_at(a, off)
+        ide.semantic_tokens(a)
+        ide.folding_ranges(a)
+        if not place:
+            a.materialize()
+    assert set(vars(a)) <= declared, set(vars(a)) - declared
+    assert a._memo.root_alone is not None and a._memo.visible_entries

@@ -101,4 +101,4 @@ def test_visible_falls_back_when_bindings_are_out_of_declaration_order():
     random.Random(1).shuffle(script.bindings)
     for off in range(0, len(text) + 1, 37):
         assert list(a.visible(off).items()) == list(naive_visible(a, off).items())
-    assert a._visible_cache[id(script)][3] is False  # the unordered path ran
+    assert a._memo.visible_entries[id(script)][3] is False  # the unordered path ran

@@ -8,7 +8,7 @@ import heapq
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import islice
 from operator import is_, itemgetter, le
 
@@ -19,8 +19,8 @@ from tl_core.lang.types import Type
 from tl_core.syntax.ast import node_at
 from tl_core.syntax.span import LineIndex
 
-__all__ = ["FILE_WIDE", "Analysis", "Binding", "IdeCaches", "ImportInfo", "Ref", "Scope",
-           "VisibleAt", "node_key"]
+__all__ = ["FILE_WIDE", "Analysis", "Binding", "IdeCaches", "ImportInfo", "QueryCaches", "Ref",
+           "Scope", "VisibleAt", "node_key"]
 
 
 @dataclass(slots=True)
@@ -35,6 +35,34 @@ class IdeCaches:
     semantic_tokens: list | None = None  # tl_core.ide.tokens: the answer
     folds: tuple | None = None  # tl_core.ide.tokens: (cell marker, the answer)
     completion_info: dict = field(default_factory=dict)  # tl_core.ide.completion, by binding
+
+
+@dataclass(slots=True)
+class QueryCaches:
+    """The Analysis' memos of its own query answers: owned by the `Analysis` methods named
+    on each slot (and `VisibleAt`, its view), never read elsewhere. Filled on first use;
+    an entry about a scope keeps the scope and its binding count and is remade when either
+    differs (placing the reused items adds scopes and bindings after the first queries).
+    Like every container of the analysis, `Analysis.release` empties them."""
+
+    # `_pending_at`, when the reused items are not in text-ordered runs: (starts, entries)
+    pending_index: tuple[list[int], list[tuple]] | None = None
+    # `_scope_at_unplaced`: the scopes the check made at once, sorted, and their starts
+    eager_scopes: tuple[list[Scope], list[int]] | None = None
+    # `ref_at(place=False)`: the occurrences the check made at once, sorted, their starts
+    eager_refs: tuple[list[Ref], list[int]] | None = None
+    # `_item_made`: a reused item made on its own, by id of its pending entry
+    items_made: dict[int, list] = field(default_factory=dict)
+    # `_scope_extras`, `_in_order`, `_visible_entries`: per scope, by id
+    scope_extras: dict[int, tuple] = field(default_factory=dict)
+    in_order: dict[int, tuple] = field(default_factory=dict)
+    visible_entries: dict[int, tuple] = field(default_factory=dict)
+    # `_root_alone`, `_root_wide`, `_root_others`: about the script scope
+    root_alone: tuple | None = None
+    root_wide: tuple | None = None
+    root_others: tuple | None = None
+    # `VisibleAt._by_letter`: a sorted name list cut to one first letter
+    names_by_letter: dict[tuple[int, str], tuple] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -79,6 +107,9 @@ class Analysis:
     # (`_place`): given by the producer (`analyze`) with the reused items, so that this
     # module, below the analyzer, never imports it.
     recheck: Callable[[], Analysis] | None = field(default=None, repr=False)
+    # how many occurrences and scopes the check made at once (`__post_init__`)
+    _made_at_once: tuple[int, int] = field(init=False, repr=False)
+    _memo: QueryCaches = field(default_factory=QueryCaches, repr=False)
 
     def __post_init__(self) -> None:
         # what the check made at once; placing only adds after these (or replaces values)
@@ -94,10 +125,9 @@ class Analysis:
         parts = self.__dict__
         for key in list(parts):
             value = parts.pop(key, None)
-            if isinstance(value, IdeCaches):
-                c = value
-                value = (c.tokens, c.segments, c.semantic_tokens, c.completion_info,
-                         *(c.resolution or ()), *(c.folds or ()))
+            if isinstance(value, (IdeCaches, QueryCaches)):  # their containers
+                value = tuple(x for f in fields(value) for v in (getattr(value, f.name),)
+                              for x in (v if isinstance(v, tuple) else (v,)))
             for container in value if isinstance(value, tuple) else (value,):
                 if isinstance(container, dict):
                     while container:
@@ -168,10 +198,10 @@ class Analysis:
                 if i >= lo and offset <= pending[i][6]:
                     return pending[i]
             return None
-        idx = self.__dict__.get("_pending_index")
+        idx = self._memo.pending_index
         if idx is None:
             entries = sorted(pending, key=_SECOND)
-            idx = self.__dict__["_pending_index"] = (list(map(_SECOND, entries)), entries)
+            idx = self._memo.pending_index = (list(map(_SECOND, entries)), entries)
         starts, entries = idx
         i = bisect_right(starts, offset) - 1
         if i >= 0 and offset <= entries[i][6]:
@@ -312,10 +342,10 @@ class Analysis:
                 if rels[r][0] + base <= offset <= rels[r][1] + base:
                     ordered, starts = self._item_scopes(p)
                     return _innermost(ordered, starts, offset)
-        cache = self.__dict__.get("_eager_scopes")
+        cache = self._memo.eager_scopes
         if cache is None:  # those made at once (placing may be adding to `_scopes`)
             ordered = sorted(self._scopes[:self._made_at_once[1]], key=_SCOPE_ORDER)
-            cache = self.__dict__["_eager_scopes"] = (ordered, [s.span.start for s in ordered])
+            cache = self._memo.eager_scopes = (ordered, [s.span.start for s in ordered])
         return _innermost(cache[0], cache[1], offset)
 
     def _item_scopes(self, p: tuple) -> tuple[list[Scope], list[int]]:
@@ -327,7 +357,7 @@ class Analysis:
     def _item_made(self, p: tuple) -> list:
         """[p, its scopes sorted, their starts, its spans, its bindings, its refs sorted by
         start or None until asked, their starts]: the reused item `p` made on its own."""
-        cache = self.__dict__.setdefault("_item_scopes_cache", {})
+        cache = self._memo.items_made
         hit = cache.get(id(p))
         if hit is None or hit[0] is not p:
             rec, base, line, outer_scope, _outer, eager, _end = p
@@ -347,13 +377,13 @@ class Analysis:
         if place or self.placed():
             return self._placed_ref_at(offset)
         found: dict[tuple[int, int], Ref] = {}
-        eager = self.__dict__.get("_eager_refs")
+        eager = self._memo.eager_refs
         if eager is None:
             # those the check made at once: the placing may be adding to `_refs` in the
             # analysis thread meanwhile (the copy is one C-level step)
             refs = list(self._refs.values())[:self._made_at_once[0]]
             refs.sort(key=_REF_START)
-            eager = self.__dict__["_eager_refs"] = (refs, [r.span.start for r in refs])
+            eager = self._memo.eager_refs = (refs, [r.span.start for r in refs])
         for r in _refs_holding(eager[0], eager[1], offset):
             found[(r.span.start, r.span.end)] = r
         p = self._pending_at(offset)
@@ -429,7 +459,7 @@ class Analysis:
         bindings, in declaration order, of each name declared more than once or whose
         binding was dropped from `names` (a loop's re-check); None when it tells all.
         Memoized per scope; the usual answer is found by two C-level passes."""
-        cache = self.__dict__.setdefault("_extras_cache", {})
+        cache = self._memo.scope_extras
         hit = cache.get(id(s))
         bl = s.bindings
         if hit is not None and hit[0] is s and hit[1] == len(bl):
@@ -453,7 +483,7 @@ class Analysis:
         functions = self._functions
         names = {} if root is None else root.names
         key = (id(root), 0 if root is None else len(root.bindings), len(functions))
-        hit = self.__dict__.get("_root_alone_cache")
+        hit = self._memo.root_alone
         if hit is None or hit[0] != key or hit[1] is not root:
             get = names.get
             alone = {n for n, b in functions.items() if get(n, b) is b}
@@ -461,18 +491,18 @@ class Analysis:
             if extras:
                 alone.difference_update(extras)
             hit = (key, root, sorted(alone), frozenset(alone))
-            self.__dict__["_root_alone_cache"] = hit
+            self._memo.root_alone = hit
         return hit[2], hit[3]
 
     def _root_wide(self, root: Scope) -> frozenset[str]:
         """The names visible everywhere in `root` or as functions but `_root_alone`'s
         (structs, relations, imports, functions declared twice...); memoized."""
         alone = self._root_alone(root)[1]
-        hit = self.__dict__.get("_root_wide_cache")
+        hit = self._memo.root_wide
         if hit is None or hit[0] is not alone:
             wide = set(root.wide_names)
             wide.update(self._functions)
-            hit = self.__dict__["_root_wide_cache"] = (alone, frozenset(wide - alone))
+            hit = self._memo.root_wide = (alone, frozenset(wide - alone))
         return hit[1]
 
     def _root_others(self, root: Scope | None) -> tuple[list[str], frozenset[str]]:
@@ -480,7 +510,7 @@ class Analysis:
         set; memoized per analysis (C-level work: ~1 ms for 5,000 names)."""
         alone = self._root_alone(root)[1]
         key = (id(root), 0 if root is None else len(root.bindings), len(self._functions))
-        hit = self.__dict__.get("_root_others_cache")
+        hit = self._memo.root_others
         if hit is None or hit[0] != key or hit[1] is not root:
             others = set() if root is None else set(root.names)
             extras = None if root is None else self._scope_extras(root)
@@ -488,12 +518,12 @@ class Analysis:
                 others.update(extras)
             others.update(self._functions)
             others -= alone
-            hit = self.__dict__["_root_others_cache"] = (key, root, sorted(others), frozenset(others))
+            hit = self._memo.root_others = (key, root, sorted(others), frozenset(others))
         return hit[2], hit[3]
 
     def _in_order(self, s: Scope) -> bool:
         """Is `s`'s index whole and are its starts in order (memoized per analysis)?"""
-        cache = self.__dict__.setdefault("_in_order_cache", {})
+        cache = self._memo.in_order
         key = (len(s.bindings), len(s.starts), len(s.wide_names))
         hit = cache.get(id(s))
         if hit is None or hit[0] is not s or hit[1] != key:
@@ -508,7 +538,7 @@ class Analysis:
 
         Memoized per scope: when the positional bindings stand in declaration order (the
         script scope of a large file), those visible at `offset` are found by bisection."""
-        cache = self.__dict__.setdefault("_visible_cache", {})
+        cache = self._memo.visible_entries
         hit = cache.get(id(s))
         if hit is None or hit[0] is not s or hit[1] != len(s.bindings):
             entries = [(b.name, -1 if b.kind in FILE_WIDE or b.path is not None else
@@ -664,7 +694,7 @@ class VisibleAt:
     def _by_letter(self, names: list[str], first: str) -> list[str]:
         if not first:
             return names
-        cache = self._a.__dict__.setdefault("_root_names_by_letter", {})
+        cache = self._a._memo.names_by_letter
         hit = cache.get((id(names), first))
         if hit is None or hit[0] is not names:
             hit = cache[(id(names), first)] = (names, [n for n in names if n[:1].lower() == first])
