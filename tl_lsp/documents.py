@@ -175,7 +175,6 @@ class Documents:
         # IdleCollector.later): freeing one of a 10,000-line file takes ~6-10 ms, which
         # should delay neither the diagnostics nor the completion that follows them
         self.retired: list[Any] = []
-        self.analyses_started = 0  # analyses that ran (not skipped as superseded)
 
     # ---- text sync
     def open(self, uri: str, text: str, version: int | None) -> Document:
@@ -357,7 +356,6 @@ class Documents:
 
         if job.cancel.is_set():
             return None
-        self.analyses_started += 1
         job.started = time.monotonic()
         cancel = job.cancel
         wait = self.requests.wait_while_busy if self.requests is not None else None

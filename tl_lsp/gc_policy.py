@@ -61,9 +61,6 @@ class IdleCollector:
         self.active = False
         self.last_activity = clock()
         self.last_full = clock()
-        self.young_passes = 0
-        self.full_passes = 0
-        self.forced_passes = 0
 
     def install(self) -> bool:
         """Turn automatic collection off in this process and run it from `tick` instead.
@@ -98,7 +95,6 @@ class IdleCollector:
         young = gc.get_count()[0]  # net new tracked objects since the last collection
         if young > self.max_young:
             self._young()
-            self.forced_passes += 1
             return "forced"
         if now - self.last_activity < self.idle_s:
             return None
@@ -108,14 +104,12 @@ class IdleCollector:
             found = gc.collect()
             gc.freeze()
             self.last_full = now
-            self.full_passes += 1
             log.debug("full collection: %d unreachable, %.0f ms", found,
                       (time.perf_counter() - t0) * 1000)
             return "full"
         if young < self.min_young:
             return None
         self._young()
-        self.young_passes += 1
         return "young"
 
     def give_back(self) -> None:

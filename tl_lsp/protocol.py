@@ -162,15 +162,11 @@ class Positions:
         return (start, end) if start <= end else (end, start)
 
 
-def apply_change(text: str, change: Any, encoding: str) -> str:
-    """Apply one `TextDocumentContentChangeEvent` (incremental or whole) to `text`."""
-    return apply_change_at(text, change, encoding)[0]
-
-
 def apply_change_at(text: str, change: Any, encoding: str,
                     pos: Positions | None = None) -> tuple[str, int, int]:
-    """`apply_change`, and the code-point offsets of the stretch of `text` it replaced (all
-    of it for a whole-document change). `pos`: a converter for `text`, if there is one."""
+    """`text` with one `TextDocumentContentChangeEvent` (incremental or whole) applied, and
+    the code-point offsets of the stretch of `text` it replaced (all of it for a
+    whole-document change). `pos`: a converter for `text`, if there is one."""
     rng = getattr(change, "range", None)
     if rng is None:
         return change.text, 0, len(text)
@@ -275,10 +271,6 @@ SEVERITIES: dict[str, lsp.DiagnosticSeverity] = {
     "info": lsp.DiagnosticSeverity.Information,
     "hint": lsp.DiagnosticSeverity.Hint,
 }
-
-
-def completion_kind(kind: str) -> lsp.CompletionItemKind:
-    return COMPLETION_KINDS.get(kind, lsp.CompletionItemKind.Text)
 
 
 # the plain numbers, for completion_list_json: an enum's `.value` is a descriptor call, paid

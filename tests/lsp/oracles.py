@@ -11,6 +11,16 @@ from lsprotocol import types as lsp
 from tl_lsp import protocol as proto
 
 
+def completion_kind(kind: str) -> lsp.CompletionItemKind:
+    """The LSP kind of a completion kind (`proto.completion_list_json` writes its number)."""
+    return proto.COMPLETION_KINDS.get(kind, lsp.CompletionItemKind.Text)
+
+
+def apply_change(text: str, change: Any, encoding: str) -> str:
+    """`text` with one change event applied (what the server's `apply_change_at` returns)."""
+    return proto.apply_change_at(text, change, encoding)[0]
+
+
 def completion_item(
     c: Any, pos: proto.Positions, data: Any = None, with_doc: bool = True, snippets: bool = True
 ) -> lsp.CompletionItem:
@@ -27,7 +37,7 @@ def completion_item(
         text_edit = lsp.TextEdit(range=pos.span_range(c.replace_span), new_text=insert)
     return lsp.CompletionItem(
         label=c.label,
-        kind=proto.completion_kind(c.kind),
+        kind=completion_kind(c.kind),
         detail=c.detail or None,
         documentation=proto.markdown(c.doc) if with_doc and c.doc else None,
         # an empty range at the cursor is a plain insertion: no textEdit, and no insertText

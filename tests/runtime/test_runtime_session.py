@@ -97,13 +97,6 @@ def test_interrupt_stops_a_running_cell_within_a_second(body):
     assert s.run("1 + 1").value.text == "2"  # still usable
 
 
-def test_reset_forgets_variables():
-    s = Session(device="cpu")
-    s.run("let a = 1")
-    s.reset()
-    assert s.run("a").errors[0].message == "undefined name 'a'"
-
-
 SEED_TEXT = (Path(__file__).resolve().parent.parent.parent / "examples" / "seed_linear.tl"
              ).read_text(encoding="utf-8")
 

@@ -28,7 +28,7 @@ def edited(draw):
 def test_offsets_map_only_to_where_they_came_from(case):
     text, origin, log = case
     for offset, came_from in enumerate(origin):
-        old = log.to_old(offset)
+        old = log.old_range(offset, offset)
         assert old is None or old == came_from
         if came_from is not None:
             new = log.to_new(came_from)
@@ -44,14 +44,14 @@ def test_offsets_map_only_to_where_they_came_from(case):
 def test_without_edits_every_offset_is_itself(case):
     text, _, _ = case
     log = EditLog()
-    assert [log.to_old(i) for i in range(len(text) + 1)] == list(range(len(text) + 1))
+    assert [log.old_range(i, i) for i in range(len(text) + 1)] == list(range(len(text) + 1))
     assert log.old_range(0, len(text)) == 0
 
 
 def test_an_edit_before_shifts_and_one_on_the_stretch_hides_it():
     log = EditLog()
     log.add(2, 3, 5)  # "ab" + 5 code points replacing one + the rest: +4
-    assert log.to_old(20) == 16 and log.to_new(16) == 20
-    assert log.to_old(1) == 1 and log.to_old(4) is None
+    assert log.old_range(20, 20) == 16 and log.to_new(16) == 20
+    assert log.old_range(1, 1) == 1 and log.old_range(4, 4) is None
     assert log.old_range(10, 12) == 6
     assert log.old_range(0, 2) is None  # touches the edit's start

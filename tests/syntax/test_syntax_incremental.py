@@ -33,6 +33,20 @@ def test_edit_inside_fn_reparses_one_chunk() -> None:
     assert result == parse(edited)
 
 
+def test_an_edit_in_a_long_file_resplits_only_around_it() -> None:
+    """The chunks re-split after an edit are those from the one before the edit to where a
+    boundary lines up with an old one again, not the rest of the file."""
+    inc = IncrementalParser()
+    text = PROGRAM.replace("fn a", "fn a0").replace("fn b", "fn b0") * 200  # 800 chunks
+    inc.parse(text)
+    assert inc.rescanned == 800
+    at = len(text) // 2
+    edited = text[:at] + "\n// note\n" + text[at:]
+    assert inc.parse(edited) == parse(edited)
+    assert 1 <= inc.rescanned <= 3 and inc.reparsed <= 2
+    assert inc.parse(edited) is not None and inc.rescanned == 0
+
+
 def test_unchanged_text_reparses_nothing() -> None:
     inc = IncrementalParser()
     first = inc.parse(PROGRAM)

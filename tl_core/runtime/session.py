@@ -89,9 +89,6 @@ class Session:
         """Stop the running `run` at its next statement or loop iteration (thread-safe)."""
         self._interrupt.set()
 
-    def reset(self) -> None:
-        self._interp = None
-
     def run(self, text: str, range: tuple[int, int] | Span | None = None,  # noqa: A002
             on_output: Callable[[str], None] | None = None,
             on_progress: Callable[[str, int, int, str], None] | None = None) -> RunResult:

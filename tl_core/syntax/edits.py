@@ -2,9 +2,9 @@
 
 While the user types, the language server answers hover, completion and signature help
 from the last finished analysis (an older text) instead of waiting for the newest one
-(issue 18). An offset in the newest text is looked up in the older one through the edits
-made since (`to_old`), and an answer's offsets go back the other way (`to_new`); an offset
-inside or at the border of an edited stretch has no counterpart (None).
+(issue 18). A stretch of the newest text is looked up in the older one through the edits
+made since (`old_range`), and an answer's offsets go back the other way (`to_new`); an
+offset inside or at the border of an edited stretch has no counterpart (None).
 
 Offsets are code points. Each edit is `(start, end, new_length)`: the stretch
 `[start, end)` of the text as it was before that edit was replaced by `new_length` code
@@ -25,17 +25,6 @@ class EditLog:
 
     def __len__(self) -> int:
         return len(self.edits)
-
-    def to_old(self, offset: int) -> int | None:
-        """The offset in the snapshot's text of `offset` in the newest text, or None when
-        an edit touches it (it lies in or at either end of an edited stretch)."""
-        for start, end, n in reversed(self.edits):
-            if offset < start:
-                continue
-            if offset <= start + n:
-                return None
-            offset += (end - start) - n
-        return offset
 
     def to_new(self, offset: int) -> int | None:
         """The offset in the newest text of `offset` in the snapshot's text, or None when
