@@ -28,6 +28,15 @@ def test_pyproject_reads_the_version_from_tl_core():
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "tl_core.__version__"}
 
 
+def test_the_docs_do_not_repeat_the_version():
+    """A version written into a document goes stale at the next release: docs name
+    `tl_core.__version__` instead."""
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    stale = [str(p.relative_to(ROOT)) for p in docs
+             if re.search(rf"(?<![\d.]){re.escape(__version__)}(?![\d.])", p.read_text())]
+    assert not stale
+
+
 def test_the_vscode_extension_has_the_same_version():
     manifest = json.loads((ROOT / "vscode-extension" / "package.json").read_text())
     assert manifest["version"] == __version__
