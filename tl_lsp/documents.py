@@ -23,6 +23,7 @@ from pygls.uris import from_fs_path
 
 from tl_core.host import DocumentHost
 from tl_core.ide.dependents import dependents
+from tl_core.ide.overlay import Overlay
 from tl_core.source import read_source
 from tl_core.syntax.edits import EditLog
 from tl_lsp.protocol import UTF16, Positions, apply_change_at
@@ -415,8 +416,6 @@ class Documents:
         cursor's line that the edits since left untouched (what stands for its scope)."""
         if doc.last is None or not doc.host.intact(doc.last):
             return None
-        from tl_core.ide.overlay import Overlay
-
         pos = self.positions(doc)
         line = pos.line_of(offset)
         line_start = pos.line_bounds(line)[0]
