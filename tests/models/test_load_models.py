@@ -21,6 +21,7 @@ from tl_core.models import (
     read_header,
     save_model,
 )
+from tl_core.models import gguf as gguf_format
 from tl_core.models import loader as loader_module
 from tl_core.models import reading as reading_module
 from tl_core.models.loader import read_bytes
@@ -414,10 +415,10 @@ def test_quantized_overflow_is_counted(tmp_path):
 
 def test_quantized_overflow_recounts_only_when_the_scales_allow_inf(tmp_path):
     calls: list[int] = []
-    assert loader_module.QuantOverflow(mx.array(65000.0), lambda: calls.append(1) or 5).item() == 0
+    assert gguf_format.QuantOverflow(mx.array(65000.0), lambda: calls.append(1) or 5).item() == 0
     assert calls == []  # the scales bound every value below 65504: nothing dequantized again
     for bound in (65504.0, float("nan")):
-        assert loader_module.QuantOverflow(mx.array(bound), lambda: 5).item() == 5
+        assert gguf_format.QuantOverflow(mx.array(bound), lambda: 5).item() == 5
     # Q4_1 with a NaN scale, and one whose bound (15 * 5000 + 0) passes 65504 but whose values
     # (at most 4 * 5000) do not: both are counted from the values, and neither overflowed
     nan, big, zero = (np.frombuffer(np.float16(v).tobytes(), np.uint8) for v in (np.nan, 5000, 0))

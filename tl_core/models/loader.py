@@ -10,51 +10,26 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tl_core.limits import MAX_RANK, dim_problem, shape_text
 from tl_core.models import formats, save_guard
 from tl_core.models.errors import ModelFileError
 from tl_core.models.header import read_header
 from tl_core.models.reading import (
-    F16_MAX,
+    LoadedTensor,
     Progress,
     TensorReader,
+    count_overflow,
+    finish,
     float16_on_host,
     host_conversion,
-    overflow_count,
 )
 from tl_core.models.types import LOADED_INTEGER_DTYPES, ModelHeader, TensorInfo
 from tl_core.source import path_problem
 
-if TYPE_CHECKING:
-    import mlx.core as mx
-
 # Source dtypes the language loads (everything else that is_float is refused by name).
 PLAIN_FLOATS = ("F32", "F16", "BF16", "F64")
-# GGUF block quantizations dequantized with MLX ops here; other types go through gguf.quants.
-MLX_QUANTS = ("Q4_0", "Q4_1", "Q8_0")
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedTensor:
-    """A loaded tensor (float16, or the file's integer type for integer tensors) and how many
-    finite source values became inf. `pending_overflow` is that count, or a lazy one (an MLX
-    scalar or a `QuantOverflow`, anything with `.item()`) that `overflow` evaluates on first
-    use, so loading several tensors does not wait on each."""
-
-    array: mx.array
-    pending_overflow: Any
-
-    @property
-    def overflow(self) -> int:
-        v = self.pending_overflow
-        if not isinstance(v, int):
-            v = int(v.item())
-            object.__setattr__(self, "pending_overflow", v)
-        return v
 
 
 class Model:
@@ -144,7 +119,7 @@ def model_from(mapping: dict[str, Any]) -> Model:
         if arr.dtype != mx.float16:
             src = arr
             arr = arr.astype(mx.float16)
-            overflow = _count_overflow(src, arr)
+            overflow = count_overflow(src, arr)
         nbytes = arr.size * 2
         tensors[name] = TensorInfo(name, tuple(arr.shape), "F16", None, offset, nbytes, True)
         loaded[name] = LoadedTensor(arr, overflow)
@@ -206,9 +181,12 @@ def _load(reader: TensorReader, name: str, progress: Progress | None = None) -> 
         return LoadedTensor(raw.astype(_mx_dtype(info.loaded_dtype)), 0)
     if info.quantization is None:
         return _plain(reader, info, progress)
+    if fmt is None or fmt.dequantize is None:
+        raise ModelFileError(f"{where}: quantization {info.quantization} cannot be loaded from "
+                             f"a {header.format} file", info.offset, header.path)
     import numpy as np
 
-    return _dequantize(reader.view(info, np.uint8), info, header.path)
+    return fmt.dequantize(reader.view(info, np.uint8), info, header.path)
 
 
 # Integer source dtypes as NumPy reads them (the language dtype is TensorInfo.loaded_dtype).
@@ -256,18 +234,7 @@ def _plain(reader: TensorReader, info: TensorInfo,
         return LoadedTensor(out, overflow)
     else:
         src = mx.array(reader.view(info, "<f4").reshape(shape))
-    return _finish(src, src.astype(mx.float16))
-
-
-def _finish(src: mx.array, out: mx.array) -> LoadedTensor:
-    """`out` (float16) with its overflow count. On a GPU the count is two device reductions
-    evaluated with `out`, asynchronously (no wait per tensor; `src` is freed once they ran);
-    on the CPU a cheap bound check first usually skips the count."""
-    import mlx.core as mx
-
-    if mx.default_device() == mx.gpu:
-        return LoadedTensor(out, overflow_count(src, out))
-    return LoadedTensor(out, _count_overflow(src, out))
+    return finish(src, src.astype(mx.float16))
 
 
 def _from_numpy_float(a: Any) -> LoadedTensor:
@@ -278,119 +245,6 @@ def _from_numpy_float(a: Any) -> LoadedTensor:
         h = a.astype(np.float16)
     overflow = int(np.count_nonzero(np.isinf(h) & np.isfinite(a))) if a.dtype != np.float16 else 0
     return LoadedTensor(mx.array(h), overflow)
-
-
-def _count_overflow(src: mx.array, out: mx.array) -> int:
-    """Finite source values that became inf in float16."""
-    import mlx.core as mx
-
-    # Cheap test first (two passes instead of four): if the largest magnitude is below
-    # float16's largest finite value, nothing overflowed. NaN or inf fall to the full count.
-    if mx.max(mx.abs(src)).item() < F16_MAX:
-        return 0
-    return int(mx.sum(mx.logical_and(mx.isinf(out), mx.isfinite(src))).item())
-
-
-def _dequantize(raw: Any, info: TensorInfo, path: str) -> LoadedTensor:
-    """`raw`: the tensor's bytes (a uint8 NumPy view of the mapped file, or bytes)."""
-    import mlx.core as mx
-    import numpy as np
-
-    qtype = info.quantization
-    raw = np.frombuffer(raw, np.uint8) if isinstance(raw, bytes | bytearray) else raw
-    if qtype in MLX_QUANTS:
-        blocks = mx.array(raw).reshape(-1, _BLOCK_BYTES[qtype])
-        out = _dequantize_mlx(blocks, qtype).reshape(info.shape).astype(mx.float16)
-        # Left lazy: evaluated with its first use, together with the other tensors loaded by
-        # then (an experiment on an H100, 2026-12-06 16:36 UTC: SmolLM2's GGUF loaded in
-        # 0.19 s with an async_eval per tensor, 0.07 s without).
-        bound = _quant_bound(blocks, qtype)
-        return LoadedTensor(out, QuantOverflow(bound, lambda: _recount(raw, info)))
-    import gguf
-
-    q = gguf.GGMLQuantizationType[qtype]
-    rows = raw.reshape(-1, info.nbytes // max(1, _rows(info)))
-    try:
-        values = gguf.quants.dequantize(rows, q)
-    except NotImplementedError:
-        raise ModelFileError(
-            f"tensor \"{info.name}\" uses GGUF quantization {qtype}, which cannot be "
-            f"dequantized here (the gguf package has no dequantizer for it; supported: "
-            f"Q4_0, Q4_1, Q8_0 and the types gguf.quants implements, such as Q4_K, Q6_K)",
-            info.offset,
-            path,
-        ) from None
-    src = mx.array(np.ascontiguousarray(values, dtype=np.float32)).reshape(info.shape)
-    return _finish(src, src.astype(mx.float16))
-
-
-_BLOCK_BYTES = {"Q4_0": 18, "Q4_1": 20, "Q8_0": 34}
-
-
-def _quant_bound(blocks: mx.array, qtype: str) -> mx.array:
-    """The largest magnitude any value of these blocks can have, from the block scales
-    (|q| <= 128 for Q8_0, <= 8 for Q4_0, <= 15 plus |m| for Q4_1), as a lazy MLX scalar; NaN
-    if a scale is NaN."""
-    import mlx.core as mx
-
-    def peak(col: int) -> mx.array:
-        scales = mx.contiguous(blocks[:, col : col + 2]).view(mx.float16).astype(mx.float32)
-        return mx.max(mx.abs(scales))
-
-    if qtype == "Q8_0":
-        return peak(0) * 128
-    if qtype == "Q4_0":
-        return peak(0) * 8
-    return peak(0) * 15 + peak(2)
-
-
-@dataclass(frozen=True, slots=True)
-class QuantOverflow:
-    """The overflow count of a GGUF block-quantized tensor, decided when first read: 0 when
-    the block scales bound every value below float16's largest finite value (nearly always),
-    else counted by dequantizing the blocks again (counting as each tensor loads would need a
-    float32 copy of it and two reductions)."""
-
-    bound: mx.array
-    recount: Callable[[], int]
-
-    def item(self) -> int:
-        return 0 if self.bound.item() < F16_MAX else self.recount()
-
-
-def _recount(raw: Any, info: TensorInfo) -> int:
-    import mlx.core as mx
-
-    qtype = info.quantization or ""
-    src = _dequantize_mlx(mx.array(raw).reshape(-1, _BLOCK_BYTES[qtype]), qtype)
-    return _count_overflow(src, src.astype(mx.float16))
-
-
-def _rows(info: TensorInfo) -> int:
-    n = 1
-    for d in info.shape[:-1]:
-        n *= d
-    return n
-
-
-def _dequantize_mlx(blocks: mx.array, qtype: str) -> mx.array:
-    """Q4_0 / Q4_1 / Q8_0 blocks (rows of bytes) -> float32 values, with MLX ops (on the GPU
-    when MLX has one). Arithmetic in float32 in the same order as ggml and gguf.quants:
-    Q8_0 d*q; Q4_0 d*(q-8); Q4_1 d*q + m; the low nibbles are elements 0..15 of a block,
-    the high nibbles 16..31."""
-    import mlx.core as mx
-
-    d = mx.contiguous(blocks[:, 0:2]).view(mx.float16).astype(mx.float32)
-    if qtype == "Q8_0":
-        q = mx.contiguous(blocks[:, 2:]).view(mx.int8).astype(mx.float32)
-        return (d * q).reshape(-1)
-    first = 2 if qtype == "Q4_0" else 4
-    qs = blocks[:, first:]
-    nib = mx.concatenate([qs & 0x0F, qs >> 4], axis=1)
-    if qtype == "Q4_0":
-        return (d * (nib.astype(mx.int8) - 8).astype(mx.float32)).reshape(-1)
-    m = mx.contiguous(blocks[:, 2:4]).view(mx.float16).astype(mx.float32)
-    return (d * nib.astype(mx.float32) + m).reshape(-1)
 
 
 def _unknown_name(header: ModelHeader, name: str) -> str:

@@ -27,11 +27,13 @@ import os
 import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tl_core.models.errors import ModelFileError
 
 if TYPE_CHECKING:
+    import mlx.core as mx
     import numpy as np
 
     from tl_core.models.types import ModelHeader, TensorInfo
@@ -181,3 +183,44 @@ def overflow_count(src: Any, out: Any) -> Any:
     n = mx.sum(mx.isinf(out)) - mx.sum(mx.isinf(src))
     mx.async_eval(out, n)
     return n
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedTensor:
+    """A loaded tensor (float16, or the file's integer type for integer tensors) and how many
+    finite source values became inf. `pending_overflow` is that count, or a lazy one (an MLX
+    scalar or a `QuantOverflow`, anything with `.item()`) that `overflow` evaluates on first
+    use, so loading several tensors does not wait on each."""
+
+    array: mx.array
+    pending_overflow: Any
+
+    @property
+    def overflow(self) -> int:
+        v = self.pending_overflow
+        if not isinstance(v, int):
+            v = int(v.item())
+            object.__setattr__(self, "pending_overflow", v)
+        return v
+
+
+def finish(src: mx.array, out: mx.array) -> LoadedTensor:
+    """`out` (float16) with its overflow count. On a GPU the count is two device reductions
+    evaluated with `out`, asynchronously (no wait per tensor; `src` is freed once they ran);
+    on the CPU a cheap bound check first usually skips the count."""
+    import mlx.core as mx
+
+    if mx.default_device() == mx.gpu:
+        return LoadedTensor(out, overflow_count(src, out))
+    return LoadedTensor(out, count_overflow(src, out))
+
+
+def count_overflow(src: mx.array, out: mx.array) -> int:
+    """Finite source values that became inf in float16."""
+    import mlx.core as mx
+
+    # Cheap test first (two passes instead of four): if the largest magnitude is below
+    # float16's largest finite value, nothing overflowed. NaN or inf fall to the full count.
+    if mx.max(mx.abs(src)).item() < F16_MAX:
+        return 0
+    return int(mx.sum(mx.logical_and(mx.isinf(out), mx.isfinite(src))).item())

@@ -165,7 +165,9 @@ class ModelFormat:
 
     `load_array(header, info)` returns a tensor's values as a NumPy array; None means the
     data lies at `info.offset` of the file, read by the shared mapped reader (plain floats,
-    integers, GGUF block quantizations). `writable`: `save_model` may write this format's
+    integers, quantized tensors). `dequantize(raw, info, path)` turns the bytes of a tensor
+    whose `quantization` is set (a uint8 NumPy view of the mapped file) into a
+    `reading.LoadedTensor`: the format owns its quantizations. `writable`: `save_model` may write this format's
     extensions (it writes SafeTensors); the others are refused as read-only sources.
     """
 
@@ -181,6 +183,7 @@ class ModelFormat:
     stamp: Callable[[str], tuple[int, int]] | None = None
     marker: str | None = None
     load_array: Callable[[ModelHeader, TensorInfo], Any] | None = None
+    dequantize: Callable[[Any, TensorInfo, str], Any] | None = None
     writable: bool = False
 
     def __post_init__(self) -> None:
