@@ -503,9 +503,10 @@ def test_save_model_to_gguf_is_an_error(tmp_path):
     assert line == 1 and "gguf" in message.lower()
 
 
-def test_progress_bar_for_large_tensor_loads(tmp_path, monkeypatch):
-    """The bar advances as the loader converts chunks (no second read) and ends at the
-    tensor's size; small tensors get none."""
+def test_a_load_bar_advances_with_the_loaders_chunks(tmp_path, monkeypatch):
+    """A large tensor advances the model's bar as the loader converts chunks (no second
+    read) and the bar ends at the model's size, erased; a small tensor gets no chunk callback
+    and advances the bar once loaded."""
     import io
 
     from safetensors.numpy import save_file
@@ -514,53 +515,78 @@ def test_progress_bar_for_large_tensor_loads(tmp_path, monkeypatch):
     from tl_core.runtime import progress
 
     values = np.arange(256 * 256, dtype=np.float32).reshape(256, 256) / 7
-    save_file({"big": values}, str(tmp_path / "m.safetensors"))
-    model = load_model(tmp_path / "m.safetensors")
-    monkeypatch.setattr(progress, "MIN_BYTES", 1024)
-    monkeypatch.setattr(reading, "CHUNK_ELEMENTS", 8192)
-    monkeypatch.setenv("TL_PROGRESS_DELAY", "0")
-    seen: list[int] = []
-    out = io.StringIO()
-    with progress.load_bar("big", values.nbytes, out) as update:
-        loaded = model.get_tensor("big", progress=lambda n: (seen.append(n), update(n)))
-    assert seen == [8192 * 4] * 8 and sum(seen) == values.nbytes
-    np.testing.assert_array_equal(np.array(loaded.array), values.astype(np.float16))
-    text = out.getvalue()
-    assert text.startswith("\rloading big:") and "256k" in text  # erased at the end
-    assert text.endswith("\r")
-    assert not progress.is_terminal(out)
-    monkeypatch.setattr(progress, "MIN_BYTES", 10**9)
-    with progress.load_bar("big", values.nbytes, io.StringIO()) as update:
-        assert update is None
-
-
-def test_large_tensor_loads_report_progress_to_an_editor(tmp_path, monkeypatch):
-    """Without a terminal, a run given `on_progress` (the kernel's) sees the loader's bytes
-    as `loading` reports once the load has taken TL_PROGRESS_DELAY seconds."""
-    from safetensors.numpy import save_file
-
-    from tl_core.models import reading
-    from tl_core.runtime import Session, progress
-
-    values = np.arange(256 * 256, dtype=np.float32).reshape(256, 256) / 7
     save_file({"big": values, "small": values[:2]}, str(tmp_path / "m.safetensors"))
+    model = load_model(tmp_path / "m.safetensors")
     monkeypatch.setattr(progress, "MIN_BYTES", 1024 * 8)
     monkeypatch.setattr(reading, "CHUNK_ELEMENTS", 8192)
-    src = ('let m = load_model("m.safetensors")\nlet s = get_tensor(m, "small")\n'
-           'let w = get_tensor(m, "big")\nprint(w.shape)\n')
+    monkeypatch.setenv("TL_PROGRESS_DELAY", "0")
+    out = io.StringIO()
+    bar = progress.LoadProgress("m.safetensors", values.nbytes + 2048, stream=out)
+    seen: list[int] = []
+    with bar.tensor(values.nbytes) as chunk:
+        loaded = model.get_tensor("big", progress=lambda n: (seen.append(n), chunk(n)))
+    assert seen == [8192 * 4] * 8 and bar.done == values.nbytes and not bar.finished
+    np.testing.assert_array_equal(np.array(loaded.array), values.astype(np.float16))
+    with bar.tensor(2048) as chunk:
+        assert chunk is None
+        model.get_tensor("small")
+    assert bar.finished
+    text = out.getvalue()
+    assert text.startswith("\rloading m.safetensors:") and "258k" in text
+    assert text.endswith("\r")  # erased once every byte loaded
+    assert not progress.is_terminal(out)
+
+
+def _many_tensors(path: Path, n: int = 300) -> int:
+    """A SafeTensors model of `n` small tensors (64 KiB each, 18.75 MiB together, more than
+    progress.MIN_BYTES); returns its data bytes."""
+    from safetensors.numpy import save_file
+
+    save_file({f"layers.{i}.weight": np.full((64, 256), i, np.float32) for i in range(n)},
+              str(path))
+    return n * 64 * 256 * 4
+
+
+MANY = ('let m = load_model("many.safetensors")\nfor name in names(m) {\n'
+        '  let t = get_tensor(m, name)\n}\nprint(len(names(m)))\n')
+
+
+def test_a_model_of_many_small_tensors_reports_one_progress_to_an_editor(tmp_path, monkeypatch):
+    """Without a terminal, a run given `on_progress` (the kernel's) sees the model's loaded
+    bytes as `loading` reports, one growing count for the whole model, once the loads have
+    taken TL_PROGRESS_DELAY seconds."""
+    from tl_core.runtime import Session
+
+    total = _many_tensors(tmp_path / "many.safetensors")
 
     def reports(delay: str) -> list[tuple]:
         monkeypatch.setenv("TL_PROGRESS_DELAY", delay)
         seen: list[tuple] = []
-        r = Session(base_dir=tmp_path, device="cpu").run(src, on_progress=lambda *a: seen.append(a))
-        assert [d.message for d in r.errors] == [] and r.stdout == "[256, 256]\n"
+        r = Session(base_dir=tmp_path, device="cpu").run(MANY, on_progress=lambda *a: seen.append(a))
+        assert [d.message for d in r.errors] == [] and r.stdout == "300\n"
         return seen
 
     assert reports("60") == []  # loaded before the delay
     seen = reports("0")
-    assert seen[0] == ("loading", 32768, 262144, "big 32.0 KiB of 256.0 KiB")
-    assert seen[-1] == ("loading", 262144, 262144, "big 256.0 KiB of 256.0 KiB")
-    assert [s[1] for s in seen] == [32768 * k for k in range(1, 9)]
+    assert [s[1] for s in seen] == [65536 * k for k in range(1, 301)]
+    assert {(s[0], s[2]) for s in seen} == {("loading", total)}
+    assert seen[0][3] == "many.safetensors 64.0 KiB of 18.8 MiB"
+    assert seen[-1][3] == "many.safetensors 18.8 MiB of 18.8 MiB"
+
+
+def test_tensors_loaded_before_are_not_in_a_later_bar(tmp_path, monkeypatch):
+    """A bar covers what is left to load: printing erases it, and the next load's bar counts
+    only the tensors not loaded yet."""
+    from tl_core.runtime import Session
+
+    total = _many_tensors(tmp_path / "many.safetensors", 260)
+    monkeypatch.setenv("TL_PROGRESS_DELAY", "0")
+    seen: list[tuple] = []
+    src = ('let m = load_model("many.safetensors")\nlet a = get_tensor(m, "layers.0.weight")\n'
+           'print(1)\nlet b = get_tensor(m, "layers.1.weight")\n')
+    r = Session(base_dir=tmp_path, device="cpu").run(src, on_progress=lambda *a: seen.append(a))
+    assert r.errors == () and r.stdout == "1\n"
+    assert [s[1:3] for s in seen] == [(65536, total), (65536, total - 65536)]
 
 
 def test_return_break_continue_outside_their_place():

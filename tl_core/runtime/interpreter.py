@@ -50,7 +50,7 @@ from tl_core.runtime.env import Env
 from tl_core.runtime.errors import Interrupted, NotSupported, OpError, Panic, TLRuntimeError
 from tl_core.runtime.implementations import ops  # and every built-in implementation
 from tl_core.runtime.printing import format_value
-from tl_core.runtime.progress import load_bar, load_reports
+from tl_core.runtime.progress import MIN_BYTES, LoadProgress
 from tl_core.runtime.values import (
     DTYPES,
     FLOAT,
@@ -188,6 +188,9 @@ class Interpreter:
         self.trainable: dict[str, bool] = {}  # top-level tensor -> declared learnable
         # (title, done, total, message) of long work such as a learn block's epochs
         self.on_progress: Callable[[str, int, int, str], None] | None = None
+        # id(Model) -> (the Model, its LoadProgress) while a run loads its tensors: one bar
+        # per model, erased when the run prints or ends (end_load_progress)
+        self._load_progress: dict[int, tuple[Any, Any]] = {}
         # `input(prompt)`: set by `tl run` to read the terminal; None in the kernel and in
         # sessions, where input() is a clear error (an editor run has no terminal)
         self.read_input: Callable[[str], str | None] | None = None
@@ -234,6 +237,8 @@ class Interpreter:
     # -- the op context ---------------------------------------------------------------
 
     def write(self, text: str) -> None:
+        if self._load_progress:
+            self.end_load_progress()
         self._write(text)
 
     def format(self, value: Any) -> str:
@@ -247,7 +252,10 @@ class Interpreter:
         d = Diagnostic(span or self._call_span or _NOWHERE, message, Severity.WARNING, "warning")
         self.out.warnings.append(d)
         if self._warn is not None:
-            self._warn(d)
+            with contextlib.ExitStack() as paused:  # a load bar steps aside on the terminal
+                for _, bar in self._load_progress.values():
+                    paused.enter_context(bar.paused())
+                self._warn(d)
 
     def warn_once(self, key: str, message: str, span: Span | None = None) -> None:
         if key not in self.warned:
@@ -258,15 +266,29 @@ class Interpreter:
         return load_model(path)
 
     def tensor_load_bar(self, model: Any, name: str) -> Any:
-        """A context giving a progress callback for loading tensor `name` (None: no bar):
-        a terminal bar for `tl run`, progress reports in the kernel (`on_progress`)."""
+        """A context giving a progress callback for loading tensor `name` (None: no chunks
+        wanted) that advances the model's one progress display: a terminal bar for `tl run`,
+        progress reports in the kernel (`on_progress`); see tl_core.runtime.progress."""
         info = model.header.tensors.get(name)
         if info is None or not (self.progress or self.on_progress is not None):
             return contextlib.nullcontext(None)
+        hit = self._load_progress.get(id(model))
+        if hit is None or hit[1].finished:
+            if hit is not None:
+                hit[1].close()
+            total = sum(t.nbytes for n, t in model.header.tensors.items()
+                        if model.loaded(n) is None)
+            if total < MIN_BYTES:
+                return contextlib.nullcontext(None)
+            label = os.path.basename(model.path) or "model"
+            hit = (model, LoadProgress(label, total, None if self.progress else self.on_progress))
+            self._load_progress[id(model)] = hit
+        return hit[1].tensor(info.nbytes)
 
-        if self.progress:
-            return load_bar(name, info.nbytes)
-        return load_reports(name, info.nbytes, self.on_progress)
+    def end_load_progress(self) -> None:
+        """Erase the load bars: the run printed, or ended (a later load starts a new bar)."""
+        while self._load_progress:
+            self._load_progress.popitem()[1][1].close()
 
     # -- programs ---------------------------------------------------------------------
 
@@ -299,7 +321,8 @@ class Interpreter:
                   top: bool = True) -> None:
         """Run top-level items in order (fn declarations are already defined)."""
         env = env or self.globals
-        with mx.stream(self.mx_device):
+        with mx.stream(self.mx_device), contextlib.ExitStack() as run:
+            run.callback(self.end_load_progress)
             for item in items:
                 try:
                     self.run_item(item, env, top)

@@ -248,8 +248,8 @@ def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
     bar = getattr(ctx, "tensor_load_bar", None)
     with bar(model, name) if bar is not None else contextlib.nullcontext(None) as progress:
         loaded = model.get_tensor(name, progress=progress)
-    if not getattr(ctx, "tracing", 0):  # data, not the loader's graph: a compiled function
-        mx.eval(loaded.array)  # that captures it must not convert it again on every call
+        if not getattr(ctx, "tracing", 0):  # data, not the loader's graph: a compiled
+            mx.eval(loaded.array)  # function that captures it must not convert it per call
     if loaded.overflow:
         ctx.warn(f"{loaded.overflow} value{'s' if loaded.overflow != 1 else ''} of \"{name}\" "
                  f"overflowed float16 and became inf")

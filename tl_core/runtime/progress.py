@@ -1,11 +1,14 @@
-"""Progress of long tensor loads: a tqdm bar on a terminal, reports for an editor.
+"""Progress of long model loads: a tqdm bar on a terminal, reports for an editor.
 
-The loader reports the bytes it has converted as it goes (`Model.get_tensor(name,
-progress=...)`), so a bar costs no second read of the tensor. A bar appears only for tensors
-of at least `MIN_BYTES` and only once the load has taken `delay()` seconds (0.5; the
-environment variable `TL_PROGRESS_DELAY` overrides it, e.g. 0 in tests). Pipes get no bar.
-In the kernel the same callback becomes the run's progress reports (`load_reports`), which
-the language server shows as `$/progress`, as it does a learn block's epochs.
+A run shows one `LoadProgress` per Model whose tensors it loads: its total is the bytes of the
+model's tensors not loaded yet, so loading a model of 300 small tensors is one bar, not 300.
+Large tensors (at least `MIN_BYTES`) advance it chunk by chunk as the loader converts them
+(`Model.get_tensor(name, progress=...)`), so the bar costs no second read of a tensor; the
+others advance it once loaded. Nothing shows before the loads have taken `delay()` seconds
+(0.5; the environment variable `TL_PROGRESS_DELAY` overrides it, e.g. 0 in tests), nor for a
+model whose remaining tensors are smaller than `MIN_BYTES` together. Pipes get no bar. In the
+kernel the same counts become the run's `loading` progress reports, which the language server
+shows as `$/progress`, as it does a learn block's epochs.
 """
 
 from __future__ import annotations
@@ -50,34 +53,64 @@ def terminal_bar(stream: TextIO | None = None, **options: Any) -> Any:
     return tqdm(file=stream, ncols=size.columns or 80, nrows=size.lines or 24, **options)
 
 
-@contextmanager
-def load_bar(label: str, total: int,
-             stream: TextIO | None = None) -> Iterator[Callable[[int], None] | None]:
-    """A callback taking the bytes just loaded, drawing `loading LABEL` with a bar; None for a
-    small tensor. The bar is erased when the load ends."""
-    if total < MIN_BYTES:
-        yield None
-        return
-    with terminal_bar(stream, total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                      desc=f"loading {label}", leave=False, delay=delay()) as bar:
-        yield bar.update
+class LoadProgress:
+    """The progress of loading one Model's tensors: a terminal bar (`report` None) or
+    `report(title, done, total, message)` calls for an editor, over `total` bytes."""
 
+    def __init__(self, label: str, total: int,
+                 report: Callable[[str, int, int, str], None] | None = None,
+                 stream: TextIO | None = None) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self._report = report
+        self._start, self._wait = time.monotonic(), delay()
+        self._bar = None if report is not None else terminal_bar(
+            stream, total=total, unit="B", unit_scale=True, unit_divisor=1024,
+            desc=f"loading {label}", leave=False, delay=self._wait)
 
-@contextmanager
-def load_reports(label: str, total: int, report: Callable[[str, int, int, str], None]
-                 ) -> Iterator[Callable[[int], None] | None]:
-    """`load_bar` for an editor: `report(title, done, total, message)` as the bytes of tensor
-    LABEL load, once the load has taken `delay()` seconds; None for a small tensor."""
-    if total < MIN_BYTES:
-        yield None
-        return
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.total
 
-    start, wait, done = time.monotonic(), delay(), 0
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self._report is not None and time.monotonic() - self._start >= self._wait:
+            self._report("loading", self.done, self.total,
+                         f"{self.label} {format_bytes(self.done)} of {format_bytes(self.total)}")
 
-    def update(n: int) -> None:
-        nonlocal done
-        done += n
-        if time.monotonic() - start >= wait:
-            report("loading", done, total, f"{label} {format_bytes(done)} of {format_bytes(total)}")
+    @contextmanager
+    def tensor(self, nbytes: int) -> Iterator[Callable[[int], None] | None]:
+        """Loading one tensor of `nbytes`: gives the loader's chunk callback for a large
+        tensor (None for a small one); what the chunks did not report is added once the
+        tensor has loaded without an error."""
+        seen = 0
 
-    yield update
+        def chunk(n: int) -> None:
+            nonlocal seen
+            seen += n
+            self.advance(n)
+
+        yield chunk if nbytes >= MIN_BYTES else None
+        if seen < nbytes:
+            self.advance(nbytes - seen)
+        if self.finished:
+            self.close()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Other text written to the terminal meanwhile (a warning): the bar steps aside."""
+        if self._bar is None:
+            yield
+            return
+        self._bar.clear()
+        try:
+            yield
+        finally:
+            self._bar.refresh()
+
+    def close(self) -> None:
+        """Erase the bar (an editor's progress ends with its run)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
