@@ -1,13 +1,17 @@
 """Loading whole models to float16: ours against the libraries' own loaders, same run.
 
-Run: .venv/bin/python bench/load.py [--big-mb N] [--repeat R]
+Run: .venv/bin/python bench/load.py [--big-mb N] [--repeat R] [--only big,minilm,gguf,smollm2]
 Page cache warm (each file is read once before timing), every tensor evaluated and then read
 once by a device reduction (so an array that still sits in host memory pays its move to the GPU
-here, as it would on first use). Rows:
+here, as it would on first use); ours also decides each tensor's overflow count, as
+`get_tensor` does for its warning. The variants of a row run in turn within each repetition
+(ours, baseline 1, baseline 2, ours, ...), so a busy machine slows them alike. Rows:
 - a generated F32 SafeTensors file (110 tensors, --big-mb MB; default 1850 on a GPU, 400 on
   the CPU): `load_model` + every `get_tensor`, against `mx.load` + `astype(float16)` and,
   where PyTorch is installed, `safetensors.torch.load_file(device=cuda|cpu)` + `.half()`;
 - MiniLM's SafeTensors (90 MB F32), same baselines;
+- a generated 185 MB GGUF of Q8_0 and Q4_0 tensors (gguf's writer; cached in .cache/bench),
+  against `mx.load` + `mx.dequantize`;
 - SmolLM2's Q4_1/Q8_0 GGUF, against `mx.load` + `mx.dequantize`.
 Prints the median seconds of each and the ratio ours / baseline (below 1: ours is faster).
 """
@@ -72,8 +76,39 @@ def used(arrays: list) -> None:
 def ours(path: Path) -> None:
     clear_cache()
     model = load_model(path)
-    used([model.get_tensor(name).array for name in model.names()
-          if model.header.tensors[name].is_float])
+    loaded = [model.get_tensor(name) for name in model.names()
+              if model.header.tensors[name].is_float]
+    used([t.array for t in loaded])
+    for t in loaded:
+        t.overflow  # noqa: B018 - decided, as get_tensor does for its warning
+
+
+GGUF_ROWS = 2048  # each tensor [2048, 2048]: 4.46 MB as Q8_0, 2.36 MB as Q4_0
+
+
+def write_q8_q4_gguf(path: Path) -> None:
+    """20 Q8_0 and 41 Q4_0 tensors of [2048, 2048] (185 MB), random normal values quantized
+    once per type by gguf.quants and written by gguf's writer."""
+    import gguf
+
+    from tests.models.builders import write_gguf
+
+    values = np.random.default_rng(0).standard_normal((GGUF_ROWS, GGUF_ROWS), np.float32)
+    blocks = {q: gguf.quants.quantize(values, gguf.GGMLQuantizationType[q])
+              for q in ("Q8_0", "Q4_0")}
+    tensors = {f"blk.{i}.ffn_up.weight": (blocks["Q8_0"], "Q8_0") for i in range(20)}
+    tensors |= {f"blk.{i}.ffn_down.weight": (blocks["Q4_0"], "Q4_0") for i in range(41)}
+    tmp = path.with_suffix(".tmp")
+    write_gguf(tmp, tensors)
+    tmp.replace(path)
+
+
+def q8_q4_gguf() -> Path:
+    path = Path(__file__).resolve().parent.parent / ".cache" / "bench" / "q8_q4_185mb.gguf"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_q8_q4_gguf(path)
+    return path
 
 
 def mx_astype(path: Path) -> None:
@@ -116,16 +151,24 @@ def torch_baseline(path: Path):
     return run, f"safetensors.torch.load_file(device={device}) + .half()"
 
 
+def interleaved(fns: list, repeat: int) -> list[float]:
+    """The median seconds of each of `fns`, run in turn `repeat` times (each once first, to
+    warm MLX: kernels compiled, allocator)."""
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, seen in zip(fns, times, strict=True):
+            seen.append(timed(fn, 1))
+    return [statistics.median(t) for t in times]
+
+
 def row(label: str, path: Path, baselines, repeat: int) -> None:
     path.read_bytes()  # warm the page cache
-    ours(path)  # warm MLX (kernels compiled, allocator)
-    t_ours = timed(lambda: ours(path), repeat)
+    baselines = [(name, fn) for name, fn in baselines if fn is not None]
+    t_ours, *rest = interleaved([lambda: ours(path)] + [fn for _, fn in baselines], repeat)
     print(f"{label}: ours {t_ours:.3f} s")
-    for name, fn in baselines:
-        if fn is None:
-            continue
-        fn()
-        t = timed(fn, repeat)
+    for (name, _), t in zip(baselines, rest, strict=True):
         print(f"    {name}: {t:.3f} s  ratio ours/baseline {t_ours / t:.2f}")
 
 
@@ -152,6 +195,10 @@ def main() -> None:
         t_fn, t_name = torch_baseline(p)
         row("MiniLM SafeTensors (90 MB F32)", p,
             [("mx.load + astype", lambda: mx_astype(p)), (t_name, t_fn)], args.repeat)
+    if not args.only or "gguf" in args.only:
+        p = q8_q4_gguf()
+        row("Q8_0/Q4_0 GGUF (185 MB, 61 tensors)", p,
+            [("mx.load + mx.dequantize", lambda: mx_gguf(p))], args.repeat)
     if not args.only or "smollm2" in args.only:
         p = smollm2_path()
         row("SmolLM2 Q4_1 GGUF (98 MB)", p, [("mx.load + mx.dequantize", lambda: mx_gguf(p))],

@@ -196,13 +196,17 @@ def test_model_is_lazy_and_caches(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("host", [False, True])
 def test_float32_to_float16_on_both_paths_equals_numpy(tmp_path, monkeypatch, host):
-    """The MLX path (CPU, Metal) and the host-threads path (CUDA) round alike, and count the
-    same overflow; chunks small enough that a tensor spans several threads."""
+    """The MLX path (Apple GPUs) and the host-threads path (CPU, CUDA) round alike, and count
+    the same overflow; chunks small enough that a tensor spans several threads."""
     monkeypatch.setattr(loader_module, "host_conversion", lambda: host)
     monkeypatch.setattr(reading_module, "CHUNK_ELEMENTS", 1000)
     rng = np.random.default_rng(1)
     values = (rng.standard_normal((37, 301)) * 3e4).astype(np.float32)
     values[5, 7] = np.nan
+    values[1, 2], values[3, 4] = np.inf, -np.inf  # already inf: not overflow
+    flat = values.reshape(-1)
+    flat[2000:4000] = 1.0  # a chunk whose only overflow is negative, one whose only inf is -inf
+    flat[2500], flat[3500] = -7e4, -np.inf
     path = write_safetensors(tmp_path / "b.safetensors", {"w": values})
     loaded = load_model(path).get_tensor("w")
     with np.errstate(over="ignore"):
@@ -428,6 +432,13 @@ def test_quantized_overflow_recounts_only_when_the_scales_allow_inf(tmp_path):
     assert t.overflow == 0
     values = np.array(t.array).reshape(-1)
     assert np.isnan(values[:32]).all() and (values[32:] == 20000).all()
+
+
+@given(st.lists(st.sampled_from([0x7C00, 0xFC00, 0x7E00, 0xFE01, 0x7FFF, 0xFFFF, 0x7BFF,
+                                  0xFBFF, 0x0000, 0x8000, 0x3C00, 0xBC00]), min_size=1))
+def test_special_float16_finds_every_inf_and_nan(bits):
+    values = np.array(bits, np.uint16).view(np.float16)
+    assert reading_module.special_float16(values) == bool((~np.isfinite(values)).any())
 
 
 def test_device_overflow_count_excludes_source_infinities():
