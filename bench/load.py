@@ -1,6 +1,10 @@
 """Loading whole models to float16: ours against the libraries' own loaders, same run.
 
 Run: .venv/bin/python bench/load.py [--big-mb N] [--repeat R] [--only big,minilm,gguf,smollm2]
+                                    [--variants]
+On a GPU: `.venv/bin/python bench/load.py --only big --variants` times the host path's CUDA
+variants (tl_core.models.reading.CUDA_LOAD_VARIANTS, chosen by TL_CUDA_LOAD) in the same run
+as the baselines, each as `ours[VARIANT]` (ratio: the default variant's time / its time).
 Page cache warm (each file is read once before timing), every tensor evaluated and then read
 once by a device reduction (so an array that still sits in host memory pays its move to the GPU
 here, as it would on first use); ours also decides each tensor's overflow count, as
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -163,6 +168,27 @@ def interleaved(fns: list, repeat: int) -> list[float]:
     return [statistics.median(t) for t in times]
 
 
+def ours_variant(path: Path, variant: str) -> None:
+    """`ours` with the host path's variant `variant` (TL_CUDA_LOAD)."""
+    old = os.environ.get("TL_CUDA_LOAD")
+    os.environ["TL_CUDA_LOAD"] = variant
+    try:
+        ours(path)
+    finally:
+        if old is None:
+            del os.environ["TL_CUDA_LOAD"]
+        else:
+            os.environ["TL_CUDA_LOAD"] = old
+
+
+def variant_rows(path: Path) -> list:
+    """(label, function) per CUDA variant of the host path but the default one."""
+    from tl_core.models.reading import CUDA_LOAD_VARIANTS, cuda_load_variant
+
+    return [(f"ours[{v}] (default/this)", lambda v=v: ours_variant(path, v))
+            for v in CUDA_LOAD_VARIANTS if v != cuda_load_variant()]
+
+
 def row(label: str, path: Path, baselines, repeat: int) -> None:
     path.read_bytes()  # warm the page cache
     baselines = [(name, fn) for name, fn in baselines if fn is not None]
@@ -178,15 +204,22 @@ def main() -> None:
     ap.add_argument("--big-mb", type=int, default=1850 if gpu else 400)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--only", default="")
+    ap.add_argument("--variants", action="store_true",
+                    help="the big row also times every CUDA variant of the host path")
     args = ap.parse_args()
-    print(f"device: {mx.default_device()}, mlx {mx.__version__}")
+    from tl_core.models.reading import cuda_load_variant
+
+    print(f"device: {mx.default_device()}, mlx {mx.__version__}, cuda "
+          f"{mx.cuda.is_available()}, host path variant {cuda_load_variant()}")
     with tempfile.TemporaryDirectory() as tmp:
         if not args.only or "big" in args.only:
             big = Path(tmp) / "big.safetensors"
             write_f32_safetensors(big, args.big_mb)
             t_fn, t_name = torch_baseline(big)
+            extra = variant_rows(big) if args.variants else []
             row(f"F32 SafeTensors {args.big_mb} MB, 110 tensors", big,
-                [("mx.load + astype", lambda: mx_astype(big)), (t_name, t_fn)], args.repeat)
+                [("mx.load + astype", lambda: mx_astype(big)), (t_name, t_fn), *extra],
+                args.repeat)
             big.unlink()
     from tests.model_files import minilm_path, smollm2_path
 

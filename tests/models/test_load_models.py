@@ -194,11 +194,13 @@ def test_model_is_lazy_and_caches(tmp_path, monkeypatch):
     assert calls == ["a"]
 
 
-@pytest.mark.parametrize("host", [False, True])
-def test_float32_to_float16_on_both_paths_equals_numpy(tmp_path, monkeypatch, host):
-    """The MLX path (Apple GPUs) and the host-threads path (CPU, CUDA) round alike, and count
-    the same overflow; chunks small enough that a tensor spans several threads."""
-    monkeypatch.setattr(loader_module, "host_conversion", lambda: host)
+@pytest.mark.parametrize("variant", [None, *reading_module.CUDA_LOAD_VARIANTS])
+def test_float32_to_float16_on_both_paths_equals_numpy(tmp_path, monkeypatch, variant):
+    """The MLX path (Apple GPUs) and the host-threads path (CPU, CUDA) in each of its CUDA
+    variants round alike, and count the same overflow; chunks small enough that a tensor
+    spans several threads."""
+    monkeypatch.setattr(loader_module, "host_conversion", lambda: variant is not None)
+    monkeypatch.setenv("TL_CUDA_LOAD", variant or "")
     monkeypatch.setattr(reading_module, "CHUNK_ELEMENTS", 1000)
     rng = np.random.default_rng(1)
     values = (rng.standard_normal((37, 301)) * 3e4).astype(np.float32)
@@ -448,3 +450,11 @@ def test_device_overflow_count_excludes_source_infinities():
     out = src.astype(mx.float16)
     n = reading_module.overflow_count(src, out)
     assert loader_module.LoadedTensor(out, n).overflow == 2
+
+
+def test_the_cuda_load_variant_comes_from_the_environment(monkeypatch):
+    for name in reading_module.CUDA_LOAD_VARIANTS:
+        monkeypatch.setenv("TL_CUDA_LOAD", name)
+        assert reading_module.cuda_load_variant() == name
+    monkeypatch.setenv("TL_CUDA_LOAD", "fastest")
+    assert reading_module.cuda_load_variant() == "device-zeros"

@@ -145,38 +145,93 @@ def host_conversion() -> bool:
     return mx.default_device() == mx.cpu or mx.cuda.is_available()
 
 
+# Where the host path puts a tensor with MLX's CUDA backend (`TL_CUDA_LOAD`; the default is
+# the variant measured best so far; `bench/load.py --only big --variants` compares them all on
+# a GPU in one run). Each is correct on every device; they differ in where memory lives:
+# - "device-zeros": convert on the host into an `mx.zeros` made on the default device (0.53 s
+#   for 1.85 GB on an H100, 2026-12-06 17:27 UTC);
+# - "host-zeros": the same, the zeros made on the CPU stream, so that the host's writes find
+#   host pages instead of pulling the device's zeros back first;
+# - "host-zeros-touch": "host-zeros", then a device reduction over each tensor started without
+#   waiting, so its move to the GPU overlaps the next tensor's conversion;
+# - "raw-device-astype": copy the float32 bytes (no conversion on the host, a memcpy over the
+#   threads) into an array made on the CPU stream, then `astype` and the overflow count on
+#   the device, lazily: twice the bytes cross, no host conversion, several tensors in flight.
+CUDA_LOAD_VARIANTS = ("device-zeros", "host-zeros", "host-zeros-touch", "raw-device-astype")
+
+
+def cuda_load_variant() -> str:
+    """The host path's variant: `TL_CUDA_LOAD` when it names one, else the default."""
+    v = os.environ.get("TL_CUDA_LOAD", "")
+    return v if v in CUDA_LOAD_VARIANTS else CUDA_LOAD_VARIANTS[0]
+
+
 def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...],
-                    progress: Progress | None = None) -> tuple[Any, int]:
+                    progress: Progress | None = None) -> tuple[Any, Any]:
     """float32 `src` -> an MLX float16 array, converted on the host in chunks over the reader's
     threads straight into the array's memory; returns the array and how many finite values
-    became inf. `progress` gets the source bytes of each chunk as it completes."""
+    became inf (an int, or a lazy MLX count for "raw-device-astype"). `progress` gets the source
+    bytes of each chunk as it completes."""
     import mlx.core as mx
     import numpy as np
 
     flat = src.reshape(-1)
-    result = mx.zeros(shape, mx.float16)
-    mx.eval(result)  # a buffer of its own, on the device that will use it
-    # Writing into an evaluated array nothing else refers to: MLX arrays are immutable to MLX
-    # code, but the buffer is plain memory that the NumPy view (no copy) fills before any use.
-    out = np.array(result, copy=False).reshape(-1)
-    bounds = range(0, flat.size, CHUNK_ELEMENTS)
+    variant = cuda_load_variant()
+    if variant == "raw-device-astype":
+        raw, buf = _fresh(shape, mx.float32, mx.cpu)
 
-    def convert(a: int) -> int:
-        s = flat[a : a + CHUNK_ELEMENTS]
-        d = out[a : a + CHUNK_ELEMENTS]
+        def copy(a: int, b: int) -> int:
+            np.copyto(buf[a:b], flat[a:b])
+            return 0
+
+        _in_chunks(reader, flat.size, copy, progress)
+        out = raw.astype(mx.float16)
+        return out, overflow_count(raw, out)
+    result, out = _fresh(shape, mx.float16, None if variant == "device-zeros" else mx.cpu)
+
+    def convert(a: int, b: int) -> int:
+        s, d = flat[a:b], out[a:b]
         with np.errstate(over="ignore", invalid="ignore"):
             np.copyto(d, s, casting="unsafe")  # rounds to nearest even, as MLX does
         if not special_float16(d):
             return 0
         return int(np.count_nonzero(np.isinf(d) & np.isfinite(s)))
 
-    overflow = 0
-    done = reader.pool().map(convert, bounds) if len(bounds) > 1 else map(convert, bounds)
-    for a, n in zip(bounds, done, strict=True):
-        overflow += n
-        if progress is not None:
-            progress(4 * (min(flat.size, a + CHUNK_ELEMENTS) - a))
+    overflow = _in_chunks(reader, flat.size, convert, progress)
+    if variant == "host-zeros-touch":
+        mx.async_eval(mx.max(result))
     return result, overflow
+
+
+def _fresh(shape: tuple[int, ...], dtype: Any, stream: Any) -> tuple[Any, np.ndarray]:
+    """An evaluated MLX array of zeros (made on `stream`, None: the default device) and a flat
+    NumPy view of its memory. Writing into an evaluated array nothing else refers to: MLX
+    arrays are immutable to MLX code, but the buffer is plain memory that the view (no copy)
+    fills before any use."""
+    import mlx.core as mx
+    import numpy as np
+
+    result = mx.zeros(shape, dtype) if stream is None else mx.zeros(shape, dtype, stream=stream)
+    mx.eval(result)
+    return result, np.array(result, copy=False).reshape(-1)
+
+
+def _in_chunks(reader: TensorReader, size: int, work: Callable[[int, int], int],
+               progress: Progress | None) -> int:
+    """`work(start, end)` over chunks of `size` elements on the reader's threads; the sum of
+    its results. `progress` gets 4 bytes per element of each chunk as it completes."""
+    bounds = range(0, size, CHUNK_ELEMENTS)
+
+    def one(a: int) -> int:
+        return work(a, min(size, a + CHUNK_ELEMENTS))
+
+    total = 0
+    done = reader.pool().map(one, bounds) if len(bounds) > 1 else map(one, bounds)
+    for a, n in zip(bounds, done, strict=True):
+        total += n
+        if progress is not None:
+            progress(4 * (min(size, a + CHUNK_ELEMENTS) - a))
+    return total
 
 
 def special_float16(values: np.ndarray) -> bool:
