@@ -458,3 +458,19 @@ def test_the_cuda_load_variant_comes_from_the_environment(monkeypatch):
         assert reading_module.cuda_load_variant() == name
     monkeypatch.setenv("TL_CUDA_LOAD", "fastest")
     assert reading_module.cuda_load_variant() == "device-zeros"
+
+
+def test_unloaded_bytes_follow_the_loads(tmp_path):
+    a, b = np.ones((4, 8), np.float32), np.ones(3, np.float16)
+    m = load_model(write_safetensors(tmp_path / "u.safetensors", {"a": a, "b": b}))
+    assert m.unloaded_bytes == a.nbytes + b.nbytes
+    m.get_tensor("a")
+    m.get_tensor("a")
+    assert m.unloaded_bytes == b.nbytes
+    with pytest.raises(ModelFileError):
+        m.get_tensor("c")
+    m.get_tensor("b")
+    assert m.unloaded_bytes == 0
+    fresh = load_model(tmp_path / "u.safetensors")
+    fresh.get_tensor("b")  # loaded before the first count
+    assert fresh.unloaded_bytes == a.nbytes

@@ -40,6 +40,7 @@ class Model:
         self.header = header
         self._loaded: dict[str, LoadedTensor] = dict(loaded or {})
         self._reader = TensorReader(header)
+        self._unloaded_bytes: int | None = None  # counted on first use, then kept up to date
 
     @property
     def metadata(self) -> dict[str, object]:
@@ -65,7 +66,17 @@ class Model:
         if hit is None:
             hit = _load(self._reader, name, progress)
             self._loaded[name] = hit
+            if self._unloaded_bytes is not None:
+                self._unloaded_bytes -= self.header.tensors[name].nbytes
         return hit
+
+    @property
+    def unloaded_bytes(self) -> int:
+        """The file bytes of the tensors not loaded yet (what a progress bar has to cover)."""
+        if self._unloaded_bytes is None:
+            self._unloaded_bytes = sum(t.nbytes for n, t in self.header.tensors.items()
+                                       if n not in self._loaded)
+        return self._unloaded_bytes
 
     def loaded(self, name: str) -> LoadedTensor | None:
         """Tensor `name` if it is loaded already, else None (nothing is read)."""

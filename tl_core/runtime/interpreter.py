@@ -276,8 +276,7 @@ class Interpreter:
         if hit is None or hit[1].finished:
             if hit is not None:
                 hit[1].close()
-            total = sum(t.nbytes for n, t in model.header.tensors.items()
-                        if model.loaded(n) is None)
+            total = model.unloaded_bytes
             if total < MIN_BYTES:
                 return contextlib.nullcontext(None)
             label = os.path.basename(model.path) or "model"
