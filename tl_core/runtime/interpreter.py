@@ -165,6 +165,9 @@ class Interpreter:
         self.impl_stack: list[str] = []
         self._write = write or (lambda s: None)
         self._warn = warn
+        # id(Model) -> (the Model, its LoadProgress) while a run loads its tensors: one bar
+        # per model, erased when the run prints or ends (end_load_progress)
+        self._load_progress: dict[int, tuple[Any, Any]] = {}
         self.interrupt = interrupt or threading.Event()
         self.progress = progress
         self.warned: set[str] = set()
@@ -188,9 +191,6 @@ class Interpreter:
         self.trainable: dict[str, bool] = {}  # top-level tensor -> declared learnable
         # (title, done, total, message) of long work such as a learn block's epochs
         self.on_progress: Callable[[str, int, int, str], None] | None = None
-        # id(Model) -> (the Model, its LoadProgress) while a run loads its tensors: one bar
-        # per model, erased when the run prints or ends (end_load_progress)
-        self._load_progress: dict[int, tuple[Any, Any]] = {}
         # `input(prompt)`: set by `tl run` to read the terminal; None in the kernel and in
         # sessions, where input() is a clear error (an editor run has no terminal)
         self.read_input: Callable[[str], str | None] | None = None
