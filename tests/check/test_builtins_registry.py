@@ -31,7 +31,8 @@ load_weight_cache_gguf_f32 cndl_matmul cndl_transpose cndl_reshape cndl_softmax
 cndl_log_softmax cndl_gelu cndl_silu cndl_relu cndl_tanh cndl_layer_norm cndl_rms_norm
 cndl_embedding cndl_rope cndl_load_safetensor cndl_load_gguf_tensor cndl_list_safetensors
 cndl_list_gguf_tensors cndl_load_model_safetensor cndl_save_model_safetensor
-cndl_save_safetensor""".split()
+cndl_save_safetensor save load new_tensor_buffer TensorBuffer::zeros TensorBuffer::ones
+TensorBuffer::alloc""".split()
 
 
 def test_every_section_7_builtin_is_registered():
@@ -125,6 +126,7 @@ def test_model_strings_are_declared_by_kind_not_by_name():
 def test_purity_replaces_the_impure_list():
     impure = {n for n, b in BUILTINS.items() if not b.pure}
     assert {"print", "rand", "randn", "load_model", "get_tensor", "env", "len"} <= impure
+    assert {"save", "load", "new_tensor_buffer", "TensorBuffer::alloc"} <= impure
     assert not ({"softmax", "matmul", "rope", "linear", "exp"} & impure)
 
 

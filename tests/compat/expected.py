@@ -35,6 +35,7 @@ class Case:
     atol: float = 1e-3
     model: bool = False  # runs next to the SmolLM2 GGUF
     select: Callable[[str], bool] | None = None  # the stdout lines compared
+    writes: bool = False  # writes files: runs in a temporary directory (a copy)
 
 
 CASES: dict[str, Case] = {}
@@ -272,6 +273,30 @@ def probe_append_buffer() -> str:
     rows = np.repeat(np.arange(3.0)[:, None], 3, axis=1)
     return lines("empty: [0, 3]", "rows: [3, 3]", f"sum: {T(rows.sum(), 'float32')}",
                  f"cache: {T(rows, 'float32')}")
+
+
+@case(writes=True)
+def probe_save_load() -> str:
+    w = np.array([[0.1, -2.5, 3.0], [1000.0, 0.333, -0.0]], np.float16)
+    d = w * np.float16(2)
+    return lines("Saved tensor to: weights.tlt",
+                 "Loaded tensor from: weights.tlt (shape: [2, 3])", "shape: [2, 3]",
+                 f"back: {T(w)}", f"equal: {T(np.bool_(True), 'bool')}",
+                 "Saved tensor to: doubled.tlt",
+                 "Loaded tensor from: doubled.tlt (shape: [2, 3])", f"doubled: {T(d)}")
+
+
+@case()
+def probe_tensor_buffer() -> str:
+    return lines(f"zeros: {T(np.zeros((2, 3)))}", f"ones: {T(np.ones(3))}",
+                 f"sum: {T(np.float16(0 + 3))}", f"scaled: {T(np.ones(4) * 3)}",
+                 f"<TensorBuffer: {1024 * 1024} bytes>")
+
+
+@case()
+def tut_tests_in_main() -> str:
+    w = np.array([1.0, 2.0, 3.0])
+    return lines(f"norm2: {T((w * w).sum())}", "done")  # the test and bench are skipped
 
 
 @case()

@@ -34,15 +34,16 @@ def base_dir(name: str) -> Path:
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-def test_program_checks_and_runs_with_the_expected_output(path: Path):
+def test_program_checks_and_runs_with_the_expected_output(path: Path, tmp_path: Path):
     name = path.stem
     c = CASES[name]
     text = path.read_text(encoding="utf-8")
-    where = base_dir(name) / path.name  # model paths resolve next to the model
+    base = tmp_path if c.writes else base_dir(name)
+    where = base / path.name  # model paths resolve next to the model
     errors = [d.message for d in analyze(text, str(where)).diagnostics
               if d.severity == Severity.ERROR]
     assert errors == []
-    r = Session(base_dir=base_dir(name), device="cpu", path=where).run(text)
+    r = Session(base_dir=base, device="cpu", path=where).run(text)
     assert [d.message for d in r.errors if d.severity == Severity.ERROR] == []
     got = r.stdout
     if c.select is not None:

@@ -16,6 +16,7 @@ from tests.runtime import smollm2_ref  # noqa: E402
 from tl_core.lang.builtins import BUILTINS  # noqa: E402
 from tl_core.runtime import Session, ops  # noqa: E402
 from tl_core.runtime.interpreter import gpu_available  # noqa: E402
+from tl_core.runtime.values import TensorBuffer  # noqa: E402
 
 needs_gpu = pytest.mark.skipif(not gpu_available(), reason="MLX has no GPU here")
 pytestmark = pytest.mark.gpu
@@ -38,6 +39,8 @@ def pos16(*shape: int) -> mx.array:
 CASES: dict[str, Callable[[], tuple[list[Any], dict[str, Any]]]] = {
     "tensor": lambda: ([[[1.0, 2.0], [3.0, 4.0]]], {}),
     "zeros": lambda: ([[3, 4]], {}),
+    "TensorBuffer::zeros": lambda: ([TensorBuffer(64), [3, 4]], {}),
+    "TensorBuffer::ones": lambda: ([TensorBuffer(64), [2, 5]], {}),
     "ones": lambda: ([[3, 4]], {}),
     "full": lambda: ([[3, 4], 2.5], {}),
     "arange": lambda: ([17], {}),
@@ -145,7 +148,9 @@ NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "mode
                "load_weight_cache_gguf_f32", "cndl_load_safetensor", "cndl_load_gguf_tensor",
                "cndl_list_safetensors", "cndl_list_gguf_tensors",
                "cndl_load_model_safetensor", "cndl_save_model_safetensor",
-               "cndl_save_safetensor"}
+               "cndl_save_safetensor",
+               # a handle, a check of sizes, files: test_save_load_on_gpu below
+               "new_tensor_buffer", "TensorBuffer::alloc", "save", "load"}
 
 
 def test_cases_cover_every_numeric_builtin():
@@ -199,6 +204,29 @@ def test_append_buffer_on_gpu():
         outs.append(np.array(s.interpreter.globals.vars["e"]))
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_array_equal(outs[0], np.array([[0.5] * 4, [0.5] * 4, [1.0] * 4]))
+
+
+@needs_gpu
+def test_save_load_on_gpu(tmp_path):
+    """A tensor computed on the GPU saves to the same bytes as on the CPU, and loads back
+    (on each device) to the same values; a TensorBuffer's tensors too."""
+    src = ('let x = f16::from_array([0.1, -2.5, 3.0, 1000.0, 0.333, 7.0], [2, 3])\n'
+           'let buf = new_tensor_buffer(1024)\nlet y = softmax(x * 0.01, 1) + buf.ones([2, 3])\n'
+           'save(y, "y.tlt")\nlet back = load("y.tlt")\n')
+    files, backs = [], []
+    for device in ("gpu", "cpu"):
+        d = tmp_path / device
+        d.mkdir()
+        s = Session(base_dir=d, device=device)
+        r = s.run(src)
+        assert [e.message for e in r.errors] == []
+        files.append((d / "y.tlt").read_bytes())
+        backs.append(np.array(s.interpreter.globals.vars["back"]))
+    assert files[0] == files[1]
+    np.testing.assert_array_equal(backs[0], backs[1])
+    x = np.array([[0.1, -2.5, 3.0], [1000.0, 0.333, 7.0]], np.float16).astype(np.float32)
+    e = np.exp(x * 0.01 - (x * 0.01).max(1, keepdims=True))
+    np.testing.assert_allclose(backs[0], e / e.sum(1, keepdims=True) + 1, rtol=2e-3)
 
 
 @needs_gpu

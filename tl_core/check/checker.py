@@ -24,7 +24,7 @@ from tl_core.check.memo import type_sig
 from tl_core.check.model import Binding, ImportInfo, Ref, Scope, node_key
 from tl_core.diagnostics import Diagnostic, Related, Severity
 from tl_core.lang import shapes as S
-from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
+from tl_core.lang.builtins import BUFFER_METHODS, BUILTINS, MODEL_METHODS
 from tl_core.lang.collections import METHODS as VEC_METHODS
 from tl_core.lang.collections import VECTORS
 from tl_core.lang.collections import method_names as vec_method_names
@@ -55,6 +55,7 @@ from tl_core.lang.types import (
     ScalarType,
     ShapeType,
     StructType,
+    TensorBufferType,
     TensorType,
     TokenizerType,
     TupleType,
@@ -246,6 +247,8 @@ class Checker:
                 return TokenizerType()
             if n == "KVCache":
                 return KVCacheType()
+            if n == "TensorBuffer":
+                return TensorBufferType()
             dt = canonical_dtype(n)
             if dt is not None and n not in ("int", "float"):
                 return TensorType(dt, None)
@@ -1013,6 +1016,8 @@ class Checker:
                 return UNKNOWN
             if isinstance(obj_t, StructType):
                 return CS.method_call(self, obj_t, f, e, scope)
+            if isinstance(obj_t, TensorBufferType):
+                return self.call_buffer_method(f, e, scope)
             # Any built-in may be called as a method on its first argument (`x.sum(dim: 0)`).
             if isinstance(obj_t, (TensorType, ModelType, TokenizerType, KVCacheType)) and \
                     f.name in BUILTINS and \
@@ -1050,6 +1055,20 @@ class Checker:
         self.infer(f, scope)
         self.arg_infos(e.args, scope)
         return UNKNOWN
+
+    def call_buffer_method(self, f: A.Field, e: A.Call, scope: Scope) -> Type:
+        """`buf.zeros(shape)`: the registry entry `TensorBuffer::zeros`, `buf` first."""
+        full = f"TensorBuffer::{f.name}"
+        if f.name not in BUFFER_METHODS:
+            self.arg_infos(e.args, scope)
+            hint = S.did_you_mean(f.name, list(BUFFER_METHODS), 0.6)
+            self.error(f.name_span, f"TensorBuffer has no method '{f.name}'; methods: "
+                                    f"{', '.join(BUFFER_METHODS)}"
+                                    + (f"; {hint}" if hint else ""), "unknown-member")
+            return UNKNOWN
+        self.refs[(f.name_span.start, f.name_span.end)] = Ref(f.name_span, None, full)
+        return self.call_builtin(BUILTINS[full], e.args, e.span, scope,
+                                 receiver=(TensorBufferType(), f.obj))
 
     def call_vec_method(self, v: VecType, f: A.Field, e: A.Call, scope: Scope) -> Type:
         infos = self.arg_infos(e.args, scope)
@@ -1177,7 +1196,7 @@ class Checker:
             return None
         if kind in ("tensor", "indices"):
             if isinstance(t, (ModelType, MetadataType, ModelNodeType, TokenizerType,
-                              KVCacheType)) or (
+                              KVCacheType, TensorBufferType)) or (
                     isinstance(t, ScalarType) and t.name in ("string", "void")):
                 return "a tensor"
         elif kind == "model":
@@ -1189,6 +1208,9 @@ class Checker:
         elif kind == "kvcache":
             if not isinstance(t, KVCacheType):
                 return "a KVCache (from KVCache::new_f16 or KVCache::new_f32)"
+        elif kind == "tensor_buffer":
+            if not isinstance(t, TensorBufferType):
+                return "a TensorBuffer (from new_tensor_buffer)"
         elif kind in STRING_KINDS:
             if isinstance(t, (TensorType, ModelType)) or (
                     isinstance(t, ScalarType) and t.name in ("int", "float", "bool")):

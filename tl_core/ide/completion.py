@@ -20,7 +20,7 @@ from tl_core.ide.lex import Tok, current_keyword, tokens_before
 from tl_core.ide.markdown import fn_label, human_size
 from tl_core.ide.overlay import Overlay
 from tl_core.ide.results import Completion, CompletionList
-from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
+from tl_core.lang.builtins import BUFFER_METHODS, BUILTINS, MODEL_METHODS
 from tl_core.lang.dtypes import DTYPES, SCALAR_TYPES
 from tl_core.lang.keywords import DEVICES, RESERVED
 from tl_core.lang.registry import STRING_KINDS, Builtin, fallback_type, param_at, signature_label
@@ -34,6 +34,7 @@ from tl_core.lang.types import (
     ScalarType,
     ShapeType,
     StructType,
+    TensorBufferType,
     TensorType,
     Type,
 )
@@ -233,6 +234,11 @@ def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
         add("metadata", "property", "Metadata", "The file's metadata: format, quantization, "
             "architecture and every key of the header.")
         add("path", "property", "string", "The model file's path.")
+    elif isinstance(t, TensorBufferType):
+        for name in BUFFER_METHODS:
+            b = BUILTINS[f"TensorBuffer::{name}"]
+            detail = f"{name}({', '.join(p.label() for p in b.params[1:])}) -> {b.returns}"
+            add(name, "method", detail, b.doc, f"{name}($1)", True)
     elif isinstance(t, MetadataType):
         add("format", "property", "string", "The file format.")
         h = t.header

@@ -512,6 +512,20 @@ _add("append_token", (P("ids", "indices", doc="token ids"), P("id", "int", doc="
      "token ids", "model",
      "`ids.append_token(id)`: token ids one longer, as `append(ids, id)` (an int only).",
      R.token_appended)
+_add("save", (P("t", "tensor", doc="a float16 tensor"),
+              P("file", "string", doc="the file to write, relative to the program")),
+     "void", "model",
+     "Write one float16 tensor to `file` and print `Saved tensor to: FILE`; `load(file)` "
+     "reads it back. The file layout is this implementation's own (magic `TLTENSOR`, "
+     "version, sizes, float16 data; docs/language.md): the original's layout is not "
+     "documented, so files of the original's save() are not read here. Another dtype is an "
+     "error (convert with `f16::from_array(t)`). The write is atomic.", R.saved_tensor,
+     pure=False)
+_add("load", (P("file", "string", doc="a file written by save(t, file)"),), "tensor", "model",
+     "Read the float16 tensor that `save(t, file)` wrote and print `Loaded tensor from: FILE "
+     "(shape: [..])`. The shape comes from the file, so the checker knows only that it is "
+     "a float16 tensor. A file that is not save()'s, or is damaged or truncated, is an error "
+     "saying what was expected.", R.fixed(TensorType("float16", None)), pure=False)
 _add("cleanup", (P("names", "string", None, "names of values (strings); nothing is done"),),
      "void", "utility",
      "The original's memory hint: checks that its arguments are strings and does nothing "
@@ -526,6 +540,32 @@ for _n, _what in (("load_weight_cache_f16", "SafeTensors"), ("load_weight_cache_
          f"Same as `load_model` (the original's cache of {_what} tensors): navigate it like "
          f"a model (`cache.blk[0].attn_q.weight`) or read tensors with `get_tensor`.",
          R.opened_model, pure=False)
+
+# The original's Metal memory pool (UPSTREAM.md 20; tl_core.runtime.ops_compat):
+# `buf.zeros(shape)` is the entry `TensorBuffer::zeros` (the checker and the runtime look
+# methods of a TensorBuffer up there).
+_add("new_tensor_buffer", (P("bytes", "int", doc="the pool's size in bytes"),),
+     "TensorBuffer", "creation",
+     "The original's pre-allocated GPU memory pool, whose methods make float16 tensors: "
+     "`buf.zeros(shape)`, `buf.ones(shape)`, `buf.alloc(shape, count, elem_size)`. MLX "
+     "pools device memory itself, so the size is recorded, not reserved, and tensors are "
+     "not limited by it.", R.tensor_buffer, pure=False)
+_BUF = P("buf", "tensor_buffer", doc="a TensorBuffer (from new_tensor_buffer)")
+_add("TensorBuffer::zeros", (_BUF, _SHAPE), "tensor", "creation",
+     "`buf.zeros(shape)`: a float16 tensor of the given shape filled with 0, as "
+     "`zeros(shape)`.", R.creation, pure=False)
+_add("TensorBuffer::ones", (_BUF, _SHAPE), "tensor", "creation",
+     "`buf.ones(shape)`: a float16 tensor of the given shape filled with 1, as "
+     "`ones(shape)`.", R.creation, pure=False)
+_add("TensorBuffer::alloc", (_BUF, P("shape", "shape", doc="the sizes of each tensor"),
+                             P("count", "int", doc="how many tensors of that shape"),
+                             P("elem_size", "int", doc="bytes per element (2 for float16)")),
+     "void", "creation",
+     "`buf.alloc(shape, count, elem_size)`: the original pre-allocates `count` buffers of "
+     "`shape` in its pool; MLX's allocator already reuses freed buffers, so here the "
+     "arguments are checked and nothing else happens.", R.buffer_alloc, pure=False)
+# The methods of a TensorBuffer, for the checker, the runtime and completion.
+BUFFER_METHODS: tuple[str, ...] = ("zeros", "ones", "alloc")
 
 # Candle-backed built-ins of the original (UPSTREAM.md 21): the same computations here.
 _add("cndl_matmul", (P("a", "tensor"), P("b", "tensor")), "tensor", "math",
@@ -613,4 +653,4 @@ def implements(name: str) -> Callable[[F], F]:
     return install
 
 
-__all__ = ["BUILTINS", "MODEL_METHODS", "implements"]
+__all__ = ["BUFFER_METHODS", "BUILTINS", "MODEL_METHODS", "implements"]

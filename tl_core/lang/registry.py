@@ -30,6 +30,7 @@ from tl_core.lang.types import (
     ListType,
     ModelType,
     ShapeType,
+    TensorBufferType,
     TensorType,
     TokenizerType,
     Type,
@@ -57,13 +58,14 @@ KINDS: dict[str, str] = {
     "tensor_name": "the name of a tensor of the model argument (a string)",
     "tokenizer": "a Tokenizer (from load_tokenizer)",
     "kvcache": "a KVCache (from KVCache::new_f16 or KVCache::new_f32)",
+    "tensor_buffer": "a TensorBuffer (from new_tensor_buffer)",
     "tokenizer_path": "the path of a tokenizer.json or .gguf file (a string), relative to "
                       "the program",
 }
 # How a kind reads in a signature label (`load_model(path: string) -> Model`).
 KIND_LABELS: dict[str, str] = {"model_path": "string", "tensor_name": "string",
                                "tokenizer_path": "string", "tokenizer": "Tokenizer",
-                               "kvcache": "KVCache"}
+                               "kvcache": "KVCache", "tensor_buffer": "TensorBuffer"}
 STRING_KINDS = frozenset({"string", "spec", "model_path", "tensor_name", "tokenizer_path"})
 
 CATEGORIES = ("model", "creation", "shape", "math", "nn", "training", "utility")
@@ -175,7 +177,8 @@ def fallback_type(b: Builtin) -> Type:
     arguments): read from the declared `returns`."""
     r = b.returns
     simple: dict[str, Type] = {"tensor": TensorType("float16", None), "Model": ModelType(),
-                               "Tokenizer": TokenizerType(), "KVCache": KVCacheType(), "token ids": TensorType("int32", None),
+                               "Tokenizer": TokenizerType(), "KVCache": KVCacheType(),
+                               "TensorBuffer": TensorBufferType(), "token ids": TensorType("int32", None),
                                "void": VOID, "string": STRING, "int": INT,
                                "shape": ShapeType(None), "list[int]": ListType(INT),
                                "list[string]": ListType(STRING),

@@ -22,6 +22,7 @@ from tl_core.lang.types import (
     ModelType,
     ScalarType,
     ShapeType,
+    TensorBufferType,
     TensorType,
     TokenizerType,
     Type,
@@ -780,3 +781,33 @@ def print_rule(a: RuleArgs) -> Type:
         except FormatError as e:
             raise ShapeError(f"print: {e}", param="values") from None
     return VOID
+
+
+def tensor_buffer(a: RuleArgs) -> Type:
+    """`new_tensor_buffer(bytes)`."""
+    n = a.int("bytes")
+    if n is not None and n < 0:
+        raise ShapeError(f"a TensorBuffer's size is a number of bytes >= 0, found {n}", "bytes")
+    return TensorBufferType()
+
+
+def buffer_alloc(a: RuleArgs) -> Type:
+    """`buf.alloc(shape, count, elem_size)`: the sizes are checked, nothing is returned."""
+    creation(a)
+    count, size = a.int("count"), a.int("elem_size")
+    if count is not None and count < 0:
+        raise ShapeError(f"count is a number of tensors >= 0, found {count}", "count")
+    if size is not None and size < 1:
+        raise ShapeError(f"elem_size is a number of bytes >= 1, found {size}", "elem_size")
+    return VOID
+
+
+def saved_tensor(a: RuleArgs) -> Type:
+    """`save(t, file)`: the file holds float16 only, so a tensor of another known dtype is
+    an error (a silent rounding of float32 values would change them)."""
+    t = a.type("t")
+    if isinstance(t, TensorType) and t.dtype != "float16":
+        raise ShapeError(f"save writes float16 tensors only (the file format holds float16), "
+                         f"found {t}; convert it first: f16::from_array(t)", "t")
+    return VOID
+

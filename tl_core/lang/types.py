@@ -169,6 +169,15 @@ class KVCacheType(Type):
 
 
 @dataclass(frozen=True, slots=True)
+class TensorBufferType(Type):
+    """A `new_tensor_buffer(bytes)` value (UPSTREAM.md 20): makes float16 tensors with its
+    methods `zeros`, `ones`, `alloc` (entries `TensorBuffer::name` of the registry)."""
+
+    def __str__(self) -> str:
+        return "TensorBuffer"
+
+
+@dataclass(frozen=True, slots=True)
 class MetadataType(Type):
     """`model.metadata`: the header's key/value table (`model.metadata.format`)."""
 

@@ -315,6 +315,25 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> None:
     blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
     blob += b" " * (-len(blob) % 8)
 
+    def body(f: Any) -> None:
+        _write(f, len(blob).to_bytes(8, "little"))
+        _write(f, blob)
+        for name, info in plan:
+            if info.is_float:
+                arr = np.asarray(model.get_tensor(name).array)
+                _write(f, np.ascontiguousarray(arr, dtype="<f2").tobytes())
+            else:
+                _write(f, read_bytes(model.header, info))
+
+    write_atomically(spath, body, "the model")
+
+
+def write_atomically(spath: str, body: Callable[[Any], None], what: str) -> None:
+    """Write a file through `body(f)` atomically: a temporary file in the same directory,
+    flushed and fsynced, then renamed over `spath` (and the directory fsynced); on any
+    failure the old file is untouched and the temporary file removed (also on SIGTERM).
+    Refuses targets `save_guard.target_problem` names. `what` names the contents in errors
+    ("cannot save the model: ...")."""
     problem = save_guard.target_problem(spath)
     if problem is not None:
         raise ModelFileError(problem, None, spath)
@@ -328,14 +347,7 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> None:
     with save_guard.sigterm_cleans_up():
         try:
             with os.fdopen(fd, "wb") as f:
-                _write(f, len(blob).to_bytes(8, "little"))
-                _write(f, blob)
-                for name, info in plan:
-                    if info.is_float:
-                        arr = np.asarray(model.get_tensor(name).array)
-                        _write(f, np.ascontiguousarray(arr, dtype="<f2").tobytes())
-                    else:
-                        _write(f, read_bytes(model.header, info))
+                body(f)
                 f.flush()
                 os.fsync(f.fileno())
             try:
@@ -350,7 +362,8 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> None:
             except OSError:
                 pass
             if isinstance(exc, OSError):
-                raise ModelFileError(f"cannot save the model: {exc.strerror or exc}", None, spath) from None
+                raise ModelFileError(f"cannot save {what}: {exc.strerror or exc}", None,
+                                     spath) from None
             raise
         _sync_directory(directory)
 

@@ -25,7 +25,7 @@ import mlx.core as mx
 
 from tl_core.diagnostics import Diagnostic, Severity
 from tl_core.lang import shapes as S
-from tl_core.lang.builtins import BUILTINS, MODEL_METHODS
+from tl_core.lang.builtins import BUFFER_METHODS, BUILTINS, MODEL_METHODS
 from tl_core.lang.collections import METHODS as VEC_METHODS
 from tl_core.lang.collections import VECTORS
 from tl_core.lang.collections import accepts as vec_accepts
@@ -57,6 +57,7 @@ from tl_core.runtime.values import (
     BuiltinValue,
     FnValue,
     Record,
+    TensorBuffer,
     Vec,
     dtype_name,
     tensor_type,
@@ -1175,6 +1176,12 @@ class Interpreter:
             return self.call_vec_method(obj, e, func, env)
         if isinstance(obj, ST.StructValue):
             return ST.call_method(self, obj, e, func, env)
+        if isinstance(obj, TensorBuffer):  # `buf.zeros(shape)`: entry `TensorBuffer::zeros`
+            if name not in BUFFER_METHODS:
+                raise TLRuntimeError(f"TensorBuffer has no method '{name}'; methods: "
+                                     f"{', '.join(BUFFER_METHODS)}", func.name_span)
+            return self.call_builtin(f"TensorBuffer::{name}", e, env,
+                                     receiver=(obj, func.obj.span))
         if name in BUILTINS:
             return self.call_builtin(name, e, env, receiver=(obj, func.obj.span))
         if name in self.fns:

@@ -1,5 +1,5 @@
 """The original TensorLogic's remaining built-ins, on the ops of `tl_core.runtime.ops`:
-`append_token` (UPSTREAM.md 13), `cleanup` (20), the weight
+`append_token` (UPSTREAM.md 13), `cleanup` and `TensorBuffer` (20), `save`/`load` (12.1), the weight
 caches (12.1, the same Models as `load_model`) and the Candle-backed `cndl_*` calls (21),
 registered into the registry entries of `tl_core.lang.builtins` like the other ops."""
 
@@ -13,8 +13,8 @@ from tl_core.lang.builtins import implements
 from tl_core.runtime import ops
 from tl_core.runtime import ops_generate as gen
 from tl_core.runtime.errors import OpError
-from tl_core.runtime.ops import OpContext, as_float, as_int, as_str, as_tensor
-from tl_core.runtime.values import tensor_type, type_name
+from tl_core.runtime.ops import OpContext, as_float, as_int, as_shape, as_str, as_tensor
+from tl_core.runtime.values import TensorBuffer, shape_text, tensor_type, type_name
 
 
 @implements("append_token")
@@ -157,3 +157,73 @@ def op_cndl_save_model_safetensor(ctx: OpContext, model: Any, path: Any) -> None
 def op_cndl_save_safetensor(ctx: OpContext, t: Any, path: Any, name: Any) -> None:
     model = ops.op_model_from(ctx, **{as_str(name, "name"): as_tensor(t, "t")})
     ops.op_save_model(ctx, model, path)
+
+
+# ---------------------------------------------------------------------------
+# save / load (UPSTREAM.md 12.1; the file layout: tl_core.models.tensorfile)
+
+@implements("save")
+def op_save(ctx: OpContext, t: Any, file: Any) -> None:
+    import numpy as np
+
+    from tl_core.models.tensorfile import write_tensor
+
+    x = as_tensor(t, "t")
+    if x.dtype != mx.float16:
+        raise OpError(f"save writes float16 tensors only (the file format holds float16), "
+                      f"found {tensor_type(x)}; convert it first: f16::from_array(t)", arg="t")
+    path = as_str(file, "file")
+    write_tensor(str(ctx.resolve_path(path)), np.array(x))
+    ctx.write(f"Saved tensor to: {path}\n")
+
+
+@implements("load")
+def op_load(ctx: OpContext, file: Any) -> mx.array:
+    from tl_core.models.tensorfile import read_tensor
+
+    path = as_str(file, "file")
+    values = read_tensor(str(ctx.resolve_path(path)), path)
+    ctx.write(f"Loaded tensor from: {path} (shape: {shape_text(values.shape)})\n")
+    return mx.array(values)
+
+
+# ---------------------------------------------------------------------------
+# TensorBuffer (UPSTREAM.md 20)
+
+@implements("new_tensor_buffer")
+def op_new_tensor_buffer(ctx: OpContext, bytes: Any) -> TensorBuffer:  # noqa: A002
+    n = as_int(bytes, "bytes")
+    if n < 0:
+        raise OpError(f"a TensorBuffer's size is a number of bytes >= 0, found {n}",
+                      arg="bytes")
+    return TensorBuffer(n)
+
+
+def _buffer(v: Any) -> TensorBuffer:
+    if not isinstance(v, TensorBuffer):
+        raise OpError(f"expected a TensorBuffer (from new_tensor_buffer), found "
+                      f"{type_name(v)}", arg="buf")
+    return v
+
+
+@implements("TensorBuffer::zeros")
+def op_buffer_zeros(ctx: OpContext, buf: Any, shape: Any) -> mx.array:
+    _buffer(buf)
+    return ops.op_zeros(ctx, shape)
+
+
+@implements("TensorBuffer::ones")
+def op_buffer_ones(ctx: OpContext, buf: Any, shape: Any) -> mx.array:
+    _buffer(buf)
+    return ops.op_ones(ctx, shape)
+
+
+@implements("TensorBuffer::alloc")
+def op_buffer_alloc(ctx: OpContext, buf: Any, shape: Any, count: Any, elem_size: Any) -> None:
+    _buffer(buf)
+    as_shape(shape)
+    n, size = as_int(count, "count"), as_int(elem_size, "elem_size")
+    if n < 0:
+        raise OpError(f"count is a number of tensors >= 0, found {n}", arg="count")
+    if size < 1:
+        raise OpError(f"elem_size is a number of bytes >= 1, found {size}", arg="elem_size")

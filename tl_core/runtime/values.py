@@ -75,6 +75,17 @@ class Vec:
     items: list[Any]
 
 
+@dataclass(eq=False)
+class TensorBuffer:
+    """`new_tensor_buffer(bytes)` (UPSTREAM.md 20): the original's GPU memory pool. MLX
+    pools memory itself, so this records the size and makes tensors (`buf.zeros(shape)`)."""
+
+    size: int
+
+    def __str__(self) -> str:
+        return f"<TensorBuffer: {self.size} bytes>"
+
+
 def type_name(v: object) -> str:
     """The TensorLogic type of a value, as error messages write it."""
     if isinstance(v, mx.array):
