@@ -110,6 +110,9 @@ def test_a_bench_inside_main_is_run_by_tl_bench_and_skipped_by_tl_run(tmp_path):
     out = r.stdout.splitlines()
     assert out[0].startswith("in bench tensor(16")
     assert out[1].startswith("bench inner: median ")
+    r = tl("run", "b.tl", "--bench", "--device", "cpu", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1].startswith("bench inner: median ")
 
 
 def test_a_test_inside_main_is_run_by_tl_test_and_skipped_by_tl_run(tmp_path):
@@ -125,6 +128,9 @@ def test_a_test_inside_main_is_run_by_tl_test_and_skipped_by_tl_run(tmp_path):
     assert r.stdout == ("test outer ... passed\ntest inner ... passed\n"
                         "test wrong ... failed\n2 passed, 1 failed\n")
     assert r.stderr == "t.tl:5:18: error: assertion failed: not five\n"
+    # the original's spelling: tl run FILE --test (UPSTREAM.md 17.4)
+    again = tl("run", "t.tl", "--test", "--device", "cpu", cwd=tmp_path)
+    assert (again.returncode, again.stdout, again.stderr) == (1, r.stdout, r.stderr)
 
 
 def test_quickstart_make_run(tmp_path):
