@@ -32,7 +32,7 @@ cndl_log_softmax cndl_gelu cndl_silu cndl_relu cndl_tanh cndl_layer_norm cndl_rm
 cndl_embedding cndl_rope cndl_load_safetensor cndl_load_gguf_tensor cndl_list_safetensors
 cndl_list_gguf_tensors cndl_load_model_safetensor cndl_save_model_safetensor
 cndl_save_safetensor save load new_tensor_buffer TensorBuffer::zeros TensorBuffer::ones
-TensorBuffer::alloc""".split()
+TensorBuffer::alloc rank norm""".split()
 
 
 def test_every_section_7_builtin_is_registered():

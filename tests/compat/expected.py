@@ -300,6 +300,14 @@ def tut_tests_in_main() -> str:
 
 
 @case()
+def probe_constraints() -> str:
+    x = np.full((3, 4), 2.0, np.float32)
+    norm = np.sqrt((x.astype(np.float64) ** 2).sum())
+    return lines(f"rank: {x.ndim}", f"norm: {T(np.float32(norm), 'float32')}",
+                 f"a is about {0.5}", f"steps: {3}")
+
+
+@case()
 def probe_arange() -> str:
     return lines(T(np.arange(5.0)), T(np.arange(2.0, 6.0)), str(list(range(3))),
                  f"sum 2..6 = {sum(range(2, 7))}", T(np.arange(3.0), "float32"))

@@ -40,6 +40,7 @@ CASES: dict[str, Callable[[], tuple[list[Any], dict[str, Any]]]] = {
     "tensor": lambda: ([[[1.0, 2.0], [3.0, 4.0]]], {}),
     "zeros": lambda: ([[3, 4]], {}),
     "TensorBuffer::zeros": lambda: ([TensorBuffer(64), [3, 4]], {}),
+    "norm": lambda: ([r16(64, 64) * 50], {}),
     "TensorBuffer::ones": lambda: ([TensorBuffer(64), [2, 5]], {}),
     "ones": lambda: ([[3, 4]], {}),
     "full": lambda: ([[3, 4], 2.5], {}),
@@ -150,7 +151,8 @@ NOT_NUMERIC = {"load_model", "load_model_f32", "save_model", "get_tensor", "mode
                "cndl_load_model_safetensor", "cndl_save_model_safetensor",
                "cndl_save_safetensor",
                # a handle, a check of sizes, files: test_save_load_on_gpu below
-               "new_tensor_buffer", "TensorBuffer::alloc", "save", "load"}
+               "new_tensor_buffer", "TensorBuffer::alloc", "save", "load",
+               "rank"}  # an int from the shape
 
 
 def test_cases_cover_every_numeric_builtin():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.runtime.test_runtime_ops import close, f16, mxa, rope_ref
-from tl_core.runtime import Session, ops
+from tl_core.runtime import Session, ops, ops_compat
 from tl_core.runtime.errors import AssertionFailed, OpError
 
 
@@ -375,3 +375,47 @@ def test_shapes_may_be_the_originals_tensors_of_sizes():
     assert r.stdout == "[2, 3] [2, 3] [2, 3] [3, 2]\n"
     r = Session(device="cpu").run("let a = zeros(tensor([2.5]))")
     assert [e.message for e in r.errors] == ["expected a shape of integers, found float 2.5 in it"]
+
+
+CONSTRAINTS = """let x = ones([2, 3]) * 300.0
+if not rank(x) == 3 {
+    print("rank", rank(x))
+}
+if not shape(x) == [3, 2] and not norm(x) < 100.0 {
+    print("norm", norm(x))
+}
+let e = 1.0
+print(e ≈ 1.0005, e ≈ 1.002, 2 ≈ 2, 2 ≈ 3, not (e ≈ 1.0) or true)
+print(x[0, :] ≈ [300.0, 300.5, 299.9995])
+let not = 4
+let and = not + 1
+print(not, and)
+"""
+
+
+def test_the_originals_constraint_words_approx_rank_and_norm():
+    """UPSTREAM.md 2 and 17.3: `if not rank(x) == 2 {`, `and`/`or`, `a ≈ b` (1e-3),
+    rank and the L2 norm; the words stay names elsewhere."""
+    from tl_core.check import analyze
+
+    assert [d.message for d in analyze(CONSTRAINTS).diagnostics] == []
+    r = Session(device="cpu").run(CONSTRAINTS)
+    assert [e.message for e in r.errors] == []
+    x = np.full((2, 3), 300.0, np.float32)
+    out = r.stdout.splitlines()
+    assert out[0] == "rank 2"
+    assert out[1].startswith("norm tensor(")
+    assert float(out[1].split("(")[1].split(",")[0]) == pytest.approx(np.linalg.norm(x),
+                                                                       rel=1e-6)
+    assert out[2] == "true false true false true"
+    near = np.abs(np.float16([300.0, 300.0, 300.0]).astype(np.float32)
+                  - np.float32([300.0, 300.5, 299.9995])) < 1e-3
+    assert out[3] == f"tensor({str(near.tolist()).lower()}, bool[3], cpu)"
+    assert out[4] == "4 5"
+
+
+def test_norm_is_computed_in_float32(ctx):
+    x = np.full(1000, 300.0, np.float16)  # the float16 sum of squares would overflow
+    assert float(ops_compat.op_norm(ctx, mx.array(x))) == pytest.approx(
+        np.linalg.norm(x.astype(np.float64)), rel=1e-6)
+    assert ops_compat.op_rank(ctx, 2.5) == 0 and ops_compat.op_rank(ctx, mx.ones((2, 1, 3))) == 3

@@ -54,6 +54,9 @@ CONTEXTUAL = [
     "let z = tensor < n\nlet c = tensor(t)\nlet d = tensor<float32>(t)\ntensor = tensor + 1",
     # learn and bench blocks inside main (and other blocks)
     "main {\n    learn { objective: w, epochs: 1 }\n    bench b { x }\n}",
+    # the original's word operators and `≈`, and the same words as names
+    "if not rank(x) == 2 { }\nwhile a and not b or c { }\nlet y = x ≈ 1.0\n"
+    "let not = 1\nlet and = not + 1\nlet or = and\nreturn not x",
     # test blocks inside main (and other blocks: the checker says where they may stand)
     "main {\n    test t { assert(x) }\n    if c { test u { } }\n}\ntest v { }",
 ]
@@ -112,10 +115,10 @@ def test_only_the_intended_shift_reduce_conflicts() -> None:
     conflicts = {m.split("terminal ")[1].split(":")[0] for m in records if "Shift/Reduce" in m}
     assert not any("Reduce/Reduce" in m for m in records)
     # return + expression; operators and brackets continuing an expression; `,` continuing
-    # a rule body or constraint list; `[` after a type name
+    # a rule body or constraint list; `[` after a type name; `not` (as `!`) after `return`
     assert conflicts == {
         "COMMA", "LSQB", "MINUS", "LPAR", "LBRACE", "TRUE", "FALSE", "TENSOR", "STRING",
-        "NUMBER", "NL_LSQB", "NL_LPAR", "NAME", "MATCH", "ERREXPR", "BANG"}
+        "NUMBER", "NL_LSQB", "NL_LPAR", "NAME", "MATCH", "ERREXPR", "BANG", "NOT"}
 
 
 def test_tensor_is_a_name_except_before_a_declaration_or_constructor() -> None:
@@ -142,3 +145,14 @@ def test_test_blocks_inside_main_are_statements() -> None:
     main, top = parse_chunk(text, 0, len(text), 0).items
     assert [type(s) for s in main.body.stmts] == [A.Let, A.TestDecl]
     assert main.body.stmts[1].name == "t" and isinstance(top, A.TestDecl)
+
+
+def test_the_originals_not_and_or_and_approx() -> None:
+    text = ("if not rank(x) == 2 and y ≈ 1.0 or z { }\nlet not = 1\nlet y = not + 1\n"
+            "let w = !a == b\n")
+    first, let_not, let_y, let_w = parse_chunk(text, 0, len(text), 0).items
+    c = first.cond  # ((not (rank(x) == 2)) and (y ≈ 1.0)) or z
+    assert (c.op, c.left.op, c.left.left.op, c.left.left.operand.op, c.left.right.op) == \
+        ("||", "&&", "!", "==", "≈")
+    assert let_not.name == "not" and let_y.value.left.id == "not"
+    assert let_w.value.op == "==" and let_w.value.left.op == "!"  # `!` stays tight

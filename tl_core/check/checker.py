@@ -74,7 +74,7 @@ from tl_core.tokenizer import TokenizerError, load_tokenizer
 W = Severity.WARNING
 INT64_MAX = 2**63 - 1
 ARITH = {"+", "-", "*", "/", "%", "**", "⊙"}
-COMPARE = {"==", "!=", "<", "<=", ">", ">="}
+COMPARE = {"==", "!=", "<", "<=", ">", ">=", "≈"}
 TENSOR_FIELDS = ("shape", "T", "dtype", "ndim", "size")
 CONSTANTS: dict[str, Type] = {d: DEVICE for d in DEVICES}
 # Statement forms of LANGUAGE.md section 5 that look like calls but are not built-ins.

@@ -512,6 +512,13 @@ _add("append_token", (P("ids", "indices", doc="token ids"), P("id", "int", doc="
      "token ids", "model",
      "`ids.append_token(id)`: token ids one longer, as `append(ids, id)` (an int only).",
      R.token_appended)
+_add("rank", (P("x", "tensor", doc="a tensor"),), "int", "shape",
+     "The number of dimensions of a tensor (0 for a number), as in the original's "
+     "condition `if not rank(x) == 2 { ... }`; also `x.ndim`.", R.fixed(INT), pure=False)
+_add("norm", (P("x", "tensor", doc="a tensor"),), "tensor", "math",
+     "The L2 norm of all the elements, `sqrt(sum(x ** 2))`, computed in float32 (a float16 "
+     "sum of squares overflows past 65504) as a 0-d float32 tensor, as in the original's "
+     "condition `if not norm(x) > 1.0 { ... }`.", R.fixed(TensorType("float32", ())))
 _add("save", (P("t", "tensor", doc="a float16 tensor"),
               P("file", "string", doc="the file to write, relative to the program")),
      "void", "model",

@@ -18,7 +18,7 @@ RESERVED: frozenset[str] = frozenset(
 # Words that are keywords only where they stand (`test NAME { }`, `x: float16[N] learnable`).
 CONTEXTUAL: frozenset[str] = frozenset(
     "test bench learn entity relation embedding relation_embedding infer where learnable "
-    "frozen tensor".split())
+    "frozen tensor not and or".split())
 
 KEYWORDS: frozenset[str] = RESERVED | CONTEXTUAL
 

@@ -1917,6 +1917,11 @@ def binary_op(op: str, a: Any, b: Any) -> Any:
     if op == "⊗":
         ta, tb = ops.as_tensor(a, "a"), ops.as_tensor(b, "b")
         return ta.reshape(*ta.shape, *([1] * tb.ndim)) * tb
+    if op == "≈":  # element-wise, within APPROX_TOLERANCE (computed in float32)
+        ta, tb = ops.as_tensor(a, "a"), ops.as_tensor(b, "b")
+        if isinstance(a, mx.array) and isinstance(b, mx.array):
+            ops._broadcast_check(a, b, op)
+        return mx.abs(ta.astype(mx.float32) - tb.astype(mx.float32)) < APPROX_TOLERANCE
     cmp = {"==": mx.equal, "!=": mx.not_equal, "<": mx.less, "<=": mx.less_equal,
            ">": mx.greater, ">=": mx.greater_equal}.get(op)
     if cmp is not None:
@@ -1924,6 +1929,9 @@ def binary_op(op: str, a: Any, b: Any) -> Any:
             ops._broadcast_check(a, b, op)
         return cmp(a, b)
     raise OpError(f"unknown operator {op}")
+
+
+APPROX_TOLERANCE = 1e-3  # `a ≈ b`, the original's constraint tolerance (UPSTREAM.md 17.3)
 
 
 def _scalar_binary(op: str, a: Any, b: Any) -> Any:
@@ -1951,6 +1959,10 @@ def _scalar_binary(op: str, a: Any, b: Any) -> Any:
         return a == b
     if op == "!=":
         return a != b
+    if op == "≈":  # the original's: ints exactly, floats within APPROX_TOLERANCE
+        if isinstance(a, int) and isinstance(b, int):
+            return a == b
+        return abs(a - b) < APPROX_TOLERANCE
     if op == "<":
         return a < b
     if op == "<=":

@@ -227,3 +227,17 @@ def op_buffer_alloc(ctx: OpContext, buf: Any, shape: Any, count: Any, elem_size:
         raise OpError(f"count is a number of tensors >= 0, found {n}", arg="count")
     if size < 1:
         raise OpError(f"elem_size is a number of bytes >= 1, found {size}", arg="elem_size")
+
+
+# ---------------------------------------------------------------------------
+# rank / norm (the original's constraint functions, UPSTREAM.md 17.3)
+
+@implements("rank")
+def op_rank(ctx: OpContext, x: Any) -> int:
+    return as_tensor(x, "x").ndim
+
+
+@implements("norm")
+def op_norm(ctx: OpContext, x: Any) -> mx.array:
+    t = as_tensor(x, "x").astype(mx.float32)
+    return mx.sqrt(mx.sum(t * t))

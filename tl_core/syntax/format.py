@@ -33,7 +33,7 @@ INDENT = "    "
 _OPEN = {"LPAR", "LSQB", "LBRACE", "NL_LPAR", "NL_LSQB", "NL_LBRACE"}
 _CLOSE = {"RPAR", "RSQB", "RBRACE"}
 _BINARY = {"OROR", "ANDAND", "EQEQ", "NOTEQ", "LE", "GE", "LT", "GT", "PLUS", "MINUS",
-           "STAR", "SLASH", "PERCENT", "AT", "ODOT", "POW", "OTIMES", "EQUAL", "COLONEQ",
+           "STAR", "SLASH", "PERCENT", "AT", "ODOT", "POW", "OTIMES", "APPROX", "EQUAL", "COLONEQ",
            "ARROW", "FATARROW", "LARROW", "TILDE", "BAR"}
 # a token after which a `-` is binary (it ends an operand)
 _OPERAND_END = {"NAME", "NUMBER", "STRING", "RPAR", "RSQB", "RBRACE", "TRUE", "FALSE", "QMARK"}

@@ -218,6 +218,9 @@ def _bad_comment(t: Token) -> Token:
 
 
 # ---------------------------------------------------------------------------
+# The original's word operators are the same as ours: `not` is `!`, `and` `&&`, `or` `||`.
+_WORD_OPS = {"not": "!", "and": "&&", "or": "||"}
+
 # the callbacks (one per rule or alias of grammar.lark)
 
 
@@ -455,7 +458,7 @@ class _Builder:
         bad = _too_long(span, left, right)
         if bad is not None:
             return bad
-        return N.Binary(span, op.value, left, right, _ts(op))
+        return N.Binary(span, _WORD_OPS.get(op.value, op.value), left, right, _ts(op))
 
     def unary(self, c):
         op, operand = c
@@ -463,7 +466,7 @@ class _Builder:
         bad = _too_long(span, operand)
         if bad is not None:
             return bad
-        return N.Unary(span, op.value, operand)
+        return N.Unary(span, _WORD_OPS.get(op.value, op.value), operand)
 
     def cast(self, c):
         e, _as, name = c
@@ -641,11 +644,11 @@ _WORDS = {
     "NL_LPAR": "'('", "NL_LSQB": "'['", "NL_LBRACE": "'{'",
     "TEST": "'test'", "BENCH": "'bench'", "ENTITY": "'entity'", "RELATION": "'relation'",
     "EMBEDDING": "'embedding'", "RELATION_EMBEDDING": "'relation_embedding'",
-    "LEARN": "'learn'", "INFER": "'infer'",
+    "LEARN": "'learn'", "INFER": "'infer'", "NOT": "'not'", "AND": "'and'", "OR": "'or'",
 }
 _EXPR_START = frozenset(
     {"NAME", "NUMBER", "STRING", "LPAR", "NL_LPAR", "LSQB", "NL_LSQB", "MINUS", "BANG",
-     "TRUE", "FALSE", "TENSOR", "MATCH", "ERREXPR"}
+     "TRUE", "FALSE", "TENSOR", "MATCH", "ERREXPR", "NOT"}
 )
 _STMT_START = frozenset(
     {"LET", "RETURN", "IF", "FOR", "WHILE", "LOOP", "BREAK", "CONTINUE", "LBRACE",
@@ -660,7 +663,7 @@ _ORDER = ["RPAR", "RSQB", "RBRACE", "COMMA", "COLON", "EQUAL", "LBRACE", "LPAR",
           "ARROW", "FATARROW", "QMARK", "NAME", "NUMBER", "STRING"]
 _BINOPS = frozenset(
     {"OROR", "ANDAND", "EQEQ", "NOTEQ", "LT", "LE", "GT", "GE", "PLUS", "MINUS", "STAR",
-     "SLASH", "PERCENT", "AT", "ODOT", "POW", "OTIMES", "AS", "DOT"}
+     "SLASH", "PERCENT", "AT", "ODOT", "POW", "OTIMES", "AS", "DOT", "APPROX", "AND", "OR"}
 )
 
 
@@ -969,7 +972,7 @@ _NL_BASE = {"NL_LPAR": "LPAR", "NL_LSQB": "LSQB", "NL_LBRACE": "LBRACE"}
 # name (`a::b`); in `x[a::2]` it is two slice colons
 _ADJUST_ALWAYS = frozenset(_NL_BASE) | {"COLONCOLON"}
 _SOFT_KW = frozenset({"TEST", "BENCH", "ENTITY", "RELATION", "EMBEDDING", "RELATION_EMBEDDING",
-                      "LEARN", "INFER", "TENSOR"})
+                      "LEARN", "INFER", "TENSOR", "NOT", "AND", "OR"})
 _SPLIT = {
     "LARROW": ("LT", "MINUS"), "COLONCOLON": ("COLON", "COLON"), "COLONEQ": ("COLON", "EQUAL"),
     "FATARROW": ("EQUAL", "GT"), "ARROW": ("MINUS", "GT"), "POW": ("STAR", "STAR"),
