@@ -419,3 +419,17 @@ def test_norm_is_computed_in_float32(ctx):
     assert float(ops_compat.op_norm(ctx, mx.array(x))) == pytest.approx(
         np.linalg.norm(x.astype(np.float64)), rel=1e-6)
     assert ops_compat.op_rank(ctx, 2.5) == 0 and ops_compat.op_rank(ctx, mx.ones((2, 1, 3))) == 3
+
+
+@pytest.mark.parametrize("src", ["python import numpy as np\nlet a = 1\n",
+                                 "let x = ones([2])\nlet y = python.call(\"f\", x)\n"])
+def test_python_integration_is_one_clear_error_in_check_and_run(src):
+    """UPSTREAM.md 20: compiled out of the original's default build; here never supported."""
+    from tl_core.check import analyze
+    from tl_core.lang.stubs import PYTHON_INTEGRATION
+
+    assert PYTHON_INTEGRATION.startswith("the original's Python integration (`python import "
+                                         "m`, `python.call(\"f\", ...)`) is not supported")
+    assert [d.message for d in analyze(src).diagnostics] == [PYTHON_INTEGRATION]
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == [PYTHON_INTEGRATION]

@@ -34,7 +34,7 @@ from tl_core.lang.registry import STRING_KINDS, BindError, Builtin, bind_argumen
 from tl_core.lang.scalars import MAX_FOLDED_STRING, int_div, rem, repeat
 from tl_core.lang.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
 from tl_core.lang.structs import StructDefs, undefined_struct
-from tl_core.lang.stubs import stub_message
+from tl_core.lang.stubs import PYTHON_INTEGRATION, stub_message
 from tl_core.lang.types import (
     BOOL,
     DEVICE,
@@ -894,6 +894,10 @@ class Checker:
         if self.import_failed or e.id in NAMESPACES or e.id == "self":
             return UNKNOWN
         self.uncacheable = True
+        if e.id == "python":  # `python.call(...)`: the original's Python integration
+            if not self.text[e.span.end:e.span.end + 20].lstrip(" \t").startswith("import"):
+                self.error(e.span, PYTHON_INTEGRATION, "undefined-name")  # (the parser says
+            return UNKNOWN  # it of `python import m`)
         msg = f"undefined name '{e.id}'"
         hint = S.did_you_mean(e.id, self.visible_names(scope) + list(BUILTINS), 0.7)
         if self.nested_in_main is not None:

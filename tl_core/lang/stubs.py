@@ -25,8 +25,19 @@ STUBS: dict[str, str] = {
 }
 
 
+# `python import m` / `python.call("f", ...)` (UPSTREAM.md 20): the original's optional Python
+# integration, left out of its default build; the parser and the checker say this.
+PYTHON_INTEGRATION = (
+    "the original's Python integration (`python import m`, `python.call(\"f\", ...)`) is not "
+    "supported: its default build leaves it out too (\"Python integration not enabled\"); "
+    "remove it and compute with TensorLogic's built-ins, or prepare the data in Python and "
+    "load it (load_model, load)")
+
+
 def stub_message(name: str) -> str | None:
-    """The error for a call of one of the original's stubs, or None."""
+    """The error for a call of one of the original's stubs (or a use of `python`), or None."""
+    if name == "python":
+        return PYTHON_INTEGRATION
     hint = STUBS.get(name)
     if hint is None:
         return None

@@ -1243,6 +1243,11 @@ class _Run:
                 if not plain and "COMMA" in expected:
                     return f"expected ',' or {word} to close {where}, found {found}"
                 return f"expected {word} to close {where}, found {found}"
+        if "STRING" in expected and self.prev is not None and self.prev.type == "IMPORT" and \
+                i >= 2 and self.toks[i - 2].type == "NAME" and self.toks[i - 2].value == "python":
+            from tl_core.lang.stubs import PYTHON_INTEGRATION
+
+            return PYTHON_INTEGRATION
         return f"expected {self._expected_words(expected)}, found {found}{self._hint(tok, expected)}"
 
     def _expected_words(self, expected: set[str]) -> str:
