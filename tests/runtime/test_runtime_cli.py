@@ -128,6 +128,13 @@ def test_a_test_inside_main_is_run_by_tl_test_and_skipped_by_tl_run(tmp_path):
     assert r.stdout == ("test outer ... passed\ntest inner ... passed\n"
                         "test wrong ... failed\n2 passed, 1 failed\n")
     assert r.stderr == "t.tl:5:18: error: assertion failed: not five\n"
+    # a test inside main that uses main's variable: the checker's hint, at run time too
+    (tmp_path / "u.tl").write_text("main {\n    let k = 2\n    test uses_k { print(k) }\n}\n")
+    u = tl("test", "u.tl", "--device", "cpu", cwd=tmp_path)
+    assert u.stderr == (
+        "u.tl:3:25: error: undefined name 'k'; 'k' is a variable of main, and a test inside "
+        "main sees only the top level, as a top-level test does (tl test runs it without "
+        "running main); declare 'k' at the top level or inside the test\n")
     # the original's spelling: tl run FILE --test (UPSTREAM.md 17.4)
     again = tl("run", "t.tl", "--test", "--device", "cpu", cwd=tmp_path)
     assert (again.returncode, again.stdout, again.stderr) == (1, r.stdout, r.stderr)

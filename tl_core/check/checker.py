@@ -35,6 +35,7 @@ from tl_core.lang.scalars import MAX_FOLDED_STRING, int_div, rem, repeat
 from tl_core.lang.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
 from tl_core.lang.structs import StructDefs, undefined_struct
 from tl_core.lang.stubs import PYTHON_INTEGRATION, stub_message
+from tl_core.lang.text import nested_block_hint
 from tl_core.lang.types import (
     BOOL,
     DEVICE,
@@ -905,11 +906,7 @@ class Checker:
             local = main_scope.lookup(e.id)
             if local is not None and local.scope is not None and \
                     local.scope.parent is not None:
-                line = local.span.line + 1
-                hint = (f"'{e.id}' is a variable of main (line {line}), and a {word} inside "
-                        f"main sees only the top level, as a top-level {word} does (tl "
-                        f"{word} runs it without running main); declare '{e.id}' at the top "
-                        f"level or inside the {word}")
+                hint = nested_block_hint(e.id, word, local.span.line + 1)
         self.error(e.span, f"{msg}; {hint}" if hint else msg, "undefined-name")
         return UNKNOWN
 

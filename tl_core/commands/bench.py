@@ -13,7 +13,14 @@ import sys
 import time
 
 from tl_core.runtime.errors import TLRuntimeError
-from tl_core.runtime.program import add_common, blocks_of, prepare, report, run_setup
+from tl_core.runtime.program import (
+    add_common,
+    blocks_of,
+    nested_hint,
+    prepare,
+    report,
+    run_setup,
+)
 from tl_core.syntax import ast
 
 
@@ -54,6 +61,7 @@ def main(args: argparse.Namespace) -> int:
             finally:
                 interp._write = write
         except TLRuntimeError as exc:
+            nested_hint(program, b, exc)
             print(f"bench {b.name} ... failed")
             sys.stdout.flush()
             report(exc, args.file, args.debug)

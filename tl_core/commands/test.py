@@ -12,7 +12,14 @@ import argparse
 import sys
 
 from tl_core.runtime.errors import TLRuntimeError
-from tl_core.runtime.program import add_common, blocks_of, prepare, report, run_setup
+from tl_core.runtime.program import (
+    add_common,
+    blocks_of,
+    nested_hint,
+    prepare,
+    report,
+    run_setup,
+)
 from tl_core.syntax import ast
 
 
@@ -38,6 +45,7 @@ def main(args: argparse.Namespace) -> int:
         try:
             interp.run_block_items(t.body)
         except TLRuntimeError as exc:
+            nested_hint(program, t, exc)
             failed += 1
             print(f"test {t.name} ... failed")
             sys.stdout.flush()

@@ -1,5 +1,7 @@
-"""Format strings of `print` and `panic` (UPSTREAM.md 15.1-15.2): each `{}` takes the next
-value; `{:.2}`, `{0}` and `{{` are plain text. Extra values are ignored."""
+"""Texts of the language: format strings of `print` and `panic` (UPSTREAM.md 15.1-15.2):
+each `{}` takes the next value; `{:.2}`, `{0}` and `{{` are plain text; extra values are
+ignored. And the hint shared by the checker and `tl test`/`tl bench` for a test or bench
+inside `main` that uses main's variables."""
 
 from __future__ import annotations
 
@@ -33,3 +35,12 @@ def print_text(values: list[object], render: Callable[[object], str]) -> str:
     if len(values) > 1 and isinstance(values[0], str) and PLACEHOLDER in values[0]:
         return format_braces(values[0], [render(v) for v in values[1:]])
     return " ".join(render(v) for v in values)
+
+
+def nested_block_hint(name: str, word: str, line: int | None = None) -> str:
+    """Why a `test`/`bench` (`word`) standing inside `main` cannot see main's variable
+    `name` (declared at 1-based `line`): said by the checker and by `tl test`/`tl bench`."""
+    where = f" (line {line})" if line is not None else ""
+    return (f"'{name}' is a variable of main{where}, and a {word} inside main sees only the "
+            f"top level, as a top-level {word} does (tl {word} runs it without running "
+            f"main); declare '{name}' at the top level or inside the {word}")

@@ -3,12 +3,14 @@ and reporting errors as `path:line:col: error: message`."""
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
 from tl_core.diagnostics import Diagnostic, Severity
+from tl_core.lang.text import nested_block_hint
 from tl_core.runtime.progress import is_terminal
 from tl_core.source import read_source
 from tl_core.syntax import ast, parse
@@ -86,6 +88,22 @@ def blocks_of(program: Any, kind: type) -> list[Any]:
     found = [i for i in program.items if isinstance(i, kind)]
     return found + [s for i in program.items if isinstance(i, ast.MainBlock)
                     for s in i.body.stmts if isinstance(s, kind)]
+
+
+def nested_hint(program: Any, block: Any, exc: Any) -> None:
+    """When a `test`/`bench` standing inside `main` fails on an undefined name that `main`
+    declares, add to the message why (it sees only the top level), as the checker does."""
+    m = re.fullmatch(r"undefined name '([A-Za-z_][A-Za-z0-9_]*)'(?:; .*)?", exc.message)
+    if m is None:
+        return
+    for item in program.items:
+        if isinstance(item, ast.MainBlock) and any(s is block for s in item.body.stmts):
+            names = {s.name for s in item.body.stmts if isinstance(s, ast.Let)}
+            if m.group(1) in names:
+                word = "test" if isinstance(block, ast.TestDecl) else "bench"
+                exc.message = (f"undefined name '{m.group(1)}'; "
+                               + nested_block_hint(m.group(1), word))
+            return
 
 
 def report(exc: Any, file: str, debug: bool) -> None:
