@@ -433,3 +433,25 @@ def test_python_integration_is_one_clear_error_in_check_and_run(src):
     assert [d.message for d in analyze(src).diagnostics] == [PYTHON_INTEGRATION]
     r = Session(device="cpu").run(src)
     assert [e.message for e in r.errors] == [PYTHON_INTEGRATION]
+
+
+@pytest.mark.parametrize(("src", "message"), [
+    ("let a = KVCache::foo(1)", "KVCache::foo is not a function of KVCache: a cache is made "
+                                "with KVCache::new(n), KVCache::new_f16(n) or "
+                                "KVCache::new_f32(n)"),
+    ("let a = KVCache::zeros([2])", "KVCache::zeros is not a function of KVCache: a cache is "
+                                    "made with KVCache::new(n), KVCache::new_f16(n) or "
+                                    "KVCache::new_f32(n)"),
+    ("let z = f32::zeross([2])", "f32::zeross is not implemented: f32:: calls the built-in of "
+                                 "that name (f32::zeros(shape), f32::ones(shape), "
+                                 "f32::arange(n) make f32 tensors), and there is no built-in "
+                                 "'zeross'; did you mean f32::zeros?"),
+    ("print(f16::PI)", "f16::PI is not a value: a path names an associated function, called "
+                       "as f16::PI(...); there are no associated constants"),
+])
+def test_unknown_namespace_calls_are_the_same_error_in_check_and_run(src, message):
+    """They passed tl check and stopped tl run with 'not supported yet'."""
+    from tl_core.check import analyze
+
+    assert [d.message for d in analyze(src).diagnostics] == [message]
+    assert [e.message for e in Session(device="cpu").run(src).errors] == [message]

@@ -34,7 +34,7 @@ from tl_core.lang.registry import STRING_KINDS, BindError, Builtin, bind_argumen
 from tl_core.lang.scalars import MAX_FOLDED_STRING, int_div, rem, repeat
 from tl_core.lang.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
 from tl_core.lang.structs import StructDefs, undefined_struct
-from tl_core.lang.stubs import PYTHON_INTEGRATION, stub_message
+from tl_core.lang.stubs import PYTHON_INTEGRATION, path_message, stub_message
 from tl_core.lang.text import nested_block_hint
 from tl_core.lang.types import (
     BOOL,
@@ -806,6 +806,7 @@ class Checker:
         if isinstance(e, A.Field):
             return self.infer_field(e, scope)
         if isinstance(e, A.Path):
+            self.error(e.span, path_message(e.base, e.member, False, []) or "", "not-a-value")
             return UNKNOWN
         if isinstance(e, A.Index):
             return self.infer_index(e, scope)
@@ -1041,14 +1042,17 @@ class Checker:
                 self.refs[(f.member_span.start, f.member_span.end)] = Ref(f.member_span, None,
                                                                           full)
                 return self.call_builtin(BUILTINS[full], e.args, e.span, scope)
-            if f.base in NAMESPACES and f.member in BUILTINS:
+            if f.base in NAMESPACES and f.base != "KVCache" and f.member in BUILTINS:
                 self.refs[(f.member_span.start, f.member_span.end)] = Ref(f.member_span, None,
                                                                           f.member)
                 return self.call_builtin(BUILTINS[f.member], e.args, e.span, scope,
                                          dtype=NAMESPACES[f.base])
             if f.base in self.structs or f.base == "Self" or f.base in self.struct_defs.methods:
                 return CS.path_call(self, f, e, scope)
-            if f.base not in NAMESPACES and not self.import_failed:
+            if f.base in NAMESPACES:
+                self.error(e.func.span, path_message(f.base, f.member, True, list(BUILTINS))
+                           or "", "undefined-name")
+            elif not self.import_failed:
                 self.error(f.base_span, undefined_struct(f.base, list(self.structs)),
                            "undefined-name")
             self.arg_infos(e.args, scope)

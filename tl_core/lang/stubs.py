@@ -43,3 +43,28 @@ def stub_message(name: str) -> str | None:
         return None
     return (f"'{name}' is a stub in the original TensorLogic (calling it always failed "
             f"there: not yet implemented) and is not provided; {hint}")
+
+
+def path_message(base: str, member: str, called: bool, builtins: list[str]) -> str | None:
+    """The error for `base::member(...)` (`called`) or a bare `base::member` that is no
+    function of the language: on a dtype namespace (`f32::NAME` calls the built-in NAME),
+    on `KVCache`, or a path used as a value. None for a call the caller resolves (a
+    struct's associated function). `builtins` are the names `f32::` may call."""
+    from tl_core.lang.dtypes import NAMESPACES
+
+    if not called:
+        return (f"{base}::{member} is not a value: a path names an associated function, "
+                f"called as {base}::{member}(...); there are no associated constants")
+    if base == "KVCache":
+        return (f"KVCache::{member} is not a function of KVCache: a cache is made with "
+                f"KVCache::new(n), KVCache::new_f16(n) or KVCache::new_f32(n)")
+    if base in NAMESPACES:
+        import difflib
+
+        close = difflib.get_close_matches(member, builtins, n=1, cutoff=0.75)
+        hint = f"; did you mean {base}::{close[0]}?" if close else ""
+        return (f"{base}::{member} is not implemented: {base}:: calls the built-in of that "
+                f"name ({base}::zeros(shape), {base}::ones(shape), {base}::arange(n) make "
+                f"{base} tensors), and there is no built-in '{member}'{hint}")
+    return None
+

@@ -36,7 +36,7 @@ from tl_core.lang.registry import BindError, bind_arguments
 from tl_core.lang.scalars import checked_int, int_div, power, rem, repeat
 from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
 from tl_core.lang.structs import StructDefs, undefined_struct
-from tl_core.lang.stubs import stub_message
+from tl_core.lang.stubs import path_message, stub_message
 from tl_core.lang.text import FormatError, format_braces
 from tl_core.lang.types import UNKNOWN, ListType, ScalarType, TensorType
 from tl_core.limits import dim_problem
@@ -936,7 +936,7 @@ class Interpreter:
         raise TLRuntimeError(f"{type_name(obj)} has no field '{name}'", e.name_span)
 
     def eval_path(self, e: ast.Path, env: Env) -> Any:
-        raise NotSupported(f"associated items ({e.base}::{e.member})", e.span)
+        raise TLRuntimeError(path_message(e.base, e.member, False, []) or "", e.span)
 
     def eval_struct(self, e: ast.StructLit, env: Env) -> Any:
         return ST.literal(self, e, env)
@@ -1246,14 +1246,13 @@ class Interpreter:
                     BUILTINS[func.member].category == "creation":
                 value = value.astype(DTYPES[name])
             return value
-        if func.base == "KVCache":
-            raise NotSupported("KVCache", e.span)
+        if func.base in NAMESPACES:
+            raise TLRuntimeError(path_message(func.base, func.member, True, list(BUILTINS))
+                                 or "", func.span)
         if func.base in self.struct_defs.decls or func.base == "Self":
             return ST.call_associated(self, e, func, env)
-        if func.base not in NAMESPACES:
-            raise TLRuntimeError(undefined_struct(func.base, list(self.struct_defs.decls)),
-                                 func.base_span)
-        raise NotSupported(f"associated functions ({func.base}::{func.member})", e.span)
+        raise TLRuntimeError(undefined_struct(func.base, list(self.struct_defs.decls)),
+                             func.base_span)
 
     def builtin_plan(self, name: str, e: ast.Call, method: bool) -> _BuiltinPlan:
         """How call `e` of built-in `name` binds its arguments (`method`: `x.name(...)`, the
