@@ -232,3 +232,15 @@ def test_tensor_buffer_errors_in_the_checker_and_the_runtime(src, message):
     r = Session(device="cpu").run(src)
     got = errors(r)
     assert len(got) == 1 and got[0].startswith(message.split("; did you mean")[0])
+
+
+def test_signature_help_of_a_buffer_method():
+    from tl_core import ide
+
+    src = "let buf = new_tensor_buffer(64)\nbuf.alloc([2], "
+    h = ide.signature_at(analyze(src), len(src))
+    assert h is not None
+    sig = h.signatures[0]
+    assert sig.label == ("TensorBuffer::alloc(buf: TensorBuffer, shape: shape, count: int, "
+                         "elem_size: int) -> void")
+    assert sig.params[h.active_param][0] == "count: int"

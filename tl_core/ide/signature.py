@@ -8,7 +8,7 @@ from tl_core.check.model import Analysis
 from tl_core.ide.lex import Tok, current_keyword, tokens_before
 from tl_core.ide.markdown import fn_label
 from tl_core.ide.results import Signature, SignatureHelp
-from tl_core.lang.builtins import BUILTINS
+from tl_core.lang.builtins import BUFFER_METHODS, BUILTINS
 from tl_core.lang.keywords import RESERVED
 from tl_core.lang.registry import signature_label
 from tl_core.lang.types import FnType
@@ -100,6 +100,8 @@ def _help(a: Analysis, callee: tuple[str, bool, str | None], commas: int, _seg: 
     if visible is not None:
         return None
     b = BUILTINS.get(name)
+    if is_method and name in BUFFER_METHODS:  # `buf.zeros(`: a TensorBuffer's method
+        b = BUILTINS[f"TensorBuffer::{name}"]
     if b is None:
         return None
     if is_method and not b.params:
