@@ -441,3 +441,10 @@ def test_queries_work_on_broken_documents():
         ide.definition_at(a, off)
         ide.references(a, off)
         ide.prepare_rename(a, off)
+
+
+def test_tests_and_benches_inside_main_are_in_the_outline():
+    text = "main {\n    let a = 1\n    test t { assert(a == 1) }\n    bench b { }\n}\n"
+    (main,) = ide.document_symbols(analyze(text))
+    assert [(c.name, c.kind) for c in main.children] == [("a", "variable"), ("t", "test"),
+                                                         ("b", "bench")]

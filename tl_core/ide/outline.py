@@ -63,10 +63,8 @@ def _item_symbol(a: Analysis, it: object) -> Symbol | None:
     if isinstance(it, A.MainBlock):
         return Symbol("main", "main", it.span, _first_word_span(a, it.span, "main"), "",
                       _block_symbols(a, it.body))
-    if isinstance(it, A.TestDecl):
-        return Symbol(it.name, "test", it.span, it.name_span, "test")
-    if isinstance(it, A.BenchDecl):
-        return Symbol(it.name, "bench", it.span, it.name_span, "bench")
+    if isinstance(it, (A.TestDecl, A.BenchDecl)):
+        return _test_symbol(it)
     if isinstance(it, A.Import):
         return Symbol(it.path, "module", it.span, it.path_span, "import")
     if isinstance(it, A.EntityDecl):
@@ -84,9 +82,16 @@ def _item_symbol(a: Analysis, it: object) -> Symbol | None:
     return _stmt_symbol(a, it)
 
 
+def _test_symbol(it: A.TestDecl | A.BenchDecl) -> Symbol:
+    kind = "test" if isinstance(it, A.TestDecl) else "bench"
+    return Symbol(it.name, kind, it.span, it.name_span, kind)
+
+
 def _stmt_symbol(a: Analysis, st: object) -> Symbol | None:
     name = None
     name_span = None
+    if isinstance(st, (A.TestDecl, A.BenchDecl)):  # inside main (as the original allows)
+        return _test_symbol(st)
     if isinstance(st, (A.Let, A.TensorDecl)):
         name, name_span = st.name, st.name_span
     elif isinstance(st, A.Assign) and isinstance(st.target, A.Name):
