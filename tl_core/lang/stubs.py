@@ -6,6 +6,10 @@ built-ins.)"""
 
 from __future__ import annotations
 
+import difflib
+
+from tl_core.lang.dtypes import NAMESPACES
+
 _FORMULA = "write the formula with tensor operations"
 _SAMPLING = "sample with temperature_sample(top_k(logits, k), T) or top_p(logits, p)"
 
@@ -50,8 +54,6 @@ def path_message(base: str, member: str, called: bool, builtins: list[str]) -> s
     function of the language: on a dtype namespace (`f32::NAME` calls the built-in NAME),
     on `KVCache`, or a path used as a value. None for a call the caller resolves (a
     struct's associated function). `builtins` are the names `f32::` may call."""
-    from tl_core.lang.dtypes import NAMESPACES
-
     if not called:
         return (f"{base}::{member} is not a value: a path names an associated function, "
                 f"called as {base}::{member}(...); there are no associated constants")
@@ -59,8 +61,6 @@ def path_message(base: str, member: str, called: bool, builtins: list[str]) -> s
         return (f"KVCache::{member} is not a function of KVCache: a cache is made with "
                 f"KVCache::new(n), KVCache::new_f16(n) or KVCache::new_f32(n)")
     if base in NAMESPACES:
-        import difflib
-
         close = difflib.get_close_matches(member, builtins, n=1, cutoff=0.75)
         hint = f"; did you mean {base}::{close[0]}?" if close else ""
         return (f"{base}::{member} is not implemented: {base}:: calls the built-in of that "

@@ -24,6 +24,7 @@ from typing import Any
 
 from tl_core.limits import MAX_RANK, dim_problem, shape_text
 from tl_core.models.errors import ModelFileError
+from tl_core.models.loader import write_atomically
 
 MAGIC = b"TLTENSOR"
 VERSION = 1
@@ -41,9 +42,7 @@ def encode_header(shape: tuple[int, ...]) -> bytes:
 
 def write_tensor(path: str, values: Any) -> None:
     """Write a float16 NumPy array (any shape) to `path`, atomically."""
-    import numpy as np
-
-    from tl_core.models.loader import write_atomically
+    import numpy as np  # lazy: NumPy loads when a tensor file is written, not with the checker
 
     arr = np.asarray(values, dtype="<f2")  # (ascontiguousarray makes a 0-d array 1-D)
     head = encode_header(tuple(int(d) for d in arr.shape))
@@ -58,7 +57,7 @@ def write_tensor(path: str, values: Any) -> None:
 def read_tensor(path: str, shown: str | None = None) -> Any:
     """The float16 NumPy array stored in `path`; `shown` is the path as the program wrote it
     (in error messages). Raises `ModelFileError` saying what was expected and found."""
-    import numpy as np
+    import numpy as np  # lazy: NumPy loads when a tensor file is read, not with the checker
 
     name = shown if shown is not None else path
     try:

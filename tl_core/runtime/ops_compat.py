@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import mlx.core as mx
+import numpy as np
 
 from tl_core.lang.builtins import implements
+from tl_core.models.tensorfile import read_tensor, write_tensor
 from tl_core.runtime import ops
 from tl_core.runtime import ops_generate as gen
 from tl_core.runtime.errors import OpError
@@ -164,10 +166,6 @@ def op_cndl_save_safetensor(ctx: OpContext, t: Any, path: Any, name: Any) -> Non
 
 @implements("save")
 def op_save(ctx: OpContext, t: Any, file: Any) -> None:
-    import numpy as np
-
-    from tl_core.models.tensorfile import write_tensor
-
     x = as_tensor(t, "t")
     if x.dtype != mx.float16:
         raise OpError(f"save writes float16 tensors only (the file format holds float16), "
@@ -179,8 +177,6 @@ def op_save(ctx: OpContext, t: Any, file: Any) -> None:
 
 @implements("load")
 def op_load(ctx: OpContext, file: Any) -> mx.array:
-    from tl_core.models.tensorfile import read_tensor
-
     path = as_str(file, "file")
     values = read_tensor(str(ctx.resolve_path(path)), path)
     ctx.write(f"Loaded tensor from: {path} (shape: {shape_text(values.shape)})\n")

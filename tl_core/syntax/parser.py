@@ -38,6 +38,7 @@ from lark.parsers.lalr_analysis import Shift
 from tl_core.diagnostics import Diagnostic, Related
 from tl_core.lang.dtypes import ELEMENT_TYPES
 from tl_core.lang.keywords import RESERVED
+from tl_core.lang.stubs import PYTHON_INTEGRATION
 from tl_core.limits import literal_problem
 from tl_core.syntax import ast as A
 from tl_core.syntax.fastnew import N
@@ -1245,8 +1246,6 @@ class _Run:
                 return f"expected {word} to close {where}, found {found}"
         if "STRING" in expected and self.prev is not None and self.prev.type == "IMPORT" and \
                 i >= 2 and self.toks[i - 2].type == "NAME" and self.toks[i - 2].value == "python":
-            from tl_core.lang.stubs import PYTHON_INTEGRATION
-
             return PYTHON_INTEGRATION
         return f"expected {self._expected_words(expected)}, found {found}{self._hint(tok, expected)}"
 
