@@ -455,3 +455,17 @@ def test_unknown_namespace_calls_are_the_same_error_in_check_and_run(src, messag
 
     assert [d.message for d in analyze(src).diagnostics] == [message]
     assert [e.message for e in Session(device="cpu").run(src).errors] == [message]
+
+
+@pytest.mark.parametrize("src", ["let c = 1.0 + 2.0i",
+                                 "for i in range(3) {\n    let c = 2.0i\n    print(c)\n}"])
+def test_a_complex_literal_is_a_checker_error_not_two_statements(src):
+    """`2.0i` lexes as the number 2.0 and a statement `i`; with `i` a loop variable that
+    ran silently as `let c = 2.0`. The original's complex literals were a stub."""
+    from tl_core.check import analyze
+
+    assert [d.message for d in analyze(src).diagnostics] == [
+        "a number directly followed by the name 'i': complex literals such as 2.0i are not "
+        "supported (the original does not implement them either); write an operator between "
+        "them (2.0 * i) or, for complex values, two real tensors"]
+    assert [d.message for d in analyze("let c = 2.0 * 3.0\nlet d = c\n").diagnostics] == []
