@@ -331,6 +331,30 @@ def test_model_loading_on_gpu_equals_numpy(tmp_path):
     assert w.overflow == 0
 
 
+@needs_gpu
+@pytest.mark.parametrize("variant", ["device-zeros", "host-zeros", "host-zeros-touch",
+                                     "raw-device-astype"])
+def test_every_cuda_load_variant_equals_numpy_on_the_gpu(tmp_path, monkeypatch, variant):
+    """Each host-path variant (TL_CUDA_LOAD, compared for speed by bench/load.py --variants)
+    gives NumPy's float16 values and overflow count, read back from a GPU computation."""
+    from tests.models.builders import write_safetensors
+    from tl_core.models import load_model, reading
+
+    assert variant in reading.CUDA_LOAD_VARIANTS
+    monkeypatch.setenv("TL_CUDA_LOAD", variant)
+    rng = np.random.default_rng(4)
+    tensors = {f"w{i}": (rng.standard_normal((300, 1000 + i)) * 2e4).astype(np.float32)
+               for i in range(4)}
+    m = load_model(write_safetensors(tmp_path / "v.safetensors", tensors))
+    loaded = {name: m.get_tensor(name) for name in tensors}  # several in flight
+    for name, values in tensors.items():
+        with np.errstate(over="ignore"):
+            expected = values.astype(np.float16)
+        got = loaded[name]
+        np.testing.assert_array_equal(np.array(got.array * 1), expected)  # a GPU op reads it
+        assert got.overflow == int(np.count_nonzero(np.isinf(expected))) > 0
+
+
 def chat_decode(tmp_path: Path, device: str) -> tuple[str, np.ndarray]:
     """Greedy prefill and four decode steps of examples/chat_smollm2.tl's functions on a
     generated SmolLM2-shaped GGUF (bench/generate.py's tiny model): the tokens printed and
