@@ -361,6 +361,7 @@ def chat_decode(tmp_path: Path, device: str) -> tuple[str, np.ndarray]:
     the last logits."""
     from bench.generate import EXAMPLE, example_setup, tiny_model
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     s = Session(base_dir=EXAMPLE.parent, device=device)
     r = s.run(example_setup(tiny_model(tmp_path)) + '''
 let ids = tensor<int32>([5, 17, 300, 2, 41, 7])

@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def tl(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    e = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    # the repository first, then what the caller had (the GPU machine finds mlx on PYTHONPATH)
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    e = dict(os.environ, PYTHONPATH=path, **(env or {}))
     return subprocess.run([sys.executable, "-m", "tl_core", *args], cwd=cwd,
                           capture_output=True, text=True, env=e, timeout=120)
 
