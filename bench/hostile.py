@@ -1,8 +1,8 @@
 """The hostile-input suite as a table: inputs tried, clean errors, tracebacks, hangs, deaths.
 
-Model files (every truncation of small SafeTensors/GGUF/CoreML files, crafted lengths,
-counts, offsets and dtypes, 2,000 seeded bit flips of headers) through `tl inspect`,
-`load_model` and hover; hostile programs through `tl check`, the editor's queries and a run;
+Model files (every truncation of small SafeTensors/GGUF/CoreML files, a CoreML package's
+files missing, truncated and flipped, crafted lengths, counts, offsets and dtypes, 2,000
+seeded bit flips of headers) through `tl inspect`, `load_model` and hover; hostile programs through `tl check`, the editor's queries and a run;
 the language server over raw JSON-RPC (malformed frames, unknown methods, out-of-range
 positions, rapid edits checked against the text oracle). The cases and the way each is run
 and judged are those of `tests/hostile/` (harness.py, corpus.py), where `make test` asserts
@@ -136,7 +136,8 @@ def main() -> int:
 
         real = [smollm2_path(), minilm_path()]
     rows = []
-    models = run_cases(MODEL_SURFACES, corpus.model_cases(flips, real))
+    cases = corpus.model_cases(flips, real) + corpus.package_cases(corpus.small_mlpackage())
+    models = run_cases(MODEL_SURFACES, cases)
     rows += [(f"model files: {s}", models[s], sum(models[s].seconds.values()))
              for s in MODEL_SURFACES]
     programs = run_cases(PROGRAM_SURFACES, corpus.program_cases(40 if args.quick else 150))

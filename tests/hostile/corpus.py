@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import struct
 import tempfile
@@ -40,7 +41,14 @@ class Flips:
         return bytes(out)
 
 
-Case = tuple[str, str, "bytes | Flips"]  # (label, file name, contents)
+@dataclass(frozen=True)
+class Package:
+    """A directory's contents (a CoreML .mlpackage): relative path -> bytes."""
+
+    files: tuple[tuple[str, bytes], ...]
+
+
+Case = tuple[str, str, "bytes | Flips | Package"]  # (label, file name, contents)
 
 U64 = (1 << 64) - 1
 
@@ -89,6 +97,77 @@ def small_mlmodel() -> bytes:
     ip.weights.floatValue.extend(float(v) for v in range(12))
     ip.bias.floatValue.extend([1.0, 1.0, 1.0])
     return spec.SerializeToString()
+
+
+PACKAGE_CHILD = r"""
+import logging, os, sys
+import numpy as np
+import coremltools as ct
+from coremltools.converters.mil import Builder as mb
+
+logging.getLogger("coremltools").setLevel(logging.ERROR)
+
+
+@mb.program(input_specs=[mb.TensorSpec(shape=(1, 4))])
+def prog(x):
+    w = np.arange(16, dtype=np.float32).reshape(4, 4) / 4
+    h = mb.linear(x=x, weight=mb.const(val=w, name="w"), name="h")
+    return mb.linear(x=h, weight=mb.const(val=np.ones((3, 4), np.float32), name="small"),
+                     bias=mb.const(val=np.ones(3, np.float32), name="b"), name="out")
+
+
+ct.convert(prog, convert_to="mlprogram", compute_precision=ct.precision.FLOAT16,
+           skip_model_load=True).save(sys.argv[1])
+"""
+
+
+def small_mlpackage() -> Package:
+    """A valid CoreML ML-program package (two weights in its blob file, two immediate),
+    written by coremltools' converter (in a child process: it imports torch)."""
+    from tests.hostile.bounded import run_child
+
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "s.mlpackage"
+        child = run_child(PACKAGE_CHILD, timeout=300, address_space=16 << 30,
+                          argv=[str(out)])
+        if child.rc != 0:
+            raise RuntimeError(f"coremltools could not write the package: {child.stderr}")
+        return Package(tuple(sorted((str(p.relative_to(out)), p.read_bytes())
+                                    for p in out.rglob("*") if p.is_file())))
+
+
+def package_cases(package: Package, flips: int = 100, every: int = 16) -> list[Case]:
+    """Hostile versions of an .mlpackage: each of its files missing, every truncation of its
+    weight blob and every `every`-th of its spec and manifest, and `flips` seeded bit flips
+    of each file."""
+    files = dict(package.files)
+    out: list[Case] = []
+    name = "p.mlpackage"
+    for rel, data in files.items():
+        short = Path(rel).name
+        out.append((f"package without {short}", name,
+                    Package(tuple((r, d) for r, d in package.files if r != rel))))
+        step = 1 if short.endswith(".bin") else every
+        for n in range(0, len(data), step):
+            out.append((f"package with truncated {short}", name,
+                        Package(tuple((r, d[:n] if r == rel else d) for r, d in package.files))))
+        rng = random.Random(len(data))
+        for _ in range(flips):
+            mutant = bytearray(data)
+            for bit in rng.sample(range(len(data) * 8), rng.choice((1, 1, 1, 2, 3))):
+                mutant[bit // 8] ^= 1 << (bit % 8)
+            out.append((f"package with bit flips in {short}", name,
+                        Package(tuple((r, bytes(mutant) if r == rel else d)
+                                      for r, d in package.files))))
+    return out
+
+
+def write_package(path: str, package: Package) -> None:
+    for rel, data in package.files:
+        full = os.path.join(path, rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "wb") as f:
+            f.write(data)
 
 
 def realistic_gguf() -> bytes:
@@ -310,6 +389,9 @@ def dump(cases: list[Case]) -> bytes:
                 index = bases[id(data.base)] = len(bases)
                 _record(buf, [index], data.base)
             _record(buf, [label, name, index, list(data.bits)], b"")
+        elif isinstance(data, Package):
+            _record(buf, [label, name, [[rel, len(d)] for rel, d in data.files]],
+                    b"".join(d for _, d in data.files))
         else:
             _record(buf, [label, name], data)
     return buf.getvalue()
@@ -334,6 +416,12 @@ def load(blob: bytes) -> list[Case]:
             bases.append(data)
         elif len(head) == 4:
             out.append((head[0], head[1], Flips(bases[head[2]], tuple(head[3]))))
+        elif len(head) == 3:  # a package: [label, name, [[path, size], ...]]
+            files, at = [], 0
+            for rel, n in head[2]:
+                files.append((rel, data[at:at + n]))
+                at += n
+            out.append((head[0], head[1], Package(tuple(files))))
         else:
             out.append((head[0], head[1], data))
     return out

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -234,11 +235,14 @@ def _child(surfaces: list[str], start: int, first_surface: int) -> None:
     with tempfile.TemporaryDirectory() as d:
         for i in range(start, len(cases)):
             label, name, contents = cases[i]
-            data = bytes(contents)  # a `Flips` is made into bytes here, one at a time
             path = os.path.join(d, f"{i}-{name}")  # a fresh name: no cached header applies
-            with open(path, "wb") as f:
-                f.write(data)
-                f.truncate(max(len(data), corpus.sparse_size(name)))
+            if isinstance(contents, corpus.Package):
+                corpus.write_package(path, contents)
+            else:
+                data = bytes(contents)  # a `Flips` is made into bytes here, one at a time
+                with open(path, "wb") as f:
+                    f.write(data)
+                    f.truncate(max(len(data), corpus.sparse_size(name)))
             for k, fn in enumerate(fns):
                 if i == start and k < first_surface:
                     continue
@@ -259,7 +263,10 @@ def _child(surfaces: list[str], start: int, first_surface: int) -> None:
                                   "seconds": time.monotonic() - began,
                                   "maxrss": peak_rss() // 1024}),
                       flush=True)
-            os.unlink(path)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
             clear_cache()  # per case: its surfaces share the header read (or its error)
 
 

@@ -1,7 +1,8 @@
 """Hostile model files through `tl inspect`, `load_model` and hover (issue 17).
 
 Every truncation of small valid SafeTensors, GGUF and CoreML files (written by the reference
-writers), huge lengths and counts, out-of-range and overlapping offsets, unknown dtypes, 400
+writers; of a CoreML package: each file missing, every truncation of its weight blob, every
+16th of its spec and manifest, 100 bit flips of each file), huge lengths and counts, out-of-range and overlapping offsets, unknown dtypes, 400
 seeded bit flips of realistic generated headers and 2,000 of the real MiniLM SafeTensors and
 SmolLM2 GGUF headers (the header bytes in a file of the model's size whose data is a hole):
 each must end in a clean error (or a clean answer), never a traceback, a hang or a dead
@@ -17,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -36,6 +38,16 @@ def cases() -> list[corpus.Case]:
 @pytest.fixture(scope="module")
 def tallies(cases):
     return run_cases(MODEL_SURFACES, cases)
+
+
+@pytest.fixture(scope="module")
+def package() -> corpus.Package:
+    return corpus.small_mlpackage()
+
+
+@pytest.fixture(scope="module")
+def package_tallies(package):
+    return run_cases(MODEL_SURFACES, corpus.package_cases(package))
 
 
 @pytest.fixture(scope="module")
@@ -120,19 +132,55 @@ def test_the_real_flips_hold_what_the_issue_asks(real_paths, real_cases) -> None
 @pytest.mark.slow
 @pytest.mark.parametrize("surface", MODEL_SURFACES)
 def test_every_hostile_model_file_is_a_clean_error(tallies, surface) -> None:
-    tally = tallies[surface]
-    assert tally.tried > 1500
+    assert tallies[surface].tried > 1500
+    all_clean(tallies[surface])
+
+
+def all_clean(tally) -> None:  # noqa: ANN001 - a harness.Tally
     assert tally.counts["clean"] == tally.tried, tally.failures()
     assert tally.peak_rss < 1 << 30  # MLX, coremltools' protobufs and the cases: < 1 GiB
+
+
+def test_the_package_cases_hold_what_they_say(package) -> None:
+    """The package is a valid one (its four weights read back as the converter's values),
+    and its cases: each file missing, every truncation of the blob, every 16th of the
+    others, 100 flips of each file."""
+    import numpy as np
+
+    from tl_core.models import load_model
+
+    files = dict(package.files)
+    assert sorted(Path(r).name for r in files) == ["Manifest.json", "model.mlmodel",
+                                                   "weight.bin"]
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "p.mlpackage")
+        corpus.write_package(path, package)
+        model = load_model(path)
+        values = {n: np.array(model.get_tensor(n).array) for n in model.names()}
+        model.close()
+    assert sorted(v.shape for v in values.values()) == [(3,), (3, 4), (4,), (4, 4)]
+    assert any(np.array_equal(v, np.arange(16).reshape(4, 4) / 4) for v in values.values())
+    labels = Counter(label for label, _, _ in corpus.package_cases(package))
+    blob = next(d for r, d in files.items() if r.endswith("weight.bin"))
+    spec = next(d for r, d in files.items() if r.endswith("model.mlmodel"))
+    assert labels["package with truncated weight.bin"] == len(blob)
+    assert labels["package with truncated model.mlmodel"] == (len(spec) + 15) // 16
+    assert labels["package without Manifest.json"] == 1
+    assert labels["package with bit flips in weight.bin"] == 100
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("surface", MODEL_SURFACES)
+def test_every_hostile_package_is_a_clean_error(package_tallies, surface) -> None:
+    assert package_tallies[surface].tried > 700
+    all_clean(package_tallies[surface])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("surface", MODEL_SURFACES)
 def test_every_flip_of_a_real_header_is_a_clean_error(real_tallies, surface) -> None:
-    tally = real_tallies[surface]
-    assert tally.tried == REAL_FLIPS
-    assert tally.counts["clean"] == tally.tried, tally.failures()
-    assert tally.peak_rss < 1 << 30
+    assert real_tallies[surface].tried == REAL_FLIPS
+    all_clean(real_tallies[surface])
 
 
 @pytest.mark.slow
