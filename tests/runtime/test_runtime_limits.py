@@ -121,3 +121,33 @@ def test_a_cast_that_outgrows_memory_is_refused():
     rows = -(-(device_memory("cpu") // 3 + 1) // 2**20)
     assert errors(run(f"let y = zeros([{rows}, {2**20}]) as float64")) == [
         (0, 8, too_large("as float64", [rows, 2**20], "float64", 8))]
+
+
+def test_an_allocation_failing_inside_mlx_is_a_clear_error_not_an_internal_one(monkeypatch):
+    """Each tensor alone fits, all of them together do not: MLX's allocator fails while the
+    statement is evaluated. The H100's own text (issue 17's [200000, 200000] matmul) is
+    planted where the interpreter checks a new tensor; the run reports the statement's
+    line, how much memory is in use and a fix, never "internal error"."""
+    import mlx.core as mx
+
+    from tl_core.runtime import memory
+
+    real = memory.check
+
+    def failing(value, device, what, span=None):
+        if tuple(value.shape) == (3, 5):
+            raise RuntimeError("cudaMallocAsync(&data, size, stream) failed: out of memory")
+        return real(value, device, what, span)
+
+    monkeypatch.setattr(memory, "check", failing)
+    monkeypatch.setattr(mx, "get_active_memory", lambda: 80 * 2**30)
+    r = run("let a = ones([2, 2])\nlet b = ones([3, 5])\nprint(a)\n")  # at `ones` of line 2 (0-based spans)
+    assert errors(r) == [(1, 8, "out of memory on the cpu: this statement's tensors do not "
+                                f"fit (80.0 GiB in use by this run's tensors, of the "
+                                f"{format_bytes(device_memory('cpu'))} of the cpu); free "
+                                "tensors you no longer need (assign something small to their "
+                                "names) or use smaller shapes")]
+    # any other failure keeps its own message (not called a memory problem)
+    monkeypatch.setattr(memory, "check", lambda *a, **k: (_ for _ in ()).throw(
+        RuntimeError("[reshape] cannot reshape")))
+    assert errors(run("ones([2])")) == [(0, 0, "ones: [reshape] cannot reshape")]

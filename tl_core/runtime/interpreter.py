@@ -336,6 +336,9 @@ class Interpreter:
                 except RecursionError:
                     raise TLRuntimeError("recursion too deep", item.span) from None
                 except Exception as exc:  # noqa: BLE001 - a bug or an MLX failure
+                    oom = memory.out_of_memory(exc, self.device, item.span)
+                    if oom is not None:
+                        raise oom from None
                     raise TLRuntimeError(f"internal error: {type(exc).__name__}: {exc}",
                                          item.span) from exc
 
@@ -1376,6 +1379,9 @@ class Interpreter:
                        if p.name in plan.arg_spans), e.span)
             raise TLRuntimeError(str(exc), at) from None
         except (ValueError, TypeError, RuntimeError) as exc:
+            oom = memory.out_of_memory(exc, self.device, e.span)
+            if oom is not None:
+                raise oom from None
             better = self.checker_call_message(
                 name, {k: (kwargs[k], plan.arg_nodes.get(k)) for k in kwargs},
                 list(zip(args, plan.rest_nodes, strict=False)))

@@ -14,7 +14,7 @@ from typing import Any
 
 import mlx.core as mx
 
-from tl_core.limits import host_memory, size_problem
+from tl_core.limits import format_bytes, host_memory, size_problem
 from tl_core.runtime.errors import TLRuntimeError
 from tl_core.runtime.values import dtype_name
 from tl_core.syntax.span import Span
@@ -53,3 +53,27 @@ def check(value: Any, device: str, what: str, span: Span | None = None) -> None:
                            f"the {device}")
     if problem is not None:
         raise TooLarge(f"{what}: {problem}", span)
+
+
+# What MLX's allocators say when an allocation fails (CUDA, Metal, the CPU's malloc).
+_OOM_MARKERS = ("out of memory", "unable to allocate", "failed to allocate",
+                "greater than the maximum allowed buffer size")
+
+
+def out_of_memory(exc: BaseException, device: str, span: Span | None = None) -> TooLarge | None:
+    """The clear error for a failed allocation inside MLX (`exc`), or None when `exc` is
+    something else. Each tensor alone passed `check`, but together with the tensors already
+    alive they do not fit (two [200000, 200000] float16 operands on an 80 GB card)."""
+    if not isinstance(exc, (RuntimeError, MemoryError)):
+        return None
+    if not isinstance(exc, MemoryError) and not any(
+            m in str(exc).lower() for m in _OOM_MARKERS):
+        return None
+    try:
+        in_use = f"{format_bytes(mx.get_active_memory())} in use by this run's tensors, of "
+    except Exception:  # noqa: BLE001 - an MLX without memory statistics
+        in_use = "of "
+    return TooLarge(f"out of memory on the {device}: this statement's tensors do not fit "
+                    f"({in_use}the {format_bytes(device_memory(device))} of the {device}); "
+                    f"free tensors you no longer need (assign something small to their "
+                    f"names) or use smaller shapes", span)
