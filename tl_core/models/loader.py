@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from tl_core.limits import MAX_RANK, dim_problem, shape_text
