@@ -391,3 +391,21 @@ def test_chat_example_compiled_with_constants_on_gpu_equals_uncompiled(tmp_path,
     assert compiled[0] == plain[0] == cpu[0]
     np.testing.assert_allclose(compiled[1], plain[1], rtol=2e-2, atol=2e-2)
     np.testing.assert_allclose(compiled[1], cpu[1], rtol=2e-2, atol=2e-2)
+
+
+@needs_gpu
+def test_compiled_decode_steps_on_gpu_equal_uncompiled_cpu(tmp_path):
+    """The whole decode step as one compiled graph (KV cache as buffers, the position a
+    device scalar; tl_core.runtime.tracecache) on the GPU: the logits of every step and the
+    cache equal the uncompiled run on the CPU."""
+    from bench.generate import tiny_model
+    from tests.runtime.test_compiled_step import cache_rows, decode, logits
+
+    path = tiny_model(tmp_path, n_layer=4)
+    ids = [5, 17, 300, 2, 41, 7]
+    gpu, cpu = decode(path, True, ids, "gpu"), decode(path, False, ids, "cpu")
+    assert gpu.interpreter.fns["next_logits"].plans, "no decode step ran compiled"
+    np.testing.assert_allclose(logits(gpu), logits(cpu), rtol=2e-2, atol=2e-2)
+    for (k0, v0), (k1, v1) in zip(cache_rows(cpu), cache_rows(gpu), strict=True):
+        np.testing.assert_allclose(k1, k0, rtol=2e-2, atol=2e-2)
+        np.testing.assert_allclose(v1, v0, rtol=2e-2, atol=2e-2)

@@ -21,6 +21,7 @@ import math
 import mlx.core as mx
 
 from tl_core.runtime.errors import OpError
+from tl_core.runtime.tracecache import CacheView, Untraceable
 from tl_core.runtime.values import tensor_type
 
 
@@ -34,8 +35,41 @@ def attention_with_cache(
     base: float = 10000.0,
 ) -> mx.array:
     q3, k3, v3 = _heads(q, k, v, heads)
+    s, c = q3.shape[0], k3.shape[0]
+    if c < s:
+        raise OpError(
+            f"the cache holds {c} positions but Q has {s}: append this step's K and V to the "
+            f"cache first",
+            arg="K",
+        )
+    mask = None
+    if s > 1:
+        mask = mx.arange(c)[None, :] <= (mx.arange(s)[:, None] + (c - s))
+    return _attend(q3, k3, v3, w_o, base, c - s, mask)
+
+
+def attention_with_cache_view(
+    q: mx.array, k: CacheView, v: CacheView, w_o: mx.array, *, heads: int | None = None,
+    base: float = 10000.0,
+) -> mx.array:
+    """`attention_with_cache` in a compiled step (tl_core.runtime.tracecache): K and V are
+    the layer's whole buffers and its filled length is a device scalar. The rows past the
+    length are masked, so the result is attention over the filled prefix, with shapes that
+    do not change from one token to the next."""
+    if k.length is not v.length or k.rows < 1:
+        raise Untraceable("K and V of different layers, or of a layer this step left alone")
+    q3, k3, v3 = _heads(q, k.buffer, v.buffer, heads)
+    s, cap = q3.shape[0], k3.shape[0]
+    if k.rows < s:  # the uncompiled run reports that the cache holds fewer rows than Q
+        raise Untraceable("fewer rows appended than Q has")
+    offset = k.length - s
+    mask = mx.arange(cap)[None, :] <= (mx.arange(s)[:, None] + offset)
+    return _attend(q3, k3, v3, w_o, base, offset, mask)
+
+
+def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float,
+            offset: int | mx.array, mask: mx.array | None) -> mx.array:
     s, hq, d = q3.shape
-    c, hkv, _ = k3.shape
     if w_o.ndim != 2 or w_o.shape[1] != hq * d:
         raise OpError(
             f"W_o must be [out, {hq * d}] (heads x head_dim of Q), found {tensor_type(w_o)}",
@@ -45,10 +79,7 @@ def attention_with_cache(
     qh = q3.astype(dtype).transpose(1, 0, 2)[None]  # [1, Hq, s, D]
     kh = k3.astype(dtype).transpose(1, 0, 2)[None]
     vh = v3.astype(dtype).transpose(1, 0, 2)[None]
-    qh = mx.fast.rope(qh, d, traditional=True, base=base, scale=1.0, offset=c - s)
-    mask = None
-    if s > 1:
-        mask = mx.arange(c)[None, :] <= (mx.arange(s)[:, None] + (c - s))
+    qh = mx.fast.rope(qh, d, traditional=True, base=base, scale=1.0, offset=offset)
     out = mx.fast.scaled_dot_product_attention(qh, kh, vh, scale=1.0 / math.sqrt(d), mask=mask)
     out = out[0].transpose(1, 0, 2).reshape(s, hq * d)
     return out @ w_o.astype(dtype).T
@@ -100,11 +131,5 @@ def _heads(
     if hq % hkv:
         raise OpError(
             f"the {hq} query heads must be a multiple of the {hkv} key/value heads", arg="K"
-        )
-    if c < s:
-        raise OpError(
-            f"the cache holds {c} positions but Q has {s}: append this step's K and V to the "
-            f"cache first",
-            arg="K",
         )
     return q3, k3, v3

@@ -49,8 +49,20 @@ from tl_core.runtime import structs as ST
 from tl_core.runtime.env import Env
 from tl_core.runtime.errors import Interrupted, NotSupported, OpError, Panic, TLRuntimeError
 from tl_core.runtime.implementations import ops  # and every built-in implementation
+from tl_core.runtime.kvcache import KVCache
 from tl_core.runtime.printing import format_value
 from tl_core.runtime.progress import MIN_BYTES, LoadProgress
+from tl_core.runtime.tracecache import (
+    DeviceInt,
+    StepPlan,
+    Untraceable,
+    apply_outputs,
+    cache_inputs,
+    cache_key,
+    reserve,
+    traced_cache,
+    traced_outputs,
+)
 from tl_core.runtime.values import (
     DTYPES,
     FLOAT,
@@ -113,6 +125,12 @@ class FnInfo:
     text: str | None = None  # the source the spans index (error hints quote it)
     compiled: Any = None
     compilable: bool | None = None  # None: not analysed yet
+    # Compiled runs (Interpreter.run_compiled): the int parameters passed as device scalars
+    # (their value changed between calls, all else equal), those that must stay constants
+    # (a trace with them on the device failed), and what each trace does to its caches.
+    dynamic: frozenset[int] = frozenset()
+    static: frozenset[int] = frozenset()
+    plans: dict[Any, Any] = field(default_factory=dict)
     # For the fast call path, per parameter: ("t", want_int, dims as (kind, value) pairs) for
     # a tensor of known rank, ("s", check) for int/float/bool/string, ("n", type name) for
     # any other named type (a Model, a KVCache; a struct's name takes the full checks).
@@ -173,6 +191,11 @@ class Interpreter:
         self.progress = progress
         self.warned: set[str] = set()
         self.tracing = 0
+        # A compiled step's trace (run_compiled): its inputs, and what it did (the rows it
+        # appended to each cache, the inputs it gathers with and their bounds).
+        self.trace_inputs: list[mx.array] | None = None
+        self.trace_bounds: list[tuple[int, int]] = []
+        self.step_plans: tuple[Any, ...] | None = None
         self.depth = 0
         self.compile = compile_enabled()
         self._call_span: Span | None = None
@@ -316,6 +339,8 @@ class Interpreter:
             for info in self.fns.values():
                 info.compiled = None
                 info.compilable = None
+                info.dynamic = info.static = frozenset()
+                info.plans = {}
 
     def run_items(self, items: tuple[Any, ...] | list[Any], env: Env | None = None,
                   top: bool = True) -> None:
@@ -1536,6 +1561,8 @@ class Interpreter:
         if isinstance(t, ast.NamedTypeExpr):
             ok = ST.SCALAR_CHECKS.get(t.name)
             if ok is not None and not ok(v):
+                if type(v) is DeviceInt and t.name == "int":  # a compiled step's position
+                    return v
                 if isinstance(v, mx.array) and v.size == 1 and t.name in ("int", "float"):
                     return v
                 raise TLRuntimeError(f"{decl.name}(): argument '{p.name}' must be {t.name}; "
@@ -1610,7 +1637,7 @@ class Interpreter:
         if frame_out is not None:  # the caller reads the frame: no compiled run
             return self.run_body(info, args, frame_out)
         if self.compile and not self.tracing and args and self.is_compilable(info):
-            key = _trace_key(info.decl, args)
+            key = _trace_key(info.decl, args, info.dynamic)
             if key is not None:
                 out = self.run_compiled(info, key, args)
                 if out is not _UNCOMPILED:
@@ -1621,14 +1648,26 @@ class Interpreter:
         """Run `info` through mx.compile: one compiled function per `key` (the values of its
         int/float/bool/string parameters and the identity of its Model arguments, which are
         constants of the trace: a Model's tensors never change once loaded), run uncompiled
-        on its first call, then traced once per shape of its tensor arguments and replayed. `_UNCOMPILED` when it must run
-        uncompiled: the trace failed, or warned (warnings come from every call), or the
-        function has had `_MAX_TRACES` different constants (they change on every call)."""
+        on its first call, then traced once per shape of its tensor arguments and replayed.
+        An int parameter whose value changes between calls (a decode step's position) is
+        passed as a device scalar instead, and a KVCache as its buffers and lengths
+        (tl_core.runtime.tracecache), so a whole decode step is one graph replayed per
+        token. `_UNCOMPILED` when it must run uncompiled: the trace failed, or warned
+        (warnings come from every call), or the function has had `_MAX_TRACES` different
+        constants (they change on every call)."""
         entries = info.compiled
         if entries is None:
             entries = info.compiled = {}
         fn = entries.get(key, _UNCOMPILED)
-        if fn is None:  # this key's trace warned
+        loaded = False
+        if fn is _UNCOMPILED:
+            changed = _changing_ints(key, entries, info.static)
+            if changed:  # the same constants but these ints ran already: tensors are loaded
+                info.dynamic |= changed
+                key = _trace_key(info.decl, args, info.dynamic)
+                fn = entries.get(key, _UNCOMPILED)
+                loaded = True
+        if fn is None:  # this key's trace warned or could not run
             return _UNCOMPILED
         if fn is _UNCOMPILED:
             if len(entries) >= _MAX_TRACES:
@@ -1638,49 +1677,136 @@ class Interpreter:
             # A new key's first call runs uncompiled: it loads the tensors the body reads
             # (get_tensor evaluates them), so the trace captures their data, not the
             # loader's graph, which every replay would run again (a GGUF's dequantization).
-            entries[key] = _FIRST
+            fn = entries[key] = _FIRST
             for a in args:  # a Model's compiled functions hold its tensors: drop them with it
                 if type(a).__name__ == "Model":
                     weakref.finalize(a, entries.pop, key, None)
-            return _UNCOMPILED
+            if not loaded:
+                return _UNCOMPILED
         if fn is _FIRST:
-            fn = entries[key] = mx.compile(self._traced(info, args))
+            fn = entries[key] = mx.compile(self._traced(info, args, key))
+        dynamic = [i for i, k in enumerate(key) if k is _DYNAMIC]
+        caches = [a for a in args if type(a) is KVCache]
         warned = len(self.out.warnings)
         try:
-            self.tracing += 1
-            try:
-                out = fn(*[a for a in args if type(a) is mx.array])
-            finally:
-                self.tracing -= 1
+            out = self._call_compiled(info, fn, key, args, caches, dynamic)
         except Interrupted:
             raise
-        except TLRuntimeError:
-            return _UNCOMPILED  # rerun uncompiled: it raises the same error with its own span
-        except Exception:  # noqa: BLE001 - e.g. a host read inside the trace
-            info.compilable = False
-            info.compiled = None
+        except Exception as exc:  # noqa: BLE001 - e.g. a host read inside the trace
+            if dynamic:  # those ints must be constants: trace with their values again
+                info.static |= frozenset(dynamic)
+                info.dynamic -= frozenset(dynamic)
+                entries.pop(key, None)
+            elif caches or isinstance(exc, Untraceable):
+                entries[key] = None
+            elif not isinstance(exc, TLRuntimeError):
+                info.compilable = False
+                info.compiled = None
+            # rerun uncompiled: an error is raised again with its own span
             return _UNCOMPILED
         if len(self.out.warnings) != warned:
             entries[key] = None
+        if out is _UNCOMPILED:
+            return out
         return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
 
-    def _traced(self, info: FnInfo, args: list[Any]) -> Callable[..., Any]:
-        """The body as a function of the tensor arguments; the others are constants (a
-        Model weakly held: the compiled function must not keep it alive)."""
+    def _call_compiled(self, info: FnInfo, fn: Callable[..., Any], key: tuple[Any, ...],
+                       args: list[Any], caches: list[KVCache], dynamic: list[int]) -> Any:
+        """Call a compiled function: its inputs are the tensor arguments, each cache's
+        buffers and lengths, and the dynamic ints as int32 scalars; its outputs the result
+        and each cache's new buffers, which replace the old ones (the rows each layer gains
+        are the trace's plan, so lengths are known on the host)."""
+        tensors = [a for a in args if type(a) is mx.array]
+        if not caches and not dynamic:
+            self.tracing += 1
+            try:
+                return fn(*tensors)
+            finally:
+                self.tracing -= 1
+        shapes = (key, tuple((t.shape, t.dtype) for t in tensors))
+        known = info.plans.get(shapes)
+        if known is not None:
+            for c, plan in zip(caches, known[0], strict=True):
+                reserve(c, plan)
+        scalars = [mx.array(args[i], dtype=mx.int32) for i in dynamic]
+        self.step_plans = None
+        while True:
+            inputs = tensors + [x for c in caches for x in cache_inputs(c)] + scalars
+            self.tracing += 1
+            try:
+                out = fn(*inputs)
+            finally:
+                self.tracing -= 1
+            traced, self.step_plans = self.step_plans, None
+            if traced is not None:  # this call traced: its plan is new
+                known = info.plans[shapes] = traced
+            assert known is not None
+            if not any([reserve(c, plan) for c, plan in zip(caches, known[0], strict=True)]):
+                break  # a cache grew: its buffers have a new shape, trace again
+        for i, n in known[1]:  # gathers' bounds, checked on the host as uncompiled runs do
+            try:
+                ops.check_gather(mx.zeros((n, 0)), inputs[i], "ids")
+            except OpError:
+                return _UNCOMPILED  # the uncompiled run reports it
+        outputs = iter(out[1:])
+        for c, plan in zip(caches, known[0], strict=True):
+            apply_outputs(c, plan, outputs)
+        return out[0]
+
+    def bound_in_trace(self, ids: mx.array, n: int) -> bool:
+        """In a compiled step's trace, the bounds check of a gather whose ids are an input
+        is left to the host after each call (`_call_compiled`): True. Ids computed in the
+        trace cannot be checked: Untraceable. False outside a step's trace."""
+        if self.trace_inputs is None:
+            return False
+        for i, x in enumerate(self.trace_inputs):
+            if x is ids:
+                self.trace_bounds.append((i, n))
+                return True
+        raise Untraceable("a gather with ids computed in the step")
+
+    def _traced(self, info: FnInfo, args: list[Any], key: tuple[Any, ...]) -> Callable[..., Any]:
+        """The body as a function of the tensor arguments (then each cache's buffers and
+        lengths, then the dynamic ints); the others are constants (a Model weakly held: the
+        compiled function must not keep it alive)."""
+        n = len(args)
+        tensors = [i for i, a in enumerate(args) if type(a) is mx.array]
+        caches = {i: (a.n_layers, a.dtype, key[i][3]) for i, a in enumerate(args)
+                  if type(a) is KVCache}
+        dynamic = [i for i, k in enumerate(key) if k is _DYNAMIC]
         consts: dict[int, Any] = {
             i: weakref.ref(a) if type(a).__name__ == "Model" else a
-            for i, a in enumerate(args) if type(a) is not mx.array}
+            for i, a in enumerate(args)
+            if i not in caches and i not in dynamic and type(a) is not mx.array}
         models = {i for i, a in enumerate(args) if type(a).__name__ == "Model"}
-        n = len(args)
 
         def traced(*arrays: mx.array) -> Any:
+            step = bool(caches or dynamic)
+            if step:
+                self.trace_inputs, self.trace_bounds = list(arrays), []
             it = iter(arrays)
-            full = [(consts[i]() if i in models else consts[i]) if i in consts else next(it)
-                    for i in range(n)]
-            out = self.run_body(info, full)
+            full: list[Any] = [None] * n
+            for i in tensors:
+                full[i] = next(it)
+            traced_caches = []
+            for i, meta in caches.items():
+                full[i] = traced_cache(meta, it)
+                traced_caches.append(full[i])
+            for i in dynamic:
+                full[i] = DeviceInt(next(it))
+            for i, c in consts.items():
+                full[i] = c() if i in models else c
+            try:
+                out = self.run_body(info, full)
+            finally:
+                self.trace_inputs = None
             if not isinstance(out, mx.array):
                 raise _NotArray()
-            return out
+            if not step:
+                return out
+            self.step_plans = (tuple(StepPlan(tuple(c.appended)) for c in traced_caches),
+                               tuple(self.trace_bounds))
+            return (out, *[b for c in traced_caches for b in traced_outputs(c)])
         return traced
 
     def run_body(self, info: FnInfo, args: list[Any], frame_out: list[Any] | None = None) -> Any:
@@ -1732,6 +1858,8 @@ _FIRST = object()  # a key called once, uncompiled: the next call traces it
 # Different constant arguments one function is compiled for before it runs uncompiled.
 _MAX_TRACES = 256
 _TENSOR_ARG = object()  # a tensor argument's place in a trace key
+_DYNAMIC = object()  # an int argument passed as a device scalar, in a trace key
+_INT32 = 1 << 31  # the device scalar's range
 # Parameters that may be constants of a compiled function.
 _CONSTANT_PARAMS = frozenset({"int", "float", "bool", "string", "Model"})
 # Impure built-ins that are safe in a compiled body: their host results depend only on the
@@ -1739,28 +1867,51 @@ _CONSTANT_PARAMS = frozenset({"int", "float", "bool", "string", "Model"})
 _TRACE_SAFE = frozenset({"get_tensor", "len", "str", "range"})
 
 
-def _trace_key(decl: ast.FnDecl, args: list[Any]) -> tuple[Any, ...] | None:
+def _trace_key(decl: ast.FnDecl, args: list[Any],
+               dynamic: frozenset[int] = frozenset()) -> tuple[Any, ...] | None:
     """What a compiled function of `decl` is specialised on for these (checked) arguments;
     None when one cannot be a constant (a tensor given for an int, say) or none is a
-    tensor."""
+    tensor. The ints at the `dynamic` positions are inputs (`_DYNAMIC`), a KVCache is
+    keyed on its layout (`tracecache.cache_key`)."""
     key: list[Any] = []
     tensors = False
-    for p, a in zip(decl.params, args, strict=True):
+    for i, (p, a) in enumerate(zip(decl.params, args, strict=True)):
         t = type(a)
         if t is mx.array:
             if not isinstance(p.type, ast.TensorTypeExpr):
                 return None
             key.append(_TENSOR_ARG)
             tensors = True
+        elif t is int and i in dynamic and -_INT32 <= a < _INT32:
+            key.append(_DYNAMIC)
         elif t is float:
             key.append((t, a.hex()))  # 0.0 and -0.0 differ; nan equals itself
         elif t in (int, bool, str):
             key.append((t, a))
         elif t.__name__ == "Model":
             key.append(("Model", id(a)))
+        elif t is KVCache:
+            if any(b is a for b in args[:i]):
+                return None  # one cache given twice: its appends would not see each other
+            key.append(cache_key(a))
         else:
             return None
     return tuple(key) if tensors else None
+
+
+def _changing_ints(key: tuple[Any, ...], entries: dict[Any, Any],
+                   static: frozenset[int]) -> frozenset[int]:
+    """The int positions in which `key` differs from a known key equal in all else: ints
+    whose value changes between calls, better passed as device scalars than traced anew
+    for each value."""
+    for known in entries:
+        if len(known) != len(key):
+            continue
+        diff = [i for i, (a, b) in enumerate(zip(known, key, strict=True)) if a != b]
+        if diff and all(type(key[i]) is tuple and key[i][0] is int and type(known[i]) is tuple
+                        and i not in static for i in diff):
+            return frozenset(diff)
+    return frozenset()
 
 
 # Call sites whose binding is remembered (Interpreter._plans) before the table starts over.
@@ -1840,10 +1991,13 @@ def _pure_fn(decl: ast.FnDecl, interp: Interpreter, seen: set[str]) -> bool:
     variables (a captured global would be frozen)."""
     if not decl.params or not all(
             isinstance(p.type, ast.TensorTypeExpr) or (
-                isinstance(p.type, ast.NamedTypeExpr) and p.type.name in _CONSTANT_PARAMS
+                isinstance(p.type, ast.NamedTypeExpr)
+                and p.type.name in (*_CONSTANT_PARAMS, "KVCache")
                 and p.type.name not in interp.struct_defs.decls) for p in decl.params):
         return False
     bound = {p.name for p in decl.params}
+    caches = {p.name for p in decl.params
+              if isinstance(p.type, ast.NamedTypeExpr) and p.type.name == "KVCache"}
     for node in ast.walk(decl.body):
         if isinstance(node, (ast.Let, ast.For)):
             bound.add(node.name if isinstance(node, ast.Let) else node.var)
@@ -1863,6 +2017,8 @@ def _pure_fn(decl: ast.FnDecl, interp: Interpreter, seen: set[str]) -> bool:
             f = node.func
             name = f.id if isinstance(f, ast.Name) else f.name if isinstance(f, ast.Field) \
                 else None
+            if name in _CACHE_METHODS and _on_cache(node, caches):
+                continue  # a cache parameter's rows: traced as its buffers
             if name is None or name == "panic" or (name in BUILTINS and not BUILTINS[name].pure
                                                     and name not in _TRACE_SAFE):
                 return False
@@ -1879,6 +2035,23 @@ def _pure_fn(decl: ast.FnDecl, interp: Interpreter, seen: set[str]) -> bool:
                     and node.id not in _DEVICE_NAMES:
                 return False
     return True
+
+
+# The KVCache calls a compiled function may make on a cache parameter (tracecache).
+_CACHE_METHODS = frozenset({"append", "get_k", "get_v"})
+
+
+def _on_cache(call: ast.Call, caches: set[str]) -> bool:
+    """True when `call`'s receiver (`c.append(...)`) or first argument (`get_k(c, 0)`) is
+    one of the `caches` parameters."""
+    f = call.func
+    if isinstance(f, ast.Field):
+        target = f.obj
+    elif call.args and call.args[0].name is None:
+        target = call.args[0].value
+    else:
+        return False
+    return isinstance(target, ast.Name) and target.id in caches
 
 
 def binary_op(op: str, a: Any, b: Any) -> Any:

@@ -34,6 +34,7 @@ from tl_core.limits import dim_problem
 from tl_core.models import model_from, save_model
 from tl_core.models.navigation import tree_of
 from tl_core.runtime.errors import AssertionFailed, OpError
+from tl_core.runtime.tracecache import DeviceInt
 from tl_core.runtime.values import (
     DTYPES,
     FLOAT,
@@ -808,7 +809,9 @@ def op_embedding(ctx: OpContext, table: Any, ids: Any) -> mx.array:
     if mx.issubdtype(i.dtype, mx.inexact):
         raise OpError(f"embedding ids must be an integer tensor (tensor<int>(...)), "
                       f"found {tensor_type(i)}", arg="ids")
-    check_gather(t, i, "ids")
+    traced = getattr(ctx, "bound_in_trace", None)  # a compiled step checks after the call
+    if not (getattr(ctx, "tracing", 0) and traced is not None and traced(i, t.shape[0])):
+        check_gather(t, i, "ids")
     i = mx.where(i < 0, i + t.shape[0], i)  # negative ids count from the end
     return mx.take(t, i, axis=0)
 
@@ -817,7 +820,7 @@ def check_gather(t: mx.array, ids: mx.array, arg: str) -> None:
     if t.ndim == 0:
         raise OpError(f"cannot gather from a 0-dimensional tensor {tensor_type(t)}", arg=arg)
     if ids.size:
-        lo, hi = int(mx.min(ids).item()), int(mx.max(ids).item())
+        lo, hi = mx.stack([mx.min(ids), mx.max(ids)]).tolist()  # one host read
         n = t.shape[0]
         bad = hi if hi >= n else (lo if lo < -n else None)
         if bad is not None:
@@ -867,7 +870,9 @@ def op_rope(ctx: OpContext, x: Any, offset: Any = 0, sin: Any = None, base: Any 
     if isinstance(offset, mx.array) and offset.ndim == 2 or sin is not None:
         return _rope_tables(t, offset, sin, bool(halves))
     traditional = not bool(halves)
-    b, off = as_float(base, "base"), as_int(offset, "offset")
+    b = as_float(base, "base")
+    # a compiled step's position is a device scalar (tl_core.runtime.tracecache)
+    off = offset.value if type(offset) is DeviceInt else as_int(offset, "offset")
     if t.ndim == 2:  # [seq, head_dim]
         return mx.fast.rope(t[None], t.shape[-1], traditional=traditional, base=b,
                             scale=1.0, offset=off)[0]

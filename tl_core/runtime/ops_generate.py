@@ -16,10 +16,11 @@ import mlx.core as mx
 
 from tl_core.lang.builtins import implements
 from tl_core.runtime import sampling
-from tl_core.runtime.attention import attention_with_cache
+from tl_core.runtime.attention import attention_with_cache, attention_with_cache_view
 from tl_core.runtime.errors import OpError
 from tl_core.runtime.kvcache import KVCache
 from tl_core.runtime.ops import OpContext, as_float, as_int, as_shape, as_str, as_tensor
+from tl_core.runtime.tracecache import CacheView
 from tl_core.runtime.values import tensor_type, type_name
 from tl_core.tokenizer import Tokenizer, TokenizerError, load_tokenizer, new_text
 
@@ -271,6 +272,10 @@ def op_int_to_tokenids(ctx: OpContext, id: Any) -> mx.array:  # noqa: A002
 @implements("attention_with_cache")
 def op_attention_with_cache(ctx: OpContext, Q: Any, K: Any, V: Any, W_o: Any,  # noqa: N803
                             heads: Any = None, base: Any = 10000.0) -> mx.array:
+    heads = None if heads is None else as_int(heads, "heads")
+    if isinstance(K, CacheView) and isinstance(V, CacheView):  # in a compiled step
+        return attention_with_cache_view(as_tensor(Q, "Q"), K, V, as_tensor(W_o, "W_o"),
+                                         heads=heads, base=as_float(base, "base"))
     return attention_with_cache(
         as_tensor(Q, "Q"), as_tensor(K, "K"), as_tensor(V, "V"), as_tensor(W_o, "W_o"),
-        heads=None if heads is None else as_int(heads, "heads"), base=as_float(base, "base"))
+        heads=heads, base=as_float(base, "base"))

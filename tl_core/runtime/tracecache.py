@@ -1,0 +1,183 @@
+"""What a function traced for mx.compile sees in place of a `KVCache` and of an int that
+changes on every call (`Interpreter.run_compiled`), so that a whole decode step (embedding,
+every block with its cache appends and attention, the output head) is one compiled graph
+replayed per token instead of a retrace per position.
+
+- `DeviceInt`: an int parameter passed as a device scalar (the position of a decode step).
+  Only `rope`'s offset takes one; any other use is an error, and the interpreter then traces
+  the function with that parameter a constant again, so semantics never change.
+- `TracedCache`: the cache's layer buffers (`[capacity, heads, head_dim]`, preallocated as
+  `KVCache` keeps them) and their lengths as device scalars. `append` writes the rows at the
+  device length (`mx.slice_update`), so shapes stay fixed from one token to the next; a layer
+  still empty is allocated in the trace (its length 0 is known). The rows each layer gains
+  are recorded (`appended`) so the host keeps exact lengths without reading the device.
+- `CacheView`: what `get_k`/`get_v` return in a trace: the whole buffer and the filled
+  length. Only `attention_with_cache` takes it (masking the rows past the length, which is
+  what attending to the filled prefix computes); anything else is an error in the trace, and
+  the function then runs uncompiled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import mlx.core as mx
+
+from tl_core.runtime.errors import OpError
+from tl_core.runtime.kvcache import KVCache, _Layer
+
+
+class Untraceable(Exception):  # noqa: N818 - a signal: run this call uncompiled
+    """A traced body used a cache or a device int where only a host value works."""
+
+
+class DeviceInt:
+    """An int parameter as a 0-d int32 device array, inside a trace. Any host use (compare,
+    format, hash, convert) raises `Untraceable`, so the function is traced with the value a
+    constant instead: no use of it can silently differ."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: mx.array) -> None:
+        self.value = value
+
+    def _host(self, *_: object) -> None:
+        raise Untraceable("an int parameter read on the host")
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _host  # type: ignore[assignment]
+    __hash__ = __bool__ = __str__ = __repr__ = __format__ = _host  # type: ignore[assignment]
+    __int__ = __float__ = __index__ = _host  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheView:
+    buffer: mx.array  # [capacity, *rest]
+    length: mx.array  # 0-d int32: the rows filled
+    rows: int  # the rows this trace appended (the length is at least that)
+
+
+class TracedCache(KVCache):
+    """A `KVCache` inside a trace: buffers and lengths are the trace's inputs."""
+
+    def __init__(self, n_layers: int, dtype: mx.Dtype, buffers: list[tuple[mx.array, mx.array]
+                                                                      | None],
+                 lengths: mx.array | None):
+        super().__init__(n_layers, dtype)
+        self.buffers = list(buffers)
+        self.lengths: list[mx.array | None] = [
+            None if b is None or lengths is None else lengths[i]
+            for i, b in enumerate(buffers)]
+        self.appended = [0] * n_layers  # rows added per layer by this trace
+
+    def length(self, layer: int) -> int:
+        raise Untraceable("the cache's length is on the device in a compiled function")
+
+    def capacity(self, layer: int) -> int:
+        raise Untraceable("the cache's capacity is read on the host")
+
+    def set(self, layer: int, k: mx.array, v: mx.array) -> None:
+        raise Untraceable("KVCache set in a compiled function")
+
+    def append(self, layer: int, k: mx.array, v: mx.array) -> None:
+        self._index(layer)
+        k, v = k.astype(self.dtype), v.astype(self.dtype)
+        if k.ndim == 0 or v.ndim == 0 or k.shape[0] != v.shape[0]:
+            raise Untraceable("K and V rows differ: the uncompiled run reports it")
+        bufs = self.buffers[layer]
+        n = k.shape[0]
+        if bufs is None:  # empty: allocated here, rows from 0
+            bufs = (self._alloc(k.shape, n), self._alloc(v.shape, n))
+            start = mx.array(0, dtype=mx.int32)
+        else:
+            if k.shape[1:] != bufs[0].shape[1:] or v.shape[1:] != bufs[1].shape[1:]:
+                raise Untraceable("rows of another shape: the uncompiled run reports it")
+            if n > bufs[0].shape[0]:
+                raise Untraceable("more rows than the buffer holds: it grows on the host")
+            start = self.lengths[layer]
+            assert start is not None
+        at = start.reshape(1)
+        self.buffers[layer] = (mx.slice_update(bufs[0], k, at, [0]),
+                               mx.slice_update(bufs[1], v, at, [0]))
+        self.lengths[layer] = start + n
+        self.appended[layer] += n
+
+    def _view(self, layer: int, which: int) -> CacheView:
+        bufs = self.buffers[self._index(layer)]
+        length = self.lengths[layer]
+        if bufs is None or length is None:
+            raise OpError(f"No cache entry for layer {layer}", arg="layer")
+        return CacheView(bufs[which], length, self.appended[layer])
+
+    def get_k(self, layer: int) -> CacheView:  # type: ignore[override]
+        return self._view(layer, 0)
+
+    def get_v(self, layer: int) -> CacheView:  # type: ignore[override]
+        return self._view(layer, 1)
+
+
+# -- the host side of a compiled step (Interpreter.run_compiled) ------------------------
+
+
+def cache_key(cache: KVCache) -> tuple[object, ...]:
+    """What a trace over `cache` depends on besides its buffers' shapes: the layer count,
+    the dtype and which layers hold rows (an empty layer is allocated in the trace)."""
+    return ("KVCache", cache.n_layers, str(cache.dtype),
+            tuple(entry is not None for entry in cache._layers))
+
+
+def cache_inputs(cache: KVCache) -> list[mx.array]:
+    """The trace's inputs for `cache`: each filled layer's K and V buffers, then the lengths
+    of all layers as one int32 vector."""
+    out: list[mx.array] = []
+    for entry in cache._layers:
+        if entry is not None:
+            out += (entry.k, entry.v)
+    out.append(mx.array([0 if e is None else e.length for e in cache._layers], dtype=mx.int32))
+    return out
+
+
+def traced_cache(cache_meta: tuple[int, mx.Dtype, tuple[bool, ...]],
+                 arrays: Iterator[mx.array]) -> TracedCache:
+    """The TracedCache over the next inputs (as `cache_inputs` laid them out)."""
+    n_layers, dtype, filled = cache_meta
+    buffers = [(next(arrays), next(arrays)) if f else None for f in filled]
+    return TracedCache(n_layers, dtype, buffers, next(arrays))
+
+
+def traced_outputs(cache: TracedCache) -> list[mx.array]:
+    """The trace's outputs for a cache: the buffers of every layer that holds rows now."""
+    return [b for pair in cache.buffers if pair is not None for b in pair]
+
+
+@dataclass(frozen=True, slots=True)
+class StepPlan:
+    """What one trace does to a cache: the rows it appends to each layer."""
+
+    appended: tuple[int, ...]
+
+
+def reserve(cache: KVCache, plan: StepPlan) -> bool:
+    """Grow the layers whose buffers cannot take the rows the step appends (a new shape:
+    the step is traced again); True when one grew."""
+    grew = False
+    for entry, n in zip(cache._layers, plan.appended, strict=True):
+        if entry is not None and n and entry.length + n > entry.k.shape[0]:
+            end = entry.length + n
+            entry.k = cache._grow(entry.k, entry.length, end)
+            entry.v = cache._grow(entry.v, entry.length, end)
+            grew = True
+    return grew
+
+
+def apply_outputs(cache: KVCache, plan: StepPlan, outputs: Iterator[mx.array]) -> None:
+    """Take a step's new buffers into `cache` and add the appended rows to its lengths."""
+    for i, n in enumerate(plan.appended):
+        entry = cache._layers[i]
+        if entry is None and not n:
+            continue
+        k, v = next(outputs), next(outputs)
+        if entry is None:
+            cache._layers[i] = _Layer(k, v, n)
+        else:
+            entry.k, entry.v, entry.length = k, v, entry.length + n
