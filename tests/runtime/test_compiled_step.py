@@ -69,6 +69,26 @@ def test_compiled_decode_steps_equal_the_uncompiled_run(tiny):
     assert info.plans, "no decode step ran compiled"
 
 
+def test_prefills_into_new_caches_compiled_equal_the_uncompiled_run(tiny):
+    """Rounds as a chat program runs them: a new cache, a prefill, decode steps. From the
+    third round the prefill is a compiled step too (its layers allocated in the trace)."""
+    rounds = {}
+    for compile_on in (False, True):
+        s = decode(tiny, compile_on, [3, 1, 4, 1, 5])
+        out = []
+        for _ in range(3):
+            r = s.run("cache = KVCache::new_f16(n_layer)\n" + DECODE)
+            assert [d.message for d in r.errors] == []
+            out.append(logits(s))
+        rounds[compile_on] = (np.stack(out), cache_rows(s), s)
+    np.testing.assert_allclose(rounds[True][0], rounds[False][0], rtol=1e-3, atol=1e-3)
+    for (k0, v0), (k1, v1) in zip(rounds[False][1], rounds[True][1], strict=True):
+        np.testing.assert_allclose(k1, k0, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(v1, v0, rtol=1e-3, atol=1e-3)
+    plans = rounds[True][2].interpreter.fns["next_logits"].plans
+    assert any(key[2][3] == (False,) * 3 for key, _ in plans), "no prefill ran compiled"
+
+
 def test_cache_growing_past_its_buffer_traces_again_with_the_same_values(tiny, monkeypatch):
     """Buffers of 4 rows: most steps cross a buffer's end, the host grows it first."""
     monkeypatch.setattr(KVCache, "STEP", 4)

@@ -69,6 +69,8 @@ class TracedCache(KVCache):
             None if b is None or lengths is None else lengths[i]
             for i, b in enumerate(buffers)]
         self.appended = [0] * n_layers  # rows added per layer by this trace
+        # the length of a layer that was empty when the trace began: known, not on the device
+        self.known: list[int | None] = [None] * n_layers
 
     def length(self, layer: int) -> int:
         raise Untraceable("the cache's length is on the device in a compiled function")
@@ -89,6 +91,7 @@ class TracedCache(KVCache):
         if bufs is None:  # empty: allocated here, rows from 0
             bufs = (self._alloc(k.shape, n), self._alloc(v.shape, n))
             start = mx.array(0, dtype=mx.int32)
+            self.known[layer] = 0
         else:
             if k.shape[1:] != bufs[0].shape[1:] or v.shape[1:] != bufs[1].shape[1:]:
                 raise Untraceable("rows of another shape: the uncompiled run reports it")
@@ -101,18 +104,25 @@ class TracedCache(KVCache):
                                mx.slice_update(bufs[1], v, at, [0]))
         self.lengths[layer] = start + n
         self.appended[layer] += n
+        if self.known[layer] is not None:
+            self.known[layer] += n
 
-    def _view(self, layer: int, which: int) -> CacheView:
+    def _view(self, layer: int, which: int) -> CacheView | mx.array:
+        """The filled rows: a slice when their number is known in the trace (a prefill
+        into an empty cache: attention over exactly those rows), else a CacheView."""
         bufs = self.buffers[self._index(layer)]
         length = self.lengths[layer]
         if bufs is None or length is None:
             raise OpError(f"No cache entry for layer {layer}", arg="layer")
+        known = self.known[layer]
+        if known is not None:
+            return bufs[which][:known]
         return CacheView(bufs[which], length, self.appended[layer])
 
-    def get_k(self, layer: int) -> CacheView:  # type: ignore[override]
+    def get_k(self, layer: int) -> CacheView | mx.array:  # type: ignore[override]
         return self._view(layer, 0)
 
-    def get_v(self, layer: int) -> CacheView:  # type: ignore[override]
+    def get_v(self, layer: int) -> CacheView | mx.array:  # type: ignore[override]
         return self._view(layer, 1)
 
 
