@@ -820,7 +820,11 @@ def check_gather(t: mx.array, ids: mx.array, arg: str) -> None:
     if t.ndim == 0:
         raise OpError(f"cannot gather from a 0-dimensional tensor {tensor_type(t)}", arg=arg)
     if ids.size:
-        lo, hi = mx.stack([mx.min(ids), mx.max(ids)]).tolist()  # one host read
+        if ids.size <= 64:  # a decode step's ids: read as they are, no reduction to run
+            values = ids.reshape(-1).tolist()
+            lo, hi = min(values), max(values)
+        else:
+            lo, hi = mx.stack([mx.min(ids), mx.max(ids)]).tolist()  # one host read
         n = t.shape[0]
         bad = hi if hi >= n else (lo if lo < -n else None)
         if bad is not None:
