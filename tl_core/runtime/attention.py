@@ -42,10 +42,9 @@ def attention_with_cache(
             f"cache first",
             arg="K",
         )
-    mask = None
-    if s > 1:
-        mask = mx.arange(c)[None, :] <= (mx.arange(s)[:, None] + (c - s))
-    return _attend(q3, k3, v3, w_o, base, c - s, mask)
+    # MLX's "causal" is aligned to the last key: query t sees keys 0 ..= c - s + t (rule 3
+    # above) without a mask array, which lets the fused attention kernels run
+    return _attend(q3, k3, v3, w_o, base, c - s, "causal" if s > 1 else None)
 
 
 def attention_with_cache_view(
@@ -68,7 +67,7 @@ def attention_with_cache_view(
 
 
 def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float,
-            offset: int | mx.array, mask: mx.array | None) -> mx.array:
+            offset: int | mx.array, mask: mx.array | str | None) -> mx.array:
     s, hq, d = q3.shape
     if w_o.ndim != 2 or w_o.shape[1] != hq * d:
         raise OpError(
