@@ -3,7 +3,8 @@
 A SIGKILL of the worker or of the kernel in the middle of a run is answered (the run's
 request gets an error saying what happened), reported to the user, and the next run starts
 again; a cell that asks for far more memory than the machine has is refused with a clear
-error before anything is allocated, and the kernel keeps serving.
+error before anything is allocated, and the kernel keeps serving; when memory runs out
+anyway, the OOM killer takes the worker first.
 """
 
 from __future__ import annotations
@@ -78,6 +79,20 @@ def test_worker_killed_mid_run_is_reported_and_restarted(server) -> None:
     client.wait_notification("window/showMessage",
                              lambda p: "restarted its worker" in p["message"], timeout=120)
     assert "cell ran" in run_cell(client, uri, 1)["stdout"]
+
+
+def test_the_worker_is_the_first_the_oom_killer_takes(server) -> None:
+    """A cell that fills memory with tensors each under the size check ends in the OOM
+    killer: it must take the worker (reported, restarted: above), not the server, the
+    kernel or the editor."""
+    client, uri = server
+    run_cell(client, uri, 1)
+    kernel, worker = processes(client)
+    score = {p: int(Path(f"/proc/{p}/oom_score_adj").read_text())
+             for p in (client.proc.pid, kernel, worker)}
+    assert score[worker] == 1000
+    own = int(Path("/proc/self/oom_score_adj").read_text())
+    assert score[client.proc.pid] == score[kernel] == own  # inherited from us, unchanged
 
 
 def test_kernel_killed_mid_run_is_reported_and_restarted(server) -> None:

@@ -213,8 +213,24 @@ def _die_with_the_kernel() -> None:
         os._exit(0)
 
 
+WORKER_OOM_SCORE_ADJ = 1000  # the most: the OOM killer's first choice
+
+
+def _first_to_go_when_memory_runs_out() -> None:
+    """Ask Linux's OOM killer to pick this worker before anything else (the largest
+    `oom_score_adj`): a cell that fills memory with tensors each small enough for the size
+    check must kill the worker (reported; the next run starts a new one), not the editor,
+    the language server or the kernel. Raising one's own score needs no privilege."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(WORKER_OOM_SCORE_ADJ))
+    except OSError:  # not Linux, or no /proc
+        return
+
+
 def worker_main() -> int:
     _die_with_the_kernel()
+    _first_to_go_when_memory_runs_out()
     # Keep the protocol stream to ourselves: anything else written to fd 1 (MLX warnings,
     # a stray print) goes to stderr.
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
