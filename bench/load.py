@@ -1,7 +1,7 @@
 """Loading whole models to float16: ours against the libraries' own loaders, same run.
 
 Run: .venv/bin/python bench/load.py [--big-mb N] [--repeat R] [--only big,minilm,gguf,smollm2]
-                                    [--variants]
+                                    [--variants] [--host-only]
 On a GPU: `.venv/bin/python bench/load.py --only big --variants` times the host path's CUDA
 variants (tl_core.models.reading.CUDA_LOAD_VARIANTS, chosen by TL_CUDA_LOAD) in the same run
 as the baselines, each as `ours[VARIANT]` (ratio: the default variant's time / its time).
@@ -18,6 +18,10 @@ here, as it would on first use); ours also decides each tensor's overflow count,
   against `mx.load` + `mx.dequantize`;
 - SmolLM2's Q4_1/Q8_0 GGUF, against `mx.load` + `mx.dequantize`.
 Prints the median seconds of each and the ratio ours / baseline (below 1: ours is faster).
+--host-only times the host side alone: the same loops with nothing evaluated (MLX is lazy), so
+each row is the Python, header and copying work per tensor and the graph it builds, without
+the device's compute (ours decides no overflow count, which would evaluate; the host path
+still converts F32 on the host, as it does in every run).
 """
 
 from __future__ import annotations
@@ -78,14 +82,23 @@ def used(arrays: list) -> None:
     mx.eval([mx.sum(a) for a in arrays])
 
 
+def unevaluated(arrays: list) -> None:
+    """--host-only: nothing is evaluated (the arrays are dropped as built)."""
+
+
+# What each row does with the arrays it built: `used`, or `unevaluated` under --host-only.
+USE = {"use": used}
+
+
 def ours(path: Path) -> None:
     clear_cache()
     model = load_model(path)
     loaded = [model.get_tensor(name) for name in model.names()
               if model.header.tensors[name].is_float]
-    used([t.array for t in loaded])
-    for t in loaded:
-        t.overflow  # noqa: B018 - decided, as get_tensor does for its warning
+    USE["use"]([t.array for t in loaded])
+    if USE["use"] is used:
+        for t in loaded:
+            t.overflow  # noqa: B018 - decided, as get_tensor does for its warning
 
 
 GGUF_ROWS = 2048  # each tensor [2048, 2048]: 4.46 MB as Q8_0, 2.36 MB as Q4_0
@@ -118,7 +131,7 @@ def q8_q4_gguf() -> Path:
 
 def mx_astype(path: Path) -> None:
     weights = mx.load(str(path))
-    used([w.astype(mx.float16) for w in weights.values()])
+    USE["use"]([w.astype(mx.float16) for w in weights.values()])
 
 
 def mx_gguf(path: Path) -> None:
@@ -134,7 +147,7 @@ def mx_gguf(path: Path) -> None:
                                      group_size=32, bits=bits).astype(mx.float16))
         else:
             out.append(w.astype(mx.float16))
-    used(out)
+    USE["use"](out)
 
 
 def torch_baseline(path: Path):
@@ -193,9 +206,9 @@ def row(label: str, path: Path, baselines, repeat: int) -> None:
     path.read_bytes()  # warm the page cache
     baselines = [(name, fn) for name, fn in baselines if fn is not None]
     t_ours, *rest = interleaved([lambda: ours(path)] + [fn for _, fn in baselines], repeat)
-    print(f"{label}: ours {t_ours:.3f} s")
+    print(f"{label}: ours {t_ours:.4f} s")
     for (name, _), t in zip(baselines, rest, strict=True):
-        print(f"    {name}: {t:.3f} s  ratio ours/baseline {t_ours / t:.2f}")
+        print(f"    {name}: {t:.4f} s  ratio ours/baseline {t_ours / t:.2f}")
 
 
 def main() -> None:
@@ -206,11 +219,16 @@ def main() -> None:
     ap.add_argument("--only", default="")
     ap.add_argument("--variants", action="store_true",
                     help="the big row also times every CUDA variant of the host path")
+    ap.add_argument("--host-only", action="store_true",
+                    help="time the host side alone: nothing evaluated, no overflow decided")
     args = ap.parse_args()
+    if args.host_only:
+        USE["use"] = unevaluated
     from tl_core.models.reading import cuda_load_variant
 
     print(f"device: {mx.default_device()}, mlx {mx.__version__}, cuda "
-          f"{mx.cuda.is_available()}, host path variant {cuda_load_variant()}")
+          f"{mx.cuda.is_available()}, host path variant {cuda_load_variant()}"
+          + (", host side only (nothing evaluated)" if args.host_only else ""))
     with tempfile.TemporaryDirectory() as tmp:
         if not args.only or "big" in args.only:
             big = Path(tmp) / "big.safetensors"

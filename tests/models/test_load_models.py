@@ -202,6 +202,7 @@ def test_float32_to_float16_on_both_paths_equals_numpy(tmp_path, monkeypatch, va
     monkeypatch.setattr(loader_module, "host_conversion", lambda: variant is not None)
     monkeypatch.setenv("TL_CUDA_LOAD", variant or "")
     monkeypatch.setattr(reading_module, "CHUNK_ELEMENTS", 1000)
+    monkeypatch.setattr(reading_module, "SMALL_ELEMENTS", 100)  # the chunked path, not the small one
     rng = np.random.default_rng(1)
     values = (rng.standard_normal((37, 301)) * 3e4).astype(np.float32)
     values[5, 7] = np.nan
@@ -474,3 +475,47 @@ def test_unloaded_bytes_follow_the_loads(tmp_path):
     fresh = load_model(tmp_path / "u.safetensors")
     fresh.get_tensor("b")  # loaded before the first count
     assert fresh.unloaded_bytes == a.nbytes
+
+
+def _primitives(*arrays) -> int:
+    """The MLX primitives (graph nodes) that evaluating `arrays` would run."""
+    import io
+    import re
+
+    dot = io.StringIO()
+    mx.export_to_dot(dot, *arrays)
+    return len(re.findall(r"shape=rectangle", dot.getvalue()))
+
+
+@pytest.mark.parametrize(("qtype", "most"), [("Q4_0", 21), ("Q4_1", 21), ("Q8_0", 13)])
+def test_quantized_tensors_build_small_graphs_and_never_wait(tmp_path, monkeypatch, qtype, most):
+    """Each primitive costs host time when a GPU evaluates it: a Q4_1 tensor with its overflow
+    bound built 39 before (Q8_0: 22, Q4_0: 37); loading one evaluates nothing."""
+    arr = np.random.default_rng(5).standard_normal((4, 64)).astype(np.float32)
+    path = write_gguf(tmp_path / "q.gguf", {"w": (arr, qtype)})
+    model = load_model(path)
+    waits: list[str] = []
+    monkeypatch.setattr(mx, "eval", lambda *a: waits.append("eval"))
+    monkeypatch.setattr(mx, "async_eval", lambda *a: waits.append("async_eval"))
+    t = model.get_tensor("w")
+    assert waits == []
+    assert _primitives(t.array, t.pending_overflow.bound) <= most
+
+
+def test_small_float32_tensors_load_without_waiting(tmp_path, monkeypatch):
+    """A norm's few values are converted by NumPy on the host path, with no evaluation of a
+    fresh array per tensor (61 waits for SmolLM2's GGUF before); values and overflow as NumPy
+    rounds them."""
+    values = np.array([1.5, 7e4, -1e5, np.inf, np.nan, 65519.0, 65520.0], np.float32)
+    path = write_gguf(tmp_path / "n.gguf", {"norm": (values, None)})
+    monkeypatch.setattr(loader_module, "host_conversion", lambda: True)
+    model = load_model(path)
+    waits: list[str] = []
+    monkeypatch.setattr(mx, "eval", lambda *a: waits.append("eval"))
+    t = model.get_tensor("norm")
+    assert waits == []
+    monkeypatch.undo()
+    with np.errstate(over="ignore", invalid="ignore"):
+        halves = values.astype(np.float16)
+    np.testing.assert_array_equal(np.array(t.array), halves)
+    assert t.overflow == int(np.count_nonzero(np.isinf(halves) & np.isfinite(values))) == 3

@@ -439,13 +439,18 @@ def dequantize(raw: Any, info: TensorInfo, path: str) -> LoadedTensor:
     qtype = info.quantization
     raw = np.frombuffer(raw, np.uint8) if isinstance(raw, bytes | bytearray) else raw
     if qtype in MLX_QUANTS:
-        blocks = mx.array(raw).reshape(-1, _BLOCK_BYTES[qtype])
-        out = _dequantize_mlx(blocks, qtype).reshape(info.shape).astype(mx.float16)
+        # The blocks' rows are shaped by NumPy (a view: no MLX node); the graph built here is
+        # kept small (22 MLX primitives for a Q4_1 tensor with its bound, 39 before): on a GPU
+        # each primitive costs host time when evaluated, which dominated SmolLM2's load there.
+        blocks = mx.array(raw.reshape(-1, _BLOCK_BYTES[qtype]))
+        values, scales = _dequantize_mlx(blocks, qtype)
+        out = values.reshape(info.shape).astype(mx.float16)
         # Left lazy: evaluated with its first use, together with the other tensors loaded by
         # then (an experiment on an H100, 2026-12-06 16:36 UTC: SmolLM2's GGUF loaded in
         # 0.19 s with an async_eval per tensor, 0.07 s without).
-        bound = _quant_bound(blocks, qtype)
-        return LoadedTensor(out, QuantOverflow(bound, lambda: _recount(raw, info)))
+        peaks = mx.max(mx.abs(scales), axis=0)
+        return LoadedTensor(out, QuantOverflow(peaks, lambda: _recount(raw, info),
+                                               _BOUND_WEIGHTS[qtype]))
     import gguf
 
     q = gguf.GGMLQuantizationType[qtype]
@@ -466,22 +471,10 @@ def dequantize(raw: Any, info: TensorInfo, path: str) -> LoadedTensor:
 
 _BLOCK_BYTES = {"Q4_0": 18, "Q4_1": 20, "Q8_0": 34}
 
-
-def _quant_bound(blocks: mx.array, qtype: str) -> mx.array:
-    """The largest magnitude any value of these blocks can have, from the block scales
-    (|q| <= 128 for Q8_0, <= 8 for Q4_0, <= 15 plus |m| for Q4_1), as a lazy MLX scalar; NaN
-    if a scale is NaN."""
-    import mlx.core as mx
-
-    def peak(col: int) -> mx.array:
-        scales = mx.contiguous(blocks[:, col : col + 2]).view(mx.float16).astype(mx.float32)
-        return mx.max(mx.abs(scales))
-
-    if qtype == "Q8_0":
-        return peak(0) * 128
-    if qtype == "Q4_0":
-        return peak(0) * 8
-    return peak(0) * 15 + peak(2)
+# The largest magnitude a value of a block can have, per block scale column of
+# `_dequantize_mlx` (|q| <= 128 for Q8_0, |q - 8| <= 8 for Q4_0, q <= 15 times d plus |m| for
+# Q4_1).
+_BOUND_WEIGHTS = {"Q8_0": (128.0,), "Q4_0": (8.0,), "Q4_1": (15.0, 1.0)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,20 +482,26 @@ class QuantOverflow:
     """The overflow count of a GGUF block-quantized tensor, decided when first read: 0 when
     the block scales bound every value below float16's largest finite value (nearly always),
     else counted by dequantizing the blocks again (counting as each tensor loads would need a
-    float32 copy of it and two reductions)."""
+    float32 copy of it and two reductions). `bound`: a lazy MLX array of the largest magnitude
+    of each scale column, weighted by `weights` (the bound is their weighted sum; NaN if a
+    scale is NaN)."""
 
     bound: mx.array
     recount: Callable[[], int]
+    weights: tuple[float, ...] = (1.0,)
 
     def item(self) -> int:
-        return 0 if self.bound.item() < F16_MAX else self.recount()
+        peaks = self.bound.tolist()
+        peaks = peaks if isinstance(peaks, list) else [peaks]
+        bound = sum(w * p for w, p in zip(self.weights, peaks, strict=True))
+        return 0 if bound < F16_MAX else self.recount()
 
 
 def _recount(raw: Any, info: TensorInfo) -> int:
     import mlx.core as mx
 
     qtype = info.quantization or ""
-    src = _dequantize_mlx(mx.array(raw).reshape(-1, _BLOCK_BYTES[qtype]), qtype)
+    src, _ = _dequantize_mlx(mx.array(raw.reshape(-1, _BLOCK_BYTES[qtype])), qtype)
     return count_overflow(src, src.astype(mx.float16))
 
 
@@ -513,24 +512,28 @@ def _rows(info: TensorInfo) -> int:
     return n
 
 
-def _dequantize_mlx(blocks: mx.array, qtype: str) -> mx.array:
-    """Q4_0 / Q4_1 / Q8_0 blocks (rows of bytes) -> float32 values, with MLX ops (on the GPU
-    when MLX has one). Arithmetic in float32 in the same order as ggml and gguf.quants:
-    Q8_0 d*q; Q4_0 d*(q-8); Q4_1 d*q + m; the low nibbles are elements 0..15 of a block,
-    the high nibbles 16..31."""
+def _dequantize_mlx(blocks: mx.array, qtype: str) -> tuple[mx.array, mx.array]:
+    """Q4_0 / Q4_1 / Q8_0 blocks (uint8 rows of one block each) -> their float32 values (a row
+    per block) and the block scales as float32 (d; for Q4_1 the columns d and m), with MLX ops
+    (on the GPU when MLX has one). Arithmetic in float32 in the same order as ggml and
+    gguf.quants: Q8_0 d*q; Q4_0 d*(q-8); Q4_1 d*q + m; the low nibbles are elements 0..15 of
+    a block, the high nibbles 16..31. The scales are read through one float16 view of the
+    whole rows (every block size is even), no copy of their columns first."""
     import mlx.core as mx
 
-    d = mx.contiguous(blocks[:, 0:2]).view(mx.float16).astype(mx.float32)
+    halves = blocks.view(mx.float16)
     if qtype == "Q8_0":
-        q = mx.contiguous(blocks[:, 2:]).view(mx.int8).astype(mx.float32)
-        return (d * q).reshape(-1)
-    first = 2 if qtype == "Q4_0" else 4
-    qs = blocks[:, first:]
-    nib = mx.concatenate([qs & 0x0F, qs >> 4], axis=1)
+        d = halves[:, :1].astype(mx.float32)
+        return d * blocks[:, 2:].view(mx.int8).astype(mx.float32), d
     if qtype == "Q4_0":
-        return (d * (nib.astype(mx.int8) - 8).astype(mx.float32)).reshape(-1)
-    m = mx.contiguous(blocks[:, 2:4]).view(mx.float16).astype(mx.float32)
-    return (d * nib.astype(mx.float32) + m).reshape(-1)
+        d = halves[:, :1].astype(mx.float32)
+        qs = blocks[:, 2:]
+        nib = mx.concatenate([qs & 0x0F, qs >> 4], axis=1)
+        return d * (nib.astype(mx.int8) - 8).astype(mx.float32), d
+    dm = halves[:, :2].astype(mx.float32)
+    qs = blocks[:, 4:]
+    nib = mx.concatenate([qs & 0x0F, qs >> 4], axis=1)
+    return dm[:, :1] * nib.astype(mx.float32) + dm[:, 1:], dm
 
 
 def _magic(head: bytes) -> bool:

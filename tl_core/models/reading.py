@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 # chunk's source and result stay in the core's cache for the overflow check.
 CHUNK_ELEMENTS = 1 << 18
 
+# Tensors of at most this many elements skip the threads and the fresh array on the host
+# path: one NumPy conversion and a copy, no wait for the device.
+SMALL_ELEMENTS = 1 << 14
+
 # A progress callback: the bytes just loaded.
 Progress = Callable[[int], None]
 
@@ -176,6 +180,16 @@ def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...
     import numpy as np
 
     flat = src.reshape(-1)
+    if flat.size <= SMALL_ELEMENTS:
+        # A norm or a bias: converted by NumPy and copied in, with no evaluation (a fresh
+        # array's `mx.eval` waits for the device: SmolLM2's GGUF has 61 such tensors).
+        with np.errstate(over="ignore", invalid="ignore"):
+            h = flat.astype(np.float16)  # rounds to nearest even, as below and as MLX does
+        overflow = int(np.count_nonzero(np.isinf(h) & np.isfinite(flat))) if \
+            special_float16(h) else 0
+        if progress is not None:
+            progress(4 * flat.size)
+        return mx.array(h.reshape(shape)), overflow
     variant = cuda_load_variant()
     if variant == "raw-device-astype":
         raw, buf = _fresh(shape, mx.float32, mx.cpu)
