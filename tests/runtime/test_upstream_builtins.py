@@ -469,3 +469,98 @@ def test_a_complex_literal_is_a_checker_error_not_two_statements(src):
         "supported (the original does not implement them either); write an operator between "
         "them (2.0 * i) or, for complex values, two real tensors"]
     assert [d.message for d in analyze("let c = 2.0 * 3.0\nlet d = c\n").diagnostics] == []
+
+
+@pytest.mark.parametrize(("src", "name"), [
+    ("let c = 1.0 + 2.0i", "i"),
+    ("for i in range(3) {\n    let c = 2.0i\n    print(c)\n}", "i"),
+    ("let x = 3\nlet y = 2x\nprint(y)", "x"),
+])
+def test_a_number_followed_by_a_name_is_the_same_error_in_check_and_run(src, name):
+    """tl run ran `2.0i` as two statements (`let c = 2.0`, then `i`), printing 2 2 2."""
+    from tl_core.check import analyze
+
+    message = (f"a number directly followed by the name '{name}': complex literals such as "
+               f"2.0i are not supported (the original does not implement them either); write "
+               f"an operator between them (2.0 * {name}) or, for complex values, two real "
+               f"tensors")
+    assert [d.message for d in analyze(src).diagnostics] == [message]
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == [message] and r.stdout == ""
+
+
+def test_a_constraints_float_equality_is_within_1e_6():
+    """UPSTREAM.md 17.3: in the original's constraints (a condition starting with `not`),
+    `rank(x) OP n` and `norm(x) OP v` compare Floats with `==`/`!=` within 1e-6 (Integers
+    exactly); a plain `==` is exact (6.1)."""
+    from tl_core.runtime.interpreter import CONSTRAINT_TOLERANCE, binary_op
+
+    assert CONSTRAINT_TOLERANCE == 1e-6
+    assert 0.1 + 0.2 != 0.3 and binary_op("==", 0.1 + 0.2, 0.3) is False
+    assert binary_op("==", 0.1 + 0.2, 0.3, CONSTRAINT_TOLERANCE) is True
+    assert binary_op("!=", 0.1 + 0.2, 0.3, CONSTRAINT_TOLERANCE) is False
+    assert binary_op("==", 1.0, 1.0 + 2e-6, CONSTRAINT_TOLERANCE) is False
+    assert binary_op("==", 2, 3, CONSTRAINT_TOLERANCE) is False
+    three = 3.0000004
+    src = f"""let x = zeros([1, 1, 1])
+let v = [3.0, 4.0]
+if not rank(x) == {three!r} {{ print("a false") }} else {{ print("a true") }}
+if not norm(v) == 5.0000005 {{ print("b false") }} else {{ print("b true") }}
+if not norm(v) == 5.000002 {{ print("c false") }} else {{ print("c true") }}
+if not norm(v) != 5.0000005 {{ print("d false") }} else {{ print("d true") }}
+if not false and norm(v) == 5.0000005 {{ print("e true") }} else {{ print("e false") }}
+let n = 0
+while not norm(v) == 5.0000005 {{ n = n + 1 }}
+print(n)
+print(rank(x) == {three!r}, norm(v) == 5.0000005, 0.1 + 0.2 == 0.3)
+"""
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == []
+    norm = float(np.linalg.norm(np.float32([3.0, 4.0])))
+
+    def near(a: float, b: float) -> bool:  # the formula, in float32 for the norm's tensor
+        return bool(abs(np.float32(a) - np.float32(b)) < 1e-6)
+
+    expected = [f"a {str(abs(3 - three) < 1e-6).lower()}",
+                f"b {str(near(norm, 5.0000005)).lower()}",
+                f"c {str(near(norm, 5.000002)).lower()}",
+                f"d {str(not near(norm, 5.0000005)).lower()}",
+                f"e {str(near(norm, 5.0000005)).lower()}", "0"]
+    assert expected[:5] == ["a true", "b true", "c false", "d false", "e true"]
+    lines = r.stdout.splitlines()
+    assert lines[:6] == expected
+    assert lines[6] == "false tensor(false, bool[], cpu) false"  # exact outside constraints
+
+
+def test_and_or_may_end_a_line():
+    """The original's newlines are whitespace (UPSTREAM.md 2), so its constraints may break
+    after `and`/`or`; here `and` at the end of a line made the next line a new statement."""
+    src = """let v = [3.0, 4.0]
+if not rank(v) == 2 and
+    norm(v) ≈ 5.0 {
+    print("and")
+}
+if not rank(v) == 1 or // a comment
+   norm(v) ≈ 5.0 {
+    print("or")
+}
+let and = 1
+let or = and
+print(and, or)
+"""
+    from tl_core.check import analyze
+
+    assert [d.message for d in analyze(src).diagnostics] == []
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == []
+    assert r.stdout.splitlines() == ["and", "or", "1 1"]
+
+
+@pytest.mark.parametrize(("src", "message"), [
+    ("let x = 3\nif not x { }", "not needs a bool, found int"),
+    ("let x = 3\nif !x { }", "! needs a bool, found int"),
+    ("let s = \"a\"\nlet t = not s", "not needs a bool, found string"),
+])
+def test_a_not_error_names_the_operator_written(src, message):
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == [message]

@@ -57,6 +57,9 @@ CONTEXTUAL = [
     # the original's word operators and `≈`, and the same words as names
     "if not rank(x) == 2 { }\nwhile a and not b or c { }\nlet y = x ≈ 1.0\n"
     "let not = 1\nlet and = not + 1\nlet or = and\nreturn not x",
+    # `and`/`or` ending a line continue the condition; ending a statement they are names
+    "if not a ≈ b and\n    c ≈ d or // why\n\n    e { }\nlet b = and\nlet c = or\nf(x)\n"
+    "let d = x\nand = 2",
     # test blocks inside main (and other blocks: the checker says where they may stand)
     "main {\n    test t { assert(x) }\n    if c { test u { } }\n}\ntest v { }",
 ]
@@ -156,3 +159,13 @@ def test_the_originals_not_and_or_and_approx() -> None:
         ("||", "&&", "!", "==", "≈")
     assert let_not.name == "not" and let_y.value.left.id == "not"
     assert let_w.value.op == "==" and let_w.value.left.op == "!"  # `!` stays tight
+    assert c.left.left.word and not let_w.value.left.word  # `not` as written, for messages
+
+
+def test_and_or_at_the_end_of_a_line_continue_the_condition() -> None:
+    text = "if not a ≈ b and\n    c ≈ d or\n    e { }\nlet b = and\nf(x)\n"
+    first, let_b, call = parse_chunk(text, 0, len(text), 0).items
+    c = first.cond  # ((not (a ≈ b)) and (c ≈ d)) or e
+    assert (c.op, c.left.op, c.left.left.op, c.left.right.op, c.right.id) == \
+        ("||", "&&", "!", "≈", "e")
+    assert let_b.value.id == "and" and isinstance(call, A.ExprStmt)

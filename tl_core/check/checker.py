@@ -603,21 +603,6 @@ class Checker:
                                     f"for, while and loop bodies", "break-outside-loop")
         elif isinstance(st, A.ExprStmt):
             e = st.expr
-            s0 = st.span.start
-            if s0 > 0 and self.text[s0 - 1].isdigit() and not self.text[s0].isdigit():
-                # `2.0i`: the number ends one statement and `i` starts the next
-                self.uncacheable = True
-                end = s0
-                while end < len(self.text) and (self.text[end].isalnum() or
-                                                 self.text[end] == "_"):
-                    end += 1
-                glued = self.text[s0:end]
-                self.error(st.span, f"a number directly followed by the name '{glued}': "
-                                    f"complex literals such as 2.0i are not supported (the "
-                                    f"original does not implement them either); write an "
-                                    f"operator between them (2.0 * {glued}) or, for complex "
-                                    f"values, two real tensors", "syntax")
-                return
             if isinstance(e, A.Call) and isinstance(e.func, A.Name) and \
                     e.func.id in self.relations:
                 self.logic.fact(e, scope)

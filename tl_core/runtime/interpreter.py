@@ -503,7 +503,8 @@ class Interpreter:
         elif t is ast.For:
             self.exec_for(s, env)
         elif t is ast.While:
-            while ops.truth(self._cond(s.cond, env)):
+            constraint = _is_constraint(s.cond)
+            while ops.truth(self._cond(s.cond, env, constraint)):
                 try:
                     self.exec_block(s.body, Env(env))
                 except _Break:
@@ -535,8 +536,8 @@ class Interpreter:
         else:
             raise NotSupported(type(s).__name__, s.span)
 
-    def _cond(self, e: Any, env: Env) -> Any:
-        v = self.eval(e, env)
+    def _cond(self, e: Any, env: Env, constraint: bool = False) -> Any:
+        v = self._constraint(e, env) if constraint else self.eval(e, env)
         if isinstance(v, mx.array) and v.size != 1:
             raise TLRuntimeError(f"a condition must be a single value, found {tensor_type(v)}",
                                  e.span)
@@ -548,7 +549,7 @@ class Interpreter:
         node: Any = s
         while node is not None:
             if isinstance(node, ast.If):
-                if ops.truth(self._cond(node.cond, env)):
+                if ops.truth(self._cond(node.cond, env, _is_constraint(node.cond))):
                     self.exec_block(node.then, Env(env))
                     return
                 node = node.orelse
@@ -805,12 +806,36 @@ class Interpreter:
                 v = self.to_tensor(v, e.operand.span)
             return -v
         if e.op == "!":
-            if isinstance(v, mx.array):
-                return mx.logical_not(v)
-            if isinstance(v, bool):
-                return not v
-            raise TLRuntimeError(f"! needs a bool, found {type_name(v)}", e.operand.span)
+            return self._not(e, v)
         raise NotSupported(f"unary operator {e.op}", e.span)
+
+    def _not(self, e: ast.Unary, v: Any) -> Any:
+        if isinstance(v, mx.array):
+            return mx.logical_not(v)
+        if isinstance(v, bool):
+            return not v
+        written = "not" if e.word else "!"
+        raise TLRuntimeError(f"{written} needs a bool, found {type_name(v)}", e.operand.span)
+
+    def _constraint(self, e: Any, env: Env) -> Any:
+        """A condition that starts with the word `not`, the only place the original parses
+        its constraint grammar (UPSTREAM.md 2, 17.3): there `rank(x) == n` and `norm(x) ==
+        v` (and `!=`) compare floats within CONSTRAINT_TOLERANCE, through `not`, `and`,
+        `or`; everything else evaluates as anywhere."""
+        t = type(e)
+        if t is ast.Unary and e.op == "!":
+            return self._not(e, self._constraint(e.operand, env))
+        if t is ast.Binary:
+            if e.op in ("&&", "||"):
+                left = ops.truth(self._cond(e.left, env, True))
+                if left == (e.op == "||"):
+                    return left
+                return ops.truth(self._cond(e.right, env, True))
+            f = e.left.func if type(e.left) is ast.Call else None
+            if e.op in ("==", "!=") and type(f) is ast.Name and f.id in _CONSTRAINT_CALLS:
+                a = self.eval(e.left, env)
+                return self._binary(e, a, self.eval(e.right, env), CONSTRAINT_TOLERANCE)
+        return self.eval(e, env)
 
     def eval_binary(self, e: ast.Binary, env: Env) -> Any:
         op = e.op
@@ -824,10 +849,12 @@ class Interpreter:
             return ops.truth(self._cond(e.right, env))
         if op == "~":
             raise NotSupported("tensor equations (~)", e.span)
-        a = self.eval(e.left, env)
-        b = self.eval(e.right, env)
+        return self._binary(e, self.eval(e.left, env), self.eval(e.right, env))
+
+    def _binary(self, e: ast.Binary, a: Any, b: Any, eq_tolerance: float = 0.0) -> Any:
+        op = e.op
         try:
-            result = binary_op(op, a, b)
+            result = binary_op(op, a, b, eq_tolerance)
         except (OpError, ValueError, TypeError) as exc:
             for side, v in ((e.left, a), (e.right, b)):
                 if isinstance(v, NAV.ModelNode):
@@ -2054,8 +2081,9 @@ def _on_cache(call: ast.Call, caches: set[str]) -> bool:
     return isinstance(target, ast.Name) and target.id in caches
 
 
-def binary_op(op: str, a: Any, b: Any) -> Any:
-    """The operators of LANGUAGE.md section 4 on runtime values."""
+def binary_op(op: str, a: Any, b: Any, eq_tolerance: float = 0.0) -> Any:
+    """The operators of LANGUAGE.md section 4 on runtime values; with `eq_tolerance`, `==`
+    and `!=` on numbers compare floats within it (a constraint's, UPSTREAM.md 17.3)."""
     if isinstance(a, str) or isinstance(b, str):
         if op == "+" and isinstance(a, str) and isinstance(b, str):
             return a + b
@@ -2079,7 +2107,7 @@ def binary_op(op: str, a: Any, b: Any) -> Any:
         if not isinstance(v, (int, float, bool, mx.array)):
             raise OpError(f"{type_name(a)} {op} {type_name(b)}: not defined for {type_name(v)}")
     if scalar:
-        return _scalar_binary(op, a, b)
+        return _scalar_binary(op, a, b, eq_tolerance)
     if op in ("+", "-", "*", "/", "⊙", "**", "%"):
         fn = {"+": ops.op_add, "-": ops.op_sub, "*": ops.op_mul, "⊙": ops.op_mul,
               "/": ops.op_div, "**": ops.op_pow}.get(op)
@@ -2095,11 +2123,11 @@ def binary_op(op: str, a: Any, b: Any) -> Any:
     if op == "⊗":
         ta, tb = ops.as_tensor(a, "a"), ops.as_tensor(b, "b")
         return ta.reshape(*ta.shape, *([1] * tb.ndim)) * tb
-    if op == "≈":  # element-wise, within APPROX_TOLERANCE (computed in float32)
-        ta, tb = ops.as_tensor(a, "a"), ops.as_tensor(b, "b")
-        if isinstance(a, mx.array) and isinstance(b, mx.array):
-            ops._broadcast_check(a, b, op)
-        return mx.abs(ta.astype(mx.float32) - tb.astype(mx.float32)) < APPROX_TOLERANCE
+    if op == "≈":
+        return _within(op, a, b, APPROX_TOLERANCE)
+    if eq_tolerance and op in ("==", "!="):
+        near = _within(op, a, b, eq_tolerance)
+        return near if op == "==" else mx.logical_not(near)
     cmp = {"==": mx.equal, "!=": mx.not_equal, "<": mx.less, "<=": mx.less_equal,
            ">": mx.greater, ">=": mx.greater_equal}.get(op)
     if cmp is not None:
@@ -2110,9 +2138,28 @@ def binary_op(op: str, a: Any, b: Any) -> Any:
 
 
 APPROX_TOLERANCE = 1e-3  # `a ≈ b`, the original's constraint tolerance (UPSTREAM.md 17.3)
+CONSTRAINT_TOLERANCE = 1e-6  # `==` on floats in the original's constraints (17.3)
+# the calls whose comparisons are the original's constraints `rank(x) OP n`, `norm(x) OP v`
+_CONSTRAINT_CALLS = frozenset({"rank", "norm"})
 
 
-def _scalar_binary(op: str, a: Any, b: Any) -> Any:
+def _is_constraint(cond: Any) -> bool:
+    """Whether an `if`/`while` condition starts with the word `not` (UPSTREAM.md 2)."""
+    while type(cond) is ast.Binary and cond.op in ("&&", "||"):
+        cond = cond.left
+    return type(cond) is ast.Unary and cond.word
+
+
+def _within(op: str, a: Any, b: Any, tolerance: float) -> mx.array:
+    """|a - b| < tolerance element-wise, computed in float32, for tensor operands (a number
+    becomes a float32 value, not the float16 of a tensor literal)."""
+    if isinstance(a, mx.array) and isinstance(b, mx.array):
+        ops._broadcast_check(a, b, op)
+    ta, tb = (v if isinstance(v, mx.array) else mx.array(v, dtype=mx.float32) for v in (a, b))
+    return mx.abs(ta.astype(mx.float32) - tb.astype(mx.float32)) < tolerance
+
+
+def _scalar_binary(op: str, a: Any, b: Any, eq_tolerance: float = 0.0) -> Any:
     if op in ("+", "-", "*", "⊙", "%", "**") and (isinstance(a, bool) or isinstance(b, bool)):
         raise OpError(f"{type_name(a)} {op} {type_name(b)}: arithmetic on bool")
     if op in ("+", "-", "*", "⊙"):
@@ -2133,14 +2180,17 @@ def _scalar_binary(op: str, a: Any, b: Any) -> Any:
             raise OpError(f"{a} ** {b}: an int raised to a negative int is not an int; write "
                           f"{a}.0 ** {b} for a float")
         return power(a, b)
+    if op == "≈" or (eq_tolerance and op in ("==", "!=")):
+        # the original's `≈` and a constraint's `==`: ints exactly, floats within tolerance
+        if isinstance(a, int) and isinstance(b, int):
+            near = a == b
+        else:
+            near = abs(a - b) < (APPROX_TOLERANCE if op == "≈" else eq_tolerance)
+        return near if op != "!=" else not near
     if op == "==":
         return a == b
     if op == "!=":
         return a != b
-    if op == "≈":  # the original's: ints exactly, floats within APPROX_TOLERANCE
-        if isinstance(a, int) and isinstance(b, int):
-            return a == b
-        return abs(a - b) < APPROX_TOLERANCE
     if op == "<":
         return a < b
     if op == "<=":

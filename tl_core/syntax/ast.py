@@ -191,6 +191,7 @@ class Unary:
     span: Span
     op: str  # "-" | "!"
     operand: Expr
+    word: bool = False  # `!` written as the original's word `not` (messages, constraints)
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,6 +218,18 @@ def _bad_comment(t: Token) -> Token:
     return t
 
 
+def _glued_name(span: Span) -> str | None:
+    """The name of a statement that starts right after a digit (`2.0i`, `2x`: the number
+    ended the previous statement), else None."""
+    text, s0 = _ctx.text, span.start
+    if s0 == 0 or not text[s0 - 1].isdigit() or not (text[s0].isalpha() or text[s0] == "_"):
+        return None
+    end = s0
+    while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+        end += 1
+    return text[s0:end]
+
+
 # ---------------------------------------------------------------------------
 # The original's word operators are the same as ours: `not` is `!`, `and` `&&`, `or` `||`.
 _WORD_OPS = {"not": "!", "and": "&&", "or": "||"}
@@ -409,7 +421,15 @@ class _Builder:
         return N.BlockStmt(c[0].span, c[0])
 
     def expr_stmt(self, c):
-        return N.ExprStmt(c[0].span, c[0])
+        span = c[0].span
+        glued = _glued_name(span)
+        if glued is not None:
+            _err(span, f"a number directly followed by the name '{glued}': complex literals "
+                       f"such as 2.0i are not supported (the original does not implement "
+                       f"them either); write an operator between them (2.0 * {glued}) or, "
+                       f"for complex values, two real tensors")
+            return N.ErrorStmt(span, _ctx.text[span.start : span.end])
+        return N.ExprStmt(span, c[0])
 
     def assign_stmt(self, c):
         target, op, value = c
@@ -467,7 +487,7 @@ class _Builder:
         bad = _too_long(span, operand)
         if bad is not None:
             return bad
-        return N.Unary(span, _WORD_OPS.get(op.value, op.value), operand)
+        return N.Unary(span, _WORD_OPS.get(op.value, op.value), operand, op.value == "not")
 
     def cast(self, c):
         e, _as, name = c

@@ -69,7 +69,8 @@ _NEEDS_NAME_AFTER = frozenset(
 # Words after which a statement cannot be complete (an expression must follow).
 _CONTINUES = frozenset(
     {"fn", "let", "return", "if", "else", "for", "in", "while", "loop", "import",
-     "struct", "impl", "match", "as", "main", "infer"}
+     "struct", "impl", "match", "as", "main", "infer",
+     "and", "or"}  # the original's `and`/`or` may end a line (grammar.lark's AND, OR)
 )
 _NAME_AFTER = re.compile(r"[ \t]+[A-Za-z_]")
 
