@@ -24,17 +24,16 @@ print(r, u, p.a)
 """
 
 
-def overlay_of(a, text: str, offset: int, log: EditLog | None = None) -> Overlay:  # noqa: ANN001
+def overlay_of(a, text: str, offset: int, scope: int,  # noqa: ANN001
+               log: EditLog | None = None) -> Overlay:
     line_start = text.rfind("\n", 0, offset) + 1
-    log = log or EditLog()
-    scope = log.to_old(offset)
-    return Overlay(a, text, offset if scope is None else scope, line_start, log.to_new)
+    return Overlay(a, text, scope, line_start, (log or EditLog()).to_new)
 
 
 def test_an_overlay_without_edits_answers_as_its_analysis():
     a = analyze(TEXT)
     for offset in range(len(TEXT) + 1):
-        o = overlay_of(a, TEXT, offset)
+        o = overlay_of(a, TEXT, offset, offset)
         assert complete_at(o, offset) == complete_at(a, offset), offset
         assert signature_at(o, offset) == signature_at(a, offset), offset
 
@@ -47,12 +46,13 @@ def test_an_overlay_reads_the_newest_text():
     log = EditLog()
     log.add(at, at, len(typed) + 1)
     end = at + len(typed)
-    sig = signature_at(overlay_of(a, text, end, log), end)
+    sig = signature_at(overlay_of(a, text, end, at - 1, log), end)
     assert sig is not None and sig.signatures[0].label.startswith("g(") and \
         sig.active_param == 2
-    # the names the analysis saw where the line was inserted; the prefix from the newest text
-    got = [c.label for c in complete_at(overlay_of(a, text, at + 8, log), at + 8)]
+    # the names the analysis saw at the end of the line above the new one (the server's
+    # choice for an edited line); the prefix from the newest text
+    got = [c.label for c in complete_at(overlay_of(a, text, at + 8, at - 1, log), at + 8)]
     assert {"t", "p", "r", "g", "softmax"} <= set(got) and "v" not in got
-    got = complete_at(overlay_of(a, text, at + 9, log), at + 9)  # typed `g`
+    got = complete_at(overlay_of(a, text, at + 9, at - 1, log), at + 9)  # typed `g`
     assert "g" in [c.label for c in got] and "t" not in [c.label for c in got]
     assert all(c.replace_span.start == at + 8 for c in got)
