@@ -813,6 +813,10 @@ class Checker:
         if isinstance(e, A.Unary):
             t = self.infer(e.operand, scope)
             if e.op == "!":
+                if isinstance(t, ScalarType) and t.name in ("int", "float", "string"):
+                    self.error(e.operand.span, f"{'not' if e.word else '!'} needs a bool, "
+                                               f"found {t.name}", "type-mismatch")
+                    return BOOL
                 return BOOL if not isinstance(t, TensorType) else TensorType("bool", t.dims)
             if isinstance(t, ScalarType) and isinstance(t.value, (int, float)) and \
                     not isinstance(t.value, bool):
