@@ -87,12 +87,6 @@ def test_a_cycle_through_a_function_local_import_is_found(tmp_path, monkeypatch)
     sys.modules.pop("circle_pkg", None)
 
 
-# Model-file readers being reworked on another branch (the GGUF dequantization moves from the
-# loader into gguf.py): their lazy imports of numpy/MLX/gguf get their comments there.
-UNDOCUMENTED_FOR_NOW = {"tl_core/models/loader.py", "tl_core/models/gguf.py",
-                        "tl_core/models/reading.py"}
-
-
 def undocumented_local_imports(path: Path, root: Path = ROOT) -> list[str]:
     """The imports inside functions of `path` that do not say why they are there: a run of
     adjacent import statements needs a comment on one of its lines or on the line above it
@@ -133,7 +127,6 @@ def undocumented_local_imports(path: Path, root: Path = ROOT) -> list[str]:
 
 def test_every_function_local_import_says_why_it_is_lazy():
     found = [line for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))
-             if str(p.relative_to(ROOT)) not in UNDOCUMENTED_FOR_NOW
              for line in undocumented_local_imports(p)]
     assert not found, ("imports inside functions without a comment saying why (move them to "
                        "the top, or add e.g. `# lazy: keeps MLX out of tl-lsp start`):\n"

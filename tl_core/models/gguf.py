@@ -75,6 +75,7 @@ def ggml_types() -> dict[int, tuple[str, int, int]]:
     """ggml type id -> (name, block size in elements, block size in bytes), from `gguf`."""
     global _GGML_TYPES
     if _GGML_TYPES is None:
+        # lazy: the gguf package (and its NumPy) stays out of tl-lsp start
         from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
         _GGML_TYPES = {
@@ -433,8 +434,8 @@ MLX_QUANTS = ("Q4_0", "Q4_1", "Q8_0")
 def dequantize(raw: Any, info: TensorInfo, path: str) -> LoadedTensor:
     """Quantized tensor `info` as float16; `raw`: its bytes (a uint8 NumPy view of the mapped
     file, or bytes)."""
-    import mlx.core as mx
-    import numpy as np
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
+    import numpy as np  # lazy: NumPy stays out of `import tl_core` and tl-lsp start
 
     qtype = info.quantization
     raw = np.frombuffer(raw, np.uint8) if isinstance(raw, bytes | bytearray) else raw
@@ -451,7 +452,7 @@ def dequantize(raw: Any, info: TensorInfo, path: str) -> LoadedTensor:
         peaks = mx.max(mx.abs(scales), axis=0)
         return LoadedTensor(out, QuantOverflow(peaks, lambda: _recount(raw, info),
                                                _BOUND_WEIGHTS[qtype]))
-    import gguf
+    import gguf  # lazy: the gguf package (and its NumPy) stays out of tl-lsp start
 
     q = gguf.GGMLQuantizationType[qtype]
     rows = raw.reshape(-1, info.nbytes // max(1, _rows(info)))
@@ -498,7 +499,7 @@ class QuantOverflow:
 
 
 def _recount(raw: Any, info: TensorInfo) -> int:
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
     qtype = info.quantization or ""
     src, _ = _dequantize_mlx(mx.array(raw.reshape(-1, _BLOCK_BYTES[qtype])), qtype)
@@ -519,7 +520,7 @@ def _dequantize_mlx(blocks: mx.array, qtype: str) -> tuple[mx.array, mx.array]:
     gguf.quants: Q8_0 d*q; Q4_0 d*(q-8); Q4_1 d*q + m; the low nibbles are elements 0..15 of
     a block, the high nibbles 16..31. The scales are read through one float16 view of the
     whole rows (every block size is even), no copy of their columns first."""
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
     halves = blocks.view(mx.float16)
     if qtype == "Q8_0":

@@ -107,7 +107,7 @@ def load_tensor(path: str | os.PathLike[str], name: str) -> LoadedTensor:
 
 def model_from(mapping: dict[str, Any]) -> Model:
     """A Model built from named arrays (converted to float16), e.g. to `save_model` it."""
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
     tensors: dict[str, TensorInfo] = {}
     loaded: dict[str, LoadedTensor] = {}
@@ -167,7 +167,7 @@ def _load(reader: TensorReader, name: str, progress: Progress | None = None) -> 
             header.path,
         )
     if info.numel == 0:
-        import mlx.core as mx
+        import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
         return LoadedTensor(mx.zeros(info.shape, _mx_dtype(info.loaded_dtype)), 0)
     fmt = formats.named(header.format)
@@ -181,7 +181,7 @@ def _load(reader: TensorReader, name: str, progress: Progress | None = None) -> 
             header.path,
         )
     if not info.is_float:
-        import mlx.core as mx
+        import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
         values = reader.view(info, _NP_INT[info.dtype]).reshape(info.shape)
         if info.dtype == "U64" and int(values.max()) > _INT64_MAX:
@@ -196,7 +196,7 @@ def _load(reader: TensorReader, name: str, progress: Progress | None = None) -> 
     if fmt is None or fmt.dequantize is None:
         raise ModelFileError(f"{where}: quantization {info.quantization} cannot be loaded from "
                              f"a {header.format} file", info.offset, header.path)
-    import numpy as np
+    import numpy as np  # lazy: NumPy stays out of `import tl_core` and tl-lsp start
 
     return fmt.dequantize(reader.view(info, np.uint8), info, header.path)
 
@@ -210,7 +210,7 @@ _INT64_MAX = (1 << 63) - 1  # U64 values above it have no int64: an error, never
 
 
 def _mx_dtype(name: str | None) -> Any:
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
     return {"float16": mx.float16, "int32": mx.int32, "int64": mx.int64,
             "bool": mx.bool_}[name or "float16"]
@@ -219,7 +219,7 @@ def _mx_dtype(name: str | None) -> Any:
 def read_bytes(header: ModelHeader, info: TensorInfo) -> bytes:
     """The raw bytes of one tensor, after checking the file is still the one the header
     describes."""
-    import numpy as np
+    import numpy as np  # lazy: NumPy stays out of `import tl_core` and tl-lsp start
 
     reader = TensorReader(header)
     try:
@@ -230,7 +230,7 @@ def read_bytes(header: ModelHeader, info: TensorInfo) -> bytes:
 
 def _plain(reader: TensorReader, info: TensorInfo,
            progress: Progress | None = None) -> LoadedTensor:
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
     shape = info.shape
     if info.dtype == "F16":
@@ -250,8 +250,8 @@ def _plain(reader: TensorReader, info: TensorInfo,
 
 
 def _from_numpy_float(a: Any) -> LoadedTensor:
-    import mlx.core as mx
-    import numpy as np
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
+    import numpy as np  # lazy: NumPy stays out of `import tl_core` and tl-lsp start
 
     with np.errstate(over="ignore", invalid="ignore"):
         h = a.astype(np.float16)
@@ -291,7 +291,7 @@ def save_model(model: Model, path: str | os.PathLike[str]) -> None:
     removed (also on SIGTERM; one left by a killed process goes at the next save to `path`).
     Refuses a `path` that is a symbolic link, a FIFO, a device, a directory or a read-only
     file (`tl_core.models.save_guard`)."""
-    import numpy as np
+    import numpy as np  # lazy: NumPy stays out of `import tl_core` and tl-lsp start
 
     spath = os.fspath(path)
     read_only = path_problem(spath) or formats.read_only_problem(spath)

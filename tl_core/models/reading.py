@@ -86,7 +86,7 @@ class TensorReader:
 
     def view(self, info: TensorInfo, dtype: Any) -> np.ndarray:
         """The tensor's bytes as a read-only NumPy array of `dtype` (no copy)."""
-        import numpy as np
+        import numpy as np  # lazy: NumPy stays out of `import tl_core` and tl-lsp start
 
         fd, mm = self._mapped(info)
         st = os.fstat(fd)
@@ -144,7 +144,7 @@ class TensorReader:
 def host_conversion() -> bool:
     """Whether float32 -> float16 runs on the host: on MLX's CPU device and with its CUDA
     backend, not on an Apple GPU (see the module doc)."""
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
     return mx.default_device() == mx.cpu or mx.cuda.is_available()
 
@@ -176,8 +176,8 @@ def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...
     threads straight into the array's memory; returns the array and how many finite values
     became inf (an int, or a lazy MLX count for "raw-device-astype"). `progress` gets the source
     bytes of each chunk as it completes."""
-    import mlx.core as mx
-    import numpy as np
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
+    import numpy as np  # lazy: NumPy stays out of `import tl_core` and tl-lsp start
 
     flat = src.reshape(-1)
     if flat.size <= SMALL_ELEMENTS:
@@ -222,8 +222,8 @@ def _fresh(shape: tuple[int, ...], dtype: Any, stream: Any) -> tuple[Any, np.nda
     NumPy view of its memory. Writing into an evaluated array nothing else refers to: MLX
     arrays are immutable to MLX code, but the buffer is plain memory that the view (no copy)
     fills before any use."""
-    import mlx.core as mx
-    import numpy as np
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
+    import numpy as np  # lazy: NumPy stays out of `import tl_core` and tl-lsp start
 
     result = mx.zeros(shape, dtype) if stream is None else mx.zeros(shape, dtype, stream=stream)
     mx.eval(result)
@@ -252,7 +252,7 @@ def special_float16(values: np.ndarray) -> bool:
     """Whether float16 `values` hold an inf or a NaN (the exponent bits all ones: 0x7C00 up to
     0x7FFF, 0xFC00 up to 0xFFFF), by two integer maxima over the same memory: several times
     faster than NumPy's `isinf` on float16, which this CPU computes element by element."""
-    import numpy as np
+    import numpy as np  # lazy: NumPy stays out of `import tl_core` and tl-lsp start
 
     bits = values.reshape(-1).view(np.int16)
     return bool(bits.max() >= 0x7C00 or bits.view(np.uint16).max() >= 0xFC00)
@@ -262,7 +262,7 @@ def overflow_count(src: Any, out: Any) -> Any:
     """The finite values of `src` that became inf in `out`, as an MLX scalar whose evaluation
     has been started together with `out` (float16 keeps inf as inf, so it is the infs of `out`
     less those of `src`). Once evaluated it holds no reference to `src`."""
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
     n = mx.sum(mx.isinf(out)) - mx.sum(mx.isinf(src))
     mx.async_eval(out, n)
@@ -292,7 +292,7 @@ def finish(src: mx.array, out: mx.array) -> LoadedTensor:
     """`out` (float16) with its overflow count. On a GPU the count is two device reductions
     evaluated with `out`, asynchronously (no wait per tensor; `src` is freed once they ran);
     on the CPU a cheap bound check first usually skips the count."""
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
     if mx.default_device() == mx.gpu:
         return LoadedTensor(out, overflow_count(src, out))
@@ -301,7 +301,7 @@ def finish(src: mx.array, out: mx.array) -> LoadedTensor:
 
 def count_overflow(src: mx.array, out: mx.array) -> int:
     """Finite source values that became inf in float16."""
-    import mlx.core as mx
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
     # Cheap test first (two passes instead of four): if the largest magnitude is below
     # float16's largest finite value, nothing overflowed. NaN or inf fall to the full count.
