@@ -234,3 +234,41 @@ def test_a_message_naming_a_line_is_not_replayed_after_lines_shift():
     fresh = [d.message for d in analyze(new, path, use_cache=False).diagnostics]
     assert cached == fresh
     assert "let y shadows the earlier 'y' declared on line 3" in fresh
+
+
+@pytest.mark.parametrize("p", FILES, ids=lambda p: p.name)
+def test_items_are_sorted_into_passes_as_isinstance_sorts_them(p):
+    """`check_program` sorts items into its passes once per node class (`_by_pass`): the
+    same lists, in text order, as testing each item with isinstance."""
+    from tl_core.check.checker import _by_pass
+    from tl_core.syntax import ast as A
+    from tl_core.syntax import parse
+
+    items = parse(p.read_text(encoding="utf-8")).program.items
+    decls = [it for it in items if isinstance(it, (A.Import, A.FnDecl, A.StructDecl,
+                                                   A.RelationDecl, A.EntityDecl,
+                                                   A.EmbeddingDecl))]
+    script = [it for it in items if not isinstance(it, (A.FnDecl, A.StructDecl, A.ImplDecl,
+                                                        A.Import, A.RelationDecl,
+                                                        A.EntityDecl))]
+    fns = [it for it in items if isinstance(it, (A.FnDecl, A.ImplDecl))]
+    logic = any(isinstance(it, (A.RelationDecl, A.EntityDecl, A.Rule, A.Query, A.Infer))
+                for it in items)
+    assert _by_pass(items) == (decls, script, fns, logic)
+
+
+def test_reused_items_keep_their_unused_warnings_and_add_none():
+    """`finish` skips the bindings replayed from records (script-scope bindings, never
+    warned; a reused item's own warnings come from its record): an edit gives the warnings a
+    fresh check gives, each once."""
+    body = "".join(f"let top{i} = ones([2])\nfn f{i}(x: float16[N]) -> float16[N] {{\n"
+                   f"    let unused{i} = x\n    return x * 2.0\n}}\n" for i in range(6))
+    path = "/tmp/cache-unused.tl"
+    analyze(body, path)
+    edited = body.replace("let top3 = ones([2])", "let top3 = ones([3])")
+    cached = analyze(edited, path)
+    fresh = analyze(edited, path, use_cache=False)
+    assert cached.diagnostics == fresh.diagnostics
+    assert [d.message for d in cached.diagnostics if d.code == "unused-variable"] == [
+        f"variable 'unused{i}' is assigned but never used; remove it or name it _unused{i}"
+        for i in range(6)]

@@ -242,8 +242,10 @@ def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemR
                       outer_binds, late, tuple(rels))
 
 
-def reuse(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any) -> ItemRecord | None:
-    """Replay `rec` at `span` when its dependencies still hold; returns the record to keep
+def reuse(c: Checker, rec: ItemRecord, base: int, line: int, end: int,
+          outer_scope: Any) -> ItemRecord | None:
+    """Replay `rec` where the item now starts (offset `base`, line `line`; it ends at
+    `end`) when its dependencies still hold; returns the record to keep
     (`rec`, or a copy whose dependencies name this check's type objects), else None.
 
     This runs for every unchanged item on every edit, so it is written for speed: in the
@@ -271,7 +273,7 @@ def reuse(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any) -> ItemReco
         out[name] = b
     if out is None:
         out = _NO_DEPS
-    replay(c, rec, span, outer_scope, out)
+    replay(c, rec, base, line, end, outer_scope, out)
     if stale:
         rec = ItemRecord(tuple((n, st, sg, out[n].type if n in out else None)
                                for n, st, sg, _t in rec.deps),
@@ -346,21 +348,23 @@ def _new_lazy_binding(name: str, kind: str, r: tuple, dr: tuple, base: int, line
     return b
 
 
-def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
+def replay(c: Checker, rec: ItemRecord, base: int, line: int, end: int, outer_scope: Any,
            outer: dict[str, Binding]) -> None:
-    """Apply what later items and the diagnostics need of `rec` at `span` now: its
+    """Apply what later items and the diagnostics need of `rec` at offset `base`, line
+    `line` (the item ends at `end`) now: its
     diagnostics, the bindings it declares in the outer scope and its type changes of outer
     bindings. The rest (scopes, locals, types of nodes, occurrences) waits in `c.pending`
     for `materialize`, which the Analysis runs when a query first needs it."""
-    base, line = span.start, span.line
     diags = c.diags
     rels = rec.rels
-    for r, msg, sev, code, related in rec.diags:
-        diags.append(Diagnostic(_abs(rels[r], base, line), msg, sev, code,
-                                tuple(Related(_abs(rels[x], base, line), m)
-                                      for x, m in related)))
-    for r, msg, sev, code in rec.late_diags:
-        diags.append(Diagnostic(_abs(rels[r], base, line), msg, sev, code))
+    if rec.diags:
+        for r, msg, sev, code, related in rec.diags:
+            diags.append(Diagnostic(_abs(rels[r], base, line), msg, sev, code,
+                                    tuple(Related(_abs(rels[x], base, line), m)
+                                          for x, m in related)))
+    if rec.late_diags:
+        for r, msg, sev, code in rec.late_diags:
+            diags.append(Diagnostic(_abs(rels[r], base, line), msg, sev, code))
     for name, t, int_lit in rec.outer_sets:
         b = outer[name]
         c.journal.append((b, b.type))
@@ -390,4 +394,4 @@ def replay(c: Checker, rec: ItemRecord, span: Span, outer_scope: Any,
                 start_names.append(name)
             c.all_bindings.append(b)
             eager.append(b)
-    c.pending.append((rec, base, line, outer_scope, outer, eager, span.end))
+    c.pending.append((rec, base, line, outer_scope, outer, eager, end))
