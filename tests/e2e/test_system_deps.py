@@ -189,8 +189,13 @@ def _make_dry_run(target: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(ROOT / "Makefile", tmp)
         shutil.copy(ROOT / "pyproject.toml", tmp)
-        out = subprocess.run(["make", "-n", target], cwd=tmp, capture_output=True, text=True,
-                             timeout=60, check=True).stdout
+        # as a top-level make: under `make test` the inherited MAKELEVEL/MAKEFLAGS made the
+        # child print "Entering directory" lines (and could pass it -j or -k)
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
+        out = subprocess.run(["make", "--no-print-directory", "-n", target], cwd=tmp,
+                             capture_output=True, text=True, timeout=60, check=True,
+                             env=env).stdout
     return out.splitlines()
 
 

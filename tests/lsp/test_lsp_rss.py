@@ -76,7 +76,8 @@ def test_closing_a_document_returns_its_memory_to_the_os(tmp_path: Path):
         print(f"RSS before open {base:.0f} MB, peak {peak:.0f} MB, after close {after:.0f} MB")
         # the first close gave its memory back (before, RSS stayed at the first peak and
         # the second document reused it: 137 -> 139 -> 139 MB), so the second one grows it
-        assert peak - base > 15, (base, peak)
+        # (by 14.8-27 MB in runs at load 1-8; 2 MB when the first close gave nothing back)
+        assert peak - base > 8, (base, peak)
         # and gives much of it back: 25-27 MB taken, 15-18 MB returned in runs at load 1-8
         # (what lasting caches pin in Python's allocator arenas stays: docs/benchmarks.md)
         assert peak - after > (peak - base) / 3, (base, peak, after)
