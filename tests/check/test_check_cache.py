@@ -272,3 +272,22 @@ def test_reused_items_keep_their_unused_warnings_and_add_none():
     assert [d.message for d in cached.diagnostics if d.code == "unused-variable"] == [
         f"variable 'unused{i}' is assigned but never used; remove it or name it _unused{i}"
         for i in range(6)]
+
+
+def test_records_are_kept_under_their_own_keys_across_edits():
+    """A reused record is kept under the key tuple it was made with (no new key per unchanged
+    item and edit), and that key is the one a lookup makes: the next edit still reuses it."""
+    from tests.hosts import host
+    from tl_core.check.memo import ItemRecord
+
+    text = "".join(f"let n{i} = zeros([{i + 1}, 2])\nlet t{i} = n{i} + 1.0\n" for i in range(5))
+    path = "/tmp/cache-keys.tl"
+    analyze(text, path)
+    first = {k: r for k, r in host(path).records.items() if isinstance(r, ItemRecord)}
+    for n in range(3):
+        text = f"let extra{n} = 1\n" + text
+        cached = analyze(text, path)
+        assert summary(cached) == summary(analyze(text, path, use_cache=False))
+    kept = {k: r for k, r in host(path).records.items() if isinstance(r, ItemRecord)}
+    assert all(k is r.key for k, r in kept.items())
+    assert all(kept[k] is r and next(x for x in kept if x == k) is k for k, r in first.items())

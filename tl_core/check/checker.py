@@ -363,13 +363,13 @@ class Checker:
         if rec is not None:
             kept = M.reuse(self, rec, start, span.line, end, outer)
             if kept is not None:
-                memo.new[key] = kept  # type: ignore[attr-defined]
+                memo.new[kept.key] = kept  # type: ignore[attr-defined]
                 memo.hits += 1  # type: ignore[attr-defined]
                 return
         memo.misses += 1  # type: ignore[attr-defined]
         snap = M.snapshot(self)
         run(node, outer)
-        rec = M.record(self, snap, span, outer)
+        rec = M.record(self, snap, span, outer, key)
         if rec is not None:
             memo.new[key] = rec  # type: ignore[attr-defined]
 

@@ -53,13 +53,15 @@ class ItemMemo:
 
     def __init__(self, records: dict) -> None:
         self.records = records
-        self.old: dict = dict(records)
+        # read, never written, until `commit` (which ends the analysis): no copy (a copy of
+        # thousands of entries, and the GC pass over it, on every edit)
+        self.old: dict = records
         self.new: dict = {}
         self.hits = 0
         self.misses = 0
 
     def commit(self) -> None:
-        self.records.clear()
+        self.records.clear()  # (`old` with it: it is the same dict)
         self.records.update(self.new)
 
 
@@ -132,12 +134,16 @@ class ItemRecord:
     outer_binds: tuple = ()  # indices into `bindings` declared in the outer (script) scope
     late_diags: tuple = ()  # the unused-variable warnings `Checker.finish` gives its locals
     rels: tuple = ()  # the item's distinct spans, relative; "rel span" fields index it
+    # the cache key it is kept under (`Checker.memoized`): a reused record is kept under
+    # this same tuple, so an unchanged item leaves no new key behind
+    key: tuple = ()
 
 
 _NAMES_A_LINE = re.compile(r"\bon line \d")
 
 
-def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemRecord | None:
+def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object,
+           memo_key: tuple = ()) -> ItemRecord | None:
     if c.uncacheable:
         return None
     base, line = span.start, span.line
@@ -239,7 +245,7 @@ def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object) -> ItemR
                  if br[5] != OUTER and unused_warned(b))
     return ItemRecord(tuple(deps), tuple(diags), tuple(scope_recs), tuple(bind_recs), types,
                       tuple(refs), points, calls, tuple(outer_uses), tuple(sets.values()),
-                      outer_binds, late, tuple(rels))
+                      outer_binds, late, tuple(rels), memo_key)
 
 
 def reuse(c: Checker, rec: ItemRecord, base: int, line: int, end: int,
@@ -370,9 +376,11 @@ def replay(c: Checker, rec: ItemRecord, base: int, line: int, end: int, outer_sc
         c.journal.append((b, b.type))
         b.type = t
         b.int_literal = int_lit
+    # the bindings made here, for `placing.item_scopes`: one binding as itself (most items
+    # declare one: no list per item for the cyclic GC to walk), several in a list
     eager: Any = ()
     if rec.outer_binds:
-        eager = []
+        made = []
         recs = rec.bindings
         names = outer_scope.names
         blist = outer_scope.bindings
@@ -393,5 +401,6 @@ def replay(c: Checker, rec: ItemRecord, base: int, line: int, end: int, outer_sc
                 starts.append(rel[0] + base)
                 start_names.append(name)
             c.all_bindings.append(b)
-            eager.append(b)
+            made.append(b)
+        eager = made[0] if len(made) == 1 else made
     c.pending.append((rec, base, line, outer_scope, outer, eager, end))

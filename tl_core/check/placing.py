@@ -37,10 +37,11 @@ def ref_maker():  # noqa: ANN202
 
 
 def item_scopes(rec: ItemRecord, base: int, line: int, outer_scope: Any,
-                eager_list: list) -> tuple[list[Span], list[Any], list[Any]]:
+                eager_list: Any) -> tuple[list[Span], list[Any], list[Any]]:
     """One reused item's spans (one per distinct relative span), scopes and bindings (its
-    outer ones from `eager_list`, its locals made here and declared in their scopes), as
-    a check of the item would have made them; registered nowhere."""
+    outer ones from `eager_list`, a list or the one binding itself (`memo.replay`); its
+    locals made here and declared in their scopes), as a check of the item would have made
+    them; registered nowhere."""
     sp_of = [new_span(r0 + base, r1 + base, r2 + line, r3, r4 + line, r5)
              for r0, r1, r2, r3, r4, r5 in rec.rels]
     at = sp_of.__getitem__
@@ -48,7 +49,7 @@ def item_scopes(rec: ItemRecord, base: int, line: int, outer_scope: Any,
     for r, parent, kind in rec.scopes:
         scopes.append(Scope(at(r), outer_scope if parent == OUTER else scopes[parent], kind))
     bindings: list[Binding] = []
-    eager = iter(eager_list)
+    eager = iter((eager_list,) if isinstance(eager_list, Binding) else eager_list)
     for (name, kind, r, dr, t, si, _brefs, reads, int_lit, written, doc) in rec.bindings:
         if si == OUTER:
             b = next(eager)
