@@ -12,8 +12,9 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,13 @@ def _analyze_file(path: str) -> Any:
 
     text = _read_text(path)
     return None if text is None else analyze(text, path)
+
+
+# How long an analysis waits for a model header not read yet before it goes on without it
+# (`tl_core.models.header.ReadWait`): a slow file (a network disk, a file being written)
+# then holds up neither this document's answers nor other documents' analyses; the
+# documents that read it are analysed again when the read ends (issue 17).
+MODEL_READ_WAIT_S = 1.0
 
 
 @dataclass(eq=False)
@@ -176,6 +184,9 @@ class Documents:
         # IdleCollector.later): freeing one of a 10,000-line file takes ~6-10 ms, which
         # should delay neither the diagnostics nor the completion that follows them
         self.retired: list[Any] = []
+        # the server's: called on the event loop with the path of a slow read that ended
+        self.read_ended: Callable[[str], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- text sync
     def open(self, uri: str, text: str, version: int | None) -> Document:
@@ -301,6 +312,7 @@ class Documents:
         if doc.job is not None and doc.job.serial == doc.serial:
             return doc.job.future
         self._cancel(doc)
+        self._loop = loop
         fut = loop.create_future()
         job = Job(doc.serial, doc.text, fut)
         work = loop.run_in_executor(self.executor, self._analyze_now, job, doc.host)
@@ -368,12 +380,37 @@ class Documents:
                 wait()  # a hover meanwhile has the interpreter to itself
 
         try:
-            if self.gate is None:
-                return _analyze(host, job.text, checkpoint)
-            with self.gate.busy():
-                return _analyze(host, job.text, checkpoint)
+            with self.bounded_reads():
+                if self.gate is None:
+                    return _analyze(host, job.text, checkpoint)
+                with self.gate.busy():
+                    return _analyze(host, job.text, checkpoint)
         except Cancelled:
             return None
+
+    @contextmanager
+    def bounded_reads(self) -> Iterator[None]:
+        """Model headers read meanwhile (on this thread) wait at most `MODEL_READ_WAIT_S`
+        for a file; a read still under way then ends in the background and calls
+        `read_ended` on the event loop."""
+        # lazy: as the checker, loaded with the first analysis
+        from tl_core.models.header import READ_WAIT, ReadWait
+
+        token = READ_WAIT.set(ReadWait(MODEL_READ_WAIT_S, self._read_ended))
+        try:
+            yield
+        finally:
+            READ_WAIT.reset(token)
+
+    def _read_ended(self, path: str) -> None:
+        """(On the model reader's thread.)"""
+        loop, ended = self._loop, self.read_ended
+        if loop is None or ended is None:
+            return
+        try:
+            loop.call_soon_threadsafe(ended, path)
+        except RuntimeError:  # the loop closed: the server is gone
+            pass
 
     async def analysis(self, uri: str) -> tuple[Document, Any, Positions]:
         """The analysis of the document's newest text (waiting for it)."""
@@ -448,12 +485,16 @@ class Documents:
         if cached is not None and cached[0] == key:
             a = cached[1]
         else:  # read and analysed on the analysis thread, never on the event loop
-            loop = asyncio.get_running_loop()
-            a = await loop.run_in_executor(self.executor, _analyze_file, path)
+            loop = self._loop = asyncio.get_running_loop()
+            a = await loop.run_in_executor(self.executor, self._analyze_file_bounded, path)
             if a is None:
                 return None
             self._file_cache[path] = (key, a)
         return a, Positions(a.text, self.encoding, getattr(a, "line_index", None))
+
+    def _analyze_file_bounded(self, path: str) -> Any:
+        with self.bounded_reads():
+            return _analyze_file(path)
 
     async def text_of_async(self, path: str) -> str | None:
         """The text of `path`: the open document's, else the file's, read off the event

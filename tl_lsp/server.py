@@ -109,6 +109,7 @@ class TensorLogicServer(LanguageServer):
         # held by interactive requests only: the analysis waits at its checkpoints meanwhile
         self.requests = YieldGate(max_wait_s=0.05)
         self.docs.requests = self.requests
+        self.docs.read_ended = lambda path: self.files_changed([path])
         self.config = Config()
         self.runner = Runner(
             lambda: self.config.python,
@@ -198,6 +199,13 @@ class TensorLogicServer(LanguageServer):
         self.config = self.config.merged(settings)
 
     # ---- analyses with $/progress when they are slow (first read of a large header)
+    def files_changed(self, paths: list[str]) -> None:
+        """Files on disk changed (or a slow read of one ended): analyse again, and publish
+        the diagnostics of, the open documents that read them."""
+        for uri in self.docs.dependents_of(paths):
+            self.docs.invalidate(uri)
+            self.schedule_diagnostics(uri, delay_ms=0)
+
     async def analysis(self, uri: str):
         fut = self.docs.analysis_future(uri)
         delay = self.config.progress_delay_ms / 1000
@@ -495,10 +503,7 @@ async def did_save(ls: TensorLogicServer, params: lsp.DidSaveTextDocumentParams)
 async def did_change_watched_files(
     ls: TensorLogicServer, params: lsp.DidChangeWatchedFilesParams
 ) -> None:
-    paths = [p for p in (uri_to_path(change.uri) for change in params.changes) if p]
-    for uri in ls.docs.dependents_of(paths):
-        ls.docs.invalidate(uri)
-        ls.schedule_diagnostics(uri, delay_ms=0)
+    ls.files_changed([p for p in (uri_to_path(change.uri) for change in params.changes) if p])
 
 
 # ---------------------------------------------------------------------------

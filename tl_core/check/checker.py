@@ -67,6 +67,7 @@ from tl_core.lang.types import (
 )
 from tl_core.limits import host_memory, size_problem
 from tl_core.models import ModelFileError, read_header
+from tl_core.models.errors import HeaderPending
 from tl_core.models.navigation import uncalled_method
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import LineIndex, Span
@@ -1251,6 +1252,12 @@ class Checker:
         missing = not os.path.lexists(full)
         self.error(span, message, "model-file", W if missing else Severity.ERROR)
 
+    def still_reading(self, span: Span, written: str) -> None:
+        """A file read that outlived the language server's wait (`ReadWait`): typed as
+        unknown now, checked again when the read ends."""
+        self.error(span, f"still reading '{written}' (a slow disk?): what it holds is checked "
+                         f"when the read ends", "model-file", Severity.INFO)
+
     def load_model(self, info: ArgInfo | None, span: Span) -> Type:
         arg = self.file_arg(info)
         if arg is None:
@@ -1258,6 +1265,9 @@ class Checker:
         written, full = arg
         try:
             header = read_header(full)
+        except HeaderPending:
+            self.still_reading(span, written)
+            return ModelType(full)
         except ModelFileError as err:
             self.file_error(span, f"cannot open model '{written}': {err.message}", full)
             return ModelType(full)
@@ -1274,6 +1284,9 @@ class Checker:
         written, full = arg
         try:
             return TokenizerType(full, load_tokenizer(full))
+        except HeaderPending:
+            self.still_reading(span, written)
+            return TokenizerType()
         except TokenizerError as err:
             why = str(err).removeprefix(f"{full}: ")
             self.file_error(span, f"cannot load tokenizer '{written}': {why}", full)

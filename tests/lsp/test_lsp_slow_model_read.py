@@ -1,0 +1,122 @@
+"""The language server keeps answering while a model file named by a program is slow to read
+(issue 17: reading model files "must finish in bounded time ... on the language server's
+thread pool"): a network disk, a file being written, a FIFO-like device behind a regular name.
+
+The real server runs with its header reader made slow for one file (`slow.safetensors`):
+the read signals that it started, then blocks until the test releases it. Meanwhile hover
+and documentSymbol on another document, and documentSymbol and hover on the document whose
+read is under way, must be answered; once the read ends, the document's diagnostics and
+hover show the model's tensors.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from tests.lsp.stdio_client import StdioClient
+from tests.models.builders import write_safetensors
+
+# The server, with tl_core.models.header._read_file (the file read under read_header's
+# cache) blocking on `slow.safetensors` until the release file exists (at most 120 s).
+SLOW_SERVER = """
+import os, sys, time
+import tl_core.models.header as H
+
+_real = H._read_file
+
+def _slow(path, st):
+    if path.endswith("slow.safetensors"):
+        open(os.environ["TL_TEST_STARTED"], "w").close()
+        end = time.monotonic() + 120
+        while not os.path.exists(os.environ["TL_TEST_RELEASE"]) and time.monotonic() < end:
+            time.sleep(0.02)
+    return _real(path, st)
+
+H._read_file = _slow
+from tl_lsp.__main__ import main
+sys.exit(main(["--stdio"]))
+"""
+
+SLOW = """fn scale(x: float) -> float {
+    return x * 2.0
+}
+let m = load_model("slow.safetensors")
+let w = get_tensor(m, "w")
+let y = w + 1.0
+"""
+
+OTHER = """fn helper(a: int) -> int {
+    return a + 1
+}
+let k = helper(2)
+"""
+
+
+def _wait_for(path: Path, client: StdioClient, seconds: float = 120.0) -> None:
+    done = threading.Event()
+    timer = threading.Timer(seconds, done.set)
+    timer.start()
+    try:
+        while not path.exists():
+            assert client.alive() and not done.wait(0.02), f"{path.name} never appeared"
+    finally:
+        timer.cancel()
+
+
+def _hover(client: StdioClient, uri: str, line: int, character: int) -> str:
+    h = client.request("textDocument/hover", {"textDocument": {"uri": uri},
+                                              "position": {"line": line,
+                                                           "character": character}})
+    assert h is not None
+    return h["contents"]["value"]
+
+
+def _symbols(client: StdioClient, uri: str) -> list[str]:
+    found = client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+    return [s["name"] for s in found]
+
+
+def test_server_answers_while_a_model_read_is_slow(tmp_path: Path) -> None:
+    write_safetensors(tmp_path / "slow.safetensors", {"w": np.ones((2, 3), np.float32)})
+    started, release = tmp_path / "started", tmp_path / "release"
+    slow_uri, other_uri = (tmp_path / "slow.tl").as_uri(), (tmp_path / "other.tl").as_uri()
+    client = StdioClient([sys.executable, "-c", SLOW_SERVER], cwd=str(tmp_path),
+                         env={"TL_TEST_STARTED": str(started), "TL_TEST_RELEASE": str(release)})
+    # should an answer never come, the read ends after 90 s and the asserts below say so
+    releaser = threading.Timer(90, release.touch)
+    releaser.daemon = True
+    killer = client.kill_after(240)
+    try:
+        client.initialize(tmp_path)
+        client.open(slow_uri, SLOW)
+        _wait_for(started, client)
+        client.open(other_uri, OTHER)
+        releaser.start()
+        # another document, opened while the read is under way
+        assert "helper" in _hover(client, other_uri, 3, 9)
+        assert _symbols(client, other_uri) == ["helper", "k"]
+        # the document itself: its text is answered from before its model is read
+        assert _symbols(client, slow_uri)[:2] == ["scale", "m"]
+        assert "scale" in _hover(client, slow_uri, 0, 4)
+        assert not release.exists(), "the answers waited for the model read to end"
+        first = client.wait_notification("textDocument/publishDiagnostics",
+                                         lambda p: p["uri"] == slow_uri, timeout=120)
+        assert [(d["range"]["start"], d["severity"], d["message"])
+                for d in first["diagnostics"]] == [
+            ({"line": 3, "character": 19}, 3, "still reading 'slow.safetensors' (a slow disk?): "
+                                             "what it holds is checked when the read ends")]
+        release.touch()
+        # once read, the document is analysed again and the model's tensors are typed
+        again = client.wait_notification("textDocument/publishDiagnostics",
+                                         lambda p: p["uri"] == slow_uri, timeout=120)
+        assert again["diagnostics"] == []
+        assert "[2, 3]" in _hover(client, slow_uri, 5, 4)
+    finally:
+        releaser.cancel()
+        killer.cancel()
+        client.close()
+    assert client.proc.returncode == 0
