@@ -2,9 +2,12 @@
 
 Counted on grimp's graph (the library import-linter checks its contracts on), which sees
 every import statement, function-local ones included, so a circle cannot hide behind an
-import moved into a function. Imports under `if TYPE_CHECKING:` are left out: they never
-run (annotations only). A package's `__init__` is a module like the others: a package that
-imports its submodule which imports the package back is a cycle too.
+import moved into a function. Imports under `if TYPE_CHECKING:` count too: they never run,
+but a module that names a higher one's type in its annotations still depends on it (a
+layering circle); the type moves down, or a Protocol at the bottom names what is used
+(`tl_core.check.context.CheckContext`, `tl_core.runtime.context.RunContext`). A package's
+`__init__` is a module like the others: a package that imports its submodule which imports
+the package back is a cycle too.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("tl_core", "tl_lsp")
 
 
-def module_graph(*packages: str) -> grimp.ImportGraph:
-    return grimp.build_graph(*packages, cache_dir=None, exclude_type_checking_imports=True)
+def module_graph(*packages: str, type_checking: bool = True) -> grimp.ImportGraph:
+    """The import graph of `packages`, `if TYPE_CHECKING:` imports included (unless
+    `type_checking` is False: only to show that they matter)."""
+    return grimp.build_graph(*packages, cache_dir=None,
+                             exclude_type_checking_imports=not type_checking)
 
 
 def cycles(graph: grimp.ImportGraph, roots: tuple[str, ...] = PACKAGES) -> list[str]:
@@ -85,6 +91,41 @@ def test_a_cycle_through_a_function_local_import_is_found(tmp_path, monkeypatch)
     assert found == ["circle_pkg.high -> circle_pkg.low (line 1 of circle_pkg.high) -> "
                      "circle_pkg.high (line 2 of circle_pkg.low)"]
     sys.modules.pop("circle_pkg", None)
+
+
+def test_a_cycle_through_a_type_checking_import_is_found(tmp_path, monkeypatch):
+    pkg = tmp_path / "typed_circle"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helper.py").write_text(textwrap.dedent("""\
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from typed_circle.main import Main  # annotations only: never runs
+
+
+        def helper(m: Main) -> int:
+            return m.x
+        """))
+    (pkg / "main.py").write_text(textwrap.dedent("""\
+        from typed_circle.helper import helper
+
+
+        class Main:
+            x = 1
+
+            def go(self):
+                return helper(self)
+        """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cycles(module_graph("typed_circle"), ("typed_circle",)) == [
+        "typed_circle.helper -> typed_circle.main (line 6 of typed_circle.helper) -> "
+        "typed_circle.helper (line 1 of typed_circle.main)"]
+    # what the test saw before: leaving those imports out hides the circle
+    assert cycles(module_graph("typed_circle", type_checking=False), ("typed_circle",)) == []
+    sys.modules.pop("typed_circle", None)
 
 
 def undocumented_local_imports(path: Path, root: Path = ROOT) -> list[str]:

@@ -12,11 +12,11 @@ from tl_core.lang.types import ScalarType, TensorType
 from tl_core.syntax import ast as A
 
 if TYPE_CHECKING:
-    from tl_core.check.checker import Checker
-    from tl_core.check.model import Scope
+    from tl_core.check.context import CheckContext
+    from tl_core.check.names import Scope
 
 
-def check_learn(c: Checker, block: A.LearnBlock, scope: Scope) -> None:
+def check_learn(c: CheckContext, block: A.LearnBlock, scope: Scope) -> None:
     fields: dict[str, A.ConfigField] = {}
     for x in block.items:
         if not isinstance(x, A.ConfigField):
@@ -61,7 +61,7 @@ def _size(t: Any) -> int | None:
     return n
 
 
-def _config_call(c: Checker, e: Any, table: dict[str, dict[str, Any]], what: str,
+def _config_call(c: CheckContext, e: Any, table: dict[str, dict[str, Any]], what: str,
                  scope: Scope) -> None:
     if isinstance(e, A.Name):
         name, name_span, args = e.id, e.span, ()
@@ -85,7 +85,7 @@ def _config_call(c: Checker, e: Any, table: dict[str, dict[str, Any]], what: str
                     Severity.WARNING)
 
 
-def check_embedding(c: Checker, decl: A.EmbeddingDecl, scope: Scope) -> None:
+def check_embedding(c: CheckContext, decl: A.EmbeddingDecl, scope: Scope) -> None:
     key = "entities" if decl.kind == "embedding" else "relations"
     seen: set[str] = set()
     for f in decl.fields:

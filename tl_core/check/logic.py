@@ -22,8 +22,8 @@ from tl_core.logic.terms import signature_text
 from tl_core.syntax import ast as A
 
 if TYPE_CHECKING:
-    from tl_core.check.checker import Checker
-    from tl_core.check.model import Scope
+    from tl_core.check.context import CheckContext
+    from tl_core.check.names import Scope
 
 GENERIC = ("entity", "concept")
 
@@ -76,7 +76,7 @@ def collect(items: tuple[Any, ...], text: str) -> LogicEnv:
 
 
 class LogicCheck:
-    def __init__(self, checker: Checker, env: LogicEnv) -> None:
+    def __init__(self, checker: CheckContext, env: LogicEnv) -> None:
         self.c = checker
         self.env = env
 

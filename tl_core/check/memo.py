@@ -39,7 +39,7 @@ from tl_core.lang.types import MetadataType, ModelNodeType, ModelType, ScalarTyp
 from tl_core.syntax.span import Span, new_span
 
 if TYPE_CHECKING:
-    from tl_core.check.checker import Checker
+    from tl_core.check.context import CheckContext
 
 
 def enabled() -> bool:
@@ -101,7 +101,7 @@ class Snapshot:
     serial: int
 
 
-def snapshot(c: Checker) -> Snapshot:
+def snapshot(c: CheckContext) -> Snapshot:
     c.uncacheable = False
     return Snapshot(len(c.diags), len(c.scopes), len(c.all_bindings), len(c.types),
                     len(c.refs), len(c.point_types), len(c.call_bindings), len(c.use_log),
@@ -142,7 +142,7 @@ class ItemRecord:
 _NAMES_A_LINE = re.compile(r"\bon line \d")
 
 
-def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object,
+def record(c: CheckContext, snap: Snapshot, span: Span, outer_scope: object,
            memo_key: tuple = ()) -> ItemRecord | None:
     if c.uncacheable:
         return None
@@ -248,7 +248,7 @@ def record(c: Checker, snap: Snapshot, span: Span, outer_scope: object,
                       outer_binds, late, tuple(rels), memo_key)
 
 
-def reuse(c: Checker, rec: ItemRecord, base: int, line: int, end: int,
+def reuse(c: CheckContext, rec: ItemRecord, base: int, line: int, end: int,
           outer_scope: Any) -> ItemRecord | None:
     """Replay `rec` where the item now starts (offset `base`, line `line`; it ends at
     `end`) when its dependencies still hold; returns the record to keep
@@ -354,7 +354,7 @@ def _new_lazy_binding(name: str, kind: str, r: tuple, dr: tuple, base: int, line
     return b
 
 
-def replay(c: Checker, rec: ItemRecord, base: int, line: int, end: int, outer_scope: Any,
+def replay(c: CheckContext, rec: ItemRecord, base: int, line: int, end: int, outer_scope: Any,
            outer: dict[str, Binding]) -> None:
     """Apply what later items and the diagnostics need of `rec` at offset `base`, line
     `line` (the item ends at `end`) now: its

@@ -7,16 +7,30 @@ at its new position when a query first needs them. Below the Analysis
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tl_core.check.names import Binding, Ref, Scope
 from tl_core.syntax.span import Span, new_span
 
-if TYPE_CHECKING:
-    from tl_core.check.memo import ItemRecord
-
 # a record's scope index or binding's scope index for "the scope around the item"
 OUTER = -1
+
+
+class ItemRecord(Protocol):
+    """What placing reads of a record (`tl_core.check.memo.ItemRecord`, which imports this
+    module: named here by its fields, so that no import, not even an annotation's, goes
+    back up to memo). Offsets and lines relative to the item's start."""
+
+    rels: tuple  # the item's distinct spans; the "rel span" fields below index it
+    scopes: tuple  # (rel span, parent index or OUTER, kind)
+    # (name, kind, rel span, rel decl span, type, scope index or OUTER, rel spans of its
+    #  uses, reads, int_literal, written_type, doc)
+    bindings: tuple
+    refs: tuple  # (rel span, binding index or outer name or None, builtin, is_def)
+    outer_uses: tuple  # (outer name, rel span, read)
+    types: dict  # (rel start, rel end, node class) -> Type
+    points: dict  # rel offset of a name occurrence -> Type
+    calls: dict  # rel offset of a called fn's name -> its shape-variable bindings
 
 
 def ref_maker():  # noqa: ANN202

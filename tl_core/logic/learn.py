@@ -34,10 +34,10 @@ from tl_core.runtime.progress import is_terminal, terminal_bar
 from tl_core.syntax import ast
 
 if TYPE_CHECKING:
-    from tl_core.runtime.interpreter import Interpreter
+    from tl_core.runtime.context import RunContext
 
 
-def run_learn(interp: Interpreter, block: ast.LearnBlock, env: Env) -> None:
+def run_learn(interp: RunContext, block: ast.LearnBlock, env: Env) -> None:
     fields: dict[str, ast.ConfigField] = {}
     stmts = []
     for x in block.items:
@@ -67,7 +67,7 @@ def run_learn(interp: Interpreter, block: ast.LearnBlock, env: Env) -> None:
             sched, block.span).run()
 
 
-def _config_call(interp: Interpreter, e: Any, table: dict[str, dict[str, Any]], what: str,
+def _config_call(interp: RunContext, e: Any, table: dict[str, dict[str, Any]], what: str,
                  env: Env) -> tuple[str, dict[str, Any]]:
     """`adam(lr: 0.01)` (or a bare `adam`) -> ("adam", {"lr": 0.01}) with the given
     arguments only; unknown names warn (the original ignores them)."""
@@ -97,7 +97,7 @@ def _config_call(interp: Interpreter, e: Any, table: dict[str, dict[str, Any]], 
 
 
 class Trainer:
-    def __init__(self, interp: Interpreter, env: Env, stmts: list[Any], objective: Any,
+    def __init__(self, interp: RunContext, env: Env, stmts: list[Any], objective: Any,
                  epochs: int, opt_name: str, opt_args: dict[str, Any],
                  sched: tuple[str, dict[str, Any]] | None, span: Any) -> None:
         self.interp, self.env, self.stmts, self.objective = interp, env, stmts, objective

@@ -23,7 +23,7 @@ from tl_core.runtime.errors import TLRuntimeError
 from tl_core.syntax import ast
 
 if TYPE_CHECKING:
-    from tl_core.runtime.interpreter import Interpreter
+    from tl_core.runtime.context import RunContext
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class EntityTypeValue:
 
 
 class LogicRunner:
-    def __init__(self, interp: Interpreter) -> None:
+    def __init__(self, interp: RunContext) -> None:
         self.interp = interp
         self.kb = KnowledgeBase()
 

@@ -23,8 +23,8 @@ from tl_core.runtime.values import tensor_type, type_name
 from tl_core.syntax import ast
 
 if TYPE_CHECKING:
+    from tl_core.runtime.context import RunContext
     from tl_core.runtime.env import Env
-    from tl_core.runtime.interpreter import Interpreter
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,11 +48,11 @@ class StructValue:
                                                self.fields.items()) + " }"
 
 
-def impl_problem(interp: Interpreter, impl: ast.ImplDecl) -> str | None:
+def impl_problem(interp: RunContext, impl: ast.ImplDecl) -> str | None:
     return L.impl_problem(impl, list(interp.struct_defs.decls))
 
 
-def literal(interp: Interpreter, e: ast.StructLit, env: Env) -> StructValue:
+def literal(interp: RunContext, e: ast.StructLit, env: Env) -> StructValue:
     defs = interp.struct_defs
     decl = defs.decls.get(e.name)
     if decl is None:
@@ -72,7 +72,7 @@ def literal(interp: Interpreter, e: ast.StructLit, env: Env) -> StructValue:
     return StructValue(e.name, values)
 
 
-def check_field(interp: Interpreter, decl: ast.StructDecl, f: ast.StructField, v: Any,
+def check_field(interp: RunContext, decl: ast.StructDecl, f: ast.StructField, v: Any,
                 span: Any, shapes: dict[str, int]) -> Any:
     """A field's value against its declared type (converting numbers and lists to a
     declared tensor type); shape variables must agree across the fields of one literal."""
@@ -143,7 +143,7 @@ def get_field(v: StructValue, e: ast.Field, text: str, defs: L.StructDefs) -> An
     raise TLRuntimeError(L.unknown_field(defs, v.name, e.name, text), e.name_span)
 
 
-def with_field(interp: Interpreter, obj: Any, target: ast.Field, value: Any) -> StructValue:
+def with_field(interp: RunContext, obj: Any, target: ast.Field, value: Any) -> StructValue:
     """The struct `obj` with field `target.name` set to `value` (checked as in a literal)."""
     if not isinstance(obj, StructValue):
         raise TLRuntimeError(f"cannot assign to a field of {type_name(obj)}", target.span)
@@ -156,7 +156,7 @@ def with_field(interp: Interpreter, obj: Any, target: ast.Field, value: Any) -> 
     return obj.replaced(target.name, check_field(interp, decl, f, value, target.span, {}))
 
 
-def call_method(interp: Interpreter, obj: StructValue, e: ast.Call, func: ast.Field,
+def call_method(interp: RunContext, obj: StructValue, e: ast.Call, func: ast.Field,
                 env: Env) -> Any:
     """`value.m(args)`: the method of the value's struct, with `self` the value; a method
     that changed `self` writes it back to the receiver when that is a variable or field."""
@@ -175,7 +175,7 @@ def call_method(interp: Interpreter, obj: StructValue, e: ast.Call, func: ast.Fi
     return result
 
 
-def call_associated(interp: Interpreter, e: ast.Call, func: ast.Path, env: Env) -> Any:
+def call_associated(interp: RunContext, e: ast.Call, func: ast.Path, env: Env) -> Any:
     """`Name::f(args)` (`Self::f` inside an impl); a method taking self takes it first."""
     defs = interp.struct_defs
     name = func.base
@@ -189,7 +189,7 @@ def call_associated(interp: Interpreter, e: ast.Call, func: ast.Path, env: Env) 
     return _call(interp, name, fn, e, env, None, None)
 
 
-def _call(interp: Interpreter, owner: str, fn: ast.FnDecl, e: ast.Call, env: Env,
+def _call(interp: RunContext, owner: str, fn: ast.FnDecl, e: ast.Call, env: Env,
           receiver: tuple[Any, Any] | None, frame: list[Any] | None) -> Any:
     info = interp.method_info(owner, fn)
     interp.impl_stack.append(owner)
@@ -206,7 +206,7 @@ def _is_place(node: Any) -> bool:
     return isinstance(node, ast.Name)
 
 
-def match(interp: Interpreter, p: ast.PatStruct, value: Any, scope: Env) -> bool:
+def match(interp: RunContext, p: ast.PatStruct, value: Any, scope: Env) -> bool:
     """`Point { x: 0.0, y }`: the value is a Point and each named field matches."""
     defs = interp.struct_defs
     if p.name not in defs.decls:
