@@ -61,7 +61,18 @@ remove() {  # a root, never while anything is mounted under it
   fi
   rm -rf --one-file-system "$1"
 }
+stop_chrooted() {  # the processes still running inside the run's root (stopped early)
+  local link pid
+  [ -n "$root" ] || return 0
+  for link in /proc/[0-9]*/root; do
+    [ "$(readlink "$link" 2>/dev/null)" = "$root" ] || continue
+    pid=${link#/proc/}
+    kill -TERM "${pid%/root}" 2>/dev/null || true
+  done
+  sleep 2
+}
 cleanup() {
+  stop_chrooted
   unmount_all
   [ -z "$root" ] || [ "$keep" -eq 1 ] || remove "$root" || true
   [ "$keep" -eq 1 ] || remove "$base" || true
@@ -76,6 +87,7 @@ for dir in "$base" "$WORKDIR/root" "$WORKDIR/user"; do
 done
 mkdir -p "$WORKDIR"
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 start=$(date +%s)
 echo "== debootstrap $SUITE (minbase + python3 make git) into $base"
@@ -107,7 +119,10 @@ newcomer='set -u; cd ~ && git clone -q /srv/tensorlogic-tools.git && cd tensorlo
 s=$(date +%s); make run; echo "make run: exit $? ($(( $(date +%s) - s )) s)"
 s=$(date +%s); make test; echo "make test: exit $? ($(( $(date +%s) - s )) s)"'
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-in_root() { chroot "$root" /usr/bin/env -i PATH=$path TERM=dumb "${ca_env[@]}" "$@"; }
+# PYTEST_ADDOPTS=-rs: pytest lists every skipped test with its reason (only tests/gpu may skip)
+in_root() {
+  chroot "$root" /usr/bin/env -i PATH=$path TERM=dumb PYTEST_ADDOPTS=-rs "${ca_env[@]}" "$@"
+}
 
 status=0
 run_as() {  # root | user: a fresh copy of the base, mounted, the README's steps, unmounted
@@ -141,6 +156,9 @@ run_as() {  # root | user: a fresh copy of the base, mounted, the README's steps
   echo "   $(grep -E '^make (run|test): exit' "$log" | tr '\n' ' ')($(( ($(date +%s) - t0) / 60 )) min)"
   echo "   $(grep -E '^[= ]*[0-9]+ (passed|failed|error).* in [0-9.]+s' "$log" | tail -1 || true)"
   grep -q '^make run: exit 0 ' "$log" && grep -q '^make test: exit 0 ' "$log" || status=1
+  if grep -E '^SKIPPED' "$log" | grep -v ' tests/gpu/' | sed 's/^/   not a GPU test: /' | grep .; then
+    status=1
+  fi
   unmount_all
   [ "$keep" -eq 1 ] || remove "$root"
   root=
