@@ -36,9 +36,10 @@ Threading contract (the one place it is written down; docs/ARCHITECTURE.md, "Thr
   (diagnostics, types by node) or make a new one.
 - `tokens` is filled by one thread at a time (the server's background thread).
 - The caches that stay module globals are keyed by what they read, never by a document,
-  and each is bounded: model headers by (path, mtime, size) (`tl_core/models/header.py`,
-  with the reads under way that outlived a `ReadWait`, one per file state, till they end),
-  CoreML specs likewise (`models/coreml.py`), the name trees of those headers
+  and each is bounded: model headers by (path, mtime, size) (`tl_core/models/header.py`),
+  tokenizers and the errors of their bytes likewise (`tokenizer/tokenizer.py`), the reads
+  under way that outlived a `ReadWait` (one per file state, till they end) and the last
+  outcomes of such reads (`tl_core/read_wait.py`), CoreML specs likewise (`models/coreml.py`), the name trees of those headers
   (`models/navigation.py`, holding the header they are keyed by), imported files by
   (path, mtime, size) (`check/imports.py`), the IDE's tables built from the built-in
   registry (`ide/completion.py`), compiled chat templates by their text (`tokenizer/chat.py`).

@@ -25,6 +25,7 @@ from pygls.uris import from_fs_path
 from tl_core.host import DocumentHost
 from tl_core.ide.dependents import dependents
 from tl_core.ide.overlay import Overlay
+from tl_core.read_wait import READ_WAIT, ReadWait
 from tl_core.source import read_source
 from tl_core.syntax.edits import EditLog
 from tl_lsp.protocol import UTF16, Positions, apply_change_at
@@ -76,11 +77,12 @@ def _analyze_file(path: str) -> Any:
     return None if text is None else analyze(text, path)
 
 
-# How long an analysis waits for a model header not read yet before it goes on without it
-# (`tl_core.models.header.ReadWait`): a slow file (a network disk, a file being written)
-# then holds up neither this document's answers nor other documents' analyses; the
-# documents that read it are analysed again when the read ends (issue 17).
-MODEL_READ_WAIT_S = 1.0
+# How long an analysis waits for a file a program names (a model header, a tokenizer, an
+# imported program) not read yet before it goes on without it (`tl_core.read_wait`): a slow
+# file (a network disk, a file being written, a tokenizer.json of tens of megabytes) then
+# holds up neither this document's answers nor other documents' analyses; the documents
+# that read it are analysed again when the read ends (issue 17).
+READ_WAIT_S = 1.0
 
 
 @dataclass(eq=False)
@@ -390,20 +392,17 @@ class Documents:
 
     @contextmanager
     def bounded_reads(self) -> Iterator[None]:
-        """Model headers read meanwhile (on this thread) wait at most `MODEL_READ_WAIT_S`
-        for a file; a read still under way then ends in the background and calls
+        """Files that programs name, read meanwhile (on this thread), are waited for at most
+        `READ_WAIT_S` each; a read still under way then ends in the background and calls
         `read_ended` on the event loop."""
-        # lazy: as the checker, loaded with the first analysis
-        from tl_core.models.header import READ_WAIT, ReadWait
-
-        token = READ_WAIT.set(ReadWait(MODEL_READ_WAIT_S, self._read_ended))
+        token = READ_WAIT.set(ReadWait(READ_WAIT_S, self._read_ended))
         try:
             yield
         finally:
             READ_WAIT.reset(token)
 
     def _read_ended(self, path: str) -> None:
-        """(On the model reader's thread.)"""
+        """(On a reader thread, `tl_core.read_wait`.)"""
         loop, ended = self._loop, self.read_ended
         if loop is None or ended is None:
             return

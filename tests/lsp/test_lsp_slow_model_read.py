@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -80,33 +82,58 @@ def _symbols(client: StdioClient, uri: str) -> list[str]:
     return [s["name"] for s in found]
 
 
-def test_server_answers_while_a_model_read_is_slow(tmp_path: Path) -> None:
-    write_safetensors(tmp_path / "slow.safetensors", {"w": np.ones((2, 3), np.float32)})
+@contextmanager
+def slowed_server(tmp_path: Path, script: str) -> Iterator[tuple[StdioClient, Path, Path]]:
+    """(client, started, release): a real server running `script` in `tmp_path`, whose slowed
+    read creates `started` and then waits for `release` (made after 90 s at the latest, so
+    that an answer that never comes fails the asserts instead of hanging)."""
     started, release = tmp_path / "started", tmp_path / "release"
-    slow_uri, other_uri = (tmp_path / "slow.tl").as_uri(), (tmp_path / "other.tl").as_uri()
-    client = StdioClient([sys.executable, "-c", SLOW_SERVER], cwd=str(tmp_path),
+    client = StdioClient([sys.executable, "-c", script], cwd=str(tmp_path),
                          env={"TL_TEST_STARTED": str(started), "TL_TEST_RELEASE": str(release)})
-    # should an answer never come, the read ends after 90 s and the asserts below say so
     releaser = threading.Timer(90, release.touch)
     releaser.daemon = True
+    releaser.start()
     killer = client.kill_after(240)
     try:
         client.initialize(tmp_path)
-        client.open(slow_uri, SLOW)
-        _wait_for(started, client)
-        client.open(other_uri, OTHER)
-        releaser.start()
-        # another document, opened while the read is under way
-        assert "helper" in _hover(client, other_uri, 3, 9)
-        assert _symbols(client, other_uri) == ["helper", "k"]
+        yield client, started, release
+    finally:
+        releaser.cancel()
+        killer.cancel()
+        client.close()
+    assert client.proc.returncode == 0
+
+
+def open_while_slow(client: StdioClient, started: Path, slow: tuple[str, str]) -> str:
+    """Opens the document `slow` ((file name, text)) whose analysis starts the slow read,
+    waits for the read to start, then opens OTHER; checks hover and documentSymbol on OTHER
+    and hover on the slow document; returns the slow document's uri."""
+    root = started.parent
+    slow_uri, other_uri = (root / slow[0]).as_uri(), (root / "other.tl").as_uri()
+    client.open(slow_uri, slow[1])
+    _wait_for(started, client)
+    client.open(other_uri, OTHER)
+    assert "helper" in _hover(client, other_uri, 3, 9)
+    assert _symbols(client, other_uri) == ["helper", "k"]
+    assert "scale" in _hover(client, slow_uri, 0, 4)
+    return slow_uri
+
+
+def still_reading(client: StdioClient, uri: str) -> list[tuple[dict, int, str]]:
+    """(start, severity, message) of the document's first diagnostics."""
+    first = client.wait_notification("textDocument/publishDiagnostics",
+                                     lambda p: p["uri"] == uri, timeout=120)
+    return [(d["range"]["start"], d["severity"], d["message"]) for d in first["diagnostics"]]
+
+
+def test_server_answers_while_a_model_read_is_slow(tmp_path: Path) -> None:
+    write_safetensors(tmp_path / "slow.safetensors", {"w": np.ones((2, 3), np.float32)})
+    with slowed_server(tmp_path, SLOW_SERVER) as (client, started, release):
+        slow_uri = open_while_slow(client, started, ("slow.tl", SLOW))
         # the document itself: its text is answered from before its model is read
         assert _symbols(client, slow_uri)[:2] == ["scale", "m"]
-        assert "scale" in _hover(client, slow_uri, 0, 4)
         assert not release.exists(), "the answers waited for the model read to end"
-        first = client.wait_notification("textDocument/publishDiagnostics",
-                                         lambda p: p["uri"] == slow_uri, timeout=120)
-        assert [(d["range"]["start"], d["severity"], d["message"])
-                for d in first["diagnostics"]] == [
+        assert still_reading(client, slow_uri) == [
             ({"line": 3, "character": 19}, 3, "still reading 'slow.safetensors' (a slow disk?): "
                                              "what it holds is checked when the read ends")]
         release.touch()
@@ -115,8 +142,3 @@ def test_server_answers_while_a_model_read_is_slow(tmp_path: Path) -> None:
                                          lambda p: p["uri"] == slow_uri, timeout=120)
         assert again["diagnostics"] == []
         assert "[2, 3]" in _hover(client, slow_uri, 5, 4)
-    finally:
-        releaser.cancel()
-        killer.cancel()
-        client.close()
-    assert client.proc.returncode == 0

@@ -1,5 +1,5 @@
 """`read_header` under a `ReadWait` (the language server's analysis thread, issue 17): a read
-that outlives the wait raises `HeaderPending` and goes on in the background, one read per
+that outlives the wait raises `ReadPending` and goes on in the background, one read per
 file however often it is asked for, and `ended(path)` is called when it ends; the header is
 then cached. Without a ReadWait the read is waited for, as in `tl check`."""
 
@@ -13,7 +13,8 @@ import pytest
 
 from tests.models.builders import write_safetensors
 from tl_core.models import header as H
-from tl_core.models.errors import HeaderPending, ModelFileError
+from tl_core.models.errors import ModelFileError
+from tl_core.read_wait import READ_WAIT, ReadPending, ReadWait
 
 
 def test_a_slow_read_is_pending_then_cached(tmp_path: Path, monkeypatch) -> None:
@@ -29,11 +30,11 @@ def test_a_slow_read_is_pending_then_cached(tmp_path: Path, monkeypatch) -> None
         return real(p, st)
 
     monkeypatch.setattr(H, "_read_file", slow)
-    wait = H.ReadWait(0.01, lambda p: (ended.append(p), done.set()))
-    token = H.READ_WAIT.set(wait)
+    wait = ReadWait(0.01, lambda p: (ended.append(p), done.set()))
+    token = READ_WAIT.set(wait)
     try:
         for _ in range(3):
-            with pytest.raises(HeaderPending) as err:
+            with pytest.raises(ReadPending) as err:
                 H.read_header(path)
             assert err.value.path == path
         release.set()
@@ -43,13 +44,13 @@ def test_a_slow_read_is_pending_then_cached(tmp_path: Path, monkeypatch) -> None
         assert H.read_header(path).tensors["w"].shape == (2, 3)  # cached: no second read
         assert reads == [path]
     finally:
-        H.READ_WAIT.reset(token)
+        READ_WAIT.reset(token)
         H.clear_cache()
 
 
 def test_errors_and_fast_reads_come_back_within_the_wait(tmp_path: Path) -> None:
     H.clear_cache()
-    token = H.READ_WAIT.set(H.ReadWait(60, lambda p: None))
+    token = READ_WAIT.set(ReadWait(60, lambda p: None))
     try:
         path = write_safetensors(tmp_path / "m.safetensors", {"w": np.ones(4, np.float32)})
         assert H.read_header(path).tensors["w"].shape == (4,)
@@ -59,5 +60,5 @@ def test_errors_and_fast_reads_come_back_within_the_wait(tmp_path: Path) -> None
             H.read_header(str(bad))
         assert err.value.path == str(bad)
     finally:
-        H.READ_WAIT.reset(token)
+        READ_WAIT.reset(token)
         H.clear_cache()

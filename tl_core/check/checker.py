@@ -67,8 +67,8 @@ from tl_core.lang.types import (
 )
 from tl_core.limits import host_memory, size_problem
 from tl_core.models import ModelFileError, read_header
-from tl_core.models.errors import HeaderPending
 from tl_core.models.navigation import uncalled_method
+from tl_core.read_wait import ReadPending
 from tl_core.syntax import ast as A
 from tl_core.syntax.span import LineIndex, Span
 from tl_core.tokenizer import TokenizerError, load_tokenizer
@@ -1265,7 +1265,7 @@ class Checker:
         written, full = arg
         try:
             header = read_header(full)
-        except HeaderPending:
+        except ReadPending:
             self.still_reading(span, written)
             return ModelType(full)
         except ModelFileError as err:
@@ -1284,7 +1284,7 @@ class Checker:
         written, full = arg
         try:
             return TokenizerType(full, load_tokenizer(full))
-        except HeaderPending:
+        except ReadPending:
             self.still_reading(span, written)
             return TokenizerType()
         except TokenizerError as err:

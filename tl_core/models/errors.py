@@ -28,12 +28,3 @@ class ModelFileError(Exception):
         """The same error naming `path` (used when a reader raised it without one)."""
         return ModelFileError(self.message, self.offset, path)
 
-
-class HeaderPending(Exception):
-    """A header read still under way when the caller's wait (`tl_core.models.header.ReadWait`)
-    ran out: the read goes on in the background and `ReadWait.ended(path)` is called when it
-    ends. Not an error of the file: the language server types the model once it is read."""
-
-    def __init__(self, path: str):
-        self.path = path
-        super().__init__(f"{path}: still being read")

@@ -16,41 +16,17 @@ import os
 import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import Future
-from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
 
 from tl_core.models import formats
-from tl_core.models.errors import HeaderPending, ModelFileError
+from tl_core.models.errors import ModelFileError
 from tl_core.models.types import MAGIC_BYTES, ModelHeader, Source
+from tl_core.read_wait import READ_WAIT, bounded
 from tl_core.source import SYMLINK_LOOP, file_kind, path_problem
 
 _CACHE: OrderedDict[tuple[str, int, int], ModelHeader | ModelFileError] = OrderedDict()
 _CACHE_SIZE = 64
 _CACHE_LOCK = threading.Lock()  # the language server reads headers from worker threads
-
-
-@dataclass(frozen=True)
-class ReadWait:
-    """How a thread that must stay responsive (the language server's analysis thread) reads
-    headers not cached yet: the read runs on a reader thread and is waited for at most
-    `seconds`; then `read_header` raises `HeaderPending` and the read goes on, `ended(path)`
-    being called (on the reader thread) when it ends. A slow file (a network disk, a file
-    being written) then delays no analysis, of this document or another, by more."""
-
-    seconds: float
-    ended: Callable[[str], None]
-
-
-# The calling thread's ReadWait (None: wait for the read itself, as `tl check` and runs do).
-READ_WAIT: ContextVar[ReadWait | None] = ContextVar("tl_header_read_wait", default=None)
-# Reads under a ReadWait, one per file state, each on a daemon thread of its own (a read that
-# never ends, on a hung network mount, must not hold up the process' exit, as a
-# ThreadPoolExecutor's threads would); at most `_MAX_READING` at once, then reads wait.
-_READING: dict[tuple, Future[ModelHeader]] = {}
-_MAX_READING = 8
 
 
 def read_header(path: str | os.PathLike[str]) -> ModelHeader:
@@ -81,9 +57,8 @@ def read_header(path: str | os.PathLike[str]) -> ModelHeader:
         raise cached.with_path(spath)
     if cached is not None:
         return cached
-    wait = READ_WAIT.get()
-    if wait is not None:
-        return _read_within(spath, key, wait)
+    if READ_WAIT.get() is not None:  # the language server's analysis: a bounded wait
+        return bounded(("header", *key), spath, lambda: read_header(spath))
     try:
         if package is not None and package.read_directory is not None:
             header = package.read_directory(spath, st)
@@ -97,46 +72,6 @@ def read_header(path: str | os.PathLike[str]) -> ModelHeader:
         raise exc.with_path(spath) from None
     _remember(key, header)
     return header
-
-
-def _read_within(spath: str, key: tuple, wait: ReadWait) -> ModelHeader:
-    """`read_header(spath)` on a reader thread (where no ReadWait is set), waited for at most
-    `wait.seconds`; a read of the same file state already under way is joined."""
-    with _CACHE_LOCK:
-        fut = _READING.get(key)
-        start = fut is None and len(_READING) < _MAX_READING
-        if start:
-            fut = _READING[key] = Future()
-    if fut is None:  # too many slow reads already: this one is waited for
-        token = READ_WAIT.set(None)
-        try:
-            return read_header(spath)
-        finally:
-            READ_WAIT.reset(token)
-    if start:
-        threading.Thread(target=_read_into, args=(fut, spath, key), daemon=True,
-                         name="tl-model-read").start()
-    try:
-        return fut.result(timeout=wait.seconds)
-    except TimeoutError:
-        fut.add_done_callback(lambda _: wait.ended(spath))
-        raise HeaderPending(spath) from None
-    except ModelFileError as exc:
-        raise exc.with_path(spath) from None
-
-
-def _read_into(fut: Future[ModelHeader], spath: str, key: tuple) -> None:
-    """(A reader thread: no ReadWait set.)"""
-    try:
-        header = read_header(spath)
-    except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the read
-        with _CACHE_LOCK:
-            _READING.pop(key, None)
-        fut.set_exception(exc)
-    else:
-        with _CACHE_LOCK:
-            _READING.pop(key, None)
-        fut.set_result(header)
 
 
 def _remember(key: tuple, answer: ModelHeader | ModelFileError) -> None:

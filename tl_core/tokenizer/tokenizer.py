@@ -10,6 +10,7 @@ see `from_gguf`).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tl_core.models import ModelFileError, read_header
+from tl_core.read_wait import bounded
 from tl_core.source import open_regular, path_problem, read_regular
 from tl_core.tokenizer import from_gguf
 from tl_core.tokenizer.chat import render_chat
@@ -104,7 +106,9 @@ class Tokenizer:
         return f"Tokenizer({i.kind}, {i.vocab_size} tokens, path={i.path!r})"
 
 
-_CACHE: OrderedDict[tuple[str, int, int], Tokenizer] = OrderedDict()
+# Tokenizers, and the errors that a file's bytes gave (a broken 30 MB tokenizer.json is not
+# parsed again at every check of the program), by (resolved path, size, mtime).
+_CACHE: OrderedDict[tuple[str, int, int], Tokenizer | TokenizerError] = OrderedDict()
 _CACHE_SIZE = 8
 _CACHE_LOCK = threading.Lock()  # tokenizers load from the kernel and language-server threads
 
@@ -114,17 +118,24 @@ _CACHE_LOCK = threading.Lock()  # tokenizers load from the kernel and language-s
 JSON_LIMIT = 128 * 1024 * 1024
 
 
+class _OpenError(TokenizerError):
+    """A file that could not be opened or read (permissions, a FIFO): not cached, unlike an
+    error of the file's bytes."""
+
+
 def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     """The tokenizer of a `.gguf` file or a `tokenizer.json` (or a directory holding one),
     cached by (resolved path, size, mtime). Raises `TokenizerError` with the reason.
     Only regular files are opened (never blocking on a FIFO), and a tokenizer.json is read
-    only up to `JSON_LIMIT` bytes: the checker loads tokenizers that programs name."""
-    spath = os.fspath(path)
-    problem = path_problem(spath)
+    only up to `JSON_LIMIT` bytes: the checker loads tokenizers that programs name. Under a
+    `tl_core.read_wait.ReadWait` (the language server's analysis) a load not cached is
+    waited for at most its seconds, then raises `ReadPending` and goes on in the background.
+    """
+    named = os.fspath(path)
+    problem = path_problem(named)
     if problem is not None:
-        raise TokenizerError(f"{spath}: {problem}")
-    if os.path.isdir(spath):
-        spath = os.path.join(spath, "tokenizer.json")
+        raise TokenizerError(f"{named}: {problem}")
+    spath = os.path.join(named, "tokenizer.json") if os.path.isdir(named) else named
     try:
         st = os.stat(spath)
     except OSError as exc:
@@ -135,12 +146,28 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
-            return hit
-    tok = _load_gguf(spath) if _is_gguf(spath) else _load_json(spath)
+    if isinstance(hit, TokenizerError):
+        raise TokenizerError(str(hit))
+    if hit is not None:
+        return hit
+    return bounded(("tokenizer", *key), named, lambda: _load(spath, key))
+
+
+def _load(spath: str, key: tuple[str, int, int]) -> Tokenizer:
+    """Read and build a tokenizer (or the error of its bytes), and cache it."""
+    try:
+        tok: Tokenizer | TokenizerError = (_load_gguf(spath) if _is_gguf(spath)
+                                           else _load_json(spath))
+    except _OpenError as exc:
+        raise TokenizerError(str(exc)) from None
+    except TokenizerError as exc:
+        tok = TokenizerError(str(exc))  # without the traceback (it holds the file's text)
     with _CACHE_LOCK:
         _CACHE[key] = tok
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
+    if isinstance(tok, TokenizerError):
+        raise TokenizerError(str(tok))
     return tok
 
 
@@ -148,7 +175,7 @@ def _is_gguf(path: str) -> bool:
     try:
         fd, _ = open_regular(path)
     except OSError as exc:
-        raise TokenizerError(f"{path}: {exc.strerror or exc}") from None
+        raise _OpenError(f"{path}: {exc.strerror or exc}") from None
     try:
         return os.pread(fd, 4, 0) == b"GGUF"
     finally:
@@ -159,7 +186,8 @@ def _read_json_file(path: str) -> str:
     try:
         data = read_regular(path, JSON_LIMIT, "tokenizer files")
     except OSError as exc:
-        raise TokenizerError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        error = TokenizerError if exc.errno == errno.EFBIG else _OpenError
+        raise error(f"{path}: cannot read it ({exc.strerror or exc})") from None
     return data.decode("utf-8", errors="replace")
 
 
@@ -167,8 +195,8 @@ def _load_gguf(path: str) -> Tokenizer:
     try:
         header = read_header(path)
         vocab = from_gguf.read_vocab(header)
-    except ModelFileError as exc:
-        raise TokenizerError(str(exc)) from None
+    except ModelFileError as exc:  # the header's own cache keeps the errors of its bytes
+        raise _OpenError(str(exc)) from None
     hf = from_gguf.build(vocab, path)
     template = header.metadata.get("tokenizer.chat_template")
     specials = tuple(
