@@ -1,7 +1,7 @@
 """SmolLM2-135M generation: the language's chat example against hand-written MLX, same run.
 
 Run: .venv/bin/python bench/generate.py [--prompt-tokens N] [--decode N] [--device gpu|cpu]
-     [--tiny] [--profile FILE]
+     [--tiny] [--profile FILE] [--cold-prefill N]
 `--tiny` runs both sides on a generated GGUF with SmolLM2's structure (30 blocks, 9 query
 and 3 key/value heads, llama.cpp metadata) but tiny widths (head size 8, vocabulary 512), so
 the device work is negligible and the times are the host's: the interpreter's overhead per
@@ -12,12 +12,18 @@ decoding with a key/value cache:
   as a chat program runs): each round makes a new cache, prefill = `next_logits` over the
   prompt, decode = one `next_logits` per token, each step synchronised by
   `temperature_sample(logits, 0.0)` (greedy, an int on the host). The first rounds
-  (`WARM_ROUNDS`) load the weights, run uncompiled and trace the compiled steps; the
-  measured rounds replay them (a prompt of a new length is traced once more). The first
-  round's prefill is printed too;
+  (`WARM_ROUNDS`) load the weights and trace the compiled steps (the first prefill at its
+  first call, the decode step at its second); the measured rounds replay them (a prompt of
+  a new length is traced once more). The first round's prefill is printed too (weights
+  loaded, trace and compilation included);
 - baseline: the same model written directly in MLX (`mx.fast.rms_norm`, `mx.fast.rope`
   with consecutive pairs, `mx.fast.scaled_dot_product_attention` with grouped-query heads, a
   preallocated cache written in place), synchronised by `argmax(...).item()` per token.
+`--cold-prefill N` measures instead the example's one prefill as a program runs it: the
+first call of `next_logits` in a fresh process (the weights already loaded and evaluated, so
+both sides wait for the same data), run uncompiled (the interpreter's rule for a first call)
+against traced and compiled at once (`Interpreter.trace_first`: the trace, MLX's compilation
+and the run all counted), N processes each, alternated.
 Prints prefill and decode tokens/s of each, their ratio (ours / baseline: above 1, ours is
 faster), the host (calling thread's CPU) time per decoded token and of ours' prefill, and the
 time per decoded token spent outside the baseline's work (interpreter overhead). Whether both chose the same tokens is printed as a sanity line.
@@ -97,15 +103,16 @@ def run_baseline(model, meta, prompt: list[int], n_decode: int) -> tuple[float, 
     token = mx.argmax(hw.forward(mx.array(prompt)), axis=-1).item()
     prefill = time.perf_counter() - start
     out = [token]
-    start, host, waited = time.perf_counter(), time.thread_time(), 0.0
+    start, host, waited, wall_wait = time.perf_counter(), time.thread_time(), 0.0, 0.0
     for _ in range(n_decode - 1):
         logits = mx.argmax(hw.forward(mx.array([token])), axis=-1)
-        wait = time.thread_time()
+        wait, wall = time.thread_time(), time.perf_counter()
         token = logits.item()
         waited += time.thread_time() - wait
+        wall_wait += time.perf_counter() - wall
         out.append(token)
     decode = time.perf_counter() - start
-    return prefill, decode, out, time.thread_time() - host - waited
+    return prefill, decode, out, time.thread_time() - host - waited, wall_wait
 
 
 def tiny_model(directory: Path, n_layer: int = 30, n_head: int = 9, n_kv: int = 3,
@@ -183,8 +190,9 @@ class Ours:
         return r
 
     def round(self, n_decode: int, profile: str | None = None, lazy: bool = False
-              ) -> tuple[float, float, list[int], float, float]:
-        """(prefill s, decode s, tokens, decode host s, prefill host s)"""
+              ) -> tuple[float, float, list[int], float, float, float]:
+        """(prefill s, decode s, tokens, decode host s, prefill host s, decode wait s: the
+        wall time of the token reads)"""
         self.run("cache = KVCache::new_f16(n_layer)")
         start, host = time.perf_counter(), time.thread_time()
         with _timed_sample() as waited:
@@ -218,25 +226,26 @@ for step in range({n_decode - 1}) {{
             prof.disable()
             prof.dump_stats(profile)
         return prefill, decode, [int(v) for v in re.findall(r"-?\d+", r.stdout)], host, \
-            prefill_host
+            prefill_host, waited[1]
 
 
 @contextlib.contextmanager
 def _timed_sample():
     """Time spent in `temperature_sample` (the host read of each token: the device's work),
-    in the yielded one-element list."""
+    in the yielded list: [CPU time of the calling thread, wall time]."""
     from tl_core.lang.builtins import BUILTINS
 
     sample = BUILTINS["temperature_sample"]._impl
     real = sample.fn
-    waited = [0.0]
+    waited = [0.0, 0.0]
 
     def timed(*args, **kwargs):
-        wait = time.thread_time()
+        wait, wall = time.thread_time(), time.perf_counter()
         try:
             return real(*args, **kwargs)
         finally:
             waited[0] += time.thread_time() - wait
+            waited[1] += time.perf_counter() - wall
 
     sample.fn = timed
     try:
@@ -245,8 +254,123 @@ def _timed_sample():
         sample.fn = real
 
 
-# Rounds of ours run before the measured ones: the first prefill and decode steps run
-# uncompiled (loading the weights), the next trace the compiled step, then it is replayed.
+def cold_prefill(path: Path, prompt: list[int], device: str, traced: bool) -> dict:
+    """One fresh process's first prefill (`--cold-prefill`): wall and host seconds of the
+    first `next_logits` call, uncompiled or traced at once; the weights loaded before."""
+    ours = Ours(path, prompt, device)
+    model = ours.s.interpreter.globals.vars["model"]
+    mx.eval([model.get_tensor(name).array for name in model.names()])
+    ours.s.interpreter.trace_first = traced
+    start, host = time.perf_counter(), time.thread_time()
+    with _timed_sample() as waited:
+        ours.run("let next = temperature_sample(next_logits(ids, model, cache, 0, n_layer, "
+                 "n_head, n_kv, eps, base), 0.0)")
+    wall = time.perf_counter() - start
+    info = ours.s.interpreter.fns["next_logits"]
+    compiled = any(callable(f) for f in (info.compiled or {}).values())
+    return {"wall": wall, "host": time.thread_time() - host - waited[0], "compiled": compiled,
+            "token": int(ours.s.interpreter.globals.vars["next"])}
+
+
+def run_cold_prefills(args: argparse.Namespace) -> None:
+    import subprocess
+
+    rows: dict[bool, list[dict]] = {False: [], True: []}
+    for _ in range(args.cold_prefill):
+        for traced in (False, True):
+            cmd = [sys.executable, __file__, "--cold-one", "traced" if traced else "uncompiled",
+                   "--prompt-tokens", str(args.prompt_tokens), "--device", args.device]
+            out = subprocess.run(cmd + (["--tiny"] if args.tiny else []), check=True,
+                                 capture_output=True, text=True).stdout
+            rows[traced].append(json.loads(out.strip().splitlines()[-1]))
+    for traced, name in ((False, "uncompiled (first call's rule)"), (True, "traced at once")):
+        r = rows[traced]
+        wall = statistics.median(x["wall"] for x in r)
+        host = statistics.median(x["host"] for x in r)
+        print(f"first prefill, {name}: {args.prompt_tokens / wall:8.1f} tokens/s, "
+              f"{wall * 1000:.1f} ms wall, {host * 1000:.1f} ms host (median of {len(r)}); "
+              f"compiled: {sorted({x['compiled'] for x in r})}")
+    same = {x["token"] for x in rows[False] + rows[True]}
+    print(f"same first token: {len(same) == 1}")
+
+
+def graph_nodes(out: mx.array) -> str:
+    """The nodes of `out`'s graph (not evaluated yet): their count and the most frequent."""
+    import collections
+
+    with tempfile.TemporaryDirectory() as d:
+        mx.export_to_dot(str(Path(d) / "g.dot"), out)
+        text = (Path(d) / "g.dot").read_text(encoding="utf-8")
+    kinds = collections.Counter(m.split()[0] for m in re.findall(r'label ="([^"]+)"', text))
+    top = ", ".join(f"{k} {n}" for k, n in kinds.most_common(6))
+    return f"{sum(kinds.values())} nodes ({top}, ...)"
+
+
+def step_nodes(ours: Ours) -> str:
+    """The nodes of one replay of ours' compiled decode step."""
+    from tl_core.runtime.interpreter import Interpreter
+
+    real = Interpreter._call_compiled
+    seen: list[str] = []
+
+    def capture(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        if isinstance(out, mx.array) and not seen:
+            seen.append(graph_nodes(out))
+        return out
+
+    Interpreter._call_compiled = capture
+    try:
+        ours.run("let probe = next_logits(int_to_tokenids(next), model, cache, pos, n_layer, "
+                 "n_head, n_kv, eps, base)")
+    finally:
+        Interpreter._call_compiled = real
+    return seen[0] if seen else "no compiled call"
+
+
+def hand_written_step(model, prompt: list[int]) -> mx.array:
+    hw = HandWritten(model, model.metadata, len(prompt) + 2)
+    mx.eval(hw.forward(mx.array(prompt)))
+    return hw.forward(mx.array([prompt[0]]))
+
+
+def attention_forms() -> list[str]:
+    """Device time of decode attention (one query row, SmolLM2's 9/3 heads of 64) in the
+    forms that matter: the hand-written model's (the filled rows exactly, no mask) and the
+    compiled step's (the whole buffer, a bool mask), with MLX's heuristics and with
+    `force_fused` (an error when MLX has no fused kernel for it on this device)."""
+    rows, cap, reps = 200, 256, 30
+    q = mx.random.normal((1, 9, 1, 64)).astype(mx.float16)
+    buf = mx.random.normal((cap, 3, 64)).astype(mx.float16)
+    kv = buf.transpose(1, 0, 2)[None]  # the cache's [rows, heads, D] layout, as ours reads it
+    exact = mx.contiguous(mx.random.normal((1, 3, rows, 64)).astype(mx.float16))
+    mask = mx.arange(cap)[None, :] < rows
+    mx.eval(q, buf, kv, exact, mask)
+    forms = [("filled rows, mask None (hand-written)", exact, None),
+             ("whole buffer, bool mask (compiled step)", kv, mask)]
+    out = []
+    for name, k, m in forms:
+        for fused in (False, True):
+            label = f"{name}{', force_fused' if fused else ''}"
+            try:
+                _attention_calls(q, k, m, fused, reps)
+                start = time.perf_counter()
+                _attention_calls(q, k, m, fused, reps)
+                us = (time.perf_counter() - start) / reps * 1e6
+                out.append(f"{label}: {us:.1f} us per call")
+            except (ValueError, RuntimeError) as exc:
+                out.append(f"{label}: no fused kernel ({str(exc)[:100]})")
+    return out
+
+
+def _attention_calls(q: mx.array, kv: mx.array, mask: mx.array | None, fused: bool,
+                     reps: int) -> None:
+    mx.eval([mx.fast.scaled_dot_product_attention(q * (i + 1), kv, kv, scale=0.125, mask=mask,
+                                                  force_fused=fused) for i in range(reps)])
+
+
+# Rounds of ours run before the measured ones: the first prefill is traced (loading the
+# weights), the first decode step runs uncompiled and the second is traced, then replayed.
 WARM_ROUNDS = 3
 
 
@@ -262,8 +386,15 @@ def main() -> None:
     ap.add_argument("--lazy", action="store_true",
                     help="ours starts no evaluation before each token's host read, so the "
                          "host time excludes all device work (the graph is only built)")
+    ap.add_argument("--cold-prefill", type=int, metavar="N",
+                    help="measure the first prefill of a fresh process, uncompiled against "
+                         "traced at once, N processes each")
+    ap.add_argument("--cold-one", choices=["uncompiled", "traced"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     mx.set_default_device(mx.gpu if args.device == "gpu" else mx.cpu)
+    if args.cold_prefill:
+        run_cold_prefills(args)
+        return
     from tl_core.models import load_model
 
     tmp = tempfile.TemporaryDirectory()
@@ -279,6 +410,9 @@ def main() -> None:
         tok = load_tokenizer(path)
         text = "The quick brown fox jumps over the lazy dog. " * 64
         prompt = tok.tokenize(text, False)[: args.prompt_tokens]
+    if args.cold_one:
+        print(json.dumps(cold_prefill(path, prompt, args.device, args.cold_one == "traced")))
+        return
     print(f"device {mx.default_device()}, mlx {mx.__version__}; {path.name}; prompt "
           f"{len(prompt)} tokens, {args.decode} decoded, median of {args.repeat}")
     base_rows, ours_rows = [], []
@@ -286,7 +420,7 @@ def main() -> None:
     start = time.perf_counter()
     ours = Ours(path, prompt, args.device)
     cold = ours.round(args.decode)
-    print(f"ours, first round (weights loaded on first use, uncompiled): prefill "
+    print(f"ours, first round (weights loaded on first use, traced, compiled): prefill "
           f"{len(prompt) / cold[0]:.1f} tokens/s, setup and prefill "
           f"{time.perf_counter() - start - cold[1]:.2f} s")
     for _ in range(WARM_ROUNDS - 1):
@@ -316,8 +450,19 @@ def main() -> None:
           f"token): ours {ph:.2f} ms for {len(prompt)} tokens")
     print(f"decode: {1000 / od:.2f} ms per token, of which {1000 / od - 1000 / bd:.2f} ms more "
           f"than the hand-written model (interpreter and op-level overhead)")
+    bw = statistics.median(r[4] for r in base_rows) / n_steps * 1000
+    ow = statistics.median(r[5] for r in ours_rows) / n_steps * 1000
+    print(f"where a decoded token's wall time goes: ours {oh:.2f} ms host + {ow:.2f} ms waiting "
+          f"for the device at the token's read (+ {1000 / od - oh - ow:.2f} ms else); "
+          f"hand-written {bh:.2f} + {bw:.2f} (+ {1000 / bd - bh - bw:.2f})")
+    print("the compiled decode step's graph (replayed per token; host time grows with its "
+          f"nodes): {step_nodes(ours)}")
+    print(f"hand-written decode graph: {graph_nodes(hand_written_step(model, prompt))}")
     same = ours_rows[-1][2] == base_rows[-1][2][1:]
     print(f"greedy tokens equal: {same}")
+    print("decode attention on this device (30 calls, one wait; K/V [1, 3, L, 64] float16):")
+    for line in attention_forms():
+        print("  " + line)
 
 
 if __name__ == "__main__":

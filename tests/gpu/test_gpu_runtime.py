@@ -414,3 +414,26 @@ def test_compiled_decode_steps_on_gpu_equal_uncompiled_cpu(tmp_path):
     for (k0, v0), (k1, v1) in zip(cache_rows(cpu), cache_rows(gpu), strict=True):
         np.testing.assert_allclose(k1, k0, rtol=2e-2, atol=2e-2)
         np.testing.assert_allclose(v1, v0, rtol=2e-2, atol=2e-2)
+
+
+@needs_gpu
+@pytest.mark.parametrize("uneven, trace_first", [(True, None), (False, False)])
+def test_compiled_steps_of_every_cache_layout_on_gpu_equal_uncompiled_cpu(
+        tmp_path, uneven, trace_first):
+    """Layers of different lengths (one device length per layer, each layer its own mask),
+    and the prefill run uncompiled before it is traced (Interpreter.trace_first False; by
+    default it is traced at its first call) on the GPU: the logits and the cache equal the
+    uncompiled run on the CPU."""
+    from bench.generate import tiny_model
+    from tests.runtime.test_compiled_step import DECODE, UNEVEN, cache_rows, decode, logits
+
+    path = tiny_model(tmp_path, n_layer=4)
+    ids = [5, 17, 300, 2, 41, 7]
+    program = UNEVEN if uneven else DECODE
+    gpu = decode(path, True, ids, "gpu", program=program, trace_first=trace_first)
+    cpu = decode(path, False, ids, "cpu", program=program)
+    assert gpu.interpreter.fns["next_logits"].plans, "no step ran compiled"
+    np.testing.assert_allclose(logits(gpu), logits(cpu), rtol=2e-2, atol=2e-2)
+    for (k0, v0), (k1, v1) in zip(cache_rows(cpu), cache_rows(gpu), strict=True):
+        np.testing.assert_allclose(k1, k0, rtol=2e-2, atol=2e-2)
+        np.testing.assert_allclose(v1, v0, rtol=2e-2, atol=2e-2)

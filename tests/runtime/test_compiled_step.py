@@ -38,12 +38,19 @@ def tiny(tmp_path_factory) -> Path:
     return tiny_model(tmp_path_factory.mktemp("tiny"), n_layer=3)
 
 
-def decode(path: Path, compile_on: bool, ids: list[int], device: str = "cpu") -> Session:
+def decode(path: Path, compile_on: bool, ids: list[int], device: str = "cpu",
+           program: str = DECODE, trace_first: bool | None = None) -> Session:
     s = Session(base_dir=EXAMPLE.parent, device=device)
     s.interpreter.compile = compile_on
-    r = s.run(example_setup(path) + f"let ids = tensor<int32>({ids})\n" + DECODE)
+    s.interpreter.trace_first = trace_first
+    r = s.run(example_setup(path) + f"let ids = tensor<int32>({ids})\n" + program)
     assert [d.message for d in r.errors] == []
     return s
+
+
+# After the prefill, layer 1 gets a row more than the others.
+UNEVEN = DECODE.replace("let pos = len(ids)\n", "let pos = len(ids)\nlet row = (ones([1, 3, 8]) "
+                        "as float16) * 0.5\ncache.append(1, row, row)\n")
 
 
 def logits(s: Session) -> np.ndarray:
@@ -67,6 +74,23 @@ def test_compiled_decode_steps_equal_the_uncompiled_run(tiny):
     info = fast.interpreter.fns["next_logits"]
     assert info.dynamic == {3}  # pos: a device scalar, not a trace per position
     assert info.plans, "no decode step ran compiled"
+    # every layer holds as many rows: one shared length (tracecache.cache_key)
+    assert any(key[2][3] == (True,) * 3 and key[2][4] for key, _ in info.plans)
+
+
+def test_layers_of_different_lengths_compiled_equal_the_uncompiled_run(tiny):
+    """Layer 1 holds a row more than the others: the lengths enter one per layer, each
+    layer's write position and mask its own."""
+    ids = [5, 17, 300, 2]
+    plain, fast = decode(tiny, False, ids, program=UNEVEN), decode(tiny, True, ids,
+                                                                  program=UNEVEN)
+    np.testing.assert_allclose(logits(fast), logits(plain), rtol=1e-3, atol=1e-3)
+    for (k0, v0), (k1, v1) in zip(cache_rows(plain), cache_rows(fast), strict=True):
+        np.testing.assert_allclose(k1, k0, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(v1, v0, rtol=1e-3, atol=1e-3)
+    assert [len(k) for k, _ in cache_rows(fast)] == [4 + STEPS, 5 + STEPS, 4 + STEPS]
+    plans = fast.interpreter.fns["next_logits"].plans
+    assert any(key[2][3] == (True,) * 3 and not key[2][4] for key, _ in plans)
 
 
 def test_prefills_into_new_caches_compiled_equal_the_uncompiled_run(tiny):
@@ -87,6 +111,19 @@ def test_prefills_into_new_caches_compiled_equal_the_uncompiled_run(tiny):
         np.testing.assert_allclose(v1, v0, rtol=1e-3, atol=1e-3)
     plans = rounds[True][2].interpreter.fns["next_logits"].plans
     assert any(key[2][3] == (False,) * 3 for key, _ in plans), "no prefill ran compiled"
+
+
+@pytest.mark.parametrize("trace_first, prefill_compiled", [(None, True), (False, False)])
+def test_the_first_prefill_is_traced_at_once(tiny, trace_first, prefill_compiled):
+    """The first call of a function taking a KVCache (the example's one prefill) is traced
+    at once, not run uncompiled first (Interpreter.trace_first None; False: the rule of
+    other functions); get_tensor evaluates the weights inside the trace (constants, not the
+    loader's graph). The prefill and the steps after it give the uncompiled run's values."""
+    ids = [5, 17, 300, 2, 41, 7]
+    plain, fast = decode(tiny, False, ids), decode(tiny, True, ids, trace_first=trace_first)
+    np.testing.assert_allclose(logits(fast), logits(plain), rtol=1e-3, atol=1e-3)
+    plans = fast.interpreter.fns["next_logits"].plans
+    assert any(key[2][3] == (False,) * 3 for key, _ in plans) == prefill_compiled
 
 
 def test_cache_growing_past_its_buffer_traces_again_with_the_same_values(tiny, monkeypatch):
@@ -145,3 +182,22 @@ def test_a_device_int_refuses_every_host_use():
                 lambda: int(d), lambda: f"{d}", lambda: d < 1):
         with pytest.raises(Untraceable):
             use()
+
+
+def test_folded_evaluates_constants_in_a_trace_and_leaves_inputs_alone(tmp_path):
+    """tracecache.folded: a weight's transpose becomes data the compiled graph holds (no
+    node per replay); a value of the trace's inputs stays a node (MLX refuses its eval)."""
+    from tl_core.runtime.tracecache import folded
+
+    w = mx.arange(6, dtype=mx.float32).reshape(2, 3)
+    mx.eval(w)
+
+    def f(x):
+        return folded(x.T) @ folded(w.T)
+
+    x = mx.ones((3, 4))
+    out = mx.compile(f)(x)
+    mx.export_to_dot(str(tmp_path / "g.dot"), out)
+    np.testing.assert_array_equal(np.array(out), np.ones((4, 3)) @ np.arange(6).reshape(2, 3).T)
+    # the graph replayed per call: x's transpose and the product, not w's transpose
+    assert (tmp_path / "g.dot").read_text().count('"Transpose"') == 1

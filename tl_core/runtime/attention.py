@@ -21,7 +21,7 @@ import math
 import mlx.core as mx
 
 from tl_core.runtime.errors import OpError
-from tl_core.runtime.tracecache import CacheView, Untraceable
+from tl_core.runtime.tracecache import CacheView, Untraceable, folded
 from tl_core.runtime.values import tensor_type
 
 
@@ -33,7 +33,9 @@ def attention_with_cache(
     *,
     heads: int | None = None,
     base: float = 10000.0,
+    tracing: bool = False,
 ) -> mx.array:
+    """`tracing`: called inside a trace (mx.compile), where W_o's transpose is folded."""
     q3, k3, v3 = _heads(q, k, v, heads)
     s, c = q3.shape[0], k3.shape[0]
     if c < s:
@@ -44,7 +46,7 @@ def attention_with_cache(
         )
     # MLX's "causal" is aligned to the last key: query t sees keys 0 ..= c - s + t (rule 3
     # above) without a mask array, which lets the fused attention kernels run
-    return _attend(q3, k3, v3, w_o, base, c - s, "causal" if s > 1 else None)
+    return _attend(q3, k3, v3, w_o, base, c - s, "causal" if s > 1 else None, tracing)
 
 
 def attention_with_cache_view(
@@ -55,19 +57,19 @@ def attention_with_cache_view(
     the layer's whole buffers and its filled length is a device scalar. The rows past the
     length are masked, so the result is attention over the filled prefix, with shapes that
     do not change from one token to the next."""
-    if k.length is not v.length or k.rows < 1:
-        raise Untraceable("K and V of different layers, or of a layer this step left alone")
+    if k.base is not v.base or k.rows != v.rows or k.rows < 1:
+        raise Untraceable("K and V of layers of different lengths, or of a layer this step "
+                          "left alone")
     q3, k3, v3 = _heads(q, k.buffer, v.buffer, heads)
-    s, cap = q3.shape[0], k3.shape[0]
+    s = q3.shape[0]
     if k.rows < s:  # the uncompiled run reports that the cache holds fewer rows than Q
         raise Untraceable("fewer rows appended than Q has")
-    offset = k.length - s
-    mask = mx.arange(cap)[None, :] <= (mx.arange(s)[:, None] + offset)
-    return _attend(q3, k3, v3, w_o, base, offset, mask)
+    mask = k.mask(s)
+    return _attend(q3, k3, v3, w_o, base, k.first(s), mask, True)
 
 
 def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float,
-            offset: int | mx.array, mask: mx.array | str | None) -> mx.array:
+            offset: int | mx.array, mask: mx.array | str | None, tracing: bool) -> mx.array:
     s, hq, d = q3.shape
     if w_o.ndim != 2 or w_o.shape[1] != hq * d:
         raise OpError(
@@ -81,7 +83,8 @@ def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float
     qh = mx.fast.rope(qh, d, traditional=True, base=base, scale=1.0, offset=offset)
     out = mx.fast.scaled_dot_product_attention(qh, kh, vh, scale=1.0 / math.sqrt(d), mask=mask)
     out = out[0].transpose(1, 0, 2).reshape(s, hq * d)
-    return out @ w_o.astype(dtype).T
+    w_t = w_o.astype(dtype).T
+    return out @ (folded(w_t) if tracing else w_t)
 
 
 def _heads(

@@ -198,6 +198,10 @@ class Interpreter:
         self.step_plans: tuple[Any, ...] | None = None
         self.depth = 0
         self.compile = compile_enabled()
+        # When a new constant key's first call is traced at once instead of run uncompiled
+        # (`run_compiled`): None, the first key of a function taking a KVCache (a prefill);
+        # True, every key; False, none (bench/generate.py --cold-prefill measures both).
+        self.trace_first: bool | None = None
         self._call_span: Span | None = None
         self._imported: set[Path] = set()
         self.source_path: Path | None = None  # the file being run (import cycles start there)
@@ -1701,14 +1705,20 @@ class Interpreter:
                 info.compilable = False
                 info.compiled = None
                 return _UNCOMPILED
-            # A new key's first call runs uncompiled: it loads the tensors the body reads
-            # (get_tensor evaluates them), so the trace captures their data, not the
-            # loader's graph, which every replay would run again (a GGUF's dequantization).
+            # A new key's first call runs uncompiled, and is traced at its second: a call
+            # made once costs no trace and no compilation. A function taking a KVCache
+            # traces its first key at once: a prefill, made once per prompt, whose compiled
+            # graph costs less than the uncompiled run (bench/generate.py --cold-prefill).
+            # get_tensor evaluates what it loads, in a trace too, so a trace captures the
+            # weights' data, not the loader's graph (a GGUF's dequantization per replay).
+            first = self.trace_first
+            if first is None:
+                first = not entries and any(type(a) is KVCache for a in args)
             fn = entries[key] = _FIRST
             for a in args:  # a Model's compiled functions hold its tensors: drop them with it
                 if type(a).__name__ == "Model":
                     weakref.finalize(a, entries.pop, key, None)
-            if not loaded:
+            if not loaded and not first:
                 return _UNCOMPILED
         if fn is _FIRST:
             fn = entries[key] = mx.compile(self._traced(info, args, key))
@@ -1756,9 +1766,11 @@ class Interpreter:
             for c, plan in zip(caches, known[0], strict=True):
                 reserve(c, plan)
         scalars = [mx.array(args[i], dtype=mx.int32) for i in dynamic]
+        shared = [k[4] for k, a in zip(key, args, strict=True) if type(a) is KVCache]
         self.step_plans = None
         while True:
-            inputs = tensors + [x for c in caches for x in cache_inputs(c)] + scalars
+            inputs = tensors + [x for c, same in zip(caches, shared, strict=True)
+                                for x in cache_inputs(c, same)] + scalars
             self.tracing += 1
             try:
                 out = fn(*inputs)
@@ -1798,7 +1810,7 @@ class Interpreter:
         compiled function must not keep it alive)."""
         n = len(args)
         tensors = [i for i, a in enumerate(args) if type(a) is mx.array]
-        caches = {i: (a.n_layers, a.dtype, key[i][3]) for i, a in enumerate(args)
+        caches = {i: (a.n_layers, a.dtype, key[i][3], key[i][4]) for i, a in enumerate(args)
                   if type(a) is KVCache}
         dynamic = [i for i, k in enumerate(key) if k is _DYNAMIC]
         consts: dict[int, Any] = {

@@ -34,7 +34,7 @@ from tl_core.limits import dim_problem
 from tl_core.models import model_from, save_model
 from tl_core.models.navigation import tree_of
 from tl_core.runtime.errors import AssertionFailed, OpError
-from tl_core.runtime.tracecache import DeviceInt
+from tl_core.runtime.tracecache import DeviceInt, folded
 from tl_core.runtime.values import (
     DTYPES,
     FLOAT,
@@ -249,8 +249,9 @@ def op_get_tensor(ctx: OpContext, model: Any, name: Any) -> mx.array:
     bar = getattr(ctx, "tensor_load_bar", None)
     with bar(model, name) if bar is not None else contextlib.nullcontext(None) as progress:
         loaded = model.get_tensor(name, progress=progress)
-        if not getattr(ctx, "tracing", 0):  # data, not the loader's graph: a compiled
-            mx.eval(loaded.array)  # function that captures it must not convert it per call
+        # data, not the loader's graph: a compiled function that captures it must not
+        # convert it per call (in a trace too: a tensor of the file is a constant of it)
+        mx.eval(loaded.array)
     if loaded.overflow:
         ctx.warn(f"{loaded.overflow} value{'s' if loaded.overflow != 1 else ''} of \"{name}\" "
                  f"overflowed float16 and became inf")
@@ -762,12 +763,13 @@ def op_linear(ctx: OpContext, x: Any, W: Any, b: Any = None) -> mx.array:  # noq
         raise OpError(f"linear: input {tensor_type(x)} has {x.shape[-1] if x.ndim else 0} "
                       f"features but the weight {tensor_type(w)} expects {w.shape[1]} "
                       f"(weight is [out, in]){hint}", arg="W")
+    w_t = folded(w.T) if getattr(ctx, "tracing", 0) else w.T  # a weight's: data in a trace
     if b is None:
-        return x @ w.T
+        return x @ w_t
     bias = _floatify(as_tensor(b, "b"))
     if bias.shape == (w.shape[0],):
-        return mx.addmm(bias, x, w.T) if x.ndim == 2 else x @ w.T + bias
-    y = x @ w.T  # the original's [m, out] bias, or any bias that broadcasts to y
+        return mx.addmm(bias, x, w_t) if x.ndim == 2 else x @ w_t + bias
+    y = x @ w_t  # the original's [m, out] bias, or any bias that broadcasts to y
     if bias.ndim == 0 or bias.ndim > y.ndim or bias.shape[-1] != w.shape[0] or any(
             p != q and p != 1 for p, q in zip(reversed(bias.shape), reversed(y.shape),
                                               strict=False)):
@@ -820,8 +822,9 @@ def check_gather(t: mx.array, ids: mx.array, arg: str) -> None:
     if t.ndim == 0:
         raise OpError(f"cannot gather from a 0-dimensional tensor {tensor_type(t)}", arg=arg)
     if ids.size:
-        if ids.size <= 64:  # a decode step's ids: read as they are, no reduction to run
-            values = ids.reshape(-1).tolist()
+        if ids.size <= 64:  # a decode step's ids: read as they are, no op to run (an
+            # evaluated input is read in place, with no wait for the device)
+            values = ids.tolist() if ids.ndim == 1 else ids.reshape(-1).tolist()
             lo, hi = min(values), max(values)
         else:
             lo, hi = mx.stack([mx.min(ids), mx.max(ids)]).tolist()  # one host read

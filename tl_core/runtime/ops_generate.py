@@ -278,4 +278,4 @@ def op_attention_with_cache(ctx: OpContext, Q: Any, K: Any, V: Any, W_o: Any,  #
                                          heads=heads, base=as_float(base, "base"))
     return attention_with_cache(
         as_tensor(Q, "Q"), as_tensor(K, "K"), as_tensor(V, "V"), as_tensor(W_o, "W_o"),
-        heads=heads, base=as_float(base, "base"))
+        heads=heads, base=as_float(base, "base"), tracing=bool(getattr(ctx, "tracing", 0)))

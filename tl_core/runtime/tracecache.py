@@ -15,6 +15,12 @@ replayed per token instead of a retrace per position.
   length. Only `attention_with_cache` takes it (masking the rows past the length, which is
   what attending to the filled prefix computes); anything else is an error in the trace, and
   the function then runs uncompiled.
+
+A step's graph is replayed per token, and replaying costs host time per node, so the trace
+keeps nodes few: when every filled layer holds the same number of rows (a decode step after
+a prefill), the lengths enter as one device scalar, and the write position and the mask of
+the layers (a function of that scalar, the rows appended and the query count) are made once
+per step and shared by all layers instead of once per layer.
 """
 
 from __future__ import annotations
@@ -53,8 +59,28 @@ class DeviceInt:
 @dataclass(frozen=True, slots=True)
 class CacheView:
     buffer: mx.array  # [capacity, *rest]
-    length: mx.array  # 0-d int32: the rows filled
-    rows: int  # the rows this trace appended (the length is at least that)
+    base: mx.array  # 0-d int32: the rows filled when the step began
+    rows: int  # the rows this step appended: the length is base + rows
+    masks: dict[tuple[int, int, int, int], mx.array]  # `first` and `mask`, per step
+
+    def first(self, queries: int) -> mx.array:
+        """The row of the first of the last `queries` rows (0-d int32, their RoPE offset)."""
+        key = (id(self.base), self.rows, queries, 0)
+        row = self.masks.get(key)
+        if row is None:
+            row = self.masks[key] = self.base + (self.rows - queries)
+        return row
+
+    def mask(self, queries: int) -> mx.array:
+        """[queries, capacity] bool: query t (of the last `queries` rows) sees the rows up to
+        its own. Both made once per step for all layers of the same length."""
+        cap = self.buffer.shape[0]
+        key = (id(self.base), self.rows, queries, cap)
+        m = self.masks.get(key)
+        if m is None:
+            m = self.masks[key] = mx.arange(cap)[None, :] <= (mx.arange(queries)[:, None]
+                                                              + self.first(queries))
+        return m
 
 
 class TracedCache(KVCache):
@@ -63,14 +89,18 @@ class TracedCache(KVCache):
     def __init__(self, n_layers: int, dtype: mx.Dtype, buffers: list[tuple[mx.array, mx.array]
                                                                       | None],
                  lengths: mx.array | None):
+        """`lengths`: one int32 per layer, or a 0-d int32 shared by every filled layer."""
         super().__init__(n_layers, dtype)
         self.buffers = list(buffers)
-        self.lengths: list[mx.array | None] = [
-            None if b is None or lengths is None else lengths[i]
-            for i, b in enumerate(buffers)]
+        # the rows of each filled layer when the step began (a device scalar)
+        self.bases: list[mx.array | None] = [
+            None if b is None or lengths is None else lengths if lengths.ndim == 0
+            else lengths[i] for i, b in enumerate(buffers)]
         self.appended = [0] * n_layers  # rows added per layer by this trace
         # the length of a layer that was empty when the trace began: known, not on the device
         self.known: list[int | None] = [None] * n_layers
+        self._starts: dict[tuple[int, int], mx.array] = {}  # write positions, shared
+        self._masks: dict[tuple[int, int, int, int], mx.array] = {}
 
     def length(self, layer: int) -> int:
         raise Untraceable("the cache's length is on the device in a compiled function")
@@ -90,19 +120,21 @@ class TracedCache(KVCache):
         n = k.shape[0]
         if bufs is None:  # empty: allocated here, rows from 0
             bufs = (self._alloc(k.shape, n), self._alloc(v.shape, n))
-            start = mx.array(0, dtype=mx.int32)
+            self.bases[layer] = mx.array(0, dtype=mx.int32)
             self.known[layer] = 0
         else:
             if k.shape[1:] != bufs[0].shape[1:] or v.shape[1:] != bufs[1].shape[1:]:
                 raise Untraceable("rows of another shape: the uncompiled run reports it")
             if n > bufs[0].shape[0]:
                 raise Untraceable("more rows than the buffer holds: it grows on the host")
-            start = self.lengths[layer]
-            assert start is not None
-        at = start.reshape(1)
+        base = self.bases[layer]
+        assert base is not None
+        key = (id(base), self.appended[layer])
+        at = self._starts.get(key)
+        if at is None:
+            at = self._starts[key] = (base + self.appended[layer]).reshape(1)
         self.buffers[layer] = (mx.slice_update(bufs[0], k, at, [0]),
                                mx.slice_update(bufs[1], v, at, [0]))
-        self.lengths[layer] = start + n
         self.appended[layer] += n
         if self.known[layer] is not None:
             self.known[layer] += n
@@ -111,13 +143,13 @@ class TracedCache(KVCache):
         """The filled rows: a slice when their number is known in the trace (a prefill
         into an empty cache: attention over exactly those rows), else a CacheView."""
         bufs = self.buffers[self._index(layer)]
-        length = self.lengths[layer]
-        if bufs is None or length is None:
+        base = self.bases[layer]
+        if bufs is None or base is None:
             raise OpError(f"No cache entry for layer {layer}", arg="layer")
         known = self.known[layer]
         if known is not None:
             return bufs[which][:known]
-        return CacheView(bufs[which], length, self.appended[layer])
+        return CacheView(bufs[which], base, self.appended[layer], self._masks)
 
     def get_k(self, layer: int) -> CacheView | mx.array:  # type: ignore[override]
         return self._view(layer, 0)
@@ -126,31 +158,52 @@ class TracedCache(KVCache):
         return self._view(layer, 1)
 
 
+def folded(a: mx.array) -> mx.array:
+    """`a` evaluated where it can be, inside a trace: a value made from constants only (a
+    weight's transpose) becomes data the compiled graph holds instead of a node each replay
+    recomputes (a replay's host time grows with its nodes); a value of the trace's inputs
+    stays as it is. Only for traces: outside one, evaluating waits for the device."""
+    try:
+        mx.eval(a)
+    except ValueError:  # MLX refuses to evaluate a value of the trace's inputs
+        pass
+    return a
+
+
 # -- the host side of a compiled step (Interpreter.run_compiled) ------------------------
 
 
 def cache_key(cache: KVCache) -> tuple[object, ...]:
     """What a trace over `cache` depends on besides its buffers' shapes: the layer count,
-    the dtype and which layers hold rows (an empty layer is allocated in the trace)."""
+    the dtype, which layers hold rows (an empty layer is allocated in the trace) and whether
+    the filled ones hold the same number (one shared length)."""
+    lengths = {entry.length for entry in cache._layers if entry is not None}
     return ("KVCache", cache.n_layers, str(cache.dtype),
-            tuple(entry is not None for entry in cache._layers))
+            tuple(entry is not None for entry in cache._layers), len(lengths) == 1)
 
 
-def cache_inputs(cache: KVCache) -> list[mx.array]:
-    """The trace's inputs for `cache`: each filled layer's K and V buffers, then the lengths
-    of all layers as one int32 vector."""
+def cache_inputs(cache: KVCache, shared: bool) -> list[mx.array]:
+    """The trace's inputs for `cache`: each filled layer's K and V buffers, then the lengths:
+    one int32 scalar when `shared` (every filled layer holds as many rows), else one int32 per
+    layer."""
     out: list[mx.array] = []
     for entry in cache._layers:
         if entry is not None:
             out += (entry.k, entry.v)
-    out.append(mx.array([0 if e is None else e.length for e in cache._layers], dtype=mx.int32))
+            if shared:
+                length = entry.length
+    if shared:
+        out.append(mx.array(length, dtype=mx.int32))
+    else:
+        out.append(mx.array([0 if e is None else e.length for e in cache._layers],
+                            dtype=mx.int32))
     return out
 
 
-def traced_cache(cache_meta: tuple[int, mx.Dtype, tuple[bool, ...]],
+def traced_cache(cache_meta: tuple[int, mx.Dtype, tuple[bool, ...], bool],
                  arrays: Iterator[mx.array]) -> TracedCache:
     """The TracedCache over the next inputs (as `cache_inputs` laid them out)."""
-    n_layers, dtype, filled = cache_meta
+    n_layers, dtype, filled, _shared = cache_meta
     buffers = [(next(arrays), next(arrays)) if f else None for f in filled]
     return TracedCache(n_layers, dtype, buffers, next(arrays))
 
