@@ -530,7 +530,8 @@ async def interactive_analysis(
     - for hover (`tokens` False), when no edit since touched the line of `position` (the
       answer there is the one the newest text would give, but for types changed by the
       edits); the position goes back through the edits, the answer's spans forward
-      (`tl_core.syntax.edits`);
+      (`tl_core.syntax.edits`); on an edited line, an `Overlay` of it: the name under the
+      cursor in the newest text, as the previous analysis knows it there;
     - for completion and signature help (`tokens`: they read the tokens before the cursor),
       an `Overlay` of it (tl_core/ide/overlay.py): the newest text's tokens, the previous
       analysis' names, also on the line being typed.
@@ -561,8 +562,9 @@ def _older_answer(ls: TensorLogicServer, doc: Any, position: lsp.Position,
         overlay = ls.docs.overlay(doc, offset)
         return None if overlay is None else (overlay, pos, offset)
     old = ls.docs.stale_offset(doc, offset)
-    if old is None:
-        return None
+    if old is None:  # hover on an edited line: the name there, as `doc.last` knows it
+        overlay = ls.docs.overlay(doc, offset)
+        return None if overlay is None else (overlay, pos, offset)
     return doc.last, proto.MovedPositions(pos, doc.edits.to_new, offset), old
 
 

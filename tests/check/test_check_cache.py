@@ -291,3 +291,30 @@ def test_records_are_kept_under_their_own_keys_across_edits():
     kept = {k: r for k, r in host(path).records.items() if isinstance(r, ItemRecord)}
     assert all(k is r.key for k, r in kept.items())
     assert all(kept[k] is r and next(x for x in kept if x == k) is k for k, r in first.items())
+
+
+def test_a_repeated_item_that_changes_what_it_read_is_replayed_with_the_state_it_found():
+    """`n = n + 1` twice: the second is the first's text, and its record must name `n` as
+    the item found it (4), not as it left it (5): the cache replayed the first one's
+    effect (n = 5) where a check gives 6 (the shape of `m` was [5])."""
+    text = "let n = 4\nn = n + 1\nn = n + 1\nlet m = zeros([n])\n"
+    path = "/tmp/cache-repeat.tl"
+    for new in (text, text + "\n", "n = 1\n" + text):
+        cached = analyze(new, path)
+        m = next(b for b in cached.bindings if b.name == "m")
+        assert str(m.type) == "float16[6]"
+        assert summary(cached) == summary(analyze(new, path, use_cache=False))
+
+
+def test_an_item_of_another_node_class_with_the_same_text_is_checked_again():
+    """After `}(` the line `a = a + 1.0` parses as an ErrorStmt, whose text is the Assign's
+    that the cache holds: it replayed the Assign's types (4 node types a check does not
+    give). The key holds the node's class."""
+    t1 = ("let a = zeros([5])\nimpl P {\n    fn norm(self) -> float {\n        return self.x\n"
+          "    }\n}\na = a + 1.0\n")
+    t2 = t1.replace("}\na = a", "}(\na = a")
+    path = "/tmp/cache-class.tl"
+    analyze(t1, path)
+    cached = analyze(t2, path)
+    assert type(cached.program.items[-1]).__name__ == "ErrorStmt"
+    assert summary(cached) == summary(analyze(t2, path, use_cache=False))

@@ -186,3 +186,41 @@ def test_an_edit_in_the_last_chunk_and_after_it() -> None:
     for text in (PROGRAM, PROGRAM + "let w = 1", PROGRAM + "let w = 12\n", PROGRAM[:-1],
                  "", "fn", PROGRAM):
         assert inc.parse(text) == parse(text)
+
+
+def test_a_tree_in_use_is_copied_not_moved_when_the_cache_holds_another_tuple_of_it() -> None:
+    """The text cache may hold another tuple of a tree that the document uses (made when
+    the chunk's next word changed); `in_use` compares the trees (anchors), not the tuples.
+    Before, the `let n = 4` of line 2 was moved to the end of the file: its item read
+    offset 338 where it stands at 18."""
+    a, n = "let a = ones([2])\n", "let n = 4\n"
+    rest = "a = zeros([5])\nfn f(y: float16[K]) -> float16[K] {\n    return y\n}\n"
+    inc = IncrementalParser()
+    for text in (a * 4 + n + rest + a * 13, a + n + a * 2 + n + rest + a * 12,
+                 a + n + a * 2 + n + rest + a * 11 + n):
+        assert inc.parse(text) == parse(text)
+
+
+LINES = ["let a = ones([2])", "let n = 4", "a = zeros([5])", "fn f(y: float16[K]) -> "
+         "float16[K] {\n    return y\n}", "", "print(a", "n = n + 1"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(LINES), min_size=1, max_size=25),
+       st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2), st.sampled_from(LINES)),
+                min_size=1, max_size=6))
+def test_edit_sequences_of_repeated_lines(lines, edits) -> None:  # noqa: ANN001
+    """Texts made of a few lines repeated (the same chunk text at many places), edited
+    a line at a time: each parse equals a parse from scratch."""
+    inc = IncrementalParser()
+    inc.parse("\n".join(lines) + "\n")
+    for at, how, line in edits:
+        at = at % (len(lines) + 1)
+        if how == 0:
+            lines = lines[:at] + [line] + lines[at:]
+        elif how == 1 and at < len(lines):
+            lines = lines[:at] + lines[at + 1:]
+        elif at < len(lines):
+            lines = lines[:at] + [line] + lines[at + 1:]
+        text = "\n".join(lines) + "\n"
+        assert inc.parse(text) == parse(text)

@@ -135,7 +135,9 @@ class Checker:
         # for the per-item cache (tl_core.check.memo)
         self.serial = 0
         self.use_log: list[tuple[Binding, Span, bool]] = []
-        self.dep_log: list[tuple[str, bool, Binding | None]] = []
+        # (name, stop_at_fn, binding found or None, its type and int_literal then: the item
+        # may change them after the lookup, and a record must name the state it found)
+        self.dep_log: list[tuple[str, bool, Binding | None, Type | None, bool]] = []
         self.uncacheable = False
         self.memo: object = None
         # called between top-level items; raises `Cancelled` to stop (tl_core/check/cancel.py)
@@ -199,7 +201,10 @@ class Checker:
         """`scope.lookup`, remembered as a dependency of the item being checked."""
         b = scope.lookup(name, stop_at_fn)
         if not (stop_at_fn and self.in_fn_scope(scope)):
-            self.dep_log.append((name, stop_at_fn, b))
+            if b is None:
+                self.dep_log.append((name, stop_at_fn, None, None, False))
+            else:
+                self.dep_log.append((name, stop_at_fn, b, b.type, b.int_literal))
         return b
 
     def set_type(self, b: Binding, t: Type) -> None:
@@ -303,29 +308,84 @@ class Checker:
                         self.struct_defs.key(),
                         tuple(sorted(self.relations)), self.base_dir, logic_key)
         # Pass 2: the script, in order.
-        memoized = self.memoized
-        check_item = self.check_item
         self.pending_runs.append(len(self.pending))  # each pass adds items in text order
-        checkpoint = self.checkpoint
-        for n, it in enumerate(script_items):
-            if checkpoint is not None and not n & 63:
-                checkpoint()
-            memoized("item", it, script, check_item)
+        self.run_pass("item", script_items, script, self.check_item)
         # Pass 3: fn bodies (symbolic shapes) and impl methods.
-        check_fn_body = self.check_fn_body
         self.pending_runs.append(len(self.pending))
-        for n, it in enumerate(fn_items):
-            if checkpoint is not None and not n & 63:
+        self.run_pass("fn", fn_items, script, self.check_fn_body)
+
+    def check_impl(self, it: A.ImplDecl, script: Scope) -> None:
+        self.impl_name = it.target.name
+        try:
+            for m in it.methods:
+                self.check_fn_body(m, script, self_type=StructType(it.target.name))
+        finally:
+            self.impl_name = None
+
+    def run_pass(self, kind: str, items: list, script: Scope, run: Any) -> None:
+        """Check `items` in order (`run(item, script)`; an impl of pass 3 by `check_impl`).
+
+        With the check cache (tl_core.check.memo) an unchanged item replays its record, and
+        an unchanged run of items (a block: the items up to one whose text hashes to a
+        boundary, so that an edit changes only the block around it) replays as one
+        (`memo.replay_block`): one key, one text comparison and one dependency check for
+        the run, instead of one per item. Runs for every item on every edit: kept lean."""
+        checkpoint = self.checkpoint
+        memo: Any = self.memo
+        n = len(items)
+        if memo is None:
+            for i, it in enumerate(items):
+                if checkpoint is not None and not i & 63:
+                    checkpoint()
+                if type(it) is A.ImplDecl:
+                    self.check_impl(it, script)
+                else:
+                    run(it, script)
+            return
+        text, env_key = self.text, self.env_key
+        old, new = memo.old, memo.new
+        mask = M.BLOCK_MASK
+        forming: list[tuple] = []  # the items checked one by one since the last boundary
+        i = 0
+        next_checkpoint = 0
+        while i < n:
+            if checkpoint is not None and i >= next_checkpoint:
                 checkpoint()
-            if isinstance(it, A.FnDecl):
-                memoized("fn", it, script, check_fn_body)
-            elif isinstance(it, A.ImplDecl):
-                self.impl_name = it.target.name
-                try:
-                    for m in it.methods:
-                        self.check_fn_body(m, script, self_type=StructType(it.target.name))
-                finally:
-                    self.impl_name = None
+                next_checkpoint = i + 64
+            it = items[i]
+            if type(it) is A.ImplDecl:  # never recorded: ends a block
+                M.close_block(memo, text, forming)
+                forming = []
+                self.check_impl(it, script)
+                i += 1
+                continue
+            span = it.span
+            start, end = span.start, span.end  # (anchored spans compute them: read once)
+            body = text[start:end]
+            key = (kind, body, span.col, env_key, type(it))  # (text alone: an ErrorStmt
+            # holding `a = a + 1.0` replayed the Assign of that text)
+            if not forming:  # a block may start here
+                bkey = ("block", key)
+                blk = old.get(bkey) or new.get(bkey)
+                if blk is not None:
+                    m = blk.n
+                    if (i + m <= n and items[i + m - 1].span.end - start == len(blk.text)
+                            and text.startswith(blk.text, start)
+                            and tuple(map(type, items[i:i + m])) == blk.classes):
+                        kept = M.replay_block(self, blk, start, span.line, script)
+                        if kept is not None:
+                            new[bkey] = kept
+                            memo.blocks.append(kept)
+                            memo.hits += m
+                            i += m
+                            continue
+            forming.append((self.memoized(kind, it, script, run, key, span, start, end),
+                            start, span.line, end, type(it)))
+            if not hash(body) & mask:  # a block boundary (after this item)
+                M.close_block(memo, text, forming)
+                forming = []
+            i += 1
+        M.close_block(memo, text, forming)
 
     def collect_logic(self, items: tuple[Any, ...], script: Scope) -> tuple:
         """Relation signatures and entity types for checking logic statements
@@ -350,29 +410,26 @@ class Checker:
                 b.detail = sig.text()
         return env.key()
 
-    def memoized(self, kind: str, node: object, outer: Scope, run: Any) -> None:
-        """`run(node, outer)`: check one top-level item, or replay its recorded effects
-        (tl_core.check.memo). Runs for every item on every edit: kept lean."""
-        memo = self.memo
-        if memo is None:
-            run(node, outer)
-            return
-        span = node.span  # type: ignore[attr-defined]
-        start, end = span.start, span.end  # (anchored spans compute them: read once)
-        key = (kind, self.text[start:end], span.col, self.env_key)
-        rec = memo.old.get(key) or memo.new.get(key)  # type: ignore[attr-defined]
+    def memoized(self, kind: str, node: object, outer: Scope, run: Any, key: tuple,
+                 span: Span, start: int, end: int) -> Any:
+        """`run(node, outer)`: check one top-level item (its cache key `key`, its span
+        `span` from `start` to `end`), or replay its recorded effects
+        (tl_core.check.memo). Returns the record kept for it, or None."""
+        memo: Any = self.memo
+        rec = memo.old.get(key) or memo.new.get(key)
         if rec is not None:
             kept = M.reuse(self, rec, start, span.line, end, outer)
             if kept is not None:
-                memo.new[kept.key] = kept  # type: ignore[attr-defined]
-                memo.hits += 1  # type: ignore[attr-defined]
-                return
-        memo.misses += 1  # type: ignore[attr-defined]
+                memo.new[kept.key] = kept
+                memo.hits += 1
+                return kept
+        memo.misses += 1
         snap = M.snapshot(self)
         run(node, outer)
         rec = M.record(self, snap, span, outer, key)
         if rec is not None:
-            memo.new[key] = rec  # type: ignore[attr-defined]
+            memo.new[key] = rec
+        return rec
 
     def check_import(self, it: A.Import, resolver: ImportResolver,
                      seen: dict[str, A.Import], script: Scope) -> None:

@@ -33,7 +33,8 @@ class CheckContext(Protocol):
     # the item's effects outside itself: uses of and lookups through outer bindings, type
     # changes (binding, its previous type); `serial` numbers the bindings as made
     use_log: list[tuple[Binding, Span, bool]]
-    dep_log: list[tuple[str, bool, Binding | None]]
+    # (name, stop_at_fn, binding found or None, its type and int_literal then)
+    dep_log: list[tuple[str, bool, Binding | None, Type | None, bool]]
     journal: list[tuple[Binding, Type]]
     serial: int
     uncacheable: bool  # set when the item's results depend on more than its text

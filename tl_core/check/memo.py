@@ -15,6 +15,16 @@ places the queued scopes, locals and occurrences when a query first needs them, 
 `materialize_maps` the node types; `Analysis.type_of` and friends read one item's record
 without either (tl_core/check/model.py).
 
+Runs of items are replayed as one (`BlockRecord`, `replay_block`): a block ends after an
+item whose text's hash has the `BLOCK_MASK` bits clear (~32 items), so its boundaries
+follow the text and an edit changes only the block around it. Where a block's text stands
+again from an item's start, one text comparison and one check of the names the block
+looked up outside itself replace the key, lookup and dependency check of each of its
+items (~6 us an item: most of an edit's cost on a 10,000-line file, bench/check_edit.py).
+An item's dependencies name the binding as the item found it (its type may change
+after the lookup: `n = n + 1`), so a block's are the first lookups of names that no item
+before them in the block declared or changed.
+
 A record is reused only when the item's text, its column and the file-wide environment
 (structs, relations, import state) are the same, and every name the item looked up outside
 itself resolves to a binding of the same kind and type (its "dependencies"). Items whose
@@ -59,10 +69,13 @@ class ItemMemo:
         self.new: dict = {}
         self.hits = 0
         self.misses = 0
+        self.blocks: list[BlockRecord] = []  # the blocks replayed whole (`replay_block`)
 
     def commit(self) -> None:
         self.records.clear()  # (`old` with it: it is the same dict)
         self.records.update(self.new)
+        for blk in self.blocks:  # their items' records, for an edit inside them later
+            self.records.update(blk.records)
 
 
 def type_sig(t: Type) -> Any:
@@ -225,14 +238,16 @@ def record(c: CheckContext, snap: Snapshot, span: Span, outer_scope: object,
             sets[b.name] = (b.name, b.type, b.int_literal)
     deps = []
     seen = set()
-    for name, stop, b in c.dep_log[snap.deps:]:
+    for name, stop, b, t, int_lit in c.dep_log[snap.deps:]:
         if b is not None and b.serial >= snap.serial:
             continue  # resolved inside the item
         key = (name, stop)
         if key in seen:
             continue
         seen.add(key)
-        deps.append((name, stop, binding_sig(b), None if b is None else b.type))
+        # the binding as the item found it (`n = n + 1` changes what it read)
+        deps.append((name, stop, None if b is None else
+                     (b.kind, type_sig(t), int_lit, b.path), t))
     # every outer binding used or changed must be a dependency (resolved by name on replay)
     names = {d[0] for d in deps}
     for n in [u[0] for u in outer_uses] + list(sets) + [r[1] for r in refs
@@ -254,15 +269,33 @@ def reuse(c: CheckContext, rec: ItemRecord, base: int, line: int, end: int,
     `end`) when its dependencies still hold; returns the record to keep
     (`rec`, or a copy whose dependencies name this check's type objects), else None.
 
-    This runs for every unchanged item on every edit, so it is written for speed: in the
-    script scope a lookup is one dict access, and a dependency whose binding holds the very
-    Type object recorded (types are immutable) needs no signature; only when the object
-    differs is the signature compared (`binding_sig`, the oracle)."""
-    out: dict[str, Binding] | None = None
-    names = outer_scope.names if outer_scope.parent is None else None
+    This runs for every unchanged item on every edit, so it is written for speed (see
+    `_found`)."""
+    found = _found(rec.deps, outer_scope)
+    if found is None:
+        return None
+    out, stale = found
+    if not out:
+        out = _NO_DEPS
+    replay(c, rec, base, line, end, outer_scope, out)
+    if stale:
+        rec = ItemRecord(tuple((n, st, sg, out[n].type if n in out else None)
+                               for n, st, sg, _t in rec.deps),
+                         *(getattr(rec, f) for f in _FIELDS[1:]))
+    return rec
+
+
+def _found(deps: tuple, scope: Any) -> tuple[dict[str, Binding], bool] | None:
+    """The bindings that the dependencies `deps` (`ItemRecord.deps`) name, looked up in
+    `scope`, and whether one holds another Type object than recorded (an equal one); None
+    when one no longer holds. In the script scope a lookup is one dict access, and a
+    binding holding the very Type object recorded (types are immutable) needs no signature;
+    only when the object differs is the signature compared (`binding_sig`, the oracle)."""
+    out: dict[str, Binding] = {}
+    names = scope.names if scope.parent is None else None
     stale = False
-    for name, stop, sig, t in rec.deps:
-        b = names.get(name) if names is not None else outer_scope.lookup(name, stop)
+    for name, stop, sig, t in deps:
+        b = names.get(name) if names is not None else scope.lookup(name, stop)
         if b is None:
             if sig is not None:
                 return None
@@ -274,17 +307,8 @@ def reuse(c: CheckContext, rec: ItemRecord, base: int, line: int, end: int,
             if binding_sig(b) != sig:
                 return None
             stale = True
-        if out is None:
-            out = {}
         out[name] = b
-    if out is None:
-        out = _NO_DEPS
-    replay(c, rec, base, line, end, outer_scope, out)
-    if stale:
-        rec = ItemRecord(tuple((n, st, sg, out[n].type if n in out else None)
-                               for n, st, sg, _t in rec.deps),
-                         *(getattr(rec, f) for f in _FIELDS[1:]))
-    return rec
+    return out, stale
 
 
 _FIELDS = ItemRecord.__slots__
@@ -361,21 +385,9 @@ def replay(c: CheckContext, rec: ItemRecord, base: int, line: int, end: int, out
     diagnostics, the bindings it declares in the outer scope and its type changes of outer
     bindings. The rest (scopes, locals, types of nodes, occurrences) waits in `c.pending`
     for `materialize`, which the Analysis runs when a query first needs it."""
-    diags = c.diags
+    if rec.diags or rec.late_diags or rec.outer_sets:
+        _replay_diags_and_sets(c, rec, base, line, outer)
     rels = rec.rels
-    if rec.diags:
-        for r, msg, sev, code, related in rec.diags:
-            diags.append(Diagnostic(_abs(rels[r], base, line), msg, sev, code,
-                                    tuple(Related(_abs(rels[x], base, line), m)
-                                          for x, m in related)))
-    if rec.late_diags:
-        for r, msg, sev, code in rec.late_diags:
-            diags.append(Diagnostic(_abs(rels[r], base, line), msg, sev, code))
-    for name, t, int_lit in rec.outer_sets:
-        b = outer[name]
-        c.journal.append((b, b.type))
-        b.type = t
-        b.int_literal = int_lit
     # the bindings made here, for `placing.item_scopes`: one binding as itself (most items
     # declare one: no list per item for the cyclic GC to walk), several in a list
     eager: Any = ()
@@ -404,3 +416,208 @@ def replay(c: CheckContext, rec: ItemRecord, base: int, line: int, end: int, out
             made.append(b)
         eager = made[0] if len(made) == 1 else made
     c.pending.append((rec, base, line, outer_scope, outer, eager, end))
+
+
+# A block ends after an item whose text's hash has these bits clear: ~32 items a block,
+# and the boundaries move with the text (content-defined), so that an edit changes only
+# the block around it (the blocks before and after it keep their first item and text).
+BLOCK_MASK = 31
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRecord:
+    """A run of consecutive items of one pass, each with its `ItemRecord`, replayed as one
+    (`replay_block`) where the same text stands again from an item's start: what the
+    items' replays one by one would do, with one key, one text comparison and one
+    dependency check for the run. Immutable; kept in the check cache under
+    `("block", first item's key)`."""
+
+    text: str  # from the first item's start to the last one's end
+    n: int  # how many items
+    classes: tuple  # the items' node classes (the same text may parse otherwise)
+    # the names the items looked up outside the block, as `ItemRecord.deps` (the first
+    # lookup of each name that no item before it in the block declared or changed)
+    deps: tuple
+    # per item: (its record, its start, line and end relative to the block's first item,
+    # the names of its resolved dependencies, where its outer bindings begin and end in
+    # `binds`)
+    items: tuple
+    # the outer (script-scope) bindings the items declare, in order: (name, kind, rel span,
+    # rel declaration span, type, reads, int_literal, written_type, doc, the item's start
+    # and line relative to the block); the spans are relative to their item
+    binds: tuple
+    names: tuple  # their names
+    # their starts relative to the block and names, for the scope's index (`Scope.starts`),
+    # and the names of the file-wide ones (`Scope.wide_names`)
+    starts: tuple
+    start_names: tuple
+    wide: tuple
+    # the bulk path applies (`_replay_bulk`: `shared`, no diagnostics, no outer binding
+    # changed)
+    bulk: bool
+    # one name -> binding dict serves as every item's `outer`: no name declared twice in
+    # the block, none declared that an item found outside it
+    shared: bool
+    records: dict  # the items' records by their keys (`ItemMemo.commit`)
+
+
+def close_block(memo: ItemMemo, text: str, forming: list[tuple]) -> None:
+    """Keep the items checked or reused one by one since the last boundary (`forming`:
+    (record or None, start, line, end, node class) each) as a block, when each has a
+    record."""
+    if not forming or any(f[0] is None for f in forming):
+        return
+    blk = make_block(text, forming)
+    memo.new[("block", forming[0][0].key)] = blk
+
+
+def make_block(text: str, forming: list[tuple]) -> BlockRecord:
+    base, line = forming[0][1], forming[0][2]
+    declared: set[str] = set()
+    changed: set[str] = set()
+    found_outside: set[str] = set()
+    seen: set[tuple] = set()
+    deps: list[tuple] = []
+    items = []
+    binds: list[tuple] = []
+    starts: list[int] = []
+    start_names: list[str] = []
+    wide: list[str] = []
+    records = {}
+    dup = False
+    quiet = True  # no diagnostics, no outer binding changed
+    for rec, start, ln, end, _cls in forming:
+        resolved = []
+        for d in rec.deps:
+            name, stop, sig, _t = d
+            if sig is not None:
+                resolved.append(name)
+            if name in declared or name in changed or (name, stop) in seen:
+                continue  # decided inside the block
+            seen.add((name, stop))
+            deps.append(d)
+            if sig is not None:
+                found_outside.add(name)
+        for name, _t, _lit in rec.outer_sets:
+            changed.add(name)
+        quiet = quiet and not (rec.diags or rec.late_diags or rec.outer_sets)
+        first = len(binds)
+        for i in rec.outer_binds:
+            name, kind, r, dr, t, _si, _refs, reads, int_lit, written, doc = rec.bindings[i]
+            dup = dup or name in declared
+            declared.add(name)
+            rel = rec.rels[r]
+            binds.append((name, kind, rel, rec.rels[dr], t, reads, int_lit, written, doc,
+                          start - base, ln - line))
+            if kind in FILE_WIDE:  # a recorded binding has no path
+                wide.append(name)
+            else:
+                starts.append(rel[0] + start - base)
+                start_names.append(name)
+        items.append((rec, start - base, ln - line, end - base, tuple(resolved), first,
+                      len(binds)))
+        records[rec.key] = rec
+    shared = not dup and not (declared & found_outside)
+    return BlockRecord(text[base:forming[-1][3]], len(forming),
+                       tuple(f[4] for f in forming), tuple(deps), tuple(items),
+                       tuple(binds), tuple(b[0] for b in binds), tuple(starts),
+                       tuple(start_names), tuple(wide), shared and quiet, shared, records)
+
+
+def replay_block(c: CheckContext, blk: BlockRecord, base: int, line: int,
+                 outer_scope: Any) -> BlockRecord | None:
+    """Replay the block `blk` whose first item now starts at offset `base`, line `line`
+    (its text stands there unchanged) in the script scope `outer_scope` when its
+    dependencies hold: as `reuse` of each item in turn would. Returns the block to keep
+    (`blk`, or a copy whose dependencies name this check's type objects), else None."""
+    if outer_scope.parent is not None:
+        return None
+    found = _found(blk.deps, outer_scope)
+    if found is None:
+        return None
+    env, stale = found
+    if blk.bulk:
+        _replay_bulk(c, blk, base, line, outer_scope, env)
+    else:
+        _replay_in_turn(c, blk, base, line, outer_scope, env)
+    if stale:
+        blk = BlockRecord(blk.text, blk.n, blk.classes,
+                          tuple((n, st, sg, env[n].type if n in env else None)
+                                for n, st, sg, _t in blk.deps),
+                          *(getattr(blk, f) for f in _BLOCK_FIELDS[4:]))
+    return blk
+
+
+_BLOCK_FIELDS = BlockRecord.__slots__
+
+
+def _replay_bulk(c: CheckContext, blk: BlockRecord, base: int, line: int, outer_scope: Any,
+                 env: dict[str, Binding]) -> None:
+    """`replay_block` of a block without diagnostics or changed outer bindings whose items
+    share one `outer` dict: the bindings made in one loop and added to the scope, its
+    index and the checker's list at once."""
+    scope_ref = weakref.ref(outer_scope)
+    serial = c.serial
+    lazy = LazySpanBinding
+    new = object.__new__
+    made = []
+    for name, kind, rel, drel, t, reads, int_lit, written, doc, rb, rl in blk.binds:
+        b = new(lazy)  # as `_new_lazy_binding`, inlined: thousands per edit
+        b.__dict__ = {"name": name, "kind": kind, "_r": rel, "_dr": drel,
+                      "_base": base + rb, "_line": line + rl, "type": t, "path": None,
+                      "node": None, "_scope": scope_ref, "refs": {}, "reads": reads,
+                      "int_literal": int_lit, "written_type": written, "doc": doc,
+                      "serial": serial}
+        serial += 1
+        made.append(b)
+    c.serial = serial
+    outer_scope.names.update(zip(blk.names, made, strict=True))
+    outer_scope.bindings.extend(made)
+    outer_scope.starts.extend([s + base for s in blk.starts])
+    outer_scope.start_names.extend(blk.start_names)
+    outer_scope.wide_names.extend(blk.wide)
+    c.all_bindings.extend(made)
+    env.update(zip(blk.names, made, strict=True))
+    pending = c.pending
+    for rec, rb, rl, re_, _resolved, k0, k1 in blk.items:
+        pending.append((rec, base + rb, line + rl, outer_scope, env,
+                        made[k0] if k1 - k0 == 1 else made[k0:k1] if k1 > k0 else (),
+                        base + re_))
+
+
+def _replay_in_turn(c: CheckContext, blk: BlockRecord, base: int, line: int, outer_scope: Any,
+                    env: dict[str, Binding]) -> None:
+    """`replay_block` item by item (diagnostics, outer bindings changed, or names that
+    mean different bindings to different items)."""
+    shared = blk.shared
+    binds = blk.binds
+    for rec, rb, rl, re_, resolved, k0, k1 in blk.items:
+        if shared:
+            outer = env
+        elif resolved:
+            outer = {n: env[n] for n in resolved}
+        else:
+            outer = _NO_DEPS
+        replay(c, rec, base + rb, line + rl, base + re_, outer_scope, outer)
+        if k1 > k0:
+            env.update(zip([b[0] for b in binds[k0:k1]], c.all_bindings[-(k1 - k0):],
+                           strict=True))
+
+
+def _replay_diags_and_sets(c: CheckContext, rec: ItemRecord, base: int, line: int,
+                           outer: dict[str, Binding]) -> None:
+    """The diagnostics of `rec` placed at `base`/`line`, and its type changes of outer
+    bindings (`replay`'s first half)."""
+    diags = c.diags
+    rels = rec.rels
+    for r, msg, sev, code, related in rec.diags:
+        diags.append(Diagnostic(_abs(rels[r], base, line), msg, sev, code,
+                                tuple(Related(_abs(rels[x], base, line), m)
+                                      for x, m in related)))
+    for r, msg, sev, code in rec.late_diags:
+        diags.append(Diagnostic(_abs(rels[r], base, line), msg, sev, code))
+    for name, t, int_lit in rec.outer_sets:
+        b = outer[name]
+        c.journal.append((b, b.type))
+        b.type = t
+        b.int_literal = int_lit

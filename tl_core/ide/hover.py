@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tl_core.check.model import Analysis, Binding
 from tl_core.ide import model_nav
+from tl_core.ide.lex import LONG_LINE, tokenize
 from tl_core.ide.markdown import (
     bound_signature,
     builtin_markdown,
@@ -17,6 +18,7 @@ from tl_core.ide.markdown import (
     tokenizer_markdown,
     type_text,
 )
+from tl_core.ide.overlay import Overlay
 from tl_core.ide.results import Hover
 from tl_core.lang.builtins import BUILTINS
 from tl_core.lang.registry import param_at
@@ -123,6 +125,8 @@ def hover_at(a: Analysis, offset: int, facts: dict[str, int] | None = None) -> H
 
 
 def _hover(a: Analysis, offset: int, facts: dict[str, int]) -> Hover | None:
+    if isinstance(a, Overlay):
+        return _overlay_hover(a, offset)
     ctx = string_call_context(a, offset)
     if ctx is not None:
         kind, s, call = ctx
@@ -164,6 +168,41 @@ def _hover(a: Analysis, offset: int, facts: dict[str, int]) -> Hover | None:
         t = a.type_of(n)
         if t is not None:
             return Hover(n.span, code(type_text(t)))  # type: ignore[attr-defined]
+    return None
+
+
+# words before a name that declare it (the declaration being typed is not the name that an
+# older analysis knows) or make it a member (its type is not known on an edited line)
+_NOT_A_USE = frozenset(("let", "fn", "struct", "impl", "for", "relation", "entity",
+                        "embedding", "tensor", ".", "::"))
+
+
+def _overlay_hover(a: Overlay, offset: int) -> Hover | None:
+    """On a line edited since the overlay's base analysis (its tree has nothing there): the
+    name under the cursor, read in the newest text, as the base knows it where the line
+    stands (a variable, parameter or fn declared above it, or a built-in): its declaration
+    and type there, without the type at this very place. None for anything else."""
+    text = a.text
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    end = len(text) if end == -1 else end
+    if end - start > LONG_LINE:
+        return None
+    toks = tokenize(text, start, end)
+    i = next((k for k, t in enumerate(toks) if t.start <= offset <= t.end and
+              t.kind == "ident"), None)
+    if i is None:
+        return None
+    t = toks[i]
+    if i > 0 and toks[i - 1].text in _NOT_A_USE or \
+            i + 1 < len(toks) and toks[i + 1].text in ("=", ":="):  # a target being typed
+        return None
+    span = a.line_index.span(t.start, t.end)
+    b = a.lookup(t.text, offset)
+    if b is not None:
+        return Hover(span, binding_markdown(b))
+    if t.text in BUILTINS:
+        return Hover(span, builtin_markdown(t.text))
     return None
 
 

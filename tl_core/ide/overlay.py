@@ -15,8 +15,10 @@ offer are those of the base analysis: a name declared by the newest edits is off
 the analysis of the newest text exists. The base's syntax tree must still read the
 positions of its own text (`tl_core.host.DocumentHost.intact`).
 
-Not for the features that read the tree at the cursor (hover, definition): the edited text
-has no tree yet.
+Hover on an edited line reads the name under the cursor from the newest text and asks the
+base what it is at `scope` (`tl_core.ide.hover`, the declaration and its type, not the type
+at that very place). Not for the features that need the tree at the cursor (definition,
+references): the edited text has no tree yet.
 """
 
 from __future__ import annotations

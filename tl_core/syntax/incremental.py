@@ -230,7 +230,9 @@ class IncrementalParser:
                 return True
             for part in (prefix, tail):
                 j = _index_at(part, 0, len(part), a.start)
-                if part and part[j] is e:
+                # the same tree (its anchor): the cache's entry may be another tuple of it
+                # (`_fill` makes one when the next word changes, `_move` when it requotes)
+                if part and part[j][0] is a:
                     return True
             return False
 
