@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.runtime.test_runtime_ops import close, f16, mxa, rope_ref
+from tl_core.check import analyze
 from tl_core.runtime import Session, ops, ops_compat
 from tl_core.runtime.errors import AssertionFailed, OpError
 
@@ -132,8 +133,6 @@ print(len(r), get(r, -1), a.shape, g.shape, pe.shape, q.shape, m.shape, floor(2.
 
 
 def test_a_program_using_them_checks_clean_and_runs():
-    from tl_core.check import analyze
-
     assert [d.message for d in analyze(PROGRAM).diagnostics] == []
     r = Session(device="cpu").run(PROGRAM)
     assert [e.message for e in r.errors] == []
@@ -564,3 +563,19 @@ print(and, or)
 def test_a_not_error_names_the_operator_written(src, message):
     r = Session(device="cpu").run(src)
     assert [e.message for e in r.errors] == [message]
+
+
+@pytest.mark.parametrize("v", [-7, 7, 0, -2.5, 2.5, -0.0])
+def test_abs_of_a_number_keeps_its_kind(ctx, v):
+    """UPSTREAM.md 8: abs of an Integer is an Integer, of a Float a Float."""
+    got = ops.op_abs(ctx, v)
+    assert got == abs(v) and type(got) is type(v)
+
+
+def test_abs_of_an_int_divides_as_an_int_in_check_and_run():
+    src = "let k: int = abs(-7) / 2\nlet f: float = abs(-2.5)\nprint(k, f)\n"
+    a = analyze(src, "/tmp/abs.tl")
+    assert [d.message for d in a.diagnostics] == []
+    assert Session(device="cpu").run(src).stdout == "3 2.5\n"
+    with pytest.raises(OpError, match="abs needs a number or a tensor, found bool"):
+        ops.op_abs(None, True)

@@ -224,7 +224,7 @@ for _n, _op, _what in (("add", "+", "sum"), ("sub", "-", "difference"),
          f"The element-wise {_what} of two tensors with NumPy broadcasting; the same as "
          f"`a {_op} b`.", R.binary(_op))
 for _n, _what in (("exp", "e raised to each element"), ("log", "the natural logarithm"),
-                  ("sqrt", "the square root"), ("abs", "the absolute value"),
+                  ("sqrt", "the square root"),
                   ("sin", "the sine (radians)"), ("cos", "the cosine (radians)"),
                   ("tan", "the tangent (radians)"), ("tanh", "the hyperbolic tangent"),
                   ("sigmoid", "the logistic sigmoid 1 / (1 + exp(-x))"),
@@ -240,6 +240,10 @@ _add("gelu", (X, P("approximate", "string", "tanh",
      "PyTorch's `approximate=\"tanh\"`); `approximate: \"none\"` is the exact "
      "`0.5 * x * (1 + erf(x / sqrt(2)))` of BERT-style models. The shape is unchanged.",
      R.gelu)
+_add("abs", (P("x", "tensor", doc="a number or a tensor"),), "tensor", "math",
+     "The absolute value: an int for an int and a float for a float (as the original: "
+     "`abs(-7) / 2` is the int 3); element-wise for a tensor (same shape and dtype).",
+     R.absolute)
 for _n, _what in (("floor", "the largest integer <= x"), ("ceil", "the smallest integer >= x"),
                   ("round", "x rounded to the nearest integer, halves away from zero")):
     _add(_n, (P("x", "tensor", doc="a number or a tensor"),), "int", "math",

@@ -706,6 +706,15 @@ def rounding(a: RuleArgs) -> Type:
     return INT
 
 
+def absolute(a: RuleArgs) -> Type:
+    """abs: an int or a float keeps its kind, a tensor its type."""
+    t = a.type("x")
+    if isinstance(t, ScalarType) and t.name in ("int", "float"):
+        known = isinstance(t.value, (int, float)) and not isinstance(t.value, bool)
+        return ScalarType(t.name, abs(t.value) if known else None)
+    return same()(a)
+
+
 def gather(a: RuleArgs) -> Type:
     x, idx, dim = a.tensor("x"), a.tensor("index"), a.int("dim")
     if x is None or idx is None:

@@ -632,7 +632,20 @@ def op_gelu(ctx: OpContext, x: Any, approximate: Any = "tanh") -> mx.array:
 op_exp = implements("exp")(_unary("exp", mx.exp))
 op_log = implements("log")(_unary("log", mx.log))
 op_sqrt = implements("sqrt")(_unary("sqrt", mx.sqrt))
-op_abs = implements("abs")(_unary("abs", mx.abs))
+_op_abs_tensor = _unary("abs", mx.abs)
+
+
+@implements("abs")
+def op_abs(ctx: OpContext, x: Any) -> Any:
+    """A number gives a number of its kind (the original's: `abs(-7) / 2` is 3), a tensor a
+    tensor."""
+    if isinstance(x, bool):
+        raise OpError("abs needs a number or a tensor, found bool", arg="x")
+    if isinstance(x, (int, float)):
+        return abs(x)
+    return _op_abs_tensor(ctx, x)
+
+
 op_sin = implements("sin")(_unary("sin", mx.sin))
 op_cos = implements("cos")(_unary("cos", mx.cos))
 op_tan = implements("tan")(_unary("tan", mx.tan))
