@@ -579,3 +579,23 @@ def test_abs_of_an_int_divides_as_an_int_in_check_and_run():
     assert Session(device="cpu").run(src).stdout == "3 2.5\n"
     with pytest.raises(OpError, match="abs needs a number or a tensor, found bool"):
         ops.op_abs(None, True)
+
+
+def test_strings_order_lexicographically_as_in_the_original():
+    """UPSTREAM.md 6.1: String, String comparisons are lexicographic (Rust's byte order of
+    UTF-8, which is Python's code-point order)."""
+    pairs = [("abc", "abd"), ("b", "a"), ("é", "z"), ("a", "a"), ("", "a"), ("Z", "a")]
+    src = "".join(f'print("{a}" < "{b}", "{a}" <= "{b}", "{a}" > "{b}", "{a}" >= "{b}")\n'
+                  for a, b in pairs)
+    assert [d.message for d in analyze(src, "/tmp/s.tl").diagnostics] == []
+    want = "".join(" ".join(str(v).lower() for v in (
+        a.encode() < b.encode(), a.encode() <= b.encode(), a.encode() > b.encode(),
+        a.encode() >= b.encode())) + "\n" for a, b in pairs)
+    assert Session(device="cpu").run(src).stdout == want
+
+
+def test_a_string_ordered_against_a_number_is_the_same_error_in_check_and_run():
+    src = 'let s = "x"\nprint(s < 1)\n'
+    message = "string < int: not defined for strings"
+    assert [d.message for d in analyze(src, "/tmp/s.tl").diagnostics] == [message]
+    assert [d.message for d in Session(device="cpu").run(src).errors] == [message]

@@ -1664,6 +1664,10 @@ class Checker:
                     self.error(e.span, err.full_message(), "shape")
                     return TensorType("bool", None)
                 return TensorType("bool", t.dims) if isinstance(t, TensorType) else t
+            if op not in ("==", "!=") and isinstance(lt, ScalarType) and \
+                    isinstance(rt, ScalarType) and "string" in (lt.name, rt.name) and \
+                    lt.name != rt.name:  # strings order only among strings (as at run time)
+                self.error(e.span, f"{lt} {op} {rt}: not defined for strings", "type-mismatch")
             return BOOL
         # arithmetic
         if isinstance(lt, TensorType) or isinstance(rt, TensorType):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import operator
 import os
 import threading
 import weakref
@@ -2093,6 +2094,9 @@ def _on_cache(call: ast.Call, caches: set[str]) -> bool:
     return isinstance(target, ast.Name) and target.id in caches
 
 
+_ORDERINGS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
 def binary_op(op: str, a: Any, b: Any, eq_tolerance: float = 0.0) -> Any:
     """The operators of LANGUAGE.md section 4 on runtime values; with `eq_tolerance`, `==`
     and `!=` on numbers compare floats within it (a constraint's, UPSTREAM.md 17.3)."""
@@ -2107,6 +2111,8 @@ def binary_op(op: str, a: Any, b: Any, eq_tolerance: float = 0.0) -> Any:
             return a == b
         if op == "!=":
             return a != b
+        if op in _ORDERINGS and isinstance(a, str) and isinstance(b, str):
+            return _ORDERINGS[op](a, b)  # by code point: Rust's byte order of UTF-8
         raise OpError(f"{type_name(a)} {op} {type_name(b)}: not defined for strings")
     if isinstance(a, list) and isinstance(b, list) and op in ("==", "!="):
         return (a == b) == (op == "==")
