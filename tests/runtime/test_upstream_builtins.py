@@ -599,3 +599,23 @@ def test_a_string_ordered_against_a_number_is_the_same_error_in_check_and_run():
     message = "string < int: not defined for strings"
     assert [d.message for d in analyze(src, "/tmp/s.tl").diagnostics] == [message]
     assert [d.message for d in Session(device="cpu").run(src).errors] == [message]
+
+
+def test_a_match_literal_matches_its_own_kind_as_in_the_original():
+    """UPSTREAM.md 18.3: an integer pattern matches an Integer only (`1` never matches
+    1.0); a float pattern a Float within f64 epsilon."""
+    src = """fn kind(v: float) -> string {
+    match v {
+        1 => "int one",
+        1.0 => "float one",
+        _ => "other",
+    }
+}
+print(kind(1.0), kind(2.0))
+print(match 1 { 1.0 => "float", 1 => "int", _ => "none" })
+print(match 0.1 + 0.2 { 0.3 => "within epsilon", _ => "apart" })
+print(match 0.3 + 1e-15 { 0.3 => "within epsilon", _ => "apart" })
+"""
+    assert abs((0.1 + 0.2) - 0.3) < 2.220446049250313e-16 <= abs((0.3 + 1e-15) - 0.3)
+    r = Session(device="cpu").run(src)
+    assert r.stdout == "float one other\nint\nwithin epsilon\napart\n"

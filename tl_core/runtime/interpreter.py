@@ -15,6 +15,7 @@ import contextlib
 import difflib
 import operator
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -1118,9 +1119,11 @@ class Interpreter:
             lit = self.eval(p.value, scope)
             if isinstance(value, mx.array):
                 return value.size == 1 and value.item() == lit
-            return type(value) is type(lit) and value == lit or (
-                isinstance(value, (int, float)) and isinstance(lit, (int, float))
-                and not isinstance(value, bool) and not isinstance(lit, bool) and value == lit)
+            if type(value) is not type(lit):  # the original's: `1` matches no float 1.0
+                return False
+            if isinstance(lit, float):  # the original's: within f64 epsilon
+                return abs(value - lit) < sys.float_info.epsilon
+            return value == lit
         if isinstance(p, ast.PatTuple):
             if not isinstance(value, (tuple, list)) or len(value) != len(p.items):
                 return False
