@@ -11,6 +11,7 @@ import pytest
 
 from tests.runtime.test_runtime_ops import close, f16, mxa, rope_ref
 from tl_core.check import analyze
+from tl_core.diagnostics import Severity
 from tl_core.runtime import Session, ops, ops_compat
 from tl_core.runtime.errors import AssertionFailed, OpError
 
@@ -159,6 +160,28 @@ def test_layer_norm_without_affine(ctx):
     x = f16(3, 8)
     want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
     close(ops.op_layer_norm(ctx, mxa(x)), want, rtol=1e-2, atol=1e-2)
+
+
+def test_layer_norm_takes_the_originals_eps_in_third_place():
+    """UPSTREAM.md 9.4: `layer_norm(x, anything, eps)`: a number third is eps (here w
+    still scales, with a checker warning that the original ignores it)."""
+    x = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]], np.float32)
+    w = np.array([1.0, 2.0, 3.0], np.float32)
+    plain = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 0.5)
+    src = ("let x = f32::from_array([1.0, 2.0, 4.0, 3.0, 5.0, 9.0], [2, 3])\n"
+           "let w = f32::from_array([1.0, 2.0, 3.0])\n"
+           "let a = layer_norm(x, w, 0.5)\nlet b = layer_norm(x, w: w, b: w, eps: 0.5)\n"
+           "let c = layer_norm(x, w)\n")
+    notes = [(d.severity, d.message) for d in analyze(src, "/tmp/ln.tl").diagnostics]
+    warning = ("layer_norm(x, w, ...) scales by w here; the original TensorLogic ignores its "
+               "second argument (its layer_norm has no scale or shift); write w: to say you "
+               "mean the scale")
+    assert notes == [(Severity.WARNING, warning)] * 2
+    assert list(Session(device="cpu").run(src).errors) == []
+    got = ops.op_layer_norm(None, mx.array(x), mx.array(w), 0.5)
+    np.testing.assert_allclose(np.array(got), plain * w, rtol=1e-5, atol=1e-5)
+    got = ops.op_layer_norm(None, mx.array(x), mx.array(w), mx.array(w), 0.5)
+    np.testing.assert_allclose(np.array(got), plain * w + w, rtol=1e-5, atol=1e-5)
 
 
 def test_input_reads_the_terminal_in_tl_run_and_is_an_error_in_a_session(tmp_path):

@@ -273,11 +273,13 @@ _add("rms_norm", (X, P("w", "tensor", doc="the scale, [D]"),
      "RMS normalization over the last axis: `x / sqrt(mean(x**2) + eps) * w`, as in "
      "LLaMA-style models. `w` has the size of the last axis.", R.norm)
 _add("layer_norm", (X, P("w", "tensor", None, "the scale, [D]; none: 1"),
-                    P("b", "tensor", None, "the shift, [D]; none: 0"),
+                    P("b", "tensor", None, "the shift, [D]; none: 0; a number here is eps"),
                     P("eps", "float", 1e-5, "added to the variance")), "tensor", "nn",
      "Layer normalization over the last axis: `(x - mean) / sqrt(var + eps) * w + b` (biased "
-     "variance), as in BERT-style models; `layer_norm(x)` is the plain normalization.",
-     R.norm)
+     "variance), as in BERT-style models; `layer_norm(x)` is the plain normalization. A "
+     "number as the third argument is eps (the original's `layer_norm(x, w, eps)`). The "
+     "original ignores `w` (no scale or shift): a positional `w` gets a warning, `w:` "
+     "says the scale is meant.", R.layer_norm)
 _add("embedding", (P("table", "tensor", doc="[vocab, dim]"),
                    P("ids", "indices", doc="an integer tensor of token ids")), "tensor", "nn",
      "Look up rows of an embedding table: the result is `ids.shape + [dim]`. The same as "

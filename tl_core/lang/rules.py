@@ -407,12 +407,12 @@ def linear(a: RuleArgs) -> Type:
     return TensorType(S.result_dtype(x.dtype, w.dtype), out)
 
 
-def norm(a: RuleArgs) -> Type:
+def norm(a: RuleArgs, params: tuple[str, ...] = ("w", "b", "gamma", "beta")) -> Type:
     x = a.tensor("x")
     if x is None:
         return TensorType("float16", None)
     assert x.dims is not None
-    for p in ("w", "b", "gamma", "beta"):
+    for p in params:
         t = a.tensor(p)
         if t is None or t.dims is None or not x.dims:
             continue
@@ -420,6 +420,25 @@ def norm(a: RuleArgs) -> Type:
             raise ShapeError(f"{a.name}: {p} is {t} but x is {x}; {p} must be "
                              f"[{S.dstr(x.dims[-1])}], the size of x's last dimension", param=p)
     return x
+
+
+def originals_eps(a: RuleArgs) -> bool:
+    """`layer_norm(x, w, 1e-5)`: a number in `b`'s place is the original's eps (its form
+    `layer_norm(x, anything, eps)`, UPSTREAM.md 9.4)."""
+    t = a.type("b")
+    return isinstance(t, ScalarType) and t.name in ("int", "float") and not a.given("eps")
+
+
+def layer_norm(a: RuleArgs) -> Type:
+    """`layer_norm(x, w?, b?, eps?)`: x's type; `b` may be the original's eps. The
+    original's forms with a weight, `layer_norm(x, w)` and `layer_norm(x, w, eps)`, get a
+    note: the original ignores `w` (no scale), ours scales by it."""
+    eps_form = originals_eps(a)
+    if "w" in a.by_position and (eps_form or not a.given("b")):
+        a.note("layer_norm(x, w, ...) scales by w here; the original TensorLogic ignores its "
+               "second argument (its layer_norm has no scale or shift); write w: to say you "
+               "mean the scale", "w")
+    return norm(a, ("w",) if eps_form else ("w", "b"))
 
 
 def embedding(a: RuleArgs) -> Type:

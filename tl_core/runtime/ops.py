@@ -809,6 +809,8 @@ def op_rms_norm(ctx: OpContext, x: Any, w: Any, eps: Any = 1e-6) -> mx.array:
 @implements("layer_norm")
 def op_layer_norm(ctx: OpContext, x: Any, w: Any = None, b: Any = None,
                   eps: Any = 1e-5) -> mx.array:
+    if isinstance(b, (int, float)) and not isinstance(b, bool) and eps == 1e-5:
+        b, eps = None, b  # the original's layer_norm(x, w, eps)
     x = _floatify(as_tensor(x))
     w = None if w is None else _norm_weight(x, w, "w", "layer_norm").astype(x.dtype)
     b = None if b is None else _norm_weight(x, b, "b", "layer_norm").astype(x.dtype)
