@@ -642,3 +642,20 @@ print(match 0.3 + 1e-15 { 0.3 => "within epsilon", _ => "apart" })
     assert abs((0.1 + 0.2) - 0.3) < 2.220446049250313e-16 <= abs((0.3 + 1e-15) - 0.3)
     r = Session(device="cpu").run(src)
     assert r.stdout == "float one other\nint\nwithin epsilon\napart\n"
+
+
+def test_arrays_of_more_than_ten_print_as_the_original():
+    """UPSTREAM.md 15.3: an array (or vector) of more than 10 elements prints
+    `[first, second, ..., last] (len=N)` with Display (floats lose `.0`, strings unquoted);
+    10 or fewer print whole, with Debug."""
+    floats = [float(i) for i in range(1, 11)] + [11.5]
+    src = ("print(range_i(0, 12))\nprint(range_i(0, 10))\n"
+           f"print({floats})\n"
+           'print(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"])\n'
+           'print(["a", "b"])\nlet v = IntVec::new()\n'
+           "for i in range_i(0, 11) {\n    v.push(i)\n}\nprint(v)\n")
+    want = ("[0, 1, ..., 11] (len=12)\n" + str(list(range(10))) + "\n"
+            "[1, 2, ..., 11.5] (len=11)\n[a, b, ..., k] (len=11)\n"
+            '["a", "b"]\nVec[0, 1, ..., 10] (len=11)\n')
+    r = Session(device="cpu").run(src)
+    assert list(r.errors) == [] and r.stdout == want

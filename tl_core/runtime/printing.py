@@ -75,6 +75,9 @@ def _scalar_text(v: Any, nested: bool = False) -> str:
     return str(v)
 
 
+ARRAY_SHOWN = 10  # a longer list of numbers, strings or bools prints as the original's
+
+
 def format_value(v: Any, device: str = "cpu", *, quote_strings: bool = False) -> str:
     """The text `print` writes for one value (strings unquoted unless inside a list)."""
     if isinstance(v, mx.array):
@@ -85,9 +88,11 @@ def format_value(v: Any, device: str = "cpu", *, quote_strings: bool = False) ->
         return _scalar_text(v, quote_strings)
     if v is None:
         return "void"
-    if isinstance(v, range):
-        if len(v) > 20:
-            return f"[{v.start}, {v.start + 1}, {v.start + 2}, ..., {v.stop - 1}]"
+    if isinstance(v, range) or isinstance(v, list) and len(v) > ARRAY_SHOWN and all(
+            isinstance(x, (bool, int, float, str)) for x in v):
+        if len(v) > ARRAY_SHOWN:  # the original's long arrays, with Display (no quotes)
+            return (f"[{format_value(v[0])}, {format_value(v[1])}, ..., "
+                    f"{format_value(v[-1])}] (len={len(v)})")
         v = list(v)
     if isinstance(v, list):
         return "[" + ", ".join(format_value(x, device, quote_strings=True) for x in v) + "]"
