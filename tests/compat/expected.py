@@ -128,8 +128,8 @@ def tut_reshape() -> str:
     return lines(f"y shape: {list(y.shape)}",
                  f"permute: {list(y.transpose(2, 0, 1).shape)}", "flatten: [24]",
                  f"unsqueeze: {list(x.reshape(1, 4, 6).shape)}", "squeeze: [4, 6]",
-                 f"transpose: {list(t.shape)} {T(t[0, 1])}",
-                 f"element y[1, 2, 3]: {T(y[1, 2, 3])}")
+                 f"transpose: {list(t.shape)} {T(t[0, 1], 'float32')}",
+                 f"element y[1, 2, 3]: {T(y[1, 2, 3], 'float32')}")
 
 
 @case()
@@ -309,8 +309,12 @@ def probe_constraints() -> str:
 
 @case()
 def probe_arange() -> str:
-    return lines(T(np.arange(5.0)), T(np.arange(2.0, 6.0)), str(list(range(3))),
-                 f"sum 2..6 = {sum(range(2, 7))}", T(np.arange(3.0), "float32"))
+    # float32, as the original (UPSTREAM.md 3.4): exact past 2048, where float16 is not
+    return lines(T(np.arange(5.0), "float32"), T(np.arange(2.0, 6.0), "float32"),
+                 str(list(range(3))), f"sum 2..6 = {sum(range(2, 7))}",
+                 T(np.arange(3.0), "float32"), T(np.arange(2049, 2052, dtype=F32), "float32"),
+                 T(np.arange(4097, 4100, dtype=F32), "float32"),
+                 T(np.arange(3, dtype=np.float16)))
 
 
 @case()
@@ -339,7 +343,8 @@ def probe_split_chunk() -> str:
     size = -(-n // k)
     chunks = [np.arange(7.0)[i:i + size] for i in range(0, n, size)]
     return lines(f"split pieces: {len(pieces)}", [str(p) for p in pieces],
-                 f"chunk pieces: {len(chunks)}", f"{T(chunks[0])} {T(chunks[-1])}")
+                 f"chunk pieces: {len(chunks)}",
+                 f"{T(chunks[0], 'float32')} {T(chunks[-1], 'float32')}")
 
 
 @case()

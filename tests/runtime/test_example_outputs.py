@@ -70,7 +70,7 @@ def indexing() -> str:
     t = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     shapes = [t[0].shape, t[1, :, 1:3].shape, t[:, -1, :].shape, t[0, 1:, :2].shape,
               t[:, :, 1:].shape]
-    return lines(" ".join(str(list(s)) for s in shapes) + f" {T(t[0, 0, -1])} "
+    return lines(" ".join(str(list(s)) for s in shapes) + f" {T(t[0, 0, -1], 'float32')} "
                  f"{list(t[1, ::2].shape)}")
 
 

@@ -17,7 +17,9 @@ from tl_core.runtime.errors import AssertionFailed, OpError
 
 
 def test_arange_and_range_with_two_bounds(ctx):
-    close(ops.op_arange(ctx, 3, 8), np.arange(3.0, 8.0))
+    a = ops.op_arange(ctx, 3, 8)  # float32, as the original (UPSTREAM.md 3.4)
+    assert a.dtype == mx.float32 and a.tolist() == list(range(3, 8))
+    assert ops.op_arange(ctx, 4097, 4100).tolist() == [4097, 4098, 4099]  # float16: 4096, 4100
     assert ops.op_arange(ctx, 5, 2).shape == (0,)
     assert list(ops.op_range_i(ctx, 2, 6)) == list(range(2, 6))
     assert list(ops.op_range(ctx, 4)) == [0, 1, 2, 3]
@@ -659,3 +661,14 @@ def test_arrays_of_more_than_ten_print_as_the_original():
             '["a", "b"]\nVec[0, 1, ..., 10] (len=11)\n')
     r = Session(device="cpu").run(src)
     assert list(r.errors) == [] and r.stdout == want
+
+
+def test_a_namespace_makes_its_dtype_without_rounding_through_float16():
+    """`f32::arange(2049, 2052)` was made in float16 and converted: [2048, 2050, 2052]."""
+    src = ("let a = f32::arange(2049, 2052)\nlet f = f32::full([2], 2049.0)\n"
+           "let h = f16::arange(0, 3)\nlet z = f32::zeros([2])\n"
+           "print(a.dtype, f.dtype, h.dtype, z.dtype)\n")
+    s = Session(device="cpu")
+    r = s.run(src)
+    assert list(r.errors) == [] and r.stdout == "float32 float32 float16 float32\n"
+    assert s.run("print(to_int(a[0]), to_int(a[2]), to_int(f[1]))").stdout == "2049 2051 2049\n"

@@ -139,8 +139,9 @@ _add("full", (_SHAPE, P("value", "float", doc="the fill value")), "tensor", "cre
      "A float16 tensor of the given shape filled with `value`.", R.creation)
 _add("arange", (P("a", "int", doc="n, or the first value when b is given"),
                 P("b", "int", None, "one past the last value")), "tensor", "creation",
-     "`arange(n)`: the values 0, 1, ..., n-1 as a 1-D float16 tensor; `arange(a, b)`: the "
-     "values a, a+1, ..., b-1 (empty when b <= a).", R.arange)
+     "`arange(n)`: the values 0, 1, ..., n-1 as a 1-D float32 tensor (the original's: "
+     "exact past 2048, where float16 is not); `arange(a, b)`: the values a, a+1, ..., b-1 "
+     "(empty when b <= a). `f16::arange` makes float16.", R.arange)
 _add("rand", (_SHAPE,), "tensor", "creation",
      "A float16 tensor of the given shape with values drawn uniformly from [0, 1).",
      R.creation, pure=False)

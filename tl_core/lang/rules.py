@@ -99,7 +99,7 @@ def _bounds(a: RuleArgs) -> tuple[int | None, int | None]:
 def arange(a: RuleArgs) -> Type:
     lo, hi = _bounds(a)
     n = max(hi - lo, 0) if lo is not None and hi is not None else None
-    return TensorType(a.dtype or "float16", (n if n is not None else UNKNOWN_DIM,))
+    return TensorType(a.dtype or "float32", (n if n is not None else UNKNOWN_DIM,))
 
 
 def shape_of(a: RuleArgs) -> Type:

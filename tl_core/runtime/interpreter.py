@@ -205,6 +205,7 @@ class Interpreter:
         # True, every key; False, none (bench/generate.py --cold-prefill measures both).
         self.trace_first: bool | None = None
         self._call_span: Span | None = None
+        self.creation_dtype: Any = None  # the namespace's dtype during `f32::zeros(...)`
         self._imported: set[Path] = set()
         self.source_path: Path | None = None  # the file being run (import cycles start there)
         self._import_chain: list[Path] = []
@@ -1303,11 +1304,12 @@ class Interpreter:
         if func.base in NAMESPACES and func.base != "KVCache" and func.member in BUILTINS:
             # `f32::zeros([2])` makes float32; `f32::softmax(x)` is softmax unchanged
             # (UPSTREAM.md 1.4: the namespace picks the dtype of creation built-ins only)
-            value = self.call_builtin(func.member, e, env)
             name = NAMESPACES[func.base]
-            if name is not None and isinstance(value, mx.array) and \
-                    BUILTINS[func.member].category == "creation":
-                value = value.astype(DTYPES[name])
+            creation = name is not None and BUILTINS[func.member].category == "creation"
+            value = self.call_builtin(func.member, e, env,
+                                      dtype=DTYPES[name] if creation else None)
+            if creation and isinstance(value, mx.array):
+                value = value.astype(DTYPES[name])  # those that do not read creation_dtype
             return value
         if func.base in NAMESPACES:
             raise TLRuntimeError(path_message(func.base, func.member, True, list(BUILTINS))
@@ -1390,7 +1392,10 @@ class Interpreter:
         return plan
 
     def call_builtin(self, name: str, e: ast.Call, env: Env,
-                     receiver: tuple[Any, Span] | None = None) -> Any:
+                     receiver: tuple[Any, Span] | None = None, dtype: Any = None) -> Any:
+        """Call built-in `name`; `dtype`: a namespace's (`f32::arange`), which a creation
+        built-in makes its tensor in (`creation_dtype` while it runs, never while its
+        arguments are evaluated)."""
         plan = self.builtin_plan(name, e, receiver is not None)
         b = plan.builtin
         ev = self.eval
@@ -1408,6 +1413,7 @@ class Interpreter:
         op = b.impl()
         saved = self._call_span
         self._call_span = e.span
+        saved_dtype, self.creation_dtype = self.creation_dtype, dtype
         try:
             if plan.var_start < 0:
                 if plan.extra:
@@ -1451,6 +1457,7 @@ class Interpreter:
             raise TLRuntimeError(f"{name}: {exc}", e.span) from None
         finally:
             self._call_span = saved
+            self.creation_dtype = saved_dtype
 
     # -- user functions ---------------------------------------------------------------
 

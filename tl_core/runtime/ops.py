@@ -303,19 +303,25 @@ op_f16_from_array = implements("f16::from_array")(_from_array(mx.float16))
 op_f32_from_array = implements("f32::from_array")(_from_array(mx.float32))
 
 
+def made_dtype(ctx: OpContext, default: Any = FLOAT) -> Any:
+    """The dtype a creation built-in makes: its namespace's (`f32::arange`, computed in that
+    dtype, never rounded through float16 first), else `default`."""
+    return getattr(ctx, "creation_dtype", None) or default
+
+
 @implements("zeros")
 def op_zeros(ctx: OpContext, shape: Any) -> mx.array:
-    return mx.zeros(_creation_shape(shape), dtype=FLOAT)
+    return mx.zeros(_creation_shape(shape), dtype=made_dtype(ctx))
 
 
 @implements("ones")
 def op_ones(ctx: OpContext, shape: Any) -> mx.array:
-    return mx.ones(_creation_shape(shape), dtype=FLOAT)
+    return mx.ones(_creation_shape(shape), dtype=made_dtype(ctx))
 
 
 @implements("full")
 def op_full(ctx: OpContext, shape: Any, value: Any) -> mx.array:
-    return mx.full(_creation_shape(shape), as_float(value, "value"), dtype=FLOAT)
+    return mx.full(_creation_shape(shape), as_float(value, "value"), dtype=made_dtype(ctx))
 
 
 def _creation_shape(shape: Any) -> tuple[int, ...]:
@@ -337,17 +343,17 @@ def op_arange(ctx: OpContext, a: Any, b: Any = None) -> mx.array:
         lo, hi = as_int(a, "a"), as_int(b, "b")
     if (problem := dim_problem(max(hi - lo, 0))) is not None:
         raise OpError(problem, arg="b" if b is not None else "a")
-    return mx.arange(lo, max(hi, lo), dtype=FLOAT)
+    return mx.arange(lo, max(hi, lo), dtype=made_dtype(ctx, mx.float32))  # the original's f32
 
 
 @implements("rand")
 def op_rand(ctx: OpContext, shape: Any) -> mx.array:
-    return mx.random.uniform(shape=_creation_shape(shape), dtype=FLOAT)
+    return mx.random.uniform(shape=_creation_shape(shape), dtype=made_dtype(ctx))
 
 
 @implements("randn")
 def op_randn(ctx: OpContext, shape: Any) -> mx.array:
-    return mx.random.normal(shape=_creation_shape(shape), dtype=FLOAT)
+    return mx.random.normal(shape=_creation_shape(shape), dtype=made_dtype(ctx))
 
 
 # ---------------------------------------------------------------------------
