@@ -135,6 +135,7 @@ def test_transpose_permute_flatten_squeeze_unsqueeze():
                                "of float16[2, 3, 4]")
     assert str(call("flatten", x=T(2, 3, 4))) == "float16[24]"
     assert str(call("squeeze", x=T(1, 3, 1))) == "float16[3]"
+    assert str(call("squeeze", x=T(1, 1))) == "float16[1]"  # the original's (UPSTREAM.md 4.4)
     assert str(call("squeeze", x=T(1, 3), dim=V(0))) == "float16[3]"
     with pytest.raises(ShapeError) as e:
         call("squeeze", x=T(2, 3), dim=V(0))

@@ -672,3 +672,11 @@ def test_a_namespace_makes_its_dtype_without_rounding_through_float16():
     r = s.run(src)
     assert list(r.errors) == [] and r.stdout == "float32 float32 float16 float32\n"
     assert s.run("print(to_int(a[0]), to_int(a[2]), to_int(f[1]))").stdout == "2049 2051 2049\n"
+
+
+def test_squeeze_of_all_ones_is_one_element_as_in_the_original(ctx):
+    """UPSTREAM.md 4.4: squeeze without dim removes every size-1 axis; all ones gives [1]."""
+    for shape, want in (((1, 1), (1,)), ((1, 3, 1), (3,)), ((1,), (1,)), ((2, 1), (2,))):
+        assert ops.op_squeeze(ctx, mx.ones(shape)).shape == want
+    r = Session(device="cpu").run("let y = squeeze(ones([1, 1]))\nprint(shape(y), y[0])\n")
+    assert list(r.errors) == [] and r.stdout.startswith("[1] ")

@@ -169,7 +169,8 @@ _add("flatten", (X,), "tensor", "shape",
      "The elements of a tensor as a 1-D tensor, in row-major order.", R.flatten)
 _add("squeeze", (X, P("dim", "int", None, "the axis of size 1 to remove; all when omitted")),
      "tensor", "shape",
-     "Remove an axis of size 1 (or every axis of size 1 when `dim` is omitted).", R.squeeze)
+     "Remove an axis of size 1 (or every axis of size 1 when `dim` is omitted; when every "
+     "axis has size 1 the result is `[1]`, as the original's).", R.squeeze)
 _add("unsqueeze", (X, P("dim", "int", doc="where the new axis goes")), "tensor", "shape",
      "Insert an axis of size 1 at position `dim` (negative counts from the end).",
      R.unsqueeze)

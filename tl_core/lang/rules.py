@@ -159,7 +159,8 @@ def squeeze(a: RuleArgs) -> Type:
     assert x.dims is not None
     if not a.given("dim"):
         if all(dim_value(d) is not None for d in x.dims):
-            return TensorType(x.dtype, tuple(d for d in x.dims if dim_value(d) != 1))
+            kept = tuple(d for d in x.dims if dim_value(d) != 1)
+            return TensorType(x.dtype, kept or x.dims[:1])  # all of size 1: [1]
         return TensorType(x.dtype, None)
     dim = a.int("dim")
     if dim is None:

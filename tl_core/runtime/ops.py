@@ -427,8 +427,8 @@ def op_flatten(ctx: OpContext, x: Any) -> mx.array:
 @implements("squeeze")
 def op_squeeze(ctx: OpContext, x: Any, dim: Any = None) -> mx.array:
     x = as_tensor(x)
-    if dim is None:
-        return mx.squeeze(x)
+    if dim is None:  # every axis of size 1 gives [1], as the original (UPSTREAM.md 4.4)
+        return x.reshape(1) if x.ndim and x.size == 1 else mx.squeeze(x)
     d = norm_axis(dim, x.ndim)
     if x.shape[d] != 1:
         raise OpError(f"squeeze: dimension {as_int(dim, 'dim')} of {tensor_type(x)} has size "
