@@ -397,3 +397,15 @@ def test_structs_run_in_the_kernel(kernel):
     res = kernel.response(kernel.send("run", run_params("c.nn")))["result"]
     assert [e["message"] for e in res["errors"]] == [
         "Counter has no field 'nn'; fields: n; did you mean 'n'?"]
+
+
+def test_input_in_the_kernel_is_a_clear_error_never_a_wait(kernel):
+    """Issue 12: `input` in the kernel (whose stdin carries the protocol) is an error at
+    once, and the kernel keeps serving."""
+    res = kernel.response(kernel.send("run", run_params('let name = input("name? ")')),
+                          timeout=30)["result"]
+    assert [e["message"] for e in res["errors"]] == [
+        'input() needs a terminal, and this run has none (an editor or kernel run); give the '
+        'value in the program, or read it with env("NAME")']
+    res = kernel.response(kernel.send("run", run_params("print(1 + 1)")))["result"]
+    assert res["errors"] == [] and res["stdout"] == "2\n"
