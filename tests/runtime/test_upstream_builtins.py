@@ -680,3 +680,18 @@ def test_squeeze_of_all_ones_is_one_element_as_in_the_original(ctx):
         assert ops.op_squeeze(ctx, mx.ones(shape)).shape == want
     r = Session(device="cpu").run("let y = squeeze(ones([1, 1]))\nprint(shape(y), y[0])\n")
     assert list(r.errors) == [] and r.stdout.startswith("[1] ")
+
+
+def test_the_originals_casts_of_one_element_give_its_value():
+    """UPSTREAM.md 6.3: `as f32|f64|float` of a 1-element tensor is its value as a Float
+    (an f32 0.1 widened: 0.10000000149011612, never rounded to float16), `as i32|i64|int`
+    truncates; on a larger tensor ours converts the dtype (the original refuses)."""
+    src = ("let x = f32::from_array([1.0, 0.1, -2.7], [1, 3])\n"
+           "let v: float = x[0, 1] as float\nlet s: float = sum(x) as f64\n"
+           "let i: int = x[0, 2] as int\nlet o = f32::ones([1, 1]) as i64\n"
+           "print(v, s, i, o, x[0, 1] as f32)\nprint((x as f32).dtype, (x as float32).dtype)\n")
+    assert [d.message for d in analyze(src, "/tmp/c.tl").diagnostics] == []
+    x = np.array([1.0, 0.1, -2.7], np.float32)
+    want = f"{float(x[1])} {float(x.sum(dtype=np.float32))} -2 1 {float(x[1])}\n"
+    r = Session(device="cpu").run(src)
+    assert list(r.errors) == [] and r.stdout == want + "float32 float32\n"

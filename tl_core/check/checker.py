@@ -28,7 +28,7 @@ from tl_core.lang.builtins import BUFFER_METHODS, BUILTINS, MODEL_METHODS
 from tl_core.lang.collections import METHODS as VEC_METHODS
 from tl_core.lang.collections import VECTORS
 from tl_core.lang.collections import method_names as vec_method_names
-from tl_core.lang.dtypes import NAMESPACES, canonical_dtype, is_int_dtype
+from tl_core.lang.dtypes import NAMESPACES, VALUE_CASTS, canonical_dtype, is_int_dtype, kind_of
 from tl_core.lang.keywords import DEVICES
 from tl_core.lang.registry import STRING_KINDS, BindError, Builtin, bind_arguments, fallback_type
 from tl_core.lang.scalars import MAX_FOLDED_STRING, int_div, rem, repeat
@@ -889,6 +889,14 @@ class Checker:
         if isinstance(e, A.Cast):
             t = self.infer(e.expr, scope)
             target = self.type_of_expr(e.type)
+            name = e.type.dtype if isinstance(e.type, A.TensorTypeExpr) else e.type.name
+            if name in VALUE_CASTS and isinstance(t, TensorType):
+                # one element: its value as a number (as at run time); unknown: either
+                sizes = None if t.dims is None else [dim_value(d) for d in t.dims]
+                if sizes is not None and all(v == 1 for v in sizes):
+                    return FLOAT if kind_of(name) == "float" else INT
+                if sizes is None or all(v in (None, 1) for v in sizes):
+                    return UNKNOWN
             if isinstance(target, TensorType):
                 if isinstance(t, TensorType):
                     return TensorType(target.dtype, t.dims)

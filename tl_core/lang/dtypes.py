@@ -59,6 +59,11 @@ SCALAR_TYPES: tuple[str, ...] = ("int", "float", "bool", "string", "void")
 
 WORKING_DTYPE = "float16"  # tensors compute in float16 unless a program asks otherwise
 
+# The original's cast targets (UPSTREAM.md 6.3): on a 1-element tensor they give its value
+# as a number (`x[0, 1] as float` is a float, never a float16 tensor); on a larger tensor
+# (an error in the original) ours converts the dtype.
+VALUE_CASTS: frozenset[str] = frozenset({"f32", "f64", "float", "i32", "i64", "int"})
+
 
 def canonical_dtype(name: str) -> str | None:
     """`f32` -> `float32`; an unknown element type -> None."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import math
 import operator
 import os
 import sys
@@ -32,7 +33,7 @@ from tl_core.lang.collections import METHODS as VEC_METHODS
 from tl_core.lang.collections import VECTORS
 from tl_core.lang.collections import accepts as vec_accepts
 from tl_core.lang.collections import method_names as vec_method_names
-from tl_core.lang.dtypes import FLOAT_DTYPES, NAMESPACES, kind_of
+from tl_core.lang.dtypes import FLOAT_DTYPES, NAMESPACES, VALUE_CASTS, kind_of
 from tl_core.lang.keywords import DEVICES
 from tl_core.lang.registry import BindError, bind_arguments
 from tl_core.lang.scalars import checked_int, int_div, power, rem, repeat
@@ -953,6 +954,13 @@ class Interpreter:
                 return bool(v)
             if name == "string":
                 return self.format(v)
+        if name in VALUE_CASTS and isinstance(v, mx.array) and v.size == 1:
+            value = v.item()  # the original's: the element as a number (UPSTREAM.md 6.3)
+            if kind_of(name) != "int":
+                return float(value)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise TLRuntimeError(f"cannot convert {value} to int", e.expr.span)
+            return int(value)
         dt = self.dtype_of(name, t.span)
         tv = self.to_tensor(v, e.expr.span).astype(dt)
         memory.check(tv, self.device, f"as {name}", e.span)
