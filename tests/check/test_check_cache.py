@@ -318,3 +318,18 @@ def test_an_item_of_another_node_class_with_the_same_text_is_checked_again():
     cached = analyze(t2, path)
     assert type(cached.program.items[-1]).__name__ == "ErrorStmt"
     assert summary(cached) == summary(analyze(t2, path, use_cache=False))
+
+
+def test_fast_binding_equals_the_constructor():
+    from tl_core.check.names import Binding, Scope, new_binding
+    from tl_core.lang.types import UNKNOWN
+    from tl_core.syntax.span import Span
+
+    sp, whole = Span(3, 9, 1, 2, 1, 8), Span(0, 20, 1, 0, 2, 1)
+    scope = Scope(whole, None, "script")
+    for path, sc in ((None, scope), ("/x.tl", None)):
+        slow = Binding("w", "variable", sp, whole, UNKNOWN, path=path, node=7,
+                       scope=sc)
+        slow.serial = 5
+        fast = new_binding("w", "variable", sp, whole, UNKNOWN, 7, path, sc, 5)
+        assert vars(fast) == vars(slow) and fast.scope is slow.scope is sc

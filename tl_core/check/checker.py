@@ -22,6 +22,8 @@ from tl_core.check.learn import check_embedding, check_learn
 from tl_core.check.logic import LogicCheck, collect
 from tl_core.check.memo import type_sig
 from tl_core.check.model import Binding, ImportInfo, Ref, Scope, node_key
+from tl_core.check.names import new_binding
+from tl_core.check.placing import ref_maker
 from tl_core.diagnostics import Diagnostic, Related, Severity
 from tl_core.lang import shapes as S
 from tl_core.lang.builtins import BUFFER_METHODS, BUILTINS, MODEL_METHODS
@@ -121,6 +123,9 @@ def widen(t: Type) -> Type:
     return t
 
 
+_new_ref = ref_maker()  # Ref(span, binding, builtin, is_def), made through its slots
+
+
 class Checker:
     def __init__(self, text: str, path: str | None, base_dir: str, li: LineIndex) -> None:
         self.text = text
@@ -149,6 +154,7 @@ class Checker:
         self.all_bindings: list[Binding] = []
         self.functions: dict[str, Binding] = {}
         self.structs: dict[str, Binding] = {}
+        self._structs_key: tuple[str, ...] = ()  # `tuple(self.structs)`, kept (memo_fn_type)
         self.struct_defs = StructDefs()  # fields and impl methods (tl_core.check.structs)
         self.impl_name: str | None = None  # the impl whose methods are being checked
         self.relations: set[str] = set()  # declared or defined by a rule (facts name them)
@@ -179,14 +185,14 @@ class Checker:
 
     def declare(self, scope: Scope, name: str, kind: str, span: Span, decl_span: Span,
                 t: Type, node: object = None, path: str | None = None) -> Binding:
-        b = Binding(name, kind, span, decl_span, t, path=path, node=node, scope=scope)
-        b.serial = self.serial
+        b = new_binding(name, kind, span, decl_span, t, node, path, scope, self.serial)
         self.serial += 1
         scope.add(b)
         self.all_bindings.append(b)
         if path is None:
-            self.refs[(span.start, span.end)] = Ref(span, b, None, True)
-            self.point_types[span.start] = t
+            start = span.start
+            self.refs[(start, span.end)] = _new_ref(span, b, None, True)
+            self.point_types[start] = t
         return b
 
     def use(self, b: Binding, span: Span, read: bool = True) -> None:
@@ -282,7 +288,10 @@ class Checker:
             if isinstance(it, A.Import):
                 self.check_import(it, resolver, seen_imports, script)
         self.files.update(resolver.read)
-        for it in decls:
+        checkpoint = self.checkpoint
+        for n, it in enumerate(decls):
+            if checkpoint is not None and not n & 255:
+                checkpoint()  # (a hover meanwhile has the interpreter to itself)
             if isinstance(it, A.FnDecl):
                 self.declare_fn(script, it)
             elif isinstance(it, A.StructDecl):
@@ -479,7 +488,10 @@ class Checker:
         memo = self.memo
         if memo is None:
             return self.fn_type(fn)
-        key = ("fn_type", self.text[fn.span.start:fn.body.span.start], tuple(self.structs))
+        structs = self._structs_key
+        if len(structs) != len(self.structs):  # (structs are only added)
+            structs = self._structs_key = tuple(self.structs)
+        key = ("fn_type", self.text[fn.span.start:fn.body.span.start], structs)
         ft = memo.old.get(key) or memo.new.get(key)  # type: ignore[attr-defined]
         if ft is None:
             ft = self.fn_type(fn)

@@ -61,6 +61,21 @@ def _set_scope(b: Binding, scope: Scope | None) -> None:
     b.__dict__["_scope"] = None if scope is None else weakref.ref(scope)
 
 
+def new_binding(name: str, kind: str, span: Span, decl_span: Span, t: Type, node: object,
+                path: str | None, scope: Scope | None, serial: int) -> Binding:
+    """`Binding(name, kind, span, decl_span, t, path=path, node=node, scope=scope)` with
+    `serial`, its `__dict__` set at once: the checker declares thousands per analysis, and
+    the dataclass `__init__` (fifteen fields, the scope's property) was most of a
+    declaration's cost (tests/check/test_check_cache.py compares the two)."""
+    b = object.__new__(Binding)
+    b.__dict__ = {"name": name, "kind": kind, "span": span, "decl_span": decl_span,
+                  "type": t, "path": path, "node": node,
+                  "_scope": None if scope is None else weakref.ref(scope), "refs": {},
+                  "reads": 0, "int_literal": False, "written_type": False, "doc": "",
+                  "detail": "", "serial": serial}
+    return b
+
+
 # A binding refers to its scope weakly. Why: the scope holds its bindings (`names`,
 # `bindings`), so a strong back-reference made every analysis a cycle that only Python's
 # cyclic GC could free; on a large file those passes (~200 ms) were the slow edits
