@@ -83,9 +83,11 @@ class DocumentHost:
             self._tokens = TokenCaches()
         return self._tokens
 
-    def analyze(self, text: str, checkpoint: Callable[[], None] | None = None) -> Analysis:
+    def analyze(self, text: str, checkpoint: Callable[[], None] | None = None,
+                line_index: Any = None) -> Analysis:
         """The analysis of `text` (this document's current text). `checkpoint` runs between
-        top-level items and may raise `Cancelled`, which stops it and keeps nothing."""
+        top-level items and may raise `Cancelled`, which stops it and keeps nothing.
+        `line_index`: the `LineIndex` of `text`, when the caller keeps one."""
         # lazy: the checker and the parser load with the first analysis, not at start
         from tl_core.check.analyzer import analyze
         from tl_core.syntax import IncrementalParser
@@ -100,7 +102,7 @@ class DocumentHost:
                 parsed = parser.parse(text)
                 self._texts[slot] = text
             a = analyze(text, self.path, parse_result=parsed, checkpoint=checkpoint,
-                        records=None if self.closed else self.records)
+                        records=None if self.closed else self.records, line_index=line_index)
             self.snapshot, self._snapshot_slot = a, slot
             return a
 

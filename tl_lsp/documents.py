@@ -55,9 +55,9 @@ def path_to_uri(path: str) -> str:
     return from_fs_path(path) or Path(path).as_uri()
 
 
-def _analyze(host: DocumentHost, text: str,
-             checkpoint: Callable[[], None] | None = None) -> Any:
-    return host.analyze(text, checkpoint)
+def _analyze(host: DocumentHost, text: str, checkpoint: Callable[[], None] | None = None,
+             line_index: Any = None) -> Any:
+    return host.analyze(text, checkpoint, line_index)
 
 
 def _read_text(path: str) -> str | None:
@@ -92,6 +92,7 @@ class Job:
     serial: int  # `Document.serial` of the text
     text: str
     future: asyncio.Future[Any]
+    index: Any = None  # the text's LineIndex when the document has one (Document.index)
     cancel: threading.Event = field(default_factory=threading.Event)
     started: float | None = None  # time.monotonic() when the analysis thread took it
 
@@ -119,6 +120,9 @@ class Document:
     edits: EditLog = field(default_factory=EditLog)
     edit_serials: list[int] = field(default_factory=list)
     _positions: Positions | None = field(default=None, repr=False)
+    # the LineIndex of `text`, kept through edits (`LineIndex.after_edit`: a search of the
+    # whole text per keystroke was ~1.5 ms, for the server and again for the analysis)
+    index: Any = field(default=None, repr=False)
     # the server's scheduling for this document (tl_lsp/server.py)
     diag_task: asyncio.Future[Any] | None = None  # analyse and publish diagnostics
     warm_task: asyncio.Future[Any] | None = None  # materialize after a pause in typing
@@ -205,15 +209,20 @@ class Documents:
         doc = self.docs[uri]
         text = doc.text
         pos = self.positions(doc)  # the first change's conversion (cached for this text)
+        index = pos.index
         for change in changes:
             old_length = len(text)
             text, start, end = apply_change_at(text, change, self.encoding, pos)
-            pos = None
+            length = end - start + len(text) - old_length
+            index = index.after_edit(text, start, end, length)
+            pos = Positions(text, self.encoding, index) if len(changes) > 1 else None
             if text is not doc.text:
                 doc.serial += 1
-                doc.edits.add(start, end, end - start + len(text) - old_length)
+                doc.edits.add(start, end, length)
                 doc.edit_serials.append(doc.serial)
         self._set_text(doc, text)
+        if index.text is doc.text:  # (else the text came back to the same: kept as it was)
+            doc.index = index
         doc.version = version
         if len(doc.edits) > _MAX_EDITS:  # a long burst with no analysis: start afresh
             self._forget_last(doc)
@@ -295,6 +304,8 @@ class Documents:
         if analysis is None:
             analysis = doc.analysis
         index = getattr(analysis, "line_index", None) if analysis is not None else None
+        if index is None or getattr(index, "text", None) is not doc.text:
+            index = doc.index
         if index is not None and getattr(index, "text", None) is not doc.text:
             index = None
         pos = Positions(doc.text, self.encoding, index)
@@ -316,7 +327,7 @@ class Documents:
         self._cancel(doc)
         self._loop = loop
         fut = loop.create_future()
-        job = Job(doc.serial, doc.text, fut)
+        job = Job(doc.serial, doc.text, fut, doc.index)
         work = loop.run_in_executor(self.executor, self._analyze_now, job, doc.host)
 
         def done(f: asyncio.Future[Any]) -> None:
@@ -384,9 +395,9 @@ class Documents:
         try:
             with self.bounded_reads():
                 if self.gate is None:
-                    return _analyze(host, job.text, checkpoint)
+                    return _analyze(host, job.text, checkpoint, line_index=job.index)
                 with self.gate.busy():
-                    return _analyze(host, job.text, checkpoint)
+                    return _analyze(host, job.text, checkpoint, line_index=job.index)
         except Cancelled:
             return None
 

@@ -38,7 +38,7 @@ class Hold:
         self.finished: list[str] = []
         original = documents._analyze
 
-        def held(host, text, checkpoint=None):  # noqa: ANN001, ANN202
+        def held(host, text, checkpoint=None, line_index=None):  # noqa: ANN001, ANN202
             self.texts.append(text)
             first = [True]
 
@@ -49,7 +49,7 @@ class Hold:
                     self.gate.wait(30)
                 checkpoint()
 
-            a = original(host, text, hook)
+            a = original(host, text, hook, line_index)
             self.finished.append(text)
             return a
 

@@ -54,3 +54,14 @@ def test_the_fast_constructors_equal_the_dataclass_constructor() -> None:
     assert type(fast) is Span and fast == Span(3, 9, 1, 2, 4, 0)
     anchored = new_anchored_span(Anchor(0, 0), 3, 9, 1, 2, 4, 0)
     assert type(anchored) is AnchoredSpan and anchored.anchor.start == 0
+
+
+@given(st.text(alphabet="ab\n\r😀", max_size=60), st.integers(0, 60), st.integers(0, 60),
+       st.text(alphabet="xy\n", max_size=12))
+def test_a_line_index_after_an_edit_equals_a_fresh_one(text, a, b, inserted) -> None:
+    from tl_core.syntax.span import LineIndex
+
+    start, end = sorted((min(a, len(text)), min(b, len(text))))
+    new = text[:start] + inserted + text[end:]
+    index = LineIndex(text).after_edit(new, start, end, len(inserted))
+    assert index.text is new and index.starts == LineIndex(new).starts

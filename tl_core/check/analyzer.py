@@ -24,7 +24,7 @@ __all__ = ["Analysis", "Binding", "Ref", "Scope", "analyze"]
 def analyze(text: str, path: str | None = None, parse_result: object = None,
             use_cache: bool | None = None,
             checkpoint: Callable[[], None] | None = None,
-            records: dict | None = None) -> Analysis:
+            records: dict | None = None, line_index: LineIndex | None = None) -> Analysis:
     """Check `text` (the document at `path`; relative model and import paths resolve
     against its directory, or the working directory when `path` is None).
 
@@ -36,8 +36,10 @@ def analyze(text: str, path: str | None = None, parse_result: object = None,
 
     `checkpoint` is called between top-level items; it may raise `Cancelled`
     (tl_core/check/cancel.py), which stops the analysis and commits nothing.
+    `line_index`: the text's `LineIndex` when the caller has it (an editor keeps one per
+    text, updated by each edit: `LineIndex.after_edit`).
     """
-    li = LineIndex(text)
+    li = line_index if line_index is not None and line_index.text is text else LineIndex(text)
     if parse_result is None:
         parse_result = parse(text)
     pr = parse_result

@@ -144,6 +144,29 @@ class LineIndex:
             i = find("\n", i + 1)
         self.starts = starts
 
+    def after_edit(self, text: str, start: int, end: int, length: int) -> LineIndex:
+        """The index of `text`: this index's text with its `[start, end)` replaced by the
+        `length` code points at `text[start:start + length]`. O(lines) list work instead
+        of a search of the whole text for line breaks (an editor's every keystroke)."""
+        starts = self.starts
+        k = bisect_right(starts, start)  # lines starting at or before `start` stay
+        j = bisect_right(starts, end, k)  # those starting inside the old stretch go
+        delta = length - (end - start)
+        mid = []
+        find = text.find
+        stop = start + length
+        i = find("\n", start, stop)
+        while i != -1:
+            mid.append(i + 1)
+            i = find("\n", i + 1, stop)
+        tail = starts[j:]
+        if delta:
+            tail = [s + delta for s in tail]
+        index = LineIndex.__new__(LineIndex)
+        index.text = text
+        index.starts = starts[:k] + mid + tail
+        return index
+
     def position(self, offset: int) -> tuple[int, int]:
         offset = max(0, min(offset, len(self.text)))
         line = bisect_right(self.starts, offset) - 1
