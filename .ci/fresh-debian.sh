@@ -21,6 +21,8 @@
 # (S s)" and "make test: exit N (S s)"); the script prints those and pytest's summary line,
 # and exits 0 only when every `make run` and `make test` did.
 set -euo pipefail
+# one brace group: bash reads it whole before running it, so editing this file mid-run is safe
+{
 
 as_root=1 as_user=1 keep=0
 for arg in "$@"; do
@@ -167,3 +169,4 @@ run_as() {  # root | user: a fresh copy of the base, mounted, the README's steps
 [ "$as_user" -eq 0 ] || run_as user
 echo "== $SUITE, commit $commit, $(( ($(date +%s) - start) / 60 )) min in all; logs in $WORKDIR"
 exit $status
+}
