@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's commands on a bare Debian, as a newcomer meets them: debootstrap a minimal
 # Debian (minbase plus python3, make and git, what the README assumes), `git clone` this
-# repository inside it, then `make run` and `make test` in a chroot, as root and then as a
-# user with sudo. Not part of `make test`: it needs root, a network that reaches Debian's
+# repository inside it, then `make run` and `make test` inside it (pivot_root in a mount
+# namespace of its own), as root and then as a user with sudo. Not part of `make test`: it needs root, a network that reaches Debian's
 # mirror, PyPI and npm, and about an hour on two cores.
 #
 #   sudo .ci/fresh-debian.sh [--user-only | --root-only] [--keep]
@@ -15,7 +15,9 @@
 #             Debian, copied to root/ and user/ for the two runs (each on a fresh copy, so
 #             the user's run installs its packages through sudo); removed at the end unless
 #             --keep, never while anything is mounted under them
-#   CA_BUNDLE a PEM bundle the chroot's pip and npm should trust, for a network whose
+#   STEPS     the shell commands run in each root instead of the README's (to check this
+#             script itself quickly, e.g. STEPS='echo make run: exit 0; echo make test: exit 0')
+#   CA_BUNDLE a PEM bundle pip and npm inside should trust, for a network whose
 #             HTTPS goes through an intercepting proxy (e.g. /etc/ssl/certs/ca-certificates.crt)
 # Each run's output goes to $WORKDIR/root.log and $WORKDIR/user.log (lines "make run: exit N
 # (S s)" and "make test: exit N (S s)"); the script prints those and pytest's summary line,
@@ -33,7 +35,7 @@ for arg in "$@"; do
     *) echo "usage: .ci/fresh-debian.sh [--user-only | --root-only] [--keep]" >&2; exit 2 ;;
   esac
 done
-[ "$(id -u)" -eq 0 ] || { echo "error: debootstrap and chroot need root: run it with sudo" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "error: debootstrap, mount and pivot_root need root: run it with sudo" >&2; exit 1; }
 command -v debootstrap >/dev/null 2>&1 ||
   { echo "error: debootstrap is not installed (apt-get install debootstrap)" >&2; exit 1; }
 
@@ -44,7 +46,7 @@ SUITE=${SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-}")}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 WORKDIR=${WORKDIR:-/var/tmp/tl-fresh-debian}
 base=$WORKDIR/base   # the debootstrapped Debian, never mounted into; copied for each run
-root=                # the copy a run uses (chroot), with mounts while it runs
+root=                # the copy a run uses, with mounts while it runs
 mounts=(proc sys dev dev/pts dev/shm)
 
 mounted_under() { findmnt -rn -o TARGET | grep -q "^$1\(/\|$\)"; }
@@ -63,18 +65,15 @@ remove() {  # a root, never while anything is mounted under it
   fi
   rm -rf --one-file-system "$1"
 }
-stop_chrooted() {  # the processes still running inside the run's root (stopped early)
-  local link pid
-  [ -n "$root" ] || return 0
-  for link in /proc/[0-9]*/root; do
-    [ "$(readlink "$link" 2>/dev/null)" = "$root" ] || continue
-    pid=${link#/proc/}
-    kill -TERM "${pid%/root}" 2>/dev/null || true
-  done
+child=               # the process group of the command running in the root
+stop_child() {  # when stopped early: that command and what it started
+  [ -n "$child" ] || return 0
+  kill -TERM -- "-$child" 2>/dev/null || true
   sleep 2
+  kill -KILL -- "-$child" 2>/dev/null || true
 }
 cleanup() {
-  stop_chrooted
+  stop_child
   unmount_all
   [ -z "$root" ] || [ "$keep" -eq 1 ] || remove "$root" || true
   [ "$keep" -eq 1 ] || remove "$base" || true
@@ -104,6 +103,8 @@ debootstrap --variant=minbase --include=python3,make,git "$SUITE" "$base" "$MIRR
   esac
 } >"$base/etc/apt/sources.list"
 cp /etc/resolv.conf "$base/etc/resolv.conf"
+# the host name in /etc/hosts, as the installer writes it (else sudo warns it cannot resolve it)
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$(hostname)" >"$base/etc/hosts"
 ca_env=()
 if [ -n "${CA_BUNDLE:-}" ]; then
   cp "$CA_BUNDLE" "$base/etc/fresh-ca-bundle.crt"
@@ -117,13 +118,25 @@ commit=$(git -C "$repo" rev-parse --short HEAD)
 
 # The README's steps, in a login-like environment with nothing of ours: HOME, a plain PATH,
 # no locale (a minbase Debian has none) and no terminal.
-newcomer='set -u; cd ~ && git clone -q /srv/tensorlogic-tools.git && cd tensorlogic-tools || exit 1
+newcomer=${STEPS:-'set -u; cd ~ && git clone -q /srv/tensorlogic-tools.git && cd tensorlogic-tools || exit 1
 s=$(date +%s); make run; echo "make run: exit $? ($(( $(date +%s) - s )) s)"
-s=$(date +%s); make test; echo "make test: exit $? ($(( $(date +%s) - s )) s)"'
+s=$(date +%s); make test; echo "make test: exit $? ($(( $(date +%s) - s )) s)"'}
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-# PYTEST_ADDOPTS=-rs: pytest lists every skipped test with its reason (only tests/gpu may skip)
+# Into the root: not chroot, under which the kernel refuses user namespaces (`unshare --user`,
+# which a test uses as any user may on Debian), but pivot_root in a mount namespace of its own,
+# as container tools do. PYTEST_ADDOPTS=-rs: pytest lists every skipped test with its reason
+# (only tests/gpu may skip). Each command runs in its own session (a process group to stop).
+# shellcheck disable=SC2016
+enter='mount --rbind "$1" "$1" && cd "$1" && mkdir -p .host && pivot_root . .host && cd / &&
+  umount -l /.host && rmdir /.host && shift && exec "$@"'
 in_root() {
-  chroot "$root" /usr/bin/env -i PATH=$path TERM=dumb PYTEST_ADDOPTS=-rs "${ca_env[@]}" "$@"
+  setsid unshare --mount --propagation private -- /bin/sh -c "$enter" sh "$root" \
+    /usr/bin/env -i PATH=$path TERM=dumb PYTEST_ADDOPTS=-rs "${ca_env[@]}" "$@" &
+  child=$!
+  local rc=0
+  wait "$child" || rc=$?
+  child=
+  return $rc
 }
 
 status=0
