@@ -169,7 +169,7 @@ run_as() {  # root | user: a fresh copy of the base, mounted, the README's steps
       /usr/sbin/runuser -u newcomer -- /bin/bash -c "$newcomer" >"$log" 2>&1 || true
   fi
   echo "   $(grep -E '^make (run|test): exit' "$log" | tr '\n' ' ')($(( ($(date +%s) - t0) / 60 )) min)"
-  echo "   $(grep -E '^[= ]*[0-9]+ (passed|failed|error).* in [0-9.]+s' "$log" | tail -1 || true)"
+  grep -E '^[= ]*[0-9]+ (passed|failed|error).* in [0-9.]+s' "$log" | tail -1 | sed 's/^/   /' || true
   grep -q '^make run: exit 0 ' "$log" && grep -q '^make test: exit 0 ' "$log" || status=1
   if grep -E '^SKIPPED' "$log" | grep -v ' tests/gpu/' | sed 's/^/   not a GPU test: /' | grep .; then
     status=1
