@@ -115,3 +115,16 @@ def test_run_and_check_report_the_same_error(line):
     assert len(checked) == 1 and len(r.errors) == 1, (checked, r.errors)
     assert r.errors[0].message == checked[0].message
     assert r.errors[0].span.start == checked[0].span.start
+
+
+@pytest.mark.parametrize("loader", ["load_model_f16", "load_model_f32",
+                                    "load_weight_cache_gguf_f32"])
+def test_the_originals_loaders_read_the_gguf_as_the_gguf_package_does(gguf_reader, loader):
+    """UPSTREAM.md 12.1: `load_model_f16(path)` / `load_model_f32(path)` (and the GGUF
+    weight cache) navigate like `load_model`; values as the `gguf` package reads them."""
+    args = f'"{smollm2_path().name}"' + (", 200" if "cache" in loader else "")
+    s = run(f"let m = {loader}({args})\nlet w = m.blk[3].ffn_norm.weight\n"
+            "let e = m.token_embd.weight\n")
+    w = np.array(s.interpreter.globals.vars["w"])
+    np.testing.assert_array_equal(w, gguf_reference(gguf_reader, "blk.3.ffn_norm.weight"))
+    assert s.interpreter.globals.vars["e"].shape == (49152, 576)
