@@ -695,3 +695,22 @@ def test_the_originals_casts_of_one_element_give_its_value():
     want = f"{float(x[1])} {float(x.sum(dtype=np.float32))} -2 1 {float(x[1])}\n"
     r = Session(device="cpu").run(src)
     assert list(r.errors) == [] and r.stdout == want + "float32 float32\n"
+
+
+def test_for_over_an_entity_set_literal_as_in_the_original():
+    """UPSTREAM.md 17.1: `for v in {a, b}` iterates the names as strings."""
+    src = ("entity City = {paris, seoul}\nfor c in {paris, seoul} {\n    print(c + \"!\")\n}\n"
+           "for c in City {\n    print(c)\n}\n")
+    assert [d.message for d in analyze(src, "/tmp/f.tl").diagnostics] == []
+    r = Session(device="cpu").run(src)
+    assert list(r.errors) == [] and r.stdout == "paris!\nseoul!\nparis\nseoul\n"
+
+
+@pytest.mark.parametrize("cond", ["m > 0.0", "not m ≈ m"])
+def test_a_condition_of_several_values_is_the_same_error_in_check_and_run(cond):
+    src = f'let m = f32::from_array([1.0, 2.0], [1, 2])\nif {cond} {{\n    print("x")\n}}\n'
+    message = "a condition must be a single value, found bool[1, 2]"
+    (checked,) = analyze(src, "/tmp/c.tl").diagnostics
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == [checked.message] == [message]
+    assert r.errors[0].span == checked.span

@@ -662,11 +662,13 @@ class Checker:
                 elem = INT if is_int_dtype(it.dtype) else FLOAT
             elif isinstance(it, ShapeType):
                 elem = INT
+            elif isinstance(st.iterable, A.SetLiteral):  # `for c in {paris, seoul}`
+                elem = STRING
             body_scope = self.new_scope(st.span, scope, "loop")
             self.declare(body_scope, st.var, "for", st.var_span, st.span, elem, st)
             self.check_loop(st.body, body_scope)
         elif isinstance(st, A.While):
-            self.infer(st.cond, scope)
+            self.check_condition(st.cond, scope)
             self.check_loop(st.body, scope)
         elif isinstance(st, A.Loop):
             self.check_loop(st.body, scope)
@@ -712,8 +714,16 @@ class Checker:
         finally:
             self.nested_in_main = saved
 
+    def check_condition(self, cond: object, scope: Scope) -> None:
+        """An `if`/`while` condition: one value (as at run time, a known larger tensor is
+        an error)."""
+        t = self.infer(cond, scope)
+        if isinstance(t, TensorType) and (n := S.numel(t)) is not None and n != 1:
+            self.error(cond.span, f"a condition must be a single value, found {t}",  # type: ignore[attr-defined]
+                       "type-mismatch")
+
     def check_if(self, st: A.If, scope: Scope) -> None:
-        self.infer(st.cond, scope)
+        self.check_condition(st.cond, scope)
         mark = len(self.journal)
         self.check_block(st.then, scope)
         then_entries = self.journal[mark:]
