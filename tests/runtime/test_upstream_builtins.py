@@ -714,3 +714,25 @@ def test_a_condition_of_several_values_is_the_same_error_in_check_and_run(cond):
     r = Session(device="cpu").run(src)
     assert [e.message for e in r.errors] == [checked.message] == [message]
     assert r.errors[0].span == checked.span
+
+
+def test_softmax_weighs_non_finite_entries_zero_as_the_originals_kernel(ctx):
+    """UPSTREAM.md 9.5: the maximum over the finite entries; -inf, +inf and NaN weigh 0; a
+    row with nothing finite is uniform (never NaN)."""
+    inf, nan = math.inf, math.nan
+    rows = np.array([[-inf, -inf, -inf], [inf, 1.0, 2.0], [nan, 1.0, -inf], [1.0, 2.0, 3.0],
+                     [nan, nan, inf]], np.float32)
+
+    def reference(row: np.ndarray) -> np.ndarray:
+        fin = np.isfinite(row)
+        if not fin.any():
+            return np.full(row.shape, 1 / row.size)
+        e = np.where(fin, np.exp(np.where(fin, row, 0) - row[fin].max()), 0)
+        return e / e.sum()
+
+    want = np.stack([reference(r) for r in rows])
+    got = ops.op_softmax(ctx, mx.array(rows))
+    np.testing.assert_allclose(np.array(got), want, rtol=1e-6, atol=1e-7)
+    got = ops.op_softmax(ctx, mx.array(rows.T.copy()), 0)  # along another axis too
+    np.testing.assert_allclose(np.array(got).T, want, rtol=1e-6, atol=1e-7)
+    close(ops.op_softmax(ctx, mx.array(rows).astype(mx.float16)), want, rtol=1e-3, atol=1e-3)

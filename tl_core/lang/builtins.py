@@ -253,7 +253,8 @@ for _n, _what in (("floor", "the largest integer <= x"), ("ceil", "the smallest 
          f"(same shape and dtype).", R.rounding)
 _add("softmax", (X, P("dim", "int", -1, "the axis that sums to 1")), "tensor", "math",
      "The softmax along `dim` (default the last axis), computed stably by subtracting the "
-     "maximum. The shape is unchanged.", R.softmax)
+     "maximum. As the original's kernel, -inf, +inf and NaN entries weigh 0 and a row with "
+     "nothing finite is uniform (1/n), never NaN. The shape is unchanged.", R.softmax)
 for _n, _what in (("sum", "the sum"), ("mean", "the mean"), ("max", "the maximum"),
                   ("min", "the minimum")):
     _add(_n, (X, _DIM_OPT, _KEEP), "tensor", "math",

@@ -738,7 +738,17 @@ def _check_positions(i: mx.array, n: int, d: int, t: mx.array) -> None:
 def op_softmax(ctx: OpContext, x: Any, dim: Any = -1) -> mx.array:
     t = _floatify(as_tensor(x))
     d = norm_axis(dim, max(t.ndim, 1))
-    return mx.softmax(t, axis=d, precise=True)
+    if t.ndim == 0:
+        return mx.softmax(t, axis=d, precise=True)
+    # The original's kernel (UPSTREAM.md 9.5): the maximum over the finite entries only,
+    # a non-finite entry (-inf, +inf, NaN) weighs 0, and a row with nothing finite is
+    # uniform (1/n), never NaN; a finite row is the usual max-subtracted softmax.
+    f = _f32(t)
+    finite = mx.isfinite(f)
+    m = mx.max(mx.where(finite, f, -math.inf), axis=d, keepdims=True)
+    e = mx.where(finite, mx.exp(f - mx.where(mx.isfinite(m), m, 0.0)), 0.0)
+    s = mx.sum(e, axis=d, keepdims=True)
+    return _back(mx.where(s > 0, e / mx.maximum(s, 1e-38), 1.0 / t.shape[d]), t)
 
 
 def _reduce(name: str, fn: Any, index: bool = False) -> Any:
