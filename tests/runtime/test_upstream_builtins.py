@@ -736,3 +736,38 @@ def test_softmax_weighs_non_finite_entries_zero_as_the_originals_kernel(ctx):
     got = ops.op_softmax(ctx, mx.array(rows.T.copy()), 0)  # along another axis too
     np.testing.assert_allclose(np.array(got).T, want, rtol=1e-6, atol=1e-7)
     close(ops.op_softmax(ctx, mx.array(rows).astype(mx.float16)), want, rtol=1e-3, atol=1e-3)
+
+
+WITH = """entity Person
+entity City = { paris }
+relation Knows(x: entity, y: entity)
+Knows(alice, bob)
+with Person {
+    let n = 2
+    print("in", n)
+}
+let with = 3
+print(with)
+"""
+
+
+def test_with_an_entity_type_runs_its_block_as_in_the_original():
+    """UPSTREAM.md 17.5: `with T { ... }` runs its statements (`with` stays a name
+    elsewhere); both parsers agree; a name that is no entity type is the same error in
+    check and run."""
+    from tl_core.syntax import parse
+    from tl_core.syntax.format import format_text
+    from tl_core.syntax.parser import lark_parse_chunk
+
+    assert parse(WITH).program.items == lark_parse_chunk(WITH)[0]
+    assert format_text(WITH) == WITH
+    assert [d.message for d in analyze(WITH, "/tmp/w.tl").diagnostics] == []
+    r = Session(device="cpu").run(WITH)
+    assert list(r.errors) == [] and r.stdout == "in 2\n3\n"
+    bad = WITH + "with Persn {\n    print(1)\n}\n"
+    (checked,) = analyze(bad, "/tmp/w.tl").diagnostics
+    r = Session(device="cpu").run(bad)
+    assert [e.message for e in r.errors] == [checked.message] == [
+        "with Persn: Persn is not an entity type (declare it with `entity Persn`); entity "
+        "types: City, Person; did you mean Person?"]
+    assert r.errors[0].span == checked.span

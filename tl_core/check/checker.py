@@ -37,7 +37,7 @@ from tl_core.lang.scalars import MAX_FOLDED_STRING, int_div, rem, repeat
 from tl_core.lang.shapes import ArgInfo, IndexItem, RuleArgs, ShapeError
 from tl_core.lang.structs import StructDefs, undefined_struct
 from tl_core.lang.stubs import PYTHON_INTEGRATION, path_message, stub_message
-from tl_core.lang.text import nested_block_hint
+from tl_core.lang.text import nested_block_hint, unknown_with_type
 from tl_core.lang.types import (
     BOOL,
     DEVICE,
@@ -686,6 +686,11 @@ class Checker:
             self.infer(e, scope)
         elif isinstance(st, A.BlockStmt):
             self.check_block(st.block, scope)
+        elif isinstance(st, A.With):  # the original's entity block (UPSTREAM.md 17.5)
+            types = self.logic.env.types if self.logic is not None else {}
+            if st.type_name not in types:
+                self.error(st.type_span, unknown_with_type(st.type_name, types), "logic")
+            self.check_block(st.body, scope)
         elif isinstance(st, (A.Rule, A.Query, A.Infer)) and self.logic is not None:
             self.logic.statement(st, scope)
         elif isinstance(st, A.LearnBlock):

@@ -1,11 +1,13 @@
 """Texts of the language: format strings of `print` and `panic` (UPSTREAM.md 15.1-15.2):
 each `{}` takes the next value; `{:.2}`, `{0}` and `{{` are plain text; extra values are
 ignored. And the hint shared by the checker and `tl test`/`tl bench` for a test or bench
-inside `main` that uses main's variables."""
+inside `main` that uses main's variables, and the error of `with T { }` naming no entity
+type (both also shared by the checker and the runtime)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
 
 PLACEHOLDER = "{}"
 
@@ -44,3 +46,13 @@ def nested_block_hint(name: str, word: str, line: int | None = None) -> str:
     return (f"'{name}' is a variable of main{where}, and a {word} inside main sees only the "
             f"top level, as a top-level {word} does (tl {word} runs it without running "
             f"main); declare '{name}' at the top level or inside the {word}")
+
+
+def unknown_with_type(name: str, types: Iterable[str]) -> str:
+    """`with Nme { }`: the error when `Nme` is not a declared entity type."""
+    known = sorted(types)
+    close = difflib.get_close_matches(name, known, n=1)
+    listed = f"; entity types: {', '.join(known)}" if known else "; none is declared"
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return (f"with {name}: {name} is not an entity type (declare it with `entity {name}`)"
+            f"{listed}{hint}")

@@ -40,7 +40,7 @@ from tl_core.lang.scalars import checked_int, int_div, power, rem, repeat
 from tl_core.lang.shapes import ArgInfo, RuleArgs, ShapeError
 from tl_core.lang.structs import StructDefs, undefined_struct
 from tl_core.lang.stubs import path_message, stub_message
-from tl_core.lang.text import FormatError, format_braces
+from tl_core.lang.text import FormatError, format_braces, unknown_with_type
 from tl_core.lang.types import UNKNOWN, ListType, ScalarType, TensorType
 from tl_core.limits import dim_problem
 from tl_core.logic.learn import run_learn
@@ -535,6 +535,11 @@ class Interpreter:
             raise _Continue()
         elif t is ast.BlockStmt:
             self.exec_block(s.block, Env(env))
+        elif t is ast.With:  # the original's entity block: its statements (UPSTREAM.md 17.5)
+            if not self.logic.is_entity_type(s.type_name):
+                raise TLRuntimeError(unknown_with_type(s.type_name, self.logic.kb.types),
+                                     s.type_span)
+            self.exec_block(s.body, Env(env))
         elif t is ast.ErrorStmt:
             raise TLRuntimeError("this statement did not parse", s.span)
         elif t in _LOGIC_ITEMS or t is ast.LearnBlock:

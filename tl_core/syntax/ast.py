@@ -387,6 +387,16 @@ class For:
 
 
 @dataclass(frozen=True, slots=True)
+class With:
+    """`with Person { ... }`: the original's block over an entity type (UPSTREAM.md 17.5)."""
+
+    span: Span
+    type_name: str
+    type_span: Span
+    body: Block
+
+
+@dataclass(frozen=True, slots=True)
 class While:
     span: Span
     cond: Expr
@@ -468,7 +478,8 @@ class ErrorStmt:
 
 
 Stmt = (
-    Let | Assign | TensorDecl | Return | If | For | While | Loop | Break | Continue | ExprStmt
+    Let | Assign | TensorDecl | Return | If | For | With | While | Loop | Break | Continue
+    | ExprStmt
     | BlockStmt | Rule | Query | Infer | ErrorStmt
 )
 

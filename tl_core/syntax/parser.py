@@ -405,6 +405,9 @@ class _Builder:
     def for_stmt(self, c):
         return N.For(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), c[3], c[4])
 
+    def with_stmt(self, c):
+        return N.With(_cover(c[0], c[-1]), c[1].value, _ts(c[1]), c[2])
+
     def while_stmt(self, c):
         return N.While(_cover(c[0], c[-1]), c[1], c[2])
 
@@ -666,6 +669,7 @@ _WORDS = {
     "TEST": "'test'", "BENCH": "'bench'", "ENTITY": "'entity'", "RELATION": "'relation'",
     "EMBEDDING": "'embedding'", "RELATION_EMBEDDING": "'relation_embedding'",
     "LEARN": "'learn'", "INFER": "'infer'", "NOT": "'not'", "AND": "'and'", "OR": "'or'",
+    "WITH": "'with'",
 }
 _EXPR_START = frozenset(
     {"NAME", "NUMBER", "STRING", "LPAR", "NL_LPAR", "LSQB", "NL_LSQB", "MINUS", "BANG",
@@ -993,7 +997,7 @@ _NL_BASE = {"NL_LPAR": "LPAR", "NL_LSQB": "LSQB", "NL_LBRACE": "LBRACE"}
 # name (`a::b`); in `x[a::2]` it is two slice colons
 _ADJUST_ALWAYS = frozenset(_NL_BASE) | {"COLONCOLON"}
 _SOFT_KW = frozenset({"TEST", "BENCH", "ENTITY", "RELATION", "EMBEDDING", "RELATION_EMBEDDING",
-                      "LEARN", "INFER", "TENSOR", "NOT", "AND", "OR"})
+                      "LEARN", "INFER", "TENSOR", "NOT", "AND", "OR", "WITH"})
 _SPLIT = {
     "LARROW": ("LT", "MINUS"), "COLONCOLON": ("COLON", "COLON"), "COLONEQ": ("COLON", "EQUAL"),
     "FATARROW": ("EQUAL", "GT"), "ARROW": ("MINUS", "GT"), "POW": ("STAR", "STAR"),
