@@ -771,3 +771,18 @@ def test_with_an_entity_type_runs_its_block_as_in_the_original():
         "with Persn: Persn is not an entity type (declare it with `entity Persn`); entity "
         "types: City, Person; did you mean Person?"]
     assert r.errors[0].span == checked.span
+
+
+def test_an_int_parameter_takes_a_whole_float_as_in_the_original():
+    """UPSTREAM.md 17.2: `int` accepts whole Floats (here made ints: `a / 2` truncates); a
+    fractional one is the same error in check and run."""
+    src = "fn f(a: int) -> int {\n    return a / 2\n}\nprint(f(5.0), f(-3.0), f(4))\n"
+    assert [d.message for d in analyze(src, "/tmp/p.tl").diagnostics] == []
+    r = Session(device="cpu").run(src)
+    assert list(r.errors) == [] and r.stdout == "2 -1 2\n"
+    bad = src + "print(f(2.5))\n"
+    (checked,) = analyze(bad, "/tmp/p.tl").diagnostics
+    r = Session(device="cpu").run(bad)
+    assert [e.message for e in r.errors] == [checked.message] == [
+        "f(): argument 'a' must be int; found float"]
+    assert r.errors[0].span == checked.span

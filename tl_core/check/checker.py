@@ -1490,6 +1490,9 @@ class Checker:
             bad = self.kind_mismatch("string", at)
         elif isinstance(pt, ScalarType) and pt.name in ("int",):
             bad = self.kind_mismatch("int", at)
+            if isinstance(at, ScalarType) and at.name == "float" and \
+                    isinstance(at.value, float) and not at.value.is_integer():
+                bad = str(at)  # a whole float is taken, as the original's (UPSTREAM.md 17.2)
         if bad:
             self.error(span, f"{ft.name}(): argument '{pname}' must be {pt}; found {at}",
                        "type-mismatch")

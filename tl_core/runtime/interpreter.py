@@ -1620,6 +1620,8 @@ class Interpreter:
                     return v
                 if isinstance(v, mx.array) and v.size == 1 and t.name in ("int", "float"):
                     return v
+                if t.name == "int" and type(v) is float and v.is_integer():
+                    return int(v)  # the original's `int` takes a whole Float (UPSTREAM.md 17.2)
                 raise TLRuntimeError(f"{decl.name}(): argument '{p.name}' must be {t.name}; "
                                      f"found {type_name(v)}", span)
             if t.name in self.struct_defs.decls:
