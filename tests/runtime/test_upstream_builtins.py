@@ -706,14 +706,19 @@ def test_for_over_an_entity_set_literal_as_in_the_original():
     assert list(r.errors) == [] and r.stdout == "paris!\nseoul!\nparis\nseoul\n"
 
 
+def same_error_in_check_and_run(src: str, message: str) -> None:
+    """`tl check` reports one error, `message`, and `tl run` stops with it at its range."""
+    (checked,) = analyze(src, "/tmp/same.tl").diagnostics
+    r = Session(device="cpu").run(src)
+    assert [e.message for e in r.errors] == [checked.message] == [message]
+    assert r.errors[0].span == checked.span
+
+
 @pytest.mark.parametrize("cond", ["m > 0.0", "not m ≈ m"])
 def test_a_condition_of_several_values_is_the_same_error_in_check_and_run(cond):
     src = f'let m = f32::from_array([1.0, 2.0], [1, 2])\nif {cond} {{\n    print("x")\n}}\n'
     message = "a condition must be a single value, found bool[1, 2]"
-    (checked,) = analyze(src, "/tmp/c.tl").diagnostics
-    r = Session(device="cpu").run(src)
-    assert [e.message for e in r.errors] == [checked.message] == [message]
-    assert r.errors[0].span == checked.span
+    same_error_in_check_and_run(src, message)
 
 
 def test_softmax_weighs_non_finite_entries_zero_as_the_originals_kernel(ctx):
@@ -765,12 +770,9 @@ def test_with_an_entity_type_runs_its_block_as_in_the_original():
     r = Session(device="cpu").run(WITH)
     assert list(r.errors) == [] and r.stdout == "in 2\n3\n"
     bad = WITH + "with Persn {\n    print(1)\n}\n"
-    (checked,) = analyze(bad, "/tmp/w.tl").diagnostics
-    r = Session(device="cpu").run(bad)
-    assert [e.message for e in r.errors] == [checked.message] == [
-        "with Persn: Persn is not an entity type (declare it with `entity Persn`); entity "
-        "types: City, Person; did you mean Person?"]
-    assert r.errors[0].span == checked.span
+    same_error_in_check_and_run(bad, "with Persn: Persn is not an entity type (declare it with "
+                                "`entity Persn`); entity types: City, Person; did you mean "
+                                "Person?")
 
 
 def test_an_int_parameter_takes_a_whole_float_as_in_the_original():
@@ -781,8 +783,4 @@ def test_an_int_parameter_takes_a_whole_float_as_in_the_original():
     r = Session(device="cpu").run(src)
     assert list(r.errors) == [] and r.stdout == "2 -1 2\n"
     bad = src + "print(f(2.5))\n"
-    (checked,) = analyze(bad, "/tmp/p.tl").diagnostics
-    r = Session(device="cpu").run(bad)
-    assert [e.message for e in r.errors] == [checked.message] == [
-        "f(): argument 'a' must be int; found float"]
-    assert r.errors[0].span == checked.span
+    same_error_in_check_and_run(bad, "f(): argument 'a' must be int; found float")
