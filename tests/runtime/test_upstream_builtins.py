@@ -784,3 +784,16 @@ def test_an_int_parameter_takes_a_whole_float_as_in_the_original():
     assert list(r.errors) == [] and r.stdout == "2 -1 2\n"
     bad = src + "print(f(2.5))\n"
     same_error_in_check_and_run(bad, "f(): argument 'a' must be int; found float")
+
+
+def test_range_bounds_may_be_floats_or_one_element_tensors_as_in_the_original(ctx):
+    """UPSTREAM.md 3.3/3.4: bounds accept Integer, Float (truncated toward zero) or a
+    1-element tensor."""
+    assert list(ops.op_range_i(ctx, 3.7)) == [0, 1, 2]
+    assert list(ops.op_range_i(ctx, -1.5, 2.9)) == [-1, 0, 1]
+    assert list(ops.op_range_i(ctx, mx.array([2.0]))) == [0, 1]
+    assert ops.op_arange(ctx, 1.9, 4.2).tolist() == [1, 2, 3]
+    src = "let r = range_i(3.7)\nprint(r, len(r), arange(0.5, 2.5))\n"
+    assert [d.message for d in analyze(src, "/tmp/r.tl").diagnostics] == []
+    assert Session(device="cpu").run(src).stdout == \
+        "[0, 1, 2] 3 tensor([0, 1], float32[2], cpu)\n"

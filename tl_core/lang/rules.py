@@ -7,6 +7,8 @@ failing call, so a runtime error reads as the checker would have put it.
 
 from __future__ import annotations
 
+import math
+
 from tl_core.lang import shapes as S
 from tl_core.lang.dtypes import canonical_dtype
 from tl_core.lang.registry import ShapeRule
@@ -89,11 +91,20 @@ def creation(a: RuleArgs) -> Type:
     return TensorType(dtype, dims)
 
 
+def _bound(a: RuleArgs, name: str) -> int | None:
+    """An int bound, or a float one truncated toward zero (as at run time)."""
+    info = a.get(name)
+    v = None if info is None else info.value
+    if isinstance(v, float) and math.isfinite(v):
+        return int(v)
+    return a.int(name)
+
+
 def _bounds(a: RuleArgs) -> tuple[int | None, int | None]:
     """(start, stop) of `f(n)` / `f(a, b)` (arange, range, range_i)."""
     if a.given("b"):
-        return a.int("a"), a.int("b")
-    return 0, a.int("a")
+        return _bound(a, "a"), _bound(a, "b")
+    return 0, _bound(a, "a")
 
 
 def arange(a: RuleArgs) -> Type:

@@ -101,6 +101,17 @@ def as_int(v: Any, arg: str) -> int:
     raise OpError(f"expected an int, found {_describe(v)}", arg=arg)
 
 
+def as_bound(v: Any, arg: str) -> int:
+    """A bound of `range_i`/`arange` as the original reads one (UPSTREAM.md 3.3): an int, a
+    float truncated toward zero, or a 1-element tensor (its value truncated)."""
+    if isinstance(v, float) or isinstance(v, mx.array) and v.size == 1:
+        f = as_float(v, arg)
+        if not math.isfinite(f):
+            raise OpError(f"expected a finite bound, found {f}", arg=arg)
+        return int(f)
+    return as_int(v, arg)
+
+
 def as_float(v: Any, arg: str) -> float:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return float(v)
@@ -336,11 +347,11 @@ def _creation_shape(shape: Any) -> tuple[int, ...]:
 def op_arange(ctx: OpContext, a: Any, b: Any = None) -> mx.array:
     """`arange(n)` or `arange(a, b)` (empty when b <= a)."""
     if b is None:
-        lo, hi = 0, as_int(a, "a")
+        lo, hi = 0, as_bound(a, "a")
         if hi < 0:
             raise OpError(f"arange needs n >= 0, found {hi}", arg="a")
     else:
-        lo, hi = as_int(a, "a"), as_int(b, "b")
+        lo, hi = as_bound(a, "a"), as_bound(b, "b")
     if (problem := dim_problem(max(hi - lo, 0))) is not None:
         raise OpError(problem, arg="b" if b is not None else "a")
     return mx.arange(lo, max(hi, lo), dtype=made_dtype(ctx, mx.float32))  # the original's f32
@@ -1149,8 +1160,8 @@ def op_str(ctx: OpContext, x: Any) -> str:
 def op_range(ctx: OpContext, a: Any, b: Any = None) -> range:
     """A lazy Python range (a list of ints to the language: len, index, iterate, print)."""
     if b is None:
-        return range(as_int(a, "a"))
-    return range(as_int(a, "a"), as_int(b, "b"))
+        return range(as_bound(a, "a"))
+    return range(as_bound(a, "a"), as_bound(b, "b"))
 
 
 @implements("range_i")
