@@ -484,7 +484,8 @@ _RANGE = (P("a", "int", doc="n, or the first integer when b is given"),
           P("b", "int", None, "one past the last integer"))
 _add("range", _RANGE, "list[int]", "utility",
      "`range(n)`: the integers 0, 1, ..., n-1, for `for i in range(n) { }`; `range(a, b)`: "
-     "a, a+1, ..., b-1 (empty when b <= a).", R.range_rule, pure=False)
+     "a, a+1, ..., b-1 (empty when b <= a). A float bound is truncated toward zero and a "
+     "1-element tensor gives its value, as in the original.", R.range_rule, pure=False)
 _add("range_i", _RANGE, "list[int]", "utility",
      "The same as `range` (the name the original TensorLogic uses): `range_i(n)`, "
      "`range_i(a, b)`.", R.range_rule, pure=False)
