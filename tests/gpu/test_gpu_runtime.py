@@ -193,6 +193,25 @@ def test_exact_gelu_on_gpu_matches_cpu():
 
 
 @needs_gpu
+def test_softmax_of_non_finite_rows_and_float32_arange_on_gpu_match_cpu():
+    """The issue 12 audit's changes on the GPU: softmax's non-finite rule (uniform rows,
+    never NaN) and arange's float32 past 2048."""
+    inf = float("inf")
+    x = mx.array([[-inf, -inf, -inf], [inf, 1.0, 2.0], [float("nan"), 1.0, -inf]])
+    outs = []
+    for dev in (mx.gpu, mx.cpu):
+        with mx.stream(dev):
+            out = [ops.op_softmax(None, x), ops.op_softmax(None, x.astype(mx.float16)),
+                   ops.op_arange(None, 4097, 4100)]
+            mx.eval(out)
+        outs.append([np.array(o.astype(mx.float32)) for o in out])
+    for g, c in zip(*outs, strict=True):
+        assert not np.isnan(g).any()
+        np.testing.assert_allclose(g, c, rtol=1e-3, atol=1e-3)
+    assert outs[0][2].tolist() == [4097, 4098, 4099]
+
+
+@needs_gpu
 def test_append_buffer_on_gpu():
     src = ("let c = Tensor::create_cache(3, [4])\nlet d = c.append(f32::ones([2, 4]) * 0.5)\n"
            "let e = d.append(f32::ones([4]))\n")
