@@ -176,20 +176,67 @@ def test_fast_span_equals_the_constructor():
     assert a == b and hash(a) == hash(b) and repr(a) == repr(b) and type(a) is Span
 
 
-def test_a_failing_materialization_falls_back_to_a_check_from_scratch(monkeypatch):
-    from tl_core.check import placing
+def test_an_outer_name_no_dependency_finds_is_never_recorded(monkeypatch):
+    """Placing a reused item looks up by name the outer bindings it used, among those its
+    dependencies found on replay. An item that used one its lookups did not find (here a
+    planted `ghost`: looked up in vain, yet used) is not recorded, so it is checked again
+    and placing has nothing to miss. Before, it was recorded, replayed, and placing it
+    raised KeyError (and a query re-ran the check from scratch)."""
+    from tl_core.check.checker import Checker
+    from tl_core.check.model import Binding
+    from tl_core.lang.types import UNKNOWN
 
-    text = "fn f(x: float16[N]) -> float16[N] {\n    return x * 2.0\n}\nlet y = f(ones([3]))\n"
-    path = "/tmp/cache-fallback.tl"
+    real = Checker.check_item
+
+    def check_item(self, it, script):
+        real(self, it, script)
+        sp = it.span
+        if self.src(sp).startswith("let t"):
+            assert self.resolve(script, "ghost") is None  # logged: found nothing
+            ghost = Binding("ghost", "variable", sp, sp, UNKNOWN)
+            ghost.serial = -1  # made before the item: an outer binding
+            self.use_log.append((ghost, sp, True))
+
+    monkeypatch.setattr(Checker, "check_item", check_item)
+    text = "let n = 4\nlet t = zeros([n, 2])\n"
+    path = "/tmp/cache-ghost.tl"
     analyze(text, path)
-    a = analyze(text + "\n", path)
-    assert a._pending
+    a = analyze("\n" + text, path)
+    assert summary(a) == summary(analyze("\n" + text, path, use_cache=False))
+    assert len(a._pending) == 1  # `let n` reused, `let t` checked again
 
-    def broken(*_args):
-        raise RuntimeError("boom")
 
-    monkeypatch.setattr(placing, "materialize", broken)
-    assert summary(a) == summary(analyze(text + "\n", path, use_cache=False))
+def test_no_query_checks_again_and_an_analysis_holds_no_callback(monkeypatch):
+    """An Analysis is a finished answer: after `analyze` returns, placing the reused items
+    and every query read what the check left; none runs the checker (nor holds a way to)."""
+    from dataclasses import fields
+
+    from tl_core import ide
+    from tl_core.check import analyzer
+    from tl_core.check.checker import Checker
+    from tl_core.check.model import Analysis
+
+    text = (ROOT / "examples" / "tests_and_benches.tl").read_text(encoding="utf-8")
+    path = "/tmp/cache-finished.tl"
+    analyze(text, path)
+    a = analyze("\n" + text, path)
+    assert a._pending and not a.placed()
+    assert [f.name for f in fields(Analysis) if callable(getattr(a, f.name))] == []
+
+    def no_check(*_args, **_kwargs):
+        raise AssertionError("a query ran the checker")
+
+    monkeypatch.setattr(Checker, "__init__", no_check)
+    monkeypatch.setattr(analyzer, "analyze", no_check)
+    for off in range(0, len(a.text), 7):
+        ide.hover_at(a, off)
+        ide.complete_at(a, off)
+        ide.definition_at(a, off)
+        ide.references(a, off)
+    a.materialize()
+    assert ide.semantic_tokens(a) is not None
+    monkeypatch.undo()
+    assert summary(a) == summary(analyze("\n" + text, path, use_cache=False))
 
 
 def test_fast_ref_equals_the_constructor():

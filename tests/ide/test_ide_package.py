@@ -28,3 +28,32 @@ def test_cells_load_no_checker():
     assert out.stdout.strip() == str(["tl_core", "tl_core.ide", "tl_core.ide.cells",
                                       "tl_core.syntax", "tl_core.syntax.result",
                                       "tl_core.syntax.span"])
+
+
+def private_reads(path: Path, private: set[str]) -> list[str]:
+    """`x._name` reads in `path` of a name in `private` (on anything but `self`)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [f"{path.relative_to(ROOT)}:{n.lineno}: {ast.unparse(n)}" for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and n.attr in private and
+            ast.unparse(n.value) != "self"]
+
+
+def test_the_editor_layers_read_only_what_an_analysis_answers():
+    """The IDE, the host and the server read an Analysis through its public answers
+    (`functions`, `script_scope`, `occurrences`, ...), never its private parts (the lock,
+    the reused items' records, the containers placing fills)."""
+    import dataclasses
+
+    from tl_core.check.model import Analysis
+
+    private = {f.name for f in dataclasses.fields(Analysis) if f.name.startswith("_")}
+    private |= {n for n in vars(Analysis) if n.startswith("_") and not n.startswith("__")}
+    assert {"_functions", "_lock", "_pending", "_refs", "_scopes", "_place"} <= private
+    files = [*sorted((ROOT / "tl_core" / "ide").glob("*.py")), ROOT / "tl_core" / "host.py",
+             *sorted((ROOT / "tl_lsp").glob("*.py"))]
+    found = [line for p in files for line in private_reads(p, private)]
+    assert found == []
+    planted = ROOT / "tl_core" / "ide" / "outline.py"
+    assert private_reads(planted, private | {"functions"}) != []  # (it reads `a.functions`)

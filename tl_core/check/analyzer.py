@@ -9,7 +9,6 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Callable
-from functools import partial
 
 from tl_core.check import memo as M
 from tl_core.check.checker import Checker
@@ -84,6 +83,4 @@ def _analyze(text: str, path: str | None, pr: object, li: LineIndex, memo: objec
                     _functions=checker.functions, imports=checker.imports,
                     _point_types=checker.point_types, _call_bindings=checker.call_bindings,
                     _pending=checker.pending, _pending_runs=checker.pending_runs,
-                    dependencies=frozenset(checker.files),
-                    recheck=(None if memo is None else
-                             partial(analyze, text, path, pr, use_cache=False)))
+                    dependencies=frozenset(checker.files))

@@ -248,8 +248,10 @@ def record(c: CheckContext, snap: Snapshot, span: Span, outer_scope: object,
         # the binding as the item found it (`n = n + 1` changes what it read)
         deps.append((name, stop, None if b is None else
                      (b.kind, type_sig(t), int_lit, b.path), t))
-    # every outer binding used or changed must be a dependency (resolved by name on replay)
-    names = {d[0] for d in deps}
+    # every outer binding used or changed must be a dependency that found a binding: on
+    # replay `reuse` finds each such one again or refuses the record, so that placing the
+    # item (tl_core/check/placing.py) always finds the outer bindings it names
+    names = {d[0] for d in deps if d[2] is not None}
     for n in [u[0] for u in outer_uses] + list(sets) + [r[1] for r in refs
                                                          if isinstance(r[1], str)]:
         if n not in names:

@@ -31,7 +31,7 @@ class IdeCaches:
 
     tokens: list | None = None  # tl_core.ide.lex.all_tokens: the whole text's tokens
     segments: list | None = None  # tl_core.ide.tokens: the text cut at top-level items
-    resolution: tuple | None = None  # tl_core.ide.tokens: the occurrences by start
+    resolution: tuple | None = None  # tl_core.ide.tokens: `Analysis.occurrences()`
     semantic_tokens: list | None = None  # tl_core.ide.tokens: the answer
     folds: tuple | None = None  # tl_core.ide.tokens: (cell marker, the answer)
     completion_info: dict = field(default_factory=dict)  # tl_core.ide.completion, by binding
@@ -67,13 +67,22 @@ class QueryCaches:
 
 @dataclass(eq=False)
 class Analysis:
-    """One checked document.
+    """One checked document: a finished answer of the checker (`analyze`).
 
-    `diagnostics` (and the text, parse, imports) are complete when `analyze` returns. The
-    per-node results (`types`, `bindings`, `refs`, `scopes`, `functions`, `point_types`,
-    `call_bindings`) of top-level items reused from the previous analysis are rebuilt at
-    their new positions only when one of those is first read (`materialize`), so an edit
-    costs the changed items plus a small constant per unchanged one.
+    Everything it tells was decided by the check: `diagnostics`, the text, parse, imports,
+    `functions` and `dependencies` are complete when `analyze` returns, and so is
+    everything the per-node results are made of. Those of top-level items reused from the
+    previous analysis are held as their records (`_pending`, memo's immutable
+    `ItemRecord`s with where each item stands now) and are only laid out at their new
+    positions (`types`, `bindings`, `refs`, `scopes`, `point_types`, `call_bindings`) when
+    one of those is first read (`materialize`, tl_core/check/placing.py), so an edit costs
+    the changed items plus a small constant per unchanged one (placing a 10,000-line
+    file's takes ~60 ms, more than its whole re-analysis). That layout is arithmetic on
+    the records; it never checks again and never calls the checker: an Analysis holds no
+    reference to its producer. It cannot fail: `memo.record` keeps only records whose
+    every outside name a resolved dependency backs, and `memo.reuse` replays one only when
+    each of those resolves again (tests/check/test_check_cache.py). Queries keep their
+    memos in typed slots (`QueryCaches`, `IdeCaches`); none changes an answer.
     """
 
     text: str
@@ -94,7 +103,7 @@ class Analysis:
     _sorted_refs: list[Ref] | None = None  # set once the reused items' structure is placed
     _maps_done: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _starts: list[int] = field(default_factory=list)
+    _ref_starts: list[int] = field(default_factory=list)
     _scope_starts: list[int] = field(default_factory=list)
     _sorted_scopes: list[Scope] = field(default_factory=list)
     # The files the check looked at (normalized absolute paths): model files and tokenizers
@@ -103,10 +112,6 @@ class Analysis:
     # analysis (the editor re-checks a document when one of these changes).
     dependencies: frozenset[str] = frozenset()
     ide_cache: IdeCaches = field(default_factory=IdeCaches)
-    # The same text checked from scratch, for the rare failure of placing the reused items
-    # (`_place`): given by the producer (`analyze`) with the reused items, so that this
-    # module, below the analyzer, never imports it.
-    recheck: Callable[[], Analysis] | None = field(default=None, repr=False)
     # how many occurrences and scopes the check made at once (`__post_init__`)
     _made_at_once: tuple[int, int] = field(init=False, repr=False)
     _memo: QueryCaches = field(default_factory=QueryCaches, repr=False)
@@ -145,7 +150,8 @@ class Analysis:
         """Place the reused items' results at their positions in this text (once;
         thread-safe: queries may run while the next version is being analysed). `step`,
         when given, is called every 32 items (a server doing this in the background lets
-        other threads run there; it must not wait: the placing holds the lock)."""
+        other threads run there; it must not wait, the placing holds the lock, nor raise:
+        what is placed stays)."""
         self._place(maps=True, step=step)
 
     def _place(self, maps: bool, step: Callable[[], None] | None = None) -> None:
@@ -168,18 +174,12 @@ class Analysis:
                     if pending:
                         placing.materialize_maps(self, pending, step)
                     self._maps_done = True
-            except Exception:  # noqa: BLE001 - never let a query fail on the cache:
-                if self.recheck is None:
-                    raise
-                self._take_results(self.recheck())  # take those of a check from scratch
-                self._maps_done = True
-                self._sorted_refs = None
             finally:
                 if gc_was_enabled:
                     gc.enable()
             if self._sorted_refs is None:
                 refs, starts = _by_start(list(self._refs.values()), step)
-                self._starts = starts  # (`ref_at`'s index: before the refs show as placed)
+                self._ref_starts = starts  # (`ref_at`'s index: before the refs show as placed)
                 self._sorted_refs = refs
 
     def _pending_at(self, offset: int) -> tuple | None:
@@ -228,11 +228,6 @@ class Analysis:
                     return v
         return self._call_bindings.get(offset)
 
-    def _take_results(self, fresh: Analysis) -> None:
-        for name in ("_types", "_bindings", "_refs", "_scopes", "_functions", "imports",
-                     "_point_types", "_call_bindings"):
-            setattr(self, name, getattr(fresh, name))
-
     @property
     def types(self) -> dict[tuple, Type]:
         self.materialize()
@@ -256,7 +251,7 @@ class Analysis:
 
     @property
     def functions(self) -> dict[str, Binding]:
-        self._place(maps=False)
+        """The functions by name (made by the check: placing adds none)."""
         return self._functions
 
     @property
@@ -268,6 +263,23 @@ class Analysis:
     def call_bindings(self) -> dict[int, dict[str, int]]:
         self.materialize()
         return self._call_bindings
+
+    @property
+    def script_scope(self) -> Scope | None:
+        """The file's top-level scope (made by the check, with every top-level binding:
+        needs no placing)."""
+        scopes = self._scopes
+        return scopes[0] if scopes and scopes[0].parent is None else None
+
+    def occurrences(self) -> tuple[list[Ref], list]:
+        """The name occurrences without placing anything: (those made so far, sorted by
+        start; the reused items still to place, in `_pending` order (memo's entries:
+        record, start, line, ...), whose own occurrences are their records' `refs`).
+        Once placed: (every occurrence, [])."""
+        with self._lock:
+            if self._sorted_refs is not None:
+                return self._sorted_refs, []
+            return sorted(self._refs.values(), key=_REF_START), list(self._pending)
 
     @property
     def program(self) -> object:
@@ -289,9 +301,9 @@ class Analysis:
         return self._types.get(key)
 
     def _placed_ref_at(self, offset: int) -> Ref | None:
-        if not self._starts:
-            self._starts = [r.span.start for r in self.refs]
-        i = bisect_right(self._starts, offset) - 1
+        if not self._ref_starts:
+            self._ref_starts = [r.span.start for r in self.refs]
+        i = bisect_right(self._ref_starts, offset) - 1
         for j in (i, i - 1):
             if 0 <= j < len(self.refs):
                 r = self.refs[j]

@@ -250,7 +250,7 @@ def members(a: Analysis, t: Type, replace: Span) -> list[Completion]:
     elif isinstance(t, StructType):
         # structs are declared in the script scope, made at once: `a.bindings` would place
         # every reused item first (~60 ms right after an edit of a large file)
-        script = a._scopes[0] if a._scopes and a._scopes[0].parent is None else None
+        script = a.script_scope
         src = a.base.text if isinstance(a, Overlay) else a.text  # the text of the tree
         for b in script.bindings if script is not None else a.bindings:
             if b.kind == "struct" and b.name == t.name and isinstance(b.node, A.StructDecl):

@@ -218,7 +218,7 @@ def keyword_arg_hover(a: Analysis, offset: int) -> Hover | None:
             name = "tensor" if isinstance(call, A.TensorCtor) else func.id if isinstance(
                 func, A.Name) else func.name if isinstance(func, A.Field) else \
                 func.member if isinstance(func, A.Path) else None
-            fb = a._functions.get(name) if isinstance(func, A.Name) else None  # made at once
+            fb = a.functions.get(name) if isinstance(func, A.Name) else None  # made at once
             if fb is not None and isinstance(fb.type, FnType):
                 for pname, pt in fb.type.params:
                     if pname == arg.name:

@@ -41,7 +41,7 @@ def document_symbols(a: Analysis, pause: Callable[[], None] | None = None) -> li
 
 def _item_symbol(a: Analysis, it: object) -> Symbol | None:
     if isinstance(it, A.FnDecl):
-        b = a._functions.get(it.name)  # made at once: right after an edit nothing is placed
+        b = a.functions.get(it.name)  # made at once: right after an edit nothing is placed
         detail = ""
         if b is not None and isinstance(b.type, FnType) and b.node is it:
             t = b.type

@@ -83,7 +83,7 @@ def _help(a: Analysis, callee: tuple[str, bool, str | None], commas: int, _seg: 
     name, is_method, ns = callee
     kw = current_keyword(toks, paren)
     # both made at once: right after an edit (typing `(`) this places nothing
-    fb = a._functions.get(name) if not is_method and ns is None else None
+    fb = a.functions.get(name) if not is_method and ns is None else None
     visible = a.visible_at(offset).get(name) if not is_method and ns is None else None
     if visible is not None and visible.kind == "function":
         fb = visible

@@ -15,7 +15,7 @@ module gives the same lists from caches:
 - Per segment text plus what its names resolve to: its semantic tokens, relative. The
   resolution of a reused item is its memo record (`tl_core.check.memo.ItemRecord`, keyed
   by identity: a record is reused only when the kinds of the bindings it refers to are
-  unchanged); of a re-checked item, its occurrences in `Analysis._refs`. Reading those
+  unchanged); of a re-checked item, its occurrences (`Analysis.occurrences`). Reading those
   does not materialize the reused items' results.
 - The document's list is the segments' lists shifted to where they stand now; a segment
   that did not move gives the very objects of the previous answer (they are immutable).
@@ -232,19 +232,12 @@ def _classify(seg: str, prev_text: str | None, refs: list[tuple],
 
 
 def _resolution(a: Analysis) -> tuple:
-    """("pending", base refs sorted by start, pending entries) while the reused items are
-    not materialized, else ("all", every occurrence sorted by start)."""
+    """`a.occurrences()`, asked once per analysis: (the occurrences made so far, sorted
+    by start; the reused items still to place, whose own are in their records)."""
     hit = a.ide_cache.resolution
-    if hit is not None:
-        return hit
-    with a._lock:
-        if a._sorted_refs is None:
-            base = sorted(a._refs.values(), key=lambda r: r.span.start)
-            res: tuple = ("pending", base, list(a._pending))
-        else:
-            res = ("all", a._sorted_refs, None)
-    a.ide_cache.resolution = res
-    return res
+    if hit is None:
+        hit = a.ide_cache.resolution = a.occurrences()
+    return hit
 
 
 def _classes(refs: list, s: int) -> tuple:
@@ -268,7 +261,7 @@ def semantic_tokens(a: Analysis, pause: Callable[[], None] | None = None,
     segs = _segments(a, pause, caches)
     if segs is None:
         return None
-    _mode, refs, pending = _resolution(a)
+    refs, pending = _resolution(a)
     n_segs = len(segs)
     per_seg: list[list] = [[] for _ in segs]
     if pending:
