@@ -47,6 +47,8 @@ class QueryCaches:
 
     # `_pending_at`, when the reused items are not in text-ordered runs: (starts, entries)
     pending_index: tuple[list[int], list[tuple]] | None = None
+    # `scope_at`: every scope (placed), sorted, and their starts; remade when more scopes
+    sorted_scopes: tuple[list[Scope], list[int]] | None = None
     # `_scope_at_unplaced`: the scopes the check made at once, sorted, and their starts
     eager_scopes: tuple[list[Scope], list[int]] | None = None
     # `ref_at(place=False)`: the occurrences the check made at once, sorted, their starts
@@ -104,8 +106,6 @@ class Analysis:
     _maps_done: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ref_starts: list[int] = field(default_factory=list)
-    _scope_starts: list[int] = field(default_factory=list)
-    _sorted_scopes: list[Scope] = field(default_factory=list)
     # The files the check looked at (normalized absolute paths): model files and tokenizers
     # named by constant paths, the imported files and those read in search of import
     # cycles, including missing ones. A change to any other file cannot change this
@@ -331,10 +331,11 @@ class Analysis:
         ancestor of that scope that still holds `offset`.
         """
         scopes = self.scopes
-        if len(self._sorted_scopes) != len(scopes):
-            self._sorted_scopes = sorted(scopes, key=_SCOPE_ORDER)
-            self._scope_starts = [s.span.start for s in self._sorted_scopes]
-        return _innermost(self._sorted_scopes, self._scope_starts, offset)
+        hit = self._memo.sorted_scopes
+        if hit is None or len(hit[0]) != len(scopes):
+            ordered = sorted(scopes, key=_SCOPE_ORDER)
+            hit = self._memo.sorted_scopes = (ordered, [s.span.start for s in ordered])
+        return _innermost(hit[0], hit[1], offset)
 
     def placed(self) -> bool:
         """Are the reused items' scopes, bindings and occurrences in place?"""
