@@ -346,8 +346,11 @@ def attention_forms() -> list[str]:
     exact = mx.contiguous(mx.random.normal((1, 3, rows, 64)).astype(mx.float16))
     mask = mx.arange(cap)[None, :] < rows
     mx.eval(q, buf, kv, exact, mask)
+    heads_first = mx.contiguous(kv)  # the hand-written cache's [1, heads, rows, D] layout
+    mx.eval(heads_first)
     forms = [("filled rows, mask None (hand-written)", exact, None),
-             ("whole buffer, bool mask (compiled step)", kv, mask)]
+             ("whole buffer, bool mask (compiled step)", kv, mask),
+             ("whole buffer in [1, heads, rows, D], bool mask", heads_first, mask)]
     out = []
     for name, k, m in forms:
         for fused in (False, True):

@@ -82,7 +82,7 @@ def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float
     vh = v3.astype(dtype).transpose(1, 0, 2)[None]
     qh = mx.fast.rope(qh, d, traditional=True, base=base, scale=1.0, offset=offset)
     out = mx.fast.scaled_dot_product_attention(qh, kh, vh, scale=1.0 / math.sqrt(d), mask=mask)
-    out = out[0].transpose(1, 0, 2).reshape(s, hq * d)
+    out = out.transpose(0, 2, 1, 3).reshape(s, hq * d)  # [1, Hq, s, D] -> [s, Hq * D]
     w_t = w_o.astype(dtype).T
     return out @ (folded(w_t) if tracing else w_t)
 
