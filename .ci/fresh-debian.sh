@@ -124,14 +124,15 @@ s=$(date +%s); make test; echo "make test: exit $? ($(( $(date +%s) - s )) s)"'}
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # Into the root: not chroot, under which the kernel refuses user namespaces (`unshare --user`,
 # which a test uses as any user may on Debian), but pivot_root in a mount namespace of its own,
-# as container tools do. PYTEST_ADDOPTS=-rs: pytest lists every skipped test with its reason
-# (only tests/gpu may skip). Each command runs in its own session (a process group to stop).
+# as container tools do. PYTEST_ADDOPTS=-rfEs: pytest lists failures, errors and every
+# skipped test with its reason (only tests/gpu may skip). Each command runs in its own
+# session (a process group to stop).
 # shellcheck disable=SC2016
 enter='mount --rbind "$1" "$1" && cd "$1" && mkdir -p .host && pivot_root . .host && cd / &&
   umount -l /.host && rmdir /.host && shift && exec "$@"'
 in_root() {
   setsid unshare --mount --propagation private -- /bin/sh -c "$enter" sh "$root" \
-    /usr/bin/env -i PATH=$path TERM=dumb PYTEST_ADDOPTS=-rs "${ca_env[@]}" "$@" &
+    /usr/bin/env -i PATH=$path TERM=dumb PYTEST_ADDOPTS=-rfEs "${ca_env[@]}" "$@" &
   child=$!
   local rc=0
   wait "$child" || rc=$?
