@@ -8,6 +8,7 @@ import os
 import random
 from contextlib import contextmanager
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -71,7 +72,11 @@ def edit(text: str, rnd: random.Random) -> str:
     return text[:k] + rnd.choice([" ", "1", "x", "(", "\n", "}", ""]) + text[k:]
 
 
-@settings(max_examples=int(os.environ.get("TL_BLOCK_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the search below found the open defect of the xfail test that follows (on
+# main before block replay too); a fixed sequence of examples keeps CI's verdict stable
+# until it is fixed (TL_BLOCK_EXAMPLES=2000 searches further)
+@settings(max_examples=int(os.environ.get("TL_BLOCK_EXAMPLES", "40")), deadline=None,
+          derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(POOL), min_size=5, max_size=60), st.integers(0, 2**32),
        st.sampled_from([1, 3, 31]))
 def test_block_replay_equals_a_fresh_check(lines, seed, mask):
@@ -88,7 +93,29 @@ def test_block_replay_equals_a_fresh_check(lines, seed, mask):
             assert summary(cached) == summary(fresh)
 
 
-def test_an_edit_replays_the_blocks_around_it_whole():
+@pytest.mark.xfail(strict=True, reason="open defect (issue 18): after five edits, an "
+                   "'n = n + 1' swallowed by an unclosed impl block reads n as of before the "
+                   "replayed 'n = n + 1' above it (int value 4, fresh check 5); found by the "
+                   "hypothesis test above, present before block replay too")
+def test_an_int_changed_by_a_replayed_item_is_seen_by_an_unclosed_impl():
+    pool = {p.split("(")[0].split(" {")[0]: p for p in POOL}
+    lines = (["let a = ones([2])"] * 11 + ["let n = 4"] * 2
+             + [pool["fn g"], pool["impl P"], "a = a + 1.0", "n = n + 1", pool["fn g"],
+                pool["fn f"], pool["fn g"], pool["impl P"]])
+    rnd = random.Random(147)
+    text = "\n".join(lines) + "\n"
+    host = DocumentHost("/tmp/blocks-impl.tl")
+    with small_blocks(1):
+        host.analyze(text)
+        for _ in range(5):
+            text = edit(text, rnd)
+            cached = host.analyze(text)
+        fresh = analyze(text, "/tmp/blocks-impl.tl", use_cache=False)
+    assert summary(cached) == summary(fresh)
+
+
+@pytest.mark.parametrize("j", [0, 37, 150, 151, 299])
+def test_an_edit_replays_the_blocks_around_it_whole(j):
     """Only the items of the edited block are looked at one by one (`memo.reuse`); the
     others are replayed as blocks, whose boundaries are the items whose text's hash has
     the `BLOCK_MASK` bits clear."""
@@ -109,8 +136,7 @@ def test_an_edit_replays_the_blocks_around_it_whole():
         try:
             again = host.analyze(text)
             assert calls == []
-            j = 150
-            lines[j] = "let v150 = zeros([9, 2])"
+            lines[j] = f"let v{j} = zeros([9, 2])"
             new = "\n".join(lines) + "\n"
             a = host.analyze(new)
         finally:
@@ -120,13 +146,25 @@ def test_an_edit_replays_the_blocks_around_it_whole():
     old_items = [f"let v{i} = zeros([{i % 7 + 1}, 2])" for i in range(300)]
 
     def boundary(item: str) -> bool:
-        return not hash(item) & 7
+        return M.block_boundary(item, 7)
 
-    first = j  # the edited block starts after the last boundary before the edited item
-    while first > 0 and not boundary(old_items[first - 1]):
-        first -= 1
-    last = j  # and ends at the first boundary at or after it (in the new text)
-    while last < len(lines) - 1 and not boundary(lines[last]):
-        last += 1
-    assert len(calls) == last - first  # each of its items but the edited one
+    # The old analysis left a block record at each item after an old boundary (and at the
+    # first). Walking the new items as the checker does: where no item is being checked one
+    # by one, an old block starting here whose items the edit left alone is replayed whole;
+    # any other item is looked at by itself (`memo.reuse`, except the edited item, which
+    # has no record), and a new boundary after it lets a block start at the next one.
+    ends, begin = {}, 0
+    for i, item in enumerate(old_items):
+        if boundary(item) or i == len(old_items) - 1:
+            ends[begin] = i
+            begin = i + 1
+    expected, i, forming = 0, 0, False
+    while i < len(lines):
+        if not forming and i in ends and not i <= j <= ends[i]:
+            i = ends[i] + 1
+            continue
+        expected += i != j
+        forming = not boundary(lines[i])
+        i += 1
+    assert len(calls) == expected
     assert len(calls) < 299  # (not every unchanged item, as before blocks)

@@ -390,7 +390,7 @@ class Checker:
                             continue
             forming.append((self.memoized(kind, it, script, run, key, span, start, end),
                             start, span.line, end, type(it)))
-            if not hash(body) & mask:  # a block boundary (after this item)
+            if M.block_boundary(body, mask):  # a block ends after this item
                 M.close_block(memo, text, forming)
                 forming = []
             i += 1

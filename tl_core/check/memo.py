@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import re
 import weakref
+import zlib
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -424,6 +425,13 @@ def replay(c: CheckContext, rec: ItemRecord, base: int, line: int, end: int, out
 # and the boundaries move with the text (content-defined), so that an edit changes only
 # the block around it (the blocks before and after it keep their first item and text).
 BLOCK_MASK = 31
+
+
+def block_boundary(body: str, mask: int) -> bool:
+    """Whether a block ends after an item of this text: its CRC-32 has the `mask` bits
+    clear. CRC-32, not `hash`: Python's string hash changes from process to process
+    (PYTHONHASHSEED), so the blocks and what an edit looks at would too."""
+    return not zlib.crc32(body.encode("utf-8", "surrogatepass")) & mask
 
 
 @dataclass(frozen=True, slots=True)
