@@ -94,13 +94,14 @@ def _too_large(size: int, limit: int, what: str) -> str:
             f"{what}")
 
 
-def read_source(path: str | os.PathLike[str]) -> tuple[str, Diagnostic | None]:
+def read_source(path: str | os.PathLike[str], limit: int = MAX_SOURCE_BYTES,
+                what: str = "source files") -> tuple[str, Diagnostic | None]:
     """(text, problem): the file's text, and the error for its first byte that is not
     UTF-8 (None when it is all UTF-8). Undecodable bytes are kept as surrogate escapes, so
     the rest of the file can still be checked with the right positions. Only a regular file
-    of at most `MAX_SOURCE_BYTES` is read (`read_regular`); OSError passes through (its
-    `strerror` says why the file cannot be read)."""
-    data = read_regular(path, MAX_SOURCE_BYTES, "source files")
+    of at most `limit` bytes is read (`read_regular`, `what` naming the limit); OSError
+    passes through (its `strerror` says why the file cannot be read)."""
+    data = read_regular(path, limit, what)
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:

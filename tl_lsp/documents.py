@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -25,10 +27,11 @@ from pygls.uris import from_fs_path
 from tl_core.host import DocumentHost
 from tl_core.ide.dependents import dependents
 from tl_core.ide.overlay import Overlay
-from tl_core.read_wait import READ_WAIT, ReadWait
+from tl_core.limits import MAX_SOURCE_BYTES
+from tl_core.read_wait import READ_WAIT, ReadPending, ReadWait, bounded
 from tl_core.source import read_source
 from tl_core.syntax.edits import EditLog
-from tl_lsp.protocol import UTF16, Positions, apply_change_at
+from tl_lsp.protocol import UTF16, Positions, apply_change_at, workspace_symbol
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".cache", "build", "dist"}
 _MAX_WORKSPACE_FILES = 5000
@@ -36,6 +39,12 @@ _MAX_WORKSPACE_FILES = 5000
 # millions of files costs this much, not a walk of all of it) and the deepest folder it enters.
 _MAX_WORKSPACE_ENTRIES = 200_000
 _MAX_WORKSPACE_DEPTH = 32
+# A workspace file that is not open is analysed for workspace symbols only up to this size
+# (~15,000 lines; a larger one is found once opened): the analysis of a 60 MB file would
+# take minutes. And one workspace/symbol request analyses new files for at most this long,
+# leaving the rest to the next request (what it analysed is kept).
+_MAX_WORKSPACE_FILE_BYTES = 512 * 1024
+WORKSPACE_BUDGET_S = 10.0
 _MAX_CHANGED = 256  # watched-file changes looked at one by one (more: every open document)
 _MAX_EDITS = 4096  # edits kept to map positions onto the last analysis (more: forget it)
 _OVERLAY_LINES = 200  # lines above an edited one looked at for an untouched one (Overlay)
@@ -60,21 +69,20 @@ def _analyze(host: DocumentHost, text: str, checkpoint: Callable[[], None] | Non
     return host.analyze(text, checkpoint, line_index)
 
 
-def _read_text(path: str) -> str | None:
+def _read_text(path: str, limit: int = MAX_SOURCE_BYTES) -> str | None:
     """A .tl file's text as the tools read sources (`tl_core.source.read_source`: only a
-    regular file of bounded size, never blocking on a FIFO), or None."""
+    regular file of at most `limit` bytes, never blocking on a FIFO), or None."""
     try:
-        return read_source(path)[0]
+        return read_source(path, limit)[0]
     except OSError:
         return None
 
 
-def _analyze_file(path: str) -> Any:
-    # lazy: tl-lsp starts without the checker (tests/lsp/test_lsp_features)
-    from tl_core.check import analyze
-
-    text = _read_text(path)
-    return None if text is None else analyze(text, path)
+def _text_within_wait(path: str, st: os.stat_result, limit: int) -> str | None:
+    """`_read_text(path, limit)` of the file in the state `st`, waited for at most the
+    thread's `ReadWait` (`tl_core.read_wait.bounded`: raises `ReadPending` past it)."""
+    return bounded(("source", path, st.st_mtime_ns, st.st_size, limit), path,
+                   lambda: _read_text(path, limit))
 
 
 # How long an analysis waits for a file a program names (a model header, a tokenizer, an
@@ -183,9 +191,17 @@ class Documents:
         # meanwhile are answered at once, and off the analysis thread, so they never delay
         # the next diagnostics
         self.slow_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tl-tokens")
+        # files not open (workspace symbols): scanned, read and analysed one at a time, off
+        # the analysis thread (a large or slow file delays no document's analysis) and off
+        # the background thread (nor a document's symbols or tokens)
+        self.workspace_executor = ThreadPoolExecutor(max_workers=1,
+                                                     thread_name_prefix="tl-workspace")
         self.gate: Any = None  # the server's YieldGate (tl_lsp/yield_gate.py), once set
         self.requests: Any = None  # the gate hover/completion hold: analyses wait for them
-        self._file_cache: dict[str, tuple[tuple[int, int], Any]] = {}  # path -> (stat, analysis)
+        # path -> ((mtime, size), its workspace symbols as (name, lsp.WorkspaceSymbol)):
+        # the workspace thread's only, at most `_MAX_WORKSPACE_FILES` files
+        self._file_symbols: OrderedDict[str, tuple[tuple[int, int], list[tuple[str, Any]]]] = \
+            OrderedDict()
         # analyses just replaced, freed by `free_retired` in the next pause (the server's
         # IdleCollector.later): freeing one of a 10,000-line file takes ~6-10 ms, which
         # should delay neither the diagnostics nor the completion that follows them
@@ -481,30 +497,48 @@ class Documents:
         return Overlay(doc.last, doc.text, scope, line_start, doc.edits.to_new, pos.index)
 
     # ---- files on disk (workspace symbols, definitions in other files)
-    async def file_analysis(self, path: str) -> tuple[Any, Positions] | None:
-        uri = path_to_uri(path)
-        if uri in self.docs:
-            _, a, pos = await self.analysis(uri)
-            return a, pos
+    async def file_symbols(self, path: str) -> list[tuple[str, Any]] | None:
+        """The workspace symbols of a file that is not open, as (name, lsp.WorkspaceSymbol),
+        from the workspace thread (None: not a regular file, over
+        `_MAX_WORKSPACE_FILE_BYTES`, unreadable, or still being read after `READ_WAIT_S`)."""
+        loop = self._loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.workspace_executor, self._file_symbols_now, path)
+
+    def _file_symbols_now(self, path: str) -> list[tuple[str, Any]] | None:
+        """(The workspace thread.) The file's read and the files its program names are
+        waited for at most `READ_WAIT_S` each (`bounded_reads`)."""
         try:
             st = os.stat(path)
         except OSError:
             return None
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_WORKSPACE_FILE_BYTES:
+            return None
         key = (st.st_mtime_ns, st.st_size)
-        cached = self._file_cache.get(path)
+        cached = self._file_symbols.get(path)
         if cached is not None and cached[0] == key:
-            a = cached[1]
-        else:  # read and analysed on the analysis thread, never on the event loop
-            loop = self._loop = asyncio.get_running_loop()
-            a = await loop.run_in_executor(self.executor, self._analyze_file_bounded, path)
-            if a is None:
-                return None
-            self._file_cache[path] = (key, a)
-        return a, Positions(a.text, self.encoding, getattr(a, "line_index", None))
+            self._file_symbols.move_to_end(path)
+            return cached[1]
+        # lazy: tl-lsp starts without the checker (tests/lsp/test_lsp_features)
+        from tl_core.check import analyze
+        from tl_core.ide.outline import document_symbols
+        from tl_core.ide.workspace import flatten
 
-    def _analyze_file_bounded(self, path: str) -> Any:
         with self.bounded_reads():
-            return _analyze_file(path)
+            try:
+                text = _text_within_wait(path, st, _MAX_WORKSPACE_FILE_BYTES)
+            except ReadPending:  # a slow disk: left out this time
+                return None
+            if text is None:
+                return None
+            a = analyze(text, path)
+        pos = Positions(a.text, self.encoding, getattr(a, "line_index", None))
+        uri = path_to_uri(path)
+        found = [(s.name, workspace_symbol(s, container, uri, pos))
+                 for s, container in flatten(document_symbols(a))]
+        self._file_symbols[path] = (key, found)
+        while len(self._file_symbols) > _MAX_WORKSPACE_FILES:
+            self._file_symbols.popitem(last=False)
+        return found
 
     async def text_of_async(self, path: str) -> str | None:
         """The text of `path`: the open document's, else the file's, read off the event
@@ -513,7 +547,20 @@ class Documents:
         if uri in self.docs:
             return self.docs[uri].text
         return await asyncio.get_running_loop().run_in_executor(self.slow_executor,
-                                                                _read_text, path)
+                                                                self._text_now, path)
+
+    def _text_now(self, path: str) -> str | None:
+        """The file's text, waited for at most `READ_WAIT_S` (None after that: a location
+        in a file that is slow to read is left out)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        with self.bounded_reads():
+            try:
+                return _text_within_wait(path, st, MAX_SOURCE_BYTES)
+            except ReadPending:
+                return None
 
     def workspace_files(self) -> list[str]:
         """The regular .tl files under the workspace roots (hidden and build folders, and
@@ -524,7 +571,7 @@ class Documents:
 
     async def workspace_files_async(self) -> list[str]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.slow_executor, self.workspace_files)
+        return await loop.run_in_executor(self.workspace_executor, self.workspace_files)
 
     def dependents(self, path: str) -> list[str]:
         """URIs of open documents that (may) read the file at `path`."""
@@ -542,5 +589,5 @@ class Documents:
         return dependents(((uri, doc.analysis) for uri, doc in self.docs.items()), paths)
 
     def shutdown(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        self.slow_executor.shutdown(wait=False, cancel_futures=True)
+        for executor in (self.executor, self.slow_executor, self.workspace_executor):
+            executor.shutdown(wait=False, cancel_futures=True)

@@ -42,7 +42,7 @@ from tl_lsp.capabilities import (
     Feature,
 )
 from tl_lsp.config import SECTION, Config, ignored_launch_settings
-from tl_lsp.documents import Documents, path_to_uri, uri_to_path
+from tl_lsp.documents import WORKSPACE_BUDGET_S, Documents, path_to_uri, uri_to_path
 from tl_lsp.gc_policy import IdleCollector
 from tl_lsp.kernel_client import KernelError
 from tl_lsp.rpc import TensorLogicProtocol, strict_converter
@@ -689,27 +689,25 @@ def _symbols_json(ls: TensorLogicServer, a: Any, pos: proto.Positions) -> proto.
 async def workspace_symbol(
     ls: TensorLogicServer, params: lsp.WorkspaceSymbolParams
 ) -> list[lsp.WorkspaceSymbol]:
+    """The open documents' symbols, then those of the workspace's other .tl files, from the
+    workspace thread (`Documents.file_symbols`: bounded files, their symbols kept); new
+    files are analysed for at most `WORKSPACE_BUDGET_S` per request."""
     out: list[lsp.WorkspaceSymbol] = []
-    seen: set[str] = set()
-    uris = list(ls.docs.docs)
-    for path in await ls.docs.workspace_files_async():
-        uris.append(path_to_uri(path))
-    for uri in uris:
-        if uri in seen:
+    for uri in list(ls.docs.docs):
+        if uri not in ls.docs.docs:  # closed meanwhile
             continue
-        seen.add(uri)
-        if uri in ls.docs.docs:
-            _, a, pos = await ls.analysis(uri)
-        else:
-            path = uri_to_path(uri)
-            got = await ls.docs.file_analysis(path) if path else None
-            if got is None:
-                continue
-            a, pos = got
-        for m in ide.workspace_symbols(a, params.query):
-            out.append(proto.workspace_symbol(m.symbol, m.container, uri, pos))
-        if len(out) > 2000:
+        _, a, pos = await ls.analysis(uri)
+        out.extend(proto.workspace_symbol(m.symbol, m.container, uri, pos)
+                   for m in ide.workspace_symbols(a, params.query))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WORKSPACE_BUDGET_S
+    for path in await ls.docs.workspace_files_async():
+        if len(out) > 2000 or loop.time() > deadline:
             break
+        if path_to_uri(path) in ls.docs.docs:
+            continue
+        found = await ls.docs.file_symbols(path)
+        out.extend(symbol for name, symbol in found or () if ide.matches(params.query, name))
     return out
 
 

@@ -452,8 +452,11 @@ class Checker:
             self.imports.append(ImportInfo(it.span, it.path_span, it.path, res.resolved, False))
             return
         seen[key] = it
-        if res.error:
-            self.error(it.path_span, res.error, "import")
+        if res.error or res.pending:
+            if res.pending:
+                self.still_reading(it.path_span, it.path, "import")
+            else:
+                self.error(it.path_span, res.error, "import")
             self.import_failed = True
             self.imports.append(ImportInfo(it.span, it.path_span, it.path, res.resolved, False))
             return
@@ -1344,11 +1347,11 @@ class Checker:
         missing = not os.path.lexists(full)
         self.error(span, message, "model-file", W if missing else Severity.ERROR)
 
-    def still_reading(self, span: Span, written: str) -> None:
+    def still_reading(self, span: Span, written: str, code: str = "model-file") -> None:
         """A file read that outlived the language server's wait (`ReadWait`): typed as
         unknown now, checked again when the read ends."""
         self.error(span, f"still reading '{written}' (a slow disk?): what it holds is checked "
-                         f"when the read ends", "model-file", Severity.INFO)
+                         f"when the read ends", code, Severity.INFO)
 
     def load_model(self, info: ArgInfo | None, span: Span) -> Type:
         arg = self.file_arg(info)

@@ -1,7 +1,10 @@
 """`import "x.tl"`: resolve relative to the importing file, find cycles, collect declarations.
 
 An imported file contributes its own `fn`, `struct`, `impl` and top-level `tensor` declarations (not
-those it imports itself). Imported files are parsed once per (path, size, mtime).
+those it imports itself). Imported files are parsed once per (path, size, mtime), and under a
+`ReadWait` (the language server's analysis) a file not parsed yet is waited for at most its
+seconds (`tl_core.read_wait`): a slow disk or a file of tens of megabytes makes the import
+pending (`ImportResult.pending`), checked again when its read ends.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from tl_core.read_wait import ReadPending, bounded
 from tl_core.source import SYMLINK_LOOP, file_kind, path_problem, read_source
 from tl_core.syntax import ast as A
 from tl_core.syntax import parse
@@ -29,11 +33,13 @@ class ImportResult:
     resolved: str | None
     error: str | None = None
     declarations: tuple[ImportedDecl, ...] = field(default=())
+    pending: bool = False  # still being read after the caller's `ReadWait`
 
 
 def _parse_file(path: str) -> object | str:
     """The parse of an imported file, or why it cannot be read (`read_source`: a regular
-    UTF-8 file of bounded size, never a FIFO or a device)."""
+    UTF-8 file of bounded size, never a FIFO or a device). Raises `ReadPending` when a
+    `ReadWait` ran out first."""
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -41,16 +47,21 @@ def _parse_file(path: str) -> object | str:
     key = (path, st.st_size, st.st_mtime_ns)
     pr = _PARSED.get(key)
     if pr is None:
-        try:
-            text, problem = read_source(path)
-        except OSError as exc:
-            return exc.strerror or str(exc)
-        if problem is not None:
-            return "the file cannot be read as UTF-8 text"
-        pr = parse(text)
-        if len(_PARSED) > 256:
-            _PARSED.clear()
-        _PARSED[key] = pr
+        return bounded(("import", *key), path, lambda: _read_and_parse(path, key))
+    return pr
+
+
+def _read_and_parse(path: str, key: tuple[str, int, int]) -> object | str:
+    try:
+        text, problem = read_source(path)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if problem is not None:
+        return "the file cannot be read as UTF-8 text"
+    pr = parse(text)
+    if len(_PARSED) > 256:
+        _PARSED.clear()
+    _PARSED[key] = pr
     return pr
 
 
@@ -86,7 +97,10 @@ class ImportResolver:
                                       f"are relative to the importing file)")
         if self.doc is not None and full == self.doc:
             return ImportResult(full, f"import cycle: '{written}' is this file itself")
-        cycle = self._find_cycle(full, [self.doc or "<this file>", full])
+        try:
+            cycle = self._find_cycle(full, [self.doc or "<this file>", full])
+        except ReadPending:  # the imported file itself (one further down is not searched)
+            return ImportResult(full, pending=True)
         if cycle:
             names = " -> ".join(os.path.basename(p) for p in cycle)
             return ImportResult(full, f"import cycle: {names}")
@@ -109,7 +123,12 @@ class ImportResolver:
         if depth > 32 or path in done:
             return None
         self.read.add(path)
-        pr = _parse_file(path)
+        try:
+            pr = _parse_file(path)
+        except ReadPending:
+            if depth == 0:
+                raise
+            return None
         if isinstance(pr, str):
             return None
         base = os.path.dirname(path)

@@ -40,7 +40,7 @@ _HOMES = {
     "code_lenses": "outline", "document_symbols": "outline", "inlay_hints": "outline",
     "signature_at": "signature",
     "Overlay": "overlay",
-    "workspace_symbols": "workspace",
+    "matches": "workspace", "workspace_symbols": "workspace",
     **{name: "results" for name in (
         "SEMANTIC_TOKEN_MODIFIERS", "SEMANTIC_TOKEN_TYPES", "Completion", "CompletionList",
         "Fold", "Hover", "InlayHint", "Lens", "Location", "RenameResult", "SemanticToken",
@@ -52,7 +52,7 @@ __all__ = [  # the keys of _HOMES (tests/ide/test_ide_package.py)
     "Hover", "InlayHint", "Lens", "Location", "RenameResult", "SemanticToken", "Signature",
     "SignatureHelp", "Symbol", "SymbolMatch", "TextEdit", "Overlay", "code_lenses", "complete_at", "complete_list_at",
     "definition_at", "document_symbols", "folding_ranges", "folding_ranges_plain",
-    "format_document", "format_range", "hover_at", "inlay_hints", "prepare_rename", "references", "rename",
+    "format_document", "format_range", "hover_at", "inlay_hints", "matches", "prepare_rename", "references", "rename",
     "semantic_tokens", "semantic_tokens_plain", "signature_at", "workspace_symbols",
 ]
 
