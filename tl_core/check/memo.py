@@ -280,12 +280,19 @@ def reuse(c: CheckContext, rec: ItemRecord, base: int, line: int, end: int,
     out, stale = found
     if not out:
         out = _NO_DEPS
+    if stale:  # the types as the item found them: replaying may change them (`n = n + 1`)
+        rec = ItemRecord(_deps_found(rec.deps, out), *(getattr(rec, f) for f in _FIELDS[1:]))
     replay(c, rec, base, line, end, outer_scope, out)
-    if stale:
-        rec = ItemRecord(tuple((n, st, sg, out[n].type if n in out else None)
-                               for n, st, sg, _t in rec.deps),
-                         *(getattr(rec, f) for f in _FIELDS[1:]))
     return rec
+
+
+def _deps_found(deps: tuple, found: dict[str, Binding]) -> tuple:
+    """`deps` naming the Type objects of the bindings `found` for them now, before a replay
+    changes them: the record's copy then matches by identity only where a later item finds
+    the same type, as it found it (after a replay, a second `n = n + 1` of the same text
+    took the first one's record, whose dependency named the type it had set: stale
+    constant values in hover)."""
+    return tuple((n, st, sg, found[n].type if n in found else None) for n, st, sg, _t in deps)
 
 
 def _found(deps: tuple, scope: Any) -> tuple[dict[str, Binding], bool] | None:
@@ -546,15 +553,13 @@ def replay_block(c: CheckContext, blk: BlockRecord, base: int, line: int,
     if found is None:
         return None
     env, stale = found
+    if stale:  # before the replay changes them, and adds the block's own names to `env`
+        blk = BlockRecord(blk.text, blk.n, blk.classes, _deps_found(blk.deps, env),
+                          *(getattr(blk, f) for f in _BLOCK_FIELDS[4:]))
     if blk.bulk:
         _replay_bulk(c, blk, base, line, outer_scope, env)
     else:
         _replay_in_turn(c, blk, base, line, outer_scope, env)
-    if stale:
-        blk = BlockRecord(blk.text, blk.n, blk.classes,
-                          tuple((n, st, sg, env[n].type if n in env else None)
-                                for n, st, sg, _t in blk.deps),
-                          *(getattr(blk, f) for f in _BLOCK_FIELDS[4:]))
     return blk
 
 
