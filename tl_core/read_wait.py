@@ -15,12 +15,15 @@ The outcome of a read that outlived a wait (its value or its error) is kept for 
 asks of the same key (`_ENDED`, the last `_MAX_ENDED`), so the analysis made again when it
 ends finds it even where the reader caches no errors: a slow file that fails is read once.
 Reader threads are daemons: a read that never ends (a hung mount) must not hold up the
-process' exit, as a ThreadPoolExecutor's threads would.
+process' exit, as a ThreadPoolExecutor's threads would. With `_MAX_READING` reads under way
+(hung files), a new one is not started: it is `ReadPending` at once, and its caller is told
+(`ended(path)`) when a reader thread is free again, so that it asks again.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
@@ -38,6 +41,9 @@ class ReadWait:
 
     seconds: float
     ended: Callable[[str], None]
+    # `time.monotonic()` past which no read is waited for any more (None: none): one
+    # analysis that names many slow files waits about `seconds` in all, not per file
+    deadline: float | None = None
 
 
 class ReadPending(Exception):
@@ -58,6 +64,7 @@ _LOCK = threading.Lock()
 _READING: dict[Hashable, Future] = {}  # reads under way, by key
 _OUTLIVED: set[Hashable] = set()  # keys of reads under way that a wait gave up on
 _ENDED: OrderedDict[Hashable, Future] = OrderedDict()  # outcomes of such reads, by key
+_DEFERRED: list[tuple[ReadWait, str]] = []  # reads not started: too many under way
 _MAX_READING = 8
 _MAX_ENDED = 32
 
@@ -77,17 +84,17 @@ def bounded(key: Hashable, path: str, read: Callable[[], T]) -> T:
             start = fut is None and len(_READING) < _MAX_READING
             if start:
                 fut = _READING[key] = Future()
-    if fut is None:  # too many slow reads already: this one is waited for
-        token = READ_WAIT.set(None)
-        try:
-            return read()
-        finally:
-            READ_WAIT.reset(token)
+        if fut is None:  # too many slow reads under way (hung files): not started now
+            _DEFERRED.append((wait, path))
+            raise ReadPending(path)
     if start:
         threading.Thread(target=_run, args=(fut, key, read), daemon=True,
                          name="tl-read").start()
+    seconds = wait.seconds
+    if wait.deadline is not None:
+        seconds = max(0.0, min(seconds, wait.deadline - time.monotonic()))
     try:
-        return fut.result(timeout=wait.seconds)
+        return fut.result(timeout=seconds)
     except TimeoutError:
         with _LOCK:  # still under way unless `_run` took it out (then its outcome follows)
             if _READING.get(key) is fut:
@@ -112,10 +119,14 @@ def _run(fut: Future, key: Hashable, read: Callable[[], object]) -> None:
             _ENDED[key] = fut
             while len(_ENDED) > _MAX_ENDED:
                 _ENDED.popitem(last=False)
+        deferred = _DEFERRED[:]
+        _DEFERRED.clear()
     if error is None:  # (calls the `ended` of each wait that gave up, outside the lock)
         fut.set_result(value)
     else:
         fut.set_exception(error)
+    for wait, path in deferred:  # a reader is free: their callers may ask again
+        wait.ended(path)
 
 
 def clear() -> None:

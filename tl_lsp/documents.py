@@ -420,9 +420,11 @@ class Documents:
     @contextmanager
     def bounded_reads(self) -> Iterator[None]:
         """Files that programs name, read meanwhile (on this thread), are waited for at most
-        `READ_WAIT_S` each; a read still under way then ends in the background and calls
+        `READ_WAIT_S` in all (one analysis naming many slow files waits that long, not that
+        long per file); a read still under way then ends in the background and calls
         `read_ended` on the event loop."""
-        token = READ_WAIT.set(ReadWait(READ_WAIT_S, self._read_ended))
+        token = READ_WAIT.set(ReadWait(READ_WAIT_S, self._read_ended,
+                                       time.monotonic() + READ_WAIT_S))
         try:
             yield
         finally:
