@@ -22,6 +22,7 @@ process' exit, as a ThreadPoolExecutor's threads would. With `_MAX_READING` read
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -69,10 +70,23 @@ _MAX_READING = 8
 _MAX_ENDED = 32
 
 
-def bounded(key: Hashable, path: str, read: Callable[[], T]) -> T:
+_CALLS = itertools.count()  # keys of `bounded_call`s: each its own
+
+
+def bounded_call(path: str, call: Callable[[], T]) -> T:
+    """`call()`: a `stat`, `realpath` or listing of `path` (what says which state of the file
+    to read, so nothing keys it), waited for as a read (a hung network mount must not hold
+    the analysis thread): never joined with another ask, its outcome not kept."""
+    if READ_WAIT.get() is None:
+        return call()
+    return bounded(("call", next(_CALLS)), path, call, keep=False)
+
+
+def bounded(key: Hashable, path: str, read: Callable[[], T], keep: bool = True) -> T:
     """`read()` (the uncached read of the file at `path` in the state `key`), waited for at
     most the calling thread's `ReadWait.seconds`; raises `ReadPending` past that. Errors of
-    `read()` pass through."""
+    `read()` pass through. `keep`: the outcome of a read that outlived the wait is kept for
+    the next asks of `key`."""
     wait = READ_WAIT.get()
     if wait is None:
         return read()
@@ -98,7 +112,8 @@ def bounded(key: Hashable, path: str, read: Callable[[], T]) -> T:
     except TimeoutError:
         with _LOCK:  # still under way unless `_run` took it out (then its outcome follows)
             if _READING.get(key) is fut:
-                _OUTLIVED.add(key)
+                if keep:
+                    _OUTLIVED.add(key)
                 fut.add_done_callback(lambda _: wait.ended(path))
                 raise ReadPending(path) from None
         return fut.result()

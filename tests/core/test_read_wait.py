@@ -87,3 +87,42 @@ def test_with_every_reader_busy_a_new_read_is_pending_and_told_later(release) ->
         assert R.bounded(("t", "busy", extra), f"/slow/{extra}", lambda: "read") == "read"
     finally:
         READ_WAIT.reset(token)
+
+
+@pytest.mark.parametrize("reader", ["header", "tokenizer", "import"])
+def test_a_hung_stat_of_a_named_path_holds_no_analysis(reader, release, tmp_path,
+                                                       monkeypatch) -> None:
+    """A `stat` that hangs (a network mount) of a model, tokenizer or imported file that a
+    program names: under a ReadWait it is pending within the wait, and the caller is told
+    when it ends (before, the stat ran on the analysis thread, which waited for it)."""
+    import os
+
+    from tl_core.check import imports
+    from tl_core.models import header
+    from tl_core.tokenizer import tokenizer
+
+    hung = str(tmp_path / "on-a-hung-mount")
+    real = os.stat
+
+    def stat(path, *args, **kwargs):
+        if os.fspath(path) == hung:
+            release.wait(120)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    ask = {"header": lambda: header.read_header(hung),
+           "tokenizer": lambda: tokenizer.load_tokenizer(hung),
+           "import": lambda: imports._parse_file(hung)}[reader]
+    told = threading.Event()
+    wait = ReadWait(0.05, lambda p: told.set())
+
+    def under_wait():
+        token = READ_WAIT.set(wait)
+        try:
+            return ask()
+        finally:
+            READ_WAIT.reset(token)
+
+    assert outcome(under_wait) == ["pending"]
+    release.set()
+    assert told.wait(20)

@@ -14,7 +14,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from tl_core.read_wait import ReadPending, bounded
+from tl_core.read_wait import ReadPending, bounded, bounded_call
 from tl_core.source import SYMLINK_LOOP, file_kind, path_problem, read_source
 from tl_core.syntax import ast as A
 from tl_core.syntax import parse
@@ -40,8 +40,8 @@ def _parse_file(path: str) -> object | str:
     """The parse of an imported file, or why it cannot be read (`read_source`: a regular
     UTF-8 file of bounded size, never a FIFO or a device). Raises `ReadPending` when a
     `ReadWait` ran out first."""
-    try:
-        st = os.stat(path)
+    try:  # (waited for as a read: a hung mount holds no analysis)
+        st = bounded_call(path, lambda: os.stat(path))
     except OSError as exc:
         return exc.strerror or str(exc)
     key = (path, st.st_size, st.st_mtime_ns)

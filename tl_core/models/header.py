@@ -21,7 +21,7 @@ from pathlib import Path
 from tl_core.models import formats
 from tl_core.models.errors import ModelFileError
 from tl_core.models.types import MAGIC_BYTES, ModelHeader, Source
-from tl_core.read_wait import READ_WAIT, bounded
+from tl_core.read_wait import READ_WAIT, bounded, bounded_call
 from tl_core.source import SYMLINK_LOOP, file_kind, path_problem
 
 _CACHE: OrderedDict[tuple[str, int, int], ModelHeader | ModelFileError] = OrderedDict()
@@ -40,15 +40,16 @@ def read_header(path: str | os.PathLike[str]) -> ModelHeader:
     problem = path_problem(spath)
     if problem is not None:
         raise ModelFileError(problem, None, spath)
-    try:
-        st = os.stat(spath)
-        resolved = str(Path(spath).resolve())
+    try:  # (the stat and realpath waited for as a read: a hung mount holds no analysis)
+        st, resolved = bounded_call(spath, lambda: (os.stat(spath),
+                                                    str(Path(spath).resolve())))
     except OSError as exc:
         raise ModelFileError(_os_message(exc), _os_offset(exc), spath) from None
     key = (resolved, st.st_size, st.st_mtime_ns)
     package = formats.directory_format(spath) if stat.S_ISDIR(st.st_mode) else None
     if package is not None and package.stamp is not None:  # key by the files inside
-        key = (resolved, *package.stamp(spath))
+        stamp = package.stamp
+        key = (resolved, *bounded_call(spath, lambda: stamp(spath)))
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
         if cached is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tl_core.models import ModelFileError, read_header
-from tl_core.read_wait import bounded
+from tl_core.read_wait import bounded, bounded_call
 from tl_core.source import open_regular, path_problem, read_regular
 from tl_core.tokenizer import from_gguf
 from tl_core.tokenizer.chat import render_chat
@@ -135,13 +135,14 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     problem = path_problem(named)
     if problem is not None:
         raise TokenizerError(f"{named}: {problem}")
-    spath = os.path.join(named, "tokenizer.json") if os.path.isdir(named) else named
-    try:
-        st = os.stat(spath)
+    spath = bounded_call(named, lambda: os.path.join(named, "tokenizer.json")
+                         if os.path.isdir(named) else named)
+    try:  # (waited for as a read: a hung mount holds no analysis)
+        st, resolved = bounded_call(spath, lambda: (os.stat(spath), str(Path(spath).resolve())))
     except OSError as exc:
         why = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)
         raise TokenizerError(f"{spath}: {why}") from None
-    key = (str(Path(spath).resolve()), st.st_size, st.st_mtime_ns)
+    key = (resolved, st.st_size, st.st_mtime_ns)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
