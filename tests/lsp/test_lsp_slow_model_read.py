@@ -126,6 +126,15 @@ def still_reading(client: StdioClient, uri: str) -> list[tuple[dict, int, str]]:
     return [(d["range"]["start"], d["severity"], d["message"]) for d in first["diagnostics"]]
 
 
+def analysed_after_release(client: StdioClient, release: Path, uri: str) -> None:
+    """Ends the slowed read; the document is then analysed again, without diagnostics (what
+    it names is read now)."""
+    release.touch()
+    again = client.wait_notification("textDocument/publishDiagnostics",
+                                     lambda p: p["uri"] == uri, timeout=120)
+    assert again["diagnostics"] == []
+
+
 def test_server_answers_while_a_model_read_is_slow(tmp_path: Path) -> None:
     write_safetensors(tmp_path / "slow.safetensors", {"w": np.ones((2, 3), np.float32)})
     with slowed_server(tmp_path, SLOW_SERVER) as (client, started, release):
@@ -136,9 +145,5 @@ def test_server_answers_while_a_model_read_is_slow(tmp_path: Path) -> None:
         assert still_reading(client, slow_uri) == [
             ({"line": 3, "character": 19}, 3, "still reading 'slow.safetensors' (a slow disk?): "
                                              "what it holds is checked when the read ends")]
-        release.touch()
-        # once read, the document is analysed again and the model's tensors are typed
-        again = client.wait_notification("textDocument/publishDiagnostics",
-                                         lambda p: p["uri"] == slow_uri, timeout=120)
-        assert again["diagnostics"] == []
+        analysed_after_release(client, release, slow_uri)
         assert "[2, 3]" in _hover(client, slow_uri, 5, 4)

@@ -19,6 +19,7 @@ from tests.lsp.test_lsp_slow_model_read import (
     _hover,
     _symbols,
     _wait_for,
+    analysed_after_release,
     slowed_server,
     still_reading,
 )
@@ -81,10 +82,7 @@ def test_server_answers_while_an_import_and_a_workspace_file_are_slow(tmp_path: 
         assert {"helper_in_good", "helper", "scale"} <= names
         assert not names & {"in_slow_file", "lib_fn"}  # being read: left out this time
         assert not release.exists(), "the answers waited for a slow read to end"
-        release.touch()
-        again = client.wait_notification("textDocument/publishDiagnostics",
-                                         lambda p: p["uri"] == slow_uri, timeout=120)
-        assert again["diagnostics"] == []
+        analysed_after_release(client, release, slow_uri)
         assert "lib_fn" in _hover(client, slow_uri, 4, 9)
         names = {s["name"] for s in client.request("workspace/symbol", {"query": ""})}
         assert {"in_slow_file", "lib_fn", "added"} <= names  # read since: found now

@@ -135,12 +135,10 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     problem = path_problem(named)
     if problem is not None:
         raise TokenizerError(f"{named}: {problem}")
-    spath = bounded_call(named, lambda: os.path.join(named, "tokenizer.json")
-                         if os.path.isdir(named) else named)
-    try:  # (waited for as a read: a hung mount holds no analysis)
-        st, resolved = bounded_call(spath, lambda: (os.stat(spath), str(Path(spath).resolve())))
-    except OSError as exc:
-        why = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror or str(exc)
+    # (the file's state waited for as a read: a hung mount holds no analysis)
+    spath, st, resolved = bounded_call(named, lambda: _file_state(named))
+    if isinstance(st, OSError):
+        why = "no such file" if isinstance(st, FileNotFoundError) else st.strerror or str(st)
         raise TokenizerError(f"{spath}: {why}") from None
     key = (resolved, st.st_size, st.st_mtime_ns)
     with _CACHE_LOCK:
@@ -152,6 +150,16 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     if hit is not None:
         return hit
     return bounded(("tokenizer", *key), named, lambda: _load(spath, key))
+
+
+def _file_state(named: str) -> tuple[str, os.stat_result | OSError, str]:
+    """The file that `named` stands for (a directory's tokenizer.json), its stat (or why
+    there is none) and its resolved path."""
+    spath = os.path.join(named, "tokenizer.json") if os.path.isdir(named) else named
+    try:
+        return spath, os.stat(spath), str(Path(spath).resolve())
+    except OSError as exc:
+        return spath, exc, ""
 
 
 def _load(spath: str, key: tuple[str, int, int]) -> Tokenizer:
