@@ -160,8 +160,17 @@ def host_conversion() -> bool:
 #   waiting, so its move to the GPU overlaps the next tensor's conversion;
 # - "raw-device-astype": copy the float32 bytes (no conversion on the host, a memcpy over the
 #   threads) into an array made on the CPU stream, then `astype` and the overflow count on
-#   the device, lazily: twice the bytes cross, no host conversion, several tensors in flight.
-CUDA_LOAD_VARIANTS = ("device-zeros", "host-zeros", "host-zeros-touch", "raw-device-astype")
+#   the device, lazily: twice the bytes cross, no host conversion, several tensors in flight;
+# - "memcpy-f32": `cudaMemcpyAsync` of the file's float32 bytes into an array made on the GPU,
+#   then `astype` and the overflow count on the device (no host conversion, no page faults);
+# - "host-zeros-prefetch": "host-zeros", then `cudaMemPrefetchAsync` moves the filled array
+#   to the GPU in bulk instead of by faults on first use.
+# The last two call the CUDA runtime (`cuda_runtime`); without one they run as "host-zeros".
+CUDA_LOAD_VARIANTS = ("device-zeros", "host-zeros", "host-zeros-touch", "raw-device-astype",
+                      "memcpy-f32", "host-zeros-prefetch")
+
+# Bytes per `cudaMemcpyAsync` of "memcpy-f32": progress is reported per piece.
+COPY_BYTES = 64 << 20
 
 
 def cuda_load_variant() -> str:
@@ -191,6 +200,26 @@ def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...
             progress(4 * flat.size)
         return mx.array(h.reshape(shape)), overflow
     variant = cuda_load_variant()
+    cuda = None
+    if variant in ("memcpy-f32", "host-zeros-prefetch"):
+        from tl_core.models.cuda_runtime import runtime  # lazy: ctypes work only on CUDA
+
+        cuda = runtime()
+        if cuda is None or (variant == "host-zeros-prefetch" and not cuda.can_prefetch):
+            variant = "host-zeros"
+    if variant == "memcpy-f32" and cuda is not None:
+        raw = mx.zeros(shape, mx.float32)
+        mx.eval(raw)
+        dst = np.array(raw, copy=False).reshape(-1)
+        src_c = np.ascontiguousarray(flat)
+        total = src_c.nbytes
+        for a in range(0, total, COPY_BYTES):
+            n = min(COPY_BYTES, total - a)
+            cuda.copy(dst.ctypes.data + a, src_c.ctypes.data + a, n)
+            if progress is not None:
+                progress(n)
+        out = raw.astype(mx.float16)
+        return out, overflow_count(raw, out)
     if variant == "raw-device-astype":
         raw, buf = _fresh(shape, mx.float32, mx.cpu)
 
@@ -214,6 +243,8 @@ def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...
     overflow = _in_chunks(reader, flat.size, convert, progress)
     if variant == "host-zeros-touch":
         mx.async_eval(mx.max(result))
+    elif variant == "host-zeros-prefetch" and cuda is not None:
+        cuda.prefetch(out.ctypes.data, out.nbytes)
     return result, overflow
 
 

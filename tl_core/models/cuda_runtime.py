@@ -1,0 +1,123 @@
+"""The few CUDA runtime calls the loader makes itself, through ctypes: a copy from the host
+into an MLX array's memory and a prefetch of an array's memory to the GPU.
+
+Why our own calls: MLX's CUDA backend keeps arrays in managed memory, and filling an array
+from the host through NumPy (the other variants in `reading`) moves every page by a fault on
+the host and again on the GPU's first use. `cudaMemcpyAsync` of the file's float32 bytes into
+a device-resident array (then `astype` on the GPU), or `cudaMemPrefetchAsync` of a filled
+array, moves them in bulk (bench/load.py --variants measures each against
+`safetensors.torch`). MLX exposes neither call, and no pure-Python package offers them
+without a second CUDA runtime (cuda-python), so the loader calls the runtime MLX itself loaded.
+
+The library is the `libcudart` already mapped into this process by MLX (read from
+/proc/self/maps), so both use the same runtime and the same device context. `runtime()`
+returns None where there is none (no CUDA, not Linux, a runtime without the calls): callers
+then take a host-only path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from functools import cache
+
+# cudaMemcpyKind: cudaMemcpyDefault (the direction follows from the pointers, which unified
+# addressing allows)
+_MEMCPY_DEFAULT = 4
+_STREAM_NON_BLOCKING = 1
+_LOCATION_DEVICE = 1  # cudaMemLocationTypeDevice
+
+
+class _Location(ctypes.Structure):  # cudaMemLocation (CUDA 12.2 and later)
+    _fields_ = [("type", ctypes.c_int), ("id", ctypes.c_int)]
+
+
+class CudaError(RuntimeError):
+    """A CUDA runtime call failed; the message names the call and CUDA's reason."""
+
+
+class CudaRuntime:
+    """Calls into one loaded `libcudart`; one private non-blocking stream, each call waited
+    for before it returns (so MLX never reads memory a copy is still writing)."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._lib = lib
+        lib.cudaGetErrorString.restype = ctypes.c_char_p
+        lib.cudaGetErrorString.argtypes = [ctypes.c_int]
+        lib.cudaMemcpyAsync.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                        ctypes.c_int, ctypes.c_void_p]
+        lib.cudaStreamSynchronize.argtypes = [ctypes.c_void_p]
+        version = ctypes.c_int()
+        self._check(lib.cudaRuntimeGetVersion(ctypes.byref(version)), "cudaRuntimeGetVersion")
+        self.version = version.value
+        # CUDA 13 named cudaMemPrefetchAsync what 12.2-12.x call cudaMemPrefetchAsync_v2 (a
+        # location instead of a device number); older runtimes get no prefetch.
+        name = "cudaMemPrefetchAsync" if self.version >= 13000 else "cudaMemPrefetchAsync_v2"
+        self._prefetch = getattr(lib, name, None)
+        if self._prefetch is not None:
+            self._prefetch.argtypes = [ctypes.c_void_p, ctypes.c_size_t, _Location,
+                                       ctypes.c_uint, ctypes.c_void_p]
+        device = ctypes.c_int()
+        self._check(lib.cudaGetDevice(ctypes.byref(device)), "cudaGetDevice")
+        self.device = device.value
+        self._stream = ctypes.c_void_p()
+        self._check(lib.cudaStreamCreateWithFlags(ctypes.byref(self._stream),
+                                                  _STREAM_NON_BLOCKING), "cudaStreamCreate")
+        self._lock = threading.Lock()  # one copy or prefetch at a time on the stream
+
+    def _check(self, rc: int, call: str) -> None:
+        if rc:
+            reason = self._lib.cudaGetErrorString(rc)
+            raise CudaError(f"{call} failed: {reason.decode() if reason else rc}")
+
+    @property
+    def can_prefetch(self) -> bool:
+        return self._prefetch is not None
+
+    def copy(self, dst: int, src: int, nbytes: int) -> None:
+        """Copy `nbytes` from address `src` to `dst` (host or device, managed included) and
+        wait for it."""
+        with self._lock:
+            self._check(self._lib.cudaMemcpyAsync(dst, src, nbytes, _MEMCPY_DEFAULT,
+                                                  self._stream), "cudaMemcpyAsync")
+            self._check(self._lib.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
+
+    def prefetch(self, ptr: int, nbytes: int) -> None:
+        """Move `nbytes` of managed memory at `ptr` to the current GPU and wait for it."""
+        if self._prefetch is None:
+            raise CudaError(f"this CUDA runtime ({self.version}) has no location prefetch")
+        with self._lock:
+            self._check(self._prefetch(ptr, nbytes, _Location(_LOCATION_DEVICE, self.device), 0,
+                                       self._stream), "cudaMemPrefetchAsync")
+            self._check(self._lib.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
+
+
+def loaded_cudart(maps: str) -> str | None:
+    """The path of the `libcudart` mapped into a process, from its /proc/PID/maps text."""
+    for line in maps.splitlines():
+        path = line.split(None, 5)[5] if line.count(" ") >= 5 else ""
+        path = path.strip()
+        if "/libcudart.so" in path:
+            return path
+    return None
+
+
+# The process's CUDA runtime (None: none). Owner: this module; key: none (one per process,
+# found once MLX's CUDA backend is loaded; `runtime.cache_clear()` forgets it for tests).
+@cache
+def runtime() -> CudaRuntime | None:
+    """The CUDA runtime MLX uses in this process, or None (MLX without CUDA, no GPU, no
+    /proc, a failing runtime)."""
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
+
+    if not mx.cuda.is_available():
+        return None
+    try:
+        mx.eval(mx.zeros(1))  # the backend loads its runtime on first use
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            path = loaded_cudart(f.read())
+        if path is None:
+            return None
+        return CudaRuntime(ctypes.CDLL(path))
+    except (OSError, AttributeError, CudaError):
+        return None
