@@ -1,7 +1,7 @@
 """SmolLM2-135M generation: the language's chat example against hand-written MLX, same run.
 
 Run: .venv/bin/python bench/generate.py [--prompt-tokens N] [--decode N] [--device gpu|cpu]
-     [--tiny] [--profile FILE] [--cold-prefill N]
+     [--tiny] [--profile FILE] [--cold-prefill N] [--attention-forms]
 `--tiny` runs both sides on a generated GGUF with SmolLM2's structure (30 blocks, 9 query
 and 3 key/value heads, llama.cpp metadata) but tiny widths (head size 8, vocabulary 512), so
 the device work is negligible and the times are the host's: the interpreter's overhead per
@@ -24,6 +24,10 @@ first call of `next_logits` in a fresh process (the weights already loaded and e
 both sides wait for the same data), run uncompiled (the interpreter's rule for a first call)
 against traced and compiled at once (`Interpreter.trace_first`: the trace, MLX's compilation
 and the run all counted), N processes each, alternated.
+`--attention-forms` runs the whole measurement once per decode-attention form of the compiled
+step (`TL_DECODE_ATTENTION` mask, bias, two-call: tl_core.runtime.decode_form), each in a
+fresh process with the hand-written model measured in that same process, and prints a
+table of decode and prefill tokens/s per form.
 Prints prefill and decode tokens/s of each, their ratio (ours / baseline: above 1, ours is
 faster), the host (calling thread's CPU) time per decoded token and of ours' prefill, and the
 time per decoded token spent outside the baseline's work (interpreter overhead). Whether both chose the same tokens is printed as a sanity line.
@@ -336,29 +340,49 @@ def hand_written_step(model, prompt: list[int]) -> mx.array:
 
 def attention_forms() -> list[str]:
     """Device time of decode attention (one query row, SmolLM2's 9/3 heads of 64) in the
-    forms that matter: the hand-written model's (the filled rows exactly, no mask) and the
-    compiled step's (the whole buffer, a bool mask), with MLX's heuristics and with
-    `force_fused` (an error when MLX has no fused kernel for it on this device)."""
+    forms that matter: the hand-written model's (the filled rows exactly, no mask), the
+    compiled step's "mask" form (the whole buffer, a bool mask), its "bias" form (K with a
+    bias channel, Q and V padded, no mask) at each padded width (whether MLX fuses a width
+    is what this says) and with V left 64 wide, and its "two-call" form; each with MLX's
+    heuristics and with `force_fused` (an error when MLX has no fused kernel for it on this
+    device)."""
     rows, cap, reps = 200, 256, 30
     q = mx.random.normal((1, 9, 1, 64)).astype(mx.float16)
     buf = mx.random.normal((cap, 3, 64)).astype(mx.float16)
     kv = buf.transpose(1, 0, 2)[None]  # the cache's [rows, heads, D] layout, as ours reads it
     exact = mx.contiguous(mx.random.normal((1, 3, rows, 64)).astype(mx.float16))
     mask = mx.arange(cap)[None, :] < rows
-    mx.eval(q, buf, kv, exact, mask)
+    ind = mx.broadcast_to((mx.arange(cap) < rows).astype(mx.float16)[None, None, :, None],
+                          (1, 3, cap, 64))
+    mx.eval(q, buf, kv, exact, mask, ind)
     heads_first = mx.contiguous(kv)  # the hand-written cache's [1, heads, rows, D] layout
     mx.eval(heads_first)
-    forms = [("filled rows, mask None (hand-written)", exact, None),
-             ("whole buffer, bool mask (compiled step)", kv, mask),
-             ("whole buffer in [1, heads, rows, D], bool mask", heads_first, mask)]
+    forms = [("filled rows, mask None (hand-written)", q, exact, exact, None),
+             ("whole buffer, bool mask (compiled step, mask)", q, kv, kv, mask),
+             ("whole buffer in [1, heads, rows, D], bool mask", q, heads_first, heads_first,
+              mask)]
+    for wide in (80, 96, 128):
+        k_pad = mx.pad(buf, [(0, 0), (0, 0), (0, wide - 64)])
+        k_pad[rows:, :, 64] = -30000.0
+        k_pad = k_pad.transpose(1, 0, 2)[None]
+        v_pad = mx.pad(kv, [(0, 0), (0, 0), (0, 0), (0, wide - 64)])
+        q_pad = mx.pad(q, [(0, 0), (0, 0), (0, 0), (0, wide - 64)], constant_values=1.0)
+        mx.eval(k_pad, v_pad, q_pad)
+        forms.append((f"whole buffer, bias channel, width {wide} (compiled step, bias)",
+                      q_pad, k_pad, v_pad, None))
+        forms.append((f"whole buffer, bias channel, width {wide}, V 64 wide", q_pad, k_pad, kv,
+                      None))
+    forms += [("whole buffer, mask None, V (two-call's first call)", q, kv, kv, None),
+              ("whole buffer, mask None, filled-row indicator (two-call's second)", q, kv, ind,
+               None)]
     out = []
-    for name, k, m in forms:
+    for name, qf, k, v, m in forms:
         for fused in (False, True):
             label = f"{name}{', force_fused' if fused else ''}"
             try:
-                _attention_calls(q, k, m, fused, reps)
+                _attention_calls(qf, k, v, m, fused, reps)
                 start = time.perf_counter()
-                _attention_calls(q, k, m, fused, reps)
+                _attention_calls(qf, k, v, m, fused, reps)
                 us = (time.perf_counter() - start) / reps * 1e6
                 out.append(f"{label}: {us:.1f} us per call")
             except (ValueError, RuntimeError) as exc:
@@ -366,10 +390,41 @@ def attention_forms() -> list[str]:
     return out
 
 
-def _attention_calls(q: mx.array, kv: mx.array, mask: mx.array | None, fused: bool,
-                     reps: int) -> None:
-    mx.eval([mx.fast.scaled_dot_product_attention(q * (i + 1), kv, kv, scale=0.125, mask=mask,
+def _attention_calls(q: mx.array, k: mx.array, v: mx.array, mask: mx.array | None,
+                     fused: bool, reps: int) -> None:
+    mx.eval([mx.fast.scaled_dot_product_attention(q * (i + 1), k, v, scale=0.125, mask=mask,
                                                   force_fused=fused) for i in range(reps)])
+
+
+def run_attention_forms(args: argparse.Namespace) -> None:
+    """`--attention-forms`: the whole measurement per decode-attention form, each form in a
+    fresh process (its env) with the hand-written model measured in the same process."""
+    import os
+    import subprocess
+
+    from tl_core.runtime.decode_form import ENV, FORMS
+
+    cmd = [sys.executable, __file__, "--summary", "--prompt-tokens", str(args.prompt_tokens),
+           "--decode", str(args.decode), "--repeat", str(args.repeat), "--device", args.device]
+    rows = []
+    for form in FORMS:
+        done = subprocess.run(cmd + (["--tiny"] if args.tiny else []), capture_output=True,
+                              text=True, env={**os.environ, ENV: form})
+        if done.returncode:
+            print(f"{form}: failed\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+            continue
+        print(done.stdout.strip().splitlines()[0])
+        rows.append((form, json.loads(done.stdout.strip().splitlines()[-1])))
+    print(f"{'form':9} | decode tokens/s: ours, hand-written, ratio | prefill: ours, "
+          f"hand-written, ratio | decode ms/token host + wait | greedy tokens equal")
+    for form, r in rows:
+        print(f"{form:9} | {r['decode'][0]:8.1f} {r['decode'][1]:8.1f} "
+              f"{r['decode'][0] / r['decode'][1]:5.2f}x | {r['prefill'][0]:8.1f} "
+              f"{r['prefill'][1]:8.1f} {r['prefill'][0] / r['prefill'][1]:5.2f}x | "
+              f"{r['host_ms']:.2f} + {r['wait_ms']:.2f} | {r['same']}")
+    print("decode attention on this device (30 calls, one wait; K/V [1, 3, L, 64] float16):")
+    for line in attention_forms():
+        print("  " + line)
 
 
 # Rounds of ours run before the measured ones: the first prefill is traced (loading the
@@ -392,11 +447,18 @@ def main() -> None:
     ap.add_argument("--cold-prefill", type=int, metavar="N",
                     help="measure the first prefill of a fresh process, uncompiled against "
                          "traced at once, N processes each")
+    ap.add_argument("--attention-forms", action="store_true",
+                    help="measure once per decode-attention form (TL_DECODE_ATTENTION), "
+                         "each in a fresh process against the hand-written model")
     ap.add_argument("--cold-one", choices=["uncompiled", "traced"], help=argparse.SUPPRESS)
+    ap.add_argument("--summary", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     mx.set_default_device(mx.gpu if args.device == "gpu" else mx.cpu)
     if args.cold_prefill:
         run_cold_prefills(args)
+        return
+    if args.attention_forms:
+        run_attention_forms(args)
         return
     from tl_core.models import load_model
 
@@ -416,8 +478,11 @@ def main() -> None:
     if args.cold_one:
         print(json.dumps(cold_prefill(path, prompt, args.device, args.cold_one == "traced")))
         return
+    from tl_core.runtime.decode_form import decode_attention_form
+
     print(f"device {mx.default_device()}, mlx {mx.__version__}; {path.name}; prompt "
-          f"{len(prompt)} tokens, {args.decode} decoded, median of {args.repeat}")
+          f"{len(prompt)} tokens, {args.decode} decoded, median of {args.repeat}; decode "
+          f"attention form {decode_attention_form()}")
     base_rows, ours_rows = [], []
     base_rows.append(run_baseline(model, model.metadata, prompt, args.decode))  # warm-up
     start = time.perf_counter()
@@ -455,13 +520,17 @@ def main() -> None:
           f"than the hand-written model (interpreter and op-level overhead)")
     bw = statistics.median(r[4] for r in base_rows) / n_steps * 1000
     ow = statistics.median(r[5] for r in ours_rows) / n_steps * 1000
+    same = ours_rows[-1][2] == base_rows[-1][2][1:]
+    if args.summary:  # one JSON line for --attention-forms
+        print(json.dumps({"decode": [od, bd], "prefill": [op, bp], "host_ms": oh,
+                          "wait_ms": ow, "same": same}))
+        return
     print(f"where a decoded token's wall time goes: ours {oh:.2f} ms host + {ow:.2f} ms waiting "
           f"for the device at the token's read (+ {1000 / od - oh - ow:.2f} ms else); "
           f"hand-written {bh:.2f} + {bw:.2f} (+ {1000 / bd - bh - bw:.2f})")
     print("the compiled decode step's graph (replayed per token; host time grows with its "
           f"nodes): {step_nodes(ours)}")
     print(f"hand-written decode graph: {graph_nodes(hand_written_step(model, prompt))}")
-    same = ours_rows[-1][2] == base_rows[-1][2][1:]
     print(f"greedy tokens equal: {same}")
     print("decode attention on this device (30 calls, one wait; K/V [1, 3, L, 64] float16):")
     for line in attention_forms():

@@ -460,3 +460,28 @@ def test_compiled_steps_of_every_cache_layout_on_gpu_equal_uncompiled_cpu(
     for (k0, v0), (k1, v1) in zip(cache_rows(cpu), cache_rows(gpu), strict=True):
         np.testing.assert_allclose(k1, k0, rtol=2e-2, atol=2e-2)
         np.testing.assert_allclose(v1, v0, rtol=2e-2, atol=2e-2)
+
+
+@needs_gpu
+@pytest.mark.parametrize("form", ["mask", "bias", "two-call"])
+def test_every_decode_attention_form_on_gpu_equals_uncompiled_cpu(tmp_path, monkeypatch, form):
+    """The compiled step's decode-attention forms (TL_DECODE_ATTENTION,
+    tl_core.runtime.decode_form) on the GPU, buffers crossing their ends (KVCache.STEP 8):
+    every step's logits and greedy token as the uncompiled run on the CPU, the cache's rows
+    as given (no padding shows)."""
+    from bench.generate import tiny_model
+    from tests.runtime.test_compiled_step import cache_rows, decode, logits
+    from tl_core.runtime.kvcache import KVCache
+
+    monkeypatch.setattr(KVCache, "STEP", 8)
+    path = tiny_model(tmp_path, n_layer=4)
+    ids = [5, 17, 300, 2, 41, 7]
+    cpu = decode(path, False, ids, "cpu")
+    monkeypatch.setenv("TL_DECODE_ATTENTION", form)
+    gpu = decode(path, True, ids, "gpu")
+    assert gpu.interpreter.fns["next_logits"].plans, "no decode step ran compiled"
+    assert_logits_close(logits(gpu), logits(cpu))
+    for (k0, v0), (k1, v1) in zip(cache_rows(cpu), cache_rows(gpu), strict=True):
+        assert k1.shape == k0.shape
+        np.testing.assert_allclose(k1, k0, rtol=2e-2, atol=2e-2)
+        np.testing.assert_allclose(v1, v0, rtol=2e-2, atol=2e-2)

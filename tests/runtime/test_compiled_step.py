@@ -22,12 +22,12 @@ STEPS = 8
 DECODE = f'''
 let logits = next_logits(ids, model, cache, 0, n_layer, n_head, n_kv, eps, base)
 let pos = len(ids)
-let all = [logits]
+let all = logits
 for step in range({STEPS}) {{
     let next = temperature_sample(logits, 0.0)
     logits = next_logits(int_to_tokenids(next), model, cache, pos, n_layer, n_head, n_kv,
         eps, base)
-    all = all + [logits]
+    all = concat(all, logits, 0)
     pos = pos + 1
 }}
 '''

@@ -17,9 +17,11 @@ original's 2-D `Q [s, Hq*D]`, `K`/`V [c, Hkv*D]` with `heads: Hq` given (the ori
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import mlx.core as mx
 
+from tl_core.runtime.decode_form import BIAS, decode_attention_form, padded_width
 from tl_core.runtime.errors import OpError
 from tl_core.runtime.tracecache import CacheView, Untraceable, folded
 from tl_core.runtime.values import tensor_type
@@ -55,21 +57,87 @@ def attention_with_cache_view(
 ) -> mx.array:
     """`attention_with_cache` in a compiled step (tl_core.runtime.tracecache): K and V are
     the layer's whole buffers and its filled length is a device scalar. The rows past the
-    length are masked, so the result is attention over the filled prefix, with shapes that
-    do not change from one token to the next."""
-    if k.base is not v.base or k.rows != v.rows or k.rows < 1:
+    length get no weight, so the result is attention over the filled prefix, with shapes
+    that do not change from one token to the next. A one-query step attends in the form
+    `decode_attention_form()` names (tl_core.runtime.decode_form); steps of several queries
+    with the mask."""
+    if k.base is not v.base or k.rows != v.rows or k.rows < 1 or k.width != v.width:
         raise Untraceable("K and V of layers of different lengths, or of a layer this step "
                           "left alone")
-    q3, k3, v3 = _heads(q, k.buffer, v.buffer, heads)
-    s = q3.shape[0]
+    q3, k3, v3 = _heads(q, k.given(), v.given(), heads)
+    s, _, d = q3.shape
     if k.rows < s:  # the uncompiled run reports that the cache holds fewer rows than Q
         raise Untraceable("fewer rows appended than Q has")
-    mask = k.mask(s)
-    return _attend(q3, k3, v3, w_o, base, k.first(s), mask, True)
+    form = decode_attention_form() if s == 1 else "mask"
+    if form == "bias" and padded_width(d) is not None:
+        return _attend(q3, *_bias_kv(k, v, k3, v3, d), w_o, base, k.first(s), None, True,
+                       _bias_query)
+    if form == "two-call":
+        return _attend(q3, k3, v3, w_o, base, k.first(s), None, True,
+                       _two_call(k.shared("indicator", (k3.shape[1], d, str(v3.dtype)),
+                                          lambda: _indicator(k, k3.shape[1], d, v3.dtype))))
+    return _attend(q3, k3, v3, w_o, base, k.first(s), k.mask(s), True)
+
+
+def _bias_kv(k: CacheView, v: CacheView, k3: mx.array, v3: mx.array, d: int
+             ) -> tuple[mx.array, mx.array]:
+    """K' = [K, b, 0...] and V' = [V, 0...] of `padded_width(d)` (decode_form): the buffers
+    themselves when the cache stores them padded, else padded here (a copy per layer; the
+    bias and zero columns made once per step)."""
+    wide = padded_width(d)
+    assert wide is not None
+    if k.width == d and k.buffer.ndim == 3 and k.buffer.shape[-1] == wide:
+        return k.buffer, v.buffer
+    cap, hkv, _ = k3.shape
+
+    def tail(keys: bool) -> mx.array:
+        zeros = mx.zeros((cap, hkv, wide - d), dtype=k3.dtype)
+        if not keys:
+            return zeros
+        bias = mx.where(k.filled(), 0.0, BIAS).astype(k3.dtype)[:, None, None]
+        return mx.concatenate([mx.broadcast_to(bias, (cap, hkv, 1)), zeros[..., 1:]], axis=-1)
+
+    k_tail = k.shared("bias keys", (hkv, wide, str(k3.dtype)), lambda: tail(True))
+    v_tail = k.shared("bias values", (hkv, wide, str(v3.dtype)), lambda: tail(False))
+    return mx.concatenate([k3, k_tail], axis=-1), mx.concatenate([v3, v_tail], axis=-1)
+
+
+def _bias_query(qh: mx.array, kh: mx.array, vh: mx.array, scale: float) -> mx.array:
+    """Attention of the "bias" form: Q' = [Q, 1, 0...] (its weight on K's bias channel) over
+    the padded K' and V', no mask; the first D columns of the result."""
+    b, hq, s, d = qh.shape
+    extra = mx.zeros((b, hq, s, kh.shape[-1] - d), dtype=qh.dtype)
+    extra[..., 0] = 1
+    qp = mx.concatenate([qh, folded(extra)], axis=-1)
+    out = mx.fast.scaled_dot_product_attention(qp, kh, vh, scale=scale)
+    return out[..., :d]
+
+
+def _indicator(k: CacheView, hkv: int, d: int, dtype: mx.Dtype) -> mx.array:
+    """[capacity, hkv, d]: 1 on the filled rows, 0 past them ("two-call", made once per
+    step)."""
+    cap = k.buffer.shape[0]
+    return mx.broadcast_to(k.filled().astype(dtype)[:, None, None], (cap, hkv, d))
+
+
+def _two_call(indicator: mx.array) -> Callable[..., mx.array]:
+    """Attention of the "two-call" form (decode_form): the weights of the rows past the
+    length, whose values are zeros, cancel in the quotient."""
+
+    def attend(qh: mx.array, kh: mx.array, vh: mx.array, scale: float) -> mx.array:
+        ind = indicator.astype(vh.dtype).transpose(1, 0, 2)[None]
+        num = mx.fast.scaled_dot_product_attention(qh, kh, vh, scale=scale)
+        den = mx.fast.scaled_dot_product_attention(qh, kh, ind, scale=scale)
+        return num / den
+
+    return attend
 
 
 def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float,
-            offset: int | mx.array, mask: mx.array | str | None, tracing: bool) -> mx.array:
+            offset: int | mx.array, mask: mx.array | str | None, tracing: bool,
+            attend: Callable[..., mx.array] | None = None) -> mx.array:
+    """RoPE on Q, attention, heads concatenated, `@ W_oᵀ`. `attend(qh, kh, vh, scale)`:
+    attention of another form than `mx.fast.scaled_dot_product_attention` with `mask`."""
     s, hq, d = q3.shape
     if w_o.ndim != 2 or w_o.shape[1] != hq * d:
         raise OpError(
@@ -81,7 +149,11 @@ def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float
     kh = k3.astype(dtype).transpose(1, 0, 2)[None]
     vh = v3.astype(dtype).transpose(1, 0, 2)[None]
     qh = mx.fast.rope(qh, d, traditional=True, base=base, scale=1.0, offset=offset)
-    out = mx.fast.scaled_dot_product_attention(qh, kh, vh, scale=1.0 / math.sqrt(d), mask=mask)
+    scale = 1.0 / math.sqrt(d)
+    if attend is None:
+        out = mx.fast.scaled_dot_product_attention(qh, kh, vh, scale=scale, mask=mask)
+    else:
+        out = attend(qh, kh, vh, scale)
     out = out.transpose(0, 2, 1, 3).reshape(s, hq * d)  # [1, Hq, s, D] -> [s, Hq * D]
     w_t = w_o.astype(dtype).T
     return out @ (folded(w_t) if tracing else w_t)

@@ -57,12 +57,12 @@ from tl_core.runtime.printing import format_value
 from tl_core.runtime.progress import MIN_BYTES, LoadProgress
 from tl_core.runtime.tracecache import (
     DeviceInt,
-    StepPlan,
     Untraceable,
     apply_outputs,
     cache_inputs,
     cache_key,
     reserve,
+    step_plan,
     traced_cache,
     traced_outputs,
 )
@@ -1836,8 +1836,8 @@ class Interpreter:
         compiled function must not keep it alive)."""
         n = len(args)
         tensors = [i for i, a in enumerate(args) if type(a) is mx.array]
-        caches = {i: (a.n_layers, a.dtype, key[i][3], key[i][4]) for i, a in enumerate(args)
-                  if type(a) is KVCache}
+        caches = {i: (a.n_layers, a.dtype, key[i][3], key[i][4], key[i][5])
+                  for i, a in enumerate(args) if type(a) is KVCache}
         dynamic = [i for i, k in enumerate(key) if k is _DYNAMIC]
         consts: dict[int, Any] = {
             i: weakref.ref(a) if type(a).__name__ == "Model" else a
@@ -1869,7 +1869,7 @@ class Interpreter:
                 raise _NotArray()
             if not step:
                 return out
-            self.step_plans = (tuple(StepPlan(tuple(c.appended)) for c in traced_caches),
+            self.step_plans = (tuple(step_plan(c) for c in traced_caches),
                                tuple(self.trace_bounds))
             return (out, *[b for c in traced_caches for b in traced_outputs(c)])
         return traced

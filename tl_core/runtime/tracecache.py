@@ -25,13 +25,13 @@ per step and shared by all layers instead of once per layer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import mlx.core as mx
 
 from tl_core.runtime.errors import OpError
-from tl_core.runtime.kvcache import KVCache, _Layer
+from tl_core.runtime.kvcache import KVCache, _Layer, pad_rows, unpadded
 
 
 class Untraceable(Exception):  # noqa: N818 - a signal: run this call uncompiled
@@ -58,29 +58,41 @@ class DeviceInt:
 
 @dataclass(frozen=True, slots=True)
 class CacheView:
-    buffer: mx.array  # [capacity, *rest]
+    buffer: mx.array  # [capacity, *rest], padded to a wider last axis when `width` is set
     base: mx.array  # 0-d int32: the rows filled when the step began
     rows: int  # the rows this step appended: the length is base + rows
-    masks: dict[tuple[int, int, int, int], mx.array]  # `first` and `mask`, per step
+    masks: dict[tuple[object, ...], mx.array]  # `first`, `mask` and others, per step
+    width: int | None = None  # D of rows stored padded (the "bias" form, kvcache.py)
+
+    def given(self) -> mx.array:
+        """The buffer as the rows were given (`[capacity, *rest]`)."""
+        return unpadded(self.buffer, self.width)
 
     def first(self, queries: int) -> mx.array:
         """The row of the first of the last `queries` rows (0-d int32, their RoPE offset)."""
-        key = (id(self.base), self.rows, queries, 0)
-        row = self.masks.get(key)
-        if row is None:
-            row = self.masks[key] = self.base + (self.rows - queries)
-        return row
+        return self.shared("first", (queries,), lambda: self.base + (self.rows - queries))
 
     def mask(self, queries: int) -> mx.array:
         """[queries, capacity] bool: query t (of the last `queries` rows) sees the rows up to
         its own. Both made once per step for all layers of the same length."""
         cap = self.buffer.shape[0]
-        key = (id(self.base), self.rows, queries, cap)
-        m = self.masks.get(key)
-        if m is None:
-            m = self.masks[key] = mx.arange(cap)[None, :] <= (mx.arange(queries)[:, None]
-                                                              + self.first(queries))
-        return m
+        return self.shared("mask", (queries, cap), lambda: mx.arange(cap)[None, :] <= (
+            mx.arange(queries)[:, None] + self.first(queries)))
+
+    def filled(self) -> mx.array:
+        """[capacity] bool: the rows filled after this step's appends."""
+        cap = self.buffer.shape[0]
+        return self.shared("filled", (cap,), lambda: mx.arange(cap) < self.base + self.rows)
+
+    def shared(self, name: str, extra: tuple[object, ...], make: Callable[[], mx.array]
+               ) -> mx.array:
+        """`make()`, made once per step for every layer of this length (`name`, `extra`: what
+        else it depends on)."""
+        key = (id(self.base), self.rows, name, *extra)
+        a = self.masks.get(key)
+        if a is None:
+            a = self.masks[key] = make()
+        return a
 
 
 class TracedCache(KVCache):
@@ -88,10 +100,12 @@ class TracedCache(KVCache):
 
     def __init__(self, n_layers: int, dtype: mx.Dtype, buffers: list[tuple[mx.array, mx.array]
                                                                       | None],
-                 lengths: mx.array | None):
-        """`lengths`: one int32 per layer, or a 0-d int32 shared by every filled layer."""
+                 lengths: mx.array | None, widths: tuple[int | None, ...] | None = None):
+        """`lengths`: one int32 per layer, or a 0-d int32 shared by every filled layer;
+        `widths`: each layer's `_Layer.width` (D of rows stored padded)."""
         super().__init__(n_layers, dtype)
         self.buffers = list(buffers)
+        self.widths = list(widths or (None,) * n_layers)
         # the rows of each filled layer when the step began (a device scalar)
         self.bases: list[mx.array | None] = [
             None if b is None or lengths is None else lengths if lengths.ndim == 0
@@ -100,7 +114,7 @@ class TracedCache(KVCache):
         # the length of a layer that was empty when the trace began: known, not on the device
         self.known: list[int | None] = [None] * n_layers
         self._starts: dict[tuple[int, int], mx.array] = {}  # write positions, shared
-        self._masks: dict[tuple[int, int, int, int], mx.array] = {}
+        self._masks: dict[tuple[object, ...], mx.array] = {}
 
     def length(self, layer: int) -> int:
         raise Untraceable("the cache's length is on the device in a compiled function")
@@ -119,22 +133,26 @@ class TracedCache(KVCache):
         bufs = self.buffers[layer]
         n = k.shape[0]
         if bufs is None:  # empty: allocated here, rows from 0
-            bufs = (self._alloc(k.shape, n), self._alloc(v.shape, n))
+            new = self._new_layer(k, v, n)
+            bufs, self.widths[layer] = (new.k, new.v), new.width
             self.bases[layer] = mx.array(0, dtype=mx.int32)
             self.known[layer] = 0
         else:
-            if k.shape[1:] != bufs[0].shape[1:] or v.shape[1:] != bufs[1].shape[1:]:
+            width = self.widths[layer]
+            if k.shape[1:] != unpadded(bufs[0], width).shape[1:] or \
+                    v.shape[1:] != unpadded(bufs[1], width).shape[1:]:
                 raise Untraceable("rows of another shape: the uncompiled run reports it")
             if n > bufs[0].shape[0]:
                 raise Untraceable("more rows than the buffer holds: it grows on the host")
+        width, wide = self.widths[layer], bufs[0].shape[-1]
         base = self.bases[layer]
         assert base is not None
         key = (id(base), self.appended[layer])
         at = self._starts.get(key)
         if at is None:
             at = self._starts[key] = (base + self.appended[layer]).reshape(1)
-        self.buffers[layer] = (mx.slice_update(bufs[0], k, at, [0]),
-                               mx.slice_update(bufs[1], v, at, [0]))
+        self.buffers[layer] = (mx.slice_update(bufs[0], pad_rows(k, wide, width), at, [0]),
+                               mx.slice_update(bufs[1], pad_rows(v, wide, width), at, [0]))
         self.appended[layer] += n
         if self.known[layer] is not None:
             self.known[layer] += n
@@ -146,10 +164,10 @@ class TracedCache(KVCache):
         base = self.bases[layer]
         if bufs is None or base is None:
             raise OpError(f"No cache entry for layer {layer}", arg="layer")
-        known = self.known[layer]
+        known, width = self.known[layer], self.widths[layer]
         if known is not None:
-            return bufs[which][:known]
-        return CacheView(bufs[which], base, self.appended[layer], self._masks)
+            return unpadded(bufs[which][:known], width)
+        return CacheView(bufs[which], base, self.appended[layer], self._masks, width)
 
     def get_k(self, layer: int) -> CacheView | mx.array:  # type: ignore[override]
         return self._view(layer, 0)
@@ -175,11 +193,12 @@ def folded(a: mx.array) -> mx.array:
 
 def cache_key(cache: KVCache) -> tuple[object, ...]:
     """What a trace over `cache` depends on besides its buffers' shapes: the layer count,
-    the dtype, which layers hold rows (an empty layer is allocated in the trace) and whether
-    the filled ones hold the same number (one shared length)."""
+    the dtype, which layers hold rows (an empty layer is allocated in the trace), whether
+    the filled ones hold the same number (one shared length) and which are stored padded."""
     lengths = {entry.length for entry in cache._layers if entry is not None}
     return ("KVCache", cache.n_layers, str(cache.dtype),
-            tuple(entry is not None for entry in cache._layers), len(lengths) == 1)
+            tuple(entry is not None for entry in cache._layers), len(lengths) == 1,
+            tuple(None if entry is None else entry.width for entry in cache._layers))
 
 
 def cache_inputs(cache: KVCache, shared: bool) -> list[mx.array]:
@@ -200,12 +219,13 @@ def cache_inputs(cache: KVCache, shared: bool) -> list[mx.array]:
     return out
 
 
-def traced_cache(cache_meta: tuple[int, mx.Dtype, tuple[bool, ...], bool],
+def traced_cache(cache_meta: tuple[int, mx.Dtype, tuple[bool, ...], bool,
+                                   tuple[int | None, ...]],
                  arrays: Iterator[mx.array]) -> TracedCache:
     """The TracedCache over the next inputs (as `cache_inputs` laid them out)."""
-    n_layers, dtype, filled, _shared = cache_meta
+    n_layers, dtype, filled, _shared, widths = cache_meta
     buffers = [(next(arrays), next(arrays)) if f else None for f in filled]
-    return TracedCache(n_layers, dtype, buffers, next(arrays))
+    return TracedCache(n_layers, dtype, buffers, next(arrays), widths)
 
 
 def traced_outputs(cache: TracedCache) -> list[mx.array]:
@@ -215,9 +235,15 @@ def traced_outputs(cache: TracedCache) -> list[mx.array]:
 
 @dataclass(frozen=True, slots=True)
 class StepPlan:
-    """What one trace does to a cache: the rows it appends to each layer."""
+    """What one trace does to a cache: the rows it appends to each layer, and each layer's
+    `_Layer.width` after it (a layer the trace allocated may be stored padded)."""
 
     appended: tuple[int, ...]
+    widths: tuple[int | None, ...] = ()
+
+
+def step_plan(cache: TracedCache) -> StepPlan:
+    return StepPlan(tuple(cache.appended), tuple(cache.widths))
 
 
 def reserve(cache: KVCache, plan: StepPlan) -> bool:
@@ -226,9 +252,7 @@ def reserve(cache: KVCache, plan: StepPlan) -> bool:
     grew = False
     for entry, n in zip(cache._layers, plan.appended, strict=True):
         if entry is not None and n and entry.length + n > entry.k.shape[0]:
-            end = entry.length + n
-            entry.k = cache._grow(entry.k, entry.length, end)
-            entry.v = cache._grow(entry.v, entry.length, end)
+            cache._grow_layer(entry, entry.length + n)
             grew = True
     return grew
 
@@ -241,6 +265,6 @@ def apply_outputs(cache: KVCache, plan: StepPlan, outputs: Iterator[mx.array]) -
             continue
         k, v = next(outputs), next(outputs)
         if entry is None:
-            cache._layers[i] = _Layer(k, v, n)
+            cache._layers[i] = _Layer(k, v, n, plan.widths[i])
         else:
             entry.k, entry.v, entry.length = k, v, entry.length + n
