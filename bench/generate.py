@@ -25,7 +25,7 @@ both sides wait for the same data), run uncompiled (the interpreter's rule for a
 against traced and compiled at once (`Interpreter.trace_first`: the trace, MLX's compilation
 and the run all counted), N processes each, alternated.
 `--attention-forms` runs the whole measurement once per decode-attention form of the compiled
-step (`TL_DECODE_ATTENTION` mask, bias, two-call: tl_core.runtime.decode_form), each in a
+step (`TL_DECODE_ATTENTION` mask, bias, bias:128, two-call: tl_core.runtime.decode_form), each in a
 fresh process with the hand-written model measured in that same process, and prints a
 table of decode and prefill tokens/s per form.
 Prints prefill and decode tokens/s of each, their ratio (ours / baseline: above 1, ours is
@@ -372,6 +372,10 @@ def attention_forms() -> list[str]:
                       q_pad, k_pad, v_pad, None))
         forms.append((f"whole buffer, bias channel, width {wide}, V 64 wide", q_pad, k_pad, kv,
                       None))
+        heads_k, heads_v = mx.contiguous(k_pad), mx.contiguous(v_pad)
+        mx.eval(heads_k, heads_v)
+        forms.append((f"whole buffer, bias channel, width {wide}, in [1, heads, rows, W]",
+                       q_pad, heads_k, heads_v, None))
     forms += [("whole buffer, mask None, V (two-call's first call)", q, kv, kv, None),
               ("whole buffer, mask None, filled-row indicator (two-call's second)", q, kv, ind,
                None)]
@@ -396,18 +400,23 @@ def _attention_calls(q: mx.array, k: mx.array, v: mx.array, mask: mx.array | Non
                                                   force_fused=fused) for i in range(reps)])
 
 
+# The TL_DECODE_ATTENTION values `--attention-forms` runs: the forms, and the bias form at
+# 128 wide besides its default (96 for SmolLM2's heads of 64)
+ATTENTION_FORMS = ("mask", "bias", "bias:128", "two-call")
+
+
 def run_attention_forms(args: argparse.Namespace) -> None:
     """`--attention-forms`: the whole measurement per decode-attention form, each form in a
     fresh process (its env) with the hand-written model measured in the same process."""
     import os
     import subprocess
 
-    from tl_core.runtime.decode_form import ENV, FORMS
+    from tl_core.runtime.decode_form import ENV
 
     cmd = [sys.executable, __file__, "--summary", "--prompt-tokens", str(args.prompt_tokens),
            "--decode", str(args.decode), "--repeat", str(args.repeat), "--device", args.device]
     rows = []
-    for form in FORMS:
+    for form in ATTENTION_FORMS:
         done = subprocess.run(cmd + (["--tiny"] if args.tiny else []), capture_output=True,
                               text=True, env={**os.environ, ENV: form})
         if done.returncode:

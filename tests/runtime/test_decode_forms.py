@@ -210,8 +210,8 @@ def test_the_default_form_is_bias_only_with_mlxs_cuda_backend(monkeypatch):
     with pytest.raises(OpError) as err:
         decode_attention_form()
     assert str(err.value) == ("the environment variable TL_DECODE_ATTENTION must be mask, "
-                              "bias or two-call, found 'fused': unset it for the device's "
-                              "default")
+                              "bias, bias:W (a head width) or two-call, found 'fused': unset "
+                              "it for the device's default")
 
 
 def test_a_bad_form_name_is_a_clear_error_at_the_first_append(monkeypatch):
@@ -219,11 +219,48 @@ def test_a_bad_form_name_is_a_clear_error_at_the_first_append(monkeypatch):
     r = Session(device="cpu").run("let c = KVCache::new_f16(1)\n"
                                   "c.append(0, ones([1, 2, 8]), ones([1, 2, 8]))")
     assert [x.message for x in r.errors] == [
-        "the environment variable TL_DECODE_ATTENTION must be mask, bias or two-call, found "
-        "'fused': unset it for the device's default"]
+        "the environment variable TL_DECODE_ATTENTION must be mask, bias, bias:W (a head "
+        "width) or two-call, found 'fused': unset it for the device's default"]
 
 
-def test_padded_widths_are_the_fused_ones():
+def test_padded_widths_are_the_fused_ones(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
     assert [padded_width(d) for d in (8, 63, 64, 80, 96, 128, 256)] == [64, 64, 96, 96, 128,
                                                                          256, None]
+    monkeypatch.setenv(ENV, "bias:128")  # another width to time (bench/generate.py)
+    assert decode_attention_form() == "bias"
+    assert [padded_width(d) for d in (64, 96, 128)] == [128, 128, 256]
+    for bad in ("bias:", "bias:x", "bias:0", "mask:128", "two-call:96"):
+        monkeypatch.setenv(ENV, bad)
+        with pytest.raises(OpError):
+            decode_attention_form()
+
+
+def test_another_padded_width_gives_the_same_results(monkeypatch, small_steps, sdpa_calls):
+    """TL_DECODE_ATTENTION=bias:128: a cache stored 128 wide, the same attention."""
+    monkeypatch.setenv(ENV, "bias:128")
+    rng = np.random.default_rng(3)
+    cache = KVCache(1)
+    q = rng.standard_normal((1, 9, 64)).astype(np.float16)
+    for n in (4, 1, 5):
+        k = rng.standard_normal((n, 3, 64)).astype(np.float16)
+        cache.append(0, mx.array(k), mx.array(k * 0.5))
+    assert cache._layers[0].k.shape == (16, 3, 128)
+    ks = np.array(cache.get_k(0))
+    assert ks.shape == (10, 3, 64)
+    s = Session(device="cpu")
+    s.run(STEP_PROGRAM)
+    g = s.interpreter.globals.vars
+    g["w"] = mx.eye(9 * 64, dtype=mx.float16)
+    calls = [5, 1, 1, 1, 1]
+    got = []
+    for n in calls:
+        g["q"], g["k"], g["v"] = (mx.array(x) for x in (q.repeat(n, 0), ks[:n], ks[:n]))
+        assert not s.run("let o = step3(q, k, v, w, cache)").errors
+        got.append(np.array(g["o"].astype(mx.float32)))
+    assert s.interpreter.globals.vars["cache"]._layers[0].k.shape[-1] == 128
+    assert (1, 8, 128, None) in sdpa_calls  # the one-query step traced over the buffer
+    rows = np.concatenate([ks[:n] for n in calls])
+    want = ref_attention(q, rows, rows, np.eye(9 * 64), 10000.0)
+    assert_close_f16(got[-1], want)
 

@@ -40,7 +40,7 @@ BIAS = -30000.0
 # Head widths of MLX's fused one-query ("vector") attention kernels, which also need V as
 # wide as Q and K (Metal: 64, 96, 128, 256; CUDA believed 64, 96, 128: bench/generate.py
 # --attention-forms times each with force_fused). The "bias" form pads D to the smallest
-# wider one (SmolLM2: 64 -> 96).
+# wider one (SmolLM2: 64 -> 96) unless `TL_DECODE_ATTENTION=bias:W` names another.
 FUSED_WIDTHS = (64, 96, 128, 256)
 
 
@@ -49,16 +49,29 @@ def decode_attention_form() -> str:
     else "bias" when MLX's CUDA backend is the default device, else "mask"."""
     import mlx.core as mx  # lazy: MLX stays out of `import tl_core`
 
-    name = os.environ.get(ENV, "").strip()
+    name = _setting()[0]
     if name:
-        if name not in FORMS:
-            raise OpError(f"the environment variable {ENV} must be mask, bias or two-call, "
-                          f"found {name!r}: unset it for the device's default")
         return name
     return "bias" if mx.default_device() == mx.gpu and mx.cuda.is_available() else "mask"
 
 
 def padded_width(d: int) -> int | None:
-    """The width of a head of `d` with its bias channel (`FUSED_WIDTHS`); None when no fused
-    width is wider than `d` (the form then falls back to the mask)."""
+    """The width of a head of `d` with its bias channel: the smallest of `FUSED_WIDTHS`
+    wider than `d`, or the W of `TL_DECODE_ATTENTION=bias:W` (to time another width; used
+    when wider than `d`); None when none is wider (the form then falls back to the mask)."""
+    wide = _setting()[1]
+    if wide is not None and wide > d:
+        return wide
     return next((w for w in FUSED_WIDTHS if w > d), None)
+
+
+def _setting() -> tuple[str, int | None]:
+    """`TL_DECODE_ATTENTION` read: (form or "" when unset, W of "bias:W" or None)."""
+    text = os.environ.get(ENV, "").strip()
+    name, colon, wide = text.partition(":")
+    if not text or name in FORMS and not colon:
+        return name, None
+    if name == "bias" and wide.isdigit() and int(wide) > 0:
+        return name, int(wide)
+    raise OpError(f"the environment variable {ENV} must be mask, bias, bias:W (a head width) "
+                  f"or two-call, found {text!r}: unset it for the device's default")
