@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Callable
 from functools import cache
 
 # cudaMemcpyKind: cudaMemcpyDefault (the direction follows from the pointers, which unified
@@ -37,8 +38,11 @@ class CudaError(RuntimeError):
 
 
 class CudaRuntime:
-    """Calls into one loaded `libcudart`; one private non-blocking stream, each call waited
-    for before it returns (so MLX never reads memory a copy is still writing)."""
+    """Calls into one loaded `libcudart`. Each call takes a private non-blocking stream from
+    a free list (so copies from several threads overlap: a copy from pageable memory is
+    staged by the calling CPU thread; the list holds as many streams as calls ever ran at
+    once) and waits for its work before it returns, so MLX never reads memory a copy is
+    still writing."""
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         self._lib = lib
@@ -60,10 +64,24 @@ class CudaRuntime:
         device = ctypes.c_int()
         self._check(lib.cudaGetDevice(ctypes.byref(device)), "cudaGetDevice")
         self.device = device.value
-        self._stream = ctypes.c_void_p()
-        self._check(lib.cudaStreamCreateWithFlags(ctypes.byref(self._stream),
-                                                  _STREAM_NON_BLOCKING), "cudaStreamCreate")
-        self._lock = threading.Lock()  # one copy or prefetch at a time on the stream
+        self._free: list[ctypes.c_void_p] = []  # streams no call is using
+        self._lock = threading.Lock()  # guards _free
+
+    def _run(self, call: Callable[[ctypes.c_void_p], int], name: str) -> None:
+        """`call(stream)` on a free stream, then wait for the stream."""
+        with self._lock:
+            stream = self._free.pop() if self._free else None
+        if stream is None:
+            stream = ctypes.c_void_p()
+            self._check(self._lib.cudaStreamCreateWithFlags(ctypes.byref(stream),
+                                                            _STREAM_NON_BLOCKING),
+                        "cudaStreamCreateWithFlags")
+        try:
+            self._check(call(stream), name)
+            self._check(self._lib.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
+        finally:
+            with self._lock:
+                self._free.append(stream)
 
     def _check(self, rc: int, call: str) -> None:
         if rc:
@@ -77,19 +95,15 @@ class CudaRuntime:
     def copy(self, dst: int, src: int, nbytes: int) -> None:
         """Copy `nbytes` from address `src` to `dst` (host or device, managed included) and
         wait for it."""
-        with self._lock:
-            self._check(self._lib.cudaMemcpyAsync(dst, src, nbytes, _MEMCPY_DEFAULT,
-                                                  self._stream), "cudaMemcpyAsync")
-            self._check(self._lib.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
+        self._run(lambda s: self._lib.cudaMemcpyAsync(dst, src, nbytes, _MEMCPY_DEFAULT, s),
+                  "cudaMemcpyAsync")
 
     def prefetch(self, ptr: int, nbytes: int) -> None:
         """Move `nbytes` of managed memory at `ptr` to the current GPU and wait for it."""
         if self._prefetch is None:
             raise CudaError(f"this CUDA runtime ({self.version}) has no location prefetch")
-        with self._lock:
-            self._check(self._prefetch(ptr, nbytes, _Location(_LOCATION_DEVICE, self.device), 0,
-                                       self._stream), "cudaMemPrefetchAsync")
-            self._check(self._lib.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
+        prefetch, where = self._prefetch, _Location(_LOCATION_DEVICE, self.device)
+        self._run(lambda s: prefetch(ptr, nbytes, where, 0, s), "cudaMemPrefetchAsync")
 
 
 def loaded_cudart(maps: str) -> str | None:

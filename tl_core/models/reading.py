@@ -162,15 +162,18 @@ def host_conversion() -> bool:
 #   threads) into an array made on the CPU stream, then `astype` and the overflow count on
 #   the device, lazily: twice the bytes cross, no host conversion, several tensors in flight;
 # - "memcpy-f32": `cudaMemcpyAsync` of the file's float32 bytes into an array made on the GPU,
-#   then `astype` and the overflow count on the device (no host conversion, no page faults);
+#   then `astype` and the overflow count on the device (no host conversion, no page faults),
+#   pieces of a tensor copied from the reader's threads at once ("memcpy-f32-serial": one
+#   piece after the other, on the calling thread);
 # - "host-zeros-prefetch": "host-zeros", then `cudaMemPrefetchAsync` moves the filled array
 #   to the GPU in bulk instead of by faults on first use.
 # The last two call the CUDA runtime (`cuda_runtime`); without one they run as "host-zeros".
 CUDA_LOAD_VARIANTS = ("device-zeros", "host-zeros", "host-zeros-touch", "raw-device-astype",
-                      "memcpy-f32", "host-zeros-prefetch")
+                      "memcpy-f32", "memcpy-f32-serial", "host-zeros-prefetch")
 
-# Bytes per `cudaMemcpyAsync` of "memcpy-f32": progress is reported per piece.
-COPY_BYTES = 64 << 20
+# float32 elements per `cudaMemcpyAsync` of "memcpy-f32" (4 MB: a 16 MB tensor spreads over
+# four threads); progress is reported per piece.
+COPY_ELEMENTS = 1 << 20
 
 
 def cuda_load_variant() -> str:
@@ -201,23 +204,29 @@ def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...
         return mx.array(h.reshape(shape)), overflow
     variant = cuda_load_variant()
     cuda = None
-    if variant in ("memcpy-f32", "host-zeros-prefetch"):
+    if variant in ("memcpy-f32", "memcpy-f32-serial", "host-zeros-prefetch"):
         from tl_core.models.cuda_runtime import runtime  # lazy: ctypes work only on CUDA
 
         cuda = runtime()
         if cuda is None or (variant == "host-zeros-prefetch" and not cuda.can_prefetch):
             variant = "host-zeros"
-    if variant == "memcpy-f32" and cuda is not None:
+    if variant.startswith("memcpy-f32") and cuda is not None:
         raw = mx.zeros(shape, mx.float32)
         mx.eval(raw)
-        dst = np.array(raw, copy=False).reshape(-1)
-        src_c = np.ascontiguousarray(flat)
-        total = src_c.nbytes
-        for a in range(0, total, COPY_BYTES):
-            n = min(COPY_BYTES, total - a)
-            cuda.copy(dst.ctypes.data + a, src_c.ctypes.data + a, n)
-            if progress is not None:
-                progress(n)
+        dst, src_c = np.array(raw, copy=False).reshape(-1), np.ascontiguousarray(flat)
+        at, size = (dst.ctypes.data, src_c.ctypes.data), src_c.size
+
+        def piece(a: int, b: int) -> int:
+            cuda.copy(at[0] + 4 * a, at[1] + 4 * a, 4 * (b - a))
+            return 0
+
+        if variant == "memcpy-f32":
+            _in_chunks(reader, size, piece, progress, COPY_ELEMENTS)
+        else:
+            for a in range(0, size, COPY_ELEMENTS):
+                piece(a, min(size, a + COPY_ELEMENTS))
+                if progress is not None:
+                    progress(4 * (min(size, a + COPY_ELEMENTS) - a))
         out = raw.astype(mx.float16)
         return out, overflow_count(raw, out)
     if variant == "raw-device-astype":
@@ -262,20 +271,20 @@ def _fresh(shape: tuple[int, ...], dtype: Any, stream: Any) -> tuple[Any, np.nda
 
 
 def _in_chunks(reader: TensorReader, size: int, work: Callable[[int, int], int],
-               progress: Progress | None) -> int:
+               progress: Progress | None, chunk: int = CHUNK_ELEMENTS) -> int:
     """`work(start, end)` over chunks of `size` elements on the reader's threads; the sum of
     its results. `progress` gets 4 bytes per element of each chunk as it completes."""
-    bounds = range(0, size, CHUNK_ELEMENTS)
+    bounds = range(0, size, chunk)
 
     def one(a: int) -> int:
-        return work(a, min(size, a + CHUNK_ELEMENTS))
+        return work(a, min(size, a + chunk))
 
     total = 0
     done = reader.pool().map(one, bounds) if len(bounds) > 1 else map(one, bounds)
     for a, n in zip(bounds, done, strict=True):
         total += n
         if progress is not None:
-            progress(4 * (min(size, a + CHUNK_ELEMENTS) - a))
+            progress(4 * (min(size, a + chunk) - a))
     return total
 
 
