@@ -84,10 +84,13 @@ class DocumentHost:
         return self._tokens
 
     def analyze(self, text: str, checkpoint: Callable[[], None] | None = None,
-                line_index: Any = None) -> Analysis:
+                line_index: Any = None, pause: Callable[[], None] | None = None) -> Analysis:
         """The analysis of `text` (this document's current text). `checkpoint` runs between
         top-level items and may raise `Cancelled`, which stops it and keeps nothing.
-        `line_index`: the `LineIndex` of `text`, when the caller keeps one."""
+        `line_index`: the `LineIndex` of `text`, when the caller keeps one. `pause` (never
+        raises; may wait) runs between steps of the parse, where stopping is not possible:
+        the server waits there while a hover or completion is answered (the re-parse is
+        the first few ms of every analysis after an edit, when that hover comes)."""
         # lazy: the checker and the parser load with the first analysis, not at start
         from tl_core.check.analyzer import analyze
         from tl_core.syntax import IncrementalParser
@@ -99,10 +102,15 @@ class DocumentHost:
                 if parser is None:
                     parser = self._parsers[slot] = IncrementalParser()
                 self._texts[slot] = None  # its trees move now
-                parsed = parser.parse(text)
+                parsed = parser.parse(text, pause)
                 self._texts[slot] = text
+            if pause is not None:
+                pause()
             a = analyze(text, self.path, parse_result=parsed, checkpoint=checkpoint,
                         records=None if self.closed else self.records, line_index=line_index)
+            if pause is not None:
+                pause()
+            a.index_made_at_once()  # here, not in the first hover that reads it
             self.snapshot, self._snapshot_slot = a, slot
             return a
 

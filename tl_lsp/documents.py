@@ -65,8 +65,8 @@ def path_to_uri(path: str) -> str:
 
 
 def _analyze(host: DocumentHost, text: str, checkpoint: Callable[[], None] | None = None,
-             line_index: Any = None) -> Any:
-    return host.analyze(text, checkpoint, line_index)
+             line_index: Any = None, pause: Callable[[], None] | None = None) -> Any:
+    return host.analyze(text, checkpoint, line_index, pause)
 
 
 def _read_text(path: str, limit: int = MAX_SOURCE_BYTES) -> str | None:
@@ -411,9 +411,9 @@ class Documents:
         try:
             with self.bounded_reads():
                 if self.gate is None:
-                    return _analyze(host, job.text, checkpoint, line_index=job.index)
+                    return _analyze(host, job.text, checkpoint, job.index, wait)
                 with self.gate.busy():
-                    return _analyze(host, job.text, checkpoint, line_index=job.index)
+                    return _analyze(host, job.text, checkpoint, job.index, wait)
         except Cancelled:
             return None
 

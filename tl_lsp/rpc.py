@@ -148,9 +148,17 @@ def _valid_id(value: Any) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
 
 
+# the requests the editor waits on as the user types or points (their handlers hold the
+# server's `requests` gate: tl_lsp/server.py, INTERACTIVE), found in a frame's bytes
+_INTERACTIVE = re.compile(
+    rb'"method"\s*:\s*"(?:textDocument/(?:hover|completion|signatureHelp)|completionItem/resolve)"')
+_MAX_INTERACTIVE = 16384  # bytes: such a request is ~200 (a resolved item a few thousand)
+
+
 class TensorLogicProtocol(LanguageServerProtocol):
     state = NEW
     exit_code: int | None = None
+    requests: Any = None  # the server's YieldGate of interactive requests, once set
 
     # ---- documents: same names as pygls' built-in features, so these replace them
     def _user_handler(self, method: str, params: Any) -> Generator[Any, Any, None]:
@@ -196,7 +204,7 @@ class TensorLogicProtocol(LanguageServerProtocol):
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tl-read")
         try:
             while self.exit_code is None:
-                frame = await loop.run_in_executor(reader, framing.read_frame, stream)
+                frame, held = await loop.run_in_executor(reader, self._read_frame, stream)
                 if frame is None:
                     break
                 if isinstance(frame, framing.BadFrame):
@@ -206,10 +214,35 @@ class TensorLogicProtocol(LanguageServerProtocol):
                     ):
                         break
                     continue
-                self.receive(frame)
+                try:
+                    self.receive(frame)
+                finally:
+                    if held is not None:
+                        # after the handler's first step (scheduled by `receive`), which
+                        # holds the gate itself while it answers
+                        loop.call_soon(held.release)
         finally:
             reader.shutdown(wait=False)
         return self.exit_code if self.exit_code is not None else 0
+
+    def _read_frame(self, stream: framing.Stream) -> tuple[Any, Any]:
+        """(On the reader thread.) The next frame, and the `requests` gate when this
+        thread took hold of it for the frame (a request the editor waits on: hover,
+        completion, signature help), else None.
+
+        Why here: a request reaches its handler through this thread and the event loop,
+        each waiting for the interpreter while the analysis thread runs (a hover sent right
+        after an edit waited ~1-6 ms for these hops, p50-p90, bench/lsp.py at 10 edits/s;
+        issue 18). Held from the moment its bytes are read, the gate makes the analysis
+        wait at its next checkpoint, so the hop to the event loop and the handler find
+        the interpreter free."""
+        frame = framing.read_frame(stream)
+        gate = self.requests
+        if gate is not None and isinstance(frame, bytes) and len(frame) <= _MAX_INTERACTIVE \
+                and _INTERACTIVE.search(frame) is not None:
+            gate.hold()
+            return frame, gate
+        return frame, None
 
     def receive(self, body: bytes) -> None:
         """Handle one message body."""

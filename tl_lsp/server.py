@@ -109,6 +109,7 @@ class TensorLogicServer(LanguageServer):
         # held by interactive requests only: the analysis waits at its checkpoints meanwhile
         self.requests = YieldGate(max_wait_s=0.05)
         self.docs.requests = self.requests
+        self.protocol.requests = self.requests  # held from a request's first byte read
         self.docs.read_ended = lambda path: self.files_changed([path])
         self.config = Config()
         self.runner = Runner(
@@ -127,6 +128,21 @@ class TensorLogicServer(LanguageServer):
 
     protocol: TensorLogicProtocol
 
+    def hold_interactive(self) -> None:
+        """A hover, completion or signature help is being answered: background work and
+        the analysis wait at their next step. Released (`release_interactive`) once its
+        answer is written: pygls writes it in the handler task's done callback, which runs
+        after the handler's own `call_soon` and before the one that callback schedules
+        (`guarded`). Released as the handler returned, the analysis took the interpreter
+        back while the answer was being converted and written (a hover right after an edit:
+        p90 ~4-8 ms from the handler's end to the write, bench/lsp.py; issue 18)."""
+        self.gate.hold()
+        self.requests.hold()
+
+    def release_interactive(self) -> None:
+        self.requests.release()
+        self.gate.release()
+
     def start_io(self, stdin: Any = None, stdout: Any = None) -> int:  # type: ignore[override]
         """Serve LSP on stdin/stdout (tl_lsp/rpc.py reads the messages); the exit code:
         0 after `shutdown` and `exit` (or at the end of stdin), 1 for `exit` alone."""
@@ -134,8 +150,10 @@ class TensorLogicServer(LanguageServer):
         # a request's way to its handler passes several threads (the pipe's reader, the
         # event loop), each waiting up to the switch interval for the interpreter while the
         # analysis thread runs: 5 ms by default; 0.5 ms halved hover while typing
-        # (bench/lsp.py, typing; issue 18)
-        sys.setswitchinterval(0.0005)
+        # (bench/lsp.py, typing; issue 18). 0.2 ms: the reader's hop, before the analysis
+        # sees the request and waits (tl_lsp/rpc.py), waits less; the analysis otherwise
+        # runs alone (no other thread asks for the interpreter, so no more switches)
+        sys.setswitchinterval(0.0002)
         self._stop_event = threading.Event()
         code = 1
         try:
@@ -351,9 +369,14 @@ def guarded(name: str, notification: bool = False) -> Callable[[F], F]:
             ls.gc.touch()
             try:
                 if name in INTERACTIVE:
-                    # background work and the analysis step aside meanwhile
-                    with ls.gate.busy(), ls.requests.busy():
+                    # background work and the analysis step aside meanwhile, and until
+                    # the answer is written (`hold_interactive`)
+                    ls.hold_interactive()
+                    try:
                         return await fn(ls, *args)
+                    finally:
+                        loop = asyncio.get_running_loop()
+                        loop.call_soon(loop.call_soon, ls.release_interactive)
                 return await fn(ls, *args)
             except asyncio.CancelledError:
                 raise

@@ -27,16 +27,25 @@ class YieldGate:
     @contextmanager
     def busy(self) -> Iterator[None]:
         """Held while a request the editor waits on is answered."""
-        with self._lock:
-            self._holders += 1
-            self._free.clear()
+        self.hold()
         try:
             yield
         finally:
-            with self._lock:
-                self._holders -= 1
-                if self._holders == 0:
-                    self._free.set()
+            self.release()
+
+    def hold(self) -> None:
+        """Hold the gate (from any thread; `release` once for each): the server's reader
+        holds it from the moment such a request's bytes are read, before the event loop
+        sees them, until its handler holds it (`busy`)."""
+        with self._lock:
+            self._holders += 1
+            self._free.clear()
+
+    def release(self) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0:
+                self._free.set()
 
     @contextmanager
     def released(self) -> Iterator[None]:

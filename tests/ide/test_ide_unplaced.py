@@ -149,3 +149,21 @@ def test_background_work_calls_its_step_and_answers_the_same(tmp_path):
     fresh = analyze(text, None, use_cache=False)
     assert [(r.span, r.is_def, r.builtin) for r in a.refs] == [
         (r.span, r.is_def, r.builtin) for r in fresh.refs]
+
+
+def test_the_host_indexes_the_occurrences_made_at_once_before_any_query(tmp_path):
+    """The first hover after an edit found `ref_at`'s index of the occurrences the check
+    made at once unmade and sorted them itself (~1 ms of its ~1.4 ms of CPU on a
+    10,000-line file, issue 18): the analysis thread makes it as the analysis ends, the
+    same the query would make (every such occurrence, ordered by start, stable)."""
+    text, a = edited_pair(tmp_path, 40)
+    made = a._memo.eager_refs
+    assert made is not None and not a.placed()
+    refs, starts = made
+    at_once = list(a._refs.values())[:a._made_at_once[0]]
+    assert refs == sorted(at_once, key=lambda r: r.span.start)
+    assert starts == [r.span.start for r in refs] == sorted(starts)
+    assert len(refs) > 10  # the edited item's and the script's own
+    off = text.index("x3 =")
+    assert a.ref_at(off, place=False) is not None
+    assert a._memo.eager_refs is made  # used as it is, not made again

@@ -95,7 +95,7 @@ def test_an_analysis_holds_the_gate(monkeypatch):
     docs = documents.Documents()
     docs.gate = YieldGate()
     seen = []
-    monkeypatch.setattr(documents, "_analyze", lambda host, text, checkpoint, line_index: (
+    monkeypatch.setattr(documents, "_analyze", lambda host, text, checkpoint, line_index, pause: (
         seen.append(docs.gate._free.is_set()) or text))
     job = documents.Job(0, "let x = 1\n", None)  # type: ignore[arg-type]
     assert docs._analyze_now(job, None) == "let x = 1\n"  # type: ignore[arg-type]

@@ -224,3 +224,23 @@ def test_edit_sequences_of_repeated_lines(lines, edits) -> None:  # noqa: ANN001
             lines = lines[:at] + [line] + lines[at + 1:]
         text = "\n".join(lines) + "\n"
         assert inc.parse(text) == parse(text)
+
+
+def test_pause_runs_between_the_steps_of_a_parse_and_changes_nothing() -> None:
+    """`parse(text, pause)` calls `pause` between its steps (each chunk parsed, every
+    1,024 chunks moved, before the program is joined), so that a server can let a request
+    have the interpreter during the re-parse that starts every analysis after an edit
+    (issue 18: the re-parse and what follows it was one ~5-8 ms stretch). The result is
+    the parse without it, and what `pause` sees is a parser not yet moved to the text."""
+    text = PROGRAM.replace("fn a", "fn a0").replace("fn b", "fn b0") * 800  # 3,200 chunks
+    inc, plain = IncrementalParser(), IncrementalParser()
+    calls: list[str | None] = []
+    inc.parse(text, lambda: calls.append(inc._text))
+    assert len(calls) >= 3200 and calls == [None] * len(calls)  # each chunk of a first parse
+    plain.parse(text)
+    edited = text[:100] + "let q = 1\n" + text[100:]  # near the top: most chunks move
+    calls.clear()
+    assert inc.parse(edited, lambda: calls.append(inc._text)) == plain.parse(edited) \
+        == parse(edited)
+    # the chunks around the edit, the moves of ~3,200 chunks after it in 1,024s, the join
+    assert 5 <= len(calls) <= 12 and set(calls) == {text}, len(calls)

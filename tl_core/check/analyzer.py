@@ -65,6 +65,8 @@ def _analyze(text: str, path: str | None, pr: object, li: LineIndex, memo: objec
     try:
         try:
             checker.check_program(pr.program)  # type: ignore[attr-defined]
+            if checkpoint is not None:
+                checkpoint()  # before the commit, the end's ~2 ms (finish, the check cache)
         except Exception as exc:  # noqa: BLE001 - the checker must never take the editor down
             if memo is not None:
                 raise

@@ -290,8 +290,9 @@ class Checker:
         self.files.update(resolver.read)
         checkpoint = self.checkpoint
         for n, it in enumerate(decls):
-            if checkpoint is not None and not n & 255:
-                checkpoint()  # (a hover meanwhile has the interpreter to itself)
+            if checkpoint is not None and not n & 63:
+                checkpoint()  # (a hover meanwhile has the interpreter to itself; 256
+                # declarations, ~2 ms, held a hover sent right after an edit: issue 18)
             if isinstance(it, A.FnDecl):
                 self.declare_fn(script, it)
             elif isinstance(it, A.StructDecl):
@@ -344,7 +345,7 @@ class Checker:
         n = len(items)
         if memo is None:
             for i, it in enumerate(items):
-                if checkpoint is not None and not i & 63:
+                if checkpoint is not None and not i & 15:
                     checkpoint()
                 if type(it) is A.ImplDecl:
                     self.check_impl(it, script)
@@ -360,7 +361,7 @@ class Checker:
         while i < n:
             if checkpoint is not None and i >= next_checkpoint:
                 checkpoint()
-                next_checkpoint = i + 64
+                next_checkpoint = i + 16  # (64 items, a few blocks: up to ~6 ms; issue 18)
             it = items[i]
             if type(it) is A.ImplDecl:  # never recorded: ends a block
                 M.close_block(memo, text, forming)

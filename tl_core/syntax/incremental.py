@@ -16,7 +16,10 @@ from __future__ import annotations
 import dataclasses
 import gc
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
+from itertools import chain
+from operator import itemgetter
 
 from tl_core.diagnostics import Diagnostic, Related
 from tl_core.syntax import ast as A
@@ -57,17 +60,20 @@ def _parse_one(text: str, c: Chunk) -> _Entry:
 
 
 def _program(text: str, entries: list) -> ParseResult:
-    items: list = []
-    errors: list = []
-    comments: list = []
-    for e in entries:
-        items.extend(e[1])
-        errors.extend(e[2])
-        comments.extend(e[3])
+    """The document's program from its chunks' entries. Each part is joined in one C-level
+    pass (`chain`): a Python loop of three `extend`s per chunk took ~2 ms of the ~4 ms
+    re-parse after a keystroke in a 10,000-line file, the analysis thread's first stretch,
+    which a hover sent right after the edit waits behind (issue 18)."""
+    items = tuple(chain.from_iterable(map(_ITEMS, entries)))
+    errors = tuple(chain.from_iterable(map(_ERRORS, entries)))
+    comments = tuple(chain.from_iterable(map(_COMMENTS, entries)))
     n = len(text)
     last = text.rfind("\n")
-    program = N.Program(N.Span(0, n, 0, 0, text.count("\n"), n - (last + 1)), tuple(items))
-    return ParseResult(program, tuple(errors), tuple(comments))
+    program = N.Program(N.Span(0, n, 0, 0, text.count("\n"), n - (last + 1)), items)
+    return ParseResult(program, errors, comments)
+
+
+_ITEMS, _ERRORS, _COMMENTS = itemgetter(1), itemgetter(2), itemgetter(3)
 
 
 _gc_lock = threading.Lock()
@@ -75,6 +81,11 @@ _gc_state = {"depth": 0, "was_enabled": False}  # guarded by _gc_lock
 
 
 PROMOTE_MIN_CHARS = 20_000  # a parse of at least this much text promotes its tree
+_PAUSE_EVERY = 1024  # chunks moved between two calls of `parse`'s pause (~0.2 ms)
+
+
+def _no_pause() -> None:
+    pass
 
 
 @contextmanager
@@ -170,12 +181,15 @@ class IncrementalParser:
         self.rescanned = 0  # chunks re-split by the last call
         self.copied = 0  # chunks reused by text at a second place (a tree copied)
 
-    def parse(self, text: str):  # noqa: ANN201 - ParseResult
+    def parse(self, text: str, pause: Callable[[], None] | None = None):  # noqa: ANN201
+        """The ParseResult of `text`. `pause`, when given, is called between steps (each
+        chunk parsed, every `_PAUSE_EVERY` chunks moved, before the program is joined): it
+        may wait (a server lets a request have the interpreter), never raise."""
         first = self._text is None and len(text) >= PROMOTE_MIN_CHARS
         with gc_paused(promote=first):
-            return self._parse(text)
+            return self._parse(text, pause or _no_pause)
 
-    def _parse(self, text: str):  # noqa: ANN202
+    def _parse(self, text: str, pause: Callable[[], None]):  # noqa: ANN202
         old = self._text
         self.copied = 0
         entries = self._entries
@@ -183,7 +197,8 @@ class IncrementalParser:
             chunks = split_chunks(text)
             self.rescanned = len(chunks)
             self._by_text = {}
-            new = self._fill(text, chunks, {}, lambda e: False)
+            new = self._fill(text, chunks, {}, lambda e: False, pause=pause)
+            pause()
             return self._done(text, new)
         if old == text:
             self.reparsed = self.rescanned = 0
@@ -219,7 +234,10 @@ class IncrementalParser:
             e = entries[j]
             free.setdefault((old[e[0].start:end], e[5] if e[4] else ""), e)
         # the chunks after the edit keep their trees: their anchors move
-        tail = [_move(e, delta, dlines) for e in entries[i:]]
+        tail: list[_Entry] = []
+        for j in range(i, n, _PAUSE_EVERY):
+            pause()
+            tail += [_move(e, delta, dlines) for e in entries[j:j + _PAUSE_EVERY]]
         prefix = entries[:k]
         claimed: set[int] = set()
 
@@ -239,11 +257,13 @@ class IncrementalParser:
         def place(e: _Entry) -> None:
             claimed.add(id(e[0]))
 
-        mid = self._fill(text, mid_chunks, free, in_use, place)
+        mid = self._fill(text, mid_chunks, free, in_use, place, pause)
+        pause()
         return self._done(text, prefix + mid + tail)
 
     def _fill(self, text: str, chunks: list[Chunk], free: dict, in_use,  # noqa: ANN001
-              place=None) -> list[_Entry]:  # noqa: ANN001
+              place=None, pause: Callable[[], None] = _no_pause  # noqa: ANN001
+              ) -> list[_Entry]:
         """Entries for `chunks`: a free tree of the same text moved here, else a copy of a
         tree in use, else a new parse."""
         out = []
@@ -251,6 +271,7 @@ class IncrementalParser:
         by_text = self._by_text
         seen: set[int] = set()  # trees placed by this call
         for c in chunks:
+            pause()
             body = text[c.start : c.end]
             entry = None
             for cache in (free, by_text):
