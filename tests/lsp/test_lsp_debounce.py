@@ -54,10 +54,13 @@ def test_a_change_after_published_diagnostics_is_not_held_back(tmp_path: Path) -
 
 
 def test_only_a_change_in_a_burst_waits() -> None:
-    from tl_lsp.server import debounce_ms
+    from tl_lsp.server import START_DELAY_MS, debounce_ms
 
+    assert 0 < START_DELAY_MS < 20
     assert debounce_ms(20, busy=True, since_previous_ms=5) == 20  # a burst: wait
-    assert debounce_ms(20, busy=False, since_previous_ms=5) == 0  # the last diagnostics are out
+    # the last diagnostics are out: only the delay that lets requests sent with it go first
+    assert debounce_ms(20, busy=False, since_previous_ms=5) == START_DELAY_MS
+    assert debounce_ms(0, busy=False, since_previous_ms=None) == START_DELAY_MS
     assert debounce_ms(20, busy=True, since_previous_ms=25) == 0  # not that soon
     assert debounce_ms(20, busy=True, since_previous_ms=None) == 0  # the first change
     assert debounce_ms(0, busy=True, since_previous_ms=0) == 0

@@ -335,7 +335,9 @@ async def test_the_last_change_of_a_burst_is_analysed_at_once(monkeypatch):
     await open_doc(ls)
     hold.hold()
     doc = ls.docs.get(URI)
-    for k in range(3):  # each right after the previous, while its analysis is under way
+    await insert(ls, 2, 0, 0, "y")  # nothing under way: it starts after START_DELAY_MS
+    assert await asyncio.to_thread(hold.reached.wait, 10)
+    for k in range(1, 3):  # each right after the previous, while its analysis is under way
         await insert(ls, 2 + k, 0, 0, "y")
         for _ in range(3):
             await asyncio.sleep(0)  # a few turns of the loop: no timer can have fired
@@ -481,4 +483,31 @@ async def test_the_gate_is_held_until_the_hovers_answer_is_written(monkeypatch):
     await asyncio.sleep(0)
     assert ls.requests._free.is_set() and ls.gate._free.is_set()
     assert ls.requests._holders == 0 and ls.gate._holders == 0
+    ls.docs.shutdown()
+
+
+async def test_a_request_sent_with_an_edit_is_answered_before_its_analysis_starts(
+        monkeypatch):
+    """With no analysis under way, a change's analysis starts `START_DELAY_MS` after it
+    (here made long, so that a loaded machine cannot pass it between two turns of the
+    loop): a hover that the editor sends right after the edit (the reader's hop: a turn of
+    the event loop) finds no analysis holding the interpreter and answers from the previous
+    one; the diagnostics of the edit come after the delay. Before, the analysis started at
+    the next turn."""
+    monkeypatch.setattr(S, "START_DELAY_MS", 500, raising=False)
+    ls, published = server(monkeypatch)
+    await open_doc(ls)
+    host = ls.docs.get(URI).host
+    await asyncio.to_thread(host.prepare, True)
+    before = ls.stale_answers
+    await insert(ls, 2, 0, 0, "// typed\n")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    doc = ls.docs.get(URI)
+    assert doc.job is None and doc.analysis is None  # not started
+    answer = await hover_text(ls, 21, 5)  # x10, one line down
+    assert answer is not None and "x10" in answer.contents.value
+    assert ls.stale_answers == before + 1
+    await asyncio.wait_for(doc.diag_task, 10)
+    assert published[-1].version == 2
     ls.docs.shutdown()
