@@ -271,9 +271,11 @@ def _fresh(shape: tuple[int, ...], dtype: Any, stream: Any) -> tuple[Any, np.nda
 
 
 def _in_chunks(reader: TensorReader, size: int, work: Callable[[int, int], int],
-               progress: Progress | None, chunk: int = CHUNK_ELEMENTS) -> int:
-    """`work(start, end)` over chunks of `size` elements on the reader's threads; the sum of
-    its results. `progress` gets 4 bytes per element of each chunk as it completes."""
+               progress: Progress | None, chunk: int | None = None) -> int:
+    """`work(start, end)` over chunks of `size` elements (`chunk`, default CHUNK_ELEMENTS,
+    read at each call) on the reader's threads; the sum of its results. `progress` gets 4
+    bytes per element of each chunk as it completes."""
+    chunk = chunk or CHUNK_ELEMENTS
     bounds = range(0, size, chunk)
 
     def one(a: int) -> int:
