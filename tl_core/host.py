@@ -22,6 +22,9 @@ A host holds:
   starts, replaced when it ends; a cancelled analysis leaves it as it was.
 - the IDE's caches of semantic tokens and folds per segment of text (`tokens`,
   `tl_core.ide.tokens.TokenCaches`), handed to `ide.semantic_tokens` / `folding_ranges`.
+- the queries' memo across analyses (`shared`, `tl_core.check.model.SharedMemo`), which
+  each analysis it makes carries (`Analysis.ide_cache.shared`): completion's details of
+  the bindings by type.
 
 Threading contract (the one place it is written down; docs/ARCHITECTURE.md, "Threads"):
 - `analyze` runs on one thread at a time (a lock makes a second caller wait); the server
@@ -71,6 +74,7 @@ class DocumentHost:
         self._slot_locks = [threading.Lock(), threading.Lock()]
         self._lock = threading.Lock()  # one analysis at a time
         self._tokens: Any = None
+        self.shared: Any = None  # SharedMemo, made by the first analysis
         self.closed = False
 
     @property
@@ -111,6 +115,12 @@ class DocumentHost:
             if pause is not None:
                 pause()
             a.index_made_at_once()  # here, not in the first hover that reads it
+            if not self.closed:
+                if self.shared is None:
+                    from tl_core.check.model import SharedMemo  # lazy: as above
+
+                    self.shared = SharedMemo()
+                a.ide_cache.shared = self.shared
             self.snapshot, self._snapshot_slot = a, slot
             return a
 
@@ -166,6 +176,7 @@ class DocumentHost:
         self.closed = True  # an analysis under way keeps its own references until it ends
         self.records = {}
         self._tokens = None
+        self.shared = None
         self.snapshot = self._snapshot_slot = None
         self._parsers = [None, None]
         self._texts = [None, None]

@@ -84,6 +84,8 @@ def warm_up_requests() -> None:
     import tl_core.ide.hover
     import tl_core.ide.signature  # noqa: F401
 
+    tl_core.ide.completion.prepare()  # lasting labels, made before any document's objects
+
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -325,6 +327,16 @@ class TensorLogicServer(LanguageServer):
             log.exception("diagnostics failed for %s", uri)
             self.log_line(f"tl-lsp: diagnostics failed for {uri}: {exc!r}", lsp.MessageType.Error)
 
+    def give_back(self) -> None:
+        """After a close, in a pause: with no document left open, the parser's memos go
+        too (`tl_core.syntax.parser.forget_memos`); then the memory, to the operating
+        system (`IdleCollector.give_back`)."""
+        if not self.docs.docs:
+            parser = sys.modules.get("tl_core.syntax.parser")  # (loaded if anything parsed)
+            if parser is not None:
+                parser.forget_memos()
+        self.gc.give_back()
+
     def free_retired_later(self) -> None:
         """Free the replaced analyses in the background thread, a part at a time."""
         if self.docs.retired:
@@ -511,7 +523,7 @@ async def did_close(ls: TensorLogicServer, params: lsp.DidCloseTextDocumentParam
     ls.docs.close(uri)  # the document's state, its host and its pending tasks go with it
     ls.runner.last.pop(uri, None)
     ls._completions = {}  # the last completion list (for resolve) may be this document's
-    ls.gc.later(ls.gc.give_back)  # its memory, to the operating system (tl_lsp/gc_policy.py)
+    ls.gc.later(ls.give_back)  # its memory, to the operating system (tl_lsp/gc_policy.py)
     ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 

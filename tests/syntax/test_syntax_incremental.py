@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tl_core.syntax import IncrementalParser, parse
+from tl_core.syntax.incremental import STALE_MAX
 
 from .test_syntax_properties import EXAMPLES, PIECES
 
@@ -179,6 +180,30 @@ def test_undo_finds_the_previous_tree_without_parsing() -> None:
     result = inc.parse(PROGRAM)  # undo
     assert (inc.reparsed, inc.copied) == (0, 0)
     assert result == parse(PROGRAM)
+
+
+def test_typing_keeps_a_bounded_number_of_stale_chunk_parses() -> None:
+    """Each keystroke parses the line being typed again; the parses no longer in the
+    document stay for an undo, at most 2 * STALE_MAX of them, whatever the document's size
+    (issue 18: they stayed until the cache held twice the document's chunks, ~2 MB per 400
+    keystrokes on a 10,000-line file). The newest are kept: an undo still parses nothing."""
+    inc = IncrementalParser()
+    text = "".join(PROGRAM.replace("a(", f"a{i}(").replace("fn b", f"fn b{i}")
+                   .replace("b(v", f"b{i}(v").replace("let v", f"let v{i}") for i in range(100))
+    inc.parse(text)
+    chunks = len(inc._entries)
+    assert chunks == len(inc._by_text) == 400  # as many different chunks
+    at = text.index("let v50")
+    typed = "".join(f"let q{k} = softmax(v @ v, -1)\n" for k in range(16))  # ~500 keys
+    for n in range(1, len(typed) + 1):
+        before = text
+        text = before[:at] + typed[n - 1] + before[at:]
+        at += 1
+        inc.parse(text)
+        assert len(inc._by_text) <= len(inc._entries) + 2 * STALE_MAX, n
+    assert len(inc._entries) > chunks
+    assert inc.parse(before) == parse(before)  # undo the last keystroke
+    assert (inc.reparsed, inc.copied) == (0, 0)
 
 
 def test_an_edit_in_the_last_chunk_and_after_it() -> None:

@@ -20,7 +20,7 @@ from tl_core.syntax.ast import node_at
 from tl_core.syntax.span import LineIndex
 
 __all__ = ["FILE_WIDE", "Analysis", "Binding", "IdeCaches", "ImportInfo", "QueryCaches", "Ref",
-           "Scope", "VisibleAt", "node_key"]
+           "Scope", "SharedMemo", "VisibleAt", "node_key"]
 
 
 @dataclass(slots=True)
@@ -35,6 +35,24 @@ class IdeCaches:
     semantic_tokens: list | None = None  # tl_core.ide.tokens: the answer
     folds: tuple | None = None  # tl_core.ide.tokens: (cell marker, the answer)
     completion_info: dict = field(default_factory=dict)  # tl_core.ide.completion, by binding
+    # the memo the document's analyses share (`SharedMemo`, set by its DocumentHost;
+    # tl_core/host.py): not this analysis' own, so `release` leaves it
+    shared: SharedMemo | None = None
+
+
+class SharedMemo:
+    """What the editor queries memoize across the analyses of one document: kept by its
+    `DocumentHost` (tl_core/host.py) and dropped with it when the document closes, never
+    in a module global (those outlived the document: issue 18). Each table is bounded by
+    its user.
+
+    `completion`: a binding's completion details by (name, kind, doc, is a function,
+    id of its type), holding the type (`tl_core.ide.completion._binding_info`)."""
+
+    __slots__ = ("completion",)
+
+    def __init__(self) -> None:
+        self.completion: dict[tuple, tuple] = {}
 
 
 @dataclass(slots=True)

@@ -497,11 +497,24 @@ _new_completion = _completion_maker()
 
 
 def _builtin_completion(name: str, b: Builtin, replace: Span) -> Completion:
+    return _new_completion(name, "function", _builtin_label(name, b), b.doc, name, replace,
+                           f"2{name}")
+
+
+def _builtin_label(name: str, b: Builtin) -> str:
     label = _BUILTIN_LABELS.get(name)
     if label is None or label[0] is not b:
         # formatted once per built-in: completion lists every built-in on each keystroke
         label = _BUILTIN_LABELS[name] = (b, signature_label(b))
-    return _new_completion(name, "function", label[1], b.doc, name, replace, f"2{name}")
+    return label[1]
+
+
+def prepare() -> None:
+    """Format every built-in's label now (a server at start, in the background). Made on
+    first use, they were made amid a document's objects, and these few lasting ones kept
+    Python's allocator from returning that memory after the document closed (issue 18)."""
+    for name, b in BUILTINS.items():
+        _builtin_label(name, b)
 
 
 _BUILTIN_LABELS: dict[str, tuple[Builtin, str]] = {}
@@ -513,11 +526,14 @@ def _binding_info(a: Analysis, b: Binding) -> tuple[str, str, str, str]:
     cache = a.ide_cache.completion_info
     info = cache.get(id(b))
     if info is None:
-        # the same name, kind and (immutable, shared) type object as in the last analysis
-        # formats the same: an edit re-checks a few items and reuses the others' types
+        # the same name, kind and (immutable, shared) type object as in the document's
+        # previous analyses formats the same: an edit re-checks a few items and reuses the
+        # others' types. The memo is the document's (`SharedMemo`), none without a host.
+        shared = a.ide_cache.shared
+        memo = shared.completion if shared is not None else None
         t = b.type
         key = (b.name, b.kind, b.doc, isinstance(b.node, A.FnDecl), id(t))
-        hit = _INFO_BY_TYPE.get(key)
+        hit = memo.get(key) if memo is not None else None
         if hit is not None and hit[0] is t:
             info = hit[1]
         else:
@@ -529,11 +545,17 @@ def _binding_info(a: Analysis, b: Binding) -> tuple[str, str, str, str]:
                 if isinstance(t, ModelType):
                     kind = "model"
                 info = (kind, str(t), "", _sort_text(b))
-            if len(_INFO_BY_TYPE) > 200_000:  # a keyed cache, kept bounded
-                _INFO_BY_TYPE.clear()
-            _INFO_BY_TYPE[key] = (t, info)
+            if memo is not None:
+                if len(memo) >= SHARED_MAX:  # the details of old types go
+                    memo.clear()
+                memo[key] = (t, info)
         cache[id(b)] = info
     return info
+
+
+# the most bindings whose completion details a document keeps across its analyses (each
+# answer builds at most the configured limit of items, 100 by default): ~4 MB at most
+SHARED_MAX = 20_000
 
 
 def _sort_text(b: Binding) -> str:
@@ -544,10 +566,6 @@ def _sort_text(b: Binding) -> str:
 
 def _sort_group(b: Binding) -> str:
     return "1" if b.kind == "function" else "0"
-
-
-# (name, kind, doc, is a fn declaration, id of the type) -> (the type, its info)
-_INFO_BY_TYPE: dict[tuple, tuple[object, tuple[str, str, str, str]]] = {}
 
 
 def call_before(toks: list[Tok], idx: int) -> tuple[int, str, bool] | None:

@@ -82,6 +82,9 @@ _gc_state = {"depth": 0, "was_enabled": False}  # guarded by _gc_lock
 
 PROMOTE_MIN_CHARS = 20_000  # a parse of at least this much text promotes its tree
 _PAUSE_EVERY = 1024  # chunks moved between two calls of `parse`'s pause (~0.2 ms)
+# chunk parses no longer in the document that a parser keeps (for an undo): between this
+# and twice this many, whatever the document's size (`IncrementalParser._prune`)
+STALE_MAX = 128
 
 
 def _no_pause() -> None:
@@ -174,8 +177,8 @@ class IncrementalParser:
         self._text: str | None = None
         self._entries: list[_Entry] = []
         # chunk parses by (text, next word when the parse names it): those of the document
-        # and recent ones no longer in it (so an undo finds its chunk again); pruned to
-        # about twice the document's chunks
+        # and at most `STALE_MAX` recent ones no longer in it (so an undo finds its chunk
+        # again), in the order they were parsed
         self._by_text: dict[tuple[str, str], _Entry] = {}
         self.reparsed = 0  # chunks parsed (not reused) by the last call
         self.rescanned = 0  # chunks re-split by the last call
@@ -302,13 +305,25 @@ class IncrementalParser:
     def _done(self, text: str, entries: list):  # noqa: ANN202
         self._text = text
         self._entries = entries
-        if len(self._by_text) > 2 * len(entries) + 256:  # keep the cache to about the document
-            by_text = {}
-            for j, e in enumerate(entries):
-                end = entries[j + 1][0].start if j + 1 < len(entries) else len(text)
-                by_text[(text[e[0].start:end], e[5] if e[4] else "")] = e
-            self._by_text = by_text
+        if len(self._by_text) > len(entries) + 2 * STALE_MAX:
+            self._prune(text, entries)
         return _program(text, entries)
+
+    def _prune(self, text: str, entries: list) -> None:
+        """Keep the document's chunk parses and the `STALE_MAX` newest of the others.
+
+        Why: typing parses the line being typed once per keystroke (`let q = s`, `let q =
+        so`, ...), and each parse stayed in the cache until it held twice the document's
+        chunks: on a 10,000-line file (~6,000 chunks) ~12,000 stale trees, ~2 MB more per
+        400 keystrokes, per parser (bench/lsp.py, typing; docs/benchmarks.md, issue 18)."""
+        current = {}
+        for j, e in enumerate(entries):
+            end = entries[j + 1][0].start if j + 1 < len(entries) else len(text)
+            current[(text[e[0].start:end], e[5] if e[4] else "")] = e
+        stale = [kv for kv in self._by_text.items() if kv[0] not in current]
+        by_text = dict(stale[-STALE_MAX:])  # the newest: the parse order is the dict's
+        by_text.update(current)
+        self._by_text = by_text
 
 
 def _index_at(entries: list[_Entry], lo: int, hi: int, offset: int) -> int:

@@ -882,6 +882,17 @@ def engine() -> _Engine:
     return _engine
 
 
+def forget_memos() -> None:
+    """Empty the parser tables' memos (`_Engine.sim_memo`, `chains`; they refill as texts
+    are parsed). For a server whose last document closed: the entries made while it was
+    open sit amid its freed objects and kept Python's allocator from returning that
+    memory (issue 18). Safe while another thread parses (it refills what it needs)."""
+    e = _engine
+    if e is not None:
+        e.sim_memo.clear()
+        e.chains.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class ChunkResult:
     items: tuple
