@@ -226,6 +226,19 @@ def test_a_tree_in_use_is_copied_not_moved_when_the_cache_holds_another_tuple_of
         assert inc.parse(text) == parse(text)
 
 
+def test_a_message_quotes_where_its_tree_stands_after_the_cache_held_an_older_tuple() -> None:
+    """A moved tree's message quotes its new place even when the tree comes back from the
+    text cache, whose tuple of it still quoted an older one. Before, the last text said
+    "started at 1:6" for the `(` at line 2 (hypothesis found it on a fresh Debian)."""
+    a, p = "let a = ones([2])\n", "print(a\n"
+    inc = IncrementalParser()
+    for text in (p, a + p, p + a + p, a + p):
+        assert inc.parse(text) == parse(text)
+    line = 2
+    assert [e.message for e in inc.parse(a + p).errors] == [
+        f"expected ')' to close the call started at {line}:6, found end of file"]
+
+
 LINES = ["let a = ones([2])", "let n = 4", "a = zeros([5])", "fn f(y: float16[K]) -> "
          "float16[K] {\n    return y\n}", "", "print(a", "n = n + 1"]
 

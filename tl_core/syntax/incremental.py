@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import re
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -66,6 +67,8 @@ def _program(text: str, entries: list) -> ParseResult:
     which a hover sent right after the edit waits behind (issue 18)."""
     items = tuple(chain.from_iterable(map(_ITEMS, entries)))
     errors = tuple(chain.from_iterable(map(_ERRORS, entries)))
+    if errors:
+        errors = tuple([_requote(dg) if dg.related else dg for dg in errors])
     comments = tuple(chain.from_iterable(map(_COMMENTS, entries)))
     n = len(text)
     last = text.rfind("\n")
@@ -252,7 +255,7 @@ class IncrementalParser:
             for part in (prefix, tail):
                 j = _index_at(part, 0, len(part), a.start)
                 # the same tree (its anchor): the cache's entry may be another tuple of it
-                # (`_fill` makes one when the next word changes, `_move` when it requotes)
+                # (`_fill` makes one when the next word changes)
                 if part and part[j][0] is a:
                     return True
             return False
@@ -345,30 +348,29 @@ def _index_at(entries: list[_Entry], lo: int, hi: int, offset: int) -> int:
 
 
 def _move(entry: _Entry, d: int, dl: int) -> _Entry:
-    """The entry, its anchor moved by `d` code points and `dl` lines. The tree stays; only
-    the messages that quote a position ("... started at 3:14") are written again."""
-    if d == 0 and dl == 0:
-        return entry
+    """The entry, its anchor moved by `d` code points and `dl` lines (the tree stays; the
+    messages that quote a position are written again by `_program`, as they are read)."""
     anchor = entry[0]
-    errors = entry[2]
-    if not (dl and errors):
-        anchor.start += d
-        anchor.line += dl
-        return entry
-    quoted = [(dg, dg.related[0].span) for dg in errors if dg.related]
-    before = [(sp.line, sp.col) for _dg, sp in quoted]
     anchor.start += d
     anchor.line += dl
-    if not quoted:
-        return entry
-    fixed = {id(dg): _requote(dg, old) for (dg, _sp), old in zip(quoted, before, strict=True)}
-    return (anchor, entry[1], tuple(fixed.get(id(dg), dg) for dg in errors), *entry[3:])
+    return entry
 
 
-def _requote(dg: Diagnostic, old: tuple[int, int]) -> Diagnostic:
-    new = dg.related[0].span
-    message = dg.message.replace(f"started at {old[0] + 1}:{old[1] + 1}",
-                                 f"started at {new.line + 1}:{new.col + 1}")
+_QUOTE = re.compile(r"started at \d+:\d+")
+
+
+def _requote(dg: Diagnostic) -> Diagnostic:
+    """The diagnostic with the position its message quotes ("... the call started at 3:14",
+    parser.py) read from its related span, where the chunk's tree stands now. The message
+    may quote an older place: the tree moved since it was parsed (its anchor moves), or is
+    a copy of a tree at another place, and a cached tuple of the same tree is never
+    rewritten when the anchor moves (so it cannot be fixed once, when moving)."""
+    rs = dg.related[0].span
+    quote = f"started at {rs.line + 1}:{rs.col + 1}"
+    message = dg.message
+    if quote in message or "started at " not in message:
+        return dg
+    message = _QUOTE.sub(quote, message, count=1)
     return Diagnostic(dg.span, message, dg.severity, dg.code, dg.related, dg.source)
 
 
@@ -388,14 +390,6 @@ def _copy_entry(entry: _Entry, c: Chunk) -> _Entry | None:
         )
     except RecursionError:
         return None
-    if c.line != anchor.line:  # messages quote the original's place: write them again
-        fixed = []
-        for dg, orig in zip(copied[2], errors, strict=True):
-            if dg.related:
-                rs = orig.related[0].span
-                dg = _requote(dg, (rs.line, rs.col))
-            fixed.append(dg)
-        copied = (new, copied[1], tuple(fixed), copied[3], uses_next, c.next_word)
     return copied
 
 
