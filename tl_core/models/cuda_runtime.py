@@ -109,8 +109,8 @@ class CudaRuntime:
 def loaded_cudart(maps: str) -> str | None:
     """The path of the `libcudart` mapped into a process, from its /proc/PID/maps text."""
     for line in maps.splitlines():
-        path = line.split(None, 5)[5] if line.count(" ") >= 5 else ""
-        path = path.strip()
+        fields = line.split(None, 5)
+        path = fields[5].strip() if len(fields) == 6 else ""
         if "/libcudart.so" in path:
             return path
     return None
