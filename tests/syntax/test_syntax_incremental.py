@@ -264,6 +264,21 @@ def test_edit_sequences_of_repeated_lines(lines, edits) -> None:  # noqa: ANN001
         assert inc.parse(text) == parse(text)
 
 
+def test_a_copy_of_a_moved_tree_quotes_its_own_place() -> None:
+    """Found by test_edit_sequences_of_repeated_lines: `print(a` moved down 4 lines while
+    the text cache kept its tuple from before, whose message quoted 2:6; typing `print(a`
+    again at the top copied that tree (`_copy_entry`), and the copy said "started at 2:6"
+    where a full parse says 1:6 (failed at b1c70cc)."""
+    lines = ["let a = ones([2])", "print(a"]
+    inc = IncrementalParser()
+    inc.parse("\n".join(lines) + "\n")
+    for at, line in [(8, LINES[3]), (0, LINES[3]), (0, "print(a")]:
+        at %= len(lines) + 1
+        lines = lines[:at] + [line] + lines[at:]
+        text = "\n".join(lines) + "\n"
+        assert inc.parse(text) == parse(text)
+
+
 def test_pause_runs_between_the_steps_of_a_parse_and_changes_nothing() -> None:
     """`parse(text, pause)` calls `pause` between its steps (each chunk parsed, every
     1,024 chunks moved, before the program is joined), so that a server can let a request
