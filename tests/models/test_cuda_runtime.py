@@ -6,10 +6,10 @@ import pytest
 
 from tl_core.models import cuda_runtime
 
-MAPS = """\
+MAPS = f"""\
 7f00a000-7f00b000 r--p 00000000 08:01 1234   /usr/lib/x86_64-linux-gnu/libc.so.6
 7f10a000-7f10b000 r-xp 00010000 08:01 5678   /opt/py/site/nvidia/cu13/lib/libcudart.so.13
-7f20a000-7f20b000 rw-p 00000000 00:00 0                          
+7f20a000-7f20b000 rw-p 00000000 00:00 0{" " * 26}
 7f30a000-7f30b000 r--p 00000000 08:01 91     /home/a b/nvidia/libcudart.so.12
 """
 
