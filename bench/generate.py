@@ -1,7 +1,7 @@
 """SmolLM2-135M generation: the language's chat example against hand-written MLX, same run.
 
 Run: .venv/bin/python bench/generate.py [--prompt-tokens N] [--decode N] [--device gpu|cpu]
-     [--tiny] [--profile FILE] [--cold-prefill N] [--attention-forms]
+     [--tiny] [--profile FILE] [--cold-prefill N] [--attention-forms] [--kernels]
 `--tiny` runs both sides on a generated GGUF with SmolLM2's structure (30 blocks, 9 query
 and 3 key/value heads, llama.cpp metadata) but tiny widths (head size 8, vocabulary 512), so
 the device work is negligible and the times are the host's: the interpreter's overhead per
@@ -101,13 +101,24 @@ class HandWritten:
         return last @ t["token_embd.weight"].T
 
 
-def run_baseline(model, meta, prompt: list[int], n_decode: int) -> tuple[float, float, list[int]]:
+def run_baseline(model, meta, prompt: list[int], n_decode: int,
+                 around_decode=contextlib.nullcontext) -> tuple[float, float, list[int]]:
     hw = HandWritten(model, meta, len(prompt) + n_decode + 1)
     start = time.perf_counter()
     token = mx.argmax(hw.forward(mx.array(prompt)), axis=-1).item()
     prefill = time.perf_counter() - start
     out = [token]
-    start, host, waited, wall_wait = time.perf_counter(), time.thread_time(), 0.0, 0.0
+    start, host = time.perf_counter(), time.thread_time()
+    with around_decode():
+        waited, wall_wait = _decode_baseline(hw, token, n_decode, out)
+    decode = time.perf_counter() - start
+    return prefill, decode, out, time.thread_time() - host - waited, wall_wait
+
+
+def _decode_baseline(hw: HandWritten, token: int, n_decode: int, out: list[int]
+                     ) -> tuple[float, float]:
+    """Greedy decode of n_decode - 1 tokens into `out`: (CPU, wall) time of the token reads."""
+    waited, wall_wait = 0.0, 0.0
     for _ in range(n_decode - 1):
         logits = mx.argmax(hw.forward(mx.array([token])), axis=-1)
         wait, wall = time.thread_time(), time.perf_counter()
@@ -115,8 +126,7 @@ def run_baseline(model, meta, prompt: list[int], n_decode: int) -> tuple[float, 
         waited += time.thread_time() - wait
         wall_wait += time.perf_counter() - wall
         out.append(token)
-    decode = time.perf_counter() - start
-    return prefill, decode, out, time.thread_time() - host - waited, wall_wait
+    return waited, wall_wait
 
 
 def tiny_model(directory: Path, n_layer: int = 30, n_head: int = 9, n_kv: int = 3,
@@ -193,10 +203,11 @@ class Ours:
             raise SystemExit(f"ours failed: {errs[0].message}\n{code}")
         return r
 
-    def round(self, n_decode: int, profile: str | None = None, lazy: bool = False
-              ) -> tuple[float, float, list[int], float, float, float]:
+    def round(self, n_decode: int, profile: str | None = None, lazy: bool = False,
+              around_decode=contextlib.nullcontext) -> tuple[float, float, list[int], float,
+                                                             float, float]:
         """(prefill s, decode s, tokens, decode host s, prefill host s, decode wait s: the
-        wall time of the token reads)"""
+        wall time of the token reads); `around_decode()` wraps the decode loop."""
         self.run("cache = KVCache::new_f16(n_layer)")
         start, host = time.perf_counter(), time.thread_time()
         with _timed_sample() as waited:
@@ -214,7 +225,7 @@ class Ours:
         if lazy:  # no evaluation before the host read: the graph is only built until then
             mx.async_eval = lambda *a: None
         start, host = time.perf_counter(), time.thread_time()
-        with _timed_sample() as waited:
+        with around_decode(), _timed_sample() as waited:
             r = self.run(f'''
 for step in range({n_decode - 1}) {{
     next = temperature_sample(next_logits(int_to_tokenids(next), model, cache, pos, n_layer,
@@ -296,6 +307,67 @@ def run_cold_prefills(args: argparse.Namespace) -> None:
               f"compiled: {sorted({x['compiled'] for x in r})}")
     same = {x["token"] for x in rows[False] + rows[True]}
     print(f"same first token: {len(same) == 1}")
+
+
+class KernelProfile:
+    """`--kernels`: the device's kernels run inside the block (CUPTI through torch.profiler,
+    which records every kernel of the process, MLX's included), summed by name."""
+
+    def __init__(self) -> None:
+        self.kernels: list[tuple[str, float, float]] = []  # (name, start us, end us)
+        self.error = ""
+
+    @contextlib.contextmanager
+    def __call__(self):
+        try:
+            import torch
+            from torch.profiler import ProfilerActivity, profile
+        except ImportError as e:
+            self.error = f"no device profile: {e}"
+        else:
+            if not torch.cuda.is_available():
+                self.error = "no device profile: torch sees no CUDA device"
+        if self.error:
+            yield
+            return
+        mx.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            yield
+            mx.synchronize()
+        for e in prof.events():
+            if str(getattr(e, "device_type", "")).endswith("CUDA"):
+                r = e.time_range
+                self.kernels.append((e.name, float(r.start), float(r.end)))
+
+    def report(self, label: str, tokens: int, top: int = 14) -> list[str]:
+        """Per decoded token: launches, busy time (sum of durations), span (first start to
+        last end) and the costliest kernels."""
+        if self.error or not self.kernels:
+            return [f"{label}: {self.error or 'no kernels recorded'}"]
+        import collections
+
+        by = collections.defaultdict(lambda: [0, 0.0])
+        for name, a, b in self.kernels:
+            by[name][0] += 1
+            by[name][1] += b - a
+        busy = sum(v[1] for v in by.values())
+        span = max(b for _, _, b in self.kernels) - min(a for _, a, _ in self.kernels)
+        out = [f"{label}: per token {len(self.kernels) / tokens:.1f} kernels, busy "
+               f"{busy / tokens:.1f} us, span {span / tokens:.1f} us "
+               f"({100 * busy / span:.0f}% busy)"]
+        for name, (n, t) in sorted(by.items(), key=lambda kv: -kv[1][1])[:top]:
+            out.append(f"    {t / tokens:8.1f} us {n / tokens:6.1f}x  {name[:110]}")
+        return out
+
+
+def run_kernel_profiles(model, prompt: list[int], ours: Ours, n_decode: int) -> None:
+    """One more decode of each side, its kernels profiled (`--kernels`)."""
+    base, mine = KernelProfile(), KernelProfile()
+    run_baseline(model, model.metadata, prompt, n_decode, around_decode=base)
+    ours.round(n_decode, around_decode=mine)
+    for line in base.report("hand-written decode kernels", n_decode - 1) + \
+            mine.report("ours' decode kernels", n_decode - 1):
+        print(line)
 
 
 def graph_nodes(out: mx.array) -> str:
@@ -459,6 +531,9 @@ def main() -> None:
     ap.add_argument("--attention-forms", action="store_true",
                     help="measure once per decode-attention form (TL_DECODE_ATTENTION), "
                          "each in a fresh process against the hand-written model")
+    ap.add_argument("--kernels", action="store_true",
+                    help="end with a device profile of one decode of each side (CUPTI "
+                         "through torch.profiler, where torch is installed)")
     ap.add_argument("--cold-one", choices=["uncompiled", "traced"], help=argparse.SUPPRESS)
     ap.add_argument("--summary", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -541,6 +616,8 @@ def main() -> None:
           f"nodes): {step_nodes(ours)}")
     print(f"hand-written decode graph: {graph_nodes(hand_written_step(model, prompt))}")
     print(f"greedy tokens equal: {same}")
+    if args.kernels:
+        run_kernel_profiles(model, prompt, ours, args.decode)
     print("decode attention on this device (30 calls, one wait; K/V [1, 3, L, 64] float16):")
     for line in attention_forms():
         print("  " + line)
