@@ -352,7 +352,8 @@ def test_model_loading_on_gpu_equals_numpy(tmp_path):
 
 @needs_gpu
 @pytest.mark.parametrize("variant", ["device-zeros", "host-zeros", "host-zeros-touch",
-                                     "raw-device-astype"])
+                                     "raw-device-astype", "memcpy-f32", "memcpy-f32-serial",
+                                     "host-zeros-prefetch", "host-register"])
 def test_every_cuda_load_variant_equals_numpy_on_the_gpu(tmp_path, monkeypatch, variant):
     """Each host-path variant (TL_CUDA_LOAD, compared for speed by bench/load.py --variants)
     gives NumPy's float16 values and overflow count, read back from a GPU computation."""
@@ -372,6 +373,49 @@ def test_every_cuda_load_variant_equals_numpy_on_the_gpu(tmp_path, monkeypatch, 
         got = loaded[name]
         np.testing.assert_array_equal(np.array(got.array * 1), expected)  # a GPU op reads it
         assert got.overflow == int(np.count_nonzero(np.isinf(expected))) > 0
+
+
+@pytest.mark.skipif(not (gpu_available() and mx.cuda.is_available()),
+                    reason="MLX has no CUDA GPU here")
+def test_host_register_equals_the_default_path_on_the_gpu(tmp_path, monkeypatch):
+    """TL_CUDA_LOAD=host-register (the mapped file page-locked by cudaHostRegister, one
+    cudaMemcpy per tensor, astype on the GPU) gives the default path's float16 values and
+    overflow counts, read back from a GPU computation; the file really was registered (not
+    the fallback) and is unregistered on close, the tensors intact."""
+    from tests.models.builders import write_safetensors
+    from tl_core.models import load_model
+    from tl_core.models.cuda_runtime import runtime
+
+    cuda = runtime()
+    assert cuda is not None and cuda.can_register
+    calls: dict[str, list] = {"register": [], "copy": [], "unregister": []}
+    for name, real in [(n, getattr(cuda, n)) for n in calls]:
+        monkeypatch.setattr(cuda, name, lambda *a, name=name, real=real:
+                            calls[name].append(a) or real(*a))
+    rng = np.random.default_rng(6)
+    tensors = {f"w{i}": (rng.standard_normal((300, 1000 + i)) * 2e4).astype(np.float32)
+               for i in range(4)}
+    tensors["norm"] = rng.standard_normal(384).astype(np.float32)  # the small path
+    path = write_safetensors(tmp_path / "r.safetensors", tensors)
+    monkeypatch.setenv("TL_CUDA_LOAD", "")
+    default = load_model(path)
+    want = {name: default.get_tensor(name) for name in tensors}
+    monkeypatch.setenv("TL_CUDA_LOAD", "host-register")
+    m = load_model(path)
+    got = {name: m.get_tensor(name) for name in tensors}  # several in flight
+    assert calls["register"][0][1] >= path.stat().st_size
+    assert calls["register"] == calls["register"][:1] and calls["unregister"] == []
+    assert [n for *_, n in calls["copy"]] == [4 * 300 * (1000 + i) for i in range(4)]
+    m.close()
+    assert calls["unregister"] == [calls["register"][0][:1]]
+    for name, values in tensors.items():
+        with np.errstate(over="ignore"):
+            expected = values.astype(np.float16)
+        np.testing.assert_array_equal(np.array(got[name].array * 1), expected)
+        np.testing.assert_array_equal(np.array(got[name].array * 1),
+                                      np.array(want[name].array * 1))
+        assert got[name].overflow == want[name].overflow == int(
+            np.count_nonzero(np.isinf(expected)))
 
 
 def chat_decode(tmp_path: Path, device: str) -> tuple[str, np.ndarray]:

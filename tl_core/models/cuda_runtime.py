@@ -1,5 +1,7 @@
 """The few CUDA runtime calls the loader makes itself, through ctypes: a copy from the host
-into an MLX array's memory and a prefetch of an array's memory to the GPU.
+into an MLX array's memory, a prefetch of an array's memory to the GPU, and the page-locking
+(`cudaHostRegister`) of a mapped model file so that copies from it run at the DMA engine's
+speed.
 
 Why our own calls: MLX's CUDA backend keeps arrays in managed memory, and filling an array
 from the host through NumPy (the other variants in `reading`) moves every page by a fault on
@@ -27,6 +29,13 @@ from functools import cache
 _MEMCPY_DEFAULT = 4
 _STREAM_NON_BLOCKING = 1
 _LOCATION_DEVICE = 1  # cudaMemLocationTypeDevice
+# cudaHostRegisterReadOnly: the device only reads the range, which lets a read-only file
+# mapping be page-locked (without it, pinning asks for write access and fails).
+_REGISTER_READ_ONLY = 0x08
+_REGISTER_DEFAULT = 0x00
+# cudaDeviceAttr values (the same numbers in CUDA 11.1 through 13)
+_ATTR_HOST_REGISTER = 99  # cudaDevAttrHostRegisterSupported
+_ATTR_HOST_REGISTER_READ_ONLY = 113  # cudaDevAttrHostRegisterReadOnlySupported
 
 
 class _Location(ctypes.Structure):  # cudaMemLocation (CUDA 12.2 and later)
@@ -51,6 +60,10 @@ class CudaRuntime:
         lib.cudaMemcpyAsync.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
                                         ctypes.c_int, ctypes.c_void_p]
         lib.cudaStreamSynchronize.argtypes = [ctypes.c_void_p]
+        # cudaHostRegister, cudaHostUnregister and cudaDeviceGetAttribute have one signature
+        # in CUDA 12 and 13 (unlike the prefetch below).
+        lib.cudaHostRegister.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint]
+        lib.cudaHostUnregister.argtypes = [ctypes.c_void_p]
         version = ctypes.c_int()
         self._check(lib.cudaRuntimeGetVersion(ctypes.byref(version)), "cudaRuntimeGetVersion")
         self.version = version.value
@@ -64,6 +77,10 @@ class CudaRuntime:
         device = ctypes.c_int()
         self._check(lib.cudaGetDevice(ctypes.byref(device)), "cudaGetDevice")
         self.device = device.value
+        self.can_register = self._attribute(_ATTR_HOST_REGISTER) != 0
+        self._register_flags = (_REGISTER_READ_ONLY
+                                if self._attribute(_ATTR_HOST_REGISTER_READ_ONLY)
+                                else _REGISTER_DEFAULT)
         self._free: list[ctypes.c_void_p] = []  # streams no call is using
         self._lock = threading.Lock()  # guards _free
 
@@ -83,8 +100,21 @@ class CudaRuntime:
             with self._lock:
                 self._free.append(stream)
 
-    def _check(self, rc: int, call: str) -> None:
+    def _attribute(self, attr: int) -> int:
+        """Device attribute `attr` of the current device; 0 where the runtime refuses it."""
+        value = ctypes.c_int()
+        ok = self._ok(self._lib.cudaDeviceGetAttribute(ctypes.byref(value), attr, self.device))
+        return value.value if ok else 0
+
+    def _ok(self, rc: int) -> bool:
+        """Whether a call returned cudaSuccess; if not, the thread's last error is reset, so
+        that MLX's next `cudaGetLastError` check does not take our refused call for its own."""
         if rc:
+            self._lib.cudaGetLastError()
+        return not rc
+
+    def _check(self, rc: int, call: str) -> None:
+        if not self._ok(rc):
             reason = self._lib.cudaGetErrorString(rc)
             raise CudaError(f"{call} failed: {reason.decode() if reason else rc}")
 
@@ -104,6 +134,20 @@ class CudaRuntime:
             raise CudaError(f"this CUDA runtime ({self.version}) has no location prefetch")
         prefetch, where = self._prefetch, _Location(_LOCATION_DEVICE, self.device)
         self._run(lambda s: prefetch(ptr, nbytes, where, 0, s), "cudaMemPrefetchAsync")
+
+    def register(self, ptr: int, nbytes: int) -> bool:
+        """Page-lock `nbytes` of host memory at `ptr` (page-aligned; a read-only file mapping
+        is fine where the device supports cudaHostRegisterReadOnly), so that copies from it
+        run by DMA without staging. False, with CUDA's error cleared, where the device or the
+        runtime refuses; the caller then copies another way. Undo with `unregister(ptr)`
+        before the memory is unmapped."""
+        return self.can_register and self._ok(
+            self._lib.cudaHostRegister(ptr, nbytes, self._register_flags))
+
+    def unregister(self, ptr: int) -> bool:
+        """Undo `register(ptr, ...)`; False (error cleared) where the runtime refuses, e.g.
+        while the process exits and the runtime is gone already."""
+        return self._ok(self._lib.cudaHostUnregister(ptr))
 
 
 def loaded_cudart(maps: str) -> str | None:
