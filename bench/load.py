@@ -1,10 +1,13 @@
 """Loading whole models to float16: ours against the libraries' own loaders, same run.
 
 Run: .venv/bin/python bench/load.py [--big-mb N] [--repeat R] [--only big,minilm,gguf,smollm2]
-                                    [--variants] [--host-only]
-On a GPU: `.venv/bin/python bench/load.py --only big --variants` times the host path's CUDA
-variants (tl_core.models.reading.CUDA_LOAD_VARIANTS, chosen by TL_CUDA_LOAD) in the same run
-as the baselines, each as `ours[VARIANT]` (ratio: the default variant's time / its time).
+                                    [--variants] [--minilm-shaped] [--host-only]
+On a GPU: `.venv/bin/python bench/load.py --only big,minilm --variants --minilm-shaped` times
+every CUDA variant of the host path (tl_core.models.reading.CUDA_LOAD_VARIANTS, chosen by
+TL_CUDA_LOAD) in the F32 SafeTensors rows, in the same run as the baselines: each variant's
+line `ours [VARIANT]` gives its ratio to each baseline of the row. --minilm-shaped: the MiniLM
+row loads a generated file of all-MiniLM-L6-v2's tensors (same names, shapes and types,
+random values) instead of the downloaded model, for a machine without network access.
 Page cache warm (each file is read once before timing), every tensor evaluated and then read
 once by a device reduction (so an array that still sits in host memory pays its move to the GPU
 here, as it would on first use); ours also decides each tensor's overflow count, as
@@ -17,7 +20,7 @@ here, as it would on first use); ours also decides each tensor's overflow count,
 - a generated 185 MB GGUF of Q8_0 and Q4_0 tensors (gguf's writer; cached in .cache/bench),
   against `mx.load` + `mx.dequantize`;
 - SmolLM2's Q4_1/Q8_0 GGUF, against `mx.load` + `mx.dequantize`.
-Prints the median seconds of each and the ratio ours / baseline (below 1: ours is faster).
+Prints the median seconds of each and the ratios ours / baseline (below 1: ours is faster).
 --host-only times the host side alone: the same loops with nothing evaluated (MLX is lazy), so
 each row is the Python, header and copying work per tensor and the graph it builds, without
 the device's compute (ours decides no overflow count, which would evaluate; the host path
@@ -194,21 +197,64 @@ def ours_variant(path: Path, variant: str) -> None:
             os.environ["TL_CUDA_LOAD"] = old
 
 
-def variant_rows(path: Path) -> list:
-    """(label, function) per CUDA variant of the host path but the default one."""
+def ours_rows(path: Path, variants: bool) -> list:
+    """(label, function): ours as configured, then (`variants`) each other CUDA variant of
+    the host path."""
     from tl_core.models.reading import CUDA_LOAD_VARIANTS, cuda_load_variant
 
-    return [(f"ours[{v}] (default/this)", lambda v=v: ours_variant(path, v))
-            for v in CUDA_LOAD_VARIANTS if v != cuda_load_variant()]
+    this = cuda_load_variant()
+    return [(f"ours [{this}]", lambda: ours(path))] + [
+        (f"ours [{v}]", lambda v=v: ours_variant(path, v))
+        for v in CUDA_LOAD_VARIANTS if variants and v != this]
 
 
-def row(label: str, path: Path, baselines, repeat: int) -> None:
+def row(label: str, path: Path, baselines, repeat: int, variants: bool = False) -> None:
+    """One file: the baselines' times, then each of ours with its ratio to each baseline."""
     path.read_bytes()  # warm the page cache
     baselines = [(name, fn) for name, fn in baselines if fn is not None]
-    t_ours, *rest = interleaved([lambda: ours(path)] + [fn for _, fn in baselines], repeat)
-    print(f"{label}: ours {t_ours:.4f} s")
-    for (name, _), t in zip(baselines, rest, strict=True):
-        print(f"    {name}: {t:.4f} s  ratio ours/baseline {t_ours / t:.2f}")
+    mine = ours_rows(path, variants)
+    times = interleaved([fn for _, fn in mine + baselines], repeat)
+    print(f"{label}:")
+    for (name, _), t in zip(baselines, times[len(mine):], strict=True):
+        print(f"    {name}: {t:.4f} s")
+    for (name, _), t in zip(mine, times[:len(mine)], strict=True):
+        ratios = ", ".join(f"{t / tb:.2f} of {base.split(' + ')[0]}"
+                           for (base, _), tb in zip(baselines, times[len(mine):], strict=True))
+        print(f"    {name}: {t:.4f} s  ratio {ratios}")
+
+
+MINILM_WIDTH, MINILM_FF, MINILM_LAYERS, MINILM_VOCAB = 384, 1536, 6, 30522
+
+
+def write_minilm_shaped(path: Path) -> None:
+    """all-MiniLM-L6-v2's tensors (names, shapes, F32 and the I64 position_ids; 90 MB) with
+    random values, in the model file's order (as safetensors writes: wider types first, then
+    by name)."""
+    from tests.models.builders import write_safetensors
+
+    d, ff = MINILM_WIDTH, MINILM_FF
+    shapes: dict[str, tuple[int, ...]] = {
+        "embeddings.word_embeddings.weight": (MINILM_VOCAB, d),
+        "embeddings.position_embeddings.weight": (512, d),
+        "embeddings.token_type_embeddings.weight": (2, d),
+        "pooler.dense.weight": (d, d),
+    }
+    dense = {"attention.self.query": (d, d), "attention.self.key": (d, d),
+             "attention.self.value": (d, d), "attention.output.dense": (d, d),
+             "intermediate.dense": (ff, d), "output.dense": (d, ff)}
+    for i in range(MINILM_LAYERS):
+        for part, shape in dense.items():
+            shapes[f"encoder.layer.{i}.{part}.weight"] = shape
+        for part in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[f"encoder.layer.{i}.{part}.weight"] = (d,)
+    for name in [n for n in shapes if n.endswith(".weight") and "embeddings." not in n]:
+        shapes[name[: -len("weight")] + "bias"] = shapes[name][:1]
+    shapes["embeddings.LayerNorm.weight"] = shapes["embeddings.LayerNorm.bias"] = (d,)
+    rng = np.random.default_rng(0)
+    arrays = {name: rng.standard_normal(shape, dtype=np.float32) * np.float32(0.05)
+              for name, shape in shapes.items()}
+    arrays["embeddings.position_ids"] = np.arange(512, dtype=np.int64)[None, :]
+    write_safetensors(path, dict(sorted(arrays.items(), key=lambda a: (-a[1].itemsize, a[0]))))
 
 
 def main() -> None:
@@ -218,7 +264,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--only", default="")
     ap.add_argument("--variants", action="store_true",
-                    help="the big row also times every CUDA variant of the host path")
+                    help="the F32 SafeTensors rows also time every CUDA variant of the host path")
+    ap.add_argument("--minilm-shaped", action="store_true",
+                    help="the MiniLM row loads a generated file of MiniLM's tensors (no download)")
     ap.add_argument("--host-only", action="store_true",
                     help="time the host side alone: nothing evaluated, no overflow decided")
     args = ap.parse_args()
@@ -229,23 +277,26 @@ def main() -> None:
     print(f"device: {mx.default_device()}, mlx {mx.__version__}, cuda "
           f"{mx.cuda.is_available()}, host path variant {cuda_load_variant()}"
           + (", host side only (nothing evaluated)" if args.host_only else ""))
+    from tests.model_files import minilm_path, smollm2_path
+
     with tempfile.TemporaryDirectory() as tmp:
         if not args.only or "big" in args.only:
             big = Path(tmp) / "big.safetensors"
             write_f32_safetensors(big, args.big_mb)
             t_fn, t_name = torch_baseline(big)
-            extra = variant_rows(big) if args.variants else []
             row(f"F32 SafeTensors {args.big_mb} MB, 110 tensors", big,
-                [("mx.load + astype", lambda: mx_astype(big)), (t_name, t_fn), *extra],
-                args.repeat)
+                [("mx.load + astype", lambda: mx_astype(big)), (t_name, t_fn)],
+                args.repeat, args.variants)
             big.unlink()
-    from tests.model_files import minilm_path, smollm2_path
-
-    if not args.only or "minilm" in args.only:
-        p = minilm_path()
-        t_fn, t_name = torch_baseline(p)
-        row("MiniLM SafeTensors (90 MB F32)", p,
-            [("mx.load + astype", lambda: mx_astype(p)), (t_name, t_fn)], args.repeat)
+        if not args.only or "minilm" in args.only:
+            p = Path(tmp) / "minilm.safetensors" if args.minilm_shaped else minilm_path()
+            if args.minilm_shaped:
+                write_minilm_shaped(p)
+            t_fn, t_name = torch_baseline(p)
+            row("MiniLM SafeTensors (90 MB F32)" + (", generated" if args.minilm_shaped
+                                                    else ""), p,
+                [("mx.load + astype", lambda: mx_astype(p)), (t_name, t_fn)], args.repeat,
+                args.variants)
     if not args.only or "gguf" in args.only:
         p = q8_q4_gguf()
         row("Q8_0/Q4_0 GGUF (185 MB, 61 tensors)", p,

@@ -88,3 +88,19 @@ def test_minilm_header_and_integer_tensor():
     position_ids = load_model(path).get_tensor("embeddings.position_ids").array
     assert position_ids.dtype == mx.int64
     np.testing.assert_array_equal(np.array(position_ids), np.arange(512)[None, :])
+
+
+def test_bench_minilm_shaped_file_has_the_real_models_tensors(tmp_path):
+    """bench/load.py --minilm-shaped (for a machine without network) loads a file of MiniLM's
+    tensors: the same names, types and shapes, in the same order in the file."""
+    from bench.load import write_minilm_shaped
+
+    real = read_header(minilm_path())
+    write_minilm_shaped(tmp_path / "m.safetensors")
+    made = read_header(tmp_path / "m.safetensors")
+
+    def layout(h):
+        return [(n, t.dtype, t.shape) for n, t in sorted(h.tensors.items(),
+                                                          key=lambda kv: kv[1].offset)]
+
+    assert layout(made) == layout(real)
