@@ -412,6 +412,57 @@ async def test_the_serving_loop_lets_go_of_the_gate_after_each_request():
     ls.docs.shutdown()
 
 
+async def test_the_reader_reads_a_hover_while_the_loop_handles_the_edit_before_it(monkeypatch):
+    """The reader thread reads ahead: a hover an editor sends right after an edit is read,
+    and the gate held, while the event loop is still handling that edit, not once it is
+    done (issue 18: in bursts at 100 edits/s the hover's bytes were read p50 2 / p95 13 ms
+    after the edit's, the analysis of the previous text meanwhile running unhindered)."""
+    import io
+    import time
+
+    ls = S.create_server()
+    gate = ls.requests
+    read_during_edit: list[bool] = []
+    original = ls.protocol.receive
+
+    def receive(body: bytes) -> None:
+        if b"didChange" in body:  # the loop is handling the edit: is the hover read?
+            deadline = time.monotonic() + 10
+            while gate._free.is_set() and time.monotonic() < deadline:
+                time.sleep(0.001)
+            read_during_edit.append(not gate._free.is_set())
+        original(body)
+
+    monkeypatch.setattr(ls.protocol, "receive", receive)
+    ls.protocol.set_writer(io.BytesIO())
+    edit = {"method": "textDocument/didChange", "params": {
+        "textDocument": {"uri": URI, "version": 2}, "contentChanges": [{"text": "x"}]}}
+    stream = io.BytesIO(_frame(edit) + _frame(HOVER))
+    assert await asyncio.wait_for(ls.protocol.serve(stream), 20) == 0
+    assert read_during_edit == [True]
+    await asyncio.sleep(0)
+    assert gate._free.is_set()  # and let go once the hover was received
+    ls.docs.shutdown()
+
+
+async def test_the_reader_reads_nothing_after_exit():
+    """`exit` ends the reading: the frames after it stay unread (the server does not
+    leave a read waiting on the client's pipe as it ends)."""
+    import io
+
+    ls = S.create_server()
+    ls.protocol.set_writer(io.BytesIO())
+    first = _frame({"method": "exit"})
+    stream = io.BytesIO(first + _frame(HOVER))
+    assert await asyncio.wait_for(ls.protocol.serve(stream), 20) == 1  # no shutdown before
+    for thread in threading.enumerate():
+        if thread.name == "tl-read":
+            thread.join(10)
+    assert stream.tell() == len(first)
+    assert ls.requests._free.is_set()
+    ls.docs.shutdown()
+
+
 def test_the_analysis_waits_inside_the_parse_while_a_request_is_answered():
     """The re-parse that starts every analysis after an edit (~4 ms of a 10,000-line file,
     no checkpoint in it before) waits at its pauses while the request gate is held, so a

@@ -60,22 +60,40 @@ def _parse_one(text: str, c: Chunk) -> _Entry:
     return (anchor, res.items, res.errors, tuple(comments), res.uses_next_word, c.next_word)
 
 
-def _program(text: str, entries: list) -> ParseResult:
-    """The document's program from its chunks' entries. Each part is joined in one C-level
-    pass (`chain`): a Python loop of three `extend`s per chunk took ~2 ms of the ~4 ms
-    re-parse after a keystroke in a 10,000-line file, the analysis thread's first stretch,
-    which a hover sent right after the edit waits behind (issue 18)."""
-    items = tuple(chain.from_iterable(map(_ITEMS, entries)))
-    errors = tuple(chain.from_iterable(map(_ERRORS, entries)))
+def _program(text: str, entries: list, pause: Callable[[], None] | None = None) -> ParseResult:
+    """The document's program from its chunks' entries (`_joined`), `pause` between steps."""
+    pause = pause or _no_pause
+    items = _joined(entries, _ITEMS, pause)
+    errors = _joined(entries, _ERRORS, pause)
     if errors:
         errors = tuple([_requote(dg) if dg.related else dg for dg in errors])
-    comments = tuple(chain.from_iterable(map(_COMMENTS, entries)))
+    comments = _joined(entries, _COMMENTS, pause)
     n = len(text)
     last = text.rfind("\n")
     program = N.Program(N.Span(0, n, 0, 0, text.count("\n"), n - (last + 1)), items)
     return ParseResult(program, errors, comments)
 
 
+def _joined(entries: list, part: Callable[[_Entry], tuple], pause: Callable[[], None]) -> tuple:
+    """One part of every entry, joined: `_JOIN_EVERY` entries at a time in one C-level
+    pass (`chain`), `pause` between.
+
+    Why: a Python loop of three `extend`s per chunk took ~2 ms of the ~4 ms re-parse
+    after a keystroke in a 10,000-line file; one C-level pass over all the entries took
+    0.3-3 ms (each item's memory is touched), during which no other thread can have the
+    interpreter: the first hops of a hover sent right after an edit waited behind it
+    (bench/lsp.py, bursts at 100 edits/s, a probe sampling the analysis thread where
+    other threads waited for the interpreter: ~70% of those waits; issue 18)."""
+    if len(entries) <= _JOIN_EVERY:
+        return tuple(chain.from_iterable(map(part, entries)))
+    out: list = []
+    for j in range(0, len(entries), _JOIN_EVERY):
+        pause()
+        out.extend(chain.from_iterable(map(part, entries[j:j + _JOIN_EVERY])))
+    return tuple(out)
+
+
+_JOIN_EVERY = 256  # entries joined in one C-level pass (~0.02-0.1 ms)
 _ITEMS, _ERRORS, _COMMENTS = itemgetter(1), itemgetter(2), itemgetter(3)
 
 
@@ -205,10 +223,10 @@ class IncrementalParser:
             self._by_text = {}
             new = self._fill(text, chunks, {}, lambda e: False, pause=pause)
             pause()
-            return self._done(text, new)
+            return self._done(text, new, pause)
         if old == text:
             self.reparsed = self.rescanned = 0
-            return _program(text, entries)
+            return _program(text, entries, pause)
         p = _common_prefix(old, text)
         s = _common_suffix(old, text, min(len(old), len(text)) - p)
         old_end = len(old) - s  # the edit replaced old[p:old_end] by text[p:new_end]
@@ -265,7 +283,7 @@ class IncrementalParser:
 
         mid = self._fill(text, mid_chunks, free, in_use, place, pause)
         pause()
-        return self._done(text, prefix + mid + tail)
+        return self._done(text, prefix + mid + tail, pause)
 
     def _fill(self, text: str, chunks: list[Chunk], free: dict, in_use,  # noqa: ANN001
               place=None, pause: Callable[[], None] = _no_pause  # noqa: ANN001
@@ -305,12 +323,12 @@ class IncrementalParser:
         self.reparsed = reparsed
         return out
 
-    def _done(self, text: str, entries: list):  # noqa: ANN202
+    def _done(self, text: str, entries: list, pause: Callable[[], None]):  # noqa: ANN202
         self._text = text
         self._entries = entries
         if len(self._by_text) > len(entries) + 2 * STALE_MAX:
             self._prune(text, entries)
-        return _program(text, entries)
+        return _program(text, entries, pause)
 
     def _prune(self, text: str, entries: list) -> None:
         """Keep the document's chunk parses and the `STALE_MAX` newest of the others.
