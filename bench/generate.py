@@ -1,7 +1,7 @@
 """SmolLM2-135M generation: the language's chat example against hand-written MLX, same run.
 
 Run: .venv/bin/python bench/generate.py [--prompt-tokens N] [--decode N] [--device gpu|cpu]
-     [--tiny] [--profile FILE] [--cold-prefill N] [--attention-forms] [--kernels]
+     [--tiny | --smollm2-shaped] [--profile FILE] [--cold-prefill N] [--attention-forms] [--kernels]
 `--tiny` runs both sides on a generated GGUF with SmolLM2's structure (30 blocks, 9 query
 and 3 key/value heads, llama.cpp metadata) but tiny widths (head size 8, vocabulary 512), so
 the device work is negligible and the times are the host's: the interpreter's overhead per
@@ -170,6 +170,11 @@ def tiny_model(directory: Path, n_layer: int = 30, n_head: int = 9, n_kv: int = 
     return path
 
 
+def model_flags(args: argparse.Namespace) -> list[str]:
+    """The flags that choose the model, for the measurement's subprocesses."""
+    return ["--tiny"] if args.tiny else ["--smollm2-shaped"] if args.smollm2_shaped else []
+
+
 def example_setup(path: Path) -> str:
     """The example's functions, then its model, hyperparameters and an empty cache."""
     text = EXAMPLE.read_text(encoding="utf-8")
@@ -295,7 +300,7 @@ def run_cold_prefills(args: argparse.Namespace) -> None:
         for traced in (False, True):
             cmd = [sys.executable, __file__, "--cold-one", "traced" if traced else "uncompiled",
                    "--prompt-tokens", str(args.prompt_tokens), "--device", args.device]
-            out = subprocess.run(cmd + (["--tiny"] if args.tiny else []), check=True,
+            out = subprocess.run(cmd + model_flags(args), check=True,
                                  capture_output=True, text=True).stdout
             rows[traced].append(json.loads(out.strip().splitlines()[-1]))
     for traced, name in ((False, "uncompiled (first call's rule)"), (True, "traced at once")):
@@ -489,7 +494,7 @@ def run_attention_forms(args: argparse.Namespace) -> None:
            "--decode", str(args.decode), "--repeat", str(args.repeat), "--device", args.device]
     rows = []
     for form in ATTENTION_FORMS:
-        done = subprocess.run(cmd + (["--tiny"] if args.tiny else []), capture_output=True,
+        done = subprocess.run(cmd + model_flags(args), capture_output=True,
                               text=True, env={**os.environ, ENV: form})
         if done.returncode:
             print(f"{form}: failed\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
@@ -521,6 +526,10 @@ def main() -> None:
     ap.add_argument("--device", default="gpu" if mx.default_device() == mx.gpu else "cpu")
     ap.add_argument("--tiny", action="store_true",
                     help="a generated model of SmolLM2's structure with tiny widths")
+    ap.add_argument("--smollm2-shaped", action="store_true",
+                    help="a generated float32 model of SmolLM2-135M's exact widths (random "
+                         "weights; the same device work after loading to float16), for "
+                         "machines without the model file")
     ap.add_argument("--profile", help="write a cProfile of ours' last decode loop here")
     ap.add_argument("--lazy", action="store_true",
                     help="ours starts no evaluation before each token's host read, so the "
@@ -547,8 +556,9 @@ def main() -> None:
     from tl_core.models import load_model
 
     tmp = tempfile.TemporaryDirectory()
-    if args.tiny:
-        path = tiny_model(Path(tmp.name))
+    if args.tiny or args.smollm2_shaped:
+        widths = {"head_dim": 64, "ffn": 1536, "vocab": 49152} if args.smollm2_shaped else {}
+        path = tiny_model(Path(tmp.name), **widths)
         model = load_model(path)
         prompt = [(7 * i + 3) % 512 for i in range(args.prompt_tokens)]
     else:
