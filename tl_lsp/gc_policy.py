@@ -43,6 +43,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class IdleCollector:
             return False
         gc.disable()
         self.active = True
+        libc()  # looked up now: its ctypes objects last (tl_lsp/lasting.py says why)
         return True
 
     def touch(self) -> None:
@@ -153,8 +155,17 @@ _libc: list = []  # the C library's handle once looked up: [CDLL] or [None] (doc
 def trim_heap() -> bool:
     """`malloc_trim(0)` on glibc (Linux): the free pages of every malloc arena go back to
     the operating system. False where there is no such call (macOS, musl, Windows)."""
-    if not sys.platform.startswith("linux"):
+    lib = libc()
+    if lib is None:
         return False
+    lib.malloc_trim(0)
+    return True
+
+
+def libc() -> Any:
+    """The C library's handle with `malloc_trim`, or None (not Linux, not glibc)."""
+    if not sys.platform.startswith("linux"):
+        return None
     if not _libc:
         try:
             lib = ctypes.CDLL(None)  # the process' own symbols: the C library's among them
@@ -163,8 +174,4 @@ def trim_heap() -> bool:
             _libc.append(lib)
         except (OSError, AttributeError):  # not glibc
             _libc.append(None)
-    lib = _libc[0]
-    if lib is None:
-        return False
-    lib.malloc_trim(0)
-    return True
+    return _libc[0]

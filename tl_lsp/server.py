@@ -45,6 +45,7 @@ from tl_lsp.config import SECTION, Config, ignored_launch_settings
 from tl_lsp.documents import WORKSPACE_BUDGET_S, Documents, path_to_uri, uri_to_path
 from tl_lsp.gc_policy import IdleCollector
 from tl_lsp.kernel_client import KernelError
+from tl_lsp.lasting import make_converters
 from tl_lsp.rpc import TensorLogicProtocol, strict_converter
 from tl_lsp.runs import Runner
 from tl_lsp.yield_gate import YieldGate
@@ -68,23 +69,40 @@ class _LazyIde:
 ide: Any = _LazyIde()
 
 
-def warm_up() -> None:
-    """Import the checker and ide in the analysis thread right after `initialized`."""
+def warm_up(ls: TensorLogicServer) -> None:
+    """In the analysis thread right after `initialized`: import the checker and what an
+    analysis imports on first use, then `make_lasting`, before the first document's
+    analysis, which this thread runs next."""
+    import resource  # noqa: F401 - tl_core.limits, on Unix
+
     from tl_core import ide  # noqa: F401
     from tl_core.check import analyze  # lazy: here, in the analysis thread after `initialized`
+    from tl_core.check.cancel import Cancelled  # noqa: F401
 
     analyze("", None)
+    make_lasting(ls)
 
 
-def warm_up_requests() -> None:
-    """Import what hover, completion and signature help use, in the background thread after
-    `initialized` (imports are thread-safe; no analysis runs here): the first hover waited
-    ~75 ms (at load 8) for `tl_core.ide.hover`'s imports (bench/lsp.py, typing)."""
+def make_lasting(ls: TensorLogicServer) -> None:
+    """What the server keeps for its life, made before any document's objects (why:
+    tl_lsp/lasting.py; ~0.2 s, stepping aside for a request meanwhile): the modules hover,
+    completion and signature help use (the first hover waited ~75 ms at load 8 for
+    `tl_core.ide.hover`'s imports, bench/lsp.py, typing), those of the other features, and
+    the converters of every message the server reads and writes."""
+    import uuid  # noqa: F401 - semantic tokens' result ids
+
     import tl_core.ide.completion
     import tl_core.ide.hover
-    import tl_core.ide.signature  # noqa: F401
+    import tl_core.ide.signature
+    import tl_core.ide.tokens  # noqa: F401
 
-    tl_core.ide.completion.prepare()  # lasting labels, made before any document's objects
+    tl_core.ide.completion.prepare()  # lasting labels
+    for name in tl_core.ide.__all__:
+        getattr(tl_core.ide, name)  # each feature's module
+    "".encode("utf-16-le")  # the codec positions are converted with (tl_lsp/protocol.py)
+    answers = (proto.RawJSON, proto.RawJSONList, dict, list, str, int, float, bool, type(None))
+    make_converters(ls.protocol._converter, ls.protocol.fm.features, answers,
+                    ls.requests.wait_while_busy)
 
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -443,8 +461,7 @@ async def initialize(ls: TensorLogicServer, params: lsp.InitializeParams) -> Non
 @guarded("initialized", notification=True)
 async def initialized(ls: TensorLogicServer, params: lsp.InitializedParams) -> None:
     loop = asyncio.get_running_loop()
-    loop.run_in_executor(ls.docs.executor, warm_up)
-    loop.run_in_executor(ls.docs.slow_executor, warm_up_requests)
+    loop.run_in_executor(ls.docs.executor, warm_up, ls)
     if ls.gc.active and ls._gc_task is None:
         ls._gc_task = asyncio.ensure_future(ls.gc.run())
     if ls.capability("workspace.did_change_watched_files.dynamic_registration"):
