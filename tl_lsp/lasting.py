@@ -19,6 +19,8 @@ from typing import Any
 
 import attrs
 from lsprotocol import types as lsp
+from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
+from pygls.protocol.json_rpc import ResponseErrorMessage
 
 # what the server reads besides its features' requests (tl_lsp/capabilities.py), and what it
 # writes: (method, which of lsprotocol's METHOD_TO_TYPES entries: 0 the message, 1 the result)
@@ -70,8 +72,12 @@ def make_converters(converter: Any, requests: Iterable[str], answers: Iterable[t
     between two; returns how many hooks. One cattrs cannot build is left for its first
     use, as before."""
     requests = list(requests)
-    reads = reachable(_types([(m, 0) for m in requests] + list(READS)))
-    writes = reachable(_types([(m, 1) for m in requests] + list(WRITES))) + list(answers)
+    # pygls' own envelopes: messages of methods lsprotocol does not know (the server's own
+    # requests), answers without a result type, error answers
+    reads = reachable(_types([(m, 0) for m in requests] + list(READS))
+                      + [JsonRPCRequestMessage, JsonRPCNotification])
+    writes = reachable(_types([(m, 1) for m in requests] + list(WRITES))
+                       + [JsonRPCResponseMessage, ResponseErrorMessage]) + list(answers)
     made = 0
     # twice: making the hook of a new list type (`Sequence[Diagnostic]`) registers it, and
     # that empties the converter's cache of the hooks made before it (cattrs), which the

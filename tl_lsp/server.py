@@ -83,6 +83,10 @@ def warm_up(ls: TensorLogicServer) -> None:
     make_lasting(ls)
 
 
+def _nothing() -> None:
+    pass
+
+
 def make_lasting(ls: TensorLogicServer) -> None:
     """What the server keeps for its life, made before any document's objects (why:
     tl_lsp/lasting.py; ~0.2 s, stepping aside for a request meanwhile): the modules hover,
@@ -462,6 +466,9 @@ async def initialize(ls: TensorLogicServer, params: lsp.InitializeParams) -> Non
 async def initialized(ls: TensorLogicServer, params: lsp.InitializedParams) -> None:
     loop = asyncio.get_running_loop()
     loop.run_in_executor(ls.docs.executor, warm_up, ls)
+    # the background thread's own objects (its Thread, locks), made before any document's
+    # (it starts on its first task: the first analysis' `prepare`; tl_lsp/lasting.py)
+    loop.run_in_executor(ls.docs.slow_executor, _nothing)
     if ls.gc.active and ls._gc_task is None:
         ls._gc_task = asyncio.ensure_future(ls.gc.run())
     if ls.capability("workspace.did_change_watched_files.dynamic_registration"):

@@ -9,6 +9,7 @@ import json
 
 import cattrs.gen
 from lsprotocol import types as lsp
+from pygls.protocol import JsonRPCResponseMessage
 
 from tl_lsp import protocol as proto
 from tl_lsp import server as S
@@ -43,6 +44,7 @@ def first_messages(ls: S.TensorLogicServer) -> None:
     diagnostics = lsp.PublishDiagnosticsNotification(params=lsp.PublishDiagnosticsParams(
         uri=uri, version=2, diagnostics=[lsp.Diagnostic(range=span, message="m")]))
     for message in (lsp.HoverResponse(id=1, result=hover), diagnostics,
+                    JsonRPCResponseMessage(id=3, result=hover, jsonrpc="2.0"),
                     lsp.CompletionResponse(id=2, result=proto.RawJSON({"items": []}))):
         json.dumps(message, default=protocol._serialize_message)
 
