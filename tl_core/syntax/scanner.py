@@ -31,7 +31,8 @@ BLOCK_COMMENT_RE = r"/\*[^*]*+(?:\*(?!/)[^*]*+)*+(?:\*/)?"
 
 # One match per token, white space before it included (a token's own start is
 # `m.start(m.lastindex)`); line breaks with the indentation after them are one match, and so
-# is a run of operator characters (only its last character matters: `?` ends a statement).
+# is a run of operator characters (only its last character matters: `?` ends a statement;
+# U+FEFF, white space to the grammar but not to `\s`, is never part of a run).
 # Most frequent first; a comment or string start (`/`, `"`, `'`) is never part of a run.
 _WORD, _OPEN, _CLOSE, _OPS, _NL, _NUM, _STR, _LC, _BC, _OP1 = range(1, 11)
 _TOKEN = re.compile(
@@ -41,7 +42,7 @@ _TOKEN = re.compile(
             r"([A-Za-z_][A-Za-z0-9_]*)",
             r"([(\[{])",
             r"([)\]}])",
-            r"([^\sA-Za-z0-9_\"'/()\[\]{}]+)",
+            r"([^\s\ufeffA-Za-z0-9_\"'/()\[\]{}]+)",
             r"((?:\n[ \t\f\r\ufeff]*)+)",
             r"([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)",
             rf"({STRING_RE}|{SQUOTE_RE})",
