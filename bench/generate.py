@@ -102,7 +102,10 @@ class HandWritten:
 
 
 def run_baseline(model, meta, prompt: list[int], n_decode: int,
-                 around_decode=contextlib.nullcontext) -> tuple[float, float, list[int], float, float, float]:
+                 around_decode=contextlib.nullcontext
+                 ) -> tuple[float, float, list[int], float, float, float]:
+    """(prefill s, decode s, tokens, decode host s, decode wait s: the wall time of the token
+    reads, the calling thread's CPU time in them); `around_decode()` wraps the decode loop."""
     hw = HandWritten(model, meta, len(prompt) + n_decode + 1)
     start = time.perf_counter()
     token = mx.argmax(hw.forward(mx.array(prompt)), axis=-1).item()
@@ -209,10 +212,11 @@ class Ours:
         return r
 
     def round(self, n_decode: int, profile: str | None = None, lazy: bool = False,
-              around_decode=contextlib.nullcontext) -> tuple[float, float, list[int], float,
-                                                             float, float]:
+              around_decode=contextlib.nullcontext
+              ) -> tuple[float, float, list[int], float, float, float, float]:
         """(prefill s, decode s, tokens, decode host s, prefill host s, decode wait s: the
-        wall time of the token reads, the calling thread's CPU time in them); `around_decode()` wraps the decode loop."""
+        wall time of the token reads, the calling thread's CPU time in them);
+        `around_decode()` wraps the decode loop."""
         self.run("cache = KVCache::new_f16(n_layer)")
         start, host = time.perf_counter(), time.thread_time()
         with _timed_sample() as waited:
@@ -624,8 +628,8 @@ def main() -> None:
           f"hand-written {bh:.2f} + {bw:.2f} (+ {1000 / bd - bh - bw:.2f})")
     bc = statistics.median(r[5] for r in base_rows) / n_steps * 1000
     oc = statistics.median(r[6] for r in ours_rows) / n_steps * 1000
-    print(f"of the wait, CPU time of the calling thread (MLX encoding the graph for the device "
-          f"during the read): ours {oc:.2f} ms, hand-written {bc:.2f} ms")
+    print(f"of the wait, CPU time of the calling thread (work MLX does on the host in the read) "
+          f": ours {oc:.2f} ms, hand-written {bc:.2f} ms")
     print("the compiled decode step's graph (replayed per token; host time grows with its "
           f"nodes): {step_nodes(ours)}")
     print(f"hand-written decode graph: {graph_nodes(hand_written_step(model, prompt))}")
