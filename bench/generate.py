@@ -628,8 +628,8 @@ def main() -> None:
           f"hand-written {bh:.2f} + {bw:.2f} (+ {1000 / bd - bh - bw:.2f})")
     bc = statistics.median(r[5] for r in base_rows) / n_steps * 1000
     oc = statistics.median(r[6] for r in ours_rows) / n_steps * 1000
-    print(f"of the wait, CPU time of the calling thread (work MLX does on the host in the read) "
-          f": ours {oc:.2f} ms, hand-written {bc:.2f} ms")
+    print(f"of the wait, CPU time of the calling thread (work MLX does on the host in the "
+          f"read): ours {oc:.2f} ms, hand-written {bc:.2f} ms")
     print("the compiled decode step's graph (replayed per token; host time grows with its "
           f"nodes): {step_nodes(ours)}")
     print(f"hand-written decode graph: {graph_nodes(hand_written_step(model, prompt))}")
