@@ -361,22 +361,33 @@ class KernelProfile:
             by[name][1] += b - a
         busy = sum(v[1] for v in by.values())
         span = max(b for _, _, b in self.kernels) - min(a for _, a, _ in self.kernels)
+        ordered = sorted(self.kernels, key=lambda k: k[1])
+        gaps = [b[1] - a[2] for a, b in zip(ordered, ordered[1:], strict=False)]
+        long = [g for g in gaps if g > 20]
         out = [f"{label}: per token {len(self.kernels) / tokens:.1f} kernels, busy "
                f"{busy / tokens:.1f} us, span {span / tokens:.1f} us "
-               f"({100 * busy / span:.0f}% busy)"]
+               f"({100 * busy / span:.0f}% busy); idle between kernels per token: "
+               f"{sum(g for g in gaps if g > 0) / tokens:.1f} us, of it "
+               f"{len(long) / tokens:.1f} gaps over 20 us ({sum(long) / tokens:.1f} us)"]
         for name, (n, t) in sorted(by.items(), key=lambda kv: -kv[1][1])[:top]:
             out.append(f"    {t / tokens:8.1f} us {n / tokens:6.1f}x  {name[:110]}")
         return out
 
 
-def run_kernel_profiles(model, prompt: list[int], ours: Ours, n_decode: int) -> None:
-    """One more decode of each side, its kernels profiled (`--kernels`)."""
+def run_kernel_profiles(model, prompt: list[int], ours: Ours, n_decode: int,
+                        out: str | None = None) -> None:
+    """One more decode of each side, its kernels profiled (`--kernels`); with `out`, each
+    side's kernels (name, start us, end us) are written there as JSON too."""
     base, mine = KernelProfile(), KernelProfile()
     run_baseline(model, model.metadata, prompt, n_decode, around_decode=base)
     ours.round(n_decode, around_decode=mine)
     for line in base.report("hand-written decode kernels", n_decode - 1) + \
             mine.report("ours' decode kernels", n_decode - 1):
         print(line)
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        for name, prof in (("hand-written", base), ("ours", mine)):
+            (Path(out) / f"kernels-{name}.json").write_text(json.dumps(prof.kernels))
 
 
 def graph_nodes(out: mx.array) -> str:
@@ -547,6 +558,8 @@ def main() -> None:
     ap.add_argument("--kernels", action="store_true",
                     help="end with a device profile of one decode of each side (CUPTI "
                          "through torch.profiler, where torch is installed)")
+    ap.add_argument("--kernels-out", metavar="DIR",
+                    help="with --kernels, write each side's kernels (name, start, end) here")
     ap.add_argument("--cold-one", choices=["uncompiled", "traced"], help=argparse.SUPPRESS)
     ap.add_argument("--summary", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -635,7 +648,7 @@ def main() -> None:
     print(f"hand-written decode graph: {graph_nodes(hand_written_step(model, prompt))}")
     print(f"greedy tokens equal: {same}")
     if args.kernels:
-        run_kernel_profiles(model, prompt, ours, args.decode)
+        run_kernel_profiles(model, prompt, ours, args.decode, args.kernels_out)
     print("decode attention on this device (30 calls, one wait; K/V [1, 3, L, 64] float16):")
     for line in attention_forms():
         print("  " + line)

@@ -12,7 +12,10 @@ def test_report_sums_kernels_per_token() -> None:
     # (name, start us, end us): 2 tokens; busy 10 + 30 + 20 = 60 us over a span of 0..100
     p.kernels = [("gemv", 0.0, 10.0), ("sdpa", 40.0, 70.0), ("gemv", 80.0, 100.0)]
     lines = p.report("ours", tokens=2, top=5)
-    assert lines[0] == "ours: per token 1.5 kernels, busy 30.0 us, span 50.0 us (60% busy)"
+    # idle: 10..40 (30 us, over 20) and 70..80 (10 us): 40 us, one long gap of 30, per 2 tokens
+    assert lines[0] == ("ours: per token 1.5 kernels, busy 30.0 us, span 50.0 us (60% busy); "
+                        "idle between kernels per token: 20.0 us, of it 0.5 gaps over 20 us "
+                        "(15.0 us)")
     assert lines[1:] == ["        15.0 us    1.0x  gemv", "        15.0 us    0.5x  sdpa"]
 
 
