@@ -131,7 +131,7 @@ class KVCache:
             self._grow_layer(entry, end)
         wide = entry.k.shape[-1]
         entry.k[entry.length : end] = pad_rows(k, wide, entry.width)
-        entry.v[entry.length : end] = pad_rows(v, wide, entry.width)
+        entry.v[entry.length : end, ..., : v.shape[-1]] = v  # a padded buffer's rest is 0
         entry.length = end
 
     def get_k(self, layer: int) -> mx.array:

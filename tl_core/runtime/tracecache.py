@@ -151,8 +151,10 @@ class TracedCache(KVCache):
         at = self._starts.get(key)
         if at is None:
             at = self._starts[key] = (base + self.appended[layer]).reshape(1)
+        # V rows go into their first columns as they are: a padded buffer's other columns
+        # are zeros from its allocation (no pad op per step); K's bias column is written
         self.buffers[layer] = (mx.slice_update(bufs[0], pad_rows(k, wide, width), at, [0]),
-                               mx.slice_update(bufs[1], pad_rows(v, wide, width), at, [0]))
+                               mx.slice_update(bufs[1], v, at, [0]))
         self.appended[layer] += n
         if self.known[layer] is not None:
             self.known[layer] += n
