@@ -492,9 +492,10 @@ def _attention_calls(q: mx.array, k: mx.array, v: mx.array, mask: mx.array | Non
                                                   force_fused=fused) for i in range(reps)])
 
 
-# The TL_DECODE_ATTENTION values `--attention-forms` runs: the forms, and the bias form at
-# 128 wide besides its default (96 for SmolLM2's heads of 64)
-ATTENTION_FORMS = ("mask", "bias", "bias:128", "two-call")
+# The TL_DECODE_ATTENTION values `--attention-forms` runs by default: the forms, and the bias
+# form at 128 wide besides its default (96 for SmolLM2's heads of 64). `--forms` names others;
+# a "+scatter" suffix also sets TL_CACHE_WRITE=scatter (the cache's rows written by a scatter).
+ATTENTION_FORMS = ("mask", "bias", "bias:128", "two-call", "kernel")
 
 
 def run_attention_forms(args: argparse.Namespace) -> None:
@@ -508,18 +509,19 @@ def run_attention_forms(args: argparse.Namespace) -> None:
     cmd = [sys.executable, __file__, "--summary", "--prompt-tokens", str(args.prompt_tokens),
            "--decode", str(args.decode), "--repeat", str(args.repeat), "--device", args.device]
     rows = []
-    for form in ATTENTION_FORMS:
-        done = subprocess.run(cmd + model_flags(args), capture_output=True,
-                              text=True, env={**os.environ, ENV: form})
+    for form in args.forms.split(",") if args.forms else ATTENTION_FORMS:
+        name, scatter, _ = form.partition("+scatter")
+        env = {**os.environ, ENV: name, **({"TL_CACHE_WRITE": "scatter"} if scatter else {})}
+        done = subprocess.run(cmd + model_flags(args), capture_output=True, text=True, env=env)
         if done.returncode:
             print(f"{form}: failed\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
             continue
         print(done.stdout.strip().splitlines()[0])
         rows.append((form, json.loads(done.stdout.strip().splitlines()[-1])))
-    print(f"{'form':9} | decode tokens/s: ours, hand-written, ratio | prefill: ours, "
+    print(f"{'form':14} | decode tokens/s: ours, hand-written, ratio | prefill: ours, "
           f"hand-written, ratio | decode ms/token host + wait | greedy tokens equal")
     for form, r in rows:
-        print(f"{form:9} | {r['decode'][0]:8.1f} {r['decode'][1]:8.1f} "
+        print(f"{form:14} | {r['decode'][0]:8.1f} {r['decode'][1]:8.1f} "
               f"{r['decode'][0] / r['decode'][1]:5.2f}x | {r['prefill'][0]:8.1f} "
               f"{r['prefill'][1]:8.1f} {r['prefill'][0] / r['prefill'][1]:5.2f}x | "
               f"{r['host_ms']:.2f} + {r['wait_ms']:.2f} | {r['same']}")
@@ -555,6 +557,8 @@ def main() -> None:
     ap.add_argument("--attention-forms", action="store_true",
                     help="measure once per decode-attention form (TL_DECODE_ATTENTION), "
                          "each in a fresh process against the hand-written model")
+    ap.add_argument("--forms", help="with --attention-forms, the forms to run (comma "
+                    "separated; a '+scatter' suffix writes the cache by scatter)")
     ap.add_argument("--kernels", action="store_true",
                     help="end with a device profile of one decode of each side (CUPTI "
                          "through torch.profiler, where torch is installed)")

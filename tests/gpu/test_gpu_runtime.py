@@ -507,7 +507,37 @@ def test_compiled_steps_of_every_cache_layout_on_gpu_equal_uncompiled_cpu(
 
 
 @needs_gpu
-@pytest.mark.parametrize("form", ["mask", "bias", "two-call"])
+@pytest.mark.parametrize("hq,hkv,d", [(9, 3, 64), (8, 8, 128), (4, 2, 32), (6, 2, 256),
+                                      (2, 1, 6)])
+def test_the_decode_attention_kernel_equals_mlx_attention(hq, hkv, d):
+    """tl_core.runtime.decode_kernel (the "kernel" form: Q's RoPE and attention over the
+    first n rows of a cache buffer in one CUDA kernel) against MLX's rope and attention over
+    exactly those rows, for lengths below, at and above the kernel's 4 warps, and a full
+    buffer; the rows past n hold large values that must get no weight."""
+    import mlx.core as mx
+
+    from tl_core.runtime import decode_kernel
+
+    mx.set_default_device(mx.gpu)
+    rng = np.random.default_rng(d)
+    cap = 256
+    q = mx.array(rng.standard_normal((1, hq, d)).astype(np.float16))
+    k = mx.array((rng.standard_normal((cap, hkv, d)) * 2).astype(np.float16))
+    v = mx.array(rng.standard_normal((cap, hkv, d)).astype(np.float16))
+    assert decode_kernel.usable(q, k)
+    for n in (1, 2, 3, 4, 5, 37, 200, cap):
+        junk_k = mx.concatenate([k[:n], mx.full((cap - n, hkv, d), 60.0, mx.float16)])
+        junk_v = mx.concatenate([v[:n], mx.full((cap - n, hkv, d), 1e4, mx.float16)])
+        got = decode_kernel.attend(q, junk_k, junk_v, mx.array([n], mx.int32), 10000.0)
+        want = decode_kernel.reference(q, k, v, n, 10000.0)
+        assert got.shape == want.shape == (1, hq * d) and got.dtype == mx.float16
+        g, w = np.array(got.astype(mx.float32)), np.array(want.astype(mx.float32))
+        np.testing.assert_allclose(g, w, rtol=1e-2, atol=2e-3 * max(1.0, float(np.abs(w).max())),
+                                   err_msg=f"n={n}")
+
+
+@needs_gpu
+@pytest.mark.parametrize("form", ["mask", "bias", "two-call", "kernel"])
 def test_every_decode_attention_form_on_gpu_equals_uncompiled_cpu(tmp_path, monkeypatch, form):
     """The compiled step's decode-attention forms (TL_DECODE_ATTENTION,
     tl_core.runtime.decode_form) on the GPU, buffers crossing their ends (KVCache.STEP 8):

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import mlx.core as mx
 
+from tl_core.runtime import decode_kernel
 from tl_core.runtime.decode_form import BIAS, decode_attention_form, padded_width
 from tl_core.runtime.errors import OpError
 from tl_core.runtime.tracecache import CacheView, Untraceable, folded
@@ -69,6 +70,13 @@ def attention_with_cache_view(
     if k.rows < s:  # the uncompiled run reports that the cache holds fewer rows than Q
         raise Untraceable("fewer rows appended than Q has")
     form = decode_attention_form() if s == 1 else "mask"
+    if form == "kernel":
+        if decode_kernel.usable(q3, k3):
+            _check_w_o(w_o, q3.shape[1], d)
+            n = k.shared("length", (), lambda: (k.base + k.rows).reshape(1))
+            out = decode_kernel.attend(q3, k3, v3, n, base)
+            return _project(out, w_o, out.dtype, True)
+        form = "mask"  # no CUDA device: the mask form's exact result
     if form == "bias" and padded_width(d) is not None:
         return _attend(q3, *_bias_kv(k, v, k3, v3, d), w_o, base, k.first(s), None, True,
                        _bias_query)
@@ -139,11 +147,7 @@ def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float
     """RoPE on Q, attention, heads concatenated, `@ W_oᵀ`. `attend(qh, kh, vh, scale)`:
     attention of another form than `mx.fast.scaled_dot_product_attention` with `mask`."""
     s, hq, d = q3.shape
-    if w_o.ndim != 2 or w_o.shape[1] != hq * d:
-        raise OpError(
-            f"W_o must be [out, {hq * d}] (heads x head_dim of Q), found {tensor_type(w_o)}",
-            arg="W_o",
-        )
+    _check_w_o(w_o, hq, d)
     dtype = q3.dtype if q3.dtype in (mx.float16, mx.bfloat16, mx.float32) else mx.float16
     qh = q3.astype(dtype).transpose(1, 0, 2)[None]  # [1, Hq, s, D]
     kh = k3.astype(dtype).transpose(1, 0, 2)[None]
@@ -155,6 +159,19 @@ def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float
     else:
         out = attend(qh, kh, vh, scale)
     out = out.transpose(0, 2, 1, 3).reshape(s, hq * d)  # [1, Hq, s, D] -> [s, Hq * D]
+    return _project(out, w_o, dtype, tracing)
+
+
+def _check_w_o(w_o: mx.array, hq: int, d: int) -> None:
+    if w_o.ndim != 2 or w_o.shape[1] != hq * d:
+        raise OpError(
+            f"W_o must be [out, {hq * d}] (heads x head_dim of Q), found {tensor_type(w_o)}",
+            arg="W_o",
+        )
+
+
+def _project(out: mx.array, w_o: mx.array, dtype: mx.Dtype, tracing: bool) -> mx.array:
+    """`out [s, Hq * D] @ W_oᵀ` (W_o's transpose folded in a trace), W_o checked before."""
     w_t = w_o.astype(dtype).T
     return out @ (folded(w_t) if tracing else w_t)
 

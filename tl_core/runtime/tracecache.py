@@ -25,6 +25,7 @@ per step and shared by all layers instead of once per layer.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -153,8 +154,8 @@ class TracedCache(KVCache):
             at = self._starts[key] = (base + self.appended[layer]).reshape(1)
         # V rows go into their first columns as they are: a padded buffer's other columns
         # are zeros from its allocation (no pad op per step); K's bias column is written
-        self.buffers[layer] = (mx.slice_update(bufs[0], pad_rows(k, wide, width), at, [0]),
-                               mx.slice_update(bufs[1], v, at, [0]))
+        self.buffers[layer] = (_write(bufs[0], pad_rows(k, wide, width), at),
+                               _write(bufs[1], v, at))
         self.appended[layer] += n
         if self.known[layer] is not None:
             self.known[layer] += n
@@ -176,6 +177,20 @@ class TracedCache(KVCache):
 
     def get_v(self, layer: int) -> CacheView | mx.array:  # type: ignore[override]
         return self._view(layer, 1)
+
+
+def _write(buf: mx.array, rows: mx.array, at: mx.array) -> mx.array:
+    """`buf` with `rows` written from row `at` (a `[1]` int32 device array) on, in place
+    when MLX can donate the buffer. `TL_CACHE_WRITE=scatter` (an experiment, timed by
+    bench/generate.py --attention-forms) writes with a scatter, one kernel on CUDA, instead of
+    a slice update at a device offset (a kernel that computes the offset, then the copy)."""
+    if os.environ.get("TL_CACHE_WRITE") == "scatter":
+        n = rows.shape[0]
+        if rows.shape[-1] != buf.shape[-1]:  # narrow V rows of a padded buffer
+            rows = pad_rows(rows, buf.shape[-1], rows.shape[-1])
+        buf[at if n == 1 else at + mx.arange(n, dtype=mx.int32)] = rows
+        return buf
+    return mx.slice_update(buf, rows, at, [0])
 
 
 def folded(a: mx.array) -> mx.array:
