@@ -532,7 +532,9 @@ def test_the_decode_attention_kernel_equals_mlx_attention(hq, hkv, d):
         want = decode_kernel.reference(q, k, v, n, 10000.0)
         assert got.shape == want.shape == (1, hq * d) and got.dtype == mx.float16
         g, w = np.array(got.astype(mx.float32)), np.array(want.astype(mx.float32))
-        np.testing.assert_allclose(g, w, rtol=1e-2, atol=2e-3 * max(1.0, float(np.abs(w).max())),
+        # float16 rounding of Q (and MLX's own rounding of Q * scale) moves the weights by
+        # ~0.1-1%; a wrong head, row or length moves them by far more (the junk rows' 1e4)
+        np.testing.assert_allclose(g, w, rtol=2e-2, atol=1e-2 * max(1.0, float(np.abs(w).max())),
                                    err_msg=f"n={n}")
 
 
