@@ -493,8 +493,7 @@ def _attention_calls(q: mx.array, k: mx.array, v: mx.array, mask: mx.array | Non
 
 
 # The TL_DECODE_ATTENTION values `--attention-forms` runs by default: the forms, and the bias
-# form at 128 wide besides its default (96 for SmolLM2's heads of 64). `--forms` names others;
-# a "+scatter" suffix also sets TL_CACHE_WRITE=scatter (the cache's rows written by a scatter).
+# form at 128 wide besides its default (96 for SmolLM2's heads of 64); `--forms` names others.
 ATTENTION_FORMS = ("mask", "bias", "bias:128", "two-call", "kernel")
 
 
@@ -510,9 +509,8 @@ def run_attention_forms(args: argparse.Namespace) -> None:
            "--decode", str(args.decode), "--repeat", str(args.repeat), "--device", args.device]
     rows = []
     for form in args.forms.split(",") if args.forms else ATTENTION_FORMS:
-        name, scatter, _ = form.partition("+scatter")
-        env = {**os.environ, ENV: name, **({"TL_CACHE_WRITE": "scatter"} if scatter else {})}
-        done = subprocess.run(cmd + model_flags(args), capture_output=True, text=True, env=env)
+        done = subprocess.run(cmd + model_flags(args), capture_output=True, text=True,
+                              env={**os.environ, ENV: form})
         if done.returncode:
             print(f"{form}: failed\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
             continue
@@ -533,6 +531,50 @@ def run_attention_forms(args: argparse.Namespace) -> None:
 # Rounds of ours run before the measured ones: the first prefill is traced (loading the
 # weights), the first decode step runs uncompiled and the second is traced, then replayed.
 WARM_ROUNDS = 3
+
+
+def run_alternating_forms(args: argparse.Namespace, model, path: Path, prompt: list[int]
+                          ) -> None:
+    """`--alternate-forms`: one process, each repetition the hand-written model then ours in
+    each named decode-attention form (TL_DECODE_ATTENTION set before the round; a cache made
+    under another form is another trace), so that the forms meet the same machine state (the
+    speed of a host-bound decode varies ~2x between processes on the GPU machines)."""
+    import os
+
+    from tl_core.runtime.decode_form import ENV
+
+    forms = args.alternate_forms.split(",")
+    ours = Ours(path, prompt, args.device)
+    for form in forms:
+        os.environ[ENV] = form
+        for _ in range(WARM_ROUNDS):
+            ours.round(args.decode)
+    run_baseline(model, model.metadata, prompt, args.decode)
+    base, mine = [], {form: [] for form in forms}
+    for _ in range(args.repeat):
+        base.append(run_baseline(model, model.metadata, prompt, args.decode))
+        for form in forms:
+            os.environ[ENV] = form
+            mine[form].append(ours.round(args.decode))
+    steps = args.decode - 1
+    bd = statistics.median(steps / r[1] for r in base)
+    print(f"device {mx.default_device()}, mlx {mx.__version__}; {path.name}; prompt "
+          f"{len(prompt)} tokens, {args.decode} decoded, median of {args.repeat}, forms "
+          f"alternated in one process; hand-written decode {bd:.1f} tokens/s, host "
+          f"{statistics.median(r[3] for r in base) / steps * 1000:.2f} ms/token")
+    for form in forms:
+        rows = mine[form]
+        od = statistics.median(steps / r[1] for r in rows)
+        same = rows[-1][2] == base[-1][2][1:]
+        print(f"  {form:10} decode {od:7.1f} tokens/s, ratio {od / bd:.2f}; host "
+              f"{statistics.median(r[3] for r in rows) / steps * 1000:.2f} + wait "
+              f"{statistics.median(r[5] for r in rows) / steps * 1000:.2f} ms/token; greedy "
+              f"tokens equal: {same}")
+    if args.kernels:
+        for form in forms:
+            os.environ[ENV] = form
+            print(f"form {form}:")
+            run_kernel_profiles(model, prompt, ours, args.decode)
 
 
 def main() -> None:
@@ -558,7 +600,10 @@ def main() -> None:
                     help="measure once per decode-attention form (TL_DECODE_ATTENTION), "
                          "each in a fresh process against the hand-written model")
     ap.add_argument("--forms", help="with --attention-forms, the forms to run (comma "
-                    "separated; a '+scatter' suffix writes the cache by scatter)")
+                    "separated)")
+    ap.add_argument("--alternate-forms", metavar="FORMS",
+                    help="decode-attention forms (comma separated) measured in one process, "
+                         "alternated round by round against the hand-written model")
     ap.add_argument("--kernels", action="store_true",
                     help="end with a device profile of one decode of each side (CUPTI "
                          "through torch.profiler, where torch is installed)")
@@ -592,6 +637,9 @@ def main() -> None:
         prompt = tok.tokenize(text, False)[: args.prompt_tokens]
     if args.cold_one:
         print(json.dumps(cold_prefill(path, prompt, args.device, args.cold_one == "traced")))
+        return
+    if args.alternate_forms:
+        run_alternating_forms(args, model, path, prompt)
         return
     from tl_core.runtime.decode_form import decode_attention_form
 

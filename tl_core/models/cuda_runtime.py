@@ -171,7 +171,7 @@ def runtime() -> CudaRuntime | None:
     if not mx.cuda.is_available():
         return None
     try:
-        mx.eval(mx.zeros(1))  # the backend loads its runtime on first use
+        mx.eval(mx.zeros(1, stream=mx.gpu))  # the CUDA backend loads its runtime on first use
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
             path = loaded_cudart(f.read())
         if path is None:

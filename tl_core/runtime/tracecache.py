@@ -25,12 +25,12 @@ per step and shared by all layers instead of once per layer.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import mlx.core as mx
 
+from tl_core.runtime.decode_form import decode_attention_form
 from tl_core.runtime.errors import OpError
 from tl_core.runtime.kvcache import KVCache, _Layer, pad_rows, unpadded
 
@@ -154,8 +154,8 @@ class TracedCache(KVCache):
             at = self._starts[key] = (base + self.appended[layer]).reshape(1)
         # V rows go into their first columns as they are: a padded buffer's other columns
         # are zeros from its allocation (no pad op per step); K's bias column is written
-        self.buffers[layer] = (_write(bufs[0], pad_rows(k, wide, width), at),
-                               _write(bufs[1], v, at))
+        self.buffers[layer] = (mx.slice_update(bufs[0], pad_rows(k, wide, width), at, [0]),
+                               mx.slice_update(bufs[1], v, at, [0]))
         self.appended[layer] += n
         if self.known[layer] is not None:
             self.known[layer] += n
@@ -177,20 +177,6 @@ class TracedCache(KVCache):
 
     def get_v(self, layer: int) -> CacheView | mx.array:  # type: ignore[override]
         return self._view(layer, 1)
-
-
-def _write(buf: mx.array, rows: mx.array, at: mx.array) -> mx.array:
-    """`buf` with `rows` written from row `at` (a `[1]` int32 device array) on, in place
-    when MLX can donate the buffer. `TL_CACHE_WRITE=scatter` (an experiment, timed by
-    bench/generate.py --attention-forms) writes with a scatter, one kernel on CUDA, instead of
-    a slice update at a device offset (a kernel that computes the offset, then the copy)."""
-    if os.environ.get("TL_CACHE_WRITE") == "scatter":
-        n = rows.shape[0]
-        if rows.shape[-1] != buf.shape[-1]:  # narrow V rows of a padded buffer
-            rows = pad_rows(rows, buf.shape[-1], rows.shape[-1])
-        buf[at if n == 1 else at + mx.arange(n, dtype=mx.int32)] = rows
-        return buf
-    return mx.slice_update(buf, rows, at, [0])
 
 
 def folded(a: mx.array) -> mx.array:
@@ -215,7 +201,8 @@ def cache_key(cache: KVCache) -> tuple[object, ...]:
     lengths = {entry.length for entry in cache._layers if entry is not None}
     return ("KVCache", cache.n_layers, str(cache.dtype),
             tuple(entry is not None for entry in cache._layers), len(lengths) == 1,
-            tuple(None if entry is None else entry.width for entry in cache._layers))
+            tuple(None if entry is None else entry.width for entry in cache._layers),
+            decode_attention_form())  # the form the trace attends in
 
 
 def cache_inputs(cache: KVCache, shared: bool) -> list[mx.array]:
