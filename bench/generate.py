@@ -494,7 +494,7 @@ def _attention_calls(q: mx.array, k: mx.array, v: mx.array, mask: mx.array | Non
 
 # The TL_DECODE_ATTENTION values `--attention-forms` runs by default: the forms, and the bias
 # form at 128 wide besides its default (96 for SmolLM2's heads of 64); `--forms` names others.
-ATTENTION_FORMS = ("mask", "bias", "bias:128", "two-call", "kernel")
+ATTENTION_FORMS = ("mask", "bias", "bias:128", "two-call")
 
 
 def run_attention_forms(args: argparse.Namespace) -> None:
@@ -558,15 +558,19 @@ def run_alternating_forms(args: argparse.Namespace, model, path: Path, prompt: l
             mine[form].append(ours.round(args.decode))
     steps = args.decode - 1
     bd = statistics.median(steps / r[1] for r in base)
+    bp = statistics.median(len(prompt) / r[0] for r in base)
     print(f"device {mx.default_device()}, mlx {mx.__version__}; {path.name}; prompt "
           f"{len(prompt)} tokens, {args.decode} decoded, median of {args.repeat}, forms "
-          f"alternated in one process; hand-written decode {bd:.1f} tokens/s, host "
+          f"alternated in one process; hand-written prefill {bp:.1f}, decode {bd:.1f} "
+          f"tokens/s, host "
           f"{statistics.median(r[3] for r in base) / steps * 1000:.2f} ms/token")
     for form in forms:
         rows = mine[form]
         od = statistics.median(steps / r[1] for r in rows)
         same = rows[-1][2] == base[-1][2][1:]
-        print(f"  {form:10} decode {od:7.1f} tokens/s, ratio {od / bd:.2f}; host "
+        op = statistics.median(len(prompt) / r[0] for r in rows)
+        print(f"  {form:10} prefill {op:8.1f} tokens/s, ratio {op / bp:.2f}; "
+              f"decode {od:7.1f} tokens/s, ratio {od / bd:.2f}; host "
               f"{statistics.median(r[3] for r in rows) / steps * 1000:.2f} + wait "
               f"{statistics.median(r[5] for r in rows) / steps * 1000:.2f} ms/token; greedy "
               f"tokens equal: {same}")

@@ -375,6 +375,24 @@ def test_every_cuda_load_variant_equals_numpy_on_the_gpu(tmp_path, monkeypatch, 
         assert got.overflow == int(np.count_nonzero(np.isinf(expected))) > 0
 
 
+def _why_no_runtime() -> str:
+    """What the CUDA runtime lookup saw (tl_core.models.cuda_runtime.runtime), for a failure."""
+    import ctypes
+    import traceback
+
+    from tl_core.models import cuda_runtime
+
+    maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+    lines = sorted({line.split(None, 5)[-1] for line in maps.splitlines() if "cudart" in line})
+    path = cuda_runtime.loaded_cudart(maps)
+    try:
+        made = cuda_runtime.CudaRuntime(ctypes.CDLL(path)) if path else None
+        tail = f"made: can_register {getattr(made, 'can_register', None)}"
+    except Exception:  # noqa: BLE001 - reported
+        tail = traceback.format_exc(limit=3)
+    return f"libcudart mapped: {lines}; chosen {path}; {tail}"
+
+
 @pytest.mark.skipif(not (gpu_available() and mx.cuda.is_available()),
                     reason="MLX has no CUDA GPU here")
 def test_host_register_equals_the_default_path_on_the_gpu(tmp_path, monkeypatch):
@@ -387,7 +405,7 @@ def test_host_register_equals_the_default_path_on_the_gpu(tmp_path, monkeypatch)
     from tl_core.models.cuda_runtime import runtime
 
     cuda = runtime()
-    assert cuda is not None and cuda.can_register
+    assert cuda is not None and cuda.can_register, _why_no_runtime()
     calls: dict[str, list] = {"register": [], "copy": [], "unregister": []}
     for name, real in [(n, getattr(cuda, n)) for n in calls]:
         monkeypatch.setattr(cuda, name, lambda *a, name=name, real=real:
@@ -507,39 +525,7 @@ def test_compiled_steps_of_every_cache_layout_on_gpu_equal_uncompiled_cpu(
 
 
 @needs_gpu
-@pytest.mark.parametrize("hq,hkv,d", [(9, 3, 64), (8, 8, 128), (4, 2, 32), (6, 2, 256),
-                                      (2, 1, 6)])
-def test_the_decode_attention_kernel_equals_mlx_attention(hq, hkv, d):
-    """tl_core.runtime.decode_kernel (the "kernel" form: Q's RoPE and attention over the
-    first n rows of a cache buffer in one CUDA kernel) against MLX's rope and attention over
-    exactly those rows, for lengths below, at and above the kernel's 4 warps, and a full
-    buffer; the rows past n hold large values that must get no weight."""
-    import mlx.core as mx
-
-    from tl_core.runtime import decode_kernel
-
-    mx.set_default_device(mx.gpu)
-    rng = np.random.default_rng(d)
-    cap = 256
-    q = mx.array(rng.standard_normal((1, hq, d)).astype(np.float16))
-    k = mx.array((rng.standard_normal((cap, hkv, d)) * 2).astype(np.float16))
-    v = mx.array(rng.standard_normal((cap, hkv, d)).astype(np.float16))
-    assert decode_kernel.usable(q, k)
-    for n in (1, 2, 3, 4, 5, 37, 200, cap):
-        junk_k = mx.concatenate([k[:n], mx.full((cap - n, hkv, d), 60.0, mx.float16)])
-        junk_v = mx.concatenate([v[:n], mx.full((cap - n, hkv, d), 1e4, mx.float16)])
-        got = decode_kernel.attend(q, junk_k, junk_v, mx.array([n], mx.int32), 10000.0)
-        want = decode_kernel.reference(q, k, v, n, 10000.0)
-        assert got.shape == want.shape == (1, hq * d) and got.dtype == mx.float16
-        g, w = np.array(got.astype(mx.float32)), np.array(want.astype(mx.float32))
-        # float16 rounding of Q (and MLX's own rounding of Q * scale) moves the weights by
-        # ~0.1-1%; a wrong head, row or length moves them by far more (the junk rows' 1e4)
-        np.testing.assert_allclose(g, w, rtol=2e-2, atol=1e-2 * max(1.0, float(np.abs(w).max())),
-                                   err_msg=f"n={n}")
-
-
-@needs_gpu
-@pytest.mark.parametrize("form", ["mask", "bias", "two-call", "kernel"])
+@pytest.mark.parametrize("form", ["mask", "bias", "two-call"])
 def test_every_decode_attention_form_on_gpu_equals_uncompiled_cpu(tmp_path, monkeypatch, form):
     """The compiled step's decode-attention forms (TL_DECODE_ATTENTION,
     tl_core.runtime.decode_form) on the GPU, buffers crossing their ends (KVCache.STEP 8):

@@ -89,7 +89,7 @@ def test_every_form_equals_numpy_attention(form, layout, monkeypatch, small_step
     # the traces of one-query steps over the whole buffer (8, 16, 24 rows): the mask form
     # only with a mask array; the 3-query step with one in every form
     over_buffer = {(n, rows, m) for n, rows, _, m in sdpa_calls if rows % 8 == 0}
-    masked = form in ("mask", "kernel")  # off CUDA the kernel form is the mask form
+    masked = form == "mask"
     want_mask = "array" if masked else None
     assert {(1, rows, want_mask) for rows in (8, 16, 24)} <= over_buffer
     assert (1, 8, "array" if not masked else None) not in over_buffer
@@ -211,8 +211,8 @@ def test_the_default_form_is_bias_only_with_mlxs_cuda_backend(monkeypatch):
     with pytest.raises(OpError) as err:
         decode_attention_form()
     assert str(err.value) == ("the environment variable TL_DECODE_ATTENTION must be mask, "
-                              "bias, bias:W (a head width), two-call or kernel, found 'fused': "
-                              "unset it for the device's default")
+                              "bias, bias:W (a head width) or two-call, found 'fused': unset "
+                              "it for the device's default")
 
 
 def test_a_bad_form_name_is_a_clear_error_at_the_first_append(monkeypatch):
@@ -221,7 +221,7 @@ def test_a_bad_form_name_is_a_clear_error_at_the_first_append(monkeypatch):
                                   "c.append(0, ones([1, 2, 8]), ones([1, 2, 8]))")
     assert [x.message for x in r.errors] == [
         "the environment variable TL_DECODE_ATTENTION must be mask, bias, bias:W (a head "
-        "width), two-call or kernel, found 'fused': unset it for the device's default"]
+        "width) or two-call, found 'fused': unset it for the device's default"]
 
 
 def test_padded_widths_are_the_fused_ones(monkeypatch):

@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 import mlx.core as mx
 
-from tl_core.runtime import decode_kernel
 from tl_core.runtime.decode_form import BIAS, decode_attention_form, padded_width
 from tl_core.runtime.errors import OpError
 from tl_core.runtime.tracecache import CacheView, Untraceable, folded
@@ -70,13 +69,6 @@ def attention_with_cache_view(
     if k.rows < s:  # the uncompiled run reports that the cache holds fewer rows than Q
         raise Untraceable("fewer rows appended than Q has")
     form = decode_attention_form() if s == 1 else "mask"
-    if form == "kernel":
-        if decode_kernel.usable(q3, k3):
-            _check_w_o(w_o, q3.shape[1], d)
-            n = k.shared("length", (), lambda: (k.base + k.rows).reshape(1))
-            out = decode_kernel.attend(q3, k3, v3, n, base)
-            return _project(out, w_o, out.dtype, True)
-        form = "mask"  # no CUDA device: the mask form's exact result
     if form == "bias" and padded_width(d) is not None:
         return _attend(q3, *_bias_kv(k, v, k3, v3, d), w_o, base, k.first(s), None, True,
                        _bias_query)

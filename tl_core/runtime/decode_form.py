@@ -3,7 +3,7 @@
 A compiled step (tl_core.runtime.tracecache) attends over a layer's whole preallocated
 buffer, whose rows past the filled length must get no weight. MLX's CUDA backend has no
 fused attention kernel when a mask array is given (docs/benchmarks.md, "Decode attention and
-MLX's fused kernel"), so a one-query step can take one of four exact forms:
+MLX's fused kernel"), so a one-query step can take one of three exact forms:
 
 - "mask": a boolean mask over the buffer's rows (made once per step). Fused on no backend
   that needs it; the CPU and Metal default.
@@ -23,10 +23,6 @@ MLX's fused kernel"), so a one-query step can take one of four exact forms:
   quotient loses float16 precision (both results below ~6e-5, float16's smallest normal),
   and fails (0/0) when every real score is below ~-87 (float32's exp underflows).
 
-- "kernel": one CUDA kernel per layer (tl_core.runtime.decode_kernel) does Q's RoPE and
-  attention over the buffer's filled rows (the length read on the device) from the
-  unpadded buffers: no mask, no padding, no copies. CUDA only; elsewhere the mask form.
-
 Steps of several queries into a filled cache (a second prompt) keep the mask form: their
 causality differs per query.
 """
@@ -37,7 +33,7 @@ import os
 
 from tl_core.runtime.errors import OpError
 
-FORMS = ("mask", "bias", "two-call", "kernel")
+FORMS = ("mask", "bias", "two-call")
 ENV = "TL_DECODE_ATTENTION"
 # A row past the length in the "bias" form: safe in float16 (max 65504)
 BIAS = -30000.0
@@ -77,5 +73,5 @@ def _setting() -> tuple[str, int | None]:
         return name, None
     if name == "bias" and wide.isdigit() and int(wide) > 0:
         return name, int(wide)
-    raise OpError(f"the environment variable {ENV} must be mask, bias, bias:W (a head width), "
-                  f"two-call or kernel, found {text!r}: unset it for the device's default")
+    raise OpError(f"the environment variable {ENV} must be mask, bias, bias:W (a head width) "
+                  f"or two-call, found {text!r}: unset it for the device's default")
