@@ -395,7 +395,7 @@ def _why_no_runtime() -> str:
 
 @pytest.mark.skipif(not (gpu_available() and mx.cuda.is_available()),
                     reason="MLX has no CUDA GPU here")
-def test_host_register_equals_the_default_path_on_the_gpu(tmp_path, monkeypatch):
+def test_host_register_equals_the_host_conversion_on_the_gpu(tmp_path, monkeypatch):
     """TL_CUDA_LOAD=host-register (the mapped file page-locked by cudaHostRegister, one
     cudaMemcpy per tensor, astype on the GPU) gives the default path's float16 values and
     overflow counts, read back from a GPU computation; the file really was registered (not
@@ -415,7 +415,7 @@ def test_host_register_equals_the_default_path_on_the_gpu(tmp_path, monkeypatch)
                for i in range(4)}
     tensors["norm"] = rng.standard_normal(384).astype(np.float32)  # the small path
     path = write_safetensors(tmp_path / "r.safetensors", tensors)
-    monkeypatch.setenv("TL_CUDA_LOAD", "")
+    monkeypatch.setenv("TL_CUDA_LOAD", "device-zeros")  # the host conversion
     default = load_model(path)
     want = {name: default.get_tensor(name) for name in tensors}
     monkeypatch.setenv("TL_CUDA_LOAD", "host-register")

@@ -178,8 +178,8 @@ def host_conversion() -> bool:
     return mx.default_device() == mx.cpu or mx.cuda.is_available()
 
 
-# Where the host path puts a tensor with MLX's CUDA backend (`TL_CUDA_LOAD`; the default is
-# the variant measured best so far; `bench/load.py --only big --variants` compares them all on
+# Where the host path puts a tensor with MLX's CUDA backend (`TL_CUDA_LOAD`; the default,
+# DEFAULT_CUDA_LOAD below, is the variant measured best; `bench/load.py --only big --variants` compares them all on
 # a GPU in one run). Each is correct on every device; they differ in where memory lives:
 # - "device-zeros": convert on the host into an `mx.zeros` made on the default device (0.53 s
 #   for 1.85 GB on an H100, 2026-12-06 17:27 UTC);
@@ -203,7 +203,7 @@ def host_conversion() -> bool:
 #   CPU; an experiment on an H100 loaded an 87 MB file of MiniLM's shapes so in 0.028 s).
 # The last four call the CUDA runtime (`cuda_runtime`); without one the "memcpy-f32" and
 # prefetch variants run as "host-zeros", and "host-register" (also where the runtime refuses
-# to register the file) as the default.
+# to register the file) as "device-zeros".
 RUNTIME_VARIANTS = ("memcpy-f32", "memcpy-f32-serial", "host-zeros-prefetch", "host-register")
 CUDA_LOAD_VARIANTS = ("device-zeros", "host-zeros", "host-zeros-touch", "raw-device-astype",
                       *RUNTIME_VARIANTS)
@@ -213,10 +213,17 @@ CUDA_LOAD_VARIANTS = ("device-zeros", "host-zeros", "host-zeros-touch", "raw-dev
 COPY_ELEMENTS = 1 << 20
 
 
+# The default: the fastest measured (docs/benchmarks.md, 2026-12-07: 1.85 GB in 0.12 s on an
+# H100, twice safetensors.torch's speed); where there is no CUDA runtime or it refuses to
+# register the file, FALLBACK_CUDA_LOAD (the host conversion; the CPU device always).
+DEFAULT_CUDA_LOAD = "host-register"
+FALLBACK_CUDA_LOAD = "device-zeros"
+
+
 def cuda_load_variant() -> str:
     """The host path's variant: `TL_CUDA_LOAD` when it names one, else the default."""
     v = os.environ.get("TL_CUDA_LOAD", "")
-    return v if v in CUDA_LOAD_VARIANTS else CUDA_LOAD_VARIANTS[0]
+    return v if v in CUDA_LOAD_VARIANTS else DEFAULT_CUDA_LOAD
 
 
 def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...],
@@ -247,7 +254,7 @@ def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...
         cuda = runtime()
         if variant == "host-register":
             if cuda is None or not reader.registered(cuda, flat):
-                variant, cuda = CUDA_LOAD_VARIANTS[0], None
+                variant, cuda = FALLBACK_CUDA_LOAD, None
         elif cuda is None or (variant == "host-zeros-prefetch" and not cuda.can_prefetch):
             variant = "host-zeros"
     if variant in ("memcpy-f32", "memcpy-f32-serial", "host-register") and cuda is not None:
