@@ -20,6 +20,7 @@ then take a host-only path.
 from __future__ import annotations
 
 import ctypes
+import re
 import threading
 from collections.abc import Callable
 from functools import cache
@@ -150,13 +151,40 @@ class CudaRuntime:
         return self._ok(self._lib.cudaHostUnregister(ptr))
 
 
-def loaded_cudart(maps: str) -> str | None:
-    """The path of the `libcudart` mapped into a process, from its /proc/PID/maps text."""
+def loaded_cudart(maps: str, wanted: str | None = None) -> str | None:
+    """The path of the `libcudart` mapped into a process, from its /proc/PID/maps text: the
+    one whose file name starts with `wanted` (the soname MLX needs, `mlx_cudart`) where
+    several are mapped (PyTorch brings its own), else the first."""
+    paths = []
     for line in maps.splitlines():
         fields = line.split(None, 5)
         path = fields[5].strip() if len(fields) == 6 else ""
-        if "/libcudart.so" in path:
-            return path
+        if "/libcudart.so" in path and path not in paths:
+            paths.append(path)
+    if wanted:
+        for path in paths:
+            if path.rsplit("/", 1)[-1].startswith(wanted):
+                return path
+    return paths[0] if paths else None
+
+
+# How far into MLX's library its dynamic string table (the DT_NEEDED names) is looked for
+_NEEDED_SPAN = 64 << 20
+
+
+def mlx_cudart(maps: str) -> str | None:
+    """The libcudart soname (e.g. `libcudart.so.13`) that the mapped MLX library names, read
+    from the start of its file where the dynamic linker's strings are; None when not found."""
+    for line in maps.splitlines():
+        fields = line.split(None, 5)
+        path = fields[5].strip() if len(fields) == 6 else ""
+        if "/libmlx" in path and ".so" in path:
+            try:
+                with open(path, "rb") as f:
+                    found = re.search(rb"libcudart\.so\.\d+", f.read(_NEEDED_SPAN))
+            except OSError:
+                return None
+            return found.group().decode() if found else None
     return None
 
 
@@ -173,7 +201,8 @@ def runtime() -> CudaRuntime | None:
     try:
         mx.eval(mx.zeros(1, stream=mx.gpu))  # the CUDA backend loads its runtime on first use
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-            path = loaded_cudart(f.read())
+            maps = f.read()
+        path = loaded_cudart(maps, mlx_cudart(maps))
         if path is None:
             return None
         return CudaRuntime(ctypes.CDLL(path))
