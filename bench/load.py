@@ -272,10 +272,15 @@ def main() -> None:
     args = ap.parse_args()
     if args.host_only:
         USE["use"] = unevaluated
+    from tl_core.models.cuda_runtime import runtime
     from tl_core.models.reading import cuda_load_variant
 
+    # found before the PyTorch baseline maps its own CUDA runtime into this process, so the
+    # loader's variants use the runtime a program without PyTorch would find
+    cuda = runtime()
     print(f"device: {mx.default_device()}, mlx {mx.__version__}, cuda "
-          f"{mx.cuda.is_available()}, host path variant {cuda_load_variant()}"
+          f"{mx.cuda.is_available()}, host path variant {cuda_load_variant()}, CUDA runtime "
+          f"library {getattr(getattr(cuda, '_lib', None), '_name', None)}"
           + (", host side only (nothing evaluated)" if args.host_only else ""))
     from tests.model_files import minilm_path, smollm2_path
 

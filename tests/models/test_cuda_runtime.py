@@ -25,19 +25,18 @@ def test_a_path_with_spaces_is_kept_whole():
     assert cuda_runtime.loaded_cudart(MAPS.splitlines()[3]) == "/home/a b/nvidia/libcudart.so.12"
 
 
-def test_the_cudart_mlx_needs_is_chosen_where_several_are_mapped(tmp_path):
-    # PyTorch maps its own libcudart: the one MLX's library names is taken, wherever it is
-    assert cuda_runtime.loaded_cudart(MAPS, "libcudart.so.12") == "/home/a b/nvidia/libcudart.so.12"
-    assert cuda_runtime.loaded_cudart(MAPS, "libcudart.so.11") == \
-        "/opt/py/site/nvidia/cu13/lib/libcudart.so.13"  # none named so: the first
-    lib = tmp_path / "lib" / "libmlx.so"
-    lib.parent.mkdir()
-    lib.write_bytes(b"\x7fELF" + b"\0" * 300 + b"libcublas.so.13\0libcudart.so.12\0libc.so.6\0")
-    maps = MAPS + f"7f40a000-7f40b000 r-xp 00000000 08:01 92     {lib}\n"
-    assert cuda_runtime.mlx_cudart(maps) == "libcudart.so.12"
-    assert cuda_runtime.mlx_cudart(MAPS) is None  # no MLX library mapped
-    lib.write_bytes(b"\x7fELF no CUDA")
-    assert cuda_runtime.mlx_cudart(maps) is None
+def test_the_newest_packaged_cudart_is_found(tmp_path):
+    # MLX links its runtime statically: without a mapped one, NVIDIA's wheels provide one
+    for rel in ("cu13/lib/libcudart.so.13", "cuda_runtime/lib/libcudart.so.12",
+                "cublas/lib/libcublas.so.13"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    assert cuda_runtime.packaged_cudart([str(tmp_path)]) == str(
+        tmp_path / "cu13/lib/libcudart.so.13")
+    (tmp_path / "cu13/lib/libcudart.so.13").unlink()
+    assert cuda_runtime.packaged_cudart([str(tmp_path)]) == str(
+        tmp_path / "cuda_runtime/lib/libcudart.so.12")
+    assert cuda_runtime.packaged_cudart([str(tmp_path / "cublas")]) is None
 
 
 def test_no_cudart_mapped():

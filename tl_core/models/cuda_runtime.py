@@ -9,18 +9,22 @@ the host and again on the GPU's first use. `cudaMemcpyAsync` of the file's float
 a device-resident array (then `astype` on the GPU), or `cudaMemPrefetchAsync` of a filled
 array, moves them in bulk (bench/load.py --variants measures each against
 `safetensors.torch`). MLX exposes neither call, and no pure-Python package offers them
-without a second CUDA runtime (cuda-python), so the loader calls the runtime MLX itself loaded.
+without another dependency (cuda-python), so the loader calls a CUDA runtime library.
 
-The library is the `libcudart` already mapped into this process by MLX (read from
-/proc/self/maps), so both use the same runtime and the same device context. `runtime()`
-returns None where there is none (no CUDA, not Linux, a runtime without the calls): callers
-then take a host-only path.
+MLX 0.32's CUDA build links its runtime statically (on an H100, 2026-12-07, no `libcudart`
+was mapped into a process that only used MLX), so the library is one already mapped into
+this process (e.g. PyTorch's, read from /proc/self/maps) or else the one of NVIDIA's
+`nvidia-cuda-runtime` wheel that MLX's CUDA build requires. Runtimes of one process share
+the device's primary context, so their copies should reach MLX's memory (the timings of
+2026-12-07 ran through PyTorch's runtime; the values are not yet checked on a GPU). `runtime()` returns None where there is none (no
+CUDA, not Linux, a runtime without the calls): callers then take a host-only path.
 """
 
 from __future__ import annotations
 
 import ctypes
-import re
+import glob
+import os
 import threading
 from collections.abc import Callable
 from functools import cache
@@ -151,41 +155,36 @@ class CudaRuntime:
         return self._ok(self._lib.cudaHostUnregister(ptr))
 
 
-def loaded_cudart(maps: str, wanted: str | None = None) -> str | None:
-    """The path of the `libcudart` mapped into a process, from its /proc/PID/maps text: the
-    one whose file name starts with `wanted` (the soname MLX needs, `mlx_cudart`) where
-    several are mapped (PyTorch brings its own), else the first."""
-    paths = []
+def loaded_cudart(maps: str) -> str | None:
+    """The path of a `libcudart` mapped into a process, from its /proc/PID/maps text (MLX
+    links its CUDA runtime statically, so this is another library's, e.g. PyTorch's)."""
     for line in maps.splitlines():
         fields = line.split(None, 5)
         path = fields[5].strip() if len(fields) == 6 else ""
-        if "/libcudart.so" in path and path not in paths:
-            paths.append(path)
-    if wanted:
-        for path in paths:
-            if path.rsplit("/", 1)[-1].startswith(wanted):
-                return path
-    return paths[0] if paths else None
-
-
-# How far into MLX's library its dynamic string table (the DT_NEEDED names) is looked for
-_NEEDED_SPAN = 64 << 20
-
-
-def mlx_cudart(maps: str) -> str | None:
-    """The libcudart soname (e.g. `libcudart.so.13`) that the mapped MLX library names, read
-    from the start of its file where the dynamic linker's strings are; None when not found."""
-    for line in maps.splitlines():
-        fields = line.split(None, 5)
-        path = fields[5].strip() if len(fields) == 6 else ""
-        if "/libmlx" in path and ".so" in path:
-            try:
-                with open(path, "rb") as f:
-                    found = re.search(rb"libcudart\.so\.\d+", f.read(_NEEDED_SPAN))
-            except OSError:
-                return None
-            return found.group().decode() if found else None
+        if "/libcudart.so" in path:
+            return path
     return None
+
+
+def packaged_cudart(roots: list[str] | None = None) -> str | None:
+    """A `libcudart` from NVIDIA's wheels (`nvidia-cuda-runtime`, which MLX's CUDA build
+    requires: `site-packages/nvidia/cu13/lib/libcudart.so.13`, or `nvidia/cuda_runtime/lib`
+    in older ones), the newest major version first; `roots`: the `nvidia` package's
+    directories (by default found by importing it). None when there is none."""
+    if roots is None:
+        try:
+            import nvidia  # the namespace package of NVIDIA's wheels
+        except ImportError:
+            return None
+        roots = list(getattr(nvidia, "__path__", []))
+    found = [p for root in roots for p in glob.glob(os.path.join(root, "*", "lib",
+                                                                  "libcudart.so*"))]
+
+    def major(path: str) -> int:
+        tail = path.rsplit(".so", 1)[-1].lstrip(".").split(".")[0]
+        return int(tail) if tail.isdigit() else -1
+
+    return max(found, key=lambda p: (major(p), p)) if found else None
 
 
 # The process's CUDA runtime (None: none). Owner: this module; key: none (one per process,
@@ -201,8 +200,7 @@ def runtime() -> CudaRuntime | None:
     try:
         mx.eval(mx.zeros(1, stream=mx.gpu))  # the CUDA backend loads its runtime on first use
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-            maps = f.read()
-        path = loaded_cudart(maps, mlx_cudart(maps))
+            path = loaded_cudart(f.read()) or packaged_cudart()
         if path is None:
             return None
         return CudaRuntime(ctypes.CDLL(path))

@@ -213,10 +213,12 @@ CUDA_LOAD_VARIANTS = ("device-zeros", "host-zeros", "host-zeros-touch", "raw-dev
 COPY_ELEMENTS = 1 << 20
 
 
-# The default: the fastest measured (docs/benchmarks.md, 2026-12-07: 1.85 GB in 0.12 s on an
-# H100, twice safetensors.torch's speed); where there is no CUDA runtime or it refuses to
-# register the file, FALLBACK_CUDA_LOAD (the host conversion; the CPU device always).
-DEFAULT_CUDA_LOAD = "host-register"
+# The default. "host-register" measured fastest on an H100 (docs/benchmarks.md, 2026-12-07:
+# 1.85 GB in 0.12-0.16 s, twice safetensors.torch's speed) but only where a CUDA runtime
+# library was found in the process (PyTorch's: MLX links its own statically), and its values
+# are not yet checked on a GPU, so it stays opt-in. FALLBACK_CUDA_LOAD: where a variant that
+# needs the runtime finds none, or the runtime refuses to register the file.
+DEFAULT_CUDA_LOAD = "device-zeros"
 FALLBACK_CUDA_LOAD = "device-zeros"
 
 
