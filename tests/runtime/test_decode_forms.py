@@ -265,3 +265,38 @@ def test_another_padded_width_gives_the_same_results(monkeypatch, small_steps, s
     want = ref_attention(q, rows, rows, np.eye(9 * 64), 10000.0)
     assert_close_f16(got[-1], want)
 
+
+
+def test_a_prefill_into_an_empty_cache_writes_at_known_offsets(monkeypatch):
+    """A layer the trace allocates has a known length, so its rows are written by slice
+    updates at host offsets: no `DynamicSliceUpdate` (on CUDA each computes its offset in a
+    kernel of its own, ~5 us of the host's encoding), and the rows are those given."""
+    import re
+    import tempfile
+    from pathlib import Path
+
+    from tl_core.runtime.interpreter import Interpreter
+
+    monkeypatch.setenv(ENV, "bias")
+    real, graphs = Interpreter._call_compiled, []
+
+    def capture(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        with tempfile.TemporaryDirectory() as d:
+            mx.export_to_dot(str(Path(d) / "g.dot"), out)
+            graphs.append(re.findall(r'label ="(\w+)', (Path(d) / "g.dot").read_text()))
+        return out
+
+    monkeypatch.setattr(Interpreter, "_call_compiled", capture)
+    s = Session(device="cpu")
+    s.run(STEP_PROGRAM)
+    g = s.interpreter.globals.vars
+    rng = np.random.default_rng(3)
+    g["w"] = mx.ones((4, 9 * 64), dtype=mx.float16)
+    k, v = (mx.array(rng.standard_normal((5, 3, 64)).astype(np.float16)) for _ in range(2))
+    g["q"], g["k"], g["v"] = mx.ones((5, 9, 64), dtype=mx.float16), k, v
+    assert not s.run("let o = step3(q, k, v, w, cache)").errors
+    assert len(graphs) == 1, "the prefill did not run compiled"
+    assert "SliceUpdate" in graphs[0] and "DynamicSliceUpdate" not in graphs[0]
+    np.testing.assert_array_equal(np.array(g["cache"].get_k(0)), np.array(k))
+    np.testing.assert_array_equal(np.array(g["cache"].get_v(0)), np.array(v))

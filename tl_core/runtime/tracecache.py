@@ -9,7 +9,8 @@ replayed per token instead of a retrace per position.
 - `TracedCache`: the cache's layer buffers (`[capacity, heads, head_dim]`, preallocated as
   `KVCache` keeps them) and their lengths as device scalars. `append` writes the rows at the
   device length (`mx.slice_update`), so shapes stay fixed from one token to the next; a layer
-  still empty is allocated in the trace (its length 0 is known). The rows each layer gains
+  still empty is allocated in the trace (its length 0 is known) and written at known
+  offsets (a prefill: no offset computed on the device). The rows each layer gains
   are recorded (`appended`) so the host keeps exact lengths without reading the device.
 - `CacheView`: what `get_k`/`get_v` return in a trace: the whole buffer and the filled
   length. Only `attention_with_cache` takes it (masking the rows past the length, which is
@@ -146,6 +147,16 @@ class TracedCache(KVCache):
             if n > bufs[0].shape[0]:
                 raise Untraceable("more rows than the buffer holds: it grows on the host")
         width, wide = self.widths[layer], bufs[0].shape[-1]
+        known = self.known[layer]
+        if known is not None:  # a layer this trace allocated: the rows go at a known offset
+            # (a slice update at a host offset: on CUDA no kernel computes the offset)
+            keys, values = bufs
+            keys[known : known + n] = pad_rows(k, wide, width)
+            values[known : known + n, ..., : v.shape[-1]] = v
+            self.buffers[layer] = (keys, values)
+            self.appended[layer] += n
+            self.known[layer] = known + n
+            return
         base = self.bases[layer]
         assert base is not None
         key = (id(base), self.appended[layer])
@@ -157,8 +168,6 @@ class TracedCache(KVCache):
         self.buffers[layer] = (mx.slice_update(bufs[0], pad_rows(k, wide, width), at, [0]),
                                mx.slice_update(bufs[1], v, at, [0]))
         self.appended[layer] += n
-        if self.known[layer] is not None:
-            self.known[layer] += n
 
     def _view(self, layer: int, which: int) -> CacheView | mx.array:
         """The filled rows: a slice when their number is known in the trace (a prefill
