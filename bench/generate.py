@@ -1,7 +1,8 @@
 """SmolLM2-135M generation: the language's chat example against hand-written MLX, same run.
 
 Run: .venv/bin/python bench/generate.py [--prompt-tokens N] [--decode N] [--device gpu|cpu]
-     [--tiny | --smollm2-shaped] [--profile FILE] [--cold-prefill N] [--attention-forms] [--kernels]
+     [--tiny | --smollm2-shaped] [--profile FILE] [--cold-prefill N] [--attention-forms]
+     [--alternate-forms FORMS] [--kernels [--kernels-out DIR]]
 `--tiny` runs both sides on a generated GGUF with SmolLM2's structure (30 blocks, 9 query
 and 3 key/value heads, llama.cpp metadata) but tiny widths (head size 8, vocabulary 512), so
 the device work is negligible and the times are the host's: the interpreter's overhead per
@@ -27,7 +28,9 @@ and the run all counted), N processes each, alternated.
 `--attention-forms` runs the whole measurement once per decode-attention form of the compiled
 step (`TL_DECODE_ATTENTION` mask, bias, bias:128, two-call: tl_core.runtime.decode_form), each in a
 fresh process with the hand-written model measured in that same process, and prints a
-table of decode and prefill tokens/s per form.
+table of decode and prefill tokens/s per form. `--alternate-forms bias,mask` measures forms in
+one process instead, round by round against the hand-written model (a host-bound decode's
+speed varies up to 2x between processes on the GPU machines, so this is the fair comparison).
 Prints prefill and decode tokens/s of each, their ratio (ours / baseline: above 1, ours is
 faster), the host (calling thread's CPU) time per decoded token and of ours' prefill, and the
 time per decoded token spent outside the baseline's work (interpreter overhead). Whether both chose the same tokens is printed as a sanity line.
