@@ -115,6 +115,9 @@ class TracedCache(KVCache):
         self.appended = [0] * n_layers  # rows added per layer by this trace
         # the length of a layer that was empty when the trace began: known, not on the device
         self.known: list[int | None] = [None] * n_layers
+        # the rows (K, V) as given of a layer this trace allocated and appended to once (a
+        # prefill): attention reads them as they are, not back from the (padded) buffer
+        self.fresh: list[tuple[mx.array, mx.array] | None] = [None] * n_layers
         self._starts: dict[tuple[int, int], mx.array] = {}  # write positions, shared
         self._masks: dict[tuple[object, ...], mx.array] = {}
 
@@ -154,6 +157,7 @@ class TracedCache(KVCache):
             keys[known : known + n] = pad_rows(k, wide, width)
             values[known : known + n, ..., : v.shape[-1]] = v
             self.buffers[layer] = (keys, values)
+            self.fresh[layer] = (k, v) if known == 0 else None
             self.appended[layer] += n
             self.known[layer] = known + n
             return
@@ -178,6 +182,9 @@ class TracedCache(KVCache):
             raise OpError(f"No cache entry for layer {layer}", arg="layer")
         known, width = self.known[layer], self.widths[layer]
         if known is not None:
+            fresh = self.fresh[layer]
+            if fresh is not None:  # no copy of a strided slice of the buffer for attention
+                return fresh[which]
             return unpadded(bufs[which][:known], width)
         return CacheView(bufs[which], base, self.appended[layer], self._masks, width)
 
