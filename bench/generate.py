@@ -519,10 +519,10 @@ def run_attention_forms(args: argparse.Namespace) -> None:
             continue
         print(done.stdout.strip().splitlines()[0])
         rows.append((form, json.loads(done.stdout.strip().splitlines()[-1])))
-    print(f"{'form':14} | decode tokens/s: ours, hand-written, ratio | prefill: ours, "
+    print(f"{'form':9} | decode tokens/s: ours, hand-written, ratio | prefill: ours, "
           f"hand-written, ratio | decode ms/token host + wait | greedy tokens equal")
     for form, r in rows:
-        print(f"{form:14} | {r['decode'][0]:8.1f} {r['decode'][1]:8.1f} "
+        print(f"{form:9} | {r['decode'][0]:8.1f} {r['decode'][1]:8.1f} "
               f"{r['decode'][0] / r['decode'][1]:5.2f}x | {r['prefill'][0]:8.1f} "
               f"{r['prefill'][1]:8.1f} {r['prefill'][0] / r['prefill'][1]:5.2f}x | "
               f"{r['host_ms']:.2f} + {r['wait_ms']:.2f} | {r['same']}")

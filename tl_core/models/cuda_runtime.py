@@ -16,8 +16,9 @@ was mapped into a process that only used MLX), so the library is one already map
 this process (e.g. PyTorch's, read from /proc/self/maps) or else the one of NVIDIA's
 `nvidia-cuda-runtime` wheel that MLX's CUDA build requires. Runtimes of one process share
 the device's primary context, so their copies should reach MLX's memory (the timings of
-2026-12-07 ran through PyTorch's runtime; the values are not yet checked on a GPU). `runtime()` returns None where there is none (no
-CUDA, not Linux, a runtime without the calls): callers then take a host-only path.
+2026-12-07 ran through PyTorch's runtime; the values are not yet checked on a GPU).
+`runtime()` returns None where there is none (no CUDA, not Linux, a runtime without the
+calls): callers then take a host-only path.
 """
 
 from __future__ import annotations

@@ -178,9 +178,9 @@ def host_conversion() -> bool:
     return mx.default_device() == mx.cpu or mx.cuda.is_available()
 
 
-# Where the host path puts a tensor with MLX's CUDA backend (`TL_CUDA_LOAD`; the default,
-# DEFAULT_CUDA_LOAD below, is the variant measured best; `bench/load.py --only big --variants` compares them all on
-# a GPU in one run). Each is correct on every device; they differ in where memory lives:
+# Where the host path puts a tensor with MLX's CUDA backend (`TL_CUDA_LOAD`; the default is
+# DEFAULT_CUDA_LOAD below; `bench/load.py --only big --variants` compares them all on a GPU in
+# one run). Each is correct on every device; they differ in where memory lives:
 # - "device-zeros": convert on the host into an `mx.zeros` made on the default device (0.53 s
 #   for 1.85 GB on an H100, 2026-12-06 17:27 UTC);
 # - "host-zeros": the same, the zeros made on the CPU stream, so that the host's writes find

@@ -139,7 +139,11 @@ def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float
     """RoPE on Q, attention, heads concatenated, `@ W_oᵀ`. `attend(qh, kh, vh, scale)`:
     attention of another form than `mx.fast.scaled_dot_product_attention` with `mask`."""
     s, hq, d = q3.shape
-    _check_w_o(w_o, hq, d)
+    if w_o.ndim != 2 or w_o.shape[1] != hq * d:
+        raise OpError(
+            f"W_o must be [out, {hq * d}] (heads x head_dim of Q), found {tensor_type(w_o)}",
+            arg="W_o",
+        )
     dtype = q3.dtype if q3.dtype in (mx.float16, mx.bfloat16, mx.float32) else mx.float16
     qh = q3.astype(dtype).transpose(1, 0, 2)[None]  # [1, Hq, s, D]
     kh = k3.astype(dtype).transpose(1, 0, 2)[None]
@@ -151,19 +155,6 @@ def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float
     else:
         out = attend(qh, kh, vh, scale)
     out = out.transpose(0, 2, 1, 3).reshape(s, hq * d)  # [1, Hq, s, D] -> [s, Hq * D]
-    return _project(out, w_o, dtype, tracing)
-
-
-def _check_w_o(w_o: mx.array, hq: int, d: int) -> None:
-    if w_o.ndim != 2 or w_o.shape[1] != hq * d:
-        raise OpError(
-            f"W_o must be [out, {hq * d}] (heads x head_dim of Q), found {tensor_type(w_o)}",
-            arg="W_o",
-        )
-
-
-def _project(out: mx.array, w_o: mx.array, dtype: mx.Dtype, tracing: bool) -> mx.array:
-    """`out [s, Hq * D] @ W_oᵀ` (W_o's transpose folded in a trace), W_o checked before."""
     w_t = w_o.astype(dtype).T
     return out @ (folded(w_t) if tracing else w_t)
 
