@@ -466,9 +466,9 @@ def test_the_cuda_load_variant_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv("TL_CUDA_LOAD", name)
         assert reading_module.cuda_load_variant() == name
     monkeypatch.setenv("TL_CUDA_LOAD", "fastest")
-    assert reading_module.cuda_load_variant() == "device-zeros"
+    assert reading_module.cuda_load_variant() == "host-register"
     monkeypatch.delenv("TL_CUDA_LOAD")
-    assert reading_module.cuda_load_variant() == "device-zeros"
+    assert reading_module.cuda_load_variant() == "host-register"
 
 
 def test_unloaded_bytes_follow_the_loads(tmp_path):

@@ -213,12 +213,13 @@ CUDA_LOAD_VARIANTS = ("device-zeros", "host-zeros", "host-zeros-touch", "raw-dev
 COPY_ELEMENTS = 1 << 20
 
 
-# The default. "host-register" measured fastest on an H100 (docs/benchmarks.md, 2026-12-07:
-# 1.85 GB in 0.12-0.16 s, twice safetensors.torch's speed) but only where a CUDA runtime
-# library was found in the process (PyTorch's: MLX links its own statically), and its values
-# are not yet checked on a GPU, so it stays opt-in. FALLBACK_CUDA_LOAD: where a variant that
-# needs the runtime finds none, or the runtime refuses to register the file.
-DEFAULT_CUDA_LOAD = "device-zeros"
+# The default: "host-register", the fastest on an H100 (docs/benchmarks.md, 2026-12-07 09:16 UTC:
+# 1.85 GB F32 in 0.15 s, 0.54x safetensors.torch's time and 0.28x `mx.load` + `astype`'s;
+# MiniLM in 0.024 s, 0.55x `mx.load` + `astype`'s), its values checked against NumPy there
+# (tests/gpu) through the `libcudart` of NVIDIA's wheel, with no PyTorch in the process.
+# FALLBACK_CUDA_LOAD: where a variant that needs the runtime finds none, or the runtime
+# refuses to register the file.
+DEFAULT_CUDA_LOAD = "host-register"
 FALLBACK_CUDA_LOAD = "device-zeros"
 
 
