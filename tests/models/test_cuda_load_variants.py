@@ -146,3 +146,69 @@ def test_registered_is_false_for_memory_outside_the_reader_maps(tmp_path):
     del view
     reader.close()
     assert runtime.unregistered == [runtime.registered[0][0]]
+
+
+def ahead_tensors() -> dict[str, np.ndarray]:
+    """Three large F32 tensors with a small one and an int64 one between them, in file order."""
+    values = tensors()  # big, small (the small path), other
+    values["ids"] = np.arange(7, dtype=np.int64)
+    values["third"] = np.linspace(-7e4, 7e4, 30 * 11, dtype=np.float32).reshape(30, 11)
+    return values
+
+
+def test_host_register_ahead_copies_the_following_tensors_with_the_first(tmp_path, fake,
+                                                                         monkeypatch):
+    values = ahead_tensors()
+    path = write_safetensors(tmp_path / "m.safetensors", values)
+    m, got, seen = loaded(path, "host-register-ahead", monkeypatch)
+    assert_numpy_values({n: got[n] for n in values if n != "ids"},
+                        {n: v for n, v in values.items() if n != "ids"})
+    np.testing.assert_array_equal(np.array(got["ids"].array), values["ids"])
+    t, base = m.header.tensors, fake.registered[0][0]
+    # one copy from big's first byte to third's last, the bytes between included
+    assert [(src - base, n) for _, src, n in fake.copies] == [
+        (t["big"].offset, t["third"].offset + t["third"].nbytes - t["big"].offset)]
+    assert seen == [values[name].nbytes for name in m.names() if name != "ids"]
+    assert m._reader._ahead == {}  # every tensor copied ahead was converted
+    m.close()
+    assert fake.unregistered == [base]
+
+
+def test_host_register_ahead_stops_at_ahead_bytes_and_at_tensors_taken(tmp_path, fake,
+                                                                      monkeypatch):
+    values = ahead_tensors()
+    path = write_safetensors(tmp_path / "m.safetensors", values)
+    t = load_model(path).header.tensors
+    # "other" fits after "big", "third" does not
+    monkeypatch.setattr(reading_module, "AHEAD_BYTES",
+                        t["other"].offset + t["other"].nbytes - t["big"].offset)
+    monkeypatch.setenv("TL_CUDA_LOAD", "host-register-ahead")
+    m = load_model(path)
+    third, other, big = (m.get_tensor(n) for n in ("third", "other", "big"))
+    base = fake.registered[0][0]
+    # "third" alone (nothing after it), then "other" alone ("third" is taken), then "big"
+    # alone ("other" is taken): each loaded from its own bytes
+    assert [(src - base, n) for _, src, n in fake.copies] == [
+        (t[n].offset, t[n].nbytes) for n in ("third", "other", "big")]
+    assert_numpy_values({"big": big, "other": other, "third": third},
+                        {n: values[n] for n in ("big", "other", "third")})
+    m2 = load_model(path)
+    m2.get_tensor("big")  # brings "other" (within AHEAD_BYTES), not "third"
+    assert set(m2._reader._ahead) == {"other"}
+    m2.close()
+    assert m2._reader._ahead == {}  # dropped with the mapping
+
+
+def test_host_register_ahead_leaves_small_tensors_to_the_host(tmp_path, fake, monkeypatch):
+    values = ahead_tensors()
+    path = write_safetensors(tmp_path / "m.safetensors", values)
+    monkeypatch.setenv("TL_CUDA_LOAD", "host-register-ahead")
+    m = load_model(path)
+    big = m.get_tensor("big")
+    assert set(m._reader._ahead) == {"other", "third"}  # not "small", though between them
+    small = m.get_tensor("small")
+    assert isinstance(small.pending_overflow, int)  # converted on the host, counted there
+    assert len(fake.copies) == 1
+    assert_numpy_values({"small": small, "big": big, "other": m.get_tensor("other"),
+                         "third": m.get_tensor("third")},
+                        {n: values[n] for n in ("small", "big", "other", "third")})

@@ -461,14 +461,27 @@ def test_device_overflow_count_excludes_source_infinities():
     assert loader_module.LoadedTensor(out, n).overflow == 2
 
 
+@pytest.mark.parametrize("shape", [(7,), (300, 41), (3, 5, 129)])
+def test_the_compiled_overflow_count_equals_numpy_for_every_shape(shape):
+    """One compiled (shapeless) count serves tensors of any shape and rank in turn."""
+    rng = np.random.default_rng(len(shape))
+    values = (rng.standard_normal(shape) * 5e4).astype(np.float32)
+    values.reshape(-1)[:4] = [np.inf, -np.inf, np.nan, 7e4]  # 7e4: past float16
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = int(np.count_nonzero(np.isinf(values.astype(np.float16)) & np.isfinite(values)))
+    src = mx.array(values)
+    assert expected > 0
+    assert reading_module.overflow_count(src, src.astype(mx.float16)).item() == expected
+
+
 def test_the_cuda_load_variant_comes_from_the_environment(monkeypatch):
     for name in reading_module.CUDA_LOAD_VARIANTS:
         monkeypatch.setenv("TL_CUDA_LOAD", name)
         assert reading_module.cuda_load_variant() == name
     monkeypatch.setenv("TL_CUDA_LOAD", "fastest")
-    assert reading_module.cuda_load_variant() == "host-register"
+    assert reading_module.cuda_load_variant() == "host-register-ahead"
     monkeypatch.delenv("TL_CUDA_LOAD")
-    assert reading_module.cuda_load_variant() == "host-register"
+    assert reading_module.cuda_load_variant() == "host-register-ahead"
 
 
 def test_unloaded_bytes_follow_the_loads(tmp_path):

@@ -242,7 +242,8 @@ def _plain(reader: TensorReader, info: TensorInfo,
         src = mx.array(reader.view(info, "<u2")).view(mx.bfloat16).reshape(shape)
     elif progress is not None or host_conversion():
         # chunks on the host report progress as they go (no second read for the bar)
-        out, overflow = float16_on_host(reader, reader.view(info, "<f4"), shape, progress)
+        out, overflow = float16_on_host(reader, reader.view(info, "<f4"), shape, progress,
+                                        info)
         return LoadedTensor(out, overflow)
     else:
         src = mx.array(reader.view(info, "<f4").reshape(shape))

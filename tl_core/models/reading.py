@@ -30,9 +30,11 @@ from __future__ import annotations
 import mmap
 import os
 import stat
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tl_core.models.errors import ModelFileError
@@ -69,12 +71,23 @@ class TensorReader:
         # runtime that registered it), or None where the runtime refused (not tried again).
         # Owner: this reader; `close` unregisters each before unmapping it.
         self._registered: dict[str, tuple[int, Any] | None] = {}
+        # "host-register-ahead": tensor name -> (the float32 MLX array a copy brought it in,
+        # its first element there), for tensors copied ahead and not converted yet; the
+        # names converted already (never copied ahead again); the F32 tensors of each data
+        # file by offset. Owner: this reader (`copy_ahead` and `copied_ahead`, under
+        # `_ahead_lock`); `close` drops the arrays.
+        self._ahead: dict[str, tuple[Any, int]] = {}
+        self._taken: set[str] = set()
+        self._order: dict[str | None, tuple[list[TensorInfo], dict[str, int]]] = {}
+        self._ahead_lock = threading.Lock()
 
     def close(self) -> None:
         for pinned in self._registered.values():
             if pinned is not None:
                 pinned[1].unregister(pinned[0])
         self._registered.clear()
+        with self._ahead_lock:
+            self._ahead.clear()
         for fd, mm in self._maps.values():
             os.close(fd)
             try:
@@ -163,6 +176,59 @@ class TensorReader:
             self._registered[path] = (base, cuda) if cuda.register(base, size) else None
         return self._registered[path] is not None
 
+    def copied_ahead(self, info: TensorInfo) -> Any:
+        """For "host-register-ahead": tensor `info`'s slice (a lazy float32 MLX array on the
+        GPU) of an array an earlier `copy_ahead` brought it in, or None; either way `info`
+        counts as converted from now on (no later copy brings it again)."""
+        with self._ahead_lock:
+            self._taken.add(info.name)
+            hit = self._ahead.pop(info.name, None)
+        if hit is None:
+            return None
+        raw, at = hit
+        return raw[at: at + info.numel].reshape(info.shape)
+
+    def copy_ahead(self, cuda: Any, info: TensorInfo) -> Any:
+        """Tensor `info` (F32, not `copied_ahead`, in a file `registered` with `cuda`) as a
+        lazy float32 MLX array on the GPU: one `cudaMemcpyAsync` (waited for) of its bytes and
+        those of the large F32 tensors after it in its file not converted or copied yet, up to
+        AHEAD_BYTES from its start, into one new array; the others wait there for their
+        `copied_ahead`."""
+        import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
+        import numpy as np  # lazy: NumPy stays out of `import tl_core` and tl-lsp start
+
+        with self._ahead_lock:
+            window = self._window(info)
+            start = window[0].offset
+            end = window[-1].offset + window[-1].nbytes
+            src = [self.view(t, "<f4") for t in window]  # each checked against the file
+            raw = mx.zeros(((end - start) // 4,), mx.float32)
+            mx.eval(raw)
+            cuda.copy(np.array(raw, copy=False).ctypes.data, src[0].ctypes.data, end - start)
+            for t in window[1:]:
+                self._ahead[t.name] = (raw, (t.offset - start) // 4)
+        return raw[: info.numel].reshape(info.shape)
+
+    def _window(self, info: TensorInfo) -> list[TensorInfo]:
+        """`info`, then the large F32 tensors after it in its data file, by offset, while they
+        end within AHEAD_BYTES of its start (4-byte aligned to it; other tensors between,
+        norms and biases included, are copied as bytes and left alone: they convert on the
+        host, which measured faster for them), skipping those converted or copied already."""
+        key = info.data_file
+        if key not in self._order:
+            tensors = sorted((t for t in self.header.tensors.values()
+                              if t.dtype == "F32" and t.data_file == key), key=lambda t: t.offset)
+            self._order[key] = tensors, {t.name: i for i, t in enumerate(tensors)}
+        tensors, index = self._order[key]
+        window = [info]
+        for t in tensors[index[info.name] + 1:]:
+            if t.offset + t.nbytes - info.offset > AHEAD_BYTES:
+                break
+            if (t.numel > SMALL_ELEMENTS and (t.offset - info.offset) % 4 == 0
+                    and t.name not in self._taken and t.name not in self._ahead):
+                window.append(t)
+        return window
+
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max(1, min(16, os.cpu_count() or 1)),
@@ -201,10 +267,17 @@ def host_conversion() -> bool:
 #   made on the GPU, `astype` and the overflow count on the device ("memcpy-f32" from
 #   page-locked memory: the DMA engine reads the file's pages directly, no staging by the
 #   CPU; an experiment on an H100 loaded an 87 MB file of MiniLM's shapes so in 0.028 s).
-# The last four call the CUDA runtime (`cuda_runtime`); without one the "memcpy-f32" and
-# prefetch variants run as "host-zeros", and "host-register" (also where the runtime refuses
-# to register the file) as "device-zeros".
-RUNTIME_VARIANTS = ("memcpy-f32", "memcpy-f32-serial", "host-zeros-prefetch", "host-register")
+# - "host-register-ahead": "host-register", but a large tensor's copy also brings the large
+#   F32 tensors that follow it in the file (up to AHEAD_BYTES from its start; see
+#   `TensorReader.copy_ahead`) into one float32 array on the GPU, so that each of them
+#   later converts from its slice of that array with no copy, allocation or wait of its own (a copy costs about 0.1 ms besides its bytes: 2 MiB at
+#   15 GB/s, 1 GiB at 50 GB/s, H100).
+# The last five call the CUDA runtime (`cuda_runtime`); without one the "memcpy-f32" and
+# prefetch variants run as "host-zeros", and the "host-register" ones (also where the runtime
+# refuses to register the file) as "device-zeros".
+RUNTIME_VARIANTS = ("memcpy-f32", "memcpy-f32-serial", "host-zeros-prefetch", "host-register",
+                    "host-register-ahead")
+REGISTER_VARIANTS = ("host-register", "host-register-ahead")
 CUDA_LOAD_VARIANTS = ("device-zeros", "host-zeros", "host-zeros-touch", "raw-device-astype",
                       *RUNTIME_VARIANTS)
 
@@ -212,14 +285,18 @@ CUDA_LOAD_VARIANTS = ("device-zeros", "host-zeros", "host-zeros-touch", "raw-dev
 # four threads); progress is reported per piece.
 COPY_ELEMENTS = 1 << 20
 
+# "host-register-ahead": the most file bytes one copy brings from a tensor's start (whole
+# tensors; a tensor larger than this is copied alone).
+AHEAD_BYTES = 64 << 20
 
-# The default: "host-register", the fastest on an H100 (docs/benchmarks.md, 2026-12-07 09:16 UTC:
-# 1.85 GB F32 in 0.15 s, 0.54x safetensors.torch's time and 0.28x `mx.load` + `astype`'s;
-# MiniLM in 0.024 s, 0.55x `mx.load` + `astype`'s), its values checked against NumPy there
-# (tests/gpu) through the `libcudart` of NVIDIA's wheel, with no PyTorch in the process.
-# FALLBACK_CUDA_LOAD: where a variant that needs the runtime finds none, or the runtime
-# refuses to register the file.
-DEFAULT_CUDA_LOAD = "host-register"
+
+# The default: "host-register-ahead", the fastest on an H100 (docs/benchmarks.md, 2026-12-07
+# 09:39 UTC: 1.85 GB F32 in 0.106 s, 0.46x safetensors.torch's time; MiniLM in 0.0153 s,
+# 0.87x safetensors.torch's and 0.63x `mx.load` + `astype`'s), its values checked against
+# NumPy there (tests/gpu) through the `libcudart` of NVIDIA's wheel, no PyTorch in the
+# process. FALLBACK_CUDA_LOAD: where a variant that needs the runtime finds none, or the
+# runtime refuses to register the file.
+DEFAULT_CUDA_LOAD = "host-register-ahead"
 FALLBACK_CUDA_LOAD = "device-zeros"
 
 
@@ -230,11 +307,13 @@ def cuda_load_variant() -> str:
 
 
 def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...],
-                    progress: Progress | None = None) -> tuple[Any, Any]:
+                    progress: Progress | None = None,
+                    info: TensorInfo | None = None) -> tuple[Any, Any]:
     """float32 `src` -> an MLX float16 array, converted on the host in chunks over the reader's
     threads straight into the array's memory; returns the array and how many finite values
     became inf (an int, or a lazy MLX count for "raw-device-astype"). `progress` gets the source
-    bytes of each chunk as it completes."""
+    bytes of each chunk as it completes; `info`: the tensor `src` views (without it,
+    "host-register-ahead" runs as "host-register")."""
     import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
     import numpy as np  # lazy: NumPy stays out of `import tl_core` and tl-lsp start
 
@@ -255,12 +334,20 @@ def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...
         from tl_core.models.cuda_runtime import runtime  # lazy: ctypes work only on CUDA
 
         cuda = runtime()
-        if variant == "host-register":
+        if variant in REGISTER_VARIANTS:
             if cuda is None or not reader.registered(cuda, flat):
                 variant, cuda = FALLBACK_CUDA_LOAD, None
         elif cuda is None or (variant == "host-zeros-prefetch" and not cuda.can_prefetch):
             variant = "host-zeros"
-    if variant in ("memcpy-f32", "memcpy-f32-serial", "host-register") and cuda is not None:
+    if variant == "host-register-ahead" and cuda is not None and info is not None:
+        raw = reader.copied_ahead(info)
+        if raw is None:
+            raw = reader.copy_ahead(cuda, info)
+        if progress is not None:
+            progress(4 * flat.size)
+        out = raw.astype(mx.float16)
+        return out, overflow_count(raw, out)
+    if variant in ("memcpy-f32", "memcpy-f32-serial", *REGISTER_VARIANTS) and cuda is not None:
         raw = mx.zeros(shape, mx.float32)
         mx.eval(raw)
         dst, src_c = np.array(raw, copy=False).reshape(-1), np.ascontiguousarray(flat)
@@ -274,7 +361,7 @@ def float16_on_host(reader: TensorReader, src: np.ndarray, shape: tuple[int, ...
             # page-locked ("host-register"): one copy of the whole tensor, as the experiment
             # did; pageable: pieces from the reader's threads, each staged by its CPU thread
             _in_chunks(reader, size, piece, progress,
-                       size if variant == "host-register" else COPY_ELEMENTS)
+                       size if variant in REGISTER_VARIANTS else COPY_ELEMENTS)
         else:
             for a in range(0, size, COPY_ELEMENTS):
                 piece(a, min(size, a + COPY_ELEMENTS))
@@ -354,14 +441,31 @@ def special_float16(values: np.ndarray) -> bool:
 
 
 def overflow_count(src: Any, out: Any) -> Any:
-    """The finite values of `src` that became inf in `out`, as an MLX scalar whose evaluation
-    has been started together with `out` (float16 keeps inf as inf, so it is the infs of `out`
-    less those of `src`). Once evaluated it holds no reference to `src`."""
+    """The finite values of `src` that became inf in `out` (`src.astype(float16)`), as an MLX
+    scalar whose evaluation has been started together with `out`. Once evaluated it holds no
+    reference to `src`."""
     import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
 
-    n = mx.sum(mx.isinf(out)) - mx.sum(mx.isinf(src))
+    n = _fused_overflow_count()(src)
     mx.async_eval(out, n)
     return n
+
+
+# The overflow count compiled once per process (shapeless: one trace per input dtype and
+# rank). Owner: this module; key: none. Compiled, its element-wise part is one fused kernel
+# (the uncompiled count ran five kernels per tensor: two `isinf`, two sums and a subtraction);
+# on an H100 this took MiniLM's load from 23.4 to 19.9 ms (2026-12-07, docs/benchmarks.md).
+@cache
+def _fused_overflow_count() -> Callable[[Any], Any]:
+    import mlx.core as mx  # lazy: MLX stays out of `import tl_core` and tl-lsp start
+
+    def count(src: Any) -> Any:
+        # int32: a tensor would need 2^31 values past float16's range to wrap
+        became_inf = mx.logical_and(mx.isinf(src.astype(mx.float16)),
+                                    mx.logical_not(mx.isinf(src)))
+        return mx.sum(became_inf.astype(mx.int32))
+
+    return mx.compile(count, shapeless=True)
 
 
 @dataclass(frozen=True, slots=True)
