@@ -301,3 +301,40 @@ def test_a_prefill_into_an_empty_cache_writes_at_known_offsets(monkeypatch):
     assert "SliceUpdate" in graphs[0] and "DynamicSliceUpdate" not in graphs[0]
     np.testing.assert_array_equal(np.array(g["cache"].get_k(0)), np.array(k))
     np.testing.assert_array_equal(np.array(g["cache"].get_v(0)), np.array(v))
+
+
+def dot_nodes(out: mx.array, tmp_path) -> list[str]:
+    """The primitives of `out`'s (unevaluated) graph, by name."""
+    import re
+
+    mx.export_to_dot(str(tmp_path / "g.dot"), out)
+    text = (tmp_path / "g.dot").read_text(encoding="utf-8")
+    return [m.split()[0] for m in re.findall(r'label ="([^"]+)"', text)]
+
+
+def test_the_bias_form_multiplies_its_padded_result_by_a_padded_w_o(tmp_path, monkeypatch):
+    """No slice and copy of attention's padded result per layer: W_oᵀ gets zero rows for the
+    padding columns once (a constant of the trace), and the result equals NumPy's; without
+    that constant (W_o an input of the trace) the result is sliced, the same values."""
+    from tl_core.runtime import attention
+    from tl_core.runtime.attention import _attend, _bias_query
+
+    rng = np.random.default_rng(3)
+    hq, hkv, d, c, wide = 9, 3, 64, 12, padded_width(64)
+    q = rng.standard_normal((1, hq, d)).astype(np.float16)
+    k = rng.standard_normal((c, hkv, d)).astype(np.float16)
+    v = rng.standard_normal((c, hkv, d)).astype(np.float16)
+    w_o = (rng.standard_normal((40, hq * d)) * 0.05).astype(np.float16)
+    pad = [(0, 0), (0, 0), (0, wide - d)]
+    kp, vp = np.pad(k, pad), np.pad(v, pad)
+    kp[:, :, d] = 0  # every row filled: bias 0
+    q3, k3, v3, w = (mx.array(a) for a in (q, kp, vp, w_o))
+    out = _attend(q3, k3, v3, w, 10000.0, c - 1, None, True, _bias_query)
+    monkeypatch.setattr(attention, "_padded_rows", lambda *a: None)
+    sliced = _attend(q3, k3, v3, w, 10000.0, c - 1, None, True, _bias_query)
+    assert dot_nodes(out, tmp_path).count("Slice") == dot_nodes(sliced, tmp_path).count(
+        "Slice") - 1
+    assert_close_f16(np.array(out.astype(mx.float32)), np.array(sliced.astype(mx.float32)))
+    want = ref_attention(q.astype(np.float64), k.astype(np.float64), v.astype(np.float64),
+                         w_o.astype(np.float64), 10000.0)  # RoPE at c - 1, GQA, @ W_oᵀ
+    assert_close_f16(np.array(out.astype(mx.float32)), want)
