@@ -104,26 +104,13 @@ def _bias_kv(k: CacheView, v: CacheView, k3: mx.array, v3: mx.array, d: int
 
 def _bias_query(qh: mx.array, kh: mx.array, vh: mx.array, scale: float) -> mx.array:
     """Attention of the "bias" form: Q' = [Q, 1, 0...] (its weight on K's bias channel) over
-    the padded K' and V', no mask; the result as wide as V' (its columns past D are zeros:
-    V's are), which `_attend` multiplies by a W_oᵀ with zero rows there (`_padded_rows`)."""
+    the padded K' and V', no mask; the first D columns of the result."""
     b, hq, s, d = qh.shape
     extra = mx.zeros((b, hq, s, kh.shape[-1] - d), dtype=qh.dtype)
     extra[..., 0] = 1
     qp = mx.concatenate([qh, folded(extra)], axis=-1)
-    return mx.fast.scaled_dot_product_attention(qp, kh, vh, scale=scale)
-
-
-def _padded_rows(w_t: mx.array, hq: int, d: int, wide: int) -> mx.array | None:
-    """`w_t` [Hq*D, out] with `wide - D` zero rows after each head's D rows, evaluated: a
-    constant of the trace, so that attention's padded result needs no slice and copy before
-    W_o (30 copy kernels less per SmolLM2 token); None when W_o is an input of the trace
-    (padding it per replay would cost more than the slice it saves)."""
-    rows = mx.pad(w_t.reshape(hq, d, -1), [(0, 0), (0, wide - d), (0, 0)]).reshape(hq * wide, -1)
-    try:
-        mx.eval(rows)
-    except ValueError:  # MLX refuses to evaluate a value of the trace's inputs
-        return None
-    return rows
+    out = mx.fast.scaled_dot_product_attention(qp, kh, vh, scale=scale)
+    return out[..., :d]
 
 
 def _indicator(k: CacheView, hkv: int, d: int, dtype: mx.Dtype) -> mx.array:
@@ -167,14 +154,8 @@ def _attend(q3: mx.array, k3: mx.array, v3: mx.array, w_o: mx.array, base: float
         out = mx.fast.scaled_dot_product_attention(qh, kh, vh, scale=scale, mask=mask)
     else:
         out = attend(qh, kh, vh, scale)
-    w_t = w_o.astype(dtype).T
-    wide = out.shape[-1]
-    if wide != d:  # the "bias" form: [1, Hq, s, W], zeros past D
-        rows = _padded_rows(w_t, hq, d, wide) if tracing else None
-        if rows is not None:
-            return out.transpose(0, 2, 1, 3).reshape(s, hq * wide) @ rows
-        out = out[..., :d]
     out = out.transpose(0, 2, 1, 3).reshape(s, hq * d)  # [1, Hq, s, D] -> [s, Hq * D]
+    w_t = w_o.astype(dtype).T
     return out @ (folded(w_t) if tracing else w_t)
 
 
