@@ -15,8 +15,8 @@ MLX 0.32's CUDA build links its runtime statically (on an H100, 2026-12-07, no `
 was mapped into a process that only used MLX), so the library is one already mapped into
 this process (e.g. PyTorch's, read from /proc/self/maps) or else the one of NVIDIA's
 `nvidia-cuda-runtime` wheel that MLX's CUDA build requires. Runtimes of one process share
-the device's primary context, so their copies should reach MLX's memory (the timings of
-2026-12-07 ran through PyTorch's runtime; the values are not yet checked on a GPU).
+the device's primary context, so their copies reach MLX's memory (checked on an H100,
+2026-12-07 09:16 UTC: tests/gpu through the wheel's `libcudart.so.13`, no PyTorch loaded).
 `runtime()` returns None where there is none (no CUDA, not Linux, a runtime without the
 calls): callers then take a host-only path.
 """

@@ -270,8 +270,9 @@ def host_conversion() -> bool:
 # - "host-register-ahead": "host-register", but a large tensor's copy also brings the large
 #   F32 tensors that follow it in the file (up to AHEAD_BYTES from its start; see
 #   `TensorReader.copy_ahead`) into one float32 array on the GPU, so that each of them
-#   later converts from its slice of that array with no copy, allocation or wait of its own (a copy costs about 0.1 ms besides its bytes: 2 MiB at
-#   15 GB/s, 1 GiB at 50 GB/s, H100).
+#   later converts from its slice of that array with no copy, allocation or wait of its
+#   own (a copy costs about 0.1 ms besides its bytes: 2 MiB at 15 GB/s, 1 GiB at 50 GB/s,
+#   H100, 2026-12-07).
 # The last five call the CUDA runtime (`cuda_runtime`); without one the "memcpy-f32" and
 # prefetch variants run as "host-zeros", and the "host-register" ones (also where the runtime
 # refuses to register the file) as "device-zeros".
